@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# jazz: kernel module (kmod/, built through Kbuild) and userspace tools
+# (userspace/, built into build/).
+#
+#   make                 module for the running kernel (or KDIR=...) and tools
+#   make module KDIR=... module only
+#   make userspace       jazzctl, jazzd, the sample plugin
+#   make install         module, tools, UAPI header, man pages (DESTDIR honoured)
+#   make test            every test (scripts/test.sh; installs what it needs)
+#   make demo            the end-to-end demo in a VM (scripts/demo.sh)
+#   make bench           benchmarks (scripts/bench.sh)
+
+KVER ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
+DESTDIR ?=
+PREFIX ?= /usr
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1)
+
+TOP := $(CURDIR)
+
+.PHONY: all module userspace install install-module install-userspace \
+	clean test demo bench checkpatch
+
+all: module userspace
+
+module:
+	@test -d $(KDIR) || { echo "make: no kernel headers in $(KDIR); install linux-headers-$(KVER) or pass KDIR=" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(TOP) modules
+
+userspace:
+	$(MAKE) -C userspace
+
+install: install-module install-userspace
+
+install-module: module
+	$(MAKE) -C $(KDIR) M=$(TOP) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=extra modules_install
+	@if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
+
+install-userspace: userspace
+	$(MAKE) -C userspace install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+	install -D -m 0644 netlink/jazz.h $(DESTDIR)$(PREFIX)/include/linux/jazz.h
+	install -D -m 0644 netlink/jazz.yaml $(DESTDIR)$(PREFIX)/share/jazz/jazz.yaml
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(TOP) clean 2>/dev/null
+	$(MAKE) -C userspace clean
+
+test:
+	bash scripts/test.sh
+
+demo:
+	bash scripts/demo.sh
+
+bench:
+	bash scripts/bench.sh

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */
+/* Do not edit directly, auto-generated from: */
+/*	netlink/jazz.yaml */
+/* YNL-GEN uapi header */
+
+#ifndef _UAPI_LINUX_JAZZ_H
+#define _UAPI_LINUX_JAZZ_H
+
+#define JAZZ_GENL_NAME		"jazz"
+#define JAZZ_GENL_VERSION	1
+
+#define JAZZ_KEY_LEN		32
+#define JAZZ_SALT_LEN		4
+#define JAZZ_PEER_NAME_MAX	63
+#define JAZZ_WIRE_VERSION	1
+
+/**
+ * enum jazz_cipher
+ * @JAZZ_CIPHER_CHACHA20_POLY1305: ChaCha20-Poly1305 (RFC 8439), 16-byte tag.
+ * @JAZZ_CIPHER_AES_256_GCM: AES-256 in Galois/Counter Mode, 16-byte tag.
+ */
+enum jazz_cipher {
+	JAZZ_CIPHER_CHACHA20_POLY1305 = 1,
+	JAZZ_CIPHER_AES_256_GCM,
+};
+
+/**
+ * enum jazz_key_slot
+ * @JAZZ_KEY_SLOT_PRIMARY: The slot used to send; also accepted on receive.
+ * @JAZZ_KEY_SLOT_SECONDARY: Accepted on receive; becomes primary on key-swap.
+ */
+enum jazz_key_slot {
+	JAZZ_KEY_SLOT_PRIMARY,
+	JAZZ_KEY_SLOT_SECONDARY,
+};
+
+/**
+ * enum jazz_features - What this module implements, reported by dev-get.
+ */
+enum jazz_features {
+	JAZZ_FEATURES_CHACHA20_POLY1305 = 1,
+	JAZZ_FEATURES_AES_256_GCM = 2,
+	JAZZ_FEATURES_IPV6 = 4,
+	JAZZ_FEATURES_CONNCHECK = 8,
+	JAZZ_FEATURES_ROAMING = 16,
+	JAZZ_FEATURES_KEEPALIVE = 32,
+};
+
+/**
+ * enum jazz_peer_flags - Modifiers for peer-set.
+ * @JAZZ_PEER_FLAGS_REPLACE_ALLOWED_IPS: Drop the peer's allowed prefixes
+ *   before adding the given ones.
+ * @JAZZ_PEER_FLAGS_CLEAR_ENDPOINT: Forget the peer's endpoint (it must send
+ *   first to be reached).
+ */
+enum jazz_peer_flags {
+	JAZZ_PEER_FLAGS_REPLACE_ALLOWED_IPS = 1,
+	JAZZ_PEER_FLAGS_CLEAR_ENDPOINT = 2,
+};
+
+enum jazz_peer_del_reason {
+	JAZZ_PEER_DEL_REASON_USERSPACE = 1,
+	JAZZ_PEER_DEL_REASON_DEVICE_REMOVED,
+};
+
+/**
+ * enum jazz_conn_state
+ * @JAZZ_CONN_STATE_PENDING: The first packet is held and an approval request
+ *   was sent.
+ * @JAZZ_CONN_STATE_APPROVED: Traffic passes in both directions until the
+ *   connection expires.
+ * @JAZZ_CONN_STATE_DENIED: Traffic is dropped until the entry expires.
+ */
+enum jazz_conn_state {
+	JAZZ_CONN_STATE_PENDING = 1,
+	JAZZ_CONN_STATE_APPROVED,
+	JAZZ_CONN_STATE_DENIED,
+};
+
+enum jazz_verdict {
+	JAZZ_VERDICT_APPROVE = 1,
+	JAZZ_VERDICT_DENY,
+};
+
+/**
+ * enum jazz_direction
+ * @JAZZ_DIRECTION_EGRESS: The connection was opened by this host, towards a
+ *   peer.
+ * @JAZZ_DIRECTION_INGRESS: The connection was opened by a peer, towards this
+ *   host.
+ */
+enum jazz_direction {
+	JAZZ_DIRECTION_EGRESS = 1,
+	JAZZ_DIRECTION_INGRESS,
+};
+
+/**
+ * enum jazz_conn_end - Why a connection entry went away (conn-expire-ntf).
+ * @JAZZ_CONN_END_IDLE: No traffic for the protocol's idle timeout.
+ * @JAZZ_CONN_END_CLOSED: TCP FIN or RST seen in both directions (or RST in
+ *   one).
+ * @JAZZ_CONN_END_LIFETIME: The lifetime given with the verdict ran out.
+ * @JAZZ_CONN_END_TIMEOUT: No verdict came within the approval timeout.
+ * @JAZZ_CONN_END_NO_LISTENER: Nobody listened on the approvals group.
+ * @JAZZ_CONN_END_DELETED: Removed by conn-del or conn-flush.
+ * @JAZZ_CONN_END_PEER_REMOVED: Its peer or device was removed.
+ */
+enum jazz_conn_end {
+	JAZZ_CONN_END_IDLE = 1,
+	JAZZ_CONN_END_CLOSED,
+	JAZZ_CONN_END_LIFETIME,
+	JAZZ_CONN_END_TIMEOUT,
+	JAZZ_CONN_END_NO_LISTENER,
+	JAZZ_CONN_END_DELETED,
+	JAZZ_CONN_END_PEER_REMOVED,
+};
+
+enum {
+	JAZZ_A_UNSPEC,
+	JAZZ_A_PAD,
+	JAZZ_A_IFINDEX,
+	JAZZ_A_IFNAME,
+	JAZZ_A_WIRE_VERSION,
+	JAZZ_A_FEATURES,
+	JAZZ_A_LISTEN_PORT,
+	JAZZ_A_FWMARK,
+	JAZZ_A_CONNCHECK,
+	JAZZ_A_FAIL_OPEN,
+	JAZZ_A_APPROVAL_TIMEOUT_MS,
+	JAZZ_A_DENY_BACKOFF_MS,
+	JAZZ_A_TCP_IDLE_S,
+	JAZZ_A_UDP_IDLE_S,
+	JAZZ_A_OTHER_IDLE_S,
+	JAZZ_A_CONN_MAX,
+	JAZZ_A_HOLD_MAX,
+	JAZZ_A_STATS,
+	JAZZ_A_PEER,
+	JAZZ_A_KEY,
+	JAZZ_A_CONN,
+	JAZZ_A_CONN_COUNT,
+
+	__JAZZ_A_MAX
+};
+#define JAZZ_A_MAX (__JAZZ_A_MAX - 1)
+
+enum {
+	JAZZ_A_PEER_UNSPEC,
+	JAZZ_A_PEER_PAD,
+	JAZZ_A_PEER_ID,
+	JAZZ_A_PEER_REMOTE_ID,
+	JAZZ_A_PEER_NAME,
+	JAZZ_A_PEER_FLAGS,
+	JAZZ_A_PEER_ENDPOINT_IP4,
+	JAZZ_A_PEER_ENDPOINT_IP6,
+	JAZZ_A_PEER_ENDPOINT_PORT,
+	JAZZ_A_PEER_KEEPALIVE_S,
+	JAZZ_A_PEER_ALLOWED_IP,
+	JAZZ_A_PEER_LAST_RX_NS,
+	JAZZ_A_PEER_STATS,
+	JAZZ_A_PEER_KEY,
+	JAZZ_A_PEER_DEL_REASON,
+
+	__JAZZ_A_PEER_MAX
+};
+#define JAZZ_A_PEER_MAX (__JAZZ_A_PEER_MAX - 1)
+
+enum {
+	JAZZ_A_ALLOWED_IP_UNSPEC,
+	JAZZ_A_ALLOWED_IP_FAMILY,
+	JAZZ_A_ALLOWED_IP_ADDR,
+	JAZZ_A_ALLOWED_IP_CIDR,
+
+	__JAZZ_A_ALLOWED_IP_MAX
+};
+#define JAZZ_A_ALLOWED_IP_MAX (__JAZZ_A_ALLOWED_IP_MAX - 1)
+
+enum {
+	JAZZ_A_KEYCONF_UNSPEC,
+	JAZZ_A_KEYCONF_PAD,
+	JAZZ_A_KEYCONF_PEER_ID,
+	JAZZ_A_KEYCONF_SLOT,
+	JAZZ_A_KEYCONF_KEY_ID,
+	JAZZ_A_KEYCONF_CIPHER,
+	JAZZ_A_KEYCONF_ENCRYPT,
+	JAZZ_A_KEYCONF_DECRYPT,
+	JAZZ_A_KEYCONF_TX_COUNTER,
+
+	__JAZZ_A_KEYCONF_MAX
+};
+#define JAZZ_A_KEYCONF_MAX (__JAZZ_A_KEYCONF_MAX - 1)
+
+enum {
+	JAZZ_A_KEYDIR_UNSPEC,
+	JAZZ_A_KEYDIR_KEY,
+	JAZZ_A_KEYDIR_SALT,
+
+	__JAZZ_A_KEYDIR_MAX
+};
+#define JAZZ_A_KEYDIR_MAX (__JAZZ_A_KEYDIR_MAX - 1)
+
+enum {
+	JAZZ_A_STATS_UNSPEC,
+	JAZZ_A_STATS_PAD,
+	JAZZ_A_STATS_RX_PACKETS,
+	JAZZ_A_STATS_RX_BYTES,
+	JAZZ_A_STATS_TX_PACKETS,
+	JAZZ_A_STATS_TX_BYTES,
+	JAZZ_A_STATS_DROP_MALFORMED,
+	JAZZ_A_STATS_DROP_NO_PEER,
+	JAZZ_A_STATS_DROP_NO_KEY,
+	JAZZ_A_STATS_DROP_AUTH,
+	JAZZ_A_STATS_DROP_REPLAY,
+	JAZZ_A_STATS_DROP_SOURCE,
+	JAZZ_A_STATS_DROP_NO_ENDPOINT,
+	JAZZ_A_STATS_DROP_KEY_EXHAUSTED,
+	JAZZ_A_STATS_DROP_LOOP,
+	JAZZ_A_STATS_DROP_CONNCHECK,
+	JAZZ_A_STATS_DROP_HOLD_OVERFLOW,
+	JAZZ_A_STATS_DROP_CONN_FULL,
+	JAZZ_A_STATS_DROP_TIMEOUT,
+	JAZZ_A_STATS_DROP_TX_ERROR,
+	JAZZ_A_STATS_HELD,
+
+	__JAZZ_A_STATS_MAX
+};
+#define JAZZ_A_STATS_MAX (__JAZZ_A_STATS_MAX - 1)
+
+enum {
+	JAZZ_A_CONN_UNSPEC,
+	JAZZ_A_CONN_PAD,
+	JAZZ_A_CONN_COOKIE,
+	JAZZ_A_CONN_PEER_ID,
+	JAZZ_A_CONN_PEER_NAME,
+	JAZZ_A_CONN_DIRECTION,
+	JAZZ_A_CONN_PROTO,
+	JAZZ_A_CONN_FAMILY,
+	JAZZ_A_CONN_SRC_ADDR,
+	JAZZ_A_CONN_SRC_PORT,
+	JAZZ_A_CONN_DST_ADDR,
+	JAZZ_A_CONN_DST_PORT,
+	JAZZ_A_CONN_STATE,
+	JAZZ_A_CONN_VERDICT,
+	JAZZ_A_CONN_LIFETIME_S,
+	JAZZ_A_CONN_AGE_MS,
+	JAZZ_A_CONN_IDLE_MS,
+	JAZZ_A_CONN_PACKETS,
+	JAZZ_A_CONN_BYTES,
+	JAZZ_A_CONN_HELD,
+	JAZZ_A_CONN_END,
+
+	__JAZZ_A_CONN_MAX
+};
+#define JAZZ_A_CONN_MAX (__JAZZ_A_CONN_MAX - 1)
+
+enum {
+	JAZZ_CMD_DEV_GET = 1,
+	JAZZ_CMD_DEV_SET,
+	JAZZ_CMD_PEER_NEW,
+	JAZZ_CMD_PEER_SET,
+	JAZZ_CMD_PEER_DEL,
+	JAZZ_CMD_PEER_GET,
+	JAZZ_CMD_KEY_NEW,
+	JAZZ_CMD_KEY_SWAP,
+	JAZZ_CMD_KEY_DEL,
+	JAZZ_CMD_CONN_GET,
+	JAZZ_CMD_CONN_VERDICT,
+	JAZZ_CMD_CONN_DEL,
+	JAZZ_CMD_CONN_FLUSH,
+	JAZZ_CMD_PEER_ROAM_NTF,
+	JAZZ_CMD_KEY_ROTATE_NTF,
+	JAZZ_CMD_PEER_DEL_NTF,
+	JAZZ_CMD_CONN_REQUEST_NTF,
+	JAZZ_CMD_CONN_EXPIRE_NTF,
+
+	__JAZZ_CMD_MAX
+};
+#define JAZZ_CMD_MAX (__JAZZ_CMD_MAX - 1)
+
+#define JAZZ_MCGRP_NOTIFY	"notify"
+#define JAZZ_MCGRP_APPROVALS	"approvals"
+
+#endif /* _UAPI_LINUX_JAZZ_H */
