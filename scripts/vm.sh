@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# Boot a stock Debian kernel in QEMU (TCG, no KVM) with the host's / as the
+# guest's read-only root, and run test scripts inside it.
+#
+#   scripts/vm.sh [OPTIONS] -- COMMAND [ARGS...]     one command, one boot
+#   scripts/vm.sh [OPTIONS] --each SCRIPT...         several tests, one boot
+#
+# Options:
+#   --kernel K     6.1, 6.12, a full version, or "all" (default: all
+#                  kernels with an image in /boot and modules in /lib/modules)
+#   --timeout S    per-test timeout inside the guest, seconds (default 900)
+#   --out DIR      output directory (default out/vm-<kver>; must be below the
+#                  checkout); results are written by the guest over virtio-9p
+#   --mem MB       guest memory (default 1536)   --smp N  vCPUs (default 2)
+#   --keep         do not clear the output directory first
+#   -q, --quiet    do not print the tests' output, only TAP lines
+#
+# Each test's output goes to OUT/results/ID.log and its kernel log delta to
+# OUT/results/ID.dmesg; the console is in OUT/console-N.log. The tests'
+# output is printed on the host as each test finishes. For every test a TAP
+# line "ok - [kver] ID: kernel log clean" (or "not ok ... WARNING: ...") is
+# added; a test that exits non-zero without printing a "not ok" line, times
+# out or crashes the VM gets a "not ok" line. If the VM dies, the remaining
+# tests run in a fresh boot. Exit status: 0 when every test passed on every
+# kernel and no kernel log finding was made, 1 otherwise, 2 on usage error.
+#
+# jazz.ko: when scripts/build-kmod.sh has built build/kmod-<kver>/jazz.ko,
+# `modprobe jazz` works in the guest (the module index is swapped in).
+# Inside the guest: JAZZ_TOP (checkout), JAZZ_OUT (writable output
+# directory), JAZZ_KVER, JAZZ_VM=1; cwd is the checkout.
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+TIMEOUT=900
+MEM=1536
+SMP=2
+OUTOPT=
+KEEP=0
+QUIET=0
+KERNELS=()
+MODE=
+TESTS=()
+
+usage() { sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+die() { echo "vm.sh: $*" >&2; exit 2; }
+
+all_kernels() {
+	local v k
+	for v in /boot/vmlinuz-*-amd64; do
+		[ -f "$v" ] || continue
+		k=${v#/boot/vmlinuz-}
+		[ -d "/lib/modules/$k/kernel" ] && echo "$k"
+	done | sort -V
+}
+
+resolve_kernel() {
+	local want=$1 k
+	[ -f "/boot/vmlinuz-$want" ] && { echo "$want"; return 0; }
+	for k in $(all_kernels); do
+		case "$k" in "$want".*|"$want"-*|"$want"+*) echo "$k"; return 0 ;; esac
+	done
+	echo "vm.sh: no kernel matching '$want' in /boot (installed: $(all_kernels | tr '\n' ' ')); run scripts/deps.sh" >&2
+	return 1
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) [ $# -ge 2 ] || die "--kernel needs a value"
+		if [ "$2" = all ]; then KERNELS+=($(all_kernels)); else KERNELS+=("$(resolve_kernel "$2")") || exit 2; fi
+		shift ;;
+	--timeout) TIMEOUT=${2:?}; shift ;;
+	--out) OUTOPT=${2:?}; shift ;;
+	--mem) MEM=${2:?}; shift ;;
+	--smp) SMP=${2:?}; shift ;;
+	--keep) KEEP=1 ;;
+	-q|--quiet) QUIET=1 ;;
+	-h|--help) usage; exit 0 ;;
+	--) shift; MODE=cmd; TESTS=("$@"); break ;;
+	--each) shift; MODE=each; TESTS=("$@"); break ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
+[ -n "$MODE" ] && [ ${#TESTS[@]} -gt 0 ] || { usage >&2; exit 2; }
+[ ${#KERNELS[@]} -gt 0 ] || KERNELS=($(all_kernels))
+[ ${#KERNELS[@]} -gt 0 ] || die "no kernel images in /boot; run scripts/deps.sh"
+[ ${#KERNELS[@]} -eq 1 ] || [ -z "$OUTOPT" ] || die "--out needs a single --kernel"
+[ "$(id -u)" = 0 ] || die "must run as root (9p export of /)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing; run scripts/deps.sh"
+[ -x /bin/busybox ] || die "busybox-static missing; run scripts/deps.sh"
+
+# ------------------------------------------------------------ initramfs
+# build/vm/initramfs-<kver>.cpio.gz: busybox, /init (scripts/vm-init), and
+# the modules needed to mount 9p, decompressed (busybox insmod does not read
+# .ko.xz), listed in load order. Rebuilt when an input changes.
+build_initramfs() {
+	local kver=$1 img=$TOP/build/vm/initramfs-$kver.cpio.gz dir m f
+	local want="virtio_pci 9pnet_virtio 9p"
+	if [ -f "$img" ] && [ "$img" -nt "$TOP/scripts/vm-init" ] && [ "$img" -nt /bin/busybox ] &&
+		[ "$img" -nt "/lib/modules/$kver/modules.dep" ]; then
+		echo "$img"
+		return 0
+	fi
+	dir=$TOP/build/vm/initramfs-$kver.d
+	rm -rf "$dir" && mkdir -p "$dir/bin" "$dir/modules" || return 1
+	cp /bin/busybox "$dir/bin/busybox"
+	cp "$TOP/scripts/vm-init" "$dir/init"
+	chmod 0755 "$dir/init"
+	: >"$dir/modules.list"
+	for m in $(/usr/bin/python3 - "$kver" $want <<'PY'
+import sys
+kver, want = sys.argv[1], sys.argv[2:]
+deps = {}
+for line in open(f"/lib/modules/{kver}/modules.dep"):
+    mod, _, rest = line.partition(":")
+    deps[mod] = rest.split()
+def name(p):
+    b = p.rsplit("/", 1)[-1]
+    return b.split(".ko")[0].replace("-", "_")
+byname = {name(p): p for p in deps}
+order = []
+def visit(p):
+    if p in order:
+        return
+    # modules.dep lists a module's dependencies deepest last
+    for d in reversed(deps[p]):
+        visit(d)
+    order.append(p)
+for w in want:
+    if w in byname:
+        visit(byname[w])
+    # else: built into this kernel
+print("\n".join(order))
+PY
+	); do
+		f=/lib/modules/$kver/$m
+		case "$m" in
+		*.ko.xz) xz -dc "$f" >"$dir/modules/$(basename "${m%.xz}")" ;;
+		*.ko.zst) zstd -qdc "$f" >"$dir/modules/$(basename "${m%.zst}")" ;;
+		*.ko.gz) gzip -dc "$f" >"$dir/modules/$(basename "${m%.gz}")" ;;
+		*) cp "$f" "$dir/modules/" ;;
+		esac || return 1
+		basename "${m%.ko*}.ko" >>"$dir/modules.list"
+	done
+	(cd "$dir" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$img.tmp" || return 1
+	mv "$img.tmp" "$img"
+	rm -rf "$dir"
+	echo "$img"
+}
+
+# Kernel log findings that fail a run (same list as scripts/vm-init).
+BAD='(WARNING:|BUG:|BUG |Oops|general protection fault|kernel BUG|Call Trace:|lockdep|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|refcount_t|KASAN|kmemleak|UBSAN|list_add corruption|list_del corruption|stack-protector|sleeping function called from invalid context|scheduling while atomic|unreferenced object|Kernel panic|hung_task|blocked for more than|soft lockup|hard LOCKUP|rcu_sched self-detected|RCU stall)'
+
+tap() { echo "$*"; }
+
+# Print a finished test's result (once).
+report_test() {
+	local kver=$1 id=$2 out=$3 r=$3/results/$2 rc secs
+	[ -e "$r.reported" ] && return 0
+	rc=$(cat "$r.rc" 2>/dev/null || echo crash)
+	secs=$(cat "$r.secs" 2>/dev/null || echo "?")
+	echo "# ---- [$kver] $id (exit $rc, ${secs}s) ----"
+	if [ -f "$r.log" ]; then
+		if [ "$QUIET" = 1 ]; then
+			grep -E '^(not )?ok\b' "$r.log"
+		else
+			cat "$r.log"
+		fi
+	fi
+	if [ "$rc" = crash ]; then
+		tap "not ok - [$kver] $id: the VM crashed or hung during this test (see ${CONSOLE#"$TOP"/})"
+		grep -E "$BAD" "$CONSOLE" | head -n 5 | sed 's/^/#   /'
+		FAILED=1
+	elif [ -e "$r.timeout" ]; then
+		tap "not ok - [$kver] $id: timed out after ${TIMEOUT}s"
+		FAILED=1
+	elif [ "$rc" != 0 ]; then
+		FAILED=1
+		grep -Eq '^not ok\b' "$r.log" 2>/dev/null ||
+			tap "not ok - [$kver] $id: exited with status $rc"
+	fi
+	if [ -s "$r.kbad" ]; then
+		tap "not ok - [$kver] $id: kernel log clean (see ${r#"$TOP"/}.dmesg)"
+		sed 's/^/#   /' "$r.kbad"
+		FAILED=1
+	elif [ "$rc" != crash ]; then
+		tap "ok - [$kver] $id: kernel log clean"
+	fi
+	touch "$r.reported"
+}
+
+run_kernel() {
+	local kver=$1 out initrd boot=0 qpid t_start deadline id tmo cmd pending n now
+	out=${OUTOPT:-$TOP/out/vm-$kver}
+	mkdir -p "$out" && out=$(cd "$out" && pwd)
+	case "$out/" in "$TOP"/*) ;; *) die "--out must be inside $TOP" ;; esac
+	[ "$KEEP" = 1 ] || rm -rf "$out/results" "$out"/console-*.log "$out/plan" "$out/finished" "$out/booted" "$out/boot-dmesg.txt"
+	mkdir -p "$out/results"
+	initrd=$(build_initramfs "$kver") || die "cannot build the initramfs for $kver"
+
+	# The plan: one test per line, "ID<TAB>TIMEOUT<TAB>COMMAND".
+	: >"$out/plan"
+	if [ "$MODE" = cmd ]; then
+		printf '%s\t%s\t%s\n' "$(basename "${TESTS[0]}")" "$TIMEOUT" "$(printf '%q ' "${TESTS[@]}")" >>"$out/plan"
+	else
+		for t in "${TESTS[@]}"; do
+			[ -f "$TOP/$t" ] || [ -f "$t" ] || die "no such test: $t"
+			t=$(realpath --relative-to="$TOP" "$t")
+			printf '%s\t%s\t%s\n' "$(basename "$t")" "$TIMEOUT" "$(printf '%q' "$t")" >>"$out/plan"
+		done
+	fi
+	if [ -f "$TOP/build/kmod-$kver/jazz.ko" ]; then
+		echo "# [$kver] jazz.ko: build/kmod-$kver/jazz.ko (modprobe jazz works in the guest)"
+	else
+		echo "# [$kver] jazz.ko not built (scripts/build-kmod.sh); tests that need it will fail or skip"
+	fi
+
+	n=$(wc -l <"$out/plan")
+	while :; do
+		pending=0
+		while IFS=$'\t' read -r id tmo cmd; do
+			[ -e "$out/results/$id.rc" ] || [ -e "$out/results/$id.started" ] || pending=$((pending + 1))
+		done <"$out/plan"
+		[ "$pending" -gt 0 ] || break
+		boot=$((boot + 1))
+		CONSOLE=$out/console-$boot.log
+		rm -f "$out/finished" "$out/booted"
+		t_start=$(date +%s)
+		# Whole-VM limit: every pending test's timeout, plus boot and slack.
+		deadline=$((t_start + pending * (TIMEOUT + 15) + 120))
+		echo "# [$kver] boot $boot: $pending of $n test(s) to run"
+		qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max \
+			-smp "$SMP" -m "$MEM" -no-reboot -nodefaults -display none \
+			-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
+			-append "console=ttyS0 loglevel=5 panic=-1 rdinit=/init random.trust_cpu=on jazz.out=$out jazz.top=$TOP" \
+			-serial "file:$CONSOLE" -monitor none -nic none \
+			-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap" \
+			-device virtio-9p-pci,fsdev=root,mount_tag=root \
+			-fsdev "local,id=out,path=$out,security_model=none,multidevs=remap" \
+			-device virtio-9p-pci,fsdev=out,mount_tag=out \
+			-device virtio-rng-pci &
+		qpid=$!
+		# Print results as tests finish; enforce the deadline.
+		while kill -0 "$qpid" 2>/dev/null; do
+			for r in "$out"/results/*.rc; do
+				[ -e "$r" ] || continue
+				id=$(basename "$r" .rc)
+				report_test "$kver" "$id" "$out"
+			done
+			now=$(date +%s)
+			if [ -f "$out/booted" ] && [ ! -f "$out/booted.shown" ]; then
+				echo "# [$kver] booted in $((now - t_start))s (guest uptime $(cat "$out/booted")s)"
+				touch "$out/booted.shown"
+			fi
+			if [ "$now" -gt "$deadline" ]; then
+				echo "# [$kver] VM exceeded its time limit; killing it" >&2
+				kill "$qpid" 2>/dev/null
+				sleep 2
+				kill -9 "$qpid" 2>/dev/null
+				break
+			fi
+			sleep 1
+		done
+		wait "$qpid" 2>/dev/null
+		rm -f "$out/booted.shown"
+		for r in "$out"/results/*.rc; do
+			[ -e "$r" ] && report_test "$kver" "$(basename "$r" .rc)" "$out"
+		done
+		# A test that started but has no exit code crashed or hung the VM.
+		for r in "$out"/results/*.started; do
+			[ -e "$r" ] || continue
+			id=$(basename "$r" .started)
+			[ -e "$out/results/$id.rc" ] && continue
+			echo crash >"$out/results/$id.rc"
+			report_test "$kver" "$id" "$out"
+		done
+		if [ ! -f "$out/booted" ]; then
+			echo "not ok - [$kver] VM boot failed (see ${CONSOLE#"$TOP"/})"
+			tail -n 20 "$CONSOLE" | sed 's/^/#   /'
+			FAILED=1
+			break
+		fi
+		echo "# [$kver] boot $boot: VM ran $(($(date +%s) - t_start))s"
+	done
+	# Kernel findings outside any test's window (boot, shutdown).
+	if grep -Eq "$BAD" "$out/boot-dmesg.txt" 2>/dev/null; then
+		echo "not ok - [$kver] boot: kernel log clean"
+		grep -E "$BAD" "$out/boot-dmesg.txt" | head -n 5 | sed 's/^/#   /'
+		FAILED=1
+	fi
+}
+
+FAILED=0
+for k in "${KERNELS[@]}"; do
+	run_kernel "$k"
+done
+exit "$FAILED"
