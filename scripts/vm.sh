@@ -162,7 +162,7 @@ report_test() {
 	echo "# ---- [$kver] $id (exit $rc, ${secs}s) ----"
 	if [ -f "$r.log" ]; then
 		if [ "$QUIET" = 1 ]; then
-			grep -E '^(not )?ok\b' "$r.log"
+			grep -E '^((not )?ok\b|# )' "$r.log"
 		else
 			cat "$r.log"
 		fi
