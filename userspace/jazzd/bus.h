@@ -4,7 +4,8 @@
  *
  * Publishing: jz_bus_publish() sends JSON on module/<module_id>/event/<name>
  * through a bounded, ordered buffer that survives Redis outages.
- * Handling: a second connection PSUBSCRIBEs to "*\/event/*" and runs the
+ * Handling: a second connection PSUBSCRIBEs to the event channels (config
+ * "subscribe", by default every channel with "/event/" inside) and runs the
  * handler steps of <events dir>/<name>/ and the eventsgw.conf actions and
  * commands as child processes on the same event loop (handlers.c,
  * eventsgw.c). Everything runs on the caller's event_base: no threads.

@@ -1,0 +1,899 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The Redis event bus (bus.h, docs/EVENTS.md).
+ *
+ * Two hiredis async connections on the daemon's event_base: "pub" sends
+ * PUBLISH commands, "sub" holds the PSUBSCRIBE (a subscribed connection
+ * cannot publish). Each reconnects on its own with exponential backoff.
+ *
+ * Outgoing events sit in one FIFO until Redis acknowledges them: at most
+ * PUB_WINDOW are pipelined, and after a disconnect sending restarts at the
+ * oldest unacknowledged one. So order is kept and nothing inside the bound
+ * is lost; an event may be published twice if the connection died after
+ * Redis executed the PUBLISH but before the reply arrived (at least once).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "bus.h"
+#include "eventsgw.h"
+#include "handlers.h"
+#include "log.h"
+
+#define PUB_WINDOW 1024
+
+/* ---- configuration ---------------------------------------------------- */
+
+void jz_bus_config_init(struct jz_bus_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->host = strdup("127.0.0.1");
+	c->port = 6379;
+	c->reconnect_min_ms = 100;
+	c->reconnect_max_ms = 5000;
+	c->module_id = strdup("jazz1");
+	c->publish = true;
+	c->handle = true;
+	c->pattern = strdup("*/event/*");
+	c->buffer_max = 10000;
+	c->buffer_bytes = 16u << 20;
+	c->max_handlers = 32;
+	c->queue_max = 4096;
+	c->queue_bytes = 64u << 20;
+	c->step_timeout_ms = 60000;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void jz_bus_config_free(struct jz_bus_config *c)
+{
+	free(c->host);
+	free(c->unix_path);
+	free(c->username);
+	free(c->password);
+	free(c->module_id);
+	free(c->pattern);
+	strv_free(c->events_dirs, c->n_events_dirs);
+	strv_free(c->actions_dirs, c->n_actions_dirs);
+	free(c->eventsgw_conf);
+	memset(c, 0, sizeof(*c));
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *s = strdup(v);
+
+	if (!s)
+		return -1;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcasecmp(v, "on") ||
+	    !strcmp(v, "1"))
+		*out = true;
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") ||
+		 !strcasecmp(v, "off") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_size(const char *v, size_t min, size_t *out)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || *end || n < min || *v == '-')
+		return -1;
+	*out = (size_t)n;
+	return 0;
+}
+
+static int parse_ms(const char *v, bool seconds, int *out)
+{
+	double d;
+	char *end;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || d < 0)
+		return -1;
+	if (seconds)
+		d *= 1000;
+	if (d > INT_MAX)
+		return -1;
+	*out = (int)d;
+	return 0;
+}
+
+/* Appends each ':'-separated element of v. */
+static int strv_append(char ***v, size_t *n, const char *val)
+{
+	char *copy = strdup(val), *save = NULL, *tok;
+
+	if (!copy)
+		return -1;
+	for (tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
+		char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+		if (!nv || !(nv[*n] = strdup(tok))) {
+			if (nv)
+				*v = nv;
+			free(copy);
+			return -1;
+		}
+		*v = nv;
+		(*n)++;
+	}
+	free(copy);
+	return 0;
+}
+
+static int read_secret(const char *path, char **dst, char *err, size_t errlen)
+{
+	char buf[512];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f) {
+		snprintf(err, errlen, "password_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return set_str(dst, buf);
+}
+
+static int set_address(struct jz_bus_config *c, const char *v)
+{
+	const char *colon;
+	char *end;
+	long port;
+
+	if (!strncmp(v, "unix:", 5) || v[0] == '/') {
+		const char *p = v[0] == '/' ? v : v + 5;
+
+		if (!*p || set_str(&c->unix_path, p))
+			return -1;
+		free(c->host);
+		c->host = NULL;
+		return 0;
+	}
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+
+		if (!close || close[1] != ':')
+			return -1;
+		colon = close + 1;
+		free(c->host);
+		c->host = strndup(v + 1, close - v - 1);
+	} else {
+		colon = strrchr(v, ':');
+		if (!colon)
+			return -1;
+		free(c->host);
+		c->host = strndup(v, colon - v);
+	}
+	if (!c->host || !*c->host)
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port < 1 || port > 65535)
+		return -1;
+	c->port = (int)port;
+	free(c->unix_path);
+	c->unix_path = NULL;
+	return 0;
+}
+
+static int set_redis(struct jz_bus_config *c, const char *n, const char *v,
+		     char *err, size_t errlen)
+{
+	if (!strcmp(n, "address"))
+		return set_address(c, v);
+	if (!strcmp(n, "username"))
+		return set_str(&c->username, v);
+	if (!strcmp(n, "password"))
+		return set_str(&c->password, v);
+	if (!strcmp(n, "password_file"))
+		return read_secret(v, &c->password, err, errlen) ? -2 : 0;
+	if (!strcmp(n, "reconnect_min"))
+		return parse_ms(v, false, &c->reconnect_min_ms);
+	if (!strcmp(n, "reconnect_max"))
+		return parse_ms(v, false, &c->reconnect_max_ms);
+	snprintf(err, errlen, "[redis] unknown key '%s'", n);
+	return -2;
+}
+
+static bool valid_name(const char *s)
+{
+	return *s && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+static int set_events(struct jz_bus_config *c, const char *n, const char *v,
+		      char *err, size_t errlen)
+{
+	if (!strcmp(n, "module_id"))
+		return valid_name(v) ? set_str(&c->module_id, v) : -1;
+	if (!strcmp(n, "publish"))
+		return parse_bool(v, &c->publish);
+	if (!strcmp(n, "handle"))
+		return parse_bool(v, &c->handle);
+	if (!strcmp(n, "subscribe"))
+		return *v ? set_str(&c->pattern, v) : -1;
+	if (!strcmp(n, "buffer"))
+		return parse_size(v, 1, &c->buffer_max);
+	if (!strcmp(n, "buffer_bytes"))
+		return parse_size(v, 1024, &c->buffer_bytes);
+	if (!strcmp(n, "events_dir"))
+		return strv_append(&c->events_dirs, &c->n_events_dirs, v);
+	if (!strcmp(n, "actions_dir"))
+		return strv_append(&c->actions_dirs, &c->n_actions_dirs, v);
+	if (!strcmp(n, "eventsgw_conf"))
+		return set_str(&c->eventsgw_conf, v);
+	if (!strcmp(n, "max_handlers")) {
+		size_t m;
+
+		if (parse_size(v, 1, &m) || m > 4096)
+			return -1;
+		c->max_handlers = (unsigned)m;
+		return 0;
+	}
+	if (!strcmp(n, "queue"))
+		return parse_size(v, 0, &c->queue_max);
+	if (!strcmp(n, "queue_bytes"))
+		return parse_size(v, 1024, &c->queue_bytes);
+	if (!strcmp(n, "step_timeout"))
+		return parse_ms(v, true, &c->step_timeout_ms);
+	snprintf(err, errlen, "[events] unknown key '%s'", n);
+	return -2;
+}
+
+int jz_bus_config_set(struct jz_bus_config *c, const char *section,
+		      const char *name, const char *value, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!strcasecmp(section, "redis"))
+		rc = set_redis(c, name, value, err, errlen);
+	else if (!strcasecmp(section, "events"))
+		rc = set_events(c, name, value, err, errlen);
+	else
+		return 1;
+	if (rc == -1)
+		snprintf(err, errlen, "[%s] %s: bad value '%s'", section, name, value);
+	return rc ? -1 : 0;
+}
+
+static int config_copy(struct jz_bus_config *d, const struct jz_bus_config *s)
+{
+	int bad = 0;
+
+	*d = *s;
+	d->host = s->host ? strdup(s->host) : NULL;
+	d->unix_path = s->unix_path ? strdup(s->unix_path) : NULL;
+	d->username = s->username ? strdup(s->username) : NULL;
+	d->password = s->password ? strdup(s->password) : NULL;
+	d->module_id = strdup(s->module_id ? s->module_id : "jazz1");
+	d->pattern = strdup(s->pattern ? s->pattern : "*/event/*");
+	d->eventsgw_conf = s->eventsgw_conf ? strdup(s->eventsgw_conf) : NULL;
+	d->events_dirs = NULL;
+	d->n_events_dirs = 0;
+	d->actions_dirs = NULL;
+	d->n_actions_dirs = 0;
+	for (size_t i = 0; i < s->n_events_dirs; i++)
+		bad |= strv_append(&d->events_dirs, &d->n_events_dirs, s->events_dirs[i]);
+	for (size_t i = 0; i < s->n_actions_dirs; i++)
+		bad |= strv_append(&d->actions_dirs, &d->n_actions_dirs, s->actions_dirs[i]);
+	if (bad || !d->module_id || !d->pattern || (s->host && !d->host) ||
+	    (s->unix_path && !d->unix_path)) {
+		jz_bus_config_free(d);
+		return -1;
+	}
+	return 0;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static bool redis_changed(const struct jz_bus_config *a, const struct jz_bus_config *b)
+{
+	return !str_eq(a->host, b->host) || a->port != b->port ||
+	       !str_eq(a->unix_path, b->unix_path) ||
+	       !str_eq(a->username, b->username) ||
+	       !str_eq(a->password, b->password);
+}
+
+/* ---- bus state -------------------------------------------------------- */
+
+struct jz_msg {
+	TAILQ_ENTRY(jz_msg) link;
+	char *channel;
+	char *data;
+	size_t len;
+};
+
+TAILQ_HEAD(jz_msgq, jz_msg);
+
+struct jz_conn {
+	struct jz_bus *bus;
+	const char *role;	/* "publisher" / "subscriber" */
+	redisAsyncContext *ac;
+	bool ready;		/* authenticated (and subscribed for sub) */
+	bool want;		/* keep connected */
+	int backoff_ms;
+	struct event *retry;
+	unsigned long gen;	/* bumps on every new context */
+};
+
+struct jz_bus {
+	struct event_base *base;
+	struct jz_bus_config cfg;
+	struct jz_conn pub, sub;
+
+	struct jz_msgq out;		/* oldest first; acked ones leave */
+	struct jz_msg *next_send;	/* first not yet written on this connection */
+	size_t out_n, out_bytes, inflight;
+
+	struct jz_runner *runner;
+	struct jz_eventsgw gw;
+
+	struct jz_bus_stats st;
+	time_t last_overflow_log;
+	unsigned long overflow_unlogged;
+	bool freeing;
+};
+
+static void conn_start(struct jz_conn *c);
+static void pub_flush(struct jz_bus *bus);
+
+static void conn_schedule(struct jz_conn *c)
+{
+	struct timeval tv;
+
+	if (!c->want || c->bus->freeing)
+		return;
+	if (c->backoff_ms < c->bus->cfg.reconnect_min_ms)
+		c->backoff_ms = c->bus->cfg.reconnect_min_ms;
+	tv.tv_sec = c->backoff_ms / 1000;
+	tv.tv_usec = (c->backoff_ms % 1000) * 1000;
+	evtimer_add(c->retry, &tv);
+	c->backoff_ms *= 2;
+	if (c->backoff_ms > c->bus->cfg.reconnect_max_ms)
+		c->backoff_ms = c->bus->cfg.reconnect_max_ms;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_conn *c = arg;
+
+	c->bus->st.reconnects++;
+	conn_start(c);
+}
+
+static void conn_lost(struct jz_conn *c, const char *why)
+{
+	struct jz_bus *bus = c->bus;
+
+	c->ac = NULL;
+	c->ready = false;
+	if (c == &bus->pub) {
+		/* everything not acknowledged goes again, in order */
+		bus->next_send = TAILQ_FIRST(&bus->out);
+		bus->inflight = 0;
+	}
+	if (!bus->freeing && c->want) {
+		jz_warn("redis %s: %s; reconnecting in %d ms (%zu event(s) buffered)",
+			c->role, why, c->backoff_ms < bus->cfg.reconnect_min_ms ?
+			bus->cfg.reconnect_min_ms : c->backoff_ms, bus->out_n);
+		conn_schedule(c);
+	}
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct jz_conn *c = ac->data;
+
+	if (status != REDIS_OK)
+		conn_lost(c, ac->errstr[0] ? ac->errstr : "connect failed");
+	/* else: readiness comes with the AUTH/first reply, see conn_ready() */
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct jz_conn *c = ac->data;
+
+	if (!c || c->ac != ac)
+		return;
+	conn_lost(c, status == REDIS_OK ? "disconnected" :
+		  (ac->errstr[0] ? ac->errstr : "connection error"));
+}
+
+static void sub_on_message(redisAsyncContext *ac, void *r, void *priv);
+
+static void conn_ready(struct jz_conn *c)
+{
+	struct jz_bus *bus = c->bus;
+
+	if (c == &bus->pub) {
+		c->ready = true;
+		c->backoff_ms = 0;
+		jz_info("redis publisher connected (%zu event(s) buffered)", bus->out_n);
+		pub_flush(bus);
+	} else {
+		redisAsyncCommand(c->ac, sub_on_message, c, "PSUBSCRIBE %s",
+				  bus->cfg.pattern);
+	}
+}
+
+static void on_auth(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct jz_conn *c = priv;
+	redisReply *reply = r;
+
+	if (!reply || c->ac != ac)
+		return;		/* connection going away */
+	if (reply->type == REDIS_REPLY_ERROR) {
+		jz_err("redis %s: authentication failed: %s", c->role, reply->str);
+		redisAsyncDisconnect(ac);
+		return;
+	}
+	conn_ready(c);
+}
+
+static void conn_start(struct jz_conn *c)
+{
+	struct jz_bus *bus = c->bus;
+	const struct jz_bus_config *cfg = &bus->cfg;
+	redisAsyncContext *ac;
+
+	if (cfg->unix_path)
+		ac = redisAsyncConnectUnix(cfg->unix_path);
+	else
+		ac = redisAsyncConnect(cfg->host, cfg->port);
+	if (!ac || ac->err) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "%s", ac ? ac->errstr : "out of memory");
+		if (ac)
+			redisAsyncFree(ac);
+		c->ac = NULL;
+		conn_lost(c, why);
+		return;
+	}
+	/* handler steps must not inherit the socket (also closed by closefrom) */
+	fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC);
+	if (!cfg->unix_path)
+		redisEnableKeepAlive(&ac->c);
+	ac->data = c;
+	c->ac = ac;
+	c->gen++;
+	redisLibeventAttach(ac, bus->base);
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	if (cfg->password) {
+		/* ACL (Redis 6+): AUTH user pass; legacy: AUTH pass */
+		if (cfg->username && *cfg->username)
+			redisAsyncCommand(ac, on_auth, c, "AUTH %s %s", cfg->username,
+					  cfg->password);
+		else
+			redisAsyncCommand(ac, on_auth, c, "AUTH %s", cfg->password);
+	} else {
+		/* a PING round trip tells that the server really answers */
+		redisAsyncCommand(ac, on_auth, c, "PING");
+	}
+}
+
+static void conn_stop(struct jz_conn *c)
+{
+	redisAsyncContext *ac = c->ac;
+
+	c->want = false;
+	evtimer_del(c->retry);
+	if (ac) {
+		c->ac = NULL;
+		c->ready = false;
+		ac->data = NULL;
+		redisAsyncFree(ac);
+	}
+}
+
+/* ---- publishing ------------------------------------------------------- */
+
+static void msg_free(struct jz_msg *m)
+{
+	free(m->channel);
+	free(m->data);
+	free(m);
+}
+
+static void on_published(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct jz_bus *bus = priv;
+	redisReply *reply = r;
+	struct jz_msg *m;
+
+	if (!reply || bus->freeing || bus->pub.ac != ac)
+		return;		/* lost with the connection: resent after reconnect */
+	m = TAILQ_FIRST(&bus->out);
+	if (!m || bus->inflight == 0)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		/* permanent (e.g. ACL NOPERM): retrying would block the queue */
+		jz_err("redis PUBLISH %s refused: %s; event dropped", m->channel,
+		       reply->str);
+		bus->st.publish_dropped++;
+	} else {
+		bus->st.published++;
+	}
+	TAILQ_REMOVE(&bus->out, m, link);
+	bus->out_n--;
+	bus->out_bytes -= m->len;
+	bus->inflight--;
+	msg_free(m);
+	pub_flush(bus);
+}
+
+static void pub_flush(struct jz_bus *bus)
+{
+	while (bus->pub.ready && bus->next_send && bus->inflight < PUB_WINDOW) {
+		struct jz_msg *m = bus->next_send;
+
+		if (redisAsyncCommand(bus->pub.ac, on_published, bus, "PUBLISH %s %b",
+				      m->channel, m->data, m->len) != REDIS_OK)
+			break;
+		bus->inflight++;
+		bus->next_send = TAILQ_NEXT(m, link);
+	}
+}
+
+static void log_overflow(struct jz_bus *bus, const char *channel)
+{
+	time_t now = time(NULL);
+
+	bus->st.publish_dropped++;
+	bus->overflow_unlogged++;
+	if (now == bus->last_overflow_log)
+		return;		/* at most one line per second in a flood */
+	jz_err("event buffer full (%zu events, %zu bytes, Redis %s): dropped %lu event(s), last %s; %lu dropped in total",
+	       bus->out_n, bus->out_bytes, bus->pub.ready ? "up" : "down",
+	       bus->overflow_unlogged, channel, bus->st.publish_dropped);
+	bus->last_overflow_log = now;
+	bus->overflow_unlogged = 0;
+}
+
+void jz_bus_publish(struct jz_bus *bus, const char *event_name, json_t *payload)
+{
+	struct jz_msg *m = NULL;
+	char *data = NULL, *channel = NULL;
+
+	if (!bus || !bus->cfg.publish || !event_name || !valid_name(event_name))
+		goto out;
+	data = payload ? json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY) :
+			 strdup("{}");
+	if (!data || asprintf(&channel, "module/%s/event/%s", bus->cfg.module_id,
+			      event_name) < 0) {
+		channel = NULL;
+		jz_err("event %s: out of memory, dropped", event_name);
+		bus->st.publish_dropped++;
+		goto out;
+	}
+	if (bus->out_n >= bus->cfg.buffer_max ||
+	    bus->out_bytes + strlen(data) > bus->cfg.buffer_bytes) {
+		log_overflow(bus, channel);
+		goto out;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		bus->st.publish_dropped++;
+		goto out;
+	}
+	m->channel = channel;
+	m->data = data;
+	m->len = strlen(data);
+	channel = data = NULL;
+	TAILQ_INSERT_TAIL(&bus->out, m, link);
+	bus->out_n++;
+	bus->out_bytes += m->len;
+	if (!bus->next_send)
+		bus->next_send = m;
+	pub_flush(bus);
+out:
+	free(channel);
+	free(data);
+	json_decref(payload);
+}
+
+/* ---- handling --------------------------------------------------------- */
+
+static void run_gw(struct jz_bus *bus, const char *channel, const char *data,
+		   size_t len, const char *name, const char *source)
+{
+	struct jz_steps steps;
+	int i = -1;
+
+	while ((i = jz_eventsgw_match(&bus->gw, i + 1, channel)) >= 0) {
+		const struct jz_gw_entry *e = &bus->gw.e[i];
+
+		if (e->kind == JZ_GW_ACTION) {
+			int n = jz_steps_from_dirs(bus->cfg.actions_dirs,
+						   bus->cfg.n_actions_dirs, e->value, &steps);
+
+			if (n <= 0) {
+				jz_warn("%s: action %s has no steps in the actions dirs",
+					channel, e->value);
+				continue;
+			}
+			jz_runner_submit(bus->runner, "action", e->value, &steps, data,
+					 len, name, source);
+		} else {
+			if (jz_steps_shell(e->pattern, e->value, &steps) < 0)
+				continue;
+			jz_runner_submit(bus->runner, "command", e->pattern, &steps,
+					 data, len, name, source);
+		}
+	}
+}
+
+static void dispatch(struct jz_bus *bus, const char *channel, const char *data,
+		     size_t len)
+{
+	char *source = NULL, *at, *p;
+	const char *name = channel;
+	struct jz_steps steps;
+	json_error_t jerr;
+	json_t *j;
+
+	bus->st.received++;
+	/* the source is the part before the last "/event/" */
+	for (p = strstr(channel, "/event/"), at = NULL; p; p = strstr(p + 1, "/event/"))
+		at = p;
+	if (at) {
+		source = strndup(channel, at - channel);
+		name = at + 7;
+	}
+	j = json_loadb(data, len, JSON_DECODE_ANY, &jerr);
+	if (!j)
+		jz_warn("%s: payload is not valid JSON (%s at %d), handed over as raw text",
+			channel, jerr.text, jerr.position);
+	json_decref(j);
+
+	if (at && valid_name(name) && bus->cfg.n_events_dirs &&
+	    jz_steps_from_dirs(bus->cfg.events_dirs, bus->cfg.n_events_dirs, name,
+			       &steps) > 0)
+		jz_runner_submit(bus->runner, "event", name, &steps, data, len, name,
+				 source ? source : "");
+	else if (at && !valid_name(name))
+		jz_warn("%s: event name not usable as a directory, no handlers run",
+			channel);
+	if (bus->gw.n)
+		run_gw(bus, channel, data, len, at ? name : channel,
+		       source ? source : "");
+	free(source);
+}
+
+static void sub_on_message(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct jz_conn *c = priv;
+	struct jz_bus *bus = c->bus;
+	redisReply *reply = r;
+
+	if (!reply || bus->freeing || c->ac != ac)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		jz_err("redis subscriber: PSUBSCRIBE %s: %s", bus->cfg.pattern, reply->str);
+		redisAsyncDisconnect(ac);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+		return;
+	if (reply->elements == 4 && !strcmp(reply->element[0]->str, "pmessage") &&
+	    reply->element[2]->type == REDIS_REPLY_STRING &&
+	    reply->element[3]->type == REDIS_REPLY_STRING) {
+		dispatch(bus, reply->element[2]->str, reply->element[3]->str,
+			 reply->element[3]->len);
+	} else if (!strcmp(reply->element[0]->str, "psubscribe")) {
+		c->ready = true;
+		c->backoff_ms = 0;
+		jz_info("redis subscriber: subscribed to %s", bus->cfg.pattern);
+	}
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static void runner_limits(const struct jz_bus_config *c, struct jz_runner_limits *l)
+{
+	l->max_running = c->max_handlers;
+	l->queue_max = c->queue_max;
+	l->queue_bytes = c->queue_bytes;
+	l->step_timeout_ms = c->step_timeout_ms;
+}
+
+static void ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	/* a step that closes stdin early must not kill jazzd */
+	if (!sigaction(SIGPIPE, NULL, &sa) && sa.sa_handler == SIG_DFL) {
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
+}
+
+static void conn_init(struct jz_bus *bus, struct jz_conn *c, const char *role)
+{
+	c->bus = bus;
+	c->role = role;
+	c->retry = evtimer_new(bus->base, on_retry, c);
+}
+
+struct jz_bus *jz_bus_new(struct event_base *base, const struct jz_bus_config *c,
+			  char *err, size_t errlen)
+{
+	struct jz_runner_limits lim;
+	struct jz_bus *bus = calloc(1, sizeof(*bus));
+
+	if (!bus || config_copy(&bus->cfg, c)) {
+		free(bus);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	bus->base = base;
+	TAILQ_INIT(&bus->out);
+	if (bus->cfg.handle &&
+	    jz_eventsgw_load(bus->cfg.eventsgw_conf, &bus->gw, err, errlen)) {
+		jz_bus_config_free(&bus->cfg);
+		free(bus);
+		return NULL;
+	}
+	runner_limits(&bus->cfg, &lim);
+	bus->runner = jz_runner_new(base, &lim);
+	conn_init(bus, &bus->pub, "publisher");
+	conn_init(bus, &bus->sub, "subscriber");
+	if (!bus->runner || !bus->pub.retry || !bus->sub.retry) {
+		snprintf(err, errlen, "out of memory");
+		jz_bus_free(bus);
+		return NULL;
+	}
+	ignore_sigpipe();
+	bus->pub.want = bus->cfg.publish;
+	bus->sub.want = bus->cfg.handle;
+	if (bus->pub.want)
+		conn_start(&bus->pub);
+	if (bus->sub.want)
+		conn_start(&bus->sub);
+	jz_info("event bus: redis %s%s%s:%d, module %s, publish %s, handlers %s (%zu events dir(s), %zu eventsgw entries)",
+		bus->cfg.unix_path ? "unix:" : "",
+		bus->cfg.unix_path ? bus->cfg.unix_path : bus->cfg.host,
+		"", bus->cfg.unix_path ? 0 : bus->cfg.port, bus->cfg.module_id,
+		bus->cfg.publish ? "on" : "off", bus->cfg.handle ? "on" : "off",
+		bus->cfg.n_events_dirs, bus->gw.n);
+	return bus;
+}
+
+int jz_bus_reload(struct jz_bus *bus, const struct jz_bus_config *c,
+		  char *err, size_t errlen)
+{
+	struct jz_bus_config nc;
+	struct jz_runner_limits lim;
+	struct jz_eventsgw gw;
+	bool reconnect, resub;
+
+	if (c->handle && jz_eventsgw_load(c->eventsgw_conf, &gw, err, errlen))
+		return -1;	/* keep the running tables */
+	if (!c->handle)
+		memset(&gw, 0, sizeof(gw));
+	if (config_copy(&nc, c)) {
+		jz_eventsgw_free(&gw);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	reconnect = redis_changed(&bus->cfg, &nc);
+	resub = reconnect || strcmp(bus->cfg.pattern, nc.pattern) ||
+		bus->cfg.handle != nc.handle;
+	/*
+	 * Everything below happens between two loop iterations: an event
+	 * arriving now sees either the old or the new tables, never none.
+	 */
+	jz_eventsgw_free(&bus->gw);
+	bus->gw = gw;
+	jz_bus_config_free(&bus->cfg);
+	bus->cfg = nc;
+	runner_limits(&bus->cfg, &lim);
+	jz_runner_set_limits(bus->runner, &lim);
+	if (reconnect || !bus->cfg.publish) {
+		conn_stop(&bus->pub);
+		bus->next_send = TAILQ_FIRST(&bus->out);
+		bus->inflight = 0;
+	}
+	if (bus->cfg.publish && !bus->pub.want) {
+		bus->pub.want = true;
+		bus->pub.backoff_ms = 0;
+		conn_start(&bus->pub);
+	}
+	if (resub) {
+		conn_stop(&bus->sub);
+		if (bus->cfg.handle) {
+			bus->sub.want = true;
+			bus->sub.backoff_ms = 0;
+			conn_start(&bus->sub);
+		}
+	}
+	jz_info("event bus reloaded: %zu events dir(s), %zu eventsgw entries, max %u handlers%s",
+		bus->cfg.n_events_dirs, bus->gw.n, bus->cfg.max_handlers,
+		reconnect ? ", redis reconnected" : "");
+	return 0;
+}
+
+void jz_bus_free(struct jz_bus *bus)
+{
+	struct jz_msg *m;
+
+	if (!bus)
+		return;
+	bus->freeing = true;
+	if (bus->out_n)
+		jz_warn("event bus: %zu event(s) not yet published are lost at exit",
+			bus->out_n);
+	if (bus->pub.retry) {
+		conn_stop(&bus->pub);
+		event_free(bus->pub.retry);
+	}
+	if (bus->sub.retry) {
+		conn_stop(&bus->sub);
+		event_free(bus->sub.retry);
+	}
+	while ((m = TAILQ_FIRST(&bus->out))) {
+		TAILQ_REMOVE(&bus->out, m, link);
+		msg_free(m);
+	}
+	jz_runner_free(bus->runner);
+	jz_eventsgw_free(&bus->gw);
+	jz_bus_config_free(&bus->cfg);
+	free(bus);
+}
+
+void jz_bus_get_stats(const struct jz_bus *bus, struct jz_bus_stats *st)
+{
+	struct jz_runner_stats rs;
+
+	*st = bus->st;
+	st->buffered = bus->out_n;
+	st->pub_connected = bus->pub.ready;
+	st->sub_connected = bus->sub.ready;
+	jz_runner_get_stats(bus->runner, &rs);
+	st->handlers_started = rs.started;
+	st->handlers_done = rs.done;
+	st->handlers_failed = rs.failed;
+	st->handler_dropped = rs.dropped;
+	st->running = rs.running;
+	st->max_running_seen = rs.max_running_seen;
+	st->queued = rs.queued;
+}
