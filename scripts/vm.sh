@@ -194,6 +194,12 @@ run_kernel() {
 	out=${OUTOPT:-$TOP/out/vm-$kver}
 	mkdir -p "$out" && out=$(cd "$out" && pwd)
 	case "$out/" in "$TOP"/*) ;; *) die "--out must be inside $TOP" ;; esac
+	# Several developers share this machine: one VM per output directory.
+	exec {LOCKFD}>"$out/.lock"
+	if ! flock -n "$LOCKFD"; then
+		echo "# [$kver] ${out#"$TOP"/} is in use by another vm.sh; waiting" >&2
+		flock "$LOCKFD"
+	fi
 	[ "$KEEP" = 1 ] || rm -rf "$out/results" "$out"/console-*.log "$out/plan" "$out/finished" "$out/booted" "$out/boot-dmesg.txt"
 	mkdir -p "$out/results"
 	initrd=$(build_initramfs "$kver") || die "cannot build the initramfs for $kver"
@@ -282,6 +288,7 @@ run_kernel() {
 		fi
 		echo "# [$kver] boot $boot: VM ran $(($(date +%s) - t_start))s"
 	done
+	exec {LOCKFD}>&-
 	# Kernel findings outside any test's window (boot, shutdown).
 	if grep -Eq "$BAD" "$out/boot-dmesg.txt" 2>/dev/null; then
 		echo "not ok - [$kver] boot: kernel log clean"

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Throughput benchmark (`make bench`): in one VM boot per stock kernel,
+# iperf3 TCP (1 and 4 streams) and UDP (64- and 1400-byte payloads) over
+# plain veth, WireGuard, and jazz with ChaCha20-Poly1305 and AES-256-GCM;
+# interleaved repetitions; median and spread; ratios jazz/WireGuard and
+# jazz/veth. The guest side is tests/vm/bench-tunnels.sh.
+#
+#   scripts/bench.sh [--kernel K]... [--reps N] [--time S] [--no-build]
+#
+# Writes out/bench/<kver>/bench.tsv (raw), out/bench/results.md (the table,
+# also printed). jazz paths show "n/a" with the reason until jazz.ko and
+# build/jazzctl work. Not a test: it exits non-zero only if it could not run.
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP"
+KERNELS=()
+REPS=5
+TIME=3
+BUILD=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) KERNELS+=(--kernel "${2:?}"); shift ;;
+	--reps) REPS=${2:?}; shift ;;
+	--time) TIME=${2:?}; shift ;;
+	--no-build) BUILD=0 ;;
+	-h|--help) sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ ${#KERNELS[@]} -gt 0 ] || KERNELS=(--kernel all)
+[ "$(id -u)" = 0 ] || { echo "bench.sh: must run as root" >&2; exit 2; }
+
+if [ "$BUILD" = 1 ]; then
+	nice make -s -j2 userspace >/dev/null 2>&1 || echo "bench.sh: make userspace failed; jazz paths will be n/a" >&2
+	bash scripts/build-kmod.sh --allow-missing >/dev/null 2>&1 || echo "bench.sh: scripts/build-kmod.sh failed; jazz paths will be n/a" >&2
+fi
+
+kvers=()
+for ((i = 0; i < ${#KERNELS[@]}; i += 2)); do
+	if [ "${KERNELS[i + 1]}" = all ]; then
+		kvers+=($(for v in /boot/vmlinuz-*-amd64; do [ -f "$v" ] && echo "${v#/boot/vmlinuz-}"; done | sort -V))
+	else
+		kvers+=("${KERNELS[i + 1]}")
+	fi
+done
+
+mkdir -p out/bench
+CMD="scripts/bench.sh $*"
+dirs=()
+rc=0
+for k in "${kvers[@]}"; do
+	kv=$(ls -d /boot/vmlinuz-"$k"* 2>/dev/null | head -n1)
+	kv=${kv#/boot/vmlinuz-}
+	[ -n "$kv" ] || { echo "bench.sh: no kernel '$k' in /boot" >&2; rc=2; continue; }
+	d=out/bench/$kv
+	mkdir -p "$d"
+	t0=$(date +%s)
+	echo "# bench: $kv ($REPS repetitions of ${TIME}s runs)"
+	# Each run is TIME seconds plus iperf3 setup; allow plenty.
+	bash scripts/vm.sh -q --kernel "$kv" --out "$d" --timeout $((REPS * 16 * (TIME + 15) + 300)) \
+		-- env BENCH_REPS="$REPS" BENCH_TIME="$TIME" tests/vm/bench-tunnels.sh ||
+		echo "bench.sh: $kv: the benchmark reported failures (see $d/results/)" >&2
+	echo "# bench: $kv took $(($(date +%s) - t0))s"
+	[ -s "$d/bench.tsv" ] && dirs+=("$d")
+done
+[ ${#dirs[@]} -gt 0 ] || { echo "bench.sh: no results" >&2; exit 1; }
+
+/usr/bin/python3 - "$CMD" "${dirs[@]}" >out/bench/results.md <<'PY'
+import csv, statistics, sys, os, datetime
+cmd, dirs = sys.argv[1], sys.argv[2:]
+TESTS = [("tcp1", "TCP, 1 stream"), ("tcp4", "TCP, 4 streams"),
+         ("udp64", "UDP, 64 B payload"), ("udp1400", "UDP, 1400 B payload")]
+PATHS = ["veth", "wireguard", "jazz-chacha", "jazz-aes"]
+print(f"Command: `{cmd.strip()}`  ")
+print(f"Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; QEMU TCG (no KVM), 2 vCPUs, on a shared 2-core host.  ")
+print("Throughput received, Mbit/s: median of the repetitions, spread = (max - min) / median.")
+print("Ratios are of medians measured in the same VM boot.")
+for d in dirs:
+    rows = list(csv.DictReader(open(os.path.join(d, "bench.tsv")), delimiter="\t"))
+    if not rows:
+        continue
+    kver = rows[0]["kernel"]
+    na = {}
+    p = os.path.join(d, "unavailable.tsv")
+    if os.path.exists(p):
+        for line in open(p):
+            if "\t" in line:
+                k, v = line.rstrip("\n").split("\t", 1)
+                na[k] = v
+    vals = {}
+    for r in rows:
+        if r["bps"] != "NA":
+            vals.setdefault((r["path"], r["test"]), []).append(int(r["bps"]) / 1e6)
+    reps = max((len(v) for v in vals.values()), default=0)
+    print(f"\n### Kernel {kver} ({reps} repetitions)\n")
+    print("| test | veth | WireGuard | jazz ChaCha20-Poly1305 | jazz AES-256-GCM | chacha/WG | aes/WG | chacha/veth | aes/veth |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    def med(path, t):
+        v = vals.get((path, t))
+        return statistics.median(v) if v else None
+    def cell(path, t):
+        v = vals.get((path, t))
+        if not v:
+            return "n/a"
+        m = statistics.median(v)
+        spread = (max(v) - min(v)) / m * 100 if m else 0
+        return f"{m:.1f} ±{spread:.0f}%"
+    def ratio(a, b):
+        return f"{a / b:.2f}" if a is not None and b else "n/a"
+    for t, name in TESTS:
+        m = {pth: med(pth, t) for pth in PATHS}
+        print(f"| {name} | " + " | ".join(cell(pth, t) for pth in PATHS) + " | " +
+              " | ".join([ratio(m["jazz-chacha"], m["wireguard"]), ratio(m["jazz-aes"], m["wireguard"]),
+                          ratio(m["jazz-chacha"], m["veth"]), ratio(m["jazz-aes"], m["veth"])]) + " |")
+    for k, v in na.items():
+        print(f"\n{k}: n/a — {v}")
+PY
+cat out/bench/results.md
+exit "$rc"

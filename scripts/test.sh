@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# THE test command (README, `make test`, .ci/run). As root on Debian 12:
+# installs what is missing (scripts/deps.sh), builds (make userspace,
+# scripts/build-kmod.sh), and runs every suite:
+#
+#   unit   cmocka programs: tests/unit (built by tests/unit/Makefile when
+#          there is one) -> every executable in build/tests/unit/
+#   host   every tests/host/*.sh on this machine
+#   kunit  scripts/kunit.sh (when present)
+#   vm     every tests/vm/*.sh except lib.sh and bench-*, on each stock
+#          kernel, in one VM boot per kernel (scripts/vm.sh --each; a test
+#          that crashes the VM is reported and the rest run in a new boot)
+#
+# Usage: scripts/test.sh [OPTIONS] [SUITE...]       (default: all suites)
+#   --kernel K     VM kernel(s) (6.1, 6.12, full version; repeatable; default all)
+#   --no-deps      skip scripts/deps.sh          --no-build  skip building
+#   --timeout S    per-test timeout, seconds (default 900)
+#   -v, --verbose  print every test's full output, not only TAP and # lines
+#   FILTER         a path such as tests/vm/smoke-wireguard.sh runs only that
+#                  test (suite taken from its directory)
+#
+# Every test prints TAP lines (`ok N - ...` / `not ok N - ...`); this script
+# counts them per suite, prints a summary with timings, and ends with exactly
+# one line `jazz: N passed, M failed`. It exits non-zero when anything failed
+# or a suite crashed or timed out (a test that exits non-zero without a
+# `not ok` line counts as one failure). Full logs: out/test/.
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP"
+LOG=$TOP/out/test
+KERNELS=()
+SUITES=()
+FILTERS=()
+DEPS=1
+BUILD=1
+TIMEOUT=900
+VERBOSE=0
+
+usage() { sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) KERNELS+=(--kernel "${2:?--kernel needs a value}"); shift ;;
+	--no-deps) DEPS=0 ;;
+	--no-build) BUILD=0 ;;
+	--timeout) TIMEOUT=${2:?}; shift ;;
+	-v|--verbose) VERBOSE=1 ;;
+	-h|--help) usage; exit 0 ;;
+	unit|host|kunit|vm) SUITES+=("$1") ;;
+	tests/*) FILTERS+=("$1")
+		case "$1" in tests/vm/*) SUITES+=(vm) ;; tests/host/*) SUITES+=(host) ;; tests/unit/*) SUITES+=(unit) ;; esac ;;
+	*) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(unit host kunit vm)
+[ "$(id -u)" = 0 ] || { echo "test.sh: must run as root (installs packages, creates namespaces, boots VMs)" >&2; exit 2; }
+
+mkdir -p "$LOG"
+PASS=0
+FAIL=0
+SKIPPED=0
+SUMMARY=()
+T_ALL=$(date +%s)
+
+want() { local s; for s in "${SUITES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+filtered() { # $1 = test path: run it?
+	local f
+	[ ${#FILTERS[@]} -eq 0 ] && return 0
+	for f in "${FILTERS[@]}"; do [ "$f" = "$1" ] && return 0; done
+	return 1
+}
+hms() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# Run one step: its output goes to $LOG/NAME.log and (filtered) to stdout;
+# TAP lines are counted. A non-zero exit without a "not ok" line is one
+# failure. Usage: step SUITE NAME TIMEOUT CMD...
+step() {
+	local suite=$1 name=$2 tmo=$3 log rc p f s t0 secs
+	shift 3
+	log=$LOG/$suite-${name//\//_}.log
+	t0=$(date +%s)
+	echo "# ---- $suite: $name"
+	if [ "$VERBOSE" = 1 ]; then
+		timeout -k 30 "$tmo" "$@" </dev/null 2>&1 | tee "$log"
+	else
+		timeout -k 30 "$tmo" "$@" </dev/null 2>&1 | tee "$log" | grep --line-buffered -E '^((not )?ok\b|#)'
+	fi
+	rc=${PIPESTATUS[0]}
+	secs=$(($(date +%s) - t0))
+	p=$(grep -cE '^ok\b' "$log")
+	f=$(grep -cE '^not ok\b' "$log")
+	s=$(grep -cE '^ok\b.*# *SKIP' "$log")
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "not ok - $suite: $name timed out after ${tmo}s"
+		f=$((f + 1))
+	elif [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "not ok - $suite: $name exited with status $rc (log: ${log#"$TOP"/})"
+		f=$((f + 1))
+	fi
+	PASS=$((PASS + p))
+	FAIL=$((FAIL + f))
+	SKIPPED=$((SKIPPED + s))
+	SUMMARY+=("$(printf '%-6s %-44s %4d passed %3d failed %3d skipped  %s' "$suite" "$name" "$p" "$f" "$s" "$(hms "$secs")")")
+}
+
+# ----------------------------------------------------------------- deps
+if [ "$DEPS" = 1 ]; then
+	step setup deps.sh 1800 bash scripts/deps.sh
+fi
+
+# ---------------------------------------------------------------- build
+if [ "$BUILD" = 1 ]; then
+	step build "make userspace" 1200 nice make -j2 userspace
+	if want vm; then
+		step build build-kmod.sh 1200 bash scripts/build-kmod.sh --allow-missing
+	fi
+fi
+
+# ----------------------------------------------------------------- unit
+if want unit; then
+	if [ -f tests/unit/Makefile ]; then
+		step unit "build (make -C tests/unit)" 900 nice make -j2 -C tests/unit
+	fi
+	found=0
+	for t in build/tests/unit/*; do
+		[ -f "$t" ] && [ -x "$t" ] || continue
+		filtered "tests/unit/$(basename "$t")" || [ ${#FILTERS[@]} -eq 0 ] || continue
+		found=1
+		CMOCKA_MESSAGE_OUTPUT=TAP step unit "$(basename "$t")" "$TIMEOUT" "$t"
+	done
+	[ "$found" = 1 ] || echo "# unit: no cmocka programs in build/tests/unit/"
+fi
+
+# ----------------------------------------------------------------- host
+if want host; then
+	for t in tests/host/*.sh; do
+		[ -f "$t" ] || continue
+		filtered "$t" || continue
+		step host "$(basename "$t")" "$TIMEOUT" nice bash "$t"
+	done
+fi
+
+# ---------------------------------------------------------------- kunit
+if want kunit && [ ${#FILTERS[@]} -eq 0 ]; then
+	if [ -f scripts/kunit.sh ]; then
+		step kunit kunit.sh 3000 nice bash scripts/kunit.sh
+	else
+		echo "# kunit: scripts/kunit.sh not present yet"
+	fi
+fi
+
+# ------------------------------------------------------------------- vm
+if want vm; then
+	vmtests=()
+	for t in tests/vm/*.sh; do
+		case "$(basename "$t")" in lib.sh|bench-*) continue ;; esac
+		filtered "$t" || continue
+		vmtests+=("$t")
+	done
+	if [ ${#vmtests[@]} -gt 0 ]; then
+		[ ${#KERNELS[@]} -gt 0 ] || KERNELS=(--kernel all)
+		for ((i = 0; i < ${#KERNELS[@]}; i += 2)); do
+			k=${KERNELS[i + 1]}
+			if [ "$k" = all ]; then
+				ks=$(for v in /boot/vmlinuz-*-amd64; do [ -f "$v" ] && echo "${v#/boot/vmlinuz-}"; done | sort -V)
+			else
+				ks=$k
+			fi
+			for kk in $ks; do
+				step vm "$kk (${#vmtests[@]} tests)" $(((${#vmtests[@]} + 1) * (TIMEOUT + 60))) \
+					bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel "$kk" --timeout "$TIMEOUT" --each "${vmtests[@]}"
+			done
+		done
+	else
+		echo "# vm: no tests selected"
+	fi
+fi
+
+echo "#"
+echo "# summary (logs in ${LOG#"$TOP"/}/):"
+for l in "${SUMMARY[@]}"; do echo "#   $l"; done
+echo "# total time $(hms $(($(date +%s) - T_ALL))), $SKIPPED skipped"
+echo "jazz: $PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Throughput benchmark, run inside the VM by scripts/bench.sh (not a test).
+# Two hosts (netns n1, n2); iperf3 from n1 to n2 over
+#   veth         plain veth (10.98.0.0/24, MTU 1500): the baseline
+#   wireguard    stock WireGuard (10.100.0.0/24)
+#   jazz-chacha  jazz, ChaCha20-Poly1305 (10.101.0.0/24)
+#   jazz-aes     jazz, AES-256-GCM (10.102.0.0/24)
+# The tunnels run over a second veth pair (10.99.0.0/24, MTU 1600) and have
+# MTU 1500, so every path carries the same 1500-byte inner packets and the
+# 1400-byte UDP payload is never fragmented.
+# Tests: TCP 1 stream, TCP 4 streams, UDP 64-byte and 1400-byte payloads
+# (unlimited rate; the rate received is what counts). Repetitions are
+# interleaved: for each repetition, every test on every path in turn.
+# Raw results: $JAZZ_OUT/bench.tsv (kernel, path, test, repetition, bit/s).
+#
+# Environment: BENCH_TIME (seconds per run, default 3), BENCH_REPS (5),
+# BENCH_PATHS (default "veth wireguard jazz-chacha jazz-aes"),
+# BENCH_TESTS (default "tcp1 tcp4 udp64 udp1400").
+. "$(dirname "$0")/lib.sh"
+
+need_root
+need_cmd ip iperf3 wg
+T=${BENCH_TIME:-3}
+REPS=${BENCH_REPS:-5}
+PATHS=${BENCH_PATHS:-veth wireguard jazz-chacha jazz-aes}
+TESTS=${BENCH_TESTS:-tcp1 tcp4 udp64 udp1400}
+OUTDIR=${JAZZ_OUT:-$JAZZ_TOP/out/bench}
+TSV=$OUTDIR/bench.tsv
+KVER=$(uname -r)
+JAZZCTL=$JAZZ_TOP/build/jazzctl
+mkdir -p "$OUTDIR"
+printf 'kernel\tpath\ttest\trep\tbps\n' >"$TSV"
+: >"$OUTDIR/unavailable.tsv"
+dmesg_mark
+
+ns_add n1 n2
+veth n1 vb1 n2 vb2
+addr n1 vb1 10.98.0.1/24
+addr n2 vb2 10.98.0.2/24
+veth n1 vu1 n2 vu2
+ip -n "$(ns_name n1)" link set vu1 mtu 1600
+ip -n "$(ns_name n2)" link set vu2 mtu 1600
+addr n1 vu1 10.99.0.1/24
+addr n2 vu2 10.99.0.2/24
+check "underlay ping" n1 ping -c 1 -W 2 10.99.0.2
+
+declare -A DST
+DST[veth]=10.98.0.2
+AVAILABLE=(veth)
+
+unavailable() { # path reason
+	diag "$1 unavailable: $2"
+	printf '%s\t%s\n' "$1" "$2" >>"$OUTDIR/unavailable.tsv"
+}
+
+setup_wireguard() {
+	local k1 k2 p1 p2
+	modprobe wireguard || { unavailable wireguard "modprobe wireguard failed"; return 1; }
+	k1=$(wg genkey); k2=$(wg genkey)
+	p1=$(wg pubkey <<<"$k1"); p2=$(wg pubkey <<<"$k2")
+	ip -n "$(ns_name n1)" link add wg0 mtu 1500 type wireguard &&
+	ip -n "$(ns_name n2)" link add wg0 mtu 1500 type wireguard &&
+	n1 wg set wg0 private-key <(echo "$k1") listen-port 51821 \
+		peer "$p2" endpoint 10.99.0.2:51822 allowed-ips 10.100.0.2/32 &&
+	n2 wg set wg0 private-key <(echo "$k2") listen-port 51822 \
+		peer "$p1" endpoint 10.99.0.1:51821 allowed-ips 10.100.0.1/32 &&
+	addr n1 wg0 10.100.0.1/24 && addr n2 wg0 10.100.0.2/24 ||
+		{ unavailable wireguard "setup failed"; return 1; }
+	DST[wireguard]=10.100.0.2
+}
+
+hexrand() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# jazz device $1 in n1 and n2, cipher $2, inner subnet 10.$3.0.0/24, ports 518$3x.
+setup_jazz() {
+	local path=$1 cipher=$2 net=$3 dev=$4 ka kb err
+	if ! modprobe jazz 2>/dev/null; then
+		unavailable "$path" "jazz.ko not loadable (scripts/build-kmod.sh)"
+		return 1
+	fi
+	[ -x "$JAZZCTL" ] || { unavailable "$path" "build/jazzctl missing (make userspace)"; return 1; }
+	ka=$(hexrand 32):$(hexrand 4)
+	kb=$(hexrand 32):$(hexrand 4)
+	err=$( {
+		ip -n "$(ns_name n1)" link add "$dev" type jazz &&
+		ip -n "$(ns_name n2)" link add "$dev" type jazz &&
+		ip -n "$(ns_name n1)" link set "$dev" mtu 1500 &&
+		ip -n "$(ns_name n2)" link set "$dev" mtu 1500 &&
+		n1 "$JAZZCTL" set "$dev" listen-port "518${net: -1}1" conncheck off \
+			peer 2 remote-id 1 name n2 endpoint "10.99.0.2:518${net: -1}2" allowed-ips "10.$net.0.2/32" &&
+		n2 "$JAZZCTL" set "$dev" listen-port "518${net: -1}2" conncheck off \
+			peer 1 remote-id 2 name n1 endpoint "10.99.0.1:518${net: -1}1" allowed-ips "10.$net.0.1/32" &&
+		n1 "$JAZZCTL" key "$dev" new peer 2 slot primary id 1 cipher "$cipher" tx "$ka" rx "$kb" &&
+		n2 "$JAZZCTL" key "$dev" new peer 1 slot primary id 1 cipher "$cipher" tx "$kb" rx "$ka" &&
+		addr n1 "$dev" "10.$net.0.1/24" && addr n2 "$dev" "10.$net.0.2/24" &&
+		n1 ping -c 2 -i 0.3 -W 3 "10.$net.0.2"
+	} 2>&1 ) || { unavailable "$path" "setup failed: $(echo "$err" | tail -n 3 | tr '\n' ' ')"; return 1; }
+	DST[$path]=10.$net.0.2
+}
+
+for p in $PATHS; do
+	case "$p" in
+	veth) ;;
+	wireguard) setup_wireguard && AVAILABLE+=(wireguard) ;;
+	jazz-chacha) setup_jazz jazz-chacha chacha20-poly1305 101 jz0 && AVAILABLE+=(jazz-chacha) ;;
+	jazz-aes) setup_jazz jazz-aes aes-256-gcm 102 jz1 && AVAILABLE+=(jazz-aes) ;;
+	*) unavailable "$p" "unknown path" ;;
+	esac
+done
+for p in "${AVAILABLE[@]}"; do
+	check "$p: ping ${DST[$p]}" n1 ping -c 1 -W 3 "${DST[$p]}"
+done
+
+bg n2 iperf3 -s -p 5201 >/dev/null 2>&1
+wait_listen n2 tcp 5201 || { not_ok "iperf3 server listening"; exit 1; }
+
+run_one() { # path test -> prints bit/s
+	local dst=${DST[$1]} json args try
+	case "$2" in
+	tcp1) args=(-P 1) ;;
+	tcp4) args=(-P 4) ;;
+	udp64) args=(-u -b 0 -l 64) ;;
+	udp1400) args=(-u -b 0 -l 1400) ;;
+	esac
+	json=$(mktemp)
+	for try in 1 2 3; do
+		# The server handles one test at a time; it may still be closing the last.
+		if n1 timeout $((T + 20)) iperf3 -c "$dst" -p 5201 -t "$T" -J "${args[@]}" >"$json" 2>/dev/null &&
+			iperf_bps "$json"; then
+			rm -f "$json"
+			return 0
+		fi
+		sleep 1
+	done
+	rm -f "$json"
+	return 1
+}
+
+for ((rep = 1; rep <= REPS; rep++)); do
+	for t in $TESTS; do
+		for p in "${AVAILABLE[@]}"; do
+			if bps=$(run_one "$p" "$t"); then
+				printf '%s\t%s\t%s\t%s\t%s\n' "$KVER" "$p" "$t" "$rep" "$bps" >>"$TSV"
+				ok "rep $rep $t $p: $((bps / 1000000)) Mbit/s"
+			else
+				printf '%s\t%s\t%s\t%s\t%s\n' "$KVER" "$p" "$t" "$rep" "NA" >>"$TSV"
+				not_ok "rep $rep $t $p: iperf3 failed"
+			fi
+		done
+	done
+done
+dmesg_check
