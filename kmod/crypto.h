@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * AEAD keys of a peer. A key has separate material for each direction:
+ * "encrypt" for packets we send, "decrypt" for packets we receive, so the
+ * two ends of a tunnel never use the same key and nonce pair.
+ *
+ * Locking: a key is immutable after creation except for tx_counter (atomic),
+ * rotate_sent (atomic bit) and the replay window (replay_lock, taken from
+ * softirq). Keys hang off peer->keys[] under RCU; writers hold the device
+ * config mutex. A removed key is freed by a work item after a grace period;
+ * crypto runs synchronously inside rcu_read_lock(), so no reference count is
+ * needed.
+ */
+#ifndef _JAZZ_CRYPTO_H
+#define _JAZZ_CRYPTO_H
+
+#include <linux/types.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <linux/skbuff.h>
+#include <crypto/aead.h>
+#include "replay.h"
+#include "messages.h"
+
+struct jazz_key {
+	struct crypto_aead *tx_tfm;
+	struct crypto_aead *rx_tfm;
+	void __percpu *tx_req;		/* per-cpu aead_request for tx_tfm */
+	void __percpu *rx_req;
+	u8 tx_salt[4];
+	u8 rx_salt[4];
+	u8 key_id;
+	u8 cipher;
+	atomic64_t tx_counter;		/* next counter to send */
+	unsigned long rotate_sent;	/* bit 0: key-rotate-ntf sent */
+	spinlock_t replay_lock;
+	struct jazz_replay replay;
+	struct rcu_work free_work;
+};
+
+extern u64 jazz_tx_soft_limit;
+extern u64 jazz_tx_hard_limit;
+
+struct jazz_key *jazz_key_create(u8 cipher, u8 key_id,
+				 const u8 *tx_key, const u8 *tx_salt,
+				 const u8 *rx_key, const u8 *rx_salt,
+				 struct netlink_ext_ack *extack);
+/* Free after an RCU grace period (the key must be unreachable already). */
+void jazz_key_put_rcu(struct jazz_key *key);
+
+/*
+ * Encrypt @skb (the inner packet) in place: push the jazz header, append
+ * the tag. Returns 0 or a negative errno. Called with BHs disabled.
+ */
+int jazz_key_encrypt(struct jazz_key *key, struct sk_buff *skb,
+		     u32 receiver, u64 counter);
+/*
+ * Decrypt @skb in place; skb->data points at the jazz header and the skb
+ * is exactly header + ciphertext + tag. On success the header and tag are
+ * removed. Called from softirq.
+ */
+int jazz_key_decrypt(struct jazz_key *key, struct sk_buff *skb, u64 counter);
+
+int jazz_crypto_init(void);
+void jazz_crypto_exit(void);
+
+extern atomic_t jazz_keys_live;
+
+#endif /* _JAZZ_CRYPTO_H */

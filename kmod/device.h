@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _JAZZ_DEVICE_H
+#define _JAZZ_DEVICE_H
+
+#include <linux/netdevice.h>
+#include <linux/mutex.h>
+#include <linux/hashtable.h>
+#include <net/gro_cells.h>
+#include "allowedips.h"
+#include "stats.h"
+
+#define JAZZ_PEER_HASH_BITS	10
+
+/*
+ * struct jazz_device - private data of a jazz net_device.
+ *
+ * Locking:
+ * - @lock (the config mutex) serialises every change: peers, keys,
+ *   allowed-ips, sockets and settings. Netlink handlers take it; rtnl is
+ *   not needed except where the netdev core already holds it.
+ * - The data path reads @peer_hash, @aip, @sock4/@sock6 and the settings
+ *   under rcu_read_lock() only.
+ * - @creating_net is where the sockets live; it is set at creation and
+ *   cleared (under rtnl and @lock) when that namespace goes away.
+ */
+struct jazz_device {
+	struct net_device *dev;
+	struct net *creating_net;
+	struct mutex lock;
+	struct list_head dev_list;	/* jazz_dev_list, under rtnl */
+
+	struct sock __rcu *sock4;
+	struct sock __rcu *sock6;
+	u16 listen_port;		/* configured (0 = any) or bound */
+	u32 fwmark;
+
+	DECLARE_HASHTABLE(peer_hash, JAZZ_PEER_HASH_BITS);
+	struct list_head peer_list;	/* under @lock, creation order */
+	unsigned int num_peers;
+	struct jazz_aip aip;
+
+	struct jazz_stats __percpu *stats;
+	struct gro_cells gro;
+
+	/* Settings for the direct-connection checks (issue 3, conn.c). */
+	u8 conncheck;
+	u8 fail_open;
+	u32 approval_timeout_ms;
+	u32 deny_backoff_ms;
+	u32 tcp_idle_s;
+	u32 udp_idle_s;
+	u32 other_idle_s;
+	u32 conn_max;
+	u32 hold_max;
+	void *conn;			/* conn.c's per-device state */
+};
+
+extern struct rtnl_link_ops jazz_link_ops;
+extern atomic_t jazz_devices_live;
+
+int jazz_device_init(void);
+void jazz_device_exit(void);
+
+/* Is @dev a jazz device? */
+static inline bool jazz_is_dev(const struct net_device *dev)
+{
+	return dev->rtnl_link_ops == &jazz_link_ops;
+}
+
+#endif /* _JAZZ_DEVICE_H */

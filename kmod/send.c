@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * jazz: transmit path. ndo_start_xmit looks the peer up by the inner
+ * destination, runs the connection hook, segments GSO packets, encrypts
+ * each segment in place and hands it to the UDP tunnel socket.
+ */
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
+#include <net/icmp.h>
+#include <net/inet_ecn.h>
+#include "compat.h"
+#include "device.h"
+#include "peer.h"
+#include "socket.h"
+#include "send.h"
+#include "netlink.h"
+#include "conn.h"
+
+/* Nesting depth of jazz_xmit() on this cpu (tunnel in tunnel). */
+static DEFINE_PER_CPU(u8, jazz_xmit_depth);
+#define JAZZ_MAX_NESTING	4
+
+static void jazz_count(struct jazz_device *jd, struct jazz_peer *peer,
+		       enum jazz_stat s, u64 n)
+{
+	jazz_stats_add(jd->stats, s, n);
+	if (peer)
+		jazz_stats_add(peer->stats, s, n);
+}
+
+/*
+ * Take the next counter of @key. Returns false when the key may not send
+ * any more; sends key-rotate-ntf once when the soft limit is crossed.
+ */
+static bool jazz_next_counter(struct jazz_peer *peer, struct jazz_key *key,
+			      u64 *counter)
+{
+	u64 hard = min_t(u64, READ_ONCE(jazz_tx_hard_limit),
+			 JAZZ_REPLAY_REJECT);
+	u64 c = atomic64_inc_return(&key->tx_counter) - 1;
+
+	if (unlikely(c >= READ_ONCE(jazz_tx_soft_limit) || c >= hard) &&
+	    !test_and_set_bit(0, &key->rotate_sent))
+		jazz_notify_key_rotate(peer, key, JAZZ_KEY_SLOT_PRIMARY);
+	if (unlikely(c >= hard)) {
+		/* Keep the counter from ever wrapping around. */
+		atomic64_set(&key->tx_counter, hard);
+		return false;
+	}
+	*counter = c;
+	return true;
+}
+
+/* Encrypt and send one (non-GSO) packet; consumes @skb. rcu_read_lock held. */
+static void jazz_send_one(struct jazz_peer *peer, struct jazz_key *key,
+			  struct sk_buff *skb)
+{
+	struct jazz_device *jd = peer->jd;
+	unsigned int len = skb->len;
+	u64 counter;
+	int err;
+
+	if (!jazz_next_counter(peer, key, &counter)) {
+		jazz_count(jd, peer, JAZZ_STAT_DROP_KEY_EXHAUSTED, 1);
+		goto drop;
+	}
+	err = jazz_key_encrypt(key, skb, READ_ONCE(peer->remote_id), counter);
+	if (unlikely(err)) {
+		jazz_count(jd, peer, JAZZ_STAT_DROP_TX_ERROR, 1);
+		goto drop;
+	}
+	err = jazz_socket_send(peer, skb);
+	if (unlikely(err)) {
+		jazz_count(jd, peer, err == -ELOOP ? JAZZ_STAT_DROP_LOOP :
+			   err == -EDESTADDRREQ ? JAZZ_STAT_DROP_NO_ENDPOINT :
+			   JAZZ_STAT_DROP_TX_ERROR, 1);
+		DEV_STATS_INC(jd->dev, tx_errors);
+		return;
+	}
+	WRITE_ONCE(peer->last_tx_jiffies, jiffies);
+	jazz_count(jd, peer, JAZZ_STAT_TX_PACKETS, 1);
+	jazz_count(jd, peer, JAZZ_STAT_TX_BYTES, len);
+	dev_sw_netstats_tx_add(jd->dev, 1, len);
+	return;
+drop:
+	DEV_STATS_INC(jd->dev, tx_dropped);
+	kfree_skb(skb);
+}
+
+static bool jazz_endpoint_known(struct jazz_peer *peer)
+{
+	bool known;
+
+	read_lock_bh(&peer->ep_lock);
+	known = peer->ep.addr.sa_family != AF_UNSPEC;
+	read_unlock_bh(&peer->ep_lock);
+	return known;
+}
+
+/* Encrypt and send @skb (maybe GSO) to @peer; consumes it. RCU held, BHs off. */
+void jazz_send_to_peer(struct jazz_peer *peer, struct sk_buff *skb)
+{
+	struct jazz_device *jd = peer->jd;
+	struct sk_buff *segs, *next;
+	struct jazz_key *key;
+
+	key = rcu_dereference(peer->keys[JAZZ_KEY_SLOT_PRIMARY]);
+	if (unlikely(!key)) {
+		jazz_count(jd, peer, JAZZ_STAT_DROP_NO_KEY, 1);
+		goto drop;
+	}
+	if (unlikely(!jazz_endpoint_known(peer))) {
+		jazz_count(jd, peer, JAZZ_STAT_DROP_NO_ENDPOINT, 1);
+		goto drop;
+	}
+	if (!skb_is_gso(skb)) {
+		skb_mark_not_on_list(skb);
+		jazz_send_one(peer, key, skb);
+		return;
+	}
+	segs = skb_gso_segment(skb, 0);
+	if (IS_ERR_OR_NULL(segs)) {
+		jazz_count(jd, peer, JAZZ_STAT_DROP_TX_ERROR, 1);
+		goto drop;
+	}
+	consume_skb(skb);
+	skb_list_walk_safe(segs, skb, next) {
+		skb_mark_not_on_list(skb);
+		jazz_send_one(peer, key, skb);
+	}
+	return;
+drop:
+	DEV_STATS_INC(jd->dev, tx_dropped);
+	kfree_skb(skb);
+}
+
+void jazz_send_keepalive(struct jazz_peer *peer)
+{
+	struct sk_buff *skb;
+
+	skb = alloc_skb(JAZZ_MAX_OUTER_OVERHEAD + LL_MAX_HEADER + JAZZ_TAG_LEN,
+			GFP_ATOMIC);
+	if (!skb)
+		return;
+	skb_reserve(skb, JAZZ_MAX_OUTER_OVERHEAD + LL_MAX_HEADER);
+	skb->dev = peer->jd->dev;
+	local_bh_disable();
+	jazz_send_to_peer(peer, skb);
+	local_bh_enable();
+}
+
+/* Inner destination address; false if the packet is not IPv4/IPv6. */
+static bool jazz_inner_dst(struct sk_buff *skb, u8 *addr, u8 *bits)
+{
+	if (skb->protocol == htons(ETH_P_IP)) {
+		if (!pskb_network_may_pull(skb, sizeof(struct iphdr)))
+			return false;
+		memcpy(addr, &ip_hdr(skb)->daddr, 4);
+		*bits = 32;
+		return true;
+	}
+	if (skb->protocol == htons(ETH_P_IPV6)) {
+		if (!pskb_network_may_pull(skb, sizeof(struct ipv6hdr)))
+			return false;
+		memcpy(addr, &ipv6_hdr(skb)->daddr, 16);
+		*bits = 128;
+		return true;
+	}
+	return false;
+}
+
+netdev_tx_t jazz_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	struct jazz_device *jd = netdev_priv(dev);
+	struct jazz_peer *peer;
+	u8 addr[16], bits;
+	u8 *depth;
+
+	depth = this_cpu_ptr(&jazz_xmit_depth);
+	if (unlikely(*depth >= JAZZ_MAX_NESTING)) {
+		jazz_count(jd, NULL, JAZZ_STAT_DROP_LOOP, 1);
+		net_dbg_ratelimited("%s: tunnel nesting too deep, dropped\n",
+				    dev->name);
+		DEV_STATS_INC(dev, tx_dropped);
+		kfree_skb(skb);
+		return NETDEV_TX_OK;
+	}
+	(*depth)++;
+
+	skb_reset_network_header(skb);
+	if (unlikely(!jazz_inner_dst(skb, addr, &bits))) {
+		jazz_count(jd, NULL, JAZZ_STAT_DROP_MALFORMED, 1);
+		goto drop;
+	}
+
+	rcu_read_lock();
+	peer = jazz_aip_lookup(&jd->aip, addr, bits);
+	if (unlikely(!peer)) {
+		rcu_read_unlock();
+		jazz_count(jd, NULL, JAZZ_STAT_DROP_NO_PEER, 1);
+		if (skb->protocol == htons(ETH_P_IP))
+			icmp_ndo_send(skb, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH,
+				      0);
+		else
+			icmpv6_ndo_send(skb, ICMPV6_DEST_UNREACH,
+					ICMPV6_ADDR_UNREACH, 0);
+		goto drop;
+	}
+	switch (jazz_conn_egress(jd, peer, skb)) {
+	case JAZZ_CONN_PASS:
+		break;
+	case JAZZ_CONN_HOLD:
+		rcu_read_unlock();
+		goto out;
+	default:
+		rcu_read_unlock();
+		jazz_count(jd, peer, JAZZ_STAT_DROP_CONNCHECK, 1);
+		goto drop;
+	}
+	skb_dst_drop(skb);
+	jazz_send_to_peer(peer, skb);
+	rcu_read_unlock();
+out:
+	(*depth)--;
+	return NETDEV_TX_OK;
+drop:
+	DEV_STATS_INC(dev, tx_dropped);
+	kfree_skb(skb);
+	(*depth)--;
+	return NETDEV_TX_OK;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _JAZZ_SEND_H
+#define _JAZZ_SEND_H
+
+#include <linux/netdevice.h>
+
+struct jazz_device;
+struct jazz_peer;
+
+netdev_tx_t jazz_xmit(struct sk_buff *skb, struct net_device *dev);
+/*
+ * Encrypt and send an inner packet to @peer, skipping the peer lookup and
+ * the connection hook (conn.c uses it to release held packets). Consumes
+ * @skb. Caller holds rcu_read_lock() with BHs disabled.
+ */
+void jazz_send_to_peer(struct jazz_peer *peer, struct sk_buff *skb);
+void jazz_send_keepalive(struct jazz_peer *peer);
+
+/* UDP encap_rcv of the tunnel sockets. */
+int jazz_udp_recv(struct sock *sk, struct sk_buff *skb);
+/*
+ * Hand a decrypted, checked inner packet to the stack (conn.c uses it to
+ * release held ingress packets). Consumes @skb. Softirq or BHs off.
+ */
+void jazz_deliver(struct jazz_device *jd, struct jazz_peer *peer,
+		  struct sk_buff *skb);
+
+#endif /* _JAZZ_SEND_H */

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * jazz: UDP tunnel sockets. They live in the namespace the device was
+ * created in, even after the device moves elsewhere (like WireGuard).
+ */
+#include <linux/net.h>
+#include <linux/random.h>
+#include <net/udp_tunnel.h>
+#include <net/ipv6_stubs.h>
+#include <net/ip6_route.h>
+#include <net/route.h>
+#include <net/inet_ecn.h>
+#include "device.h"
+#include "peer.h"
+#include "socket.h"
+#include "send.h"
+
+static int jazz_sock_create(struct jazz_device *jd, int family, u16 port,
+			    struct socket **sockp)
+{
+	struct udp_port_cfg cfg = {
+		.family = family,
+		.local_udp_port = htons(port),
+	};
+	struct udp_tunnel_sock_cfg tcfg = {
+		.sk_user_data = jd,
+		.encap_type = 1,
+		.encap_rcv = jazz_udp_recv,
+	};
+	struct socket *sock;
+	int err;
+
+	if (family == AF_INET6) {
+		cfg.ipv6_v6only = 1;
+		cfg.use_udp6_rx_checksums = true;
+		cfg.use_udp6_tx_checksums = true;
+	}
+	err = udp_sock_create(jd->creating_net, &cfg, &sock);
+	if (err)
+		return err;
+	sock->sk->sk_allocation = GFP_ATOMIC;
+	sock->sk->sk_sndbuf = INT_MAX;
+	setup_udp_tunnel_sock(jd->creating_net, sock, &tcfg);
+	*sockp = sock;
+	return 0;
+}
+
+static void jazz_sock_release(struct sock *sk)
+{
+	if (sk)
+		udp_tunnel_sock_release(sk->sk_socket);
+}
+
+void jazz_socket_close(struct jazz_device *jd)
+{
+	struct sock *s4, *s6;
+
+	s4 = rcu_replace_pointer(jd->sock4, NULL, lockdep_is_held(&jd->lock));
+	s6 = rcu_replace_pointer(jd->sock6, NULL, lockdep_is_held(&jd->lock));
+	if (!s4 && !s6)
+		return;
+	synchronize_net();
+	jazz_sock_release(s4);
+	jazz_sock_release(s6);
+}
+
+int jazz_socket_open(struct jazz_device *jd, u16 port)
+{
+	struct socket *s4 = NULL, *s6 = NULL;
+	int tries = port ? 1 : 100;
+	int err;
+
+	lockdep_assert_held(&jd->lock);
+	if (!jd->creating_net)
+		return -ENONET;
+	jazz_socket_close(jd);
+	while (tries--) {
+		err = jazz_sock_create(jd, AF_INET, port, &s4);
+		if (err)
+			return err;
+		port = ntohs(inet_sk(s4->sk)->inet_sport);
+#if IS_ENABLED(CONFIG_IPV6)
+		err = jazz_sock_create(jd, AF_INET6, port, &s6);
+		if (err == -EADDRINUSE && tries) {
+			udp_tunnel_sock_release(s4);
+			s4 = NULL;
+			port = 0;
+			continue;
+		}
+		if (err == -EAFNOSUPPORT)
+			err = 0;	/* IPv6 disabled: IPv4 only */
+		if (err) {
+			udp_tunnel_sock_release(s4);
+			return err;
+		}
+#endif
+		break;
+	}
+	jd->listen_port = port;
+	rcu_assign_pointer(jd->sock4, s4->sk);
+	rcu_assign_pointer(jd->sock6, s6 ? s6->sk : NULL);
+	return 0;
+}
+
+static int jazz_send4(struct jazz_peer *peer, struct sock *sk,
+		      struct sk_buff *skb, __be32 daddr, __be16 dport, u8 ds)
+{
+	struct jazz_device *jd = peer->jd;
+	struct flowi4 fl = {
+		.daddr = daddr,
+		.fl4_dport = dport,
+		.fl4_sport = inet_sk(sk)->inet_sport,
+		.flowi4_mark = READ_ONCE(jd->fwmark),
+		.flowi4_proto = IPPROTO_UDP,
+	};
+	struct rtable *rt;
+
+	rt = dst_cache_get_ip4(&peer->dst_cache, &fl.saddr);
+	if (!rt) {
+		rt = ip_route_output_flow(sock_net(sk), &fl, sk);
+		if (IS_ERR(rt))
+			return PTR_ERR(rt);
+		if (rt->dst.dev == jd->dev) {
+			ip_rt_put(rt);
+			return -ELOOP;
+		}
+		dst_cache_set_ip4(&peer->dst_cache, &rt->dst, fl.saddr);
+	}
+	skb->mark = READ_ONCE(jd->fwmark);
+	udp_tunnel_xmit_skb(rt, sk, skb, fl.saddr, fl.daddr, ds,
+			    ip4_dst_hoplimit(&rt->dst), 0, fl.fl4_sport,
+			    fl.fl4_dport, false, false);
+	return 0;
+}
+
+#if IS_ENABLED(CONFIG_IPV6)
+static int jazz_send6(struct jazz_peer *peer, struct sock *sk,
+		      struct sk_buff *skb, const struct sockaddr_in6 *a,
+		      u8 ds)
+{
+	struct jazz_device *jd = peer->jd;
+	struct flowi6 fl = {
+		.daddr = a->sin6_addr,
+		.fl6_dport = a->sin6_port,
+		.fl6_sport = inet_sk(sk)->inet_sport,
+		.flowi6_mark = READ_ONCE(jd->fwmark),
+		.flowi6_oif = a->sin6_scope_id,
+		.flowi6_proto = IPPROTO_UDP,
+	};
+	struct dst_entry *dst;
+
+	dst = dst_cache_get_ip6(&peer->dst_cache, &fl.saddr);
+	if (!dst) {
+		dst = ipv6_stub->ipv6_dst_lookup_flow(sock_net(sk), sk, &fl,
+						      NULL);
+		if (IS_ERR(dst))
+			return PTR_ERR(dst);
+		if (dst->dev == jd->dev) {
+			dst_release(dst);
+			return -ELOOP;
+		}
+		dst_cache_set_ip6(&peer->dst_cache, dst, &fl.saddr);
+	}
+	skb->mark = READ_ONCE(jd->fwmark);
+	udp_tunnel6_xmit_skb(dst, sk, skb, skb->dev, &fl.saddr, &fl.daddr, ds,
+			     ip6_dst_hoplimit(dst), 0, fl.fl6_sport,
+			     fl.fl6_dport, false);
+	return 0;
+}
+#endif
+
+int jazz_socket_send(struct jazz_peer *peer, struct sk_buff *skb)
+{
+	struct jazz_device *jd = peer->jd;
+	struct jazz_endpoint ep;
+	struct sock *sk;
+	int err = -EAFNOSUPPORT;
+	u8 ds = 0;
+
+	read_lock_bh(&peer->ep_lock);
+	ep = peer->ep;
+	read_unlock_bh(&peer->ep_lock);
+
+	skb_mark_not_on_list(skb);
+	skb->dev = jd->dev;
+	if (ep.addr.sa_family == AF_INET) {
+		sk = rcu_dereference(jd->sock4);
+		if (!sk)
+			goto drop;
+		err = jazz_send4(peer, sk, skb, ep.addr4.sin_addr.s_addr,
+				 ep.addr4.sin_port, ds);
+#if IS_ENABLED(CONFIG_IPV6)
+	} else if (ep.addr.sa_family == AF_INET6) {
+		sk = rcu_dereference(jd->sock6);
+		if (!sk) {
+			err = -EAFNOSUPPORT;
+			goto drop;
+		}
+		err = jazz_send6(peer, sk, skb, &ep.addr6, ds);
+#endif
+	} else {
+		err = -EDESTADDRREQ;
+	}
+	if (!err)
+		return 0;
+drop:
+	kfree_skb(skb);
+	return err ? err : -ENOTCONN;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _JAZZ_SOCKET_H
+#define _JAZZ_SOCKET_H
+
+#include <linux/skbuff.h>
+
+struct jazz_device;
+struct jazz_peer;
+
+/*
+ * Open the UDP sockets (IPv4 and, if available, IPv6) on @port in the
+ * device's creating namespace, replacing any open ones. Config mutex held.
+ */
+int jazz_socket_open(struct jazz_device *jd, u16 port);
+void jazz_socket_close(struct jazz_device *jd);
+/* Encapsulated @skb (data at the jazz header) to the peer's endpoint. */
+int jazz_socket_send(struct jazz_peer *peer, struct sk_buff *skb);
+
+#endif /* _JAZZ_SOCKET_H */
