@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * krbtool - drives userspace/jazzd/krb.c for tests/host/krb*.sh and
+ * scripts/bench-krb.sh. Client and server of one login run in this one
+ * process (the client must keep its state to check the server's answer);
+ * options inject the faults the tests need.
+ *
+ *   krbtool ap [opts]     AP-REQ login; prints "result=<status> ..."
+ *   krbtool pw [opts]     password (encrypted timestamp) login
+ *   krbtool s2k ENCTYPE USER REALM PASSWORD     print the key in hex
+ *   krbtool bench-ap [opts] --n N --threads T  AP-REQ verifications/s
+ *   krbtool bench-pw [opts] --n N --threads T  password verifications/s
+ *
+ * Exit status: 0 when the result equals --expect (default "ok"), 1 if not,
+ * 2 on usage errors.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <krb5/krb5.h>
+
+#include "krb.h"
+
+struct opts {
+	/* server */
+	const char *keytab, *service, *rcache, *server_cb;
+	int skew, server_offset;
+	/* AP client */
+	const char *ccache, *client_keytab, *principal, *target, *client_cb;
+	int client_offset;
+	/* password */
+	const char *user, *realm, *password, *enctype, *server_password;
+	const char *server_keytab_db;	/* user keys looked up in a keytab */
+	bool no_secret;
+	/* faults */
+	bool replay, tamper_reply, no_client_cb_check;
+	long truncate, flip, append, garbage;
+	const char *save, *load, *tamper_user;
+	const char *expect;
+	/* bench */
+	long n, threads;
+	bool raw_key;
+};
+
+static char err[1024];
+
+static void hexdump(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", p[i]);
+	printf("\n");
+}
+
+static int finish(const struct opts *o, int st, const char *what,
+		  const struct jz_krb_identity *id)
+{
+	const char *name = jz_krb_status_name(st);
+	const char *want = o->expect ? o->expect : "ok";
+
+	if (st)
+		printf("# %s: %s: %s\n", what, name, err);
+	if (!st && id)
+		printf("result=ok user=%s realm=%s enctype=%s\n", id->user,
+		       id->realm, jz_krb_enctype_name(id->enctype));
+	else
+		printf("result=%s\n", name);
+	return strcmp(name, want) ? 1 : 0;
+}
+
+/* Apply the token faults in place (the buffer is realloc'd for append). */
+static void mangle(const struct opts *o, struct jz_krb_buf *b)
+{
+	if (o->garbage >= 0) {
+		free(b->data);
+		b->data = malloc(o->garbage + 1);
+		for (long i = 0; i < o->garbage; i++)
+			b->data[i] = (unsigned char)random();
+		b->len = o->garbage;
+	}
+	if (o->truncate >= 0 && (size_t)o->truncate < b->len)
+		b->len = o->truncate;
+	if (o->flip >= 0 && (size_t)o->flip < b->len)
+		b->data[o->flip] ^= 0x01;
+	if (o->append > 0) {
+		b->data = realloc(b->data, b->len + o->append);
+		memset(b->data + b->len, 0x41, o->append);
+		b->len += o->append;
+	}
+}
+
+static struct jz_krb_server *server(const struct opts *o)
+{
+	struct jz_krb_server_cfg cfg = {
+		.keytab = o->keytab,
+		.service = o->service,
+		.max_skew = o->skew,
+		.rcache = o->rcache,
+		.time_offset = o->server_offset,
+	};
+	struct jz_krb_server *s;
+	int st = jz_krb_server_new(&cfg, &s, err, sizeof(err));
+
+	if (st) {
+		printf("# server_new: %s: %s\nresult=%s\n",
+		       jz_krb_status_name(st), err, jz_krb_status_name(st));
+		return NULL;
+	}
+	return s;
+}
+
+static const void *cbp(const char *s)
+{
+	return s;
+}
+
+static size_t cbl(const char *s)
+{
+	return s ? strlen(s) : 0;
+}
+
+static int load_file(const char *path, struct jz_krb_buf *b)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char tmp[JZ_KRB_TOKEN_MAX];
+
+	if (!f)
+		return -1;
+	b->len = fread(tmp, 1, sizeof(tmp), f);
+	fclose(f);
+	b->data = malloc(b->len + 1);
+	memcpy(b->data, tmp, b->len);
+	return 0;
+}
+
+static void save_file(const char *path, const struct jz_krb_buf *b)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (f) {
+		fwrite(b->data, 1, b->len, f);
+		fclose(f);
+	}
+}
+
+static struct jz_krb_client *ap_client(const struct opts *o)
+{
+	struct jz_krb_client_cfg cc = {
+		.ccache = o->ccache,
+		.keytab = o->client_keytab,
+		.principal = o->principal,
+		.service = o->target,
+		.time_offset = o->client_offset,
+	};
+	struct jz_krb_client *c;
+	int st = jz_krb_client_new(&cc, &c, err, sizeof(err));
+
+	if (st) {
+		printf("# client_new: %s: %s\n", jz_krb_status_name(st), err);
+		return NULL;
+	}
+	return c;
+}
+
+static int cmd_ap(const struct opts *o)
+{
+	struct jz_krb_server *s = server(o);
+	struct jz_krb_client *c = NULL;
+	struct jz_krb_buf req = { 0 }, rep = { 0 };
+	struct jz_krb_identity id;
+	int st;
+
+	if (!s)
+		return finish(o, JZ_KRB_EINTERNAL, "server", NULL);
+	if (o->load) {
+		if (load_file(o->load, &req))
+			return finish(o, JZ_KRB_EINTERNAL, "load", NULL);
+	} else {
+		c = ap_client(o);
+		if (!c)
+			return finish(o, JZ_KRB_ENOCREDS, "client", NULL);
+		st = jz_krb_client_ap_req(c, cbp(o->client_cb), cbl(o->client_cb),
+					  &req, err, sizeof(err));
+		if (st)
+			return finish(o, st, "client_ap_req", NULL);
+	}
+	if (o->save)
+		save_file(o->save, &req);
+	printf("# AP-REQ %zu bytes\n", req.len);
+	mangle(o, &req);
+	st = jz_krb_ap_verify(s, req.data, req.len, cbp(o->server_cb),
+			      cbl(o->server_cb), &id, &rep, err, sizeof(err));
+	if (st)
+		return finish(o, st, "ap_verify", NULL);
+	printf("# first verify ok: %s@%s, AP-REP %zu bytes\n", id.user,
+	       id.realm, rep.len);
+	if (o->replay) {
+		jz_krb_buf_free(&rep);
+		st = jz_krb_ap_verify(s, req.data, req.len, cbp(o->server_cb),
+				      cbl(o->server_cb), &id, &rep, err,
+				      sizeof(err));
+		if (st)
+			return finish(o, st, "ap_verify (replayed)", NULL);
+	}
+	if (c) {
+		if (o->tamper_reply && rep.len > 20)
+			rep.data[rep.len - 3] ^= 0x01;
+		st = jz_krb_client_ap_rep(c, rep.data, rep.len, err, sizeof(err));
+		if (st)
+			return finish(o, st, "client_ap_rep", NULL);
+		printf("# mutual authentication ok\n");
+	}
+	jz_krb_buf_free(&req);
+	jz_krb_buf_free(&rep);
+	jz_krb_client_free(c);
+	jz_krb_server_free(s);
+	return finish(o, 0, "ap", &id);
+}
+
+/* The user database of the password tests: a keytab (raw keys, as a
+ * user_key callback returning JAZZ_USER_KEY_RAW would) or one password. */
+static int lookup_secret(const struct opts *o, const struct jz_krb_pw_hello *h,
+			 struct jz_krb_secret *sec, unsigned char *key)
+{
+	krb5_context ctx;
+	krb5_keytab kt;
+	krb5_principal p;
+	krb5_keytab_entry ent;
+	char name[600];
+	int rc = -1;
+
+	memset(sec, 0, sizeof(*sec));
+	if (o->no_secret)
+		return -1;
+	if (o->server_password) {
+		sec->password = o->server_password;
+		return 0;
+	}
+	if (!o->server_keytab_db)
+		return -1;
+	snprintf(name, sizeof(name), "%s@%s", h->user, h->realm);
+	if (krb5_init_context(&ctx))
+		return -1;
+	if (!krb5_kt_resolve(ctx, o->server_keytab_db, &kt)) {
+		if (!krb5_parse_name(ctx, name, &p)) {
+			if (!krb5_kt_get_entry(ctx, kt, p, 0, h->enctype, &ent)) {
+				memcpy(key, ent.key.contents, ent.key.length);
+				sec->key = key;
+				sec->key_len = ent.key.length;
+				krb5_free_keytab_entry_contents(ctx, &ent);
+				rc = 0;
+			}
+			krb5_free_principal(ctx, p);
+		}
+		krb5_kt_close(ctx, kt);
+	}
+	krb5_free_context(ctx);
+	return rc;
+}
+
+static int pw_enctype(const struct opts *o)
+{
+	return o->enctype ? jz_krb_enctype_from_name(o->enctype) : 0;
+}
+
+static int cmd_pw(const struct opts *o)
+{
+	struct jz_krb_server *s = server(o);
+	struct jz_krb_pw_client *c = NULL;
+	struct jz_krb_pw_cfg pc = {
+		.user = o->user, .realm = o->realm, .password = o->password,
+		.enctype = pw_enctype(o), .time_offset = o->client_offset,
+	};
+	struct jz_krb_buf tok = { 0 }, rep = { 0 };
+	struct jz_krb_identity id;
+	struct jz_krb_pw_hello h;
+	struct jz_krb_secret sec;
+	unsigned char key[64];
+	int st;
+
+	if (!s)
+		return finish(o, JZ_KRB_EINTERNAL, "server", NULL);
+	if (o->load) {
+		if (load_file(o->load, &tok))
+			return finish(o, JZ_KRB_EINTERNAL, "load", NULL);
+	} else {
+		st = jz_krb_pw_client_new(&pc, cbp(o->client_cb), cbl(o->client_cb),
+					  &c, &tok, err, sizeof(err));
+		if (st)
+			return finish(o, st, "pw_client_new", NULL);
+	}
+	if (o->save)
+		save_file(o->save, &tok);
+	printf("# password token %zu bytes\n", tok.len);
+	mangle(o, &tok);
+	if (o->tamper_user && tok.len > 7) {
+		/* Same length user name in the clear header only. */
+		size_t ul = tok.data[6];
+
+		if (strlen(o->tamper_user) == ul)
+			memcpy(tok.data + 7, o->tamper_user, ul);
+	}
+	st = jz_krb_pw_peek(tok.data, tok.len, &h, err, sizeof(err));
+	if (st)
+		return finish(o, st, "pw_peek", NULL);
+	printf("# peek: user=%s realm=%s enctype=%s\n", h.user, h.realm,
+	       h.enctype_name);
+	if (lookup_secret(o, &h, &sec, key)) {
+		snprintf(err, sizeof(err), "user_key: no such user %s@%s",
+			 h.user, h.realm);
+		return finish(o, JZ_KRB_EBADKEY, "user_key", NULL);
+	}
+	st = jz_krb_pw_verify(s, tok.data, tok.len, &sec, cbp(o->server_cb),
+			      cbl(o->server_cb), &id, &rep, err, sizeof(err));
+	if (st)
+		return finish(o, st, "pw_verify", NULL);
+	printf("# first verify ok, reply %zu bytes\n", rep.len);
+	if (o->replay) {
+		jz_krb_buf_free(&rep);
+		st = jz_krb_pw_verify(s, tok.data, tok.len, &sec,
+				      cbp(o->server_cb), cbl(o->server_cb),
+				      &id, &rep, err, sizeof(err));
+		if (st)
+			return finish(o, st, "pw_verify (replayed)", NULL);
+	}
+	if (c) {
+		if (o->tamper_reply && rep.len > 20)
+			rep.data[rep.len - 3] ^= 0x01;
+		st = jz_krb_pw_client_reply(c, rep.data, rep.len, err,
+					    sizeof(err));
+		if (st)
+			return finish(o, st, "pw_client_reply", NULL);
+		printf("# mutual authentication ok\n");
+	}
+	jz_krb_buf_free(&tok);
+	jz_krb_buf_free(&rep);
+	jz_krb_pw_client_free(c);
+	jz_krb_server_free(s);
+	return finish(o, 0, "pw", &id);
+}
+
+static int cmd_s2k(int argc, char **argv)
+{
+	unsigned char key[32];
+	size_t len;
+	int st;
+
+	if (argc != 5)
+		return 2;
+	st = jz_krb_pw_string_to_key(jz_krb_enctype_from_name(argv[1]), argv[2],
+				     argv[3], argv[4], key, &len, err,
+				     sizeof(err));
+	if (st) {
+		fprintf(stderr, "s2k: %s\n", err);
+		return 1;
+	}
+	hexdump(key, len);
+	return 0;
+}
+
+/* ---- benchmarks ----------------------------------------------------- */
+
+struct bench {
+	const struct opts *o;
+	struct jz_krb_server *s;
+	struct jz_krb_buf *toks;
+	struct jz_krb_secret sec;
+	long n, next, failures;
+	bool pw;
+	pthread_mutex_t mu;
+};
+
+static void *bench_worker(void *arg)
+{
+	struct bench *b = arg;
+	char e[256];
+
+	for (;;) {
+		struct jz_krb_identity id;
+		struct jz_krb_buf rep = { 0 };
+		long i;
+		int st;
+
+		pthread_mutex_lock(&b->mu);
+		i = b->next++;
+		pthread_mutex_unlock(&b->mu);
+		if (i >= b->n)
+			break;
+		if (b->pw)
+			st = jz_krb_pw_verify(b->s, b->toks[i].data, b->toks[i].len,
+					      &b->sec, NULL, 0, &id, &rep, e,
+					      sizeof(e));
+		else
+			st = jz_krb_ap_verify(b->s, b->toks[i].data, b->toks[i].len,
+					      NULL, 0, &id, &rep, e, sizeof(e));
+		jz_krb_buf_free(&rep);
+		if (st) {
+			pthread_mutex_lock(&b->mu);
+			if (b->failures++ == 0)
+				fprintf(stderr, "bench: %s\n", e);
+			pthread_mutex_unlock(&b->mu);
+		}
+	}
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int run_bench(struct bench *b, const char *label)
+{
+	pthread_t th[64];
+	long nt = b->o->threads > 0 ? b->o->threads : 1;
+	double t0, dt;
+
+	if (nt > 64)
+		nt = 64;
+	pthread_mutex_init(&b->mu, NULL);
+	t0 = now_s();
+	for (long i = 0; i < nt; i++)
+		pthread_create(&th[i], NULL, bench_worker, b);
+	for (long i = 0; i < nt; i++)
+		pthread_join(th[i], NULL);
+	dt = now_s() - t0;
+	printf("%s n=%ld threads=%ld seconds=%.3f rate=%.1f failures=%ld\n",
+	       label, b->n, nt, dt, b->n / dt, b->failures);
+	return b->failures ? 1 : 0;
+}
+
+static int cmd_bench_ap(const struct opts *o)
+{
+	struct bench b = { .o = o, .n = o->n > 0 ? o->n : 1000 };
+	struct jz_krb_client *c = ap_client(o);
+	int rc;
+
+	b.s = server(o);
+	if (!c || !b.s)
+		return 1;
+	b.toks = calloc(b.n, sizeof(*b.toks));
+	for (long i = 0; i < b.n; i++) {
+		if (jz_krb_client_ap_req(c, NULL, 0, &b.toks[i], err,
+					 sizeof(err))) {
+			fprintf(stderr, "ap_req: %s\n", err);
+			return 1;
+		}
+	}
+	rc = run_bench(&b, "ap-verify");
+	for (long i = 0; i < b.n; i++)
+		jz_krb_buf_free(&b.toks[i]);
+	free(b.toks);
+	jz_krb_client_free(c);
+	jz_krb_server_free(b.s);
+	return rc;
+}
+
+static int cmd_bench_pw(const struct opts *o)
+{
+	struct bench b = { .o = o, .n = o->n > 0 ? o->n : 200, .pw = true };
+	struct jz_krb_pw_cfg pc = {
+		.user = o->user, .realm = o->realm, .password = o->password,
+		.enctype = pw_enctype(o),
+	};
+	unsigned char key[32];
+	size_t klen;
+	char label[80];
+	int rc;
+
+	b.s = server(o);
+	if (!b.s)
+		return 1;
+	b.toks = calloc(b.n, sizeof(*b.toks));
+	/* Tokens made from the raw key: the client's string-to-key is not what
+	 * is measured. */
+	if (jz_krb_pw_string_to_key(pc.enctype ? pc.enctype
+				    : ENCTYPE_AES256_CTS_HMAC_SHA1_96,
+				    o->user, o->realm, o->password, key, &klen,
+				    err, sizeof(err))) {
+		fprintf(stderr, "s2k: %s\n", err);
+		return 1;
+	}
+	pc.password = NULL;
+	pc.key = key;
+	pc.key_len = klen;
+	for (long i = 0; i < b.n; i++) {
+		struct jz_krb_pw_client *c;
+
+		if (jz_krb_pw_client_new(&pc, NULL, 0, &c, &b.toks[i], err,
+					 sizeof(err))) {
+			fprintf(stderr, "pw_client: %s\n", err);
+			return 1;
+		}
+		jz_krb_pw_client_free(c);
+	}
+	if (o->raw_key) {
+		b.sec.key = key;
+		b.sec.key_len = klen;
+	} else {
+		b.sec.password = o->password;
+	}
+	snprintf(label, sizeof(label), "pw-verify-%s enctype=%s",
+		 o->raw_key ? "rawkey" : "password",
+		 jz_krb_enctype_name(pc.enctype ? pc.enctype
+				     : ENCTYPE_AES256_CTS_HMAC_SHA1_96));
+	rc = run_bench(&b, label);
+	for (long i = 0; i < b.n; i++)
+		jz_krb_buf_free(&b.toks[i]);
+	free(b.toks);
+	jz_krb_server_free(b.s);
+	return rc;
+}
+
+/* ---- main ----------------------------------------------------------- */
+
+enum {
+	O_KEYTAB = 256, O_SERVICE, O_RCACHE, O_SERVER_CB, O_SKEW, O_SOFF,
+	O_CCACHE, O_CKEYTAB, O_PRINCIPAL, O_TARGET, O_CLIENT_CB, O_COFF,
+	O_USER, O_REALM, O_PASSWORD, O_ENCTYPE, O_SPASSWORD, O_SKEYTABDB,
+	O_NOSECRET, O_REPLAY, O_TAMPER_REPLY, O_TRUNCATE, O_FLIP, O_APPEND,
+	O_GARBAGE, O_SAVE, O_LOAD, O_TAMPER_USER, O_EXPECT, O_N, O_THREADS,
+	O_RAWKEY,
+};
+
+static const struct option longopts[] = {
+	{ "keytab", 1, 0, O_KEYTAB }, { "service", 1, 0, O_SERVICE },
+	{ "rcache", 1, 0, O_RCACHE }, { "server-cb", 1, 0, O_SERVER_CB },
+	{ "skew", 1, 0, O_SKEW }, { "server-offset", 1, 0, O_SOFF },
+	{ "ccache", 1, 0, O_CCACHE }, { "client-keytab", 1, 0, O_CKEYTAB },
+	{ "principal", 1, 0, O_PRINCIPAL }, { "target", 1, 0, O_TARGET },
+	{ "client-cb", 1, 0, O_CLIENT_CB }, { "client-offset", 1, 0, O_COFF },
+	{ "user", 1, 0, O_USER }, { "realm", 1, 0, O_REALM },
+	{ "password", 1, 0, O_PASSWORD }, { "enctype", 1, 0, O_ENCTYPE },
+	{ "server-password", 1, 0, O_SPASSWORD },
+	{ "server-keytab-db", 1, 0, O_SKEYTABDB },
+	{ "no-secret", 0, 0, O_NOSECRET }, { "replay", 0, 0, O_REPLAY },
+	{ "tamper-reply", 0, 0, O_TAMPER_REPLY },
+	{ "truncate", 1, 0, O_TRUNCATE }, { "flip", 1, 0, O_FLIP },
+	{ "append", 1, 0, O_APPEND }, { "garbage", 1, 0, O_GARBAGE },
+	{ "save", 1, 0, O_SAVE }, { "load", 1, 0, O_LOAD },
+	{ "tamper-user", 1, 0, O_TAMPER_USER }, { "expect", 1, 0, O_EXPECT },
+	{ "n", 1, 0, O_N }, { "threads", 1, 0, O_THREADS },
+	{ "raw-key", 0, 0, O_RAWKEY },
+	{ 0 },
+};
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->truncate = o->flip = o->garbage = -1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_KEYTAB: o->keytab = optarg; break;
+		case O_SERVICE: o->service = strcmp(optarg, "-") ? optarg : NULL; break;
+		case O_RCACHE: o->rcache = optarg; break;
+		case O_SERVER_CB: o->server_cb = optarg; break;
+		case O_SKEW: o->skew = atoi(optarg); break;
+		case O_SOFF: o->server_offset = atoi(optarg); break;
+		case O_CCACHE: o->ccache = optarg; break;
+		case O_CKEYTAB: o->client_keytab = optarg; break;
+		case O_PRINCIPAL: o->principal = optarg; break;
+		case O_TARGET: o->target = optarg; break;
+		case O_CLIENT_CB: o->client_cb = optarg; break;
+		case O_COFF: o->client_offset = atoi(optarg); break;
+		case O_USER: o->user = optarg; break;
+		case O_REALM: o->realm = optarg; break;
+		case O_PASSWORD: o->password = optarg; break;
+		case O_ENCTYPE: o->enctype = optarg; break;
+		case O_SPASSWORD: o->server_password = optarg; break;
+		case O_SKEYTABDB: o->server_keytab_db = optarg; break;
+		case O_NOSECRET: o->no_secret = true; break;
+		case O_REPLAY: o->replay = true; break;
+		case O_TAMPER_REPLY: o->tamper_reply = true; break;
+		case O_TRUNCATE: o->truncate = atol(optarg); break;
+		case O_FLIP: o->flip = atol(optarg); break;
+		case O_APPEND: o->append = atol(optarg); break;
+		case O_GARBAGE: o->garbage = atol(optarg); break;
+		case O_SAVE: o->save = optarg; break;
+		case O_LOAD: o->load = optarg; break;
+		case O_TAMPER_USER: o->tamper_user = optarg; break;
+		case O_EXPECT: o->expect = optarg; break;
+		case O_N: o->n = atol(optarg); break;
+		case O_THREADS: o->threads = atol(optarg); break;
+		case O_RAWKEY: o->raw_key = true; break;
+		default: return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	const char *cmd = argc > 1 ? argv[1] : "";
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	srandom(getpid());
+	if (!strcmp(cmd, "s2k"))
+		return cmd_s2k(argc - 1, argv + 1);
+	if (parse(argc - 1, argv + 1, &o)) {
+		fprintf(stderr, "usage: krbtool ap|pw|s2k|bench-ap|bench-pw [options]\n");
+		return 2;
+	}
+	if (!strcmp(cmd, "ap"))
+		return cmd_ap(&o);
+	if (!strcmp(cmd, "pw"))
+		return cmd_pw(&o);
+	if (!strcmp(cmd, "bench-ap"))
+		return cmd_bench_ap(&o);
+	if (!strcmp(cmd, "bench-pw"))
+		return cmd_bench_pw(&o);
+	fprintf(stderr, "usage: krbtool ap|pw|s2k|bench-ap|bench-pw [options]\n");
+	return 2;
+}
