@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * jazzd: the jazz control-plane daemon, server or client by its
+ * configuration. See jazzd(8) and jazzd.conf(5).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "callbacks.h"
+#include "jazzd.h"
+#include "log.h"
+
+struct jz_daemon *jz_d;
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: jazzd [-c FILE] [-f] [-s] [-d] [-t] [-a CODE=VALUE]...\n"
+		"  -c FILE        configuration (default /etc/jazz/jazzd.conf)\n"
+		"  -f             stay in the foreground, log to stderr\n"
+		"  -s             log to syslog even in the foreground\n"
+		"  -d             debug logging\n"
+		"  -t             check the configuration and exit\n"
+		"  -a CODE=VALUE  answer for a validate_user prompt (client)\n"
+		"  -P FILE        read the login password from FILE (client)\n");
+}
+
+static int apply_log_level(struct jz_daemon *d, bool debug)
+{
+	int lvl = debug ? LOG_DEBUG : jz_log_level_from_name(d->cfg.log_level);
+
+	if (lvl < 0) {
+		jz_err("unknown log_level '%s'", d->cfg.log_level);
+		return -1;
+	}
+	jz_log_set_level(lvl);
+	return 0;
+}
+
+static bool debug_flag;
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct jz_daemon *d = arg;
+	struct jz_config nc;
+	char err[512];
+
+	jz_info("SIGHUP: reloading %s", d->config_path);
+	if (jz_config_load(d->config_path, &nc, err, sizeof(err))) {
+		jz_err("reload failed, keeping the running configuration: %s", err);
+		jz_config_free(&nc);
+		return;
+	}
+	if (nc.mode != d->cfg.mode) {
+		jz_err("reload: the mode (server/client) cannot change; restart jazzd");
+		jz_config_free(&nc);
+		return;
+	}
+	if (jz_callbacks_reload(d->cb, &nc, err, sizeof(err))) {
+		jz_err("reload: callbacks failed to load, keeping the old ones: %s", err);
+		/* keep the old callback settings in the new configuration */
+		free(nc.plugin);
+		nc.plugin = d->cfg.plugin ? strdup(d->cfg.plugin) : NULL;
+		free(nc.python);
+		nc.python = d->cfg.python ? strdup(d->cfg.python) : NULL;
+	}
+	jz_config_free(&d->cfg);
+	d->cfg = nc;
+	apply_log_level(d, debug_flag);
+	if (jz_evt_reload(d, err, sizeof(err)))
+		jz_err("reload: events: %s", err);
+	if (d->server)
+		jz_server_reload(d->server);
+	if (d->client)
+		jz_client_reload(d->client);
+	jz_info("reload done");
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct jz_daemon *d = arg;
+
+	jz_info("signal %d: exiting", (int)sig);
+	event_base_loopbreak(d->base);
+}
+
+int main(int argc, char **argv)
+{
+	static struct jz_daemon dd;
+	struct jz_daemon *d = &dd;
+	bool foreground = false, use_syslog = false, check = false;
+	struct event *ev_hup, *ev_term, *ev_int;
+	char err[512];
+	int opt;
+
+	d->config_path = "/etc/jazz/jazzd.conf";
+	while ((opt = getopt(argc, argv, "c:fsdta:P:h")) != -1) {
+		switch (opt) {
+		case 'c':
+			d->config_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 's':
+			use_syslog = true;
+			break;
+		case 'd':
+			debug_flag = true;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'a': {
+			char *eq = strchr(optarg, '=');
+
+			if (!eq || d->n_cli_answers >= JZ_MAX_ANSWERS) {
+				usage();
+				return 2;
+			}
+			d->cli_answers[d->n_cli_answers].code = strndup(optarg, eq - optarg);
+			d->cli_answers[d->n_cli_answers].value = strdup(eq + 1);
+			d->n_cli_answers++;
+			break;
+		}
+		case 'P': {
+			FILE *f = fopen(optarg, "r");
+			char buf[512];
+
+			if (!f || !fgets(buf, sizeof(buf), f)) {
+				fprintf(stderr, "jazzd: cannot read %s\n", optarg);
+				return 2;
+			}
+			fclose(f);
+			buf[strcspn(buf, "\r\n")] = 0;
+			d->cli_password = strdup(buf);
+			break;
+		}
+		default:
+			usage();
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	jz_log_open("jazzd", foreground && !use_syslog ? JZ_LOG_STDERR : JZ_LOG_SYSLOG,
+		    LOG_INFO);
+	if (jz_config_load(d->config_path, &d->cfg, err, sizeof(err))) {
+		jz_err("%s", err);
+		return 1;
+	}
+	if (apply_log_level(d, debug_flag))
+		return 1;
+	if (check) {
+		printf("%s: ok (%s)\n", d->config_path,
+		       d->cfg.mode == JZ_MODE_SERVER ? "server" : "client");
+		return 0;
+	}
+	if (!foreground && daemon(0, 0)) {
+		jz_err("daemon: %s", strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	jz_d = d;
+	d->base = event_base_new();
+	d->cb = jz_callbacks_new(d->base, &d->cfg, err, sizeof(err));
+	if (!d->cb) {
+		jz_err("callbacks: %s", err);
+		return 1;
+	}
+	if (jz_evt_start(d, err, sizeof(err))) {
+		jz_err("events: %s", err);
+		return 1;
+	}
+	if (d->cfg.mode == JZ_MODE_SERVER)
+		d->server = jz_server_new(d, err, sizeof(err));
+	else
+		d->client = jz_client_new(d, err, sizeof(err));
+	if (!d->server && !d->client) {
+		jz_err("%s", err);
+		return 1;
+	}
+	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	ev_term = evsignal_new(d->base, SIGTERM, on_term, d);
+	ev_int = evsignal_new(d->base, SIGINT, on_term, d);
+	event_add(ev_hup, NULL);
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+	jz_info("jazzd started as %s (pid %d)",
+		d->cfg.mode == JZ_MODE_SERVER ? "server" : "client", (int)getpid());
+	event_base_dispatch(d->base);
+
+	jz_client_free(d->client);
+	jz_server_free(d->server);
+	jz_evt_stop(d);
+	jz_callbacks_free(d->cb);
+	event_free(ev_hup);
+	event_free(ev_term);
+	event_free(ev_int);
+	jz_config_free(&d->cfg);
+	jz_info("jazzd stopped");
+	return 0;
+}

@@ -1,0 +1,1466 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The jazz server: TLS control connections, the login sequence
+ * (accept_conn, Kerberos, validate_user rounds), leases, peer lists, pair
+ * keys with rotation, and the approval bridge. One event loop; callbacks
+ * run on the dispatcher's workers (callbacks.c).
+ *
+ * Session life: ACCEPTING (accept_conn pending) -> TLS (handshake) ->
+ * LOGIN (waiting for the login message / callbacks) -> ONLINE -> gone.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include <jazz.h>
+
+#include "callbacks.h"
+#include "jazzd.h"
+#include "krb.h"
+#include "leases.h"
+#include "log.h"
+#include "proto.h"
+
+enum sstate { S_ACCEPTING, S_TLS, S_LOGIN, S_ONLINE, S_CLOSING };
+
+struct session {
+	struct jz_server *srv;
+	struct session *next, *prev;
+	uint64_t sid;
+	enum sstate state;
+	evutil_socket_t fd;
+	struct bufferevent *bev;
+	char ip[46];
+	uint16_t port;
+	struct event *deadline;
+	struct jz_cb_call *pending;
+	unsigned char binding[JZ_BINDING_LEN];
+
+	/* login */
+	char method[16];
+	char user[JZ_KRB_NAME_MAX], realm[JZ_KRB_NAME_MAX];
+	char device[64];
+	unsigned char *token;
+	size_t token_len;
+	json_t *other_data;	/* array of {code, value} */
+	unsigned int round;
+
+	/* online */
+	struct jz_lease *lease;
+	char ep_ip[46];
+	uint16_t ep_port;
+	uint32_t *vis;		/* peer ids this viewer may see */
+	size_t nvis;
+	json_t *last_peers;
+	bool filter_done;
+};
+
+struct link {
+	uint32_t a, b;		/* a < b */
+	uint8_t key_id;
+	bool ack_a, ack_b;
+	bool used;
+};
+
+struct vcache {
+	char key[256];
+	bool approve;
+	uint32_t lifetime;
+	double expires;
+};
+
+struct pending_verdict {
+	struct pending_verdict *next;
+	uint64_t vid;
+	uint64_t origin_sid, dest_sid;
+	json_t *to_origin;
+	struct event *timer;
+	struct jz_server *srv;
+};
+
+struct jz_server {
+	struct jz_daemon *d;
+	struct evconnlistener *lis;
+	SSL_CTX *ssl;
+	struct jz_krb_server *krb;
+	struct jz_leases *leases;
+	struct session *sessions;
+	size_t n_sessions;
+	uint64_t next_sid, next_vid;
+	int plen4, plen6;
+
+	/* peer computation */
+	struct event *recompute_ev;
+	bool computing, dirty;
+	size_t filters_pending;
+	uint64_t gen;
+
+	/* links: open addressing on (a,b) */
+	struct link *links;
+	size_t links_cap, links_n;
+	struct event *rekey_ev;
+
+	struct vcache *vc;
+	size_t vc_n, vc_cap;
+	struct pending_verdict *pv;
+};
+
+static void session_close(struct session *s, const char *why);
+static void schedule_recompute(struct jz_server *srv);
+static void do_validate(struct session *s);
+
+static struct jz_config *cfg(struct jz_server *srv)
+{
+	return &srv->d->cfg;
+}
+
+static struct session *find_sid(struct jz_server *srv, uint64_t sid)
+{
+	for (struct session *s = srv->sessions; s; s = s->next)
+		if (s->sid == sid)
+			return s;
+	return NULL;
+}
+
+static struct session *find_online_idx(struct jz_server *srv, uint32_t idx)
+{
+	for (struct session *s = srv->sessions; s; s = s->next)
+		if (s->state == S_ONLINE && s->lease->idx == idx)
+			return s;
+	return NULL;
+}
+
+static void send_msg(struct session *s, json_t *m)
+{
+	if (s->bev && s->state != S_CLOSING)
+		jz_frame_send(s->bev, m);
+	else
+		json_decref(m);
+}
+
+static json_t *ep_json(const char *ip, uint16_t port)
+{
+	return json_pack("{s:s,s:i}", "ip", ip, "port", port);
+}
+
+/* ------------------------------------------------------------------ */
+/* links (pairs of devices that see each other) */
+
+static uint64_t link_hash(uint32_t a, uint32_t b)
+{
+	uint64_t x = (uint64_t)a << 32 | b;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static struct link *link_find(struct jz_server *srv, uint32_t a, uint32_t b, bool create);
+
+static void links_grow(struct jz_server *srv)
+{
+	struct link *old = srv->links;
+	size_t oldcap = srv->links_cap;
+
+	srv->links_cap = oldcap ? oldcap * 2 : 1024;
+	srv->links = calloc(srv->links_cap, sizeof(*srv->links));
+	srv->links_n = 0;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (old[i].used) {
+			struct link *l = link_find(srv, old[i].a, old[i].b, true);
+
+			*l = old[i];
+		}
+	}
+	free(old);
+}
+
+static struct link *link_find(struct jz_server *srv, uint32_t a, uint32_t b, bool create)
+{
+	size_t i;
+
+	if (a > b) {
+		uint32_t t = a;
+
+		a = b;
+		b = t;
+	}
+	if (create && (srv->links_n + 1) * 2 > srv->links_cap)
+		links_grow(srv);
+	if (!srv->links_cap)
+		return NULL;
+	i = link_hash(a, b) & (srv->links_cap - 1);
+	for (;; i = (i + 1) & (srv->links_cap - 1)) {
+		struct link *l = &srv->links[i];
+
+		if (!l->used) {
+			if (!create)
+				return NULL;
+			memset(l, 0, sizeof(*l));
+			l->used = true;
+			l->a = a;
+			l->b = b;
+			srv->links_n++;
+			return l;
+		}
+		if (l->a == a && l->b == b)
+			return l;
+	}
+}
+
+static void link_del(struct jz_server *srv, uint32_t a, uint32_t b)
+{
+	/* rebuild without it: deletions are rare (a device leaving) */
+	struct link *old = srv->links;
+	size_t cap = srv->links_cap;
+
+	if (a > b) {
+		uint32_t t = a;
+
+		a = b;
+		b = t;
+	}
+	srv->links = calloc(cap, sizeof(*srv->links));
+	srv->links_n = 0;
+	for (size_t i = 0; i < cap; i++) {
+		if (old[i].used && !(old[i].a == a && old[i].b == b)) {
+			struct link *l = link_find(srv, old[i].a, old[i].b, true);
+
+			*l = old[i];
+		}
+	}
+	free(old);
+}
+
+static json_t *keydir(const unsigned char *k, const unsigned char *salt)
+{
+	char *kb = jz_b64_encode(k, 32), *sb = jz_b64_encode(salt, 4);
+	json_t *o = json_pack("{s:s,s:s}", "key", kb, "salt", sb);
+
+	free(kb);
+	free(sb);
+	return o;
+}
+
+/* A fresh key for the pair, to both ends; the swap follows both acks. */
+static void link_send_key(struct jz_server *srv, struct link *l)
+{
+	unsigned char ab[36], ba[36];
+	struct session *sa = find_online_idx(srv, l->a);
+	struct session *sb = find_online_idx(srv, l->b);
+
+	if (!sa || !sb)
+		return;
+	RAND_bytes(ab, sizeof(ab));
+	RAND_bytes(ba, sizeof(ba));
+	l->key_id++;
+	l->ack_a = l->ack_b = false;
+	send_msg(sa, json_pack("{s:s,s:i,s:i,s:s,s:o,s:o}", "type", "key", "peer", l->b,
+			       "key_id", l->key_id, "cipher", cfg(srv)->cipher,
+			       "tx", keydir(ab, ab + 32), "rx", keydir(ba, ba + 32)));
+	send_msg(sb, json_pack("{s:s,s:i,s:i,s:s,s:o,s:o}", "type", "key", "peer", l->a,
+			       "key_id", l->key_id, "cipher", cfg(srv)->cipher,
+			       "tx", keydir(ba, ba + 32), "rx", keydir(ab, ab + 32)));
+	OPENSSL_cleanse(ab, sizeof(ab));
+	OPENSSL_cleanse(ba, sizeof(ba));
+}
+
+static void on_key_ack(struct session *s, json_t *m)
+{
+	struct jz_server *srv = s->srv;
+	uint32_t peer = (uint32_t)jz_msg_int(m, "peer", 0);
+	int key_id = (int)jz_msg_int(m, "key_id", -1);
+	struct link *l = link_find(srv, s->lease->idx, peer, false);
+	struct session *o;
+
+	if (!l || key_id != l->key_id)
+		return;
+	if (s->lease->idx == l->a)
+		l->ack_a = true;
+	else
+		l->ack_b = true;
+	if (!l->ack_a || !l->ack_b)
+		return;
+	/* both ends hold the new key in a receive slot: now switch senders */
+	o = find_online_idx(srv, peer);
+	send_msg(s, json_pack("{s:s,s:i,s:i}", "type", "key_swap", "peer", peer,
+			      "key_id", key_id));
+	if (o)
+		send_msg(o, json_pack("{s:s,s:i,s:i}", "type", "key_swap", "peer",
+				      s->lease->idx, "key_id", key_id));
+	jz_event("key-rotated", json_pack("{s:s,s:s,s:i}", "device_a",
+					  s->device, "device_b", o ? o->device : "",
+					  "key_id", key_id));
+}
+
+static void on_rekey(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_server *srv = arg;
+
+	for (size_t i = 0; i < srv->links_cap; i++)
+		if (srv->links[i].used)
+			link_send_key(srv, &srv->links[i]);
+}
+
+/* ------------------------------------------------------------------ */
+/* peer lists */
+
+static bool vis_has(struct session *s, uint32_t idx)
+{
+	for (size_t i = 0; i < s->nvis; i++)
+		if (s->vis[i] == idx)
+			return true;
+	return false;
+}
+
+static json_t *peer_entry(struct session *p, bool linked)
+{
+	json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:b}", "id", p->lease->idx,
+			      "device", p->device, "user", p->user, "realm", p->realm,
+			      "vip4", p->lease->vip4, "vip6", p->lease->vip6,
+			      "linked", linked);
+
+	if (linked)
+		json_object_set_new(o, "endpoint", ep_json(p->ep_ip, p->ep_port));
+	return o;
+}
+
+/* All filters are in: links, lists, keys. */
+static void recompute_finish(struct jz_server *srv)
+{
+	struct session *s, *p;
+
+	/* links that went away */
+	for (size_t i = 0; i < srv->links_cap; i++) {
+		struct link *l = &srv->links[i];
+		struct session *a, *b;
+
+		if (!l->used)
+			continue;
+		a = find_online_idx(srv, l->a);
+		b = find_online_idx(srv, l->b);
+		if (!a || !b || !vis_has(a, l->b) || !vis_has(b, l->a)) {
+			link_del(srv, l->a, l->b);
+			i = (size_t)-1;	/* the table was rebuilt: start over */
+		}
+	}
+	/* lists */
+	for (s = srv->sessions; s; s = s->next) {
+		json_t *peers, *users, *msg;
+		char *names;
+
+		if (s->state != S_ONLINE || !s->filter_done)
+			continue;
+		peers = json_array();
+		users = json_array();
+		for (p = srv->sessions; p; p = p->next) {
+			bool linked;
+
+			if (p == s || p->state != S_ONLINE || !vis_has(s, p->lease->idx))
+				continue;
+			linked = vis_has(p, s->lease->idx);
+			json_array_append_new(peers, peer_entry(p, linked));
+		}
+		/* users: owners of the visible devices, once each */
+		for (size_t i = 0; i < json_array_size(peers); i++) {
+			json_t *e = json_array_get(peers, i);
+			json_t *u = json_pack("{s:O,s:O}", "user", json_object_get(e, "user"),
+					      "realm", json_object_get(e, "realm"));
+			bool dup = false;
+
+			for (size_t j = 0; j < json_array_size(users) && !dup; j++)
+				dup = json_equal(json_array_get(users, j), u);
+			if (dup)
+				json_decref(u);
+			else
+				json_array_append_new(users, u);
+		}
+		msg = json_pack("{s:s,s:o,s:o}", "type", "peers", "peers", peers,
+				"users", users);
+		if (s->last_peers && json_equal(s->last_peers, msg)) {
+			json_decref(msg);
+			continue;
+		}
+		json_decref(s->last_peers);
+		s->last_peers = json_deep_copy(msg);
+		names = NULL;
+		{
+			json_t *ev = json_array();
+
+			for (size_t i = 0; i < json_array_size(peers); i++)
+				json_array_append(ev, json_object_get(json_array_get(peers, i),
+								      "device"));
+			jz_event("peer-list-changed",
+				 json_pack("{s:s,s:s,s:s,s:o}", "user", s->user, "realm",
+					   s->realm, "device", s->device, "peers", ev));
+		}
+		free(names);
+		send_msg(s, msg);
+	}
+	/* new links: keys */
+	for (s = srv->sessions; s; s = s->next) {
+		if (s->state != S_ONLINE || !s->filter_done)
+			continue;
+		for (size_t i = 0; i < s->nvis; i++) {
+			uint32_t o = s->vis[i];
+			struct session *ps;
+			struct link *l;
+
+			if (o < s->lease->idx)
+				continue;	/* each pair once */
+			ps = find_online_idx(srv, o);
+			if (!ps || !ps->filter_done || !vis_has(ps, s->lease->idx))
+				continue;
+			if (link_find(srv, s->lease->idx, o, false))
+				continue;
+			l = link_find(srv, s->lease->idx, o, true);
+			link_send_key(srv, l);
+		}
+	}
+}
+
+struct filter_ctx {
+	struct jz_server *srv;
+	uint64_t sid, gen;
+	uint32_t *ids;		/* peer ids in the order given */
+	size_t n;
+	char (*ukeys)[600];	/* users in order, "user@realm" */
+	size_t nu;
+};
+
+static void filter_done(void *arg, struct jz_cb_call *c)
+{
+	struct filter_ctx *fc = arg;
+	struct jz_server *srv = fc->srv;
+	struct session *s = find_sid(srv, fc->sid);
+
+	if (s && s->state == S_ONLINE) {
+		free(s->vis);
+		s->vis = calloc(fc->n + 1, sizeof(uint32_t));
+		s->nvis = 0;
+		for (size_t i = 0; i < fc->n; i++) {
+			const struct jazz_peer_entry *pe = &c->u.filter.peers[i];
+			bool user_kept = false;
+			char uk[600];
+
+			if (!c->u.filter.keep_peers[i])
+				continue;
+			snprintf(uk, sizeof(uk), "%s@%s", pe->username, pe->realm);
+			for (size_t j = 0; j < fc->nu; j++)
+				if (!strcmp(fc->ukeys[j], uk) && c->u.filter.keep_users[j])
+					user_kept = true;
+			if (user_kept)
+				s->vis[s->nvis++] = fc->ids[i];
+		}
+		s->filter_done = true;
+		if (c->failed)
+			jz_warn("peer_filter for %s@%s failed: hiding every peer",
+				s->user, s->realm);
+	}
+	free(fc->ids);
+	free(fc->ukeys);
+	free(fc);
+	if (--srv->filters_pending == 0) {
+		recompute_finish(srv);
+		srv->computing = false;
+		if (srv->dirty)
+			schedule_recompute(srv);
+	}
+}
+
+static void on_recompute(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_server *srv = arg;
+	struct session *s, *p;
+	size_t n_online = 0;
+
+	if (srv->computing) {
+		srv->dirty = true;
+		return;
+	}
+	srv->dirty = false;
+	srv->computing = true;
+	srv->gen++;
+	for (s = srv->sessions; s; s = s->next)
+		if (s->state == S_ONLINE)
+			n_online++;
+	srv->filters_pending = 1;	/* held until every call is submitted */
+	for (s = srv->sessions; s; s = s->next) {
+		struct jz_cb_call *c;
+		struct filter_ctx *fc;
+		struct jazz_peer_entry *pe;
+		struct jazz_user_entry *ue;
+		size_t n = 0, nu = 0;
+
+		if (s->state != S_ONLINE)
+			continue;
+		c = jz_cb_call_new(JZ_CB_PEER_FILTER);
+		fc = calloc(1, sizeof(*fc));
+		fc->srv = srv;
+		fc->sid = s->sid;
+		fc->gen = srv->gen;
+		fc->ids = calloc(n_online + 1, sizeof(uint32_t));
+		fc->ukeys = calloc(n_online + 1, sizeof(*fc->ukeys));
+		pe = jz_cb_alloc(c, (n_online + 1) * sizeof(*pe));
+		ue = jz_cb_alloc(c, (n_online + 1) * sizeof(*ue));
+		for (p = srv->sessions; p; p = p->next) {
+			char uk[600];
+			bool dup = false;
+
+			if (p == s || p->state != S_ONLINE)
+				continue;
+			pe[n].device = jz_cb_strdup(c, p->device);
+			pe[n].username = jz_cb_strdup(c, p->user);
+			pe[n].realm = jz_cb_strdup(c, p->realm);
+			pe[n].vip4 = jz_cb_strdup(c, p->lease->vip4);
+			pe[n].vip6 = jz_cb_strdup(c, p->lease->vip6);
+			fc->ids[n++] = p->lease->idx;
+			snprintf(uk, sizeof(uk), "%s@%s", p->user, p->realm);
+			for (size_t j = 0; j < nu && !dup; j++)
+				dup = !strcmp(fc->ukeys[j], uk);
+			if (!dup) {
+				snprintf(fc->ukeys[nu], sizeof(fc->ukeys[nu]), "%s", uk);
+				ue[nu].username = pe[n - 1].username;
+				ue[nu].realm = pe[n - 1].realm;
+				nu++;
+			}
+		}
+		fc->n = n;
+		fc->nu = nu;
+		c->u.filter.review.username = jz_cb_strdup(c, s->user);
+		c->u.filter.review.realm = jz_cb_strdup(c, s->realm);
+		snprintf(c->u.filter.review.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
+		c->u.filter.review.source.port = s->port;
+		c->u.filter.review.users = ue;
+		c->u.filter.review.n_users = nu;
+		c->u.filter.review.peers = pe;
+		c->u.filter.review.n_peers = n;
+		c->u.filter.users = ue;
+		c->u.filter.peers = pe;
+		c->u.filter.keep_users = jz_cb_alloc(c, nu + 1);
+		c->u.filter.keep_peers = jz_cb_alloc(c, n + 1);
+		srv->filters_pending++;
+		jz_cb_submit(srv->d->cb, c, filter_done, fc);
+	}
+	if (--srv->filters_pending == 0) {
+		recompute_finish(srv);
+		srv->computing = false;
+		if (srv->dirty)
+			schedule_recompute(srv);
+	}
+}
+
+static void schedule_recompute(struct jz_server *srv)
+{
+	struct timeval tv = { 0, cfg(srv)->peer_debounce_ms * 1000 };
+
+	if (srv->computing) {
+		srv->dirty = true;
+		return;
+	}
+	if (!evtimer_pending(srv->recompute_ev, NULL))
+		evtimer_add(srv->recompute_ev, &tv);
+}
+
+/* ------------------------------------------------------------------ */
+/* approval bridge */
+
+static void vcache_put(struct jz_server *srv, const char *key, bool approve,
+		       uint32_t lifetime)
+{
+	double now = jz_now();
+	struct vcache *v = NULL;
+
+	for (size_t i = 0; i < srv->vc_n; i++) {
+		if (!strcmp(srv->vc[i].key, key) || srv->vc[i].expires < now) {
+			v = &srv->vc[i];
+			break;
+		}
+	}
+	if (!v) {
+		if (srv->vc_n == srv->vc_cap) {
+			srv->vc_cap = srv->vc_cap ? 2 * srv->vc_cap : 64;
+			srv->vc = realloc(srv->vc, srv->vc_cap * sizeof(*srv->vc));
+		}
+		v = &srv->vc[srv->vc_n++];
+	}
+	snprintf(v->key, sizeof(v->key), "%s", key);
+	v->approve = approve;
+	v->lifetime = lifetime;
+	v->expires = now + (lifetime ? lifetime : (uint32_t)cfg(srv)->verdict_cache_s);
+}
+
+static struct vcache *vcache_get(struct jz_server *srv, const char *key)
+{
+	double now = jz_now();
+
+	for (size_t i = 0; i < srv->vc_n; i++)
+		if (srv->vc[i].expires >= now && !strcmp(srv->vc[i].key, key))
+			return &srv->vc[i];
+	return NULL;
+}
+
+struct conn_ctx {
+	struct jz_server *srv;
+	uint64_t origin_sid, dest_sid;
+	char key[256];
+	json_t *req;		/* the request as received (with rid, cookie) */
+	bool from_ingress;	/* reported by the destination */
+};
+
+static void pv_finish(struct pending_verdict *pv)
+{
+	struct jz_server *srv = pv->srv;
+	struct session *o = find_sid(srv, pv->origin_sid);
+	struct pending_verdict **pp;
+
+	if (o)
+		send_msg(o, json_incref(pv->to_origin));
+	for (pp = &srv->pv; *pp; pp = &(*pp)->next) {
+		if (*pp == pv) {
+			*pp = pv->next;
+			break;
+		}
+	}
+	json_decref(pv->to_origin);
+	event_free(pv->timer);
+	free(pv);
+}
+
+static void pv_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending_verdict *pv = arg;
+
+	jz_warn("approval: destination did not confirm verdict %llu in time; "
+		"answering the origin anyway", (unsigned long long)pv->vid);
+	pv_finish(pv);
+}
+
+static void on_verdict_ack(struct session *s, json_t *m)
+{
+	uint64_t vid = (uint64_t)jz_msg_int(m, "vid", 0);
+
+	for (struct pending_verdict *pv = s->srv->pv; pv; pv = pv->next) {
+		if (pv->vid == vid && pv->dest_sid == s->sid) {
+			pv_finish(pv);
+			return;
+		}
+	}
+}
+
+/* Destination first, then (after its ack) the origin. */
+static void deliver_verdict(struct jz_server *srv, struct session *o, struct session *d,
+			    json_t *req, bool approve, uint32_t lifetime)
+{
+	struct pending_verdict *pv = calloc(1, sizeof(*pv));
+	struct timeval tv = { 2, 0 };
+	const char *v = approve ? "approve" : "deny";
+	json_t *common = json_pack("{s:O,s:O,s:O,s:O,s:O,s:s,s:i}",
+				   "proto", json_object_get(req, "proto"),
+				   "src", json_object_get(req, "src"),
+				   "sport", json_object_get(req, "sport"),
+				   "dst", json_object_get(req, "dst"),
+				   "dport", json_object_get(req, "dport"),
+				   "verdict", v, "lifetime", lifetime);
+	json_t *to_d = json_deep_copy(common), *to_o = json_deep_copy(common);
+
+	pv->srv = srv;
+	pv->vid = ++srv->next_vid;
+	pv->origin_sid = o->sid;
+	pv->dest_sid = d->sid;
+	json_object_set_new(to_d, "type", json_string("verdict"));
+	json_object_set_new(to_d, "vid", json_integer(pv->vid));
+	json_object_set_new(to_d, "peer", json_integer(o->lease->idx));
+	json_object_set_new(to_d, "dir", json_string("ingress"));
+	json_object_set_new(to_o, "type", json_string("verdict"));
+	json_object_set_new(to_o, "vid", json_integer(pv->vid));
+	json_object_set_new(to_o, "peer", json_integer(d->lease->idx));
+	json_object_set_new(to_o, "dir", json_string("egress"));
+	if (json_object_get(req, "cookie"))
+		json_object_set(to_o, "cookie", json_object_get(req, "cookie"));
+	if (json_object_get(req, "rid"))
+		json_object_set(to_o, "rid", json_object_get(req, "rid"));
+	json_decref(common);
+	pv->to_origin = to_o;
+	pv->timer = evtimer_new(srv->d->base, pv_timeout, pv);
+	pv->next = srv->pv;
+	srv->pv = pv;
+	evtimer_add(pv->timer, &tv);
+	send_msg(d, to_d);
+}
+
+static json_t *conn_event(struct session *o, struct session *d, json_t *req)
+{
+	return json_pack("{s:s,s:s,s:s,s:O,s:O,s:s,s:O,s:O,s:O}",
+			 "origin_user", o->user, "origin_realm", o->realm,
+			 "origin_device", o->device,
+			 "origin_ip", json_object_get(req, "src"),
+			 "origin_port", json_object_get(req, "sport"),
+			 "destination_device", d->device,
+			 "destination_ip", json_object_get(req, "dst"),
+			 "destination_port", json_object_get(req, "dport"),
+			 "protocol", json_object_get(req, "proto"));
+}
+
+static void conn_done(void *arg, struct jz_cb_call *c)
+{
+	struct conn_ctx *cc = arg;
+	struct jz_server *srv = cc->srv;
+	struct session *o = find_sid(srv, cc->origin_sid);
+	struct session *d = find_sid(srv, cc->dest_sid);
+	bool approve = c->u.conn.reply.approve && !c->failed;
+	uint32_t lifetime = c->u.conn.reply.lifetime_s;
+
+	vcache_put(srv, cc->key, approve, lifetime);
+	if (o && d && o->state == S_ONLINE && d->state == S_ONLINE) {
+		json_t *ev = conn_event(o, d, cc->req);
+
+		json_object_set_new(ev, "lifetime", json_integer(lifetime));
+		jz_info("approval: %s -> %s %s: %s%s", o->device, d->device,
+			json_string_value(json_object_get(cc->req, "proto")),
+			approve ? "approved" : "denied", c->failed ? " (fail-closed)" : "");
+		jz_event(approve ? "connection-approved" : "connection-denied", ev);
+		deliver_verdict(srv, o, d, cc->req, approve, lifetime);
+	}
+	json_decref(cc->req);
+	free(cc);
+}
+
+static void on_conn_request(struct session *s, json_t *m)
+{
+	struct jz_server *srv = s->srv;
+	const char *proto = jz_msg_str(m, "proto"), *src = jz_msg_str(m, "src");
+	const char *dst = jz_msg_str(m, "dst"), *dir = jz_msg_str(m, "dir");
+	int sport = (int)jz_msg_int(m, "sport", -1), dport = (int)jz_msg_int(m, "dport", -1);
+	struct session *o, *d;
+	struct jz_lease *other;
+	struct conn_ctx *cc;
+	struct jz_cb_call *c;
+	struct vcache *v;
+	json_t *req;
+
+	if (!proto || !src || !dst || sport < 0 || sport > 65535 || dport < 0 ||
+	    dport > 65535) {
+		jz_warn("approval from %s: malformed request", s->device);
+		return;
+	}
+	if (dir && !strcmp(dir, "ingress")) {
+		/* reported by the destination: origin is who the kernel
+		 * authenticated the packet from, by its allowed address */
+		d = s;
+		if (strcmp(dst, s->lease->vip4) && strcmp(dst, s->lease->vip6))
+			goto spoofed;
+		other = jz_leases_by_vip(srv->leases, src);
+		o = other ? find_online_idx(srv, other->idx) : NULL;
+	} else {
+		/* the origin is the authenticated session, never a claim */
+		o = s;
+		if (strcmp(src, s->lease->vip4) && strcmp(src, s->lease->vip6))
+			goto spoofed;
+		other = jz_leases_by_vip(srv->leases, dst);
+		d = other ? find_online_idx(srv, other->idx) : NULL;
+	}
+	req = json_deep_copy(m);
+	if (!o || !d || o == d || !link_find(srv, o->lease->idx, d->lease->idx, false)) {
+		jz_info("approval from %s: %s -> %s: no such reachable device; denied",
+			s->device, src, dst);
+		if (o && d && o != d) {
+			deliver_verdict(srv, o, d, req, false, 0);
+		} else {
+			json_t *r = json_pack("{s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:i,s:s}",
+					      "type", "verdict", "proto",
+					      json_object_get(m, "proto"), "src",
+					      json_object_get(m, "src"), "sport",
+					      json_object_get(m, "sport"), "dst",
+					      json_object_get(m, "dst"), "dport",
+					      json_object_get(m, "dport"), "verdict", "deny",
+					      "lifetime", 0, "dir", dir ? dir : "egress");
+
+			if (json_object_get(m, "cookie"))
+				json_object_set(r, "cookie", json_object_get(m, "cookie"));
+			json_object_set_new(r, "peer", json_integer(jz_msg_int(m, "peer", 0)));
+			send_msg(s, r);
+		}
+		json_decref(req);
+		return;
+	}
+	cc = calloc(1, sizeof(*cc));
+	cc->srv = srv;
+	cc->origin_sid = o->sid;
+	cc->dest_sid = d->sid;
+	cc->req = req;
+	snprintf(cc->key, sizeof(cc->key), "%u>%u %s %s:%d>%s:%d", o->lease->idx,
+		 d->lease->idx, proto, src, sport, dst, dport);
+	v = vcache_get(srv, cc->key);
+	if (v) {
+		jz_debug("approval %s: cached %s", cc->key, v->approve ? "approve" : "deny");
+		deliver_verdict(srv, o, d, req, v->approve, v->lifetime);
+		json_decref(req);
+		free(cc);
+		return;
+	}
+	c = jz_cb_call_new(JZ_CB_PEER_CONNECTION);
+	c->u.conn.info.origin_username = jz_cb_strdup(c, o->user);
+	c->u.conn.info.origin_realm = jz_cb_strdup(c, o->realm);
+	c->u.conn.info.origin_device = jz_cb_strdup(c, o->device);
+	snprintf(c->u.conn.info.origin.ip, JAZZ_ADDR_MAX, "%s", src);
+	c->u.conn.info.origin.port = sport;
+	c->u.conn.info.destination_device = jz_cb_strdup(c, d->device);
+	snprintf(c->u.conn.info.destination.ip, JAZZ_ADDR_MAX, "%s", dst);
+	c->u.conn.info.destination.port = dport;
+	c->u.conn.info.protocol = jz_cb_strdup(c, proto);
+	jz_cb_submit(srv->d->cb, c, conn_done, cc);
+	return;
+spoofed:
+	jz_warn("approval from %s: address %s/%s is not its own; ignored", s->device,
+		src, dst);
+}
+
+static void on_conn_expired(struct session *s, json_t *m)
+{
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:O}", "user", s->user,
+			       "realm", s->realm, "device", s->device,
+			       "protocol", json_object_get(m, "proto"),
+			       "origin_ip", json_object_get(m, "src"),
+			       "origin_port", json_object_get(m, "sport"),
+			       "destination_ip", json_object_get(m, "dst"),
+			       "destination_port", json_object_get(m, "dport"),
+			       "reason", json_object_get(m, "end"));
+
+	jz_event("connection-expired", ev);
+}
+
+/* ------------------------------------------------------------------ */
+/* login */
+
+static void login_failed(struct session *s, const char *reason, const char *message)
+{
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
+			       "realm", s->realm, "method", s->method, "reason", reason,
+			       "source_ip", s->ip, "source_port", s->port);
+
+	jz_info("login from %s:%u (%s@%s, %s) failed: %s%s%s", s->ip, s->port,
+		s->user[0] ? s->user : "?", s->realm[0] ? s->realm : "?",
+		s->method[0] ? s->method : "?", reason, message ? ": " : "",
+		message ? message : "");
+	jz_event("user-login-failed", ev);
+	send_msg(s, json_pack("{s:s,s:s,s:s}", "type", "reject", "reason", reason,
+			      "message", message ? message : ""));
+	session_close(s, NULL);
+}
+
+static void go_online(struct session *s)
+{
+	struct jz_server *srv = s->srv;
+	char key[600];
+	struct session *old;
+
+	snprintf(key, sizeof(key), "%s@%s/%s", s->user, s->realm, s->device);
+	s->lease = jz_leases_get(srv->leases, key);
+	if (!s->lease) {
+		login_failed(s, "pool-full", "no free virtual address");
+		return;
+	}
+	/* the same device again: the new session replaces the old one */
+	while ((old = find_online_idx(srv, s->lease->idx))) {
+		jz_info("device %s: replaced by a new session", key);
+		send_msg(old, json_pack("{s:s,s:s}", "type", "bye", "reason", "replaced"));
+		session_close(old, "replaced");
+	}
+	s->state = S_ONLINE;
+	if (s->deadline)
+		evtimer_del(s->deadline);
+	bufferevent_set_timeouts(s->bev, &(struct timeval){ cfg(srv)->dead_s, 0 }, NULL);
+	if (!s->ep_ip[0])
+		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", s->ip);
+	send_msg(s, json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:i,s:s,s:o}",
+			      "type", "welcome", "user", s->user, "realm", s->realm,
+			      "device", s->device, "id", s->lease->idx,
+			      "vip4", s->lease->vip4, "prefix4", srv->plen4,
+			      "vip6", s->lease->vip6, "prefix6", srv->plen6,
+			      "keepalive", cfg(srv)->keepalive_s, "cipher", cfg(srv)->cipher,
+			      "endpoint", ep_json(s->ep_ip, s->ep_port)));
+	jz_info("login: %s@%s device %s from %s:%u (%s) -> %s %s", s->user, s->realm,
+		s->device, s->ip, s->port, s->method, s->lease->vip4, s->lease->vip6);
+	jz_event("user-logged-in", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
+					     "realm", s->realm, "device", s->device,
+					     "method", s->method, "source_ip", s->ip,
+					     "source_port", s->port));
+	jz_event("device-connected", json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:i}",
+					       "user", s->user, "realm", s->realm,
+					       "device", s->device, "id", s->lease->idx,
+					       "vip4", s->lease->vip4, "vip6", s->lease->vip6,
+					       "endpoint_ip", s->ep_ip,
+					       "endpoint_port", s->ep_port));
+	schedule_recompute(srv);
+}
+
+static void validate_done(void *arg, struct jz_cb_call *c)
+{
+	struct session *s = arg;
+	struct jazz_validate_reply *r = &c->u.validate.reply;
+
+	s->pending = NULL;
+	if (r->status == JAZZ_VALIDATE_USER_STATUS_ACCEPTED) {
+		go_online(s);
+	} else if (r->status == JAZZ_VALIDATE_USER_STATUS_MORE_DATA) {
+		json_t *prompts = json_array();
+
+		if (s->round + 1 >= (unsigned)cfg(s->srv)->max_rounds) {
+			login_failed(s, "too-many-rounds", "too many validation rounds");
+			return;
+		}
+		for (size_t i = 0; i < r->n_prompts; i++)
+			json_array_append_new(prompts, json_pack("{s:s,s:s,s:b}",
+				"code", r->prompts[i].code, "text", r->prompts[i].text,
+				"secret", r->prompts[i].secret));
+		send_msg(s, json_pack("{s:s,s:i,s:o,s:s}", "type", "challenge",
+				      "round", s->round, "prompts", prompts,
+				      "message", r->message));
+	} else {
+		login_failed(s, c->failed ? "validation-failed" : "rejected",
+			     r->message[0] ? r->message : NULL);
+	}
+}
+
+static void do_validate(struct session *s)
+{
+	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_VALIDATE_USER);
+	size_t n = json_array_size(s->other_data);
+	struct jazz_data_item *items = jz_cb_alloc(c, (n + 1) * sizeof(*items));
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *it = json_array_get(s->other_data, i);
+
+		items[i].code = jz_cb_strdup(c, jz_msg_str(it, "code"));
+		items[i].value = jz_cb_strdup(c, jz_msg_str(it, "value"));
+	}
+	c->u.validate.req.username = jz_cb_strdup(c, s->user);
+	c->u.validate.req.realm = jz_cb_strdup(c, s->realm);
+	c->u.validate.req.device = jz_cb_strdup(c, s->device);
+	snprintf(c->u.validate.req.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
+	c->u.validate.req.source.port = s->port;
+	c->u.validate.req.method = jz_cb_strdup(c, s->method);
+	c->u.validate.req.other_data = items;
+	c->u.validate.req.n_other_data = n;
+	c->u.validate.req.round = s->round;
+	c->u.validate.items = items;
+	s->pending = c;
+	jz_cb_submit(s->srv->d->cb, c, validate_done, s);
+}
+
+/* Merge {code,value} items into other_data (a later answer replaces). */
+static int merge_data(struct session *s, json_t *items)
+{
+	size_t i;
+	json_t *it;
+
+	if (!items)
+		return 0;
+	if (!json_is_array(items) || json_array_size(items) > 32)
+		return -1;
+	json_array_foreach(items, i, it) {
+		const char *code = jz_msg_str(it, "code"), *val = jz_msg_str(it, "value");
+		bool found = false;
+
+		if (!code || !val)
+			return -1;
+		for (size_t j = 0; j < json_array_size(s->other_data) && !found; j++) {
+			json_t *o = json_array_get(s->other_data, j);
+
+			if (!strcmp(jz_msg_str(o, "code"), code)) {
+				json_object_set_new(o, "value", json_string(val));
+				found = true;
+			}
+		}
+		if (!found)
+			json_array_append_new(s->other_data,
+					      json_pack("{s:s,s:s}", "code", code, "value", val));
+	}
+	return 0;
+}
+
+static void authenticated(struct session *s, struct jz_krb_buf *proof,
+			  const struct jz_krb_identity *id)
+{
+	char *b64 = jz_b64_encode(proof->data, proof->len);
+
+	snprintf(s->user, sizeof(s->user), "%s", id->user);
+	snprintf(s->realm, sizeof(s->realm), "%s", id->realm);
+	send_msg(s, json_pack("{s:s,s:s,s:s,s:s}", "type", "auth", "user", s->user,
+			      "realm", s->realm, "proof", b64));
+	free(b64);
+	jz_krb_buf_free(proof);
+	s->round = 0;
+	do_validate(s);
+}
+
+static void user_key_done(void *arg, struct jz_cb_call *c)
+{
+	struct session *s = arg;
+	struct jazz_user_key_reply *r = &c->u.user_key.reply;
+	struct jz_krb_secret sec = { 0 };
+	struct jz_krb_identity id;
+	struct jz_krb_buf reply = { 0 };
+	char err[256];
+	int rc;
+
+	s->pending = NULL;
+	if (r->kind == JAZZ_USER_KEY_PASSWORD)
+		sec.password = r->password;
+	else if (r->kind == JAZZ_USER_KEY_RAW) {
+		sec.key = r->key;
+		sec.key_len = r->key_len;
+	} else {
+		login_failed(s, c->defaulted ? "password-login-disabled" : "unknown-user",
+			     NULL);
+		return;
+	}
+	rc = jz_krb_pw_verify(s->srv->krb, s->token, s->token_len, &sec,
+			      cfg(s->srv)->channel_binding ? s->binding : NULL,
+			      cfg(s->srv)->channel_binding ? sizeof(s->binding) : 0,
+			      &id, &reply, err, sizeof(err));
+	OPENSSL_cleanse(r, sizeof(*r));
+	if (rc) {
+		login_failed(s, jz_krb_status_name(rc), err);
+		return;
+	}
+	authenticated(s, &reply, &id);
+}
+
+static void on_login(struct session *s, json_t *m)
+{
+	const char *method = jz_msg_str(m, "method"), *dev = jz_msg_str(m, "device");
+	const char *tok = jz_msg_str(m, "token");
+	const char *ep = jz_msg_str(m, "endpoint_ip");
+	struct jz_krb_identity id;
+	struct jz_krb_buf rep = { 0 };
+	char err[256];
+	int rc;
+
+	if (s->user[0] || s->pending || s->token) {
+		login_failed(s, "protocol", "second login message");
+		return;
+	}
+	if (!method || !dev || !tok || !*dev || strlen(dev) > 63 ||
+	    strpbrk(dev, "/@ \t\n") ||
+	    (strcmp(method, "kerberos") && strcmp(method, "password"))) {
+		login_failed(s, "protocol", "bad login message");
+		return;
+	}
+	snprintf(s->method, sizeof(s->method), "%s", method);
+	snprintf(s->device, sizeof(s->device), "%s", dev);
+	s->ep_port = (uint16_t)jz_msg_int(m, "listen_port", 0);
+	if (ep && strlen(ep) < sizeof(s->ep_ip))
+		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", ep);
+	s->token = jz_b64_decode(tok, &s->token_len);
+	if (!s->token || merge_data(s, json_object_get(m, "other_data"))) {
+		login_failed(s, "protocol", "bad token or other_data");
+		return;
+	}
+	if (!strcmp(method, "kerberos")) {
+		rc = jz_krb_ap_verify(s->srv->krb, s->token, s->token_len,
+				      cfg(s->srv)->channel_binding ? s->binding : NULL,
+				      cfg(s->srv)->channel_binding ? sizeof(s->binding) : 0,
+				      &id, &rep, err, sizeof(err));
+		if (rc) {
+			login_failed(s, jz_krb_status_name(rc), err);
+			return;
+		}
+		authenticated(s, &rep, &id);
+	} else {
+		struct jz_krb_pw_hello h;
+		struct jz_cb_call *c;
+
+		rc = jz_krb_pw_peek(s->token, s->token_len, &h, err, sizeof(err));
+		if (rc) {
+			login_failed(s, jz_krb_status_name(rc), err);
+			return;
+		}
+		snprintf(s->user, sizeof(s->user), "%s", h.user);
+		snprintf(s->realm, sizeof(s->realm), "%s", h.realm);
+		c = jz_cb_call_new(JZ_CB_USER_KEY);
+		c->u.user_key.req.username = jz_cb_strdup(c, h.user);
+		c->u.user_key.req.realm = jz_cb_strdup(c, h.realm);
+		snprintf(c->u.user_key.req.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
+		c->u.user_key.req.source.port = s->port;
+		c->u.user_key.req.enctype = jz_cb_strdup(c, h.enctype_name);
+		s->pending = c;
+		jz_cb_submit(s->srv->d->cb, c, user_key_done, s);
+	}
+}
+
+static void on_answer(struct session *s, json_t *m)
+{
+	if (s->pending || !s->user[0] || !s->token) {
+		login_failed(s, "protocol", "unexpected answer");
+		return;
+	}
+	if (merge_data(s, json_object_get(m, "other_data"))) {
+		login_failed(s, "protocol", "bad other_data");
+		return;
+	}
+	s->round++;
+	do_validate(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* session plumbing */
+
+static void on_message(struct session *s, json_t *m)
+{
+	const char *t = jz_msg_type(m);
+
+	if (!strcmp(t, "ping")) {
+		send_msg(s, json_pack("{s:s}", "type", "pong"));
+		return;
+	}
+	if (!strcmp(t, "pong"))
+		return;
+	if (s->state == S_LOGIN) {
+		if (!strcmp(t, "login"))
+			on_login(s, m);
+		else if (!strcmp(t, "answer"))
+			on_answer(s, m);
+		else
+			login_failed(s, "protocol", "unexpected message before login");
+		return;
+	}
+	if (!strcmp(t, "key_ack"))
+		on_key_ack(s, m);
+	else if (!strcmp(t, "conn_request"))
+		on_conn_request(s, m);
+	else if (!strcmp(t, "verdict_ack"))
+		on_verdict_ack(s, m);
+	else if (!strcmp(t, "conn_expired"))
+		on_conn_expired(s, m);
+	else if (!strcmp(t, "bye"))
+		session_close(s, "client said bye");
+	else
+		jz_debug("session %s: ignoring message %s", s->device, t);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	char err[256];
+	json_t *m;
+	int r;
+
+	while (s->state != S_CLOSING &&
+	       (r = jz_frame_read(bev, cfg(s->srv)->max_frame, &m, err, sizeof(err))) != 0) {
+		if (r < 0) {
+			jz_warn("session %s:%u: %s; closing", s->ip, s->port, err);
+			if (s->state == S_LOGIN)
+				login_failed(s, "protocol", err);
+			else {
+				send_msg(s, json_pack("{s:s,s:s}", "type", "error",
+						      "message", err));
+				session_close(s, NULL);
+			}
+			return;
+		}
+		on_message(s, m);
+		json_decref(m);
+	}
+}
+
+static void session_free(struct session *s)
+{
+	struct jz_server *srv = s->srv;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	srv->n_sessions--;
+	jz_cb_cancel(s->pending);
+	if (s->deadline)
+		event_free(s->deadline);
+	if (s->bev)
+		bufferevent_free(s->bev);
+	else if (s->fd >= 0)
+		evutil_closesocket(s->fd);
+	free(s->token);
+	json_decref(s->other_data);
+	json_decref(s->last_peers);
+	free(s->vis);
+	free(s);
+}
+
+static void on_flushed(struct bufferevent *bev, void *arg)
+{
+	session_free(arg);
+}
+
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	session_free(arg);
+}
+
+/* Leaves the session; sends what is queued first. */
+static void session_close(struct session *s, const char *why)
+{
+	bool was_online = s->state == S_ONLINE;
+	struct timeval tv = { 2, 0 };
+
+	if (s->state == S_CLOSING)
+		return;
+	if (why)
+		jz_info("session %s:%u (%s): closed: %s", s->ip, s->port,
+			s->device[0] ? s->device : "-", why);
+	s->state = S_CLOSING;
+	jz_cb_cancel(s->pending);
+	s->pending = NULL;
+	if (was_online) {
+		jz_event("device-disconnected",
+			 json_pack("{s:s,s:s,s:s,s:i,s:s}", "user", s->user, "realm",
+				   s->realm, "device", s->device, "id", s->lease->idx,
+				   "reason", why ? why : "closed"));
+		schedule_recompute(s->srv);
+	}
+	if (s->bev && evbuffer_get_length(bufferevent_get_output(s->bev))) {
+		bufferevent_setcb(s->bev, NULL, on_flushed, NULL, s);
+		bufferevent_disable(s->bev, EV_READ);
+		if (s->deadline)
+			event_free(s->deadline);
+		s->deadline = evtimer_new(s->srv->d->base, on_linger, s);
+		evtimer_add(s->deadline, &tv);
+		return;
+	}
+	session_free(s);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	char err[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		if (jz_tls_binding(ssl, s->binding)) {
+			session_close(s, "no TLS exporter");
+			return;
+		}
+		s->state = S_LOGIN;
+		jz_debug("session %s:%u: TLS up", s->ip, s->port);
+		bufferevent_set_timeouts(bev, &(struct timeval){ cfg(s->srv)->login_timeout_s, 0 },
+					 NULL);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		session_close(s, s->state == S_TLS ? "TLS handshake timeout"
+			      : s->state == S_LOGIN ? "login timeout" : "keepalive timeout");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+
+		if (e)
+			ERR_error_string_n(e, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "%s", strerror(EVUTIL_SOCKET_ERROR()));
+		session_close(s, err);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		session_close(s, "connection closed");
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == S_TLS || s->state == S_LOGIN)
+		session_close(s, s->state == S_TLS ? "TLS handshake timeout"
+					      : "login took too long");
+}
+
+static void accept_done(void *arg, struct jz_cb_call *c)
+{
+	struct session *s = arg;
+	struct jz_server *srv = s->srv;
+	SSL *ssl;
+
+	s->pending = NULL;
+	if (!c->u.accept.accept) {
+		jz_info("connection from %s:%u refused by accept_conn%s", s->ip, s->port,
+			c->failed ? " (fail-closed)" : "");
+		session_close(s, NULL);
+		return;
+	}
+	ssl = SSL_new(srv->ssl);
+	s->bev = bufferevent_openssl_socket_new(srv->d->base, s->fd, ssl,
+						BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	s->fd = -1;
+	s->state = S_TLS;
+	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
+	bufferevent_set_timeouts(s->bev,
+				 &(struct timeval){ cfg(srv)->handshake_timeout_s, 0 }, NULL);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct jz_server *srv = arg;
+	struct session *s;
+	struct jz_cb_call *c;
+	struct timeval tv = { 0, 0 };
+
+	if (srv->n_sessions >= (size_t)cfg(srv)->max_sessions) {
+		evutil_closesocket(fd);
+		jz_warn("too many sessions; connection refused");
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	s->srv = srv;
+	s->fd = fd;
+	s->sid = ++srv->next_sid;
+	s->state = S_ACCEPTING;
+	s->other_data = json_array();
+	jz_sockaddr_str(sa, s->ip, sizeof(s->ip), &s->port);
+	s->next = srv->sessions;
+	if (s->next)
+		s->next->prev = s;
+	srv->sessions = s;
+	srv->n_sessions++;
+	tv.tv_sec = cfg(srv)->handshake_timeout_s + cfg(srv)->login_timeout_s;
+	s->deadline = evtimer_new(srv->d->base, on_deadline, s);
+	evtimer_add(s->deadline, &tv);
+
+	c = jz_cb_call_new(JZ_CB_ACCEPT_CONN);
+	snprintf(c->u.accept.info.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
+	c->u.accept.info.source.port = s->port;
+	s->pending = c;
+	jz_cb_submit(srv->d->cb, c, accept_done, s);
+}
+
+static int krb_start(struct jz_server *srv, char *err, size_t errlen)
+{
+	struct jz_krb_server_cfg kc = {
+		.keytab = cfg(srv)->keytab,
+		.service = cfg(srv)->service,
+		.max_skew = cfg(srv)->max_skew_s,
+		.rcache = cfg(srv)->rcache,
+		.time_offset = cfg(srv)->time_offset,
+	};
+	struct jz_krb_server *k;
+
+	if (jz_krb_server_new(&kc, &k, err, errlen))
+		return -1;
+	if (srv->krb)
+		jz_krb_server_free(srv->krb);
+	srv->krb = k;
+	return 0;
+}
+
+struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
+{
+	struct jz_server *srv = calloc(1, sizeof(*srv));
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	struct timeval tv;
+
+	srv->d = d;
+	srv->ssl = jz_tls_server_ctx(d->cfg.cert, d->cfg.key, err, errlen);
+	if (!srv->ssl)
+		goto fail;
+	if (krb_start(srv, err, errlen))
+		goto fail;
+	srv->leases = jz_leases_new(d->cfg.leases, d->cfg.pool4, d->cfg.pool6, err, errlen);
+	if (!srv->leases)
+		goto fail;
+	jz_leases_prefix(srv->leases, &srv->plen4, &srv->plen6);
+	if (evutil_parse_sockaddr_port(d->cfg.listen, (struct sockaddr *)&ss, &sslen)) {
+		snprintf(err, errlen, "[server] listen: cannot parse %s", d->cfg.listen);
+		goto fail;
+	}
+	srv->lis = evconnlistener_new_bind(d->base, on_accept, srv,
+					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+					   LEV_OPT_CLOSE_ON_EXEC, 1024,
+					   (struct sockaddr *)&ss, sslen);
+	if (!srv->lis) {
+		snprintf(err, errlen, "listen on %s: %s", d->cfg.listen, strerror(errno));
+		goto fail;
+	}
+	srv->recompute_ev = evtimer_new(d->base, on_recompute, srv);
+	srv->rekey_ev = event_new(d->base, -1, EV_PERSIST, on_rekey, srv);
+	tv.tv_sec = d->cfg.rekey_s > 0 ? d->cfg.rekey_s : 3600;
+	tv.tv_usec = 0;
+	evtimer_add(srv->rekey_ev, &tv);
+	jz_info("server listening on %s (TLS 1.3)", d->cfg.listen);
+	return srv;
+fail:
+	jz_server_free(srv);
+	return NULL;
+}
+
+int jz_server_reload(struct jz_server *srv)
+{
+	char err[256];
+	SSL_CTX *ctx = jz_tls_server_ctx(cfg(srv)->cert, cfg(srv)->key, err, sizeof(err));
+	struct timeval tv = { cfg(srv)->rekey_s > 0 ? cfg(srv)->rekey_s : 3600, 0 };
+
+	if (ctx) {
+		SSL_CTX_free(srv->ssl);
+		srv->ssl = ctx;
+	} else {
+		jz_err("reload: keeping the old certificate: %s", err);
+	}
+	if (krb_start(srv, err, sizeof(err)))
+		jz_err("reload: keeping the old Kerberos settings: %s", err);
+	evtimer_del(srv->rekey_ev);
+	evtimer_add(srv->rekey_ev, &tv);
+	schedule_recompute(srv);	/* the new plugin may filter differently */
+	return 0;
+}
+
+void jz_server_free(struct jz_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->sessions) {
+		srv->sessions->state = S_CLOSING;
+		session_free(srv->sessions);
+	}
+	while (srv->pv) {
+		struct pending_verdict *pv = srv->pv;
+
+		srv->pv = pv->next;
+		json_decref(pv->to_origin);
+		event_free(pv->timer);
+		free(pv);
+	}
+	if (srv->lis)
+		evconnlistener_free(srv->lis);
+	if (srv->recompute_ev)
+		event_free(srv->recompute_ev);
+	if (srv->rekey_ev)
+		event_free(srv->rekey_ev);
+	if (srv->ssl)
+		SSL_CTX_free(srv->ssl);
+	if (srv->krb)
+		jz_krb_server_free(srv->krb);
+	jz_leases_free(srv->leases);
+	free(srv->links);
+	free(srv->vc);
+	free(srv);
+}
