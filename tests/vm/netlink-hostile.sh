@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Hostile input to jazz.ko: malformed generic netlink requests and garbage
+# UDP packets. Nothing may crash or hang; every request gets its specific
+# errno and extack text; every garbage packet is a counted drop; valid
+# requests and the tunnel keep working afterwards.
+#
+#   netlink: wrong attribute types and lengths, truncated attributes and
+#     headers, oversized strings and binaries, missing required attributes,
+#     unknown attributes and flag bits, out-of-range values, keys and salts
+#     of the wrong length, cipher/slot out of range, lo's and unknown
+#     ifindexes, unknown cookies/peers, unknown commands
+#     (tests/vm/netlink_tool.py hostile), then 1000 random requests (fuzz);
+#     an unprivileged user is refused requests and the approvals group.
+#   UDP: random, truncated, bit-flipped copies of captured tunnel packets,
+#     and real headers with random bodies, sent at the listen port: the sum
+#     of the drop counters grows by exactly the number sent, rx_packets not.
+#
+# Usage (inside the VM): scripts/vm.sh --each tests/vm/netlink-hostile.sh
+#   n1: veth1 10.98.0.1/24  jazz0 10.200.0.1/24 port 51830
+#   n2: veth2 10.98.0.2/24  jazz0 10.200.0.2/24 port 51831
+. "$(dirname "$0")/lib.sh"
+
+need_root
+need_cmd ip ping setpriv
+need_module jazz
+JZ=$JAZZ_TOP/build/jazzctl
+TOOL=$JAZZ_TOP/tests/vm/netlink_tool.py
+[ -x "$JZ" ] || { not_ok "build/jazzctl exists (run make userspace on the host)"; exit 1; }
+T=$(mktemp -d)
+chmod 755 "$T"
+on_exit rm -rf "$T"
+SEED=${JAZZ_SEED:-$(date +%s)}
+diag "seed $SEED (JAZZ_SEED=$SEED reproduces)"
+dmesg_mark
+
+# tap_of CMD...: turn the tool's PASS/FAIL lines into TAP lines.
+tap_of() {
+	local line fails=0
+	while IFS= read -r line; do
+		case "$line" in
+		"PASS "*) ok "${line#PASS }" ;;
+		"FAIL "*) not_ok "${line#FAIL }"; fails=1 ;;
+		"EXIT 0") ;;
+		"EXIT "*) [ $fails = 1 ] || not_ok "$* exited with status ${line#EXIT }" ;;
+		*) diag "$line" ;;
+		esac
+	done < <("$@" 2>&1; echo "EXIT $?")
+}
+
+ns_add n1 n2
+check "veth underlay" veth n1 veth1 n2 veth2
+addr n1 veth1 10.98.0.1/24
+addr n2 veth2 10.98.0.2/24
+K1=1111111111111111111111111111111111111111111111111111111111111111
+K2=2222222222222222222222222222222222222222222222222222222222222222
+# (Re)configure both ends: run again after the hostile requests, in case
+# one of them was wrongly accepted and changed peer 1.
+configure() {
+	local n o
+	for n in 1 2; do
+		o=$((3 - n))
+		check "configure jazz0 in n$n${1:+ $1}" "n$n" "$JZ" set jazz0 listen-port $((51829 + n)) \
+			conncheck off peer 1 remote-id 1 name "n$o" endpoint "10.98.0.$o:$((51829 + o))" \
+			replace-allowed-ips allowed-ips "10.200.0.$o/32"
+	done
+	check "key n1${1:+ $1}" n1 "$JZ" key jazz0 new peer 1 slot primary id 1 \
+		cipher chacha20-poly1305 tx "$K1:01010101" rx "$K2:02020202"
+	check "key n2${1:+ $1}" n2 "$JZ" key jazz0 new peer 1 slot primary id 1 \
+		cipher chacha20-poly1305 tx "$K2:02020202" rx "$K1:01010101"
+}
+for n in 1 2; do
+	check "jazz0 in n$n" ip -n "$(ns_name n$n)" link add jazz0 type jazz
+	addr "n$n" jazz0 "10.200.0.$n/24"
+done
+configure
+
+# ------------------------------------------------------------ netlink
+tap_of n1 $PY "$TOOL" hostile jazz0 1
+check "jazz0 for fuzzing (jazzfz)" ip -n "$(ns_name n1)" link add jazzfz type jazz
+tap_of n1 $PY "$TOOL" fuzz jazzfz 1000 "$SEED"
+tap_of n1 setpriv --reuid=65534 --regid=65534 --clear-groups $PY "$TOOL" unpriv
+err=$(n1 setpriv --reuid=65534 --regid=65534 --clear-groups "$JZ" show jazz0 2>&1)
+check_eq "jazzctl as nobody: refused, exit 1" "$?:$err" "1:jazzctl: jazz0: Operation not permitted"
+err=$(n1 setpriv --reuid=65534 --regid=65534 --clear-groups "$JZ" monitor --group approvals 2>&1)
+rc=$?
+check_eq "jazzctl monitor as nobody: approvals refused, exit 1" "$rc:$err" \
+	"1:jazzctl: cannot join multicast group 'approvals': Operation not permitted"
+check "jazzctl still works as root" n1 "$JZ" show jazz0
+configure again
+
+# ------------------------------------------------------------ UDP
+n2 $PY "$TOOL" sniff veth2 51831 5 "$T/caps" &
+spid=$!
+sleep 0.5
+check "ping through the tunnel" n1 ping -c 8 -i 0.2 -W 3 10.200.0.2
+if wait "$spid" && [ -s "$T/caps" ]; then
+	ok "captured 5 tunnel packets to port 51831"
+else
+	not_ok "captured tunnel packets" "sniffer failed; using random bases"
+	head -c 100 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/caps"
+	echo >>"$T/caps"
+fi
+
+statsum() { # NS: "drops rx_packets"
+	"$1" $PY "$TOOL" stats jazz0 | awk -F= '/^drop_/ { d += $2 } /^rx_packets=/ { r = $2 } END { print d + 0, r + 0 }'
+}
+read -r d0 r0 < <(statsum n2)
+N=400
+sent=$(n1 $PY "$TOOL" udpfuzz 10.98.0.1 10.98.0.2 51831 "$T/caps" "$N" "$SEED")
+check_eq "sent $N garbage packets" "$sent" "$N"
+# Drops are counted synchronously on receive; allow the softirq a moment.
+wait_for 5 bash -c "[ \"\$(ip netns exec $(ns_name n2) $PY $TOOL stats jazz0 | awk -F= '/^drop_/ { d += \$2 } END { print d + 0 }')\" -ge $((d0 + N)) ]"
+read -r d1 r1 < <(statsum n2)
+check_eq "every garbage packet counted as a drop" "$((d1 - d0))" "$N"
+check_eq "no garbage packet accepted (rx_packets unchanged)" "$((r1 - r0))" 0
+n2 $PY "$TOOL" stats jazz0 | grep '^drop_' | grep -v '=0$' | sed 's/^/# /'
+check "tunnel still works after the garbage" n1 ping -c 3 -i 0.2 -W 3 10.200.0.2
+check "netlink still works" n2 "$JZ" show jazz0
+
+check "rmmod-safe teardown: delete devices" bash -c \
+	"ip -n $(ns_name n1) link del jazz0 && ip -n $(ns_name n1) link del jazzfz && ip -n $(ns_name n2) link del jazz0"
+dmesg_check "kernel log clean"

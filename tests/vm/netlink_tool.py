@@ -1,0 +1,510 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Raw generic netlink client for jazz's VM tests: no libraries, so it is a
+client independent of jazzctl (libmnl) and of YNL (cli.py).
+
+  netlink_tool.py hostile DEV PEER_ID     malformed requests, each must get
+                                          its specific errno and extack text
+  netlink_tool.py fuzz DEV N SEED         N random requests: every one is
+                                          answered, none hangs
+  netlink_tool.py unpriv                  (run as nobody) dev-get and joining
+                                          "approvals" are refused
+  netlink_tool.py dumpstat DEV            peer-get dump: "messages M peers P"
+  netlink_tool.py stats DEV               device drop/rx counters as k=v lines
+  netlink_tool.py sniff IFACE PORT N OUT  capture N UDP payloads to PORT (hex lines)
+  netlink_tool.py udpfuzz SRC DST PORT CAPFILE N SEED
+                                          send random, truncated and
+                                          bit-flipped packets; print count sent
+
+hostile/fuzz/unpriv print "PASS desc" / "FAIL desc: why" lines.
+"""
+import errno
+import os
+import random
+import re
+import socket
+import struct
+import sys
+import time
+
+TOP = os.environ.get("JAZZ_TOP") or os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+NETLINK_GENERIC = 16
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 1, 4, 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_CAPPED, NLM_F_ACK_TLVS = 0x100, 0x200
+SOL_NETLINK = 270
+NETLINK_ADD_MEMBERSHIP, NETLINK_CAP_ACK, NETLINK_EXT_ACK = 1, 10, 11
+NLA_F_NESTED = 0x8000
+GENL_ID_CTRL, CTRL_CMD_GETFAMILY = 0x10, 3
+
+
+def load_enums():
+    """Names and values of every enum in netlink/jazz.h (the generated UAPI)."""
+    text = open(os.path.join(TOP, "netlink", "jazz.h")).read()
+    vals = {}
+    for m in re.finditer(r"#define\s+(JAZZ_\w+)\s+(\d+)\b", text):
+        vals[m.group(1)] = int(m.group(2))
+    for body in re.findall(r"enum(?:\s+\w+)?\s*\{([^}]*)\}", text):
+        nxt = 0
+        for ent in body.split(","):
+            ent = re.sub(r"/\*.*?\*/", "", ent, flags=re.S).strip()
+            if not ent:
+                continue
+            name, _, val = ent.partition("=")
+            name = name.strip()
+            nxt = int(val.strip(), 0) if val.strip() else nxt
+            vals[name] = nxt
+            nxt += 1
+    return vals
+
+
+J = load_enums()
+
+
+def attr(t, payload):
+    ln = 4 + len(payload)
+    return struct.pack("=HH", ln, t) + payload + b"\0" * ((4 - ln % 4) % 4)
+
+
+def nest(t, *parts):
+    return attr(t | NLA_F_NESTED, b"".join(parts))
+
+
+def u8(t, v): return attr(t, struct.pack("=B", v))
+def u16(t, v): return attr(t, struct.pack("=H", v))
+def be16(t, v): return attr(t, struct.pack(">H", v))
+def u32(t, v): return attr(t, struct.pack("=I", v))
+def u64(t, v): return attr(t, struct.pack("=Q", v))
+def strz(t, s): return attr(t, s.encode() + b"\0")
+
+
+def parse_attrs(buf):
+    out = []
+    off = 0
+    while off + 4 <= len(buf):
+        ln, t = struct.unpack_from("=HH", buf, off)
+        if ln < 4 or off + ln > len(buf):
+            break
+        out.append((t & 0x3fff, buf[off + 4:off + ln]))
+        off += (ln + 3) & ~3
+    return out
+
+
+class Reply:
+    def __init__(self):
+        self.error = None     # 0 on ack, positive errno on error, None: no reply
+        self.msg = ""
+        self.miss_type = None
+        self.msgs = []        # data messages (genl payload after the header)
+
+    def __repr__(self):
+        e = "no reply" if self.error is None else (
+            "ok" if self.error == 0 else errno.errorcode.get(self.error, str(self.error)))
+        extra = f" '{self.msg}'" if self.msg else ""
+        if self.miss_type is not None:
+            extra += f" missing attribute {self.miss_type}"
+        return e + extra
+
+
+class Genl:
+    def __init__(self):
+        self.s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+        self.s.bind((0, 0))
+        self.s.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+        self.s.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        self.s.settimeout(10)
+        self.seq = int(time.time()) & 0xffffff
+        self.family, self.groups = None, {}
+        r = self.raw(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, strz(2, "jazz"), version=1)
+        for body in r.msgs:
+            for t, v in parse_attrs(body):
+                if t == 1:
+                    self.family = struct.unpack("=H", v[:2])[0]
+                elif t == 7:
+                    for _, g in parse_attrs(v):
+                        d = dict(parse_attrs(g))
+                        self.groups[d[1].rstrip(b"\0").decode()] = struct.unpack("=I", d[2])[0]
+        if self.family is None:
+            raise SystemExit("netlink_tool: no jazz family (module not loaded?)")
+
+    def send_bytes(self, data):
+        self.s.send(data)
+
+    def raw(self, typ, cmd, payload, flags=NLM_F_ACK, version=1, hdr=None, length=None):
+        self.seq += 1
+        body = struct.pack("=BBH", cmd, version, 0) + payload if hdr is None else hdr
+        ln = 16 + len(body) if length is None else length
+        msg = struct.pack("=IHHII", ln, typ, NLM_F_REQUEST | flags, self.seq, 0) + body
+        self.s.send(msg)
+        return self.collect(self.seq)
+
+    def req(self, cmd, payload, flags=NLM_F_ACK, **kw):
+        return self.raw(self.family, cmd, payload, flags, **kw)
+
+    def collect(self, seq):
+        r = Reply()
+        while True:
+            try:
+                data = self.s.recv(1 << 17)
+            except socket.timeout:
+                return r
+            off = 0
+            while off + 16 <= len(data):
+                ln, typ, flags, s, _ = struct.unpack_from("=IHHII", data, off)
+                if ln < 16:
+                    return r
+                body = data[off + 16:off + ln]
+                off += (ln + 3) & ~3
+                if s != seq:
+                    continue
+                if typ in (NLMSG_ERROR, NLMSG_DONE):
+                    err = struct.unpack_from("=i", body)[0]
+                    tl = 4
+                    if typ == NLMSG_ERROR:
+                        tl = 20 if flags & NLM_F_CAPPED else 4 + struct.unpack_from("=I", body, 4)[0]
+                    if flags & NLM_F_ACK_TLVS:
+                        for t, v in parse_attrs(body[(tl + 3) & ~3:]):
+                            if t == 1:
+                                r.msg = v.rstrip(b"\0").decode(errors="replace")
+                            elif t == 5 and len(v) == 4:
+                                r.miss_type = struct.unpack("=I", v)[0]
+                    r.error = -err
+                    if typ == NLMSG_DONE and err == 0 and not (flags & 0):
+                        pass
+                    return r
+                r.msgs.append(body[4:])
+
+
+def out(ok, desc, why=""):
+    print(("PASS " if ok else "FAIL ") + desc + ("" if ok else f": {why}"), flush=True)
+    return ok
+
+
+def A(name):
+    return J["JAZZ_A_" + name]
+
+
+def dev(name):
+    return strz(A("IFNAME"), name)
+
+
+def expect(g, desc, cmd, payload, errnos, msg=None, flags=NLM_F_ACK, **kw):
+    """errnos: accepted errno values; msg: required extack substring, '' for
+    'any non-empty message or missing-attribute report', None for none."""
+    r = g.req(J[cmd], payload, flags, **kw)
+    good = r.error in errnos
+    if good and msg == "":
+        good = bool(r.msg) or r.miss_type is not None
+    elif good and msg:
+        good = msg in r.msg
+    want = "/".join(errno.errorcode[e] for e in errnos) + (f" '{msg}'" if msg else "")
+    return out(good, f"{desc}: {r!r}", f"want {want}")
+
+
+def keyconf(peer, slot=0, cipher=1, kid=1, klen=32, slen=4, rx=True, extra=b""):
+    kc = [u32(J["JAZZ_A_KEYCONF_PEER_ID"], peer), u32(J["JAZZ_A_KEYCONF_SLOT"], slot),
+          u8(J["JAZZ_A_KEYCONF_KEY_ID"], kid), u32(J["JAZZ_A_KEYCONF_CIPHER"], cipher),
+          nest(J["JAZZ_A_KEYCONF_ENCRYPT"], attr(J["JAZZ_A_KEYDIR_KEY"], b"\x11" * klen),
+               attr(J["JAZZ_A_KEYDIR_SALT"], b"\x22" * slen))]
+    if rx:
+        kc.append(nest(J["JAZZ_A_KEYCONF_DECRYPT"], attr(J["JAZZ_A_KEYDIR_KEY"], b"\x33" * 32),
+                       attr(J["JAZZ_A_KEYDIR_SALT"], b"\x44" * 4)))
+    return nest(A("KEY"), *kc, extra)
+
+
+def peer(*parts):
+    return nest(A("PEER"), *parts)
+
+
+def pid(v):
+    return u32(J["JAZZ_A_PEER_ID"], v)
+
+
+def aip(family, addr, cidr):
+    return nest(J["JAZZ_A_PEER_ALLOWED_IP"], u16(J["JAZZ_A_ALLOWED_IP_FAMILY"], family),
+                attr(J["JAZZ_A_ALLOWED_IP_ADDR"], addr), u8(J["JAZZ_A_ALLOWED_IP_CIDR"], cidr))
+
+
+def hostile(devname, peer_id):
+    g = Genl()
+    EINVAL, ERANGE, ENOENT, ENODEV, EOPNOTSUPP = (errno.EINVAL, errno.ERANGE, errno.ENOENT,
+                                                  errno.ENODEV, errno.EOPNOTSUPP)
+    D = dev(devname)
+    lo = socket.if_nametoindex("lo")
+    P = peer_id
+    res = []
+    E = lambda *a, **k: res.append(expect(g, *a, **k))
+
+    # Wrong attribute types and lengths.
+    E("ifindex as u16", "JAZZ_CMD_DEV_GET", u16(A("IFINDEX"), 1), [EINVAL], "invalid attribute length")
+    E("listen-port as u32", "JAZZ_CMD_DEV_SET", D + u32(A("LISTEN_PORT"), 1), [EINVAL],
+      "invalid attribute length")
+    E("peer id as u64", "JAZZ_CMD_PEER_SET", D + peer(u64(J["JAZZ_A_PEER_ID"], P)), [EINVAL],
+      "invalid attribute length")
+    E("ifname without NUL", "JAZZ_CMD_DEV_GET", attr(A("IFNAME"), devname.encode()), [EINVAL],
+      "Attribute failed policy validation")
+    E("peer nest without NLA_F_NESTED", "JAZZ_CMD_PEER_SET", D + attr(A("PEER"), pid(P)), [EINVAL],
+      "NLA_F_NESTED is missing")
+    E("nested flag on a u32", "JAZZ_CMD_DEV_GET", attr(A("IFINDEX") | NLA_F_NESTED, struct.pack("=I", 1)),
+      [EINVAL], "NLA_F_NESTED not expected")
+    E("unknown top-level attribute 200", "JAZZ_CMD_DEV_GET", D + u32(200, 1), [EINVAL],
+      "Unknown attribute type")
+    E("unknown peer attribute 77", "JAZZ_CMD_PEER_SET", D + peer(pid(P), u32(77, 1)), [EINVAL],
+      "Unknown attribute type")
+    # Truncated.
+    E("truncated attribute (says 8, has 6)", "JAZZ_CMD_DEV_GET",
+      struct.pack("=HH", 8, A("IFINDEX")) + b"\x01\x00", [EINVAL],
+      "bytes leftover after parsing attributes")
+    E("truncated nest", "JAZZ_CMD_PEER_SET", D + struct.pack("=HH", 40, A("PEER") | NLA_F_NESTED) + pid(P),
+      [EINVAL], "bytes leftover after parsing attributes")
+    r = g.req(J["JAZZ_CMD_DEV_GET"], b"", hdr=b"\x01\x01")
+    res.append(out(r.error == EINVAL, f"truncated genl header: {r!r}", "want EINVAL"))
+    # Oversized.
+    E("ifname of 40 bytes", "JAZZ_CMD_DEV_GET", strz(A("IFNAME"), "x" * 40), [EINVAL, ERANGE],
+      "Attribute failed policy validation")
+    E("peer name of 64 bytes", "JAZZ_CMD_PEER_SET", D + peer(pid(P), strz(J["JAZZ_A_PEER_NAME"], "n" * 64)),
+      [EINVAL, ERANGE], "Attribute failed policy validation")
+    E("endpoint-ip6 of 4 bytes", "JAZZ_CMD_PEER_SET",
+      D + peer(pid(P), attr(J["JAZZ_A_PEER_ENDPOINT_IP6"], b"\0" * 4)), [ERANGE],
+      "binary attribute size out of range")
+    E("allowed-ip addr of 17 bytes", "JAZZ_CMD_PEER_SET",
+      D + peer(pid(P), aip(10, b"\0" * 17, 64)), [ERANGE], "binary attribute size out of range")
+    # Missing required attributes.
+    E("dev-get without ifindex or ifname", "JAZZ_CMD_DEV_GET", b"", [EINVAL], "")
+    E("peer-new without peer", "JAZZ_CMD_PEER_NEW", D, [EINVAL], "")
+    E("peer-new peer without id", "JAZZ_CMD_PEER_NEW", D + peer(strz(J["JAZZ_A_PEER_NAME"], "x")),
+      [EINVAL], "")
+    E("key-new without decrypt", "JAZZ_CMD_KEY_NEW", D + keyconf(P, rx=False), [EINVAL], "")
+    E("key-new without key", "JAZZ_CMD_KEY_NEW", D, [EINVAL], "")
+    E("endpoint address without port", "JAZZ_CMD_PEER_SET",
+      D + peer(pid(P), attr(J["JAZZ_A_PEER_ENDPOINT_IP4"], socket.inet_aton("192.0.2.1"))), [EINVAL], "")
+    E("conn-verdict without verdict", "JAZZ_CMD_CONN_VERDICT",
+      D + nest(A("CONN"), u64(J["JAZZ_A_CONN_COOKIE"], 1)), [EINVAL], "")
+    # Unknown flag bits and out-of-range values.
+    E("peer flags with unknown bit 0x4", "JAZZ_CMD_PEER_SET",
+      D + peer(pid(P), u32(J["JAZZ_A_PEER_FLAGS"], 0x4)), [EINVAL], "reserved bit set")
+    E("peer flags 0x80000000", "JAZZ_CMD_PEER_SET",
+      D + peer(pid(P), u32(J["JAZZ_A_PEER_FLAGS"], 0x80000000)), [EINVAL], "reserved bit set")
+    E("peer id 0", "JAZZ_CMD_PEER_NEW", D + peer(pid(0)), [ERANGE], "integer out of range")
+    E("conncheck 2", "JAZZ_CMD_DEV_SET", D + u8(A("CONNCHECK"), 2), [ERANGE], "integer out of range")
+    E("approval-timeout 5 ms", "JAZZ_CMD_DEV_SET", D + u32(A("APPROVAL_TIMEOUT_MS"), 5), [ERANGE],
+      "integer out of range")
+    E("approval-timeout 600001 ms", "JAZZ_CMD_DEV_SET", D + u32(A("APPROVAL_TIMEOUT_MS"), 600001),
+      [ERANGE], "integer out of range")
+    E("conn-max 0", "JAZZ_CMD_DEV_SET", D + u32(A("CONN_MAX"), 0), [ERANGE], "integer out of range")
+    E("allowed-ip cidr 129", "JAZZ_CMD_PEER_SET", D + peer(pid(P), aip(10, b"\0" * 16, 129)), [ERANGE],
+      "integer out of range")
+    E("allowed-ip IPv4 /33", "JAZZ_CMD_PEER_SET", D + peer(pid(P), aip(2, b"\x0a\0\0\0", 33)), [EINVAL], "")
+    E("allowed-ip family 99", "JAZZ_CMD_PEER_SET", D + peer(pid(P), aip(99, b"\0" * 4, 8)), [EINVAL], "")
+    E("allowed-ip AF_INET6 with 4-byte address", "JAZZ_CMD_PEER_SET",
+      D + peer(pid(P), aip(10, b"\xfd\0\0\0", 8)), [EINVAL], "")
+    E("conn-verdict verdict 3", "JAZZ_CMD_CONN_VERDICT",
+      D + nest(A("CONN"), u64(J["JAZZ_A_CONN_COOKIE"], 1), u8(J["JAZZ_A_CONN_VERDICT"], 3)), [ERANGE],
+      "integer out of range")
+    # Keys.
+    E("key of 31 bytes", "JAZZ_CMD_KEY_NEW", D + keyconf(P, klen=31), [ERANGE],
+      "binary attribute size out of range")
+    E("key of 33 bytes", "JAZZ_CMD_KEY_NEW", D + keyconf(P, klen=33), [ERANGE],
+      "binary attribute size out of range")
+    E("salt of 5 bytes", "JAZZ_CMD_KEY_NEW", D + keyconf(P, slen=5), [ERANGE],
+      "binary attribute size out of range")
+    E("cipher 3", "JAZZ_CMD_KEY_NEW", D + keyconf(P, cipher=3), [ERANGE], "integer out of range")
+    E("cipher 0", "JAZZ_CMD_KEY_NEW", D + keyconf(P, cipher=0), [ERANGE], "integer out of range")
+    E("key slot 2", "JAZZ_CMD_KEY_NEW", D + keyconf(P, slot=2), [ERANGE], "integer out of range")
+    E("key for unknown peer 4242", "JAZZ_CMD_KEY_NEW", D + keyconf(4242), [ENOENT], "")
+    # Devices.
+    E("dev-get of lo (not a jazz device)", "JAZZ_CMD_DEV_GET", u32(A("IFINDEX"), lo),
+      [ENODEV, EINVAL, EOPNOTSUPP], "")
+    E("peer-new on lo", "JAZZ_CMD_PEER_NEW", u32(A("IFINDEX"), lo) + peer(pid(9)),
+      [ENODEV, EINVAL, EOPNOTSUPP], "")
+    E("dev-get of ifindex 999999", "JAZZ_CMD_DEV_GET", u32(A("IFINDEX"), 999999), [ENODEV], "")
+    E("dev-get of ifname nosuch0", "JAZZ_CMD_DEV_GET", strz(A("IFNAME"), "nosuch0"), [ENODEV], "")
+    E("peer-get dump of lo", "JAZZ_CMD_PEER_GET", u32(A("IFINDEX"), lo), [ENODEV, EINVAL, EOPNOTSUPP], "",
+      flags=NLM_F_ACK | NLM_F_DUMP)
+    E("conn-verdict of unknown cookie", "JAZZ_CMD_CONN_VERDICT",
+      D + nest(A("CONN"), u64(J["JAZZ_A_CONN_COOKIE"], 0xdead0000beef),
+               u8(J["JAZZ_A_CONN_VERDICT"], 1)), [ENOENT], "")
+    E("peer-del of unknown peer", "JAZZ_CMD_PEER_DEL", D + peer(pid(4243)), [ENOENT], "")
+    E("peer-new of existing id", "JAZZ_CMD_PEER_NEW", D + peer(pid(P)), [errno.EEXIST], "")
+    # Commands.
+    r = g.req(99, D)
+    res.append(out(r.error == EOPNOTSUPP, f"unknown command 99: {r!r}", "want EOPNOTSUPP"))
+    r = g.req(J["JAZZ_CMD_PEER_ROAM_NTF"], D)
+    res.append(out(r.error == EOPNOTSUPP, f"notification command as request: {r!r}", "want EOPNOTSUPP"))
+    # Still serving valid requests.
+    r = g.req(J["JAZZ_CMD_DEV_GET"], D)
+    name = ""
+    for body in r.msgs:
+        for t, v in parse_attrs(body):
+            if t == A("IFNAME"):
+                name = v.rstrip(b"\0").decode()
+    res.append(out(r.error == 0 and name == devname, f"valid dev-get afterwards: {r!r} ifname '{name}'",
+                   "module stopped serving"))
+    r = g.req(J["JAZZ_CMD_PEER_GET"], D + peer(pid(P)))
+    res.append(out(r.error == 0 and len(r.msgs) == 1, f"valid peer-get afterwards: {r!r}", "bad"))
+    return all(res)
+
+
+def fuzz(devname, n, seed):
+    """Random, mostly malformed requests: each must be answered (ack or error)."""
+    rnd = random.Random(seed)
+    g = Genl()
+    cmds = [J[k] for k in J if k.startswith("JAZZ_CMD_") and k != "JAZZ_CMD_MAX"]
+    ifindex = socket.if_nametoindex(devname)
+    answered = 0
+    for i in range(n):
+        parts = []
+        if rnd.random() < 0.8:
+            parts.append(u32(A("IFINDEX"), ifindex))
+        for _ in range(rnd.randint(0, 4)):
+            t = rnd.randint(0, 24)
+            kind = rnd.random()
+            if kind < 0.3:
+                # a nest of random attributes, sometimes nested again
+                inner = b"".join(attr(rnd.randint(0, 22), rnd.randbytes(rnd.randint(0, 20)))
+                                 for _ in range(rnd.randint(0, 5)))
+                if rnd.random() < 0.3:
+                    inner += nest(rnd.randint(1, 12), attr(rnd.randint(0, 4), rnd.randbytes(8)))
+                parts.append(nest(t, inner))
+            elif kind < 0.5:
+                b = attr(t, rnd.randbytes(rnd.randint(0, 40)))
+                cut = rnd.randint(1, len(b))
+                parts.append(b[:cut])  # truncated
+            else:
+                parts.append(attr(t, rnd.randbytes(rnd.choice([0, 1, 2, 4, 8, 16, 32, 64]))))
+        payload = b"".join(parts)
+        if rnd.random() < 0.1:
+            payload = bytearray(payload)
+            for _ in range(3):
+                if payload:
+                    payload[rnd.randrange(len(payload))] ^= 1 << rnd.randrange(8)
+            payload = bytes(payload)
+        flags = NLM_F_ACK | (NLM_F_DUMP if rnd.random() < 0.2 else 0)
+        r = g.req(rnd.choice(cmds + [0, 200]), payload, flags)
+        if r.error is not None:
+            answered += 1
+    ok = out(answered == n, f"fuzz: {answered}/{n} random requests answered (seed {seed})",
+             f"{n - answered} got no reply")
+    r = g.req(J["JAZZ_CMD_DEV_GET"], u32(A("IFINDEX"), ifindex))
+    return out(r.error == 0, f"valid dev-get after fuzzing: {r!r}", "module stopped serving") and ok
+
+
+def unpriv():
+    if os.geteuid() == 0:
+        return out(False, "unpriv", "run me as an unprivileged user")
+    g = Genl()
+    r = g.req(J["JAZZ_CMD_DEV_GET"], b"", NLM_F_ACK | NLM_F_DUMP)
+    ok = out(r.error == errno.EPERM, f"unprivileged dev-get dump refused: {r!r}", "want EPERM")
+    for grp in ("approvals",):
+        try:
+            g.s.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, g.groups[grp])
+            ok = out(False, f"unprivileged join of '{grp}' refused", "join succeeded") and ok
+        except OSError as e:
+            ok = out(e.errno == errno.EPERM, f"unprivileged join of '{grp}' refused: {e.strerror}",
+                     "want EPERM") and ok
+    return ok
+
+
+def dumpstat(devname):
+    g = Genl()
+    r = g.req(J["JAZZ_CMD_PEER_GET"], dev(devname), NLM_F_ACK | NLM_F_DUMP)
+    ids = set()
+    for body in r.msgs:
+        for t, v in parse_attrs(body):
+            if t == A("PEER"):
+                for tt, vv in parse_attrs(v):
+                    if tt == J["JAZZ_A_PEER_ID"]:
+                        ids.add(struct.unpack("=I", vv)[0])
+    print(f"messages {len(r.msgs)} peers {len(ids)} error {r.error}")
+    return r.error == 0
+
+
+def stats(devname):
+    g = Genl()
+    r = g.req(J["JAZZ_CMD_DEV_GET"], dev(devname))
+    names = {v: k[len("JAZZ_A_STATS_"):].lower() for k, v in J.items()
+             if k.startswith("JAZZ_A_STATS_") and k not in ("JAZZ_A_STATS_MAX",)}
+    for body in r.msgs:
+        for t, v in parse_attrs(body):
+            if t == A("STATS"):
+                for tt, vv in parse_attrs(v):
+                    if len(vv) == 8 and tt in names:
+                        print(f"{names[tt]}={struct.unpack('=Q', vv)[0]}")
+    return r.error == 0
+
+
+def sniff(iface, port, n, outfile):
+    """UDP payloads to PORT seen on IFACE (IPv4), hex, one a line."""
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    s.bind((iface, 0))
+    s.settimeout(20)
+    got = []
+    while len(got) < n:
+        pkt = s.recv(65535)
+        ihl = (pkt[0] & 15) * 4
+        if pkt[9] != 17:
+            continue
+        dport = struct.unpack_from(">H", pkt, ihl + 2)[0]
+        if dport == port:
+            got.append(pkt[ihl + 8:].hex())
+    with open(outfile, "w") as f:
+        f.write("\n".join(got) + "\n")
+    return True
+
+
+def udpfuzz(src, dst, port, capfile, n, seed):
+    rnd = random.Random(seed)
+    caps = [bytes.fromhex(l.strip()) for l in open(capfile) if l.strip()]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    sent = 0
+    for i in range(n):
+        kind = i % 4
+        base = bytearray(rnd.choice(caps))
+        if kind == 0:      # random bytes of random length
+            p = rnd.randbytes(rnd.randint(0, 200))
+        elif kind == 1:    # truncated valid packet
+            p = bytes(base[:rnd.randint(0, len(base) - 1)])
+        elif kind == 2:    # one bit flipped
+            base[rnd.randrange(len(base))] ^= 1 << rnd.randrange(8)
+            p = bytes(base)
+        else:              # header of a valid packet, random rest
+            p = bytes(base[:16]) + rnd.randbytes(rnd.randint(0, 100))
+        s.sendto(p, (dst, port))
+        sent += 1
+        if i % 50 == 49:
+            time.sleep(0.05)
+    print(sent)
+    return True
+
+
+def main():
+    a = sys.argv[1:]
+    if not a:
+        print(__doc__)
+        return 2
+    cmd = a[0]
+    if cmd == "hostile":
+        ok = hostile(a[1], int(a[2]))
+    elif cmd == "fuzz":
+        ok = fuzz(a[1], int(a[2]), int(a[3]))
+    elif cmd == "unpriv":
+        ok = unpriv()
+    elif cmd == "dumpstat":
+        ok = dumpstat(a[1])
+    elif cmd == "stats":
+        ok = stats(a[1])
+    elif cmd == "sniff":
+        ok = sniff(a[1], int(a[2]), int(a[3]), a[4])
+    elif cmd == "udpfuzz":
+        ok = udpfuzz(a[1], a[2], int(a[3]), a[4], int(a[5]), int(a[6]))
+    else:
+        print(__doc__)
+        return 2
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
