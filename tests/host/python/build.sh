@@ -1,0 +1,20 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Builds B/tests/pydrive (tests/host/python/pydrive.c + the Python and
+# plugin backends + common/log.c) and the benchmark's sample plugin
+# B/tests/bench_plugin.so. Usage: build.sh [B]
+set -e
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+B=${1:-$ROOT/build}
+PYCONFIG=${PYTHON_CONFIG:-/usr/bin/python3-config}
+U=$ROOT/userspace
+mkdir -p "$B/tests"
+CFLAGS="-O2 -g -std=gnu11 -Wall -Wno-unused-parameter -D_GNU_SOURCE -I$U/include -I$U/common -I$U/jazzd"
+SRC="$ROOT/tests/host/python/pydrive.c $U/jazzd/python.c $U/jazzd/python_conv.c $U/jazzd/plugin.c $U/common/log.c"
+# rebuild only when a source is newer than the program
+if [ ! -x "$B/tests/pydrive" ] || [ -n "$(find $SRC $U/jazzd/python.h $U/jazzd/backend.h -newer "$B/tests/pydrive" 2>/dev/null)" ]; then
+	# shellcheck disable=SC2046,SC2086
+	nice cc $CFLAGS $($PYCONFIG --includes) -o "$B/tests/pydrive" $SRC \
+		$($PYCONFIG --ldflags --embed) -lpthread -ldl
+fi
+nice cc $CFLAGS -O2 -fPIC -shared -o "$B/tests/bench_plugin.so" "$ROOT/tests/host/python/bench_plugin.c"

@@ -1,0 +1,4 @@
+import jazz
+
+def accept_conn(info)
+    return True

@@ -1,0 +1,2 @@
+def accept_conn(info):
+    return False

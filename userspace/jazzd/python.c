@@ -1,0 +1,914 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The Python backend: an embedded CPython runs events.py, the JazzVPN
+ * policy script (see docs/CALLBACKS.md, "Python").
+ *
+ * - The interpreter starts once, on the first load, with an isolated
+ *   configuration (no environment variables, no user site, no signal
+ *   handlers: signals stay jazzd's) and the built-in module `jazz`.
+ * - The thread that started it releases the GIL at once, so the event loop
+ *   never waits for Python; every callback takes the GIL on the dispatcher's
+ *   worker thread. Calls may run concurrently (a sleeping callback releases
+ *   the GIL), so the backend is marked concurrent.
+ * - Each load (SIGHUP) compiles the file into a fresh module object; a
+ *   failure leaves the previous backend, and its module, in use.
+ * - interrupt() raises jazz.CallbackTimeout in a call that ran past its
+ *   timeout, from a helper thread (taking the GIL must not block the loop),
+ *   and again every second while the call keeps running.
+ * - sys.stdout and sys.stderr write complete lines to the daemon log.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "python.h"
+#include "backend.h"
+#include "log.h"
+
+#define MODULE_NAME "events"
+
+enum { CB_ACCEPT, CB_USER_KEY, CB_VALIDATE, CB_FILTER, CB_CONNECTION, CB__COUNT };
+
+static const char *const cb_names[CB__COUNT] = {
+	"accept_conn", "user_key", "validate_user", "peer_filter", "peer_connection",
+};
+
+struct pyb {
+	struct jz_backend b;
+	PyObject *module;
+	PyObject *fn[CB__COUNT];
+	char name[];
+};
+
+#define PYB(b) ((struct pyb *)(b))
+
+/* Interpreter-wide state, set up once under load_lock. */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool py_started, py_broken;
+static PyObject *g_load;	/* bootstrap load(path, name) */
+static PyObject *g_format_exc;	/* traceback.format_exception */
+static PyObject *g_timeout_exc;	/* jazz.CallbackTimeout */
+static PyObject *g_out_parts, *g_err_parts;	/* writers' partial lines */
+static PyObject *g_flush;	/* bootstrap flush_thread() */
+
+/* ---- logging --------------------------------------------------------- */
+
+/* One daemon log line per line of text. */
+static void log_lines(int level, const char *what, const char *text)
+{
+	const char *p = text;
+
+	do {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+
+		if (what)
+			jz_log(level, "python: %s: %.*s", what, len, p);
+		else
+			jz_log(level, "python: %.*s", len, p);
+		p = nl ? nl + 1 : NULL;
+	} while (p && *p);
+}
+
+void jz_py_log(int level, const char *what, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_lines(level, what, buf);
+}
+
+/*
+ * Logs the pending exception with its whole traceback, one line each, and
+ * clears it. If summary is given it gets "Type: message" (for err).
+ */
+static void log_exception_skip(const char *what, char *summary, size_t sumlen,
+			       int skip)
+{
+	PyObject *t, *v, *tb, *lines = NULL;
+
+	PyErr_Fetch(&t, &v, &tb);
+	if (!t)
+		return;
+	PyErr_NormalizeException(&t, &v, &tb);
+	/* frames of our own loader say nothing to the script's author */
+	while (skip-- > 0 && tb) {
+		PyObject *next = PyObject_GetAttrString(tb, "tb_next");
+
+		Py_DECREF(tb);
+		tb = next == Py_None ? (Py_DECREF(next), NULL) : next;
+		PyErr_Clear();
+	}
+	if (tb && v)
+		PyException_SetTraceback(v, tb);
+	if (summary) {
+		PyObject *s = v ? PyObject_Str(v) : NULL;
+		const char *m = s ? PyUnicode_AsUTF8(s) : NULL;
+
+		snprintf(summary, sumlen, "%s%s%s", ((PyTypeObject *)t)->tp_name,
+			 m && *m ? ": " : "", m ? m : "");
+		Py_XDECREF(s);
+		PyErr_Clear();
+	}
+	if (t == g_timeout_exc)
+		jz_py_log(LOG_ERR, what, "interrupted: ran past the callback timeout");
+	if (g_format_exc)
+		lines = PyObject_CallFunctionObjArgs(g_format_exc, t, v ? v : Py_None,
+						     tb ? tb : Py_None, NULL);
+	if (lines && PyList_Check(lines)) {
+		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) {
+			const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i));
+
+			if (s)
+				log_lines(LOG_ERR, what, s);
+			else
+				PyErr_Clear();
+		}
+	} else {
+		PyErr_Clear();
+		jz_py_log(LOG_ERR, what, "exception %s (no traceback)",
+			  ((PyTypeObject *)t)->tp_name);
+	}
+	Py_XDECREF(lines);
+	Py_XDECREF(t);
+	Py_XDECREF(v);
+	Py_XDECREF(tb);
+}
+
+static void log_exception(const char *what, char *summary, size_t sumlen)
+{
+	log_exception_skip(what, summary, sumlen, 0);
+}
+
+/* ---- the `jazz` module ----------------------------------------------- */
+
+static PyObject *jazz_log_level(int level, PyObject *msg)
+{
+	PyObject *s = PyUnicode_Check(msg) ? (Py_INCREF(msg), msg) : PyObject_Str(msg);
+	const char *u;
+
+	if (!s)
+		return NULL;
+	u = PyUnicode_AsUTF8(s);
+	if (!u) {
+		/* lone surrogates (undecodable bytes): log them escaped */
+		PyObject *b;
+
+		PyErr_Clear();
+		b = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
+		Py_DECREF(s);
+		if (!b)
+			return NULL;
+		log_lines(level, NULL, PyBytes_AS_STRING(b));
+		Py_DECREF(b);
+		Py_RETURN_NONE;
+	}
+	log_lines(level, NULL, u);
+	Py_DECREF(s);
+	Py_RETURN_NONE;
+}
+
+static PyObject *jazz_log(PyObject *self, PyObject *args)
+{
+	int level;
+	PyObject *msg;
+
+	if (!PyArg_ParseTuple(args, "iO:log", &level, &msg))
+		return NULL;
+	if (level < LOG_EMERG || level > LOG_DEBUG) {
+		PyErr_Format(PyExc_ValueError, "log level %d: use jazz.LOG_DEBUG, "
+			     "LOG_INFO, LOG_WARNING or LOG_ERROR", level);
+		return NULL;
+	}
+	return jazz_log_level(level, msg);
+}
+
+#define LEVEL_FN(fname, lvl) \
+	static PyObject *jazz_##fname(PyObject *self, PyObject *msg) \
+	{ return jazz_log_level(lvl, msg); }
+LEVEL_FN(debug, LOG_DEBUG)
+LEVEL_FN(info, LOG_INFO)
+LEVEL_FN(warning, LOG_WARNING)
+LEVEL_FN(error, LOG_ERR)
+
+static PyObject *jazz_prompt(PyObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "code", "text", "secret", NULL };
+	PyObject *code, *text;
+	int secret = 0;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "UU|p:prompt", kwlist, &code, &text,
+					 &secret))
+		return NULL;
+	return Py_BuildValue("{s:O,s:O,s:O}", "code", code, "text", text, "secret",
+			     secret ? Py_True : Py_False);
+}
+
+static PyMethodDef jazz_methods[] = {
+	{ "log", jazz_log, METH_VARARGS,
+	  "log(level, message): write message (str() of it) to the jazzd log.\n"
+	  "level is jazz.LOG_DEBUG, LOG_INFO, LOG_WARNING or LOG_ERROR; a message\n"
+	  "with several lines gives several log lines." },
+	{ "debug", jazz_debug, METH_O, "debug(message): log(LOG_DEBUG, message)" },
+	{ "info", jazz_info, METH_O, "info(message): log(LOG_INFO, message)" },
+	{ "warning", jazz_warning, METH_O, "warning(message): log(LOG_WARNING, message)" },
+	{ "error", jazz_error, METH_O, "error(message): log(LOG_ERROR, message)" },
+	{ "prompt", (PyCFunction)(void (*)(void))jazz_prompt, METH_VARARGS | METH_KEYWORDS,
+	  "prompt(code, text, secret=False) -> dict\n"
+	  "A prompt for validate_user's MORE_DATA answer: the client asks the\n"
+	  "person `text` and sends the answer back in other_data under `code`;\n"
+	  "secret=True: the answer is not echoed." },
+	{ NULL, NULL, 0, NULL },
+};
+
+static struct PyModuleDef jazz_moddef = {
+	PyModuleDef_HEAD_INIT, "jazz",
+	"jazzd's services for events.py: logging, validate_user status codes,\n"
+	"prompts. See docs/CALLBACKS.md.",
+	-1, jazz_methods, NULL, NULL, NULL, NULL,
+};
+
+static PyObject *PyInit_jazz(void)
+{
+	PyObject *m = PyModule_Create(&jazz_moddef);
+	PyObject *exc;
+
+	if (!m)
+		return NULL;
+	if (PyModule_AddIntConstant(m, "LOG_DEBUG", JAZZ_LOG_DEBUG) ||
+	    PyModule_AddIntConstant(m, "LOG_INFO", JAZZ_LOG_INFO) ||
+	    PyModule_AddIntConstant(m, "LOG_WARNING", JAZZ_LOG_WARNING) ||
+	    PyModule_AddIntConstant(m, "LOG_ERROR", JAZZ_LOG_ERROR) ||
+	    PyModule_AddIntConstant(m, "VALIDATE_USER_STATUS_ACCEPTED",
+				    JAZZ_VALIDATE_USER_STATUS_ACCEPTED) ||
+	    PyModule_AddIntConstant(m, "VALIDATE_USER_STATUS_REJECTED",
+				    JAZZ_VALIDATE_USER_STATUS_REJECTED) ||
+	    PyModule_AddIntConstant(m, "VALIDATE_USER_STATUS_MORE_DATA",
+				    JAZZ_VALIDATE_USER_STATUS_MORE_DATA) ||
+	    PyModule_AddIntConstant(m, "ABI_VERSION", JAZZ_EVENTS_ABI_VERSION))
+		goto fail;
+	/* A BaseException, like KeyboardInterrupt: `except Exception` in a
+	 * runaway loop does not swallow it. */
+	exc = PyErr_NewExceptionWithDoc("jazz.CallbackTimeout",
+		"Raised inside a callback that ran past [callbacks] timeout_ms; its\n"
+		"answer is already discarded (jazzd used the fail-closed one).",
+		PyExc_BaseException, NULL);
+	if (!exc || PyModule_AddObject(m, "CallbackTimeout", exc)) {
+		Py_XDECREF(exc);
+		goto fail;
+	}
+	return m;
+fail:
+	Py_DECREF(m);
+	return NULL;
+}
+
+/* ---- interpreter start ------------------------------------------------ */
+
+/* Runs once with the GIL: stdout/stderr writers and the loader. */
+static const char bootstrap_src[] =
+"import _thread, importlib.machinery, importlib.util, io, linecache, os, sys\n"
+"import jazz\n"
+"\n"
+"class LogWriter(io.TextIOBase):\n"
+"    \"\"\"sys.stdout/sys.stderr of events.py: each complete line goes to\n"
+"    the jazzd log (partial lines wait for their newline, per thread).\"\"\"\n"
+"    def __init__(self, name, level, prefix):\n"
+"        super().__init__()\n"
+"        self._name, self._level, self._prefix = name, level, prefix\n"
+"        self.parts = {}\n"
+"    name = property(lambda self: self._name)\n"
+"    encoding = property(lambda self: 'utf-8')\n"
+"    errors = property(lambda self: 'backslashreplace')\n"
+"    def writable(self):\n"
+"        return True\n"
+"    def isatty(self):\n"
+"        return False\n"
+"    def write(self, s):\n"
+"        if not isinstance(s, str):\n"
+"            raise TypeError('write() argument must be str, not '\n"
+"                            + type(s).__name__)\n"
+"        tid = _thread.get_ident()\n"
+"        lines = (self.parts.pop(tid, '') + s).split('\\n')\n"
+"        tail = lines.pop()\n"
+"        for line in lines:\n"
+"            jazz.log(self._level, self._prefix + line)\n"
+"        if tail:\n"
+"            self.parts[tid] = tail\n"
+"        return len(s)\n"
+"    def flush(self):\n"
+"        tail = self.parts.pop(_thread.get_ident(), None)\n"
+"        if tail is not None:\n"
+"            jazz.log(self._level, self._prefix + tail)\n"
+"\n"
+"sys.stdout = LogWriter('<jazzd log>', jazz.LOG_INFO, '')\n"
+"sys.stderr = LogWriter('<jazzd log>', jazz.LOG_WARNING, 'stderr: ')\n"
+"out_parts, err_parts = sys.stdout.parts, sys.stderr.parts\n"
+"\n"
+"def flush_thread():\n"
+"    sys.stdout.flush()\n"
+"    sys.stderr.flush()\n"
+"\n"
+"def load(path, name):\n"
+"    path = os.path.abspath(path)\n"
+"    loader = importlib.machinery.SourceFileLoader(name, path)\n"
+"    spec = importlib.util.spec_from_file_location(name, path, loader=loader)\n"
+"    with open(path, 'rb') as f:\n"
+"        source = f.read()\n"
+"    # compiled here, never from a __pycache__ that may be stale\n"
+"    code = compile(source, path, 'exec', dont_inherit=True)\n"
+"    mod = importlib.util.module_from_spec(spec)\n"
+"    d = os.path.dirname(path)\n"
+"    if d not in sys.path:\n"
+"        sys.path.insert(0, d)\n"
+"    linecache.checkcache(path)\n"
+"    old = sys.modules.get(name)\n"
+"    sys.modules[name] = mod\n"
+"    try:\n"
+"        exec(code, mod.__dict__)\n"
+"    except BaseException:\n"
+"        if old is None:\n"
+"            sys.modules.pop(name, None)\n"
+"        else:\n"
+"            sys.modules[name] = old\n"
+"        raise\n"
+"    return mod\n";
+
+static int run_bootstrap(char *err, size_t errlen)
+{
+	PyObject *g, *r, *tb;
+
+	g = PyDict_New();
+	if (!g || PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins()))
+		goto fail;
+	r = PyRun_String(bootstrap_src, Py_file_input, g, g);
+	if (!r)
+		goto fail;
+	Py_DECREF(r);
+	g_load = PyDict_GetItemString(g, "load");
+	g_flush = PyDict_GetItemString(g, "flush_thread");
+	g_out_parts = PyDict_GetItemString(g, "out_parts");
+	g_err_parts = PyDict_GetItemString(g, "err_parts");
+	if (!g_load || !g_flush || !g_out_parts || !g_err_parts)
+		goto fail;
+	Py_INCREF(g_load);
+	Py_INCREF(g_flush);
+	Py_INCREF(g_out_parts);
+	Py_INCREF(g_err_parts);
+	tb = PyImport_ImportModule("traceback");
+	if (!tb)
+		goto fail;
+	g_format_exc = PyObject_GetAttrString(tb, "format_exception");
+	Py_DECREF(tb);
+	if (!g_format_exc)
+		goto fail;
+	r = PyImport_ImportModule("jazz");
+	if (!r)
+		goto fail;
+	g_timeout_exc = PyObject_GetAttrString(r, "CallbackTimeout");
+	Py_DECREF(r);
+	if (!g_timeout_exc)
+		goto fail;
+	Py_DECREF(g);
+	return 0;
+fail:
+	log_exception("start", err, errlen);
+	Py_XDECREF(g);
+	return -1;
+}
+
+static int py_start(char *err, size_t errlen)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+	PyConfig cfg;
+	PyStatus st;
+	PyObject *sys_version, *prefix;
+
+	if (PyImport_AppendInittab("jazz", PyInit_jazz) < 0) {
+		snprintf(err, errlen, "python: cannot register the jazz module");
+		return -1;
+	}
+	PyConfig_InitIsolatedConfig(&cfg);
+	cfg.install_signal_handlers = 0;
+	cfg.write_bytecode = 0;
+	cfg.user_site_directory = 0;
+	cfg.site_import = 1;	/* Debian's dist-packages stay importable */
+	/*
+	 * The path calculation starts from program_name; left alone it is
+	 * "python3", looked up in PATH, which may be another installation
+	 * (pyenv) whose stdlib does not match this libpython. Our own
+	 * executable has no Python landmark beside it, so the search falls
+	 * back to libpython's build prefix (/usr on Debian).
+	 */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		st = PyConfig_SetBytesString(&cfg, &cfg.program_name, exe);
+		if (PyStatus_Exception(st))
+			goto fail;
+	}
+	st = Py_InitializeFromConfig(&cfg);
+	if (PyStatus_Exception(st))
+		goto fail;
+	PyConfig_Clear(&cfg);
+	if (jz_py_keys_init() || run_bootstrap(err, errlen)) {
+		if (PyErr_Occurred())
+			log_exception("start", NULL, 0);
+		PyEval_SaveThread();
+		return -1;
+	}
+	sys_version = PySys_GetObject("version");
+	prefix = PySys_GetObject("prefix");
+	jz_info("python: started %s (prefix %s)",
+		sys_version ? PyUnicode_AsUTF8(sys_version) : "?",
+		prefix ? PyUnicode_AsUTF8(prefix) : "?");
+	/* from here on the GIL is free; callers take it with PyGILState_Ensure */
+	PyEval_SaveThread();
+	return 0;
+fail:
+	snprintf(err, errlen, "python: cannot start the interpreter: %s%s%s",
+		 st.func ? st.func : "", st.func ? ": " : "",
+		 st.err_msg ? st.err_msg : "exit requested");
+	PyConfig_Clear(&cfg);
+	return -1;
+}
+
+/* ---- calls and their timeouts ---------------------------------------- */
+
+/*
+ * Which call each worker thread runs, so that interrupt() hits the call
+ * that timed out and not the next one the thread picked up. seq changes
+ * only with the GIL held; the table itself is under run_lock.
+ */
+#define MAX_THREADS 128
+
+struct running {
+	unsigned long tid;
+	unsigned long seq;
+	bool active;
+	bool interrupted;	/* an async exception may be pending */
+};
+
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct running running[MAX_THREADS];
+static unsigned long run_seq;
+static __thread int my_slot = -1;
+static __thread bool my_tstate;	/* this thread keeps a Python thread state */
+
+struct pending {
+	unsigned long tid, seq;
+	struct timespec due;
+};
+
+static pthread_cond_t irq_cond = PTHREAD_COND_INITIALIZER;
+static struct pending irq[MAX_THREADS];
+static size_t n_irq;
+static bool irq_thread_started;
+
+static struct running *slot_get(unsigned long tid)
+{
+	if (my_slot < 0) {
+		pthread_mutex_lock(&run_lock);
+		for (int i = 0; i < MAX_THREADS; i++) {
+			if (!running[i].tid) {
+				running[i].tid = tid;
+				my_slot = i;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&run_lock);
+	}
+	return my_slot >= 0 ? &running[my_slot] : NULL;
+}
+
+struct call {
+	PyGILState_STATE gil;
+	bool first;
+	unsigned long tid;
+	struct running *r;
+};
+
+static void call_enter(struct call *c)
+{
+	c->gil = PyGILState_Ensure();
+	/* The first call on a thread keeps its thread state for good (left
+	 * with PyEval_SaveThread): no state created and torn down per call. */
+	c->first = !my_tstate;
+	my_tstate = true;
+	c->tid = PyThread_get_thread_ident();
+	c->r = slot_get(c->tid);
+	if (c->r) {
+		pthread_mutex_lock(&run_lock);
+		c->r->seq = ++run_seq;
+		c->r->active = true;
+		pthread_mutex_unlock(&run_lock);
+	}
+}
+
+static void call_leave(struct call *c)
+{
+	bool interrupted = false;
+
+	if (PyErr_Occurred())
+		log_exception("internal", NULL, 0);
+	/* output without its final newline still belongs to this call */
+	if (PyDict_GET_SIZE(g_out_parts) || PyDict_GET_SIZE(g_err_parts)) {
+		PyObject *r = PyObject_CallNoArgs(g_flush);
+
+		if (!r)
+			PyErr_Clear();
+		Py_XDECREF(r);
+	}
+	if (c->r) {
+		pthread_mutex_lock(&run_lock);
+		c->r->active = false;
+		interrupted = c->r->interrupted;
+		c->r->interrupted = false;
+		pthread_mutex_unlock(&run_lock);
+	}
+	/* a timeout exception that arrived too late must not hit the next call */
+	if (interrupted)
+		PyThreadState_SetAsyncExc(c->tid, NULL);
+	if (c->first)
+		PyEval_SaveThread();
+	else
+		PyGILState_Release(c->gil);
+}
+
+static void ts_add_ms(struct timespec *t, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+static bool still_running(unsigned long tid, unsigned long seq)
+{
+	for (int i = 0; i < MAX_THREADS; i++)
+		if (running[i].tid == tid)
+			return running[i].active && running[i].seq == seq;
+	return false;
+}
+
+/* With the GIL: raise CallbackTimeout in the call if it still runs. */
+static void fire(const struct pending *p)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+
+	pthread_mutex_lock(&run_lock);
+	if (still_running(p->tid, p->seq)) {
+		for (int i = 0; i < MAX_THREADS; i++)
+			if (running[i].tid == p->tid)
+				running[i].interrupted = true;
+		PyThreadState_SetAsyncExc(p->tid, g_timeout_exc);
+	}
+	pthread_mutex_unlock(&run_lock);
+	PyGILState_Release(g);
+}
+
+static void *irq_main(void *arg)
+{
+	pthread_mutex_lock(&run_lock);
+	for (;;) {
+		struct pending now_due[MAX_THREADS];
+		size_t n_due = 0;
+		struct timespec now, next;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ts_add_ms(&next, 3600 * 1000);
+		for (size_t i = 0; i < n_irq;) {
+			if (!still_running(irq[i].tid, irq[i].seq)) {
+				irq[i] = irq[--n_irq];
+				continue;
+			}
+			if (irq[i].due.tv_sec < now.tv_sec ||
+			    (irq[i].due.tv_sec == now.tv_sec &&
+			     irq[i].due.tv_nsec <= now.tv_nsec)) {
+				now_due[n_due++] = irq[i];
+				/* re-raise while it goes on: it may catch the first */
+				ts_add_ms(&irq[i].due, 1000);
+			}
+			if (irq[i].due.tv_sec < next.tv_sec ||
+			    (irq[i].due.tv_sec == next.tv_sec &&
+			     irq[i].due.tv_nsec < next.tv_nsec))
+				next = irq[i].due;
+			i++;
+		}
+		if (n_due) {
+			pthread_mutex_unlock(&run_lock);
+			for (size_t i = 0; i < n_due; i++)
+				fire(&now_due[i]);
+			pthread_mutex_lock(&run_lock);
+			continue;
+		}
+		pthread_cond_timedwait(&irq_cond, &run_lock, &next);
+	}
+	return NULL;
+}
+
+/* Loop thread: never takes the GIL here, only queues the request. */
+static void py_interrupt(struct jz_backend *b, unsigned long tid)
+{
+	pthread_mutex_lock(&run_lock);
+	for (int i = 0; i < MAX_THREADS; i++) {
+		if (running[i].tid != tid || !running[i].active)
+			continue;
+		if (!irq_thread_started) {
+			pthread_t th;
+			pthread_condattr_t ca;
+
+			pthread_condattr_init(&ca);
+			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+			pthread_cond_destroy(&irq_cond);
+			pthread_cond_init(&irq_cond, &ca);
+			if (pthread_create(&th, NULL, irq_main, NULL) == 0) {
+				pthread_detach(th);
+				irq_thread_started = true;
+			}
+		}
+		if (n_irq < MAX_THREADS) {
+			irq[n_irq].tid = tid;
+			irq[n_irq].seq = running[i].seq;
+			clock_gettime(CLOCK_MONOTONIC, &irq[n_irq].due);
+			n_irq++;
+		}
+		pthread_cond_signal(&irq_cond);
+		break;
+	}
+	pthread_mutex_unlock(&run_lock);
+}
+
+/*
+ * One callback: build the argument, call, log an exception or convert the
+ * result. conv returns 0 when the result was a valid answer.
+ */
+typedef int (*conv_fn)(PyObject *res, void *ctx, char *why, size_t whylen);
+
+static int invoke(struct pyb *p, int cb, PyObject *arg, conv_fn conv, void *ctx)
+{
+	char why[512] = "";
+	PyObject *res;
+	int rc = JAZZ_CB_ERROR;
+
+	if (!arg) {
+		log_exception(cb_names[cb], NULL, 0);
+		return JAZZ_CB_ERROR;
+	}
+	res = PyObject_CallOneArg(p->fn[cb], arg);
+	Py_DECREF(arg);
+	if (!res) {
+		log_exception(cb_names[cb], NULL, 0);
+		return JAZZ_CB_ERROR;
+	}
+	if (conv(res, ctx, why, sizeof(why)) == 0) {
+		rc = JAZZ_CB_OK;
+	} else {
+		if (PyErr_Occurred())
+			log_exception(cb_names[cb], NULL, 0);
+		jz_py_log(LOG_ERR, cb_names[cb], "%s", why[0] ? why : "invalid answer");
+	}
+	Py_DECREF(res);
+	return rc;
+}
+
+static int conv_accept(PyObject *res, void *ctx, char *why, size_t whylen)
+{
+	return jz_py_accept_result(res, ctx, why, whylen);
+}
+
+static int py_accept(struct jz_backend *b, const struct jazz_accept_info *info,
+		     int *accept)
+{
+	struct call c;
+	int rc;
+
+	call_enter(&c);
+	rc = invoke(PYB(b), CB_ACCEPT, jz_py_accept_args(info), conv_accept, accept);
+	call_leave(&c);
+	return rc;
+}
+
+struct uk_ctx {
+	const char *enctype;
+	struct jazz_user_key_reply *reply;
+};
+
+static int conv_user_key(PyObject *res, void *ctx, char *why, size_t whylen)
+{
+	struct uk_ctx *u = ctx;
+
+	return jz_py_user_key_result(res, u->enctype, u->reply, why, whylen);
+}
+
+static int py_user_key(struct jz_backend *b, const struct jazz_user_key_request *req,
+		       struct jazz_user_key_reply *reply)
+{
+	struct uk_ctx u = { req->enctype, reply };
+	struct call c;
+	int rc;
+
+	call_enter(&c);
+	rc = invoke(PYB(b), CB_USER_KEY, jz_py_user_key_args(req), conv_user_key, &u);
+	call_leave(&c);
+	return rc;
+}
+
+static int conv_validate(PyObject *res, void *ctx, char *why, size_t whylen)
+{
+	return jz_py_validate_result(res, ctx, why, whylen);
+}
+
+static int py_validate(struct jz_backend *b, const struct jazz_validate_request *req,
+		       struct jazz_validate_reply *reply)
+{
+	struct call c;
+	int rc;
+
+	call_enter(&c);
+	rc = invoke(PYB(b), CB_VALIDATE, jz_py_validate_args(req), conv_validate, reply);
+	call_leave(&c);
+	return rc;
+}
+
+struct pf_ctx {
+	PyObject *users, *peers;
+	unsigned char *keep_users, *keep_peers;
+};
+
+static int conv_filter(PyObject *res, void *ctx, char *why, size_t whylen)
+{
+	struct pf_ctx *f = ctx;
+
+	return jz_py_filter_result(res, f->users, f->peers, f->keep_users,
+				   f->keep_peers, why, whylen);
+}
+
+static int py_filter(struct jz_backend *b, const struct jazz_peer_review *review,
+		     unsigned char *keep_users, unsigned char *keep_peers)
+{
+	struct pf_ctx f = { NULL, NULL, keep_users, keep_peers };
+	struct call c;
+	PyObject *arg;
+	int rc;
+
+	call_enter(&c);
+	arg = jz_py_filter_args(review, &f.users, &f.peers);
+	rc = invoke(PYB(b), CB_FILTER, arg, conv_filter, &f);
+	Py_XDECREF(f.users);
+	Py_XDECREF(f.peers);
+	call_leave(&c);
+	return rc;
+}
+
+static int conv_connection(PyObject *res, void *ctx, char *why, size_t whylen)
+{
+	return jz_py_connection_result(res, ctx, why, whylen);
+}
+
+static int py_connection(struct jz_backend *b, const struct jazz_connection_info *info,
+			 struct jazz_connection_reply *reply)
+{
+	struct call c;
+	int rc;
+
+	call_enter(&c);
+	rc = invoke(PYB(b), CB_CONNECTION, jz_py_connection_args(info), conv_connection,
+		    reply);
+	call_leave(&c);
+	return rc;
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+static void py_destroy(struct jz_backend *b)
+{
+	struct pyb *p = PYB(b);
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *mods = PySys_GetObject("modules");
+
+	/* the module stays importable while it is the current one */
+	if (mods && PyDict_GetItemString(mods, MODULE_NAME) == p->module &&
+	    PyDict_DelItemString(mods, MODULE_NAME))
+		PyErr_Clear();
+	for (int i = 0; i < CB__COUNT; i++)
+		Py_XDECREF(p->fn[i]);
+	Py_XDECREF(p->module);
+	PyGILState_Release(g);
+	free(p);
+}
+
+/* Finds the five callbacks; a name bound to a non-callable is an error. */
+static int find_callbacks(struct pyb *p, const char *path, char *err, size_t errlen)
+{
+	for (int i = 0; i < CB__COUNT; i++) {
+		PyObject *f = NULL;
+
+		f = PyObject_GetAttrString(p->module, cb_names[i]);
+		if (!f) {
+			if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+				log_exception("load", err, errlen);
+				return -1;
+			}
+			PyErr_Clear();
+		}
+		if (f && !PyCallable_Check(f)) {
+			snprintf(err, errlen, "python %s: %s is a %s, not a function", path,
+				 cb_names[i], Py_TYPE(f)->tp_name);
+			Py_DECREF(f);
+			return -1;
+		}
+		p->fn[i] = f;
+	}
+	return 0;
+}
+
+static struct pyb *load_module(const char *path, char *err, size_t errlen)
+{
+	char what[64 + PATH_MAX];
+	char summary[400];
+	struct pyb *p;
+	PyObject *mod;
+
+	mod = PyObject_CallFunction(g_load, "ss", path, MODULE_NAME);
+	if (!mod) {
+		snprintf(what, sizeof(what), "load %s", path);
+		log_exception_skip(what, summary, sizeof(summary), 1);
+		snprintf(err, errlen, "python %s: %s", path, summary);
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p) + strlen(path) + 8);
+	sprintf(p->name, "python:%s", path);
+	p->module = mod;
+	if (find_callbacks(p, path, err, errlen)) {
+		for (int i = 0; i < CB__COUNT; i++)
+			Py_XDECREF(p->fn[i]);
+		Py_DECREF(mod);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct jz_backend *jz_python_load(const char *path, char *err, size_t errlen)
+{
+	PyGILState_STATE g;
+	struct pyb *p;
+
+	pthread_mutex_lock(&load_lock);
+	if (py_broken) {
+		snprintf(err, errlen, "python: the interpreter failed to start earlier");
+		pthread_mutex_unlock(&load_lock);
+		return NULL;
+	}
+	if (!py_started) {
+		if (py_start(err, errlen)) {
+			py_broken = true;
+			pthread_mutex_unlock(&load_lock);
+			return NULL;
+		}
+		py_started = true;
+	}
+	g = PyGILState_Ensure();
+	p = load_module(path, err, errlen);
+	PyGILState_Release(g);
+	pthread_mutex_unlock(&load_lock);
+	if (!p)
+		return NULL;
+
+	p->b.name = p->name;
+	p->b.concurrent = true;
+	p->b.priv = p;
+	p->b.interrupt = py_interrupt;
+	p->b.destroy = py_destroy;
+	if (p->fn[CB_ACCEPT])
+		p->b.accept_conn = py_accept;
+	if (p->fn[CB_USER_KEY])
+		p->b.user_key = py_user_key;
+	if (p->fn[CB_VALIDATE])
+		p->b.validate_user = py_validate;
+	if (p->fn[CB_FILTER])
+		p->b.peer_filter = py_filter;
+	if (p->fn[CB_CONNECTION])
+		p->b.peer_connection = py_connection;
+	jz_info("python %s: loaded, defines:%s%s%s%s%s", path,
+		p->fn[CB_ACCEPT] ? " accept_conn" : "",
+		p->fn[CB_USER_KEY] ? " user_key" : "",
+		p->fn[CB_VALIDATE] ? " validate_user" : "",
+		p->fn[CB_FILTER] ? " peer_filter" : "",
+		p->fn[CB_CONNECTION] ? " peer_connection" : "");
+	return &p->b;
+}
