@@ -14,3 +14,4 @@ cc -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
 mv "$out/evbus.tmp.$$" "$out/evbus"
 # the fork+exec baseline of the benchmark
 cc -O2 -std=gnu11 -Wall -D_GNU_SOURCE -o "$out/forkexec" "$top/tests/host/events/forkexec.c"
+cc -O2 -std=gnu11 -Wall -D_GNU_SOURCE -o "$out/conc" "$top/tests/host/events/conc.c"

@@ -12,6 +12,7 @@
  *     -x MS          exit after MS of idleness: nothing buffered, queued or running
  *     -T SEC         exit after SEC seconds anyway
  *     -S FILE        write the counters as JSON to FILE at exit
+ *     -0             publish at once, without waiting for Redis
  *     -v             debug log
  * CONFIG holds [redis] and [events] like jazzd.conf; SIGHUP reloads it.
  */
@@ -47,6 +48,7 @@ static struct {
 	double t_start, t_first_pub, t_pub_done, t_handled;
 	unsigned long published_at_done;
 	const char *stats_file;
+	bool nowait, want_pub, want_sub;
 	int rc;
 } g;
 
@@ -162,7 +164,8 @@ static void on_tick(evutil_socket_t fd, short w, void *arg)
 	double t = now();
 
 	jz_bus_get_stats(g.bus, &st);
-	if (!g.ready && st.sub_connected && st.pub_connected) {
+	if (!g.ready && (g.nowait || ((st.sub_connected || !g.want_sub) &&
+				 (st.pub_connected || !g.want_pub)))) {
 		g.ready = true;
 		if (g.ready_file) {
 			FILE *f = fopen(g.ready_file, "w");
@@ -224,7 +227,7 @@ int main(int argc, char **argv)
 	int level = LOG_INFO, opt;
 	char err[256];
 
-	while ((opt = getopt(argc, argv, "e:N:E:i:R:x:T:S:v")) != -1) {
+	while ((opt = getopt(argc, argv, "e:N:E:i:R:x:T:S:v0")) != -1) {
 		switch (opt) {
 		case 'e': {
 			char *eq = strchr(optarg, '=');
@@ -244,6 +247,7 @@ int main(int argc, char **argv)
 		case 'T': dl.tv_sec = atoi(optarg); break;
 		case 'S': g.stats_file = optarg; break;
 		case 'v': level = LOG_DEBUG; break;
+		case '0': g.nowait = true; break;
 		default: return 64;
 		}
 	}
@@ -255,6 +259,8 @@ int main(int argc, char **argv)
 	jz_log_open("evbus", JZ_LOG_STDERR, level);
 	if (load(&c))
 		return 1;
+	g.want_pub = c.publish;
+	g.want_sub = c.handle;
 	g.base = event_base_new();
 	g.bus = jz_bus_new(g.base, &c, err, sizeof(err));
 	jz_bus_config_free(&c);
