@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# jazzctl's direct-connection commands against jazz.ko: answer (approve-all,
+# deny-all, rules), monitor of the approvals group (JSON lines), conns
+# (text and JSON), conn approve ahead of traffic, conn del, conn flush,
+# and the errors for unknown cookies.
+#
+# Usage (inside the VM): scripts/vm.sh --each tests/vm/netlink-conn.sh
+#   n1: veth1 10.97.0.1/24  jazz0 10.201.0.1/24 port 51840
+#   n2: veth2 10.97.0.2/24  jazz0 10.201.0.2/24 port 51841
+. "$(dirname "$0")/lib.sh"
+
+need_root
+need_cmd ip ping
+need_module jazz
+JZ=$JAZZ_TOP/build/jazzctl
+[ -x "$JZ" ] || { not_ok "build/jazzctl exists (run make userspace on the host)"; exit 1; }
+T=$(mktemp -d)
+on_exit rm -rf "$T"
+dmesg_mark
+pyget() { $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# pylines FILE EXPR: EXPR over L, the list of JSON lines in FILE.
+pylines() { $PY -c 'import json,sys; L=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; print(eval(sys.argv[2]))' "$1" "$2"; }
+stop() { kill "$@" 2>/dev/null; wait "$@" 2>/dev/null; true; }
+
+ns_add n1 n2
+check "veth underlay" veth n1 veth1 n2 veth2
+addr n1 veth1 10.97.0.1/24
+addr n2 veth2 10.97.0.2/24
+K1=3333333333333333333333333333333333333333333333333333333333333333
+K2=4444444444444444444444444444444444444444444444444444444444444444
+for n in 1 2; do
+	o=$((3 - n))
+	check "jazz0 in n$n" ip -n "$(ns_name n$n)" link add jazz0 type jazz
+	check "configure n$n (conncheck on, approval-timeout 4s)" "n$n" "$JZ" set jazz0 \
+		listen-port $((51839 + n)) conncheck on approval-timeout 4s \
+		peer 1 remote-id 1 name "node$o" endpoint "10.97.0.$o:$((51839 + o))" allowed-ips "10.201.0.$o/32"
+	addr "n$n" jazz0 "10.201.0.$n/24"
+done
+check "key n1" n1 "$JZ" key jazz0 new peer 1 slot primary id 1 cipher aes-256-gcm \
+	tx "$K1:01010101" rx "$K2:02020202"
+check "key n2" n2 "$JZ" key jazz0 new peer 1 slot primary id 1 cipher aes-256-gcm \
+	tx "$K2:02020202" rx "$K1:01010101"
+
+# ------------------------------------------------------------ approve-all
+bg n1 "$JZ" monitor --json --group approvals >"$T/mon1" 2>&1
+mon=$!
+bg n1 "$JZ" answer jazz0 approve-all --json >"$T/ans1" 2>&1
+a1=$!
+bg n2 "$JZ" answer jazz0 approve-all >"$T/ans2" 2>&1
+a2=$!
+sleep 1
+check "ping held, approved at both ends, delivered" n1 ping -c 3 -i 0.3 -W 5 10.201.0.2
+check_eq "n1 answered its egress request" "$(pylines "$T/ans1" \
+	'[(x["verdict"], x["ok"], x["direction"], x["proto"], x["src"], x["dst"]) for x in L][:1]')" \
+	"[('approve', True, 'egress', 'icmp', '10.201.0.1', '10.201.0.2')]"
+check "n2 answered the ingress request" grep -q "^approve jazz0 cookie [0-9]* peer 1 (node1) ingress icmp 10.201.0.1 -> 10.201.0.2" "$T/ans2"
+check_eq "monitor saw the conn-request" "$(pylines "$T/mon1" \
+	'[(x["event"], x["peer_name"], x["cookie"].isdigit()) for x in L if x["event"] == "conn-request"][:1]')" \
+	"[('conn-request', 'node2', True)]"
+check "conns --json" to_file "$T/conns.json" n1 "$JZ" conns jazz0 --json
+check_eq "conns: one approved icmp entry" "$(pyget "$T/conns.json" \
+	'[(c["state"], c["proto"], c["direction"], c["packets"] >= 6) for c in d]')" \
+	"[('approved', 'icmp', 'egress', True)]"
+check "conns text" bash -c "ip netns exec $(ns_name n1) $JZ conns | grep -q '^jazz0 cookie .* egress icmp 10.201.0.1 -> 10.201.0.2 id .* approved'"
+check "conns all" bash -c "ip netns exec $(ns_name n1) $JZ conns all | grep -q approved"
+cookie=$(pyget "$T/conns.json" 'd[0]["cookie"]')
+check "conn del cookie $cookie" n1 "$JZ" conn jazz0 del cookie "$cookie"
+check_eq "entry gone" "$(n1 "$JZ" conns jazz0 | wc -l)" 0
+stop "$a1" "$a2" "$mon"
+check "the expiry was reported" grep -q '"event":"conn-expire"' "$T/mon1"
+
+# ------------------------------------------------------------ verdicts ahead of traffic
+check "pre-approve udp by addresses" n1 "$JZ" conn jazz0 approve proto udp \
+	from 10.201.0.1:5000 to 10.201.0.2:6000 peer 1 lifetime 60
+check "conns shows it approved" bash -c \
+	"ip netns exec $(ns_name n1) $JZ conns jazz0 | grep -q 'udp 10.201.0.1:5000 -> 10.201.0.2:6000 approved'"
+check "conn del by addresses" n1 "$JZ" conn jazz0 del proto udp from 10.201.0.1:5000 to 10.201.0.2:6000
+check "pre-deny tcp" n1 "$JZ" conn jazz0 deny proto tcp from 10.201.0.1:5001 to 10.201.0.2:22
+check "conns shows it denied" bash -c \
+	"ip netns exec $(ns_name n1) $JZ conns jazz0 | grep -q 'tcp 10.201.0.1:5001 -> 10.201.0.2:22 denied'"
+check "conn flush peer 1" n1 "$JZ" conn jazz0 flush peer 1
+check "conn flush" n1 "$JZ" conn jazz0 flush
+check_eq "table empty" "$(n1 "$JZ" conns jazz0 | wc -l)" 0
+err=$(n1 "$JZ" conn jazz0 approve cookie 123456789 2>&1)
+check_eq "unknown cookie: exit 1 with context" "$?:${err%%:*}:$(cut -d: -f2 <<<"$err")" "1:jazzctl: jazz0"
+
+# ------------------------------------------------------------ deny-all
+bg n1 "$JZ" answer jazz0 deny-all --count 1 >"$T/deny1" 2>&1
+d1=$!
+sleep 1
+check_fail "ping denied" n1 ping -c 1 -W 3 10.201.0.2
+wait_for 5 grep -q '^deny jazz0' "$T/deny1"
+check "deny-all answered and exited after --count 1" bash -c "grep -q '^deny jazz0 cookie' $T/deny1 && ! kill -0 $d1 2>/dev/null"
+check "conn flush after deny" n1 "$JZ" conn jazz0 flush
+
+# ------------------------------------------------------------ rules
+cat >"$T/rules" <<'EOF'
+# first match wins
+deny peer mallory
+deny proto tcp dport 22
+approve lifetime 30 proto icmp to 10.201.0.2/32
+EOF
+bg n1 "$JZ" answer jazz0 rules "$T/rules" --json >"$T/r1" 2>&1
+r1=$!
+bg n2 "$JZ" answer jazz0 approve-all >/dev/null 2>&1
+r2=$!
+sleep 1
+check "ping approved by rule 3" n1 ping -c 2 -i 0.3 -W 5 10.201.0.2
+check_eq "rule 3 matched" "$(pylines "$T/r1" '[(x["verdict"], x["rule"]) for x in L][:1]')" "[('approve', 3)]"
+stop "$r1" "$r2"
+printf 'approve bogus 1\n' >"$T/badrules"
+err=$(n1 "$JZ" answer jazz0 rules "$T/badrules" 2>&1)
+check_eq "bad rules file: exit 2, file and line quoted" "$?:$err" "2:jazzctl: $T/badrules:1: unknown match 'bogus'"
+
+check "delete devices" bash -c "ip -n $(ns_name n1) link del jazz0 && ip -n $(ns_name n2) link del jazz0"
+dmesg_check "kernel log clean"
