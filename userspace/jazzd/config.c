@@ -86,13 +86,13 @@ static int handler(void *user, const char *section, const char *name,
 	struct jz_config *c = p->c;
 	int tmp;
 
-	if (!name) {	/* a section header */
-		if (!strcmp(section, "server"))
-			c->mode = c->mode == JZ_MODE_CLIENT ? c->mode : JZ_MODE_SERVER;
-		else if (!strcmp(section, "client"))
-			c->mode = c->mode == JZ_MODE_SERVER ? c->mode : JZ_MODE_CLIENT;
+	/* the first of [server] / [client] decides, unless [jazzd] mode = */
+	if (!strcmp(section, "server") && c->mode == JZ_MODE_NONE)
+		c->mode = JZ_MODE_SERVER;
+	else if (!strcmp(section, "client") && c->mode == JZ_MODE_NONE)
+		c->mode = JZ_MODE_CLIENT;
+	if (!name)	/* a section header (inih built with section callbacks) */
 		return 1;
-	}
 	if (!strcmp(section, "jazzd") && !strcmp(name, "mode")) {
 		if (!strcmp(value, "server"))
 			c->mode = JZ_MODE_SERVER;

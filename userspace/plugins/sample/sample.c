@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sample.c - a jazz policy plugin showing the five callbacks of
+ * <jazz/events.h>. Build: cc -shared -fPIC -o sample.so sample.c
+ * Load: jazzd.conf [callbacks] plugin = /usr/lib/jazz/sample.so
+ *
+ * Its policy comes from environment variables of jazzd, so the same .so
+ * serves the examples and the tests (unset: accept / approve everything):
+ *
+ *   JAZZ_SAMPLE_REFUSE_IP=1.2.3.4      accept_conn refuses this source
+ *   JAZZ_SAMPLE_PASSWORDS=bob:pw,...   user_key: passwords by user
+ *   JAZZ_SAMPLE_OTP=bob:123456,...     validate_user asks these users for
+ *                                      the one-time code "otp"
+ *   JAZZ_SAMPLE_REJECT=mallory,...     validate_user rejects these users
+ *   JAZZ_SAMPLE_SLOW=slow:5000,...     validate_user sleeps (ms) for these
+ *   JAZZ_SAMPLE_HIDE=bob:carol-pc,...  peer_filter hides device carol-pc
+ *                                      from viewer bob
+ *   JAZZ_SAMPLE_DENY=bob:carol-pc,...  peer_connection denies bob's devices
+ *                                      connecting to device carol-pc
+ *   JAZZ_SAMPLE_LIFETIME=600           lifetime of approvals (seconds)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jazz/events.h>
+
+const int jazz_events_abi = JAZZ_EVENTS_ABI_VERSION;
+const int jazz_events_concurrent = 1;	/* no shared mutable state */
+
+static const struct jazz_host_api *host;
+
+int jazz_events_init(const struct jazz_host_api *api)
+{
+	host = api;
+	host->log(JAZZ_LOG_INFO, "sample plugin loaded");
+	return 0;
+}
+
+/* Looks up "key" in a "k1:v1,k2:v2" list; copies the value. */
+static int lookup(const char *env, const char *key, char *val, size_t len)
+{
+	const char *list = getenv(env), *p;
+	size_t kl = strlen(key);
+
+	if (!list)
+		return 0;
+	for (p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		if (!strncmp(p, key, kl) && (p[kl] == ':' || p[kl] == ',' || !p[kl])) {
+			const char *v = p[kl] == ':' ? p + kl + 1 : "";
+			size_t vl = strcspn(v, ",");
+
+			if (val) {
+				snprintf(val, len, "%.*s", (int)vl, v);
+			}
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int accept_conn(const struct jazz_accept_info *info, int *accept)
+{
+	const char *refuse = getenv("JAZZ_SAMPLE_REFUSE_IP");
+
+	*accept = !(refuse && !strcmp(refuse, info->source.ip));
+	if (!*accept)
+		host->log(JAZZ_LOG_INFO, "accept_conn: refusing %s:%u", info->source.ip,
+			  info->source.port);
+	return JAZZ_CB_OK;
+}
+
+int user_key(const struct jazz_user_key_request *req, struct jazz_user_key_reply *reply)
+{
+	char pw[JAZZ_PASSWORD_MAX];
+
+	if (!lookup("JAZZ_SAMPLE_PASSWORDS", req->username, pw, sizeof(pw))) {
+		reply->kind = JAZZ_USER_KEY_UNKNOWN_USER;
+		return JAZZ_CB_OK;
+	}
+	reply->kind = JAZZ_USER_KEY_PASSWORD;
+	snprintf(reply->password, sizeof(reply->password), "%s", pw);
+	return JAZZ_CB_OK;
+}
+
+int validate_user(const struct jazz_validate_request *req, struct jazz_validate_reply *reply)
+{
+	char v[64];
+
+	host->log(JAZZ_LOG_INFO, "validate_user %s@%s device %s method %s round %u",
+		  req->username, req->realm, req->device, req->method, req->round);
+	if (lookup("JAZZ_SAMPLE_SLOW", req->username, v, sizeof(v))) {
+		struct timespec ts = { atoi(v) / 1000, (atoi(v) % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	if (lookup("JAZZ_SAMPLE_REJECT", req->username, NULL, 0)) {
+		reply->status = JAZZ_VALIDATE_USER_STATUS_REJECTED;
+		snprintf(reply->message, sizeof(reply->message), "account disabled");
+		return JAZZ_CB_OK;
+	}
+	if (lookup("JAZZ_SAMPLE_OTP", req->username, v, sizeof(v))) {
+		for (size_t i = 0; i < req->n_other_data; i++) {
+			if (!strcmp(req->other_data[i].code, "otp") &&
+			    !strcmp(req->other_data[i].value, v)) {
+				reply->status = JAZZ_VALIDATE_USER_STATUS_ACCEPTED;
+				return JAZZ_CB_OK;
+			}
+		}
+		if (req->round >= 2) {
+			reply->status = JAZZ_VALIDATE_USER_STATUS_REJECTED;
+			snprintf(reply->message, sizeof(reply->message), "wrong one-time code");
+			return JAZZ_CB_OK;
+		}
+		reply->status = JAZZ_VALIDATE_USER_STATUS_MORE_DATA;
+		reply->n_prompts = 1;
+		snprintf(reply->prompts[0].code, JAZZ_CODE_MAX, "otp");
+		snprintf(reply->prompts[0].text, JAZZ_TEXT_MAX, "One-time code");
+		reply->prompts[0].secret = 1;
+		return JAZZ_CB_OK;
+	}
+	reply->status = JAZZ_VALIDATE_USER_STATUS_ACCEPTED;
+	return JAZZ_CB_OK;
+}
+
+int peer_filter(const struct jazz_peer_review *review, unsigned char *keep_users,
+		unsigned char *keep_peers)
+{
+	char dev[128];
+
+	for (size_t i = 0; i < review->n_peers; i++) {
+		snprintf(dev, sizeof(dev), "%s:%s", review->username, review->peers[i].device);
+		if (lookup("JAZZ_SAMPLE_HIDE", dev, NULL, 0)) {
+			keep_peers[i] = 0;
+			host->log(JAZZ_LOG_INFO, "peer_filter: hiding %s from %s",
+				  review->peers[i].device, review->username);
+		}
+	}
+	return JAZZ_CB_OK;
+}
+
+int peer_connection(const struct jazz_connection_info *info,
+		    struct jazz_connection_reply *reply)
+{
+	char key[128];
+	const char *lt = getenv("JAZZ_SAMPLE_LIFETIME");
+
+	snprintf(key, sizeof(key), "%s:%s", info->origin_username, info->destination_device);
+	reply->approve = !lookup("JAZZ_SAMPLE_DENY", key, NULL, 0);
+	reply->lifetime_s = lt ? (uint32_t)atoi(lt) : 0;
+	host->log(JAZZ_LOG_INFO, "peer_connection %s@%s %s %s:%u -> %s %s:%u %s: %s",
+		  info->origin_username, info->origin_realm, info->origin_device,
+		  info->origin.ip, info->origin.port, info->destination_device,
+		  info->destination.ip, info->destination.port, info->protocol,
+		  reply->approve ? "approve" : "deny");
+	return JAZZ_CB_OK;
+}
