@@ -82,7 +82,7 @@ tap_of n1 $PY "$TOOL" fuzz jazzfz 1000 "$SEED"
 tap_of n1 setpriv --reuid=65534 --regid=65534 --clear-groups $PY "$TOOL" unpriv
 err=$(n1 setpriv --reuid=65534 --regid=65534 --clear-groups "$JZ" show jazz0 2>&1)
 check_eq "jazzctl as nobody: refused, exit 1" "$?:$err" "1:jazzctl: jazz0: Operation not permitted"
-err=$(n1 setpriv --reuid=65534 --regid=65534 --clear-groups "$JZ" monitor --group approvals 2>&1)
+err=$(n1 timeout 5 setpriv --reuid=65534 --regid=65534 --clear-groups "$JZ" monitor --group approvals 2>&1)
 rc=$?
 check_eq "jazzctl monitor as nobody: approvals refused, exit 1" "$rc:$err" \
 	"1:jazzctl: cannot join multicast group 'approvals': Operation not permitted"

@@ -153,9 +153,9 @@ expect_err "setconf: bad key quoted with file and line" 2 "bad.conf:3: unknown k
 	n2 "$JZ" setconf jazz1 "$T/bad.conf"
 
 # ---------------------------------------------------------------- monitor
-bg n1 "$JZ" monitor --count 1 >"$T/mon.txt" 2>&1
+bg n1 timeout 30 "$JZ" monitor --count 1 >"$T/mon.txt" 2>&1
 mpid=$!
-bg n1 "$JZ" monitor --json --count 1 --group notify >"$T/mon.json" 2>&1
+bg n1 timeout 30 "$JZ" monitor --json --count 1 --group notify >"$T/mon.json" 2>&1
 jpid=$!
 sleep 1
 check "peer 8 remove" n1 "$JZ" set jazz0 peer 8 remove
