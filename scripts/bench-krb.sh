@@ -10,6 +10,9 @@
 #   pw-password      jz_krb_pw_verify given the password: string-to-key
 #                    (PBKDF2, 4096 rounds sha1 / 32768 rounds sha384) +
 #                    decrypt + checks + replay memory + reply
+#   pw-cached        the same with the server's key cache on (jazzd's
+#                    default): one user logging in again and again, so one
+#                    string-to-key in all
 #   pw-rawkey        the same given the raw key (what a user_key callback
 #                    returning JAZZ_USER_KEY_RAW costs): decrypt + checks
 #
@@ -59,6 +62,7 @@ for t in $THREADS; do
 	R[ap-verify.$t]=$(run bench-ap "${AP[@]}" --n "$N_AP" --threads "$t")
 	R[pw-password-sha1.$t]=$(run bench-pw "${PW[@]}" --enctype $SHA1 --n "$N_SHA1" --threads "$t")
 	R[pw-password-sha384.$t]=$(run bench-pw "${PW[@]}" --enctype $SHA384 --n "$N_SHA384" --threads "$t")
+	R[pw-cached-sha384.$t]=$(run bench-pw "${PW[@]}" --enctype $SHA384 --key-cache 0 --n "$N_RAW" --threads "$t")
 	R[pw-rawkey-sha1.$t]=$(run bench-pw "${PW[@]}" --enctype $SHA1 --raw-key --n "$N_RAW" --threads "$t")
 	R[pw-rawkey-sha384.$t]=$(run bench-pw "${PW[@]}" --enctype $SHA384 --raw-key --n "$N_RAW" --threads "$t")
 done
@@ -68,11 +72,11 @@ echo "# command: $CMD (threads: $THREADS)"
 printf "%-22s" "verifications/s"
 for t in $THREADS; do printf " %12s" "${t} thread(s)"; done
 printf "\n"
-for m in ap-verify pw-password-sha1 pw-password-sha384 pw-rawkey-sha1 pw-rawkey-sha384; do
+for m in ap-verify pw-password-sha1 pw-password-sha384 pw-cached-sha384 pw-rawkey-sha1 pw-rawkey-sha384; do
 	printf "%-22s" "$m"
 	for t in $THREADS; do printf " %12s" "${R[$m.$t]}"; done
 	printf "\n"
 done
-for m in ap-verify pw-password-sha1 pw-password-sha384 pw-rawkey-sha1 pw-rawkey-sha384; do
+for m in ap-verify pw-password-sha1 pw-password-sha384 pw-cached-sha384 pw-rawkey-sha1 pw-rawkey-sha384; do
 	for t in $THREADS; do echo "raw.$m.t$t=${R[$m.$t]}"; done
 done

@@ -209,6 +209,25 @@ check "enctype changed to aes128-cts-hmac-sha256-128 (19): unsupported" 'unsuppo
 	pw "${PA[@]}" --server-password alice-pw-1 --flip 5
 check "flipped ciphertext byte: bad-key (integrity)" 'bad-key' \
 	pw "${PA[@]}" --server-password alice-pw-1 --flip 60
+# Password key cache (on by default): repeat logins skip string-to-key.
+for e in aes256-cts-hmac-sha1-96 aes256-cts-hmac-sha384-192; do
+	check "5 logins on one server, $e (key cache on)" 'ok user=alice' \
+		pw "${PA[@]}" --enctype $e --server-password alice-pw-1 --logins 5
+done
+check "key cached, then the client types a wrong password: bad-key" 'bad-key' \
+	pw "${PA[@]}" --server-password alice-pw-1 --logins 2 --then-password wrong-pw
+check "key cached, then the user database changes the password: old one refused" 'bad-key' \
+	pw "${PA[@]}" --server-password alice-pw-1 --logins 2 --then-server-password new-pw
+check "key cached, then both sides use the new password: accepted" 'ok user=alice' \
+	pw "${PA[@]}" --server-password alice-pw-1 --logins 2 --then-password new-pw \
+	--then-server-password new-pw
+check "key cache off (-1): repeat logins still work" 'ok user=alice' \
+	pw "${PA[@]}" --server-password alice-pw-1 --logins 3 --key-cache -1
+check "replay memory bounded (2 tuples): 2 logins pass" 'ok user=alice' \
+	pw "${PA[@]}" --server-password alice-pw-1 --logins 2 --replay-max 2
+check "replay memory full within the skew window: refused (fail closed)" \
+	'replay-memory-full' \
+	pw "${PA[@]}" --server-password alice-pw-1 --logins 3 --replay-max 2
 out=$("$K" bench-pw "${PA[@]}" --raw-key --same --n 16 --threads 8 2>&1)
 if [ $? -eq 0 ]; then
 	ok "one password token verified by 8 threads at once: exactly one accepted"

@@ -62,6 +62,18 @@ struct jz_replay_ent {
 	unsigned char nonce[JZ_PW_NONCE_LEN];
 };
 
+/* Password mode key cache entry (direct-mapped by user/realm/enctype). */
+#define JZ_KC_TAG_MAX 32
+struct jz_kc_ent {
+	bool used;
+	int enctype;
+	char user[JZ_KRB_NAME_MAX], realm[JZ_KRB_NAME_MAX];
+	unsigned char tag[JZ_KC_TAG_MAX];	/* keyed hash of the password */
+	size_t tag_len;
+	unsigned char key[32];
+	size_t key_len;
+};
+
 struct jz_krb_server {
 	struct jz_krb_server_cfg cfg;	/* strings below are our copies */
 	char *keytab, *service, *rcache;
@@ -75,6 +87,11 @@ struct jz_krb_server {
 	struct jz_replay_ent **rp_tab;
 	size_t rp_nbuckets, rp_count;
 	time_t rp_swept;
+
+	pthread_mutex_t kc_mu;
+	struct jz_kc_ent *kc;		/* NULL: key cache off */
+	size_t kc_n;
+	krb5_keyblock kc_hkey;		/* random key for the password tags */
 };
 
 struct jz_krb_client {
@@ -392,6 +409,115 @@ static void slot_put(struct jz_krb_server *s, struct jz_slot *sl)
 	pthread_mutex_unlock(&s->pool_mu);
 }
 
+/* ---- password key cache -------------------------------------------- */
+
+static int kc_init(struct jz_krb_server *s, char *err, size_t errlen)
+{
+	krb5_context ctx = s->slots[0].ctx;
+	krb5_error_code code;
+	int n = s->cfg.pw_key_cache;
+
+	if (n < 0)
+		return 0;
+	s->kc_n = n ? (size_t)n : 1024;
+	s->kc = calloc(s->kc_n, sizeof(*s->kc));
+	if (!s->kc)
+		return seterr(err, errlen, JZ_KRB_EINTERNAL, "out of memory");
+	code = krb5_c_make_random_key(ctx, ENCTYPE_AES256_CTS_HMAC_SHA384_192,
+				      &s->kc_hkey);
+	if (code)
+		return krberr(ctx, code, err, errlen, JZ_KRB_EINTERNAL,
+			      "key cache key");
+	return 0;
+}
+
+/* Keyed hash of the password: a cache hit needs the same password, and the
+ * cache never holds anything that would help guess it offline. */
+static int kc_tag(struct jz_krb_server *s, krb5_context ctx, const char *pw,
+		  unsigned char *tag, size_t *tag_len)
+{
+	krb5_checksum ck;
+	krb5_data d;
+
+	d.magic = KV5M_DATA;
+	d.data = (char *)pw;
+	d.length = strlen(pw);
+	if (krb5_c_make_checksum(ctx, CKSUMTYPE_HMAC_SHA384_192_AES256,
+				 &s->kc_hkey, JZ_KU_PW_TIMESTAMP, &d, &ck))
+		return -1;
+	if (ck.length > JZ_KC_TAG_MAX) {
+		krb5_free_checksum_contents(ctx, &ck);
+		return -1;
+	}
+	memcpy(tag, ck.contents, ck.length);
+	*tag_len = ck.length;
+	krb5_free_checksum_contents(ctx, &ck);
+	return 0;
+}
+
+static struct jz_kc_ent *kc_slot(struct jz_krb_server *s, const char *user,
+				 const char *realm, int enctype)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)user; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	h = (h ^ '@') * 0x100000001b3ULL;
+	for (p = (const unsigned char *)realm; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	h = (h ^ (unsigned)enctype) * 0x100000001b3ULL;
+	return &s->kc[h % s->kc_n];
+}
+
+/* Copy a cached key into kb (malloc'd contents); 0 = hit. */
+static int kc_get(struct jz_krb_server *s, const char *user, const char *realm,
+		  int enctype, const unsigned char *tag, size_t tag_len,
+		  krb5_keyblock *kb)
+{
+	struct jz_kc_ent *e;
+	int rc = -1;
+
+	pthread_mutex_lock(&s->kc_mu);
+	e = kc_slot(s, user, realm, enctype);
+	if (e->used && e->enctype == enctype && e->tag_len == tag_len &&
+	    !strcmp(e->user, user) && !strcmp(e->realm, realm) &&
+	    ct_equal(e->tag, tag, tag_len)) {
+		kb->contents = malloc(e->key_len);
+		if (kb->contents) {
+			memcpy(kb->contents, e->key, e->key_len);
+			kb->magic = KV5M_KEYBLOCK;
+			kb->enctype = enctype;
+			kb->length = e->key_len;
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&s->kc_mu);
+	return rc;
+}
+
+static void kc_put(struct jz_krb_server *s, const char *user, const char *realm,
+		   const unsigned char *tag, size_t tag_len,
+		   const krb5_keyblock *kb)
+{
+	struct jz_kc_ent *e;
+
+	if (kb->length > sizeof(e->key))
+		return;
+	pthread_mutex_lock(&s->kc_mu);
+	e = kc_slot(s, user, realm, kb->enctype);
+	wipe(e, sizeof(*e));
+	e->used = true;
+	e->enctype = kb->enctype;
+	strcpy(e->user, user);
+	strcpy(e->realm, realm);
+	memcpy(e->tag, tag, tag_len);
+	e->tag_len = tag_len;
+	memcpy(e->key, kb->contents, kb->length);
+	e->key_len = kb->length;
+	pthread_mutex_unlock(&s->kc_mu);
+}
+
 static char *dup_or_null(const char *p, bool *fail)
 {
 	char *d;
@@ -439,6 +565,7 @@ int jz_krb_server_new(const struct jz_krb_server_cfg *cfg,
 	pthread_mutex_init(&s->pool_mu, NULL);
 	pthread_cond_init(&s->pool_cv, NULL);
 	pthread_mutex_init(&s->rp_mu, NULL);
+	pthread_mutex_init(&s->kc_mu, NULL);
 	/* One slot now, so that a bad keytab/principal/rcache fails here. */
 	rc = slot_init(s, &s->slots[0], err, errlen);
 	if (rc) {
@@ -446,6 +573,11 @@ int jz_krb_server_new(const struct jz_krb_server_cfg *cfg,
 		return rc;
 	}
 	s->n_slots = 1;
+	rc = kc_init(s, err, errlen);
+	if (rc) {
+		jz_krb_server_free(s);
+		return rc;
+	}
 	*out = s;
 	return 0;
 }
@@ -469,7 +601,14 @@ void jz_krb_server_free(struct jz_krb_server *s)
 		pthread_mutex_destroy(&s->pool_mu);
 		pthread_cond_destroy(&s->pool_cv);
 		pthread_mutex_destroy(&s->rp_mu);
+		pthread_mutex_destroy(&s->kc_mu);
 	}
+	if (s->kc) {
+		wipe(s->kc, s->kc_n * sizeof(*s->kc));
+		free(s->kc);
+	}
+	wipe(s->kc_hkey.contents, s->kc_hkey.length);
+	free(s->kc_hkey.contents);
 	free(s->keytab);
 	free(s->service);
 	free(s->rcache);
@@ -1490,7 +1629,10 @@ int jz_krb_pw_verify(struct jz_krb_server *s, const void *token, size_t len,
 	struct pw_login l;
 	struct jz_slot *sl;
 	krb5_keyblock kb;
-	int rc;
+	unsigned char tag[JZ_KC_TAG_MAX];
+	size_t tag_len = 0;
+	bool tagged = false, cached = false;
+	int rc = 0;
 
 	memset(id, 0, sizeof(*id));
 	reply->data = NULL;
@@ -1506,13 +1648,26 @@ int jz_krb_pw_verify(struct jz_krb_server *s, const void *token, size_t len,
 	sl = slot_get(s, err, errlen);
 	if (!sl)
 		return JZ_KRB_EINTERNAL;
-	rc = make_key(sl->ctx, l.enctype, l.user, l.realm, secret->password,
-		      secret->key, secret->key_len, &kb, err, errlen);
+	memset(&kb, 0, sizeof(kb));
+	if (s->kc && secret->password &&
+	    !kc_tag(s, sl->ctx, secret->password, tag, &tag_len)) {
+		cached = !kc_get(s, l.user, l.realm, l.enctype, tag, tag_len, &kb);
+		tagged = true;
+	}
+	if (!cached)
+		rc = make_key(sl->ctx, l.enctype, l.user, l.realm,
+			      secret->password, secret->key, secret->key_len,
+			      &kb, err, errlen);
 	if (!rc) {
 		rc = pw_check(s, sl->ctx, &l, &kb, cb, cb_len, reply, err,
 			      errlen);
+		/* Only keys that decrypted a token are worth keeping. */
+		if (tagged && !cached && rc != JZ_KRB_EBADKEY &&
+		    rc != JZ_KRB_EMALFORMED)
+			kc_put(s, l.user, l.realm, tag, tag_len, &kb);
 		krb5_free_keyblock_contents(sl->ctx, &kb);
 	}
+	wipe(tag, sizeof(tag));
 	slot_put(s, sl);
 	if (rc)
 		return rc;

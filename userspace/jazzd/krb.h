@@ -107,6 +107,12 @@ struct jz_krb_server_cfg {
 	/* Testing aid: seconds added to this server's clock (krb5_set_real_time
 	 * on its contexts). 0 in production. */
 	int time_offset;
+	/* Password mode: derived keys kept for repeat logins, so string-to-key
+	 * (milliseconds of PBKDF2) runs once per (user, realm, enctype,
+	 * password) rather than once per login. Entries are keyed by a keyed
+	 * hash of the password under a random per-server key, so a changed
+	 * password misses. 0 = 1024 entries (direct-mapped), -1 = off. */
+	int pw_key_cache;
 };
 
 struct jz_krb_server;
@@ -160,8 +166,9 @@ int jz_krb_pw_peek(const void *token, size_t len, struct jz_krb_pw_hello *h,
  * with salt realm+user for a password), decrypt the token, check the
  * timestamp against the skew limit, the channel binding, and the replay
  * memory. On success fills *id and *reply (the reply token for the client).
- * Costs one string-to-key (PBKDF2: 4096 rounds for sha1, 32768 for sha384)
- * when given a password; a raw key skips it.
+ * Costs one string-to-key (PBKDF2: 4096 rounds for sha1, 32768 for sha384:
+ * about 7 ms and 70 ms of CPU) when given a password the key cache does not
+ * hold yet; a raw key skips it. Run it off the event loop.
  */
 int jz_krb_pw_verify(struct jz_krb_server *s, const void *token, size_t len,
 		     const struct jz_krb_secret *secret,

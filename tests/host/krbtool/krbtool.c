@@ -43,8 +43,12 @@ struct opts {
 	const char *save, *load, *tamper_user;
 	const char *expect;
 	/* bench */
-	long n, threads;
+	long n, threads, logins;
+	const char *then_password, *then_server_password;
 	bool raw_key, same, stale_ticket;
+	int key_cache;		/* jz_krb_server_cfg.pw_key_cache */
+	long replay_max;	/* jz_krb_server_cfg.pw_replay_max */
+	bool key_cache_set;
 };
 
 static char err[1024];
@@ -101,6 +105,8 @@ static struct jz_krb_server *server(const struct opts *o)
 		.max_skew = o->skew,
 		.rcache = o->rcache,
 		.time_offset = o->server_offset,
+		.pw_key_cache = o->key_cache,
+		.pw_replay_max = o->replay_max,
 	};
 	struct jz_krb_server *s;
 	int st = jz_krb_server_new(&cfg, &s, err, sizeof(err));
@@ -318,31 +324,31 @@ static int pw_enctype(const struct opts *o)
 	return o->enctype ? jz_krb_enctype_from_name(o->enctype) : 0;
 }
 
-static int cmd_pw(const struct opts *o)
+/* One password login against server s; returns the status, fills *id. */
+static int pw_login(const struct opts *o, struct jz_krb_server *s,
+		    struct jz_krb_identity *id, const char **what)
 {
-	struct jz_krb_server *s = server(o);
 	struct jz_krb_pw_client *c = NULL;
 	struct jz_krb_pw_cfg pc = {
 		.user = o->user, .realm = o->realm, .password = o->password,
 		.enctype = pw_enctype(o), .time_offset = o->client_offset,
 	};
 	struct jz_krb_buf tok = { 0 }, rep = { 0 };
-	struct jz_krb_identity id;
 	struct jz_krb_pw_hello h;
 	struct jz_krb_secret sec;
 	unsigned char key[64];
 	int st;
 
-	if (!s)
-		return finish(o, JZ_KRB_EINTERNAL, "server", NULL);
 	if (o->load) {
+		*what = "load";
 		if (load_file(o->load, &tok))
-			return finish(o, JZ_KRB_EINTERNAL, "load", NULL);
+			return JZ_KRB_EINTERNAL;
 	} else {
+		*what = "pw_client_new";
 		st = jz_krb_pw_client_new(&pc, cbp(o->client_cb), cbl(o->client_cb),
 					  &c, &tok, err, sizeof(err));
 		if (st)
-			return finish(o, st, "pw_client_new", NULL);
+			return st;
 	}
 	if (o->save)
 		save_file(o->save, &tok);
@@ -355,43 +361,83 @@ static int cmd_pw(const struct opts *o)
 		if (strlen(o->tamper_user) == ul)
 			memcpy(tok.data + 7, o->tamper_user, ul);
 	}
+	*what = "pw_peek";
 	st = jz_krb_pw_peek(tok.data, tok.len, &h, err, sizeof(err));
 	if (st)
-		return finish(o, st, "pw_peek", NULL);
+		goto out;
 	printf("# peek: user=%s realm=%s enctype=%s\n", h.user, h.realm,
 	       h.enctype_name);
+	*what = "user_key";
 	if (lookup_secret(o, &h, &sec, key)) {
 		snprintf(err, sizeof(err), "user_key: no such user %s@%s",
 			 h.user, h.realm);
-		return finish(o, JZ_KRB_EBADKEY, "user_key", NULL);
+		st = JZ_KRB_EBADKEY;
+		goto out;
 	}
+	*what = "pw_verify";
 	st = jz_krb_pw_verify(s, tok.data, tok.len, &sec, cbp(o->server_cb),
-			      cbl(o->server_cb), &id, &rep, err, sizeof(err));
+			      cbl(o->server_cb), id, &rep, err, sizeof(err));
 	if (st)
-		return finish(o, st, "pw_verify", NULL);
+		goto out;
 	printf("# first verify ok, reply %zu bytes\n", rep.len);
 	if (o->replay) {
 		jz_krb_buf_free(&rep);
+		*what = "pw_verify (replayed)";
 		st = jz_krb_pw_verify(s, tok.data, tok.len, &sec,
 				      cbp(o->server_cb), cbl(o->server_cb),
-				      &id, &rep, err, sizeof(err));
+				      id, &rep, err, sizeof(err));
 		if (st)
-			return finish(o, st, "pw_verify (replayed)", NULL);
+			goto out;
 	}
 	if (c) {
 		if (o->tamper_reply && rep.len > 20)
 			rep.data[rep.len - 3] ^= 0x01;
+		*what = "pw_client_reply";
 		st = jz_krb_pw_client_reply(c, rep.data, rep.len, err,
 					    sizeof(err));
 		if (st)
-			return finish(o, st, "pw_client_reply", NULL);
+			goto out;
 		printf("# mutual authentication ok\n");
 	}
+out:
 	jz_krb_buf_free(&tok);
 	jz_krb_buf_free(&rep);
 	jz_krb_pw_client_free(c);
+	return st;
+}
+
+/*
+ * --logins N: N logins on one server object (all must pass; the key cache
+ * serves all but the first). --then-password / --then-server-password: one
+ * more login with the client's / the user database's password changed; its
+ * result is the result.
+ */
+static int cmd_pw(const struct opts *o)
+{
+	struct jz_krb_server *s = server(o);
+	struct jz_krb_identity id;
+	const char *what = "pw";
+	long n = o->logins > 0 ? o->logins : 1;
+	int st = 0;
+
+	if (!s)
+		return finish(o, JZ_KRB_EINTERNAL, "server", NULL);
+	for (long i = 0; i < n && !st; i++)
+		st = pw_login(o, s, &id, &what);
+	if (!st && (o->then_password || o->then_server_password)) {
+		struct opts o2 = *o;
+
+		if (o->then_password)
+			o2.password = o->then_password;
+		if (o->then_server_password)
+			o2.server_password = o->then_server_password;
+		printf("# then: client password %s, user database password %s\n",
+		       o->then_password ? "changed" : "same",
+		       o->then_server_password ? "changed" : "same");
+		st = pw_login(&o2, s, &id, &what);
+	}
 	jz_krb_server_free(s);
-	return finish(o, 0, "pw", &id);
+	return finish(o, st, what, st ? NULL : &id);
 }
 
 static int cmd_s2k(int argc, char **argv)
@@ -522,8 +568,9 @@ static int cmd_bench_ap(const struct opts *o)
 	return rc;
 }
 
-static int cmd_bench_pw(const struct opts *o)
+static int cmd_bench_pw(const struct opts *o_in)
 {
+	struct opts oo = *o_in, *o = &oo;
 	struct bench b = { .o = o, .n = o->n > 0 ? o->n : 200, .pw = true };
 	struct jz_krb_pw_cfg pc = {
 		.user = o->user, .realm = o->realm, .password = o->password,
@@ -534,6 +581,10 @@ static int cmd_bench_pw(const struct opts *o)
 	char label[80];
 	int rc;
 
+	/* The raw rate is the uncached cost unless --key-cache is given. */
+	if (!o->key_cache_set)
+		o->key_cache = -1;
+	b.o = o;
 	b.s = server(o);
 	if (!b.s)
 		return 1;
@@ -573,7 +624,8 @@ static int cmd_bench_pw(const struct opts *o)
 		b.sec.password = o->password;
 	}
 	snprintf(label, sizeof(label), "pw-verify-%s enctype=%s",
-		 o->raw_key ? "rawkey" : "password",
+		 o->raw_key ? "rawkey" : o->key_cache >= 0 ? "password-cached"
+			    : "password",
 		 jz_krb_enctype_name(pc.enctype ? pc.enctype
 				     : ENCTYPE_AES256_CTS_HMAC_SHA1_96));
 	rc = run_bench(&b, label);
@@ -592,7 +644,8 @@ enum {
 	O_USER, O_REALM, O_PASSWORD, O_ENCTYPE, O_SPASSWORD, O_SKEYTABDB,
 	O_NOSECRET, O_REPLAY, O_TAMPER_REPLY, O_TRUNCATE, O_FLIP, O_APPEND,
 	O_GARBAGE, O_SAVE, O_LOAD, O_TAMPER_USER, O_EXPECT, O_N, O_THREADS,
-	O_RAWKEY, O_SAME, O_STALE,
+	O_RAWKEY, O_SAME, O_STALE, O_KEYCACHE, O_LOGINS, O_THENPW, O_THENSPW,
+	O_RPMAX,
 };
 
 static const struct option longopts[] = {
@@ -614,7 +667,10 @@ static const struct option longopts[] = {
 	{ "tamper-user", 1, 0, O_TAMPER_USER }, { "expect", 1, 0, O_EXPECT },
 	{ "n", 1, 0, O_N }, { "threads", 1, 0, O_THREADS },
 	{ "raw-key", 0, 0, O_RAWKEY }, { "same", 0, 0, O_SAME },
-	{ "stale-ticket", 0, 0, O_STALE },
+	{ "stale-ticket", 0, 0, O_STALE }, { "key-cache", 1, 0, O_KEYCACHE },
+	{ "logins", 1, 0, O_LOGINS }, { "then-password", 1, 0, O_THENPW },
+	{ "then-server-password", 1, 0, O_THENSPW },
+	{ "replay-max", 1, 0, O_RPMAX },
 	{ 0 },
 };
 
@@ -660,6 +716,11 @@ static int parse(int argc, char **argv, struct opts *o)
 		case O_RAWKEY: o->raw_key = true; break;
 		case O_SAME: o->same = true; break;
 		case O_STALE: o->stale_ticket = true; break;
+		case O_KEYCACHE: o->key_cache = atoi(optarg); o->key_cache_set = true; break;
+		case O_LOGINS: o->logins = atol(optarg); break;
+		case O_THENPW: o->then_password = optarg; break;
+		case O_THENSPW: o->then_server_password = optarg; break;
+		case O_RPMAX: o->replay_max = atol(optarg); break;
 		default: return -1;
 		}
 	}
