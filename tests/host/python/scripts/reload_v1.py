@@ -1,0 +1,5 @@
+import jazz
+jazz.info('reload: version 1 loaded')
+
+def peer_connection(conn):
+    return False
