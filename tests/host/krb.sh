@@ -9,10 +9,15 @@
 # with krb5_set_real_time() on its own krb5 context (krb.h time_offset, a
 # testing aid); the server uses the real clock. The expired-ticket test is
 # real: a 3-second ticket, waited out, with a 1-second skew limit.
+#
+# KRB_SAN=1 builds krbtool with ASan+UBSan (into $B/san) and fails any check
+# whose run reports a sanitizer error or leak.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${B:-$ROOT/build}
+SAN=${KRB_SAN:-0}
+[ "$SAN" = 1 ] && B=$B/san
 K=$B/krbtool
 T=$(mktemp -d /tmp/jazz-krb.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -31,7 +36,8 @@ check() {
 	shift 2
 	out=$("$K" "$@" 2>&1)
 	rc=$?
-	if [ $rc -lt 2 ] && grep -qE "^result=($want)( |\$)" <<<"$out"; then
+	if [ $rc -lt 2 ] && grep -qE "^result=($want)( |\$)" <<<"$out" &&
+	   ! grep -qE 'Sanitizer|runtime error' <<<"$out"; then
 		ok "$desc"
 	else
 		notok "$desc"
@@ -40,7 +46,7 @@ check() {
 	fi
 }
 
-nice make -s -C "$ROOT/tests/host/krbtool" B="$B" >"$T/build.log" 2>&1 ||
+nice make -s -C "$ROOT/tests/host/krbtool" B="$B" SAN="$SAN" >"$T/build.log" 2>&1 ||
 	{ cat "$T/build.log"; echo "not ok 1 - build krbtool"; exit 1; }
 
 SVC=jazz/server.jazz.test

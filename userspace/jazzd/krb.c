@@ -10,6 +10,9 @@
  * same on-disk replay cache (file2, which locks per open file description),
  * and one in-memory replay table for the password mode.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* secure_getenv, explicit_bzero */
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1026,6 +1029,8 @@ struct wbuf {
 
 static void w_bytes(struct wbuf *w, const void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	if (w->over || w->len + n > w->cap) {
 		w->over = true;
 		return;

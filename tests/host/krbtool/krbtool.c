@@ -52,6 +52,10 @@ struct opts {
 };
 
 static char err[1024];
+/* Freed by finish(), so that error paths do not leak (ASan runs). */
+static struct jz_krb_server *g_server;
+static struct jz_krb_client *g_client;
+static struct jz_krb_buf g_req, g_rep;
 
 static void hexdump(const unsigned char *p, size_t n)
 {
@@ -65,6 +69,13 @@ static int finish(const struct opts *o, int st, const char *what,
 {
 	const char *name = jz_krb_status_name(st);
 	const char *want = o->expect ? o->expect : "ok";
+
+	jz_krb_server_free(g_server);
+	jz_krb_client_free(g_client);
+	jz_krb_buf_free(&g_req);
+	jz_krb_buf_free(&g_rep);
+	g_server = NULL;
+	g_client = NULL;
 
 	if (st)
 		printf("# %s: %s: %s\n", what, name, err);
@@ -182,7 +193,7 @@ static struct jz_krb_client *ap_client(const struct opts *o)
 static int stale_ap_req(const struct opts *o, struct jz_krb_buf *out)
 {
 	krb5_context ctx;
-	krb5_ccache cc;
+	krb5_ccache cc = NULL;
 	krb5_creds m, creds;
 	krb5_auth_context ac = NULL;
 	krb5_data d = { 0 };
@@ -214,6 +225,9 @@ static int stale_ap_req(const struct opts *o, struct jz_krb_buf *out)
 		out->len = d.length;
 	}
 	krb5_free_data_contents(ctx, &d);
+	krb5_free_cred_contents(ctx, &m);
+	if (cc)
+		krb5_cc_close(ctx, cc);
 	if (ac)
 		krb5_auth_con_free(ctx, ac);
 	krb5_free_context(ctx);
@@ -224,57 +238,54 @@ static int cmd_ap(const struct opts *o)
 {
 	struct jz_krb_server *s = server(o);
 	struct jz_krb_client *c = NULL;
-	struct jz_krb_buf req = { 0 }, rep = { 0 };
 	struct jz_krb_identity id;
 	int st;
 
 	if (!s)
 		return finish(o, JZ_KRB_EINTERNAL, "server", NULL);
+	g_server = s;
 	if (o->load) {
-		if (load_file(o->load, &req))
+		if (load_file(o->load, &g_req))
 			return finish(o, JZ_KRB_EINTERNAL, "load", NULL);
 	} else if (o->stale_ticket) {
-		if (stale_ap_req(o, &req))
+		if (stale_ap_req(o, &g_req))
 			return finish(o, JZ_KRB_ENOCREDS, "stale", NULL);
 	} else {
 		c = ap_client(o);
 		if (!c)
 			return finish(o, JZ_KRB_ENOCREDS, "client", NULL);
+		g_client = c;
 		st = jz_krb_client_ap_req(c, cbp(o->client_cb), cbl(o->client_cb),
-					  &req, err, sizeof(err));
+					  &g_req, err, sizeof(err));
 		if (st)
 			return finish(o, st, "client_ap_req", NULL);
 	}
 	if (o->save)
-		save_file(o->save, &req);
-	printf("# AP-REQ %zu bytes\n", req.len);
-	mangle(o, &req);
-	st = jz_krb_ap_verify(s, req.data, req.len, cbp(o->server_cb),
-			      cbl(o->server_cb), &id, &rep, err, sizeof(err));
+		save_file(o->save, &g_req);
+	printf("# AP-REQ %zu bytes\n", g_req.len);
+	mangle(o, &g_req);
+	st = jz_krb_ap_verify(s, g_req.data, g_req.len, cbp(o->server_cb),
+			      cbl(o->server_cb), &id, &g_rep, err, sizeof(err));
 	if (st)
 		return finish(o, st, "ap_verify", NULL);
 	printf("# first verify ok: %s@%s, AP-REP %zu bytes\n", id.user,
-	       id.realm, rep.len);
+	       id.realm, g_rep.len);
 	if (o->replay) {
-		jz_krb_buf_free(&rep);
-		st = jz_krb_ap_verify(s, req.data, req.len, cbp(o->server_cb),
-				      cbl(o->server_cb), &id, &rep, err,
+		jz_krb_buf_free(&g_rep);
+		st = jz_krb_ap_verify(s, g_req.data, g_req.len, cbp(o->server_cb),
+				      cbl(o->server_cb), &id, &g_rep, err,
 				      sizeof(err));
 		if (st)
 			return finish(o, st, "ap_verify (replayed)", NULL);
 	}
 	if (c) {
-		if (o->tamper_reply && rep.len > 20)
-			rep.data[rep.len - 3] ^= 0x01;
-		st = jz_krb_client_ap_rep(c, rep.data, rep.len, err, sizeof(err));
+		if (o->tamper_reply && g_rep.len > 20)
+			g_rep.data[g_rep.len - 3] ^= 0x01;
+		st = jz_krb_client_ap_rep(c, g_rep.data, g_rep.len, err, sizeof(err));
 		if (st)
 			return finish(o, st, "client_ap_rep", NULL);
 		printf("# mutual authentication ok\n");
 	}
-	jz_krb_buf_free(&req);
-	jz_krb_buf_free(&rep);
-	jz_krb_client_free(c);
-	jz_krb_server_free(s);
 	return finish(o, 0, "ap", &id);
 }
 
@@ -422,6 +433,7 @@ static int cmd_pw(const struct opts *o)
 
 	if (!s)
 		return finish(o, JZ_KRB_EINTERNAL, "server", NULL);
+	g_server = s;
 	for (long i = 0; i < n && !st; i++)
 		st = pw_login(o, s, &id, &what);
 	if (!st && (o->then_password || o->then_server_password)) {
@@ -436,7 +448,6 @@ static int cmd_pw(const struct opts *o)
 		       o->then_server_password ? "changed" : "same");
 		st = pw_login(&o2, s, &id, &what);
 	}
-	jz_krb_server_free(s);
 	return finish(o, st, what, st ? NULL : &id);
 }
 
