@@ -73,6 +73,7 @@ struct jz_callbacks {
 
 static const char *const kind_names[] = {
 	"accept_conn", "user_key", "validate_user", "peer_filter", "peer_connection",
+	"work",
 };
 
 static void bset_put(struct bset *s)
@@ -135,6 +136,7 @@ static bool backend_has(struct jz_backend *b, enum jz_cb_kind k)
 	case JZ_CB_VALIDATE_USER: return b->validate_user;
 	case JZ_CB_PEER_FILTER: return b->peer_filter;
 	case JZ_CB_PEER_CONNECTION: return b->peer_connection;
+	case JZ_CB_WORK: return false;
 	}
 	return false;
 }
@@ -153,6 +155,8 @@ static int backend_call(struct jz_backend *b, struct jz_cb_call *c)
 				      c->u.filter.keep_peers);
 	case JZ_CB_PEER_CONNECTION:
 		return b->peer_connection(b, &c->u.conn.info, &c->u.conn.reply);
+	case JZ_CB_WORK:
+		break;
 	}
 	return JAZZ_CB_ERROR;
 }
@@ -178,6 +182,8 @@ static void set_default(struct jz_cb_call *c)
 	case JZ_CB_PEER_CONNECTION:
 		c->u.conn.reply.approve = 1;
 		c->u.conn.reply.lifetime_s = 0;
+		break;
+	case JZ_CB_WORK:
 		break;
 	}
 }
@@ -207,6 +213,8 @@ static void set_fail_closed(struct jz_cb_call *c)
 	case JZ_CB_PEER_CONNECTION:
 		c->u.conn.reply.approve = 0;
 		c->u.conn.reply.lifetime_s = 0;
+		break;
+	case JZ_CB_WORK:
 		break;
 	}
 }
@@ -343,7 +351,11 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&cb->qlock);
 
 		p = c->priv;
-		if (!atomic_load(&p->abandoned)) {
+		if (c->kind == JZ_CB_WORK) {
+			if (!atomic_load(&p->abandoned))
+				c->u.work.fn(c->u.work.arg);
+			p->rc = JAZZ_CB_OK;
+		} else if (!atomic_load(&p->abandoned)) {
 			struct jz_backend *b = p->set->b[p->idx];
 			bool lock = !b->concurrent;
 
@@ -407,6 +419,11 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *c,
 		memset(c->u.filter.keep_users, 1, c->u.filter.review.n_users);
 		memset(c->u.filter.keep_peers, 1, c->u.filter.review.n_peers);
 	}
+	if (c->kind == JZ_CB_WORK) {
+		c->backend = "work";
+		p->idx = 0;
+		goto queue;
+	}
 	for (size_t i = 0; i < p->set->n; i++) {
 		if (backend_has(p->set->b[i], c->kind)) {
 			p->idx = (int)i;
@@ -425,7 +442,7 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *c,
 	tv.tv_sec = cb->timeout_ms / 1000;
 	tv.tv_usec = (cb->timeout_ms % 1000) * 1000;
 	evtimer_add(p->timer, &tv);
-
+queue:
 	pthread_mutex_lock(&cb->qlock);
 	if (cb->qtail)
 		cb->qtail->priv->qnext = c;
@@ -476,6 +493,14 @@ struct jz_callbacks *jz_callbacks_new(struct event_base *base,
 	for (int i = 0; i < cb->n_threads; i++)
 		pthread_create(&cb->threads[i], NULL, worker, cb);
 	return cb;
+}
+
+struct jz_callbacks *jz_workpool_new(struct event_base *base, int threads)
+{
+	struct jz_config c = { .order = "", .cb_threads = threads };
+	char err[64];
+
+	return jz_callbacks_new(base, &c, err, sizeof(err));
 }
 
 int jz_callbacks_reload(struct jz_callbacks *cb, const struct jz_config *c,

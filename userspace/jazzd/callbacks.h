@@ -24,6 +24,7 @@ enum jz_cb_kind {
 	JZ_CB_VALIDATE_USER,
 	JZ_CB_PEER_FILTER,
 	JZ_CB_PEER_CONNECTION,
+	JZ_CB_WORK,		/* not a callback: fn(arg) on a worker, no timeout */
 };
 
 struct jz_cb_call;
@@ -60,6 +61,10 @@ struct jz_cb_call {
 			struct jazz_connection_info info;
 			struct jazz_connection_reply reply;
 		} conn;
+		struct {
+			void (*fn)(void *arg);
+			void *arg;
+		} work;
 	} u;
 	/* private */
 	struct jz_cb_priv *priv;
@@ -82,6 +87,9 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *call,
 		  jz_cb_done_fn done, void *arg);
 /* The caller goes away: done() will not be called. */
 void jz_cb_cancel(struct jz_cb_call *call);
+
+/* A pool without backends, for CPU work kept off the loop (Kerberos). */
+struct jz_callbacks *jz_workpool_new(struct event_base *base, int threads);
 
 /* Statistics for tests and logs. */
 struct jz_cb_stats {

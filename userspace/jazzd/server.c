@@ -95,6 +95,10 @@ struct jz_server {
 	struct evconnlistener *lis;
 	SSL_CTX *ssl;
 	struct jz_krb_server *krb;
+	struct jz_callbacks *work;	/* Kerberos checks, off the loop */
+	/* replaced on reload; jobs may still use them: freed at exit */
+	struct jz_krb_server *krb_old[16];
+	size_t n_krb_old;
 	struct jz_leases *leases;
 	struct session *sessions;
 	size_t n_sessions;
@@ -1008,37 +1012,93 @@ static void authenticated(struct session *s, struct jz_krb_buf *proof,
 	do_validate(s);
 }
 
+/* A Kerberos check on a worker thread (krb.c's server is thread-safe). */
+struct krb_job {
+	struct jz_krb_server *krb;
+	bool password;
+	unsigned char *token;
+	size_t token_len;
+	unsigned char binding[JZ_BINDING_LEN];
+	bool bind;
+	struct jazz_user_key_reply secret;
+	int rc;
+	struct jz_krb_identity id;
+	struct jz_krb_buf proof;
+	char err[256];
+};
+
+static void krb_job_run(void *arg)
+{
+	struct krb_job *j = arg;
+
+	if (j->password) {
+		struct jz_krb_secret sec = { 0 };
+
+		if (j->secret.kind == JAZZ_USER_KEY_PASSWORD)
+			sec.password = j->secret.password;
+		else {
+			sec.key = j->secret.key;
+			sec.key_len = j->secret.key_len;
+		}
+		j->rc = jz_krb_pw_verify(j->krb, j->token, j->token_len, &sec,
+					 j->bind ? j->binding : NULL,
+					 j->bind ? sizeof(j->binding) : 0,
+					 &j->id, &j->proof, j->err, sizeof(j->err));
+		OPENSSL_cleanse(&j->secret, sizeof(j->secret));
+	} else {
+		j->rc = jz_krb_ap_verify(j->krb, j->token, j->token_len,
+					 j->bind ? j->binding : NULL,
+					 j->bind ? sizeof(j->binding) : 0,
+					 &j->id, &j->proof, j->err, sizeof(j->err));
+	}
+}
+
+static void krb_job_done(void *arg, struct jz_cb_call *c)
+{
+	struct session *s = arg;
+	struct krb_job *j = c->u.work.arg;
+
+	s->pending = NULL;
+	if (j->rc)
+		login_failed(s, jz_krb_status_name(j->rc), j->err);
+	else
+		authenticated(s, &j->proof, &j->id);
+}
+
+static void krb_submit(struct session *s, bool password,
+		       const struct jazz_user_key_reply *secret)
+{
+	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_WORK);
+	struct krb_job *j = jz_cb_alloc(c, sizeof(*j));
+
+	j->krb = s->srv->krb;
+	j->password = password;
+	j->token = jz_cb_alloc(c, s->token_len);
+	memcpy(j->token, s->token, s->token_len);
+	j->token_len = s->token_len;
+	memcpy(j->binding, s->binding, sizeof(j->binding));
+	j->bind = cfg(s->srv)->channel_binding;
+	if (secret)
+		j->secret = *secret;
+	c->u.work.fn = krb_job_run;
+	c->u.work.arg = j;
+	s->pending = c;
+	jz_cb_submit(s->srv->work, c, krb_job_done, s);
+}
+
 static void user_key_done(void *arg, struct jz_cb_call *c)
 {
 	struct session *s = arg;
 	struct jazz_user_key_reply *r = &c->u.user_key.reply;
-	struct jz_krb_secret sec = { 0 };
-	struct jz_krb_identity id;
-	struct jz_krb_buf reply = { 0 };
-	char err[256];
-	int rc;
 
 	s->pending = NULL;
-	if (r->kind == JAZZ_USER_KEY_PASSWORD)
-		sec.password = r->password;
-	else if (r->kind == JAZZ_USER_KEY_RAW) {
-		sec.key = r->key;
-		sec.key_len = r->key_len;
-	} else {
+	if (r->kind != JAZZ_USER_KEY_PASSWORD && r->kind != JAZZ_USER_KEY_RAW) {
 		login_failed(s, c->defaulted ? "password-login-disabled" : "unknown-user",
 			     NULL);
 		return;
 	}
-	rc = jz_krb_pw_verify(s->srv->krb, s->token, s->token_len, &sec,
-			      cfg(s->srv)->channel_binding ? s->binding : NULL,
-			      cfg(s->srv)->channel_binding ? sizeof(s->binding) : 0,
-			      &id, &reply, err, sizeof(err));
+	krb_submit(s, true, r);
 	OPENSSL_cleanse(r, sizeof(*r));
-	if (rc) {
-		login_failed(s, jz_krb_status_name(rc), err);
-		return;
-	}
-	authenticated(s, &reply, &id);
 }
 
 static void on_login(struct session *s, json_t *m)
@@ -1046,8 +1106,6 @@ static void on_login(struct session *s, json_t *m)
 	const char *method = jz_msg_str(m, "method"), *dev = jz_msg_str(m, "device");
 	const char *tok = jz_msg_str(m, "token");
 	const char *ep = jz_msg_str(m, "endpoint_ip");
-	struct jz_krb_identity id;
-	struct jz_krb_buf rep = { 0 };
 	char err[256];
 	int rc;
 
@@ -1072,15 +1130,7 @@ static void on_login(struct session *s, json_t *m)
 		return;
 	}
 	if (!strcmp(method, "kerberos")) {
-		rc = jz_krb_ap_verify(s->srv->krb, s->token, s->token_len,
-				      cfg(s->srv)->channel_binding ? s->binding : NULL,
-				      cfg(s->srv)->channel_binding ? sizeof(s->binding) : 0,
-				      &id, &rep, err, sizeof(err));
-		if (rc) {
-			login_failed(s, jz_krb_status_name(rc), err);
-			return;
-		}
-		authenticated(s, &rep, &id);
+		krb_submit(s, false, NULL);
 	} else {
 		struct jz_krb_pw_hello h;
 		struct jz_cb_call *c;
@@ -1203,9 +1253,31 @@ static void session_free(struct session *s)
 	free(s);
 }
 
-static void on_flushed(struct bufferevent *bev, void *arg)
+static void drain_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void drain_event(struct bufferevent *bev, short what, void *arg)
 {
 	session_free(arg);
+}
+
+/*
+ * Everything sent: wait (up to the linger timer) for the peer to close,
+ * discarding what it still sends, so that closing with unread input does
+ * not reset the connection and destroy our last message in flight.
+ */
+static void on_flushed(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)))
+		return;
+	bufferevent_setcb(bev, drain_read, NULL, drain_event, s);
+	bufferevent_enable(bev, EV_READ);
 }
 
 static void on_linger(evutil_socket_t fd, short what, void *arg)
@@ -1366,8 +1438,14 @@ static int krb_start(struct jz_server *srv, char *err, size_t errlen)
 
 	if (jz_krb_server_new(&kc, &k, err, errlen))
 		return -1;
-	if (srv->krb)
-		jz_krb_server_free(srv->krb);
+	if (srv->krb) {
+		if (srv->n_krb_old == 16) {
+			jz_krb_server_free(srv->krb_old[0]);
+			memmove(srv->krb_old, srv->krb_old + 1, 15 * sizeof(srv->krb_old[0]));
+			srv->n_krb_old--;
+		}
+		srv->krb_old[srv->n_krb_old++] = srv->krb;
+	}
 	srv->krb = k;
 	return 0;
 }
@@ -1385,6 +1463,7 @@ struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
 		goto fail;
 	if (krb_start(srv, err, errlen))
 		goto fail;
+	srv->work = jz_workpool_new(d->base, 2);
 	srv->leases = jz_leases_new(d->cfg.leases, d->cfg.pool4, d->cfg.pool6, err, errlen);
 	if (!srv->leases)
 		goto fail;
@@ -1459,6 +1538,9 @@ void jz_server_free(struct jz_server *srv)
 		SSL_CTX_free(srv->ssl);
 	if (srv->krb)
 		jz_krb_server_free(srv->krb);
+	jz_callbacks_free(srv->work);
+	for (size_t i = 0; i < srv->n_krb_old; i++)
+		jz_krb_server_free(srv->krb_old[i]);
 	jz_leases_free(srv->leases);
 	free(srv->links);
 	free(srv->vc);

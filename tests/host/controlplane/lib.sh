@@ -151,3 +151,19 @@ count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 inject() { # inject NAME LINE
 	echo "$2" >"$T/$1.fifo"
 }
+
+# build/tests/jzclient: the test client (jzclient.c + krb.c)
+JZCLIENT=$TOP/build/tests/jzclient
+build_jzclient() {
+	mkdir -p "$TOP/build/tests"
+	# shellcheck disable=SC2046
+	cc -O2 -g -Wall -D_GNU_SOURCE -I"$TOP/userspace/jazzd" \
+		$(pkg-config --cflags krb5 jansson openssl) \
+		-o "$JZCLIENT" "$TOP/tests/host/controlplane/jzclient.c" \
+		"$TOP/userspace/jazzd/krb.c" \
+		$(pkg-config --libs krb5 jansson openssl) -lpthread
+}
+jzc() { # jzc [opts] CMD... : the test client against this test's server
+	"$JZCLIENT" -s "127.0.0.1:${JZPORT:-$PORT}" -C "$T/server.crt" -r "$KDC_REALM" \
+		-S "jazz/server.jazz.test@$KDC_REALM" "$@"
+}

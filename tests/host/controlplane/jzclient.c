@@ -1,0 +1,621 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * jzclient: a small blocking test client of the jazz control channel, for
+ * what real jazzd clients cannot do: many logins at once, replayed or
+ * delayed tokens, garbage, stalls, bad frames, and the approval benchmark.
+ *
+ *   jzclient [options] login        one login; prints "welcome VIP4" or
+ *                                   "reject REASON"; exit 0 on welcome
+ *   jzclient [options] many N       N logins at once (threads), devices
+ *                                   DEVICE-0..N-1; prints "ok K/N T s"
+ *   jzclient [options] replay       login, then the same token again on a
+ *                                   new connection; prints the 2nd result
+ *   jzclient [options] garbage      TCP, random bytes; exit 0 if closed
+ *   jzclient [options] stall        TCP, half a ClientHello, wait; prints
+ *                                   seconds until the server closed
+ *   jzclient [options] oversized    after TLS, a 16 MiB frame header
+ *   jzclient [options] badjson      after TLS, a frame of invalid JSON
+ *   jzclient [options] approvals N  two devices (DEVICE-a, DEVICE-b) log in;
+ *                                   a sends N requests to b; prints
+ *                                   "approvals K/N T s"
+ * options: -s host:port -C cafile -m kerberos|password -u user -r realm
+ *          -p password -S service -c ccache -d device -D delay_s -t offset
+ *          -o code=value (answer to a prompt) -b source_ip
+ *          -X (stale: AP-REQ from an expired cached service ticket)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <krb5/krb5.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/evp.h>
+
+#include "krb.h"
+
+static const char *server = "127.0.0.1:7443", *cafile, *method = "kerberos";
+static const char *user, *realm, *password, *service, *ccache, *device = "test";
+static const char *answer_code, *answer_value, *bind_ip;
+static int delay_s, time_offset, stale;
+static SSL_CTX *ctx;
+
+static double now(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+static int tcp_connect(void)
+{
+	char host[128];
+	const char *colon = strrchr(server, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	int fd;
+
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - server), server);
+	if (getaddrinfo(host, colon + 1, &hints, &ai))
+		return -1;
+	fd = socket(ai->ai_family, SOCK_STREAM, 0);
+	if (bind_ip) {
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+
+		inet_pton(AF_INET, bind_ip, &sin.sin_addr);
+		bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+struct conn {
+	int fd;
+	SSL *ssl;
+	unsigned char cb[32];
+};
+
+static int tls_connect(struct conn *c)
+{
+	static const char label[] = "EXPORTER-jazz-login";
+
+	c->fd = tcp_connect();
+	if (c->fd < 0)
+		return -1;
+	c->ssl = SSL_new(ctx);
+	SSL_set_fd(c->ssl, c->fd);
+	SSL_set_tlsext_host_name(c->ssl, "server.jazz.test");
+	if (SSL_connect(c->ssl) != 1)
+		return -1;
+	SSL_export_keying_material(c->ssl, c->cb, 32, label, sizeof(label) - 1, NULL, 0, 0);
+	return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->ssl = NULL;
+	c->fd = -1;
+}
+
+static int send_json(struct conn *c, json_t *m)
+{
+	char *s;
+	size_t len;
+	unsigned char hdr[4];
+	int r;
+
+	json_object_set_new(m, "v", json_integer(1));
+	s = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	len = strlen(s);
+	hdr[0] = len >> 24;
+	hdr[1] = len >> 16;
+	hdr[2] = len >> 8;
+	hdr[3] = len;
+	r = SSL_write(c->ssl, hdr, 4) == 4 && SSL_write(c->ssl, s, (int)len) == (int)len;
+	free(s);
+	return r ? 0 : -1;
+}
+
+static int read_full(struct conn *c, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		int n = SSL_read(c->ssl, (char *)buf + got, (int)(len - got));
+
+		if (n <= 0)
+			return -1;
+		got += n;
+	}
+	return 0;
+}
+
+static json_t *recv_json(struct conn *c)
+{
+	unsigned char hdr[4];
+	uint32_t len;
+	char *buf;
+	json_t *m;
+
+	if (read_full(c, hdr, 4))
+		return NULL;
+	len = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+	if (len > (1 << 24))
+		return NULL;
+	buf = malloc(len);
+	if (read_full(c, buf, len)) {
+		free(buf);
+		return NULL;
+	}
+	m = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	return m;
+}
+
+static const char *type_of(json_t *m)
+{
+	return json_string_value(json_object_get(m, "type"));
+}
+
+static char *b64(const unsigned char *buf, size_t len)
+{
+	char *out = malloc(4 * ((len + 2) / 3) + 1);
+
+	EVP_EncodeBlock((unsigned char *)out, buf, (int)len);
+	return out;
+}
+
+/*
+ * -X: an AP-REQ from the service ticket in the ccache even if it expired
+ * (krb5_get_credentials would refuse it), as an out-of-date client would
+ * send it; the authenticator is fresh, there is no channel binding.
+ */
+static int stale_ap_req(struct jz_krb_buf *out)
+{
+	krb5_context kc;
+	krb5_ccache cc;
+	krb5_creds m, creds;
+	krb5_auth_context ac = NULL;
+	krb5_data d = { 0 };
+	krb5_error_code code;
+
+	if (krb5_init_context(&kc))
+		return -1;
+	memset(&m, 0, sizeof(m));
+	code = krb5_cc_resolve(kc, ccache, &cc);
+	if (!code)
+		code = krb5_cc_get_principal(kc, cc, &m.client);
+	if (!code)
+		code = krb5_parse_name(kc, service, &m.server);
+	if (!code)
+		code = krb5_cc_retrieve_cred(kc, cc, 0, &m, &creds);
+	if (!code) {
+		code = krb5_mk_req_extended(kc, &ac, AP_OPTS_MUTUAL_REQUIRED, NULL,
+					    &creds, &d);
+		krb5_free_cred_contents(kc, &creds);
+	}
+	if (!code) {
+		out->data = malloc(d.length);
+		memcpy(out->data, d.data, d.length);
+		out->len = d.length;
+	} else {
+		fprintf(stderr, "stale AP-REQ: %s\n", krb5_get_error_message(kc, code));
+	}
+	krb5_free_data_contents(kc, &d);
+	if (ac)
+		krb5_auth_con_free(kc, ac);
+	krb5_free_context(kc);
+	return code ? -1 : 0;
+}
+
+/* Builds a login token for c's binding; *tok is malloc'd. */
+static int make_token(struct conn *c, struct jz_krb_buf *tok)
+{
+	char err[256];
+	int rc;
+
+	if (stale)
+		return stale_ap_req(tok);
+	if (!strcmp(method, "password")) {
+		struct jz_krb_pw_cfg pc = { .user = user, .realm = realm, .password = password,
+					    .time_offset = time_offset };
+		struct jz_krb_pw_client *pw;
+
+		rc = jz_krb_pw_client_new(&pc, c->cb, 32, &pw, tok, err, sizeof(err));
+		if (!rc)
+			jz_krb_pw_client_free(pw);
+	} else {
+		struct jz_krb_client_cfg kc = { .ccache = ccache, .service = service,
+						.time_offset = time_offset };
+		struct jz_krb_client *k;
+
+		rc = jz_krb_client_new(&kc, &k, err, sizeof(err));
+		if (!rc) {
+			rc = jz_krb_client_ap_req(k, c->cb, 32, tok, err, sizeof(err));
+			jz_krb_client_free(k);
+		}
+	}
+	if (rc)
+		fprintf(stderr, "token: %s\n", err);
+	return rc;
+}
+
+/* Sends the login with tok; follows challenges; returns the final message. */
+static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const char *dev)
+{
+	char *t = b64(tok->data, tok->len);
+	json_t *m;
+
+	send_json(c, json_pack("{s:s,s:s,s:s,s:s,s:i,s:[]}", "type", "login", "method",
+			       method, "device", dev, "token", t, "listen_port", 51820,
+			       "other_data"));
+	free(t);
+	while ((m = recv_json(c))) {
+		const char *ty = type_of(m);
+
+		if (!strcmp(ty, "welcome") || !strcmp(ty, "reject"))
+			return m;
+		if (!strcmp(ty, "challenge")) {
+			json_t *items = json_array(), *p;
+			size_t i;
+
+			json_array_foreach(json_object_get(m, "prompts"), i, p) {
+				const char *code = json_string_value(json_object_get(p, "code"));
+
+				json_array_append_new(items, json_pack("{s:s,s:s}", "code", code,
+					"value", answer_code && !strcmp(code, answer_code)
+					? answer_value : ""));
+			}
+			send_json(c, json_pack("{s:s,s:o}", "type", "answer", "other_data", items));
+		}
+		json_decref(m);
+	}
+	return NULL;
+}
+
+static void print_result(json_t *m)
+{
+	if (!m)
+		printf("closed\n");
+	else if (!strcmp(type_of(m), "welcome"))
+		printf("welcome %s\n", json_string_value(json_object_get(m, "vip4")));
+	else
+		printf("reject %s\n", json_string_value(json_object_get(m, "reason")));
+}
+
+static int do_login(const char *dev, bool quiet)
+{
+	struct conn c = { .fd = -1 };
+	struct jz_krb_buf tok = { 0 };
+	json_t *m;
+	int ok;
+
+	if (tls_connect(&c)) {
+		if (!quiet)
+			printf("closed\n");
+		conn_close(&c);
+		return 1;
+	}
+	if (make_token(&c, &tok)) {
+		conn_close(&c);
+		return 1;
+	}
+	if (delay_s)
+		sleep(delay_s);
+	m = login_with(&c, &tok, dev);
+	jz_krb_buf_free(&tok);
+	if (!quiet)
+		print_result(m);
+	ok = m && !strcmp(type_of(m), "welcome");
+	json_decref(m);
+	conn_close(&c);
+	return ok ? 0 : 1;
+}
+
+struct many_arg {
+	int i;
+	int rc;
+};
+
+static void *many_thread(void *arg)
+{
+	struct many_arg *a = arg;
+	char dev[64];
+
+	snprintf(dev, sizeof(dev), "%s-%d", device, a->i);
+	a->rc = do_login(dev, true);
+	return NULL;
+}
+
+static int do_many(int n)
+{
+	pthread_t *th = calloc(n, sizeof(*th));
+	struct many_arg *a = calloc(n, sizeof(*a));
+	double t0 = now();
+	int ok = 0;
+
+	for (int i = 0; i < n; i++) {
+		a[i].i = i;
+		pthread_create(&th[i], NULL, many_thread, &a[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		ok += a[i].rc == 0;
+	}
+	printf("ok %d/%d %.3f s\n", ok, n, now() - t0);
+	return ok == n ? 0 : 1;
+}
+
+static int do_replay(void)
+{
+	struct conn c = { .fd = -1 }, c2 = { .fd = -1 };
+	struct jz_krb_buf tok = { 0 };
+	json_t *m;
+
+	if (tls_connect(&c) || make_token(&c, &tok))
+		return 2;
+	m = login_with(&c, &tok, device);
+	printf("first: ");
+	print_result(m);
+	json_decref(m);
+	if (tls_connect(&c2))
+		return 2;
+	m = login_with(&c2, &tok, device);
+	printf("second: ");
+	print_result(m);
+	json_decref(m);
+	conn_close(&c);
+	conn_close(&c2);
+	return 0;
+}
+
+/* 0 if the server closed the connection within 30 s */
+static int wait_closed(int fd, double *secs)
+{
+	char buf[4096];
+	double t0 = now();
+	struct timeval tv = { 30, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+			*secs = now() - t0;
+			return 0;
+		}
+		if (n < 0) {
+			*secs = now() - t0;
+			return 1;
+		}
+	}
+}
+
+static int do_garbage(void)
+{
+	int fd = tcp_connect();
+	unsigned char junk[2048];
+	double s;
+
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)(rand() & 0xff);
+	junk[0] = 0x16;	/* looks like a handshake record at first */
+	send(fd, junk, sizeof(junk), MSG_NOSIGNAL);
+	if (wait_closed(fd, &s)) {
+		printf("open\n");
+		return 1;
+	}
+	printf("closed %.1f\n", s);
+	return 0;
+}
+
+static int do_stall(void)
+{
+	int fd = tcp_connect();
+	/* the start of a TLS record header announcing 512 bytes, then silence */
+	unsigned char part[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00 };
+	double s;
+
+	send(fd, part, sizeof(part), MSG_NOSIGNAL);
+	if (wait_closed(fd, &s)) {
+		printf("open\n");
+		return 1;
+	}
+	printf("closed %.1f\n", s);
+	return 0;
+}
+
+static int do_badframe(bool oversized)
+{
+	struct conn c = { .fd = -1 };
+	json_t *m;
+
+	if (tls_connect(&c))
+		return 2;
+	if (oversized) {
+		unsigned char hdr[4] = { 0x01, 0x00, 0x00, 0x00 };
+
+		SSL_write(c.ssl, hdr, 4);
+		SSL_write(c.ssl, "{\"v\":1", 6);
+	} else {
+		unsigned char hdr[4] = { 0, 0, 0, 9 };
+
+		SSL_write(c.ssl, hdr, 4);
+		SSL_write(c.ssl, "{not json", 9);
+	}
+	m = recv_json(&c);
+	if (m) {
+		print_result(m);
+		json_decref(m);
+	}
+	m = recv_json(&c);
+	printf("%s\n", m ? "still open" : "closed");
+	json_decref(m);
+	conn_close(&c);
+	return 0;
+}
+
+/* approvals: device b acks verdicts on its own thread */
+static volatile int stop_b;
+
+static void *b_thread(void *arg)
+{
+	struct conn *c = arg;
+	json_t *m;
+
+	while (!stop_b && (m = recv_json(c))) {
+		if (!strcmp(type_of(m), "verdict"))
+			send_json(c, json_pack("{s:s,s:O}", "type", "verdict_ack", "vid",
+					       json_object_get(m, "vid")));
+		else if (!strcmp(type_of(m), "key"))
+			send_json(c, json_pack("{s:s,s:O,s:O}", "type", "key_ack", "peer",
+					       json_object_get(m, "peer"), "key_id",
+					       json_object_get(m, "key_id")));
+		json_decref(m);
+	}
+	return NULL;
+}
+
+static int do_approvals(int n)
+{
+	struct conn a = { .fd = -1 }, b = { .fd = -1 };
+	struct jz_krb_buf tok = { 0 };
+	char da[64], db[64];
+	const char *va, *vb;
+	json_t *wa, *wb, *m;
+	pthread_t th;
+	int got = 0, sent = 0, window = 64;
+	double t0;
+
+	snprintf(da, sizeof(da), "%s-a", device);
+	snprintf(db, sizeof(db), "%s-b", device);
+	if (tls_connect(&a) || make_token(&a, &tok))
+		return 2;
+	wa = login_with(&a, &tok, da);
+	jz_krb_buf_free(&tok);
+	if (tls_connect(&b) || make_token(&b, &tok))
+		return 2;
+	wb = login_with(&b, &tok, db);
+	jz_krb_buf_free(&tok);
+	if (!wa || !wb || strcmp(type_of(wa), "welcome") || strcmp(type_of(wb), "welcome")) {
+		printf("login failed\n");
+		return 1;
+	}
+	va = json_string_value(json_object_get(wa, "vip4"));
+	vb = json_string_value(json_object_get(wb, "vip4"));
+	pthread_create(&th, NULL, b_thread, &b);
+	/* wait until a and b are linked (a key for the pair arrives at a) */
+	while ((m = recv_json(&a))) {
+		bool key = !strcmp(type_of(m), "key");
+
+		if (key)
+			send_json(&a, json_pack("{s:s,s:O,s:O}", "type", "key_ack", "peer",
+						json_object_get(m, "peer"), "key_id",
+						json_object_get(m, "key_id")));
+		json_decref(m);
+		if (key)
+			break;
+	}
+	t0 = now();
+	while (got < n) {
+		while (sent < n && sent - got < window) {
+			send_json(&a, json_pack("{s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:i}",
+						"type", "conn_request", "proto", "tcp",
+						"src", va, "sport", 1024 + sent % 60000,
+						"dst", vb, "dport", 80 + sent / 60000,
+						"dir", "egress", "cookie", sent + 1));
+			sent++;
+		}
+		m = recv_json(&a);
+		if (!m)
+			break;
+		if (!strcmp(type_of(m), "verdict"))
+			got++;
+		json_decref(m);
+	}
+	printf("approvals %d/%d %.3f s\n", got, n, now() - t0);
+	stop_b = 1;
+	shutdown(b.fd, SHUT_RDWR);
+	pthread_join(th, NULL);
+	return got == n ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "s:C:m:u:r:p:S:c:d:D:t:o:b:X")) != -1) {
+		switch (opt) {
+		case 's': server = optarg; break;
+		case 'C': cafile = optarg; break;
+		case 'm': method = optarg; break;
+		case 'u': user = optarg; break;
+		case 'r': realm = optarg; break;
+		case 'p': password = optarg; break;
+		case 'S': service = optarg; break;
+		case 'c': ccache = optarg; break;
+		case 'd': device = optarg; break;
+		case 'D': delay_s = atoi(optarg); break;
+		case 't': time_offset = atoi(optarg); break;
+		case 'b': bind_ip = optarg; break;
+		case 'X': stale = 1; break;
+		case 'o': {
+			char *eq = strchr(optarg, '=');
+
+			if (eq) {
+				*eq = 0;
+				answer_code = optarg;
+				answer_value = eq + 1;
+			}
+			break;
+		}
+		default:
+			return 2;
+		}
+	}
+	if (optind >= argc)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	if (cafile) {
+		SSL_CTX_load_verify_locations(ctx, cafile, NULL);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
+	if (!strcmp(argv[optind], "login"))
+		return do_login(device, false);
+	if (!strcmp(argv[optind], "many") && optind + 1 < argc)
+		return do_many(atoi(argv[optind + 1]));
+	if (!strcmp(argv[optind], "replay"))
+		return do_replay();
+	if (!strcmp(argv[optind], "garbage"))
+		return do_garbage();
+	if (!strcmp(argv[optind], "stall"))
+		return do_stall();
+	if (!strcmp(argv[optind], "oversized"))
+		return do_badframe(true);
+	if (!strcmp(argv[optind], "badjson"))
+		return do_badframe(false);
+	if (!strcmp(argv[optind], "approvals") && optind + 1 < argc)
+		return do_approvals(atoi(argv[optind + 1]));
+	return 2;
+}
