@@ -93,11 +93,17 @@ struct jz_krb_server_cfg {
 	/* "jazz/host.example@REALM" (realm optional: default realm). NULL =
 	 * accept a ticket for any principal that has a key in the keytab. */
 	const char *service;
-	/* Clock-skew limit in seconds for both modes; 0 = 300. */
+	/* Clock-skew limit in seconds for both modes; 0 = 300. For AP-REQs
+	 * libkrb5 also applies krb5.conf [libdefaults] clockskew (default
+	 * 300 s) inside krb5_rd_req, so the effective AP-REQ limit is the
+	 * smaller of the two. */
 	int max_skew;
-	/* AP-REQ replay cache name, e.g. "file2:/var/lib/jazz/rcache". NULL =
-	 * "file2:<dir>/jazz_rcache_<uid>" with dir = $KRB5RCACHEDIR or
-	 * /var/tmp. Always on; there is no way to turn it off. */
+	/* AP-REQ replay cache name, e.g. "file2:/var/lib/jazz/rcache2". NULL =
+	 * $KRB5RCACHENAME if set, else "dfl:", i.e. file2 at
+	 * $KRB5RCACHEDIR/krb5_<euid>.rcache2 (directory default /var/tmp).
+	 * The directory must be writable. Always on; it cannot be turned off.
+	 * Shared safely by threads, server objects and processes (the file is
+	 * locked per use), and it survives restarts. */
 	const char *rcache;
 	/* Password mode: the most (user, timestamp, nonce) tuples remembered
 	 * inside the skew window; 0 = 100000. When full (after dropping the
