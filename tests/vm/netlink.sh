@@ -38,7 +38,7 @@ expect_err() {
 	err=$("$@" 2>&1 >/dev/null)
 	rc=$?
 	if [ "$rc" = "$want" ] && grep -Eq -- "$re" <<<"$err"; then
-		ok "$desc: $err"
+		ok "$desc: $(head -n 1 <<<"$err")"
 	else
 		not_ok "$desc" "exit $rc (want $want), stderr: $err (want /$re/)"
 	fi
@@ -120,9 +120,11 @@ if ynl --do dev-get --json '{"ifname":"jazz0"}' --output-json >"$T/ynl-dev.json"
 		"$(pyget "$T/ynl-dev.json" '[d["listen-port"], d["fwmark"], d["fail-open"]]')" "[51820, 32, 1]"
 else
 	not_ok "YNL dev-get" "$(tail -n 5 "$T/ynl.err")"
+	diag "dev-get reply as the raw client sees it:"
+	diag "$(n1 $PY "$TOOL" rawdump jazz0)"
 fi
 check "YNL peer-new 50" ynl --do peer-new --json \
-	'{"ifname":"jazz0","peer":{"id":50,"name":"ynl-peer","endpoint-ip4":3221225522,"endpoint-port":4000,"allowed-ip":[{"family":2,"addr":"0a320000","cidr":16}]}}'
+	'{"ifname":"jazz0","peer":{"id":50,"name":"ynl-peer","endpoint-ip4":3221226034,"endpoint-port":4000,"allowed-ip":[{"family":2,"addr":"0a320000","cidr":16}]}}'
 n1 "$JZ" show jazz0 --json >"$T/ynl-peer.json"
 check_eq "jazzctl sees YNL's peer" "$(pyget "$T/ynl-peer.json" \
 	'[(p["name"],p["endpoint"],p["allowed_ips"]) for p in d["peers"] if p["id"]==50]')" \

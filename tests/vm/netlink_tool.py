@@ -436,6 +436,24 @@ def stats(devname):
     return r.error == 0
 
 
+def tree(buf, depth=0):
+    for t, v in parse_attrs(buf):
+        print(f"{'  ' * depth}type {t} len {len(v)} {v[:16].hex()}")
+        if len(v) >= 4 and struct.unpack_from("=H", v)[0] <= len(v) and depth < 3 and t in (
+                A("STATS"), A("PEER"), A("KEY"), A("CONN"), J["JAZZ_A_PEER_STATS"],
+                J["JAZZ_A_PEER_KEY"], J["JAZZ_A_PEER_ALLOWED_IP"]):
+            tree(v, depth + 1)
+
+
+def rawdump(devname):
+    """Attribute tree of a dev-get reply, for diagnosing other clients."""
+    g = Genl()
+    r = g.req(J["JAZZ_CMD_DEV_GET"], dev(devname))
+    for body in r.msgs:
+        tree(body)
+    return r.error == 0
+
+
 def sniff(iface, port, n, outfile):
     """UDP payloads to PORT seen on IFACE (IPv4), hex, one a line."""
     s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
@@ -495,6 +513,8 @@ def main():
         ok = unpriv()
     elif cmd == "dumpstat":
         ok = dumpstat(a[1])
+    elif cmd == "rawdump":
+        ok = rawdump(a[1])
     elif cmd == "stats":
         ok = stats(a[1])
     elif cmd == "sniff":

@@ -50,6 +50,6 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(*cmds); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "%s: unknown command '%s'\n", PROG, argv[1]);
-	return usage(stderr);
+	fprintf(stderr, "%s: unknown command '%s' (see %s --help)\n", PROG, argv[1], PROG);
+	return EXIT_USAGE;
 }
