@@ -93,6 +93,20 @@ run deny load $S/deny.py conn $EP 22 tcp conn $EP 80 tcp
 check "peer_connection False denies" $OUT/deny "^conn rc=0 approve=0 lifetime=0"
 check "peer_connection (True, 60) approves with a lifetime" $OUT/deny "^conn rc=0 approve=1 lifetime=60"
 
+# ---- examples/policy.py (documented in docs/CALLBACKS.md) ---------------
+run policy load "$ROOT/examples/policy.py" accept 192.0.2.5 1 accept 127.0.0.1 1 \
+	validate carol R d 1.1.1.1 1 password 0 0 validate carol R d 1.1.1.1 1 password 1 1 otp=424242 \
+	filter bob R 1.1.1.1 5 1 bob@R 2 pbx/carol@R/1/2 lap/carol@R/3/4 \
+	conn $EP 22 tcp conn $EP 80 tcp user_key bob R 1.1.1.1 1 $AES
+f=$OUT/policy
+check "examples/policy.py: blocked network refused" $f "^accept rc=0 accept=0"
+check "examples/policy.py: other source accepted" $f "^accept rc=0 accept=1"
+check "examples/policy.py: one-time code asked" $f "^validate rc=0 status=2 .*prompts=\[otp\|One-time code\|1\]"
+check "examples/policy.py: one-time code accepted" $f "^validate rc=0 status=0 "
+check "examples/policy.py: private device hidden" $f "^filter rc=0 users=1 peers=01"
+check "examples/policy.py: ssh denied, rest approved for 3600 s" $f "^conn rc=0 approve=1 lifetime=3600"
+check "examples/policy.py: password from the table" $f "^user_key rc=0 kind=password password=bob-secret "
+
 # ---- errors -------------------------------------------------------------
 run raise load $S/raise.py accept 1.1.1.1 1 user_key a R 1.1.1.1 1 $AES \
 	validate a R d 1.1.1.1 1 password 0 0 filter b R 1.1.1.1 5 1 a@R 1 l/a@R/1/2 \

@@ -18,3 +18,11 @@ if [ ! -x "$B/tests/pydrive" ] || [ -n "$(find $SRC $U/jazzd/python.h $U/jazzd/b
 		$($PYCONFIG --ldflags --embed) -lpthread -ldl
 fi
 nice cc $CFLAGS -O2 -fPIC -shared -o "$B/tests/bench_plugin.so" "$ROOT/tests/host/python/bench_plugin.c"
+# cbbench: the same calls through jazzd's dispatcher (callbacks.c, libevent)
+CB_SRC="$ROOT/tests/host/python/cbbench.c $U/jazzd/callbacks.c $U/jazzd/python.c $U/jazzd/python_conv.c $U/jazzd/plugin.c $U/common/log.c"
+if [ ! -x "$B/tests/cbbench" ] || [ -n "$(find $CB_SRC $U/jazzd/callbacks.h -newer "$B/tests/cbbench" 2>/dev/null)" ]; then
+	# shellcheck disable=SC2046,SC2086
+	nice cc $CFLAGS $($PYCONFIG --includes) $(pkg-config --cflags libevent jansson) \
+		-o "$B/tests/cbbench" $CB_SRC \
+		$(pkg-config --libs libevent jansson) $($PYCONFIG --ldflags --embed) -lpthread -ldl
+fi
