@@ -125,6 +125,8 @@ check "client clock +120 s, limit 60 s (jazz's own check): skew" 'skew' \
 	ap "${S[@]}" --skew 60 "${CA[@]}" --client-offset 120
 check "client clock -120 s, limit 60 s: skew" 'skew' \
 	ap "${S[@]}" --skew 60 "${CA[@]}" --client-offset -120
+check "server clock +120 s (client right), limit 60 s: skew" 'skew' \
+	ap "${S[@]}" --skew 60 "${CA[@]}" --server-offset 120
 check "client clock +400 s, default limit 300 s (libkrb5's check): skew" 'skew' \
 	ap "${S[@]}" "${CA[@]}" --client-offset 400
 check "garbage instead of an AP-REQ: malformed" 'malformed' \
@@ -191,6 +193,8 @@ check "client clock +30 s, limit 60 s: accepted" 'ok user=alice' \
 	pw "${PA[@]}" --server-password alice-pw-1 --skew 60 --client-offset 30
 check "client clock +120 s, limit 60 s: skew" 'skew' \
 	pw "${PA[@]}" --server-password alice-pw-1 --skew 60 --client-offset 120
+check "server clock +120 s (client right), limit 60 s: skew" 'skew' \
+	pw "${PA[@]}" --server-password alice-pw-1 --skew 60 --server-offset 120
 check "client clock -400 s, default limit 300 s: skew" 'skew' \
 	pw "${PA[@]}" --server-password alice-pw-1 --client-offset -400
 check "channel binding equal: accepted" 'ok user=alice' \
