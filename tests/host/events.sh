@@ -262,6 +262,27 @@ check "a full handler queue drops, counts ($(stat_of q handler_dropped)) and log
 	bash -c "[ $(stat_of q handler_dropped) -gt 0 ] && [ $(( $(stat_of q handler_dropped) + $(stat_of q handlers_started) )) = 200 ] && grep -q 'handler queue full' $T/q.log"
 check "the process count stayed at one handler" test "$(stat_of q max_running_seen)" = 1
 
+# ---------------------------------------------------------------- flood
+mkdir -p "$T/events-f/flood"
+cp /bin/true "$T/events-f/flood/10-true"
+cat > "$T/f.ini" <<EOF
+[redis]
+address = unix:$SOCK
+[events]
+events_dir = $T/events-f
+max_handlers = 4
+queue = 100
+EOF
+start_evbus f -x 1000 -T 120 "$T/f.ini"
+fp=$EPID
+redis-benchmark -s "$SOCK" -n 100000 -c 10 -P 50 -q PUBLISH module/flooder/event/flood '{"seq":1}' > /dev/null 2>&1
+wait $fp
+echo "# flood: received $(stat_of f received), handlers $(stat_of f handlers_started), dropped $(stat_of f handler_dropped), max RSS $(stat_of f maxrss_kb) KiB"
+check "a flood of 100 000 events: all received, excess handlers dropped and counted" \
+	bash -c "[ $(stat_of f received) = 100000 ] && [ $(( $(stat_of f handlers_started) + $(stat_of f handler_dropped) )) = 100000 ] && [ $(stat_of f handler_dropped) -gt 0 ]"
+check "flood: at most 4 handler processes, memory bounded (max RSS $(stat_of f maxrss_kb) KiB < 32 MiB)" \
+	bash -c "[ $(stat_of f max_running_seen) -le 4 ] && [ $(stat_of f maxrss_kb) -lt 32768 ]"
+
 # ---------------------------------------------------------------- publish buffer overflow
 cat > "$T/o.ini" <<EOF
 [redis]
@@ -335,8 +356,8 @@ wait_until 5 numpat_is 1
 start_evbus k -N 300 -E seq -i 10 -x 300 -T 60 "$T/k.ini"
 kp=$EPID
 sleep 1
-kill -9 $RPID
-wait $RPID 2>/dev/null
+kill -9 $RPID 2>/dev/null
+{ wait $RPID; } 2>/dev/null
 sleep 1.3
 start_redis
 redis-cli -s "$SOCK" PSUBSCRIBE '*/event/*' > "$T/rec.k2" 2>&1 &
@@ -373,8 +394,8 @@ reconnect_max = 200
 events_dir = $T/events-s
 EOF
 start_evbus s "$T/s.ini"
-kill -9 $RPID
-wait $RPID 2>/dev/null
+kill -9 $RPID 2>/dev/null
+{ wait $RPID; } 2>/dev/null
 start_redis
 wait_until 10 numpat_is 1
 redis-cli -s "$SOCK" PUBLISH module/jazz1/event/after-restart '{"again":true}' > /dev/null

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,8 +139,10 @@ static void start_publishing(void)
 static void write_stats(void)
 {
 	struct jz_bus_stats st;
+	struct rusage ru;
 	FILE *f;
 
+	getrusage(RUSAGE_SELF, &ru);
 	if (!g.stats_file)
 		return;
 	jz_bus_get_stats(g.bus, &st);
@@ -149,10 +152,10 @@ static void write_stats(void)
 	fprintf(f, "{\"published\":%lu,\"publish_dropped\":%lu,\"buffered\":%zu,"
 		"\"received\":%lu,\"handlers_started\":%lu,\"handlers_done\":%lu,"
 		"\"handlers_failed\":%lu,\"handler_dropped\":%lu,\"max_running_seen\":%u,"
-		"\"reconnects\":%lu,\"publish_seconds\":%.6f,\"handle_seconds\":%.6f}\n",
+		"\"reconnects\":%lu,\"maxrss_kb\":%ld,\"publish_seconds\":%.6f,\"handle_seconds\":%.6f}\n",
 		st.published, st.publish_dropped, st.buffered, st.received,
 		st.handlers_started, st.handlers_done, st.handlers_failed,
-		st.handler_dropped, st.max_running_seen, st.reconnects,
+		st.handler_dropped, st.max_running_seen, st.reconnects, ru.ru_maxrss,
 		g.t_pub_done && g.published_at_done ? g.t_pub_done - g.t_first_pub : 0,
 		g.t_handled ? g.t_handled - g.t_first_pub : 0);
 	fclose(f);
