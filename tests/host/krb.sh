@@ -155,6 +155,17 @@ check "expired ticket (3 s lifetime, waited out, limit 1 s): expired" 'expired' 
 check "client with only an expired ticket: no-credentials (no KDC round trip helps)" \
 	'no-credentials' ap "${S[@]}" --ccache "FILE:$T/short.cc" --target "$SVC@$REALM"
 
+# Service key rotation: ktadd appends the new kvno to the same keytab file,
+# which krb.c re-reads on every verification (no restart needed); tickets
+# under the old kvno keep working until they expire.
+kdc_kinit alice alice-pw-1 "FILE:$T/old.cc" && kdc_kvno "$SVC@$REALM" "FILE:$T/old.cc"
+kdc_rekey_service "$SVC@$REALM" "$T/server.keytab"
+kdc_kinit alice alice-pw-1 "FILE:$T/new.cc"
+check "service key rotated (new kvno in the keytab): new ticket accepted" 'ok user=alice' \
+	ap "${S[@]}" --ccache "FILE:$T/new.cc" --target "$SVC@$REALM"
+check "service key rotated: ticket under the old kvno still accepted" 'ok user=alice' \
+	ap "${S[@]}" --ccache "FILE:$T/old.cc" --target "$SVC@$REALM"
+
 echo "# --- mode (b): password (encrypted timestamp)"
 PA=(--user alice --realm $REALM --password alice-pw-1)
 for e in aes256-cts-hmac-sha1-96 aes256-cts-hmac-sha384-192; do
