@@ -1,19 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
-# Unit tests of jazzctl (cmocka): make -f tests/unit/jazzctl.mk [run]
-# from the top of the checkout. Links every jazzctl source but main().
-B ?= build/unit
-CFLAGS ?= -O1 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
-	-Inetlink -Iuserspace/jazzctl
-SRC := $(filter-out userspace/jazzctl/jazzctl.c,$(wildcard userspace/jazzctl/*.c))
+# Unit tests of jazzctl (included by tests/unit/Makefile): every jazzctl
+# source but main() linked with tests/unit/test_jazzctl.c.
+JZ_DIR := $(TOP)/userspace/jazzctl
+JZ_SRC := $(filter-out $(JZ_DIR)/jazzctl.c,$(wildcard $(JZ_DIR)/*.c))
+JZ_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
+	-I$(TOP)/netlink -I$(JZ_DIR)
+PROGS += $(B)/test_jazzctl
 
-.PHONY: all run
-all: $(B)/test_jazzctl
-
-$(B)/test_jazzctl: tests/unit/test_jazzctl.c $(SRC) $(wildcard userspace/jazzctl/*.h)
+$(B)/test_jazzctl: $(TOP)/tests/unit/test_jazzctl.c $(JZ_SRC) $(wildcard $(JZ_DIR)/*.h)
 	@mkdir -p $(B)
-	$(CC) $(CFLAGS) -o $@ tests/unit/test_jazzctl.c $(SRC) \
+	$(CC) $(JZ_CFLAGS) -o $@ $(TOP)/tests/unit/test_jazzctl.c $(JZ_SRC) \
 		$(shell pkg-config --cflags --libs cmocka libmnl)
-
-run: $(B)/test_jazzctl
-	$(B)/test_jazzctl

@@ -92,7 +92,7 @@ configure again
 # ------------------------------------------------------------ UDP
 n2 $PY "$TOOL" sniff veth2 51831 5 "$T/caps" &
 spid=$!
-sleep 0.5
+wait_for 20 test -e "$T/caps.ready" || diag "sniffer not ready after 20 s"
 check "ping through the tunnel" n1 ping -c 8 -i 0.2 -W 3 10.200.0.2
 if wait "$spid" && [ -s "$T/caps" ]; then
 	ok "captured 5 tunnel packets to port 51831"

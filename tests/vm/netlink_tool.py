@@ -459,6 +459,7 @@ def sniff(iface, port, n, outfile):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
     s.bind((iface, 0))
     s.settimeout(20)
+    open(outfile + ".ready", "w").close()  # the caller waits for this
     got = []
     while len(got) < n:
         pkt = s.recv(65535)
