@@ -230,6 +230,8 @@ check "enctype changed to aes128-cts-hmac-sha256-128 (19): unsupported" 'unsuppo
 	pw "${PA[@]}" --server-password alice-pw-1 --flip 5
 check "flipped ciphertext byte: bad-key (integrity)" 'bad-key' \
 	pw "${PA[@]}" --server-password alice-pw-1 --flip 60
+check "replay after a reload (new server object adopts the old memory): replay" 'replay' \
+	pw "${PA[@]}" --server-password alice-pw-1 --replay --reload
 # Password key cache (on by default): repeat logins skip string-to-key.
 for e in aes256-cts-hmac-sha1-96 aes256-cts-hmac-sha384-192; do
 	check "5 logins on one server, $e (key cache on)" 'ok user=alice' \

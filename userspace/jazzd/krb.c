@@ -1710,3 +1710,50 @@ int jz_krb_pw_string_to_key(int enctype, const char *user, const char *realm,
 	krb5_free_context(ctx);
 	return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* Reload                                                               */
+
+void jz_krb_server_adopt(struct jz_krb_server *n, struct jz_krb_server *o)
+{
+	if (!n || !o || n == o)
+		return;
+	pthread_mutex_lock(&o->rp_mu);
+	pthread_mutex_lock(&n->rp_mu);
+	for (size_t i = 0; i < o->rp_nbuckets; i++) {
+		struct jz_replay_ent *e = o->rp_tab[i], *next;
+
+		for (; e; e = next) {
+			uint64_t h = fnv1a(fnv1a(e->who, &e->ts, sizeof(e->ts)),
+					   e->nonce, JZ_PW_NONCE_LEN);
+			struct jz_replay_ent **head =
+				&n->rp_tab[h & (n->rp_nbuckets - 1)];
+
+			next = e->next;
+			/* Kept even past the new limit: forgetting is worse. */
+			e->next = *head;
+			*head = e;
+			n->rp_count++;
+		}
+		o->rp_tab[i] = NULL;
+	}
+	o->rp_count = 0;
+	pthread_mutex_unlock(&n->rp_mu);
+	pthread_mutex_unlock(&o->rp_mu);
+
+	pthread_mutex_lock(&o->kc_mu);
+	pthread_mutex_lock(&n->kc_mu);
+	if (n->kc && o->kc && n->kc_n == o->kc_n &&
+	    n->kc_hkey.length == o->kc_hkey.length) {
+		/* Same geometry: take the entries and the tag key with them. */
+		struct jz_kc_ent *t = n->kc;
+		krb5_keyblock k = n->kc_hkey;
+
+		n->kc = o->kc;
+		o->kc = t;
+		n->kc_hkey = o->kc_hkey;
+		o->kc_hkey = k;
+	}
+	pthread_mutex_unlock(&n->kc_mu);
+	pthread_mutex_unlock(&o->kc_mu);
+}

@@ -127,6 +127,14 @@ int jz_krb_server_new(const struct jz_krb_server_cfg *cfg,
 		      struct jz_krb_server **out, char *err, size_t errlen);
 void jz_krb_server_free(struct jz_krb_server *s);
 
+/* On reload (SIGHUP): move the password replay memory and key cache of old
+ * into new before freeing old, so that a token accepted just before the
+ * reload cannot be replayed just after it. (The AP-REQ replay cache is on
+ * disk and needs nothing.) Neither object may be in use by another thread
+ * during the call. */
+void jz_krb_server_adopt(struct jz_krb_server *new_s,
+			 struct jz_krb_server *old_s);
+
 /* Who logged in. */
 struct jz_krb_identity {
 	char user[JZ_KRB_NAME_MAX];	/* principal without realm ("alice",

@@ -38,7 +38,7 @@ struct opts {
 	const char *server_keytab_db;	/* user keys looked up in a keytab */
 	bool no_secret;
 	/* faults */
-	bool replay, tamper_reply, no_client_cb_check;
+	bool replay, tamper_reply, no_client_cb_check, reload;
 	long truncate, flip, append, garbage;
 	const char *save, *load, *tamper_user;
 	const char *expect;
@@ -391,6 +391,20 @@ static int pw_login(const struct opts *o, struct jz_krb_server *s,
 	if (st)
 		goto out;
 	printf("# first verify ok, reply %zu bytes\n", rep.len);
+	if (o->replay && o->reload) {
+		/* --reload: a new server object adopts the old one's memory,
+		 * as jazzd does on SIGHUP, before the replay. */
+		struct jz_krb_server *n = server(o);
+
+		if (!n) {
+			st = JZ_KRB_EINTERNAL;
+			goto out;
+		}
+		jz_krb_server_adopt(n, s);
+		jz_krb_server_free(s);
+		g_server = s = n;
+		printf("# reloaded: new server object adopted the old one\n");
+	}
 	if (o->replay) {
 		jz_krb_buf_free(&rep);
 		*what = "pw_verify (replayed)";
@@ -434,8 +448,10 @@ static int cmd_pw(const struct opts *o)
 	if (!s)
 		return finish(o, JZ_KRB_EINTERNAL, "server", NULL);
 	g_server = s;
-	for (long i = 0; i < n && !st; i++)
+	for (long i = 0; i < n && !st; i++) {
 		st = pw_login(o, s, &id, &what);
+		s = g_server;	/* --reload may have replaced it */
+	}
 	if (!st && (o->then_password || o->then_server_password)) {
 		struct opts o2 = *o;
 
@@ -656,7 +672,7 @@ enum {
 	O_NOSECRET, O_REPLAY, O_TAMPER_REPLY, O_TRUNCATE, O_FLIP, O_APPEND,
 	O_GARBAGE, O_SAVE, O_LOAD, O_TAMPER_USER, O_EXPECT, O_N, O_THREADS,
 	O_RAWKEY, O_SAME, O_STALE, O_KEYCACHE, O_LOGINS, O_THENPW, O_THENSPW,
-	O_RPMAX,
+	O_RPMAX, O_RELOAD,
 };
 
 static const struct option longopts[] = {
@@ -681,7 +697,7 @@ static const struct option longopts[] = {
 	{ "stale-ticket", 0, 0, O_STALE }, { "key-cache", 1, 0, O_KEYCACHE },
 	{ "logins", 1, 0, O_LOGINS }, { "then-password", 1, 0, O_THENPW },
 	{ "then-server-password", 1, 0, O_THENSPW },
-	{ "replay-max", 1, 0, O_RPMAX },
+	{ "replay-max", 1, 0, O_RPMAX }, { "reload", 0, 0, O_RELOAD },
 	{ 0 },
 };
 
@@ -732,6 +748,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case O_THENPW: o->then_password = optarg; break;
 		case O_THENSPW: o->then_server_password = optarg; break;
 		case O_RPMAX: o->replay_max = atol(optarg); break;
+		case O_RELOAD: o->reload = true; break;
 		default: return -1;
 		}
 	}
