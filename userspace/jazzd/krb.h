@@ -35,6 +35,17 @@
  *
  * Memory: struct jz_krb_buf data comes from malloc(); release it with
  * jz_krb_buf_free(). Secrets (passwords, keys) are wiped after use.
+ *
+ * Blocking: nothing here waits on the network except the client side of
+ * mode (a): jz_krb_client_new() with a keytab and jz_krb_client_ap_req()
+ * (when the service ticket is not cached yet) talk to the KDC, up to
+ * krb5.conf's kdc_timeout x max_retries. jz_krb_ap_verify() reads the keytab
+ * and writes the replay cache file (tens of microseconds); jz_krb_pw_verify()
+ * with an uncached password runs PBKDF2 (milliseconds, see below): call it
+ * from a worker thread, not from an event loop.
+ *
+ * The server keytab is re-read on every verification, so a service key
+ * rotated with kadmin ktadd (new kvno appended) needs no restart.
  */
 #ifndef JAZZD_KRB_H
 #define JAZZD_KRB_H
@@ -49,15 +60,17 @@ enum jz_krb_status {
 	JZ_KRB_OK = 0,
 	JZ_KRB_EMALFORMED,	/* token truncated, bad version, garbage */
 	JZ_KRB_EBADKEY,		/* wrong password / key / service key: decrypt
-				 * or integrity check failed, or key not in the
-				 * keytab */
+				 * or integrity check failed, or the keytab
+				 * lacks the ticket's kvno/enctype; unknown
+				 * user (no secret) */
 	JZ_KRB_EREPLAY,		/* token seen before (replay cache) */
 	JZ_KRB_ESKEW,		/* timestamp outside the clock-skew limit */
 	JZ_KRB_EEXPIRED,	/* ticket expired (or not yet valid) */
 	JZ_KRB_ECHANNEL,	/* channel binding missing or different */
 	JZ_KRB_EUNSUPPORTED,	/* enctype or option not supported */
 	JZ_KRB_ENOCREDS,	/* client: no usable ccache / keytab / TGT */
-	JZ_KRB_EWRONGPRINC,	/* ticket for another service than configured */
+	JZ_KRB_EWRONGPRINC,	/* ticket for a service that is not ours (not
+				 * cfg.service, or not in the keytab) */
 	JZ_KRB_EFULL,		/* password replay memory full (fail closed) */
 	JZ_KRB_EINTERNAL,	/* anything else (out of memory, krb5 error) */
 };
