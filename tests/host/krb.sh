@@ -21,7 +21,7 @@ SAN=${KRB_SAN:-0}
 K=$B/krbtool
 T=$(mktemp -d /tmp/jazz-krb.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-# shellcheck source=lib/kdc.sh
+# shellcheck source=tests/host/lib/kdc.sh
 . "$ROOT/tests/host/lib/kdc.sh"
 
 n=0

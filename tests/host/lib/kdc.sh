@@ -176,10 +176,10 @@ _kdc_trap_once() {
 # kdc_stop: stop krb5kdc (idempotent). The directory is left for inspection;
 # the caller removes its temp dir.
 kdc_stop() {
-	local i
+	local _
 	[ -n "${KDC_PID:-}" ] || return 0
 	kill "$KDC_PID" 2>/dev/null
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		kill -0 "$KDC_PID" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -205,7 +205,10 @@ kdc_set_password() {
 # to KEYTAB (appended if it exists). PRINC without @REALM gets KDC_REALM.
 kdc_add_service() {
 	local princ=$1 kt=$2
-	[ -n "$princ" ] && [ -n "$kt" ] || { _kdc_err "usage: kdc_add_service PRINC KEYTAB"; return 1; }
+	if [ -z "$princ" ] || [ -z "$kt" ]; then
+		_kdc_err "usage: kdc_add_service PRINC KEYTAB"
+		return 1
+	fi
 	_kdc_kadmin "addprinc -randkey $princ" || return 1
 	_kdc_kadmin "ktadd -k $kt $princ"
 }
