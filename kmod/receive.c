@@ -96,6 +96,7 @@ static int jazz_inner_check(struct sk_buff *skb, u8 *saddr)
 
 	if (skb->len < sizeof(struct iphdr) || !pskb_may_pull(skb, 1))
 		return -EINVAL;
+	skb_reset_network_header(skb);
 	switch (skb->data[0] >> 4) {
 	case 4:
 		if (!pskb_may_pull(skb, sizeof(struct iphdr)))
