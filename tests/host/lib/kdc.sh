@@ -32,9 +32,9 @@ KDC_ENCTYPES="aes256-cts-hmac-sha1-96:normal aes256-cts-hmac-sha384-192:normal"
 _kdc_err() { echo "kdc.sh: $*" >&2; return 1; }
 
 _kdc_free_port() {
-	local p i used
+	local p _ used
 	used=$(ss -Hlntu 2>/dev/null | awk '{print $5}' | sed 's/.*://' | sort -u)
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
 		grep -qx "$p" <<<"$used" || { echo "$p"; return 0; }
 	done
@@ -151,8 +151,8 @@ kdc_start() {
 
 # Poll with a real AS exchange (the probe principal) for up to ~10 s.
 _kdc_wait_ready() {
-	local i
-	for i in $(seq 1 100); do
+	local _
+	for _ in $(seq 1 100); do
 		kill -0 "$KDC_PID" 2>/dev/null || return 1
 		if echo kdcprobe-pw | KRB5CCNAME=MEMORY:kdcprobe \
 			kinit kdcprobe >/dev/null 2>&1; then
