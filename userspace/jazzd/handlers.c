@@ -4,7 +4,9 @@
  * (vfork-like in glibc, cheap even when jazzd is large), in their own
  * process group so that a timeout kills the step and everything it forked.
  * Exits are noticed through pidfds, one event each: no SIGCHLD handler
- * competes with the rest of the daemon.
+ * competes with the rest of the daemon. Where pidfd_open() is missing
+ * (kernels before 5.3, valgrind) a SIGCHLD event checks each running step
+ * with waitpid(pid, WNOHANG), never waitpid(-1).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -51,6 +53,7 @@ struct jz_job {
 
 	pid_t pid;
 	int pidfd;
+	bool alive;		/* a step process is running */
 	bool timed_out;
 	struct event *ev_exit, *ev_timeout;
 	struct jz_out out, err;
@@ -65,6 +68,8 @@ struct jz_runner {
 	size_t queued, queued_bytes;
 	unsigned running;
 	bool pumping;
+	bool no_pidfd;		/* fall back to SIGCHLD */
+	struct event *ev_chld;
 	struct jz_runner_stats st;
 	time_t last_drop_log;
 	unsigned long drops_unlogged;
@@ -459,6 +464,7 @@ static void step_cleanup(struct jz_job *job)
 		close(job->pidfd);
 		job->pidfd = -1;
 	}
+	job->alive = false;
 }
 
 static void on_exit_ev(evutil_socket_t fd, short what, void *arg)
@@ -511,6 +517,47 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	kill(job->pid, SIGKILL);	/* in case setpgid lost a race */
 }
 
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	struct jz_runner *r = arg;
+	struct jz_job *job;
+	bool again = true;
+
+	/* reaping may end jobs and start others: rescan until nothing exited */
+	while (again) {
+		again = false;
+		TAILQ_FOREACH(job, &r->running_q, link) {
+			siginfo_t si = { .si_pid = 0 };
+
+			if (!job->alive || job->pidfd >= 0)
+				continue;
+			/* WNOWAIT: on_exit_ev() reaps and reads the status */
+			if (waitid(P_PID, job->pid, &si, WEXITED | WNOHANG | WNOWAIT) ||
+			    si.si_pid) {
+				on_exit_ev(-1, 0, job);
+				again = true;
+				break;
+			}
+		}
+	}
+}
+
+/* pidfd_open() is missing: watch SIGCHLD instead. false if that fails too. */
+static bool sigchld_fallback(struct jz_runner *r)
+{
+	if (!r->ev_chld) {
+		jz_warn("pidfd_open: %s; watching handler steps through SIGCHLD",
+			strerror(errno));
+		r->no_pidfd = true;
+		r->ev_chld = evsignal_new(r->base, SIGCHLD, on_sigchld, r);
+		if (!r->ev_chld || event_add(r->ev_chld, NULL))
+			return false;
+	}
+	/* the step may have exited before the event was there */
+	event_active(r->ev_chld, EV_SIGNAL, 1);
+	return true;
+}
+
 /* Starts the current step; returns 0 when running, else the skip reason. */
 static int step_start(struct jz_job *job)
 {
@@ -535,18 +582,21 @@ static int step_start(struct jz_job *job)
 	close(wout);
 	close(werr);
 	job->timed_out = false;
-	job->pidfd = (int)syscall(SYS_pidfd_open, job->pid, 0);
-	if (job->pidfd < 0) {
+	job->alive = true;
+	job->pidfd = job->r->no_pidfd ? -1 : (int)syscall(SYS_pidfd_open, job->pid, 0);
+	if (job->pidfd >= 0) {
+		job->ev_exit = event_new(job->r->base, job->pidfd, EV_READ | EV_PERSIST,
+					 on_exit_ev, job);
+		event_add(job->ev_exit, NULL);
+	} else if (!sigchld_fallback(job->r)) {
 		/* cannot watch it: do not leave it running unwatched */
 		kill(-job->pid, SIGKILL);
 		waitpid(job->pid, NULL, 0);
-		rc = errno;
+		job->alive = false;
+		rc = ENOSYS;
 		in = wout = werr = -1;
 		goto fail;
 	}
-	job->ev_exit = event_new(job->r->base, job->pidfd, EV_READ | EV_PERSIST,
-				 on_exit_ev, job);
-	event_add(job->ev_exit, NULL);
 	if (job->r->lim.step_timeout_ms > 0) {
 		job->ev_timeout = evtimer_new(job->r->base, on_timeout, job);
 		tv.tv_sec = job->r->lim.step_timeout_ms / 1000;
@@ -707,7 +757,7 @@ void jz_runner_free(struct jz_runner *r)
 	}
 	while ((job = TAILQ_FIRST(&r->running_q))) {
 		TAILQ_REMOVE(&r->running_q, job, link);
-		if (job->pidfd >= 0) {
+		if (job->alive) {
 			jz_warn("%s %s step %s[%d] killed at shutdown", job->kind,
 				job->what, job_step(job), (int)job->pid);
 			kill(-job->pid, SIGKILL);
@@ -716,5 +766,7 @@ void jz_runner_free(struct jz_runner *r)
 		step_cleanup(job);
 		job_free(job);
 	}
+	if (r->ev_chld)
+		event_free(r->ev_chld);
 	free(r);
 }
