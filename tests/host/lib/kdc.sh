@@ -25,7 +25,8 @@
 # aes256-cts-hmac-sha384-192 (both accepted by the password mode too).
 #
 # Every function returns non-zero with a message on stderr on failure; none
-# calls exit. Only loopback is used (127.0.0.1, UDP and TCP on one port).
+# calls exit. Safe under "set -e" (kdc_stop from an EXIT trap too). Only
+# loopback is used (127.0.0.1, UDP and TCP on one port).
 
 KDC_ENCTYPES="aes256-cts-hmac-sha1-96:normal aes256-cts-hmac-sha384-192:normal"
 
@@ -98,8 +99,8 @@ EOF
 # "kadmin.local: Unknown request ...".
 _kdc_kadmin() {
 	local out rc
-	out=$(kadmin.local -r "$KDC_REALM" -q "$1" 2>&1)
-	rc=$?
+	rc=0
+	out=$(kadmin.local -r "$KDC_REALM" -q "$1" 2>&1) || rc=$?
 	printf '%s\n' "$out" >>"$KDC_DIR/kadmin.out"
 	if [ $rc -ne 0 ] || grep -qE ' while |^[a-z_.]+: ' <<<"$out"; then
 		grep -E ' while |^[a-z_.]+: ' <<<"$out" >&2
@@ -178,13 +179,15 @@ _kdc_trap_once() {
 kdc_stop() {
 	local _
 	[ -n "${KDC_PID:-}" ] || return 0
-	kill "$KDC_PID" 2>/dev/null
+	# Every step may fail harmlessly (already gone): "|| true" keeps this
+	# usable from an EXIT trap of a "set -e" script.
+	kill "$KDC_PID" 2>/dev/null || true
 	for _ in $(seq 1 50); do
 		kill -0 "$KDC_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -9 "$KDC_PID" 2>/dev/null
-	wait "$KDC_PID" 2>/dev/null
+	kill -9 "$KDC_PID" 2>/dev/null || true
+	wait "$KDC_PID" 2>/dev/null || true
 	KDC_PID=
 	return 0
 }
