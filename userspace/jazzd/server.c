@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,7 @@ struct link {
 	uint8_t key_id;
 	bool ack_a, ack_b;
 	bool used;
+	bool dead;		/* deleted: probing goes on past it */
 };
 
 struct vcache {
@@ -96,9 +98,8 @@ struct jz_server {
 	SSL_CTX *ssl;
 	struct jz_krb_server *krb;
 	struct jz_callbacks *work;	/* Kerberos checks, off the loop */
-	/* replaced on reload; jobs may still use them: freed at exit */
-	struct jz_krb_server *krb_old[16];
-	size_t n_krb_old;
+	atomic_int krb_busy;		/* Kerberos jobs running on workers */
+	struct event *krb_reload_ev;	/* reload waits for krb_busy == 0 */
 	struct jz_leases *leases;
 	struct session *sessions;
 	size_t n_sessions;
@@ -115,6 +116,10 @@ struct jz_server {
 	struct link *links;
 	size_t links_cap, links_n;
 	struct event *rekey_ev;
+
+	struct session **by_idx;	/* online sessions by lease index */
+	size_t by_idx_cap;
+	size_t links_dead;		/* tombstones in links[] */
 
 	struct vcache *vc;
 	size_t vc_n, vc_cap;
@@ -140,10 +145,22 @@ static struct session *find_sid(struct jz_server *srv, uint64_t sid)
 
 static struct session *find_online_idx(struct jz_server *srv, uint32_t idx)
 {
-	for (struct session *s = srv->sessions; s; s = s->next)
-		if (s->state == S_ONLINE && s->lease->idx == idx)
-			return s;
-	return NULL;
+	return idx < srv->by_idx_cap ? srv->by_idx[idx] : NULL;
+}
+
+static void set_online_idx(struct jz_server *srv, uint32_t idx, struct session *s)
+{
+	if (idx >= srv->by_idx_cap) {
+		size_t cap = srv->by_idx_cap ? srv->by_idx_cap : 256;
+
+		while (cap <= idx)
+			cap *= 2;
+		srv->by_idx = realloc(srv->by_idx, cap * sizeof(*srv->by_idx));
+		memset(srv->by_idx + srv->by_idx_cap, 0,
+		       (cap - srv->by_idx_cap) * sizeof(*srv->by_idx));
+		srv->by_idx_cap = cap;
+	}
+	srv->by_idx[idx] = s;
 }
 
 static void send_msg(struct session *s, json_t *m)
@@ -179,9 +196,12 @@ static void links_grow(struct jz_server *srv)
 	struct link *old = srv->links;
 	size_t oldcap = srv->links_cap;
 
-	srv->links_cap = oldcap ? oldcap * 2 : 1024;
+	/* grow only when live entries need it; else just drop tombstones */
+	srv->links_cap = oldcap ? ((srv->links_n + 1) * 4 > oldcap ? oldcap * 2 : oldcap)
+				: 1024;
 	srv->links = calloc(srv->links_cap, sizeof(*srv->links));
 	srv->links_n = 0;
+	srv->links_dead = 0;
 	for (size_t i = 0; i < oldcap; i++) {
 		if (old[i].used) {
 			struct link *l = link_find(srv, old[i].a, old[i].b, true);
@@ -202,7 +222,7 @@ static struct link *link_find(struct jz_server *srv, uint32_t a, uint32_t b, boo
 		a = b;
 		b = t;
 	}
-	if (create && (srv->links_n + 1) * 2 > srv->links_cap)
+	if (create && (srv->links_n + srv->links_dead + 1) * 2 > srv->links_cap)
 		links_grow(srv);
 	if (!srv->links_cap)
 		return NULL;
@@ -210,6 +230,8 @@ static struct link *link_find(struct jz_server *srv, uint32_t a, uint32_t b, boo
 	for (;; i = (i + 1) & (srv->links_cap - 1)) {
 		struct link *l = &srv->links[i];
 
+		if (l->dead)
+			continue;
 		if (!l->used) {
 			if (!create)
 				return NULL;
@@ -225,28 +247,12 @@ static struct link *link_find(struct jz_server *srv, uint32_t a, uint32_t b, boo
 	}
 }
 
-static void link_del(struct jz_server *srv, uint32_t a, uint32_t b)
+static void link_del(struct jz_server *srv, struct link *l)
 {
-	/* rebuild without it: deletions are rare (a device leaving) */
-	struct link *old = srv->links;
-	size_t cap = srv->links_cap;
-
-	if (a > b) {
-		uint32_t t = a;
-
-		a = b;
-		b = t;
-	}
-	srv->links = calloc(cap, sizeof(*srv->links));
-	srv->links_n = 0;
-	for (size_t i = 0; i < cap; i++) {
-		if (old[i].used && !(old[i].a == a && old[i].b == b)) {
-			struct link *l = link_find(srv, old[i].a, old[i].b, true);
-
-			*l = old[i];
-		}
-	}
-	free(old);
+	l->used = false;
+	l->dead = true;
+	srv->links_n--;
+	srv->links_dead++;
 }
 
 static json_t *keydir(const unsigned char *k, const unsigned char *salt)
@@ -322,12 +328,17 @@ static void on_rekey(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------------ */
 /* peer lists */
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* s->vis is sorted (filter_done): a binary search */
 static bool vis_has(struct session *s, uint32_t idx)
 {
-	for (size_t i = 0; i < s->nvis; i++)
-		if (s->vis[i] == idx)
-			return true;
-	return false;
+	return s->nvis && bsearch(&idx, s->vis, s->nvis, sizeof(uint32_t), cmp_u32);
 }
 
 static json_t *peer_entry(struct session *p, bool linked)
@@ -356,10 +367,8 @@ static void recompute_finish(struct jz_server *srv)
 			continue;
 		a = find_online_idx(srv, l->a);
 		b = find_online_idx(srv, l->b);
-		if (!a || !b || !vis_has(a, l->b) || !vis_has(b, l->a)) {
-			link_del(srv, l->a, l->b);
-			i = (size_t)-1;	/* the table was rebuilt: start over */
-		}
+		if (!a || !b || !vis_has(a, l->b) || !vis_has(b, l->a))
+			link_del(srv, l);
 	}
 	/* lists */
 	for (s = srv->sessions; s; s = s->next) {
@@ -379,18 +388,24 @@ static void recompute_finish(struct jz_server *srv)
 			json_array_append_new(peers, peer_entry(p, linked));
 		}
 		/* users: owners of the visible devices, once each */
-		for (size_t i = 0; i < json_array_size(peers); i++) {
-			json_t *e = json_array_get(peers, i);
-			json_t *u = json_pack("{s:O,s:O}", "user", json_object_get(e, "user"),
-					      "realm", json_object_get(e, "realm"));
-			bool dup = false;
+		{
+			json_t *seen = json_object();
 
-			for (size_t j = 0; j < json_array_size(users) && !dup; j++)
-				dup = json_equal(json_array_get(users, j), u);
-			if (dup)
-				json_decref(u);
-			else
-				json_array_append_new(users, u);
+			for (size_t i = 0; i < json_array_size(peers); i++) {
+				json_t *e = json_array_get(peers, i);
+				char uk[600];
+
+				snprintf(uk, sizeof(uk), "%s@%s",
+					 json_string_value(json_object_get(e, "user")),
+					 json_string_value(json_object_get(e, "realm")));
+				if (json_object_get(seen, uk))
+					continue;
+				json_object_set_new(seen, uk, json_true());
+				json_array_append_new(users, json_pack("{s:O,s:O}", "user",
+					json_object_get(e, "user"), "realm",
+					json_object_get(e, "realm")));
+			}
+			json_decref(seen);
 		}
 		msg = json_pack("{s:s,s:o,s:o}", "type", "peers", "peers", peers,
 				"users", users);
@@ -455,20 +470,23 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 		free(s->vis);
 		s->vis = calloc(fc->n + 1, sizeof(uint32_t));
 		s->nvis = 0;
+		json_t *hidden = json_object();
+
+		for (size_t j = 0; j < fc->nu; j++)
+			if (!c->u.filter.keep_users[j])
+				json_object_set_new(hidden, fc->ukeys[j], json_true());
 		for (size_t i = 0; i < fc->n; i++) {
 			const struct jazz_peer_entry *pe = &c->u.filter.peers[i];
-			bool user_kept = false;
 			char uk[600];
 
 			if (!c->u.filter.keep_peers[i])
 				continue;
 			snprintf(uk, sizeof(uk), "%s@%s", pe->username, pe->realm);
-			for (size_t j = 0; j < fc->nu; j++)
-				if (!strcmp(fc->ukeys[j], uk) && c->u.filter.keep_users[j])
-					user_kept = true;
-			if (user_kept)
+			if (!json_object_get(hidden, uk))
 				s->vis[s->nvis++] = fc->ids[i];
 		}
+		json_decref(hidden);
+		qsort(s->vis, s->nvis, sizeof(uint32_t), cmp_u32);
 		s->filter_done = true;
 		if (c->failed)
 			jz_warn("peer_filter for %s@%s failed: hiding every peer",
@@ -520,9 +538,11 @@ static void on_recompute(evutil_socket_t fd, short what, void *arg)
 		fc->ukeys = calloc(n_online + 1, sizeof(*fc->ukeys));
 		pe = jz_cb_alloc(c, (n_online + 1) * sizeof(*pe));
 		ue = jz_cb_alloc(c, (n_online + 1) * sizeof(*ue));
+		json_t *useen = json_object();
+
 		for (p = srv->sessions; p; p = p->next) {
 			char uk[600];
-			bool dup = false;
+			bool dup;
 
 			if (p == s || p->state != S_ONLINE)
 				continue;
@@ -533,15 +553,16 @@ static void on_recompute(evutil_socket_t fd, short what, void *arg)
 			pe[n].vip6 = jz_cb_strdup(c, p->lease->vip6);
 			fc->ids[n++] = p->lease->idx;
 			snprintf(uk, sizeof(uk), "%s@%s", p->user, p->realm);
-			for (size_t j = 0; j < nu && !dup; j++)
-				dup = !strcmp(fc->ukeys[j], uk);
+			dup = json_object_get(useen, uk) != NULL;
 			if (!dup) {
+				json_object_set_new(useen, uk, json_true());
 				snprintf(fc->ukeys[nu], sizeof(fc->ukeys[nu]), "%s", uk);
 				ue[nu].username = pe[n - 1].username;
 				ue[nu].realm = pe[n - 1].realm;
 				nu++;
 			}
 		}
+		json_decref(useen);
 		fc->n = n;
 		fc->nu = nu;
 		c->u.filter.review.username = jz_cb_strdup(c, s->user);
@@ -885,6 +906,7 @@ static void go_online(struct session *s)
 		session_close(old, "replaced");
 	}
 	s->state = S_ONLINE;
+	set_online_idx(srv, s->lease->idx, s);
 	if (s->deadline)
 		evtimer_del(s->deadline);
 	bufferevent_set_timeouts(s->bev, &(struct timeval){ cfg(srv)->dead_s, 0 }, NULL);
@@ -1015,6 +1037,7 @@ static void authenticated(struct session *s, struct jz_krb_buf *proof,
 /* A Kerberos check on a worker thread (krb.c's server is thread-safe). */
 struct krb_job {
 	struct jz_krb_server *krb;
+	atomic_int *busy;
 	bool password;
 	unsigned char *token;
 	size_t token_len;
@@ -1051,6 +1074,7 @@ static void krb_job_run(void *arg)
 					 j->bind ? sizeof(j->binding) : 0,
 					 &j->id, &j->proof, j->err, sizeof(j->err));
 	}
+	atomic_fetch_sub(j->busy, 1);
 }
 
 static void krb_job_done(void *arg, struct jz_cb_call *c)
@@ -1072,6 +1096,8 @@ static void krb_submit(struct session *s, bool password,
 	struct krb_job *j = jz_cb_alloc(c, sizeof(*j));
 
 	j->krb = s->srv->krb;
+	j->busy = &s->srv->krb_busy;
+	atomic_fetch_add(j->busy, 1);
 	j->password = password;
 	j->token = jz_cb_alloc(c, s->token_len);
 	memcpy(j->token, s->token, s->token_len);
@@ -1299,6 +1325,8 @@ static void session_close(struct session *s, const char *why)
 	s->state = S_CLOSING;
 	jz_cb_cancel(s->pending);
 	s->pending = NULL;
+	if (was_online)
+		set_online_idx(s->srv, s->lease->idx, NULL);
 	if (was_online) {
 		jz_event("device-disconnected",
 			 json_pack("{s:s,s:s,s:s,s:i,s:s}", "user", s->user, "realm",
@@ -1439,15 +1467,27 @@ static int krb_start(struct jz_server *srv, char *err, size_t errlen)
 	if (jz_krb_server_new(&kc, &k, err, errlen))
 		return -1;
 	if (srv->krb) {
-		if (srv->n_krb_old == 16) {
-			jz_krb_server_free(srv->krb_old[0]);
-			memmove(srv->krb_old, srv->krb_old + 1, 15 * sizeof(srv->krb_old[0]));
-			srv->n_krb_old--;
-		}
-		srv->krb_old[srv->n_krb_old++] = srv->krb;
+		/* keep the password replay memory and key cache */
+		jz_krb_server_adopt(k, srv->krb);
+		jz_krb_server_free(srv->krb);
 	}
 	srv->krb = k;
 	return 0;
+}
+
+/* SIGHUP: swap the Kerberos server only while no worker uses it. */
+static void krb_reload(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_server *srv = arg;
+	struct timeval tv = { 0, 20000 };
+	char err[256];
+
+	if (atomic_load(&srv->krb_busy)) {
+		evtimer_add(srv->krb_reload_ev, &tv);
+		return;
+	}
+	if (krb_start(srv, err, sizeof(err)))
+		jz_err("reload: keeping the old Kerberos settings: %s", err);
 }
 
 struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
@@ -1464,6 +1504,7 @@ struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
 	if (krb_start(srv, err, errlen))
 		goto fail;
 	srv->work = jz_workpool_new(d->base, 2);
+	srv->krb_reload_ev = evtimer_new(d->base, krb_reload, srv);
 	srv->leases = jz_leases_new(d->cfg.leases, d->cfg.pool4, d->cfg.pool6, err, errlen);
 	if (!srv->leases)
 		goto fail;
@@ -1504,8 +1545,7 @@ int jz_server_reload(struct jz_server *srv)
 	} else {
 		jz_err("reload: keeping the old certificate: %s", err);
 	}
-	if (krb_start(srv, err, sizeof(err)))
-		jz_err("reload: keeping the old Kerberos settings: %s", err);
+	krb_reload(-1, 0, srv);
 	evtimer_del(srv->rekey_ev);
 	evtimer_add(srv->rekey_ev, &tv);
 	schedule_recompute(srv);	/* the new plugin may filter differently */
@@ -1520,6 +1560,7 @@ void jz_server_free(struct jz_server *srv)
 		srv->sessions->state = S_CLOSING;
 		session_free(srv->sessions);
 	}
+	free(srv->by_idx);
 	while (srv->pv) {
 		struct pending_verdict *pv = srv->pv;
 
@@ -1539,8 +1580,8 @@ void jz_server_free(struct jz_server *srv)
 	if (srv->krb)
 		jz_krb_server_free(srv->krb);
 	jz_callbacks_free(srv->work);
-	for (size_t i = 0; i < srv->n_krb_old; i++)
-		jz_krb_server_free(srv->krb_old[i]);
+	if (srv->krb_reload_ev)
+		event_free(srv->krb_reload_ev);
 	jz_leases_free(srv->leases);
 	free(srv->links);
 	free(srv->vc);
