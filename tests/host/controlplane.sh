@@ -10,7 +10,7 @@ set -u
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
 export JAZZ_SAMPLE_OTP="carol:424242"
 export JAZZ_SAMPLE_HIDE="bob:carol-pc"
-export JAZZ_SAMPLE_DENY="bob:carol-pc"
+export JAZZ_SAMPLE_DENY="bob:carol-pc,dave:alice-pc"
 cp_server_conf
 cp_start server
 check "server starts and listens" wait_for "$T/server.log" "server listening" 5
@@ -86,6 +86,27 @@ inject alice-pc "request proto=tcp src=10.77.0.9:40000 dst=10.77.0.3:80 cookie=1
 sleep 0.5
 check "a spoofed source address is not taken from the client" bash -c "
 	grep -q 'address 10.77.0.9/10.77.0.3 is not its own' '$T/server.log' && ! grep -q 'cookie=13 .*approve' '$T/alice-pc.kernel'"
+
+# denied by peer_connection: dave -> alice (both see each other)
+cp_client_conf dave-pc dave password "fingerprint = $FPR" "ca ="
+cp_start dave-pc
+check "TLS with a pinned server fingerprint instead of a CA" wait_for "$T/dave-pc.log" "logged in as dave"
+sleep 0.5
+inject dave-pc "request proto=tcp src=10.77.0.5:42000 dst=10.77.0.2:443 cookie=21"
+check "approval dave->alice denied by peer_connection: installed at the destination" \
+	wait_for "$T/alice-pc.kernel" "verdict deny peer=4 cookie=0 proto=tcp 10.77.0.5:42000->10.77.0.2:443"
+check "... and at the origin with its cookie" \
+	wait_for "$T/dave-pc.kernel" "verdict deny peer=1 cookie=21 proto=tcp 10.77.0.5:42000->10.77.0.2:443"
+check "the plugin said deny" grep -q "peer_connection dave@.* dave-pc 10.77.0.5:42000 -> alice-pc 10.77.0.2:443 tcp: deny" "$T/server.log"
+n1=$(count "$T/server.log" "peer_connection alice@.*40000 -> bob-pc")
+inject alice-pc "request proto=tcp src=10.77.0.2:40000 dst=10.77.0.3:80 cookie=23"
+check "a cached verdict is installed again without asking the plugin" bash -c "
+	grep -q 'verdict approve peer=2 cookie=23' <(for i in \$(seq 50); do cat '$T/alice-pc.kernel'; sleep 0.1; grep -q cookie=23 '$T/alice-pc.kernel' && break; done; cat '$T/alice-pc.kernel') &&
+	[ \$(grep -c 'peer_connection alice@.*40000 -> bob-pc' '$T/server.log') = $n1 ]"
+cp_client_conf eve-pc dave password "fingerprint = 00:11:22" "ca ="
+cp_start eve-pc
+check "a wrong pinned fingerprint is refused by the client" wait_for "$T/eve-pc.log" "is not the pinned one"
+cp_stop eve-pc
 
 # a client leaving updates the others
 cp_stop carol-pc
