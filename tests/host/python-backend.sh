@@ -180,5 +180,19 @@ else
 fi
 check "a good reload takes effect" $f "^accept rc=0 accept=1"
 
+# module code that hangs at load time: interrupted, or abandoned if blocked in C
+JAZZD_PYTHON_LOAD_TIMEOUT_MS=500 run hang load $S/version2.py load $S/hang_load.py accept 1.1.1.1 1 \
+	load $S/sleep_load.py accept 1.1.1.1 1 sleep 2500 load $S/reject_source.py accept 1.1.1.1 1
+f=$OUT/hang
+check "a load spinning past its limit is interrupted" $f "^load failed: python .*hang_load.py: loading took longer than 500 ms; interrupted"
+check "... with the traceback of where it was" $f "python: load .*hang_load.py:   File \".*hang_load.py\", line 4, in <module>"
+check "a load blocked in C is abandoned" $f "^load failed: python .*sleep_load.py: loading took longer than 500 ms \(module code blocked\); abandoned"
+if [ "$(grep -c '^accept rc=0 accept=0' $f)" = 2 ]; then
+	ok "the previous module answers after both"
+else
+	nok "the previous module answers after both"
+fi
+check "the next load works" $f "^accept rc=0 accept=1"
+
 echo "# python-backend: $((n - failed)) passed, $failed failed"
 [ $failed = 0 ]

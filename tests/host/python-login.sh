@@ -183,7 +183,7 @@ awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 1.4) }' &&
 	ok "alice's login took less than the callback timeout ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s)" ||
 	nok "alice's login took less than the callback timeout"
 like "erin's validate_user timed out (dispatcher)" "$L" "callback validate_user \(python:.*\) timed out after 1500 ms"
-like "the runaway loop was interrupted (jazz.CallbackTimeout)" "$L" "python: validate_user: interrupted: ran past the callback timeout"
+like "the runaway loop was interrupted (jazz.CallbackTimeout)" "$L" "python: validate_user: interrupted: ran past its time limit"
 like "erin is rejected (fail-closed)" "$T/slow-erin.log" "login rejected: .*user validation failed"
 cp_stop slow-erin
 client slow-bob bob password bob-from-python

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -120,7 +121,7 @@ static void log_exception_skip(const char *what, char *summary, size_t sumlen,
 		PyErr_Clear();
 	}
 	if (t == g_timeout_exc)
-		jz_py_log(LOG_ERR, what, "interrupted: ran past the callback timeout");
+		jz_py_log(LOG_ERR, what, "interrupted: ran past its time limit");
 	if (g_format_exc)
 		lines = PyObject_CallFunctionObjArgs(g_format_exc, t, v ? v : Py_None,
 						     tb ? tb : Py_None, NULL);
@@ -455,6 +456,7 @@ fail:
 struct running {
 	unsigned long tid;
 	unsigned long seq;
+	struct timespec started;
 	bool active;
 	bool interrupted;	/* an async exception may be pending */
 };
@@ -475,9 +477,28 @@ static struct pending irq[MAX_THREADS];
 static size_t n_irq;
 static bool irq_thread_started;
 
+static pthread_key_t slot_key;
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+
+/* A thread that ends gives its slot back (thread ids are reused). */
+static void slot_release(void *arg)
+{
+	int i = (int)(intptr_t)arg - 1;
+
+	pthread_mutex_lock(&run_lock);
+	memset(&running[i], 0, sizeof(running[i]));
+	pthread_mutex_unlock(&run_lock);
+}
+
+static void slot_key_init(void)
+{
+	pthread_key_create(&slot_key, slot_release);
+}
+
 static struct running *slot_get(unsigned long tid)
 {
 	if (my_slot < 0) {
+		pthread_once(&slot_once, slot_key_init);
 		pthread_mutex_lock(&run_lock);
 		for (int i = 0; i < MAX_THREADS; i++) {
 			if (!running[i].tid) {
@@ -487,8 +508,37 @@ static struct running *slot_get(unsigned long tid)
 			}
 		}
 		pthread_mutex_unlock(&run_lock);
+		if (my_slot >= 0)
+			pthread_setspecific(slot_key, (void *)(intptr_t)(my_slot + 1));
 	}
 	return my_slot >= 0 ? &running[my_slot] : NULL;
+}
+
+static void running_start(struct running *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&run_lock);
+	r->seq = ++run_seq;
+	r->active = true;
+	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	pthread_mutex_unlock(&run_lock);
+}
+
+/* With the GIL: the call is over; drop a timeout exception that came late. */
+static void running_stop(struct running *r, unsigned long tid)
+{
+	bool interrupted = false;
+
+	if (r) {
+		pthread_mutex_lock(&run_lock);
+		r->active = false;
+		interrupted = r->interrupted;
+		r->interrupted = false;
+		pthread_mutex_unlock(&run_lock);
+	}
+	if (interrupted)
+		PyThreadState_SetAsyncExc(tid, NULL);
 }
 
 struct call {
@@ -507,18 +557,11 @@ static void call_enter(struct call *c)
 	my_tstate = true;
 	c->tid = PyThread_get_thread_ident();
 	c->r = slot_get(c->tid);
-	if (c->r) {
-		pthread_mutex_lock(&run_lock);
-		c->r->seq = ++run_seq;
-		c->r->active = true;
-		pthread_mutex_unlock(&run_lock);
-	}
+	running_start(c->r);
 }
 
 static void call_leave(struct call *c)
 {
-	bool interrupted = false;
-
 	if (PyErr_Occurred())
 		log_exception("internal", NULL, 0);
 	/* output without its final newline still belongs to this call */
@@ -529,16 +572,7 @@ static void call_leave(struct call *c)
 			PyErr_Clear();
 		Py_XDECREF(r);
 	}
-	if (c->r) {
-		pthread_mutex_lock(&run_lock);
-		c->r->active = false;
-		interrupted = c->r->interrupted;
-		c->r->interrupted = false;
-		pthread_mutex_unlock(&run_lock);
-	}
-	/* a timeout exception that arrived too late must not hit the next call */
-	if (interrupted)
-		PyThreadState_SetAsyncExc(c->tid, NULL);
+	running_stop(c->r, c->tid);
 	if (c->first)
 		PyEval_SaveThread();
 	else
@@ -620,13 +654,26 @@ static void *irq_main(void *arg)
 	return NULL;
 }
 
-/* Loop thread: never takes the GIL here, only queues the request. */
-static void py_interrupt(struct jz_backend *b, unsigned long tid)
+/*
+ * Loop thread: never takes the GIL here, only queues the request. The
+ * interface names the thread, not the call: a call that started within the
+ * last 2 ms is one the thread picked up after the late one ended, not the
+ * late one itself.
+ */
+static void request_interrupt(unsigned long tid)
 {
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&run_lock);
 	for (int i = 0; i < MAX_THREADS; i++) {
+		struct timespec *st = &running[i].started;
+
 		if (running[i].tid != tid || !running[i].active)
 			continue;
+		if ((now.tv_sec - st->tv_sec) * 1000000000L + (now.tv_nsec - st->tv_nsec) <
+		    2000000L)
+			break;
 		if (!irq_thread_started) {
 			pthread_t th;
 			pthread_condattr_t ca;
@@ -650,6 +697,11 @@ static void py_interrupt(struct jz_backend *b, unsigned long tid)
 		break;
 	}
 	pthread_mutex_unlock(&run_lock);
+}
+
+static void py_interrupt(struct jz_backend *b, unsigned long tid)
+{
+	request_interrupt(tid);
 }
 
 /*
@@ -863,6 +915,155 @@ static struct pyb *load_module(const char *path, char *err, size_t errlen)
 	return p;
 }
 
+/*
+ * A load runs on a thread of its own with a time limit, so that module code
+ * that hangs (a network call at import time) cannot hang jazzd's SIGHUP
+ * handling for good: past the limit the load is interrupted like a late
+ * callback, and abandoned if it still does not end.
+ */
+#define LOAD_TIMEOUT_MS_DEFAULT 5000
+
+struct loadjob {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int refs;
+	bool done, abandoned;
+	unsigned long tid;
+	struct pyb *p;
+	char err[1024];
+	char path[];
+};
+
+static PyObject *g_current;	/* module of the last successful load */
+
+static void job_put(struct loadjob *j)
+{
+	int left;
+
+	pthread_mutex_lock(&j->lock);
+	left = --j->refs;
+	pthread_mutex_unlock(&j->lock);
+	if (left)
+		return;
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->cond);
+	free(j);
+}
+
+/* With the GIL: a load that came back too late is dropped. */
+static void drop_late(struct pyb *p)
+{
+	PyObject *mods = PySys_GetObject("modules");
+
+	if (mods && PyDict_GetItemString(mods, MODULE_NAME) == p->module) {
+		if (g_current)
+			PyDict_SetItemString(mods, MODULE_NAME, g_current);
+		else
+			PyDict_DelItemString(mods, MODULE_NAME);
+		PyErr_Clear();
+	}
+	for (int i = 0; i < CB__COUNT; i++)
+		Py_XDECREF(p->fn[i]);
+	Py_XDECREF(p->module);
+	free(p);
+}
+
+static void *load_main(void *arg)
+{
+	struct loadjob *j = arg;
+	PyGILState_STATE g = PyGILState_Ensure();
+	unsigned long tid = PyThread_get_thread_ident();
+	struct running *r = slot_get(tid);
+	struct pyb *p;
+
+	running_start(r);
+	pthread_mutex_lock(&j->lock);
+	j->tid = tid;
+	pthread_mutex_unlock(&j->lock);
+	p = load_module(j->path, j->err, sizeof(j->err));
+	running_stop(r, tid);
+	pthread_mutex_lock(&j->lock);
+	if (j->abandoned && p) {
+		jz_warn("python %s: the abandoned load finished late; dropped", j->path);
+		drop_late(p);
+		p = NULL;
+	}
+	j->p = p;
+	j->done = true;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	PyGILState_Release(g);
+	job_put(j);
+	return NULL;
+}
+
+static long load_timeout_ms(void)
+{
+	const char *e = getenv("JAZZD_PYTHON_LOAD_TIMEOUT_MS");
+	long v = e ? strtol(e, NULL, 10) : 0;
+
+	return v > 0 ? v : LOAD_TIMEOUT_MS_DEFAULT;
+}
+
+/* Waits until the job is done or ms have passed; true if done. */
+static bool job_wait(struct loadjob *j, long ms)
+{
+	struct timespec until;
+
+	ts_add_ms(&until, ms);
+	while (!j->done)
+		if (pthread_cond_timedwait(&j->cond, &j->lock, &until))
+			break;
+	return j->done;
+}
+
+static struct pyb *load_bounded(const char *path, char *err, size_t errlen)
+{
+	struct loadjob *j = calloc(1, sizeof(*j) + strlen(path) + 1);
+	long ms = load_timeout_ms();
+	pthread_condattr_t ca;
+	pthread_t th;
+	struct pyb *p;
+
+	strcpy(j->path, path);
+	j->refs = 2;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&th, NULL, load_main, j)) {
+		snprintf(err, errlen, "python %s: cannot start the load thread", path);
+		free(j);
+		return NULL;
+	}
+	pthread_detach(th);
+	pthread_mutex_lock(&j->lock);
+	if (!job_wait(j, ms)) {
+		unsigned long tid = j->tid;
+
+		pthread_mutex_unlock(&j->lock);
+		jz_warn("python %s: module code still running after %ld ms; interrupting",
+			path, ms);
+		if (tid)
+			request_interrupt(tid);
+		pthread_mutex_lock(&j->lock);
+		if (!job_wait(j, 1000)) {
+			j->abandoned = true;
+			snprintf(j->err, sizeof(j->err), "python %s: loading took longer "
+				 "than %ld ms (module code blocked); abandoned", path, ms);
+		} else if (!j->p) {
+			snprintf(j->err, sizeof(j->err), "python %s: loading took longer "
+				 "than %ld ms; interrupted (traceback above)", path, ms);
+		}
+	}
+	p = j->p;
+	snprintf(err, errlen, "%s", j->err);
+	pthread_mutex_unlock(&j->lock);
+	job_put(j);
+	return p;
+}
+
 struct jz_backend *jz_python_load(const char *path, char *err, size_t errlen)
 {
 	PyGILState_STATE g;
@@ -882,9 +1083,14 @@ struct jz_backend *jz_python_load(const char *path, char *err, size_t errlen)
 		}
 		py_started = true;
 	}
-	g = PyGILState_Ensure();
-	p = load_module(path, err, errlen);
-	PyGILState_Release(g);
+	p = load_bounded(path, err, errlen);
+	if (p) {
+		g = PyGILState_Ensure();
+		Py_XDECREF(g_current);
+		g_current = p->module;
+		Py_INCREF(g_current);
+		PyGILState_Release(g);
+	}
 	pthread_mutex_unlock(&load_lock);
 	if (!p)
 		return NULL;
