@@ -295,6 +295,25 @@ timeout 20 "$EVBUS" -0 -T 1 -S "$T/o.json" -N 100 -E lost "$T/o.ini" 2> "$T/o.lo
 check "Redis down: the bounded buffer keeps 50, counts 50 dropped and logs it" \
 	bash -c "[ $(stat_of o buffered) = 50 ] && [ $(stat_of o publish_dropped) = 50 ] && grep -q 'event buffer full' $T/o.log"
 
+# a server that accepts but never answers: connect_timeout gives up and retries
+SILENT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+/usr/bin/python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(64); time.sleep(30)' "$SILENT" &
+sp=$!
+pids+=($sp)
+sleep 0.3
+cat > "$T/st.ini" <<EOF
+[redis]
+address = 127.0.0.1:$SILENT
+connect_timeout = 300
+reconnect_min = 100
+[events]
+handle = no
+EOF
+timeout 20 "$EVBUS" -0 -T 2 -S "$T/st.json" -e 'held={"k":1}' "$T/st.ini" 2> "$T/st.log"
+kill $sp 2>/dev/null
+check "a Redis that never answers: connect_timeout gives up, retries, keeps the event buffered" \
+	bash -c "[ \$(grep -c 'no answer within connect_timeout' $T/st.log) -ge 2 ] && [ $(stat_of st buffered) = 1 ] && [ $(stat_of st published) = 0 ]"
+
 # ---------------------------------------------------------------- reload
 mkdir -p "$T/events-r1/tick" "$T/events-r2/tick" "$T/events-r2/reloaded"
 step "$T/events-r1/tick/10-log" "printf '%s\\n' \"\$(cat)\" >> $T/ticks"

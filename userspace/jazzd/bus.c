@@ -43,6 +43,7 @@ void jz_bus_config_init(struct jz_bus_config *c)
 	c->port = 6379;
 	c->reconnect_min_ms = 100;
 	c->reconnect_max_ms = 5000;
+	c->connect_timeout_ms = 5000;
 	c->module_id = strdup("jazz1");
 	c->publish = true;
 	c->handle = true;
@@ -226,6 +227,8 @@ static int set_redis(struct jz_bus_config *c, const char *n, const char *v,
 		return parse_ms(v, false, &c->reconnect_min_ms);
 	if (!strcmp(n, "reconnect_max"))
 		return parse_ms(v, false, &c->reconnect_max_ms);
+	if (!strcmp(n, "connect_timeout"))
+		return parse_ms(v, false, &c->connect_timeout_ms);
 	snprintf(err, errlen, "[redis] unknown key '%s'", n);
 	return -2;
 }
@@ -350,6 +353,7 @@ struct jz_conn {
 	bool want;		/* keep connected */
 	int backoff_ms;
 	struct event *retry;
+	struct event *timeout;	/* connect + first answer */
 	unsigned long gen;	/* bumps on every new context */
 };
 
@@ -404,6 +408,7 @@ static void conn_lost(struct jz_conn *c, const char *why)
 
 	c->ac = NULL;
 	c->ready = false;
+	evtimer_del(c->timeout);
 	if (c == &bus->pub) {
 		/* everything not acknowledged goes again, in order */
 		bus->next_send = TAILQ_FIRST(&bus->out);
@@ -443,6 +448,7 @@ static void conn_ready(struct jz_conn *c)
 	struct jz_bus *bus = c->bus;
 
 	if (c == &bus->pub) {
+		evtimer_del(c->timeout);
 		c->ready = true;
 		c->backoff_ms = 0;
 		jz_info("redis publisher connected (%zu event(s) buffered)", bus->out_n);
@@ -496,6 +502,12 @@ static void conn_start(struct jz_conn *c)
 	c->ac = ac;
 	c->gen++;
 	redisLibeventAttach(ac, bus->base);
+	if (cfg->connect_timeout_ms > 0) {
+		struct timeval tv = { cfg->connect_timeout_ms / 1000,
+				      (cfg->connect_timeout_ms % 1000) * 1000 };
+
+		evtimer_add(c->timeout, &tv);
+	}
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	if (cfg->password) {
@@ -511,12 +523,28 @@ static void conn_start(struct jz_conn *c)
 	}
 }
 
+/* hiredis 0.14 has no async connect timeout: a blackholed address or a
+ * server that accepts but never answers would hold the connection. */
+static void on_conn_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_conn *c = arg;
+	redisAsyncContext *ac = c->ac;
+
+	if (!ac)
+		return;
+	c->ac = NULL;
+	ac->data = NULL;
+	redisAsyncFree(ac);
+	conn_lost(c, "no answer within connect_timeout");
+}
+
 static void conn_stop(struct jz_conn *c)
 {
 	redisAsyncContext *ac = c->ac;
 
 	c->want = false;
 	evtimer_del(c->retry);
+	evtimer_del(c->timeout);
 	if (ac) {
 		c->ac = NULL;
 		c->ready = false;
@@ -720,6 +748,7 @@ static void sub_on_message(redisAsyncContext *ac, void *r, void *priv)
 		dispatch(bus, reply->element[2]->str, reply->element[3]->str,
 			 reply->element[3]->len);
 	} else if (!strcmp(reply->element[0]->str, "psubscribe")) {
+		evtimer_del(c->timeout);
 		c->ready = true;
 		c->backoff_ms = 0;
 		jz_info("redis subscriber: subscribed to %s", bus->cfg.pattern);
@@ -752,6 +781,7 @@ static void conn_init(struct jz_bus *bus, struct jz_conn *c, const char *role)
 	c->bus = bus;
 	c->role = role;
 	c->retry = evtimer_new(bus->base, on_retry, c);
+	c->timeout = evtimer_new(bus->base, on_conn_timeout, c);
 }
 
 struct jz_bus *jz_bus_new(struct event_base *base, const struct jz_bus_config *c,
@@ -777,7 +807,8 @@ struct jz_bus *jz_bus_new(struct event_base *base, const struct jz_bus_config *c
 	bus->runner = jz_runner_new(base, &lim);
 	conn_init(bus, &bus->pub, "publisher");
 	conn_init(bus, &bus->sub, "subscriber");
-	if (!bus->runner || !bus->pub.retry || !bus->sub.retry) {
+	if (!bus->runner || !bus->pub.retry || !bus->sub.retry || !bus->pub.timeout ||
+	    !bus->sub.timeout) {
 		snprintf(err, errlen, "out of memory");
 		jz_bus_free(bus);
 		return NULL;
@@ -789,12 +820,14 @@ struct jz_bus *jz_bus_new(struct event_base *base, const struct jz_bus_config *c
 		conn_start(&bus->pub);
 	if (bus->sub.want)
 		conn_start(&bus->sub);
-	jz_info("event bus: redis %s%s%s:%d, module %s, publish %s, handlers %s (%zu events dir(s), %zu eventsgw entries)",
-		bus->cfg.unix_path ? "unix:" : "",
-		bus->cfg.unix_path ? bus->cfg.unix_path : bus->cfg.host,
-		"", bus->cfg.unix_path ? 0 : bus->cfg.port, bus->cfg.module_id,
-		bus->cfg.publish ? "on" : "off", bus->cfg.handle ? "on" : "off",
-		bus->cfg.n_events_dirs, bus->gw.n);
+	if (bus->cfg.unix_path)
+		snprintf(err, errlen, "unix:%s", bus->cfg.unix_path);
+	else
+		snprintf(err, errlen, "%s:%d", bus->cfg.host, bus->cfg.port);
+	jz_info("event bus: redis %s, module %s, publish %s, handlers %s (%zu events dir(s), %zu eventsgw entries)",
+		err, bus->cfg.module_id, bus->cfg.publish ? "on" : "off",
+		bus->cfg.handle ? "on" : "off", bus->cfg.n_events_dirs, bus->gw.n);
+	err[0] = '\0';
 	return bus;
 }
 
@@ -862,14 +895,18 @@ void jz_bus_free(struct jz_bus *bus)
 	if (bus->out_n)
 		jz_warn("event bus: %zu event(s) not yet published are lost at exit",
 			bus->out_n);
-	if (bus->pub.retry) {
+	if (bus->pub.retry && bus->pub.timeout)
 		conn_stop(&bus->pub);
-		event_free(bus->pub.retry);
-	}
-	if (bus->sub.retry) {
+	if (bus->sub.retry && bus->sub.timeout)
 		conn_stop(&bus->sub);
+	if (bus->pub.retry)
+		event_free(bus->pub.retry);
+	if (bus->pub.timeout)
+		event_free(bus->pub.timeout);
+	if (bus->sub.retry)
 		event_free(bus->sub.retry);
-	}
+	if (bus->sub.timeout)
+		event_free(bus->sub.timeout);
 	while ((m = TAILQ_FIRST(&bus->out))) {
 		TAILQ_REMOVE(&bus->out, m, link);
 		msg_free(m);

@@ -30,6 +30,8 @@ struct jz_bus_config {
 	char *password;		/* password = / password_file = */
 	int reconnect_min_ms;	/* reconnect_min = 100 (ms) */
 	int reconnect_max_ms;	/* reconnect_max = 5000 (ms) */
+	int connect_timeout_ms;	/* connect_timeout = 5000 (ms) to connect and get
+				 * the AUTH/PING answer; 0 = the OS's */
 
 	/* [events] */
 	char *module_id;	/* module_id = jazz1 */
