@@ -439,7 +439,7 @@ int jz_py_validate_result(PyObject *v, struct jazz_validate_reply *r,
 			  char *why, size_t whylen)
 {
 	PyObject *status = NULL, *prompts = Py_None, *message = Py_None;
-	int st;
+	int st = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (PyTuple_Check(v)) {
