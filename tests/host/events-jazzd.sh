@@ -9,6 +9,7 @@
 # also after a SIGHUP that changes the events dirs. TAP output.
 set -u
 . "$(dirname "$0")/controlplane/lib.sh"
+JAZZD=${JAZZD_BIN:-$JAZZD}	# JAZZD_BIN=/path/jazzd: test another build
 
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
 if ! nm "$JAZZD" 2>/dev/null | grep -q ' T jz_bus_new$'; then
@@ -60,6 +61,27 @@ check "jazzd ran the user-logged-in handler for its own event (source module/jaz
 	wait_for "$T/handled" '^user-logged-in module/jazz7 \{.*"user":"alice"' 5
 check "the handler's stdout is in jazzd's log with the step name" \
 	wait_for "$T/server.log" 'event user-logged-in step 10-record\[[0-9]+\]: handled' 5
+
+# a second device: peer lists change; a wrong password: login failed
+cp_client_conf bob-pc bob password
+cp_start bob-pc
+check "peer-list-changed published when bob-pc joins" \
+	wait_for "$T/rec" '^module/jazz7/event/peer-list-changed$' 10
+j=$(grep -A1 '^module/jazz7/event/peer-list-changed$' "$T/rec" | tail -1)
+echo "# peer-list-changed $j"
+cp_client_conf bob-bad bob password "password = notbobpw"
+cp_start bob-bad
+check "user-login-failed published for a wrong password" \
+	wait_for "$T/rec" '^module/jazz7/event/user-login-failed$' 10
+j=$(grep -A1 '^module/jazz7/event/user-login-failed$' "$T/rec" | tail -1)
+echo "# user-login-failed $j"
+check "user-login-failed payload has user and reason" /usr/bin/python3 -c "
+import json, sys
+e = json.loads(sys.argv[1])
+assert e['user'] == 'bob' and e['reason'], e
+" "$j"
+cp_stop bob-bad
+cp_stop bob-pc
 
 # SIGHUP: a second events dir with a device-disconnected handler
 sed -i "s|^events_dir = .*|events_dir = $T/events:$T/events2|" "$T/server.conf"
