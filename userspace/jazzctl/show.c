@@ -320,8 +320,11 @@ int cmd_show(int argc, char **argv)
 			goto out;
 		}
 		devs = malloc(sizeof(*devs));
-		if (!devs)
+		if (!devs) {
+			dev_free(&one);
+			rc = EXIT_FAIL;
 			goto out;
+		}
 		devs[0] = one;
 		n = 1;
 	}
@@ -340,8 +343,11 @@ int cmd_show(int argc, char **argv)
 			rc = print_field(&devs[i], field, all);
 		else if (json)
 			print_dev_json(&w, &devs[i]);
-		else
-			printf("%s", i ? "\n" : ""), print_dev_text(&devs[i]);
+		else {
+			if (i)
+				putchar('\n');
+			print_dev_text(&devs[i]);
+		}
 		if (rc)
 			break;
 	}
