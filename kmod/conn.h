@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Hooks for the direct-connection checks (issue 3). This file holds the
- * trivial "pass everything" versions so the data path builds without them;
- * conn.c replaces them (drop the inline bodies, keep the signatures).
+ * Direct-connection checks (issue 3): a per-device table of connections
+ * between local and peer virtual addresses. Unknown connections have their
+ * first packets held while userspace is asked (conn-request-ntf on the
+ * "approvals" group); traffic passes only once this end approved.
  *
- * Contract:
+ * Contract with the data path:
  * - jazz_conn_egress() runs in jazz_xmit() after the peer lookup, before
  *   segmentation and encryption, under rcu_read_lock() with BHs disabled.
  *   jazz_conn_ingress() runs in the receive path after decryption, inner
  *   header validation and the allowed-ips source check, in softirq under
  *   rcu_read_lock(), before the packet is handed to GRO.
  * - Return JAZZ_CONN_PASS to go on, JAZZ_CONN_HOLD when the hook took the
- *   skb (it must later release it with jazz_conn_release_egress() or
- *   free it), or JAZZ_CONN_DROP: the caller frees the skb and counts
- *   drop-conncheck.
+ *   skb (held, or freed and counted by the hook itself), or JAZZ_CONN_DROP:
+ *   the caller frees the skb and counts drop-conncheck.
  * - jazz_conn_dev_init() runs in ndo_init, jazz_conn_dev_uninit() in
  *   dellink after all peers are removed (sockets closed), and
  *   jazz_conn_peer_removed() when a peer is unlinked, before its RCU free;
@@ -26,6 +26,10 @@
 
 #include <linux/skbuff.h>
 #include <linux/errno.h>
+#include <linux/in6.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <net/genetlink.h>
 
 struct jazz_device;
@@ -37,64 +41,164 @@ enum jazz_conn_result {
 	JAZZ_CONN_DROP,
 };
 
-static inline int jazz_conn_egress(struct jazz_device *jd,
-				   struct jazz_peer *peer, struct sk_buff *skb)
-{
-	return JAZZ_CONN_PASS;
-}
+/*
+ * struct jazz_conn_key - normalized identity of a connection.
+ *
+ * The two ends (address, port) are ordered so that @a <= @b (memcmp of
+ * address then port): a packet and its reply give the same key. For ICMP
+ * and ICMPv6 echo both ports hold the echo identifier; for other protocols
+ * both ports are 0. IPv4 addresses use the first 4 bytes, the rest is 0.
+ * Padding is zeroed so the key can be hashed and compared as words.
+ */
+struct jazz_conn_key {
+	struct in6_addr a, b;
+	__be16 port_a, port_b;
+	u8 family;		/* AF_INET or AF_INET6 */
+	u8 proto;
+	u16 pad;
+};
 
-static inline int jazz_conn_ingress(struct jazz_device *jd,
-				    struct jazz_peer *peer, struct sk_buff *skb)
-{
-	return JAZZ_CONN_PASS;
-}
+/* A connection as seen in one packet (or given by userspace). */
+struct jazz_conn_tuple {
+	struct jazz_conn_key key;
+	struct in6_addr src, dst;	/* as in the packet */
+	__be16 sport, dport;
+	u8 tcp_flags;
+	bool related;		/* ICMP error about the connection in @key */
+};
 
-static inline int jazz_conn_dev_init(struct jazz_device *jd)
-{
-	return 0;
-}
+/*
+ * struct jazz_conn - one entry of the table.
+ *
+ * @key, @cookie, @origin/@resp and @direction never change after insert;
+ * @peer stays valid while the entry is in the table (peer removal drops
+ * the peer's entries first, under the table lock). @state and the times
+ * are written under the table lock and read locklessly (READ_ONCE) on the
+ * packet path; @held and the list links are only touched under the lock.
+ */
+struct jazz_conn {
+	struct hlist_node hnode;	/* table->hash, RCU */
+	struct hlist_node cnode;	/* table->cookies, under lock */
+	struct list_head node;		/* table->all, under lock */
+	struct list_head pnode;		/* table->pending, under lock */
+	struct rcu_head rcu;
 
-static inline void jazz_conn_dev_uninit(struct jazz_device *jd)
-{
-}
+	struct jazz_conn_key key;
+	struct in6_addr origin, resp;	/* who opened it, and towards whom */
+	__be16 oport, rport;
+	u64 cookie;
+	struct jazz_peer *peer;
+	u32 peer_id;
+	u8 direction;			/* JAZZ_DIRECTION_* */
+	u8 state;			/* JAZZ_CONN_STATE_* or RELEASING */
+	u8 fin;				/* bit 0: FIN from origin, 1: from resp */
+	u8 end;				/* end reason once decided */
+	bool notified;			/* conn-expire-ntf already sent */
+	bool unlinked;			/* out of the table, under lock */
+	bool has_deadline;
 
-static inline void jazz_conn_peer_removed(struct jazz_device *jd,
-					  struct jazz_peer *peer)
-{
-}
+	unsigned long created;		/* jiffies */
+	unsigned long last_used;	/* jiffies, WRITE_ONCE on the data path */
+	unsigned long deadline;		/* pending timeout / lifetime / back-off */
+	unsigned long last_request;
+	u32 lifetime_s;
 
+	atomic64_t packets, bytes;
+	struct sk_buff_head held;	/* lock of the queue unused: table lock */
+};
+
+/*
+ * struct jazz_conn_table - per-device state (jd->conn).
+ *
+ * Locking rule: @lock (a BH-safe spinlock) serialises every writer: insert,
+ * removal, state changes, the hold queues, @all, @pending and @cookies.
+ * The packet path looks entries up in @hash under rcu_read_lock() only and
+ * takes @lock just to create an entry or hold a packet. Entries are
+ * unlinked under @lock and freed with kfree_rcu(); the table itself is
+ * freed one grace period after jazz_conn_dev_uninit() cleared jd->conn.
+ * One delayed work (@gc) per device drives every timer: approval timeouts,
+ * back-offs, lifetimes and idle expiry (no timer per entry).
+ */
+#define JAZZ_CONN_HASH_BITS	12
+#define JAZZ_CONN_COOKIE_BITS	10
+
+struct jazz_conn_table {
+	spinlock_t lock;		/* writers; see above */
+	struct jazz_device *jd;
+	struct hlist_head *hash;	/* 1 << JAZZ_CONN_HASH_BITS */
+	struct hlist_head *cookies;	/* 1 << JAZZ_CONN_COOKIE_BITS */
+	struct list_head all;		/* creation order */
+	struct list_head pending;	/* pending entries, creation order */
+	unsigned int count;
+	unsigned int held;
+	u32 seed;
+	bool dead;
+	struct delayed_work gc;
+	unsigned long last_full_scan;
+	struct list_head tables;	/* jazz_conn_tables */
+	struct rcu_head rcu;
+};
+
+/* Internal state beside the UAPI conn-state values. */
+#define JAZZ_CONN_STATE_RELEASING	0x80
+
+/* Packet hooks. */
+int jazz_conn_egress(struct jazz_device *jd, struct jazz_peer *peer,
+		     struct sk_buff *skb);
+int jazz_conn_ingress(struct jazz_device *jd, struct jazz_peer *peer,
+		      struct sk_buff *skb);
+
+int jazz_conn_dev_init(struct jazz_device *jd);
+void jazz_conn_dev_uninit(struct jazz_device *jd);
+void jazz_conn_peer_removed(struct jazz_device *jd, struct jazz_peer *peer);
 /* Number of entries for dev-get's conn-count. */
-static inline u32 jazz_conn_count(struct jazz_device *jd)
-{
-	return 0;
-}
+u32 jazz_conn_count(struct jazz_device *jd);
 
-static inline int jazz_nl_conn_get(struct jazz_device *jd, struct sk_buff *skb,
-				   struct genl_info *info)
-{
-	NL_SET_ERR_MSG(info->extack, "connection checks are not built in");
-	return -EOPNOTSUPP;
-}
+/* Generic netlink (conn_nl.c); config mutex held. */
+int jazz_nl_conn_get(struct jazz_device *jd, struct sk_buff *skb,
+		     struct genl_info *info);
+int jazz_nl_conn_dump(struct jazz_device *jd, struct sk_buff *skb,
+		      struct netlink_callback *cb);
+int jazz_nl_conn_verdict(struct jazz_device *jd, struct genl_info *info);
+int jazz_nl_conn_del(struct jazz_device *jd, struct genl_info *info);
+int jazz_nl_conn_flush(struct jazz_device *jd, struct genl_info *info);
 
-static inline int jazz_nl_conn_verdict(struct jazz_device *jd,
-				       struct genl_info *info)
-{
-	NL_SET_ERR_MSG(info->extack, "connection checks are not built in");
-	return -EOPNOTSUPP;
-}
+/* netlink.c: the approvals group. */
+bool jazz_approvals_listening(struct net *net);
+void jazz_approvals_multicast(struct net *net, struct sk_buff *msg);
 
-static inline int jazz_nl_conn_del(struct jazz_device *jd,
-				   struct genl_info *info)
-{
-	NL_SET_ERR_MSG(info->extack, "connection checks are not built in");
-	return -EOPNOTSUPP;
-}
+/* conn.c internals shared with conn_nl.c and the KUnit tests. */
+void jazz_conn_key_make(struct jazz_conn_key *key, u8 family, u8 proto,
+			const struct in6_addr *src, __be16 sport,
+			const struct in6_addr *dst, __be16 dport);
+u32 jazz_conn_hash(const struct jazz_conn_table *t,
+		   const struct jazz_conn_key *key);
+struct jazz_conn *jazz_conn_lookup(struct jazz_conn_table *t,
+				   const struct jazz_conn_key *key);
+struct jazz_conn *jazz_conn_by_cookie(struct jazz_conn_table *t, u64 cookie);
+struct jazz_conn_table *jazz_conn_table_alloc(struct jazz_device *jd);
+void jazz_conn_table_free(struct jazz_conn_table *t);
+struct jazz_conn *jazz_conn_new(struct jazz_conn_table *t,
+				const struct jazz_conn_tuple *tu,
+				struct jazz_peer *peer, u8 direction, u8 state);
+void jazz_conn_unlink(struct jazz_conn_table *t, struct jazz_conn *c,
+		      struct sk_buff_head *drop);
+void jazz_conn_gc_run(struct jazz_conn_table *t, unsigned long now);
+int jazz_conn_decide(struct jazz_conn_table *t, struct jazz_conn *c,
+		     u8 verdict, u32 lifetime_s);
+void jazz_conn_remove(struct jazz_conn_table *t, struct jazz_conn *c, u8 end);
+/* Remove all entries, or @peer's; process context. */
+void jazz_conn_flush(struct jazz_conn_table *t, struct jazz_peer *peer,
+		     u8 end);
+int jazz_conn_fill(struct sk_buff *msg, struct jazz_conn *c, u8 end);
+struct sk_buff *jazz_conn_msg(struct jazz_conn_table *t, struct jazz_conn *c,
+			      u8 cmd, u8 end);
+void jazz_conn_notify(struct jazz_conn_table *t, struct jazz_conn *c, u8 cmd,
+		      u8 end);
+unsigned long jazz_conn_idle_timeout(struct jazz_device *jd, u8 proto);
 
-static inline int jazz_nl_conn_flush(struct jazz_device *jd,
-				     struct genl_info *info)
-{
-	NL_SET_ERR_MSG(info->extack, "connection checks are not built in");
-	return -EOPNOTSUPP;
-}
+extern unsigned int jazz_conn_hold_per_conn;
+extern atomic_t jazz_conn_held_total;
+extern atomic_t jazz_conns_live;
 
 #endif /* _JAZZ_CONN_H */

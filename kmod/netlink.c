@@ -984,6 +984,34 @@ static int jazz_nl_conn_doit(struct sk_buff *skb, struct genl_info *info)
 	return jazz_nl_conn_op(info, skb, info->genlhdr->cmd);
 }
 
+static int jazz_nl_conn_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct jazz_device *jd;
+	int err;
+
+	jd = jazz_nl_dev(sock_net(skb->sk), jazz_compat_dump_attrs(cb),
+			 cb->extack);
+	if (IS_ERR(jd))
+		return PTR_ERR(jd);
+	mutex_lock(&jd->lock);
+	err = jazz_nl_conn_dump(jd, skb, cb);
+	mutex_unlock(&jd->lock);
+	jazz_nl_dev_put(jd);
+	return err;
+}
+
+bool jazz_approvals_listening(struct net *net)
+{
+	return check_net(net) &&
+	       genl_has_listeners(&jazz_genl_family, net, JAZZ_NLGRP_APPROVALS);
+}
+
+void jazz_approvals_multicast(struct net *net, struct sk_buff *msg)
+{
+	genlmsg_multicast_netns(&jazz_genl_family, net, msg, 0,
+				JAZZ_NLGRP_APPROVALS, GFP_ATOMIC);
+}
+
 /* ---- notifications ---- */
 
 static void jazz_notify(struct sk_buff *msg, struct jazz_device *jd)
@@ -1096,7 +1124,7 @@ static const struct genl_ops jazz_genl_ops[] = {
 		jazz_key_op_policy),
 	JAZZ_OP(JAZZ_CMD_KEY_DEL, jazz_nl_key_del_doit, NULL,
 		jazz_key_op_policy),
-	JAZZ_OP(JAZZ_CMD_CONN_GET, jazz_nl_conn_doit, NULL,
+	JAZZ_OP(JAZZ_CMD_CONN_GET, jazz_nl_conn_doit, jazz_nl_conn_dumpit,
 		jazz_conn_op_policy),
 	JAZZ_OP(JAZZ_CMD_CONN_VERDICT, jazz_nl_conn_doit, NULL,
 		jazz_conn_op_policy),
@@ -1108,7 +1136,9 @@ static const struct genl_ops jazz_genl_ops[] = {
 
 static const struct genl_multicast_group jazz_mcgrps[] = {
 	[JAZZ_NLGRP_NOTIFY] = { .name = JAZZ_MCGRP_NOTIFY },
-	[JAZZ_NLGRP_APPROVALS] = { .name = JAZZ_MCGRP_APPROVALS },
+	/* Requests reveal who talks to whom: CAP_NET_ADMIN to listen. */
+	[JAZZ_NLGRP_APPROVALS] = { .name = JAZZ_MCGRP_APPROVALS,
+				   .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 struct genl_family jazz_genl_family __ro_after_init = {
