@@ -113,6 +113,22 @@ like "peer_connection (True, 120): approved with the script's lifetime" "$T/alic
 like "peer_connection: the destination got the verdict too" "$T/bob-pc.kernel" "verdict approve .*proto=tcp $A:40001->$B:80 lifetime=120"
 for c in bob-pc carol-pc alice-pc hidden-pc pol; do cp_stop $c; done
 
+# ---- 2b. user_key answering raw keys (bytes) -----------------------------
+kdc_user_keytab erin "$T/erin.keytab" >/dev/null
+klist -k -K -e "$T/erin.keytab" |
+	sed -n 's/^ *[0-9]* erin@[^ ]* (\([a-z0-9-]*\)) *(0x\([0-9a-f]*\)).*/erin \1 \2/p' >"$T/keys"
+export JAZZ_PY_KEYS=$T/keys
+if [ "$(wc -l <"$T/keys")" -ge 2 ]; then ok "raw keys exported from the KDC (both enctypes)"; else nok "raw keys exported from the KDC"; fi
+py_server raw "$S/rawkey.py"
+client raw-erin erin password erinpw
+like "user_key bytes: password login with the raw key (aes256-cts-hmac-sha1-96)" "$T/raw.log" "login: erin@$KDC_REALM device raw-erin .*password"
+cp_client_conf raw-erin384 erin password "[client]" "password = erinpw" "enctype = aes256-cts-hmac-sha384-192"
+cp_start raw-erin384
+like "user_key bytes: the raw key for the client's enctype (aes256-cts-hmac-sha384-192)" "$T/raw.log" "login: erin@$KDC_REALM device raw-erin384 .*password"
+client raw-bad erin password not-erins
+like "user_key bytes: a wrong password does not match the raw key" "$T/raw-bad.log" "login rejected"
+for c in raw-erin raw-erin384 raw-bad raw; do cp_stop $c; done
+
 # ---- 3. exceptions and wrong return types: fail-closed -------------------
 faults() { # MODE WHAT-THE-LOG-SAYS-FOR-accept_conn
 	local m=$1 F=$T/flags-$1 L
