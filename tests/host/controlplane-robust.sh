@@ -12,7 +12,7 @@ cp_setup || { echo "not ok 1 - setup"; exit 1; }
 build_jzclient || { echo "not ok 1 - build jzclient"; exit 1; }
 export JAZZ_SAMPLE_REFUSE_IP=127.0.0.66
 export JAZZ_SAMPLE_SLOW=slow:4000
-cp_server_conf "[server]" "login_timeout = 12" "rekey_interval = 3"
+cp_server_conf "[server]" "login_timeout = 12" "rekey_interval = 3" "keepalive = 2"
 cp_start server
 wait_for "$T/server.log" "server listening" 5 || nok "server starts"
 
@@ -126,6 +126,19 @@ cp_start server
 check "clients reconnect after a server restart" bash -c "
 	for i in \$(seq 100); do [ \$(grep -c 'logged in as bob' '$T/bob-pc.log') -ge 2 ] && exit 0; sleep 0.1; done; exit 1"
 check "the lease is stable across reconnects" bash -c "[ \"\$(grep '^addr' '$T/bob-pc.kernel' | tail -1)\" = '$ip_before' ]"
+
+# a client that stops answering (SIGSTOP): dropped after dead_after (6 s),
+# the others' lists updated; when it wakes up it reconnects
+sleep 1
+nd=$(count "$T/alice-pc.kernel" "peer-del id=2")
+kill -STOP "$(cp_pid bob-pc)"
+check "a frozen client is dropped by the keepalive timeout" \
+	wait_for "$T/server.log" "\(bob-pc\): closed: keepalive timeout" 12
+check "... and removed from the other's kernel" bash -c "
+	for i in \$(seq 50); do [ \$(grep -c 'peer-del id=2' '$T/alice-pc.kernel') -gt $nd ] && exit 0; sleep 0.1; done; exit 1"
+kill -CONT "$(cp_pid bob-pc)"
+check "the woken client reconnects" bash -c "
+	for i in \$(seq 150); do [ \$(grep -c 'logged in as bob' '$T/bob-pc.log') -ge 3 ] && exit 0; sleep 0.1; done; exit 1"
 
 kill -0 "$(cp_pid server)" && ok "server still running" || nok "server still running"
 cp_done

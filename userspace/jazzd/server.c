@@ -1334,16 +1334,21 @@ static void session_close(struct session *s, const char *why)
 				   "reason", why ? why : "closed"));
 		schedule_recompute(s->srv);
 	}
+	/*
+	 * Never freed here: callers may be inside this session's read loop.
+	 * What is queued is sent first, then the peer gets up to 2 s to close.
+	 */
+	if (s->deadline)
+		event_free(s->deadline);
+	s->deadline = evtimer_new(s->srv->d->base, on_linger, s);
 	if (s->bev && evbuffer_get_length(bufferevent_get_output(s->bev))) {
-		bufferevent_setcb(s->bev, NULL, on_flushed, NULL, s);
+		bufferevent_setcb(s->bev, NULL, on_flushed, drain_event, s);
 		bufferevent_disable(s->bev, EV_READ);
-		if (s->deadline)
-			event_free(s->deadline);
-		s->deadline = evtimer_new(s->srv->d->base, on_linger, s);
 		evtimer_add(s->deadline, &tv);
 		return;
 	}
-	session_free(s);
+	tv.tv_sec = 0;
+	evtimer_add(s->deadline, &tv);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
