@@ -125,6 +125,9 @@ step "$EA/fail-event/10-ok" "echo 10 >> $T/fail"
 step "$EA/fail-event/20-fails" "echo 20 >> $T/fail; exit 7"
 step "$EA/fail-event/30-after" "echo 30 >> $T/fail"
 step "$EA/raw-payload/10-cat" "cat > $T/raw.out"
+mkdir -p "$EA/big-payload"
+step "$EA/big-payload/10-copy" "cat > $T/big.out"
+/usr/bin/python3 -c 'import json; print(json.dumps({"blob": "x" * 300000}), end="")' > "$T/big.json"
 step "$AD/renew-certificate/10-renew" "{ cat; echo \" \$AGENT_EVENT_NAME \$AGENT_EVENT_SOURCE\"; } >> $T/action.out"
 # an NS8 handler as the NS8 docs write them: JSON on stdin, checks the source
 cat > "$EA/certificate-renewed/10-ns8" <<EOF
@@ -168,6 +171,7 @@ redis-cli -s "$SOCK" PUBLISH module/traefik2/event/certificate-renewal '{"domain
 redis-cli -s "$SOCK" PUBLISH module/jazz1/event/device-connected '{"device":"lower"}' > /dev/null
 redis-cli -s "$SOCK" PUBLISH module/jazz1/event/Device-connected '{"device":"upper"}' > /dev/null
 redis-cli -s "$SOCK" PUBLISH module/x/event/raw-payload 'not json {' > /dev/null
+redis-cli -s "$SOCK" -x PUBLISH module/x/event/big-payload < "$T/big.json" > /dev/null
 redis-cli -s "$SOCK" PUBLISH 'module/x/event/../cert-renewed' '{}' > /dev/null
 redis-cli -s "$SOCK" PUBLISH module/traefik2/event/certificate-renewed '{"domain":"other.example.org"}' > /dev/null
 redis-cli -s "$SOCK" PUBLISH module/traefik1/event/certificate-renewed '{"domain":"ns8.example.org"}' > /dev/null
@@ -191,6 +195,7 @@ check "[actions] glob runs the action's steps with the event data on stdin" \
 check "[commands] keys keep their case: Device-* matched only Device-connected" \
 	cmp -s "$T/cmd.out" <(printf '{"device":"upper"} Device-connected\n')
 check "a non-JSON payload is handed over raw" cmp -s "$T/raw.out" <(printf 'not json {')
+check "a 300 kB payload reaches the step intact (memfd stdin)" cmp -s "$T/big.out" "$T/big.json"
 check "a non-JSON payload is logged" \
 	grep -q 'module/x/event/raw-payload: payload is not valid JSON' "$T/h.log"
 check "an event name with a path is refused, not run" \
