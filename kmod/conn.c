@@ -316,6 +316,7 @@ struct jazz_conn *jazz_conn_new(struct jazz_conn_table *t,
 	atomic64_set(&c->bytes, 0);
 	__skb_queue_head_init(&c->held);
 	INIT_LIST_HEAD(&c->pnode);
+	INIT_LIST_HEAD(&c->holdnode);
 	h = jazz_conn_hash(t, &c->key) & ((1 << JAZZ_CONN_HASH_BITS) - 1);
 	hlist_add_head_rcu(&c->hnode, &t->hash[h]);
 	hlist_add_head(&c->cnode,
@@ -332,6 +333,8 @@ struct jazz_conn *jazz_conn_new(struct jazz_conn_table *t,
 static void jazz_conn_unhold(struct jazz_conn_table *t, struct jazz_conn *c,
 			     unsigned int n)
 {
+	if (skb_queue_empty(&c->held))
+		list_del_init(&c->holdnode);
 	if (!n)
 		return;
 	t->held -= n;
@@ -561,17 +564,11 @@ static void jazz_conn_account(struct jazz_conn *c,
 static bool jazz_conn_drop_oldest(struct jazz_conn_table *t,
 				  struct jazz_conn *c, struct sk_buff_head *drop)
 {
-	struct jazz_conn *o;
-
 	if (skb_queue_empty(&c->held)) {
-		list_for_each_entry(o, &t->pending, pnode)
-			if (!skb_queue_empty(&o->held)) {
-				c = o;
-				break;
-			}
+		if (list_empty(&t->holders))
+			return false;
+		c = list_first_entry(&t->holders, struct jazz_conn, holdnode);
 	}
-	if (skb_queue_empty(&c->held))
-		return false;
 	__skb_queue_tail(drop, __skb_dequeue(&c->held));
 	jazz_conn_unhold(t, c, 1);
 	return true;
@@ -606,6 +603,8 @@ static void jazz_conn_hold(struct jazz_conn_table *t, struct jazz_conn *c,
 		return;
 	}
 	__skb_queue_tail(&c->held, skb);
+	if (list_empty(&c->holdnode))
+		list_add_tail(&c->holdnode, &t->holders);
 	t->held++;
 	atomic_inc(&jazz_conn_held_total);
 	jazz_conn_count_stat(jd, c->peer, JAZZ_STAT_HELD, 1);
@@ -966,6 +965,7 @@ struct jazz_conn_table *jazz_conn_table_alloc(struct jazz_device *jd)
 	t->jd = jd;
 	INIT_LIST_HEAD(&t->all);
 	INIT_LIST_HEAD(&t->pending);
+	INIT_LIST_HEAD(&t->holders);
 	t->seed = get_random_u32();
 	t->last_full_scan = jiffies;
 	INIT_DELAYED_WORK(&t->gc, jazz_conn_gc_work);

@@ -81,6 +81,7 @@ struct jazz_conn {
 	struct hlist_node cnode;	/* table->cookies, under lock */
 	struct list_head node;		/* table->all, under lock */
 	struct list_head pnode;		/* table->pending, under lock */
+	struct list_head holdnode;	/* table->holders, under lock */
 	struct rcu_head rcu;
 
 	struct jazz_conn_key key;
@@ -129,6 +130,7 @@ struct jazz_conn_table {
 	struct hlist_head *cookies;	/* 1 << JAZZ_CONN_COOKIE_BITS */
 	struct list_head all;		/* creation order */
 	struct list_head pending;	/* pending entries, creation order */
+	struct list_head holders;	/* entries holding packets, FIFO */
 	unsigned int count;
 	unsigned int held;
 	u32 seed;
