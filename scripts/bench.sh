@@ -14,6 +14,7 @@ set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
+CMD="scripts/bench.sh${*:+ $*}"
 KERNELS=()
 REPS=5
 TIME=3
@@ -47,7 +48,6 @@ for ((i = 0; i < ${#KERNELS[@]}; i += 2)); do
 done
 
 mkdir -p out/bench
-CMD="scripts/bench.sh $*"
 dirs=()
 rc=0
 for k in "${kvers[@]}"; do

@@ -133,6 +133,9 @@ if ! kmod_has_sources; then
 	die "kmod/ has no .c sources yet"
 fi
 
+# Build for every kernel even if one fails, then report.
+failed=()
 for k in "${KVERS[@]}"; do
-	build_one "$k"
+	( build_one "$k" ) || failed+=("$k")
 done
+[ ${#failed[@]} -eq 0 ] || die "build failed for: ${failed[*]}"

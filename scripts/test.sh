@@ -14,7 +14,7 @@
 # Usage: scripts/test.sh [OPTIONS] [SUITE...]       (default: all suites)
 #   --kernel K     VM kernel(s) (6.1, 6.12, full version; repeatable; default all)
 #   --no-deps      skip scripts/deps.sh          --no-build  skip building
-#   --timeout S    per-test timeout, seconds (default 900)
+#   --timeout S    per-test timeout, seconds (default 600)
 #   -v, --verbose  print every test's full output, not only TAP and # lines
 #   FILTER         a path such as tests/vm/smoke-wireguard.sh runs only that
 #                  test (suite taken from its directory)
@@ -23,7 +23,8 @@
 # counts them per suite, prints a summary with timings, and ends with exactly
 # one line `jazz: N passed, M failed`. It exits non-zero when anything failed
 # or a suite crashed or timed out (a test that exits non-zero without a
-# `not ok` line counts as one failure). Full logs: out/test/.
+# `not ok` line counts as one failure). Full logs: out/test/ (VM tests:
+# out/test/vm-<kver>/results/<test>.{log,dmesg}, console-N.log).
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +35,7 @@ SUITES=()
 FILTERS=()
 DEPS=1
 BUILD=1
-TIMEOUT=900
+TIMEOUT=600
 VERBOSE=0
 
 usage() { sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
@@ -78,7 +79,9 @@ hms() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 step() {
 	local suite=$1 name=$2 tmo=$3 log rc p f s t0 secs
 	shift 3
-	log=$LOG/$suite-${name//\//_}.log
+	log=$name
+	log=${log//[^A-Za-z0-9._+-]/_}
+	log=$LOG/$suite-${log%_}.log
 	t0=$(date +%s)
 	echo "# ---- $suite: $name"
 	if [ "$VERBOSE" = 1 ]; then
@@ -168,8 +171,10 @@ if want vm; then
 				ks=$k
 			fi
 			for kk in $ks; do
+				# Own output directory: developers' manual vm.sh runs use out/vm-<kver>.
 				step vm "$kk (${#vmtests[@]} tests)" $(((${#vmtests[@]} + 1) * (TIMEOUT + 60))) \
-					bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel "$kk" --timeout "$TIMEOUT" --each "${vmtests[@]}"
+					bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel "$kk" \
+					--out "$LOG/vm-$kk" --timeout "$TIMEOUT" --each "${vmtests[@]}"
 			done
 		done
 	else
