@@ -25,6 +25,7 @@ struct jz_leases {
 	uint32_t max_idx;
 	struct jz_lease **v;
 	size_t n, cap;
+	bool dirty;
 };
 
 static int parse_cidr(const char *s, int af, void *addr, int *plen)
@@ -189,8 +190,16 @@ struct jz_lease *jz_leases_get(struct jz_leases *l, const char *key)
 		e = add(l, key, idx);
 	}
 	e->last_seen = time(NULL);
-	jz_leases_save(l);
+	l->dirty = true;	/* written by jz_leases_flush (debounced) */
 	return e;
+}
+
+int jz_leases_flush(struct jz_leases *l)
+{
+	if (!l->dirty)
+		return 0;
+	l->dirty = false;
+	return jz_leases_save(l);
 }
 
 void jz_leases_prefix(struct jz_leases *l, int *plen4, int *plen6)

@@ -20,9 +20,12 @@ struct jz_leases *jz_leases_new(const char *path, const char *pool4, const char 
 				char *err, size_t errlen);
 struct jz_lease *jz_leases_find(struct jz_leases *l, const char *key);
 struct jz_lease *jz_leases_by_vip(struct jz_leases *l, const char *ip);
-/* Finds or makes the lease (and saves the file); NULL when the pool is full. */
+/* Finds or makes the lease; NULL when the pool is full. The change is
+ * written by the next jz_leases_flush(). */
 struct jz_lease *jz_leases_get(struct jz_leases *l, const char *key);
 int jz_leases_save(struct jz_leases *l);
+/* Writes the file if anything changed (the server calls it on a short timer). */
+int jz_leases_flush(struct jz_leases *l);
 void jz_leases_prefix(struct jz_leases *l, int *plen4, int *plen6);
 void jz_leases_free(struct jz_leases *l);
 

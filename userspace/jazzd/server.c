@@ -101,6 +101,7 @@ struct jz_server {
 	atomic_int krb_busy;		/* Kerberos jobs running on workers */
 	struct event *krb_reload_ev;	/* reload waits for krb_busy == 0 */
 	struct jz_leases *leases;
+	struct event *lease_ev;		/* debounced lease file writes */
 	struct session *sessions;
 	size_t n_sessions;
 	uint64_t next_sid, next_vid;
@@ -907,6 +908,11 @@ static void go_online(struct session *s)
 	}
 	s->state = S_ONLINE;
 	set_online_idx(srv, s->lease->idx, s);
+	if (!evtimer_pending(srv->lease_ev, NULL)) {
+		struct timeval ltv = { 0, 100000 };
+
+		evtimer_add(srv->lease_ev, &ltv);
+	}
 	if (s->deadline)
 		evtimer_del(s->deadline);
 	bufferevent_set_timeouts(s->bev, &(struct timeval){ cfg(srv)->dead_s, 0 }, NULL);
@@ -1480,6 +1486,13 @@ static int krb_start(struct jz_server *srv, char *err, size_t errlen)
 	return 0;
 }
 
+static void on_lease_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_server *srv = arg;
+
+	jz_leases_flush(srv->leases);
+}
+
 /* SIGHUP: swap the Kerberos server only while no worker uses it. */
 static void krb_reload(evutil_socket_t fd, short what, void *arg)
 {
@@ -1510,6 +1523,7 @@ struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
 		goto fail;
 	srv->work = jz_workpool_new(d->base, 2);
 	srv->krb_reload_ev = evtimer_new(d->base, krb_reload, srv);
+	srv->lease_ev = evtimer_new(d->base, on_lease_flush, srv);
 	srv->leases = jz_leases_new(d->cfg.leases, d->cfg.pool4, d->cfg.pool6, err, errlen);
 	if (!srv->leases)
 		goto fail;
@@ -1585,6 +1599,10 @@ void jz_server_free(struct jz_server *srv)
 	if (srv->krb)
 		jz_krb_server_free(srv->krb);
 	jz_callbacks_free(srv->work);
+	if (srv->lease_ev) {
+		jz_leases_flush(srv->leases);
+		event_free(srv->lease_ev);
+	}
 	if (srv->krb_reload_ev)
 		event_free(srv->krb_reload_ev);
 	jz_leases_free(srv->leases);
