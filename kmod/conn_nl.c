@@ -115,7 +115,7 @@ static int jazz_nl_conn_parse(struct genl_info *info, struct nlattr **tb,
 {
 	struct nlattr *nest = info->attrs[JAZZ_A_CONN];
 
-	memset(tb, 0, sizeof(*tb) * (JAZZ_A_CONN_MAX + 1));
+	memset(tb, 0, sizeof(*tb) * (JAZZ_A_CONN_ATTR_MAX + 1));
 	if (!nest) {
 		if (!required)
 			return 0;
@@ -124,7 +124,7 @@ static int jazz_nl_conn_parse(struct genl_info *info, struct nlattr **tb,
 		return -EINVAL;
 	}
 	/* Validated against the conn policy when the request was parsed. */
-	return nla_parse_nested_deprecated(tb, JAZZ_A_CONN_MAX, nest, NULL,
+	return nla_parse_nested_deprecated(tb, JAZZ_A_CONN_ATTR_MAX, nest, NULL,
 					   info->extack);
 }
 
@@ -223,7 +223,7 @@ static struct jazz_conn *jazz_nl_conn_find(struct jazz_conn_table *t,
 int jazz_nl_conn_get(struct jazz_device *jd, struct sk_buff *skb,
 		     struct genl_info *info)
 {
-	struct nlattr *tb[JAZZ_A_CONN_MAX + 1];
+	struct nlattr *tb[JAZZ_A_CONN_ATTR_MAX + 1];
 	struct jazz_conn_table *t;
 	struct jazz_conn_tuple tu;
 	struct jazz_conn *c;
@@ -364,7 +364,7 @@ static int jazz_nl_conn_preinstall(struct jazz_conn_table *t,
 
 int jazz_nl_conn_verdict(struct jazz_device *jd, struct genl_info *info)
 {
-	struct nlattr *tb[JAZZ_A_CONN_MAX + 1];
+	struct nlattr *tb[JAZZ_A_CONN_ATTR_MAX + 1];
 	struct jazz_conn_table *t;
 	struct jazz_conn_tuple tu;
 	struct jazz_conn *c;
@@ -403,7 +403,7 @@ int jazz_nl_conn_verdict(struct jazz_device *jd, struct genl_info *info)
 
 int jazz_nl_conn_del(struct jazz_device *jd, struct genl_info *info)
 {
-	struct nlattr *tb[JAZZ_A_CONN_MAX + 1];
+	struct nlattr *tb[JAZZ_A_CONN_ATTR_MAX + 1];
 	struct jazz_conn_table *t;
 	struct jazz_conn_tuple tu;
 	struct jazz_conn *c;
@@ -426,7 +426,7 @@ int jazz_nl_conn_del(struct jazz_device *jd, struct genl_info *info)
 
 int jazz_nl_conn_flush(struct jazz_device *jd, struct genl_info *info)
 {
-	struct nlattr *tb[JAZZ_A_CONN_MAX + 1];
+	struct nlattr *tb[JAZZ_A_CONN_ATTR_MAX + 1];
 	struct jazz_peer *peer = NULL;
 	struct jazz_conn_table *t;
 	int err;

@@ -61,7 +61,7 @@ static const struct nla_policy jazz_peer_policy[JAZZ_A_PEER_MAX + 1] = {
 	[JAZZ_A_PEER_ALLOWED_IP] = NLA_POLICY_NESTED(jazz_aip_policy),
 };
 
-static const struct nla_policy jazz_conn_policy[JAZZ_A_CONN_MAX + 1] = {
+static const struct nla_policy jazz_conn_policy[JAZZ_A_CONN_ATTR_MAX + 1] = {
 	[JAZZ_A_CONN_COOKIE] = { .type = NLA_U64 },
 	[JAZZ_A_CONN_PEER_ID] = { .type = NLA_U32 },
 	[JAZZ_A_CONN_DIRECTION] = NLA_POLICY_RANGE(NLA_U8, 1, 2),

@@ -250,7 +250,7 @@ enum {
 
 	__JAZZ_A_CONN_MAX
 };
-#define JAZZ_A_CONN_MAX (__JAZZ_A_CONN_MAX - 1)
+#define JAZZ_A_CONN_ATTR_MAX (__JAZZ_A_CONN_MAX - 1)
 
 enum {
 	JAZZ_CMD_DEV_GET = 1,
