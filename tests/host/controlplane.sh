@@ -30,7 +30,7 @@ cp_start bob-pc
 check "password login (encrypted timestamp) succeeds" \
 	wait_for "$T/server.log" "login: bob@$KDC_REALM device bob-pc .*password"
 check "alice and bob see each other (peer installed both ways)" \
-	bash -c "grep -q 'peer-new id=2 .*name=bob-pc' '$T/alice-pc.kernel' && grep -q 'peer-new id=1 .*name=alice-pc' '$T/bob-pc.kernel'" 
+	bash -c "$(declare -f wait_for); wait_for '$T/alice-pc.kernel' 'peer-new id=2 .*name=bob-pc' && wait_for '$T/bob-pc.kernel' 'peer-new id=1 .*name=alice-pc'"
 sleep 0.5
 check "pair key delivered to both (tx of one is rx of the other)" bash -c "
 	a=\$(grep -m1 'key-new peer=2 ' '$T/alice-pc.kernel' | sed 's/.* tx=\([^ ]*\) rx=\(.*\)/\1 \2/')
@@ -46,6 +46,7 @@ check "MFA: validate_user asked for more data and accepted the answer" \
 	wait_for "$T/server.log" "login: carol@$KDC_REALM device carol-pc"
 check "peer_filter hides carol-pc from bob" bash -c "
 	sleep 1; ! grep -q 'name=carol-pc' '$T/bob-pc.kernel'"
+wait_for "$T/alice-pc.kernel" "peer-new id=3 .*name=carol-pc" 5
 check "alice sees carol-pc" grep -q 'peer-new id=3 .*name=carol-pc.*endpoint=127.0.0.1:51900' "$T/alice-pc.kernel"
 
 # MFA wrong code
