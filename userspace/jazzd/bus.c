@@ -338,8 +338,8 @@ static bool redis_changed(const struct jz_bus_config *a, const struct jz_bus_con
 
 struct jz_msg {
 	TAILQ_ENTRY(jz_msg) link;
-	char *channel;
-	char *data;
+	char *channel;		/* for the log */
+	char *data;		/* the whole PUBLISH command, RESP-encoded */
 	size_t len;
 };
 
@@ -594,8 +594,8 @@ static void pub_flush(struct jz_bus *bus)
 	while (bus->pub.ready && bus->next_send && bus->inflight < PUB_WINDOW) {
 		struct jz_msg *m = bus->next_send;
 
-		if (redisAsyncCommand(bus->pub.ac, on_published, bus, "PUBLISH %s %b",
-				      m->channel, m->data, m->len) != REDIS_OK)
+		if (redisAsyncFormattedCommand(bus->pub.ac, on_published, bus,
+					       m->data, m->len) != REDIS_OK)
 			break;
 		bus->inflight++;
 		bus->next_send = TAILQ_NEXT(m, link);
@@ -615,6 +615,26 @@ static void log_overflow(struct jz_bus *bus, const char *channel)
 	       bus->overflow_unlogged, channel, bus->st.publish_dropped);
 	bus->last_overflow_log = now;
 	bus->overflow_unlogged = 0;
+}
+
+/* PUBLISH channel data in RESP, built once: resends after a reconnect reuse it */
+static char *format_publish(const char *channel, const char *data, size_t *len)
+{
+	size_t cl = strlen(channel), dl = strlen(data), size = cl + dl + 64;
+	char *cmd = malloc(size);
+	size_t n;
+
+	if (!cmd)
+		return NULL;
+	n = snprintf(cmd, size, "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n", cl);
+	memcpy(cmd + n, channel, cl);
+	n += cl;
+	n += snprintf(cmd + n, size - n, "\r\n$%zu\r\n", dl);
+	memcpy(cmd + n, data, dl);
+	n += dl;
+	memcpy(cmd + n, "\r\n", 2);
+	*len = n + 2;
+	return cmd;
 }
 
 void jz_bus_publish(struct jz_bus *bus, const char *event_name, json_t *payload)
@@ -639,14 +659,14 @@ void jz_bus_publish(struct jz_bus *bus, const char *event_name, json_t *payload)
 		goto out;
 	}
 	m = calloc(1, sizeof(*m));
-	if (!m) {
+	if (!m || !(m->data = format_publish(channel, data, &m->len))) {
+		free(m);
+		jz_err("event %s: out of memory, dropped", event_name);
 		bus->st.publish_dropped++;
 		goto out;
 	}
 	m->channel = channel;
-	m->data = data;
-	m->len = strlen(data);
-	channel = data = NULL;
+	channel = NULL;
 	TAILQ_INSERT_TAIL(&bus->out, m, link);
 	bus->out_n++;
 	bus->out_bytes += m->len;
