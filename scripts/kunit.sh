@@ -32,8 +32,16 @@ fi
 # drivers/net/jazz: our sources plus a Kconfig/Makefile for the test only.
 D=$TREE/drivers/net/jazz
 mkdir -p "$D/selftest" "$D/netlink"
-rsync -a --checksum --delete --exclude Kbuild "$TOP/kmod/" "$D/src/"
-rsync -a --checksum "$TOP/netlink/jazz.h" "$D/netlink/jazz.h"
+# Copy only changed files so the UML build stays incremental.
+sync_tree() { # SRC DST
+	local f rel
+	(cd "$1" && find . -type f \( -name '*.c' -o -name '*.h' \)) | while read -r rel; do
+		mkdir -p "$2/$(dirname "$rel")"
+		cmp -s "$1/$rel" "$2/$rel" || cp "$1/$rel" "$2/$rel"
+	done
+}
+sync_tree "$TOP/kmod" "$D/src"
+cmp -s "$TOP/netlink/jazz.h" "$D/netlink/jazz.h" || cp "$TOP/netlink/jazz.h" "$D/netlink/jazz.h"
 write_if_changed() { # FILE (content on stdin)
 	local tmp
 	tmp=$(mktemp)
