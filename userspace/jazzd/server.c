@@ -66,6 +66,7 @@ struct session {
 	size_t nvis;
 	json_t *last_peers;
 	bool filter_done;
+	unsigned int conn_inflight;	/* peer_connection calls for this session */
 };
 
 struct link {
@@ -645,7 +646,11 @@ struct conn_ctx {
 	char key[256];
 	json_t *req;		/* the request as received (with rid, cookie) */
 	bool from_ingress;	/* reported by the destination */
+	uint64_t asker_sid;	/* the session that sent the request */
 };
+
+/* A client may not have more than this many approvals being decided. */
+#define MAX_CONN_INFLIGHT 256
 
 static void pv_finish(struct pending_verdict *pv)
 {
@@ -749,6 +754,10 @@ static void conn_done(void *arg, struct jz_cb_call *c)
 	struct session *d = find_sid(srv, cc->dest_sid);
 	bool approve = c->u.conn.reply.approve && !c->failed;
 	uint32_t lifetime = c->u.conn.reply.lifetime_s;
+	struct session *asker = find_sid(srv, cc->asker_sid);
+
+	if (asker && asker->conn_inflight)
+		asker->conn_inflight--;
 
 	vcache_put(srv, cc->key, approve, lifetime);
 	if (o && d && o->state == S_ONLINE && d->state == S_ONLINE) {
@@ -823,7 +832,16 @@ static void on_conn_request(struct session *s, json_t *m)
 		json_decref(req);
 		return;
 	}
+	if (s->conn_inflight >= MAX_CONN_INFLIGHT) {
+		jz_warn("approval from %s: %u requests already pending; denied",
+			s->device, s->conn_inflight);
+		deliver_verdict(srv, o, d, req, false, 0);
+		json_decref(req);
+		return;
+	}
 	cc = calloc(1, sizeof(*cc));
+	cc->asker_sid = s->sid;
+	s->conn_inflight++;
 	cc->srv = srv;
 	cc->origin_sid = o->sid;
 	cc->dest_sid = d->sid;

@@ -6,7 +6,7 @@
 # the fake kernel backend, process start/stop, waiting for log lines, TAP.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-JAZZD=$TOP/build/jazzd
+JAZZD=${JAZZD:-$TOP/build/jazzd}
 PLUGIN=$TOP/build/plugins/sample.so
 . "$TOP/tests/host/lib/kdc.sh"
 
