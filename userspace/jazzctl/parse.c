@@ -446,14 +446,11 @@ char *fmt_prefix(const struct jz_prefix *p, char *buf, size_t len)
 /* ---- device options ---- */
 
 /*
- * jazz.h's "#define JAZZ_A_CONN_MAX" (the highest attribute of the "conn"
- * set) hides the dev set's enum constant of the same name (attribute
- * conn-max, 15 in netlink/jazz.yaml): code that writes JAZZ_A_CONN_MAX gets
- * 20, which is JAZZ_A_CONN. Take conn-max by its position in the dev set
- * until the spec renames one of the two (attr-max-name on the conn set).
+ * JAZZ_A_CONN_MAX is the dev set's conn-max attribute (the conn set's max
+ * is JAZZ_A_CONN_ATTR_MAX); an older jazz.h had a macro of that name that
+ * hid it, so make sure it is the attribute before hold-max.
  */
-#define JZ_A_DEV_CONN_MAX (JAZZ_A_OTHER_IDLE_S + 1)
-_Static_assert(JZ_A_DEV_CONN_MAX + 1 == JAZZ_A_HOLD_MAX, "conn-max precedes hold-max");
+_Static_assert(JAZZ_A_CONN_MAX + 1 == JAZZ_A_HOLD_MAX, "conn-max precedes hold-max");
 
 const struct devopt devopts[] = {
 	{ "listen-port", "ListenPort", "listen_port", JAZZ_A_LISTEN_PORT, 16, DO_NUM, 0, 65535 },
@@ -467,7 +464,7 @@ const struct devopt devopts[] = {
 	{ "tcp-idle", "TcpIdle", "tcp_idle_s", JAZZ_A_TCP_IDLE_S, 32, DO_SEC, 1, UINT32_MAX },
 	{ "udp-idle", "UdpIdle", "udp_idle_s", JAZZ_A_UDP_IDLE_S, 32, DO_SEC, 1, UINT32_MAX },
 	{ "other-idle", "OtherIdle", "other_idle_s", JAZZ_A_OTHER_IDLE_S, 32, DO_SEC, 1, UINT32_MAX },
-	{ "conn-max", "ConnMax", "conn_max", JZ_A_DEV_CONN_MAX, 32, DO_NUM, 1, UINT32_MAX },
+	{ "conn-max", "ConnMax", "conn_max", JAZZ_A_CONN_MAX, 32, DO_NUM, 1, UINT32_MAX },
 	{ "hold-max", "HoldMax", "hold_max", JAZZ_A_HOLD_MAX, 32, DO_NUM, 1, UINT32_MAX },
 };
 const size_t n_devopts = N(devopts);
