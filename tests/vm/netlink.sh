@@ -64,8 +64,8 @@ check "show jazz0 --json after set" to_file "$T/d1.json" n1 "$JZ" show jazz0 --j
 check_eq "set/show round trip of device options" "$(pyget "$T/d1.json" \
 	'[d[k] for k in ("listen_port","fwmark","conncheck","fail_open","approval_timeout_ms","deny_backoff_ms","tcp_idle_s","udp_idle_s","other_idle_s","hold_max")]')" \
 	"[51820, 32, False, True, 2500, 2000, 3600, 90, 15, 64]"
-# conn-max on its own: it is attribute 15 of the dev set in the spec, but
-# jazz.h's JAZZ_A_CONN_MAX macro (max of the conn set, 20) shadows it in C.
+# conn-max on its own (attribute 15 of the dev set; an older jazz.h hid it
+# behind the conn set's max macro, and YNL caught it).
 check "set conn-max (dev attribute 15)" n1 "$JZ" set jazz0 conn-max 500
 n1 "$JZ" show jazz0 --json >"$T/d2.json"
 check_eq "conn-max round trip" "$(pyget "$T/d2.json" 'd.get("conn_max")')" 500
