@@ -43,6 +43,15 @@ client() {
 	cp_start "$name" "$@"
 }
 
+# Our own temporary directory: /tmp/jazz-cp.* directories get swept by
+# other sessions' clean-ups while this test runs (seen twice).
+mktemp() {
+	if [ "${1:-}" = -d ] && [[ "${2:-}" == /tmp/jazz-cp.* ]]; then
+		command mktemp -d /tmp/jazz-pylogin.XXXXXX
+	else
+		command mktemp "$@"
+	fi
+}
 cp_setup || { echo "not ok 1 - setup (KDC, certificates, jazzd)"; exit 1; }
 [ -x "$JAZZD" ] || { echo "not ok 1 - build/jazzd exists"; exit 1; }
 
@@ -236,5 +245,34 @@ inject rl-alice "request proto=tcp src=$A:40002 dst=$E:80 cookie=43"
 like "reload: version 2 still answers after the failed reload" "$T/rl-alice.kernel" "verdict approve .*cookie=43"
 if kill -0 "$(cp_pid rl)" 2>/dev/null; then ok "reload: server still running"; else nok "reload: server still running"; fi
 for c in rl-alice rl-erin rl; do cp_stop $c; done
+
+# ---- 7. Python next to the C plugin: [callbacks] order ------------------
+# partial.py defines only peer_connection (deny); the sample plugin defines
+# all five (user_key from JAZZ_SAMPLE_PASSWORDS, approvals for 600 s).
+if [ -f "$PLUGIN" ]; then
+	export JAZZ_SAMPLE_LIFETIME=600
+	PORT=$(free_port)
+	cp_server_conf "python = $S/partial.py" "order = python,plugin"
+	mv "$T/server.conf" "$T/both.conf"
+	cp_start both
+	wait_for "$T/both.log" "server listening" 10
+	L=$T/both.log
+	like "order python,plugin: both backends loaded" "$L" "callbacks: loaded python:$S/partial.py"
+	client both-bob bob password bobpw
+	like "order python,plugin: user_key missing in Python, answered by the plugin" "$L" "login: bob@$KDC_REALM device both-bob .*password"
+	client both-alice alice kerberos
+	like "order python,plugin: both online" "$T/both-alice.kernel" "peer-new .*name=both-bob"
+	A=$(vip both-alice) B=$(vip both-bob)
+	inject both-alice "request proto=tcp src=$A:40000 dst=$B:80 cookie=51"
+	like "order python,plugin: peer_connection answered by Python (deny)" "$T/both-alice.kernel" "verdict deny .*cookie=51"
+	sed -i 's/^order = python,plugin$/order = plugin,python/' "$T/both.conf"
+	kill -HUP "$(cp_pid both)"
+	like "order plugin,python after SIGHUP: reloaded" "$L" "reload done"
+	inject both-alice "request proto=tcp src=$A:40001 dst=$B:80 cookie=52"
+	like "order plugin,python: peer_connection answered by the plugin (approve, 600 s)" "$T/both-alice.kernel" "verdict approve .*cookie=52 .*lifetime=600"
+	for c in both-bob both-alice both; do cp_stop $c; done
+else
+	nok "order: the sample plugin $PLUGIN is not built"
+fi
 
 cp_done
