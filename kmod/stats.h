@@ -37,7 +37,7 @@ enum jazz_stat {
 	JAZZ_STAT_NUM
 };
 
-static_assert(JAZZ_STAT_NUM == JAZZ_A_STATS_MAX - JAZZ_A_STATS_RX_PACKETS + 1);
+static_assert(JAZZ_A_STATS_RX_PACKETS + JAZZ_STAT_NUM - 1 == JAZZ_A_STATS_MAX);
 
 struct jazz_stats {
 	u64_stats_t v[JAZZ_STAT_NUM];
