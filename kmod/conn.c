@@ -560,15 +560,20 @@ static void jazz_conn_account(struct jazz_conn *c,
 	}
 }
 
-/* Make room for one more held packet: drop the device's oldest. */
+/*
+ * Drop the oldest held packet of @c, or with @c NULL the device's oldest
+ * (the head of the connection that has held packets the longest).
+ */
 static bool jazz_conn_drop_oldest(struct jazz_conn_table *t,
 				  struct jazz_conn *c, struct sk_buff_head *drop)
 {
-	if (skb_queue_empty(&c->held)) {
+	if (!c) {
 		if (list_empty(&t->holders))
 			return false;
 		c = list_first_entry(&t->holders, struct jazz_conn, holdnode);
 	}
+	if (skb_queue_empty(&c->held))
+		return false;
 	__skb_queue_tail(drop, __skb_dequeue(&c->held));
 	jazz_conn_unhold(t, c, 1);
 	return true;
@@ -594,7 +599,7 @@ static void jazz_conn_hold(struct jazz_conn_table *t, struct jazz_conn *c,
 	while ((t->held >= READ_ONCE(jd->hold_max) ||
 		atomic_read(&jazz_conn_held_total) >=
 		READ_ONCE(jazz_conn_hold_global)) &&
-	       jazz_conn_drop_oldest(t, c, drop))
+	       jazz_conn_drop_oldest(t, NULL, drop))
 		;
 	if (t->held >= READ_ONCE(jd->hold_max) ||
 	    atomic_read(&jazz_conn_held_total) >=
@@ -676,10 +681,17 @@ static int jazz_conn_check(struct jazz_device *jd, struct jazz_peer *peer,
 			jazz_conn_account(c, &tu, skb);
 			return JAZZ_CONN_PASS;
 		}
-		/* Pending or releasing: queue behind the held packets. */
+		/*
+		 * Pending or releasing: queue behind the held packets. Only
+		 * the opener's direction is held; a reply to a released
+		 * packet cannot overtake anything and passes.
+		 */
 		if (dir != c->direction) {
 			spin_unlock(&t->lock);
-			return JAZZ_CONN_DROP;
+			if (state != JAZZ_CONN_STATE_RELEASING)
+				return JAZZ_CONN_DROP;
+			jazz_conn_account(c, &tu, skb);
+			return JAZZ_CONN_PASS;
 		}
 		jazz_conn_hold(t, c, skb, dir, &drop);
 		if (state == JAZZ_CONN_STATE_PENDING && listening &&
