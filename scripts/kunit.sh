@@ -61,6 +61,7 @@ write_if_changed "$D/Makefile" <<'KEOF'
 # SPDX-License-Identifier: GPL-2.0
 ccflags-y += -I$(src)/netlink
 obj-$(CONFIG_JAZZ_KUNIT_TEST) += src/selftest/jazz_kunit.o
+obj-$(CONFIG_JAZZ_KUNIT_TEST) += src/selftest/conn_kunit.o
 KEOF
 write_if_changed "$D/.kunitconfig" <<'KEOF'
 CONFIG_KUNIT=y
