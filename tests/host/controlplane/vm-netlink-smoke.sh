@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run INSIDE the VM (not by scripts/test.sh's host suite):
+#   scripts/vm.sh --kernel 6.12 -- bash tests/host/controlplane/vm-netlink-smoke.sh
+# A jazzd client with the real netlink backend on jazz0 (jazz.ko loaded)
+# next to a fake-kernel client: addresses, peer, keys and the approval
+# bridge through the real module. TAP output.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+modprobe jazz || { echo "not ok 1 - modprobe jazz"; exit 1; }
+ip link set lo up
+ip link add jazz0 type jazz || { echo "not ok 1 - ip link add jazz0 type jazz"; exit 1; }
+cp_setup || { echo "not ok 1 - setup"; exit 1; }
+cp_server_conf
+cp_start server
+check "server starts" wait_for "$T/server.log" "server listening" 10
+cp_client_conf alice-pc alice kerberos "[kernel]" "backend = netlink" "ifname = jazz0"
+cp_start alice-pc
+check "netlink client logs in" wait_for "$T/alice-pc.log" "logged in as alice" 20
+cp_client_conf bob-pc bob password
+cp_start bob-pc
+check "fake client logs in" wait_for "$T/bob-pc.log" "logged in as bob" 20
+sleep 2
+ip addr show dev jazz0 | sed 's/^/# /'
+check "jazz0 has the leased IPv4 address" bash -c "ip -4 addr show dev jazz0 | grep -q '10.77.0.2/16'"
+check "jazz0 has the leased IPv6 address" bash -c "ip -6 addr show dev jazz0 | grep -q 'fd77:6a61:7a7a::2/64'"
+check "jazz0 is up" bash -c "ip link show jazz0 | grep -q ',UP'"
+"$TOP/build/jazzctl" show jazz0 | sed 's/^/# /'
+check "peer bob-pc installed in the kernel with allowed-ips and endpoint" bash -c "
+	'$TOP/build/jazzctl' show jazz0 | grep -q bob-pc && '$TOP/build/jazzctl' show jazz0 allowed-ips | grep -q '10.77.0.3/32'"
+check "a key is installed for the peer" bash -c "'$TOP/build/jazzctl' show jazz0 keys | grep -qi 'primary\|key'"
+ping -c1 -W3 10.77.0.3 >/dev/null 2>&1 &
+check "kernel approval request reaches the server through the client" \
+	wait_for "$T/server.log" "approval: alice-pc -> bob-pc icmp" 10
+check "verdict installed at the destination (fake)" wait_for "$T/bob-pc.kernel" "verdict approve peer=1 .*proto=icmp" 10
+check "verdict installed in the real kernel at the origin" wait_for "$T/alice-pc.log" "verdict approve for icmp" 10
+"$TOP/build/jazzctl" conns jazz0 | sed 's/^/# /'
+check "no netlink errors in the client log" bash -c "! grep -q 'netlink:\|rtnetlink:' '$T/alice-pc.log'"
+grep -E 'netlink|kernel' "$T/alice-pc.log" | sed 's/^/# /'
+cp_stop alice-pc
+cp_stop bob-pc
+cp_done
