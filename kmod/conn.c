@@ -57,6 +57,8 @@ MODULE_PARM_DESC(conn_objects, "Live connection objects (read only)");
 #define JAZZ_CONN_REQUEST_REPEAT	HZ
 #define JAZZ_CONN_GC_FAST	(HZ / 20)
 #define JAZZ_CONN_GC_SLOW	HZ
+/* Requests the GC repeats in one run (every 50 ms while any is pending). */
+#define JAZZ_CONN_REPEAT_BATCH	32
 /* Connections the GC resolves in one run (the rest in the next, soon). */
 #define JAZZ_CONN_GC_BATCH	64
 
@@ -858,6 +860,7 @@ static void jazz_conn_gc_scan(struct jazz_conn_table *t,
 {
 	bool listening = jazz_approvals_listening(dev_net(t->jd->dev));
 	struct jazz_conn *c, *tmp;
+	int repeats = 0;
 	u8 end;
 
 	list_for_each_entry_safe(c, tmp, &t->pending, pnode) {
@@ -869,12 +872,26 @@ static void jazz_conn_gc_scan(struct jazz_conn_table *t,
 			list_del_init(&c->pnode);
 			continue;
 		}
-		if (!listening)
+		if (!listening) {
 			jazz_conn_gc_timeout(t, g, c,
 					     JAZZ_CONN_END_NO_LISTENER, now);
-		else if (time_after_eq(now, c->deadline))
+		} else if (time_after_eq(now, c->deadline)) {
 			jazz_conn_gc_timeout(t, g, c, JAZZ_CONN_END_TIMEOUT,
 					     now);
+		} else if (time_after_eq(now, c->last_request +
+					 JAZZ_CONN_REQUEST_REPEAT) &&
+			   repeats < JAZZ_CONN_REPEAT_BATCH) {
+			/* The request may have been lost (listener buffer
+			 * full, daemon restarted): ask again, rate-limited.
+			 */
+			struct sk_buff *msg;
+
+			c->last_request = now;
+			repeats++;
+			msg = jazz_conn_msg(t, c, JAZZ_CMD_CONN_REQUEST_NTF, 0);
+			if (msg)
+				__skb_queue_tail(&g->msgs, msg);
+		}
 	}
 	if (!full)
 		return;
