@@ -10,6 +10,9 @@
 # Writes out/bench/<kver>/bench.tsv (raw), out/bench/results.md (the table,
 # also printed). jazz paths show "n/a" with the reason until jazz.ko and
 # build/jazzctl work. Not a test: it exits non-zero only if it could not run.
+# The VM runs with every machine-wide VM slot held (JAZZ_VM_EXCLUSIVE, see
+# scripts/vm.sh), so no other developer's VM starts during the measurement;
+# the host's load average is recorded next to each table.
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,10 +62,12 @@ for k in "${kvers[@]}"; do
 	t0=$(date +%s)
 	echo "# bench: $kv ($REPS repetitions of ${TIME}s runs)"
 	# Each run is TIME seconds plus iperf3 setup; allow plenty.
-	bash scripts/vm.sh -q --kernel "$kv" --out "$d" --timeout $((REPS * 16 * (TIME + 15) + 300)) \
+	load0=$(cut -d' ' -f1-3 /proc/loadavg)
+	JAZZ_VM_EXCLUSIVE=1 bash scripts/vm.sh -q --kernel "$kv" --out "$d" --timeout $((REPS * 16 * (TIME + 15) + 300)) \
 		-- env BENCH_REPS="$REPS" BENCH_TIME="$TIME" tests/vm/bench-tunnels.sh ||
 		echo "bench.sh: $kv: the benchmark reported failures (see $d/results/)" >&2
 	echo "# bench: $kv took $(($(date +%s) - t0))s"
+	echo "$load0 / $(cut -d' ' -f1-3 /proc/loadavg)" >"$d/loadavg"
 	[ -s "$d/bench.tsv" ] && dirs+=("$d")
 done
 [ ${#dirs[@]} -gt 0 ] || { echo "bench.sh: no results" >&2; exit 1; }
@@ -94,7 +99,11 @@ for d in dirs:
         if r["bps"] != "NA":
             vals.setdefault((r["path"], r["test"]), []).append(int(r["bps"]) / 1e6)
     reps = max((len(v) for v in vals.values()), default=0)
-    print(f"\n### Kernel {kver} ({reps} repetitions)\n")
+    load = ""
+    p = os.path.join(d, "loadavg")
+    if os.path.exists(p):
+        load = f"; host load average before / after: {open(p).read().strip()}"
+    print(f"\n### Kernel {kver} ({reps} repetitions{load})\n")
     print("| test | veth | WireGuard | jazz ChaCha20-Poly1305 | jazz AES-256-GCM | chacha/WG | aes/WG | chacha/veth | aes/veth |")
     print("|---|---|---|---|---|---|---|---|---|")
     def med(path, t):

@@ -56,18 +56,23 @@ kmod_has_sources() {
 # Module index files for the VM: the stock tree plus extra/jazz.ko. depmod
 # reads the stock modules through a symlink, so nothing is copied.
 make_modroot() {
-	local kver=$1 out=$2 base
+	local kver=$1 out=$2 base new
 	base=$out/modroot-base
-	rm -rf "$base" "$out/modroot"
-	mkdir -p "$base/lib/modules/$kver/extra" "$out/modroot"
+	new=$out/modroot.new
+	rm -rf "$base" "$new"
+	mkdir -p "$base/lib/modules/$kver/extra" "$new/extra"
 	ln -s "/lib/modules/$kver/kernel" "$base/lib/modules/$kver/kernel"
 	cp /lib/modules/"$kver"/modules.{order,builtin,builtin.modinfo} "$base/lib/modules/$kver/" 2>/dev/null || true
 	cp "$out/jazz.ko" "$base/lib/modules/$kver/extra/jazz.ko"
 	nice depmod -b "$base" "$kver"
-	mv "$base/lib/modules/$kver"/modules.* "$out/modroot/"
-	mkdir -p "$out/modroot/extra"
-	mv "$base/lib/modules/$kver/extra/jazz.ko" "$out/modroot/extra/"
+	mv "$base/lib/modules/$kver"/modules.* "$new/"
+	mv "$base/lib/modules/$kver/extra/jazz.ko" "$new/extra/"
 	rm -rf "$base"
+	# A VM booting right now sees either the old tree or the new one.
+	rm -rf "$out/modroot.old"
+	[ ! -d "$out/modroot" ] || mv "$out/modroot" "$out/modroot.old"
+	mv "$new" "$out/modroot"
+	rm -rf "$out/modroot.old"
 }
 
 build_one() {
@@ -77,6 +82,9 @@ build_one() {
 	out=$TOP/build/kmod-$kver
 	t0=$(date +%s)
 	mkdir -p "$out"
+	# One build per kernel at a time (several developers share the checkout).
+	exec 9>"$out/.lock"
+	flock -n 9 || { echo "build-kmod.sh: $kver: another build is running; waiting"; flock 9; }
 	# Mirror the sources; keep old objects so rebuilds are incremental, but
 	# drop sources that were removed from kmod/.
 	cp "$TOP/Kbuild" "$out/Kbuild"
@@ -86,8 +94,8 @@ build_one() {
 	echo "build-kmod.sh: building jazz.ko for $kver in ${out#"$TOP"/}"
 	nice make -s -C "$kdir" M="$out" ${WARN:+W=$WARN} -j"$JOBS" modules
 	[ -f "$out/kmod/jazz.ko" ] || die "$kver: the build produced no kmod/jazz.ko"
-	if ! cmp -s "$out/kmod/jazz.ko" "$out/jazz.ko" || [ ! -f "$out/modroot/modules.dep.bin" ]; then
-		cp "$out/kmod/jazz.ko" "$out/jazz.ko"
+	if ! cmp -s "$out/kmod/jazz.ko" "$out/jazz.ko" || ! cmp -s "$out/kmod/jazz.ko" "$out/modroot/extra/jazz.ko"; then
+		cp "$out/kmod/jazz.ko" "$out/jazz.ko.tmp" && mv "$out/jazz.ko.tmp" "$out/jazz.ko"
 		make_modroot "$kver" "$out"
 	fi
 	echo "build-kmod.sh: $kver: ${out#"$TOP"/}/jazz.ko ($(($(date +%s) - t0)) s)"

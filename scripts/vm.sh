@@ -13,7 +13,13 @@
 #                  checkout); results are written by the guest over virtio-9p
 #   --mem MB       guest memory (default 1536)   --smp N  vCPUs (default 2)
 #   --keep         do not clear the output directory first
-#   -q, --quiet    do not print the tests' output, only TAP lines
+#   -q, --quiet    do not print the tests' output, only TAP and # lines
+#
+# The host has 2 cores shared by everyone: at most JAZZ_VM_SLOTS (default 3)
+# VMs run at once machine-wide (flock on /run/lock/jazz-vm-slot.N); a vm.sh
+# that finds them all busy waits for a slot (its time limit starts at boot).
+# JAZZ_VM_EXCLUSIVE=1 waits until it can hold every slot (scripts/bench.sh:
+# measurements on a machine crowded with other VMs mean little).
 #
 # Each test's output goes to OUT/results/ID.log and its kernel log delta to
 # OUT/results/ID.dmesg; the console is in OUT/console-N.log. The tests'
@@ -34,6 +40,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 TIMEOUT=900
 MEM=1536
 SMP=2
+SLOTS=${JAZZ_VM_SLOTS:-3}
 OUTOPT=
 KEEP=0
 QUIET=0
@@ -189,6 +196,52 @@ report_test() {
 	touch "$r.reported"
 }
 
+# Take a VM slot (or all of them with JAZZ_VM_EXCLUSIVE=1); the lock fds are
+# inherited by QEMU, so a slot stays taken while the VM runs.
+SLOT_FDS=()
+take_slot() {
+	local i fd waited=0 want=1 got
+	mkdir -p /run/lock
+	if [ "${JAZZ_VM_EXCLUSIVE:-0}" = 1 ]; then
+		# Hold each slot as it frees up, in order (no starvation; two
+		# exclusive runs cannot deadlock since both go in the same order).
+		for ((i = 1; i <= SLOTS; i++)); do
+			exec {fd}>"/run/lock/jazz-vm-slot.$i"
+			if ! flock -n "$fd"; then
+				[ "$waited" = 1 ] || echo "# waiting for every VM slot (exclusive run; other VMs must finish)" >&2
+				waited=1
+				flock "$fd"
+			fi
+			SLOT_FDS+=("$fd")
+		done
+		return 0
+	fi
+	while :; do
+		got=0
+		for ((i = 1; i <= SLOTS && got < want; i++)); do
+			exec {fd}>"/run/lock/jazz-vm-slot.$i"
+			if flock -n "$fd"; then
+				SLOT_FDS+=("$fd")
+				got=$((got + 1))
+			else
+				exec {fd}>&-
+			fi
+		done
+		[ "$got" -ge "$want" ] && return 0
+		release_slots
+		if [ "$waited" = 0 ]; then
+			echo "# waiting for a free VM slot ($SLOTS VMs already running on this machine; JAZZ_VM_SLOTS)" >&2
+			waited=1
+		fi
+		sleep 3
+	done
+}
+release_slots() {
+	local fd
+	for fd in "${SLOT_FDS[@]}"; do exec {fd}>&-; done
+	SLOT_FDS=()
+}
+
 run_kernel() {
 	local kver=$1 out initrd boot=0 qpid t_start deadline id tmo cmd pending n now
 	out=${OUTOPT:-$TOP/out/vm-$kver}
@@ -229,6 +282,7 @@ run_kernel() {
 		done <"$out/plan"
 		[ "$pending" -gt 0 ] || break
 		boot=$((boot + 1))
+		take_slot
 		CONSOLE=$out/console-$boot.log
 		rm -f "$out/finished" "$out/booted"
 		t_start=$(date +%s)
@@ -268,6 +322,7 @@ run_kernel() {
 			sleep 1
 		done
 		wait "$qpid" 2>/dev/null
+		release_slots
 		rm -f "$out/booted.shown"
 		for r in "$out"/results/*.rc; do
 			[ -e "$r" ] && report_test "$kver" "$(basename "$r" .rc)" "$out"

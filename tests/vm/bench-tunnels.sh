@@ -72,9 +72,10 @@ setup_wireguard() {
 
 hexrand() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
-# jazz device $1 in n1 and n2, cipher $2, inner subnet 10.$3.0.0/24, ports 518$3x.
+# jazz device $4 in n1 and n2 for path $1, cipher $2, inner subnet
+# 10.$3.0.0/24, UDP ports $5 (n1) and $5+1 (n2).
 setup_jazz() {
-	local path=$1 cipher=$2 net=$3 dev=$4 ka kb err
+	local path=$1 cipher=$2 net=$3 dev=$4 port=$5 ka kb err
 	if ! modprobe jazz 2>/dev/null; then
 		unavailable "$path" "jazz.ko not loadable (scripts/build-kmod.sh)"
 		return 1
@@ -87,10 +88,10 @@ setup_jazz() {
 		ip -n "$(ns_name n2)" link add "$dev" type jazz &&
 		ip -n "$(ns_name n1)" link set "$dev" mtu 1500 &&
 		ip -n "$(ns_name n2)" link set "$dev" mtu 1500 &&
-		n1 "$JAZZCTL" set "$dev" listen-port "518${net: -1}1" conncheck off \
-			peer 2 remote-id 1 name n2 endpoint "10.99.0.2:518${net: -1}2" allowed-ips "10.$net.0.2/32" &&
-		n2 "$JAZZCTL" set "$dev" listen-port "518${net: -1}2" conncheck off \
-			peer 1 remote-id 2 name n1 endpoint "10.99.0.1:518${net: -1}1" allowed-ips "10.$net.0.1/32" &&
+		n1 "$JAZZCTL" set "$dev" listen-port "$port" conncheck off \
+			peer 2 remote-id 1 name n2 endpoint "10.99.0.2:$((port + 1))" allowed-ips "10.$net.0.2/32" &&
+		n2 "$JAZZCTL" set "$dev" listen-port "$((port + 1))" conncheck off \
+			peer 1 remote-id 2 name n1 endpoint "10.99.0.1:$port" allowed-ips "10.$net.0.1/32" &&
 		n1 "$JAZZCTL" key "$dev" new peer 2 slot primary id 1 cipher "$cipher" tx "$ka" rx "$kb" &&
 		n2 "$JAZZCTL" key "$dev" new peer 1 slot primary id 1 cipher "$cipher" tx "$kb" rx "$ka" &&
 		addr n1 "$dev" "10.$net.0.1/24" && addr n2 "$dev" "10.$net.0.2/24" &&
@@ -103,8 +104,8 @@ for p in $PATHS; do
 	case "$p" in
 	veth) ;;
 	wireguard) setup_wireguard && AVAILABLE+=(wireguard) ;;
-	jazz-chacha) setup_jazz jazz-chacha chacha20-poly1305 101 jz0 && AVAILABLE+=(jazz-chacha) ;;
-	jazz-aes) setup_jazz jazz-aes aes-256-gcm 102 jz1 && AVAILABLE+=(jazz-aes) ;;
+	jazz-chacha) setup_jazz jazz-chacha chacha20-poly1305 101 jz0 51831 && AVAILABLE+=(jazz-chacha) ;;
+	jazz-aes) setup_jazz jazz-aes aes-256-gcm 102 jz1 51841 && AVAILABLE+=(jazz-aes) ;;
 	*) unavailable "$p" "unknown path" ;;
 	esac
 done
