@@ -384,4 +384,5 @@ static struct kunit_suite jazz_hdr_suite = {
 };
 
 kunit_test_suites(&jazz_replay_suite, &jazz_aip_suite, &jazz_hdr_suite);
+MODULE_DESCRIPTION("KUnit tests of the jazz data path");
 MODULE_LICENSE("GPL");
