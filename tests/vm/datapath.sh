@@ -202,6 +202,26 @@ check "tunnel in tunnel still works after the loop" n1 ping -c 2 -i 0.2 -W 2 10.
 n1 ip link del jazz1
 n2 ip link del jazz1
 
+# ---------------------------------------------------------------- netns move
+# A device created in n1 and moved to n4 keeps its UDP socket in n1.
+ns_add n4
+n1 ip link add jazzm type jazz
+n2 ip link add jazzm type jazz
+n1 "$JZ" set jazzm listen-port 30001 conncheck off peer 2 remote-id 1 endpoint 192.168.241.2:30002 allowed-ips 10.5.0.2/32
+n2 "$JZ" set jazzm listen-port 30002 conncheck off peer 1 remote-id 2 endpoint 192.168.241.3:30001 allowed-ips 10.5.0.1/32
+n1 "$JZ" key jazzm new peer 2 slot primary id 1 cipher chacha20-poly1305 tx "$K4:$S1" rx "$K1:$S2"
+n2 "$JZ" key jazzm new peer 1 slot primary id 1 cipher chacha20-poly1305 tx "$K1:$S2" rx "$K4:$S1"
+check "move jazzm from n1 to n4" n1 ip link set jazzm netns "$(ns_name n4)"
+addr n4 jazzm 10.5.0.1/24
+addr n2 jazzm 10.5.0.2/24
+check "ping from n4 over the moved device (socket stays in n1)" n4 ping -c 3 -i 0.2 -W 2 10.5.0.2
+check "UDP socket still in n1" bash -c "ss -N $(ns_name n1) -uln 'sport = :30001' | grep -q 30001"
+check_fail "no UDP socket in n4" bash -c "ss -N $(ns_name n4) -uln 'sport = :30001' | grep -q 30001"
+check "jazzctl sees the moved device in n4" n4 "$JZ" show jazzm peers
+ip netns del "$(ns_name n4)"
+wait_for 10 bash -c "! ip netns exec $(ns_name n1) ip link show jazzm" 2>/dev/null
+n2 ip link del jazzm
+
 # ---------------------------------------------------------------- keepalive
 n2 "$JZ" set jazz0 peer 1 persistent-keepalive 1
 rx1=$(jstat n1 jazz0 rx_packets)
