@@ -300,6 +300,7 @@ run_kernel() {
 			-device virtio-9p-pci,fsdev=out,mount_tag=out \
 			-device virtio-rng-pci &
 		qpid=$!
+		QPID=$qpid
 		# Print results as tests finish; enforce the deadline.
 		while kill -0 "$qpid" 2>/dev/null; do
 			for r in "$out"/results/*.rc; do
@@ -351,6 +352,10 @@ run_kernel() {
 		FAILED=1
 	fi
 }
+
+# Interrupted (Ctrl-C, a caller's timeout): take the VM down with us.
+QPID=
+trap '[ -z "$QPID" ] || kill "$QPID" 2>/dev/null; exit 130' INT TERM HUP
 
 FAILED=0
 for k in "${KERNELS[@]}"; do
