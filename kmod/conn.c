@@ -15,6 +15,7 @@
 #include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/icmp.h>
+#include <linux/netlink.h>
 #include <jazz.h>
 #include "device.h"
 #include "peer.h"
@@ -754,9 +755,19 @@ static int jazz_conn_check(struct jazz_device *jd, struct jazz_peer *peer,
 	request = true;
 	spin_unlock(&t->lock);
 held:
-	/* @c stays valid under the caller's rcu_read_lock(). */
-	if (request)
-		jazz_conn_notify(t, c, JAZZ_CMD_CONN_REQUEST_NTF, 0);
+	/*
+	 * @c stays valid under the caller's rcu_read_lock(). A request that
+	 * reached no listener of this namespace (genl_has_listeners() is not
+	 * per namespace) means nobody can answer: the GC, kicked now, gives
+	 * the pending connections the no-listener outcome.
+	 */
+	if (request &&
+	    jazz_conn_notify(t, c, JAZZ_CMD_CONN_REQUEST_NTF, 0) == -ESRCH) {
+		spin_lock(&t->lock);
+		t->unheard = true;
+		jazz_conn_kick_gc(t, 0);
+		spin_unlock(&t->lock);
+	}
 	jazz_conn_overflow(t, peer, &drop, dir);
 	return JAZZ_CONN_HOLD;
 
@@ -784,6 +795,7 @@ struct jazz_conn_gc_ctx {
 	struct jazz_conn *release[JAZZ_CONN_GC_BATCH];
 	int n_release;
 	struct sk_buff_head msgs;	/* notifications, sent after unlock */
+	struct sk_buff_head reqs;	/* repeated requests, likewise */
 	struct sk_buff_head drop_timeout_egress;
 	struct sk_buff_head drop_timeout_ingress;
 	struct sk_buff_head drop_other;
@@ -858,7 +870,8 @@ static void jazz_conn_gc_scan(struct jazz_conn_table *t,
 			      struct jazz_conn_gc_ctx *g, unsigned long now,
 			      bool full)
 {
-	bool listening = jazz_approvals_listening(dev_net(t->jd->dev));
+	bool listening = jazz_approvals_listening(dev_net(t->jd->dev)) &&
+			 !t->unheard;
 	struct jazz_conn *c, *tmp;
 	int repeats = 0;
 	u8 end;
@@ -878,9 +891,10 @@ static void jazz_conn_gc_scan(struct jazz_conn_table *t,
 		} else if (time_after_eq(now, c->deadline)) {
 			jazz_conn_gc_timeout(t, g, c, JAZZ_CONN_END_TIMEOUT,
 					     now);
-		} else if (time_after_eq(now, c->last_request +
-					 JAZZ_CONN_REQUEST_REPEAT) &&
-			   repeats < JAZZ_CONN_REPEAT_BATCH) {
+		} else if ((t->probe && !repeats) ||
+			   (time_after_eq(now, c->last_request +
+					  JAZZ_CONN_REQUEST_REPEAT) &&
+			    repeats < JAZZ_CONN_REPEAT_BATCH)) {
 			/* The request may have been lost (listener buffer
 			 * full, daemon restarted): ask again, rate-limited.
 			 */
@@ -890,7 +904,7 @@ static void jazz_conn_gc_scan(struct jazz_conn_table *t,
 			repeats++;
 			msg = jazz_conn_msg(t, c, JAZZ_CMD_CONN_REQUEST_NTF, 0);
 			if (msg)
-				__skb_queue_tail(&g->msgs, msg);
+				__skb_queue_tail(&g->reqs, msg);
 		}
 	}
 	if (!full)
@@ -915,8 +929,8 @@ void jazz_conn_gc_run(struct jazz_conn_table *t, unsigned long now)
 {
 	struct jazz_device *jd = t->jd;
 	struct jazz_conn_gc_ctx *g;
+	bool full, unheard = false;
 	struct sk_buff *msg;
-	bool full;
 	int i;
 
 	g = kzalloc(sizeof(*g), GFP_KERNEL);
@@ -927,6 +941,7 @@ void jazz_conn_gc_run(struct jazz_conn_table *t, unsigned long now)
 		return;
 	}
 	__skb_queue_head_init(&g->msgs);
+	__skb_queue_head_init(&g->reqs);
 	__skb_queue_head_init(&g->drop_timeout_egress);
 	__skb_queue_head_init(&g->drop_timeout_ingress);
 	__skb_queue_head_init(&g->drop_other);
@@ -935,10 +950,15 @@ void jazz_conn_gc_run(struct jazz_conn_table *t, unsigned long now)
 	spin_lock_bh(&t->lock);
 	full = time_after_eq(now, t->last_full_scan + JAZZ_CONN_GC_SLOW);
 	jazz_conn_gc_scan(t, g, now, full);
+	t->unheard = false;
+	t->probe = false;
 	spin_unlock_bh(&t->lock);
 
 	while ((msg = __skb_dequeue(&g->msgs)))
 		jazz_approvals_multicast(dev_net(jd->dev), msg);
+	while ((msg = __skb_dequeue(&g->reqs)))
+		if (jazz_approvals_multicast(dev_net(jd->dev), msg) == -ESRCH)
+			unheard = true;
 	for (i = 0; i < g->n_release; i++)
 		jazz_conn_release(t, g->release[i]);
 	/* Held packets whose peer may be gone: count on the device only. */
@@ -955,10 +975,15 @@ void jazz_conn_gc_run(struct jazz_conn_table *t, unsigned long now)
 	rcu_read_unlock();
 
 	spin_lock_bh(&t->lock);
-	if (g->more || !list_empty(&t->pending))
+	if (unheard) {
+		/* A repeated request reached nobody: resolve all, now. */
+		t->unheard = true;
+		jazz_conn_kick_gc(t, 0);
+	} else if (g->more || !list_empty(&t->pending)) {
 		jazz_conn_kick_gc(t, JAZZ_CONN_GC_FAST);
-	else if (t->count)
+	} else if (t->count) {
 		jazz_conn_kick_gc(t, JAZZ_CONN_GC_SLOW);
+	}
 	spin_unlock_bh(&t->lock);
 	kfree(g);
 }
@@ -969,6 +994,71 @@ static void jazz_conn_gc_work(struct work_struct *work)
 						 struct jazz_conn_table, gc);
 
 	jazz_conn_gc_run(t, jiffies);
+}
+
+/* ---- listeners going away ---- */
+
+/*
+ * genl_has_listeners() says whether anyone in any namespace listens. When
+ * a generic netlink socket of a namespace closes, each of its tables with
+ * pending entries repeats its oldest request at once; if that reaches no
+ * listener there, every pending entry gets the no-listener outcome. The
+ * notifier is registered while any table exists; tables come and go under
+ * rtnl (ndo_init, dellink), which orders the (un)registration.
+ */
+static LIST_HEAD(jazz_conn_tables);
+static DEFINE_SPINLOCK(jazz_conn_tables_lock);
+
+static int jazz_conn_netlink_event(struct notifier_block *nb,
+				   unsigned long event, void *ptr)
+{
+	struct netlink_notify *n = ptr;
+	struct jazz_conn_table *t;
+
+	if (event != NETLINK_URELEASE || n->protocol != NETLINK_GENERIC)
+		return NOTIFY_DONE;
+	spin_lock_bh(&jazz_conn_tables_lock);
+	list_for_each_entry(t, &jazz_conn_tables, tables) {
+		if (!net_eq(dev_net(t->jd->dev), n->net))
+			continue;
+		spin_lock(&t->lock);
+		if (!list_empty(&t->pending)) {
+			t->probe = true;
+			/* After netlink_release() unhooked the socket. */
+			jazz_conn_kick_gc(t, JAZZ_CONN_GC_FAST / 2);
+		}
+		spin_unlock(&t->lock);
+	}
+	spin_unlock_bh(&jazz_conn_tables_lock);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block jazz_conn_netlink_nb = {
+	.notifier_call = jazz_conn_netlink_event,
+};
+
+static void jazz_conn_tables_add(struct jazz_conn_table *t)
+{
+	bool first;
+
+	spin_lock_bh(&jazz_conn_tables_lock);
+	first = list_empty(&jazz_conn_tables);
+	list_add(&t->tables, &jazz_conn_tables);
+	spin_unlock_bh(&jazz_conn_tables_lock);
+	if (first)
+		netlink_register_notifier(&jazz_conn_netlink_nb);
+}
+
+static void jazz_conn_tables_del(struct jazz_conn_table *t)
+{
+	bool last;
+
+	spin_lock_bh(&jazz_conn_tables_lock);
+	list_del(&t->tables);
+	last = list_empty(&jazz_conn_tables);
+	spin_unlock_bh(&jazz_conn_tables_lock);
+	if (last)
+		netlink_unregister_notifier(&jazz_conn_netlink_nb);
 }
 
 /* ---- device and peer lifetime ---- */
@@ -998,6 +1088,7 @@ struct jazz_conn_table *jazz_conn_table_alloc(struct jazz_device *jd)
 	t->seed = get_random_u32();
 	t->last_full_scan = jiffies;
 	INIT_DELAYED_WORK(&t->gc, jazz_conn_gc_work);
+	jazz_conn_tables_add(t);
 	atomic_inc(&jazz_conn_tables_live);
 	return t;
 }
@@ -1049,6 +1140,7 @@ void jazz_conn_flush(struct jazz_conn_table *t, struct jazz_peer *peer,
 
 void jazz_conn_table_free(struct jazz_conn_table *t)
 {
+	jazz_conn_tables_del(t);
 	spin_lock_bh(&t->lock);
 	t->dead = true;
 	spin_unlock_bh(&t->lock);

@@ -135,6 +135,8 @@ struct jazz_conn_table {
 	unsigned int held;
 	u32 seed;
 	bool dead;
+	bool unheard;			/* a request reached nobody in the netns */
+	bool probe;			/* a genl socket closed: still heard? */
 	struct delayed_work gc;
 	unsigned long last_full_scan;
 	struct list_head tables;	/* jazz_conn_tables */
@@ -167,7 +169,7 @@ int jazz_nl_conn_flush(struct jazz_device *jd, struct genl_info *info);
 
 /* netlink.c: the approvals group. */
 bool jazz_approvals_listening(struct net *net);
-void jazz_approvals_multicast(struct net *net, struct sk_buff *msg);
+int jazz_approvals_multicast(struct net *net, struct sk_buff *msg);
 
 /* conn.c internals shared with conn_nl.c and the KUnit tests. */
 void jazz_conn_key_make(struct jazz_conn_key *key, u8 family, u8 proto,
@@ -195,8 +197,8 @@ void jazz_conn_flush(struct jazz_conn_table *t, struct jazz_peer *peer,
 int jazz_conn_fill(struct sk_buff *msg, struct jazz_conn *c, u8 end);
 struct sk_buff *jazz_conn_msg(struct jazz_conn_table *t, struct jazz_conn *c,
 			      u8 cmd, u8 end);
-void jazz_conn_notify(struct jazz_conn_table *t, struct jazz_conn *c, u8 cmd,
-		      u8 end);
+int jazz_conn_notify(struct jazz_conn_table *t, struct jazz_conn *c, u8 cmd,
+		     u8 end);
 unsigned long jazz_conn_idle_timeout(struct jazz_device *jd, u8 proto);
 
 extern unsigned int jazz_conn_hold_per_conn;

@@ -13,6 +13,9 @@
 #include "netlink.h"
 #include "conn.h"
 
+/* ifindex and one conn nest with every attribute, rounded up. */
+#define JAZZ_CONN_MSG_SIZE	512
+
 static u64 jazz_ms_since(unsigned long then)
 {
 	long d = (long)(jiffies - then);
@@ -71,7 +74,8 @@ struct sk_buff *jazz_conn_msg(struct jazz_conn_table *t, struct jazz_conn *c,
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_ATOMIC);
+	/* Sized to the message: listeners' buffers hold more requests. */
+	msg = genlmsg_new(JAZZ_CONN_MSG_SIZE, GFP_ATOMIC);
 	if (!msg)
 		return NULL;
 	hdr = genlmsg_put(msg, 0, 0, &jazz_genl_family, 0, cmd);
@@ -84,18 +88,22 @@ struct sk_buff *jazz_conn_msg(struct jazz_conn_table *t, struct jazz_conn *c,
 	return msg;
 }
 
-/* Multicast a notification about @c if anyone listens. RCU or lock held. */
-void jazz_conn_notify(struct jazz_conn_table *t, struct jazz_conn *c, u8 cmd,
-		      u8 end)
+/*
+ * Multicast a notification about @c if anyone listens; returns -ESRCH when
+ * no listener of the device's namespace got it. RCU or lock held.
+ */
+int jazz_conn_notify(struct jazz_conn_table *t, struct jazz_conn *c, u8 cmd,
+		     u8 end)
 {
 	struct net *net = dev_net(t->jd->dev);
 	struct sk_buff *msg;
 
 	if (!jazz_approvals_listening(net))
-		return;
+		return -ESRCH;
 	msg = jazz_conn_msg(t, c, cmd, end);
-	if (msg)
-		jazz_approvals_multicast(net, msg);
+	if (!msg)
+		return -ENOMEM;
+	return jazz_approvals_multicast(net, msg);
 }
 
 /* ---- requests ---- */

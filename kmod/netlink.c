@@ -1006,10 +1006,11 @@ bool jazz_approvals_listening(struct net *net)
 	       genl_has_listeners(&jazz_genl_family, net, JAZZ_NLGRP_APPROVALS);
 }
 
-void jazz_approvals_multicast(struct net *net, struct sk_buff *msg)
+/* -ESRCH: no socket of @net got it (nobody listens there, or overrun). */
+int jazz_approvals_multicast(struct net *net, struct sk_buff *msg)
 {
-	genlmsg_multicast_netns(&jazz_genl_family, net, msg, 0,
-				JAZZ_NLGRP_APPROVALS, GFP_ATOMIC);
+	return genlmsg_multicast_netns(&jazz_genl_family, net, msg, 0,
+				       JAZZ_NLGRP_APPROVALS, GFP_ATOMIC);
 }
 
 /* ---- notifications ---- */

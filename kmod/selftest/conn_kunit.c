@@ -31,9 +31,10 @@ bool jazz_approvals_listening(struct net *net)
 	return kt_listening;
 }
 
-void jazz_approvals_multicast(struct net *net, struct sk_buff *msg)
+int jazz_approvals_multicast(struct net *net, struct sk_buff *msg)
 {
 	kfree_skb(msg);
+	return 0;
 }
 
 struct sk_buff *jazz_conn_msg(struct jazz_conn_table *t, struct jazz_conn *c,
@@ -44,10 +45,11 @@ struct sk_buff *jazz_conn_msg(struct jazz_conn_table *t, struct jazz_conn *c,
 	return NULL;
 }
 
-void jazz_conn_notify(struct jazz_conn_table *t, struct jazz_conn *c, u8 cmd,
-		      u8 end)
+int jazz_conn_notify(struct jazz_conn_table *t, struct jazz_conn *c, u8 cmd,
+		     u8 end)
 {
 	jazz_conn_msg(t, c, cmd, end);
+	return 0;
 }
 
 /* ---- fixture ---- */
@@ -87,6 +89,7 @@ static void kt_setup(struct kunit *test, struct kt_fix *f)
 static void kt_teardown(struct kt_fix *f)
 {
 	jazz_conn_flush(f->t, NULL, JAZZ_CONN_END_DELETED);
+	jazz_conn_tables_del(f->t);
 	kvfree(f->t->hash);
 	kvfree(f->t->cookies);
 	kfree(f->t);
