@@ -75,6 +75,7 @@ static void jazz_dev_uninit(struct net_device *dev)
 {
 	struct jazz_device *jd = netdev_priv(dev);
 
+	jazz_conn_dev_uninit(jd);	/* no-op after dellink; else a failed register */
 	gro_cells_destroy(&jd->gro);
 }
 
