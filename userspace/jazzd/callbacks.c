@@ -19,6 +19,7 @@
 #include "log.h"
 
 #define MAX_BACKENDS 2
+#define JZ_DEFAULT_EVENTS_PY "/etc/jazz/events.py"
 
 /* The Python developer's python.c overrides this when it is built in. */
 __attribute__((weak)) struct jz_backend *jz_python_load(const char *path,
@@ -26,6 +27,20 @@ __attribute__((weak)) struct jz_backend *jz_python_load(const char *path,
 {
 	snprintf(err, errlen, "python support not built");
 	return NULL;
+}
+
+/*
+ * The events.py to load: the configured one, or /etc/jazz/events.py when
+ * that exists and nothing was configured; "python =" empty or "none" turns
+ * Python off. A configured file that is missing is an error at load.
+ */
+static const char *python_path(const struct jz_config *c)
+{
+	if (!c->python)
+		return access(JZ_DEFAULT_EVENTS_PY, F_OK) ? NULL : JZ_DEFAULT_EVENTS_PY;
+	if (!*c->python || !strcmp(c->python, "none"))
+		return NULL;
+	return c->python;
 }
 
 /* A set of loaded backends; calls keep a reference across a reload. */
@@ -104,9 +119,11 @@ static struct bset *bset_load(const struct jz_config *c, char *err, size_t errle
 				continue;
 			b = jz_plugin_load(c->plugin, err, errlen);
 		} else if (!strcmp(tok, "python")) {
-			if (!c->python || !*c->python)
+			const char *py = python_path(c);
+
+			if (!py)
 				continue;
-			b = jz_python_load(c->python, err, errlen);
+			b = jz_python_load(py, err, errlen);
 		} else {
 			snprintf(err, errlen, "[callbacks] order: unknown backend '%s'", tok);
 			goto fail;
