@@ -268,8 +268,8 @@ run_kernel() {
 			printf '%s\t%s\t%s\n' "$(basename "$t")" "$TIMEOUT" "$(printf '%q' "$t")" >>"$out/plan"
 		done
 	fi
-	if [ -f "$TOP/build/kmod-$kver/jazz.ko" ]; then
-		echo "# [$kver] jazz.ko: build/kmod-$kver/jazz.ko (modprobe jazz works in the guest)"
+	if [ -f "$TOP/build/kmod-$kver/modroot/modules.dep.bin" ]; then
+		echo "# [$kver] jazz.ko: build/kmod-$kver/modroot/extra/jazz.ko (modprobe jazz works in the guest)"
 	else
 		echo "# [$kver] jazz.ko not built (scripts/build-kmod.sh); tests that need it will fail or skip"
 	fi
