@@ -30,8 +30,9 @@
 # tests run in a fresh boot. Exit status: 0 when every test passed on every
 # kernel and no kernel log finding was made, 1 otherwise, 2 on usage error.
 #
-# jazz.ko: when scripts/build-kmod.sh has built build/kmod-<kver>/jazz.ko,
-# `modprobe jazz` works in the guest (the module index is swapped in).
+# jazz.ko: when scripts/build-kmod.sh has built build/kmod-<kver>/jazz.ko
+# and its index build/vm/modroot-<kver>/, `modprobe jazz` works in the
+# guest (the index is mounted over /lib/modules/<kver>).
 # Inside the guest: JAZZ_TOP (checkout), JAZZ_OUT (writable output
 # directory), JAZZ_KVER, JAZZ_VM=1; cwd is the checkout.
 set -uo pipefail
@@ -268,8 +269,8 @@ run_kernel() {
 			printf '%s\t%s\t%s\n' "$(basename "$t")" "$TIMEOUT" "$(printf '%q' "$t")" >>"$out/plan"
 		done
 	fi
-	if [ -f "$TOP/build/kmod-$kver/modroot/modules.dep.bin" ]; then
-		echo "# [$kver] jazz.ko: build/kmod-$kver/modroot/extra/jazz.ko (modprobe jazz works in the guest)"
+	if [ -f "$TOP/build/vm/modroot-$kver/extra/jazz.ko" ]; then
+		echo "# [$kver] jazz.ko: build/vm/modroot-$kver/extra/jazz.ko (modprobe jazz works in the guest)"
 	else
 		echo "# [$kver] jazz.ko not built (scripts/build-kmod.sh); tests that need it will fail or skip"
 	fi
