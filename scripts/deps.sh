@@ -61,7 +61,7 @@ PKGS=(
 	krb5-kdc krb5-admin-server krb5-user redis-server redis-tools openssl
 	iproute2 iperf3 wireguard-tools iputils-ping socat netcat-openbsd tcpdump
 	# the VM harness and KUnit
-	qemu-system-x86 busybox-static linux-source-6.1 python3-yaml python3-jsonschema
+	qemu-system-x86 busybox-static cpio xz-utils zstd linux-source-6.1 python3-yaml python3-jsonschema
 	# kernels to test on: bookworm 6.1 and bookworm-backports 6.12
 	"$K61_IMAGE" "$K61_HEADERS" "$K612_IMAGE" "$K612_HEADERS"
 )
