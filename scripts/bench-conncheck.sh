@@ -16,7 +16,7 @@
 #                the checks on, and with them off (interleaved repetitions)
 #
 #   scripts/bench-conncheck.sh [--kernel 6.1|6.12|all] [--reps N]
-# Results: out/bench-conncheck/<kver>.txt and on stdout.
+# Results: out/bench-conncheck/vm/bench-conncheck-<kver>.txt and on stdout.
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,8 +44,9 @@ JZ=$TOP/build/jazzctl
 NLT=$TOP/tests/vm/netlink_tool.py
 REPS=${BENCH_REPS:-3}
 KVER=$(uname -r)
-RES=$TOP/out/bench-conncheck/$KVER.txt
-[ -w "$TOP/out/bench-conncheck" ] || RES=${JAZZ_OUT:-/tmp}/bench-conncheck-$KVER.txt
+# The guest sees the checkout read-only; JAZZ_OUT is its writable results
+# directory (out/bench-conncheck/vm/ on the host).
+RES=${JAZZ_OUT:-/tmp}/bench-conncheck-$KVER.txt
 W=$(mktemp -d)
 on_exit rm -rf "$W"
 
@@ -157,7 +158,7 @@ n1 "$JZ" conn jazz0 flush
 for r in $(seq "$REPS"); do
 	for mode in on off; do
 		n1 "$JZ" set jazz0 conncheck "$mode"
-		bg n2 iperf3 -s -1 -p 5201
+		bg n2 iperf3 -s -1 -p 5201 >/dev/null
 		wait_listen n2 tcp 5201
 		bps=$(n1 iperf3 -c 10.203.0.2 -p 5201 -t 3 -J | $PY -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
 		echo "rep $r: tcp checks $mode $(awk -v b="$bps" 'BEGIN { printf "%.0f Mbit/s", b / 1e6 }')"
