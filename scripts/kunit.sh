@@ -59,7 +59,7 @@ config JAZZ_KUNIT_TEST
 KEOF
 write_if_changed "$D/Makefile" <<'KEOF'
 # SPDX-License-Identifier: GPL-2.0
-ccflags-y += -I$(src)/netlink
+ccflags-y += -I$(srctree)/$(src)/netlink
 obj-$(CONFIG_JAZZ_KUNIT_TEST) += src/selftest/jazz_kunit.o
 obj-$(CONFIG_JAZZ_KUNIT_TEST) += src/selftest/conn_kunit.o
 KEOF
