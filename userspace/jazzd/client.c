@@ -582,12 +582,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
-		unsigned long e = bufferevent_get_openssl_error(bev);
-
-		if (e)
-			ERR_error_string_n(e, err, sizeof(err));
-		else
-			snprintf(err, sizeof(err), "%s", strerror(EVUTIL_SOCKET_ERROR()));
+		jz_bev_error(bev, err, sizeof(err));
 		disconnect(c, err);
 		return;
 	}

@@ -138,5 +138,8 @@ unsigned char *jz_b64_decode(const char *s, size_t *len);
 void jz_hex(const unsigned char *buf, size_t len, char *out);
 void jz_sockaddr_str(const void *sa, char *ip, size_t iplen, uint16_t *port);
 double jz_now(void);
+struct bufferevent;
+/* Why a (TLS) bufferevent failed: the OpenSSL error if any, else errno's text. */
+void jz_bev_error(struct bufferevent *bev, char *err, size_t errlen);
 
 #endif

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/util.h>
 
 #include "jazzd.h"
 
@@ -113,4 +116,14 @@ double jz_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void jz_bev_error(struct bufferevent *bev, char *err, size_t errlen)
+{
+	unsigned long e = bufferevent_get_openssl_error(bev);
+
+	if (e)
+		ERR_error_string_n(e, err, errlen);
+	else
+		snprintf(err, errlen, "%s", strerror(EVUTIL_SOCKET_ERROR()));
 }
