@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run INSIDE the VM (not by scripts/test.sh's host suite):
-#   scripts/vm.sh --kernel 6.12 -- bash tests/host/controlplane/vm-netlink-smoke.sh
+# Run inside the VM by scripts/test.sh (vm suite), or by hand:
+#   scripts/vm.sh --kernel 6.12 --each tests/vm/jazzd-netlink.sh
 # A jazzd client with the real netlink backend on jazz0 (jazz.ko loaded)
 # next to a fake-kernel client: addresses, peer, keys and the approval
 # bridge through the real module. TAP output.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../host/controlplane/lib.sh"
 
 modprobe jazz || { echo "not ok 1 - modprobe jazz"; exit 1; }
 ip link set lo up
