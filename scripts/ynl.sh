@@ -37,7 +37,7 @@ generate() { # $1 = output file
 	local t
 	t=$(spec_tree)
 	(cd "$TREE/tools/net/ynl" &&
-		python3 ynl-gen-c.py --mode uapi --header --spec "$t/netlink/jazz.yaml" -o "$1")
+		/usr/bin/python3 ynl-gen-c.py --mode uapi --header --spec "$t/netlink/jazz.yaml" -o "$1")
 	rm -rf "$t"
 }
 
@@ -60,7 +60,7 @@ cli)
 	shift
 	t=$(spec_tree)
 	trap 'rm -rf "$t"' EXIT
-	python3 "$TREE/tools/net/ynl/cli.py" --spec "$t/netlink/jazz.yaml" "$@"
+	/usr/bin/python3 "$TREE/tools/net/ynl/cli.py" --spec "$t/netlink/jazz.yaml" "$@"
 	;;
 *) echo "usage: scripts/ynl.sh dir|regen|check|cli ARGS..." >&2; exit 2 ;;
 esac
