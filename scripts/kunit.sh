@@ -21,6 +21,10 @@ JOBS=${JOBS:-2}
 PY=/usr/bin/python3
 
 mkdir -p "$CACHE"
+# One UML tree serves every checkout on this machine (git worktrees too):
+# take it exclusively so two runs never mix their sources.
+exec 8>"$CACHE.lock"
+flock -n 8 || { echo "# kunit.sh: another KUnit run holds $CACHE; waiting" >&2; flock 8; }
 if [ ! -f "$TREE/.jazz-unpacked" ]; then
 	[ -n "$SRC_TAR" ] || { echo "kunit.sh: linux-source-6.1 is not installed (scripts/deps.sh)" >&2; exit 1; }
 	echo "# kunit.sh: unpacking $SRC_TAR into $CACHE" >&2
