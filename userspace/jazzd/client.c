@@ -54,6 +54,7 @@ struct jz_client {
 	char vip4[46], vip6[46];
 	struct kpeer_state *peers;
 	size_t n_peers, cap_peers;
+	json_t *view;		/* the server's list for us: id (text) -> entry */
 	uint64_t next_rid;
 	bool stopping;
 };
@@ -111,9 +112,10 @@ static struct kpeer_state *kp_find(struct jz_client *c, uint32_t id)
 	return NULL;
 }
 
-static void on_peers(struct jz_client *c, json_t *m)
+/* Makes the kernel's peers match the list (every visible entry). */
+static void apply_peers(struct jz_client *c, json_t *arr)
 {
-	json_t *arr = json_object_get(m, "peers"), *e;
+	json_t *e;
 	size_t i;
 
 	for (i = 0; i < c->n_peers; i++)
@@ -168,6 +170,52 @@ static void on_peers(struct jz_client *c, json_t *m)
 		i++;
 	}
 	jz_info("peer list: %zu visible, %zu installed", json_array_size(arr), c->n_peers);
+}
+
+static void view_set(struct jz_client *c, json_t *e)
+{
+	char key[16];
+
+	if (!json_is_integer(json_object_get(e, "id")))
+		return;
+	snprintf(key, sizeof(key), "%lld", jz_msg_int(e, "id", 0));
+	json_object_set(c->view, key, e);
+}
+
+/* "peers": the complete list. */
+static void on_peers(struct jz_client *c, json_t *m)
+{
+	json_t *arr = json_object_get(m, "peers"), *e;
+	size_t i;
+
+	json_decref(c->view);
+	c->view = json_object();
+	json_array_foreach(arr, i, e)
+		view_set(c, e);
+	apply_peers(c, arr);
+}
+
+/* "peers_delta": entries added or changed, ids removed. */
+static void on_peers_delta(struct jz_client *c, json_t *m)
+{
+	json_t *e, *arr = json_array();
+	const char *key;
+	size_t i;
+
+	if (!c->view)
+		c->view = json_object();
+	json_array_foreach(json_object_get(m, "del"), i, e) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "%lld", (long long)json_integer_value(e));
+		json_object_del(c->view, k);
+	}
+	json_array_foreach(json_object_get(m, "set"), i, e)
+		view_set(c, e);
+	json_object_foreach(c->view, key, e)
+		json_array_append(arr, e);
+	apply_peers(c, arr);
+	json_decref(arr);
 }
 
 static int get_keydir(json_t *o, uint8_t key[32], uint8_t salt[4])
@@ -525,6 +573,8 @@ static void on_message(struct jz_client *c, json_t *m)
 		disconnect(c, "unexpected message before welcome");
 	} else if (!strcmp(t, "peers")) {
 		on_peers(c, m);
+	} else if (!strcmp(t, "peers_delta")) {
+		on_peers_delta(c, m);
 	} else if (!strcmp(t, "key")) {
 		on_key(c, m);
 	} else if (!strcmp(t, "key_swap")) {
@@ -722,5 +772,6 @@ void jz_client_free(struct jz_client *c)
 	if (c->ssl)
 		SSL_CTX_free(c->ssl);
 	free(c->peers);
+	json_decref(c->view);
 	free(c);
 }

@@ -83,9 +83,11 @@ void jz_event(const char *name, json_t *payload)
 
 	if (!payload)
 		payload = json_object();
-	s = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
-	jz_debug("event %s %s", name, s ? s : "");
-	free(s);
+	if (jz_log_enabled(LOG_DEBUG)) {
+		s = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+		jz_debug("event %s %s", name, s ? s : "");
+		free(s);
+	}
 	if (jz_d && jz_d->bus)
 		jz_bus_publish(jz_d->bus, name, payload);
 	else

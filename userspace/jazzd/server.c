@@ -62,10 +62,14 @@ struct session {
 	struct jz_lease *lease;
 	char ep_ip[46];
 	uint16_t ep_port;
-	uint32_t *vis;		/* peer ids this viewer may see */
+	uint32_t *vis;		/* peer ids this viewer may see, sorted */
 	size_t nvis;
-	json_t *last_peers;
-	bool filter_done;
+	bool fresh;		/* online, not yet in a peer computation */
+	bool listed;		/* has had its complete list */
+	struct filter_res *res;	/* its peer_filter answer, until all are in */
+	bool got_res;
+	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */
+	size_t npchg, cappchg;
 	unsigned int conn_inflight;	/* peer_connection calls for this session */
 };
 
@@ -111,8 +115,11 @@ struct jz_server {
 	/* peer computation */
 	struct event *recompute_ev;
 	bool computing, dirty;
+	bool full;			/* next: every viewer reviews everyone */
 	size_t filters_pending;
 	uint64_t gen;
+	uint32_t *left;			/* ids gone offline since the last one */
+	size_t nleft, capleft;
 
 	/* links: open addressing on (a,b) */
 	struct link *links;
@@ -328,7 +335,24 @@ static void on_rekey(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
-/* peer lists */
+/*
+ * Peer lists, kept current incrementally. A computation runs at most
+ * every peer_debounce_ms and handles what changed since the last one:
+ *
+ * - devices that left are dropped from every list (no callback needed:
+ *   a list only shrinks by what peer_filter hides);
+ * - a device that came online is its own viewer for the first time:
+ *   peer_filter gets every other online device (a full review), and the
+ *   device gets its complete list ("peers");
+ * - every other viewer's peer_filter is asked about the newcomers only
+ *   (users = their owners); kept ones are added, and a user it hides
+ *   loses all their devices in that list, as in a full review;
+ * - a reload (SIGHUP) asks every viewer about everyone again.
+ *
+ * Viewers already listed get only what changed ("peers_delta": entries
+ * added or whose linked/endpoint changed, ids removed). Pairs that now
+ * see each other get a fresh key; pairs that no longer do lose theirs.
+ */
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -337,10 +361,30 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* s->vis is sorted (filter_done): a binary search */
+/* s->vis is sorted: a binary search */
 static bool vis_has(struct session *s, uint32_t idx)
 {
 	return s->nvis && bsearch(&idx, s->vis, s->nvis, sizeof(uint32_t), cmp_u32);
+}
+
+static void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		*v = realloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = x;
+}
+
+/* The viewer's entry for this id changed: (re)send it or its removal. */
+static void mark_changed(struct session *s, uint32_t idx)
+{
+	u32_push(&s->pchg, &s->npchg, &s->cappchg, idx);
+}
+
+static void ukey(const struct session *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s@%s", p->user, p->realm);
 }
 
 static json_t *peer_entry(struct session *p, bool linked)
@@ -355,112 +399,240 @@ static json_t *peer_entry(struct session *p, bool linked)
 	return o;
 }
 
-/* All filters are in: links, lists, keys. */
-static void recompute_finish(struct jz_server *srv)
+static bool events_wanted(struct jz_server *srv)
 {
-	struct session *s, *p;
+	return srv->d->bus || jz_log_enabled(LOG_DEBUG);
+}
 
-	/* links that went away */
-	for (size_t i = 0; i < srv->links_cap; i++) {
-		struct link *l = &srv->links[i];
-		struct session *a, *b;
+static void list_event(struct jz_server *srv, struct session *s)
+{
+	json_t *ev;
 
-		if (!l->used)
-			continue;
-		a = find_online_idx(srv, l->a);
-		b = find_online_idx(srv, l->b);
-		if (!a || !b || !vis_has(a, l->b) || !vis_has(b, l->a))
-			link_del(srv, l);
+	if (!events_wanted(srv))
+		return;
+	ev = json_array();
+	for (size_t i = 0; i < s->nvis; i++) {
+		struct session *p = find_online_idx(srv, s->vis[i]);
+
+		if (p)
+			json_array_append_new(ev, json_string(p->device));
 	}
-	/* lists */
+	jz_event("peer-list-changed", json_pack("{s:s,s:s,s:s,s:o}", "user", s->user,
+						"realm", s->realm, "device", s->device,
+						"peers", ev));
+}
+
+/* The complete list: the first one a viewer gets. */
+static void send_full_list(struct jz_server *srv, struct session *s)
+{
+	json_t *peers = json_array(), *users = json_array(), *seen = json_object();
+
+	for (size_t i = 0; i < s->nvis; i++) {
+		struct session *p = find_online_idx(srv, s->vis[i]);
+		char uk[600];
+
+		if (!p)
+			continue;
+		json_array_append_new(peers, peer_entry(p, vis_has(p, s->lease->idx)));
+		ukey(p, uk, sizeof(uk));
+		if (json_object_get(seen, uk))
+			continue;
+		json_object_set_new(seen, uk, json_true());
+		json_array_append_new(users, json_pack("{s:s,s:s}", "user", p->user,
+						       "realm", p->realm));
+	}
+	json_decref(seen);
+	send_msg(s, json_pack("{s:s,s:o,s:o}", "type", "peers", "peers", peers,
+			      "users", users));
+	list_event(srv, s);
+}
+
+/* What changed in a listed viewer's list. */
+static void send_delta(struct jz_server *srv, struct session *s)
+{
+	json_t *set = json_array(), *del = json_array();
+
+	qsort(s->pchg, s->npchg, sizeof(uint32_t), cmp_u32);
+	for (size_t i = 0; i < s->npchg; i++) {
+		uint32_t id = s->pchg[i];
+		struct session *p;
+
+		if (i && id == s->pchg[i - 1])
+			continue;
+		p = vis_has(s, id) ? find_online_idx(srv, id) : NULL;
+		if (p)
+			json_array_append_new(set, peer_entry(p, vis_has(p, s->lease->idx)));
+		else
+			json_array_append_new(del, json_integer(id));
+	}
+	s->npchg = 0;
+	send_msg(s, json_pack("{s:s,s:o,s:o}", "type", "peers_delta", "set", set,
+			      "del", del));
+	list_event(srv, s);
+}
+
+/* A pair may get a key: both must see each other and have no key yet. */
+static void link_maybe(struct jz_server *srv, uint32_t a, uint32_t b)
+{
+	struct session *sa = find_online_idx(srv, a), *sb = find_online_idx(srv, b);
+
+	if (!sa || !sb || !vis_has(sa, b) || !vis_has(sb, a))
+		return;
+	if (link_find(srv, a, b, false))
+		return;
+	link_send_key(srv, link_find(srv, a, b, true));
+}
+
+static void link_drop(struct jz_server *srv, uint32_t a, uint32_t b)
+{
+	struct link *l = link_find(srv, a, b, false);
+
+	if (l)
+		link_del(srv, l);
+}
+
+/* What one peer_filter call decided, kept until every call is back. */
+struct filter_res {
+	bool full;
+	uint32_t *keep;		/* ids kept, sorted */
+	size_t nkeep;
+	char (*hidden)[600];	/* users hidden ("user@realm") */
+	size_t nhidden;
+};
+
+static void filter_res_free(struct filter_res *r)
+{
+	if (!r)
+		return;
+	free(r->keep);
+	free(r->hidden);
+	free(r);
+}
+
+static bool hidden_user(struct filter_res *r, struct session *p)
+{
+	char uk[600];
+
+	ukey(p, uk, sizeof(uk));
+	for (size_t i = 0; i < r->nhidden; i++)
+		if (!strcmp(r->hidden[i], uk))
+			return true;
+	return false;
+}
+
+/* The viewer's new list from its result; records what changed. */
+static void apply_result(struct jz_server *srv, struct session *s, uint32_t **newlinks,
+			 size_t *nnew, size_t *capnew)
+{
+	struct filter_res *r = s->res;
+	uint32_t *old = s->vis, *nv;
+	size_t nold = s->nvis, nb = 0, n = 0, i, j;
+	uint32_t *base = calloc(nold + 1, sizeof(uint32_t));
+	uint32_t me = s->lease->idx;
+
+	/* what stays of the old list */
+	for (i = 0; i < nold && !r->full; i++) {
+		struct session *p = find_online_idx(srv, old[i]);
+
+		if (p && (!r->nhidden || !hidden_user(r, p)))
+			base[nb++] = old[i];
+	}
+	/* union with what the filter kept (both sorted) */
+	nv = calloc(nb + r->nkeep + 1, sizeof(uint32_t));
+	for (i = 0, j = 0; i < nb || j < r->nkeep;) {
+		if (j == r->nkeep || (i < nb && base[i] < r->keep[j]))
+			nv[n++] = base[i++];
+		else if (i == nb || r->keep[j] < base[i])
+			nv[n++] = r->keep[j++];
+		else {
+			nv[n++] = base[i++];
+			j++;
+		}
+	}
+	free(base);
+	s->vis = nv;
+	s->nvis = n;
+	/* the differences: old vs new (both sorted) */
+	for (i = 0, j = 0; i < nold || j < n;) {
+		uint32_t id;
+		bool added;
+		struct session *p;
+
+		if (j == n || (i < nold && old[i] < nv[j])) {
+			id = old[i++];
+			added = false;
+		} else if (i == nold || nv[j] < old[i]) {
+			id = nv[j++];
+			added = true;
+		} else {
+			i++;
+			j++;
+			continue;
+		}
+		mark_changed(s, id);
+		p = find_online_idx(srv, id);
+		/* the other side's entry for this viewer changes "linked" */
+		if (p && vis_has(p, me))
+			mark_changed(p, me);
+		if (added)
+			u32_push(newlinks, nnew, capnew, id), u32_push(newlinks, nnew, capnew, me);
+		else
+			link_drop(srv, me, id);
+	}
+	free(old);
+	filter_res_free(s->res);
+	s->res = NULL;
+	s->got_res = true;
+}
+
+/* Every call is back: new lists, messages, then keys. */
+static void peers_finish(struct jz_server *srv)
+{
+	struct session *s;
+	uint32_t *nl = NULL;
+	size_t nnl = 0, capnl = 0;
+
+	for (s = srv->sessions; s; s = s->next)
+		if (s->state == S_ONLINE && s->res)
+			apply_result(srv, s, &nl, &nnl, &capnl);
 	for (s = srv->sessions; s; s = s->next) {
-		json_t *peers, *users, *msg;
-		char *names;
-
-		if (s->state != S_ONLINE || !s->filter_done)
+		if (s->state != S_ONLINE)
 			continue;
-		peers = json_array();
-		users = json_array();
-		for (p = srv->sessions; p; p = p->next) {
-			bool linked;
-
-			if (p == s || p->state != S_ONLINE || !vis_has(s, p->lease->idx))
-				continue;
-			linked = vis_has(p, s->lease->idx);
-			json_array_append_new(peers, peer_entry(p, linked));
+		if (!s->listed && s->got_res) {
+			s->listed = true;
+			s->npchg = 0;
+			send_full_list(srv, s);
+		} else if (s->listed && s->npchg) {
+			send_delta(srv, s);
 		}
-		/* users: owners of the visible devices, once each */
-		{
-			json_t *seen = json_object();
-
-			for (size_t i = 0; i < json_array_size(peers); i++) {
-				json_t *e = json_array_get(peers, i);
-				char uk[600];
-
-				snprintf(uk, sizeof(uk), "%s@%s",
-					 json_string_value(json_object_get(e, "user")),
-					 json_string_value(json_object_get(e, "realm")));
-				if (json_object_get(seen, uk))
-					continue;
-				json_object_set_new(seen, uk, json_true());
-				json_array_append_new(users, json_pack("{s:O,s:O}", "user",
-					json_object_get(e, "user"), "realm",
-					json_object_get(e, "realm")));
-			}
-			json_decref(seen);
-		}
-		msg = json_pack("{s:s,s:o,s:o}", "type", "peers", "peers", peers,
-				"users", users);
-		if (s->last_peers && json_equal(s->last_peers, msg)) {
-			json_decref(msg);
-			continue;
-		}
-		json_decref(s->last_peers);
-		s->last_peers = json_deep_copy(msg);
-		names = NULL;
-		{
-			json_t *ev = json_array();
-
-			for (size_t i = 0; i < json_array_size(peers); i++)
-				json_array_append(ev, json_object_get(json_array_get(peers, i),
-								      "device"));
-			jz_event("peer-list-changed",
-				 json_pack("{s:s,s:s,s:s,s:o}", "user", s->user, "realm",
-					   s->realm, "device", s->device, "peers", ev));
-		}
-		free(names);
-		send_msg(s, msg);
+		s->got_res = false;
 	}
-	/* new links: keys */
-	for (s = srv->sessions; s; s = s->next) {
-		if (s->state != S_ONLINE || !s->filter_done)
-			continue;
-		for (size_t i = 0; i < s->nvis; i++) {
-			uint32_t o = s->vis[i];
-			struct session *ps;
-			struct link *l;
-
-			if (o < s->lease->idx)
-				continue;	/* each pair once */
-			ps = find_online_idx(srv, o);
-			if (!ps || !ps->filter_done || !vis_has(ps, s->lease->idx))
-				continue;
-			if (link_find(srv, s->lease->idx, o, false))
-				continue;
-			l = link_find(srv, s->lease->idx, o, true);
-			link_send_key(srv, l);
-		}
-	}
+	for (size_t i = 0; i + 1 < nnl; i += 2)
+		link_maybe(srv, nl[i], nl[i + 1]);
+	free(nl);
+	srv->computing = false;
+	if (srv->dirty)
+		schedule_recompute(srv);
 }
 
 struct filter_ctx {
 	struct jz_server *srv;
-	uint64_t sid, gen;
+	uint64_t sid;
+	bool full;
 	uint32_t *ids;		/* peer ids in the order given */
+	uint64_t *sids;		/* ... and the sessions they were */
 	size_t n;
 	char (*ukeys)[600];	/* users in order, "user@realm" */
 	size_t nu;
 };
+
+static void filter_ctx_free(struct filter_ctx *fc)
+{
+	free(fc->ids);
+	free(fc->sids);
+	free(fc->ukeys);
+	free(fc);
+}
 
 static void filter_done(void *arg, struct jz_cb_call *c)
 {
@@ -469,125 +641,175 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 	struct session *s = find_sid(srv, fc->sid);
 
 	if (s && s->state == S_ONLINE) {
-		free(s->vis);
-		s->vis = calloc(fc->n + 1, sizeof(uint32_t));
-		s->nvis = 0;
-		json_t *hidden = json_object();
+		struct filter_res *r = calloc(1, sizeof(*r));
 
+		r->full = fc->full;
+		r->keep = calloc(fc->n + 1, sizeof(uint32_t));
+		r->hidden = calloc(fc->nu + 1, sizeof(*r->hidden));
 		for (size_t j = 0; j < fc->nu; j++)
 			if (!c->u.filter.keep_users[j])
-				json_object_set_new(hidden, fc->ukeys[j], json_true());
+				memcpy(r->hidden[r->nhidden++], fc->ukeys[j], sizeof(*r->hidden));
 		for (size_t i = 0; i < fc->n; i++) {
 			const struct jazz_peer_entry *pe = &c->u.filter.peers[i];
-			char uk[600];
+			struct session *p = find_online_idx(srv, fc->ids[i]);
 
-			if (!c->u.filter.keep_peers[i])
+			/* kept, its user not hidden, and still the same session */
+			if (!c->u.filter.keep_peers[i] || !p || p->sid != fc->sids[i])
 				continue;
-			snprintf(uk, sizeof(uk), "%s@%s", pe->username, pe->realm);
-			if (!json_object_get(hidden, uk))
-				s->vis[s->nvis++] = fc->ids[i];
+			if (r->nhidden) {
+				char uk[600];
+				bool hid = false;
+
+				snprintf(uk, sizeof(uk), "%s@%s", pe->username, pe->realm);
+				for (size_t j = 0; j < r->nhidden && !hid; j++)
+					hid = !strcmp(r->hidden[j], uk);
+				if (hid)
+					continue;
+			}
+			r->keep[r->nkeep++] = fc->ids[i];
 		}
-		json_decref(hidden);
-		qsort(s->vis, s->nvis, sizeof(uint32_t), cmp_u32);
-		s->filter_done = true;
+		qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
+		filter_res_free(s->res);
+		s->res = r;
 		if (c->failed)
-			jz_warn("peer_filter for %s@%s failed: hiding every peer",
-				s->user, s->realm);
+			jz_warn("peer_filter for %s@%s failed: hiding every peer%s",
+				s->user, s->realm, fc->full ? "" : " it was asked about");
 	}
-	free(fc->ids);
-	free(fc->ukeys);
-	free(fc);
-	if (--srv->filters_pending == 0) {
-		recompute_finish(srv);
-		srv->computing = false;
-		if (srv->dirty)
-			schedule_recompute(srv);
+	filter_ctx_free(fc);
+	if (--srv->filters_pending == 0)
+		peers_finish(srv);
+}
+
+/* One peer_filter call: viewer s about the sessions in ps[0..n). */
+static void filter_submit(struct jz_server *srv, struct session *s, struct session **ps,
+			  size_t n, bool full)
+{
+	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_PEER_FILTER);
+	struct filter_ctx *fc = calloc(1, sizeof(*fc));
+	struct jazz_peer_entry *pe = jz_cb_alloc(c, (n + 1) * sizeof(*pe));
+	struct jazz_user_entry *ue = jz_cb_alloc(c, (n + 1) * sizeof(*ue));
+	json_t *useen = json_object();
+	size_t k = 0, nu = 0;
+
+	fc->srv = srv;
+	fc->sid = s->sid;
+	fc->full = full;
+	fc->ids = calloc(n + 1, sizeof(uint32_t));
+	fc->sids = calloc(n + 1, sizeof(uint64_t));
+	fc->ukeys = calloc(n + 1, sizeof(*fc->ukeys));
+	for (size_t i = 0; i < n; i++) {
+		struct session *p = ps[i];
+		char uk[600];
+
+		if (p == s)
+			continue;
+		pe[k].device = jz_cb_strdup(c, p->device);
+		pe[k].username = jz_cb_strdup(c, p->user);
+		pe[k].realm = jz_cb_strdup(c, p->realm);
+		pe[k].vip4 = jz_cb_strdup(c, p->lease->vip4);
+		pe[k].vip6 = jz_cb_strdup(c, p->lease->vip6);
+		fc->ids[k] = p->lease->idx;
+		fc->sids[k] = p->sid;
+		ukey(p, uk, sizeof(uk));
+		if (!json_object_get(useen, uk)) {
+			json_object_set_new(useen, uk, json_true());
+			memcpy(fc->ukeys[nu], uk, sizeof(uk));
+			ue[nu].username = pe[k].username;
+			ue[nu].realm = pe[k].realm;
+			nu++;
+		}
+		k++;
 	}
+	json_decref(useen);
+	fc->n = k;
+	fc->nu = nu;
+	c->u.filter.review.username = jz_cb_strdup(c, s->user);
+	c->u.filter.review.realm = jz_cb_strdup(c, s->realm);
+	snprintf(c->u.filter.review.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
+	c->u.filter.review.source.port = s->port;
+	c->u.filter.review.users = ue;
+	c->u.filter.review.n_users = nu;
+	c->u.filter.review.peers = pe;
+	c->u.filter.review.n_peers = k;
+	c->u.filter.users = ue;
+	c->u.filter.peers = pe;
+	c->u.filter.keep_users = jz_cb_alloc(c, nu + 1);
+	c->u.filter.keep_peers = jz_cb_alloc(c, k + 1);
+	srv->filters_pending++;
+	jz_cb_submit(srv->d->cb, c, filter_done, fc);
+}
+
+/* Devices that went away: out of every list, their keys dropped. */
+static void peers_drop_left(struct jz_server *srv)
+{
+	uint32_t *left = srv->left;
+	size_t nleft = srv->nleft;
+
+	if (!nleft)
+		return;
+	qsort(left, nleft, sizeof(uint32_t), cmp_u32);
+	for (struct session *s = srv->sessions; s; s = s->next) {
+		size_t n = 0;
+
+		if (s->state != S_ONLINE || !s->nvis)
+			continue;
+		for (size_t i = 0; i < s->nvis; i++) {
+			uint32_t id = s->vis[i];
+
+			if (bsearch(&id, left, nleft, sizeof(uint32_t), cmp_u32)) {
+				mark_changed(s, id);
+				link_drop(srv, s->lease->idx, id);
+			} else {
+				s->vis[n++] = id;
+			}
+		}
+		s->nvis = n;
+	}
+	srv->nleft = 0;
 }
 
 static void on_recompute(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
-	struct session *s, *p;
-	size_t n_online = 0;
+	struct session *s, **all, **fresh;
+	size_t nall = 0, nfresh = 0;
+	bool full = srv->full;
 
 	if (srv->computing) {
 		srv->dirty = true;
 		return;
 	}
 	srv->dirty = false;
+	srv->full = false;
 	srv->computing = true;
 	srv->gen++;
+	peers_drop_left(srv);
 	for (s = srv->sessions; s; s = s->next)
-		if (s->state == S_ONLINE)
-			n_online++;
-	srv->filters_pending = 1;	/* held until every call is submitted */
+		nall += s->state == S_ONLINE;
+	all = calloc(nall + 1, sizeof(*all));
+	fresh = calloc(nall + 1, sizeof(*fresh));
+	nall = 0;
 	for (s = srv->sessions; s; s = s->next) {
-		struct jz_cb_call *c;
-		struct filter_ctx *fc;
-		struct jazz_peer_entry *pe;
-		struct jazz_user_entry *ue;
-		size_t n = 0, nu = 0;
-
 		if (s->state != S_ONLINE)
 			continue;
-		c = jz_cb_call_new(JZ_CB_PEER_FILTER);
-		fc = calloc(1, sizeof(*fc));
-		fc->srv = srv;
-		fc->sid = s->sid;
-		fc->gen = srv->gen;
-		fc->ids = calloc(n_online + 1, sizeof(uint32_t));
-		fc->ukeys = calloc(n_online + 1, sizeof(*fc->ukeys));
-		pe = jz_cb_alloc(c, (n_online + 1) * sizeof(*pe));
-		ue = jz_cb_alloc(c, (n_online + 1) * sizeof(*ue));
-		json_t *useen = json_object();
-
-		for (p = srv->sessions; p; p = p->next) {
-			char uk[600];
-			bool dup;
-
-			if (p == s || p->state != S_ONLINE)
-				continue;
-			pe[n].device = jz_cb_strdup(c, p->device);
-			pe[n].username = jz_cb_strdup(c, p->user);
-			pe[n].realm = jz_cb_strdup(c, p->realm);
-			pe[n].vip4 = jz_cb_strdup(c, p->lease->vip4);
-			pe[n].vip6 = jz_cb_strdup(c, p->lease->vip6);
-			fc->ids[n++] = p->lease->idx;
-			snprintf(uk, sizeof(uk), "%s@%s", p->user, p->realm);
-			dup = json_object_get(useen, uk) != NULL;
-			if (!dup) {
-				json_object_set_new(useen, uk, json_true());
-				snprintf(fc->ukeys[nu], sizeof(fc->ukeys[nu]), "%s", uk);
-				ue[nu].username = pe[n - 1].username;
-				ue[nu].realm = pe[n - 1].realm;
-				nu++;
-			}
-		}
-		json_decref(useen);
-		fc->n = n;
-		fc->nu = nu;
-		c->u.filter.review.username = jz_cb_strdup(c, s->user);
-		c->u.filter.review.realm = jz_cb_strdup(c, s->realm);
-		snprintf(c->u.filter.review.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
-		c->u.filter.review.source.port = s->port;
-		c->u.filter.review.users = ue;
-		c->u.filter.review.n_users = nu;
-		c->u.filter.review.peers = pe;
-		c->u.filter.review.n_peers = n;
-		c->u.filter.users = ue;
-		c->u.filter.peers = pe;
-		c->u.filter.keep_users = jz_cb_alloc(c, nu + 1);
-		c->u.filter.keep_peers = jz_cb_alloc(c, n + 1);
-		srv->filters_pending++;
-		jz_cb_submit(srv->d->cb, c, filter_done, fc);
+		all[nall++] = s;
+		if (s->fresh)
+			fresh[nfresh++] = s;
 	}
-	if (--srv->filters_pending == 0) {
-		recompute_finish(srv);
-		srv->computing = false;
-		if (srv->dirty)
-			schedule_recompute(srv);
+	srv->filters_pending = 1;	/* held until every call is submitted */
+	for (size_t i = 0; i < nall; i++) {
+		s = all[i];
+		if (full || s->fresh)
+			filter_submit(srv, s, all, nall, true);
+		else if (nfresh)
+			filter_submit(srv, s, fresh, nfresh, false);
 	}
+	for (size_t i = 0; i < nfresh; i++)
+		fresh[i]->fresh = false;
+	free(all);
+	free(fresh);
+	if (--srv->filters_pending == 0)
+		peers_finish(srv);
 }
 
 static void schedule_recompute(struct jz_server *srv)
@@ -925,6 +1147,7 @@ static void go_online(struct session *s)
 		session_close(old, "replaced");
 	}
 	s->state = S_ONLINE;
+	s->fresh = true;
 	set_online_idx(srv, s->lease->idx, s);
 	if (!evtimer_pending(srv->lease_ev, NULL)) {
 		struct timeval ltv = { 0, 100000 };
@@ -1298,7 +1521,8 @@ static void session_free(struct session *s)
 		evutil_closesocket(s->fd);
 	free(s->token);
 	json_decref(s->other_data);
-	json_decref(s->last_peers);
+	filter_res_free(s->res);
+	free(s->pchg);
 	free(s->vis);
 	free(s);
 }
@@ -1349,9 +1573,10 @@ static void session_close(struct session *s, const char *why)
 	s->state = S_CLOSING;
 	jz_cb_cancel(s->pending);
 	s->pending = NULL;
-	if (was_online)
-		set_online_idx(s->srv, s->lease->idx, NULL);
 	if (was_online) {
+		set_online_idx(s->srv, s->lease->idx, NULL);
+		u32_push(&s->srv->left, &s->srv->nleft, &s->srv->capleft, s->lease->idx);
+
 		jz_event("device-disconnected",
 			 json_pack("{s:s,s:s,s:s,s:i,s:s}", "user", s->user, "realm",
 				   s->realm, "device", s->device, "id", s->lease->idx,
@@ -1580,7 +1805,8 @@ int jz_server_reload(struct jz_server *srv)
 	krb_reload(-1, 0, srv);
 	evtimer_del(srv->rekey_ev);
 	evtimer_add(srv->rekey_ev, &tv);
-	schedule_recompute(srv);	/* the new plugin may filter differently */
+	srv->full = true;	/* the new plugin may filter differently */
+	schedule_recompute(srv);
 	return 0;
 }
 
@@ -1620,6 +1846,7 @@ void jz_server_free(struct jz_server *srv)
 		event_free(srv->krb_reload_ev);
 	jz_leases_free(srv->leases);
 	free(srv->links);
+	free(srv->left);
 	free(srv->vc);
 	free(srv);
 }
