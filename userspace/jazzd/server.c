@@ -9,6 +9,7 @@
  * LOGIN (waiting for the login message / callbacks) -> ONLINE -> gone.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <netinet/in.h>
@@ -23,6 +24,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <jazz.h>
@@ -70,6 +72,9 @@ struct session {
 	bool got_res;
 	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */
 	size_t npchg, cappchg;
+	/* this device as others' list entry, serialised once when it goes online */
+	char *ent_linked, *ent_unlinked, *ent_user;
+	size_t ent_linked_len, ent_unlinked_len, ent_user_len;
 	unsigned int conn_inflight;	/* peer_connection calls for this session */
 };
 
@@ -132,6 +137,10 @@ struct jz_server {
 
 	struct vcache *vc;
 	size_t vc_n, vc_cap;
+
+	/* random bytes for pair keys, fetched 64 keys at a time (one DRBG call) */
+	unsigned char rpool[64 * 72];
+	size_t rpos;
 	struct pending_verdict *pv;
 };
 
@@ -264,37 +273,74 @@ static void link_del(struct jz_server *srv, struct link *l)
 	srv->links_dead++;
 }
 
-static json_t *keydir(const unsigned char *k, const unsigned char *salt)
+/* A cipher name that needs no JSON escaping (it comes from the config). */
+static bool plain_name(const char *s)
 {
-	char *kb = jz_b64_encode(k, 32), *sb = jz_b64_encode(salt, 4);
-	json_t *o = json_pack("{s:s,s:s}", "key", kb, "salt", sb);
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
+			return false;
+	return true;
+}
 
-	free(kb);
-	free(sb);
-	return o;
+/*
+ * The key message to one end, written without jansson (this is the
+ * hottest message: one per pair and end on every link and rekey).
+ */
+static void send_key(struct jz_server *srv, struct session *s, uint32_t peer,
+		     uint8_t key_id, const unsigned char *tx, const unsigned char *rx)
+{
+	unsigned char buf[512];
+	char txk[48], txs[12], rxk[48], rxs[12];
+	const char *cipher = cfg(srv)->cipher;
+	int n;
+
+	if (!s->bev || s->state == S_CLOSING)
+		return;
+	if (!plain_name(cipher) || strlen(cipher) > 64) {
+		jz_err("cipher name '%s' cannot be sent", cipher);
+		return;
+	}
+	EVP_EncodeBlock((unsigned char *)txk, tx, 32);
+	EVP_EncodeBlock((unsigned char *)txs, tx + 32, 4);
+	EVP_EncodeBlock((unsigned char *)rxk, rx, 32);
+	EVP_EncodeBlock((unsigned char *)rxs, rx + 32, 4);
+	n = snprintf((char *)buf + 4, sizeof(buf) - 4,
+		     "{\"type\":\"key\",\"peer\":%u,\"key_id\":%u,\"cipher\":\"%s\","
+		     "\"tx\":{\"key\":\"%s\",\"salt\":\"%s\"},"
+		     "\"rx\":{\"key\":\"%s\",\"salt\":\"%s\"},\"v\":%d}",
+		     peer, key_id, cipher, txk, txs, rxk, rxs, JZ_PROTO_VERSION);
+	if (n > 0 && (size_t)n < sizeof(buf) - 4)
+		jz_frame_send_raw(s->bev, buf, (size_t)n);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(txk, sizeof(txk));
+	OPENSSL_cleanse(rxk, sizeof(rxk));
 }
 
 /* A fresh key for the pair, to both ends; the swap follows both acks. */
 static void link_send_key(struct jz_server *srv, struct link *l)
 {
-	unsigned char ab[36], ba[36];
+	unsigned char k[72];	/* a->b key+salt, b->a key+salt */
 	struct session *sa = find_online_idx(srv, l->a);
 	struct session *sb = find_online_idx(srv, l->b);
 
 	if (!sa || !sb)
 		return;
-	RAND_bytes(ab, sizeof(ab));
-	RAND_bytes(ba, sizeof(ba));
+	if (srv->rpos == 0 || srv->rpos - 1 + sizeof(k) > sizeof(srv->rpool)) {
+		if (RAND_bytes(srv->rpool, sizeof(srv->rpool)) != 1) {
+			jz_err("no random bytes for a key");
+			srv->rpos = 0;
+			return;
+		}
+		srv->rpos = 1;	/* 0 means empty */
+	}
+	memcpy(k, srv->rpool + srv->rpos - 1, sizeof(k));
+	OPENSSL_cleanse(srv->rpool + srv->rpos - 1, sizeof(k));
+	srv->rpos += sizeof(k);
 	l->key_id++;
 	l->ack_a = l->ack_b = false;
-	send_msg(sa, json_pack("{s:s,s:i,s:i,s:s,s:o,s:o}", "type", "key", "peer", l->b,
-			       "key_id", l->key_id, "cipher", cfg(srv)->cipher,
-			       "tx", keydir(ab, ab + 32), "rx", keydir(ba, ba + 32)));
-	send_msg(sb, json_pack("{s:s,s:i,s:i,s:s,s:o,s:o}", "type", "key", "peer", l->a,
-			       "key_id", l->key_id, "cipher", cfg(srv)->cipher,
-			       "tx", keydir(ba, ba + 32), "rx", keydir(ab, ab + 32)));
-	OPENSSL_cleanse(ab, sizeof(ab));
-	OPENSSL_cleanse(ba, sizeof(ba));
+	send_key(srv, sa, l->b, l->key_id, k, k + 36);
+	send_key(srv, sb, l->a, l->key_id, k + 36, k);
+	OPENSSL_cleanse(k, sizeof(k));
 }
 
 static void on_key_ack(struct session *s, json_t *m)
@@ -387,16 +433,91 @@ static void ukey(const struct session *p, char *buf, size_t len)
 	snprintf(buf, len, "%s@%s", p->user, p->realm);
 }
 
-static json_t *peer_entry(struct session *p, bool linked)
+/*
+ * Peer entries are serialised once per device (make_entries) and lists
+ * are put together from them: a device's entry is the same in every list
+ * but for "linked" (and the endpoint shown only when linked).
+ */
+static char *dump_compact(json_t *o, size_t *len)
 {
-	json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:b}", "id", p->lease->idx,
-			      "device", p->device, "user", p->user, "realm", p->realm,
-			      "vip4", p->lease->vip4, "vip6", p->lease->vip6,
-			      "linked", linked);
+	char *str = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
+	json_decref(o);
+	*len = str ? strlen(str) : 0;
+	return str;
+}
+
+static int make_entries(struct session *p)
+{
+	size_t blen, elen;
+	char *base = dump_compact(json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "id",
+					    p->lease->idx, "device", p->device,
+					    "user", p->user, "realm", p->realm,
+					    "vip4", p->lease->vip4, "vip6", p->lease->vip6),
+				  &blen);
+	char *ep = dump_compact(ep_json(p->ep_ip, p->ep_port), &elen);
+	int rc = -1;
+
+	p->ent_user = dump_compact(json_pack("{s:s,s:s}", "user", p->user, "realm",
+					     p->realm), &p->ent_user_len);
+	if (!base || !ep || !p->ent_user || blen < 2)
+		goto out;
+	/* base is {...}: the entries are base without its '}' and more keys */
+	if (asprintf(&p->ent_linked, "%.*s,\"linked\":true,\"endpoint\":%s}",
+		     (int)blen - 1, base, ep) < 0 ||
+	    asprintf(&p->ent_unlinked, "%.*s,\"linked\":false}", (int)blen - 1, base) < 0)
+		goto out;
+	p->ent_linked_len = strlen(p->ent_linked);
+	p->ent_unlinked_len = strlen(p->ent_unlinked);
+	rc = 0;
+out:
+	free(base);
+	free(ep);
+	return rc;
+}
+
+/* A growing message buffer; its first 4 bytes are left for the frame length. */
+struct mbuf {
+	unsigned char *p;
+	size_t n, cap;
+};
+
+static void mb_add(struct mbuf *b, const void *data, size_t len)
+{
+	if (b->n + len > b->cap) {
+		b->cap = b->cap ? b->cap : 4096;
+		while (b->n + len > b->cap)
+			b->cap *= 2;
+		b->p = realloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->n, data, len);
+	b->n += len;
+}
+
+static void mb_str(struct mbuf *b, const char *str)
+{
+	mb_add(b, str, strlen(str));
+}
+
+static void mb_entry(struct mbuf *b, struct session *p, bool linked, bool comma)
+{
+	if (comma)
+		mb_add(b, ",", 1);
 	if (linked)
-		json_object_set_new(o, "endpoint", ep_json(p->ep_ip, p->ep_port));
-	return o;
+		mb_add(b, p->ent_linked, p->ent_linked_len);
+	else
+		mb_add(b, p->ent_unlinked, p->ent_unlinked_len);
+}
+
+static void mb_send(struct session *s, struct mbuf *b)
+{
+	char tail[32];
+
+	snprintf(tail, sizeof(tail), ",\"v\":%d}", JZ_PROTO_VERSION);
+	mb_str(b, tail);
+	if (s->bev && s->state != S_CLOSING)
+		jz_frame_send_raw(s->bev, b->p, b->n - 4);
+	free(b->p);
 }
 
 static bool events_wanted(struct jz_server *srv)
@@ -425,49 +546,80 @@ static void list_event(struct jz_server *srv, struct session *s)
 /* The complete list: the first one a viewer gets. */
 static void send_full_list(struct jz_server *srv, struct session *s)
 {
-	json_t *peers = json_array(), *users = json_array(), *seen = json_object();
+	struct mbuf b = { 0 };
+	json_t *seen = json_object();
+	bool first = true;
 
+	mb_add(&b, "\0\0\0\0", 4);
+	mb_str(&b, "{\"type\":\"peers\",\"peers\":[");
+	for (size_t i = 0; i < s->nvis; i++) {
+		struct session *p = find_online_idx(srv, s->vis[i]);
+
+		if (!p)
+			continue;
+		mb_entry(&b, p, vis_has(p, s->lease->idx), !first);
+		first = false;
+	}
+	mb_str(&b, "],\"users\":[");
+	first = true;
 	for (size_t i = 0; i < s->nvis; i++) {
 		struct session *p = find_online_idx(srv, s->vis[i]);
 		char uk[600];
 
 		if (!p)
 			continue;
-		json_array_append_new(peers, peer_entry(p, vis_has(p, s->lease->idx)));
 		ukey(p, uk, sizeof(uk));
 		if (json_object_get(seen, uk))
 			continue;
 		json_object_set_new(seen, uk, json_true());
-		json_array_append_new(users, json_pack("{s:s,s:s}", "user", p->user,
-						       "realm", p->realm));
+		if (!first)
+			mb_add(&b, ",", 1);
+		mb_add(&b, p->ent_user, p->ent_user_len);
+		first = false;
 	}
 	json_decref(seen);
-	send_msg(s, json_pack("{s:s,s:o,s:o}", "type", "peers", "peers", peers,
-			      "users", users));
+	mb_str(&b, "]");
+	mb_send(s, &b);
 	list_event(srv, s);
 }
 
 /* What changed in a listed viewer's list. */
 static void send_delta(struct jz_server *srv, struct session *s)
 {
-	json_t *set = json_array(), *del = json_array();
+	struct mbuf b = { 0 };
+	bool first = true;
+	size_t i;
 
 	qsort(s->pchg, s->npchg, sizeof(uint32_t), cmp_u32);
-	for (size_t i = 0; i < s->npchg; i++) {
+	mb_add(&b, "\0\0\0\0", 4);
+	mb_str(&b, "{\"type\":\"peers_delta\",\"set\":[");
+	for (i = 0; i < s->npchg; i++) {
 		uint32_t id = s->pchg[i];
 		struct session *p;
 
 		if (i && id == s->pchg[i - 1])
 			continue;
 		p = vis_has(s, id) ? find_online_idx(srv, id) : NULL;
-		if (p)
-			json_array_append_new(set, peer_entry(p, vis_has(p, s->lease->idx)));
-		else
-			json_array_append_new(del, json_integer(id));
+		if (p) {
+			mb_entry(&b, p, vis_has(p, s->lease->idx), !first);
+			first = false;
+		}
 	}
+	mb_str(&b, "],\"del\":[");
+	first = true;
+	for (i = 0; i < s->npchg; i++) {
+		uint32_t id = s->pchg[i];
+		char num[16];
+
+		if ((i && id == s->pchg[i - 1]) || (vis_has(s, id) && find_online_idx(srv, id)))
+			continue;
+		snprintf(num, sizeof(num), "%s%u", first ? "" : ",", id);
+		mb_str(&b, num);
+		first = false;
+	}
+	mb_str(&b, "]");
 	s->npchg = 0;
-	send_msg(s, json_pack("{s:s,s:o,s:o}", "type", "peers_delta", "set", set,
-			      "del", del));
+	mb_send(s, &b);
 	list_event(srv, s);
 }
 
@@ -680,6 +832,14 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 		peers_finish(srv);
 }
 
+static const char *arena_put(char **ap, const char *str)
+{
+	char *d = *ap;
+
+	*ap = stpcpy(d, str) + 1;
+	return d;
+}
+
 /* One peer_filter call: viewer s about the sessions in ps[0..n). */
 static void filter_submit(struct jz_server *srv, struct session *s, struct session **ps,
 			  size_t n, bool full)
@@ -689,8 +849,14 @@ static void filter_submit(struct jz_server *srv, struct session *s, struct sessi
 	struct jazz_peer_entry *pe = jz_cb_alloc(c, (n + 1) * sizeof(*pe));
 	struct jazz_user_entry *ue = jz_cb_alloc(c, (n + 1) * sizeof(*ue));
 	json_t *useen = json_object();
-	size_t k = 0, nu = 0;
+	size_t k = 0, nu = 0, total = 0;
+	char *ap;
 
+	/* the entries' strings in one block: one allocation, not five per peer */
+	for (size_t i = 0; i < n; i++)
+		total += strlen(ps[i]->device) + strlen(ps[i]->user) + strlen(ps[i]->realm) +
+			 strlen(ps[i]->lease->vip4) + strlen(ps[i]->lease->vip6) + 5;
+	ap = jz_cb_alloc(c, total + 1);
 	fc->srv = srv;
 	fc->sid = s->sid;
 	fc->full = full;
@@ -703,11 +869,11 @@ static void filter_submit(struct jz_server *srv, struct session *s, struct sessi
 
 		if (p == s)
 			continue;
-		pe[k].device = jz_cb_strdup(c, p->device);
-		pe[k].username = jz_cb_strdup(c, p->user);
-		pe[k].realm = jz_cb_strdup(c, p->realm);
-		pe[k].vip4 = jz_cb_strdup(c, p->lease->vip4);
-		pe[k].vip6 = jz_cb_strdup(c, p->lease->vip6);
+		pe[k].device = arena_put(&ap, p->device);
+		pe[k].username = arena_put(&ap, p->user);
+		pe[k].realm = arena_put(&ap, p->realm);
+		pe[k].vip4 = arena_put(&ap, p->lease->vip4);
+		pe[k].vip6 = arena_put(&ap, p->lease->vip6);
 		fc->ids[k] = p->lease->idx;
 		fc->sids[k] = p->sid;
 		ukey(p, uk, sizeof(uk));
@@ -796,6 +962,8 @@ static void on_recompute(evutil_socket_t fd, short what, void *arg)
 		if (s->fresh)
 			fresh[nfresh++] = s;
 	}
+	jz_debug("peers: %zu online, %zu new, %s review", nall, nfresh,
+		 full ? "full" : "incremental");
 	srv->filters_pending = 1;	/* held until every call is submitted */
 	for (size_t i = 0; i < nall; i++) {
 		s = all[i];
@@ -827,26 +995,62 @@ static void schedule_recompute(struct jz_server *srv)
 /* ------------------------------------------------------------------ */
 /* approval bridge */
 
+/*
+ * The verdict cache: open addressing on the request key, at most half
+ * full; expired entries are dropped when the table is rebuilt.
+ */
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static struct vcache *vcache_slot(struct vcache *t, size_t cap, const char *key)
+{
+	size_t i = str_hash(key) & (cap - 1);
+
+	while (t[i].key[0] && strcmp(t[i].key, key))
+		i = (i + 1) & (cap - 1);
+	return &t[i];
+}
+
+static void vcache_rebuild(struct jz_server *srv, double now)
+{
+	struct vcache *old = srv->vc;
+	size_t oldcap = srv->vc_cap, live = 0;
+
+	for (size_t i = 0; i < oldcap; i++)
+		live += old[i].key[0] && old[i].expires >= now;
+	srv->vc_cap = oldcap ? oldcap : 64;
+	while ((live + 1) * 4 > srv->vc_cap)
+		srv->vc_cap *= 2;
+	srv->vc = calloc(srv->vc_cap, sizeof(*srv->vc));
+	srv->vc_n = 0;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (old[i].key[0] && old[i].expires >= now) {
+			*vcache_slot(srv->vc, srv->vc_cap, old[i].key) = old[i];
+			srv->vc_n++;
+		}
+	}
+	free(old);
+}
+
 static void vcache_put(struct jz_server *srv, const char *key, bool approve,
 		       uint32_t lifetime)
 {
 	double now = jz_now();
-	struct vcache *v = NULL;
+	struct vcache *v;
 
-	for (size_t i = 0; i < srv->vc_n; i++) {
-		if (!strcmp(srv->vc[i].key, key) || srv->vc[i].expires < now) {
-			v = &srv->vc[i];
-			break;
-		}
+	if (!srv->vc_cap || (srv->vc_n + 1) * 2 > srv->vc_cap)
+		vcache_rebuild(srv, now);
+	v = vcache_slot(srv->vc, srv->vc_cap, key);
+	if (!v->key[0]) {
+		snprintf(v->key, sizeof(v->key), "%s", key);
+		srv->vc_n++;
 	}
-	if (!v) {
-		if (srv->vc_n == srv->vc_cap) {
-			srv->vc_cap = srv->vc_cap ? 2 * srv->vc_cap : 64;
-			srv->vc = realloc(srv->vc, srv->vc_cap * sizeof(*srv->vc));
-		}
-		v = &srv->vc[srv->vc_n++];
-	}
-	snprintf(v->key, sizeof(v->key), "%s", key);
 	v->approve = approve;
 	v->lifetime = lifetime;
 	v->expires = now + (lifetime ? lifetime : (uint32_t)cfg(srv)->verdict_cache_s);
@@ -854,12 +1058,12 @@ static void vcache_put(struct jz_server *srv, const char *key, bool approve,
 
 static struct vcache *vcache_get(struct jz_server *srv, const char *key)
 {
-	double now = jz_now();
+	struct vcache *v;
 
-	for (size_t i = 0; i < srv->vc_n; i++)
-		if (srv->vc[i].expires >= now && !strcmp(srv->vc[i].key, key))
-			return &srv->vc[i];
-	return NULL;
+	if (!srv->vc_cap)
+		return NULL;
+	v = vcache_slot(srv->vc, srv->vc_cap, key);
+	return v->key[0] && v->expires >= jz_now() ? v : NULL;
 }
 
 struct conn_ctx {
@@ -1140,6 +1344,12 @@ static void go_online(struct session *s)
 		login_failed(s, "pool-full", "no free virtual address");
 		return;
 	}
+	if (!s->ep_ip[0])
+		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", s->ip);
+	if (make_entries(s)) {
+		login_failed(s, "internal", "names that cannot be sent (not UTF-8?)");
+		return;
+	}
 	/* the same device again: the new session replaces the old one */
 	while ((old = find_online_idx(srv, s->lease->idx))) {
 		jz_info("device %s: replaced by a new session", key);
@@ -1150,15 +1360,13 @@ static void go_online(struct session *s)
 	s->fresh = true;
 	set_online_idx(srv, s->lease->idx, s);
 	if (!evtimer_pending(srv->lease_ev, NULL)) {
-		struct timeval ltv = { 0, 100000 };
+		struct timeval ltv = { 1, 0 };
 
 		evtimer_add(srv->lease_ev, &ltv);
 	}
 	if (s->deadline)
 		evtimer_del(s->deadline);
 	bufferevent_set_timeouts(s->bev, &(struct timeval){ cfg(srv)->dead_s, 0 }, NULL);
-	if (!s->ep_ip[0])
-		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", s->ip);
 	send_msg(s, json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:i,s:s,s:o}",
 			      "type", "welcome", "user", s->user, "realm", s->realm,
 			      "device", s->device, "id", s->lease->idx,
@@ -1523,6 +1731,9 @@ static void session_free(struct session *s)
 	json_decref(s->other_data);
 	filter_res_free(s->res);
 	free(s->pchg);
+	free(s->ent_linked);
+	free(s->ent_unlinked);
+	free(s->ent_user);
 	free(s->vis);
 	free(s);
 }
@@ -1848,5 +2059,6 @@ void jz_server_free(struct jz_server *srv)
 	free(srv->links);
 	free(srv->left);
 	free(srv->vc);
+	OPENSSL_cleanse(srv->rpool, sizeof(srv->rpool));
 	free(srv);
 }
