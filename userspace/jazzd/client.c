@@ -353,15 +353,28 @@ static const char *find_answer(struct jz_client *c, const char *code)
 	return NULL;
 }
 
-static char *ask_terminal(const char *text, bool secret)
+/*
+ * Asks the person at the terminal. Only when standard input is a terminal
+ * (jazzd -f run by someone); the question and the answer go through
+ * /dev/tty, with echo off for secrets. NULL (and *why set) when there is
+ * no terminal to ask on.
+ */
+static char *ask_terminal(const char *text, bool secret, const char **why)
 {
 	struct termios old, t;
 	char buf[512];
 	bool echo_off = false;
-	FILE *tty = fopen("/dev/tty", "r+");
+	FILE *tty;
 
-	if (!tty)
+	if (!isatty(STDIN_FILENO)) {
+		*why = "standard input is not a terminal";
 		return NULL;
+	}
+	tty = fopen("/dev/tty", "r+");
+	if (!tty) {
+		*why = "no controlling terminal (/dev/tty)";
+		return NULL;
+	}
 	fprintf(tty, "%s: ", text);
 	fflush(tty);
 	if (secret && tcgetattr(fileno(tty), &old) == 0) {
@@ -380,6 +393,16 @@ static char *ask_terminal(const char *text, bool secret)
 	return strdup(buf);
 }
 
+/* Nobody can give what the login needs: say why, and stop (no retries). */
+static void give_up(struct jz_client *c, const char *what)
+{
+	jz_err("%s; giving up (no reconnect)", what);
+	c->stopping = true;
+	c->d->exit_status = 1;
+	disconnect(c, NULL);
+	event_base_loopbreak(c->d->base);
+}
+
 static void on_challenge(struct jz_client *c, json_t *m)
 {
 	json_t *prompts = json_object_get(m, "prompts"), *p, *items = json_array();
@@ -392,13 +415,22 @@ static void on_challenge(struct jz_client *c, json_t *m)
 		const char *code = jz_msg_str(p, "code") ?: "";
 		const char *text = jz_msg_str(p, "text") ?: code;
 		const char *v = find_answer(c, code);
+		const char *why = "[client] interactive is off";
 		char *asked = NULL;
 
 		if (!v && cfg(c)->interactive)
-			v = asked = ask_terminal(text, json_is_true(json_object_get(p, "secret")));
+			v = asked = ask_terminal(text, json_is_true(json_object_get(p, "secret")),
+						 &why);
 		if (!v) {
-			jz_warn("server asks for '%s' (%s): no answer configured", code, text);
-			v = "";
+			char what[512];
+
+			snprintf(what, sizeof(what),
+				 "the server asks for '%s' (%s): no answer in the configuration "
+				 "([answers] %s = ...) or on the command line (-a %s=...), and "
+				 "none can be asked: %s", code, text, code, code, why);
+			json_decref(items);
+			give_up(c, what);
+			return;
 		}
 		json_array_append_new(items, json_pack("{s:s,s:s}", "code", code, "value", v));
 		if (asked) {
@@ -428,8 +460,14 @@ static char *read_password(struct jz_client *c)
 		buf[strcspn(buf, "\r\n")] = 0;
 		return strdup(buf);
 	}
-	if (cfg(c)->interactive)
-		return ask_terminal("Password", true);
+	if (cfg(c)->interactive) {
+		const char *why = NULL;
+		char *pw = ask_terminal("Password", true, &why);
+
+		if (!pw)
+			jz_err("no password configured, and none can be asked: %s", why);
+		return pw;
+	}
 	return NULL;
 }
 

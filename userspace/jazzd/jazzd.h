@@ -109,6 +109,7 @@ struct jz_daemon {
 	struct jz_answer cli_answers[JZ_MAX_ANSWERS];
 	size_t n_cli_answers;
 	char *cli_password;
+	int exit_status;	/* set by who stops the loop on an error */
 };
 
 extern struct jz_daemon *jz_d;

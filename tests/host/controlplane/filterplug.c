@@ -8,6 +8,11 @@
  *                  from the viewer (a user name), "user VIEWER USER" hides
  *                  every device of USER from the viewer. Each call is
  *                  logged: "filter VIEWER peers=N users=M: dev1 dev2 ...".
+ *   validate_user  for the user named in $JZT_PROMPT: two prompts, "pin"
+ *                  (secret, "PIN") and "color" (not secret, "Favourite
+ *                  colour"); accepted when pin=2468 and color=blue, asked
+ *                  again after a wrong answer, rejected after three.
+ *                  Every other user is accepted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +35,49 @@ int user_key(const struct jazz_user_key_request *req, struct jazz_user_key_reply
 {
 	reply->kind = JAZZ_USER_KEY_PASSWORD;
 	snprintf(reply->password, sizeof(reply->password), "%spw", req->username);
+	return JAZZ_CB_OK;
+}
+
+static const char *item(const struct jazz_validate_request *req, const char *code)
+{
+	for (size_t i = 0; i < req->n_other_data; i++)
+		if (!strcmp(req->other_data[i].code, code))
+			return req->other_data[i].value;
+	return NULL;
+}
+
+int validate_user(const struct jazz_validate_request *req, struct jazz_validate_reply *reply)
+{
+	const char *who = getenv("JZT_PROMPT"), *pin, *color;
+
+	if (!who || strcmp(who, req->username)) {
+		reply->status = JAZZ_VALIDATE_USER_STATUS_ACCEPTED;
+		return JAZZ_CB_OK;
+	}
+	pin = item(req, "pin");
+	color = item(req, "color");
+	host->log(JAZZ_LOG_INFO, "validate_user %s round %u: pin %s, color %s",
+		  req->username, req->round, pin ? (strcmp(pin, "2468") ? "wrong" : "right")
+		  : "none", color ? color : "none");
+	if (pin && color && !strcmp(pin, "2468") && !strcmp(color, "blue")) {
+		reply->status = JAZZ_VALIDATE_USER_STATUS_ACCEPTED;
+		return JAZZ_CB_OK;
+	}
+	if (req->round >= 2) {
+		reply->status = JAZZ_VALIDATE_USER_STATUS_REJECTED;
+		snprintf(reply->message, sizeof(reply->message), "wrong PIN or colour");
+		return JAZZ_CB_OK;
+	}
+	reply->status = JAZZ_VALIDATE_USER_STATUS_MORE_DATA;
+	reply->n_prompts = 2;
+	snprintf(reply->prompts[0].code, JAZZ_CODE_MAX, "pin");
+	snprintf(reply->prompts[0].text, JAZZ_TEXT_MAX, "PIN");
+	reply->prompts[0].secret = 1;
+	snprintf(reply->prompts[1].code, JAZZ_CODE_MAX, "color");
+	snprintf(reply->prompts[1].text, JAZZ_TEXT_MAX, "Favourite colour");
+	reply->prompts[1].secret = 0;
+	if (req->round > 0)
+		snprintf(reply->message, sizeof(reply->message), "wrong, try again");
 	return JAZZ_CB_OK;
 }
 
