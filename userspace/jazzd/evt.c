@@ -77,6 +77,11 @@ void jz_evt_stop(struct jz_daemon *d)
 	d->bus = NULL;
 }
 
+bool jz_events_on(void)
+{
+	return (jz_d && jz_d->bus) || jz_log_enabled(LOG_DEBUG);
+}
+
 void jz_event(const char *name, json_t *payload)
 {
 	char *s;

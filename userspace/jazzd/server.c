@@ -145,6 +145,13 @@ struct jz_server {
 };
 
 static void session_close(struct session *s, const char *why);
+
+/* An event, its payload built only when it goes somewhere. */
+#define EVENT(name, payload) \
+	do { \
+		if (jz_events_on()) \
+			jz_event(name, payload); \
+	} while (0)
 static void schedule_recompute(struct jz_server *srv);
 static void do_validate(struct session *s);
 
@@ -366,7 +373,7 @@ static void on_key_ack(struct session *s, json_t *m)
 	if (o)
 		send_msg(o, json_pack("{s:s,s:i,s:i}", "type", "key_swap", "peer",
 				      s->lease->idx, "key_id", key_id));
-	jz_event("key-rotated", json_pack("{s:s,s:s,s:i}", "device_a",
+	EVENT("key-rotated", json_pack("{s:s,s:s,s:i}", "device_a",
 					  s->device, "device_b", o ? o->device : "",
 					  "key_id", key_id));
 }
@@ -520,16 +527,11 @@ static void mb_send(struct session *s, struct mbuf *b)
 	free(b->p);
 }
 
-static bool events_wanted(struct jz_server *srv)
-{
-	return srv->d->bus || jz_log_enabled(LOG_DEBUG);
-}
-
 static void list_event(struct jz_server *srv, struct session *s)
 {
 	json_t *ev;
 
-	if (!events_wanted(srv))
+	if (!jz_events_on())
 		return;
 	ev = json_array();
 	for (size_t i = 0; i < s->nvis; i++) {
@@ -1187,13 +1189,15 @@ static void conn_done(void *arg, struct jz_cb_call *c)
 
 	vcache_put(srv, cc->key, approve, lifetime);
 	if (o && d && o->state == S_ONLINE && d->state == S_ONLINE) {
-		json_t *ev = conn_event(o, d, cc->req);
+		if (jz_events_on()) {
+			json_t *ev = conn_event(o, d, cc->req);
 
-		json_object_set_new(ev, "lifetime", json_integer(lifetime));
+			json_object_set_new(ev, "lifetime", json_integer(lifetime));
+			jz_event(approve ? "connection-approved" : "connection-denied", ev);
+		}
 		jz_info("approval: %s -> %s %s: %s%s", o->device, d->device,
 			json_string_value(json_object_get(cc->req, "proto")),
 			approve ? "approved" : "denied", c->failed ? " (fail-closed)" : "");
-		jz_event(approve ? "connection-approved" : "connection-denied", ev);
 		deliver_verdict(srv, o, d, cc->req, approve, lifetime);
 	}
 	json_decref(cc->req);
@@ -1301,7 +1305,11 @@ spoofed:
 
 static void on_conn_expired(struct session *s, json_t *m)
 {
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:O}", "user", s->user,
+	json_t *ev;
+
+	if (!jz_events_on())
+		return;
+	ev = json_pack("{s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:O}", "user", s->user,
 			       "realm", s->realm, "device", s->device,
 			       "protocol", json_object_get(m, "proto"),
 			       "origin_ip", json_object_get(m, "src"),
@@ -1318,15 +1326,15 @@ static void on_conn_expired(struct session *s, json_t *m)
 
 static void login_failed(struct session *s, const char *reason, const char *message)
 {
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
-			       "realm", s->realm, "method", s->method, "reason", reason,
-			       "source_ip", s->ip, "source_port", s->port);
 
 	jz_info("login from %s:%u (%s@%s, %s) failed: %s%s%s", s->ip, s->port,
 		s->user[0] ? s->user : "?", s->realm[0] ? s->realm : "?",
 		s->method[0] ? s->method : "?", reason, message ? ": " : "",
 		message ? message : "");
-	jz_event("user-login-failed", ev);
+	EVENT("user-login-failed", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
+					     "realm", s->realm, "method", s->method,
+					     "reason", reason, "source_ip", s->ip,
+					     "source_port", s->port));
 	send_msg(s, json_pack("{s:s,s:s,s:s}", "type", "reject", "reason", reason,
 			      "message", message ? message : ""));
 	session_close(s, NULL);
@@ -1376,11 +1384,11 @@ static void go_online(struct session *s)
 			      "endpoint", ep_json(s->ep_ip, s->ep_port)));
 	jz_info("login: %s@%s device %s from %s:%u (%s) -> %s %s", s->user, s->realm,
 		s->device, s->ip, s->port, s->method, s->lease->vip4, s->lease->vip6);
-	jz_event("user-logged-in", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
+	EVENT("user-logged-in", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
 					     "realm", s->realm, "device", s->device,
 					     "method", s->method, "source_ip", s->ip,
 					     "source_port", s->port));
-	jz_event("device-connected", json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:i}",
+	EVENT("device-connected", json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:i}",
 					       "user", s->user, "realm", s->realm,
 					       "device", s->device, "id", s->lease->idx,
 					       "vip4", s->lease->vip4, "vip6", s->lease->vip6,
@@ -1788,7 +1796,7 @@ static void session_close(struct session *s, const char *why)
 		set_online_idx(s->srv, s->lease->idx, NULL);
 		u32_push(&s->srv->left, &s->srv->nleft, &s->srv->capleft, s->lease->idx);
 
-		jz_event("device-disconnected",
+		EVENT("device-disconnected",
 			 json_pack("{s:s,s:s,s:s,s:i,s:s}", "user", s->user, "realm",
 				   s->realm, "device", s->device, "id", s->lease->idx,
 				   "reason", why ? why : "closed"));
