@@ -109,6 +109,7 @@ check "200 password logins at once all succeed" grep -q "^ok 200/200" <<<"$r"
 load_why() {
 	grep -q "^ok 200/200" <<<"$1" ||
 		grep -E "failed|refused|timed out|too many|closed: (TLS|login)" "$T/server3.log" |
+		sed -e "s/^[0-9:.]* //" -e "s/127.0.0.1:[0-9]*/127.0.0.1:PORT/g" |
 		sort | uniq -c | sort -rn | head -15 | sed 's/^/#   server3: /'
 }
 load_why "$r"
