@@ -17,8 +17,9 @@
 #                    returning JAZZ_USER_KEY_RAW costs): decrypt + checks
 #
 # Usage: scripts/bench-krb.sh [--quick] [THREADS...]   (default threads: 1 2)
-# Prints a table, then one "raw.<name>.t<threads>=<per second>" line per cell
-# for scripts to pick up. Starts its own KDC on loopback (tests/host/lib/kdc.sh).
+# Prints two tables (per wall second; per CPU second of the process, i.e.
+# the capacity of one core), then "raw.<name>.t<threads>=<per second>" and
+# "raw.<name>.t<threads>.cpu=<per CPU second>" lines for scripts to pick up. Starts its own KDC on loopback (tests/host/lib/kdc.sh).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-$ROOT/build}
@@ -49,22 +50,31 @@ AP=(--keytab "$T/server.keytab" --service jazz/server.jazz.test@JAZZ.TEST
     --ccache "FILE:$T/alice.cc" --target jazz/server.jazz.test@JAZZ.TEST
     --rcache "file2:$T/bench.rcache2")
 
-# run LABEL krbtool-args... -> prints the rate
+# run krbtool-args... -> prints "RATE CPU_RATE" (per wall second, per CPU second)
 run() {
 	local out
 	out=$(nice "$K" "$@")
-	sed -n 's/.* rate=\([0-9.]*\) failures=0$/\1/p' <<<"$out" | grep . ||
-		{ echo "bench-krb: failed: $out" >&2; echo n/a; }
+	sed -n 's/.* cpu_rate=\([0-9.]*\) rate=\([0-9.]*\) failures=0$/\2 \1/p' <<<"$out" | grep . ||
+		{ echo "bench-krb: failed: $out" >&2; echo "n/a n/a"; }
 }
 
 declare -A R
+declare -A C
+# cell NAME THREADS krbtool-args...: wall rate in R, per-CPU-second rate in C
+cell() {
+	local name=$1 t=$2 r
+	shift 2
+	r=$(run "$@" --threads "$t")
+	R[$name.$t]=${r% *}
+	C[$name.$t]=${r#* }
+}
 for t in $THREADS; do
-	R[ap-verify.$t]=$(run bench-ap "${AP[@]}" --n "$N_AP" --threads "$t")
-	R[pw-password-sha1.$t]=$(run bench-pw "${PW[@]}" --enctype $SHA1 --n "$N_SHA1" --threads "$t")
-	R[pw-password-sha384.$t]=$(run bench-pw "${PW[@]}" --enctype $SHA384 --n "$N_SHA384" --threads "$t")
-	R[pw-cached-sha384.$t]=$(run bench-pw "${PW[@]}" --enctype $SHA384 --key-cache 0 --n "$N_RAW" --threads "$t")
-	R[pw-rawkey-sha1.$t]=$(run bench-pw "${PW[@]}" --enctype $SHA1 --raw-key --n "$N_RAW" --threads "$t")
-	R[pw-rawkey-sha384.$t]=$(run bench-pw "${PW[@]}" --enctype $SHA384 --raw-key --n "$N_RAW" --threads "$t")
+	cell ap-verify "$t" bench-ap "${AP[@]}" --n "$N_AP"
+	cell pw-password-sha1 "$t" bench-pw "${PW[@]}" --enctype $SHA1 --n "$N_SHA1"
+	cell pw-password-sha384 "$t" bench-pw "${PW[@]}" --enctype $SHA384 --n "$N_SHA384"
+	cell pw-cached-sha384 "$t" bench-pw "${PW[@]}" --enctype $SHA384 --key-cache 0 --n "$N_RAW"
+	cell pw-rawkey-sha1 "$t" bench-pw "${PW[@]}" --enctype $SHA1 --raw-key --n "$N_RAW"
+	cell pw-rawkey-sha384 "$t" bench-pw "${PW[@]}" --enctype $SHA384 --raw-key --n "$N_RAW"
 done
 
 echo "# bench-krb: MIT krb5 $(pkg-config --modversion krb5), $(nproc) CPUs, $(date -u +%FT%TZ)"
@@ -77,6 +87,17 @@ for m in ap-verify pw-password-sha1 pw-password-sha384 pw-cached-sha384 pw-rawke
 	for t in $THREADS; do printf " %12s" "${R[$m.$t]}"; done
 	printf "\n"
 done
+printf "%-22s" "per CPU second"
+for t in $THREADS; do printf " %12s" "${t} thread(s)"; done
+printf "\n"
 for m in ap-verify pw-password-sha1 pw-password-sha384 pw-cached-sha384 pw-rawkey-sha1 pw-rawkey-sha384; do
-	for t in $THREADS; do echo "raw.$m.t$t=${R[$m.$t]}"; done
+	printf "%-22s" "$m"
+	for t in $THREADS; do printf " %12s" "${C[$m.$t]}"; done
+	printf "\n"
+done
+for m in ap-verify pw-password-sha1 pw-password-sha384 pw-cached-sha384 pw-rawkey-sha1 pw-rawkey-sha384; do
+	for t in $THREADS; do
+		echo "raw.$m.t$t=${R[$m.$t]}"
+		echo "raw.$m.t$t.cpu=${C[$m.$t]}"
+	done
 done

@@ -39,6 +39,11 @@ void jz_log_set_level(int max_level)
 	jz_logger.max_level = max_level;
 }
 
+bool jz_log_enabled(int level)
+{
+	return level <= jz_logger.max_level;
+}
+
 int jz_log_level_from_name(const char *name)
 {
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)

@@ -7,6 +7,7 @@
 #define JAZZ_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <syslog.h>
 
 enum jz_log_target {
@@ -17,6 +18,8 @@ enum jz_log_target {
 /* ident: program name; max_level: LOG_DEBUG..LOG_ERR, lines above are dropped. */
 void jz_log_open(const char *ident, enum jz_log_target target, int max_level);
 void jz_log_set_level(int max_level);
+/* Would a line of this level be logged? (to skip building costly ones) */
+bool jz_log_enabled(int level);
 int jz_log_level_from_name(const char *name); /* "debug", "info", ...; -1 if unknown */
 
 void jz_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

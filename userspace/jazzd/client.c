@@ -54,6 +54,7 @@ struct jz_client {
 	char vip4[46], vip6[46];
 	struct kpeer_state *peers;
 	size_t n_peers, cap_peers;
+	json_t *view;		/* the server's list for us: id (text) -> entry */
 	uint64_t next_rid;
 	bool stopping;
 };
@@ -111,9 +112,10 @@ static struct kpeer_state *kp_find(struct jz_client *c, uint32_t id)
 	return NULL;
 }
 
-static void on_peers(struct jz_client *c, json_t *m)
+/* Makes the kernel's peers match the list (every visible entry). */
+static void apply_peers(struct jz_client *c, json_t *arr)
 {
-	json_t *arr = json_object_get(m, "peers"), *e;
+	json_t *e;
 	size_t i;
 
 	for (i = 0; i < c->n_peers; i++)
@@ -168,6 +170,52 @@ static void on_peers(struct jz_client *c, json_t *m)
 		i++;
 	}
 	jz_info("peer list: %zu visible, %zu installed", json_array_size(arr), c->n_peers);
+}
+
+static void view_set(struct jz_client *c, json_t *e)
+{
+	char key[16];
+
+	if (!json_is_integer(json_object_get(e, "id")))
+		return;
+	snprintf(key, sizeof(key), "%lld", jz_msg_int(e, "id", 0));
+	json_object_set(c->view, key, e);
+}
+
+/* "peers": the complete list. */
+static void on_peers(struct jz_client *c, json_t *m)
+{
+	json_t *arr = json_object_get(m, "peers"), *e;
+	size_t i;
+
+	json_decref(c->view);
+	c->view = json_object();
+	json_array_foreach(arr, i, e)
+		view_set(c, e);
+	apply_peers(c, arr);
+}
+
+/* "peers_delta": entries added or changed, ids removed. */
+static void on_peers_delta(struct jz_client *c, json_t *m)
+{
+	json_t *e, *arr = json_array();
+	const char *key;
+	size_t i;
+
+	if (!c->view)
+		c->view = json_object();
+	json_array_foreach(json_object_get(m, "del"), i, e) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "%lld", (long long)json_integer_value(e));
+		json_object_del(c->view, k);
+	}
+	json_array_foreach(json_object_get(m, "set"), i, e)
+		view_set(c, e);
+	json_object_foreach(c->view, key, e)
+		json_array_append(arr, e);
+	apply_peers(c, arr);
+	json_decref(arr);
 }
 
 static int get_keydir(json_t *o, uint8_t key[32], uint8_t salt[4])
@@ -305,15 +353,28 @@ static const char *find_answer(struct jz_client *c, const char *code)
 	return NULL;
 }
 
-static char *ask_terminal(const char *text, bool secret)
+/*
+ * Asks the person at the terminal. Only when standard input is a terminal
+ * (jazzd -f run by someone); the question and the answer go through
+ * /dev/tty, with echo off for secrets. NULL (and *why set) when there is
+ * no terminal to ask on.
+ */
+static char *ask_terminal(const char *text, bool secret, const char **why)
 {
 	struct termios old, t;
 	char buf[512];
 	bool echo_off = false;
-	FILE *tty = fopen("/dev/tty", "r+");
+	FILE *tty;
 
-	if (!tty)
+	if (!isatty(STDIN_FILENO)) {
+		*why = "standard input is not a terminal";
 		return NULL;
+	}
+	tty = fopen("/dev/tty", "r+");
+	if (!tty) {
+		*why = "no controlling terminal (/dev/tty)";
+		return NULL;
+	}
 	fprintf(tty, "%s: ", text);
 	fflush(tty);
 	if (secret && tcgetattr(fileno(tty), &old) == 0) {
@@ -332,6 +393,16 @@ static char *ask_terminal(const char *text, bool secret)
 	return strdup(buf);
 }
 
+/* Nobody can give what the login needs: say why, and stop (no retries). */
+static void give_up(struct jz_client *c, const char *what)
+{
+	jz_err("%s; giving up (no reconnect)", what);
+	c->stopping = true;
+	c->d->exit_status = 1;
+	disconnect(c, NULL);
+	event_base_loopbreak(c->d->base);
+}
+
 static void on_challenge(struct jz_client *c, json_t *m)
 {
 	json_t *prompts = json_object_get(m, "prompts"), *p, *items = json_array();
@@ -344,13 +415,22 @@ static void on_challenge(struct jz_client *c, json_t *m)
 		const char *code = jz_msg_str(p, "code") ?: "";
 		const char *text = jz_msg_str(p, "text") ?: code;
 		const char *v = find_answer(c, code);
+		const char *why = "[client] interactive is off";
 		char *asked = NULL;
 
 		if (!v && cfg(c)->interactive)
-			v = asked = ask_terminal(text, json_is_true(json_object_get(p, "secret")));
+			v = asked = ask_terminal(text, json_is_true(json_object_get(p, "secret")),
+						 &why);
 		if (!v) {
-			jz_warn("server asks for '%s' (%s): no answer configured", code, text);
-			v = "";
+			char what[512];
+
+			snprintf(what, sizeof(what),
+				 "the server asks for '%s' (%s): no answer in the configuration "
+				 "([answers] %s = ...) or on the command line (-a %s=...), and "
+				 "none can be asked: %s", code, text, code, code, why);
+			json_decref(items);
+			give_up(c, what);
+			return;
 		}
 		json_array_append_new(items, json_pack("{s:s,s:s}", "code", code, "value", v));
 		if (asked) {
@@ -380,8 +460,14 @@ static char *read_password(struct jz_client *c)
 		buf[strcspn(buf, "\r\n")] = 0;
 		return strdup(buf);
 	}
-	if (cfg(c)->interactive)
-		return ask_terminal("Password", true);
+	if (cfg(c)->interactive) {
+		const char *why = NULL;
+		char *pw = ask_terminal("Password", true, &why);
+
+		if (!pw)
+			jz_err("no password configured, and none can be asked: %s", why);
+		return pw;
+	}
 	return NULL;
 }
 
@@ -525,6 +611,8 @@ static void on_message(struct jz_client *c, json_t *m)
 		disconnect(c, "unexpected message before welcome");
 	} else if (!strcmp(t, "peers")) {
 		on_peers(c, m);
+	} else if (!strcmp(t, "peers_delta")) {
+		on_peers_delta(c, m);
 	} else if (!strcmp(t, "key")) {
 		on_key(c, m);
 	} else if (!strcmp(t, "key_swap")) {
@@ -722,5 +810,6 @@ void jz_client_free(struct jz_client *c)
 	if (c->ssl)
 		SSL_CTX_free(c->ssl);
 	free(c->peers);
+	json_decref(c->view);
 	free(c);
 }

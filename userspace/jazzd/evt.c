@@ -77,15 +77,22 @@ void jz_evt_stop(struct jz_daemon *d)
 	d->bus = NULL;
 }
 
+bool jz_events_on(void)
+{
+	return (jz_d && jz_d->bus) || jz_log_enabled(LOG_DEBUG);
+}
+
 void jz_event(const char *name, json_t *payload)
 {
 	char *s;
 
 	if (!payload)
 		payload = json_object();
-	s = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
-	jz_debug("event %s %s", name, s ? s : "");
-	free(s);
+	if (jz_log_enabled(LOG_DEBUG)) {
+		s = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+		jz_debug("event %s %s", name, s ? s : "");
+		free(s);
+	}
 	if (jz_d && jz_d->bus)
 		jz_bus_publish(jz_d->bus, name, payload);
 	else

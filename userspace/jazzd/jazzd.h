@@ -109,12 +109,16 @@ struct jz_daemon {
 	struct jz_answer cli_answers[JZ_MAX_ANSWERS];
 	size_t n_cli_answers;
 	char *cli_password;
+	int exit_status;	/* set by who stops the loop on an error */
 };
 
 extern struct jz_daemon *jz_d;
 
 /* evt.c: events to Redis (no-op without a bus); payload reference stolen */
 void jz_event(const char *name, json_t *payload);
+/* Would an event go anywhere (a bus, or the debug log)? Lets callers skip
+ * building payloads nobody reads. */
+bool jz_events_on(void);
 void jz_evt_config_init(struct jz_config *c);
 int jz_evt_config_set(struct jz_config *c, const char *section, const char *name,
 		      const char *value, char *err, size_t errlen);

@@ -26,7 +26,76 @@ struct jz_leases {
 	struct jz_lease **v;
 	size_t n, cap;
 	bool dirty;
+	/*
+	 * Indexes (open addressing, power-of-two sizes, at most half full):
+	 * by key, by address (vip4 and vip6 both), by index. Leases are never
+	 * removed, so no tombstones; next_free only moves up.
+	 */
+	struct jz_lease **by_key, **by_vip, **by_idx;
+	size_t hcap;
+	uint32_t next_free;
 };
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t hash_u32(uint32_t x)
+{
+	uint64_t h = x * 0x9e3779b97f4a7c15ULL;
+
+	return h ^ (h >> 29);
+}
+
+static void hput(struct jz_lease **t, size_t cap, uint64_t h, struct jz_lease *e)
+{
+	size_t i = h & (cap - 1);
+
+	while (t[i])
+		i = (i + 1) & (cap - 1);
+	t[i] = e;
+}
+
+static void index_add(struct jz_leases *l, struct jz_lease *e)
+{
+	hput(l->by_key, l->hcap, hash_str(e->key), e);
+	hput(l->by_vip, 2 * l->hcap, hash_str(e->vip4), e);
+	hput(l->by_vip, 2 * l->hcap, hash_str(e->vip6), e);
+	hput(l->by_idx, l->hcap, hash_u32(e->idx), e);
+}
+
+/* Room for one more lease: the tables stay at most half full. */
+static void index_reserve(struct jz_leases *l)
+{
+	if ((l->n + 1) * 2 <= l->hcap)
+		return;
+	free(l->by_key);
+	free(l->by_vip);
+	free(l->by_idx);
+	l->hcap = l->hcap ? 2 * l->hcap : 256;
+	l->by_key = calloc(l->hcap, sizeof(*l->by_key));
+	l->by_vip = calloc(2 * l->hcap, sizeof(*l->by_vip));
+	l->by_idx = calloc(l->hcap, sizeof(*l->by_idx));
+	for (size_t i = 0; i < l->n; i++)
+		index_add(l, l->v[i]);
+}
+
+static struct jz_lease *find_idx(struct jz_leases *l, uint32_t idx)
+{
+	size_t i;
+
+	if (!l->hcap)
+		return NULL;
+	for (i = hash_u32(idx) & (l->hcap - 1); l->by_idx[i]; i = (i + 1) & (l->hcap - 1))
+		if (l->by_idx[i]->idx == idx)
+			return l->by_idx[i];
+	return NULL;
+}
 
 static int parse_cidr(const char *s, int af, void *addr, int *plen)
 {
@@ -72,6 +141,8 @@ static struct jz_lease *add(struct jz_leases *l, const char *key, uint32_t idx)
 	snprintf(e->key, sizeof(e->key), "%s", key);
 	e->idx = idx;
 	make_addrs(l, e);
+	index_reserve(l);
+	index_add(l, e);
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 64;
 		l->v = realloc(l->v, l->cap * sizeof(*l->v));
@@ -155,39 +226,41 @@ struct jz_leases *jz_leases_new(const char *path, const char *pool4, const char 
 
 struct jz_lease *jz_leases_find(struct jz_leases *l, const char *key)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i]->key, key))
-			return l->v[i];
+	size_t i;
+
+	if (!l->hcap)
+		return NULL;
+	for (i = hash_str(key) & (l->hcap - 1); l->by_key[i]; i = (i + 1) & (l->hcap - 1))
+		if (!strcmp(l->by_key[i]->key, key))
+			return l->by_key[i];
 	return NULL;
 }
 
 struct jz_lease *jz_leases_by_vip(struct jz_leases *l, const char *ip)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i]->vip4, ip) || !strcmp(l->v[i]->vip6, ip))
-			return l->v[i];
+	size_t i, cap = 2 * l->hcap;
+
+	if (!l->hcap)
+		return NULL;
+	for (i = hash_str(ip) & (cap - 1); l->by_vip[i]; i = (i + 1) & (cap - 1))
+		if (!strcmp(l->by_vip[i]->vip4, ip) || !strcmp(l->by_vip[i]->vip6, ip))
+			return l->by_vip[i];
 	return NULL;
 }
 
 struct jz_lease *jz_leases_get(struct jz_leases *l, const char *key)
 {
 	struct jz_lease *e = jz_leases_find(l, key);
-	uint32_t idx = 1;
 
 	if (!e) {
-		/* the lowest free index */
-		for (;;) {
-			bool used = false;
-
-			for (size_t i = 0; i < l->n && !used; i++)
-				used = l->v[i]->idx == idx;
-			if (!used)
-				break;
-			idx++;
-		}
-		if (idx > l->max_idx)
+		/* the lowest free index (leases are never given back) */
+		if (!l->next_free)
+			l->next_free = 1;
+		while (l->next_free <= l->max_idx && find_idx(l, l->next_free))
+			l->next_free++;
+		if (l->next_free > l->max_idx)
 			return NULL;
-		e = add(l, key, idx);
+		e = add(l, key, l->next_free);
 	}
 	e->last_seen = time(NULL);
 	l->dirty = true;	/* written by jz_leases_flush (debounced) */
@@ -215,6 +288,9 @@ void jz_leases_free(struct jz_leases *l)
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
+	free(l->by_key);
+	free(l->by_vip);
+	free(l->by_idx);
 	free(l->path);
 	free(l);
 }

@@ -204,5 +204,5 @@ int main(int argc, char **argv)
 	event_free(ev_int);
 	jz_config_free(&d->cfg);
 	jz_info("jazzd stopped");
-	return 0;
+	return d->exit_status;
 }

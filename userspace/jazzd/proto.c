@@ -2,6 +2,7 @@
 /* Framing of the control channel and the TLS 1.3 contexts. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -58,25 +59,41 @@ int jz_frame_read(struct bufferevent *bev, size_t max, json_t **out,
 	return 1;
 }
 
+/* One contiguous write of header and body: one evbuffer chain, one record. */
+static void frame_write(struct bufferevent *bev, unsigned char *buf, size_t len)
+{
+	buf[0] = len >> 24;
+	buf[1] = len >> 16;
+	buf[2] = len >> 8;
+	buf[3] = len;
+	bufferevent_write(bev, buf, len + 4);
+}
+
 void jz_frame_send(struct bufferevent *bev, json_t *msg)
 {
-	char *s;
+	unsigned char stack[4096], *buf = stack;
 	size_t len;
-	unsigned char hdr[4];
 
 	json_object_set_new(msg, "v", json_integer(JZ_PROTO_VERSION));
-	s = json_dumps(msg, JSON_COMPACT);
+	len = json_dumpb(msg, (char *)stack + 4, sizeof(stack) - 4, JSON_COMPACT);
+	if (len > sizeof(stack) - 4) {
+		/* larger than the stack buffer: dump again into the heap */
+		buf = malloc(len + 4);
+		if (buf)
+			len = json_dumpb(msg, (char *)buf + 4, len, JSON_COMPACT);
+	}
 	json_decref(msg);
-	if (!s)
-		return;
-	len = strlen(s);
-	hdr[0] = len >> 24;
-	hdr[1] = len >> 16;
-	hdr[2] = len >> 8;
-	hdr[3] = len;
-	bufferevent_write(bev, hdr, 4);
-	bufferevent_write(bev, s, len);
-	free(s);
+	if (!buf || !len)
+		goto out;
+	frame_write(bev, buf, len);
+out:
+	if (buf != stack)
+		free(buf);
+}
+
+void jz_frame_send_raw(struct bufferevent *bev, unsigned char *buf, size_t len)
+{
+	frame_write(bev, buf, len);
 }
 
 const char *jz_msg_type(json_t *msg)

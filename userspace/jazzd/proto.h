@@ -19,6 +19,9 @@ int jz_frame_read(struct bufferevent *bev, size_t max, json_t **out,
 		  char *err, size_t errlen);
 /* Sends msg (reference stolen) with "v" added. */
 void jz_frame_send(struct bufferevent *bev, json_t *msg);
+/* Sends a message already serialised: buf[4..4+len) is the JSON (with
+ * "v"); buf[0..4) is left for the length. For hot paths without jansson. */
+void jz_frame_send_raw(struct bufferevent *bev, unsigned char *buf, size_t len);
 const char *jz_msg_type(json_t *msg);
 const char *jz_msg_str(json_t *msg, const char *key);
 long long jz_msg_int(json_t *msg, const char *key, long long dflt);

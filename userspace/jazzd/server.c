@@ -9,6 +9,7 @@
  * LOGIN (waiting for the login message / callbacks) -> ONLINE -> gone.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <netinet/in.h>
@@ -23,6 +24,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <jazz.h>
@@ -62,10 +64,17 @@ struct session {
 	struct jz_lease *lease;
 	char ep_ip[46];
 	uint16_t ep_port;
-	uint32_t *vis;		/* peer ids this viewer may see */
+	uint32_t *vis;		/* peer ids this viewer may see, sorted */
 	size_t nvis;
-	json_t *last_peers;
-	bool filter_done;
+	bool fresh;		/* online, not yet in a peer computation */
+	bool listed;		/* has had its complete list */
+	struct filter_res *res;	/* its peer_filter answer, until all are in */
+	bool got_res;
+	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */
+	size_t npchg, cappchg;
+	/* this device as others' list entry, serialised once when it goes online */
+	char *ent_linked, *ent_unlinked, *ent_user;
+	size_t ent_linked_len, ent_unlinked_len, ent_user_len;
 	unsigned int conn_inflight;	/* peer_connection calls for this session */
 };
 
@@ -111,8 +120,11 @@ struct jz_server {
 	/* peer computation */
 	struct event *recompute_ev;
 	bool computing, dirty;
+	bool full;			/* next: every viewer reviews everyone */
 	size_t filters_pending;
 	uint64_t gen;
+	uint32_t *left;			/* ids gone offline since the last one */
+	size_t nleft, capleft;
 
 	/* links: open addressing on (a,b) */
 	struct link *links;
@@ -125,10 +137,21 @@ struct jz_server {
 
 	struct vcache *vc;
 	size_t vc_n, vc_cap;
+
+	/* random bytes for pair keys, fetched 64 keys at a time (one DRBG call) */
+	unsigned char rpool[64 * 72];
+	size_t rpos;
 	struct pending_verdict *pv;
 };
 
 static void session_close(struct session *s, const char *why);
+
+/* An event, its payload built only when it goes somewhere. */
+#define EVENT(name, payload) \
+	do { \
+		if (jz_events_on()) \
+			jz_event(name, payload); \
+	} while (0)
 static void schedule_recompute(struct jz_server *srv);
 static void do_validate(struct session *s);
 
@@ -257,37 +280,74 @@ static void link_del(struct jz_server *srv, struct link *l)
 	srv->links_dead++;
 }
 
-static json_t *keydir(const unsigned char *k, const unsigned char *salt)
+/* A cipher name that needs no JSON escaping (it comes from the config). */
+static bool plain_name(const char *s)
 {
-	char *kb = jz_b64_encode(k, 32), *sb = jz_b64_encode(salt, 4);
-	json_t *o = json_pack("{s:s,s:s}", "key", kb, "salt", sb);
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
+			return false;
+	return true;
+}
 
-	free(kb);
-	free(sb);
-	return o;
+/*
+ * The key message to one end, written without jansson (this is the
+ * hottest message: one per pair and end on every link and rekey).
+ */
+static void send_key(struct jz_server *srv, struct session *s, uint32_t peer,
+		     uint8_t key_id, const unsigned char *tx, const unsigned char *rx)
+{
+	unsigned char buf[512];
+	char txk[48], txs[12], rxk[48], rxs[12];
+	const char *cipher = cfg(srv)->cipher;
+	int n;
+
+	if (!s->bev || s->state == S_CLOSING)
+		return;
+	if (!plain_name(cipher) || strlen(cipher) > 64) {
+		jz_err("cipher name '%s' cannot be sent", cipher);
+		return;
+	}
+	EVP_EncodeBlock((unsigned char *)txk, tx, 32);
+	EVP_EncodeBlock((unsigned char *)txs, tx + 32, 4);
+	EVP_EncodeBlock((unsigned char *)rxk, rx, 32);
+	EVP_EncodeBlock((unsigned char *)rxs, rx + 32, 4);
+	n = snprintf((char *)buf + 4, sizeof(buf) - 4,
+		     "{\"type\":\"key\",\"peer\":%u,\"key_id\":%u,\"cipher\":\"%s\","
+		     "\"tx\":{\"key\":\"%s\",\"salt\":\"%s\"},"
+		     "\"rx\":{\"key\":\"%s\",\"salt\":\"%s\"},\"v\":%d}",
+		     peer, key_id, cipher, txk, txs, rxk, rxs, JZ_PROTO_VERSION);
+	if (n > 0 && (size_t)n < sizeof(buf) - 4)
+		jz_frame_send_raw(s->bev, buf, (size_t)n);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(txk, sizeof(txk));
+	OPENSSL_cleanse(rxk, sizeof(rxk));
 }
 
 /* A fresh key for the pair, to both ends; the swap follows both acks. */
 static void link_send_key(struct jz_server *srv, struct link *l)
 {
-	unsigned char ab[36], ba[36];
+	unsigned char k[72];	/* a->b key+salt, b->a key+salt */
 	struct session *sa = find_online_idx(srv, l->a);
 	struct session *sb = find_online_idx(srv, l->b);
 
 	if (!sa || !sb)
 		return;
-	RAND_bytes(ab, sizeof(ab));
-	RAND_bytes(ba, sizeof(ba));
+	if (srv->rpos == 0 || srv->rpos - 1 + sizeof(k) > sizeof(srv->rpool)) {
+		if (RAND_bytes(srv->rpool, sizeof(srv->rpool)) != 1) {
+			jz_err("no random bytes for a key");
+			srv->rpos = 0;
+			return;
+		}
+		srv->rpos = 1;	/* 0 means empty */
+	}
+	memcpy(k, srv->rpool + srv->rpos - 1, sizeof(k));
+	OPENSSL_cleanse(srv->rpool + srv->rpos - 1, sizeof(k));
+	srv->rpos += sizeof(k);
 	l->key_id++;
 	l->ack_a = l->ack_b = false;
-	send_msg(sa, json_pack("{s:s,s:i,s:i,s:s,s:o,s:o}", "type", "key", "peer", l->b,
-			       "key_id", l->key_id, "cipher", cfg(srv)->cipher,
-			       "tx", keydir(ab, ab + 32), "rx", keydir(ba, ba + 32)));
-	send_msg(sb, json_pack("{s:s,s:i,s:i,s:s,s:o,s:o}", "type", "key", "peer", l->a,
-			       "key_id", l->key_id, "cipher", cfg(srv)->cipher,
-			       "tx", keydir(ba, ba + 32), "rx", keydir(ab, ab + 32)));
-	OPENSSL_cleanse(ab, sizeof(ab));
-	OPENSSL_cleanse(ba, sizeof(ba));
+	send_key(srv, sa, l->b, l->key_id, k, k + 36);
+	send_key(srv, sb, l->a, l->key_id, k + 36, k);
+	OPENSSL_cleanse(k, sizeof(k));
 }
 
 static void on_key_ack(struct session *s, json_t *m)
@@ -313,7 +373,7 @@ static void on_key_ack(struct session *s, json_t *m)
 	if (o)
 		send_msg(o, json_pack("{s:s,s:i,s:i}", "type", "key_swap", "peer",
 				      s->lease->idx, "key_id", key_id));
-	jz_event("key-rotated", json_pack("{s:s,s:s,s:i}", "device_a",
+	EVENT("key-rotated", json_pack("{s:s,s:s,s:i}", "device_a",
 					  s->device, "device_b", o ? o->device : "",
 					  "key_id", key_id));
 }
@@ -328,7 +388,24 @@ static void on_rekey(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
-/* peer lists */
+/*
+ * Peer lists, kept current incrementally. A computation runs at most
+ * every peer_debounce_ms and handles what changed since the last one:
+ *
+ * - devices that left are dropped from every list (no callback needed:
+ *   a list only shrinks by what peer_filter hides);
+ * - a device that came online is its own viewer for the first time:
+ *   peer_filter gets every other online device (a full review), and the
+ *   device gets its complete list ("peers");
+ * - every other viewer's peer_filter is asked about the newcomers only
+ *   (users = their owners); kept ones are added, and a user it hides
+ *   loses all their devices in that list, as in a full review;
+ * - a reload (SIGHUP) asks every viewer about everyone again.
+ *
+ * Viewers already listed get only what changed ("peers_delta": entries
+ * added or whose linked/endpoint changed, ids removed). Pairs that now
+ * see each other get a fresh key; pairs that no longer do lose theirs.
+ */
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -337,130 +414,379 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* s->vis is sorted (filter_done): a binary search */
+/* s->vis is sorted: a binary search */
 static bool vis_has(struct session *s, uint32_t idx)
 {
 	return s->nvis && bsearch(&idx, s->vis, s->nvis, sizeof(uint32_t), cmp_u32);
 }
 
-static json_t *peer_entry(struct session *p, bool linked)
+static void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 {
-	json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:b}", "id", p->lease->idx,
-			      "device", p->device, "user", p->user, "realm", p->realm,
-			      "vip4", p->lease->vip4, "vip6", p->lease->vip6,
-			      "linked", linked);
-
-	if (linked)
-		json_object_set_new(o, "endpoint", ep_json(p->ep_ip, p->ep_port));
-	return o;
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		*v = realloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = x;
 }
 
-/* All filters are in: links, lists, keys. */
-static void recompute_finish(struct jz_server *srv)
+/* The viewer's entry for this id changed: (re)send it or its removal. */
+static void mark_changed(struct session *s, uint32_t idx)
 {
-	struct session *s, *p;
+	u32_push(&s->pchg, &s->npchg, &s->cappchg, idx);
+}
 
-	/* links that went away */
-	for (size_t i = 0; i < srv->links_cap; i++) {
-		struct link *l = &srv->links[i];
-		struct session *a, *b;
+static void ukey(const struct session *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s@%s", p->user, p->realm);
+}
 
-		if (!l->used)
-			continue;
-		a = find_online_idx(srv, l->a);
-		b = find_online_idx(srv, l->b);
-		if (!a || !b || !vis_has(a, l->b) || !vis_has(b, l->a))
-			link_del(srv, l);
+/*
+ * Peer entries are serialised once per device (make_entries) and lists
+ * are put together from them: a device's entry is the same in every list
+ * but for "linked" (and the endpoint shown only when linked).
+ */
+static char *dump_compact(json_t *o, size_t *len)
+{
+	char *str = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(o);
+	*len = str ? strlen(str) : 0;
+	return str;
+}
+
+static int make_entries(struct session *p)
+{
+	size_t blen, elen;
+	char *base = dump_compact(json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "id",
+					    p->lease->idx, "device", p->device,
+					    "user", p->user, "realm", p->realm,
+					    "vip4", p->lease->vip4, "vip6", p->lease->vip6),
+				  &blen);
+	char *ep = dump_compact(ep_json(p->ep_ip, p->ep_port), &elen);
+	int rc = -1;
+
+	p->ent_user = dump_compact(json_pack("{s:s,s:s}", "user", p->user, "realm",
+					     p->realm), &p->ent_user_len);
+	if (!base || !ep || !p->ent_user || blen < 2)
+		goto out;
+	/* base is {...}: the entries are base without its '}' and more keys */
+	if (asprintf(&p->ent_linked, "%.*s,\"linked\":true,\"endpoint\":%s}",
+		     (int)blen - 1, base, ep) < 0 ||
+	    asprintf(&p->ent_unlinked, "%.*s,\"linked\":false}", (int)blen - 1, base) < 0)
+		goto out;
+	p->ent_linked_len = strlen(p->ent_linked);
+	p->ent_unlinked_len = strlen(p->ent_unlinked);
+	rc = 0;
+out:
+	free(base);
+	free(ep);
+	return rc;
+}
+
+/* A growing message buffer; its first 4 bytes are left for the frame length. */
+struct mbuf {
+	unsigned char *p;
+	size_t n, cap;
+};
+
+static void mb_add(struct mbuf *b, const void *data, size_t len)
+{
+	if (b->n + len > b->cap) {
+		b->cap = b->cap ? b->cap : 4096;
+		while (b->n + len > b->cap)
+			b->cap *= 2;
+		b->p = realloc(b->p, b->cap);
 	}
-	/* lists */
+	memcpy(b->p + b->n, data, len);
+	b->n += len;
+}
+
+static void mb_str(struct mbuf *b, const char *str)
+{
+	mb_add(b, str, strlen(str));
+}
+
+static void mb_entry(struct mbuf *b, struct session *p, bool linked, bool comma)
+{
+	if (comma)
+		mb_add(b, ",", 1);
+	if (linked)
+		mb_add(b, p->ent_linked, p->ent_linked_len);
+	else
+		mb_add(b, p->ent_unlinked, p->ent_unlinked_len);
+}
+
+static void mb_send(struct session *s, struct mbuf *b)
+{
+	char tail[32];
+
+	snprintf(tail, sizeof(tail), ",\"v\":%d}", JZ_PROTO_VERSION);
+	mb_str(b, tail);
+	if (s->bev && s->state != S_CLOSING)
+		jz_frame_send_raw(s->bev, b->p, b->n - 4);
+	free(b->p);
+}
+
+static void list_event(struct jz_server *srv, struct session *s)
+{
+	json_t *ev;
+
+	if (!jz_events_on())
+		return;
+	ev = json_array();
+	for (size_t i = 0; i < s->nvis; i++) {
+		struct session *p = find_online_idx(srv, s->vis[i]);
+
+		if (p)
+			json_array_append_new(ev, json_string(p->device));
+	}
+	jz_event("peer-list-changed", json_pack("{s:s,s:s,s:s,s:o}", "user", s->user,
+						"realm", s->realm, "device", s->device,
+						"peers", ev));
+}
+
+/* The complete list: the first one a viewer gets. */
+static void send_full_list(struct jz_server *srv, struct session *s)
+{
+	struct mbuf b = { 0 };
+	json_t *seen = json_object();
+	bool first = true;
+
+	mb_add(&b, "\0\0\0\0", 4);
+	mb_str(&b, "{\"type\":\"peers\",\"peers\":[");
+	for (size_t i = 0; i < s->nvis; i++) {
+		struct session *p = find_online_idx(srv, s->vis[i]);
+
+		if (!p)
+			continue;
+		mb_entry(&b, p, vis_has(p, s->lease->idx), !first);
+		first = false;
+	}
+	mb_str(&b, "],\"users\":[");
+	first = true;
+	for (size_t i = 0; i < s->nvis; i++) {
+		struct session *p = find_online_idx(srv, s->vis[i]);
+		char uk[600];
+
+		if (!p)
+			continue;
+		ukey(p, uk, sizeof(uk));
+		if (json_object_get(seen, uk))
+			continue;
+		json_object_set_new(seen, uk, json_true());
+		if (!first)
+			mb_add(&b, ",", 1);
+		mb_add(&b, p->ent_user, p->ent_user_len);
+		first = false;
+	}
+	json_decref(seen);
+	mb_str(&b, "]");
+	mb_send(s, &b);
+	list_event(srv, s);
+}
+
+/* What changed in a listed viewer's list. */
+static void send_delta(struct jz_server *srv, struct session *s)
+{
+	struct mbuf b = { 0 };
+	bool first = true;
+	size_t i;
+
+	qsort(s->pchg, s->npchg, sizeof(uint32_t), cmp_u32);
+	mb_add(&b, "\0\0\0\0", 4);
+	mb_str(&b, "{\"type\":\"peers_delta\",\"set\":[");
+	for (i = 0; i < s->npchg; i++) {
+		uint32_t id = s->pchg[i];
+		struct session *p;
+
+		if (i && id == s->pchg[i - 1])
+			continue;
+		p = vis_has(s, id) ? find_online_idx(srv, id) : NULL;
+		if (p) {
+			mb_entry(&b, p, vis_has(p, s->lease->idx), !first);
+			first = false;
+		}
+	}
+	mb_str(&b, "],\"del\":[");
+	first = true;
+	for (i = 0; i < s->npchg; i++) {
+		uint32_t id = s->pchg[i];
+		char num[16];
+
+		if ((i && id == s->pchg[i - 1]) || (vis_has(s, id) && find_online_idx(srv, id)))
+			continue;
+		snprintf(num, sizeof(num), "%s%u", first ? "" : ",", id);
+		mb_str(&b, num);
+		first = false;
+	}
+	mb_str(&b, "]");
+	s->npchg = 0;
+	mb_send(s, &b);
+	list_event(srv, s);
+}
+
+/* A pair may get a key: both must see each other and have no key yet. */
+static void link_maybe(struct jz_server *srv, uint32_t a, uint32_t b)
+{
+	struct session *sa = find_online_idx(srv, a), *sb = find_online_idx(srv, b);
+
+	if (!sa || !sb || !vis_has(sa, b) || !vis_has(sb, a))
+		return;
+	if (link_find(srv, a, b, false))
+		return;
+	link_send_key(srv, link_find(srv, a, b, true));
+}
+
+static void link_drop(struct jz_server *srv, uint32_t a, uint32_t b)
+{
+	struct link *l = link_find(srv, a, b, false);
+
+	if (l)
+		link_del(srv, l);
+}
+
+/* What one peer_filter call decided, kept until every call is back. */
+struct filter_res {
+	bool full;
+	uint32_t *keep;		/* ids kept, sorted */
+	size_t nkeep;
+	char (*hidden)[600];	/* users hidden ("user@realm") */
+	size_t nhidden;
+};
+
+static void filter_res_free(struct filter_res *r)
+{
+	if (!r)
+		return;
+	free(r->keep);
+	free(r->hidden);
+	free(r);
+}
+
+static bool hidden_user(struct filter_res *r, struct session *p)
+{
+	char uk[600];
+
+	ukey(p, uk, sizeof(uk));
+	for (size_t i = 0; i < r->nhidden; i++)
+		if (!strcmp(r->hidden[i], uk))
+			return true;
+	return false;
+}
+
+/* The viewer's new list from its result; records what changed. */
+static void apply_result(struct jz_server *srv, struct session *s, uint32_t **newlinks,
+			 size_t *nnew, size_t *capnew)
+{
+	struct filter_res *r = s->res;
+	uint32_t *old = s->vis, *nv;
+	size_t nold = s->nvis, nb = 0, n = 0, i, j;
+	uint32_t *base = calloc(nold + 1, sizeof(uint32_t));
+	uint32_t me = s->lease->idx;
+
+	/* what stays of the old list */
+	for (i = 0; i < nold && !r->full; i++) {
+		struct session *p = find_online_idx(srv, old[i]);
+
+		if (p && (!r->nhidden || !hidden_user(r, p)))
+			base[nb++] = old[i];
+	}
+	/* union with what the filter kept (both sorted) */
+	nv = calloc(nb + r->nkeep + 1, sizeof(uint32_t));
+	for (i = 0, j = 0; i < nb || j < r->nkeep;) {
+		if (j == r->nkeep || (i < nb && base[i] < r->keep[j]))
+			nv[n++] = base[i++];
+		else if (i == nb || r->keep[j] < base[i])
+			nv[n++] = r->keep[j++];
+		else {
+			nv[n++] = base[i++];
+			j++;
+		}
+	}
+	free(base);
+	s->vis = nv;
+	s->nvis = n;
+	/* the differences: old vs new (both sorted) */
+	for (i = 0, j = 0; i < nold || j < n;) {
+		uint32_t id;
+		bool added;
+		struct session *p;
+
+		if (j == n || (i < nold && old[i] < nv[j])) {
+			id = old[i++];
+			added = false;
+		} else if (i == nold || nv[j] < old[i]) {
+			id = nv[j++];
+			added = true;
+		} else {
+			i++;
+			j++;
+			continue;
+		}
+		mark_changed(s, id);
+		p = find_online_idx(srv, id);
+		/* the other side's entry for this viewer changes "linked" */
+		if (p && vis_has(p, me))
+			mark_changed(p, me);
+		if (added)
+			u32_push(newlinks, nnew, capnew, id), u32_push(newlinks, nnew, capnew, me);
+		else
+			link_drop(srv, me, id);
+	}
+	free(old);
+	filter_res_free(s->res);
+	s->res = NULL;
+	s->got_res = true;
+}
+
+/* Every call is back: new lists, messages, then keys. */
+static void peers_finish(struct jz_server *srv)
+{
+	struct session *s;
+	uint32_t *nl = NULL;
+	size_t nnl = 0, capnl = 0;
+
+	for (s = srv->sessions; s; s = s->next)
+		if (s->state == S_ONLINE && s->res)
+			apply_result(srv, s, &nl, &nnl, &capnl);
 	for (s = srv->sessions; s; s = s->next) {
-		json_t *peers, *users, *msg;
-		char *names;
-
-		if (s->state != S_ONLINE || !s->filter_done)
+		if (s->state != S_ONLINE)
 			continue;
-		peers = json_array();
-		users = json_array();
-		for (p = srv->sessions; p; p = p->next) {
-			bool linked;
-
-			if (p == s || p->state != S_ONLINE || !vis_has(s, p->lease->idx))
-				continue;
-			linked = vis_has(p, s->lease->idx);
-			json_array_append_new(peers, peer_entry(p, linked));
+		if (!s->listed && s->got_res) {
+			s->listed = true;
+			s->npchg = 0;
+			send_full_list(srv, s);
+		} else if (s->listed && s->npchg) {
+			send_delta(srv, s);
 		}
-		/* users: owners of the visible devices, once each */
-		{
-			json_t *seen = json_object();
-
-			for (size_t i = 0; i < json_array_size(peers); i++) {
-				json_t *e = json_array_get(peers, i);
-				char uk[600];
-
-				snprintf(uk, sizeof(uk), "%s@%s",
-					 json_string_value(json_object_get(e, "user")),
-					 json_string_value(json_object_get(e, "realm")));
-				if (json_object_get(seen, uk))
-					continue;
-				json_object_set_new(seen, uk, json_true());
-				json_array_append_new(users, json_pack("{s:O,s:O}", "user",
-					json_object_get(e, "user"), "realm",
-					json_object_get(e, "realm")));
-			}
-			json_decref(seen);
-		}
-		msg = json_pack("{s:s,s:o,s:o}", "type", "peers", "peers", peers,
-				"users", users);
-		if (s->last_peers && json_equal(s->last_peers, msg)) {
-			json_decref(msg);
-			continue;
-		}
-		json_decref(s->last_peers);
-		s->last_peers = json_deep_copy(msg);
-		names = NULL;
-		{
-			json_t *ev = json_array();
-
-			for (size_t i = 0; i < json_array_size(peers); i++)
-				json_array_append(ev, json_object_get(json_array_get(peers, i),
-								      "device"));
-			jz_event("peer-list-changed",
-				 json_pack("{s:s,s:s,s:s,s:o}", "user", s->user, "realm",
-					   s->realm, "device", s->device, "peers", ev));
-		}
-		free(names);
-		send_msg(s, msg);
+		s->got_res = false;
 	}
-	/* new links: keys */
-	for (s = srv->sessions; s; s = s->next) {
-		if (s->state != S_ONLINE || !s->filter_done)
-			continue;
-		for (size_t i = 0; i < s->nvis; i++) {
-			uint32_t o = s->vis[i];
-			struct session *ps;
-			struct link *l;
-
-			if (o < s->lease->idx)
-				continue;	/* each pair once */
-			ps = find_online_idx(srv, o);
-			if (!ps || !ps->filter_done || !vis_has(ps, s->lease->idx))
-				continue;
-			if (link_find(srv, s->lease->idx, o, false))
-				continue;
-			l = link_find(srv, s->lease->idx, o, true);
-			link_send_key(srv, l);
-		}
-	}
+	for (size_t i = 0; i + 1 < nnl; i += 2)
+		link_maybe(srv, nl[i], nl[i + 1]);
+	free(nl);
+	srv->computing = false;
+	if (srv->dirty)
+		schedule_recompute(srv);
 }
 
 struct filter_ctx {
 	struct jz_server *srv;
-	uint64_t sid, gen;
+	uint64_t sid;
+	bool full;
 	uint32_t *ids;		/* peer ids in the order given */
+	uint64_t *sids;		/* ... and the sessions they were */
 	size_t n;
 	char (*ukeys)[600];	/* users in order, "user@realm" */
 	size_t nu;
 };
+
+static void filter_ctx_free(struct filter_ctx *fc)
+{
+	free(fc->ids);
+	free(fc->sids);
+	free(fc->ukeys);
+	free(fc);
+}
 
 static void filter_done(void *arg, struct jz_cb_call *c)
 {
@@ -469,125 +795,191 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 	struct session *s = find_sid(srv, fc->sid);
 
 	if (s && s->state == S_ONLINE) {
-		free(s->vis);
-		s->vis = calloc(fc->n + 1, sizeof(uint32_t));
-		s->nvis = 0;
-		json_t *hidden = json_object();
+		struct filter_res *r = calloc(1, sizeof(*r));
 
+		r->full = fc->full;
+		r->keep = calloc(fc->n + 1, sizeof(uint32_t));
+		r->hidden = calloc(fc->nu + 1, sizeof(*r->hidden));
 		for (size_t j = 0; j < fc->nu; j++)
 			if (!c->u.filter.keep_users[j])
-				json_object_set_new(hidden, fc->ukeys[j], json_true());
+				memcpy(r->hidden[r->nhidden++], fc->ukeys[j], sizeof(*r->hidden));
 		for (size_t i = 0; i < fc->n; i++) {
 			const struct jazz_peer_entry *pe = &c->u.filter.peers[i];
-			char uk[600];
+			struct session *p = find_online_idx(srv, fc->ids[i]);
 
-			if (!c->u.filter.keep_peers[i])
+			/* kept, its user not hidden, and still the same session */
+			if (!c->u.filter.keep_peers[i] || !p || p->sid != fc->sids[i])
 				continue;
-			snprintf(uk, sizeof(uk), "%s@%s", pe->username, pe->realm);
-			if (!json_object_get(hidden, uk))
-				s->vis[s->nvis++] = fc->ids[i];
+			if (r->nhidden) {
+				char uk[600];
+				bool hid = false;
+
+				snprintf(uk, sizeof(uk), "%s@%s", pe->username, pe->realm);
+				for (size_t j = 0; j < r->nhidden && !hid; j++)
+					hid = !strcmp(r->hidden[j], uk);
+				if (hid)
+					continue;
+			}
+			r->keep[r->nkeep++] = fc->ids[i];
 		}
-		json_decref(hidden);
-		qsort(s->vis, s->nvis, sizeof(uint32_t), cmp_u32);
-		s->filter_done = true;
+		qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
+		filter_res_free(s->res);
+		s->res = r;
 		if (c->failed)
-			jz_warn("peer_filter for %s@%s failed: hiding every peer",
-				s->user, s->realm);
+			jz_warn("peer_filter for %s@%s failed: hiding every peer%s",
+				s->user, s->realm, fc->full ? "" : " it was asked about");
 	}
-	free(fc->ids);
-	free(fc->ukeys);
-	free(fc);
-	if (--srv->filters_pending == 0) {
-		recompute_finish(srv);
-		srv->computing = false;
-		if (srv->dirty)
-			schedule_recompute(srv);
+	filter_ctx_free(fc);
+	if (--srv->filters_pending == 0)
+		peers_finish(srv);
+}
+
+static const char *arena_put(char **ap, const char *str)
+{
+	char *d = *ap;
+
+	*ap = stpcpy(d, str) + 1;
+	return d;
+}
+
+/* One peer_filter call: viewer s about the sessions in ps[0..n). */
+static void filter_submit(struct jz_server *srv, struct session *s, struct session **ps,
+			  size_t n, bool full)
+{
+	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_PEER_FILTER);
+	struct filter_ctx *fc = calloc(1, sizeof(*fc));
+	struct jazz_peer_entry *pe = jz_cb_alloc(c, (n + 1) * sizeof(*pe));
+	struct jazz_user_entry *ue = jz_cb_alloc(c, (n + 1) * sizeof(*ue));
+	json_t *useen = json_object();
+	size_t k = 0, nu = 0, total = 0;
+	char *ap;
+
+	/* the entries' strings in one block: one allocation, not five per peer */
+	for (size_t i = 0; i < n; i++)
+		total += strlen(ps[i]->device) + strlen(ps[i]->user) + strlen(ps[i]->realm) +
+			 strlen(ps[i]->lease->vip4) + strlen(ps[i]->lease->vip6) + 5;
+	ap = jz_cb_alloc(c, total + 1);
+	fc->srv = srv;
+	fc->sid = s->sid;
+	fc->full = full;
+	fc->ids = calloc(n + 1, sizeof(uint32_t));
+	fc->sids = calloc(n + 1, sizeof(uint64_t));
+	fc->ukeys = calloc(n + 1, sizeof(*fc->ukeys));
+	for (size_t i = 0; i < n; i++) {
+		struct session *p = ps[i];
+		char uk[600];
+
+		if (p == s)
+			continue;
+		pe[k].device = arena_put(&ap, p->device);
+		pe[k].username = arena_put(&ap, p->user);
+		pe[k].realm = arena_put(&ap, p->realm);
+		pe[k].vip4 = arena_put(&ap, p->lease->vip4);
+		pe[k].vip6 = arena_put(&ap, p->lease->vip6);
+		fc->ids[k] = p->lease->idx;
+		fc->sids[k] = p->sid;
+		ukey(p, uk, sizeof(uk));
+		if (!json_object_get(useen, uk)) {
+			json_object_set_new(useen, uk, json_true());
+			memcpy(fc->ukeys[nu], uk, sizeof(uk));
+			ue[nu].username = pe[k].username;
+			ue[nu].realm = pe[k].realm;
+			nu++;
+		}
+		k++;
 	}
+	json_decref(useen);
+	fc->n = k;
+	fc->nu = nu;
+	c->u.filter.review.username = jz_cb_strdup(c, s->user);
+	c->u.filter.review.realm = jz_cb_strdup(c, s->realm);
+	snprintf(c->u.filter.review.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
+	c->u.filter.review.source.port = s->port;
+	c->u.filter.review.users = ue;
+	c->u.filter.review.n_users = nu;
+	c->u.filter.review.peers = pe;
+	c->u.filter.review.n_peers = k;
+	c->u.filter.users = ue;
+	c->u.filter.peers = pe;
+	c->u.filter.keep_users = jz_cb_alloc(c, nu + 1);
+	c->u.filter.keep_peers = jz_cb_alloc(c, k + 1);
+	srv->filters_pending++;
+	jz_cb_submit(srv->d->cb, c, filter_done, fc);
+}
+
+/* Devices that went away: out of every list, their keys dropped. */
+static void peers_drop_left(struct jz_server *srv)
+{
+	uint32_t *left = srv->left;
+	size_t nleft = srv->nleft;
+
+	if (!nleft)
+		return;
+	qsort(left, nleft, sizeof(uint32_t), cmp_u32);
+	for (struct session *s = srv->sessions; s; s = s->next) {
+		size_t n = 0;
+
+		if (s->state != S_ONLINE || !s->nvis)
+			continue;
+		for (size_t i = 0; i < s->nvis; i++) {
+			uint32_t id = s->vis[i];
+
+			if (bsearch(&id, left, nleft, sizeof(uint32_t), cmp_u32)) {
+				mark_changed(s, id);
+				link_drop(srv, s->lease->idx, id);
+			} else {
+				s->vis[n++] = id;
+			}
+		}
+		s->nvis = n;
+	}
+	srv->nleft = 0;
 }
 
 static void on_recompute(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
-	struct session *s, *p;
-	size_t n_online = 0;
+	struct session *s, **all, **fresh;
+	size_t nall = 0, nfresh = 0;
+	bool full = srv->full;
 
 	if (srv->computing) {
 		srv->dirty = true;
 		return;
 	}
 	srv->dirty = false;
+	srv->full = false;
 	srv->computing = true;
 	srv->gen++;
+	peers_drop_left(srv);
 	for (s = srv->sessions; s; s = s->next)
-		if (s->state == S_ONLINE)
-			n_online++;
-	srv->filters_pending = 1;	/* held until every call is submitted */
+		nall += s->state == S_ONLINE;
+	all = calloc(nall + 1, sizeof(*all));
+	fresh = calloc(nall + 1, sizeof(*fresh));
+	nall = 0;
 	for (s = srv->sessions; s; s = s->next) {
-		struct jz_cb_call *c;
-		struct filter_ctx *fc;
-		struct jazz_peer_entry *pe;
-		struct jazz_user_entry *ue;
-		size_t n = 0, nu = 0;
-
 		if (s->state != S_ONLINE)
 			continue;
-		c = jz_cb_call_new(JZ_CB_PEER_FILTER);
-		fc = calloc(1, sizeof(*fc));
-		fc->srv = srv;
-		fc->sid = s->sid;
-		fc->gen = srv->gen;
-		fc->ids = calloc(n_online + 1, sizeof(uint32_t));
-		fc->ukeys = calloc(n_online + 1, sizeof(*fc->ukeys));
-		pe = jz_cb_alloc(c, (n_online + 1) * sizeof(*pe));
-		ue = jz_cb_alloc(c, (n_online + 1) * sizeof(*ue));
-		json_t *useen = json_object();
-
-		for (p = srv->sessions; p; p = p->next) {
-			char uk[600];
-			bool dup;
-
-			if (p == s || p->state != S_ONLINE)
-				continue;
-			pe[n].device = jz_cb_strdup(c, p->device);
-			pe[n].username = jz_cb_strdup(c, p->user);
-			pe[n].realm = jz_cb_strdup(c, p->realm);
-			pe[n].vip4 = jz_cb_strdup(c, p->lease->vip4);
-			pe[n].vip6 = jz_cb_strdup(c, p->lease->vip6);
-			fc->ids[n++] = p->lease->idx;
-			snprintf(uk, sizeof(uk), "%s@%s", p->user, p->realm);
-			dup = json_object_get(useen, uk) != NULL;
-			if (!dup) {
-				json_object_set_new(useen, uk, json_true());
-				snprintf(fc->ukeys[nu], sizeof(fc->ukeys[nu]), "%s", uk);
-				ue[nu].username = pe[n - 1].username;
-				ue[nu].realm = pe[n - 1].realm;
-				nu++;
-			}
-		}
-		json_decref(useen);
-		fc->n = n;
-		fc->nu = nu;
-		c->u.filter.review.username = jz_cb_strdup(c, s->user);
-		c->u.filter.review.realm = jz_cb_strdup(c, s->realm);
-		snprintf(c->u.filter.review.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
-		c->u.filter.review.source.port = s->port;
-		c->u.filter.review.users = ue;
-		c->u.filter.review.n_users = nu;
-		c->u.filter.review.peers = pe;
-		c->u.filter.review.n_peers = n;
-		c->u.filter.users = ue;
-		c->u.filter.peers = pe;
-		c->u.filter.keep_users = jz_cb_alloc(c, nu + 1);
-		c->u.filter.keep_peers = jz_cb_alloc(c, n + 1);
-		srv->filters_pending++;
-		jz_cb_submit(srv->d->cb, c, filter_done, fc);
+		all[nall++] = s;
+		if (s->fresh)
+			fresh[nfresh++] = s;
 	}
-	if (--srv->filters_pending == 0) {
-		recompute_finish(srv);
-		srv->computing = false;
-		if (srv->dirty)
-			schedule_recompute(srv);
+	jz_debug("peers: %zu online, %zu new, %s review", nall, nfresh,
+		 full ? "full" : "incremental");
+	srv->filters_pending = 1;	/* held until every call is submitted */
+	for (size_t i = 0; i < nall; i++) {
+		s = all[i];
+		if (full || s->fresh)
+			filter_submit(srv, s, all, nall, true);
+		else if (nfresh)
+			filter_submit(srv, s, fresh, nfresh, false);
 	}
+	for (size_t i = 0; i < nfresh; i++)
+		fresh[i]->fresh = false;
+	free(all);
+	free(fresh);
+	if (--srv->filters_pending == 0)
+		peers_finish(srv);
 }
 
 static void schedule_recompute(struct jz_server *srv)
@@ -605,26 +997,62 @@ static void schedule_recompute(struct jz_server *srv)
 /* ------------------------------------------------------------------ */
 /* approval bridge */
 
+/*
+ * The verdict cache: open addressing on the request key, at most half
+ * full; expired entries are dropped when the table is rebuilt.
+ */
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static struct vcache *vcache_slot(struct vcache *t, size_t cap, const char *key)
+{
+	size_t i = str_hash(key) & (cap - 1);
+
+	while (t[i].key[0] && strcmp(t[i].key, key))
+		i = (i + 1) & (cap - 1);
+	return &t[i];
+}
+
+static void vcache_rebuild(struct jz_server *srv, double now)
+{
+	struct vcache *old = srv->vc;
+	size_t oldcap = srv->vc_cap, live = 0;
+
+	for (size_t i = 0; i < oldcap; i++)
+		live += old[i].key[0] && old[i].expires >= now;
+	srv->vc_cap = oldcap ? oldcap : 64;
+	while ((live + 1) * 4 > srv->vc_cap)
+		srv->vc_cap *= 2;
+	srv->vc = calloc(srv->vc_cap, sizeof(*srv->vc));
+	srv->vc_n = 0;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (old[i].key[0] && old[i].expires >= now) {
+			*vcache_slot(srv->vc, srv->vc_cap, old[i].key) = old[i];
+			srv->vc_n++;
+		}
+	}
+	free(old);
+}
+
 static void vcache_put(struct jz_server *srv, const char *key, bool approve,
 		       uint32_t lifetime)
 {
 	double now = jz_now();
-	struct vcache *v = NULL;
+	struct vcache *v;
 
-	for (size_t i = 0; i < srv->vc_n; i++) {
-		if (!strcmp(srv->vc[i].key, key) || srv->vc[i].expires < now) {
-			v = &srv->vc[i];
-			break;
-		}
+	if (!srv->vc_cap || (srv->vc_n + 1) * 2 > srv->vc_cap)
+		vcache_rebuild(srv, now);
+	v = vcache_slot(srv->vc, srv->vc_cap, key);
+	if (!v->key[0]) {
+		snprintf(v->key, sizeof(v->key), "%s", key);
+		srv->vc_n++;
 	}
-	if (!v) {
-		if (srv->vc_n == srv->vc_cap) {
-			srv->vc_cap = srv->vc_cap ? 2 * srv->vc_cap : 64;
-			srv->vc = realloc(srv->vc, srv->vc_cap * sizeof(*srv->vc));
-		}
-		v = &srv->vc[srv->vc_n++];
-	}
-	snprintf(v->key, sizeof(v->key), "%s", key);
 	v->approve = approve;
 	v->lifetime = lifetime;
 	v->expires = now + (lifetime ? lifetime : (uint32_t)cfg(srv)->verdict_cache_s);
@@ -632,12 +1060,12 @@ static void vcache_put(struct jz_server *srv, const char *key, bool approve,
 
 static struct vcache *vcache_get(struct jz_server *srv, const char *key)
 {
-	double now = jz_now();
+	struct vcache *v;
 
-	for (size_t i = 0; i < srv->vc_n; i++)
-		if (srv->vc[i].expires >= now && !strcmp(srv->vc[i].key, key))
-			return &srv->vc[i];
-	return NULL;
+	if (!srv->vc_cap)
+		return NULL;
+	v = vcache_slot(srv->vc, srv->vc_cap, key);
+	return v->key[0] && v->expires >= jz_now() ? v : NULL;
 }
 
 struct conn_ctx {
@@ -761,13 +1189,15 @@ static void conn_done(void *arg, struct jz_cb_call *c)
 
 	vcache_put(srv, cc->key, approve, lifetime);
 	if (o && d && o->state == S_ONLINE && d->state == S_ONLINE) {
-		json_t *ev = conn_event(o, d, cc->req);
+		if (jz_events_on()) {
+			json_t *ev = conn_event(o, d, cc->req);
 
-		json_object_set_new(ev, "lifetime", json_integer(lifetime));
+			json_object_set_new(ev, "lifetime", json_integer(lifetime));
+			jz_event(approve ? "connection-approved" : "connection-denied", ev);
+		}
 		jz_info("approval: %s -> %s %s: %s%s", o->device, d->device,
 			json_string_value(json_object_get(cc->req, "proto")),
 			approve ? "approved" : "denied", c->failed ? " (fail-closed)" : "");
-		jz_event(approve ? "connection-approved" : "connection-denied", ev);
 		deliver_verdict(srv, o, d, cc->req, approve, lifetime);
 	}
 	json_decref(cc->req);
@@ -875,7 +1305,11 @@ spoofed:
 
 static void on_conn_expired(struct session *s, json_t *m)
 {
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:O}", "user", s->user,
+	json_t *ev;
+
+	if (!jz_events_on())
+		return;
+	ev = json_pack("{s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:O}", "user", s->user,
 			       "realm", s->realm, "device", s->device,
 			       "protocol", json_object_get(m, "proto"),
 			       "origin_ip", json_object_get(m, "src"),
@@ -892,15 +1326,15 @@ static void on_conn_expired(struct session *s, json_t *m)
 
 static void login_failed(struct session *s, const char *reason, const char *message)
 {
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
-			       "realm", s->realm, "method", s->method, "reason", reason,
-			       "source_ip", s->ip, "source_port", s->port);
 
 	jz_info("login from %s:%u (%s@%s, %s) failed: %s%s%s", s->ip, s->port,
 		s->user[0] ? s->user : "?", s->realm[0] ? s->realm : "?",
 		s->method[0] ? s->method : "?", reason, message ? ": " : "",
 		message ? message : "");
-	jz_event("user-login-failed", ev);
+	EVENT("user-login-failed", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
+					     "realm", s->realm, "method", s->method,
+					     "reason", reason, "source_ip", s->ip,
+					     "source_port", s->port));
 	send_msg(s, json_pack("{s:s,s:s,s:s}", "type", "reject", "reason", reason,
 			      "message", message ? message : ""));
 	session_close(s, NULL);
@@ -918,6 +1352,12 @@ static void go_online(struct session *s)
 		login_failed(s, "pool-full", "no free virtual address");
 		return;
 	}
+	if (!s->ep_ip[0])
+		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", s->ip);
+	if (make_entries(s)) {
+		login_failed(s, "internal", "names that cannot be sent (not UTF-8?)");
+		return;
+	}
 	/* the same device again: the new session replaces the old one */
 	while ((old = find_online_idx(srv, s->lease->idx))) {
 		jz_info("device %s: replaced by a new session", key);
@@ -925,17 +1365,16 @@ static void go_online(struct session *s)
 		session_close(old, "replaced");
 	}
 	s->state = S_ONLINE;
+	s->fresh = true;
 	set_online_idx(srv, s->lease->idx, s);
 	if (!evtimer_pending(srv->lease_ev, NULL)) {
-		struct timeval ltv = { 0, 100000 };
+		struct timeval ltv = { 1, 0 };
 
 		evtimer_add(srv->lease_ev, &ltv);
 	}
 	if (s->deadline)
 		evtimer_del(s->deadline);
 	bufferevent_set_timeouts(s->bev, &(struct timeval){ cfg(srv)->dead_s, 0 }, NULL);
-	if (!s->ep_ip[0])
-		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", s->ip);
 	send_msg(s, json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:i,s:s,s:o}",
 			      "type", "welcome", "user", s->user, "realm", s->realm,
 			      "device", s->device, "id", s->lease->idx,
@@ -945,11 +1384,11 @@ static void go_online(struct session *s)
 			      "endpoint", ep_json(s->ep_ip, s->ep_port)));
 	jz_info("login: %s@%s device %s from %s:%u (%s) -> %s %s", s->user, s->realm,
 		s->device, s->ip, s->port, s->method, s->lease->vip4, s->lease->vip6);
-	jz_event("user-logged-in", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
+	EVENT("user-logged-in", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
 					     "realm", s->realm, "device", s->device,
 					     "method", s->method, "source_ip", s->ip,
 					     "source_port", s->port));
-	jz_event("device-connected", json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:i}",
+	EVENT("device-connected", json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:i}",
 					       "user", s->user, "realm", s->realm,
 					       "device", s->device, "id", s->lease->idx,
 					       "vip4", s->lease->vip4, "vip6", s->lease->vip6,
@@ -1298,7 +1737,11 @@ static void session_free(struct session *s)
 		evutil_closesocket(s->fd);
 	free(s->token);
 	json_decref(s->other_data);
-	json_decref(s->last_peers);
+	filter_res_free(s->res);
+	free(s->pchg);
+	free(s->ent_linked);
+	free(s->ent_unlinked);
+	free(s->ent_user);
 	free(s->vis);
 	free(s);
 }
@@ -1349,10 +1792,11 @@ static void session_close(struct session *s, const char *why)
 	s->state = S_CLOSING;
 	jz_cb_cancel(s->pending);
 	s->pending = NULL;
-	if (was_online)
-		set_online_idx(s->srv, s->lease->idx, NULL);
 	if (was_online) {
-		jz_event("device-disconnected",
+		set_online_idx(s->srv, s->lease->idx, NULL);
+		u32_push(&s->srv->left, &s->srv->nleft, &s->srv->capleft, s->lease->idx);
+
+		EVENT("device-disconnected",
 			 json_pack("{s:s,s:s,s:s,s:i,s:s}", "user", s->user, "realm",
 				   s->realm, "device", s->device, "id", s->lease->idx,
 				   "reason", why ? why : "closed"));
@@ -1580,7 +2024,8 @@ int jz_server_reload(struct jz_server *srv)
 	krb_reload(-1, 0, srv);
 	evtimer_del(srv->rekey_ev);
 	evtimer_add(srv->rekey_ev, &tv);
-	schedule_recompute(srv);	/* the new plugin may filter differently */
+	srv->full = true;	/* the new plugin may filter differently */
+	schedule_recompute(srv);
 	return 0;
 }
 
@@ -1620,6 +2065,8 @@ void jz_server_free(struct jz_server *srv)
 		event_free(srv->krb_reload_ev);
 	jz_leases_free(srv->leases);
 	free(srv->links);
+	free(srv->left);
 	free(srv->vc);
+	OPENSSL_cleanse(srv->rpool, sizeof(srv->rpool));
 	free(srv);
 }

@@ -163,6 +163,17 @@ build_jzclient() {
 		"$TOP/userspace/jazzd/krb.c" \
 		$(pkg-config --libs krb5 jansson openssl) -lpthread
 }
+# build/tests/tlsbench: the server's CPU per TLS handshake (proto.c's context)
+TLSBENCH=$TOP/build/tests/tlsbench
+build_tlsbench() {
+	mkdir -p "$TOP/build/tests"
+	# shellcheck disable=SC2046
+	cc -O2 -g -Wall -D_GNU_SOURCE -I"$TOP/userspace/jazzd" \
+		$(pkg-config --cflags openssl jansson libevent) \
+		-o "$TLSBENCH" "$TOP/tests/host/controlplane/tlsbench.c" \
+		"$TOP/userspace/jazzd/proto.c" "$TOP/userspace/jazzd/util.c" \
+		$(pkg-config --libs openssl jansson libevent libevent_openssl)
+}
 jzc() { # jzc [opts] CMD... : the test client against this test's server
 	"$JZCLIENT" -s "127.0.0.1:${JZPORT:-$PORT}" -C "$T/server.crt" -r "$KDC_REALM" \
 		-S "jazz/server.jazz.test@$KDC_REALM" "$@"
