@@ -35,7 +35,9 @@ declare -A SUBNET=([srv]=0 [alice]=1 [bob]=2 [carol]=3)
 declare -A DEVICE=([alice]=alice-pc [bob]=bob-pc [carol]=carol-pc)
 declare -A E2E_PID=()
 
-# run NS CMD...: CMD inside a scenario namespace
+# run NS CMD...: CMD inside a scenario namespace. Not for "&": a function
+# in the background is a subshell and $! would not be the program's pid;
+# background programs use "ip netns exec $(ns_name NS) ..." directly.
 run() { ip netns exec "$(ns_name "$1")" "${@:2}"; }
 
 # e2e_net: the namespaces, the router and the underlay addresses.
@@ -62,7 +64,7 @@ e2e_net() {
 # the proof that the tunnel goes client to client: the router forwards
 # them alice <-> bob, the server's namespace never sees one.
 cap_start() {
-	run "$1" tcpdump -i "$2" -n -U -w "$E2E_W/$3.pcap" udp port 51820 \
+	ip netns exec "$(ns_name "$1")" tcpdump -i "$2" -n -U -w "$E2E_W/$3.pcap" udp port 51820 \
 		>"$E2E_W/$3.tcpdump.log" 2>&1 &
 	E2E_PID[cap-$3]=$!
 	_T_PIDS+=($!)
@@ -134,7 +136,7 @@ EOF
 	kadm "ktadd -k $E2E_W/server.keytab $E2E_SERVICE"
 }
 e2e_kdc_start() {
-	run srv krb5kdc -n -r "$E2E_REALM" >"$E2E_W/kdc/krb5kdc.out" 2>&1 &
+	ip netns exec "$(ns_name srv)" krb5kdc -n -r "$E2E_REALM" >"$E2E_W/kdc/krb5kdc.out" 2>&1 &
 	E2E_PID[kdc]=$!
 	_T_PIDS+=($!)
 }
@@ -160,7 +162,7 @@ e2e_cert() {
 # e2e_redis_start / e2e_redis_ready / e2e_redis_stop: redis-server in srv
 # on 127.0.0.1:6379
 e2e_redis_start() {
-	run srv redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no \
+	ip netns exec "$(ns_name srv)" redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no \
 		--dir "$E2E_W" >>"$E2E_W/redis.log" 2>&1 &
 	E2E_PID[redis]=$!
 	_T_PIDS+=($!)
@@ -203,7 +205,7 @@ leases = $E2E_W/leases.json
 pool4 = 10.77.0.0/16
 pool6 = fd77:6a61:7a7a::/64
 rekey_interval = ${E2E_REKEY:-3600}
-keepalive = 2
+keepalive = 5
 handshake_timeout = 10
 login_timeout = 30
 peer_debounce_ms = 50
@@ -241,7 +243,7 @@ service = $E2E_SERVICE
 realm = $E2E_REALM
 reconnect_min = 1
 reconnect_max = 4
-keepalive = 2
+keepalive = 5
 EOF
 		case $n in
 		alice) echo "method = kerberos"; echo "ccache = FILE:$E2E_W/alice.cc" ;;
@@ -265,7 +267,7 @@ e2e_jazz_dev() {
 e2e_start() {
 	local n=$1 conf=$1
 	[ "$n" = srv ] && conf=server
-	run "$n" env E2E_RECORD_DIR="$E2E_W" "$JAZZD" -f -d -c "$E2E_W/$conf.conf" \
+	ip netns exec "$(ns_name "$n")" env E2E_RECORD_DIR="$E2E_W" "$JAZZD" -f -d -c "$E2E_W/$conf.conf" \
 		>>"$E2E_W/$n.log" 2>&1 &
 	E2E_PID[$n]=$!
 	_T_PIDS+=($!)

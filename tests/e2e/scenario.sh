@@ -97,7 +97,7 @@ check "ping alice -> bob over the tunnel (approved by peer_connection)" \
 	run alice ping -c 3 -i 0.5 -W 5 "${VIP[bob]}"
 check "server: peer_connection approved alice-pc -> bob-pc" \
 	log_has "$L" "e2e: approve icmp alice-pc .* -> bob-pc"
-run bob iperf3 -s -1 -p 5201 >"$E2E_W/iperf3-server.txt" 2>&1 &
+ip netns exec "$(ns_name bob)" iperf3 -s -1 -p 5201 >"$E2E_W/iperf3-server.txt" 2>&1 &
 _T_PIDS+=($!)
 wait_listen bob tcp 5201 20
 check "TCP transfer alice -> bob over the tunnel (iperf3, 3 s)" \
