@@ -58,12 +58,12 @@ check "... approved by the restarted server's peer_connection" \
 	log_wait 20 "$L" "e2e: approve tcp alice-pc .* -> bob-pc .*:5202"
 
 # ------------------------------------------------ keys rotate under traffic
-say "keys rotate every 2 s (SIGHUP with rekey_interval = 2) while alice pings bob 150 times"
-sed -i 's/^rekey_interval = .*/rekey_interval = 2/' "$E2E_W/server.conf"
+say "keys rotate every 3 s (SIGHUP with rekey_interval = 3) while alice pings bob 150 times"
+sed -i 's/^rekey_interval = .*/rekey_interval = 3/' "$E2E_W/server.conf"
 NRELOAD=$(log_count "$L" "reload done")
 e2e_hup() { kill -HUP "${E2E_PID[srv]}"; }
 e2e_hup
-check "server reloaded (rekey_interval = 2)" log_wait_n 30 "$L" "reload done" $((NRELOAD + 1))
+check "server reloaded (rekey_interval = 3)" log_wait_n 30 "$L" "reload done" $((NRELOAD + 1))
 K0=$(log_count "$E2E_W/alice.log" "key [0-9]+ for peer bob-pc now in use")
 run alice ping -c 150 -i 0.05 -W 3 "${VIP[bob]}" >"$E2E_W/ping-rekey.txt" 2>&1
 K1=$(log_count "$E2E_W/alice.log" "key [0-9]+ for peer bob-pc now in use")
