@@ -416,6 +416,10 @@ static void conn_lost(struct jz_conn *c, const char *why)
 		/* everything not acknowledged goes again, in order */
 		bus->next_send = TAILQ_FIRST(&bus->out);
 		bus->inflight = 0;
+		/* the next connection waits for the subscriber again */
+		bus->sub_wait_over = false;
+		if (bus->sub_wait)
+			evtimer_del(bus->sub_wait);
 	}
 	if (!bus->freeing && c->want) {
 		jz_warn("redis %s: %s; reconnecting in %d ms (%zu event(s) buffered)",
@@ -605,8 +609,9 @@ static bool pub_wait_for_sub(struct jz_bus *bus)
 	int ms = bus->cfg.connect_timeout_ms > 0 ? bus->cfg.connect_timeout_ms : 5000;
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	if (!bus->sub.want || bus->sub.ready || bus->sub_wait_over || !bus->sub_wait)
-		return false;
+	if (!bus->pub.ready || !bus->sub.want || bus->sub.ready || bus->sub_wait_over ||
+	    !bus->sub_wait)
+		return false;	/* the wait starts when the publisher is ready */
 	if (!evtimer_pending(bus->sub_wait, NULL))
 		evtimer_add(bus->sub_wait, &tv);
 	return true;
