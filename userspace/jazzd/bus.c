@@ -373,6 +373,9 @@ struct jz_bus {
 	time_t last_overflow_log;
 	unsigned long overflow_unlogged;
 	bool freeing;
+	/* publishing waits for our own PSUBSCRIBE after a (re)connect */
+	struct event *sub_wait;
+	bool sub_wait_over;
 };
 
 static void conn_start(struct jz_conn *c);
@@ -413,6 +416,10 @@ static void conn_lost(struct jz_conn *c, const char *why)
 		/* everything not acknowledged goes again, in order */
 		bus->next_send = TAILQ_FIRST(&bus->out);
 		bus->inflight = 0;
+		/* the next connection waits for the subscriber again */
+		bus->sub_wait_over = false;
+		if (bus->sub_wait)
+			evtimer_del(bus->sub_wait);
 	}
 	if (!bus->freeing && c->want) {
 		jz_warn("redis %s: %s; reconnecting in %d ms (%zu event(s) buffered)",
@@ -589,8 +596,40 @@ static void on_published(redisAsyncContext *ac, void *r, void *priv)
 	pub_flush(bus);
 }
 
+/*
+ * Pub/Sub keeps nothing: when Redis comes back, the publisher is often
+ * ready a few ms before the subscriber has re-subscribed, and the events
+ * buffered during the outage would reach every subscriber but jazzd's own
+ * handlers. So while our subscriber is wanted but not subscribed, hold the
+ * buffer, at most connect_timeout (a subscriber that cannot subscribe must
+ * not stop publishing).
+ */
+static bool pub_wait_for_sub(struct jz_bus *bus)
+{
+	int ms = bus->cfg.connect_timeout_ms > 0 ? bus->cfg.connect_timeout_ms : 5000;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (!bus->pub.ready || !bus->sub.want || bus->sub.ready || bus->sub_wait_over ||
+	    !bus->sub_wait)
+		return false;	/* the wait starts when the publisher is ready */
+	if (!evtimer_pending(bus->sub_wait, NULL))
+		evtimer_add(bus->sub_wait, &tv);
+	return true;
+}
+
+static void on_sub_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_bus *bus = arg;
+
+	jz_warn("redis subscriber not subscribed in time: publishing anyway");
+	bus->sub_wait_over = true;
+	pub_flush(bus);
+}
+
 static void pub_flush(struct jz_bus *bus)
 {
+	if (pub_wait_for_sub(bus))
+		return;
 	while (bus->pub.ready && bus->next_send && bus->inflight < PUB_WINDOW) {
 		struct jz_msg *m = bus->next_send;
 
@@ -772,6 +811,9 @@ static void sub_on_message(redisAsyncContext *ac, void *r, void *priv)
 		c->ready = true;
 		c->backoff_ms = 0;
 		jz_info("redis subscriber: subscribed to %s", bus->cfg.pattern);
+		evtimer_del(bus->sub_wait);
+		bus->sub_wait_over = false;
+		pub_flush(bus);
 	}
 }
 
@@ -827,7 +869,8 @@ struct jz_bus *jz_bus_new(struct event_base *base, const struct jz_bus_config *c
 	bus->runner = jz_runner_new(base, &lim);
 	conn_init(bus, &bus->pub, "publisher");
 	conn_init(bus, &bus->sub, "subscriber");
-	if (!bus->runner || !bus->pub.retry || !bus->sub.retry || !bus->pub.timeout ||
+	bus->sub_wait = evtimer_new(base, on_sub_wait, bus);
+	if (!bus->runner || !bus->sub_wait || !bus->pub.retry || !bus->sub.retry || !bus->pub.timeout ||
 	    !bus->sub.timeout) {
 		snprintf(err, errlen, "out of memory");
 		jz_bus_free(bus);
@@ -927,6 +970,8 @@ void jz_bus_free(struct jz_bus *bus)
 		event_free(bus->sub.retry);
 	if (bus->sub.timeout)
 		event_free(bus->sub.timeout);
+	if (bus->sub_wait)
+		event_free(bus->sub_wait);
 	while ((m = TAILQ_FIRST(&bus->out))) {
 		TAILQ_REMOVE(&bus->out, m, link);
 		msg_free(m);

@@ -37,14 +37,23 @@ struct kpeer_state {
 	int pending_key_id;	/* installed in secondary, waiting for swap */
 	int fresh_key_id;	/* installed straight into primary */
 	bool seen;		/* in the latest list */
+	bool carried;		/* from before this session, not listed since */
 };
+
+/*
+ * After a reconnect (say the server restarted) the devices log in again one
+ * by one, and the server's first lists lack those not back yet. Peers
+ * installed in an earlier session stay this long unless listed, so working
+ * tunnels do not go down while everyone reconnects.
+ */
+#define CARRY_GRACE_S 20
 
 struct jz_client {
 	struct jz_daemon *d;
 	enum cstate state;
 	SSL_CTX *ssl;
 	struct bufferevent *bev;
-	struct event *retry_ev, *ping_ev;
+	struct event *retry_ev, *ping_ev, *carry_ev;
 	int backoff_s;
 	struct jz_kernel *k;
 	struct jz_krb_client *krb;
@@ -112,6 +121,34 @@ static struct kpeer_state *kp_find(struct jz_client *c, uint32_t id)
 	return NULL;
 }
 
+/* Removes the peers not in the latest list (keep_carried: but not those
+ * carried over from an earlier session). */
+static void drop_unseen(struct jz_client *c, bool keep_carried)
+{
+	for (size_t i = 0; i < c->n_peers;) {
+		struct kpeer_state *ks = &c->peers[i];
+
+		if (ks->seen || (keep_carried && ks->carried)) {
+			i++;
+			continue;
+		}
+		if (ks->present)
+			c->k->ops->peer_del(c->k, ks->p.id);
+		*ks = c->peers[--c->n_peers];
+	}
+}
+
+static void on_carry_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_client *c = arg;
+	size_t n = c->n_peers;
+
+	drop_unseen(c, false);
+	if (n != c->n_peers)
+		jz_info("peer list: %zu peer(s) from the previous session not back, removed",
+			n - c->n_peers);
+}
+
 /* Makes the kernel's peers match the list (every visible entry). */
 static void apply_peers(struct jz_client *c, json_t *arr)
 {
@@ -151,6 +188,7 @@ static void apply_peers(struct jz_client *c, json_t *arr)
 			memset(ks, 0, sizeof(*ks));
 		}
 		ks->seen = true;
+		ks->carried = false;
 		create = !ks->present;
 		if (create || memcmp(&ks->p, &p, sizeof(p))) {
 			if (c->k->ops->peer_set(c->k, &p, create))
@@ -160,15 +198,7 @@ static void apply_peers(struct jz_client *c, json_t *arr)
 			ks->present = true;
 		}
 	}
-	for (i = 0; i < c->n_peers;) {
-		if (!c->peers[i].seen) {
-			if (c->peers[i].present)
-				c->k->ops->peer_del(c->k, c->peers[i].p.id);
-			c->peers[i] = c->peers[--c->n_peers];
-			continue;
-		}
-		i++;
-	}
+	drop_unseen(c, evtimer_pending(c->carry_ev, NULL));
 	jz_info("peer list: %zu visible, %zu installed", json_array_size(arr), c->n_peers);
 }
 
@@ -567,6 +597,7 @@ static void on_welcome(struct jz_client *c, json_t *m)
 {
 	const char *v4 = jz_msg_str(m, "vip4"), *v6 = jz_msg_str(m, "vip6");
 	struct timeval tv = { cfg(c)->keepalive_s, 0 };
+	struct timeval grace = { CARRY_GRACE_S, 0 };
 
 	if (!c->pw && !c->krb) {
 		disconnect(c, "welcome before authentication");
@@ -574,6 +605,10 @@ static void on_welcome(struct jz_client *c, json_t *m)
 	}
 	c->state = C_ONLINE;
 	c->backoff_s = 0;
+	for (size_t i = 0; i < c->n_peers; i++)
+		c->peers[i].carried = true;
+	if (c->n_peers)
+		evtimer_add(c->carry_ev, &grace);
 	c->my_id = (uint32_t)jz_msg_int(m, "id", 0);
 	snprintf(c->vip4, sizeof(c->vip4), "%s", v4 ?: "");
 	snprintf(c->vip6, sizeof(c->vip6), "%s", v6 ?: "");
@@ -770,6 +805,11 @@ struct jz_client *jz_client_new(struct jz_daemon *d, char *err, size_t errlen)
 		goto fail;
 	c->retry_ev = evtimer_new(d->base, do_connect, c);
 	c->ping_ev = evtimer_new(d->base, on_ping, c);
+	c->carry_ev = evtimer_new(d->base, on_carry_over, c);
+	if (!c->retry_ev || !c->ping_ev || !c->carry_ev) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	evtimer_add(c->retry_ev, &now);
 	return c;
 fail:
@@ -805,6 +845,8 @@ void jz_client_free(struct jz_client *c)
 		event_free(c->retry_ev);
 	if (c->ping_ev)
 		event_free(c->ping_ev);
+	if (c->carry_ev)
+		event_free(c->carry_ev);
 	if (c->k)
 		c->k->ops->free(c->k);
 	if (c->ssl)
