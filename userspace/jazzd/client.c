@@ -35,7 +35,7 @@ struct kpeer_state {
 	bool present;		/* installed in the kernel */
 	bool has_key;		/* a key is in the primary slot */
 	int pending_key_id;	/* installed in secondary, waiting for swap */
-	int fresh_key_id;	/* installed straight into primary */
+	int active_key_id;	/* the key this end sends with (primary) */
 	bool seen;		/* in the latest list */
 	bool carried;		/* from before this session, not listed since */
 };
@@ -186,6 +186,7 @@ static void apply_peers(struct jz_client *c, json_t *arr)
 			}
 			ks = &c->peers[c->n_peers++];
 			memset(ks, 0, sizeof(*ks));
+			ks->pending_key_id = ks->active_key_id = -1;
 		}
 		ks->seen = true;
 		ks->carried = false;
@@ -293,7 +294,7 @@ static void on_key(struct jz_client *c, json_t *m)
 		jz_err("kernel: key-new for peer %s failed", ks->p.name);
 	} else if (key.slot == JAZZ_KEY_SLOT_PRIMARY) {
 		ks->has_key = true;
-		ks->fresh_key_id = key.key_id;
+		ks->active_key_id = key.key_id;
 		ks->pending_key_id = -1;
 	} else {
 		ks->pending_key_id = key.key_id;
@@ -309,12 +310,23 @@ static void on_key_swap(struct jz_client *c, json_t *m)
 	int key_id = (int)jz_msg_int(m, "key_id", -1);
 	struct kpeer_state *ks = kp_find(c, peer);
 
-	if (!ks || ks->pending_key_id != key_id)
-		return;		/* fresh key already primary: nothing to swap */
-	if (c->k->ops->key_swap(c->k, peer))
-		jz_err("kernel: key-swap for peer %s failed", ks->p.name);
-	ks->pending_key_id = -1;
-	jz_info("key %d for peer %s now in use", key_id, ks->p.name);
+	if (!ks)
+		return;
+	if (ks->pending_key_id == key_id) {
+		if (c->k->ops->key_swap(c->k, peer)) {
+			jz_err("kernel: key-swap for peer %s failed", ks->p.name);
+			return;
+		}
+		ks->pending_key_id = -1;
+		ks->active_key_id = key_id;
+		jz_info("key %d for peer %s now in use", key_id, ks->p.name);
+	} else if (ks->active_key_id != key_id) {
+		return;		/* a stale swap: a newer key has come since */
+	}
+	/* tell the server this end sends with it: the next rotation may reuse
+	 * the receive slot the previous key still holds */
+	send_msg(c, json_pack("{s:s,s:i,s:i}", "type", "key_swap_ack", "peer", peer,
+			      "key_id", key_id));
 }
 
 static void on_verdict(struct jz_client *c, json_t *m)

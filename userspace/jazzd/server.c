@@ -81,7 +81,9 @@ struct session {
 struct link {
 	uint32_t a, b;		/* a < b */
 	uint8_t key_id;
-	bool ack_a, ack_b;
+	bool ack_a, ack_b;	/* key_id is in a receive slot at that end */
+	bool swap_a, swap_b;	/* ... and that end sends with it */
+	double step_at;		/* when the rotation's last step happened */
 	bool used;
 	bool dead;		/* deleted: probing goes on past it */
 };
@@ -345,6 +347,8 @@ static void link_send_key(struct jz_server *srv, struct link *l)
 	srv->rpos += sizeof(k);
 	l->key_id++;
 	l->ack_a = l->ack_b = false;
+	l->swap_a = l->swap_b = false;
+	l->step_at = jz_now();
 	send_key(srv, sa, l->b, l->key_id, k, k + 36);
 	send_key(srv, sb, l->a, l->key_id, k + 36, k);
 	OPENSSL_cleanse(k, sizeof(k));
@@ -367,6 +371,7 @@ static void on_key_ack(struct session *s, json_t *m)
 	if (!l->ack_a || !l->ack_b)
 		return;
 	/* both ends hold the new key in a receive slot: now switch senders */
+	l->step_at = jz_now();
 	o = find_online_idx(srv, peer);
 	send_msg(s, json_pack("{s:s,s:i,s:i}", "type", "key_swap", "peer", peer,
 			      "key_id", key_id));
@@ -378,13 +383,59 @@ static void on_key_ack(struct session *s, json_t *m)
 					  "key_id", key_id));
 }
 
+/* "key_swap_ack": that end now sends with key_id. */
+static void on_key_swap_ack(struct session *s, json_t *m)
+{
+	uint32_t peer = (uint32_t)jz_msg_int(m, "peer", 0);
+	int key_id = (int)jz_msg_int(m, "key_id", -1);
+	struct link *l = link_find(s->srv, s->lease->idx, peer, false);
+
+	if (!l || key_id != l->key_id || !l->ack_a || !l->ack_b)
+		return;
+	if (s->lease->idx == l->a)
+		l->swap_a = true;
+	else
+		l->swap_b = true;
+	if (l->swap_a && l->swap_b)
+		l->step_at = jz_now();
+}
+
+/*
+ * The next key replaces the previous one in the receive slot it still
+ * occupies, so a pair rotates again only once both ends send with the
+ * current key and packets sealed with the previous one have had
+ * REKEY_SETTLE_S to arrive. An end that never answers (a lost message, a
+ * jazzd without key_swap_ack) holds its pair back for REKEY_STUCK_S.
+ */
+#define REKEY_SETTLE_S 1.0
+#define REKEY_STUCK_S 30.0
+
+static bool link_may_rekey(const struct link *l, double now)
+{
+	if (now - l->step_at >= REKEY_STUCK_S)
+		return true;
+	return l->swap_a && l->swap_b && now - l->step_at >= REKEY_SETTLE_S;
+}
+
 static void on_rekey(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
+	double now = jz_now();
+	size_t held = 0;
 
-	for (size_t i = 0; i < srv->links_cap; i++)
-		if (srv->links[i].used)
-			link_send_key(srv, &srv->links[i]);
+	for (size_t i = 0; i < srv->links_cap; i++) {
+		struct link *l = &srv->links[i];
+
+		if (!l->used)
+			continue;
+		if (link_may_rekey(l, now))
+			link_send_key(srv, l);
+		else
+			held++;
+	}
+	if (held)
+		jz_info("rekey: %zu pair(s) still finishing the previous rotation, next time",
+			held);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1680,6 +1731,8 @@ static void on_message(struct session *s, json_t *m)
 	}
 	if (!strcmp(t, "key_ack"))
 		on_key_ack(s, m);
+	else if (!strcmp(t, "key_swap_ack"))
+		on_key_swap_ack(s, m);
 	else if (!strcmp(t, "conn_request"))
 		on_conn_request(s, m);
 	else if (!strcmp(t, "verdict_ack"))
