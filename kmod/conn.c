@@ -465,27 +465,32 @@ static void jazz_conn_release(struct jazz_conn_table *t, struct jazz_conn *c)
 {
 	struct sk_buff_head q;
 	struct sk_buff *skb;
-	unsigned int n;
+	unsigned int n, rounds = 0;
 
+	/*
+	 * BHs stay off from the first batch until the entry is approved: the
+	 * released packets reach their receivers (and replies come back) in
+	 * softirq only after that, so the next packet of the connection finds
+	 * it approved instead of queueing behind a release that a preempted
+	 * caller has not finished yet. Other CPUs may still queue meanwhile;
+	 * each round sends what they queued, in order.
+	 */
 	__skb_queue_head_init(&q);
+	local_bh_disable();
+	spin_lock(&t->lock);
 	for (;;) {
-		spin_lock_bh(&t->lock);
-		if (c->unlinked || c->state != JAZZ_CONN_STATE_RELEASING) {
-			spin_unlock_bh(&t->lock);
-			return;
-		}
+		if (c->unlinked || c->state != JAZZ_CONN_STATE_RELEASING)
+			break;
 		n = skb_queue_len(&c->held);
 		if (!n) {
 			WRITE_ONCE(c->last_used, jiffies);
 			WRITE_ONCE(c->state, JAZZ_CONN_STATE_APPROVED);
-			spin_unlock_bh(&t->lock);
-			return;
+			break;
 		}
 		skb_queue_splice_tail_init(&c->held, &q);
 		jazz_conn_unhold(t, c, n);
-		spin_unlock_bh(&t->lock);
+		spin_unlock(&t->lock);
 
-		local_bh_disable();
 		while ((skb = __skb_dequeue(&q))) {
 			atomic64_inc(&c->packets);
 			atomic64_add(skb->len, &c->bytes);
@@ -496,8 +501,15 @@ static void jazz_conn_release(struct jazz_conn_table *t, struct jazz_conn *c)
 				jazz_deliver(t->jd, c->peer, skb);
 			}
 		}
-		local_bh_enable();
+		/* Senders that never stop: let softirqs run now and then. */
+		if (!(++rounds % 8)) {
+			local_bh_enable();
+			local_bh_disable();
+		}
+		spin_lock(&t->lock);
 	}
+	spin_unlock(&t->lock);
+	local_bh_enable();
 }
 
 /*
@@ -666,10 +678,19 @@ static int jazz_conn_check(struct jazz_device *jd, struct jazz_peer *peer,
 	if (unlikely(!t) || unlikely(jazz_conn_parse(skb, &tu)))
 		return JAZZ_CONN_DROP;
 	c = jazz_conn_lookup(t, &tu.key);
-	if (unlikely(tu.related))
-		return c && c->peer == peer &&
-		       READ_ONCE(c->state) == JAZZ_CONN_STATE_APPROVED ?
+	if (unlikely(tu.related)) {
+		/*
+		 * An ICMP error about an approved connection passes, also
+		 * while its held packets are being released (an error about
+		 * one of them can come back before the last one went out).
+		 */
+		if (!c || c->peer != peer)
+			return JAZZ_CONN_DROP;
+		state = READ_ONCE(c->state);
+		return state == JAZZ_CONN_STATE_APPROVED ||
+		       state == JAZZ_CONN_STATE_RELEASING ?
 		       JAZZ_CONN_PASS : JAZZ_CONN_DROP;
+	}
 	if (likely(c)) {
 		if (unlikely(c->peer != peer))
 			return JAZZ_CONN_DROP;

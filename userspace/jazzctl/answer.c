@@ -11,8 +11,9 @@
  *   a verdict inside our sendmsg(), so when it returns the verdict is in
  *   force and any error is already queued on that socket (read without
  *   blocking); nothing waits for a round trip;
- * - requests already queued are answered together: one sendmsg() carries
- *   up to ANSWER_BATCH verdicts;
+ * - requests are read with one recvmmsg(MSG_WAITFORONE): it blocks for the
+ *   first and takes the others already queued; they are answered together,
+ *   one sendmsg() carrying up to ANSWER_BATCH verdicts;
  * - lines are printed after the verdicts went out, into a buffered stdout
  *   flushed before we block again (or not at all with --quiet);
  * - a large receive buffer (SO_RCVBUFFORCE, 8 MiB by default) and
@@ -32,7 +33,6 @@
 #include "jazzctl.h"
 
 #define ANSWER_BATCH	64
-#define ANSWER_RING	1024	/* seq -> cookie, to name a failed verdict */
 
 struct answer_item {
 	struct jz_connreq conn;
@@ -304,29 +304,32 @@ static int answer_resync(struct answer *a)
 
 /* ---- the loop ---- */
 
+/*
+ * One recvmmsg() with MSG_WAITFORONE per round: it blocks for the first
+ * request and takes whatever else is queued without blocking, so a lone
+ * request costs one receive call before its verdict goes out.
+ */
 static int answer_loop(struct nl *ev, struct answer *a)
 {
-	static char buf[NL_BUF];
-	int fd = mnl_socket_get_fd(ev->sk), flags = 0, len;
+	static char bufs[ANSWER_BATCH][NL_SMALL];
+	static struct mmsghdr mm[ANSWER_BATCH];
+	static struct iovec iov[ANSWER_BATCH];
+	int fd = mnl_socket_get_fd(ev->sk), i, n, len;
 	const struct nlmsghdr *nlh;
-	ssize_t n;
 
+	for (i = 0; i < ANSWER_BATCH; i++) {
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len = sizeof(bufs[i]);
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
 	for (;;) {
-		n = recv(fd, buf, sizeof(buf), flags);
-		if (n < 0 && errno == EAGAIN) {
-			/* Nothing more queued: answer what we have, then block. */
-			answer_flush(a);
-			if (!a->quiet)
-				fflush(stdout);
-			flags = 0;
-			continue;
-		}
+		n = recvmmsg(fd, mm, ANSWER_BATCH, MSG_WAITFORONE, NULL);
 		if (n < 0 && errno == ENOBUFS) {
 			a->lost++;
 			fprintf(stderr, "%s: answer: approval requests lost: receive buffer "
 				"overflow (%lu so far); the kernel repeats pending requests, "
 				"resyncing from the connection table\n", PROG, a->lost);
-			answer_flush(a);
 			if (answer_resync(a))
 				return EXIT_FAIL;
 			fflush(stdout);
@@ -339,21 +342,19 @@ static int answer_loop(struct nl *ev, struct answer *a)
 		if (n < 0) {
 			fprintf(stderr, "%s: answer: receiving requests: %s\n", PROG,
 				strerror(errno));
-			answer_flush(a);
 			return EXIT_FAIL;
 		}
-		len = (int)n;
-		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
-		     nlh = mnl_nlmsg_next(nlh, &len))
-			answer_msg(a, nlh);
-		if (a->count && a->done >= a->count) {
-			answer_flush(a);
-			fflush(stdout);
-			return 0;
+		for (i = 0; i < n; i++) {
+			len = (int)mm[i].msg_len;
+			for (nlh = (struct nlmsghdr *)bufs[i]; mnl_nlmsg_ok(nlh, len);
+			     nlh = mnl_nlmsg_next(nlh, &len))
+				answer_msg(a, nlh);
 		}
-		if (a->n == ANSWER_BATCH)
-			answer_flush(a);
-		flags = MSG_DONTWAIT;
+		answer_flush(a);
+		if (!a->quiet)
+			fflush(stdout);
+		if (a->count && a->done >= a->count)
+			return 0;
 	}
 }
 
