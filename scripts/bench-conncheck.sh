@@ -139,11 +139,19 @@ int main(int argc, char **argv)
 		if (pipe(ab) || pipe(ba))
 			return perror("pipe"), 1;
 		if (!fork()) {
+			/* Only our ends: EOF when the parent is done, and no
+			 * stdout of ours keeps a $(...) waiting.
+			 */
+			close(ab[1]);
+			close(ba[0]);
+			close(1);
 			while (read(ab[0], &c, 1) == 1)
 				if (write(ba[1], &c, 1) != 1)
 					break;
 			_exit(0);
 		}
+		close(ab[0]);
+		close(ba[1]);
 		for (i = 0; i < n; i++) {
 			double t0 = now_us();
 
