@@ -382,34 +382,50 @@ static void jazz_conn_icmp(struct sk_buff *skb)
 }
 
 /*
+ * The direction of a held packet (or one on its way to a drop queue): one
+ * queue holds both directions of a pending connection, in arrival order.
+ * The hook owns skb->cb from jazz_conn_hold() until release or drop (the
+ * stack's IPCB is not valid in ndo_start_xmit anyway; icmp_ndo_send() and
+ * the send/receive paths do not read it); the last byte keeps clear of
+ * the front, where the data path may keep its own state after release.
+ */
+static u8 *jazz_conn_skb_dir(struct sk_buff *skb)
+{
+	return &skb->cb[sizeof(skb->cb) - 1];
+}
+
+/*
  * Drop packets taken off a connection (any context but hard irq). Egress
  * packets were sent by this host: their sender gets an ICMP error when
  * @icmp. Counted on the device and on @peer (which may be NULL).
  */
 static void jazz_conn_drop_queue(struct jazz_device *jd, struct jazz_peer *peer,
-				 struct sk_buff_head *q, u8 direction,
-				 enum jazz_stat stat, bool icmp)
+				 struct sk_buff_head *q, enum jazz_stat stat,
+				 bool icmp)
 {
+	unsigned int n = 0, tx = 0;
 	struct sk_buff *skb;
-	unsigned int n = 0;
 
 	if (skb_queue_empty(q))
 		return;
 	rcu_read_lock();
 	local_bh_disable();
 	while ((skb = __skb_dequeue(q))) {
-		if (icmp && direction == JAZZ_DIRECTION_EGRESS)
-			jazz_conn_icmp(skb);
+		if (*jazz_conn_skb_dir(skb) == JAZZ_DIRECTION_EGRESS) {
+			if (icmp)
+				jazz_conn_icmp(skb);
+			tx++;
+		}
 		kfree_skb(skb);
 		n++;
 	}
 	local_bh_enable();
 	rcu_read_unlock();
 	jazz_conn_count_stat(jd, peer, stat, n);
-	if (direction == JAZZ_DIRECTION_EGRESS)
-		DEV_STATS_ADD(jd->dev, tx_dropped, n);
-	else
-		DEV_STATS_ADD(jd->dev, rx_dropped, n);
+	if (tx)
+		DEV_STATS_ADD(jd->dev, tx_dropped, tx);
+	if (n - tx)
+		DEV_STATS_ADD(jd->dev, rx_dropped, n - tx);
 }
 
 /*
@@ -429,8 +445,8 @@ void jazz_conn_remove(struct jazz_conn_table *t, struct jazz_conn *c, u8 end)
 	}
 	jazz_conn_unlink(t, c, &drop);
 	spin_unlock_bh(&t->lock);
-	jazz_conn_drop_queue(t->jd, c->peer, &drop, c->direction,
-			     JAZZ_STAT_DROP_CONNCHECK, false);
+	jazz_conn_drop_queue(t->jd, c->peer, &drop, JAZZ_STAT_DROP_CONNCHECK,
+			     false);
 	if (!c->notified)
 		jazz_conn_notify(t, c, JAZZ_CMD_CONN_EXPIRE_NTF, end);
 	jazz_conn_free(c);
@@ -439,7 +455,9 @@ void jazz_conn_remove(struct jazz_conn_table *t, struct jazz_conn *c, u8 end)
 /* ---- releasing and deciding ---- */
 
 /*
- * Send or deliver the held packets of @c in order, then mark it approved.
+ * Send or deliver the held packets of @c in order (each in its own
+ * direction: the opener's packets and early replies share the queue),
+ * then mark it approved.
  * New packets of the connection keep queueing behind while it is
  * RELEASING, so none overtakes a held one. Caller holds rcu_read_lock().
  */
@@ -447,39 +465,51 @@ static void jazz_conn_release(struct jazz_conn_table *t, struct jazz_conn *c)
 {
 	struct sk_buff_head q;
 	struct sk_buff *skb;
-	unsigned int n;
+	unsigned int n, rounds = 0;
 
+	/*
+	 * BHs stay off from the first batch until the entry is approved: the
+	 * released packets reach their receivers (and replies come back) in
+	 * softirq only after that, so the next packet of the connection finds
+	 * it approved instead of queueing behind a release that a preempted
+	 * caller has not finished yet. Other CPUs may still queue meanwhile;
+	 * each round sends what they queued, in order.
+	 */
 	__skb_queue_head_init(&q);
+	local_bh_disable();
+	spin_lock(&t->lock);
 	for (;;) {
-		spin_lock_bh(&t->lock);
-		if (c->unlinked || c->state != JAZZ_CONN_STATE_RELEASING) {
-			spin_unlock_bh(&t->lock);
-			return;
-		}
+		if (c->unlinked || c->state != JAZZ_CONN_STATE_RELEASING)
+			break;
 		n = skb_queue_len(&c->held);
 		if (!n) {
 			WRITE_ONCE(c->last_used, jiffies);
 			WRITE_ONCE(c->state, JAZZ_CONN_STATE_APPROVED);
-			spin_unlock_bh(&t->lock);
-			return;
+			break;
 		}
 		skb_queue_splice_tail_init(&c->held, &q);
 		jazz_conn_unhold(t, c, n);
-		spin_unlock_bh(&t->lock);
+		spin_unlock(&t->lock);
 
-		local_bh_disable();
 		while ((skb = __skb_dequeue(&q))) {
 			atomic64_inc(&c->packets);
 			atomic64_add(skb->len, &c->bytes);
-			if (c->direction == JAZZ_DIRECTION_EGRESS) {
+			if (*jazz_conn_skb_dir(skb) == JAZZ_DIRECTION_EGRESS) {
 				skb_dst_drop(skb);
 				jazz_send_to_peer(c->peer, skb);
 			} else {
 				jazz_deliver(t->jd, c->peer, skb);
 			}
 		}
-		local_bh_enable();
+		/* Senders that never stop: let softirqs run now and then. */
+		if (!(++rounds % 8)) {
+			local_bh_enable();
+			local_bh_disable();
+		}
+		spin_lock(&t->lock);
 	}
+	spin_unlock(&t->lock);
+	local_bh_enable();
 }
 
 /*
@@ -530,8 +560,7 @@ int jazz_conn_decide(struct jazz_conn_table *t, struct jazz_conn *c,
 	spin_unlock_bh(&t->lock);
 	if (release)
 		jazz_conn_release(t, c);
-	jazz_conn_drop_queue(jd, c->peer, &drop, c->direction,
-			     JAZZ_STAT_DROP_CONNCHECK, true);
+	jazz_conn_drop_queue(jd, c->peer, &drop, JAZZ_STAT_DROP_CONNCHECK, true);
 	rcu_read_unlock();
 	return 0;
 }
@@ -593,6 +622,7 @@ static void jazz_conn_hold(struct jazz_conn_table *t, struct jazz_conn *c,
 	struct jazz_device *jd = t->jd;
 	unsigned int per = max(READ_ONCE(jazz_conn_hold_per_conn), 1U);
 
+	*jazz_conn_skb_dir(skb) = dir;
 	if (dir == JAZZ_DIRECTION_EGRESS && !skb_dst_force(skb)) {
 		__skb_queue_tail(drop, skb);
 		return;
@@ -627,10 +657,10 @@ static void jazz_conn_kick_gc(struct jazz_conn_table *t, unsigned long delay)
 
 static void jazz_conn_overflow(struct jazz_conn_table *t,
 			       struct jazz_peer *peer,
-			       struct sk_buff_head *drop, u8 dir)
+			       struct sk_buff_head *drop)
 {
-	jazz_conn_drop_queue(t->jd, peer, drop, dir,
-			     JAZZ_STAT_DROP_HOLD_OVERFLOW, false);
+	jazz_conn_drop_queue(t->jd, peer, drop, JAZZ_STAT_DROP_HOLD_OVERFLOW,
+			     false);
 }
 
 static int jazz_conn_check(struct jazz_device *jd, struct jazz_peer *peer,
@@ -648,10 +678,19 @@ static int jazz_conn_check(struct jazz_device *jd, struct jazz_peer *peer,
 	if (unlikely(!t) || unlikely(jazz_conn_parse(skb, &tu)))
 		return JAZZ_CONN_DROP;
 	c = jazz_conn_lookup(t, &tu.key);
-	if (unlikely(tu.related))
-		return c && c->peer == peer &&
-		       READ_ONCE(c->state) == JAZZ_CONN_STATE_APPROVED ?
+	if (unlikely(tu.related)) {
+		/*
+		 * An ICMP error about an approved connection passes, also
+		 * while its held packets are being released (an error about
+		 * one of them can come back before the last one went out).
+		 */
+		if (!c || c->peer != peer)
+			return JAZZ_CONN_DROP;
+		state = READ_ONCE(c->state);
+		return state == JAZZ_CONN_STATE_APPROVED ||
+		       state == JAZZ_CONN_STATE_RELEASING ?
 		       JAZZ_CONN_PASS : JAZZ_CONN_DROP;
+	}
 	if (likely(c)) {
 		if (unlikely(c->peer != peer))
 			return JAZZ_CONN_DROP;
@@ -685,17 +724,12 @@ static int jazz_conn_check(struct jazz_device *jd, struct jazz_peer *peer,
 			return JAZZ_CONN_PASS;
 		}
 		/*
-		 * Pending or releasing: queue behind the held packets. Only
-		 * the opener's direction is held; a reply to a released
-		 * packet cannot overtake anything and passes.
+		 * Pending or releasing: queue behind the held packets, in
+		 * either direction. A reply may come before this end's
+		 * verdict (the peer opened the same connection at about the
+		 * same time, or its side was approved ahead of traffic); it
+		 * waits in the same bounded queue and shares the verdict.
 		 */
-		if (dir != c->direction) {
-			spin_unlock(&t->lock);
-			if (state != JAZZ_CONN_STATE_RELEASING)
-				return JAZZ_CONN_DROP;
-			jazz_conn_account(c, &tu, skb);
-			return JAZZ_CONN_PASS;
-		}
 		jazz_conn_hold(t, c, skb, dir, &drop);
 		if (state == JAZZ_CONN_STATE_PENDING && listening &&
 		    time_after_eq(jiffies, c->last_request +
@@ -768,7 +802,7 @@ held:
 		jazz_conn_kick_gc(t, 0);
 		spin_unlock(&t->lock);
 	}
-	jazz_conn_overflow(t, peer, &drop, dir);
+	jazz_conn_overflow(t, peer, &drop);
 	return JAZZ_CONN_HOLD;
 
 denied:
@@ -796,8 +830,7 @@ struct jazz_conn_gc_ctx {
 	int n_release;
 	struct sk_buff_head msgs;	/* notifications, sent after unlock */
 	struct sk_buff_head reqs;	/* repeated requests, likewise */
-	struct sk_buff_head drop_timeout_egress;
-	struct sk_buff_head drop_timeout_ingress;
+	struct sk_buff_head drop_timeout;
 	struct sk_buff_head drop_other;
 	struct jazz_conn *freed[JAZZ_CONN_GC_BATCH];
 	int n_freed;
@@ -836,10 +869,7 @@ static void jazz_conn_gc_timeout(struct jazz_conn_table *t,
 	c->has_deadline = true;
 	c->deadline = now + msecs_to_jiffies(READ_ONCE(jd->deny_backoff_ms));
 	n = skb_queue_len(&c->held);
-	skb_queue_splice_tail_init(&c->held,
-				   c->direction == JAZZ_DIRECTION_EGRESS ?
-				   &g->drop_timeout_egress :
-				   &g->drop_timeout_ingress);
+	skb_queue_splice_tail_init(&c->held, &g->drop_timeout);
 	jazz_conn_unhold(t, c, n);
 	jazz_conn_gc_queue_msg(t, g, c, end);
 }
@@ -942,8 +972,7 @@ void jazz_conn_gc_run(struct jazz_conn_table *t, unsigned long now)
 	}
 	__skb_queue_head_init(&g->msgs);
 	__skb_queue_head_init(&g->reqs);
-	__skb_queue_head_init(&g->drop_timeout_egress);
-	__skb_queue_head_init(&g->drop_timeout_ingress);
+	__skb_queue_head_init(&g->drop_timeout);
 	__skb_queue_head_init(&g->drop_other);
 
 	rcu_read_lock();
@@ -962,13 +991,9 @@ void jazz_conn_gc_run(struct jazz_conn_table *t, unsigned long now)
 	for (i = 0; i < g->n_release; i++)
 		jazz_conn_release(t, g->release[i]);
 	/* Held packets whose peer may be gone: count on the device only. */
-	jazz_conn_drop_queue(jd, NULL, &g->drop_timeout_egress,
-			     JAZZ_DIRECTION_EGRESS, JAZZ_STAT_DROP_TIMEOUT,
+	jazz_conn_drop_queue(jd, NULL, &g->drop_timeout, JAZZ_STAT_DROP_TIMEOUT,
 			     true);
-	jazz_conn_drop_queue(jd, NULL, &g->drop_timeout_ingress,
-			     JAZZ_DIRECTION_INGRESS, JAZZ_STAT_DROP_TIMEOUT,
-			     false);
-	jazz_conn_drop_queue(jd, NULL, &g->drop_other, JAZZ_DIRECTION_INGRESS,
+	jazz_conn_drop_queue(jd, NULL, &g->drop_other,
 			     JAZZ_STAT_DROP_CONNCHECK, false);
 	for (i = 0; i < g->n_freed; i++)
 		jazz_conn_free(g->freed[i]);
@@ -1125,7 +1150,7 @@ void jazz_conn_flush(struct jazz_conn_table *t, struct jazz_peer *peer,
 				break;
 		}
 		spin_unlock_bh(&t->lock);
-		jazz_conn_drop_queue(t->jd, peer, &drop, JAZZ_DIRECTION_INGRESS,
+		jazz_conn_drop_queue(t->jd, peer, &drop,
 				     JAZZ_STAT_DROP_CONNCHECK, false);
 		rcu_read_lock();
 		for (i = 0; i < n; i++) {

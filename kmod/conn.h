@@ -11,6 +11,8 @@
  *   jazz_conn_ingress() runs in the receive path after decryption, inner
  *   header validation and the allowed-ips source check, in softirq under
  *   rcu_read_lock(), before the packet is handed to GRO.
+ * - While a packet is held the hook owns the last byte of skb->cb (its
+ *   direction); nothing else may keep state there across the hook.
  * - Return JAZZ_CONN_PASS to go on, JAZZ_CONN_HOLD when the hook took the
  *   skb (held, or freed and counted by the hook itself), or JAZZ_CONN_DROP:
  *   the caller frees the skb and counts drop-conncheck.

@@ -2,36 +2,174 @@
 # SPDX-License-Identifier: GPL-2.0
 # Benchmark of the direct-connection checks (issue 3), in one VM boot per
 # kernel. Not a test. Two netns n1 -> n2 joined by jazz0 (ChaCha20);
-# n1 runs the auto-approving listener `jazzctl answer jazz0 approve-all`,
-# n2 has the checks off so that exactly one approval is on the path.
+# n1 runs the auto-approving listener `jazzctl answer jazz0 approve-all
+# --quiet` (C, libmnl), n2 has the checks off so that exactly one approval
+# is on the path.
 #
-#   genl-rtt     baseline: one generic netlink request + reply (dev-get do)
-#                from Python, microseconds
+#   genl-rtt     baseline: one generic netlink request + reply, dev-get do
+#                without NLM_F_ACK, from C with libmnl like the answering
+#                path (`jazzctl rtt jazz0 --count 1000`, median, us); the
+#                old Python (netlink_tool.py) round trip is printed beside
 #   first-pkt    RTT of a new UDP flow's first packet (held -> request ->
-#                verdict -> released) minus the RTT of its second packet
-#   conn/s       new UDP flows approved per second: 100 flows sent back
-#                to back, time until the sink on n2 got all of them; next
-#                to it the genl round trips per second (1 / genl-rtt)
+#                verdict -> released) minus the RTT of its second packet,
+#                per flow, median of 200 flows; from C (udprobe, compiled
+#                here from the source below), with the checks on and off;
+#                the approval's own cost is the difference (on - off),
+#                compared to genl-rtt. Measured twice: "pinned", every
+#                process (prober, echo server, answer, rtt) on vCPU 0, and
+#                "free", left to the scheduler (a wakeup of the other vCPU
+#                in QEMU TCG costs a host thread wakeup on a crowded host)
+#   ping-pong    for scale: the round trip of one byte between two
+#                processes over two pipes (C), i.e. two wakeups and
+#                context switches, which an approval cannot avoid and a
+#                genl round trip does not have
+#   conn/s       new UDP flows approved per second: N flows (100 and 1000)
+#                sent back to back, time until the sink on n2 got all of
+#                them; checks on vs off
 #   tcp on/off   iperf3 TCP single stream over an approved connection with
 #                the checks on, and with them off (interleaved repetitions)
 #
-#   scripts/bench-conncheck.sh [--kernel 6.1|6.12|all] [--reps N]
-# Results: out/bench-conncheck/vm/bench-conncheck-<kver>.txt and on stdout.
+#   scripts/bench-conncheck.sh [--kernel 6.1|6.12|all] [--reps N] [--out DIR]
+# Results: DIR/bench-conncheck-<kver>.txt (default DIR out/bench-conncheck/vm)
+# and on stdout.
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${1:-}" != --guest ]; then
 	KERNEL=all
 	REPS=3
+	OUT=$TOP/out/bench-conncheck/vm
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--kernel) KERNEL=$2; shift 2 ;;
 		--reps) REPS=$2; shift 2 ;;
-		*) echo "usage: $0 [--kernel K] [--reps N]" >&2; exit 2 ;;
+		--out) OUT=$(realpath -m "$2"); shift 2 ;;
+		*) echo "usage: $0 [--kernel K] [--reps N] [--out DIR]" >&2; exit 2 ;;
 		esac
 	done
 	mkdir -p "$TOP/out/bench-conncheck"
-	exec "$TOP/scripts/vm.sh" --kernel "$KERNEL" --out "$TOP/out/bench-conncheck/vm" -- \
+	# The UDP prober: C, so that the first-packet delay is measured the
+	# way the baseline (jazzctl rtt, C) is, without Python's jitter.
+	cat >"$TOP/out/bench-conncheck/udprobe.c" <<'CEOF'
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double med(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp);
+	return v[n / 2];
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 5 };
+	char b[64];
+
+	if (argc == 3 && !strcmp(argv[1], "echo")) {	/* echo PORT */
+		struct sockaddr_in from;
+		socklen_t fl;
+		ssize_t n;
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+		a.sin_port = htons(atoi(argv[2]));
+		if (bind(s, (void *)&a, sizeof(a)))
+			return perror("bind"), 1;
+		for (;;) {
+			fl = sizeof(from);
+			n = recvfrom(s, b, sizeof(b), 0, (void *)&from, &fl);
+			if (n > 0)
+				sendto(s, b, n, 0, (void *)&from, fl);
+		}
+	}
+	if (argc == 6 && !strcmp(argv[1], "first")) {	/* first DST PORT N BASE */
+		int n = atoi(argv[4]), base = atoi(argv[5]), i, k;
+		double *f = calloc(n, sizeof(double)), *sc = calloc(n, sizeof(double));
+		double *d = calloc(n, sizeof(double));
+		struct sockaddr_in src = { .sin_family = AF_INET };
+
+		inet_pton(AF_INET, argv[2], &a.sin_addr);
+		a.sin_port = htons(atoi(argv[3]));
+		for (i = 0; i < n; i++) {
+			int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+			src.sin_port = htons(base + i);
+			if (bind(s, (void *)&src, sizeof(src)))
+				return perror("bind"), 1;
+			setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			for (k = 0; k < 2; k++) {
+				double t0 = now_us();
+
+				sendto(s, "p", 1, 0, (void *)&a, sizeof(a));
+				if (recv(s, b, sizeof(b), 0) < 0)
+					return perror("recv"), 1;
+				(k ? sc : f)[i] = now_us() - t0;
+			}
+			d[i] = f[i] - sc[i];
+			close(s);
+		}
+		printf("%.0f %.0f %.0f\n", med(f, n), med(sc, n), med(d, n));
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "pingpong")) {	/* pingpong N */
+		int n = atoi(argv[2]), i, ab[2], ba[2];
+		double *d = calloc(n, sizeof(double));
+		char c = 0;
+
+		if (pipe(ab) || pipe(ba))
+			return perror("pipe"), 1;
+		if (!fork()) {
+			/* Only our ends: EOF when the parent is done, and no
+			 * stdout of ours keeps a $(...) waiting.
+			 */
+			close(ab[1]);
+			close(ba[0]);
+			close(1);
+			while (read(ab[0], &c, 1) == 1)
+				if (write(ba[1], &c, 1) != 1)
+					break;
+			_exit(0);
+		}
+		close(ab[0]);
+		close(ba[1]);
+		for (i = 0; i < n; i++) {
+			double t0 = now_us();
+
+			if (write(ab[1], &c, 1) != 1 || read(ba[0], &c, 1) != 1)
+				return perror("pipe"), 1;
+			d[i] = now_us() - t0;
+		}
+		close(ab[1]);
+		printf("%.0f\n", med(d, n));
+		return 0;
+	}
+	fprintf(stderr, "usage: udprobe echo PORT | first DST PORT N BASE | pingpong N\n");
+	return 2;
+}
+CEOF
+	echo "# host: $(uptime)"
+	cc -O2 -Wall -o "$TOP/out/bench-conncheck/udprobe" "$TOP/out/bench-conncheck/udprobe.c" || exit 1
+	exec "$TOP/scripts/vm.sh" --kernel "$KERNEL" --out "$OUT" -- \
 		env BENCH_REPS="$REPS" "$TOP/scripts/bench-conncheck.sh" --guest
 fi
 
@@ -103,17 +241,24 @@ elif mode == "first":		# first DST PORT N BASE: median first-second RTT, us
         s.close()
     f, sc = statistics.median(first), statistics.median(second)
     print(round(f * 1e6), round(sc * 1e6), round((f - sc) * 1e6))
-elif mode == "sink":		# sink PORT N: seconds from first to N-th datagram
+elif mode == "sink":		# sink PORT N: "seconds count" from first to last datagram
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 1 << 23)
     s.bind(("0.0.0.0", int(sys.argv[2])))
     s.settimeout(60)
     n = int(sys.argv[3])
     s.recv(100)
-    t0 = time.perf_counter()
-    for _ in range(n - 1):
-        s.recv(100)
-    print(time.perf_counter() - t0)
+    t0 = t1 = time.perf_counter()
+    got = 1
+    s.settimeout(10)
+    try:
+        while got < n:
+            s.recv(100)
+            got += 1
+            t1 = time.perf_counter()
+    except socket.timeout:
+        pass
+    print(t1 - t0, got)
 elif mode == "burst":		# burst DST PORT N BASE: one datagram per new flow
     dst, port, n, base = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     socks = []
@@ -126,31 +271,54 @@ elif mode == "burst":		# burst DST PORT N BASE: one datagram per new flow
 PYEOF
 py() { local ns=$1; shift; ip netns exec "$(ns_name "$ns")" $PY "$W/b.py" "$@"; }
 
-bg n2 $PY "$W/b.py" echo 7777
-bg n1 "$JZ" answer jazz0 approve-all >/dev/null 2>&1
-sleep 1
-{
-echo "# bench-conncheck.sh on $KVER ($(nproc) vCPU, QEMU TCG), $REPS repetitions, medians"
-for r in $(seq "$REPS"); do
-	rtt=$(py n1 genl 300 "$NLT")
-	read -r f s extra < <(py n1 first 10.203.0.2 7777 100 $((20000 + r * 1000)))
+UP=$TOP/out/bench-conncheck/udprobe
+[ -x "$UP" ] || { not_ok "udprobe built on the host"; exit 1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# first_pkt LABEL CPU-PREFIX...: one repetition of the first-packet part.
+first_pkt() {
+	local label=$1 r=$2 base rtt prtt f s extra f0 s0 extra0 ans echo
+	shift 2
+	bg n2 "$@" "$UP" echo 7777 >/dev/null
+	echo=$!
+	bg n1 "$@" "$JZ" answer jazz0 approve-all --quiet >/dev/null 2>>"$W/answer.err"
+	ans=$!
+	sleep 1
+	rtt=$(n1 "$@" "$JZ" rtt jazz0 --count 1000 | awk '{ print $6 }')
+	pp=$(n1 "$@" "$UP" pingpong 1000)
+	prtt=$(n1 "$@" $PY "$W/b.py" genl 300 "$NLT")
+	base=$((20000 + r * 1000 + (${#label} == 6) * 10000))
+	n1 "$JZ" conn jazz0 flush
+	read -r f s extra < <(n1 "$@" "$UP" first 10.203.0.2 7777 200 "$base")
 	n1 "$JZ" conn jazz0 flush
 	n1 "$JZ" set jazz0 conncheck off
-	read -r f0 s0 extra0 < <(py n1 first 10.203.0.2 7777 100 $((30000 + r * 1000)))
+	read -r f0 s0 extra0 < <(n1 "$@" "$UP" first 10.203.0.2 7777 200 $((base + 300)))
 	n1 "$JZ" set jazz0 conncheck on
-	echo "rep $r: genl-rtt ${rtt} us; checks on: first ${f} us second ${s} us extra ${extra} us; checks off: first ${f0} us second ${s0} us extra ${extra0} us; extra/genl-rtt $(awk -v a="$extra" -v b="$rtt" 'BEGIN { printf "%.2f", a / b }')"
-done
+	stop_bg "$ans" "$echo"
+	echo "rep $r $label: genl-rtt C ${rtt} us (Python ${prtt} us); pipe ping-pong between 2 processes ${pp} us; checks on: first ${f} us second ${s} us extra ${extra} us; checks off: first ${f0} us second ${s0} us extra ${extra0} us; approval (on-off) $((extra - extra0)) us = $(ratio "$((extra - extra0))" "$rtt") x genl-rtt; extra with checks on = $(ratio "$extra" "$rtt") x genl-rtt"
+}
+stop_bg() { kill "$@" 2>/dev/null; wait "$@" 2>/dev/null; true; }
+{
+echo "# bench-conncheck.sh on $KVER ($(nproc) vCPU, QEMU TCG), $REPS repetitions, medians; guest loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$REPS"); do
-	for mode in on off; do
-		n1 "$JZ" conn jazz0 flush
-		n1 "$JZ" set jazz0 conncheck "$mode"
-		py n2 sink 7000 100 >"$W/sink" &
-		sk=$!
-		sleep 1
-		py n1 burst 10.203.0.2 7000 100 $((40000 + r * 3000))
-		wait $sk
-		secs=$(cat "$W/sink")
-		echo "rep $r: 100 new flows, checks $mode: $(awk -v s="$secs" 'BEGIN { printf "%.0f flows/s (%.3f s)", 99 / s, s }')"
+	first_pkt pinned "$r" taskset -c 0
+	first_pkt free "$r" env
+done
+bg n2 $PY "$W/b.py" echo 7777 >/dev/null
+bg n1 "$JZ" answer jazz0 approve-all --quiet >/dev/null 2>>"$W/answer.err"
+sleep 1
+for n in 100 1000; do
+	for r in $(seq "$REPS"); do
+		for mode in on off; do
+			n1 "$JZ" conn jazz0 flush
+			n1 "$JZ" set jazz0 conncheck "$mode"
+			py n2 sink 7000 "$n" >"$W/sink" &
+			sk=$!
+			sleep 1
+			py n1 burst 10.203.0.2 7000 "$n" $((40000 + r * 3000 + (n == 1000) * 10000))
+			wait $sk
+			read -r secs got <"$W/sink"
+			echo "rep $r: $n new flows, checks $mode: $(awk -v s="$secs" -v n="$got" 'BEGIN { printf "%.0f flows/s (%.3f s)", (n - 1) / s, s }'), $got of $n received"
+		done
 	done
 done
 n1 "$JZ" set jazz0 conncheck on
@@ -165,5 +333,6 @@ for r in $(seq "$REPS"); do
 	done
 done
 echo "conn_objects: $(cat /sys/module/jazz/parameters/conn_objects)"
+echo "answer stderr: $(tr '\n' ' ' <"$W/answer.err")"
 } | tee "$RES"
 ok "bench-conncheck ran"

@@ -14,15 +14,26 @@
 
 static int kt_notified[JAZZ_CONN_END_PEER_REMOVED + 1];
 static bool kt_listening;
+/* Released packets, in order: mark, negated when delivered (ingress). */
+static long kt_released[16];
+static int kt_n_released;
+
+static void kt_release_log(long v)
+{
+	if (kt_n_released < ARRAY_SIZE(kt_released))
+		kt_released[kt_n_released++] = v;
+}
 
 void jazz_send_to_peer(struct jazz_peer *peer, struct sk_buff *skb)
 {
+	kt_release_log(skb->mark);
 	kfree_skb(skb);
 }
 
 void jazz_deliver(struct jazz_device *jd, struct jazz_peer *peer,
 		  struct sk_buff *skb)
 {
+	kt_release_log(-(long)skb->mark);
 	kfree_skb(skb);
 }
 
@@ -438,12 +449,73 @@ static void conn_hold_limits(struct kunit *test)
 	kt_teardown(&f);
 }
 
+/*
+ * Both directions of a pending connection share its hold queue: the
+ * opener's packets and an early reply are released together, in arrival
+ * order, each its own way (sent to the peer, or delivered); a deny drops
+ * them all.
+ */
+static struct dst_entry kt_dst;
+
+static void conn_hold_both_directions(struct kunit *test)
+{
+	static const long want[] = { 1, -2, 3, -4 };
+	struct jazz_conn_tuple tu;
+	struct sk_buff_head drop;
+	struct jazz_conn *c;
+	struct kt_fix f;
+	int i;
+
+	kt_setup(test, &f);
+	__skb_queue_head_init(&drop);
+	kt_tuple(&tu, 7);
+	c = kt_insert(&f, &tu, JAZZ_CONN_STATE_PENDING);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->direction = JAZZ_DIRECTION_INGRESS;
+	/* Egress packets need a (refcounted) route to be held. */
+	atomic_set(&kt_dst.__refcnt, 1 << 20);
+	spin_lock_bh(&f.t->lock);
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		struct sk_buff *skb = kt_skb(abs(want[i]));
+
+		if (want[i] > 0)
+			skb_dst_set(skb, &kt_dst);
+		jazz_conn_hold(f.t, c, skb, want[i] > 0 ?
+			       JAZZ_DIRECTION_EGRESS : JAZZ_DIRECTION_INGRESS,
+			       &drop);
+	}
+	spin_unlock_bh(&f.t->lock);
+	KUNIT_EXPECT_EQ(test, skb_queue_len(&c->held), (u32)ARRAY_SIZE(want));
+	KUNIT_EXPECT_EQ(test, skb_queue_len(&drop), 0U);
+	kt_n_released = 0;
+	KUNIT_EXPECT_EQ(test, jazz_conn_decide(f.t, c, JAZZ_VERDICT_APPROVE, 0),
+			0);
+	KUNIT_EXPECT_EQ(test, c->state, JAZZ_CONN_STATE_APPROVED);
+	KUNIT_EXPECT_EQ(test, f.t->held, 0U);
+	KUNIT_ASSERT_EQ(test, kt_n_released, (int)ARRAY_SIZE(want));
+	for (i = 0; i < ARRAY_SIZE(want); i++)
+		KUNIT_EXPECT_EQ(test, kt_released[i], want[i]);
+
+	/* A deny drops every direction's packets and empties the queue. */
+	c->state = JAZZ_CONN_STATE_PENDING;
+	spin_lock_bh(&f.t->lock);
+	jazz_conn_hold(f.t, c, kt_skb(5), JAZZ_DIRECTION_INGRESS, &drop);
+	jazz_conn_hold(f.t, c, kt_skb(6), JAZZ_DIRECTION_INGRESS, &drop);
+	spin_unlock_bh(&f.t->lock);
+	KUNIT_EXPECT_EQ(test, skb_queue_len(&c->held), 2U);
+	KUNIT_EXPECT_EQ(test, jazz_conn_decide(f.t, c, JAZZ_VERDICT_DENY, 0), 0);
+	KUNIT_EXPECT_EQ(test, skb_queue_len(&c->held), 0U);
+	KUNIT_EXPECT_EQ(test, f.t->held, 0U);
+	kt_teardown(&f);
+}
+
 static struct kunit_case jazz_conn_cases[] = {
 	KUNIT_CASE(conn_key_normalized),
 	KUNIT_CASE(conn_table_vs_model),
 	KUNIT_CASE(conn_hash_collisions),
 	KUNIT_CASE(conn_expiry),
 	KUNIT_CASE(conn_hold_limits),
+	KUNIT_CASE(conn_hold_both_directions),
 	{}
 };
 

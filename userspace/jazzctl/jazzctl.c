@@ -17,10 +17,11 @@ static const struct {
 	{ "setconf", cmd_setconf, "setconf DEV FILE" },
 	{ "addconf", cmd_addconf, "addconf DEV FILE" },
 	{ "showconf", cmd_showconf, "showconf DEV" },
-	{ "monitor", cmd_monitor, "monitor [--json] [--count N] [--group notify|approvals|all]" },
+	{ "monitor", cmd_monitor, "monitor [--json] [--count N] [--group notify|approvals|all] [--rcvbuf BYTES]" },
 	{ "conns", cmd_conns, "conns [DEV|all] [--json]" },
 	{ "conn", cmd_conn, "conn DEV approve|deny|del|flush ..." },
-	{ "answer", cmd_answer, "answer DEV|all approve-all|deny-all|rules FILE [--count N]" },
+	{ "answer", cmd_answer, "answer DEV|all approve-all|deny-all|rules FILE [--count N] [--lifetime S] [--json] [--quiet] [--rcvbuf BYTES]" },
+	{ "rtt", cmd_rtt, "rtt DEV [--count N]" },
 };
 
 static int usage(FILE *f)

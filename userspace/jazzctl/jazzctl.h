@@ -188,10 +188,13 @@ struct nlmsghdr *nl_msg(struct nl *nl, void *buf, uint8_t cmd, uint16_t flags);
 void nl_put_dev(struct nlmsghdr *nlh, const char *dev);
 int nl_run(struct nl *nl, struct nlmsghdr *nlh, nl_cb cb, void *data, struct nl_err *e);
 int nl_join(struct nl *nl, uint32_t grp);
+int nl_rcvbuf(struct nl *nl, int bytes);
 int nl_fail(const char *ctx, int rc, const struct nl_err *e);
 const char *ifname_of(uint32_t ifindex, char *buf);
 #define NL_BUF (1 << 16)
 #define NL_SMALL 8192
+/* Receive buffer of the event listeners (answer, monitor): about 5000 requests. */
+#define NL_RCVBUF (8 << 20)
 
 /* ---- fetch.c: kernel state ---- */
 
@@ -297,5 +300,6 @@ int cmd_monitor(int argc, char **argv);
 int cmd_conns(int argc, char **argv);
 int cmd_conn(int argc, char **argv);
 int cmd_answer(int argc, char **argv);
+int cmd_rtt(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
@@ -251,4 +252,18 @@ const char *ifname_of(uint32_t ifindex, char *buf)
 	if (!if_indextoname(ifindex, buf))
 		snprintf(buf, IF_NAMESIZE, "if%u", ifindex);
 	return buf;
+}
+
+/* A big receive buffer: SO_RCVBUFFORCE (CAP_NET_ADMIN), else SO_RCVBUF. */
+int nl_rcvbuf(struct nl *nl, int bytes)
+{
+	int fd = mnl_socket_get_fd(nl->sk);
+
+	if (!setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)))
+		return 0;
+	if (!setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)))
+		return 0;
+	fprintf(stderr, "%s: cannot set the receive buffer to %d bytes: %s\n", PROG, bytes,
+		strerror(errno));
+	return -1;
 }
