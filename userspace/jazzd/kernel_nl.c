@@ -430,8 +430,29 @@ static void on_mc(evutil_socket_t fd, short what, void *arg)
 	while ((len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
 		mnl_cb_run(buf, len, 0, 0, ntf_cb, n);
 	if (len < 0 && errno == ENOBUFS)
-		jz_warn("netlink: approval notifications lost (socket overrun); "
-			"the kernel times those connections out (fail closed)");
+		jz_warn("netlink: approval requests lost (receive buffer overrun); "
+			"the kernel repeats pending requests every second");
+}
+
+/*
+ * A burst of new connections must not overrun the approvals socket: a big
+ * receive buffer, and NETLINK_BROADCAST_ERROR so that an overrun is
+ * reported to the kernel (which keeps the connections pending and repeats
+ * their requests) instead of being taken for "nobody listens" (which
+ * resolves every pending connection at once, closed).
+ */
+#define MC_RCVBUF (8 << 20)
+
+static void mc_socket_tune(struct knl *n)
+{
+	int fd = mnl_socket_get_fd(n->mc), size = MC_RCVBUF, one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)))
+		jz_warn("netlink: cannot enlarge the approvals receive buffer: %s",
+			strerror(errno));
+	if (mnl_socket_setsockopt(n->mc, NETLINK_BROADCAST_ERROR, &one, sizeof(one)))
+		jz_warn("netlink: NETLINK_BROADCAST_ERROR: %s", strerror(errno));
 }
 
 static void n_free(struct jz_kernel *k)
@@ -502,6 +523,7 @@ struct jz_kernel *jz_kernel_nl_new(struct event_base *base, const struct jz_conf
 			 strerror(errno));
 		goto fail;
 	}
+	mc_socket_tune(n);
 	n->rt = nl_socket_alloc();
 	if (nl_connect(n->rt, NETLINK_ROUTE)) {
 		snprintf(err, errlen, "rtnetlink: cannot connect");
