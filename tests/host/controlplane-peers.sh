@@ -124,5 +124,26 @@ expect dave-pc dave-pc.kernel "bob-pc carol-pc dave-2 erin-2 erin-pc "
 expect erin-2 erin-2.kernel "bob-pc carol-pc dave-2 dave-pc erin-pc "
 check "bob's list, kept by deltas since his first one, has the 6 others" \
 	bash -c "grep 'peer list:' '$T/bob-pc.log' | tail -1 | grep -q 'peer list: 6 visible, 6 installed'"
+
+# A client whose login does not list the "peers_delta" feature (a jazzd
+# from before it) is sent its complete list every time, never a delta.
+if build_jzclient; then
+	jzc -L -m password -u bob -p bobpw -d old-pc lists 6 >"$T/old.lists" &
+	old_pid=$!
+	jzc -m password -u bob -p bobpw -d new-pc lists 6 >"$T/new.lists" &
+	new_pid=$!
+	wait_for "$T/old.lists" "^welcome" 10 && wait_for "$T/new.lists" "^welcome" 10
+	settle
+	client dave-3 dave password
+	wait "$old_pid" "$new_pid"
+	sed 's/^/# old-pc: /' "$T/old.lists"
+	check "a legacy client gets the newcomer in a complete list" \
+		bash -c "grep '^peers ' '$T/old.lists' | tail -1 | grep -q 'dave-3'"
+	check "... and never a peers_delta" bash -c "! grep -q '^peers_delta' '$T/old.lists'"
+	check "a client with the feature gets the newcomer as a delta" \
+		bash -c "grep -q '^peers_delta' '$T/new.lists' && [ \$(grep -c '^peers ' '$T/new.lists') = 1 ]"
+else
+	nok "build jzclient"
+fi
 if kill -0 "$(cp_pid server)" 2>/dev/null; then ok "server still running"; else nok "server still running"; fi
 cp_done

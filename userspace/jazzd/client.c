@@ -562,9 +562,10 @@ static int send_login(struct jz_client *c)
 	}
 	b64 = jz_b64_encode(tok.data, tok.len);
 	jz_krb_buf_free(&tok);
-	m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[]}", "type", "login", "method",
+	m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[ss]}", "type", "login", "method",
 		      cfg(c)->method, "device", cfg(c)->device, "token", b64,
-		      "listen_port", c->k->ops->listen_port(c->k), "other_data");
+		      "listen_port", c->k->ops->listen_port(c->k), "other_data",
+		      "features", "peers_delta", "key_swap_ack");
 	free(b64);
 	if (cfg(c)->endpoint) {
 		char host[64];

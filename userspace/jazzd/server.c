@@ -68,6 +68,7 @@ struct session {
 	size_t nvis;
 	bool fresh;		/* online, not yet in a peer computation */
 	bool listed;		/* has had its complete list */
+	bool takes_delta;	/* login listed feature "peers_delta" */
 	struct filter_res *res;	/* its peer_filter answer, until all are in */
 	bool got_res;
 	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */
@@ -807,8 +808,11 @@ static void peers_finish(struct jz_server *srv)
 			s->listed = true;
 			s->npchg = 0;
 			send_full_list(srv, s);
-		} else if (s->listed && s->npchg) {
+		} else if (s->listed && s->npchg && s->takes_delta) {
 			send_delta(srv, s);
+		} else if (s->listed && s->npchg) {
+			s->npchg = 0;	/* a client without peers_delta */
+			send_full_list(srv, s);
 		}
 		s->got_res = false;
 	}
@@ -1641,6 +1645,18 @@ static void user_key_done(void *arg, struct jz_cb_call *c)
 	OPENSSL_cleanse(r, sizeof(*r));
 }
 
+/* Whether the login's "features" array names @name. */
+static bool has_feature(json_t *login, const char *name)
+{
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(login, "features"), i, f)
+		if (json_is_string(f) && !strcmp(json_string_value(f), name))
+			return true;
+	return false;
+}
+
 static void on_login(struct session *s, json_t *m)
 {
 	const char *method = jz_msg_str(m, "method"), *dev = jz_msg_str(m, "device");
@@ -1662,6 +1678,7 @@ static void on_login(struct session *s, json_t *m)
 	snprintf(s->method, sizeof(s->method), "%s", method);
 	snprintf(s->device, sizeof(s->device), "%s", dev);
 	s->ep_port = (uint16_t)jz_msg_int(m, "listen_port", 0);
+	s->takes_delta = has_feature(m, "peers_delta");
 	if (ep && strlen(ep) < sizeof(s->ep_ip))
 		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", ep);
 	s->token = jz_b64_decode(tok, &s->token_len);

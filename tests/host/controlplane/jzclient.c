@@ -18,10 +18,14 @@
  *   jzclient [options] approvals N  two devices (DEVICE-a, DEVICE-b) log in;
  *                                   a sends N requests to b; prints
  *                                   "approvals K/N T s"
+ *   jzclient [options] lists SECS   login, then for SECS seconds print each
+ *                                   peer-list message: "peers DEV,DEV..."
+ *                                   or "peers_delta"
  * options: -s host:port -C cafile -m kerberos|password -u user -r realm
  *          -p password -S service -c ccache -d device -D delay_s -t offset
  *          -o code=value (answer to a prompt) -b source_ip
  *          -X (stale: AP-REQ from an expired cached service ticket)
+ *          -L (legacy: a login without "features", as before peers_delta)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,7 +51,7 @@
 static const char *server = "127.0.0.1:7443", *cafile, *method = "kerberos";
 static const char *user, *realm, *password, *service, *ccache, *device = "test";
 static const char *answer_code, *answer_value, *bind_ip;
-static int delay_s, time_offset, stale;
+static int delay_s, time_offset, stale, legacy;
 static SSL_CTX *ctx;
 
 static double now(void)
@@ -265,9 +269,14 @@ static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const ch
 	char *t = b64(tok->data, tok->len);
 	json_t *m;
 
-	send_json(c, json_pack("{s:s,s:s,s:s,s:s,s:i,s:[]}", "type", "login", "method",
-			       method, "device", dev, "token", t, "listen_port", 51820,
-			       "other_data"));
+	json_t *login = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[]}", "type", "login",
+				  "method", method, "device", dev, "token", t,
+				  "listen_port", 51820, "other_data");
+
+	/* takes "peers_delta" like jazzd (sent only what changed), unless -L */
+	if (!legacy)
+		json_object_set_new(login, "features", json_pack("[s]", "peers_delta"));
+	send_json(c, login);
 	free(t);
 	while ((m = recv_json(c))) {
 		const char *ty = type_of(m);
@@ -329,6 +338,48 @@ static int do_login(const char *dev, bool quiet)
 	json_decref(m);
 	conn_close(&c);
 	return ok ? 0 : 1;
+}
+
+/* Login, then print the peer-list messages that come within @secs. */
+static int do_lists(int secs)
+{
+	struct conn c = { .fd = -1 };
+	struct jz_krb_buf tok = { 0 };
+	struct timeval tv = { secs, 0 };
+	json_t *m, *e;
+	size_t i;
+
+	if (tls_connect(&c) || make_token(&c, &tok)) {
+		printf("closed\n");
+		conn_close(&c);
+		return 1;
+	}
+	m = login_with(&c, &tok, device);
+	jz_krb_buf_free(&tok);
+	print_result(m);
+	if (!m || strcmp(type_of(m), "welcome")) {
+		json_decref(m);
+		conn_close(&c);
+		return 1;
+	}
+	json_decref(m);
+	fflush(stdout);
+	setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while ((m = recv_json(&c))) {
+		if (!strcmp(type_of(m), "peers")) {
+			printf("peers ");
+			json_array_foreach(json_object_get(m, "peers"), i, e)
+				printf("%s%s", i ? "," : "",
+				       json_string_value(json_object_get(e, "device")));
+			printf("\n");
+		} else if (!strcmp(type_of(m), "peers_delta")) {
+			printf("peers_delta\n");
+		}
+		fflush(stdout);
+		json_decref(m);
+	}
+	conn_close(&c);
+	return 0;
 }
 
 struct many_arg {
@@ -563,7 +614,7 @@ int main(int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:C:m:u:r:p:S:c:d:D:t:o:b:X")) != -1) {
+	while ((opt = getopt(argc, argv, "s:C:m:u:r:p:S:c:d:D:t:o:b:XL")) != -1) {
 		switch (opt) {
 		case 's': server = optarg; break;
 		case 'C': cafile = optarg; break;
@@ -578,6 +629,7 @@ int main(int argc, char **argv)
 		case 't': time_offset = atoi(optarg); break;
 		case 'b': bind_ip = optarg; break;
 		case 'X': stale = 1; break;
+		case 'L': legacy = 1; break;
 		case 'o': {
 			char *eq = strchr(optarg, '=');
 
@@ -615,6 +667,8 @@ int main(int argc, char **argv)
 		return do_badframe(true);
 	if (!strcmp(argv[optind], "badjson"))
 		return do_badframe(false);
+	if (!strcmp(argv[optind], "lists") && optind + 1 < argc)
+		return do_lists(atoi(argv[optind + 1]));
 	if (!strcmp(argv[optind], "approvals") && optind + 1 < argc)
 		return do_approvals(atoi(argv[optind + 1]));
 	return 2;
