@@ -108,6 +108,7 @@ struct jazz_key *jazz_key_create(u8 cipher, u8 key_id,
 	spin_lock_init(&key->replay_lock);
 	jazz_replay_init(&key->replay);
 	INIT_RCU_WORK(&key->free_work, jazz_key_free_work);
+	kref_init(&key->ref);
 	atomic_inc(&jazz_keys_live);
 	pr_debug("jazz: key created\n");
 	return key;
@@ -121,10 +122,17 @@ fail:
 	return ERR_PTR(err);
 }
 
-void jazz_key_put_rcu(struct jazz_key *key)
+static void jazz_key_release(struct kref *ref)
+{
+	struct jazz_key *key = container_of(ref, struct jazz_key, ref);
+
+	queue_rcu_work(jazz_key_wq, &key->free_work);
+}
+
+void jazz_key_put(struct jazz_key *key)
 {
 	if (key)
-		queue_rcu_work(jazz_key_wq, &key->free_work);
+		kref_put(&key->ref, jazz_key_release);
 }
 
 static void jazz_nonce(u8 *nonce, const u8 *salt, u64 counter)

@@ -6,6 +6,7 @@
 #include <linux/rtnetlink.h>
 #include <net/rtnetlink.h>
 #include <net/ip.h>
+#include <net/addrconf.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include "compat.h"
@@ -20,10 +21,32 @@ atomic_t jazz_devices_live = ATOMIC_INIT(0);
 /* All jazz devices, for namespace teardown; under rtnl. */
 static LIST_HEAD(jazz_dev_list);
 
+/*
+ * A pure L3 tunnel has no link: no IPv6 link-local address, so no DAD, MLD
+ * reports or router solicitations sent to no peer. The kernel would give
+ * an ARPHRD_NONE device a random one at NETDEV_UP, which follows ndo_open;
+ * the default mode (eui64) is turned into "none" here, every time, as a
+ * namespace move makes a new inet6_dev. An explicit random or
+ * stable-privacy mode (ip link set DEV addrgenmode ...) is kept, and
+ * addresses can always be added by hand.
+ */
+static void jazz_no_ipv6_autoconf(struct net_device *dev)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	struct inet6_dev *idev = __in6_dev_get(dev);
+
+	if (idev && READ_ONCE(idev->cnf.addr_gen_mode) ==
+		    IN6_ADDR_GEN_MODE_EUI64)
+		WRITE_ONCE(idev->cnf.addr_gen_mode, IN6_ADDR_GEN_MODE_NONE);
+#endif
+}
+
 static int jazz_open(struct net_device *dev)
 {
 	struct jazz_device *jd = netdev_priv(dev);
 	int err;
+
+	jazz_no_ipv6_autoconf(dev);
 
 	mutex_lock(&jd->lock);
 	err = jazz_socket_open(jd, jd->listen_port);
@@ -55,11 +78,21 @@ static int jazz_dev_init(struct net_device *dev)
 	err = gro_cells_init(&jd->gro, dev);
 	if (err)
 		goto err_stats;
-	err = jazz_conn_dev_init(jd);
+	err = jazz_crypt_queue_init(&jd->encrypt_q, jazz_tx_crypt);
 	if (err)
 		goto err_gro;
+	err = jazz_crypt_queue_init(&jd->decrypt_q, jazz_rx_crypt);
+	if (err)
+		goto err_encrypt;
+	err = jazz_conn_dev_init(jd);
+	if (err)
+		goto err_decrypt;
 	return 0;
 
+err_decrypt:
+	jazz_crypt_queue_free(&jd->decrypt_q);
+err_encrypt:
+	jazz_crypt_queue_free(&jd->encrypt_q);
 err_gro:
 	gro_cells_destroy(&jd->gro);
 err_stats:
@@ -76,6 +109,15 @@ static void jazz_dev_uninit(struct net_device *dev)
 	struct jazz_device *jd = netdev_priv(dev);
 
 	jazz_conn_dev_uninit(jd);	/* no-op after dellink; else a failed register */
+	/*
+	 * No producer is left (unregister waited for RCU readers): empty the
+	 * crypt rings, then wait for the peers' ordered-queue works they
+	 * queued, which still count into this device and deliver to its GRO
+	 * cells.
+	 */
+	jazz_crypt_queue_free(&jd->encrypt_q);
+	jazz_crypt_queue_free(&jd->decrypt_q);
+	jazz_queueing_flush();
 	gro_cells_destroy(&jd->gro);
 }
 

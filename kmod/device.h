@@ -8,6 +8,7 @@
 #include <net/gro_cells.h>
 #include "allowedips.h"
 #include "stats.h"
+#include "queueing.h"
 
 #define JAZZ_PEER_HASH_BITS	10
 
@@ -41,6 +42,8 @@ struct jazz_device {
 
 	struct jazz_stats __percpu *stats;
 	struct gro_cells gro;
+	struct jazz_crypt_queue encrypt_q;	/* queueing.h */
+	struct jazz_crypt_queue decrypt_q;
 
 	/* Settings for the direct-connection checks (issue 3, conn.c). */
 	u8 conncheck;

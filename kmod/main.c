@@ -11,6 +11,7 @@
 #include "peer.h"
 #include "crypto.h"
 #include "netlink.h"
+#include "queueing.h"
 
 /*
  * Send-counter limits of a key. At tx_soft_limit the module sends one
@@ -47,9 +48,12 @@ static int __init jazz_init(void)
 	err = jazz_crypto_init();
 	if (err)
 		return err;
-	err = jazz_device_init();
+	err = jazz_queueing_init();
 	if (err)
 		goto err_crypto;
+	err = jazz_device_init();
+	if (err)
+		goto err_queueing;
 	err = jazz_genl_init();
 	if (err)
 		goto err_device;
@@ -58,6 +62,8 @@ static int __init jazz_init(void)
 
 err_device:
 	jazz_device_exit();
+err_queueing:
+	jazz_queueing_exit();
 err_crypto:
 	jazz_crypto_exit();
 	return err;
@@ -68,6 +74,7 @@ static void __exit jazz_exit(void)
 	/* Devices first: their teardown still sends peer-del-ntf. */
 	jazz_device_exit();
 	jazz_genl_exit();
+	jazz_queueing_exit();
 	rcu_barrier();
 	jazz_crypto_exit();
 	pr_info("jazz: unloaded, objects left: devices %d peers %d keys %d\n",

@@ -47,6 +47,8 @@ struct jazz_peer *jazz_peer_create(struct jazz_device *jd, u32 id)
 	rwlock_init(&peer->ep_lock);
 	INIT_LIST_HEAD(&peer->allowedips);
 	timer_setup(&peer->keepalive_timer, jazz_keepalive_fire, 0);
+	jazz_pqueue_init(&peer->txq, peer, jazz_pick_cpu(id), jazz_tx_done);
+	jazz_pqueue_init(&peer->rxq, peer, jazz_pick_cpu(id + 1), jazz_rx_done);
 	peer->last_tx_jiffies = jiffies;
 	hash_add_rcu(jd->peer_hash, &peer->hnode, id);
 	list_add_tail(&peer->list, &jd->peer_list);
@@ -112,7 +114,7 @@ void jazz_peer_key_set(struct jazz_peer *peer, int slot, struct jazz_key *key)
 
 	old = rcu_replace_pointer(peer->keys[slot], key,
 				  lockdep_is_held(&peer->jd->lock));
-	jazz_key_put_rcu(old);
+	jazz_key_put(old);
 }
 
 void jazz_peer_key_swap(struct jazz_peer *peer)

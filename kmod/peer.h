@@ -10,6 +10,7 @@
 #include <net/dst_cache.h>
 #include <jazz.h>
 #include "crypto.h"
+#include "queueing.h"
 #include "stats.h"
 
 struct jazz_device;
@@ -39,6 +40,8 @@ struct jazz_endpoint {
  * - @ep_lock protects @ep and @dst_cache resets (taken from softirq, so
  *   writers use the _bh variants).
  * - @allowedips (the peer's trie nodes) under the device config mutex.
+ * - @txq and @rxq: the ordered queues of packets in the crypt workers
+ *   (queueing.h); each queued packet holds a reference on the peer.
  */
 struct jazz_peer {
 	struct jazz_device *jd;
@@ -61,6 +64,9 @@ struct jazz_peer {
 	struct timer_list keepalive_timer;
 	unsigned long last_tx_jiffies;
 	u64 last_rx_ns;			/* ktime_get_real_ns(); READ/WRITE_ONCE */
+
+	struct jazz_pqueue txq;
+	struct jazz_pqueue rxq;
 
 	struct jazz_stats __percpu *stats;
 	bool dead;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * jazz: receive path, run from the UDP socket's encap_rcv in softirq.
+ * jazz: receive path. The UDP socket's encap_rcv (softirq) queues each
+ * packet to the decrypt workers (queueing.h); the peer's ordered queue
+ * then runs the replay window and delivers in arrival order.
  */
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -9,6 +11,7 @@
 #include <net/ipv6.h>
 #include <net/udp.h>
 #include <net/inet_ecn.h>
+#include <net/ip_tunnels.h>
 #include "device.h"
 #include "peer.h"
 #include "send.h"
@@ -48,9 +51,10 @@ static void jazz_outer_source(struct sk_buff *skb, struct jazz_endpoint *ep)
 		ep->addr6.sin6_family = AF_INET6;
 		ep->addr6.sin6_addr = ipv6_hdr(skb)->saddr;
 		ep->addr6.sin6_port = udp_hdr(skb)->source;
+		/* skb->cb is ours now: skb_iif, not inet6_iif(). */
 		if (ipv6_addr_type(&ep->addr6.sin6_addr) &
 		    IPV6_ADDR_LINKLOCAL)
-			ep->addr6.sin6_scope_id = inet6_iif(skb);
+			ep->addr6.sin6_scope_id = skb->skb_iif;
 	}
 }
 
@@ -134,17 +138,19 @@ void jazz_deliver(struct jazz_device *jd, struct jazz_peer *peer,
 		DEV_STATS_INC(jd->dev, rx_dropped);
 }
 
+/*
+ * UDP encap_rcv: check the header, find peer and key, and queue the packet
+ * to the decrypt workers in the peer's ordered receive queue. Softirq.
+ */
 int jazz_udp_recv(struct sock *sk, struct sk_buff *skb)
 {
 	struct jazz_device *jd = rcu_dereference_sk_user_data(sk);
-	struct jazz_peer *peer = NULL, *owner;
-	struct jazz_endpoint src;
+	struct jazz_peer *peer = NULL;
 	struct jazz_hdr_info hi;
 	struct jazz_key *key;
+	struct jazz_cb *cb;
 	unsigned int off;
-	u8 saddr[16];
-	bool ok;
-	int bits;
+	u8 ds;
 
 	if (unlikely(!jd))
 		goto drop_silent;
@@ -155,7 +161,7 @@ int jazz_udp_recv(struct sock *sk, struct sk_buff *skb)
 		jazz_rx_count(jd, NULL, JAZZ_STAT_DROP_MALFORMED, 1);
 		goto drop;
 	}
-	jazz_outer_source(skb, &src);
+	ds = ip_tunnel_get_dsfield(ip_hdr(skb), skb);
 	__skb_pull(skb, off);
 
 	rcu_read_lock();
@@ -165,49 +171,119 @@ int jazz_udp_recv(struct sock *sk, struct sk_buff *skb)
 		goto drop_unlock;
 	}
 	key = jazz_rx_key(peer, hi.key_id);
-	if (unlikely(!key)) {
+	if (unlikely(!key || !jazz_key_get_rcu(key))) {
 		jazz_rx_count(jd, peer, JAZZ_STAT_DROP_NO_KEY, 1);
 		goto drop_unlock;
 	}
 	if (unlikely(hi.counter >= JAZZ_REPLAY_REJECT)) {
+		jazz_key_put(key);
 		jazz_rx_count(jd, peer, JAZZ_STAT_DROP_REPLAY, 1);
 		goto drop_unlock;
 	}
-	if (unlikely(jazz_key_decrypt(key, skb, hi.counter))) {
-		jazz_rx_count(jd, peer, JAZZ_STAT_DROP_AUTH, 1);
+	cb = JAZZ_CB(skb);
+	cb->peer = peer;
+	cb->key = key;
+	cb->counter = hi.counter;
+	cb->ds = ds;
+	cb->xnet = !net_eq(dev_net(jd->dev), sock_net(sk));
+	atomic_set(&cb->state, JAZZ_PKT_NEW);
+
+	spin_lock(&peer->rxq.list.lock);
+	if (unlikely(jazz_pqueue_full(&peer->rxq))) {
+		spin_unlock(&peer->rxq.list.lock);
+		jazz_key_put(key);
+		jazz_rx_count(jd, peer, JAZZ_STAT_DROP_QUEUE_FULL, 1);
 		goto drop_unlock;
 	}
+	jazz_peer_get(peer);
+	__skb_queue_tail(&peer->rxq.list, skb);
+	spin_unlock(&peer->rxq.list.lock);
+	if (unlikely(!jazz_crypt_enqueue(&jd->decrypt_q, &peer->rxq, skb)))
+		jazz_rx_count(jd, peer, JAZZ_STAT_DROP_QUEUE_FULL, 1);
+	rcu_read_unlock();
+	return 0;
+
+drop_unlock:
+	rcu_read_unlock();
+drop:
+	DEV_STATS_INC(jd->dev, rx_dropped);
+drop_silent:
+	kfree_skb(skb);
+	return 0;
+}
+
+/* Crypt worker: decrypt one queued packet. BHs off, rcu_read_lock held. */
+void jazz_rx_crypt(struct sk_buff *skb)
+{
+	struct jazz_cb *cb = JAZZ_CB(skb);
+	struct jazz_peer *peer = cb->peer;
+	int state = JAZZ_PKT_DEAD;
+
+	if (unlikely(READ_ONCE(peer->dead)))
+		jazz_rx_count(peer->jd, peer, JAZZ_STAT_DROP_NO_PEER, 1);
+	else if (unlikely(jazz_key_decrypt(cb->key, skb, cb->counter)))
+		jazz_rx_count(peer->jd, peer, JAZZ_STAT_DROP_AUTH, 1);
+	else
+		state = JAZZ_PKT_CRYPTED;
+	jazz_pqueue_finish(&peer->rxq, skb, state);
+}
+
+/*
+ * Leaves the peer's receive queue in arrival order: replay window, roaming,
+ * inner checks, delivery. Drop reasons of dead packets were counted where
+ * they died. BHs off, rcu_read_lock held.
+ */
+void jazz_rx_done(struct sk_buff *skb)
+{
+	struct jazz_cb *cb = JAZZ_CB(skb);
+	struct jazz_peer *peer = cb->peer, *owner;
+	struct jazz_device *jd = peer->jd;
+	struct jazz_key *key = cb->key;
+	struct jazz_endpoint src;
+	u8 saddr[16], ds = cb->ds;
+	bool ok, xnet = cb->xnet;
+	int bits;
+
+	if (unlikely(atomic_read(&cb->state) != JAZZ_PKT_CRYPTED))
+		goto drop;
 	spin_lock(&key->replay_lock);
-	ok = jazz_replay_check(&key->replay, hi.counter);
+	ok = jazz_replay_check(&key->replay, cb->counter);
 	spin_unlock(&key->replay_lock);
 	if (unlikely(!ok)) {
 		jazz_rx_count(jd, peer, JAZZ_STAT_DROP_REPLAY, 1);
-		goto drop_unlock;
+		goto drop;
 	}
 
 	/* Authenticated: the peer is alive here. */
 	WRITE_ONCE(peer->last_rx_ns, ktime_get_real_ns());
+	jazz_outer_source(skb, &src);
 	jazz_roam(peer, &src);
 
 	if (!skb->len) {	/* keepalive */
 		jazz_rx_count(jd, peer, JAZZ_STAT_RX_PACKETS, 1);
-		rcu_read_unlock();
 		consume_skb(skb);
-		return 0;
+		goto out;
 	}
 
 	bits = jazz_inner_check(skb, saddr);
 	if (unlikely(bits < 0)) {
 		jazz_rx_count(jd, peer, JAZZ_STAT_DROP_MALFORMED, 1);
-		goto drop_unlock;
+		goto drop;
 	}
 	owner = jazz_aip_lookup(&jd->aip, saddr, bits);
 	if (unlikely(owner != peer)) {
 		jazz_rx_count(jd, peer, JAZZ_STAT_DROP_SOURCE, 1);
-		goto drop_unlock;
+		goto drop;
+	}
+	/* RFC 6040: outer CE on a not-ECT inner packet means drop. */
+	if (unlikely(INET_ECN_decapsulate(skb, ds,
+					  ip_tunnel_get_dsfield(ip_hdr(skb),
+								skb)) > 1)) {
+		jazz_rx_count(jd, peer, JAZZ_STAT_DROP_MALFORMED, 1);
+		goto drop;
 	}
 
-	skb_scrub_packet(skb, !net_eq(dev_net(jd->dev), sock_net(sk)));
+	skb_scrub_packet(skb, xnet);
 	skb->dev = jd->dev;
 	skb->pkt_type = PACKET_HOST;
 	skb->ip_summed = CHECKSUM_UNNECESSARY;
@@ -220,21 +296,18 @@ int jazz_udp_recv(struct sock *sk, struct sk_buff *skb)
 	case JAZZ_CONN_PASS:
 		break;
 	case JAZZ_CONN_HOLD:
-		rcu_read_unlock();
-		return 0;
+		goto out;
 	default:
 		jazz_rx_count(jd, peer, JAZZ_STAT_DROP_CONNCHECK, 1);
-		goto drop_unlock;
+		goto drop;
 	}
 	jazz_deliver(jd, peer, skb);
-	rcu_read_unlock();
-	return 0;
+	goto out;
 
-drop_unlock:
-	rcu_read_unlock();
 drop:
 	DEV_STATS_INC(jd->dev, rx_dropped);
-drop_silent:
 	kfree_skb(skb);
-	return 0;
+out:
+	jazz_key_put(key);
+	jazz_peer_put(peer);
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * jazz: transmit path. ndo_start_xmit looks the peer up by the inner
- * destination, runs the connection hook, segments GSO packets, encrypts
- * each segment in place and hands it to the UDP tunnel socket.
+ * destination, runs the connection hook, segments GSO packets and queues
+ * each segment to the crypt workers (queueing.h); a worker encrypts it in
+ * place and the peer's ordered queue hands it to the UDP tunnel socket.
  */
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -10,6 +11,7 @@
 #include <linux/icmpv6.h>
 #include <net/icmp.h>
 #include <net/inet_ecn.h>
+#include <net/ip_tunnels.h>
 #include "compat.h"
 #include "device.h"
 #include "peer.h"
@@ -53,40 +55,106 @@ static bool jazz_next_counter(struct jazz_peer *peer, struct jazz_key *key,
 	return true;
 }
 
-/* Encrypt and send one (non-GSO) packet; consumes @skb. rcu_read_lock held. */
-static void jazz_send_one(struct jazz_peer *peer, struct jazz_key *key,
-			  struct sk_buff *skb)
+/*
+ * Queue one (non-GSO) packet for encryption: take its counter and its
+ * place in the peer's ordered queue together, so packets leave in counter
+ * order. Consumes @skb. rcu_read_lock held, BHs off.
+ */
+static void jazz_tx_enqueue(struct jazz_peer *peer, struct jazz_key *key,
+			    struct sk_buff *skb, u8 depth)
 {
 	struct jazz_device *jd = peer->jd;
-	unsigned int len = skb->len;
+	struct jazz_cb *cb = JAZZ_CB(skb);
 	u64 counter;
-	int err;
 
+	if (unlikely(!jazz_key_get_rcu(key))) {
+		jazz_count(jd, peer, JAZZ_STAT_DROP_NO_KEY, 1);
+		goto drop;
+	}
+	cb->peer = peer;
+	cb->key = key;
+	cb->depth = depth;
+	/* RFC 6040 / RFC 3168: the inner ECN bits go to the outer header. */
+	cb->ds = ip_tunnel_ecn_encap(0, ip_hdr(skb), skb);
+	atomic_set(&cb->state, JAZZ_PKT_NEW);
+
+	spin_lock(&peer->txq.list.lock);
+	if (unlikely(jazz_pqueue_full(&peer->txq))) {
+		spin_unlock(&peer->txq.list.lock);
+		jazz_key_put(key);
+		jazz_count(jd, peer, JAZZ_STAT_DROP_QUEUE_FULL, 1);
+		goto drop;
+	}
 	if (!jazz_next_counter(peer, key, &counter)) {
+		spin_unlock(&peer->txq.list.lock);
+		jazz_key_put(key);
 		jazz_count(jd, peer, JAZZ_STAT_DROP_KEY_EXHAUSTED, 1);
 		goto drop;
 	}
-	err = jazz_key_encrypt(key, skb, READ_ONCE(peer->remote_id), counter);
-	if (unlikely(err)) {
-		jazz_count(jd, peer, JAZZ_STAT_DROP_TX_ERROR, 1);
-		goto drop;
+	cb->counter = counter;
+	jazz_peer_get(peer);
+	__skb_queue_tail(&peer->txq.list, skb);
+	spin_unlock(&peer->txq.list.lock);
+	if (unlikely(!jazz_crypt_enqueue(&jd->encrypt_q, &peer->txq, skb)))
+		jazz_count(jd, peer, JAZZ_STAT_DROP_QUEUE_FULL, 1);
+	return;
+drop:
+	DEV_STATS_INC(jd->dev, tx_dropped);
+	kfree_skb(skb);
+}
+
+/* Crypt worker: encrypt one queued packet. BHs off, rcu_read_lock held. */
+void jazz_tx_crypt(struct sk_buff *skb)
+{
+	struct jazz_cb *cb = JAZZ_CB(skb);
+	struct jazz_peer *peer = cb->peer;
+	int state = JAZZ_PKT_CRYPTED;
+
+	if (unlikely(READ_ONCE(peer->dead) ||
+		     jazz_key_encrypt(cb->key, skb, READ_ONCE(peer->remote_id),
+				      cb->counter))) {
+		jazz_count(peer->jd, peer, JAZZ_STAT_DROP_TX_ERROR, 1);
+		state = JAZZ_PKT_DEAD;
 	}
-	err = jazz_socket_send(peer, skb);
+	jazz_pqueue_finish(&peer->txq, skb, state);
+}
+
+/* Leaves the peer's tx queue in order: send or drop. BHs off, RCU held. */
+void jazz_tx_done(struct sk_buff *skb)
+{
+	struct jazz_cb *cb = JAZZ_CB(skb);
+	struct jazz_peer *peer = cb->peer;
+	struct jazz_device *jd = peer->jd;
+	unsigned int len = skb->len;
+	u8 *depth, saved;
+	int err;
+
+	jazz_key_put(cb->key);
+	/* Dead packets were counted by reason where they died. */
+	if (unlikely(atomic_read(&cb->state) != JAZZ_PKT_CRYPTED)) {
+		DEV_STATS_INC(jd->dev, tx_dropped);
+		kfree_skb(skb);
+		goto out;
+	}
+	/* A jazz device under this one sees the nesting depth of the xmit. */
+	depth = this_cpu_ptr(&jazz_xmit_depth);
+	saved = *depth;
+	*depth = cb->depth;
+	err = jazz_socket_send(peer, skb, cb->ds);
+	*depth = saved;
 	if (unlikely(err)) {
 		jazz_count(jd, peer, err == -ELOOP ? JAZZ_STAT_DROP_LOOP :
 			   err == -EDESTADDRREQ ? JAZZ_STAT_DROP_NO_ENDPOINT :
 			   JAZZ_STAT_DROP_TX_ERROR, 1);
 		DEV_STATS_INC(jd->dev, tx_errors);
-		return;
+		goto out;
 	}
 	WRITE_ONCE(peer->last_tx_jiffies, jiffies);
 	jazz_count(jd, peer, JAZZ_STAT_TX_PACKETS, 1);
 	jazz_count(jd, peer, JAZZ_STAT_TX_BYTES, len);
 	dev_sw_netstats_tx_add(jd->dev, 1, len);
-	return;
-drop:
-	DEV_STATS_INC(jd->dev, tx_dropped);
-	kfree_skb(skb);
+out:
+	jazz_peer_put(peer);
 }
 
 static bool jazz_endpoint_known(struct jazz_peer *peer)
@@ -105,6 +173,7 @@ void jazz_send_to_peer(struct jazz_peer *peer, struct sk_buff *skb)
 	struct jazz_device *jd = peer->jd;
 	struct sk_buff *segs, *next;
 	struct jazz_key *key;
+	u8 depth;
 
 	key = rcu_dereference(peer->keys[JAZZ_KEY_SLOT_PRIMARY]);
 	if (unlikely(!key)) {
@@ -115,9 +184,10 @@ void jazz_send_to_peer(struct jazz_peer *peer, struct sk_buff *skb)
 		jazz_count(jd, peer, JAZZ_STAT_DROP_NO_ENDPOINT, 1);
 		goto drop;
 	}
+	depth = *this_cpu_ptr(&jazz_xmit_depth);
 	if (!skb_is_gso(skb)) {
 		skb_mark_not_on_list(skb);
-		jazz_send_one(peer, key, skb);
+		jazz_tx_enqueue(peer, key, skb, depth);
 		return;
 	}
 	segs = skb_gso_segment(skb, 0);
@@ -128,7 +198,7 @@ void jazz_send_to_peer(struct jazz_peer *peer, struct sk_buff *skb)
 	consume_skb(skb);
 	skb_list_walk_safe(segs, skb, next) {
 		skb_mark_not_on_list(skb);
-		jazz_send_one(peer, key, skb);
+		jazz_tx_enqueue(peer, key, skb, depth);
 	}
 	return;
 drop:

@@ -25,4 +25,11 @@ int jazz_udp_recv(struct sock *sk, struct sk_buff *skb);
 void jazz_deliver(struct jazz_device *jd, struct jazz_peer *peer,
 		  struct sk_buff *skb);
 
+/* Crypt workers (queueing.h): encrypt/decrypt one queued packet. */
+void jazz_tx_crypt(struct sk_buff *skb);
+void jazz_rx_crypt(struct sk_buff *skb);
+/* Ordered queue exits: send / check and deliver one packet. */
+void jazz_tx_done(struct sk_buff *skb);
+void jazz_rx_done(struct sk_buff *skb);
+
 #endif /* _JAZZ_SEND_H */

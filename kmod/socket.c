@@ -169,17 +169,16 @@ static int jazz_send6(struct jazz_peer *peer, struct sock *sk,
 }
 #endif
 
-int jazz_socket_send(struct jazz_peer *peer, struct sk_buff *skb)
+int jazz_socket_send(struct jazz_peer *peer, struct sk_buff *skb, u8 ds)
 {
 	struct jazz_device *jd = peer->jd;
 	struct jazz_endpoint ep;
 	struct sock *sk;
 	int err = -EAFNOSUPPORT;
-	u8 ds = 0;
 
-	read_lock_bh(&peer->ep_lock);
+	read_lock(&peer->ep_lock);
 	ep = peer->ep;
-	read_unlock_bh(&peer->ep_lock);
+	read_unlock(&peer->ep_lock);
 
 	skb_mark_not_on_list(skb);
 	skb->dev = jd->dev;

@@ -13,7 +13,10 @@ struct jazz_peer;
  */
 int jazz_socket_open(struct jazz_device *jd, u16 port);
 void jazz_socket_close(struct jazz_device *jd);
-/* Encapsulated @skb (data at the jazz header) to the peer's endpoint. */
-int jazz_socket_send(struct jazz_peer *peer, struct sk_buff *skb);
+/*
+ * Encapsulated @skb (data at the jazz header) to the peer's endpoint, with
+ * @ds as the outer DS field. Consumes @skb. BHs off, rcu_read_lock held.
+ */
+int jazz_socket_send(struct jazz_peer *peer, struct sk_buff *skb, u8 ds);
 
 #endif /* _JAZZ_SOCKET_H */

@@ -31,6 +31,7 @@ static const char *const stat_names[N_STATS] = {
 	[JAZZ_A_STATS_DROP_TIMEOUT] = "drop_timeout",
 	[JAZZ_A_STATS_DROP_TX_ERROR] = "drop_tx_error",
 	[JAZZ_A_STATS_HELD] = "held",
+	[JAZZ_A_STATS_DROP_QUEUE_FULL] = "drop_queue_full",
 };
 
 static const char *const feature_names[] = {
@@ -52,7 +53,7 @@ void print_stats_text(const char *indent, const struct jz_stats *s)
 			printf("%sdrops:", indent);
 		else
 			putchar(',');
-		printf(" %s %" PRIu64, stat_names[i] ? stat_names[i] + (i < JAZZ_A_STATS_HELD ? 5 : 0) : "?",
+		printf(" %s %" PRIu64, stat_names[i] ? stat_names[i] + (i != JAZZ_A_STATS_HELD ? 5 : 0) : "?",
 		       s->v[i]);
 	}
 	if (n)
