@@ -7,7 +7,7 @@
 #          there is one) -> every executable in build/tests/unit/
 #   host   every tests/host/*.sh on this machine
 #   kunit  scripts/kunit.sh (when present)
-#   vm     every tests/vm/*.sh except lib.sh and bench-*, on each stock
+#   vm     every tests/vm/*.sh except lib*.sh and bench-*, on each stock
 #          kernel, in one VM boot per kernel (scripts/vm.sh --each; a test
 #          that crashes the VM is reported and the rest run in a new boot)
 #
@@ -157,7 +157,7 @@ fi
 if want vm; then
 	vmtests=()
 	for t in tests/vm/*.sh; do
-		case "$(basename "$t")" in lib.sh|bench-*) continue ;; esac
+		case "$(basename "$t")" in lib.sh|lib-*|bench-*) continue ;; esac
 		filtered "$t" || continue
 		vmtests+=("$t")
 	done
