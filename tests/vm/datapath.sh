@@ -24,34 +24,9 @@ T=$(mktemp -d)
 on_exit rm -rf "$T"
 dmesg_mark
 
-K1=1111111111111111111111111111111111111111111111111111111111111111
-K2=2222222222222222222222222222222222222222222222222222222222222222
-K3=3333333333333333333333333333333333333333333333333333333333333333
-K4=4444444444444444444444444444444444444444444444444444444444444444
-S1=a1a1a1a1
-S2=b2b2b2b2
-
-# Device counter NAME of DEV in NS (netlink_tool.py: a client of its own).
-jstat() { ip netns exec "$(ns_name "$1")" $PY "$NLT" stats "$2" | sed -n "s/^$3=//p"; }
-objects() { cat /sys/module/jazz/parameters/objects; }
-
-ns_add n1 n2
-veth n1 veth1 n2 veth2
-addr n1 veth1 192.168.241.1/24 fd00:aa::1/64
-addr n2 veth2 192.168.241.2/24 fd00:aa::2/64
-
-n1 ip link add jazz0 type jazz
-n2 ip link add jazz0 type jazz
-addr n1 jazz0 10.0.0.1/24 fd00::1/64
-addr n2 jazz0 10.0.0.2/24 fd00::2/64
-
-# Direct-connection checks (issue 3) are tested elsewhere: off here.
-check "n1 listen-port" n1 "$JZ" set jazz0 listen-port 10001 conncheck off \
-	peer 2 remote-id 1 name n2 endpoint 192.168.241.2:10002 allowed-ips 10.0.0.2/32,fd00::2/128
-check "n2 listen-port" n2 "$JZ" set jazz0 listen-port 10002 conncheck off \
-	peer 1 remote-id 2 name n1 endpoint 192.168.241.1:10001 allowed-ips 10.0.0.1/32,fd00::1/128
-check "n1 key" n1 "$JZ" key jazz0 new peer 2 slot primary id 1 cipher chacha20-poly1305 tx "$K1:$S1" rx "$K2:$S2"
-check "n2 key" n2 "$JZ" key jazz0 new peer 1 slot primary id 1 cipher chacha20-poly1305 tx "$K2:$S2" rx "$K1:$S1"
+. "$(dirname "$0")/lib-pair.sh"
+pair_devices 192.168.241 10.0.0 fd00 fd00:aa
+pair_config 192.168.241 10.0.0 fd00 10000
 
 # ---------------------------------------------------------------- basics
 check "ping IPv4 inner / IPv4 outer" n1 ping -c 3 -i 0.2 -W 2 10.0.0.2

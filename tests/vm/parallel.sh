@@ -29,24 +29,11 @@ on_exit rm -rf "$T"
 on_exit sh -c "echo $QLEN0 > $QLEN"
 dmesg_mark
 
-K1=1111111111111111111111111111111111111111111111111111111111111111
-K2=2222222222222222222222222222222222222222222222222222222222222222
-S1=a1a1a1a1
-S2=b2b2b2b2
-
-jstat() { ip netns exec "$(ns_name "$1")" $PY "$NLT" stats "$2" | sed -n "s/^$3=//p"; }
-objects() { cat /sys/module/jazz/parameters/objects; }
+. "$(dirname "$0")/lib-pair.sh"
 diag "cpus online: $(nproc)"
 OBJ0=$(objects)
 
-ns_add n1 n2
-veth n1 veth1 n2 veth2
-addr n1 veth1 192.168.242.1/24
-addr n2 veth2 192.168.242.2/24
-n1 ip link add jazz0 type jazz
-n2 ip link add jazz0 type jazz
-addr n1 jazz0 10.1.0.1/24 fd01::1/64
-addr n2 jazz0 10.1.0.2/24 fd01::2/64
+pair_devices 192.168.242 10.1.0 fd01
 
 # ------------------------------------------------------- IPv6 autoconf
 # A pure L3 tunnel: no link-local address, so no DAD, router solicitation
@@ -70,12 +57,7 @@ n1 ip -6 addr flush dev jazz0 scope link
 n1 ip link set jazz0 up
 n1 ip addr replace fd01::1/64 dev jazz0 nodad
 
-check "n1 config" n1 "$JZ" set jazz0 listen-port 11001 conncheck off \
-	peer 2 remote-id 1 name n2 endpoint 192.168.242.2:11002 allowed-ips 10.1.0.2/32,fd01::2/128
-check "n2 config" n2 "$JZ" set jazz0 listen-port 11002 conncheck off \
-	peer 1 remote-id 2 name n1 endpoint 192.168.242.1:11001 allowed-ips 10.1.0.1/32,fd01::1/128
-check "n1 key" n1 "$JZ" key jazz0 new peer 2 slot primary id 1 cipher chacha20-poly1305 tx "$K1:$S1" rx "$K2:$S2"
-check "n2 key" n2 "$JZ" key jazz0 new peer 1 slot primary id 1 cipher chacha20-poly1305 tx "$K2:$S2" rx "$K1:$S1"
+pair_config 192.168.242 10.1.0 fd01 11000
 check "ping through the tunnel" n1 ping -c 3 -i 0.2 -W 2 10.1.0.2
 
 # ------------------------------------------------------------------ ECN

@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared setup of the two-namespace data path tests (datapath.sh,
+# parallel.sh), sourced by them after lib.sh: namespaces n1 and n2 joined by
+# a veth (veth1, veth2), a jazz0 in each, configured with jazzctl and fixed
+# test keys. Needs $JZ, $PY and $NLT.
+
+K1=1111111111111111111111111111111111111111111111111111111111111111
+K2=2222222222222222222222222222222222222222222222222222222222222222
+K3=3333333333333333333333333333333333333333333333333333333333333333
+K4=4444444444444444444444444444444444444444444444444444444444444444
+S1=a1a1a1a1
+S2=b2b2b2b2
+
+# jstat NS DEV NAME: a device counter (netlink_tool.py: a client of its own).
+jstat() { ip netns exec "$(ns_name "$1")" $PY "$NLT" stats "$2" | sed -n "s/^$3=//p"; }
+objects() { cat /sys/module/jazz/parameters/objects; }
+
+# pair_devices NET4 INNER4 INNER6 [NET6]: n1 and n2 with the veth on
+# NET4.1/.2 (and NET6::1/::2) and jazz0 on INNER4.1/.2 and INNER6::1/::2,
+# e.g. pair_devices 192.168.241 10.0.0 fd00 fd00:aa.
+pair_devices() {
+	ns_add n1 n2
+	veth n1 veth1 n2 veth2
+	addr n1 veth1 "$1.1/24" ${4:+"$4::1/64"}
+	addr n2 veth2 "$1.2/24" ${4:+"$4::2/64"}
+	n1 ip link add jazz0 type jazz
+	n2 ip link add jazz0 type jazz
+	addr n1 jazz0 "$2.1/24" "$3::1/64"
+	addr n2 jazz0 "$2.2/24" "$3::2/64"
+}
+
+# pair_config NET4 INNER4 INNER6 PORT: each end the other's peer (n1 is peer
+# 1 at n2, n2 peer 2 at n1; n1 listens on PORT+1, n2 on PORT+2) with the
+# checks off (tested in conncheck*.sh) and a ChaCha20-Poly1305 primary key.
+pair_config() {
+	check "n1 config" n1 "$JZ" set jazz0 listen-port $(($4 + 1)) conncheck off \
+		peer 2 remote-id 1 name n2 endpoint "$1.2:$(($4 + 2))" allowed-ips "$2.2/32,$3::2/128"
+	check "n2 config" n2 "$JZ" set jazz0 listen-port $(($4 + 2)) conncheck off \
+		peer 1 remote-id 2 name n1 endpoint "$1.1:$(($4 + 1))" allowed-ips "$2.1/32,$3::1/128"
+	check "n1 key" n1 "$JZ" key jazz0 new peer 2 slot primary id 1 cipher chacha20-poly1305 tx "$K1:$S1" rx "$K2:$S2"
+	check "n2 key" n2 "$JZ" key jazz0 new peer 1 slot primary id 1 cipher chacha20-poly1305 tx "$K2:$S2" rx "$K1:$S1"
+}
