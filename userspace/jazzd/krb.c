@@ -59,7 +59,10 @@ void k5_rc_close(krb5_context ctx, krb5_rcache rc);
 
 #define JZ_SLOTS_MAX 16
 
-#define KT_RACY_NS 200000000LL	/* 200 ms */
+/* Two jiffies at HZ=100: file times come from the tick-granular coarse
+ * clock, so a later write within the same tick as our stat() can only
+ * happen if the file was that fresh when we loaded it. */
+#define KT_RACY_NS 20000000LL	/* 20 ms */
 
 struct jz_slot {
 	bool busy;
