@@ -464,7 +464,12 @@ static long long ts_ns(const struct timespec *t)
 	return t->tv_sec * 1000000000LL + t->tv_nsec;
 }
 
-/* Copy every entry of the file into a new MEMORY keytab of this slot. */
+/*
+ * Copy every entry of the file into a new MEMORY keytab of this slot. A
+ * name is never reused; libkrb5 frees a MEMORY keytab (and wipes its keys)
+ * when its last handle is closed, so the old copy goes away as soon as the
+ * slot drops it.
+ */
 static krb5_error_code kt_load(struct jz_krb_server *s, struct jz_slot *sl)
 {
 	static atomic_uint serial;
