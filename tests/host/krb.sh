@@ -156,7 +156,8 @@ check "client with only an expired ticket: no-credentials (no KDC round trip hel
 	'no-credentials' ap "${S[@]}" --ccache "FILE:$T/short.cc" --target "$SVC@$REALM"
 
 # Service key rotation: ktadd appends the new kvno to the same keytab file,
-# which krb.c re-reads on every verification (no restart needed); tickets
+# which krb.c reloads when the file changes (no restart needed; the long-running
+# case is tests/host/controlplane-keytab.sh); tickets
 # under the old kvno keep working until they expire.
 kdc_kinit alice alice-pw-1 "FILE:$T/old.cc" && kdc_kvno "$SVC@$REALM" "FILE:$T/old.cc"
 kdc_rekey_service "$SVC@$REALM" "$T/server.keytab"

@@ -1,18 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Callback dispatcher: backends in the configured order, a small pool of
- * worker threads, results handed back to the event loop through a pipe,
- * a timer per call. Only the loop thread touches a call's bookkeeping
- * except for the two atomics "abandoned" and "thread".
+ * worker threads, results handed back to the event loop through a list
+ * and an eventfd, a timer per call. Only the loop thread touches a call's
+ * bookkeeping except for the two atomics "abandoned" and "thread".
+ *
+ * The hand-back: a worker appends the finished call to the done list and
+ * writes the eventfd only when the list was empty, i.e. when the loop has
+ * not been woken for it yet; the loop takes the whole list per wakeup.
+ * Under load (many logins at once) one wakeup and one read serve many
+ * calls, where a pipe cost a write per call and two reads per wakeup.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 
 #include "backend.h"
 #include "callbacks.h"
@@ -68,15 +74,18 @@ struct jz_cb_priv {
 	atomic_ulong thread;	/* worker running it, 0 if none */
 	int rc;
 	struct strnode *mem;
-	struct jz_cb_call *qnext;
+	struct jz_cb_call *qnext;	/* submit queue */
+	struct jz_cb_call *dnext;	/* done list */
 };
 
 struct jz_callbacks {
 	struct event_base *base;
 	struct bset *set;
 	int timeout_ms;
-	int pipe[2];
-	struct event *pipe_ev;
+	int efd;		/* eventfd: "the done list has calls" */
+	struct event *done_ev;
+	pthread_mutex_t dlock;
+	struct jz_cb_call *dhead, *dtail;
 	pthread_t *threads;
 	int n_threads;
 	pthread_mutex_t qlock;
@@ -292,32 +301,58 @@ static void deliver(struct jz_cb_call *c)
 		p->done(p->arg, c);
 }
 
-/* Loop thread: a worker finished (or skipped) a call. */
-static void on_pipe(evutil_socket_t fd, short what, void *arg)
+/* Loop thread: workers finished (or skipped) the calls on the done list. */
+static void on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_callbacks *cb = arg;
-	struct jz_cb_call *calls[64];
-	ssize_t n;
+	struct jz_cb_call *c, *next;
+	uint64_t v;
 
-	while ((n = read(fd, calls, sizeof(calls))) > 0) {
-		for (size_t i = 0; i < (size_t)n / sizeof(calls[0]); i++) {
-			struct jz_cb_call *c = calls[i];
-			struct jz_cb_priv *p = c->priv;
+	/* resets the counter; a call added after the list is taken below
+	 * finds the list empty and writes again */
+	while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&cb->dlock);
+	c = cb->dhead;
+	cb->dhead = cb->dtail = NULL;
+	pthread_mutex_unlock(&cb->dlock);
+	for (; c; c = next) {
+		struct jz_cb_priv *p = c->priv;
 
-			if (!p->delivered && !atomic_load(&p->abandoned)) {
-				if (p->rc != JAZZ_CB_OK || !reply_valid(c)) {
-					jz_warn("callback %s (%s) failed: %s; fail-closed",
-						kind_names[c->kind], c->backend,
-						p->rc != JAZZ_CB_OK ? "returned an error"
-								    : "invalid answer");
-					cb->stats.errors++;
-					set_fail_closed(c);
-				}
-				deliver(c);
+		next = p->dnext;
+		if (!p->delivered && !atomic_load(&p->abandoned)) {
+			if (p->rc != JAZZ_CB_OK || !reply_valid(c)) {
+				jz_warn("callback %s (%s) failed: %s; fail-closed",
+					kind_names[c->kind], c->backend,
+					p->rc != JAZZ_CB_OK ? "returned an error"
+							    : "invalid answer");
+				cb->stats.errors++;
+				set_fail_closed(c);
 			}
-			call_free(c);
+			deliver(c);
 		}
+		call_free(c);
 	}
+}
+
+/* Worker: hand a finished call back to the loop. */
+static void done_push(struct jz_callbacks *cb, struct jz_cb_call *c)
+{
+	static const uint64_t one = 1;
+	bool wake;
+
+	c->priv->dnext = NULL;
+	pthread_mutex_lock(&cb->dlock);
+	wake = !cb->dhead;
+	if (cb->dtail)
+		cb->dtail->priv->dnext = c;
+	else
+		cb->dhead = c;
+	cb->dtail = c;
+	pthread_mutex_unlock(&cb->dlock);
+	if (wake)
+		while (write(cb->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -386,9 +421,7 @@ static void *worker(void *arg)
 			if (lock)
 				pthread_mutex_unlock(&p->set->lock[p->idx]);
 		}
-		/* a pointer is less than PIPE_BUF: the write is atomic */
-		while (write(cb->pipe[1], &c, sizeof(c)) < 0 && errno == EINTR)
-			;
+		done_push(cb, c);
 	}
 }
 
@@ -493,16 +526,16 @@ struct jz_callbacks *jz_callbacks_new(struct event_base *base,
 		free(cb);
 		return NULL;
 	}
-	if (pipe2(cb->pipe, O_CLOEXEC | O_NONBLOCK)) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+	cb->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (cb->efd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		bset_put(cb->set);
 		free(cb);
 		return NULL;
 	}
-	/* the workers may block on a full pipe; the loop never does */
-	fcntl(cb->pipe[1], F_SETFL, 0);
-	cb->pipe_ev = event_new(base, cb->pipe[0], EV_READ | EV_PERSIST, on_pipe, cb);
-	event_add(cb->pipe_ev, NULL);
+	pthread_mutex_init(&cb->dlock, NULL);
+	cb->done_ev = event_new(base, cb->efd, EV_READ | EV_PERSIST, on_done, cb);
+	event_add(cb->done_ev, NULL);
 	pthread_mutex_init(&cb->qlock, NULL);
 	pthread_cond_init(&cb->qcond, NULL);
 	cb->n_threads = c->cb_threads > 0 ? c->cb_threads : 4;
@@ -551,5 +584,5 @@ void jz_callbacks_free(struct jz_callbacks *cb)
 	for (int i = 0; i < cb->n_threads; i++)
 		pthread_detach(cb->threads[i]);
 	free(cb->threads);
-	event_free(cb->pipe_ev);
+	event_free(cb->done_ev);
 }

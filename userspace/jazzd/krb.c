@@ -9,6 +9,14 @@
  * replay-cache handle; a call borrows a free slot. All slots share the
  * same on-disk replay cache (file2, which locks per open file description),
  * and one in-memory replay table for the password mode.
+ *
+ * A FILE keytab is not read on every check: each slot keeps a MEMORY copy
+ * and stat()s the file before each check, loading it again when the file
+ * is another one or has changed (inode, size, mtime, ctime), so a rotated
+ * key is used at once without a restart. A file changed less than
+ * KT_RACY_NS before it was loaded is loaded again on the next check too
+ * (file times tick in jiffies: a second write in the same tick would not
+ * show in them).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* secure_getenv, explicit_bzero */
@@ -20,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <krb5/krb5.h>
 
@@ -48,12 +59,20 @@ void k5_rc_close(krb5_context ctx, krb5_rcache rc);
 
 #define JZ_SLOTS_MAX 16
 
+/* Two jiffies at HZ=100: file times come from the tick-granular coarse
+ * clock, so a later write within the same tick as our stat() can only
+ * happen if the file was that fresh when we loaded it. */
+#define KT_RACY_NS 20000000LL	/* 20 ms */
+
 struct jz_slot {
 	bool busy;
 	krb5_context ctx;
-	krb5_keytab kt;
+	krb5_keytab kt;		/* the MEMORY copy for a FILE keytab */
 	krb5_principal server;	/* NULL: any principal of the keytab */
 	krb5_rcache rc;
+	bool kt_loaded;		/* kt holds the file as kt_st describes it */
+	bool kt_racy;		/* ... but it may have changed since */
+	struct stat kt_st;
 };
 
 struct jz_replay_ent {
@@ -80,6 +99,8 @@ struct jz_kc_ent {
 struct jz_krb_server {
 	struct jz_krb_server_cfg cfg;	/* strings below are our copies */
 	char *keytab, *service, *rcache;
+	char *kt_file;		/* a FILE keytab's path (kept in memory), or
+				 * NULL: the keytab is used by name */
 
 	pthread_mutex_t pool_mu;
 	pthread_cond_t pool_cv;
@@ -351,8 +372,9 @@ static int slot_init(struct jz_krb_server *s, struct jz_slot *sl, char *err,
 	if (code)
 		goto fail;
 	what = "keytab";
-	code = s->keytab ? krb5_kt_resolve(sl->ctx, s->keytab, &sl->kt)
-			 : krb5_kt_default(sl->ctx, &sl->kt);
+	if (!s->kt_file)	/* a FILE keytab is loaded by kt_sync */
+		code = s->keytab ? krb5_kt_resolve(sl->ctx, s->keytab, &sl->kt)
+				 : krb5_kt_default(sl->ctx, &sl->kt);
 	if (code)
 		goto fail;
 	if (s->service) {
@@ -410,6 +432,114 @@ static void slot_put(struct jz_krb_server *s, struct jz_slot *sl)
 	sl->busy = false;
 	pthread_cond_signal(&s->pool_cv);
 	pthread_mutex_unlock(&s->pool_mu);
+}
+
+/* ---- FILE keytab kept in memory ------------------------------------- */
+
+/* The path of a FILE keytab name ("FILE:/p", "WRFILE:/p", "/p"); NULL for
+ * other types (MEMORY:, DIR:, KEYRING:...), which are used by name. */
+static char *kt_file_of(const char *name)
+{
+	if (!strncmp(name, "FILE:", 5))
+		return strdup(name + 5);
+	if (!strncmp(name, "WRFILE:", 7))
+		return strdup(name + 7);
+	if (name[0] == '/' || !strchr(name, ':'))
+		return strdup(name);
+	return NULL;
+}
+
+static bool st_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static long long ts_ns(const struct timespec *t)
+{
+	return t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+/*
+ * Copy every entry of the file into a new MEMORY keytab of this slot. A
+ * name is never reused; libkrb5 frees a MEMORY keytab (and wipes its keys)
+ * when its last handle is closed, so the old copy goes away as soon as the
+ * slot drops it.
+ */
+static krb5_error_code kt_load(struct jz_krb_server *s, struct jz_slot *sl)
+{
+	static atomic_uint serial;
+	krb5_context ctx = sl->ctx;
+	krb5_keytab ft = NULL, mt = NULL;
+	krb5_kt_cursor cur;
+	krb5_keytab_entry ent;
+	krb5_error_code code, c2 = 0;
+	char name[64], *fname;
+
+	if (asprintf(&fname, "FILE:%s", s->kt_file) < 0)
+		return ENOMEM;
+	snprintf(name, sizeof(name), "MEMORY:jazzd-kt-%ld-%u", (long)getpid(),
+		 atomic_fetch_add(&serial, 1));
+	code = krb5_kt_resolve(ctx, fname, &ft);
+	free(fname);
+	if (!code)
+		code = krb5_kt_resolve(ctx, name, &mt);
+	if (!code)
+		code = krb5_kt_start_seq_get(ctx, ft, &cur);	/* read-locks */
+	if (code)
+		goto out;
+	while (!c2 && !(code = krb5_kt_next_entry(ctx, ft, &ent, &cur))) {
+		c2 = krb5_kt_add_entry(ctx, mt, &ent);
+		krb5_free_keytab_entry_contents(ctx, &ent);
+	}
+	krb5_kt_end_seq_get(ctx, ft, &cur);
+	code = c2 ? c2 : code == KRB5_KT_END ? 0 : code;
+out:
+	if (ft)
+		krb5_kt_close(ctx, ft);
+	if (code) {
+		if (mt)
+			krb5_kt_close(ctx, mt);
+		return code;
+	}
+	if (sl->kt)
+		krb5_kt_close(ctx, sl->kt);
+	sl->kt = mt;
+	return 0;
+}
+
+/* Before a check: the slot's copy of a FILE keytab is the file as it is. */
+static int kt_sync(struct jz_krb_server *s, struct jz_slot *sl, char *err,
+		   size_t errlen)
+{
+	struct timespec now;
+	struct stat st;
+	krb5_error_code code;
+
+	if (!s->kt_file)
+		return 0;
+	if (stat(s->kt_file, &st)) {
+		code = errno;
+		sl->kt_loaded = false;
+		return krberr(sl->ctx, code, err, errlen, JZ_KRB_EINTERNAL, "keytab");
+	}
+	if (sl->kt_loaded && !sl->kt_racy && st_same(&st, &sl->kt_st))
+		return 0;
+	code = kt_load(s, sl);
+	if (code) {
+		sl->kt_loaded = false;
+		return krberr(sl->ctx, code, err, errlen, JZ_KRB_EINTERNAL, "keytab");
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	sl->kt_st = st;
+	sl->kt_loaded = true;
+	sl->kt_racy = ts_ns(&now) - ts_ns(&st.st_mtim) < KT_RACY_NS ||
+		      ts_ns(&now) - ts_ns(&st.st_ctim) < KT_RACY_NS;
+	return 0;
 }
 
 /* ---- password key cache -------------------------------------------- */
@@ -533,6 +663,27 @@ static char *dup_or_null(const char *p, bool *fail)
 	return d;
 }
 
+/* Which file, if any, the keytab name (or the default keytab) is. */
+static int kt_file_init(struct jz_krb_server *s)
+{
+	char name[1024];
+	krb5_context ctx;
+	int rc = 0;
+
+	if (s->keytab) {
+		s->kt_file = kt_file_of(s->keytab);
+		return 0;
+	}
+	if (krb5_init_context(&ctx))
+		return -1;
+	if (!krb5_kt_default_name(ctx, name, sizeof(name)))
+		s->kt_file = kt_file_of(name);
+	else
+		rc = -1;
+	krb5_free_context(ctx);
+	return rc;
+}
+
 int jz_krb_server_new(const struct jz_krb_server_cfg *cfg,
 		      struct jz_krb_server **out, char *err, size_t errlen)
 {
@@ -553,6 +704,8 @@ int jz_krb_server_new(const struct jz_krb_server_cfg *cfg,
 		s->cfg.pw_replay_max = 100000;
 	s->keytab = dup_or_null(cfg->keytab, &fail);
 	s->service = dup_or_null(cfg->service, &fail);
+	if (!fail)
+		fail = kt_file_init(s) != 0;
 	/* NULL: what libkrb5 would use by default ("dfl:" = file2 under
 	 * KRB5RCACHEDIR or /var/tmp), unless KRB5RCACHENAME says otherwise. */
 	rcname = cfg->rcache ? cfg->rcache : secure_getenv("KRB5RCACHENAME");
@@ -613,6 +766,7 @@ void jz_krb_server_free(struct jz_krb_server *s)
 	wipe(s->kc_hkey.contents, s->kc_hkey.length);
 	free(s->kc_hkey.contents);
 	free(s->keytab);
+	free(s->kt_file);
 	free(s->service);
 	free(s->rcache);
 	free(s);
@@ -729,6 +883,11 @@ int jz_krb_ap_verify(struct jz_krb_server *s, const void *ap_req, size_t len,
 		return JZ_KRB_EINTERNAL;
 	ctx = sl->ctx;
 
+	rc = kt_sync(s, sl, err, errlen);
+	if (rc) {
+		slot_put(s, sl);
+		return rc;
+	}
 	code = krb5_auth_con_init(ctx, &ac);
 	if (code) {
 		rc = krberr(ctx, code, err, errlen, JZ_KRB_EINTERNAL, "auth context");

@@ -39,13 +39,17 @@
  * Blocking: nothing here waits on the network except the client side of
  * mode (a): jz_krb_client_new() with a keytab and jz_krb_client_ap_req()
  * (when the service ticket is not cached yet) talk to the KDC, up to
- * krb5.conf's kdc_timeout x max_retries. jz_krb_ap_verify() reads the keytab
+ * krb5.conf's kdc_timeout x max_retries. jz_krb_ap_verify() stats the keytab
  * and writes the replay cache file (tens of microseconds); jz_krb_pw_verify()
  * with an uncached password runs PBKDF2 (milliseconds, see below): call it
  * from a worker thread, not from an event loop.
  *
- * The server keytab is re-read on every verification, so a service key
- * rotated with kadmin ktadd (new kvno appended) needs no restart.
+ * A FILE server keytab (and the default keytab when it is a file) is kept
+ * in memory and stat()ed before every verification: it is read again when
+ * it changed (another inode, size, mtime or ctime), so a service key
+ * rotated with kadmin ktadd (new kvno appended), a key removed with
+ * ktremove or a new file renamed over the old one is used by the next
+ * check, with no restart or SIGHUP. Other keytab types are used by name.
  */
 #ifndef JAZZD_KRB_H
 #define JAZZD_KRB_H

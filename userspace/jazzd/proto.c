@@ -127,7 +127,28 @@ SSL_CTX *jz_tls_server_ctx(const char *cert, const char *key, char *err, size_t 
 
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	/*
+	 * No resumption at all. In TLS 1.3 SSL_OP_NO_TICKET alone only turns
+	 * stateless tickets into stateful ones: the server still derived and
+	 * sent two tickets per handshake and kept every session in its cache
+	 * (up to 20480, flushed by a full scan every 255 handshakes), which
+	 * no jazz client ever used. A control channel must do a full ECDHE
+	 * handshake every time anyway (no psk_ke; forward secrecy).
+	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/*
+	 * Send the chain exactly as the cert file has it, instead of letting
+	 * OpenSSL build it again through an X509_STORE on every handshake
+	 * (the context has no trust store, so it never found more anyway).
+	 */
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+	/* X25519 first (the cheapest ECDHE in OpenSSL 3.0), P-256 for the rest */
+	if (SSL_CTX_set1_groups_list(ctx, JZ_TLS_GROUPS) != 1) {
+		ssl_err(err, errlen, "groups");
+		goto fail;
+	}
 	if (!cert || !key) {
 		snprintf(err, errlen, "[server] cert and key are required");
 		goto fail;
@@ -159,6 +180,10 @@ SSL_CTX *jz_tls_client_ctx(const char *ca, const char *fingerprint,
 
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	/* one key share, X25519, the server's first choice: no HelloRetry */
+	SSL_CTX_set1_groups_list(ctx, JZ_TLS_GROUPS);
+	/* no resumption (the server offers none): do not keep sessions */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (ca && *ca) {
 		if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
 			ssl_err(err, errlen, ca);

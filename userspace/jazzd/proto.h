@@ -13,6 +13,8 @@
 #include <openssl/ssl.h>
 
 #define JZ_BINDING_LEN 32
+/* ECDHE groups of both sides, in order of preference */
+#define JZ_TLS_GROUPS "X25519:P-256"
 
 /* 1: *out holds a message; 0: need more bytes; -1: protocol error (err). */
 int jz_frame_read(struct bufferevent *bev, size_t max, json_t **out,

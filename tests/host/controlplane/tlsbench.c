@@ -10,10 +10,19 @@
  *
  *   tlsbench CERT KEY N   prints "tls n=N client_cpu_seconds=C
  *                         server_cpu_seconds=S cpu_rate=R" (R: server side)
+ *   tlsbench crypto N     the public-key operations inside the server's
+ *                         side of such a handshake, each alone through the
+ *                         same EVP calls OpenSSL 3.0 makes (fetches
+ *                         included), N times: "crypto x25519_keygen_us=..
+ *                         x25519_derive_us=.. p256_keygen_us=..
+ *                         p256_derive_us=.. ecdsa_p256_sign_us=..
+ *                         ed25519_sign_us=.." (microseconds of CPU per op)
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "jazzd.h"
@@ -27,6 +36,77 @@ static double tcpu(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static EVP_PKEY *keygen(int p256)
+{
+	return p256 ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
+		    : EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+}
+
+/* microseconds of CPU per keygen of the group */
+static double us_keygen(int p256, long n)
+{
+	double t0 = tcpu();
+
+	for (long i = 0; i < n; i++)
+		EVP_PKEY_free(keygen(p256));
+	return (tcpu() - t0) / n * 1e6;
+}
+
+/* ... per derive (our key, the peer's public key) */
+static double us_derive(int p256, long n)
+{
+	EVP_PKEY *k = keygen(p256), *peer = keygen(p256);
+	unsigned char sec[64];
+	size_t len;
+	double t0 = tcpu();
+
+	for (long i = 0; i < n; i++) {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
+
+		len = sizeof(sec);
+		if (EVP_PKEY_derive_init(c) != 1 || EVP_PKEY_derive_set_peer(c, peer) != 1 ||
+		    EVP_PKEY_derive(c, sec, &len) != 1)
+			return -1;
+		EVP_PKEY_CTX_free(c);
+	}
+	t0 = tcpu() - t0;
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(peer);
+	return t0 / n * 1e6;
+}
+
+/* ... per signature of a 32-byte message (ECDSA with SHA-256, or Ed25519) */
+static double us_sign(int ed, long n)
+{
+	EVP_PKEY *k = ed ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
+			 : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	unsigned char sig[128], msg[32] = { 0 };
+	size_t len;
+	double t0 = tcpu();
+
+	for (long i = 0; i < n; i++) {
+		EVP_MD_CTX *m = EVP_MD_CTX_new();
+
+		len = sizeof(sig);
+		if (EVP_DigestSignInit(m, NULL, ed ? NULL : EVP_sha256(), NULL, k) != 1 ||
+		    EVP_DigestSign(m, sig, &len, msg, sizeof(msg)) != 1)
+			return -1;
+		EVP_MD_CTX_free(m);
+	}
+	t0 = tcpu() - t0;
+	EVP_PKEY_free(k);
+	return t0 / n * 1e6;
+}
+
+static int crypto(long n)
+{
+	printf("crypto x25519_keygen_us=%.1f x25519_derive_us=%.1f p256_keygen_us=%.1f "
+	       "p256_derive_us=%.1f ecdsa_p256_sign_us=%.1f ed25519_sign_us=%.1f\n",
+	       us_keygen(0, n), us_derive(0, n), us_keygen(1, n), us_derive(1, n),
+	       us_sign(0, n), us_sign(1, n));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[256];
@@ -35,8 +115,10 @@ int main(int argc, char **argv)
 	double srv = 0, cli = 0;
 	long n;
 
+	if (argc == 3 && !strcmp(argv[1], "crypto"))
+		return crypto(atol(argv[2]) > 0 ? atol(argv[2]) : 1);
 	if (argc != 4) {
-		fprintf(stderr, "usage: tlsbench CERT KEY N\n");
+		fprintf(stderr, "usage: tlsbench CERT KEY N | tlsbench crypto N\n");
 		return 2;
 	}
 	n = atol(argv[3]);
