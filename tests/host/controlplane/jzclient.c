@@ -311,20 +311,29 @@ static void print_result(json_t *m)
 		printf("reject %s\n", json_string_value(json_object_get(m, "reason")));
 }
 
-static int do_login(const char *dev, bool quiet)
+/* One login; on failure @why (if given) says at which step and why. */
+static int do_login(const char *dev, bool quiet, char *why, size_t whylen)
 {
 	struct conn c = { .fd = -1 };
 	struct jz_krb_buf tok = { 0 };
 	json_t *m;
 	int ok;
 
+	errno = 0;
 	if (tls_connect(&c)) {
+		if (why)
+			snprintf(why, whylen, "%s: %s", c.fd < 0 ? "connect" : "TLS handshake",
+				 c.fd < 0 ? strerror(errno) :
+				 ERR_reason_error_string(ERR_peek_last_error()) ?:
+				 (errno ? strerror(errno) : "closed"));
 		if (!quiet)
 			printf("closed\n");
 		conn_close(&c);
 		return 1;
 	}
 	if (make_token(&c, &tok)) {
+		if (why)
+			snprintf(why, whylen, "token");
 		conn_close(&c);
 		return 1;
 	}
@@ -335,6 +344,9 @@ static int do_login(const char *dev, bool quiet)
 	if (!quiet)
 		print_result(m);
 	ok = m && !strcmp(type_of(m), "welcome");
+	if (!ok && why)
+		snprintf(why, whylen, "%s", !m ? "closed before an answer" :
+			 json_string_value(json_object_get(m, "reason")) ?: "no reason");
 	json_decref(m);
 	conn_close(&c);
 	return ok ? 0 : 1;
@@ -385,6 +397,7 @@ static int do_lists(int secs)
 struct many_arg {
 	int i;
 	int rc;
+	char why[128];
 };
 
 static void *many_thread(void *arg)
@@ -393,7 +406,7 @@ static void *many_thread(void *arg)
 	char dev[64];
 
 	snprintf(dev, sizeof(dev), "%s-%d", device, a->i);
-	a->rc = do_login(dev, true);
+	a->rc = do_login(dev, true, a->why, sizeof(a->why));
 	return NULL;
 }
 
@@ -413,6 +426,9 @@ static int do_many(int n)
 		ok += a[i].rc == 0;
 	}
 	printf("ok %d/%d %.3f s\n", ok, n, now() - t0);
+	for (int i = 0; i < n; i++)	/* the client's side of each failure */
+		if (a[i].rc)
+			printf("# login %d failed: %s\n", i, a[i].why);
 	return ok == n ? 0 : 1;
 }
 
@@ -654,7 +670,7 @@ int main(int argc, char **argv)
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	}
 	if (!strcmp(argv[optind], "login"))
-		return do_login(device, false);
+		return do_login(device, false, NULL, 0);
 	if (!strcmp(argv[optind], "many") && optind + 1 < argc)
 		return do_many(atoi(argv[optind + 1]));
 	if (!strcmp(argv[optind], "replay"))

@@ -152,27 +152,29 @@ inject() { # inject NAME LINE
 	echo "$2" >"$T/$1.fifo"
 }
 
+# build_test_tool OUT "PKG..." SOURCE...: a test program linked with
+# jazzd's own sources (userspace/jazzd/ on the include path).
+build_test_tool() {
+	local out=$1 pkgs=$2
+	shift 2
+	mkdir -p "$TOP/build/tests"
+	# shellcheck disable=SC2086
+	cc -O2 -g -Wall -D_GNU_SOURCE -I"$TOP/userspace/jazzd" \
+		$(pkg-config --cflags $pkgs) -o "$out" "$@" \
+		$(pkg-config --libs $pkgs) -lpthread
+}
 # build/tests/jzclient: the test client (jzclient.c + krb.c)
 JZCLIENT=$TOP/build/tests/jzclient
 build_jzclient() {
-	mkdir -p "$TOP/build/tests"
-	# shellcheck disable=SC2046
-	cc -O2 -g -Wall -D_GNU_SOURCE -I"$TOP/userspace/jazzd" \
-		$(pkg-config --cflags krb5 jansson openssl) \
-		-o "$JZCLIENT" "$TOP/tests/host/controlplane/jzclient.c" \
-		"$TOP/userspace/jazzd/krb.c" \
-		$(pkg-config --libs krb5 jansson openssl) -lpthread
+	build_test_tool "$JZCLIENT" "krb5 jansson openssl" \
+		"$TOP/tests/host/controlplane/jzclient.c" "$TOP/userspace/jazzd/krb.c"
 }
 # build/tests/tlsbench: the server's CPU per TLS handshake (proto.c's context)
 TLSBENCH=$TOP/build/tests/tlsbench
 build_tlsbench() {
-	mkdir -p "$TOP/build/tests"
-	# shellcheck disable=SC2046
-	cc -O2 -g -Wall -D_GNU_SOURCE -I"$TOP/userspace/jazzd" \
-		$(pkg-config --cflags openssl jansson libevent) \
-		-o "$TLSBENCH" "$TOP/tests/host/controlplane/tlsbench.c" \
-		"$TOP/userspace/jazzd/proto.c" "$TOP/userspace/jazzd/util.c" \
-		$(pkg-config --libs openssl jansson libevent libevent_openssl)
+	build_test_tool "$TLSBENCH" "openssl jansson libevent libevent_openssl" \
+		"$TOP/tests/host/controlplane/tlsbench.c" \
+		"$TOP/userspace/jazzd/proto.c" "$TOP/userspace/jazzd/util.c"
 }
 jzc() { # jzc [opts] CMD... : the test client against this test's server
 	"$JZCLIENT" -s "127.0.0.1:${JZPORT:-$PORT}" -C "$T/server.crt" -r "$KDC_REALM" \
