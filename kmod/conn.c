@@ -546,6 +546,8 @@ int jazz_conn_decide(struct jazz_conn_table *t, struct jazz_conn *c,
 		rcu_read_unlock();
 		return -ENOENT;
 	}
+	if (c->held_ns && !c->verdict_ns && !c->wait_ns)
+		WRITE_ONCE(c->verdict_ns, max_t(u64, ktime_get_ns() - c->held_ns, 1));
 	list_del_init(&c->pnode);
 	c->lifetime_s = lifetime_s;
 	if (verdict == JAZZ_VERDICT_APPROVE) {

@@ -108,10 +108,12 @@ struct jazz_conn {
 	/*
 	 * Monotonic ns (ktime_get_ns) of the first held packet of a pending
 	 * entry, 0 for one created decided; @wait_ns is set once, under the
-	 * lock, when that wait ends (released, dropped by deny or timeout).
+	 * lock, when that wait ends (released, dropped by deny or timeout),
+	 * @verdict_ns when a verdict for the held packets arrives.
 	 */
 	u64 held_ns;
 	u64 wait_ns;
+	u64 verdict_ns;			/* held_ns .. the verdict's arrival */
 
 	atomic64_t packets, bytes;
 	struct sk_buff_head held;	/* lock of the queue unused: table lock */

@@ -65,7 +65,10 @@ int jazz_conn_fill(struct sk_buff *msg, struct jazz_conn *c, u8 end)
 	    (end && nla_put_u8(msg, JAZZ_A_CONN_END, end)) ||
 	    (READ_ONCE(c->wait_ns) &&
 	     nla_put_u64_64bit(msg, JAZZ_A_CONN_WAIT_NS, READ_ONCE(c->wait_ns),
-			       JAZZ_A_CONN_PAD))) {
+			       JAZZ_A_CONN_PAD)) ||
+	    (READ_ONCE(c->verdict_ns) &&
+	     nla_put_u64_64bit(msg, JAZZ_A_CONN_VERDICT_NS,
+			       READ_ONCE(c->verdict_ns), JAZZ_A_CONN_PAD))) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}

@@ -23,7 +23,9 @@
 #                (`jazzctl answer`), same clock (ktime_get_ns) and points:
 #                approval wait = median over the 200 flows of the checks-on
 #                first-packet run of the conn attribute wait-ns (first held
-#                packet -> request -> verdict -> held packets released);
+#                packet -> request -> verdict -> held packets released),
+#                with verdict-ns beside it (the same wait until the
+#                verdict's handler started: without the release);
 #                approver round trip = median of `jazzctl probe jazz0
 #                --count 1000` (approver-probe-ntf multicast on approvals ->
 #                the listener's approver-probe-reply handled), the
@@ -34,8 +36,10 @@
 #                context switches, which an approval cannot avoid and a
 #                genl round trip does not have
 #   conn/s       new UDP flows approved per second: N flows (100 and 1000)
-#                sent back to back, time until the sink on n2 got all of
-#                them; checks on vs off; after each burst the counters that
+#                sent back to back, time from the burst's start (the
+#                sender's Python included) until the sink on n2 got all
+#                of them (and, as before, first-to-last datagram, which
+#                leaves out the first flow's wait); checks on vs off; after each burst the counters that
 #                could explain a loss (n1/n2 jazz drops, n1 entries not
 #                approved, n2 UDP receive errors, softnet drops)
 #   tcp on/off   iperf3 TCP single stream over an approved connection with
@@ -253,7 +257,7 @@ elif mode == "first":		# first DST PORT N BASE: median first-second RTT, us
         s.close()
     f, sc = statistics.median(first), statistics.median(second)
     print(round(f * 1e6), round(sc * 1e6), round((f - sc) * 1e6))
-elif mode == "sink":		# sink PORT N: "seconds count" from first to last datagram
+elif mode == "sink":		# sink PORT N: "seconds count last" first to last datagram, last's wall time
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 1 << 23)
     s.bind(("0.0.0.0", int(sys.argv[2])))
@@ -270,7 +274,7 @@ elif mode == "sink":		# sink PORT N: "seconds count" from first to last datagram
             t1 = time.perf_counter()
     except socket.timeout:
         pass
-    print(t1 - t0, got)
+    print(t1 - t0, got, time.time() - (time.perf_counter() - t1))
 elif mode == "burst":		# burst DST PORT N BASE: one datagram per new flow
     dst, port, n, base = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     socks = []
@@ -306,18 +310,21 @@ first_pkt() {
 	read -r f s extra < <(n1 "$@" "$UP" first 10.203.0.2 7777 200 "$base")
 	# The kernel's own decision wait of those 200 flows (us): n, median, p90.
 	n1 "$JZ" conns jazz0 --json >"$W/conns.json"
-	read -r nw wait waitp90 < <($PY -c '
+	read -r nw wait waitp90 vwait < <($PY -c '
 import json, sys
 b = int(sys.argv[2])
-w = sorted(c["wait_ns"] / 1e3 for c in json.load(open(sys.argv[1]))
-           if "wait_ns" in c and b <= c["sport"] < b + 200 and c["dport"] == 7777)
-print(len(w), round(w[len(w) // 2], 1) if w else 0, round(w[len(w) * 9 // 10], 1) if w else 0)' "$W/conns.json" "$base")
+d = [c for c in json.load(open(sys.argv[1]))
+     if "wait_ns" in c and b <= c["sport"] < b + 200 and c["dport"] == 7777]
+w = sorted(c["wait_ns"] / 1e3 for c in d)
+v = sorted(c.get("verdict_ns", 0) / 1e3 for c in d)
+m = lambda x, q: round(x[int(len(x) * q)], 1) if x else 0
+print(len(w), m(w, 0.5), m(w, 0.9), m(v, 0.5))' "$W/conns.json" "$base")
 	n1 "$JZ" conn jazz0 flush
 	n1 "$JZ" set jazz0 conncheck off
 	read -r f0 s0 extra0 < <(n1 "$@" "$UP" first 10.203.0.2 7777 200 $((base + 300)))
 	n1 "$JZ" set jazz0 conncheck on
 	stop_bg "$ans" "$echo"
-	echo "rep $r $label: in-kernel: approval wait median ${wait} us (p90 ${waitp90} us, ${nw} flows); approver round trip median ${probe} us (min ${probemin} us, p90 ${probep90} us, 1000 probes); wait / round trip $(ratio "$wait" "$probe") x"
+	echo "rep $r $label: in-kernel: approval wait median ${wait} us (p90 ${waitp90} us, ${nw} flows; verdict arrived after median ${vwait} us); approver round trip median ${probe} us (min ${probemin} us, p90 ${probep90} us, 1000 probes); wait / round trip $(ratio "$wait" "$probe") x"
 	echo "rep $r $label: genl-rtt C ${rtt} us (Python ${prtt} us); pipe ping-pong between 2 processes ${pp} us; checks on: first ${f} us second ${s} us extra ${extra} us; checks off: first ${f0} us second ${s0} us extra ${extra0} us; approval (on-off) $((extra - extra0)) us = $(ratio "$((extra - extra0))" "$rtt") x genl-rtt; extra with checks on = $(ratio "$extra" "$rtt") x genl-rtt"
 }
 stop_bg() { kill "$@" 2>/dev/null; wait "$@" 2>/dev/null; true; }
@@ -355,11 +362,15 @@ for n in 100 1000; do
 			sk=$!
 			sleep 1
 			snap "$W/before"
+			start=$(date +%s.%N)
 			py n1 burst 10.203.0.2 7000 "$n" $((40000 + r * 3000 + (n == 1000) * 10000))
 			wait $sk
 			snap "$W/after"
-			read -r secs got <"$W/sink"
-			echo "rep $r: $n new flows, checks $mode: $(awk -v s="$secs" -v n="$got" 'BEGIN { printf "%.0f flows/s (%.3f s)", (n - 1) / s, s }'), $got of $n received"
+			read -r secs got last <"$W/sink"
+			# From the burst's start (the first flow's wait included) to
+			# the last datagram; the old first-to-last figure beside it
+			# leaves the first flow's wait out.
+			echo "rep $r: $n new flows, checks $mode: $(awk -v a="$start" -v b="$last" -v n="$got" 'BEGIN { printf "%.0f flows/s (%.3f s from the burst start)", n / (b - a), b - a }'), first-to-last $(awk -v s="$secs" -v n="$got" 'BEGIN { printf "%.0f flows/s (%.3f s)", (n - 1) / s, s }'), $got of $n received"
 			[ "$got" = "$n" ] || echo "rep $r: $n flows, checks $mode, loss: $(lossdiag "$W/before" "$W/after") n1 entries by state: $(n1 "$JZ" conns jazz0 --json | $PY -c 'import json,sys,collections; print(dict(collections.Counter(c["state"] for c in json.load(sys.stdin))))')"
 		done
 	done

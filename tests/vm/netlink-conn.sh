@@ -76,7 +76,10 @@ diag "decision wait of the approved entry: $wait ns (age $age ms)"
 check "conns: wait_ns > 0 on the approved entry" test "${wait:-0}" -gt 0
 check "conns: wait_ns below the 4 s approval timeout and the entry's age" \
 	test "${wait:-0}" -lt 4000000000 -a "${wait:-0}" -le $(((age + 1) * 1000000))
-check "conns text shows the wait" bash -c "ip netns exec $(ns_name n1) $JZ conns jazz0 | grep -Eq ' wait [0-9]+\.[0-9]us$'"
+vwait=$(pyget "$T/conns.json" 'd[0].get("verdict_ns", 0) if d else 0')
+check "conns: 0 < verdict_ns <= wait_ns ($vwait ns: the wait until the verdict arrived)" \
+	test "${vwait:-0}" -gt 0 -a "${vwait:-0}" -le "${wait:-0}"
+check "conns text shows the wait" bash -c "ip netns exec $(ns_name n1) $JZ conns jazz0 | grep -Eq ' wait [0-9]+\.[0-9]us verdict-after [0-9]+\.[0-9]us$'"
 cookie=$(pyget "$T/conns.json" 'd[0]["cookie"]')
 check "conn del cookie $cookie" n1 "$JZ" conn jazz0 del cookie "$cookie"
 check_eq "entry gone" "$(n1 "$JZ" conns jazz0 | wc -l)" 0
@@ -89,7 +92,7 @@ check "pre-approve udp by addresses" n1 "$JZ" conn jazz0 approve proto udp \
 check "conns shows it approved" bash -c \
 	"ip netns exec $(ns_name n1) $JZ conns jazz0 | grep -q 'udp 10.201.0.1:5000 -> 10.201.0.2:6000 approved'"
 check "conns: no wait for a verdict ahead of traffic" bash -c \
-	"ip netns exec $(ns_name n1) $JZ conns jazz0 --json | grep -q '\"state\":\"approved\"' && ! ip netns exec $(ns_name n1) $JZ conns jazz0 --json | grep -q wait_ns"
+	"ip netns exec $(ns_name n1) $JZ conns jazz0 --json | grep -q '\"state\":\"approved\"' && ! ip netns exec $(ns_name n1) $JZ conns jazz0 --json | grep -q _ns"
 check "conn del by addresses" n1 "$JZ" conn jazz0 del proto udp from 10.201.0.1:5000 to 10.201.0.2:6000
 check "pre-deny tcp" n1 "$JZ" conn jazz0 deny proto tcp from 10.201.0.1:5001 to 10.201.0.2:22
 check "conns shows it denied" bash -c \

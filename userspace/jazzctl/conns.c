@@ -50,6 +50,8 @@ void print_conn_text(const char *dev, const struct jz_connreq *c, const struct j
 		       " held %u", x->age_ms, x->idle_ms, x->packets, x->bytes, x->held);
 	if (x->wait_ns)
 		printf(" wait %.1fus", (double)x->wait_ns / 1e3);
+	if (x->verdict_ns)
+		printf(" verdict-after %.1fus", (double)x->verdict_ns / 1e3);
 	putchar('\n');
 }
 
@@ -86,6 +88,8 @@ void print_conn_json(struct jw *w, const char *dev, const struct jz_connreq *c,
 	}
 	if (x->wait_ns)
 		jw_u64(w, "wait_ns", x->wait_ns);
+	if (x->verdict_ns)
+		jw_u64(w, "verdict_ns", x->verdict_ns);
 }
 
 struct conns_ctx {

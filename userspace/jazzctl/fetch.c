@@ -293,6 +293,10 @@ int conn_parse(const struct nlattr *nest, struct jz_connreq *c, struct jz_connin
 			if (ok(a, MNL_TYPE_U64))
 				x->wait_ns = mnl_attr_get_u64(a);
 			break;
+		case JAZZ_A_CONN_VERDICT_NS:
+			if (ok(a, MNL_TYPE_U64))
+				x->verdict_ns = mnl_attr_get_u64(a);
+			break;
 		}
 	}
 	return 0;

@@ -146,6 +146,7 @@ struct jz_conninfo_ext {
 	uint64_t age_ms, idle_ms, packets, bytes;
 	uint32_t held;
 	uint64_t wait_ns;	/* decision wait, 0: none reported */
+	uint64_t verdict_ns;	/* its part until the verdict arrived */
 	bool has_state, has_end, has_counters;
 };
 
