@@ -36,8 +36,8 @@
 #                context switches, which an approval cannot avoid and a
 #                genl round trip does not have
 #   conn/s       new UDP flows approved per second: N flows (100 and 1000)
-#                sent back to back, time from the burst's start (the
-#                sender's Python included) until the sink on n2 got all
+#                sent back to back, time from the burst's first send (the
+#                sockets are made before) until the sink on n2 got all
 #                of them (and, as before, first-to-last datagram, which
 #                leaves out the first flow's wait); checks on vs off; after each burst the counters that
 #                could explain a loss (n1/n2 jazz drops, n1 entries not
@@ -275,13 +275,14 @@ elif mode == "sink":		# sink PORT N: "seconds count last" first to last datagram
     except socket.timeout:
         pass
     print(t1 - t0, got, time.time() - (time.perf_counter() - t1))
-elif mode == "burst":		# burst DST PORT N BASE: one datagram per new flow
+elif mode == "burst":		# burst DST PORT N BASE: one datagram per new flow; prints the start
     dst, port, n, base = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     socks = []
     for i in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("0.0.0.0", base + i))
         socks.append(s)
+    print(time.time(), flush=True)	# wall clock of the first send
     for s in socks:
         s.sendto(b"b", (dst, port))
 PYEOF
@@ -362,15 +363,14 @@ for n in 100 1000; do
 			sk=$!
 			sleep 1
 			snap "$W/before"
-			start=$(date +%s.%N)
-			py n1 burst 10.203.0.2 7000 "$n" $((40000 + r * 3000 + (n == 1000) * 10000))
+			start=$(py n1 burst 10.203.0.2 7000 "$n" $((40000 + r * 3000 + (n == 1000) * 10000)))
 			wait $sk
 			snap "$W/after"
 			read -r secs got last <"$W/sink"
-			# From the burst's start (the first flow's wait included) to
+			# From the burst's first send (the first flow's wait included) to
 			# the last datagram; the old first-to-last figure beside it
 			# leaves the first flow's wait out.
-			echo "rep $r: $n new flows, checks $mode: $(awk -v a="$start" -v b="$last" -v n="$got" 'BEGIN { printf "%.0f flows/s (%.3f s from the burst start)", n / (b - a), b - a }'), first-to-last $(awk -v s="$secs" -v n="$got" 'BEGIN { printf "%.0f flows/s (%.3f s)", (n - 1) / s, s }'), $got of $n received"
+			echo "rep $r: $n new flows, checks $mode: $(awk -v a="$start" -v b="$last" -v n="$got" 'BEGIN { printf "%.0f flows/s (%.3f s from the first send)", n / (b - a), b - a }'), first-to-last $(awk -v s="$secs" -v n="$got" 'BEGIN { printf "%.0f flows/s (%.3f s)", (n - 1) / s, s }'), $got of $n received"
 			[ "$got" = "$n" ] || echo "rep $r: $n flows, checks $mode, loss: $(lossdiag "$W/before" "$W/after") n1 entries by state: $(n1 "$JZ" conns jazz0 --json | $PY -c 'import json,sys,collections; print(dict(collections.Counter(c["state"] for c in json.load(sys.stdin))))')"
 		done
 	done
