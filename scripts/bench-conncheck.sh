@@ -30,7 +30,10 @@
 #                --count 1000` (approver-probe-ntf multicast on approvals ->
 #                the listener's approver-probe-reply handled), the
 #                kernel-initiated round trip an approval is made of; ratio
-#                wait / probe round trip (issue 3 target: <= 2)
+#                wait / probe round trip (issue 3 target: <= 2); and the
+#                same probe started cold (200 probes, a new `jazzctl probe`
+#                process each, so the listener sleeps between them while
+#                other processes run, as between two flows), median
 #   ping-pong    for scale: the round trip of one byte between two
 #                processes over two pipes (C), i.e. two wakeups and
 #                context switches, which an approval cannot avoid and a
@@ -304,6 +307,11 @@ first_pkt() {
 	# approver-probe jazz0: N answered, rtt median X us min Y us p90 Z us max W us
 	read -r probe probemin probep90 < <(n1 "$@" "$JZ" probe jazz0 --count 1000 |
 		awk '{ print $7, $10, $13 }')
+	# The same round trip started cold, like a flow's: 200 probes, each
+	# from a new process (the listener sleeps between them while other
+	# processes run), median.
+	for _ in $(seq 200); do n1 "$@" "$JZ" probe jazz0 | awk '{ print $6 }'; done >"$W/cold"
+	probecold=$(sort -n "$W/cold" | awk '{ v[NR] = $1 } END { print v[int(NR / 2) + 1] }')
 	pp=$(n1 "$@" "$UP" pingpong 1000)
 	prtt=$(n1 "$@" $PY "$W/b.py" genl 300 "$NLT")
 	base=$((20000 + r * 1000 + (${#label} == 6) * 10000))
@@ -325,7 +333,7 @@ print(len(w), m(w, 0.5), m(w, 0.9), m(v, 0.5))' "$W/conns.json" "$base")
 	read -r f0 s0 extra0 < <(n1 "$@" "$UP" first 10.203.0.2 7777 200 $((base + 300)))
 	n1 "$JZ" set jazz0 conncheck on
 	stop_bg "$ans" "$echo"
-	echo "rep $r $label: in-kernel: approval wait median ${wait} us (p90 ${waitp90} us, ${nw} flows; verdict arrived after median ${vwait} us); approver round trip median ${probe} us (min ${probemin} us, p90 ${probep90} us, 1000 probes); wait / round trip $(ratio "$wait" "$probe") x"
+	echo "rep $r $label: in-kernel: approval wait median ${wait} us (p90 ${waitp90} us, ${nw} flows; verdict arrived after median ${vwait} us); approver round trip median ${probe} us (min ${probemin} us, p90 ${probep90} us, 1000 probes); wait / round trip $(ratio "$wait" "$probe") x; cold round trip (200 probes, one process each) median ${probecold} us, wait / cold $(ratio "$wait" "$probecold") x"
 	echo "rep $r $label: genl-rtt C ${rtt} us (Python ${prtt} us); pipe ping-pong between 2 processes ${pp} us; checks on: first ${f} us second ${s} us extra ${extra} us; checks off: first ${f0} us second ${s0} us extra ${extra0} us; approval (on-off) $((extra - extra0)) us = $(ratio "$((extra - extra0))" "$rtt") x genl-rtt; extra with checks on = $(ratio "$extra" "$rtt") x genl-rtt"
 }
 stop_bg() { kill "$@" 2>/dev/null; wait "$@" 2>/dev/null; true; }
