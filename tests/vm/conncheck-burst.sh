@@ -71,8 +71,11 @@ burst() { # NAME RCVBUF DPORT
 	wait_listen n2 udp "$dport"
 	check_eq "$name: 1000 new UDP connections sent" "$(tool n1 flood 10.202.0.1 10.202.0.2 "$dport" 1000)" 1000
 	wait $sink
-	check_eq "$name: all 1000 delivered at the peer" "$(cat "$T/$name.sink")" 1000 ||
+	check_eq "$name: all 1000 delivered at the peer" "$(cat "$T/$name.sink")" 1000 || {
 		diag "n2 $(ip netns exec "$(ns_name n2)" grep Udp: /proc/net/snmp | tr '\n' ' ')"
+		diag "answer $(kill -0 "$ans" 2>/dev/null && echo still running || echo exited), its stderr:"
+		diag "$(tail -n 8 "$T/$name.err")"
+	}
 	check_eq "$name: n1 has 1000 approved entries, none pending" \
 		"$(conns n1 "len([c for c in d if c['dport'] == $dport and c['state'] == 'approved'])")/$(jstat n1 held)" "1000/0"
 	stop "$ans"

@@ -99,6 +99,7 @@ static void answer_add(struct answer *a, const struct jz_connreq *c,
 	it->verdict = verdict;
 	it->rule = r ? (long)(r - a->rules) + 1 : 0;
 	it->error = 0;
+	it->probe = false;	/* the slot may have held a probe reply */
 	nlh = nl_msg(&a->cmd, a->out + a->outlen, JAZZ_CMD_CONN_VERDICT, 0);
 	nlh->nlmsg_flags &= ~NLM_F_ACK;		/* errors still come back */
 	it->seq = nlh->nlmsg_seq;
