@@ -7,6 +7,7 @@
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/jhash.h>
+#include <linux/ktime.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
@@ -315,6 +316,8 @@ struct jazz_conn *jazz_conn_new(struct jazz_conn_table *t,
 	c->created = now;
 	c->last_used = now;
 	c->last_request = now;
+	if (state == JAZZ_CONN_STATE_PENDING)
+		c->held_ns = ktime_get_ns();
 	atomic64_set(&c->packets, 0);
 	atomic64_set(&c->bytes, 0);
 	__skb_queue_head_init(&c->held);
@@ -364,6 +367,13 @@ void jazz_conn_unlink(struct jazz_conn_table *t, struct jazz_conn *c,
 	c->unlinked = true;
 	t->count--;
 	atomic_dec(&jazz_conns_live);
+}
+
+/* The decision wait of @c ends now (once); t->lock held. */
+static void jazz_conn_waited(struct jazz_conn *c)
+{
+	if (c->held_ns && !c->wait_ns)
+		WRITE_ONCE(c->wait_ns, max_t(u64, ktime_get_ns() - c->held_ns, 1));
 }
 
 static void jazz_conn_free(struct jazz_conn *c)
@@ -485,6 +495,7 @@ static void jazz_conn_release(struct jazz_conn_table *t, struct jazz_conn *c)
 		if (!n) {
 			WRITE_ONCE(c->last_used, jiffies);
 			WRITE_ONCE(c->state, JAZZ_CONN_STATE_APPROVED);
+			jazz_conn_waited(c);
 			break;
 		}
 		skb_queue_splice_tail_init(&c->held, &q);
@@ -535,6 +546,8 @@ int jazz_conn_decide(struct jazz_conn_table *t, struct jazz_conn *c,
 		rcu_read_unlock();
 		return -ENOENT;
 	}
+	if (c->held_ns && !c->verdict_ns && !c->wait_ns)
+		WRITE_ONCE(c->verdict_ns, max_t(u64, ktime_get_ns() - c->held_ns, 1));
 	list_del_init(&c->pnode);
 	c->lifetime_s = lifetime_s;
 	if (verdict == JAZZ_VERDICT_APPROVE) {
@@ -556,6 +569,7 @@ int jazz_conn_decide(struct jazz_conn_table *t, struct jazz_conn *c,
 		n = skb_queue_len(&c->held);
 		skb_queue_splice_tail_init(&c->held, &drop);
 		jazz_conn_unhold(t, c, n);
+		jazz_conn_waited(c);
 	}
 	spin_unlock_bh(&t->lock);
 	if (release)
@@ -871,6 +885,7 @@ static void jazz_conn_gc_timeout(struct jazz_conn_table *t,
 	n = skb_queue_len(&c->held);
 	skb_queue_splice_tail_init(&c->held, &g->drop_timeout);
 	jazz_conn_unhold(t, c, n);
+	jazz_conn_waited(c);
 	jazz_conn_gc_queue_msg(t, g, c, end);
 }
 

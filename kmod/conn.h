@@ -105,6 +105,15 @@ struct jazz_conn {
 	unsigned long deadline;		/* pending timeout / lifetime / back-off */
 	unsigned long last_request;
 	u32 lifetime_s;
+	/*
+	 * Monotonic ns (ktime_get_ns) of the first held packet of a pending
+	 * entry, 0 for one created decided; @wait_ns is set once, under the
+	 * lock, when that wait ends (released, dropped by deny or timeout),
+	 * @verdict_ns when a verdict for the held packets arrives.
+	 */
+	u64 held_ns;
+	u64 wait_ns;
+	u64 verdict_ns;			/* held_ns .. the verdict's arrival */
 
 	atomic64_t packets, bytes;
 	struct sk_buff_head held;	/* lock of the queue unused: table lock */
@@ -125,6 +134,23 @@ struct jazz_conn {
 #define JAZZ_CONN_HASH_BITS	12
 #define JAZZ_CONN_COOKIE_BITS	10
 
+/*
+ * struct jazz_probe - an approver probe in flight (approver-probe).
+ *
+ * @cookie 0 marks a free slot. @net is the requester's namespace, only
+ * compared with the device's when the result goes out (never
+ * dereferenced). Slots are read and written under the device config mutex
+ * (jd->lock), which both probe handlers hold.
+ */
+#define JAZZ_PROBE_SLOTS	8
+
+struct jazz_probe {
+	u64 cookie;
+	u64 sent_ns;		/* ktime_get_ns() before the notification */
+	u32 portid;		/* requester's socket */
+	struct net *net;
+};
+
 struct jazz_conn_table {
 	spinlock_t lock;		/* writers; see above */
 	struct jazz_device *jd;
@@ -141,6 +167,7 @@ struct jazz_conn_table {
 	bool probe;			/* a genl socket closed: still heard? */
 	struct delayed_work gc;
 	unsigned long last_full_scan;
+	struct jazz_probe probes[JAZZ_PROBE_SLOTS];	/* under jd->lock */
 	struct list_head tables;	/* jazz_conn_tables */
 	struct rcu_head rcu;
 };
@@ -168,6 +195,8 @@ int jazz_nl_conn_dump(struct jazz_device *jd, struct sk_buff *skb,
 int jazz_nl_conn_verdict(struct jazz_device *jd, struct genl_info *info);
 int jazz_nl_conn_del(struct jazz_device *jd, struct genl_info *info);
 int jazz_nl_conn_flush(struct jazz_device *jd, struct genl_info *info);
+int jazz_nl_probe(struct jazz_device *jd, struct genl_info *info);
+int jazz_nl_probe_reply(struct jazz_device *jd, struct genl_info *info);
 
 /* netlink.c: the approvals group. */
 bool jazz_approvals_listening(struct net *net);

@@ -2,10 +2,13 @@
 /*
  * jazz: direct-connection checks, generic netlink side: conn-request-ntf
  * and conn-expire-ntf on the "approvals" group, and the conn-get,
- * conn-verdict, conn-del and conn-flush handlers (device resolved and
- * config mutex held by netlink.c).
+ * conn-verdict, conn-del and conn-flush handlers, and the approver probe
+ * (approver-probe, approver-probe-reply); device resolved and config mutex
+ * held by netlink.c.
  */
 #include <linux/jiffies.h>
+#include <linux/random.h>
+#include <linux/ktime.h>
 #include <net/genetlink.h>
 #include <jazz.h>
 #include "device.h"
@@ -59,7 +62,13 @@ int jazz_conn_fill(struct sk_buff *msg, struct jazz_conn *c, u8 end)
 	    nla_put_u64_64bit(msg, JAZZ_A_CONN_BYTES,
 			      atomic64_read(&c->bytes), JAZZ_A_CONN_PAD) ||
 	    nla_put_u32(msg, JAZZ_A_CONN_HELD, skb_queue_len_lockless(&c->held)) ||
-	    (end && nla_put_u8(msg, JAZZ_A_CONN_END, end))) {
+	    (end && nla_put_u8(msg, JAZZ_A_CONN_END, end)) ||
+	    (READ_ONCE(c->wait_ns) &&
+	     nla_put_u64_64bit(msg, JAZZ_A_CONN_WAIT_NS, READ_ONCE(c->wait_ns),
+			       JAZZ_A_CONN_PAD)) ||
+	    (READ_ONCE(c->verdict_ns) &&
+	     nla_put_u64_64bit(msg, JAZZ_A_CONN_VERDICT_NS,
+			       READ_ONCE(c->verdict_ns), JAZZ_A_CONN_PAD))) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}
@@ -455,5 +464,162 @@ int jazz_nl_conn_flush(struct jazz_device *jd, struct genl_info *info)
 		}
 	}
 	jazz_conn_flush(t, peer, JAZZ_CONN_END_DELETED);
+	return 0;
+}
+
+/* ---- approver probe ---- */
+
+/*
+ * A probe takes the same path as a connection request: stamped with
+ * ktime_get_ns() before its notification is built, multicast on approvals
+ * from the kernel, answered by a listener's command, stamped again in that
+ * command's handler. Its round trip is the floor of a connection's wait-ns
+ * on the same machine, and a probe that nobody answers is a listener that
+ * would let connections time out.
+ */
+static struct sk_buff *jazz_probe_msg(struct jazz_device *jd, u8 cmd,
+				      const struct jazz_probe *p, u64 rtt_ns,
+				      u32 listener, struct genl_info *reply_to)
+{
+	struct sk_buff *msg;
+	struct nlattr *nest;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_ALIGN(64), GFP_KERNEL);
+	if (!msg)
+		return NULL;
+	if (reply_to)
+		hdr = genlmsg_put_reply(msg, reply_to, &jazz_genl_family, 0, cmd);
+	else
+		hdr = genlmsg_put(msg, 0, 0, &jazz_genl_family, 0, cmd);
+	if (!hdr || nla_put_u32(msg, JAZZ_A_IFINDEX, jd->dev->ifindex))
+		goto fail;
+	nest = nla_nest_start(msg, JAZZ_A_PROBE);
+	if (!nest ||
+	    nla_put_u64_64bit(msg, JAZZ_A_PROBE_COOKIE, p->cookie,
+			      JAZZ_A_PROBE_PAD) ||
+	    (rtt_ns && nla_put_u64_64bit(msg, JAZZ_A_PROBE_RTT_NS, rtt_ns,
+					 JAZZ_A_PROBE_PAD)) ||
+	    (listener && nla_put_u32(msg, JAZZ_A_PROBE_LISTENER_PORTID,
+				     listener)))
+		goto fail;
+	nla_nest_end(msg, nest);
+	genlmsg_end(msg, hdr);
+	return msg;
+fail:
+	nlmsg_free(msg);
+	return NULL;
+}
+
+/* A free slot, else the oldest (expired or not); jd->lock held. */
+static struct jazz_probe *jazz_probe_slot(struct jazz_conn_table *t)
+{
+	struct jazz_probe *p, *best = &t->probes[0];
+
+	for (p = t->probes; p < t->probes + JAZZ_PROBE_SLOTS; p++) {
+		if (!p->cookie)
+			return p;
+		if (p->sent_ns < best->sent_ns)
+			best = p;
+	}
+	return best;
+}
+
+int jazz_nl_probe(struct jazz_device *jd, struct genl_info *info)
+{
+	struct net *net = dev_net(jd->dev);
+	struct jazz_conn_table *t;
+	struct sk_buff *msg, *reply;
+	struct jazz_probe *p;
+	int err;
+
+	t = jazz_nl_table(jd, info->extack);
+	if (!t)
+		return -ENODEV;
+	if (!jazz_approvals_listening(net)) {
+		NL_SET_ERR_MSG(info->extack, "nobody listens on approvals");
+		return -ESRCH;
+	}
+	p = jazz_probe_slot(t);
+	do {
+		p->cookie = get_random_u64();
+	} while (!p->cookie);
+	p->portid = info->snd_portid;
+	p->net = genl_info_net(info);
+	reply = jazz_probe_msg(jd, JAZZ_CMD_APPROVER_PROBE, p, 0, 0, info);
+	p->sent_ns = ktime_get_ns();
+	msg = jazz_probe_msg(jd, JAZZ_CMD_APPROVER_PROBE_NTF, p, 0, 0, NULL);
+	if (!msg || !reply) {
+		nlmsg_free(msg);
+		nlmsg_free(reply);
+		p->cookie = 0;
+		return -ENOMEM;
+	}
+	err = jazz_approvals_multicast(net, msg);
+	if (err == -ESRCH) {
+		/* genl_has_listeners() counts every namespace. */
+		NL_SET_ERR_MSG(info->extack, "nobody listens on approvals");
+	} else if (err == -ENOBUFS) {
+		NL_SET_ERR_MSG(info->extack,
+			       "a listener on approvals has a full receive buffer");
+	} else if (err) {
+		NL_SET_ERR_MSG(info->extack, "cannot send the probe");
+	}
+	if (err) {
+		p->cookie = 0;
+		nlmsg_free(reply);
+		return err;
+	}
+	return genlmsg_reply(reply, info);
+}
+
+int jazz_nl_probe_reply(struct jazz_device *jd, struct genl_info *info)
+{
+	struct nlattr *tb[JAZZ_A_PROBE_MAX + 1];
+	u64 now = ktime_get_ns(), cookie, ttl;
+	struct nlattr *nest = info->attrs[JAZZ_A_PROBE];
+	struct jazz_conn_table *t;
+	struct jazz_probe *p, done;
+	struct sk_buff *msg;
+	int err;
+
+	t = jazz_nl_table(jd, info->extack);
+	if (!t)
+		return -ENODEV;
+	if (GENL_REQ_ATTR_CHECK(info, JAZZ_A_PROBE))
+		return -EINVAL;
+	/* Validated against the probe policy when the request was parsed. */
+	err = nla_parse_nested_deprecated(tb, JAZZ_A_PROBE_MAX, nest, NULL,
+					  info->extack);
+	if (err)
+		return err;
+	if (!tb[JAZZ_A_PROBE_COOKIE]) {
+		NL_SET_ERR_MSG(info->extack, "probe cookie is required");
+		NL_SET_ERR_ATTR_MISS(info->extack, nest, JAZZ_A_PROBE_COOKIE);
+		return -EINVAL;
+	}
+	cookie = nla_get_u64(tb[JAZZ_A_PROBE_COOKIE]);
+	ttl = (u64)READ_ONCE(jd->approval_timeout_ms) * NSEC_PER_MSEC;
+	for (p = t->probes; p < t->probes + JAZZ_PROBE_SLOTS; p++)
+		if (cookie && p->cookie == cookie)
+			break;
+	if (p == t->probes + JAZZ_PROBE_SLOTS || now - p->sent_ns > ttl) {
+		if (p < t->probes + JAZZ_PROBE_SLOTS)
+			p->cookie = 0;
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[JAZZ_A_PROBE_COOKIE],
+				    "no probe with this cookie (unknown, answered, or expired)");
+		return -ENOENT;
+	}
+	done = *p;
+	p->cookie = 0;
+	if (!net_eq(done.net, dev_net(jd->dev)))
+		return 0;	/* the device moved: nobody to tell */
+	msg = jazz_probe_msg(jd, JAZZ_CMD_APPROVER_PROBE_RESULT_NTF, &done,
+			     max_t(u64, now - done.sent_ns, 1),
+			     info->snd_portid, NULL);
+	if (!msg)
+		return -ENOMEM;
+	/* A requester that went away is not the listener's fault. */
+	genlmsg_unicast(dev_net(jd->dev), msg, done.portid);
 	return 0;
 }

@@ -75,6 +75,11 @@ static const struct nla_policy jazz_conn_policy[JAZZ_A_CONN_ATTR_MAX + 1] = {
 	[JAZZ_A_CONN_LIFETIME_S] = { .type = NLA_U32 },
 };
 
+/* Read-only members (rtt-ns, listener-portid) are refused in requests. */
+static const struct nla_policy jazz_probe_policy[JAZZ_A_PROBE_MAX + 1] = {
+	[JAZZ_A_PROBE_COOKIE] = { .type = NLA_U64 },
+};
+
 #define JAZZ_DEV_SELECT \
 	[JAZZ_A_IFINDEX] = { .type = NLA_U32 }, \
 	[JAZZ_A_IFNAME] = { .type = NLA_NUL_STRING, .len = IFNAMSIZ - 1 }
@@ -121,6 +126,15 @@ static const struct nla_policy jazz_key_op_policy[JAZZ_A_MAX + 1] = {
 static const struct nla_policy jazz_conn_op_policy[JAZZ_A_MAX + 1] = {
 	JAZZ_DEV_SELECT,
 	[JAZZ_A_CONN] = NLA_POLICY_NESTED(jazz_conn_policy),
+};
+
+static const struct nla_policy jazz_probe_op_policy[JAZZ_A_MAX + 1] = {
+	JAZZ_DEV_SELECT,
+};
+
+static const struct nla_policy jazz_probe_reply_policy[JAZZ_A_MAX + 1] = {
+	JAZZ_DEV_SELECT,
+	[JAZZ_A_PROBE] = NLA_POLICY_NESTED(jazz_probe_policy),
 };
 
 /* ---- helpers ---- */
@@ -949,7 +963,7 @@ static int jazz_nl_key_del_doit(struct sk_buff *skb, struct genl_info *info)
 	return jazz_nl_key_swap_del(info, true);
 }
 
-/* ---- connection ops: resolved here, implemented in conn.c ---- */
+/* ---- connection and probe ops: resolved here, done in conn_nl.c ---- */
 
 static int jazz_nl_conn_op(struct genl_info *info, struct sk_buff *skb, u8 cmd)
 {
@@ -969,6 +983,12 @@ static int jazz_nl_conn_op(struct genl_info *info, struct sk_buff *skb, u8 cmd)
 		break;
 	case JAZZ_CMD_CONN_DEL:
 		err = jazz_nl_conn_del(jd, info);
+		break;
+	case JAZZ_CMD_APPROVER_PROBE:
+		err = jazz_nl_probe(jd, info);
+		break;
+	case JAZZ_CMD_APPROVER_PROBE_REPLY:
+		err = jazz_nl_probe_reply(jd, info);
 		break;
 	default:
 		err = jazz_nl_conn_flush(jd, info);
@@ -1133,6 +1153,10 @@ static const struct genl_ops jazz_genl_ops[] = {
 		jazz_conn_op_policy),
 	JAZZ_OP(JAZZ_CMD_CONN_FLUSH, jazz_nl_conn_doit, NULL,
 		jazz_conn_op_policy),
+	JAZZ_OP(JAZZ_CMD_APPROVER_PROBE, jazz_nl_conn_doit, NULL,
+		jazz_probe_op_policy),
+	JAZZ_OP(JAZZ_CMD_APPROVER_PROBE_REPLY, jazz_nl_conn_doit, NULL,
+		jazz_probe_reply_policy),
 };
 
 static const struct genl_multicast_group jazz_mcgrps[] = {

@@ -19,13 +19,32 @@
 #                process (prober, echo server, answer, rtt) on vCPU 0, and
 #                "free", left to the scheduler (a wakeup of the other vCPU
 #                in QEMU TCG costs a host thread wakeup on a crowded host)
+#   in-kernel    measured by the kernel itself, same boot, same listener
+#                (`jazzctl answer`), same clock (ktime_get_ns) and points:
+#                approval wait = median over the 200 flows of the checks-on
+#                first-packet run of the conn attribute wait-ns (first held
+#                packet -> request -> verdict -> held packets released),
+#                with verdict-ns beside it (the same wait until the
+#                verdict's handler started: without the release);
+#                approver round trip = median of `jazzctl probe jazz0
+#                --count 1000` (approver-probe-ntf multicast on approvals ->
+#                the listener's approver-probe-reply handled), the
+#                kernel-initiated round trip an approval is made of; ratio
+#                wait / probe round trip (issue 3 target: <= 2); and the
+#                same probe started cold (200 probes, a new `jazzctl probe`
+#                process each, so the listener sleeps between them while
+#                other processes run, as between two flows), median
 #   ping-pong    for scale: the round trip of one byte between two
 #                processes over two pipes (C), i.e. two wakeups and
 #                context switches, which an approval cannot avoid and a
 #                genl round trip does not have
 #   conn/s       new UDP flows approved per second: N flows (100 and 1000)
-#                sent back to back, time until the sink on n2 got all of
-#                them; checks on vs off
+#                sent back to back, time from the burst's first send (the
+#                sockets are made before) until the sink on n2 got all
+#                of them (and, as before, first-to-last datagram, which
+#                leaves out the first flow's wait); checks on vs off; after each burst the counters that
+#                could explain a loss (n1/n2 jazz drops, n1 entries not
+#                approved, n2 UDP receive errors, softnet drops)
 #   tcp on/off   iperf3 TCP single stream over an approved connection with
 #                the checks on, and with them off (interleaved repetitions)
 #
@@ -241,7 +260,7 @@ elif mode == "first":		# first DST PORT N BASE: median first-second RTT, us
         s.close()
     f, sc = statistics.median(first), statistics.median(second)
     print(round(f * 1e6), round(sc * 1e6), round((f - sc) * 1e6))
-elif mode == "sink":		# sink PORT N: "seconds count" from first to last datagram
+elif mode == "sink":		# sink PORT N: "seconds count last" first to last datagram, last's wall time
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 1 << 23)
     s.bind(("0.0.0.0", int(sys.argv[2])))
@@ -258,14 +277,15 @@ elif mode == "sink":		# sink PORT N: "seconds count" from first to last datagram
             t1 = time.perf_counter()
     except socket.timeout:
         pass
-    print(t1 - t0, got)
-elif mode == "burst":		# burst DST PORT N BASE: one datagram per new flow
+    print(t1 - t0, got, time.time() - (time.perf_counter() - t1))
+elif mode == "burst":		# burst DST PORT N BASE: one datagram per new flow; prints the start
     dst, port, n, base = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     socks = []
     for i in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("0.0.0.0", base + i))
         socks.append(s)
+    print(time.time(), flush=True)	# wall clock of the first send
     for s in socks:
         s.sendto(b"b", (dst, port))
 PYEOF
@@ -284,19 +304,55 @@ first_pkt() {
 	ans=$!
 	sleep 1
 	rtt=$(n1 "$@" "$JZ" rtt jazz0 --count 1000 | awk '{ print $6 }')
+	# approver-probe jazz0: N answered, rtt median X us min Y us p90 Z us max W us
+	read -r probe probemin probep90 < <(n1 "$@" "$JZ" probe jazz0 --count 1000 |
+		awk '{ print $7, $10, $13 }')
+	# The same round trip started cold, like a flow's: 200 probes, each
+	# from a new process (the listener sleeps between them while other
+	# processes run), median.
+	for _ in $(seq 200); do n1 "$@" "$JZ" probe jazz0 | awk '{ print $6 }'; done >"$W/cold"
+	probecold=$(sort -n "$W/cold" | awk '{ v[NR] = $1 } END { print v[int(NR / 2) + 1] }')
 	pp=$(n1 "$@" "$UP" pingpong 1000)
 	prtt=$(n1 "$@" $PY "$W/b.py" genl 300 "$NLT")
 	base=$((20000 + r * 1000 + (${#label} == 6) * 10000))
 	n1 "$JZ" conn jazz0 flush
 	read -r f s extra < <(n1 "$@" "$UP" first 10.203.0.2 7777 200 "$base")
+	# The kernel's own decision wait of those 200 flows (us): n, median, p90.
+	n1 "$JZ" conns jazz0 --json >"$W/conns.json"
+	read -r nw wait waitp90 vwait < <($PY -c '
+import json, sys
+b = int(sys.argv[2])
+d = [c for c in json.load(open(sys.argv[1]))
+     if "wait_ns" in c and b <= c["sport"] < b + 200 and c["dport"] == 7777]
+w = sorted(c["wait_ns"] / 1e3 for c in d)
+v = sorted(c.get("verdict_ns", 0) / 1e3 for c in d)
+m = lambda x, q: round(x[int(len(x) * q)], 1) if x else 0
+print(len(w), m(w, 0.5), m(w, 0.9), m(v, 0.5))' "$W/conns.json" "$base")
 	n1 "$JZ" conn jazz0 flush
 	n1 "$JZ" set jazz0 conncheck off
 	read -r f0 s0 extra0 < <(n1 "$@" "$UP" first 10.203.0.2 7777 200 $((base + 300)))
 	n1 "$JZ" set jazz0 conncheck on
 	stop_bg "$ans" "$echo"
+	echo "rep $r $label: in-kernel: approval wait median ${wait} us (p90 ${waitp90} us, ${nw} flows; verdict arrived after median ${vwait} us); approver round trip median ${probe} us (min ${probemin} us, p90 ${probep90} us, 1000 probes); wait / round trip $(ratio "$wait" "$probe") x; cold round trip (200 probes, one process each) median ${probecold} us, wait / cold $(ratio "$wait" "$probecold") x"
 	echo "rep $r $label: genl-rtt C ${rtt} us (Python ${prtt} us); pipe ping-pong between 2 processes ${pp} us; checks on: first ${f} us second ${s} us extra ${extra} us; checks off: first ${f0} us second ${s0} us extra ${extra0} us; approval (on-off) $((extra - extra0)) us = $(ratio "$((extra - extra0))" "$rtt") x genl-rtt; extra with checks on = $(ratio "$extra" "$rtt") x genl-rtt"
 }
 stop_bg() { kill "$@" 2>/dev/null; wait "$@" 2>/dev/null; true; }
+# snap FILE: counters that could explain a lost datagram, as "name value" lines.
+snap() {
+	{
+		n1 $PY "$NLT" stats jazz0 | sed 's/^/n1_/'
+		n2 $PY "$NLT" stats jazz0 | sed 's/^/n2_/'
+		n2 cat /proc/net/snmp | awk '/^Udp:/ { if (h) { for (i = 2; i <= NF; i++) print "n2_udp_" k[i] "=" $i } else { h = 1; for (i = 2; i <= NF; i++) k[i] = $i } }'
+		local a b c rest d=0 q=0
+		while read -r a b c rest; do d=$((d + 0x$b)); q=$((q + 0x$c)); done </proc/net/softnet_stat
+		echo "softnet_dropped=$d"
+		echo "softnet_squeezed=$q"
+	} | tr '=' ' ' >"$1"
+}
+# lossdiag BEFORE AFTER: the counters that grew, "name +delta ...".
+lossdiag() {
+	awk 'NR == FNR { b[$1] = $2; next } $2 != b[$1] && $1 !~ /(rx|tx)_(packets|bytes)$|udp_(InDatagrams|OutDatagrams)$/ { printf "%s +%d ", $1, $2 - b[$1] }' "$1" "$2"
+}
 {
 echo "# bench-conncheck.sh on $KVER ($(nproc) vCPU, QEMU TCG), $REPS repetitions, medians; guest loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$REPS"); do
@@ -314,10 +370,16 @@ for n in 100 1000; do
 			py n2 sink 7000 "$n" >"$W/sink" &
 			sk=$!
 			sleep 1
-			py n1 burst 10.203.0.2 7000 "$n" $((40000 + r * 3000 + (n == 1000) * 10000))
+			snap "$W/before"
+			start=$(py n1 burst 10.203.0.2 7000 "$n" $((40000 + r * 3000 + (n == 1000) * 10000)))
 			wait $sk
-			read -r secs got <"$W/sink"
-			echo "rep $r: $n new flows, checks $mode: $(awk -v s="$secs" -v n="$got" 'BEGIN { printf "%.0f flows/s (%.3f s)", (n - 1) / s, s }'), $got of $n received"
+			snap "$W/after"
+			read -r secs got last <"$W/sink"
+			# From the burst's first send (the first flow's wait included) to
+			# the last datagram; the old first-to-last figure beside it
+			# leaves the first flow's wait out.
+			echo "rep $r: $n new flows, checks $mode: $(awk -v a="$start" -v b="$last" -v n="$got" 'BEGIN { printf "%.0f flows/s (%.3f s from the first send)", n / (b - a), b - a }'), first-to-last $(awk -v s="$secs" -v n="$got" 'BEGIN { printf "%.0f flows/s (%.3f s)", (n - 1) / s, s }'), $got of $n received"
+			[ "$got" = "$n" ] || echo "rep $r: $n flows, checks $mode, loss: $(lossdiag "$W/before" "$W/after") n1 entries by state: $(n1 "$JZ" conns jazz0 --json | $PY -c 'import json,sys,collections; print(dict(collections.Counter(c["state"] for c in json.load(sys.stdin))))')"
 		done
 	done
 done

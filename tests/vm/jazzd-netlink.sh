@@ -5,7 +5,8 @@
 #   scripts/vm.sh --kernel 6.12 --each tests/vm/jazzd-netlink.sh
 # A jazzd client with the real netlink backend on jazz0 (jazz.ko loaded)
 # next to a fake-kernel client: addresses, peer, keys and the approval
-# bridge through the real module. TAP output.
+# bridge through the real module, and jazzd answering approver probes.
+# TAP output.
 set -u
 . "$(dirname "$0")/../host/controlplane/lib.sh"
 
@@ -37,6 +38,12 @@ check "kernel approval request reaches the server through the client" \
 check "verdict installed at the destination (fake)" wait_for "$T/bob-pc.kernel" "verdict approve peer=1 .*proto=icmp" 10
 check "verdict installed in the real kernel at the origin" wait_for "$T/alice-pc.log" "verdict approve for icmp" 10
 "$TOP/build/jazzctl" conns jazz0 | sed 's/^/# /'
+# jazzd is the only listener on approvals here: the probe's answer is its.
+check "jazzd answers an approver probe (jazzctl probe, rtt > 0)" bash -c "
+	'$TOP/build/jazzctl' probe jazz0 --timeout 3000 >'$T/probe' &&
+	awk '{ exit !(\$6 > 0) }' '$T/probe'"
+sed 's/^/# /' "$T/probe"
+check "jazzd answers 20 probes in a row" bash -c "'$TOP/build/jazzctl' probe jazz0 --count 20 --timeout 3000 | grep -q ' 20 answered'"
 # a burst of new connections must not overrun jazzd's approvals socket:
 # find it by its group membership (its port id is not the pid, so ss
 # cannot name the process) and read its receive buffer

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # jazzctl's direct-connection commands against jazz.ko: answer (approve-all,
 # deny-all, rules), monitor of the approvals group (JSON lines), conns
-# (text and JSON), conn approve ahead of traffic, conn del, conn flush,
-# and the errors for unknown cookies.
+# (text and JSON, with the decision wait), conn approve ahead of traffic,
+# conn del, conn flush, the errors for unknown cookies, and the approver
+# probe (jazzctl probe answered by jazzctl answer, no listener, a listener
+# that does not answer, a used cookie, the result unicast to the prober).
 #
 # Usage (inside the VM): scripts/vm.sh --each tests/vm/netlink-conn.sh
 #   n1: veth1 10.97.0.1/24  jazz0 10.201.0.1/24 port 51840
@@ -67,6 +69,17 @@ np=$(pyget "$T/conns.json" 'd[0]["packets"] if d else 0')
 check "conns: packets counted in both directions ($np)" test "${np:-0}" -ge 5
 check "conns text" bash -c "ip netns exec $(ns_name n1) $JZ conns | grep -q '^jazz0 cookie .* egress icmp 10.201.0.1 -> 10.201.0.2 id .* approved'"
 check "conns all" bash -c "ip netns exec $(ns_name n1) $JZ conns all | grep -q approved"
+# The decision wait: from the held first packet to its release, in ns.
+wait=$(pyget "$T/conns.json" 'd[0].get("wait_ns", 0) if d else 0')
+age=$(pyget "$T/conns.json" 'd[0]["age_ms"] if d else 0')
+diag "decision wait of the approved entry: $wait ns (age $age ms)"
+check "conns: wait_ns > 0 on the approved entry" test "${wait:-0}" -gt 0
+check "conns: wait_ns below the 4 s approval timeout and the entry's age" \
+	test "${wait:-0}" -lt 4000000000 -a "${wait:-0}" -le $(((age + 1) * 1000000))
+vwait=$(pyget "$T/conns.json" 'd[0].get("verdict_ns", 0) if d else 0')
+check "conns: 0 < verdict_ns <= wait_ns ($vwait ns: the wait until the verdict arrived)" \
+	test "${vwait:-0}" -gt 0 -a "${vwait:-0}" -le "${wait:-0}"
+check "conns text shows the wait" bash -c "ip netns exec $(ns_name n1) $JZ conns jazz0 | grep -Eq ' wait [0-9]+\.[0-9]us verdict-after [0-9]+\.[0-9]us$'"
 cookie=$(pyget "$T/conns.json" 'd[0]["cookie"]')
 check "conn del cookie $cookie" n1 "$JZ" conn jazz0 del cookie "$cookie"
 check_eq "entry gone" "$(n1 "$JZ" conns jazz0 | wc -l)" 0
@@ -78,6 +91,8 @@ check "pre-approve udp by addresses" n1 "$JZ" conn jazz0 approve proto udp \
 	from 10.201.0.1:5000 to 10.201.0.2:6000 peer 1 lifetime 60
 check "conns shows it approved" bash -c \
 	"ip netns exec $(ns_name n1) $JZ conns jazz0 | grep -q 'udp 10.201.0.1:5000 -> 10.201.0.2:6000 approved'"
+check "conns: no wait for a verdict ahead of traffic" bash -c \
+	"ip netns exec $(ns_name n1) $JZ conns jazz0 --json | grep -q '\"state\":\"approved\"' && ! ip netns exec $(ns_name n1) $JZ conns jazz0 --json | grep -q _ns"
 check "conn del by addresses" n1 "$JZ" conn jazz0 del proto udp from 10.201.0.1:5000 to 10.201.0.2:6000
 check "pre-deny tcp" n1 "$JZ" conn jazz0 deny proto tcp from 10.201.0.1:5001 to 10.201.0.2:22
 check "conns shows it denied" bash -c \
@@ -115,6 +130,46 @@ stop "$r1" "$r2"
 printf 'approve bogus 1\n' >"$T/badrules"
 err=$(n1 "$JZ" answer jazz0 rules "$T/badrules" 2>&1)
 check_eq "bad rules file: exit 2, file and line quoted" "$?:$err" "2:jazzctl: $T/badrules:1: unknown match 'bogus'"
+
+# ------------------------------------------------------------ approver probe
+TOOL=$JAZZ_TOP/tests/vm/netlink_tool.py
+err=$(n1 "$JZ" probe jazz0 2>&1)
+check_eq "probe with nobody listening: refused at once, exit 1" "$?:$err" \
+	"1:jazzctl: probe jazz0: No such process: nobody listens on approvals"
+bg n1 "$JZ" monitor --json --group approvals >"$T/pmon" 2>&1
+pm=$!
+sleep 1
+err=$(n1 "$JZ" probe jazz0 --timeout 500 2>&1)
+check_eq "probe heard but not answered: exit 1 after the timeout" "$?:$err" \
+	"1:jazzctl: probe jazz0: no listener answered within 500 ms"
+bg n1 "$JZ" answer jazz0 approve-all --json >"$T/pans" 2>&1
+pa=$!
+# A second prober in the same netns: must never see the first one's results.
+bg n1 "$JZ" monitor --json --group all >"$T/pall" 2>&1
+pl=$!
+sleep 1
+check "probe answered by jazzctl answer" to_file "$T/probe1" n1 "$JZ" probe jazz0
+diag "$(cat "$T/probe1")"
+read -r pcookie prtt plistener < <(awk '{ print $4, $6, $9 }' "$T/probe1")
+check "probe: cookie, rtt > 0, listener port id" awk -v c="$pcookie" -v r="$prtt" -v l="$plistener" \
+	'BEGIN { exit !(c ~ /^[0-9]+$/ && r + 0 > 0 && l + 0 > 0) }'
+check "probe --count 50: summary" to_file "$T/probe50" n1 "$JZ" probe jazz0 --count 50
+diag "$(cat "$T/probe50")"
+check "summary: 50 answered, min <= median <= max, all > 0" awk \
+	'{ exit !($3 == 50 && $7 > 0 && $10 <= $7 && $7 <= $16) }' "$T/probe50"
+r=$(n1 $PY "$TOOL" probe-reply jazz0 "$pcookie")
+check_eq "reply with the used cookie again: ENOENT with extack" "$r" \
+	"ENOENT no probe with this cookie (unknown, answered, or expired)"
+sleep 0.5
+stop "$pa" "$pm" "$pl"
+np=$(pylines "$T/pans" 'len([x for x in L if x.get("event") == "approver-probe" and x["ok"]])')
+check_eq "answer replied to the 51 probes sent while it listened" "$np" 51
+check_eq "monitor saw 52 probes on approvals" "$(pylines "$T/pmon" \
+	'len([x for x in L if x["event"] == "approver-probe"])')" 52
+# (A result would show as event "unknown": monitor has no name for it.)
+check_eq "a second socket saw the 51 probes and no result (unicast to the prober)" \
+	"$(pylines "$T/pall" '(len([x for x in L if x["event"] == "approver-probe"]), "unknown" in set(x["event"] for x in L))')" \
+	"(51, False)"
 
 check "delete devices" bash -c "ip -n $(ns_name n1) link del jazz0 && ip -n $(ns_name n2) link del jazz0"
 dmesg_check "kernel log clean"

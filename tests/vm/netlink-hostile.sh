@@ -11,7 +11,8 @@
 #     of the wrong length, cipher/slot out of range, lo's and unknown
 #     ifindexes, unknown cookies/peers, unknown commands
 #     (tests/vm/netlink_tool.py hostile), then 1000 random requests (fuzz);
-#     an unprivileged user is refused requests and the approvals group.
+#     an unprivileged user is refused requests, the approvals group and
+#     the approver probe (request and reply).
 #   UDP: random, truncated, bit-flipped copies of captured tunnel packets,
 #     and real headers with random bodies, sent at the listen port: the sum
 #     of the drop counters grows by exactly the number sent, rx_packets not.
@@ -79,13 +80,15 @@ configure
 tap_of n1 $PY "$TOOL" hostile jazz0 1
 check "jazz0 for fuzzing (jazzfz)" ip -n "$(ns_name n1)" link add jazzfz type jazz
 tap_of n1 $PY "$TOOL" fuzz jazzfz 1000 "$SEED"
-tap_of n1 setpriv --reuid=65534 --regid=65534 --clear-groups $PY "$TOOL" unpriv
+tap_of n1 setpriv --reuid=65534 --regid=65534 --clear-groups $PY "$TOOL" unpriv jazz0
 err=$(n1 setpriv --reuid=65534 --regid=65534 --clear-groups "$JZ" show jazz0 2>&1)
 check_eq "jazzctl as nobody: refused, exit 1" "$?:$err" "1:jazzctl: jazz0: Operation not permitted"
 err=$(n1 timeout 5 setpriv --reuid=65534 --regid=65534 --clear-groups "$JZ" monitor --group approvals 2>&1)
 rc=$?
 check_eq "jazzctl monitor as nobody: approvals refused, exit 1" "$rc:$err" \
 	"1:jazzctl: cannot join multicast group 'approvals': Operation not permitted"
+err=$(n1 setpriv --reuid=65534 --regid=65534 --clear-groups "$JZ" probe jazz0 2>&1)
+check_eq "jazzctl probe as nobody: refused, exit 1" "$?:$err" "1:jazzctl: probe jazz0: Operation not permitted"
 check "jazzctl still works as root" n1 "$JZ" show jazz0
 configure again
 

@@ -7,8 +7,12 @@ client independent of jazzctl (libmnl) and of YNL (cli.py).
                                           its specific errno and extack text
   netlink_tool.py fuzz DEV N SEED         N random requests: every one is
                                           answered, none hangs
-  netlink_tool.py unpriv                  (run as nobody) dev-get and joining
-                                          "approvals" are refused
+  netlink_tool.py unpriv [DEV]            (run as nobody) dev-get, joining
+                                          "approvals", and with DEV an
+                                          approver-probe and a probe reply
+                                          are refused
+  netlink_tool.py probe-reply DEV COOKIE  send approver-probe-reply; print
+                                          "errno-name extack" (ok when accepted)
   netlink_tool.py dumpstat DEV            peer-get dump: "messages M peers P"
   netlink_tool.py stats DEV               device drop/rx counters as k=v lines
   netlink_tool.py sniff IFACE PORT N OUT  capture N UDP payloads to PORT (hex lines)
@@ -329,11 +333,46 @@ def hostile(devname, peer_id):
                u8(J["JAZZ_A_CONN_VERDICT"], 1)), [ENOENT], "")
     E("peer-del of unknown peer", "JAZZ_CMD_PEER_DEL", D + peer(pid(4243)), [ENOENT], "")
     E("peer-new of existing id", "JAZZ_CMD_PEER_NEW", D + peer(pid(P)), [errno.EEXIST], "")
+    # Approver probe (strict policies: the ops are newer than resv_start_op).
+    PR = lambda *parts: nest(A("PROBE"), *parts)
+    PC = lambda v: u64(J["JAZZ_A_PROBE_COOKIE"], v)
+    E("approver-probe with nobody listening", "JAZZ_CMD_APPROVER_PROBE", D, [errno.ESRCH],
+      "nobody listens on approvals")
+    E("approver-probe with a probe nest", "JAZZ_CMD_APPROVER_PROBE", D + PR(PC(1)), [EINVAL],
+      "Unsupported attribute")
+    E("approver-probe of lo", "JAZZ_CMD_APPROVER_PROBE", u32(A("IFINDEX"), lo),
+      [ENODEV, EINVAL, EOPNOTSUPP], "")
+    E("approver-probe without device", "JAZZ_CMD_APPROVER_PROBE", b"", [EINVAL], "")
+    E("probe-reply without probe", "JAZZ_CMD_APPROVER_PROBE_REPLY", D, [EINVAL], "")
+    E("probe-reply probe without cookie", "JAZZ_CMD_APPROVER_PROBE_REPLY", D + PR(), [EINVAL],
+      "probe cookie is required")
+    E("probe-reply cookie as u32", "JAZZ_CMD_APPROVER_PROBE_REPLY",
+      D + PR(u32(J["JAZZ_A_PROBE_COOKIE"], 1)), [EINVAL], "invalid attribute length")
+    E("probe-reply with read-only rtt-ns", "JAZZ_CMD_APPROVER_PROBE_REPLY",
+      D + PR(PC(1), u64(J["JAZZ_A_PROBE_RTT_NS"], 5)), [EINVAL], "Unsupported attribute")
+    E("probe-reply with read-only listener-portid", "JAZZ_CMD_APPROVER_PROBE_REPLY",
+      D + PR(PC(1), u32(J["JAZZ_A_PROBE_LISTENER_PORTID"], 5)), [EINVAL], "Unsupported attribute")
+    E("probe-reply unknown probe attribute 77", "JAZZ_CMD_APPROVER_PROBE_REPLY",
+      D + PR(PC(1), u32(77, 1)), [EINVAL], "Unknown attribute type")
+    E("probe-reply probe nest without NLA_F_NESTED", "JAZZ_CMD_APPROVER_PROBE_REPLY",
+      D + attr(A("PROBE"), PC(1)), [EINVAL], "NLA_F_NESTED is missing")
+    E("probe-reply with a conn nest", "JAZZ_CMD_APPROVER_PROBE_REPLY",
+      D + PR(PC(1)) + nest(A("CONN"), u64(J["JAZZ_A_CONN_COOKIE"], 1)), [EINVAL],
+      "Unsupported attribute")
+    E("probe-reply of unknown cookie", "JAZZ_CMD_APPROVER_PROBE_REPLY",
+      D + PR(PC(0xdead0000beef)), [ENOENT], "no probe with this cookie")
+    E("probe-reply of cookie 0", "JAZZ_CMD_APPROVER_PROBE_REPLY", D + PR(PC(0)), [ENOENT],
+      "no probe with this cookie")
+    E("probe-reply on lo", "JAZZ_CMD_APPROVER_PROBE_REPLY", u32(A("IFINDEX"), lo) + PR(PC(1)),
+      [ENODEV, EINVAL, EOPNOTSUPP], "")
     # Commands.
     r = g.req(99, D)
     res.append(out(r.error == EOPNOTSUPP, f"unknown command 99: {r!r}", "want EOPNOTSUPP"))
     r = g.req(J["JAZZ_CMD_PEER_ROAM_NTF"], D)
     res.append(out(r.error == EOPNOTSUPP, f"notification command as request: {r!r}", "want EOPNOTSUPP"))
+    r = g.req(J["JAZZ_CMD_APPROVER_PROBE_RESULT_NTF"], D)
+    res.append(out(r.error == EOPNOTSUPP, f"probe result notification as request: {r!r}",
+                   "want EOPNOTSUPP"))
     # Still serving valid requests.
     r = g.req(J["JAZZ_CMD_DEV_GET"], D)
     name = ""
@@ -392,12 +431,20 @@ def fuzz(devname, n, seed):
     return out(r.error == 0, f"valid dev-get after fuzzing: {r!r}", "module stopped serving") and ok
 
 
-def unpriv():
+def unpriv(devname=None):
     if os.geteuid() == 0:
         return out(False, "unpriv", "run me as an unprivileged user")
     g = Genl()
     r = g.req(J["JAZZ_CMD_DEV_GET"], b"", NLM_F_ACK | NLM_F_DUMP)
     ok = out(r.error == errno.EPERM, f"unprivileged dev-get dump refused: {r!r}", "want EPERM")
+    if devname:
+        r = g.req(J["JAZZ_CMD_APPROVER_PROBE"], dev(devname))
+        ok = out(r.error == errno.EPERM, f"unprivileged approver-probe refused: {r!r}",
+                 "want EPERM") and ok
+        r = g.req(J["JAZZ_CMD_APPROVER_PROBE_REPLY"],
+                  dev(devname) + nest(A("PROBE"), u64(J["JAZZ_A_PROBE_COOKIE"], 1)))
+        ok = out(r.error == errno.EPERM, f"unprivileged approver-probe-reply refused: {r!r}",
+                 "want EPERM") and ok
     for grp in ("approvals",):
         try:
             g.s.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, g.groups[grp])
@@ -511,7 +558,13 @@ def main():
     elif cmd == "fuzz":
         ok = fuzz(a[1], int(a[2]), int(a[3]))
     elif cmd == "unpriv":
-        ok = unpriv()
+        ok = unpriv(a[1] if len(a) > 1 else None)
+    elif cmd == "probe-reply":
+        g = Genl()
+        r = g.req(J["JAZZ_CMD_APPROVER_PROBE_REPLY"],
+                  dev(a[1]) + nest(A("PROBE"), u64(J["JAZZ_A_PROBE_COOKIE"], int(a[2]))))
+        print("ok" if r.error == 0 else f"{errno.errorcode.get(r.error, r.error)} {r.msg}")
+        ok = True
     elif cmd == "dumpstat":
         ok = dumpstat(a[1])
     elif cmd == "rawdump":

@@ -4,7 +4,10 @@
  *                [--lifetime S] [--count N] [--json] [--quiet] [--rcvbuf BYTES]
  *
  * Listens on the "approvals" group and answers each connection request of
- * DEV with conn-verdict by cookie: for tests and simple setups.
+ * DEV with conn-verdict by cookie: for tests and simple setups. Approver
+ * probes (approver-probe-ntf) of DEV are answered in the same batches with
+ * approver-probe-reply; they do not count towards --count. A probe that
+ * another listener answered first gets ENOENT, which is not an error here.
  *
  * Built for latency, because a held packet waits for it:
  * - verdicts go out on a second socket, without NLM_F_ACK: the kernel runs
@@ -41,6 +44,7 @@ struct answer_item {
 	long rule;		/* 1-based, 0: none (rules mode) */
 	uint32_t seq;
 	int error;		/* from the kernel, 0: applied */
+	bool probe;		/* an approver-probe-reply, conn.cookie its cookie */
 };
 
 struct answer {
@@ -95,6 +99,7 @@ static void answer_add(struct answer *a, const struct jz_connreq *c,
 	it->verdict = verdict;
 	it->rule = r ? (long)(r - a->rules) + 1 : 0;
 	it->error = 0;
+	it->probe = false;	/* the slot may have held a probe reply */
 	nlh = nl_msg(&a->cmd, a->out + a->outlen, JAZZ_CMD_CONN_VERDICT, 0);
 	nlh->nlmsg_flags &= ~NLM_F_ACK;		/* errors still come back */
 	it->seq = nlh->nlmsg_seq;
@@ -106,6 +111,55 @@ static void answer_add(struct answer *a, const struct jz_connreq *c,
 		mnl_attr_put_u32(nlh, JAZZ_A_CONN_LIFETIME_S, *lt);
 	mnl_attr_nest_end(nlh, nest);
 	a->outlen += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+/* Queue the reply to an approver probe of device @ifindex. */
+static void answer_probe(struct answer *a, uint32_t ifindex, uint64_t cookie)
+{
+	struct answer_item *it = &a->items[a->n++];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	memset(it, 0, sizeof(*it));
+	it->probe = true;
+	it->conn.ifindex = ifindex;
+	it->conn.cookie = cookie;
+	nlh = nl_msg(&a->cmd, a->out + a->outlen, JAZZ_CMD_APPROVER_PROBE_REPLY, 0);
+	nlh->nlmsg_flags &= ~NLM_F_ACK;
+	it->seq = nlh->nlmsg_seq;
+	mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, ifindex);
+	nest = mnl_attr_nest_start(nlh, JAZZ_A_PROBE);
+	mnl_attr_put_u64(nlh, JAZZ_A_PROBE_COOKIE, cookie);
+	mnl_attr_nest_end(nlh, nest);
+	a->outlen += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+static void answer_print_probe(struct answer *a, const struct answer_item *it)
+{
+	const char *dev = answer_ifname(a, it->conn.ifindex);
+	char b[24];
+	struct jw w;
+
+	/* ENOENT: another listener answered first, or it expired. */
+	if (it->error && it->error != -ENOENT)
+		fprintf(stderr, "%s: answer: %s: probe cookie %" PRIu64 ": reply failed: %s\n",
+			PROG, dev, it->conn.cookie, strerror(-it->error));
+	if (a->quiet)
+		return;
+	if (a->json) {
+		jw_init(&w, stdout);
+		jw_obj(&w, NULL);
+		jw_str(&w, "event", "approver-probe");
+		jw_bool(&w, "ok", it->error == 0);
+		jw_str(&w, "ifname", dev);
+		snprintf(b, sizeof(b), "%" PRIu64, it->conn.cookie);
+		jw_str(&w, "cookie", b);
+		jw_obj_end(&w);
+		putchar('\n');
+	} else {
+		printf("probe%s %s cookie %" PRIu64 "\n", it->error ? " (not first)" : "", dev,
+		       it->conn.cookie);
+	}
 }
 
 /* Errors of the verdicts just sent: already queued when sendmsg returned. */
@@ -141,6 +195,10 @@ static void answer_print(struct answer *a, const struct answer_item *it)
 	const char *dev = answer_ifname(a, it->conn.ifindex);
 	struct jw w;
 
+	if (it->probe) {
+		answer_print_probe(a, it);
+		return;
+	}
 	if (it->error)
 		fprintf(stderr, "%s: answer: %s: cookie %" PRIu64 ": %s verdict failed: %s\n",
 			PROG, dev, it->conn.cookie, verdict_name((uint8_t)it->verdict),
@@ -195,8 +253,11 @@ static void answer_msg(struct answer *a, const struct nlmsghdr *nlh)
 	uint32_t ifindex = 0;
 	bool has_conn = false;
 
+	struct jz_probe p = { 0 };
+
 	if (nlh->nlmsg_type != a->family || mnl_nlmsg_get_payload_len(nlh) < sizeof(*g) ||
-	    g->cmd != JAZZ_CMD_CONN_REQUEST_NTF || (a->count && a->done >= a->count))
+	    (g->cmd != JAZZ_CMD_CONN_REQUEST_NTF && g->cmd != JAZZ_CMD_APPROVER_PROBE_NTF) ||
+	    (a->count && a->done >= a->count))
 		return;
 	if (a->n == ANSWER_BATCH)
 		answer_flush(a);
@@ -206,6 +267,13 @@ static void answer_msg(struct answer *a, const struct nlmsghdr *nlh)
 			ifindex = mnl_attr_get_u32(at);
 		else if (mnl_attr_get_type(at) == JAZZ_A_CONN && !has_conn)
 			has_conn = !conn_parse(at, &c, &x);
+		else if (mnl_attr_get_type(at) == JAZZ_A_PROBE && !p.has_cookie)
+			probe_parse(at, &p);
+	}
+	if (g->cmd == JAZZ_CMD_APPROVER_PROBE_NTF) {
+		if (p.has_cookie && ifindex && (!a->ifindex || ifindex == a->ifindex))
+			answer_probe(a, ifindex, p.cookie);
+		return;
 	}
 	if (!has_conn || !c.has_cookie || !ifindex || (a->ifindex && ifindex != a->ifindex))
 		return;

@@ -48,6 +48,10 @@ void print_conn_text(const char *dev, const struct jz_connreq *c, const struct j
 	if (x->has_counters)
 		printf(" age %" PRIu64 "ms idle %" PRIu64 "ms packets %" PRIu64 " bytes %" PRIu64
 		       " held %u", x->age_ms, x->idle_ms, x->packets, x->bytes, x->held);
+	if (x->wait_ns)
+		printf(" wait %.1fus", (double)x->wait_ns / 1e3);
+	if (x->verdict_ns)
+		printf(" verdict-after %.1fus", (double)x->verdict_ns / 1e3);
 	putchar('\n');
 }
 
@@ -82,6 +86,10 @@ void print_conn_json(struct jw *w, const char *dev, const struct jz_connreq *c,
 		jw_u64(w, "bytes", x->bytes);
 		jw_u64(w, "held", x->held);
 	}
+	if (x->wait_ns)
+		jw_u64(w, "wait_ns", x->wait_ns);
+	if (x->verdict_ns)
+		jw_u64(w, "verdict_ns", x->verdict_ns);
 }
 
 struct conns_ctx {

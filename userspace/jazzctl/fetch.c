@@ -289,9 +289,43 @@ int conn_parse(const struct nlattr *nest, struct jz_connreq *c, struct jz_connin
 			if (ok(a, MNL_TYPE_U32))
 				x->held = mnl_attr_get_u32(a);
 			break;
+		case JAZZ_A_CONN_WAIT_NS:
+			if (ok(a, MNL_TYPE_U64))
+				x->wait_ns = mnl_attr_get_u64(a);
+			break;
+		case JAZZ_A_CONN_VERDICT_NS:
+			if (ok(a, MNL_TYPE_U64))
+				x->verdict_ns = mnl_attr_get_u64(a);
+			break;
 		}
 	}
 	return 0;
+}
+
+int probe_parse(const struct nlattr *nest, struct jz_probe *p)
+{
+	struct nlattr *a;
+
+	memset(p, 0, sizeof(*p));
+	mnl_attr_for_each_nested(a, nest) {
+		switch (mnl_attr_get_type(a)) {
+		case JAZZ_A_PROBE_COOKIE:
+			if (ok(a, MNL_TYPE_U64)) {
+				p->cookie = mnl_attr_get_u64(a);
+				p->has_cookie = true;
+			}
+			break;
+		case JAZZ_A_PROBE_RTT_NS:
+			if (ok(a, MNL_TYPE_U64))
+				p->rtt_ns = mnl_attr_get_u64(a);
+			break;
+		case JAZZ_A_PROBE_LISTENER_PORTID:
+			if (ok(a, MNL_TYPE_U32))
+				p->listener = mnl_attr_get_u32(a);
+			break;
+		}
+	}
+	return p->has_cookie ? 0 : -1;
 }
 
 /* ---- dev-get ---- */

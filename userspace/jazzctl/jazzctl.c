@@ -22,6 +22,7 @@ static const struct {
 	{ "conn", cmd_conn, "conn DEV approve|deny|del|flush ..." },
 	{ "answer", cmd_answer, "answer DEV|all approve-all|deny-all|rules FILE [--count N] [--lifetime S] [--json] [--quiet] [--rcvbuf BYTES]" },
 	{ "rtt", cmd_rtt, "rtt DEV [--count N]" },
+	{ "probe", cmd_probe, "probe DEV [--count N] [--timeout MS] [--each]" },
 };
 
 static int usage(FILE *f)

@@ -145,6 +145,8 @@ struct jz_conninfo_ext {
 	uint8_t state, end;
 	uint64_t age_ms, idle_ms, packets, bytes;
 	uint32_t held;
+	uint64_t wait_ns;	/* decision wait, 0: none reported */
+	uint64_t verdict_ns;	/* its part until the verdict arrived */
 	bool has_state, has_end, has_counters;
 };
 
@@ -268,6 +270,15 @@ int conn_spec_parse(int argc, char **argv, struct jz_connreq *c, bool *has_proto
 int conn_request(struct nl *nl, const char *dev, uint8_t cmd, const struct jz_connreq *c,
 		 bool has_proto, int verdict, const uint32_t *lifetime);
 
+/* fetch.c: the probe nest of approver-probe and its notifications */
+struct jz_probe {
+	uint64_t cookie, rtt_ns;
+	uint32_t listener;	/* port id of the answering socket, 0: none */
+	bool has_cookie;
+};
+
+int probe_parse(const struct nlattr *nest, struct jz_probe *p);
+
 /* monitor.c: multicast events */
 struct jz_event {
 	uint8_t cmd;		/* JAZZ_CMD_*_NTF */
@@ -279,6 +290,8 @@ struct jz_event {
 	uint32_t key_peer;
 	struct jz_connreq conn;
 	struct jz_conninfo_ext conn_x;
+	bool has_probe;
+	struct jz_probe probe;
 };
 
 int event_parse(const struct nlmsghdr *nlh, struct jz_event *ev);
@@ -301,5 +314,6 @@ int cmd_conns(int argc, char **argv);
 int cmd_conn(int argc, char **argv);
 int cmd_answer(int argc, char **argv);
 int cmd_rtt(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 #endif

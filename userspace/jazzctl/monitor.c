@@ -44,6 +44,9 @@ int event_parse(const struct nlmsghdr *nlh, struct jz_event *ev)
 			conn_parse(a, &ev->conn, &ev->conn_x);
 			ev->has_conn = true;
 			break;
+		case JAZZ_A_PROBE:
+			ev->has_probe = !probe_parse(a, &ev->probe);
+			break;
 		}
 	}
 	ev->conn.ifindex = ev->ifindex;
@@ -64,6 +67,7 @@ static const char *event_name(uint8_t cmd)
 	case JAZZ_CMD_PEER_DEL_NTF: return "peer-del";
 	case JAZZ_CMD_CONN_REQUEST_NTF: return "conn-request";
 	case JAZZ_CMD_CONN_EXPIRE_NTF: return "conn-expire";
+	case JAZZ_CMD_APPROVER_PROBE_NTF: return "approver-probe";
 	}
 	return "unknown";
 }
@@ -94,6 +98,9 @@ static void print_text(const struct jz_event *ev)
 		printf("%s ", event_name(ev->cmd));
 		print_conn_text(ev->ifname, &ev->conn, &ev->conn_x);
 		break;
+	case JAZZ_CMD_APPROVER_PROBE_NTF:
+		printf("approver-probe %s cookie %" PRIu64 "\n", ev->ifname, ev->probe.cookie);
+		break;
 	default:
 		printf("unknown %s command %u\n", ev->ifname, ev->cmd);
 	}
@@ -111,6 +118,13 @@ static void print_json(const struct jz_event *ev)
 	} else {
 		jw_str(&w, "ifname", ev->ifname);
 		jw_u64(&w, "ifindex", ev->ifindex);
+	}
+	if (ev->has_probe) {
+		char b[24];
+
+		/* A string, like connection cookies (doubles lose 64 bits). */
+		snprintf(b, sizeof(b), "%" PRIu64, ev->probe.cookie);
+		jw_str(&w, "cookie", b);
 	}
 	if (ev->has_peer) {
 		print_peer_json(&w, "peer", &ev->peer);

@@ -382,6 +382,38 @@ static void addr_str(const struct nlattr *a, char *out)
 	inet_ntop(len == 4 ? AF_INET : AF_INET6, mnl_attr_get_payload(a), out, JZ_IP_MAX);
 }
 
+/*
+ * Answer an approver probe of our device (jazzctl probe): the health check
+ * of this listener. Synchronous like every request here; ENOENT means
+ * another listener (jazzctl answer, a second daemon) answered first.
+ */
+static void probe_reply(struct knl *n, const struct nlattr *probe)
+{
+	const struct nlattr *a;
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	uint64_t cookie = 0;
+	int r;
+
+	mnl_attr_for_each_nested(a, probe)
+		if (mnl_attr_get_type(a) == JAZZ_A_PROBE_COOKIE &&
+		    !mnl_attr_validate(a, MNL_TYPE_U64))
+			cookie = mnl_attr_get_u64(a);
+	if (!cookie)
+		return;
+	nlh = jazz_msg(n, JAZZ_CMD_APPROVER_PROBE_REPLY);
+	nest = mnl_attr_nest_start(nlh, JAZZ_A_PROBE);
+	mnl_attr_put_u64(nlh, JAZZ_A_PROBE_COOKIE, cookie);
+	mnl_attr_nest_end(nlh, nest);
+	r = transact(n, nlh, NULL, NULL);
+	if (r == -ENOENT)
+		jz_debug("netlink: approver probe %llu answered by another listener",
+			 (unsigned long long)cookie);
+	else if (r)
+		jz_warn("approver probe %llu: reply failed: %s", (unsigned long long)cookie,
+			strerror(-r));
+}
+
 static int ntf_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct knl *n = data;
@@ -391,8 +423,19 @@ static int ntf_cb(const struct nlmsghdr *nlh, void *data)
 	uint32_t ifindex = 0;
 	bool have_conn = false;
 
-	if (nlh->nlmsg_type != n->family ||
-	    (g->cmd != JAZZ_CMD_CONN_REQUEST_NTF && g->cmd != JAZZ_CMD_CONN_EXPIRE_NTF))
+	if (nlh->nlmsg_type != n->family)
+		return MNL_CB_OK;
+	if (g->cmd == JAZZ_CMD_APPROVER_PROBE_NTF) {
+		mnl_attr_for_each(a, nlh, sizeof(*g))
+			if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX &&
+			    mnl_attr_get_u32(a) != n->ifindex)
+				return MNL_CB_OK;
+		mnl_attr_for_each(a, nlh, sizeof(*g))
+			if (mnl_attr_get_type(a) == JAZZ_A_PROBE)
+				probe_reply(n, a);
+		return MNL_CB_OK;
+	}
+	if (g->cmd != JAZZ_CMD_CONN_REQUEST_NTF && g->cmd != JAZZ_CMD_CONN_EXPIRE_NTF)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*g)) {
 		if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX)
