@@ -10,6 +10,7 @@
 # jazzd; TAP output.
 set -u
 . "$(dirname "$0")/controlplane/lib.sh"
+build_jzclient || { echo "not ok 1 - build jzclient"; exit 1; }
 
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
 SVC=jazz/server.jazz.test@$KDC_REALM

@@ -8,6 +8,7 @@
 # can be resumed; the chain is sent as the cert file has it. TAP output.
 set -u
 . "$(dirname "$0")/controlplane/lib.sh"
+build_jzclient || { echo "not ok 1 - build jzclient"; exit 1; }
 
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
 cp_server_conf
