@@ -173,6 +173,8 @@ static void answer_errors(struct answer *a)
 
 	for (;;) {
 		n = recv(mnl_socket_get_fd(a->cmd.sk), buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && (errno == ENOBUFS || errno == EINTR))
+			continue;	/* some errors were lost; read the rest */
 		if (n <= 0)
 			return;
 		len = (int)n;
@@ -398,8 +400,16 @@ static int answer_loop(struct nl *ev, struct answer *a)
 			fprintf(stderr, "%s: answer: approval requests lost: receive buffer "
 				"overflow (%lu so far); the kernel repeats pending requests, "
 				"resyncing from the connection table\n", PROG, a->lost);
+			/*
+			 * Leftover replies on the command socket would fail the
+			 * dump's sequence check. A failed resync is reported but
+			 * not fatal: exiting would fail every pending connection
+			 * closed, while the kernel repeats their requests anyway.
+			 */
+			answer_errors(a);
 			if (answer_resync(a))
-				return EXIT_FAIL;
+				fprintf(stderr, "%s: answer: resync failed; waiting for the "
+					"kernel's repeated requests\n", PROG);
 			fflush(stdout);
 			if (a->count && a->done >= a->count)
 				return 0;
