@@ -418,28 +418,20 @@ static int ntf_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct knl *n = data;
 	const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a, *c;
+	const struct nlattr *a, *c, *probe = NULL;
 	struct jz_kconn kc = { 0 };
 	uint32_t ifindex = 0;
 	bool have_conn = false;
 
-	if (nlh->nlmsg_type != n->family)
-		return MNL_CB_OK;
-	if (g->cmd == JAZZ_CMD_APPROVER_PROBE_NTF) {
-		mnl_attr_for_each(a, nlh, sizeof(*g))
-			if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX &&
-			    mnl_attr_get_u32(a) != n->ifindex)
-				return MNL_CB_OK;
-		mnl_attr_for_each(a, nlh, sizeof(*g))
-			if (mnl_attr_get_type(a) == JAZZ_A_PROBE)
-				probe_reply(n, a);
-		return MNL_CB_OK;
-	}
-	if (g->cmd != JAZZ_CMD_CONN_REQUEST_NTF && g->cmd != JAZZ_CMD_CONN_EXPIRE_NTF)
+	if (nlh->nlmsg_type != n->family ||
+	    (g->cmd != JAZZ_CMD_CONN_REQUEST_NTF && g->cmd != JAZZ_CMD_CONN_EXPIRE_NTF &&
+	     g->cmd != JAZZ_CMD_APPROVER_PROBE_NTF))
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*g)) {
 		if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX)
 			ifindex = mnl_attr_get_u32(a);
+		if (mnl_attr_get_type(a) == JAZZ_A_PROBE)
+			probe = a;
 		if (mnl_attr_get_type(a) != JAZZ_A_CONN)
 			continue;
 		have_conn = true;
@@ -457,7 +449,14 @@ static int ntf_cb(const struct nlmsghdr *nlh, void *data)
 			}
 		}
 	}
-	if (!have_conn || ifindex != n->ifindex)
+	if (ifindex != n->ifindex)
+		return MNL_CB_OK;
+	if (g->cmd == JAZZ_CMD_APPROVER_PROBE_NTF) {
+		if (probe)
+			probe_reply(n, probe);
+		return MNL_CB_OK;
+	}
+	if (!have_conn)
 		return MNL_CB_OK;
 	if (n->k.on_conn)
 		n->k.on_conn(n->k.arg, &kc, g->cmd == JAZZ_CMD_CONN_EXPIRE_NTF);
