@@ -6,7 +6,15 @@
  * the kernel interface, and bridges the kernel's approval requests to the
  * server. Reconnects with exponential backoff; keeps its kernel state
  * while away so that traffic between peers goes on.
+ *
+ * A server is trusted with nothing until it has proved its identity (the
+ * `auth` proof of the login: AP-REP or password reply, for the principal
+ * that logged in): before that, anything but `auth`, `reject`, `bye` and
+ * `error` drops the connection. Even then it may only give this device an
+ * address inside [client] pool4/pool6, and peers whose allowed-ips lie in
+ * those pools, at most [client] max_peers of them (docs/SECURITY.md).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -22,6 +30,7 @@
 
 #include <jazz.h>
 
+#include "cmsg.h"
 #include "jazzd.h"
 #include "kernel.h"
 #include "krb.h"
@@ -59,11 +68,13 @@ struct jz_client {
 	struct jz_krb_client *krb;
 	struct jz_krb_pw_client *pw;
 	unsigned char binding[JZ_BINDING_LEN];
+	bool proven;		/* the server's proof of identity checked out */
 	uint32_t my_id;
 	char vip4[46], vip6[46];
 	struct kpeer_state *peers;
 	size_t n_peers, cap_peers;
-	json_t *view;		/* the server's list for us: id (text) -> entry */
+	struct jz_cm_peer *view;	/* the server's list for us (<= max_peers) */
+	size_t n_view;
 	uint64_t next_rid;
 	bool stopping;
 };
@@ -106,6 +117,7 @@ static void disconnect(struct jz_client *c, const char *why)
 	if (c->ping_ev)
 		evtimer_del(c->ping_ev);
 	c->state = C_IDLE;
+	c->proven = false;
 	if (!c->stopping)
 		schedule_reconnect(c);
 }
@@ -149,40 +161,108 @@ static void on_carry_over(evutil_socket_t fd, short what, void *arg)
 			n - c->n_peers);
 }
 
-/* Makes the kernel's peers match the list (every visible entry). */
-static void apply_peers(struct jz_client *c, json_t *arr)
+/* ------------------------------------------------------------------ */
+/* what this client accepts from a server */
+
+/* addr inside the CIDR pool (of family af)? *pool_plen gets its length. */
+static bool in_pool(int af, const char *addr, const char *pool, int *pool_plen)
 {
-	json_t *e;
-	size_t i;
+	unsigned char a[16], n[16];
+	char net[64];
+	const char *slash = pool ? strchr(pool, '/') : NULL;
+	int plen, bytes = af == AF_INET ? 4 : 16;
+	char *end;
+
+	if (!slash || (size_t)(slash - pool) >= sizeof(net))
+		return false;
+	snprintf(net, sizeof(net), "%.*s", (int)(slash - pool), pool);
+	plen = (int)strtol(slash + 1, &end, 10);
+	if (*end || plen < 0 || plen > bytes * 8 || inet_pton(af, net, n) != 1 ||
+	    inet_pton(af, addr, a) != 1)
+		return false;
+	if (pool_plen)
+		*pool_plen = plen;
+	for (int i = 0; i < plen; i++) {
+		int bit = 0x80 >> (i % 8);
+
+		if ((a[i / 8] & bit) != (n[i / 8] & bit))
+			return false;
+	}
+	return true;
+}
+
+/* A peer entry this device may install: "" or why not. */
+static void peer_check(struct jz_client *c, const struct jz_cm_peer *p, char *why,
+		       size_t len)
+{
+	unsigned char b[16];
+
+	why[0] = 0;
+	if (p->bad[0])
+		snprintf(why, len, "%s", p->bad);
+	else if (p->id == c->my_id)
+		snprintf(why, len, "claims this device's own id");
+	else if (!p->vip4[0] && !p->vip6[0])
+		snprintf(why, len, "no allowed-ips");
+	else if (p->vip4[0] && inet_pton(AF_INET, p->vip4, b) != 1)
+		snprintf(why, len, "allowed-ips %s is not an IPv4 address", p->vip4);
+	else if (p->vip6[0] && inet_pton(AF_INET6, p->vip6, b) != 1)
+		snprintf(why, len, "allowed-ips %s is not an IPv6 address", p->vip6);
+	else if (p->vip4[0] && !in_pool(AF_INET, p->vip4, cfg(c)->pool4, NULL))
+		snprintf(why, len, "allowed-ips %s outside the accepted pool %s",
+			 p->vip4, cfg(c)->pool4 ?: "(none)");
+	else if (p->vip6[0] && !in_pool(AF_INET6, p->vip6, cfg(c)->pool6, NULL))
+		snprintf(why, len, "allowed-ips %s outside the accepted pool %s",
+			 p->vip6, cfg(c)->pool6 ?: "(none)");
+}
+
+/* Makes the kernel's peers match the view (every visible entry). */
+static void apply_peers(struct jz_client *c)
+{
+	size_t i, refused = 0;
 
 	for (i = 0; i < c->n_peers; i++)
 		c->peers[i].seen = false;
-	json_array_foreach(arr, i, e) {
+	for (i = 0; i < c->n_view; i++) {
+		const struct jz_cm_peer *e = &c->view[i];
 		struct jz_kpeer p = { 0 };
 		struct kpeer_state *ks;
-		json_t *ep = json_object_get(e, "endpoint");
+		char why[192], name[JZ_CM_DEV * 4];
 		bool create;
 
-		if (!json_is_true(json_object_get(e, "linked")))
+		if (!e->linked)
 			continue;	/* visible but not reachable: not installed */
-		p.id = (uint32_t)jz_msg_int(e, "id", 0);
-		p.remote_id = c->my_id;
-		snprintf(p.name, sizeof(p.name), "%s", jz_msg_str(e, "device") ?: "");
-		snprintf(p.vip4, sizeof(p.vip4), "%s", jz_msg_str(e, "vip4") ?: "");
-		snprintf(p.vip6, sizeof(p.vip6), "%s", jz_msg_str(e, "vip6") ?: "");
-		if (ep) {
-			snprintf(p.endpoint_ip, sizeof(p.endpoint_ip), "%s",
-				 jz_msg_str(ep, "ip") ?: "");
-			p.endpoint_port = (uint16_t)jz_msg_int(ep, "port", 0);
-		}
-		p.keepalive_s = 25;
-		if (!p.id)
+		jz_cm_escape(e->device, name, sizeof(name));
+		peer_check(c, e, why, sizeof(why));
+		if (why[0]) {
+			char ew[sizeof(why) * 4];
+
+			jz_cm_escape(why, ew, sizeof(ew));
+			jz_warn("peer %u (%s): %s: not installed", e->id, name, ew);
+			refused++;
 			continue;
+		}
+		p.id = e->id;
+		p.remote_id = c->my_id;
+		snprintf(p.name, sizeof(p.name), "%.63s", name);
+		snprintf(p.vip4, sizeof(p.vip4), "%s", e->vip4);
+		snprintf(p.vip6, sizeof(p.vip6), "%s", e->vip6);
+		snprintf(p.endpoint_ip, sizeof(p.endpoint_ip), "%s", e->ep_ip);
+		p.endpoint_port = e->ep_port;
+		p.keepalive_s = 25;
 		ks = kp_find(c, p.id);
 		if (!ks) {
 			if (c->n_peers == c->cap_peers) {
-				c->cap_peers = c->cap_peers ? 2 * c->cap_peers : 16;
-				c->peers = realloc(c->peers, c->cap_peers * sizeof(*c->peers));
+				size_t cap = c->cap_peers ? 2 * c->cap_peers : 16;
+				struct kpeer_state *np = realloc(c->peers, cap * sizeof(*np));
+
+				if (!np) {
+					jz_err("peer %u (%s): out of memory: not installed",
+					       p.id, name);
+					continue;
+				}
+				c->peers = np;
+				c->cap_peers = cap;
 			}
 			ks = &c->peers[c->n_peers++];
 			memset(ks, 0, sizeof(*ks));
@@ -200,93 +280,99 @@ static void apply_peers(struct jz_client *c, json_t *arr)
 		}
 	}
 	drop_unseen(c, evtimer_pending(c->carry_ev, NULL));
-	jz_info("peer list: %zu visible, %zu installed", json_array_size(arr), c->n_peers);
+	jz_info("peer list: %zu visible, %zu installed%s", c->n_view, c->n_peers,
+		refused ? ", some refused (above)" : "");
 }
 
-static void view_set(struct jz_client *c, json_t *e)
+static size_t max_peers(struct jz_client *c)
 {
-	char key[16];
+	return cfg(c)->max_peers > 0 ? (size_t)cfg(c)->max_peers : 1024;
+}
 
-	if (!json_is_integer(json_object_get(e, "id")))
+static void too_many(struct jz_client *c, size_t n)
+{
+	jz_warn("peer list: %zu entries, more than max_peers = %zu: the rest are ignored",
+		n, max_peers(c));
+}
+
+/* "peers": the complete list; "peers_delta": entries set, ids removed. */
+static void on_peers(struct jz_client *c, json_t *m, bool delta)
+{
+	struct jz_cm_peers pl;
+	size_t i, j, over = 0;
+	char err[256];
+
+	if (jz_cm_peers(m, delta, max_peers(c), &pl, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
 		return;
-	snprintf(key, sizeof(key), "%lld", jz_msg_int(e, "id", 0));
-	json_object_set(c->view, key, e);
-}
-
-/* "peers": the complete list. */
-static void on_peers(struct jz_client *c, json_t *m)
-{
-	json_t *arr = json_object_get(m, "peers"), *e;
-	size_t i;
-
-	json_decref(c->view);
-	c->view = json_object();
-	json_array_foreach(arr, i, e)
-		view_set(c, e);
-	apply_peers(c, arr);
-}
-
-/* "peers_delta": entries added or changed, ids removed. */
-static void on_peers_delta(struct jz_client *c, json_t *m)
-{
-	json_t *e, *arr = json_array();
-	const char *key;
-	size_t i;
-
+	}
+	if (!delta) {
+		free(c->view);
+		c->view = NULL;
+		c->n_view = 0;
+	}
 	if (!c->view)
-		c->view = json_object();
-	json_array_foreach(json_object_get(m, "del"), i, e) {
-		char k[16];
-
-		snprintf(k, sizeof(k), "%lld", (long long)json_integer_value(e));
-		json_object_del(c->view, k);
+		c->view = calloc(max_peers(c), sizeof(*c->view));
+	if (!c->view) {
+		jz_err("peer list: out of memory");
+		jz_cm_peers_free(&pl);
+		return;
 	}
-	json_array_foreach(json_object_get(m, "set"), i, e)
-		view_set(c, e);
-	json_object_foreach(c->view, key, e)
-		json_array_append(arr, e);
-	apply_peers(c, arr);
-	json_decref(arr);
-}
+	if (pl.total > pl.n_set)
+		over = pl.total;
+	for (i = 0; i < pl.n_del; i++)
+		for (j = 0; j < c->n_view; j++)
+			if (c->view[j].id == pl.del[i]) {
+				c->view[j] = c->view[--c->n_view];
+				break;
+			}
+	for (i = 0; i < pl.n_set; i++) {
+		const struct jz_cm_peer *e = &pl.set[i];
 
-static int get_keydir(json_t *o, uint8_t key[32], uint8_t salt[4])
-{
-	size_t kl = 0, sl = 0;
-	unsigned char *k = jz_b64_decode(jz_msg_str(o, "key") ?: "", &kl);
-	unsigned char *s = jz_b64_decode(jz_msg_str(o, "salt") ?: "", &sl);
-	int ok = k && s && kl == 32 && sl == 4;
-
-	if (ok) {
-		memcpy(key, k, 32);
-		memcpy(salt, s, 4);
+		if (!e->id)
+			continue;
+		for (j = 0; j < c->n_view && c->view[j].id != e->id; j++)
+			;
+		if (j == c->n_view) {
+			if (c->n_view == max_peers(c)) {
+				over = c->n_view + pl.n_set - i;
+				break;
+			}
+			c->n_view++;
+		}
+		c->view[j] = *e;
 	}
-	if (k)
-		OPENSSL_cleanse(k, kl);
-	free(k);
-	free(s);
-	return ok ? 0 : -1;
+	if (over)
+		too_many(c, over);
+	jz_cm_peers_free(&pl);
+	apply_peers(c);
 }
 
 static void on_key(struct jz_client *c, json_t *m)
 {
+	struct jz_cm_key k;
 	struct jz_kkey key = { 0 };
-	uint32_t peer = (uint32_t)jz_msg_int(m, "peer", 0);
-	struct kpeer_state *ks = kp_find(c, peer);
-	const char *cipher = jz_msg_str(m, "cipher");
+	struct kpeer_state *ks;
+	char err[256];
 
+	if (jz_cm_key(m, &k, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	ks = kp_find(c, k.peer);
 	if (!ks || !ks->present) {
-		jz_warn("key for unknown peer %u ignored", peer);
+		jz_warn("key for unknown peer %u ignored", k.peer);
+		OPENSSL_cleanse(&k, sizeof(k));
 		return;
 	}
-	key.peer_id = peer;
-	key.key_id = (uint8_t)jz_msg_int(m, "key_id", 0);
-	key.cipher = cipher && !strcmp(cipher, "aes-256-gcm") ? JAZZ_CIPHER_AES_256_GCM
-							     : JAZZ_CIPHER_CHACHA20_POLY1305;
-	if (get_keydir(json_object_get(m, "tx"), key.tx_key, key.tx_salt) ||
-	    get_keydir(json_object_get(m, "rx"), key.rx_key, key.rx_salt)) {
-		jz_warn("malformed key for peer %u ignored", peer);
-		return;
-	}
+	key.peer_id = k.peer;
+	key.key_id = k.key_id;
+	key.cipher = k.aes ? JAZZ_CIPHER_AES_256_GCM : JAZZ_CIPHER_CHACHA20_POLY1305;
+	memcpy(key.tx_key, k.tx_key, 32);
+	memcpy(key.tx_salt, k.tx_salt, 4);
+	memcpy(key.rx_key, k.rx_key, 32);
+	memcpy(key.rx_salt, k.rx_salt, 4);
+	OPENSSL_cleanse(&k, sizeof(k));
 	/* a peer with no key yet takes it in the primary slot; otherwise the
 	 * new key waits in the secondary slot until both ends have it */
 	key.slot = ks->has_key ? JAZZ_KEY_SLOT_SECONDARY : JAZZ_KEY_SLOT_PRIMARY;
@@ -300,58 +386,65 @@ static void on_key(struct jz_client *c, json_t *m)
 		ks->pending_key_id = key.key_id;
 	}
 	OPENSSL_cleanse(&key, sizeof(key));
-	send_msg(c, json_pack("{s:s,s:i,s:I}", "type", "key_ack", "peer", peer,
-			      "key_id", jz_msg_int(m, "key_id", 0)));
+	send_msg(c, json_pack("{s:s,s:I,s:i}", "type", "key_ack", "peer",
+			      (json_int_t)key.peer_id, "key_id", key.key_id));
 }
 
 static void on_key_swap(struct jz_client *c, json_t *m)
 {
-	uint32_t peer = (uint32_t)jz_msg_int(m, "peer", 0);
-	int key_id = (int)jz_msg_int(m, "key_id", -1);
-	struct kpeer_state *ks = kp_find(c, peer);
+	struct jz_cm_key_swap sw;
+	struct kpeer_state *ks;
+	char err[128];
 
-	if (!ks)
+	if (jz_cm_key_swap(m, &sw, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
 		return;
-	if (ks->pending_key_id == key_id) {
-		if (c->k->ops->key_swap(c->k, peer)) {
+	}
+	ks = kp_find(c, sw.peer);
+	if (!ks || !ks->present)
+		return;
+	if (ks->pending_key_id == sw.key_id) {
+		if (c->k->ops->key_swap(c->k, sw.peer)) {
 			jz_err("kernel: key-swap for peer %s failed", ks->p.name);
 			return;
 		}
 		ks->pending_key_id = -1;
-		ks->active_key_id = key_id;
-		jz_info("key %d for peer %s now in use", key_id, ks->p.name);
-	} else if (ks->active_key_id != key_id) {
+		ks->active_key_id = sw.key_id;
+		jz_info("key %d for peer %s now in use", sw.key_id, ks->p.name);
+	} else if (ks->active_key_id != sw.key_id) {
 		return;		/* a stale swap: a newer key has come since */
 	}
 	/* tell the server this end sends with it: the next rotation may reuse
 	 * the receive slot the previous key still holds */
-	send_msg(c, json_pack("{s:s,s:i,s:i}", "type", "key_swap_ack", "peer", peer,
-			      "key_id", key_id));
+	send_msg(c, json_pack("{s:s,s:I,s:i}", "type", "key_swap_ack", "peer",
+			      (json_int_t)sw.peer, "key_id", sw.key_id));
 }
 
 static void on_verdict(struct jz_client *c, json_t *m)
 {
 	struct jz_kconn kc = { 0 };
-	const char *v = jz_msg_str(m, "verdict"), *dir = jz_msg_str(m, "dir");
-	bool approve = v && !strcmp(v, "approve");
+	struct jz_cm_verdict v;
+	char err[128], proto[64];
 
-	kc.cookie = (uint64_t)jz_msg_int(m, "cookie", 0);
-	kc.peer_id = (uint32_t)jz_msg_int(m, "peer", 0);
-	kc.direction = dir && !strcmp(dir, "ingress") ? JAZZ_DIRECTION_INGRESS
-						      : JAZZ_DIRECTION_EGRESS;
-	kc.proto = jz_proto_number(jz_msg_str(m, "proto") ?: "0");
-	snprintf(kc.src, sizeof(kc.src), "%s", jz_msg_str(m, "src") ?: "");
-	snprintf(kc.dst, sizeof(kc.dst), "%s", jz_msg_str(m, "dst") ?: "");
-	kc.sport = (uint16_t)jz_msg_int(m, "sport", 0);
-	kc.dport = (uint16_t)jz_msg_int(m, "dport", 0);
-	if (c->k->ops->conn_verdict(c->k, &kc, approve,
-				    (uint32_t)jz_msg_int(m, "lifetime", 0)))
+	if (jz_cm_verdict(m, &v, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	kc.cookie = v.cookie;
+	kc.peer_id = v.peer;
+	kc.direction = v.ingress ? JAZZ_DIRECTION_INGRESS : JAZZ_DIRECTION_EGRESS;
+	kc.proto = jz_proto_number(v.proto[0] ? v.proto : "0");
+	snprintf(kc.src, sizeof(kc.src), "%s", v.src);
+	snprintf(kc.dst, sizeof(kc.dst), "%s", v.dst);
+	kc.sport = v.sport;
+	kc.dport = v.dport;
+	if (c->k->ops->conn_verdict(c->k, &kc, v.approve, v.lifetime))
 		jz_err("kernel: conn-verdict failed");
-	jz_info("verdict %s for %s %s:%u -> %s:%u", approve ? "approve" : "deny",
-		jz_msg_str(m, "proto") ?: "?", kc.src, kc.sport, kc.dst, kc.dport);
-	if (json_object_get(m, "vid"))
-		send_msg(c, json_pack("{s:s,s:O}", "type", "verdict_ack", "vid",
-				      json_object_get(m, "vid")));
+	jz_cm_escape(v.proto[0] ? v.proto : "?", proto, sizeof(proto));
+	jz_info("verdict %s for %s %s:%u -> %s:%u", v.approve ? "approve" : "deny",
+		proto, kc.src, kc.sport, kc.dst, kc.dport);
+	if (v.has_vid)
+		send_msg(c, json_pack("{s:s,s:I}", "type", "verdict_ack", "vid", v.vid));
 }
 
 /* From the kernel: an approval request (or expiry) to pass on. */
@@ -447,34 +540,47 @@ static void give_up(struct jz_client *c, const char *what)
 
 static void on_challenge(struct jz_client *c, json_t *m)
 {
-	json_t *prompts = json_object_get(m, "prompts"), *p, *items = json_array();
-	const char *msg = jz_msg_str(m, "message");
+	struct jz_cm_challenge ch;
+	json_t *items;
+	char err[256];
 	size_t i;
 
-	if (msg && *msg)
-		jz_info("server: %s", msg);
-	json_array_foreach(prompts, i, p) {
-		const char *code = jz_msg_str(p, "code") ?: "";
-		const char *text = jz_msg_str(p, "text") ?: code;
-		const char *v = find_answer(c, code);
+	if (jz_cm_challenge(m, &ch, err, sizeof(err))) {
+		disconnect(c, err);
+		return;
+	}
+	if (ch.message[0]) {
+		char esc[JZ_CM_TEXT * 4];
+
+		jz_cm_escape(ch.message, esc, sizeof(esc));
+		jz_info("server: %s", esc);
+	}
+	items = json_array();
+	for (i = 0; i < ch.n; i++) {
+		const struct jz_cm_prompt *p = &ch.p[i];
+		const char *v = find_answer(c, p->code);
 		const char *why = "[client] interactive is off";
+		char text[JZ_CM_TEXT * 4], code[JZ_CM_DEV * 4];
 		char *asked = NULL;
 
+		/* the server's words reach the terminal and the log escaped */
+		jz_cm_escape(p->text, text, sizeof(text));
+		jz_cm_escape(p->code, code, sizeof(code));
 		if (!v && cfg(c)->interactive)
-			v = asked = ask_terminal(text, json_is_true(json_object_get(p, "secret")),
-						 &why);
+			v = asked = ask_terminal(text, p->secret, &why);
 		if (!v) {
-			char what[512];
+			char what[3072];
 
 			snprintf(what, sizeof(what),
 				 "the server asks for '%s' (%s): no answer in the configuration "
-				 "([answers] %s = ...) or on the command line (-a %s=...), and "
-				 "none can be asked: %s", code, text, code, code, why);
+				 "([answers] %s = ...) or on the command line (-a %s=...), "
+				 "and none can be asked: %s",
+				 code, text, code, code, why);
 			json_decref(items);
 			give_up(c, what);
 			return;
 		}
-		json_array_append_new(items, json_pack("{s:s,s:s}", "code", code, "value", v));
+		json_array_append_new(items, json_pack("{s:s,s:s}", "code", p->code, "value", v));
 		if (asked) {
 			OPENSSL_cleanse(asked, strlen(asked));
 			free(asked);
@@ -580,40 +686,104 @@ static int send_login(struct jz_client *c)
 	return 0;
 }
 
+/* The principal this client logged in as: the server's proof must name it. */
+static int my_identity(struct jz_client *c, char *user, char *realm, size_t len)
+{
+	struct jz_krb_identity id;
+	char err[256];
+
+	if (c->pw) {
+		snprintf(user, len, "%s", cfg(c)->user ?: "");
+		snprintf(realm, len, "%s", cfg(c)->realm ?: "");
+		return 0;
+	}
+	if (!c->krb || jz_krb_client_identity(c->krb, &id, err, sizeof(err)))
+		return -1;
+	snprintf(user, len, "%s", id.user);
+	snprintf(realm, len, "%s", id.realm);
+	return 0;
+}
+
 static int on_auth(struct jz_client *c, json_t *m)
 {
-	size_t len = 0;
-	unsigned char *proof = jz_b64_decode(jz_msg_str(m, "proof") ?: "", &len);
-	char err[256];
+	char err[256], user[JZ_CM_NAME], realm[JZ_CM_NAME];
+	char eu[JZ_CM_NAME * 4], er[JZ_CM_NAME * 4];
+	struct jz_cm_auth a;
 	int rc;
 
-	if (!proof) {
-		disconnect(c, "server sent no authentication proof");
+	if (c->proven || c->state != C_LOGIN || (!c->pw && !c->krb)) {
+		disconnect(c, "a second or unexpected auth message");
+		return -1;
+	}
+	if (jz_cm_auth(m, &a, err, sizeof(err))) {
+		jz_err("server failed mutual authentication: %s", err);
+		disconnect(c, "mutual authentication failed");
 		return -1;
 	}
 	if (c->pw)
-		rc = jz_krb_pw_client_reply(c->pw, proof, len, err, sizeof(err));
+		rc = jz_krb_pw_client_reply(c->pw, a.proof, a.proof_len, err, sizeof(err));
 	else
-		rc = jz_krb_client_ap_rep(c->krb, proof, len, err, sizeof(err));
-	free(proof);
+		rc = jz_krb_client_ap_rep(c->krb, a.proof, a.proof_len, err, sizeof(err));
+	jz_cm_auth_free(&a);
 	if (rc) {
 		jz_err("server failed mutual authentication: %s", err);
 		disconnect(c, "mutual authentication failed");
 		return -1;
 	}
-	jz_info("authenticated as %s@%s; server verified", jz_msg_str(m, "user") ?: "?",
-		jz_msg_str(m, "realm") ?: "?");
+	jz_cm_escape(a.user, eu, sizeof(eu));
+	jz_cm_escape(a.realm, er, sizeof(er));
+	if (my_identity(c, user, realm, sizeof(user)) || strcmp(user, a.user) ||
+	    strcmp(realm, a.realm)) {
+		jz_err("server failed mutual authentication: its proof names %s@%s, not %s@%s",
+		       eu, er, user, realm);
+		disconnect(c, "mutual authentication failed");
+		return -1;
+	}
+	c->proven = true;
+	jz_info("authenticated as %s@%s; server verified", eu, er);
 	return 0;
+}
+
+/* The addresses a welcome gives this device: "" or why they are refused. */
+static void welcome_check(struct jz_client *c, const struct jz_cm_welcome *w,
+			  char *why, size_t len)
+{
+	int plen = 0;
+
+	why[0] = 0;
+	if (w->vip4[0] && !in_pool(AF_INET, w->vip4, cfg(c)->pool4, &plen))
+		snprintf(why, len, "address %s is outside the accepted pool %s ([client] pool4)",
+			 w->vip4, cfg(c)->pool4 ?: "(none)");
+	else if (w->vip4[0] && w->prefix4 < plen)
+		snprintf(why, len, "prefix length %d for %s is wider than the accepted pool %s",
+			 w->prefix4, w->vip4, cfg(c)->pool4);
+	else if (w->vip6[0] && !in_pool(AF_INET6, w->vip6, cfg(c)->pool6, &plen))
+		snprintf(why, len, "address %s is outside the accepted pool %s ([client] pool6)",
+			 w->vip6, cfg(c)->pool6 ?: "(none)");
+	else if (w->vip6[0] && w->prefix6 < plen)
+		snprintf(why, len, "prefix length %d for %s is wider than the accepted pool %s",
+			 w->prefix6, w->vip6, cfg(c)->pool6);
 }
 
 static void on_welcome(struct jz_client *c, json_t *m)
 {
-	const char *v4 = jz_msg_str(m, "vip4"), *v6 = jz_msg_str(m, "vip6");
 	struct timeval tv = { cfg(c)->keepalive_s, 0 };
 	struct timeval grace = { CARRY_GRACE_S, 0 };
+	char err[256], eu[JZ_CM_NAME * 4], er[JZ_CM_NAME * 4], ed[JZ_CM_DEV * 4];
+	struct jz_cm_welcome w;
 
-	if (!c->pw && !c->krb) {
-		disconnect(c, "welcome before authentication");
+	if (c->state != C_LOGIN) {
+		disconnect(c, "a second welcome");
+		return;
+	}
+	if (jz_cm_welcome(m, &w, err, sizeof(err))) {
+		disconnect(c, err);
+		return;
+	}
+	welcome_check(c, &w, err, sizeof(err));
+	if (err[0]) {
+		jz_err("welcome: %s: refused, nothing installed", err);
+		disconnect(c, "the server's welcome was refused");
 		return;
 	}
 	c->state = C_ONLINE;
@@ -622,45 +792,68 @@ static void on_welcome(struct jz_client *c, json_t *m)
 		c->peers[i].carried = true;
 	if (c->n_peers)
 		evtimer_add(c->carry_ev, &grace);
-	c->my_id = (uint32_t)jz_msg_int(m, "id", 0);
-	snprintf(c->vip4, sizeof(c->vip4), "%s", v4 ?: "");
-	snprintf(c->vip6, sizeof(c->vip6), "%s", v6 ?: "");
-	if (c->k->ops->set_addresses(c->k, c->vip4, (int)jz_msg_int(m, "prefix4", 16),
-				     c->vip6, (int)jz_msg_int(m, "prefix6", 64)))
+	c->my_id = w.id;
+	snprintf(c->vip4, sizeof(c->vip4), "%s", w.vip4);
+	snprintf(c->vip6, sizeof(c->vip6), "%s", w.vip6);
+	if (c->k->ops->set_addresses(c->k, c->vip4, w.prefix4, c->vip6, w.prefix6))
 		jz_err("kernel: cannot set addresses");
-	jz_info("logged in as %s@%s, device %s (id %u): %s %s",
-		jz_msg_str(m, "user") ?: "?", jz_msg_str(m, "realm") ?: "?",
-		jz_msg_str(m, "device") ?: "?", c->my_id, c->vip4, c->vip6);
+	jz_cm_escape(w.user, eu, sizeof(eu));
+	jz_cm_escape(w.realm, er, sizeof(er));
+	jz_cm_escape(w.device, ed, sizeof(ed));
+	jz_info("logged in as %s@%s, device %s (id %u): %s %s", eu, er, ed, c->my_id,
+		c->vip4, c->vip6);
 	bufferevent_set_timeouts(c->bev, &(struct timeval){ cfg(c)->dead_s, 0 }, NULL);
 	evtimer_add(c->ping_ev, &tv);
+}
+
+/* reject, bye, error: what the server said, escaped, then drop */
+static void on_close_msg(struct jz_client *c, json_t *m, const char *t)
+{
+	char reason[128], msg[JZ_CM_TEXT * 4], why[sizeof(reason) + sizeof(msg) + 4];
+
+	jz_cm_escape(jz_msg_str(m, "reason") ?: "", reason, sizeof(reason));
+	jz_cm_escape(jz_msg_str(m, "message") ?: "", msg, sizeof(msg));
+	if (!strcmp(t, "reject")) {
+		jz_err("login rejected: %s%s%s", reason[0] ? reason : "?",
+		       msg[0] ? ": " : "", msg);
+		disconnect(c, "rejected");
+		return;
+	}
+	snprintf(why, sizeof(why), "%s", reason[0] ? reason : msg[0] ? msg : t);
+	disconnect(c, why);
 }
 
 static void on_message(struct jz_client *c, json_t *m)
 {
 	const char *t = jz_msg_type(m);
 
-	if (!strcmp(t, "ping")) {
-		send_msg(c, json_pack("{s:s}", "type", "pong"));
-	} else if (!strcmp(t, "pong")) {
+	if (!strcmp(t, "reject") || !strcmp(t, "bye") || !strcmp(t, "error")) {
+		on_close_msg(c, m, t);
 	} else if (!strcmp(t, "auth")) {
 		on_auth(c, m);
+	} else if (!c->proven) {
+		/* nothing from a server that has not proved who it is */
+		char et[64], why[160];
+
+		jz_cm_escape(t, et, sizeof(et));
+		snprintf(why, sizeof(why),
+			 "the server sent '%s' before proving its identity (no valid auth): "
+			 "not acting on it", et);
+		jz_err("%s", why);
+		disconnect(c, "server not authenticated");
+	} else if (!strcmp(t, "ping")) {
+		send_msg(c, json_pack("{s:s}", "type", "pong"));
+	} else if (!strcmp(t, "pong")) {
 	} else if (!strcmp(t, "challenge")) {
 		on_challenge(c, m);
 	} else if (!strcmp(t, "welcome")) {
 		on_welcome(c, m);
-	} else if (!strcmp(t, "reject")) {
-		jz_err("login rejected: %s%s%s", jz_msg_str(m, "reason") ?: "?",
-		       (jz_msg_str(m, "message") ?: "")[0] ? ": " : "",
-		       jz_msg_str(m, "message") ?: "");
-		disconnect(c, "rejected");
-	} else if (!strcmp(t, "bye") || !strcmp(t, "error")) {
-		disconnect(c, jz_msg_str(m, "reason") ?: jz_msg_str(m, "message") ?: t);
 	} else if (c->state != C_ONLINE) {
 		disconnect(c, "unexpected message before welcome");
 	} else if (!strcmp(t, "peers")) {
-		on_peers(c, m);
+		on_peers(c, m, false);
 	} else if (!strcmp(t, "peers_delta")) {
-		on_peers_delta(c, m);
+		on_peers(c, m, true);
 	} else if (!strcmp(t, "key")) {
 		on_key(c, m);
 	} else if (!strcmp(t, "key_swap")) {
@@ -668,7 +861,10 @@ static void on_message(struct jz_client *c, json_t *m)
 	} else if (!strcmp(t, "verdict")) {
 		on_verdict(c, m);
 	} else {
-		jz_debug("ignoring message %s", t);
+		char et[64];
+
+		jz_cm_escape(t, et, sizeof(et));
+		jz_debug("ignoring message %s", et);
 	}
 }
 
@@ -865,6 +1061,6 @@ void jz_client_free(struct jz_client *c)
 	if (c->ssl)
 		SSL_CTX_free(c->ssl);
 	free(c->peers);
-	json_decref(c->view);
+	free(c->view);
 	free(c);
 }

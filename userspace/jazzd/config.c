@@ -159,6 +159,9 @@ static int handler(void *user, const char *section, const char *name,
 	STR("client", "enctype", enctype);
 	STR("client", "endpoint", endpoint);
 	INT("client", "listen_port", listen_port);
+	INT("client", "max_peers", max_peers);
+	STR("client", "pool4", pool4);
+	STR("client", "pool6", pool6);
 	INT("client", "reconnect_min", reconnect_min_s);
 	INT("client", "reconnect_max", reconnect_max_s);
 	INT("client", "keepalive", keepalive_s);
@@ -226,6 +229,7 @@ static void set_defaults(struct jz_config *c)
 	c->channel_binding = true;
 	c->method = strdup("kerberos");
 	c->enctype = strdup("aes256-cts-hmac-sha1-96");
+	c->max_peers = 1024;
 	c->reconnect_min_s = 1;
 	c->reconnect_max_s = 60;
 	c->kbackend = strdup("netlink");

@@ -69,6 +69,9 @@ struct jz_config {
 	bool interactive;
 	int listen_port;	/* underlay UDP port reported to the server */
 	char *endpoint;		/* ip:port reported instead of the one seen */
+	int max_peers;		/* most peer-list entries taken from a server */
+	/* pool4/pool6 (shared with [server]): in [client], the pools whose
+	 * addresses the client accepts for itself and its peers */
 	int reconnect_min_s, reconnect_max_s;
 
 	/* [kernel] */
