@@ -28,7 +28,9 @@ static void usage(void)
 		"  -s             log to syslog even in the foreground\n"
 		"  -d             debug logging\n"
 		"  -t             check the configuration and exit\n"
-		"  -a CODE=VALUE  answer for a validate_user prompt (client)\n"
+		"  -A FILE        answers for validate_user prompts, CODE=VALUE lines\n"
+		"                 (client; FILE - is standard input)\n"
+		"  -a CODE=VALUE  one answer (deprecated: visible in ps; use -A)\n"
 		"  -P FILE        read the login password from FILE (client)\n");
 }
 
@@ -45,6 +47,43 @@ static int apply_log_level(struct jz_daemon *d, bool debug)
 }
 
 static bool debug_flag;
+
+static int add_cli_answer(struct jz_daemon *d, const char *line)
+{
+	const char *eq = strchr(line, '=');
+
+	if (!eq || eq == line || d->n_cli_answers >= JZ_MAX_ANSWERS)
+		return -1;
+	d->cli_answers[d->n_cli_answers].code = strndup(line, eq - line);
+	d->cli_answers[d->n_cli_answers].value = strdup(eq + 1);
+	d->n_cli_answers++;
+	return 0;
+}
+
+/* -A FILE: CODE=VALUE lines (blank lines and # comments skipped); "-" is
+ * standard input. Answers given this way stay out of the process list. */
+static int read_answers(struct jz_daemon *d, const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	char buf[1024];
+	int rc = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof(buf), f)) {
+		buf[strcspn(buf, "\r\n")] = 0;
+		if (!buf[0] || buf[0] == '#')
+			continue;
+		if (add_cli_answer(d, buf)) {
+			rc = -1;
+			break;
+		}
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -95,13 +134,13 @@ int main(int argc, char **argv)
 {
 	static struct jz_daemon dd;
 	struct jz_daemon *d = &dd;
-	bool foreground = false, use_syslog = false, check = false;
+	bool foreground = false, use_syslog = false, check = false, argv_answers = false;
 	struct event *ev_hup, *ev_term, *ev_int;
 	char err[512];
 	int opt;
 
 	d->config_path = "/etc/jazz/jazzd.conf";
-	while ((opt = getopt(argc, argv, "c:fsdta:P:h")) != -1) {
+	while ((opt = getopt(argc, argv, "c:fsdta:A:P:h")) != -1) {
 		switch (opt) {
 		case 'c':
 			d->config_path = optarg;
@@ -118,18 +157,20 @@ int main(int argc, char **argv)
 		case 't':
 			check = true;
 			break;
-		case 'a': {
-			char *eq = strchr(optarg, '=');
-
-			if (!eq || d->n_cli_answers >= JZ_MAX_ANSWERS) {
+		case 'a':
+			if (add_cli_answer(d, optarg)) {
 				usage();
 				return 2;
 			}
-			d->cli_answers[d->n_cli_answers].code = strndup(optarg, eq - optarg);
-			d->cli_answers[d->n_cli_answers].value = strdup(eq + 1);
-			d->n_cli_answers++;
+			argv_answers = true;
 			break;
-		}
+		case 'A':
+			if (read_answers(d, optarg)) {
+				fprintf(stderr, "jazzd: %s: cannot read, or not CODE=VALUE lines "
+					"(at most %d)\n", optarg, JZ_MAX_ANSWERS);
+				return 2;
+			}
+			break;
 		case 'P': {
 			FILE *f = fopen(optarg, "r");
 			char buf[512];
@@ -156,6 +197,9 @@ int main(int argc, char **argv)
 	}
 	if (apply_log_level(d, debug_flag))
 		return 1;
+	if (argv_answers)
+		jz_warn("-a CODE=VALUE: answers on the command line are visible to every "
+			"local user (ps, /proc/PID/cmdline); use -A FILE or -A - (stdin)");
 	if (check) {
 		printf("%s: ok (%s)\n", d->config_path,
 		       d->cfg.mode == JZ_MODE_SERVER ? "server" : "client");
