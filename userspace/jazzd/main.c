@@ -13,8 +13,8 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
-#include "callbacks.h"
-#include "jazzd.h"
+#include "policy/callbacks.h"
+#include "core/jazzd.h"
 #include "log.h"
 
 struct jz_daemon *jz_d;

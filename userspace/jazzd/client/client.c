@@ -22,11 +22,11 @@
 
 #include <jazz.h>
 
-#include "jazzd.h"
-#include "kernel.h"
-#include "krb.h"
+#include "core/jazzd.h"
+#include "kernel/kernel.h"
+#include "auth/krb.h"
 #include "log.h"
-#include "proto.h"
+#include "core/proto.h"
 
 enum cstate { C_IDLE, C_CONNECTING, C_LOGIN, C_ONLINE };
 

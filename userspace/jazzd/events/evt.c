@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "bus.h"
-#include "jazzd.h"
+#include "core/jazzd.h"
 #include "log.h"
 
 #pragma weak jz_bus_config_init

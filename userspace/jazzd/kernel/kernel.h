@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <event2/event.h>
 
-#include "jazzd.h"
+#include "core/jazzd.h"
 
 #define JZ_IP_MAX 46
 

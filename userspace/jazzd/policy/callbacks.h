@@ -16,7 +16,7 @@
 #include <event2/event.h>
 #include <jazz/events.h>
 
-#include "jazzd.h"
+#include "core/jazzd.h"
 
 enum jz_cb_kind {
 	JZ_CB_ACCEPT_CONN,

@@ -29,12 +29,12 @@
 
 #include <jazz.h>
 
-#include "callbacks.h"
-#include "jazzd.h"
-#include "krb.h"
-#include "leases.h"
+#include "policy/callbacks.h"
+#include "core/jazzd.h"
+#include "auth/krb.h"
+#include "core/leases.h"
 #include "log.h"
-#include "proto.h"
+#include "core/proto.h"
 
 enum sstate { S_ACCEPTING, S_TLS, S_LOGIN, S_ONLINE, S_CLOSING };
 
