@@ -25,8 +25,8 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
-#include "jazzd.h"
-#include "proto.h"
+#include "core/jazzd.h"
+#include "core/proto.h"
 
 static double tcpu(void)
 {

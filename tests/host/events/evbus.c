@@ -28,7 +28,7 @@
 #include <event2/event.h>
 #include <ini.h>
 
-#include "bus.h"
+#include "events/bus.h"
 #include "log.h"
 
 struct ev_pub { char *name; char *json; };

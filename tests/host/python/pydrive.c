@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "policy/backend.h"
 #include "log.h"
 
 static struct jz_backend *cur;
