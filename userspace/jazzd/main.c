@@ -2,6 +2,9 @@
 /*
  * jazzd: the jazz control-plane daemon, server or client by its
  * configuration. See jazzd(8) and jazzd.conf(5).
+ *
+ * Owns option parsing, signals and the loop's start and stop; must not hold
+ * server, client or policy logic (their folders do).
  */
 #include <errno.h>
 #include <getopt.h>

@@ -50,6 +50,8 @@
  * rotated with kadmin ktadd (new kvno appended), a key removed with
  * ktremove or a new file renamed over the old one is used by the next
  * check, with no restart or SIGHUP. Other keytab types are used by name.
+ *
+ * auth/ interface: server/ and client/ include only this header of auth/.
  */
 #ifndef JAZZD_KRB_H
 #define JAZZD_KRB_H

@@ -6,6 +6,9 @@
  * the kernel interface, and bridges the kernel's approval requests to the
  * server. Reconnects with exponential backoff; keeps its kernel state
  * while away so that traffic between peers goes on.
+ *
+ * Must not speak netlink itself (kernel/kernel.h) nor run Kerberos beyond
+ * auth/krb.h.
  */
 #include <errno.h>
 #include <netdb.h>

@@ -3,6 +3,8 @@
  * jazzd.conf parsing (inih). Sections [jazzd], [server], [client], [kernel]
  * and [callbacks] are ours; any other section goes to the Redis bus
  * configuration ([redis], [events]) when the bus is built in.
+ *
+ * Must not act on the values (the halves read struct jz_config).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -2,6 +2,9 @@
 /*
  * jazzd: shared declarations of the daemon (configuration, the global
  * context, the server and client halves).
+ *
+ * core/ interface. Must not grow a part's internals: those stay in the
+ * part's folder.
  */
 #ifndef JAZZD_H
 #define JAZZD_H

@@ -3,6 +3,8 @@
  * Virtual address leases: one per user@realm/device, stable across
  * reconnects and restarts (kept in the [server] leases JSON file). The
  * lease index is also the device's peer id in every client's kernel.
+ *
+ * Must not know sessions or the network (server/ hands out leases).
  */
 #include <arpa/inet.h>
 #include <errno.h>

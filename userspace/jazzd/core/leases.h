@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Virtual address leases of the server (leases.c). */
+/*
+ * Virtual address leases of the server (leases.c).
+ *
+ * core/ interface, used by server/. Must not know sessions.
+ */
 #ifndef JAZZD_LEASES_H
 #define JAZZD_LEASES_H
 

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Framing of the control channel and the TLS 1.3 contexts. */
+/*
+ * Framing of the control channel and the TLS 1.3 contexts.
+ *
+ * Must not act on messages (server/ and client/ do).
+ */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>

@@ -3,6 +3,8 @@
  * Control channel framing and TLS (docs/PROTOCOL-control.md): every
  * message is a 4-byte big-endian length and that many bytes of UTF-8 JSON,
  * an object with "v" (protocol version) and "type".
+ *
+ * core/ interface. Must not declare message handlers.
  */
 #ifndef JAZZD_PROTO_H
 #define JAZZD_PROTO_H

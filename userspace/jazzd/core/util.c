@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Small helpers: host:port parsing, base64, hex, addresses, time. */
+/*
+ * Small helpers: host:port parsing, base64, hex, addresses, time.
+ *
+ * Must not keep state.
+ */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>

@@ -12,6 +12,8 @@
  *
  * The daemon's inih callback hands sections "redis" and "events" to
  * jz_bus_config_set(); the config is complete here so it can be embedded.
+ *
+ * events/ interface: other folders include only this header of events/.
  */
 #ifndef JAZZD_BUS_H
 #define JAZZD_BUS_H

@@ -4,6 +4,8 @@
  * written; section names are compared without case. Its limits apply and
  * are documented in docs/EVENTS.md: lines up to 199 characters, and " ;"
  * starts an inline comment (so a command cannot contain " ;").
+ *
+ * Must not run actions (handlers.c does).
  */
 #include <errno.h>
 #include <fnmatch.h>

@@ -5,6 +5,8 @@
  * and whose [commands] section maps a pattern to a shell command. Both get
  * the event payload on stdin. Keys keep their case; patterns are matched
  * like Redis PSUBSCRIBE globs (fnmatch without FNM_PATHNAME: '*' spans '/').
+ *
+ * Internal to events/.
  */
 #ifndef JAZZD_EVENTSGW_H
 #define JAZZD_EVENTSGW_H

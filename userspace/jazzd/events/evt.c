@@ -4,6 +4,8 @@
  * functions are weak references so that jazzd builds and runs without
  * bus.c; with it linked in, events are published when [redis] or [events]
  * is configured.
+ *
+ * Must not build payloads (the callers do).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -7,6 +7,8 @@
  * competes with the rest of the daemon. Where pidfd_open() is missing
  * (kernels before 5.3, valgrind) a SIGCHLD event checks each running step
  * with waitpid(pid, WNOHANG), never waitpid(-1).
+ *
+ * Must not know Redis (bus.c hands it jobs).
  */
 #include <dirent.h>
 #include <errno.h>

@@ -12,6 +12,8 @@
  *
  * Children are watched through pidfds, so jazzd must not reap with
  * waitpid(-1) nor set SIGCHLD to SIG_IGN.
+ *
+ * Internal to events/.
  */
 #ifndef JAZZD_HANDLERS_H
 #define JAZZD_HANDLERS_H

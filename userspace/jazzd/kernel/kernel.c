@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Chooses the kernel backend ([kernel] backend) and names protocols. */
+/*
+ * Chooses the kernel backend ([kernel] backend) and names protocols.
+ *
+ * Must not hold either backend's code.
+ */
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>

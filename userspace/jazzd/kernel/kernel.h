@@ -5,6 +5,9 @@
  * (kernel_nl.c) and a fake one that records every operation in a log file
  * and takes injected approval requests from a FIFO (kernel_fake.c), so the
  * control plane is testable without the module. [kernel] backend = netlink|fake.
+ *
+ * kernel/ interface, shared by both backends; kernel_nl.c and kernel_fake.c
+ * must not include each other.
  */
 #ifndef JAZZD_KERNEL_H
 #define JAZZD_KERNEL_H

@@ -6,6 +6,8 @@
  *
  *   request proto=tcp src=10.77.0.2:40000 dst=10.77.0.3:80 [cookie=N] [dir=ingress]
  *   expire proto=tcp src=... dst=... [cookie=N] [end=idle]
+ *
+ * Must not talk to a real kernel.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -5,6 +5,8 @@
  * and rtnetlink (libnl-route-3) for the device's addresses. Requests are
  * synchronous (the kernel answers at once); notifications arrive on a
  * second socket watched by the event loop.
+ *
+ * Must not decide policy (verdicts come from the server).
  */
 #include <arpa/inet.h>
 #include <errno.h>

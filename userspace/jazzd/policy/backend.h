@@ -8,6 +8,8 @@
  * A NULL function pointer means the backend does not define that callback.
  * Functions are called from worker threads; a backend that is not
  * thread-safe sets concurrent = false and callbacks.c serializes its calls.
+ *
+ * Internal to policy/ (and its tests): other folders include callbacks.h.
  */
 #ifndef JAZZD_BACKEND_H
 #define JAZZD_BACKEND_H

@@ -10,6 +10,8 @@
  * not been woken for it yet; the loop takes the whole list per wakeup.
  * Under load (many logins at once) one wakeup and one read serve many
  * calls, where a pipe cost a write per call and two reads per wakeup.
+ *
+ * Must not know what a callback's answer means to the server (server/ does).
  */
 #include <errno.h>
 #include <pthread.h>

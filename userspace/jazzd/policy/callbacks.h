@@ -8,6 +8,8 @@
  * jz_cb_strdup so they live as long as the call); jz_cb_submit(). The done
  * function runs on the loop thread exactly once unless the call is
  * cancelled first; the call is freed by the dispatcher afterwards.
+ *
+ * policy/ interface: other folders include only this header of policy/.
  */
 #ifndef JAZZD_CALLBACKS_H
 #define JAZZD_CALLBACKS_H

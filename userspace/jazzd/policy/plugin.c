@@ -4,6 +4,8 @@
  * <jazz/events.h>. The file is copied into a memfd first, so that a reload
  * (SIGHUP) really loads the new file even while the old one stays mapped
  * for calls still running on it.
+ *
+ * Must not run calls itself (callbacks.c does).
  */
 #include <dlfcn.h>
 #include <errno.h>

@@ -5,6 +5,8 @@
  * public entry point is jz_python_load() in backend.h.
  *
  * Every function here is called with the GIL held.
+ *
+ * Internal to policy/ (and its tests).
  */
 #ifndef JAZZD_PYTHON_H
 #define JAZZD_PYTHON_H

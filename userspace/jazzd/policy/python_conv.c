@@ -7,6 +7,8 @@
  * Return values are checked strictly: anything but the documented types
  * is an error (the dispatcher then uses the fail-closed answer), so that a
  * typo in a policy never silently turns into "accept".
+ *
+ * Must not touch the interpreter's state (python.c, python_interp.c).
  */
 #include <stdio.h>
 #include <string.h>
