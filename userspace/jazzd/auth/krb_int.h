@@ -6,6 +6,7 @@
  */
 #ifndef JAZZD_KRB_INT_H
 #define JAZZD_KRB_INT_H
+
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* secure_getenv, explicit_bzero */
 #endif

@@ -5,6 +5,7 @@
  */
 #ifndef JAZZD_BUS_INT_H
 #define JAZZD_BUS_INT_H
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

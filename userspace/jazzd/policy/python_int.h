@@ -6,6 +6,7 @@
  */
 #ifndef JAZZD_PYTHON_INT_H
 #define JAZZD_PYTHON_INT_H
+
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>

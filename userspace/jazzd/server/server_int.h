@@ -7,6 +7,7 @@
  */
 #ifndef JAZZD_SERVER_INT_H
 #define JAZZD_SERVER_INT_H
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
