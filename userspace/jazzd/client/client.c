@@ -1,0 +1,1069 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The jazz client device: connects to the server over TLS 1.3 (verified by
+ * CA or pinned fingerprint), logs in (Kerberos AP-REQ or password token,
+ * then validate_user prompts), installs addresses, peers and keys through
+ * the kernel interface, and bridges the kernel's approval requests to the
+ * server. Reconnects with exponential backoff; keeps its kernel state
+ * while away so that traffic between peers goes on.
+ *
+ * Must not speak netlink itself (kernel/kernel.h) nor run Kerberos beyond
+ * auth/krb.h.
+ *
+ * A server is trusted with nothing until it has proved its identity (the
+ * `auth` proof of the login: AP-REP or password reply, for the principal
+ * that logged in): before that, anything but `auth`, `reject`, `bye` and
+ * `error` drops the connection. Even then it may only give this device an
+ * address inside [client] pool4/pool6, and peers whose allowed-ips lie in
+ * those pools, at most [client] max_peers of them (docs/SECURITY.md).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include <jazz.h>
+
+#include "client/cmsg.h"
+#include "core/jazzd.h"
+#include "kernel/kernel.h"
+#include "auth/krb.h"
+#include "log.h"
+#include "core/proto.h"
+
+enum cstate { C_IDLE, C_CONNECTING, C_LOGIN, C_ONLINE };
+
+struct kpeer_state {
+	struct jz_kpeer p;
+	bool present;		/* installed in the kernel */
+	bool has_key;		/* a key is in the primary slot */
+	int pending_key_id;	/* installed in secondary, waiting for swap */
+	int active_key_id;	/* the key this end sends with (primary) */
+	bool seen;		/* in the latest list */
+	bool carried;		/* from before this session, not listed since */
+};
+
+/*
+ * After a reconnect (say the server restarted) the devices log in again one
+ * by one, and the server's first lists lack those not back yet. Peers
+ * installed in an earlier session stay this long unless listed, so working
+ * tunnels do not go down while everyone reconnects.
+ */
+#define CARRY_GRACE_S 20
+
+struct jz_client {
+	struct jz_daemon *d;
+	enum cstate state;
+	SSL_CTX *ssl;
+	struct bufferevent *bev;
+	struct event *retry_ev, *ping_ev, *carry_ev;
+	int backoff_s;
+	struct jz_kernel *k;
+	struct jz_krb_client *krb;
+	struct jz_krb_pw_client *pw;
+	unsigned char binding[JZ_BINDING_LEN];
+	bool proven;		/* the server's proof of identity checked out */
+	uint32_t my_id;
+	char vip4[46], vip6[46];
+	struct kpeer_state *peers;
+	size_t n_peers, cap_peers;
+	struct jz_cm_peer *view;	/* the server's list for us (<= max_peers) */
+	size_t n_view;
+	uint64_t next_rid;
+	bool stopping;
+};
+
+static struct jz_config *cfg(struct jz_client *c)
+{
+	return &c->d->cfg;
+}
+
+static void schedule_reconnect(struct jz_client *c);
+
+static void send_msg(struct jz_client *c, json_t *m)
+{
+	if (c->bev)
+		jz_frame_send(c->bev, m);
+	else
+		json_decref(m);
+}
+
+static void disconnect(struct jz_client *c, const char *why)
+{
+	if (why)
+		jz_warn("disconnected from %s: %s", cfg(c)->server, why);
+	if (c->bev) {
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+		if (ssl)
+			SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	if (c->krb) {
+		jz_krb_client_free(c->krb);
+		c->krb = NULL;
+	}
+	if (c->pw) {
+		jz_krb_pw_client_free(c->pw);
+		c->pw = NULL;
+	}
+	if (c->ping_ev)
+		evtimer_del(c->ping_ev);
+	c->state = C_IDLE;
+	c->proven = false;
+	if (!c->stopping)
+		schedule_reconnect(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* kernel state */
+
+static struct kpeer_state *kp_find(struct jz_client *c, uint32_t id)
+{
+	for (size_t i = 0; i < c->n_peers; i++)
+		if (c->peers[i].p.id == id)
+			return &c->peers[i];
+	return NULL;
+}
+
+/* Removes the peers not in the latest list (keep_carried: but not those
+ * carried over from an earlier session). */
+static void drop_unseen(struct jz_client *c, bool keep_carried)
+{
+	for (size_t i = 0; i < c->n_peers;) {
+		struct kpeer_state *ks = &c->peers[i];
+
+		if (ks->seen || (keep_carried && ks->carried)) {
+			i++;
+			continue;
+		}
+		if (ks->present)
+			c->k->ops->peer_del(c->k, ks->p.id);
+		*ks = c->peers[--c->n_peers];
+	}
+}
+
+static void on_carry_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_client *c = arg;
+	size_t n = c->n_peers;
+
+	drop_unseen(c, false);
+	if (n != c->n_peers)
+		jz_info("peer list: %zu peer(s) from the previous session not back, removed",
+			n - c->n_peers);
+}
+
+/* ------------------------------------------------------------------ */
+/* what this client accepts from a server */
+
+/* addr inside the CIDR pool (of family af)? *pool_plen gets its length. */
+static bool in_pool(int af, const char *addr, const char *pool, int *pool_plen)
+{
+	unsigned char a[16], n[16];
+	char net[64];
+	const char *slash = pool ? strchr(pool, '/') : NULL;
+	int plen, bytes = af == AF_INET ? 4 : 16;
+	char *end;
+
+	if (!slash || (size_t)(slash - pool) >= sizeof(net))
+		return false;
+	snprintf(net, sizeof(net), "%.*s", (int)(slash - pool), pool);
+	plen = (int)strtol(slash + 1, &end, 10);
+	if (*end || plen < 0 || plen > bytes * 8 || inet_pton(af, net, n) != 1 ||
+	    inet_pton(af, addr, a) != 1)
+		return false;
+	if (pool_plen)
+		*pool_plen = plen;
+	for (int i = 0; i < plen; i++) {
+		int bit = 0x80 >> (i % 8);
+
+		if ((a[i / 8] & bit) != (n[i / 8] & bit))
+			return false;
+	}
+	return true;
+}
+
+/* A peer entry this device may install: "" or why not. */
+static void peer_check(struct jz_client *c, const struct jz_cm_peer *p, char *why,
+		       size_t len)
+{
+	unsigned char b[16];
+
+	why[0] = 0;
+	if (p->bad[0])
+		snprintf(why, len, "%s", p->bad);
+	else if (p->id == c->my_id)
+		snprintf(why, len, "claims this device's own id");
+	else if (!p->vip4[0] && !p->vip6[0])
+		snprintf(why, len, "no allowed-ips");
+	else if (p->vip4[0] && inet_pton(AF_INET, p->vip4, b) != 1)
+		snprintf(why, len, "allowed-ips %s is not an IPv4 address", p->vip4);
+	else if (p->vip6[0] && inet_pton(AF_INET6, p->vip6, b) != 1)
+		snprintf(why, len, "allowed-ips %s is not an IPv6 address", p->vip6);
+	else if (p->vip4[0] && !in_pool(AF_INET, p->vip4, cfg(c)->pool4, NULL))
+		snprintf(why, len, "allowed-ips %s outside the accepted pool %s",
+			 p->vip4, cfg(c)->pool4 ?: "(none)");
+	else if (p->vip6[0] && !in_pool(AF_INET6, p->vip6, cfg(c)->pool6, NULL))
+		snprintf(why, len, "allowed-ips %s outside the accepted pool %s",
+			 p->vip6, cfg(c)->pool6 ?: "(none)");
+}
+
+/* Makes the kernel's peers match the view (every visible entry). */
+static void apply_peers(struct jz_client *c)
+{
+	size_t i, refused = 0;
+
+	for (i = 0; i < c->n_peers; i++)
+		c->peers[i].seen = false;
+	for (i = 0; i < c->n_view; i++) {
+		const struct jz_cm_peer *e = &c->view[i];
+		struct jz_kpeer p = { 0 };
+		struct kpeer_state *ks;
+		char why[192], name[JZ_CM_DEV * 4];
+		bool create;
+
+		if (!e->linked)
+			continue;	/* visible but not reachable: not installed */
+		jz_cm_escape(e->device, name, sizeof(name));
+		peer_check(c, e, why, sizeof(why));
+		if (why[0]) {
+			char ew[sizeof(why) * 4];
+
+			jz_cm_escape(why, ew, sizeof(ew));
+			jz_warn("peer %u (%s): %s: not installed", e->id, name, ew);
+			refused++;
+			continue;
+		}
+		p.id = e->id;
+		p.remote_id = c->my_id;
+		snprintf(p.name, sizeof(p.name), "%.63s", name);
+		snprintf(p.vip4, sizeof(p.vip4), "%s", e->vip4);
+		snprintf(p.vip6, sizeof(p.vip6), "%s", e->vip6);
+		snprintf(p.endpoint_ip, sizeof(p.endpoint_ip), "%s", e->ep_ip);
+		p.endpoint_port = e->ep_port;
+		p.keepalive_s = 25;
+		ks = kp_find(c, p.id);
+		if (!ks) {
+			if (c->n_peers == c->cap_peers) {
+				size_t cap = c->cap_peers ? 2 * c->cap_peers : 16;
+				struct kpeer_state *np = realloc(c->peers, cap * sizeof(*np));
+
+				if (!np) {
+					jz_err("peer %u (%s): out of memory: not installed",
+					       p.id, name);
+					continue;
+				}
+				c->peers = np;
+				c->cap_peers = cap;
+			}
+			ks = &c->peers[c->n_peers++];
+			memset(ks, 0, sizeof(*ks));
+			ks->pending_key_id = ks->active_key_id = -1;
+		}
+		ks->seen = true;
+		ks->carried = false;
+		create = !ks->present;
+		if (create || memcmp(&ks->p, &p, sizeof(p))) {
+			if (c->k->ops->peer_set(c->k, &p, create))
+				jz_err("kernel: cannot %s peer %s", create ? "add" : "update",
+				       p.name);
+			ks->p = p;
+			ks->present = true;
+		}
+	}
+	drop_unseen(c, evtimer_pending(c->carry_ev, NULL));
+	jz_info("peer list: %zu visible, %zu installed%s", c->n_view, c->n_peers,
+		refused ? ", some refused (above)" : "");
+}
+
+static size_t max_peers(struct jz_client *c)
+{
+	return cfg(c)->max_peers > 0 ? (size_t)cfg(c)->max_peers : 1024;
+}
+
+static void too_many(struct jz_client *c, size_t n)
+{
+	jz_warn("peer list: %zu entries, more than max_peers = %zu: the rest are ignored",
+		n, max_peers(c));
+}
+
+/* "peers": the complete list; "peers_delta": entries set, ids removed. */
+static void on_peers(struct jz_client *c, json_t *m, bool delta)
+{
+	struct jz_cm_peers pl;
+	size_t i, j, over = 0;
+	char err[256];
+
+	if (jz_cm_peers(m, delta, max_peers(c), &pl, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	if (!delta) {
+		free(c->view);
+		c->view = NULL;
+		c->n_view = 0;
+	}
+	if (!c->view)
+		c->view = calloc(max_peers(c), sizeof(*c->view));
+	if (!c->view) {
+		jz_err("peer list: out of memory");
+		jz_cm_peers_free(&pl);
+		return;
+	}
+	if (pl.total > pl.n_set)
+		over = pl.total;
+	for (i = 0; i < pl.n_del; i++)
+		for (j = 0; j < c->n_view; j++)
+			if (c->view[j].id == pl.del[i]) {
+				c->view[j] = c->view[--c->n_view];
+				break;
+			}
+	for (i = 0; i < pl.n_set; i++) {
+		const struct jz_cm_peer *e = &pl.set[i];
+
+		if (!e->id)
+			continue;
+		for (j = 0; j < c->n_view && c->view[j].id != e->id; j++)
+			;
+		if (j == c->n_view) {
+			if (c->n_view == max_peers(c)) {
+				over = c->n_view + pl.n_set - i;
+				break;
+			}
+			c->n_view++;
+		}
+		c->view[j] = *e;
+	}
+	if (over)
+		too_many(c, over);
+	jz_cm_peers_free(&pl);
+	apply_peers(c);
+}
+
+static void on_key(struct jz_client *c, json_t *m)
+{
+	struct jz_cm_key k;
+	struct jz_kkey key = { 0 };
+	struct kpeer_state *ks;
+	char err[256];
+
+	if (jz_cm_key(m, &k, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	ks = kp_find(c, k.peer);
+	if (!ks || !ks->present) {
+		jz_warn("key for unknown peer %u ignored", k.peer);
+		OPENSSL_cleanse(&k, sizeof(k));
+		return;
+	}
+	key.peer_id = k.peer;
+	key.key_id = k.key_id;
+	key.cipher = k.aes ? JAZZ_CIPHER_AES_256_GCM : JAZZ_CIPHER_CHACHA20_POLY1305;
+	memcpy(key.tx_key, k.tx_key, 32);
+	memcpy(key.tx_salt, k.tx_salt, 4);
+	memcpy(key.rx_key, k.rx_key, 32);
+	memcpy(key.rx_salt, k.rx_salt, 4);
+	OPENSSL_cleanse(&k, sizeof(k));
+	/* a peer with no key yet takes it in the primary slot; otherwise the
+	 * new key waits in the secondary slot until both ends have it */
+	key.slot = ks->has_key ? JAZZ_KEY_SLOT_SECONDARY : JAZZ_KEY_SLOT_PRIMARY;
+	if (c->k->ops->key_new(c->k, &key)) {
+		jz_err("kernel: key-new for peer %s failed", ks->p.name);
+	} else if (key.slot == JAZZ_KEY_SLOT_PRIMARY) {
+		ks->has_key = true;
+		ks->active_key_id = key.key_id;
+		ks->pending_key_id = -1;
+	} else {
+		ks->pending_key_id = key.key_id;
+	}
+	OPENSSL_cleanse(&key, sizeof(key));
+	send_msg(c, json_pack("{s:s,s:I,s:i}", "type", "key_ack", "peer",
+			      (json_int_t)key.peer_id, "key_id", key.key_id));
+}
+
+static void on_key_swap(struct jz_client *c, json_t *m)
+{
+	struct jz_cm_key_swap sw;
+	struct kpeer_state *ks;
+	char err[128];
+
+	if (jz_cm_key_swap(m, &sw, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	ks = kp_find(c, sw.peer);
+	if (!ks || !ks->present)
+		return;
+	if (ks->pending_key_id == sw.key_id) {
+		if (c->k->ops->key_swap(c->k, sw.peer)) {
+			jz_err("kernel: key-swap for peer %s failed", ks->p.name);
+			return;
+		}
+		ks->pending_key_id = -1;
+		ks->active_key_id = sw.key_id;
+		jz_info("key %d for peer %s now in use", sw.key_id, ks->p.name);
+	} else if (ks->active_key_id != sw.key_id) {
+		return;		/* a stale swap: a newer key has come since */
+	}
+	/* tell the server this end sends with it: the next rotation may reuse
+	 * the receive slot the previous key still holds */
+	send_msg(c, json_pack("{s:s,s:I,s:i}", "type", "key_swap_ack", "peer",
+			      (json_int_t)sw.peer, "key_id", sw.key_id));
+}
+
+static void on_verdict(struct jz_client *c, json_t *m)
+{
+	struct jz_kconn kc = { 0 };
+	struct jz_cm_verdict v;
+	char err[128], proto[64];
+
+	if (jz_cm_verdict(m, &v, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	kc.cookie = v.cookie;
+	kc.peer_id = v.peer;
+	kc.direction = v.ingress ? JAZZ_DIRECTION_INGRESS : JAZZ_DIRECTION_EGRESS;
+	kc.proto = jz_proto_number(v.proto[0] ? v.proto : "0");
+	snprintf(kc.src, sizeof(kc.src), "%s", v.src);
+	snprintf(kc.dst, sizeof(kc.dst), "%s", v.dst);
+	kc.sport = v.sport;
+	kc.dport = v.dport;
+	if (c->k->ops->conn_verdict(c->k, &kc, v.approve, v.lifetime))
+		jz_err("kernel: conn-verdict failed");
+	jz_cm_escape(v.proto[0] ? v.proto : "?", proto, sizeof(proto));
+	jz_info("verdict %s for %s %s:%u -> %s:%u", v.approve ? "approve" : "deny",
+		proto, kc.src, kc.sport, kc.dst, kc.dport);
+	if (v.has_vid)
+		send_msg(c, json_pack("{s:s,s:I}", "type", "verdict_ack", "vid", v.vid));
+}
+
+/* From the kernel: an approval request (or expiry) to pass on. */
+static void on_kconn(void *arg, const struct jz_kconn *kc, bool expired)
+{
+	struct jz_client *c = arg;
+	char pn[16];
+	json_t *m;
+
+	if (c->state != C_ONLINE) {
+		/* no server: no verdict; the kernel times out and fails closed */
+		jz_warn("approval request while not logged in: left to time out");
+		return;
+	}
+	m = json_pack("{s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:I,s:i}",
+		      "type", expired ? "conn_expired" : "conn_request",
+		      "proto", jz_proto_name(kc->proto, pn, sizeof(pn)),
+		      "src", kc->src, "sport", kc->sport, "dst", kc->dst, "dport", kc->dport,
+		      "dir", kc->direction == JAZZ_DIRECTION_INGRESS ? "ingress" : "egress",
+		      "cookie", (json_int_t)kc->cookie, "peer", kc->peer_id);
+	if (expired)
+		json_object_set_new(m, "end", json_integer(kc->end));
+	else
+		json_object_set_new(m, "rid", json_integer((json_int_t)++c->next_rid));
+	send_msg(c, m);
+}
+
+/* ------------------------------------------------------------------ */
+/* login */
+
+static const char *find_answer(struct jz_client *c, const char *code)
+{
+	struct jz_daemon *d = c->d;
+
+	for (size_t i = 0; i < d->n_cli_answers; i++)
+		if (!strcmp(d->cli_answers[i].code, code))
+			return d->cli_answers[i].value;
+	for (size_t i = 0; i < cfg(c)->n_answers; i++)
+		if (!strcmp(cfg(c)->answers[i].code, code))
+			return cfg(c)->answers[i].value;
+	return NULL;
+}
+
+/*
+ * Asks the person at the terminal. Only when standard input is a terminal
+ * (jazzd -f run by someone); the question and the answer go through
+ * /dev/tty, with echo off for secrets. NULL (and *why set) when there is
+ * no terminal to ask on.
+ */
+static char *ask_terminal(const char *text, bool secret, const char **why)
+{
+	struct termios old, t;
+	char buf[512];
+	bool echo_off = false;
+	FILE *tty;
+
+	if (!isatty(STDIN_FILENO)) {
+		*why = "standard input is not a terminal";
+		return NULL;
+	}
+	tty = fopen("/dev/tty", "r+");
+	if (!tty) {
+		*why = "no controlling terminal (/dev/tty)";
+		return NULL;
+	}
+	fprintf(tty, "%s: ", text);
+	fflush(tty);
+	if (secret && tcgetattr(fileno(tty), &old) == 0) {
+		t = old;
+		t.c_lflag &= ~ECHO;
+		echo_off = tcsetattr(fileno(tty), TCSANOW, &t) == 0;
+	}
+	if (!fgets(buf, sizeof(buf), tty))
+		buf[0] = 0;
+	if (echo_off) {
+		tcsetattr(fileno(tty), TCSANOW, &old);
+		fputc('\n', tty);
+	}
+	fclose(tty);
+	buf[strcspn(buf, "\r\n")] = 0;
+	return strdup(buf);
+}
+
+/* Nobody can give what the login needs: say why, and stop (no retries). */
+static void give_up(struct jz_client *c, const char *what)
+{
+	jz_err("%s; giving up (no reconnect)", what);
+	c->stopping = true;
+	c->d->exit_status = 1;
+	disconnect(c, NULL);
+	event_base_loopbreak(c->d->base);
+}
+
+static void on_challenge(struct jz_client *c, json_t *m)
+{
+	struct jz_cm_challenge ch;
+	json_t *items;
+	char err[256];
+	size_t i;
+
+	if (jz_cm_challenge(m, &ch, err, sizeof(err))) {
+		disconnect(c, err);
+		return;
+	}
+	if (ch.message[0]) {
+		char esc[JZ_CM_TEXT * 4];
+
+		jz_cm_escape(ch.message, esc, sizeof(esc));
+		jz_info("server: %s", esc);
+	}
+	items = json_array();
+	for (i = 0; i < ch.n; i++) {
+		const struct jz_cm_prompt *p = &ch.p[i];
+		const char *v = find_answer(c, p->code);
+		const char *why = "[client] interactive is off";
+		char text[JZ_CM_TEXT * 4], code[JZ_CM_DEV * 4];
+		char *asked = NULL;
+
+		/* the server's words reach the terminal and the log escaped */
+		jz_cm_escape(p->text, text, sizeof(text));
+		jz_cm_escape(p->code, code, sizeof(code));
+		if (!v && cfg(c)->interactive)
+			v = asked = ask_terminal(text, p->secret, &why);
+		if (!v) {
+			char what[3072];
+
+			snprintf(what, sizeof(what),
+				 "the server asks for '%s' (%s): no answer in the configuration "
+				 "([answers] %s = ...) or on the command line (-a %s=...), "
+				 "and none can be asked: %s",
+				 code, text, code, code, why);
+			json_decref(items);
+			give_up(c, what);
+			return;
+		}
+		json_array_append_new(items, json_pack("{s:s,s:s}", "code", p->code, "value", v));
+		if (asked) {
+			OPENSSL_cleanse(asked, strlen(asked));
+			free(asked);
+		}
+	}
+	send_msg(c, json_pack("{s:s,s:o}", "type", "answer", "other_data", items));
+}
+
+static char *read_password(struct jz_client *c)
+{
+	char buf[512];
+	FILE *f;
+
+	if (c->d->cli_password)
+		return strdup(c->d->cli_password);
+	if (cfg(c)->password)
+		return strdup(cfg(c)->password);
+	if (cfg(c)->password_file) {
+		f = fopen(cfg(c)->password_file, "r");
+		if (!f)
+			return NULL;
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+		buf[strcspn(buf, "\r\n")] = 0;
+		return strdup(buf);
+	}
+	if (cfg(c)->interactive) {
+		const char *why = NULL;
+		char *pw = ask_terminal("Password", true, &why);
+
+		if (!pw)
+			jz_err("no password configured, and none can be asked: %s", why);
+		return pw;
+	}
+	return NULL;
+}
+
+static int send_login(struct jz_client *c)
+{
+	struct jz_krb_buf tok = { 0 };
+	char err[256];
+	char *b64;
+	json_t *m;
+	int rc;
+
+	if (!strcmp(cfg(c)->method, "password")) {
+		char *pw = read_password(c);
+		struct jz_krb_pw_cfg pc = {
+			.user = cfg(c)->user,
+			.realm = cfg(c)->realm,
+			.password = pw,
+			.enctype = jz_krb_enctype_from_name(cfg(c)->enctype),
+			.time_offset = cfg(c)->time_offset,
+		};
+
+		if (!pw || !pc.user || !pc.realm) {
+			jz_err("password login needs [client] user, realm and a password");
+			free(pw);
+			return -1;
+		}
+		if (pc.enctype < 0)
+			pc.enctype = 0;
+		rc = jz_krb_pw_client_new(&pc, c->binding, sizeof(c->binding), &c->pw,
+					  &tok, err, sizeof(err));
+		OPENSSL_cleanse(pw, strlen(pw));
+		free(pw);
+	} else {
+		struct jz_krb_client_cfg kc = {
+			.ccache = cfg(c)->ccache,
+			.keytab = cfg(c)->client_keytab,
+			.principal = cfg(c)->principal,
+			.service = cfg(c)->service,
+			.time_offset = cfg(c)->time_offset,
+		};
+
+		rc = jz_krb_client_new(&kc, &c->krb, err, sizeof(err));
+		if (!rc)
+			rc = jz_krb_client_ap_req(c->krb, c->binding, sizeof(c->binding),
+						  &tok, err, sizeof(err));
+	}
+	if (rc) {
+		jz_err("login: %s: %s", jz_krb_status_name(rc), err);
+		return -1;
+	}
+	b64 = jz_b64_encode(tok.data, tok.len);
+	jz_krb_buf_free(&tok);
+	m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[ss]}", "type", "login", "method",
+		      cfg(c)->method, "device", cfg(c)->device, "token", b64,
+		      "listen_port", c->k->ops->listen_port(c->k), "other_data",
+		      "features", "peers_delta", "key_swap_ack");
+	free(b64);
+	if (cfg(c)->endpoint) {
+		char host[64];
+		uint16_t port;
+
+		if (!jz_parse_hostport(cfg(c)->endpoint, host, sizeof(host), &port)) {
+			json_object_set_new(m, "endpoint_ip", json_string(host));
+			json_object_set_new(m, "listen_port", json_integer(port));
+		}
+	}
+	send_msg(c, m);
+	return 0;
+}
+
+/* The principal this client logged in as: the server's proof must name it. */
+static int my_identity(struct jz_client *c, char *user, char *realm, size_t len)
+{
+	struct jz_krb_identity id;
+	char err[256];
+
+	if (c->pw) {
+		snprintf(user, len, "%s", cfg(c)->user ?: "");
+		snprintf(realm, len, "%s", cfg(c)->realm ?: "");
+		return 0;
+	}
+	if (!c->krb || jz_krb_client_identity(c->krb, &id, err, sizeof(err)))
+		return -1;
+	snprintf(user, len, "%s", id.user);
+	snprintf(realm, len, "%s", id.realm);
+	return 0;
+}
+
+static int on_auth(struct jz_client *c, json_t *m)
+{
+	char err[256], user[JZ_CM_NAME], realm[JZ_CM_NAME];
+	char eu[JZ_CM_NAME * 4], er[JZ_CM_NAME * 4];
+	struct jz_cm_auth a;
+	int rc;
+
+	if (c->proven || c->state != C_LOGIN || (!c->pw && !c->krb)) {
+		disconnect(c, "a second or unexpected auth message");
+		return -1;
+	}
+	if (jz_cm_auth(m, &a, err, sizeof(err))) {
+		jz_err("server failed mutual authentication: %s", err);
+		disconnect(c, "mutual authentication failed");
+		return -1;
+	}
+	if (c->pw)
+		rc = jz_krb_pw_client_reply(c->pw, a.proof, a.proof_len, err, sizeof(err));
+	else
+		rc = jz_krb_client_ap_rep(c->krb, a.proof, a.proof_len, err, sizeof(err));
+	jz_cm_auth_free(&a);
+	if (rc) {
+		jz_err("server failed mutual authentication: %s", err);
+		disconnect(c, "mutual authentication failed");
+		return -1;
+	}
+	jz_cm_escape(a.user, eu, sizeof(eu));
+	jz_cm_escape(a.realm, er, sizeof(er));
+	if (my_identity(c, user, realm, sizeof(user)) || strcmp(user, a.user) ||
+	    strcmp(realm, a.realm)) {
+		jz_err("server failed mutual authentication: its proof names %s@%s, not %s@%s",
+		       eu, er, user, realm);
+		disconnect(c, "mutual authentication failed");
+		return -1;
+	}
+	c->proven = true;
+	jz_info("authenticated as %s@%s; server verified", eu, er);
+	return 0;
+}
+
+/* The addresses a welcome gives this device: "" or why they are refused. */
+static void welcome_check(struct jz_client *c, const struct jz_cm_welcome *w,
+			  char *why, size_t len)
+{
+	int plen = 0;
+
+	why[0] = 0;
+	if (w->vip4[0] && !in_pool(AF_INET, w->vip4, cfg(c)->pool4, &plen))
+		snprintf(why, len, "address %s is outside the accepted pool %s ([client] pool4)",
+			 w->vip4, cfg(c)->pool4 ?: "(none)");
+	else if (w->vip4[0] && w->prefix4 < plen)
+		snprintf(why, len, "prefix length %d for %s is wider than the accepted pool %s",
+			 w->prefix4, w->vip4, cfg(c)->pool4);
+	else if (w->vip6[0] && !in_pool(AF_INET6, w->vip6, cfg(c)->pool6, &plen))
+		snprintf(why, len, "address %s is outside the accepted pool %s ([client] pool6)",
+			 w->vip6, cfg(c)->pool6 ?: "(none)");
+	else if (w->vip6[0] && w->prefix6 < plen)
+		snprintf(why, len, "prefix length %d for %s is wider than the accepted pool %s",
+			 w->prefix6, w->vip6, cfg(c)->pool6);
+}
+
+static void on_welcome(struct jz_client *c, json_t *m)
+{
+	struct timeval tv = { cfg(c)->keepalive_s, 0 };
+	struct timeval grace = { CARRY_GRACE_S, 0 };
+	char err[256], eu[JZ_CM_NAME * 4], er[JZ_CM_NAME * 4], ed[JZ_CM_DEV * 4];
+	struct jz_cm_welcome w;
+
+	if (c->state != C_LOGIN) {
+		disconnect(c, "a second welcome");
+		return;
+	}
+	if (jz_cm_welcome(m, &w, err, sizeof(err))) {
+		disconnect(c, err);
+		return;
+	}
+	welcome_check(c, &w, err, sizeof(err));
+	if (err[0]) {
+		jz_err("welcome: %s: refused, nothing installed", err);
+		disconnect(c, "the server's welcome was refused");
+		return;
+	}
+	c->state = C_ONLINE;
+	c->backoff_s = 0;
+	for (size_t i = 0; i < c->n_peers; i++)
+		c->peers[i].carried = true;
+	if (c->n_peers)
+		evtimer_add(c->carry_ev, &grace);
+	c->my_id = w.id;
+	snprintf(c->vip4, sizeof(c->vip4), "%s", w.vip4);
+	snprintf(c->vip6, sizeof(c->vip6), "%s", w.vip6);
+	if (c->k->ops->set_addresses(c->k, c->vip4, w.prefix4, c->vip6, w.prefix6))
+		jz_err("kernel: cannot set addresses");
+	jz_cm_escape(w.user, eu, sizeof(eu));
+	jz_cm_escape(w.realm, er, sizeof(er));
+	jz_cm_escape(w.device, ed, sizeof(ed));
+	jz_info("logged in as %s@%s, device %s (id %u): %s %s", eu, er, ed, c->my_id,
+		c->vip4, c->vip6);
+	bufferevent_set_timeouts(c->bev, &(struct timeval){ cfg(c)->dead_s, 0 }, NULL);
+	evtimer_add(c->ping_ev, &tv);
+}
+
+/* reject, bye, error: what the server said, escaped, then drop */
+static void on_close_msg(struct jz_client *c, json_t *m, const char *t)
+{
+	char reason[128], msg[JZ_CM_TEXT * 4], why[sizeof(reason) + sizeof(msg) + 4];
+
+	jz_cm_escape(jz_msg_str(m, "reason") ?: "", reason, sizeof(reason));
+	jz_cm_escape(jz_msg_str(m, "message") ?: "", msg, sizeof(msg));
+	if (!strcmp(t, "reject")) {
+		jz_err("login rejected: %s%s%s", reason[0] ? reason : "?",
+		       msg[0] ? ": " : "", msg);
+		disconnect(c, "rejected");
+		return;
+	}
+	snprintf(why, sizeof(why), "%s", reason[0] ? reason : msg[0] ? msg : t);
+	disconnect(c, why);
+}
+
+static void on_message(struct jz_client *c, json_t *m)
+{
+	const char *t = jz_msg_type(m);
+
+	if (!strcmp(t, "reject") || !strcmp(t, "bye") || !strcmp(t, "error")) {
+		on_close_msg(c, m, t);
+	} else if (!strcmp(t, "auth")) {
+		on_auth(c, m);
+	} else if (!c->proven) {
+		/* nothing from a server that has not proved who it is */
+		char et[64], why[160];
+
+		jz_cm_escape(t, et, sizeof(et));
+		snprintf(why, sizeof(why),
+			 "the server sent '%s' before proving its identity (no valid auth): "
+			 "not acting on it", et);
+		jz_err("%s", why);
+		disconnect(c, "server not authenticated");
+	} else if (!strcmp(t, "ping")) {
+		send_msg(c, json_pack("{s:s}", "type", "pong"));
+	} else if (!strcmp(t, "pong")) {
+	} else if (!strcmp(t, "challenge")) {
+		on_challenge(c, m);
+	} else if (!strcmp(t, "welcome")) {
+		on_welcome(c, m);
+	} else if (c->state != C_ONLINE) {
+		disconnect(c, "unexpected message before welcome");
+	} else if (!strcmp(t, "peers")) {
+		on_peers(c, m, false);
+	} else if (!strcmp(t, "peers_delta")) {
+		on_peers(c, m, true);
+	} else if (!strcmp(t, "key")) {
+		on_key(c, m);
+	} else if (!strcmp(t, "key_swap")) {
+		on_key_swap(c, m);
+	} else if (!strcmp(t, "verdict")) {
+		on_verdict(c, m);
+	} else {
+		char et[64];
+
+		jz_cm_escape(t, et, sizeof(et));
+		jz_debug("ignoring message %s", et);
+	}
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct jz_client *c = arg;
+	char err[256];
+	json_t *m;
+	int r;
+
+	while (c->bev == bev &&
+	       (r = jz_frame_read(bev, cfg(c)->max_frame, &m, err, sizeof(err))) != 0) {
+		if (r < 0) {
+			disconnect(c, err);
+			return;
+		}
+		on_message(c, m);
+		json_decref(m);
+	}
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct jz_client *c = arg;
+	char err[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		if (jz_tls_check_pin(ssl, cfg(c)->fingerprint, err, sizeof(err))) {
+			disconnect(c, err);
+			return;
+		}
+		if (jz_tls_binding(ssl, c->binding)) {
+			disconnect(c, "no TLS exporter");
+			return;
+		}
+		c->state = C_LOGIN;
+		if (send_login(c)) {
+			disconnect(c, "cannot build the login");
+			return;
+		}
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		disconnect(c, "timeout");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		jz_bev_error(bev, err, sizeof(err));
+		disconnect(c, err);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		disconnect(c, "server closed the connection");
+}
+
+static void do_connect(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_client *c = arg;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char host[256], portstr[8];
+	uint16_t port;
+	SSL *ssl;
+
+	if (jz_parse_hostport(cfg(c)->server, host, sizeof(host), &port)) {
+		jz_err("[client] server: cannot parse '%s'", cfg(c)->server);
+		schedule_reconnect(c);
+		return;
+	}
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	if (getaddrinfo(host, portstr, &hints, &ai) || !ai) {
+		jz_warn("cannot resolve %s", host);
+		schedule_reconnect(c);
+		return;
+	}
+	ssl = SSL_new(c->ssl);
+	SSL_set_tlsext_host_name(ssl, cfg(c)->server_name ? cfg(c)->server_name : host);
+	if (cfg(c)->ca && *cfg(c)->ca)
+		SSL_set1_host(ssl, cfg(c)->server_name ? cfg(c)->server_name : host);
+	c->bev = bufferevent_openssl_socket_new(c->d->base, -1, ssl,
+						BUFFEREVENT_SSL_CONNECTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	bufferevent_set_timeouts(c->bev, &(struct timeval){ 15, 0 },
+				 &(struct timeval){ 15, 0 });
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->state = C_CONNECTING;
+	jz_info("connecting to %s", cfg(c)->server);
+	if (bufferevent_socket_connect(c->bev, ai->ai_addr, (int)ai->ai_addrlen)) {
+		freeaddrinfo(ai);
+		disconnect(c, "connect failed");
+		return;
+	}
+	freeaddrinfo(ai);
+}
+
+static void schedule_reconnect(struct jz_client *c)
+{
+	struct timeval tv;
+	unsigned int jitter;
+
+	if (!c->backoff_s)
+		c->backoff_s = cfg(c)->reconnect_min_s > 0 ? cfg(c)->reconnect_min_s : 1;
+	else
+		c->backoff_s *= 2;
+	if (c->backoff_s > cfg(c)->reconnect_max_s)
+		c->backoff_s = cfg(c)->reconnect_max_s;
+	RAND_bytes((unsigned char *)&jitter, sizeof(jitter));
+	tv.tv_sec = c->backoff_s;
+	tv.tv_usec = jitter % 250000;	/* spread a crowd of clients */
+	jz_info("reconnecting in %d s", c->backoff_s);
+	evtimer_add(c->retry_ev, &tv);
+}
+
+static void on_ping(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_client *c = arg;
+	struct timeval tv = { cfg(c)->keepalive_s, 0 };
+
+	if (c->state != C_ONLINE)
+		return;
+	send_msg(c, json_pack("{s:s}", "type", "ping"));
+	evtimer_add(c->ping_ev, &tv);
+}
+
+struct jz_client *jz_client_new(struct jz_daemon *d, char *err, size_t errlen)
+{
+	struct jz_client *c = calloc(1, sizeof(*c));
+	struct timeval now = { 0, 0 };
+
+	c->d = d;
+	if (!d->cfg.server || !d->cfg.device) {
+		snprintf(err, errlen, "[client] needs server and device");
+		goto fail;
+	}
+	if (!d->cfg.service && !strcmp(d->cfg.method, "kerberos")) {
+		snprintf(err, errlen, "[client] kerberos login needs service = jazz/HOST@REALM");
+		goto fail;
+	}
+	c->ssl = jz_tls_client_ctx(d->cfg.ca, d->cfg.fingerprint, err, errlen);
+	if (!c->ssl)
+		goto fail;
+	c->k = jz_kernel_new(d->base, &d->cfg, on_kconn, c, err, errlen);
+	if (!c->k)
+		goto fail;
+	c->retry_ev = evtimer_new(d->base, do_connect, c);
+	c->ping_ev = evtimer_new(d->base, on_ping, c);
+	c->carry_ev = evtimer_new(d->base, on_carry_over, c);
+	if (!c->retry_ev || !c->ping_ev || !c->carry_ev) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	evtimer_add(c->retry_ev, &now);
+	return c;
+fail:
+	jz_client_free(c);
+	return NULL;
+}
+
+int jz_client_reload(struct jz_client *c)
+{
+	char err[256];
+	SSL_CTX *ctx = jz_tls_client_ctx(cfg(c)->ca, cfg(c)->fingerprint, err, sizeof(err));
+
+	if (!ctx) {
+		jz_err("reload: keeping the old TLS settings: %s", err);
+		return -1;
+	}
+	SSL_CTX_free(c->ssl);
+	c->ssl = ctx;
+	return 0;
+}
+
+void jz_client_free(struct jz_client *c)
+{
+	if (!c)
+		return;
+	c->stopping = true;
+	if (c->bev) {
+		send_msg(c, json_pack("{s:s}", "type", "bye"));
+		bufferevent_flush(c->bev, EV_WRITE, BEV_FLUSH);
+	}
+	disconnect(c, NULL);
+	if (c->retry_ev)
+		event_free(c->retry_ev);
+	if (c->ping_ev)
+		event_free(c->ping_ev);
+	if (c->carry_ev)
+		event_free(c->carry_ev);
+	if (c->k)
+		c->k->ops->free(c->k);
+	if (c->ssl)
+		SSL_CTX_free(c->ssl);
+	free(c->peers);
+	free(c->view);
+	free(c);
+}
