@@ -5,19 +5,9 @@
 # real jazzd client with the fake kernel backend. Source after lib.sh.
 
 ROGUE=$TOP/build/tests/rogue
-# jazzd's sources by name, wherever the layout keeps them
-jz_src() { find "$TOP/userspace/jazzd" -name "$1" | head -n1; }
-jz_incs() {
-	local d
-	echo "-I$TOP/userspace/jazzd -I$TOP/userspace/common"
-	for d in "$TOP"/userspace/jazzd/*/; do echo "-I$d"; done
-}
 build_rogue() {
-	mkdir -p "$TOP/build/tests"
-	# shellcheck disable=SC2046
-	cc -O2 -g -Wall -D_GNU_SOURCE $(jz_incs) $(pkg-config --cflags krb5 jansson openssl) \
-		-o "$ROGUE" "$TOP/tests/host/controlplane/rogue.c" "$(jz_src krb.c)" \
-		$(pkg-config --libs krb5 jansson openssl) -lpthread
+	build_test_tool "$ROGUE" "krb5 jansson openssl" \
+		"$TOP/tests/host/controlplane/rogue.c" "$TOP"/userspace/jazzd/auth/*.c
 }
 
 # rogue_start NAME PROOF SCRIPT-JSON [rogue args...]: the rogue on $PORT,

@@ -45,7 +45,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
-#include "krb.h"
+#include "auth/krb.h"
 
 static const char *proof_mode = "none", *password, *keytab, *service;
 static const char *other_user = "admin";
