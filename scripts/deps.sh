@@ -57,6 +57,8 @@ PKGS=(
 	libmnl-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libssl-dev
 	libkrb5-dev libhiredis-dev libjansson-dev libevent-dev libinih-dev
 	libcmocka-dev python3-dev
+	# libFuzzer harnesses (tests/fuzz, make fuzz-userspace)
+	clang libclang-rt-dev
 	# servers and tools the tests start
 	krb5-kdc krb5-admin-server krb5-user redis-server redis-tools openssl
 	iproute2 iperf3 wireguard-tools iputils-ping socat netcat-openbsd tcpdump
