@@ -84,7 +84,8 @@ rogue_start peers valid "$PEERS" -n 1 -w 2 -p bobpw
 rogue_client peers bob password
 check "good welcome installed (positive control)" has peers.kernel "^addr 10.77.0.7/16 fd77:6a61:7a7a::7/64"
 check "a peer inside the pool is installed" has peers.kernel "^peer-new id=2 .*allowed=10.77.0.2/32"
-check "its key is installed and acknowledged" has peers.rec '"type":"key_ack"'
+check "its key is installed" has peers.kernel "^key-new peer=2 slot=primary key-id=1 "
+check "and acknowledged by peer and key id" has peers.rec '{"key_id":1,"peer":2,"type":"key_ack"'
 check "allowed-ips 8.8.8.8/32: peer not installed" hasnt peers.kernel "^peer-new id=3 "
 check "allowed-ips 8.8.8.8/32: refusal logged" \
 	has peers.log "peer 3 (p3): allowed-ips 8.8.8.8 outside the accepted pool 10.77.0.0/16: not installed"

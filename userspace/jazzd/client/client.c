@@ -39,7 +39,7 @@
 
 static void schedule_reconnect(struct jz_client *c);
 
-void send_msg(struct jz_client *c, json_t *m)
+void client_send(struct jz_client *c, json_t *m)
 {
 	if (c->bev)
 		jz_frame_send(c->bev, m);
@@ -47,7 +47,7 @@ void send_msg(struct jz_client *c, json_t *m)
 		json_decref(m);
 }
 
-void disconnect(struct jz_client *c, const char *why)
+void client_drop(struct jz_client *c, const char *why)
 {
 	if (why)
 		jz_warn("disconnected from %s: %s", cfg(c)->server, why);
@@ -97,7 +97,7 @@ static void on_kconn(void *arg, const struct jz_kconn *kc, bool expired)
 		json_object_set_new(m, "end", json_integer(kc->end));
 	else
 		json_object_set_new(m, "rid", json_integer((json_int_t)++c->next_rid));
-	send_msg(c, m);
+	client_send(c, m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -162,7 +162,7 @@ static void give_up(struct jz_client *c, const char *what)
 	jz_err("%s; giving up (no reconnect)", what);
 	c->stopping = true;
 	c->d->exit_status = 1;
-	disconnect(c, NULL);
+	client_drop(c, NULL);
 	event_base_loopbreak(c->d->base);
 }
 
@@ -174,7 +174,7 @@ static void on_challenge(struct jz_client *c, json_t *m)
 	size_t i;
 
 	if (jz_cm_challenge(m, &ch, err, sizeof(err))) {
-		disconnect(c, err);
+		client_drop(c, err);
 		return;
 	}
 	if (ch.message[0]) {
@@ -214,7 +214,7 @@ static void on_challenge(struct jz_client *c, json_t *m)
 			free(asked);
 		}
 	}
-	send_msg(c, json_pack("{s:s,s:o}", "type", "answer", "other_data", items));
+	client_send(c, json_pack("{s:s,s:o}", "type", "answer", "other_data", items));
 }
 
 static char *read_password(struct jz_client *c)
@@ -310,7 +310,7 @@ static int send_login(struct jz_client *c)
 			json_object_set_new(m, "listen_port", json_integer(port));
 		}
 	}
-	send_msg(c, m);
+	client_send(c, m);
 	return 0;
 }
 
@@ -340,12 +340,12 @@ static int on_auth(struct jz_client *c, json_t *m)
 	int rc;
 
 	if (c->proven || c->state != C_LOGIN || (!c->pw && !c->krb)) {
-		disconnect(c, "a second or unexpected auth message");
+		client_drop(c, "a second or unexpected auth message");
 		return -1;
 	}
 	if (jz_cm_auth(m, &a, err, sizeof(err))) {
 		jz_err("server failed mutual authentication: %s", err);
-		disconnect(c, "mutual authentication failed");
+		client_drop(c, "mutual authentication failed");
 		return -1;
 	}
 	if (c->pw)
@@ -355,7 +355,7 @@ static int on_auth(struct jz_client *c, json_t *m)
 	jz_cm_auth_free(&a);
 	if (rc) {
 		jz_err("server failed mutual authentication: %s", err);
-		disconnect(c, "mutual authentication failed");
+		client_drop(c, "mutual authentication failed");
 		return -1;
 	}
 	jz_cm_escape(a.user, eu, sizeof(eu));
@@ -364,7 +364,7 @@ static int on_auth(struct jz_client *c, json_t *m)
 	    strcmp(realm, a.realm)) {
 		jz_err("server failed mutual authentication: its proof names %s@%s, not %s@%s",
 		       eu, er, user, realm);
-		disconnect(c, "mutual authentication failed");
+		client_drop(c, "mutual authentication failed");
 		return -1;
 	}
 	c->proven = true;
@@ -401,17 +401,17 @@ static void on_welcome(struct jz_client *c, json_t *m)
 	struct jz_cm_welcome w;
 
 	if (c->state != C_LOGIN) {
-		disconnect(c, "a second welcome");
+		client_drop(c, "a second welcome");
 		return;
 	}
 	if (jz_cm_welcome(m, &w, err, sizeof(err))) {
-		disconnect(c, err);
+		client_drop(c, err);
 		return;
 	}
 	welcome_check(c, &w, err, sizeof(err));
 	if (err[0]) {
 		jz_err("welcome: %s: refused, nothing installed", err);
-		disconnect(c, "the server's welcome was refused");
+		client_drop(c, "the server's welcome was refused");
 		return;
 	}
 	c->state = C_ONLINE;
@@ -444,11 +444,11 @@ static void on_close_msg(struct jz_client *c, json_t *m, const char *t)
 	if (!strcmp(t, "reject")) {
 		jz_err("login rejected: %s%s%s", reason[0] ? reason : "?",
 		       msg[0] ? ": " : "", msg);
-		disconnect(c, "rejected");
+		client_drop(c, "rejected");
 		return;
 	}
 	snprintf(why, sizeof(why), "%s", reason[0] ? reason : msg[0] ? msg : t);
-	disconnect(c, why);
+	client_drop(c, why);
 }
 
 static void on_message(struct jz_client *c, json_t *m)
@@ -468,16 +468,16 @@ static void on_message(struct jz_client *c, json_t *m)
 			 "the server sent '%s' before proving its identity (no valid auth): "
 			 "not acting on it", et);
 		jz_err("%s", why);
-		disconnect(c, "server not authenticated");
+		client_drop(c, "server not authenticated");
 	} else if (!strcmp(t, "ping")) {
-		send_msg(c, json_pack("{s:s}", "type", "pong"));
+		client_send(c, json_pack("{s:s}", "type", "pong"));
 	} else if (!strcmp(t, "pong")) {
 	} else if (!strcmp(t, "challenge")) {
 		on_challenge(c, m);
 	} else if (!strcmp(t, "welcome")) {
 		on_welcome(c, m);
 	} else if (c->state != C_ONLINE) {
-		disconnect(c, "unexpected message before welcome");
+		client_drop(c, "unexpected message before welcome");
 	} else if (!strcmp(t, "peers")) {
 		client_on_peers(c, m, false);
 	} else if (!strcmp(t, "peers_delta")) {
@@ -506,7 +506,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	while (c->bev == bev &&
 	       (r = jz_frame_read(bev, cfg(c)->max_frame, &m, err, sizeof(err))) != 0) {
 		if (r < 0) {
-			disconnect(c, err);
+			client_drop(c, err);
 			return;
 		}
 		on_message(c, m);
@@ -523,31 +523,31 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
 		if (jz_tls_check_pin(ssl, cfg(c)->fingerprint, err, sizeof(err))) {
-			disconnect(c, err);
+			client_drop(c, err);
 			return;
 		}
 		if (jz_tls_binding(ssl, c->binding)) {
-			disconnect(c, "no TLS exporter");
+			client_drop(c, "no TLS exporter");
 			return;
 		}
 		c->state = C_LOGIN;
 		if (send_login(c)) {
-			disconnect(c, "cannot build the login");
+			client_drop(c, "cannot build the login");
 			return;
 		}
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		disconnect(c, "timeout");
+		client_drop(c, "timeout");
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
 		jz_bev_error(bev, err, sizeof(err));
-		disconnect(c, err);
+		client_drop(c, err);
 		return;
 	}
 	if (what & BEV_EVENT_EOF)
-		disconnect(c, "server closed the connection");
+		client_drop(c, "server closed the connection");
 }
 
 static void do_connect(evutil_socket_t fd, short what, void *arg)
@@ -585,7 +585,7 @@ static void do_connect(evutil_socket_t fd, short what, void *arg)
 	jz_info("connecting to %s", cfg(c)->server);
 	if (bufferevent_socket_connect(c->bev, ai->ai_addr, (int)ai->ai_addrlen)) {
 		freeaddrinfo(ai);
-		disconnect(c, "connect failed");
+		client_drop(c, "connect failed");
 		return;
 	}
 	freeaddrinfo(ai);
@@ -616,7 +616,7 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
 
 	if (c->state != C_ONLINE)
 		return;
-	send_msg(c, json_pack("{s:s}", "type", "ping"));
+	client_send(c, json_pack("{s:s}", "type", "ping"));
 	evtimer_add(c->ping_ev, &tv);
 }
 
@@ -674,10 +674,10 @@ void jz_client_free(struct jz_client *c)
 		return;
 	c->stopping = true;
 	if (c->bev) {
-		send_msg(c, json_pack("{s:s}", "type", "bye"));
+		client_send(c, json_pack("{s:s}", "type", "bye"));
 		bufferevent_flush(c->bev, EV_WRITE, BEV_FLUSH);
 	}
-	disconnect(c, NULL);
+	client_drop(c, NULL);
 	if (c->retry_ev)
 		event_free(c->retry_ev);
 	if (c->ping_ev)

@@ -66,8 +66,8 @@ static inline struct jz_config *cfg(struct jz_client *c)
 }
 
 /* client.c */
-void send_msg(struct jz_client *c, json_t *m);
-void disconnect(struct jz_client *c, const char *why);
+void client_send(struct jz_client *c, json_t *m);
+void client_drop(struct jz_client *c, const char *why);
 
 /* peers.c: addr inside the CIDR pool of family af? (*pool_plen: its length) */
 bool client_in_pool(int af, const char *addr, const char *pool, int *pool_plen);

@@ -248,6 +248,7 @@ void client_on_key(struct jz_client *c, json_t *m)
 	struct jz_kkey key = { 0 };
 	struct kpeer_state *ks;
 	char err[256];
+	json_t *ack;
 
 	if (jz_cm_key(m, &k, err, sizeof(err))) {
 		jz_warn("%s: ignored", err);
@@ -279,9 +280,11 @@ void client_on_key(struct jz_client *c, json_t *m)
 	} else {
 		ks->pending_key_id = key.key_id;
 	}
+	/* the ack names the key: peer and id, taken before the key is wiped */
+	ack = json_pack("{s:s,s:I,s:i}", "type", "key_ack", "peer",
+			(json_int_t)key.peer_id, "key_id", key.key_id);
 	OPENSSL_cleanse(&key, sizeof(key));
-	send_msg(c, json_pack("{s:s,s:I,s:i}", "type", "key_ack", "peer",
-			      (json_int_t)key.peer_id, "key_id", key.key_id));
+	client_send(c, ack);
 }
 
 void client_on_key_swap(struct jz_client *c, json_t *m)
@@ -310,7 +313,7 @@ void client_on_key_swap(struct jz_client *c, json_t *m)
 	}
 	/* tell the server this end sends with it: the next rotation may reuse
 	 * the receive slot the previous key still holds */
-	send_msg(c, json_pack("{s:s,s:I,s:i}", "type", "key_swap_ack", "peer",
+	client_send(c, json_pack("{s:s,s:I,s:i}", "type", "key_swap_ack", "peer",
 			      (json_int_t)sw.peer, "key_id", sw.key_id));
 }
 
@@ -338,5 +341,5 @@ void client_on_verdict(struct jz_client *c, json_t *m)
 	jz_info("verdict %s for %s %s:%u -> %s:%u", v.approve ? "approve" : "deny",
 		proto, kc.src, kc.sport, kc.dst, kc.dport);
 	if (v.has_vid)
-		send_msg(c, json_pack("{s:s,s:I}", "type", "verdict_ack", "vid", v.vid));
+		client_send(c, json_pack("{s:s,s:I}", "type", "verdict_ack", "vid", v.vid));
 }
