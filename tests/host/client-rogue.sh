@@ -108,6 +108,27 @@ n=$(count "$T/big.kernel" "^peer-new")
 check "300 peers with max_peers = 50: 50 installed (got $n)" [ "$n" = 50 ]
 check "the cap is logged" has big.log "peer list: 300 entries, more than max_peers = 50: the rest are ignored"
 
+# a reload that shrinks max_peers while the client holds a longer list:
+# a delta must not grow the list past either bound
+l40=$(for i in $(seq 100 139); do printf '%s,' "$(peer "$i" "10.77.2.$((i - 99))" "fd77:6a61:7a7a::2:$i")"; done)
+d30=$(for i in $(seq 200 229); do printf '%s,' "$(peer "$i" "10.77.3.$((i - 199))" "fd77:6a61:7a7a::3:$i")"; done)
+printf '[%s,{"type":"peers","peers":[%s],"users":[]},{"type":"_sleep","ms":2500},{"type":"peers_delta","set":[%s],"del":[]},{"type":"_sleep","ms":500}]\n' \
+	"$(welcome 10.77.0.7 fd77:6a61:7a7a::7)" "${l40%,}" "${d30%,}" >"$T/shrink.script"
+rogue_start shrink valid "$(cat "$T/shrink.script")" -n 1 -w 2 -p bobpw
+cp_client_conf shrink bob password "max_peers = 50"
+cp_start shrink
+wait_for "$T/shrink.log" "peer list: 40 visible" 10
+sed -i 's/^max_peers = 50/max_peers = 10/' "$T/shrink.conf"
+kill -HUP "$(cp_pid shrink)"
+wait_for "$T/shrink.rec" "^done" 15
+check "max_peers shrunk by a reload: the delta adds nothing past it" \
+	has shrink.log "more than max_peers = 10: the rest are ignored"
+check "max_peers shrunk by a reload: the client is still running" kill -0 "$(cp_pid shrink)"
+n=$(count "$T/shrink.kernel" "^peer-new")
+check "max_peers shrunk by a reload: 40 peers installed, none from the delta (got $n)" [ "$n" = 40 ]
+cp_stop shrink
+rogue_stop
+
 # 7. prompt and message text with terminal escapes and a forged log line
 ESC_CH='{"type":"challenge","round":0,"message":"hi\u001b]0;pwned\u0007\njazzd[info]: logged in as admin","prompts":[{"code":"otp","text":"Code\u001b[2J\r","secret":false}]}'
 rogue_start esc valid "[$ESC_CH,{\"type\":\"_read\"}]" -n 1 -w 2 -p bobpw

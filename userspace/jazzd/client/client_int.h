@@ -55,7 +55,7 @@ struct jz_client {
 	struct kpeer_state *peers;
 	size_t n_peers, cap_peers;
 	struct jz_cm_peer *view;	/* the server's list for us (<= max_peers) */
-	size_t n_view;
+	size_t n_view, cap_view;
 	uint64_t next_rid;
 	bool stopping;
 };

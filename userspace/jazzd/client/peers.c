@@ -205,8 +205,10 @@ void client_on_peers(struct jz_client *c, json_t *m, bool delta)
 		c->view = NULL;
 		c->n_view = 0;
 	}
-	if (!c->view)
+	if (!c->view) {
 		c->view = calloc(max_peers(c), sizeof(*c->view));
+		c->cap_view = c->view ? max_peers(c) : 0;
+	}
 	if (!c->view) {
 		jz_err("peer list: out of memory");
 		jz_cm_peers_free(&pl);
@@ -228,7 +230,9 @@ void client_on_peers(struct jz_client *c, json_t *m, bool delta)
 		for (j = 0; j < c->n_view && c->view[j].id != e->id; j++)
 			;
 		if (j == c->n_view) {
-			if (c->n_view == max_peers(c)) {
+			/* max_peers may have shrunk on a reload since the
+			 * view was made: the smaller bound holds */
+			if (c->n_view >= max_peers(c) || c->n_view >= c->cap_view) {
 				over = c->n_view + pl.n_set - i;
 				break;
 			}
