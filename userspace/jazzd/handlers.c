@@ -7,6 +7,10 @@
  * competes with the rest of the daemon. Where pidfd_open() is missing
  * (kernels before 5.3, valgrind) a SIGCHLD event checks each running step
  * with waitpid(pid, WNOHANG), never waitpid(-1).
+ *
+ * Output pipes are read one buffer per loop iteration each: a step that
+ * floods its stdout or AGENT_COMFD is slowed down by the full pipe (nothing
+ * is lost) and cannot keep the loop from the other events.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,6 +30,7 @@
 
 #include <event2/buffer.h>
 
+#include "envfile.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -33,11 +38,16 @@ extern char **environ;
 
 #define LINE_MAX_RELAY 4096	/* longer output lines are split */
 #define STDIN_PIPE_MAX 65536	/* fits an empty pipe; bigger goes to a memfd */
+#define READ_CHUNK 65536	/* one read per pipe per loop iteration */
+#define DRAIN_MAX (1u << 20)	/* read after the step exited, at most */
+#define COMFD 3			/* AGENT_COMFD in the step */
+
 
 struct jz_out {
 	struct jz_job *job;
 	int fd;
 	int level;
+	const char *prefix;	/* before each line: "" or the AGENT_COMFD note */
 	struct event *ev;
 	struct evbuffer *buf;
 };
@@ -45,18 +55,24 @@ struct jz_out {
 struct jz_job {
 	TAILQ_ENTRY(jz_job) link;
 	struct jz_runner *r;
-	char *kind, *what, *name, *source;
+	char *kind, *what, *name, *source, *channel;
 	struct jz_steps steps;
 	size_t cur;
 	char *payload;
 	size_t len;
+
+	/* the steps' environment, made when the job starts (NS8: per event) */
+	char *state_dir;
+	struct jz_envfile envfile;
+	char *agent_vars[4];
+	char **env;
 
 	pid_t pid;
 	int pidfd;
 	bool alive;		/* a step process is running */
 	bool timed_out;
 	struct event *ev_exit, *ev_timeout;
-	struct jz_out out, err;
+	struct jz_out out, err, com;
 };
 
 TAILQ_HEAD(jz_jobq, jz_job);
@@ -64,6 +80,7 @@ TAILQ_HEAD(jz_jobq, jz_job);
 struct jz_runner {
 	struct event_base *base;
 	struct jz_runner_limits lim;
+	char *state_dir;
 	struct jz_jobq queue, running_q;
 	size_t queued, queued_bytes;
 	unsigned running;
@@ -73,6 +90,11 @@ struct jz_runner {
 	struct jz_runner_stats st;
 	time_t last_drop_log;
 	unsigned long drops_unlogged;
+	/* graceful stop */
+	bool draining, drained;
+	void (*drained_cb)(void *);
+	void *drained_arg;
+	struct event *ev_drained;
 };
 
 static void job_advance(struct jz_job *job);
@@ -125,15 +147,17 @@ static int steps_put(struct jz_steps *s, const char *name, const char *path)
 	return 0;
 }
 
-static int is_regular(const char *dir, struct dirent *de, const char *path)
+/*
+ * NS8 takes every entry that is not a directory (Go's DirEntry.IsDir(): a
+ * symlink counts as what it is, a link, even when it points at a dir).
+ */
+static bool is_step(struct dirent *de, const char *path)
 {
 	struct stat sb;
 
-	if (de->d_type == DT_REG)
-		return 1;
-	if (de->d_type != DT_LNK && de->d_type != DT_UNKNOWN)
-		return 0;
-	return !stat(path, &sb) && S_ISREG(sb.st_mode);
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type != DT_DIR;
+	return lstat(path, &sb) || !S_ISDIR(sb.st_mode);
 }
 
 static void steps_sort(struct jz_steps *s)
@@ -173,7 +197,7 @@ int jz_steps_from_dirs(char *const *dirs, size_t ndirs, const char *sub,
 			if (snprintf(fpath, sizeof(fpath), "%s/%s", dpath, de->d_name) >=
 			    (int)sizeof(fpath))
 				continue;
-			if (!is_regular(dpath, de, fpath))
+			if (!is_step(de, fpath))
 				continue;
 			if (steps_put(out, de->d_name, fpath)) {
 				closedir(d);
@@ -203,44 +227,81 @@ static const char *job_step(const struct jz_job *job)
 	return job->cur < job->steps.n ? job->steps.names[job->cur] : "?";
 }
 
+/*
+ * One line to the log: a trailing '\r' (CRLF, as Python's csv writer ends
+ * NS8's AGENT_COMFD commands) goes, control bytes and NUL become \xNN so
+ * that binary output cannot cut or forge log lines.
+ */
+static void relay(struct jz_out *o, const char *line, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct jz_job *job = o->job;
+	char esc[LINE_MAX_RELAY * 4 + 1];
+	size_t k = 0;
+
+	if (len && line[len - 1] == '\r')
+		len--;
+	for (size_t i = 0; i < len && i < LINE_MAX_RELAY; i++) {
+		unsigned char c = line[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			esc[k++] = '\\';
+			esc[k++] = 'x';
+			esc[k++] = hex[c >> 4];
+			esc[k++] = hex[c & 15];
+		} else {
+			esc[k++] = c;
+		}
+	}
+	esc[k] = '\0';
+	jz_log(o->level, "%s %s step %s[%d]: %s%s", job->kind, job->what,
+	       job_step(job), (int)job->pid, o->prefix, esc);
+}
+
 static void out_emit(struct jz_out *o, bool flush)
 {
-	struct jz_job *job = o->job;
-	char *line;
-	size_t n;
+	char chunk[LINE_MAX_RELAY];
+	struct evbuffer_ptr p;
+	size_t avail;
 
-	while ((line = evbuffer_readln(o->buf, &n, EVBUFFER_EOL_LF))) {
-		jz_log(o->level, "%s %s step %s[%d]: %s", job->kind, job->what,
-		       job_step(job), (int)job->pid, line);
-		free(line);
-	}
-	while (evbuffer_get_length(o->buf) >= LINE_MAX_RELAY ||
-	       (flush && evbuffer_get_length(o->buf))) {
-		char chunk[LINE_MAX_RELAY + 1];
-		int got = evbuffer_remove(o->buf, chunk, LINE_MAX_RELAY);
+	for (;;) {
+		struct evbuffer_ptr end, *endp = NULL;
 
-		if (got <= 0)
-			break;
-		chunk[got] = '\0';
-		jz_log(o->level, "%s %s step %s[%d]: %s", job->kind, job->what,
-		       job_step(job), (int)job->pid, chunk);
+		avail = evbuffer_get_length(o->buf);
+		if (!avail)
+			return;
+		/* look for the end of line in the first LINE_MAX_RELAY bytes only */
+		if (avail > LINE_MAX_RELAY &&
+		    !evbuffer_ptr_set(o->buf, &end, LINE_MAX_RELAY, EVBUFFER_PTR_SET))
+			endp = &end;
+		p = evbuffer_search_range(o->buf, "\n", 1, NULL, endp);
+		if (p.pos >= 0 && (size_t)p.pos < LINE_MAX_RELAY) {
+			evbuffer_remove(o->buf, chunk, p.pos);
+			evbuffer_drain(o->buf, 1);
+			relay(o, chunk, p.pos);
+			continue;
+		}
+		/* no end of line within LINE_MAX_RELAY bytes: split */
+		if (avail < LINE_MAX_RELAY && !flush)
+			return;
+		avail = evbuffer_remove(o->buf, chunk, LINE_MAX_RELAY);
+		relay(o, chunk, avail);
 	}
 }
 
-/* Reads what is there; returns false at EOF or error. */
-static bool out_read(struct jz_out *o)
+/* One read; returns false at EOF or error. */
+static bool out_read(struct jz_out *o, size_t *got)
 {
-	for (;;) {
-		int n = evbuffer_read(o->buf, o->fd, 65536);
+	int n = evbuffer_read(o->buf, o->fd, READ_CHUNK);
 
-		if (n > 0) {
-			out_emit(o, false);
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return true;
-		return false;
+	if (n > 0) {
+		*got += n;
+		out_emit(o, false);
+		return true;
 	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	return false;
 }
 
 static void out_close(struct jz_out *o)
@@ -257,23 +318,56 @@ static void out_close(struct jz_out *o)
 static void on_output(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_out *o = arg;
+	size_t got = 0;
 
-	if (!out_read(o))
+	if (!out_read(o, &got))
 		out_close(o);
 }
 
-static int out_open(struct jz_job *job, struct jz_out *o, int level, int *wfd)
+/* What is in the pipe once the step is gone, bounded: a grandchild may keep writing. */
+static void out_drain(struct jz_out *o)
+{
+	size_t got = 0, before;
+
+	while (o->fd >= 0 && got < DRAIN_MAX) {
+		before = got;
+		if (!out_read(o, &got) || got == before)
+			break;
+	}
+	out_close(o);
+}
+
+/* A descriptor above the ones the step gets, so that dup2 never hits itself. */
+static int high_fd(int fd)
+{
+	int h;
+
+	if (fd < 0 || fd > COMFD)
+		return fd;
+	h = fcntl(fd, F_DUPFD_CLOEXEC, COMFD + 1);
+	close(fd);
+	return h;
+}
+
+static int out_open(struct jz_job *job, struct jz_out *o, int level,
+		    const char *prefix, int *wfd)
 {
 	int p[2];
 
 	o->job = job;
 	o->level = level;
+	o->prefix = prefix;
 	o->fd = -1;
 	if (!o->buf)
 		o->buf = evbuffer_new();
 	if (!o->buf || pipe2(p, O_CLOEXEC))
 		return -1;
-	/* only our end is non-blocking: the step's stdout stays blocking */
+	p[1] = high_fd(p[1]);
+	if (p[1] < 0) {
+		close(p[0]);
+		return -1;
+	}
+	/* only our end is non-blocking: the step's stays blocking */
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	o->ev = event_new(job->r->base, p[0], EV_READ | EV_PERSIST, on_output, o);
 	if (!o->ev) {
@@ -289,108 +383,119 @@ static int out_open(struct jz_job *job, struct jz_out *o, int level, int *wfd)
 
 /* ---- spawning --------------------------------------------------------- */
 
-/* The payload as a readable fd positioned at 0. */
-static int stdin_fd(const struct jz_job *job)
+/* The payload in a memfd, positioned at 0. */
+static int stdin_memfd(const struct jz_job *job)
 {
-	int p[2];
+	int fd = memfd_create("jazz-event", MFD_CLOEXEC);
 
-	if (job->len <= STDIN_PIPE_MAX) {
-		if (pipe2(p, O_CLOEXEC))
-			return -1;
-		/* an empty pipe takes 64 KiB without blocking */
-		if (job->len && write(p[1], job->payload, job->len) != (ssize_t)job->len) {
-			close(p[0]);
-			close(p[1]);
-			return -1;
-		}
-		close(p[1]);
-		return p[0];
-	}
-	p[0] = memfd_create("jazz-event", MFD_CLOEXEC);
-	if (p[0] < 0)
+	if (fd < 0)
 		return -1;
 	for (size_t off = 0; off < job->len;) {
-		ssize_t n = write(p[0], job->payload + off, job->len - off);
+		ssize_t n = write(fd, job->payload + off, job->len - off);
 
 		if (n <= 0) {
-			close(p[0]);
+			close(fd);
 			return -1;
 		}
 		off += n;
 	}
-	lseek(p[0], 0, SEEK_SET);
-	return p[0];
+	lseek(fd, 0, SEEK_SET);
+	return fd;
 }
 
-static char **job_env(const struct jz_job *job)
+/* The payload as a readable fd that never blocks the step: data, then EOF. */
+static int stdin_fd(const struct jz_job *job)
 {
-	size_t n = 0, k = 0;
-	char **env;
+	int p[2];
 
-	while (environ[n])
-		n++;
-	env = calloc(n + 3, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "AGENT_EVENT_NAME=", 17) &&
-		    strncmp(environ[i], "AGENT_EVENT_SOURCE=", 19))
-			env[k++] = environ[i];
-	if (asprintf(&env[k], "AGENT_EVENT_NAME=%s", job->name) < 0)
-		env[k] = NULL;
+	if (job->len > STDIN_PIPE_MAX)
+		return high_fd(stdin_memfd(job));
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	/* an empty pipe holds 64 KiB, unless pipe-user-pages-soft shrank it */
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	if (job->len && write(p[1], job->payload, job->len) != (ssize_t)job->len) {
+		close(p[0]);
+		close(p[1]);
+		return high_fd(stdin_memfd(job));
+	}
+	close(p[1]);
+	return high_fd(p[0]);
+}
+
+static char *env_var(const char *name, const char *value)
+{
+	char *s;
+
+	return asprintf(&s, "%s=%s", name, value) < 0 ? NULL : s;
+}
+
+/*
+ * NS8's order (hevent.go): the agent's environment, ./environment, then
+ * AGENT_COMFD, AGENT_EVENT_NAME, AGENT_EVENT_SOURCE; for a name given twice
+ * the last wins. AGENT_STATE_DIR, which NS8's unit sets for its agent,
+ * comes with state_dir, before the file (which may set its own).
+ */
+static int job_env(struct jz_job *job)
+{
+	char path[4096], comfd[16];
+	char *const *lists[4];
+	size_t counts[4], nenv = 0;
+	int rc;
+
+	if (job->state_dir)
+		rc = snprintf(path, sizeof(path), "%s/environment", job->state_dir);
 	else
-		k++;
-	if (asprintf(&env[k], "AGENT_EVENT_SOURCE=%s", job->source) < 0)
-		env[k] = NULL;
-	return env;
-}
-
-static void env_free(char **env)
-{
-	size_t n = 0;
-
-	if (!env)
-		return;
-	while (env[n])
-		n++;
-	/* the two we allocated are last */
-	for (size_t i = n >= 2 ? n - 2 : 0; i < n; i++)
-		if (!strncmp(env[i], "AGENT_EVENT_", 12))
-			free(env[i]);
-	free(env);
+		rc = snprintf(path, sizeof(path), "./environment");
+	if (rc >= (int)sizeof(path) || jz_envfile_read(path, job->kind, &job->envfile))
+		return -1;
+	snprintf(comfd, sizeof(comfd), "%d", COMFD);
+	job->agent_vars[0] = job->state_dir ? env_var("AGENT_STATE_DIR", job->state_dir) : NULL;
+	job->agent_vars[1] = env_var("AGENT_COMFD", comfd);
+	job->agent_vars[2] = env_var("AGENT_EVENT_NAME", job->name);
+	job->agent_vars[3] = env_var("AGENT_EVENT_SOURCE", job->source);
+	if ((job->state_dir && !job->agent_vars[0]) || !job->agent_vars[1] ||
+	    !job->agent_vars[2] || !job->agent_vars[3])
+		return -1;
+	while (environ[nenv])
+		nenv++;
+	lists[0] = environ;
+	counts[0] = nenv;
+	lists[1] = job->agent_vars;
+	counts[1] = job->state_dir ? 1 : 0;
+	lists[2] = job->envfile.lines;
+	counts[2] = job->envfile.n;
+	lists[3] = job->agent_vars + 1;
+	counts[3] = 3;
+	job->env = jz_env_merge(lists, counts, 4);
+	return job->env ? 0 : -1;
 }
 
 static int spawn_step(struct jz_job *job, const char *path, int in, int out,
-		      int err)
+		      int err, int com)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	char *dir = NULL, *slash;
-	char **env = job_env(job);
 	char *argv[4];
 	sigset_t all, none;
 	int rc;
 
-	if (!env)
-		return ENOMEM;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in, 0);
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, err, 2);
+	posix_spawn_file_actions_adddup2(&fa, com, COMFD);
 	/* sockets of the daemon (Redis, TLS) must not outlive it in a step */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, COMFD + 1);
+	/* NS8: steps run in the agent's working directory, its state dir */
+	if (job->state_dir)
+		posix_spawn_file_actions_addchdir_np(&fa, job->state_dir);
 	if (job->steps.shell) {
 		argv[0] = "/bin/sh";
 		argv[1] = "-c";
 		argv[2] = (char *)path;
 		argv[3] = NULL;
 	} else {
-		dir = strdup(path);
-		slash = dir ? strrchr(dir, '/') : NULL;
-		if (slash && slash != dir) {
-			*slash = '\0';
-			posix_spawn_file_actions_addchdir_np(&fa, dir);
-		}
 		argv[0] = (char *)path;
 		argv[1] = NULL;
 	}
@@ -402,11 +507,9 @@ static int spawn_step(struct jz_job *job, const char *path, int in, int out,
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
 				 POSIX_SPAWN_SETSIGMASK);
-	rc = posix_spawn(&job->pid, argv[0], &fa, &at, argv, env);
+	rc = posix_spawn(&job->pid, argv[0], &fa, &at, argv, job->env);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
-	free(dir);
-	env_free(env);
 	return rc;
 }
 
@@ -419,18 +522,58 @@ static void job_free(struct jz_job *job)
 		evbuffer_free(job->out.buf);
 	if (job->err.buf)
 		evbuffer_free(job->err.buf);
+	if (job->com.buf)
+		evbuffer_free(job->com.buf);
+	jz_envfile_free(&job->envfile);
+	for (size_t i = 0; i < sizeof(job->agent_vars) / sizeof(job->agent_vars[0]); i++)
+		free(job->agent_vars[i]);
+	free(job->env);
+	free(job->state_dir);
 	free(job->kind);
 	free(job->what);
 	free(job->name);
 	free(job->source);
+	free(job->channel);
 	free(job->payload);
 	free(job);
 }
 
-static void job_finish(struct jz_job *job, bool ok)
+/* NS8's words: what an operator of NS8 greps for. */
+static void job_log_head(const struct jz_job *job, char *buf, size_t size)
+{
+	if (!strcmp(job->kind, "event"))
+		snprintf(buf, size, "Handler of %s", job->channel);
+	else
+		snprintf(buf, size, "%s %s for %s", job->kind, job->what, job->channel);
+}
+
+static void drained_check(struct jz_runner *r)
+{
+	static const struct timeval now;
+
+	if (r->draining && !r->running && !r->drained && r->ev_drained) {
+		r->drained = true;
+		/* from the loop: the caller may free the runner */
+		evtimer_add(r->ev_drained, &now);
+	}
+}
+
+/*
+ * code: the step's exit code, -1 when it was killed (as Go's ExitCode());
+ * last: the step it ended at.
+ */
+static void job_finish(struct jz_job *job, int code, bool ok)
 {
 	struct jz_runner *r = job->r;
+	const char *last = job->steps.n ? job->steps.names[job->cur < job->steps.n ?
+					  job->cur : job->steps.n - 1] : "";
+	char head[512];
 
+	job_log_head(job, head, sizeof(head));
+	if (ok)
+		jz_info("%s exited with status \"completed\" (0) at step %s", head, last);
+	else
+		jz_warn("%s exited with status \"aborted\" (%d) at step %s", head, code, last);
 	TAILQ_REMOVE(&r->running_q, job, link);
 	r->running--;
 	r->st.done++;
@@ -438,20 +581,18 @@ static void job_finish(struct jz_job *job, bool ok)
 		r->st.failed++;
 	job_free(job);
 	runner_pump(r);
+	drained_check(r);
 }
 
 static void step_cleanup(struct jz_job *job)
 {
-	if (job->out.fd >= 0 && !out_read(&job->out))
-		out_close(&job->out);
-	if (job->err.fd >= 0 && !out_read(&job->err))
-		out_close(&job->err);
 	/*
 	 * Anything the step wrote is in the pipes already; a grandchild that
 	 * kept them open does not hold the job.
 	 */
-	out_close(&job->out);
-	out_close(&job->err);
+	out_drain(&job->out);
+	out_drain(&job->err);
+	out_drain(&job->com);
 	if (job->ev_exit) {
 		event_free(job->ev_exit);
 		job->ev_exit = NULL;
@@ -480,14 +621,14 @@ static void on_exit_ev(evutil_socket_t fd, short what, void *arg)
 	if (p < 0) {
 		jz_err("%s %s step %s[%d]: lost track of the process: %s", job->kind,
 		       job->what, job_step(job), (int)job->pid, strerror(errno));
-		job_finish(job, false);
+		job_finish(job, -1, false);
 		return;
 	}
 	if (job->timed_out) {
 		jz_err("%s %s step %s[%d] timed out after %d ms, process group killed; later steps aborted",
 		       job->kind, job->what, job_step(job), (int)job->pid,
 		       job->r->lim.step_timeout_ms);
-		job_finish(job, false);
+		job_finish(job, -1, false);
 		return;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -497,15 +638,16 @@ static void on_exit_ev(evutil_socket_t fd, short what, void *arg)
 		job_advance(job);
 		return;
 	}
-	if (WIFEXITED(status))
+	if (WIFEXITED(status)) {
 		jz_err("%s %s step %s[%d] failed with exit code %d; later steps aborted",
 		       job->kind, job->what, job_step(job), (int)job->pid,
 		       WEXITSTATUS(status));
-	else
-		jz_err("%s %s step %s[%d] killed by signal %d; later steps aborted",
-		       job->kind, job->what, job_step(job), (int)job->pid,
-		       WTERMSIG(status));
-	job_finish(job, false);
+		job_finish(job, WEXITSTATUS(status), false);
+		return;
+	}
+	jz_err("%s %s step %s[%d] killed by signal %d; later steps aborted",
+	       job->kind, job->what, job_step(job), (int)job->pid, WTERMSIG(status));
+	job_finish(job, -1, false);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -558,29 +700,38 @@ static bool sigchld_fallback(struct jz_runner *r)
 	return true;
 }
 
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
 /* Starts the current step; returns 0 when running, else the skip reason. */
 static int step_start(struct jz_job *job)
 {
 	const char *path = job->steps.paths[job->cur];
-	int in = -1, wout = -1, werr = -1, rc;
+	int fds[4] = { -1, -1, -1, -1 };	/* stdin, stdout, stderr, AGENT_COMFD */
 	struct timeval tv;
+	int rc;
 
 	if (!job->steps.shell && access(path, X_OK))
 		return errno;
-	in = stdin_fd(job);
-	if (in < 0)
+	fds[0] = stdin_fd(job);
+	if (fds[0] < 0)
 		return errno;
-	if (out_open(job, &job->out, LOG_INFO, &wout) ||
-	    out_open(job, &job->err, LOG_WARNING, &werr)) {
+	if (out_open(job, &job->out, LOG_INFO, "", &fds[1]) ||
+	    out_open(job, &job->err, LOG_WARNING, "", &fds[2]) ||
+	    out_open(job, &job->com, LOG_INFO, "ignored during events: ", &fds[3])) {
 		rc = errno ? errno : ENOMEM;
 		goto fail;
 	}
-	rc = spawn_step(job, path, in, wout, werr);
+	rc = spawn_step(job, path, fds[0], fds[1], fds[2], fds[3]);
 	if (rc)
 		goto fail;
-	close(in);
-	close(wout);
-	close(werr);
+	close_fds(fds, 4);
 	job->timed_out = false;
 	job->alive = true;
 	job->pidfd = job->r->no_pidfd ? -1 : (int)syscall(SYS_pidfd_open, job->pid, 0);
@@ -594,7 +745,6 @@ static int step_start(struct jz_job *job)
 		waitpid(job->pid, NULL, 0);
 		job->alive = false;
 		rc = ENOSYS;
-		in = wout = werr = -1;
 		goto fail;
 	}
 	if (job->r->lim.step_timeout_ms > 0) {
@@ -603,40 +753,59 @@ static int step_start(struct jz_job *job)
 		tv.tv_usec = (job->r->lim.step_timeout_ms % 1000) * 1000;
 		evtimer_add(job->ev_timeout, &tv);
 	}
-	jz_debug("%s %s step %s[%d] started", job->kind, job->what,
-		 job_step(job), (int)job->pid);
+	if (!strcmp(job->kind, "event"))
+		jz_debug("Handler of %s is starting step %s [%d]", job->channel,
+			 job_step(job), (int)job->pid);
+	else
+		jz_debug("%s %s step %s[%d] started", job->kind, job->what,
+			 job_step(job), (int)job->pid);
 	return 0;
 fail:
-	if (in >= 0)
-		close(in);
-	if (wout >= 0)
-		close(wout);
-	if (werr >= 0)
-		close(werr);
+	close_fds(fds, 4);
 	out_close(&job->out);
 	out_close(&job->err);
+	out_close(&job->com);
 	return rc ? rc : EIO;
 }
 
 static void job_advance(struct jz_job *job)
 {
+	char head[512];
+
 	while (job->cur < job->steps.n) {
 		int rc = step_start(job);
 
 		if (!rc)
 			return;
-		jz_err("%s %s step %s cannot be executed (%s), skipped", job->kind,
-		       job->what, job_step(job), strerror(rc));
+		/* NS8: "skipped step", the event goes on */
+		job_log_head(job, head, sizeof(head));
+		jz_warn("%s skipped step %s: %s", head, job_step(job), strerror(rc));
+		jz_warn("%s %s step %s cannot be executed (%s), skipped", job->kind,
+			job->what, job_step(job), strerror(rc));
+		if (job->cur + 1 == job->steps.n)
+			break;	/* the last one: "at step" names it */
 		job->cur++;
 	}
-	job_finish(job, true);
+	job_finish(job, 0, true);
+}
+
+/* The job leaves the queue: its environment is read now, as NS8 does per event. */
+static void job_start(struct jz_job *job)
+{
+	if (job_env(job)) {
+		jz_err("%s %s for %s: out of memory for the environment, not run",
+		       job->kind, job->what, job->channel);
+		job_finish(job, -1, false);
+		return;
+	}
+	job_advance(job);
 }
 
 static void runner_pump(struct jz_runner *r)
 {
 	struct jz_job *job;
 
-	if (r->pumping)
+	if (r->pumping || r->draining)
 		return;		/* the loop below picks up the freed slot */
 	r->pumping = true;
 	while (r->running < r->lim.max_running && (job = TAILQ_FIRST(&r->queue))) {
@@ -648,7 +817,12 @@ static void runner_pump(struct jz_runner *r)
 		r->st.started++;
 		if (r->running > r->st.max_running_seen)
 			r->st.max_running_seen = r->running;
-		job_advance(job);
+		job->state_dir = r->state_dir ? strdup(r->state_dir) : NULL;
+		if (r->state_dir && !job->state_dir) {
+			job_finish(job, -1, false);
+			continue;
+		}
+		job_start(job);
 	}
 	r->pumping = false;
 }
@@ -668,17 +842,23 @@ static void log_drop(struct jz_runner *r, const char *kind, const char *what)
 	r->drops_unlogged = 0;
 }
 
-int jz_runner_submit(struct jz_runner *r, const char *kind, const char *what,
-		     struct jz_steps *steps, const char *payload, size_t len,
-		     const char *name, const char *source)
+int jz_runner_submit(struct jz_runner *r, const struct jz_job_desc *d,
+		     struct jz_steps *steps)
 {
 	struct jz_job *job;
 
+	if (r->draining) {
+		jz_warn("graceful stop: %s %s for %s not started", d->kind, d->what,
+			d->channel);
+		r->st.dropped++;
+		jz_steps_free(steps);
+		return -1;
+	}
 	if (r->queued >= r->lim.queue_max ||
-	    r->queued_bytes + len > r->lim.queue_bytes) {
+	    r->queued_bytes + d->len > r->lim.queue_bytes) {
 		/* room in a slot right now counts as not full */
 		if (r->running >= r->lim.max_running || r->queued) {
-			log_drop(r, kind, what);
+			log_drop(r, d->kind, d->what);
 			jz_steps_free(steps);
 			return -1;
 		}
@@ -688,32 +868,42 @@ int jz_runner_submit(struct jz_runner *r, const char *kind, const char *what,
 		goto oom;
 	job->r = r;
 	job->pidfd = -1;
-	job->out.fd = job->err.fd = -1;
-	job->kind = strdup(kind);
-	job->what = strdup(what);
-	job->name = strdup(name ? name : "");
-	job->source = strdup(source ? source : "");
-	job->payload = malloc(len ? len : 1);
-	if (!job->kind || !job->what || !job->name || !job->source || !job->payload) {
+	job->out.fd = job->err.fd = job->com.fd = -1;
+	job->kind = strdup(d->kind);
+	job->what = strdup(d->what);
+	job->name = strdup(d->name ? d->name : "");
+	job->source = strdup(d->source ? d->source : "");
+	job->channel = strdup(d->channel ? d->channel : "");
+	job->payload = malloc(d->len ? d->len : 1);
+	if (!job->kind || !job->what || !job->name || !job->source || !job->channel ||
+	    !job->payload) {
 		job_free(job);
 		goto oom;
 	}
-	memcpy(job->payload, payload, len);
-	job->len = len;
+	memcpy(job->payload, d->payload, d->len);
+	job->len = d->len;
 	job->steps = *steps;
 	memset(steps, 0, sizeof(*steps));
 	TAILQ_INSERT_TAIL(&r->queue, job, link);
 	r->queued++;
-	r->queued_bytes += len;
+	r->queued_bytes += d->len;
 	runner_pump(r);
 	return 0;
 oom:
-	log_drop(r, kind, what);
+	log_drop(r, d->kind, d->what);
 	jz_steps_free(steps);
 	return -1;
 }
 
 /* ---- runner ----------------------------------------------------------- */
+
+static void on_drained(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_runner *r = arg;
+
+	if (r->drained_cb)
+		r->drained_cb(r->drained_arg);
+}
 
 struct jz_runner *jz_runner_new(struct event_base *base,
 				const struct jz_runner_limits *l)
@@ -725,13 +915,27 @@ struct jz_runner *jz_runner_new(struct event_base *base,
 	r->base = base;
 	TAILQ_INIT(&r->queue);
 	TAILQ_INIT(&r->running_q);
+	r->ev_drained = evtimer_new(base, on_drained, r);
+	if (!r->ev_drained) {
+		free(r);
+		return NULL;
+	}
 	jz_runner_set_limits(r, l);
 	return r;
 }
 
 void jz_runner_set_limits(struct jz_runner *r, const struct jz_runner_limits *l)
 {
+	char *sd = l->state_dir ? strdup(l->state_dir) : NULL;
+
+	if (l->state_dir && !sd) {
+		jz_err("handlers: out of memory, state_dir unchanged");
+	} else {
+		free(r->state_dir);
+		r->state_dir = sd;
+	}
 	r->lim = *l;
+	r->lim.state_dir = NULL;	/* r->state_dir is the copy */
 	if (!r->lim.max_running)
 		r->lim.max_running = 1;
 	/* a raised limit starts waiting jobs now; a lowered one lets running ones end */
@@ -743,6 +947,36 @@ void jz_runner_get_stats(const struct jz_runner *r, struct jz_runner_stats *st)
 	*st = r->st;
 	st->running = r->running;
 	st->queued = r->queued;
+}
+
+bool jz_runner_idle(const struct jz_runner *r)
+{
+	return !r->running && !r->queued;
+}
+
+void jz_runner_drain(struct jz_runner *r, void (*done)(void *), void *arg)
+{
+	struct jz_job *job;
+	unsigned long n = 0;
+
+	r->drained_cb = done;
+	r->drained_arg = arg;
+	if (r->draining)
+		return;
+	r->draining = true;
+	while ((job = TAILQ_FIRST(&r->queue))) {
+		TAILQ_REMOVE(&r->queue, job, link);
+		jz_warn("graceful stop: %s %s for %s not started", job->kind,
+			job->what, job->channel);
+		r->queued--;
+		r->queued_bytes -= job->len;
+		r->st.dropped++;
+		n++;
+		job_free(job);
+	}
+	jz_info("graceful stop: %u handler(s) running to their end, %lu queued not started",
+		r->running, n);
+	drained_check(r);
 }
 
 void jz_runner_free(struct jz_runner *r)
@@ -768,5 +1002,7 @@ void jz_runner_free(struct jz_runner *r)
 	}
 	if (r->ev_chld)
 		event_free(r->ev_chld);
+	event_free(r->ev_drained);
+	free(r->state_dir);
 	free(r);
 }
