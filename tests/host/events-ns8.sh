@@ -96,16 +96,8 @@ cat > "$T/eventsgw.conf" <<EOF
 split* = printf '%s|%s\n' "\$AGENT_EVENT_SOURCE" "\$AGENT_EVENT_NAME" >> $T/split.out
 EOF
 
-cat > "$T/n.ini" <<EOF
-[redis]
-address = unix:$SOCK
-[events]
-events_dir = $E1:$E2
-eventsgw_conf = $T/eventsgw.conf
-state_dir = $ST
-step_timeout = 120
-max_handlers = 4
-EOF
+evconf n "events_dir = $E1:$E2" "eventsgw_conf = $T/eventsgw.conf" "state_dir = $ST" \
+	"step_timeout = 120" "max_handlers = 4"
 # jazzd runs elsewhere: the steps run in state_dir
 cd "$T/elsewhere" || exit 1
 export JAZZ_T_OVR=fromjazzd
@@ -313,15 +305,8 @@ cat > "$T/gw-agent.conf" <<EOF
 [actions]
 module/traefik*/event/certificate-renewed = renew-certificate
 EOF
-cat > "$T/a.ini" <<EOF
-[redis]
-address = unix:$SOCK
-[events]
-publish = no
-actions_dir = $AD
-eventsgw_conf = $T/gw-agent.conf
-agent_id = module/jazz1
-EOF
+evconf a "publish = no" "actions_dir = $AD" "eventsgw_conf = $T/gw-agent.conf" \
+	"agent_id = module/jazz1"
 start_evbus a "$T/a.ini"
 pub module/traefik1/event/certificate-renewed '{"domain":"a.example.org","names":["a","b"]}'
 pub module/traefik2/event/certificate-renewed 'plain text'
@@ -360,13 +345,7 @@ check "in agent mode no action step runs locally; the counters say 2 tasks" \
 mkdir -p "$T/ev-g/long-run" "$T/ev-g/after-usr1"
 step "$T/ev-g/long-run/10handler" "echo x >> $T/long.started; sleep 2; echo done >> $T/long.done"
 step "$T/ev-g/after-usr1/10mark" "touch $T/after-usr1.ran"
-cat > "$T/g.ini" <<EOF
-[redis]
-address = unix:$SOCK
-[events]
-events_dir = $T/ev-g
-max_handlers = 1
-EOF
+evconf g "events_dir = $T/ev-g" "max_handlers = 1"
 start_evbus g "$T/g.ini"
 gp=$EPID
 pub module/m1/event/long-run payloadoflongrun

@@ -76,3 +76,9 @@ stop_evbus() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 stat_of() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$T/$1.json" "$2"; }
 # step FILE SHELL-LINES: an executable /bin/sh step
 step() { printf '#!/bin/sh\n%s\n' "$2" > "$1"; chmod 755 "$1"; }
+# evconf NAME LINE...: $T/NAME.ini, [redis] on $SOCK and the LINEs under [events]
+evconf() {
+	local f=$T/$1.ini
+	shift
+	{ printf '[redis]\naddress = unix:%s\n[events]\n' "$SOCK"; printf '%s\n' "$@"; } > "$f"
+}
