@@ -72,7 +72,7 @@ int jz_ns8_task(const char *agent_id, const char *action, const char *channel,
 		json_decref(data);
 	/* json_pack's "o" took data, also on failure (jansson >= 2.11) */
 	if (!task && title && queue)
-		*why = "the channel is not UTF-8 text";
+		*why = "the channel or the action name is not UTF-8 text";
 	if (task)
 		*json = json_dumps(task, JSON_COMPACT);
 	json_decref(task);
