@@ -105,6 +105,11 @@ check "a slow handler started" bash -c "for i in \$(seq 100); do [ -e '$T/slow.s
 spid=$(cp_pid server)
 kill -USR1 "$spid"
 check "SIGUSR1: jazzd unsubscribes" wait_for "$T/server.log" "graceful stop: unsubscribed" 5
+# a reload or a second SIGUSR1 during the stop must not restart or hang it
+kill -HUP "$spid"
+kill -USR1 "$spid"
+check "SIGHUP during the graceful stop is ignored" \
+	wait_for "$T/server.log" "SIGHUP ignored: graceful stop in progress" 5
 redis-cli -s "$SOCK" PUBLISH module/ns8/event/too-late '{}' > /dev/null
 wait "$spid"
 rc=$?

@@ -48,6 +48,7 @@ static int apply_log_level(struct jz_daemon *d, bool debug)
 }
 
 static bool debug_flag;
+static bool stopping;	/* SIGUSR1: a reload could restart what is draining */
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -55,6 +56,10 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	struct jz_config nc;
 	char err[512];
 
+	if (stopping) {
+		jz_warn("SIGHUP ignored: graceful stop in progress");
+		return;
+	}
 	jz_info("SIGHUP: reloading %s", d->config_path);
 	if (jz_config_load(d->config_path, &nc, err, sizeof(err))) {
 		jz_err("reload failed, keeping the running configuration: %s", err);
@@ -97,6 +102,9 @@ static void on_drained(void *arg)
 /* NS8's graceful stop: running handlers end, none starts, then exit 0. */
 static void on_usr1(evutil_socket_t sig, short what, void *arg)
 {
+	if (stopping)
+		return;
+	stopping = true;
 	jz_warn("Signal \"user defined signal 1\" caught: shutdown started.");
 	jz_evt_drain(arg, on_drained);
 }
