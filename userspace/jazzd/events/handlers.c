@@ -159,7 +159,7 @@ static int job_env(struct jz_job *job)
 		rc = snprintf(path, sizeof(path), "%s/environment", job->state_dir);
 	else
 		rc = snprintf(path, sizeof(path), "./environment");
-	if (rc >= (int)sizeof(path) || jz_envfile_read(path, job->kind, &job->envfile))
+	if (rc >= (int)sizeof(path) || jz_envfile_read(path, job->channel, &job->envfile))
 		return -1;
 	snprintf(comfd, sizeof(comfd), "%d", COMFD);
 	job->agent_vars[0] = job->state_dir ? env_var("AGENT_STATE_DIR", job->state_dir) : NULL;
