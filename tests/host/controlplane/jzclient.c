@@ -43,6 +43,7 @@
  *                                   when it is "@"); prints the answer
  *   -e enctype (password token: aes256-cts-hmac-sha384-192 ...)
  *   -E endpoint_ip (announced in the login)
+ *   -K close right after sending the login (abandon the server's work)
  * options: -s host:port -C cafile -m kerberos|password -u user -r realm
  *          -p password -S service -c ccache -d device -D delay_s -t offset
  *          -o code=value (answer to a prompt) -b source_ip
@@ -74,7 +75,7 @@ static const char *server = "127.0.0.1:7443", *cafile, *method = "kerberos";
 static const char *user, *realm, *password, *service, *ccache, *device = "test";
 static const char *answer_code, *answer_value, *bind_ip;
 static const char *enctype_name, *endpoint_ip;
-static int delay_s, time_offset, stale, legacy;
+static int delay_s, time_offset, stale, legacy, fire;
 static SSL_CTX *ctx;
 
 static double now(void)
@@ -306,6 +307,8 @@ static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const ch
 		json_object_set_new(login, "endpoint_ip", json_string(endpoint_ip));
 	send_json(c, login);
 	free(t);
+	if (fire)	/* -K: gone before the answer, leaving the work behind */
+		return NULL;
 	while ((m = recv_json(c))) {
 		const char *ty = type_of(m);
 
@@ -925,7 +928,7 @@ int main(int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:C:m:u:r:p:S:c:d:D:t:o:b:e:E:XL")) != -1) {
+	while ((opt = getopt(argc, argv, "s:C:m:u:r:p:S:c:d:D:t:o:b:e:E:KXL")) != -1) {
 		switch (opt) {
 		case 's': server = optarg; break;
 		case 'C': cafile = optarg; break;
@@ -941,6 +944,7 @@ int main(int argc, char **argv)
 		case 'b': bind_ip = optarg; break;
 		case 'e': enctype_name = optarg; break;
 		case 'E': endpoint_ip = optarg; break;
+		case 'K': fire = 1; break;
 		case 'X': stale = 1; break;
 		case 'L': legacy = 1; break;
 		case 'o': {
