@@ -17,7 +17,7 @@ build_jzclient || { echo "not ok 1 - build jzclient"; exit 1; }
 export JAZZ_SAMPLE_HIDE="mallory:carol-pc,carol:mal-pc"
 cp_server_conf
 cp_start server
-check "server starts" wait_for "$T/server.log" "server listening" 5
+check "server starts" wait_for "$T/server.log" "server listening" 5 || { cp_done; exit 1; }
 
 for who in alice:alice-pc:kerberos carol:carol-pc:password; do
 	IFS=: read -r u d m <<<"$who"

@@ -139,7 +139,11 @@ static int conn_req_parse(json_t *m, struct conn_req *r, const char **why)
 	       rid && !json_is_integer(rid) && !json_is_string(rid) ? "bad rid" : NULL;
 	if (*why)
 		return -1;
-	jz_ipproto_name(r->proto, r->pname);
+	{
+		char nb[8];
+
+		snprintf(r->pname, sizeof(r->pname), "%s", jz_ipproto_name(r->proto, nb));
+	}
 	r->sport = (uint16_t)sp;
 	r->dport = (uint16_t)dp;
 	r->ingress = dir && !strcmp(dir, "ingress");
