@@ -58,15 +58,16 @@ int jz_log_level_from_name(const char *name)
 
 /*
  * Control characters (a newline forging a second log line, terminal escape
- * sequences) and backslashes become \xNN: names and messages from the
- * network are logged as text, never as layout.
+ * sequences) become \xNN: names and messages from the network are logged
+ * as text, never as layout. (Names that must stay unambiguous are escaped
+ * where they enter, backslashes included: jz_escape() in jazzd.)
  */
 static void escape_ctl(const char *in, char *out, size_t outlen)
 {
 	size_t o = 0;
 
 	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '\\') {
+		if (*p < 0x20 || *p == 0x7f) {
 			if (o + 5 > outlen)
 				break;
 			snprintf(out + o, 5, "\\x%02x", *p);

@@ -399,7 +399,16 @@ static int krb_start(struct jz_server *srv, char *err, size_t errlen)
 		.time_offset = cfg(srv)->time_offset,
 	};
 	struct jz_krb_server *k;
+	char rc[600];
 
+	if (!kc.rcache && cfg(srv)->leases && strrchr(cfg(srv)->leases, '/')) {
+		/* next to the leases (the state directory), not in /var/tmp,
+		 * which PrivateTmp= wipes at every restart */
+		snprintf(rc, sizeof(rc), "file2:%.*s/krb5.rcache2",
+			 (int)(strrchr(cfg(srv)->leases, '/') - cfg(srv)->leases),
+			 cfg(srv)->leases);
+		kc.rcache = rc;
+	}
 	if (jz_krb_enctypes_parse(cfg(srv)->enctypes, kc.enctypes, 8, &kc.n_enctypes,
 				  err, errlen))
 		return -1;
