@@ -12,9 +12,9 @@
 
 #include "server_int.h"
 
-/* The rate tables: direct-mapped on a keyed hash (SipHash-like strength is
- * not needed: the key is random per process, so nobody can aim a name at
- * another's slot; a collision only shares a bucket). */
+/* The rate tables: direct-mapped on SipHash (OpenSSL's) of the source or
+ * the user name under a random per-process key, so nobody can aim a name
+ * at another's slot; a collision only shares a bucket. */
 #define RL_SLOTS 4096
 
 struct rl_ent {
@@ -24,23 +24,20 @@ struct rl_ent {
 
 struct jz_limits {
 	struct rl_ent src[RL_SLOTS], user[RL_SLOTS];
-	uint64_t k0, k1;
+	unsigned char sip_key[16];
 	unsigned char fake_key[32];	/* for unknown users' stand-in secrets */
 };
 
 static uint64_t keyed_hash(const struct jz_limits *l, const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	uint64_t h = l->k0;
+	unsigned char out[16] = { 0 };
+	size_t outlen = 0;
+	uint64_t h;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
-		h ^= h >> 29;
-	}
-	h ^= l->k1;
-	h *= 0x9e3779b97f4a7c15ULL;
-	return h ^ (h >> 31);
+	EVP_Q_mac(NULL, "SIPHASH", NULL, NULL, NULL, l->sip_key, sizeof(l->sip_key),
+		  data, len, out, sizeof(out), &outlen);
+	memcpy(&h, out, sizeof(h));
+	return h;
 }
 
 /* Token bucket: true when one token was taken. */
@@ -110,8 +107,7 @@ int jz_limits_new(struct jz_server *srv)
 	srv->lim = calloc(1, sizeof(*srv->lim));
 	if (!srv->lim)
 		return -1;
-	RAND_bytes((unsigned char *)&srv->lim->k0, sizeof(srv->lim->k0));
-	RAND_bytes((unsigned char *)&srv->lim->k1, sizeof(srv->lim->k1));
+	RAND_bytes(srv->lim->sip_key, sizeof(srv->lim->sip_key));
 	RAND_bytes(srv->lim->fake_key, sizeof(srv->lim->fake_key));
 	return 0;
 }
