@@ -56,6 +56,7 @@ PKGS=(
 	# userspace libraries
 	libmnl-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libssl-dev
 	libkrb5-dev libhiredis-dev libjansson-dev libevent-dev libinih-dev
+	uuid-dev  # jazzd: NS8 task ids (libuuid)
 	libcmocka-dev python3-dev
 	# servers and tools the tests start
 	krb5-kdc krb5-admin-server krb5-user redis-server redis-tools openssl

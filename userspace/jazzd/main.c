@@ -48,6 +48,7 @@ static int apply_log_level(struct jz_daemon *d, bool debug)
 }
 
 static bool debug_flag;
+static bool stopping;	/* SIGUSR1: a reload could restart what is draining */
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -55,6 +56,10 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	struct jz_config nc;
 	char err[512];
 
+	if (stopping) {
+		jz_warn("SIGHUP ignored: graceful stop in progress");
+		return;
+	}
 	jz_info("SIGHUP: reloading %s", d->config_path);
 	if (jz_config_load(d->config_path, &nc, err, sizeof(err))) {
 		jz_err("reload failed, keeping the running configuration: %s", err);
@@ -86,6 +91,24 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	jz_info("reload done");
 }
 
+static void on_drained(void *arg)
+{
+	struct jz_daemon *d = arg;
+
+	jz_info("graceful stop: handlers done, exiting");
+	event_base_loopbreak(d->base);
+}
+
+/* NS8's graceful stop: running handlers end, none starts, then exit 0. */
+static void on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	if (stopping)
+		return;
+	stopping = true;
+	jz_warn("Signal \"user defined signal 1\" caught: shutdown started.");
+	jz_evt_drain(arg, on_drained);
+}
+
 static void on_term(evutil_socket_t sig, short what, void *arg)
 {
 	struct jz_daemon *d = arg;
@@ -99,7 +122,7 @@ int main(int argc, char **argv)
 	static struct jz_daemon dd;
 	struct jz_daemon *d = &dd;
 	bool foreground = false, use_syslog = false, check = false;
-	struct event *ev_hup, *ev_term, *ev_int;
+	struct event *ev_hup, *ev_term, *ev_int, *ev_usr1;
 	char err[512];
 	int opt;
 
@@ -191,9 +214,11 @@ int main(int argc, char **argv)
 	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
 	ev_term = evsignal_new(d->base, SIGTERM, on_term, d);
 	ev_int = evsignal_new(d->base, SIGINT, on_term, d);
+	ev_usr1 = evsignal_new(d->base, SIGUSR1, on_usr1, d);
 	event_add(ev_hup, NULL);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
+	event_add(ev_usr1, NULL);
 	jz_info("jazzd started as %s (pid %d)",
 		d->cfg.mode == JZ_MODE_SERVER ? "server" : "client", (int)getpid());
 	event_base_dispatch(d->base);
@@ -205,6 +230,7 @@ int main(int argc, char **argv)
 	event_free(ev_hup);
 	event_free(ev_term);
 	event_free(ev_int);
+	event_free(ev_usr1);
 	jz_config_free(&d->cfg);
 	jz_info("jazzd stopped");
 	return d->exit_status;

@@ -139,6 +139,7 @@ void jz_evt_config_free(struct jz_config *c);
 int jz_evt_start(struct jz_daemon *d, char *err, size_t errlen);
 int jz_evt_reload(struct jz_daemon *d, char *err, size_t errlen);
 void jz_evt_stop(struct jz_daemon *d);
+void jz_evt_drain(struct jz_daemon *d, void (*done)(void *));
 
 struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen);
 int jz_server_reload(struct jz_server *s);
