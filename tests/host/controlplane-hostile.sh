@@ -65,6 +65,22 @@ check "alice-pc's kernel got none of 2000 forged cookies" \
 check "no pending-verdict entries left at alice-pc's expense (no verdict ack timeouts)" \
 	bash -c "! grep -q 'did not confirm verdict' '$T/server.log'"
 
+# in-flight limit on the egress path: a destination that never acks
+# (mute) would keep every verdict pending for 2 s; the asker may not have
+# more than 256 of them
+jzc -m password -u dave -p davepw -d mute-pc mute 12 >"$T/mute.out" 2>&1 &
+mp=$!
+wait_for "$T/server.log" "login: dave@$KDC_REALM device mute-pc " 10
+VM=$(vip mute-pc)
+sleep 1.5
+JZ_FORGE_DIR=egress jzc -m password -u mallory -p malpw -d mal-pc forge "$VM" 6161 1000 \
+	>"$T/forge4.out" 2>&1
+tail -1 "$T/forge4.out" | sed 's/^/# /'
+check "1000 requests to a destination that never acks: the in-flight limit answers deny" \
+	grep -q "approval from mal-pc: 256 requests already pending; denied" "$T/server.log"
+check "... to the asker only, with its own cookie" grep -q "^verdict egress 6161 deny$" "$T/forge4.out"
+wait $mp
+
 # a real connection of alice's still works afterwards, with her own cookie
 inject alice-pc "request proto=tcp src=$VA:40000 dst=$VC:80 cookie=7"
 check "alice's own request gets her cookie back" \

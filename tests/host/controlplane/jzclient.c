@@ -38,6 +38,9 @@
  *                                   (one token made once and resent, so
  *                                   the sender spends no PBKDF2; set
  *                                   JZ_JUNK_FRESH=1 for a token each)
+ *                                   (JZ_FORGE_DIR=egress: N requests of
+ *                                   our own to VIP instead)
+ *   jzclient [options] mute SECS    login, then never read for SECS
  *   jzclient [options] hold SECS    login, then stay logged in SECS seconds
  *                                   reading and acking; prints "ended after
  *                                   T s" or "held"
@@ -761,12 +764,15 @@ static int do_forge(const char *victim, const char *cookie, int n)
 	if (login_on(&c, device, &vip))
 		return 1;
 	read_verdicts(&c, 1.0);	/* keys and lists settle */
+	/* JZ_FORGE_DIR=egress: to VIP from us (a flood of our own requests) */
+	bool egress = getenv("JZ_FORGE_DIR") && !strcmp(getenv("JZ_FORGE_DIR"), "egress");
+
 	for (int i = 0; i < n; i++)
 		send_json(&c, json_pack("{s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:I}",
 					"type", "conn_request", "proto", "tcp",
-					"src", victim, "sport", 40000 + i % 20000,
-					"dst", vip, "dport", 80 + i / 20000,
-					"dir", "ingress",
+					"src", egress ? vip : victim, "sport", 40000 + i % 20000,
+					"dst", egress ? victim : vip, "dport", 80 + i / 20000,
+					"dir", egress ? "egress" : "ingress",
 					"cookie", (json_int_t)strtoll(cookie, NULL, 10)));
 	got = read_verdicts(&c, 3.0);
 	printf("verdicts %d\n", got);
@@ -887,6 +893,18 @@ static int do_junk(int n, double rate)
 	for (int k = 0; k < nr; k++)
 		printf(" [%s]=%d", reasons[k], counts[k]);
 	printf("\n");
+	return 0;
+}
+
+/* Logged in, then never reading (a destination that never acks). */
+static int do_mute(int secs)
+{
+	struct conn c = { .fd = -1 };
+
+	if (login_on(&c, device, NULL))
+		return 1;
+	sleep(secs);
+	conn_close(&c);
 	return 0;
 }
 
@@ -1027,6 +1045,8 @@ int main(int argc, char **argv)
 		return do_pingflood(atoi(argv[optind + 1]));
 	if (!strcmp(argv[optind], "junk") && optind + 2 < argc)
 		return do_junk(atoi(argv[optind + 1]), atof(argv[optind + 2]));
+	if (!strcmp(argv[optind], "mute") && optind + 1 < argc)
+		return do_mute(atoi(argv[optind + 1]));
 	if (!strcmp(argv[optind], "hold") && optind + 1 < argc)
 		return do_hold(atoi(argv[optind + 1]));
 	if (!strcmp(argv[optind], "rawlogin") && optind + 1 < argc)
