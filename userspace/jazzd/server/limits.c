@@ -65,6 +65,18 @@ static bool rl_take(struct jz_limits *l, struct rl_ent *tab, const void *key, si
 	return true;
 }
 
+/* Whether a bucket is empty now (nothing taken). */
+static bool rl_empty(struct jz_limits *l, struct rl_ent *tab, const void *key, size_t len,
+		     int rate, int burst)
+{
+	uint64_t h = keyed_hash(l, key, len);
+	struct rl_ent *e = &tab[h % RL_SLOTS];
+
+	if (rate <= 0 || e->tag != h)
+		return false;
+	return e->tokens + (jz_now() - e->at) * rate < 1;
+}
+
 /* A source: the IPv4 address, or the /64 of an IPv6 address. */
 void jz_source_key(const struct sockaddr *sa, unsigned char key[17])
 {
@@ -133,6 +145,10 @@ const char *jz_limits_accept(struct jz_server *srv, const unsigned char key[17])
 		same += s->halfopen && !memcmp(s->src, key, 17);
 	if (same >= (size_t)cfg(srv)->max_per_source)
 		return "too many connections from this source";
+	/* a source out of logins gets no TLS handshake either */
+	if (rl_empty(srv->lim, srv->lim->src, key, 17, cfg(srv)->login_rate,
+		     cfg(srv)->login_burst))
+		return "too many logins from this source";
 	return NULL;
 }
 
