@@ -95,7 +95,7 @@ like "accept_conn True (source unblocked): bob logs in on reconnect" "$L" "login
 client bob-bad bob password not-bobs
 like "user_key: a wrong password is refused" "$T/bob-bad.log" "login rejected"
 client nobody-pc nobody password whatever
-like "user_key None: unknown user refused" "$T/nobody-pc.log" "login rejected: unknown-user"
+like "user_key None: unknown user refused" "$T/nobody-pc.log" "login rejected: bad-key"
 cp_stop bob-bad; cp_stop nobody-pc
 client carol-pc carol password carol-from-python -a otp=424242
 like "validate_user MORE_DATA: the server asks for the code" "$L" "python: policy: asking carol for a one-time code \(round 0\)"

@@ -52,6 +52,16 @@ struct jz_config {
 	char *rcache;		/* AP-REQ replay cache name */
 	bool channel_binding;	/* tokens bound to the TLS session */
 	int time_offset;	/* testing aid: seconds added to the krb clock */
+	/* pre-login limits (issue 15) */
+	int max_per_source;	/* connections not logged in yet, per source */
+	int max_halfopen;	/* connections not logged in yet, overall */
+	int login_rate, login_burst;	/* logins per second per source */
+	int user_login_rate, user_login_burst;	/* key derivations per user */
+	size_t max_outbuf;	/* unsent answers: stop reading above this */
+	char *enctypes;		/* accepted Kerberos enctypes (names) */
+	int max_devices;	/* devices (leases) per user; 0 = no limit */
+	int lease_expiry_s;	/* unused leases freed after this long */
+	bool allow_endpoint;	/* trust a client's announced endpoint_ip */
 
 	/* [client] */
 	char *server;		/* host:port */
@@ -149,6 +159,11 @@ unsigned char *jz_b64_decode(const char *s, size_t *len);
 void jz_hex(const unsigned char *buf, size_t len, char *out);
 void jz_sockaddr_str(const void *sa, char *ip, size_t iplen, uint16_t *port);
 double jz_now(void);
+/* Printable valid UTF-8 without control characters (names from the wire). */
+bool jz_name_ok(const char *s);
+/* @in with control characters, backslashes and invalid UTF-8 bytes as
+ * \xNN, truncated to fit @out: safe for logs, terminals and JSON. */
+void jz_escape(const char *in, char *out, size_t outlen);
 struct bufferevent;
 /* Why a (TLS) bufferevent failed: the OpenSSL error if any, else errno's text. */
 void jz_bev_error(struct bufferevent *bev, char *err, size_t errlen);

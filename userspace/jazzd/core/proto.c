@@ -110,6 +110,36 @@ const char *jz_msg_str(json_t *msg, const char *key)
 	return json_string_value(json_object_get(msg, key));
 }
 
+static const struct { int num; const char *name; } ipprotos[] = {
+	{ 1, "icmp" }, { 6, "tcp" }, { 17, "udp" }, { 58, "icmpv6" }, { 132, "sctp" },
+};
+
+int jz_ipproto_parse(const char *s)
+{
+	int v = 0;
+
+	if (!s || !*s || strlen(s) > 3 + 4)
+		return -1;
+	for (size_t i = 0; i < sizeof(ipprotos) / sizeof(ipprotos[0]); i++)
+		if (!strcmp(s, ipprotos[i].name))
+			return ipprotos[i].num;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || p - s >= 3)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	return v <= 255 ? v : -1;
+}
+
+const char *jz_ipproto_name(int proto, char buf[8])
+{
+	for (size_t i = 0; i < sizeof(ipprotos) / sizeof(ipprotos[0]); i++)
+		if (ipprotos[i].num == proto)
+			return ipprotos[i].name;
+	snprintf(buf, 8, "%d", proto & 0xff);
+	return buf;
+}
+
 long long jz_msg_int(json_t *msg, const char *key, long long dflt)
 {
 	json_t *v = json_object_get(msg, key);

@@ -27,6 +27,11 @@ void jz_frame_send(struct bufferevent *bev, json_t *msg);
  * "v"); buf[0..4) is left for the length. For hot paths without jansson. */
 void jz_frame_send_raw(struct bufferevent *bev, unsigned char *buf, size_t len);
 const char *jz_msg_type(json_t *msg);
+/* IP protocol of a control message: "tcp", "udp", "icmp", "icmpv6", "sctp"
+ * or a decimal 0..255; -1 for anything else. */
+int jz_ipproto_parse(const char *s);
+/* The canonical name of @proto (the names above, else decimal), in @buf. */
+const char *jz_ipproto_name(int proto, char buf[8]);
 const char *jz_msg_str(json_t *msg, const char *key);
 long long jz_msg_int(json_t *msg, const char *key, long long dflt);
 
