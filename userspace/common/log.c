@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -85,14 +86,33 @@ void jz_vlog(int level, const char *fmt, va_list ap)
 {
 	struct timespec ts;
 	struct tm tm;
-	char msg[2048], safe[4 * 2048 + 1];
+	/*
+	 * Room for the longest line jazzd logs on purpose: a handler step's
+	 * output relayed in 4 KiB pieces, each byte possibly escaped to four
+	 * (events/relay.c), plus its prefix. Longer messages are cut.
+	 */
+	char msg[4 * 4096 + 1024], *safe;
+	size_t len, room;
 
 	if (level > jz_logger.max_level)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	escape_ctl(msg, safe, sizeof(safe));
+	len = strlen(msg);
+	room = 4 * len + 1;
+	safe = malloc(room);
+	if (!safe) {
+		/* no memory for the escaped copy: drop control bytes in place */
+		for (char *c = msg; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+		safe = msg;
+	} else {
+		escape_ctl(msg, safe, room);
+	}
 	if (jz_logger.target == JZ_LOG_SYSLOG) {
 		syslog(level, "%s", safe);
+		if (safe != msg)
+			free(safe);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -103,6 +123,8 @@ void jz_vlog(int level, const char *fmt, va_list ap)
 		level_names[level & 7], safe);
 	fflush(stderr);
 	pthread_mutex_unlock(&jz_logger.lock);
+	if (safe != msg)
+		free(safe);
 }
 
 void jz_log(int level, const char *fmt, ...)
