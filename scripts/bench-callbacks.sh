@@ -6,7 +6,7 @@
 # unless tcp/22):  tests/host/python/bench.py  <->  tests/host/python/bench_plugin.c
 #
 # 1. Through jazzd's dispatcher (tests/host/python/cbbench.c links
-#    userspace/jazzd/callbacks.c): the worker pool, the pipe back to the
+#    userspace/jazzd/policy/callbacks.c): the worker pool, the pipe back to the
 #    libevent loop and the per-call timer, as the daemon calls them.
 # 2. The backend call alone (tests/host/python/pydrive.c bench): N
 #    peer_connection calls from worker threads, no dispatcher. The C plugin

@@ -5,7 +5,7 @@
 # AP-REQ and password login) and approvals per second through a real jazzd
 # server (TLS 1.3, sample plugin, real KDC on loopback), next to the raw
 # libkrb5 verification rates measured in the same run by
-# scripts/bench-krb.sh (krb.c alone, no daemon, no TLS).
+# scripts/bench-krb.sh (jazzd/auth/ alone, no daemon, no TLS).
 #
 # Next to them: the TLS 1.3 handshake alone (tests/host/controlplane/tlsbench,
 # server side, jazzd's own TLS context), and the floor it sets with the raw
@@ -116,7 +116,7 @@ FAP=$(floor "$TLSC" "$RAPC") FPC=$(floor "$TLSC" "$RPCC") FPW=$(floor "$TLSC" "$
 
 echo "# $CMD   ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); wall: best of $R rounds, cpu: median round)"
 echo "# wall: N / elapsed time, 200 client threads on the same 2 cores; cpu: N / server CPU seconds (one core's capacity)"
-echo "# raw wall: krb.c alone, best of 1 and 2 threads; raw cpu: the same per CPU second (1 thread)"
+echo "# raw wall: auth/ alone, best of 1 and 2 threads; raw cpu: the same per CPU second (1 thread)"
 echo "# floor cpu: a TLS 1.3 handshake (server side, $TLSC/s alone) plus the raw check, per CPU second"
 echo "# (each client's side of its handshake alone costs $TLSCLI ms of CPU on the same cores)"
 echo "# ${CRYPTO#crypto } (us of CPU per operation, OpenSSL $(openssl version | cut -d' ' -f2))"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Raw libkrb5 verification rates of the two login modes (userspace/jazzd/krb.c
+# Raw libkrb5 verification rates of the two login modes (userspace/jazzd/auth/
 # called directly, no daemon, no TLS): the baseline that jazzd's logins/s are
 # compared against (issue 4: target >= 0.5x these).
 #

@@ -39,7 +39,7 @@ wait "$PING_PID"
 tail -2 "$E2E_W/ping-restart.txt" | sed 's/^/# /'
 # The clients log in again one by one, and the restarted server's first
 # peer lists lack the devices not back yet: jazzd keeps the peers of its
-# previous session for a while (client.c CARRY_GRACE_S) instead of removing
+# previous session for a while (client/client.c CARRY_GRACE_S) instead of removing
 # them, so the running connection loses nothing.
 diag "ping across the restart: $(grep -c 'bytes from' "$E2E_W/ping-restart.txt") replies, $(grep -c 'Unreachable' "$E2E_W/ping-restart.txt") unreachable"
 check "no peer went missing during the restart (no Destination Host Unreachable)" \

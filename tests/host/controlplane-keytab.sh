@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# jazzd keeps its FILE keytab in memory (krb.c: a MEMORY copy per Kerberos
+# jazzd keeps its FILE keytab in memory (auth/krb.c: a MEMORY copy per Kerberos
 # slot, checked against the file with stat() before every AP-REQ check).
 # A long-running server must still follow every change of the file at once,
 # without a restart or SIGHUP: a key added by ktadd (appended in place), a
@@ -43,7 +43,7 @@ check "ticket under the first kvno still accepted (its key is still in the file)
 # ktremove ... old rewrites the file in place without the first key; the
 # size stays the same (MIT leaves a hole), so only the file times tell
 size0=$(stat -c %s "$T/server.keytab")
-sleep 0.1 # past the 20 ms window in which krb.c distrusts the file times
+sleep 0.1 # past the 20 ms window in which auth/krb.c distrusts the file times
 n0=$(klist -k "$T/server.keytab" | grep -c jazz/)
 kadmin.local -r "$KDC_REALM" -q "ktremove -k $T/server.keytab $SVC old" >"$T/ktremove.out" 2>&1
 check "ktremove removed the first key's entries" \

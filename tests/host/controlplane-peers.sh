@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Peer lists kept current incrementally (server.c): a new device gets a full
+# Peer lists kept current incrementally (server/peers.c): a new device gets a full
 # peer_filter review and its complete list; the viewers already listed are
 # asked about the newcomers only and get deltas (peers_delta). This checks,
 # with real jazzd clients (fake kernel backend) and a rules-driven test

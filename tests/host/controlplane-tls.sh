@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The server's TLS context (userspace/jazzd/proto.c) seen from outside with
+# The server's TLS context (userspace/jazzd/core/proto.c) seen from outside with
 # openssl s_client against a real jazzd: TLS 1.3 only, a full (EC)DHE
 # handshake every time with X25519 preferred, no session tickets at all (in
 # TLS 1.3 SSL_OP_NO_TICKET alone still sends stateful tickets), so nothing

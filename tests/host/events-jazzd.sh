@@ -13,7 +13,7 @@ JAZZD=${JAZZD_BIN:-$JAZZD}	# JAZZD_BIN=/path/jazzd: test another build
 
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
 if ! nm "$JAZZD" 2>/dev/null | grep -q ' T jz_bus_new$'; then
-	nok "build/jazzd has the event bus linked in (bus.c)"
+	nok "build/jazzd has the event bus linked in (events/bus.c)"
 	cp_done
 	exit 1
 fi

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The jazzd Redis event layer (userspace/jazzd/bus.c, handlers.c, eventsgw.c)
+# The jazzd Redis event layer (userspace/jazzd/events/: bus.c, bus_config.c, handlers.c, eventsgw.c)
 # against a real redis-server started here on a random loopback port and a
 # unix socket in a temp dir. The layer is driven by tests/host/events/evbus.c.
 # TAP output; exit status 1 if anything failed. KEEP=1 keeps the temp dir.

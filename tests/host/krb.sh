@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# tests/host/krb.sh - the two Kerberos login modes of userspace/jazzd/krb.c
+# tests/host/krb.sh - the two Kerberos login modes of userspace/jazzd/auth/
 # against a real MIT KDC (tests/host/lib/kdc.sh), driven by tests/host/krbtool.
 # TAP lines; exits non-zero if anything failed.
 #
@@ -156,7 +156,7 @@ check "client with only an expired ticket: no-credentials (no KDC round trip hel
 	'no-credentials' ap "${S[@]}" --ccache "FILE:$T/short.cc" --target "$SVC@$REALM"
 
 # Service key rotation: ktadd appends the new kvno to the same keytab file,
-# which krb.c reloads when the file changes (no restart needed; the long-running
+# which auth/krb.c reloads when the file changes (no restart needed; the long-running
 # case is tests/host/controlplane-keytab.sh); tickets
 # under the old kvno keep working until they expire.
 kdc_kinit alice alice-pw-1 "FILE:$T/old.cc" && kdc_kvno "$SVC@$REALM" "FILE:$T/old.cc"

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # Unit tests of the Python backend's conversions (included by
-# tests/unit/Makefile): userspace/jazzd/python*.c + common/log.c, linked
+# tests/unit/Makefile): userspace/jazzd/policy/python*.c + common/log.c, linked
 # with the embedded interpreter (Debian's python3-config, not the one on PATH).
-PY_DIR := $(TOP)/userspace/jazzd
+PY_DIR := $(TOP)/userspace/jazzd/policy
 PY_CONFIG := /usr/bin/python3-config
-PY_UNIT_SRC := $(PY_DIR)/python.c $(PY_DIR)/python_conv.c $(TOP)/userspace/common/log.c
+PY_UNIT_SRC := $(wildcard $(PY_DIR)/python*.c) $(TOP)/userspace/common/log.c
 PY_UNIT_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
-	-I$(TOP)/userspace/include -I$(TOP)/userspace/common -I$(PY_DIR)
+	-I$(TOP)/userspace/include -I$(TOP)/userspace/common -I$(TOP)/userspace/jazzd
 PROGS += $(B)/test_python
 
 $(B)/test_python: $(TOP)/tests/unit/test_python.c $(PY_UNIT_SRC) $(wildcard $(PY_DIR)/python*.h)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of the Python backend's conversions (userspace/jazzd/
+ * Unit tests of the Python backend's conversions (userspace/jazzd/policy/
  * python_conv.c): every accepted answer form and the edge cases that must
  * be refused. The interpreter is started through jz_python_load() (as
  * jazzd does); values are built with Python expressions.
@@ -14,8 +14,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "python.h"
-#include "backend.h"
+#include "policy/python.h"
+#include "policy/backend.h"
 #include "log.h"
 
 static char why[512];

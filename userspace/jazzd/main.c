@@ -2,6 +2,9 @@
 /*
  * jazzd: the jazz control-plane daemon, server or client by its
  * configuration. See jazzd(8) and jazzd.conf(5).
+ *
+ * Owns option parsing, signals and the loop's start and stop; must not hold
+ * server, client or policy logic (their folders do).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,8 +16,8 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
-#include "callbacks.h"
-#include "jazzd.h"
+#include "policy/callbacks.h"
+#include "core/jazzd.h"
 #include "log.h"
 
 struct jz_daemon *jz_d;

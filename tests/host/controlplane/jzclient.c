@@ -46,7 +46,7 @@
 #include <openssl/ssl.h>
 #include <openssl/evp.h>
 
-#include "krb.h"
+#include "auth/krb.h"
 
 static const char *server = "127.0.0.1:7443", *cafile, *method = "kerberos";
 static const char *user, *realm, *password, *service, *ccache, *device = "test";

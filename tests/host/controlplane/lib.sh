@@ -163,18 +163,18 @@ build_test_tool() {
 		$(pkg-config --cflags $pkgs) -o "$out" "$@" \
 		$(pkg-config --libs $pkgs) -lpthread
 }
-# build/tests/jzclient: the test client (jzclient.c + krb.c)
+# build/tests/jzclient: the test client (jzclient.c + auth/krb*.c)
 JZCLIENT=$TOP/build/tests/jzclient
 build_jzclient() {
 	build_test_tool "$JZCLIENT" "krb5 jansson openssl" \
-		"$TOP/tests/host/controlplane/jzclient.c" "$TOP/userspace/jazzd/krb.c"
+		"$TOP/tests/host/controlplane/jzclient.c" "$TOP"/userspace/jazzd/auth/*.c
 }
-# build/tests/tlsbench: the server's CPU per TLS handshake (proto.c's context)
+# build/tests/tlsbench: the server's CPU per TLS handshake (core/proto.c's context)
 TLSBENCH=$TOP/build/tests/tlsbench
 build_tlsbench() {
 	build_test_tool "$TLSBENCH" "openssl jansson libevent libevent_openssl" \
 		"$TOP/tests/host/controlplane/tlsbench.c" \
-		"$TOP/userspace/jazzd/proto.c" "$TOP/userspace/jazzd/util.c"
+		"$TOP/userspace/jazzd/core/proto.c" "$TOP/userspace/jazzd/core/util.c"
 }
 jzc() { # jzc [opts] CMD... : the test client against this test's server
 	"$JZCLIENT" -s "127.0.0.1:${JZPORT:-$PORT}" -C "$T/server.crt" -r "$KDC_REALM" \

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * tlsbench: the server's CPU cost of one TLS 1.3 handshake as jazzd does
- * it (the SSL_CTX from proto.c's jz_tls_server_ctx, the exporter value
+ * it (the SSL_CTX from core/proto.c's jz_tls_server_ctx, the exporter value
  * for the channel binding), client and server in one thread over an
  * in-memory BIO pair: no sockets, no event loop, no daemon. Only the time
  * the server side spends is counted (the thread's CPU clock around each
@@ -25,8 +25,8 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
-#include "jazzd.h"
-#include "proto.h"
+#include "core/jazzd.h"
+#include "core/proto.h"
 
 static double tcpu(void)
 {

@@ -5,7 +5,8 @@ top=$(cd "$(dirname "$0")/../../.." && pwd)
 out=$top/build/tests
 mkdir -p "$out"
 u=$top/userspace
-src="$u/jazzd/bus.c $u/jazzd/handlers.c $u/jazzd/eventsgw.c $u/common/log.c $top/tests/host/events/evbus.c"
+e=$u/jazzd/events
+src="$e/bus.c $e/bus_config.c $e/handlers.c $e/eventsgw.c $u/common/log.c $top/tests/host/events/evbus.c"
 cc -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
 	-I"$u/jazzd" -I"$u/common" -I"$u/include" \
 	$(pkg-config --cflags hiredis jansson libevent inih) \

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * evbus: drives the jazzd event bus (bus.c, handlers.c, eventsgw.c) without
+ * evbus: drives the jazzd event bus (events/: bus.c, bus_config.c, handlers.c, eventsgw.c) without
  * the rest of the daemon, for tests/host/events*.sh and scripts/bench-events.sh.
  *
  *   evbus [options] CONFIG
@@ -28,7 +28,7 @@
 #include <event2/event.h>
 #include <ini.h>
 
-#include "bus.h"
+#include "events/bus.h"
 #include "log.h"
 
 struct ev_pub { char *name; char *json; };

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * krbtool - drives userspace/jazzd/krb.c for tests/host/krb*.sh and
+ * krbtool - drives userspace/jazzd/auth/krb*.c for tests/host/krb*.sh and
  * scripts/bench-krb.sh. Client and server of one login run in this one
  * process (the client must keep its state to check the server's answer);
  * options inject the faults the tests need.
@@ -25,7 +25,7 @@
 #include <unistd.h>
 #include <krb5/krb5.h>
 
-#include "krb.h"
+#include "auth/krb.h"
 
 struct opts {
 	/* server */

@@ -10,17 +10,18 @@ PYCONFIG=${PYTHON_CONFIG:-/usr/bin/python3-config}
 U=$ROOT/userspace
 mkdir -p "$B/tests"
 CFLAGS="-O2 -g -std=gnu11 -Wall -Wno-unused-parameter -D_GNU_SOURCE -I$U/include -I$U/common -I$U/jazzd"
-SRC="$ROOT/tests/host/python/pydrive.c $U/jazzd/python.c $U/jazzd/python_conv.c $U/jazzd/plugin.c $U/common/log.c"
+P=$U/jazzd/policy
+SRC="$ROOT/tests/host/python/pydrive.c $(echo $P/python*.c) $P/plugin.c $U/common/log.c"
 # rebuild only when a source is newer than the program
-if [ ! -x "$B/tests/pydrive" ] || [ -n "$(find $SRC $U/jazzd/python.h $U/jazzd/backend.h -newer "$B/tests/pydrive" 2>/dev/null)" ]; then
+if [ ! -x "$B/tests/pydrive" ] || [ -n "$(find $SRC $P/python*.h $P/backend.h -newer "$B/tests/pydrive" 2>/dev/null)" ]; then
 	# shellcheck disable=SC2046,SC2086
 	nice cc $CFLAGS $($PYCONFIG --includes) -o "$B/tests/pydrive" $SRC \
 		$($PYCONFIG --ldflags --embed) -lpthread -ldl
 fi
 nice cc $CFLAGS -O2 -fPIC -shared -o "$B/tests/bench_plugin.so" "$ROOT/tests/host/python/bench_plugin.c"
 # cbbench: the same calls through jazzd's dispatcher (callbacks.c, libevent)
-CB_SRC="$ROOT/tests/host/python/cbbench.c $U/jazzd/callbacks.c $U/jazzd/python.c $U/jazzd/python_conv.c $U/jazzd/plugin.c $U/common/log.c"
-if [ ! -x "$B/tests/cbbench" ] || [ -n "$(find $CB_SRC $U/jazzd/callbacks.h -newer "$B/tests/cbbench" 2>/dev/null)" ]; then
+CB_SRC="$ROOT/tests/host/python/cbbench.c $P/callbacks.c $(echo $P/python*.c) $P/plugin.c $U/common/log.c"
+if [ ! -x "$B/tests/cbbench" ] || [ -n "$(find $CB_SRC $P/callbacks.h -newer "$B/tests/cbbench" 2>/dev/null)" ]; then
 	# shellcheck disable=SC2046,SC2086
 	nice cc $CFLAGS $($PYCONFIG --includes) $(pkg-config --cflags libevent jansson) \
 		-o "$B/tests/cbbench" $CB_SRC \

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cbbench: callback calls per second through jazzd's own dispatcher
- * (userspace/jazzd/callbacks.c: worker pool, pipe back to the libevent
+ * (userspace/jazzd/policy/callbacks.c: worker pool, pipe back to the libevent
  * loop, per-call timer), as the daemon makes them. One backend per run.
  *
  *   cbbench plugin|python PATH CALLS IN_FLIGHT THREADS
@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <event2/event.h>
 
-#include "callbacks.h"
-#include "jazzd.h"
+#include "core/jazzd.h"
+#include "policy/callbacks.h"
 #include "log.h"
 
 static struct jz_callbacks *cb;

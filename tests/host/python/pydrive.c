@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pydrive: drives a callback backend (python.c, or plugin.c for the
- * benchmark) directly, the way callbacks.c does: calls from worker
+ * pydrive: drives a callback backend (policy/python*.c, or plugin.c for
+ * the benchmark) directly, the way policy/callbacks.c does: calls from worker
  * threads, interrupt() on a late call. Built by tests/host/python.sh.
  *
  *   pydrive COMMAND ARGS... [COMMAND ARGS...]...
@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "policy/backend.h"
 #include "log.h"
 
 static struct jz_backend *cur;

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * jazzd.conf parsing (inih). Sections [jazzd], [server], [client], [kernel]
+ * and [callbacks] are ours; any other section goes to the Redis bus
+ * configuration ([redis], [events]) when the bus is built in.
+ *
+ * Must not act on the values (the halves read struct jz_config).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <ini.h>
+
+#include "jazzd.h"
+#include "log.h"
+
+
+struct parse_ctx {
+	struct jz_config *c;
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+static void set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = strdup(v);
+}
+
+static bool parse_bool(const char *v)
+{
+	return !strcasecmp(v, "yes") || !strcasecmp(v, "true") ||
+	       !strcasecmp(v, "on") || !strcmp(v, "1");
+}
+
+static int parse_int(const char *v, int *out)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno || end == v || *end || x < 0 || x > 1000000000)
+		return -1;
+	*out = (int)x;
+	return 0;
+}
+
+int jz_config_add_answer(struct jz_config *c, const char *code, const char *value)
+{
+	for (size_t i = 0; i < c->n_answers; i++) {
+		if (!strcmp(c->answers[i].code, code)) {
+			set_str(&c->answers[i].value, value);
+			return 0;
+		}
+	}
+	if (c->n_answers >= JZ_MAX_ANSWERS)
+		return -1;
+	c->answers[c->n_answers].code = strdup(code);
+	c->answers[c->n_answers].value = strdup(value);
+	c->n_answers++;
+	return 0;
+}
+
+#define STR(sec, key, field) \
+	do { \
+		if (!strcmp(section, sec) && !strcmp(name, key)) { \
+			set_str(&c->field, value); \
+			return 1; \
+		} \
+	} while (0)
+#define INT(sec, key, field) \
+	do { \
+		if (!strcmp(section, sec) && !strcmp(name, key)) { \
+			if (parse_int(value, &c->field)) \
+				goto bad; \
+			return 1; \
+		} \
+	} while (0)
+
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct parse_ctx *p = user;
+	struct jz_config *c = p->c;
+	int tmp;
+
+	/* the first of [server] / [client] decides, unless [jazzd] mode = */
+	if (!strcmp(section, "server") && c->mode == JZ_MODE_NONE)
+		c->mode = JZ_MODE_SERVER;
+	else if (!strcmp(section, "client") && c->mode == JZ_MODE_NONE)
+		c->mode = JZ_MODE_CLIENT;
+	if (!name)	/* a section header (inih built with section callbacks) */
+		return 1;
+	if (!strcmp(section, "jazzd") && !strcmp(name, "mode")) {
+		if (!strcmp(value, "server"))
+			c->mode = JZ_MODE_SERVER;
+		else if (!strcmp(value, "client"))
+			c->mode = JZ_MODE_CLIENT;
+		else
+			goto bad;
+		return 1;
+	}
+	STR("jazzd", "log_level", log_level);
+
+	STR("server", "listen", listen);
+	STR("server", "cert", cert);
+	STR("server", "key", key);
+	STR("server", "keytab", keytab);
+	STR("server", "service", service);
+	STR("server", "realm", realm);
+	STR("server", "pool4", pool4);
+	STR("server", "pool6", pool6);
+	STR("server", "leases", leases);
+	STR("server", "cipher", cipher);
+	INT("server", "rekey_interval", rekey_s);
+	INT("server", "keepalive", keepalive_s);
+	INT("server", "dead_after", dead_s);
+	INT("server", "handshake_timeout", handshake_timeout_s);
+	INT("server", "login_timeout", login_timeout_s);
+	INT("server", "max_skew", max_skew_s);
+	INT("server", "max_sessions", max_sessions);
+	INT("server", "peer_debounce_ms", peer_debounce_ms);
+	INT("server", "verdict_cache", verdict_cache_s);
+	INT("server", "max_rounds", max_rounds);
+	STR("server", "rcache", rcache);
+	if (!strcmp(section, "server") && !strcmp(name, "channel_binding")) {
+		c->channel_binding = parse_bool(value);
+		return 1;
+	}
+	if ((!strcmp(section, "server") || !strcmp(section, "client")) &&
+	    !strcmp(name, "time_offset")) {
+		c->time_offset = atoi(value);
+		return 1;
+	}
+	if ((!strcmp(section, "server") || !strcmp(section, "client")) &&
+	    !strcmp(name, "max_frame")) {
+		if (parse_int(value, &tmp) || tmp < 1024)
+			goto bad;
+		c->max_frame = (size_t)tmp;
+		return 1;
+	}
+
+	STR("client", "server", server);
+	STR("client", "server_name", server_name);
+	STR("client", "ca", ca);
+	STR("client", "fingerprint", fingerprint);
+	STR("client", "device", device);
+	STR("client", "method", method);
+	STR("client", "user", user);
+	STR("client", "password", password);
+	STR("client", "password_file", password_file);
+	STR("client", "ccache", ccache);
+	STR("client", "keytab", client_keytab);
+	STR("client", "principal", principal);
+	STR("client", "service", service);
+	STR("client", "realm", realm);
+	STR("client", "enctype", enctype);
+	STR("client", "endpoint", endpoint);
+	INT("client", "listen_port", listen_port);
+	INT("client", "reconnect_min", reconnect_min_s);
+	INT("client", "reconnect_max", reconnect_max_s);
+	INT("client", "keepalive", keepalive_s);
+	INT("client", "dead_after", dead_s);
+	if (!strcmp(section, "client") && !strcmp(name, "interactive")) {
+		c->interactive = parse_bool(value);
+		return 1;
+	}
+	if (!strcmp(section, "answers")) {
+		if (jz_config_add_answer(c, name, value))
+			goto bad;
+		return 1;
+	}
+
+	STR("kernel", "backend", kbackend);
+	STR("kernel", "ifname", ifname);
+	STR("kernel", "log", klog);
+	STR("kernel", "inject", kinject);
+
+	STR("callbacks", "plugin", plugin);
+	STR("callbacks", "python", python);
+	STR("callbacks", "order", order);
+	INT("callbacks", "timeout_ms", cb_timeout_ms);
+	INT("callbacks", "threads", cb_threads);
+
+	{
+		int r = jz_evt_config_set(c, section, name, value, p->err, p->errlen);
+
+		if (r == 0)
+			return 1;
+		if (r < 0) {
+			p->failed = true;
+			return 0;
+		}
+	}
+	snprintf(p->err, p->errlen, "unknown setting [%s] %s", section, name);
+	p->failed = true;
+	return 0;
+bad:
+	snprintf(p->err, p->errlen, "bad value for [%s] %s: %s", section, name, value);
+	p->failed = true;
+	return 0;
+}
+
+static void set_defaults(struct jz_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->log_level = strdup("info");
+	c->listen = strdup("0.0.0.0:7443");
+	c->pool4 = strdup("10.77.0.0/16");
+	c->pool6 = strdup("fd77:6a61:7a7a::/64");
+	c->leases = strdup("/var/lib/jazz/leases.json");
+	c->cipher = strdup("chacha20-poly1305");
+	c->rekey_s = 3600;
+	c->keepalive_s = 15;
+	c->dead_s = 0;
+	c->handshake_timeout_s = 10;
+	c->login_timeout_s = 60;
+	c->max_frame = 65536;
+	c->max_skew_s = 300;
+	c->max_sessions = 4096;
+	c->peer_debounce_ms = 50;
+	c->verdict_cache_s = 60;
+	c->max_rounds = 5;
+	c->channel_binding = true;
+	c->method = strdup("kerberos");
+	c->enctype = strdup("aes256-cts-hmac-sha1-96");
+	c->reconnect_min_s = 1;
+	c->reconnect_max_s = 60;
+	c->kbackend = strdup("netlink");
+	c->ifname = strdup("jazz0");
+	c->order = strdup("plugin,python");
+	c->cb_timeout_ms = 2000;
+	c->cb_threads = 4;
+	jz_evt_config_init(c);
+}
+
+int jz_config_load(const char *path, struct jz_config *c, char *err, size_t errlen)
+{
+	struct parse_ctx p = { .c = c, .err = err, .errlen = errlen };
+	int r;
+
+	set_defaults(c);
+	r = ini_parse(path, handler, &p);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (r > 0) {
+		if (!p.failed)
+			snprintf(err, errlen, "syntax error");
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, " (%s line %d)", path, r);
+		return -1;
+	}
+	if (c->mode == JZ_MODE_NONE) {
+		snprintf(err, errlen, "%s has neither [server] nor [client]", path);
+		return -1;
+	}
+	if (!c->dead_s)
+		c->dead_s = 3 * c->keepalive_s;
+	return 0;
+}
+
+void jz_config_free(struct jz_config *c)
+{
+	char **strs[] = {
+		&c->log_level, &c->listen, &c->cert, &c->key, &c->keytab,
+		&c->service, &c->realm, &c->pool4, &c->pool6, &c->leases,
+		&c->cipher, &c->server, &c->server_name, &c->ca, &c->fingerprint,
+		&c->device, &c->method, &c->user, &c->password,
+		&c->password_file, &c->ccache, &c->client_keytab, &c->principal,
+		&c->enctype, &c->endpoint, &c->kbackend, &c->ifname, &c->klog,
+		&c->kinject, &c->plugin, &c->rcache, &c->python, &c->order,
+	};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+	for (size_t i = 0; i < c->n_answers; i++) {
+		free(c->answers[i].code);
+		free(c->answers[i].value);
+	}
+	c->n_answers = 0;
+	jz_evt_config_free(c);
+}

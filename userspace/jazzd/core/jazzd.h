@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * jazzd: shared declarations of the daemon (configuration, the global
+ * context, the server and client halves).
+ *
+ * core/ interface. Must not grow a part's internals: those stay in the
+ * part's folder.
+ */
+#ifndef JAZZD_H
+#define JAZZD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#define JZ_PROTO_VERSION 1
+#define JZ_MAX_ANSWERS 16
+
+enum jz_mode { JZ_MODE_NONE, JZ_MODE_SERVER, JZ_MODE_CLIENT };
+
+struct jz_answer {
+	char *code;
+	char *value;
+};
+
+struct jz_config {
+	enum jz_mode mode;
+	char *log_level;
+
+	/* [server] */
+	char *listen;		/* host:port */
+	char *cert, *key;
+	char *keytab;
+	char *service;		/* principal the clients ask a ticket for */
+	char *realm;		/* default realm for password logins */
+	char *pool4, *pool6;	/* CIDR */
+	char *leases;		/* state file */
+	char *cipher;		/* chacha20-poly1305 | aes-256-gcm */
+	int rekey_s;
+	int keepalive_s;
+	int dead_s;		/* no traffic for this long: session dropped */
+	int handshake_timeout_s;
+	int login_timeout_s;
+	size_t max_frame;
+	int max_skew_s;
+	int max_sessions;
+	int peer_debounce_ms;
+	int verdict_cache_s;
+	int max_rounds;		/* validate_user rounds */
+	char *rcache;		/* AP-REQ replay cache name */
+	bool channel_binding;	/* tokens bound to the TLS session */
+	int time_offset;	/* testing aid: seconds added to the krb clock */
+
+	/* [client] */
+	char *server;		/* host:port */
+	char *server_name;	/* TLS SNI / host part of the service */
+	char *ca;
+	char *fingerprint;	/* sha256 hex, colons allowed */
+	char *device;
+	char *method;		/* kerberos | password */
+	char *user;
+	char *password;
+	char *password_file;
+	char *ccache;
+	char *client_keytab;
+	char *principal;
+	char *enctype;
+	struct jz_answer answers[JZ_MAX_ANSWERS];
+	size_t n_answers;
+	bool interactive;
+	int listen_port;	/* underlay UDP port reported to the server */
+	char *endpoint;		/* ip:port reported instead of the one seen */
+	int reconnect_min_s, reconnect_max_s;
+
+	/* [kernel] */
+	char *kbackend;		/* netlink | fake */
+	char *ifname;
+	char *klog;		/* fake: operations log */
+	char *kinject;		/* fake: FIFO for injected approval requests */
+
+	/* [callbacks] */
+	char *plugin;
+	char *python;
+	char *order;
+	int cb_timeout_ms;
+	int cb_threads;
+
+	void *bus_config;	/* struct jz_bus_config *, when built with bus.c */
+	bool bus_configured;	/* a [redis] or [events] section was given */
+};
+
+int jz_config_load(const char *path, struct jz_config *c, char *err, size_t errlen);
+void jz_config_free(struct jz_config *c);
+int jz_config_add_answer(struct jz_config *c, const char *code, const char *value);
+
+struct jz_callbacks;
+struct jz_kernel;
+struct jz_server;
+struct jz_client;
+
+struct jz_daemon {
+	struct event_base *base;
+	const char *config_path;
+	struct jz_config cfg;
+	struct jz_callbacks *cb;
+	void *bus;		/* struct jz_bus * or NULL */
+	struct jz_server *server;
+	struct jz_client *client;
+	/* command line answers, kept across reloads */
+	struct jz_answer cli_answers[JZ_MAX_ANSWERS];
+	size_t n_cli_answers;
+	char *cli_password;
+	int exit_status;	/* set by who stops the loop on an error */
+};
+
+extern struct jz_daemon *jz_d;
+
+/* evt.c: events to Redis (no-op without a bus); payload reference stolen */
+void jz_event(const char *name, json_t *payload);
+/* Would an event go anywhere (a bus, or the debug log)? Lets callers skip
+ * building payloads nobody reads. */
+bool jz_events_on(void);
+void jz_evt_config_init(struct jz_config *c);
+int jz_evt_config_set(struct jz_config *c, const char *section, const char *name,
+		      const char *value, char *err, size_t errlen);
+void jz_evt_config_free(struct jz_config *c);
+int jz_evt_start(struct jz_daemon *d, char *err, size_t errlen);
+int jz_evt_reload(struct jz_daemon *d, char *err, size_t errlen);
+void jz_evt_stop(struct jz_daemon *d);
+
+struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen);
+int jz_server_reload(struct jz_server *s);
+void jz_server_free(struct jz_server *s);
+
+struct jz_client *jz_client_new(struct jz_daemon *d, char *err, size_t errlen);
+int jz_client_reload(struct jz_client *c);
+void jz_client_free(struct jz_client *c);
+
+/* util.c */
+int jz_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+char *jz_b64_encode(const unsigned char *buf, size_t len);
+unsigned char *jz_b64_decode(const char *s, size_t *len);
+void jz_hex(const unsigned char *buf, size_t len, char *out);
+void jz_sockaddr_str(const void *sa, char *ip, size_t iplen, uint16_t *port);
+double jz_now(void);
+struct bufferevent;
+/* Why a (TLS) bufferevent failed: the OpenSSL error if any, else errno's text. */
+void jz_bev_error(struct bufferevent *bev, char *err, size_t errlen);
+
+#endif

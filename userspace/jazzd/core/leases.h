@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Virtual address leases of the server (leases.c).
+ *
+ * core/ interface, used by server/. Must not know sessions.
+ */
+#ifndef JAZZD_LEASES_H
+#define JAZZD_LEASES_H
+
+#include <stdint.h>
+#include <time.h>
+#include <jansson.h>
+
+struct jz_lease {
+	char key[600];		/* user@realm/device */
+	uint32_t idx;		/* 1.. : peer id everywhere */
+	char vip4[46], vip6[46];
+	time_t last_seen;
+};
+
+struct jz_leases;
+
+struct jz_leases *jz_leases_new(const char *path, const char *pool4, const char *pool6,
+				char *err, size_t errlen);
+struct jz_lease *jz_leases_find(struct jz_leases *l, const char *key);
+struct jz_lease *jz_leases_by_vip(struct jz_leases *l, const char *ip);
+/* Finds or makes the lease; NULL when the pool is full. The change is
+ * written by the next jz_leases_flush(). */
+struct jz_lease *jz_leases_get(struct jz_leases *l, const char *key);
+int jz_leases_save(struct jz_leases *l);
+/* Writes the file if anything changed (the server calls it on a short timer). */
+int jz_leases_flush(struct jz_leases *l);
+void jz_leases_prefix(struct jz_leases *l, int *plen4, int *plen6);
+void jz_leases_free(struct jz_leases *l);
+
+#endif

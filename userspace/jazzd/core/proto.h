@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Control channel framing and TLS (docs/PROTOCOL-control.md): every
+ * message is a 4-byte big-endian length and that many bytes of UTF-8 JSON,
+ * an object with "v" (protocol version) and "type".
+ *
+ * core/ interface. Must not declare message handlers.
+ */
+#ifndef JAZZD_PROTO_H
+#define JAZZD_PROTO_H
+
+#include <stddef.h>
+#include <event2/bufferevent.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#define JZ_BINDING_LEN 32
+/* ECDHE groups of both sides, in order of preference */
+#define JZ_TLS_GROUPS "X25519:P-256"
+
+/* 1: *out holds a message; 0: need more bytes; -1: protocol error (err). */
+int jz_frame_read(struct bufferevent *bev, size_t max, json_t **out,
+		  char *err, size_t errlen);
+/* Sends msg (reference stolen) with "v" added. */
+void jz_frame_send(struct bufferevent *bev, json_t *msg);
+/* Sends a message already serialised: buf[4..4+len) is the JSON (with
+ * "v"); buf[0..4) is left for the length. For hot paths without jansson. */
+void jz_frame_send_raw(struct bufferevent *bev, unsigned char *buf, size_t len);
+const char *jz_msg_type(json_t *msg);
+const char *jz_msg_str(json_t *msg, const char *key);
+long long jz_msg_int(json_t *msg, const char *key, long long dflt);
+
+SSL_CTX *jz_tls_server_ctx(const char *cert, const char *key, char *err, size_t errlen);
+SSL_CTX *jz_tls_client_ctx(const char *ca, const char *fingerprint,
+			   char *err, size_t errlen);
+/* After the handshake: checks the pinned SHA-256 fingerprint, if any. */
+int jz_tls_check_pin(SSL *ssl, const char *fingerprint, char *err, size_t errlen);
+/* The channel binding: an RFC 5705/8446 exporter value of this session. */
+int jz_tls_binding(SSL *ssl, unsigned char out[JZ_BINDING_LEN]);
+
+#endif

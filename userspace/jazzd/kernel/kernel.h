@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The client's view of its jazz device: a small interface with two
+ * implementations, the real one over generic netlink + rtnetlink
+ * (kernel_nl.c) and a fake one that records every operation in a log file
+ * and takes injected approval requests from a FIFO (kernel_fake.c), so the
+ * control plane is testable without the module. [kernel] backend = netlink|fake.
+ *
+ * kernel/ interface, shared by both backends; kernel_nl.c and kernel_fake.c
+ * must not include each other.
+ */
+#ifndef JAZZD_KERNEL_H
+#define JAZZD_KERNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <event2/event.h>
+
+#include "core/jazzd.h"
+
+#define JZ_IP_MAX 46
+
+struct jz_kpeer {
+	uint32_t id;		/* the peer's id on this device */
+	uint32_t remote_id;	/* our id on the peer's device */
+	char name[64];
+	char vip4[JZ_IP_MAX];	/* allowed-ips: vip4/32 and vip6/128 */
+	char vip6[JZ_IP_MAX];
+	char endpoint_ip[JZ_IP_MAX];	/* underlay; "" for none */
+	uint16_t endpoint_port;
+	uint16_t keepalive_s;
+};
+
+struct jz_kkey {
+	uint32_t peer_id;
+	int slot;		/* JAZZ_KEY_SLOT_PRIMARY / _SECONDARY */
+	uint8_t key_id;
+	int cipher;		/* JAZZ_CIPHER_* */
+	uint8_t tx_key[32], tx_salt[4];
+	uint8_t rx_key[32], rx_salt[4];
+};
+
+struct jz_kconn {
+	uint64_t cookie;	/* 0: by addresses */
+	uint32_t peer_id;
+	int direction;		/* JAZZ_DIRECTION_* */
+	int proto;		/* IP protocol number */
+	char src[JZ_IP_MAX], dst[JZ_IP_MAX];
+	uint16_t sport, dport;
+	int end;		/* conn-expire: JAZZ_CONN_END_* */
+};
+
+struct jz_kernel;
+
+struct jz_kernel_ops {
+	int (*set_addresses)(struct jz_kernel *k, const char *vip4, int plen4,
+			     const char *vip6, int plen6);
+	int (*peer_set)(struct jz_kernel *k, const struct jz_kpeer *p, bool create);
+	int (*peer_del)(struct jz_kernel *k, uint32_t id);
+	int (*key_new)(struct jz_kernel *k, const struct jz_kkey *key);
+	int (*key_swap)(struct jz_kernel *k, uint32_t peer_id);
+	int (*conn_verdict)(struct jz_kernel *k, const struct jz_kconn *c,
+			    bool approve, uint32_t lifetime_s);
+	int (*listen_port)(struct jz_kernel *k);
+	void (*free)(struct jz_kernel *k);
+};
+
+typedef void (*jz_kconn_fn)(void *arg, const struct jz_kconn *c, bool expired);
+
+struct jz_kernel {
+	const struct jz_kernel_ops *ops;
+	struct event_base *base;
+	jz_kconn_fn on_conn;	/* approval request or expiry */
+	void *arg;
+};
+
+struct jz_kernel *jz_kernel_new(struct event_base *base, const struct jz_config *c,
+				jz_kconn_fn on_conn, void *arg,
+				char *err, size_t errlen);
+struct jz_kernel *jz_kernel_fake_new(struct event_base *base,
+				     const struct jz_config *c,
+				     char *err, size_t errlen);
+struct jz_kernel *jz_kernel_nl_new(struct event_base *base,
+				   const struct jz_config *c,
+				   char *err, size_t errlen);
+
+const char *jz_proto_name(int proto, char *buf, size_t len);
+int jz_proto_number(const char *name);
+
+#endif

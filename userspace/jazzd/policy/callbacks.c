@@ -1,0 +1,590 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Callback dispatcher: backends in the configured order, a small pool of
+ * worker threads, results handed back to the event loop through a list
+ * and an eventfd, a timer per call. Only the loop thread touches a call's
+ * bookkeeping except for the two atomics "abandoned" and "thread".
+ *
+ * The hand-back: a worker appends the finished call to the done list and
+ * writes the eventfd only when the list was empty, i.e. when the loop has
+ * not been woken for it yet; the loop takes the whole list per wakeup.
+ * Under load (many logins at once) one wakeup and one read serve many
+ * calls, where a pipe cost a write per call and two reads per wakeup.
+ *
+ * Must not know what a callback's answer means to the server (server/ does).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+#include "backend.h"
+#include "callbacks.h"
+#include "log.h"
+
+#define MAX_BACKENDS 2
+#define JZ_DEFAULT_EVENTS_PY "/etc/jazz/events.py"
+
+/* The Python developer's python.c overrides this when it is built in. */
+__attribute__((weak)) struct jz_backend *jz_python_load(const char *path,
+							  char *err, size_t errlen)
+{
+	snprintf(err, errlen, "python support not built");
+	return NULL;
+}
+
+/*
+ * The events.py to load: the configured one, or /etc/jazz/events.py when
+ * that exists and nothing was configured; "python =" empty or "none" turns
+ * Python off. A configured file that is missing is an error at load.
+ */
+static const char *python_path(const struct jz_config *c)
+{
+	if (!c->python)
+		return access(JZ_DEFAULT_EVENTS_PY, F_OK) ? NULL : JZ_DEFAULT_EVENTS_PY;
+	if (!*c->python || !strcmp(c->python, "none"))
+		return NULL;
+	return c->python;
+}
+
+/* A set of loaded backends; calls keep a reference across a reload. */
+struct bset {
+	int refs;
+	size_t n;
+	struct jz_backend *b[MAX_BACKENDS];
+	pthread_mutex_t lock[MAX_BACKENDS];	/* for !concurrent backends */
+};
+
+struct strnode {
+	struct strnode *next;
+	char data[];
+};
+
+struct jz_cb_priv {
+	struct jz_callbacks *cb;
+	struct bset *set;
+	int idx;		/* backend index, -1: default answer */
+	jz_cb_done_fn done;
+	void *arg;
+	struct event *timer;
+	bool delivered;		/* done() called (or cancelled) */
+	atomic_bool abandoned;	/* the worker must not run it / ignore result */
+	atomic_ulong thread;	/* worker running it, 0 if none */
+	int rc;
+	struct strnode *mem;
+	struct jz_cb_call *qnext;	/* submit queue */
+	struct jz_cb_call *dnext;	/* done list */
+};
+
+struct jz_callbacks {
+	struct event_base *base;
+	struct bset *set;
+	int timeout_ms;
+	int efd;		/* eventfd: "the done list has calls" */
+	struct event *done_ev;
+	pthread_mutex_t dlock;
+	struct jz_cb_call *dhead, *dtail;
+	pthread_t *threads;
+	int n_threads;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct jz_cb_call *qhead, *qtail;
+	bool stopping;
+	struct jz_cb_stats stats;
+};
+
+static const char *const kind_names[] = {
+	"accept_conn", "user_key", "validate_user", "peer_filter", "peer_connection",
+	"work",
+};
+
+static void bset_put(struct bset *s)
+{
+	if (!s || --s->refs > 0)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->b[i]->destroy)
+			s->b[i]->destroy(s->b[i]);
+		pthread_mutex_destroy(&s->lock[i]);
+	}
+	free(s);
+}
+
+static struct bset *bset_load(const struct jz_config *c, char *err, size_t errlen)
+{
+	struct bset *s = calloc(1, sizeof(*s));
+	char order[128];
+	char *tok, *save;
+
+	s->refs = 1;
+	snprintf(order, sizeof(order), "%s", c->order ? c->order : "plugin,python");
+	for (tok = strtok_r(order, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		struct jz_backend *b = NULL;
+
+		if (!strcmp(tok, "plugin")) {
+			if (!c->plugin || !*c->plugin)
+				continue;
+			b = jz_plugin_load(c->plugin, err, errlen);
+		} else if (!strcmp(tok, "python")) {
+			const char *py = python_path(c);
+
+			if (!py)
+				continue;
+			b = jz_python_load(py, err, errlen);
+		} else {
+			snprintf(err, errlen, "[callbacks] order: unknown backend '%s'", tok);
+			goto fail;
+		}
+		if (!b)
+			goto fail;
+		if (s->n == MAX_BACKENDS) {
+			b->destroy(b);
+			snprintf(err, errlen, "[callbacks] order names a backend twice");
+			goto fail;
+		}
+		pthread_mutex_init(&s->lock[s->n], NULL);
+		s->b[s->n++] = b;
+		jz_info("callbacks: loaded %s", b->name);
+	}
+	return s;
+fail:
+	bset_put(s);
+	return NULL;
+}
+
+static bool backend_has(struct jz_backend *b, enum jz_cb_kind k)
+{
+	switch (k) {
+	case JZ_CB_ACCEPT_CONN: return b->accept_conn;
+	case JZ_CB_USER_KEY: return b->user_key;
+	case JZ_CB_VALIDATE_USER: return b->validate_user;
+	case JZ_CB_PEER_FILTER: return b->peer_filter;
+	case JZ_CB_PEER_CONNECTION: return b->peer_connection;
+	case JZ_CB_WORK: return false;
+	}
+	return false;
+}
+
+static int backend_call(struct jz_backend *b, struct jz_cb_call *c)
+{
+	switch (c->kind) {
+	case JZ_CB_ACCEPT_CONN:
+		return b->accept_conn(b, &c->u.accept.info, &c->u.accept.accept);
+	case JZ_CB_USER_KEY:
+		return b->user_key(b, &c->u.user_key.req, &c->u.user_key.reply);
+	case JZ_CB_VALIDATE_USER:
+		return b->validate_user(b, &c->u.validate.req, &c->u.validate.reply);
+	case JZ_CB_PEER_FILTER:
+		return b->peer_filter(b, &c->u.filter.review, c->u.filter.keep_users,
+				      c->u.filter.keep_peers);
+	case JZ_CB_PEER_CONNECTION:
+		return b->peer_connection(b, &c->u.conn.info, &c->u.conn.reply);
+	case JZ_CB_WORK:
+		break;
+	}
+	return JAZZ_CB_ERROR;
+}
+
+/* Answers when no backend defines the callback. */
+static void set_default(struct jz_cb_call *c)
+{
+	switch (c->kind) {
+	case JZ_CB_ACCEPT_CONN:
+		c->u.accept.accept = 1;
+		break;
+	case JZ_CB_USER_KEY:
+		c->u.user_key.reply.kind = JAZZ_USER_KEY_UNKNOWN_USER;
+		break;
+	case JZ_CB_VALIDATE_USER:
+		c->u.validate.reply.status = JAZZ_VALIDATE_USER_STATUS_ACCEPTED;
+		c->u.validate.reply.n_prompts = 0;
+		break;
+	case JZ_CB_PEER_FILTER:
+		memset(c->u.filter.keep_users, 1, c->u.filter.review.n_users);
+		memset(c->u.filter.keep_peers, 1, c->u.filter.review.n_peers);
+		break;
+	case JZ_CB_PEER_CONNECTION:
+		c->u.conn.reply.approve = 1;
+		c->u.conn.reply.lifetime_s = 0;
+		break;
+	case JZ_CB_WORK:
+		break;
+	}
+}
+
+/* Answers after an error or a timeout: refuse / reject / hide / deny. */
+static void set_fail_closed(struct jz_cb_call *c)
+{
+	c->failed = true;
+	switch (c->kind) {
+	case JZ_CB_ACCEPT_CONN:
+		c->u.accept.accept = 0;
+		break;
+	case JZ_CB_USER_KEY:
+		memset(&c->u.user_key.reply, 0, sizeof(c->u.user_key.reply));
+		c->u.user_key.reply.kind = JAZZ_USER_KEY_UNKNOWN_USER;
+		break;
+	case JZ_CB_VALIDATE_USER:
+		c->u.validate.reply.status = JAZZ_VALIDATE_USER_STATUS_REJECTED;
+		c->u.validate.reply.n_prompts = 0;
+		snprintf(c->u.validate.reply.message, sizeof(c->u.validate.reply.message),
+			 "user validation failed");
+		break;
+	case JZ_CB_PEER_FILTER:
+		memset(c->u.filter.keep_users, 0, c->u.filter.review.n_users);
+		memset(c->u.filter.keep_peers, 0, c->u.filter.review.n_peers);
+		break;
+	case JZ_CB_PEER_CONNECTION:
+		c->u.conn.reply.approve = 0;
+		c->u.conn.reply.lifetime_s = 0;
+		break;
+	case JZ_CB_WORK:
+		break;
+	}
+}
+
+/* Reply sanity: an answer a backend cannot give is an error. */
+static bool reply_valid(struct jz_cb_call *c)
+{
+	switch (c->kind) {
+	case JZ_CB_USER_KEY: {
+		struct jazz_user_key_reply *r = &c->u.user_key.reply;
+
+		if (r->kind == JAZZ_USER_KEY_PASSWORD)
+			return memchr(r->password, 0, sizeof(r->password)) != NULL;
+		if (r->kind == JAZZ_USER_KEY_RAW)
+			return r->key_len > 0 && r->key_len <= JAZZ_RAW_KEY_MAX;
+		return r->kind == JAZZ_USER_KEY_UNKNOWN_USER;
+	}
+	case JZ_CB_VALIDATE_USER: {
+		struct jazz_validate_reply *r = &c->u.validate.reply;
+
+		if (r->status == JAZZ_VALIDATE_USER_STATUS_MORE_DATA)
+			return r->n_prompts > 0 && r->n_prompts <= JAZZ_PROMPTS_MAX;
+		return r->status == JAZZ_VALIDATE_USER_STATUS_ACCEPTED ||
+		       r->status == JAZZ_VALIDATE_USER_STATUS_REJECTED;
+	}
+	default:
+		return true;
+	}
+}
+
+static void call_free(struct jz_cb_call *c)
+{
+	struct jz_cb_priv *p = c->priv;
+
+	if (p->timer)
+		event_free(p->timer);
+	bset_put(p->set);
+	while (p->mem) {
+		struct strnode *n = p->mem->next;
+
+		free(p->mem);
+		p->mem = n;
+	}
+	free(p);
+	free(c);
+}
+
+static void deliver(struct jz_cb_call *c)
+{
+	struct jz_cb_priv *p = c->priv;
+
+	if (p->delivered)
+		return;
+	p->delivered = true;
+	if (p->timer)
+		evtimer_del(p->timer);
+	if (p->done)
+		p->done(p->arg, c);
+}
+
+/* Loop thread: workers finished (or skipped) the calls on the done list. */
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_callbacks *cb = arg;
+	struct jz_cb_call *c, *next;
+	uint64_t v;
+
+	/* resets the counter; a call added after the list is taken below
+	 * finds the list empty and writes again */
+	while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&cb->dlock);
+	c = cb->dhead;
+	cb->dhead = cb->dtail = NULL;
+	pthread_mutex_unlock(&cb->dlock);
+	for (; c; c = next) {
+		struct jz_cb_priv *p = c->priv;
+
+		next = p->dnext;
+		if (!p->delivered && !atomic_load(&p->abandoned)) {
+			if (p->rc != JAZZ_CB_OK || !reply_valid(c)) {
+				jz_warn("callback %s (%s) failed: %s; fail-closed",
+					kind_names[c->kind], c->backend,
+					p->rc != JAZZ_CB_OK ? "returned an error"
+							    : "invalid answer");
+				cb->stats.errors++;
+				set_fail_closed(c);
+			}
+			deliver(c);
+		}
+		call_free(c);
+	}
+}
+
+/* Worker: hand a finished call back to the loop. */
+static void done_push(struct jz_callbacks *cb, struct jz_cb_call *c)
+{
+	static const uint64_t one = 1;
+	bool wake;
+
+	c->priv->dnext = NULL;
+	pthread_mutex_lock(&cb->dlock);
+	wake = !cb->dhead;
+	if (cb->dtail)
+		cb->dtail->priv->dnext = c;
+	else
+		cb->dhead = c;
+	cb->dtail = c;
+	pthread_mutex_unlock(&cb->dlock);
+	if (wake)
+		while (write(cb->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_cb_call *c = arg;
+	struct jz_cb_priv *p = c->priv;
+	struct jz_callbacks *cb = p->cb;
+	unsigned long th;
+
+	atomic_store(&p->abandoned, true);
+	cb->stats.timeouts++;
+	jz_warn("callback %s (%s) timed out after %d ms; abandoned, fail-closed",
+		kind_names[c->kind], c->backend, cb->timeout_ms);
+	th = atomic_load(&p->thread);
+	if (th && p->idx >= 0 && p->set->b[p->idx]->interrupt)
+		p->set->b[p->idx]->interrupt(p->set->b[p->idx], th);
+	set_fail_closed(c);
+	deliver(c);
+}
+
+static void on_default(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_cb_call *c = arg;
+
+	deliver(c);
+	call_free(c);
+}
+
+static void *worker(void *arg)
+{
+	struct jz_callbacks *cb = arg;
+
+	for (;;) {
+		struct jz_cb_call *c;
+		struct jz_cb_priv *p;
+
+		pthread_mutex_lock(&cb->qlock);
+		while (!cb->qhead && !cb->stopping)
+			pthread_cond_wait(&cb->qcond, &cb->qlock);
+		if (!cb->qhead) {
+			pthread_mutex_unlock(&cb->qlock);
+			return NULL;
+		}
+		c = cb->qhead;
+		cb->qhead = c->priv->qnext;
+		if (!cb->qhead)
+			cb->qtail = NULL;
+		pthread_mutex_unlock(&cb->qlock);
+
+		p = c->priv;
+		if (c->kind == JZ_CB_WORK) {
+			if (!atomic_load(&p->abandoned))
+				c->u.work.fn(c->u.work.arg);
+			p->rc = JAZZ_CB_OK;
+		} else if (!atomic_load(&p->abandoned)) {
+			struct jz_backend *b = p->set->b[p->idx];
+			bool lock = !b->concurrent;
+
+			if (lock)
+				pthread_mutex_lock(&p->set->lock[p->idx]);
+			if (!atomic_load(&p->abandoned)) {
+				atomic_store(&p->thread, (unsigned long)pthread_self());
+				p->rc = backend_call(b, c);
+				atomic_store(&p->thread, 0);
+			}
+			if (lock)
+				pthread_mutex_unlock(&p->set->lock[p->idx]);
+		}
+		done_push(cb, c);
+	}
+}
+
+struct jz_cb_call *jz_cb_call_new(enum jz_cb_kind kind)
+{
+	struct jz_cb_call *c = calloc(1, sizeof(*c));
+
+	c->kind = kind;
+	c->priv = calloc(1, sizeof(*c->priv));
+	c->priv->idx = -1;
+	return c;
+}
+
+void *jz_cb_alloc(struct jz_cb_call *call, size_t size)
+{
+	struct strnode *n = calloc(1, sizeof(*n) + size + 1);
+
+	n->next = call->priv->mem;
+	call->priv->mem = n;
+	return n->data;
+}
+
+const char *jz_cb_strdup(struct jz_cb_call *call, const char *s)
+{
+	size_t len = strlen(s ? s : "");
+	char *d = jz_cb_alloc(call, len);
+
+	memcpy(d, s ? s : "", len);
+	return d;
+}
+
+void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *c,
+		  jz_cb_done_fn done, void *arg)
+{
+	struct jz_cb_priv *p = c->priv;
+	struct timeval tv = { 0, 0 };
+
+	p->cb = cb;
+	p->done = done;
+	p->arg = arg;
+	p->set = cb->set;
+	p->set->refs++;
+	cb->stats.calls++;
+	if (c->kind == JZ_CB_PEER_FILTER) {
+		memset(c->u.filter.keep_users, 1, c->u.filter.review.n_users);
+		memset(c->u.filter.keep_peers, 1, c->u.filter.review.n_peers);
+	}
+	if (c->kind == JZ_CB_WORK) {
+		c->backend = "work";
+		p->idx = 0;
+		goto queue;
+	}
+	for (size_t i = 0; i < p->set->n; i++) {
+		if (backend_has(p->set->b[i], c->kind)) {
+			p->idx = (int)i;
+			break;
+		}
+	}
+	if (p->idx < 0) {
+		c->defaulted = true;
+		c->backend = "default";
+		set_default(c);
+		event_base_once(cb->base, -1, EV_TIMEOUT, on_default, c, &tv);
+		return;
+	}
+	c->backend = p->set->b[p->idx]->name;
+	p->timer = evtimer_new(cb->base, on_timeout, c);
+	tv.tv_sec = cb->timeout_ms / 1000;
+	tv.tv_usec = (cb->timeout_ms % 1000) * 1000;
+	evtimer_add(p->timer, &tv);
+queue:
+	pthread_mutex_lock(&cb->qlock);
+	if (cb->qtail)
+		cb->qtail->priv->qnext = c;
+	else
+		cb->qhead = c;
+	cb->qtail = c;
+	pthread_cond_signal(&cb->qcond);
+	pthread_mutex_unlock(&cb->qlock);
+}
+
+void jz_cb_cancel(struct jz_cb_call *c)
+{
+	if (!c)
+		return;
+	c->priv->delivered = true;
+	atomic_store(&c->priv->abandoned, true);
+	if (c->priv->timer)
+		evtimer_del(c->priv->timer);
+}
+
+struct jz_callbacks *jz_callbacks_new(struct event_base *base,
+				      const struct jz_config *c,
+				      char *err, size_t errlen)
+{
+	struct jz_callbacks *cb = calloc(1, sizeof(*cb));
+
+	cb->base = base;
+	cb->timeout_ms = c->cb_timeout_ms > 0 ? c->cb_timeout_ms : 2000;
+	cb->set = bset_load(c, err, errlen);
+	if (!cb->set) {
+		free(cb);
+		return NULL;
+	}
+	cb->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (cb->efd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		bset_put(cb->set);
+		free(cb);
+		return NULL;
+	}
+	pthread_mutex_init(&cb->dlock, NULL);
+	cb->done_ev = event_new(base, cb->efd, EV_READ | EV_PERSIST, on_done, cb);
+	event_add(cb->done_ev, NULL);
+	pthread_mutex_init(&cb->qlock, NULL);
+	pthread_cond_init(&cb->qcond, NULL);
+	cb->n_threads = c->cb_threads > 0 ? c->cb_threads : 4;
+	cb->threads = calloc(cb->n_threads, sizeof(pthread_t));
+	for (int i = 0; i < cb->n_threads; i++)
+		pthread_create(&cb->threads[i], NULL, worker, cb);
+	return cb;
+}
+
+struct jz_callbacks *jz_workpool_new(struct event_base *base, int threads)
+{
+	struct jz_config c = { .order = "", .cb_threads = threads };
+	char err[64];
+
+	return jz_callbacks_new(base, &c, err, sizeof(err));
+}
+
+int jz_callbacks_reload(struct jz_callbacks *cb, const struct jz_config *c,
+			char *err, size_t errlen)
+{
+	struct bset *s = bset_load(c, err, errlen);
+
+	if (!s)
+		return -1;
+	bset_put(cb->set);
+	cb->set = s;
+	cb->timeout_ms = c->cb_timeout_ms > 0 ? c->cb_timeout_ms : 2000;
+	return 0;
+}
+
+void jz_callbacks_stats(struct jz_callbacks *cb, struct jz_cb_stats *st)
+{
+	*st = cb->stats;
+}
+
+void jz_callbacks_free(struct jz_callbacks *cb)
+{
+	if (!cb)
+		return;
+	pthread_mutex_lock(&cb->qlock);
+	cb->stopping = true;
+	pthread_cond_broadcast(&cb->qcond);
+	pthread_mutex_unlock(&cb->qlock);
+	/* Workers stuck in a callback are not waited for: the process is
+	 * going away, and joining would hang on a callback that never ends. */
+	for (int i = 0; i < cb->n_threads; i++)
+		pthread_detach(cb->threads[i]);
+	free(cb->threads);
+	event_free(cb->done_ev);
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The callback dispatcher: picks the backend that answers each callback
+ * ([callbacks] order), runs the call on a worker thread, and brings the
+ * result back to the event loop with a timeout and fail-closed answers.
+ *
+ * Usage: call = jz_cb_call_new(kind); fill call->u.<kind> (strings with
+ * jz_cb_strdup so they live as long as the call); jz_cb_submit(). The done
+ * function runs on the loop thread exactly once unless the call is
+ * cancelled first; the call is freed by the dispatcher afterwards.
+ *
+ * policy/ interface: other folders include only this header of policy/.
+ */
+#ifndef JAZZD_CALLBACKS_H
+#define JAZZD_CALLBACKS_H
+
+#include <stdbool.h>
+#include <event2/event.h>
+#include <jazz/events.h>
+
+#include "core/jazzd.h"
+
+enum jz_cb_kind {
+	JZ_CB_ACCEPT_CONN,
+	JZ_CB_USER_KEY,
+	JZ_CB_VALIDATE_USER,
+	JZ_CB_PEER_FILTER,
+	JZ_CB_PEER_CONNECTION,
+	JZ_CB_WORK,		/* not a callback: fn(arg) on a worker, no timeout */
+};
+
+struct jz_cb_call;
+typedef void (*jz_cb_done_fn)(void *arg, struct jz_cb_call *call);
+
+struct jz_cb_call {
+	enum jz_cb_kind kind;
+	/* outcome, valid in done(): */
+	bool failed;		/* error or timeout: the fail-closed answer */
+	bool defaulted;		/* no backend defines it: the default answer */
+	const char *backend;	/* name of the backend that answered */
+	union {
+		struct {
+			struct jazz_accept_info info;
+			int accept;
+		} accept;
+		struct {
+			struct jazz_user_key_request req;
+			struct jazz_user_key_reply reply;
+		} user_key;
+		struct {
+			struct jazz_validate_request req;
+			struct jazz_data_item *items;
+			struct jazz_validate_reply reply;
+		} validate;
+		struct {
+			struct jazz_peer_review review;
+			struct jazz_user_entry *users;
+			struct jazz_peer_entry *peers;
+			unsigned char *keep_users;
+			unsigned char *keep_peers;
+		} filter;
+		struct {
+			struct jazz_connection_info info;
+			struct jazz_connection_reply reply;
+		} conn;
+		struct {
+			void (*fn)(void *arg);
+			void *arg;
+		} work;
+	} u;
+	/* private */
+	struct jz_cb_priv *priv;
+};
+
+struct jz_callbacks;
+
+struct jz_callbacks *jz_callbacks_new(struct event_base *base,
+				      const struct jz_config *c,
+				      char *err, size_t errlen);
+/* Loads the configured backends anew; on failure keeps the old ones. */
+int jz_callbacks_reload(struct jz_callbacks *cb, const struct jz_config *c,
+			char *err, size_t errlen);
+void jz_callbacks_free(struct jz_callbacks *cb);
+
+struct jz_cb_call *jz_cb_call_new(enum jz_cb_kind kind);
+const char *jz_cb_strdup(struct jz_cb_call *call, const char *s);
+void *jz_cb_alloc(struct jz_cb_call *call, size_t size);
+void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *call,
+		  jz_cb_done_fn done, void *arg);
+/* The caller goes away: done() will not be called. */
+void jz_cb_cancel(struct jz_cb_call *call);
+
+/* A pool without backends, for CPU work kept off the loop (Kerberos). */
+struct jz_callbacks *jz_workpool_new(struct event_base *base, int threads);
+
+/* Statistics for tests and logs. */
+struct jz_cb_stats {
+	unsigned long calls, timeouts, errors;
+};
+void jz_callbacks_stats(struct jz_callbacks *cb, struct jz_cb_stats *st);
+
+#endif

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Links and pair keys: the (a,b) table of devices that see each other, key
+ * distribution with its acks and the periodic rotation. Must not decide
+ * who sees whom (peers.c does) nor touch sessions' sockets directly.
+ */
+#include "server_int.h"
+
+/* ------------------------------------------------------------------ */
+/* links (pairs of devices that see each other) */
+
+static uint64_t link_hash(uint32_t a, uint32_t b)
+{
+	uint64_t x = (uint64_t)a << 32 | b;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static void links_grow(struct jz_server *srv)
+{
+	struct link *old = srv->links;
+	size_t oldcap = srv->links_cap;
+
+	/* grow only when live entries need it; else just drop tombstones */
+	srv->links_cap = oldcap ? ((srv->links_n + 1) * 4 > oldcap ? oldcap * 2 : oldcap)
+				: 1024;
+	srv->links = calloc(srv->links_cap, sizeof(*srv->links));
+	srv->links_n = 0;
+	srv->links_dead = 0;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (old[i].used) {
+			struct link *l = link_find(srv, old[i].a, old[i].b, true);
+
+			*l = old[i];
+		}
+	}
+	free(old);
+}
+
+struct link *link_find(struct jz_server *srv, uint32_t a, uint32_t b, bool create)
+{
+	size_t i;
+
+	if (a > b) {
+		uint32_t t = a;
+
+		a = b;
+		b = t;
+	}
+	if (create && (srv->links_n + srv->links_dead + 1) * 2 > srv->links_cap)
+		links_grow(srv);
+	if (!srv->links_cap)
+		return NULL;
+	i = link_hash(a, b) & (srv->links_cap - 1);
+	for (;; i = (i + 1) & (srv->links_cap - 1)) {
+		struct link *l = &srv->links[i];
+
+		if (l->dead)
+			continue;
+		if (!l->used) {
+			if (!create)
+				return NULL;
+			memset(l, 0, sizeof(*l));
+			l->used = true;
+			l->a = a;
+			l->b = b;
+			srv->links_n++;
+			return l;
+		}
+		if (l->a == a && l->b == b)
+			return l;
+	}
+}
+
+void link_del(struct jz_server *srv, struct link *l)
+{
+	l->used = false;
+	l->dead = true;
+	srv->links_n--;
+	srv->links_dead++;
+}
+
+/* A cipher name that needs no JSON escaping (it comes from the config). */
+static bool plain_name(const char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
+			return false;
+	return true;
+}
+
+/*
+ * The key message to one end, written without jansson (this is the
+ * hottest message: one per pair and end on every link and rekey).
+ */
+static void send_key(struct jz_server *srv, struct session *s, uint32_t peer,
+		     uint8_t key_id, const unsigned char *tx, const unsigned char *rx)
+{
+	unsigned char buf[512];
+	char txk[48], txs[12], rxk[48], rxs[12];
+	const char *cipher = cfg(srv)->cipher;
+	int n;
+
+	if (!s->bev || s->state == S_CLOSING)
+		return;
+	if (!plain_name(cipher) || strlen(cipher) > 64) {
+		jz_err("cipher name '%s' cannot be sent", cipher);
+		return;
+	}
+	EVP_EncodeBlock((unsigned char *)txk, tx, 32);
+	EVP_EncodeBlock((unsigned char *)txs, tx + 32, 4);
+	EVP_EncodeBlock((unsigned char *)rxk, rx, 32);
+	EVP_EncodeBlock((unsigned char *)rxs, rx + 32, 4);
+	n = snprintf((char *)buf + 4, sizeof(buf) - 4,
+		     "{\"type\":\"key\",\"peer\":%u,\"key_id\":%u,\"cipher\":\"%s\","
+		     "\"tx\":{\"key\":\"%s\",\"salt\":\"%s\"},"
+		     "\"rx\":{\"key\":\"%s\",\"salt\":\"%s\"},\"v\":%d}",
+		     peer, key_id, cipher, txk, txs, rxk, rxs, JZ_PROTO_VERSION);
+	if (n > 0 && (size_t)n < sizeof(buf) - 4)
+		jz_frame_send_raw(s->bev, buf, (size_t)n);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(txk, sizeof(txk));
+	OPENSSL_cleanse(rxk, sizeof(rxk));
+}
+
+/* A fresh key for the pair, to both ends; the swap follows both acks. */
+void link_send_key(struct jz_server *srv, struct link *l)
+{
+	unsigned char k[72];	/* a->b key+salt, b->a key+salt */
+	struct session *sa = find_online_idx(srv, l->a);
+	struct session *sb = find_online_idx(srv, l->b);
+
+	if (!sa || !sb)
+		return;
+	if (srv->rpos == 0 || srv->rpos - 1 + sizeof(k) > sizeof(srv->rpool)) {
+		if (RAND_bytes(srv->rpool, sizeof(srv->rpool)) != 1) {
+			jz_err("no random bytes for a key");
+			srv->rpos = 0;
+			return;
+		}
+		srv->rpos = 1;	/* 0 means empty */
+	}
+	memcpy(k, srv->rpool + srv->rpos - 1, sizeof(k));
+	OPENSSL_cleanse(srv->rpool + srv->rpos - 1, sizeof(k));
+	srv->rpos += sizeof(k);
+	l->key_id++;
+	l->ack_a = l->ack_b = false;
+	l->swap_a = l->swap_b = false;
+	l->step_at = jz_now();
+	send_key(srv, sa, l->b, l->key_id, k, k + 36);
+	send_key(srv, sb, l->a, l->key_id, k + 36, k);
+	OPENSSL_cleanse(k, sizeof(k));
+}
+
+void on_key_ack(struct session *s, json_t *m)
+{
+	struct jz_server *srv = s->srv;
+	uint32_t peer = (uint32_t)jz_msg_int(m, "peer", 0);
+	int key_id = (int)jz_msg_int(m, "key_id", -1);
+	struct link *l = link_find(srv, s->lease->idx, peer, false);
+	struct session *o;
+
+	if (!l || key_id != l->key_id)
+		return;
+	if (s->lease->idx == l->a)
+		l->ack_a = true;
+	else
+		l->ack_b = true;
+	if (!l->ack_a || !l->ack_b)
+		return;
+	/* both ends hold the new key in a receive slot: now switch senders */
+	l->step_at = jz_now();
+	o = find_online_idx(srv, peer);
+	send_msg(s, json_pack("{s:s,s:i,s:i}", "type", "key_swap", "peer", peer,
+			      "key_id", key_id));
+	if (o)
+		send_msg(o, json_pack("{s:s,s:i,s:i}", "type", "key_swap", "peer",
+				      s->lease->idx, "key_id", key_id));
+	EVENT("key-rotated", json_pack("{s:s,s:s,s:i}", "device_a",
+					  s->device, "device_b", o ? o->device : "",
+					  "key_id", key_id));
+}
+
+/* "key_swap_ack": that end now sends with key_id. */
+void on_key_swap_ack(struct session *s, json_t *m)
+{
+	uint32_t peer = (uint32_t)jz_msg_int(m, "peer", 0);
+	int key_id = (int)jz_msg_int(m, "key_id", -1);
+	struct link *l = link_find(s->srv, s->lease->idx, peer, false);
+
+	if (!l || key_id != l->key_id || !l->ack_a || !l->ack_b)
+		return;
+	if (s->lease->idx == l->a)
+		l->swap_a = true;
+	else
+		l->swap_b = true;
+	if (l->swap_a && l->swap_b)
+		l->step_at = jz_now();
+}
+
+/*
+ * The next key replaces the previous one in the receive slot it still
+ * occupies, so a pair rotates again only once both ends send with the
+ * current key and packets sealed with the previous one have had
+ * REKEY_SETTLE_S to arrive. An end that never answers (a lost message, a
+ * jazzd without key_swap_ack) holds its pair back for REKEY_STUCK_S.
+ */
+#define REKEY_SETTLE_S 1.0
+#define REKEY_STUCK_S 30.0
+
+static bool link_may_rekey(const struct link *l, double now)
+{
+	if (now - l->step_at >= REKEY_STUCK_S)
+		return true;
+	return l->swap_a && l->swap_b && now - l->step_at >= REKEY_SETTLE_S;
+}
+
+void on_rekey(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_server *srv = arg;
+	double now = jz_now();
+	size_t held = 0;
+
+	for (size_t i = 0; i < srv->links_cap; i++) {
+		struct link *l = &srv->links[i];
+
+		if (!l->used)
+			continue;
+		if (link_may_rekey(l, now))
+			link_send_key(srv, l);
+		else
+			held++;
+	}
+	if (held)
+		jz_info("rekey: %zu pair(s) still finishing the previous rotation, next time",
+			held);
+}
+

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Login: Kerberos (AP-REQ or password) on worker threads, user_key,
+ * validate_user rounds, leases, and going online. Must not send peer
+ * lists itself (it schedules a recomputation).
+ */
+#include "server_int.h"
+
+static void do_validate(struct session *s);
+
+/* ------------------------------------------------------------------ */
+/* login */
+
+void login_failed(struct session *s, const char *reason, const char *message)
+{
+
+	jz_info("login from %s:%u (%s@%s, %s) failed: %s%s%s", s->ip, s->port,
+		s->user[0] ? s->user : "?", s->realm[0] ? s->realm : "?",
+		s->method[0] ? s->method : "?", reason, message ? ": " : "",
+		message ? message : "");
+	EVENT("user-login-failed", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
+					     "realm", s->realm, "method", s->method,
+					     "reason", reason, "source_ip", s->ip,
+					     "source_port", s->port));
+	send_msg(s, json_pack("{s:s,s:s,s:s}", "type", "reject", "reason", reason,
+			      "message", message ? message : ""));
+	session_close(s, NULL);
+}
+
+static void go_online(struct session *s)
+{
+	struct jz_server *srv = s->srv;
+	char key[600];
+	struct session *old;
+
+	snprintf(key, sizeof(key), "%s@%s/%s", s->user, s->realm, s->device);
+	s->lease = jz_leases_get(srv->leases, key);
+	if (!s->lease) {
+		login_failed(s, "pool-full", "no free virtual address");
+		return;
+	}
+	if (!s->ep_ip[0])
+		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", s->ip);
+	if (make_entries(s)) {
+		login_failed(s, "internal", "names that cannot be sent (not UTF-8?)");
+		return;
+	}
+	/* the same device again: the new session replaces the old one */
+	while ((old = find_online_idx(srv, s->lease->idx))) {
+		jz_info("device %s: replaced by a new session", key);
+		send_msg(old, json_pack("{s:s,s:s}", "type", "bye", "reason", "replaced"));
+		session_close(old, "replaced");
+	}
+	s->state = S_ONLINE;
+	s->fresh = true;
+	set_online_idx(srv, s->lease->idx, s);
+	if (!evtimer_pending(srv->lease_ev, NULL)) {
+		struct timeval ltv = { 1, 0 };
+
+		evtimer_add(srv->lease_ev, &ltv);
+	}
+	if (s->deadline)
+		evtimer_del(s->deadline);
+	bufferevent_set_timeouts(s->bev, &(struct timeval){ cfg(srv)->dead_s, 0 }, NULL);
+	send_msg(s, json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:i,s:s,s:o}",
+			      "type", "welcome", "user", s->user, "realm", s->realm,
+			      "device", s->device, "id", s->lease->idx,
+			      "vip4", s->lease->vip4, "prefix4", srv->plen4,
+			      "vip6", s->lease->vip6, "prefix6", srv->plen6,
+			      "keepalive", cfg(srv)->keepalive_s, "cipher", cfg(srv)->cipher,
+			      "endpoint", ep_json(s->ep_ip, s->ep_port)));
+	jz_info("login: %s@%s device %s from %s:%u (%s) -> %s %s", s->user, s->realm,
+		s->device, s->ip, s->port, s->method, s->lease->vip4, s->lease->vip6);
+	EVENT("user-logged-in", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
+					     "realm", s->realm, "device", s->device,
+					     "method", s->method, "source_ip", s->ip,
+					     "source_port", s->port));
+	EVENT("device-connected", json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:i}",
+					       "user", s->user, "realm", s->realm,
+					       "device", s->device, "id", s->lease->idx,
+					       "vip4", s->lease->vip4, "vip6", s->lease->vip6,
+					       "endpoint_ip", s->ep_ip,
+					       "endpoint_port", s->ep_port));
+	schedule_recompute(srv);
+}
+
+static void validate_done(void *arg, struct jz_cb_call *c)
+{
+	struct session *s = arg;
+	struct jazz_validate_reply *r = &c->u.validate.reply;
+
+	s->pending = NULL;
+	if (r->status == JAZZ_VALIDATE_USER_STATUS_ACCEPTED) {
+		go_online(s);
+	} else if (r->status == JAZZ_VALIDATE_USER_STATUS_MORE_DATA) {
+		json_t *prompts = json_array();
+
+		if (s->round + 1 >= (unsigned)cfg(s->srv)->max_rounds) {
+			login_failed(s, "too-many-rounds", "too many validation rounds");
+			return;
+		}
+		for (size_t i = 0; i < r->n_prompts; i++)
+			json_array_append_new(prompts, json_pack("{s:s,s:s,s:b}",
+				"code", r->prompts[i].code, "text", r->prompts[i].text,
+				"secret", r->prompts[i].secret));
+		send_msg(s, json_pack("{s:s,s:i,s:o,s:s}", "type", "challenge",
+				      "round", s->round, "prompts", prompts,
+				      "message", r->message));
+	} else {
+		login_failed(s, c->failed ? "validation-failed" : "rejected",
+			     r->message[0] ? r->message : NULL);
+	}
+}
+
+static void do_validate(struct session *s)
+{
+	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_VALIDATE_USER);
+	size_t n = json_array_size(s->other_data);
+	struct jazz_data_item *items = jz_cb_alloc(c, (n + 1) * sizeof(*items));
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *it = json_array_get(s->other_data, i);
+
+		items[i].code = jz_cb_strdup(c, jz_msg_str(it, "code"));
+		items[i].value = jz_cb_strdup(c, jz_msg_str(it, "value"));
+	}
+	c->u.validate.req.username = jz_cb_strdup(c, s->user);
+	c->u.validate.req.realm = jz_cb_strdup(c, s->realm);
+	c->u.validate.req.device = jz_cb_strdup(c, s->device);
+	snprintf(c->u.validate.req.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
+	c->u.validate.req.source.port = s->port;
+	c->u.validate.req.method = jz_cb_strdup(c, s->method);
+	c->u.validate.req.other_data = items;
+	c->u.validate.req.n_other_data = n;
+	c->u.validate.req.round = s->round;
+	c->u.validate.items = items;
+	s->pending = c;
+	jz_cb_submit(s->srv->d->cb, c, validate_done, s);
+}
+
+/* Merge {code,value} items into other_data (a later answer replaces). */
+static int merge_data(struct session *s, json_t *items)
+{
+	size_t i;
+	json_t *it;
+
+	if (!items)
+		return 0;
+	if (!json_is_array(items) || json_array_size(items) > 32)
+		return -1;
+	json_array_foreach(items, i, it) {
+		const char *code = jz_msg_str(it, "code"), *val = jz_msg_str(it, "value");
+		bool found = false;
+
+		if (!code || !val)
+			return -1;
+		for (size_t j = 0; j < json_array_size(s->other_data) && !found; j++) {
+			json_t *o = json_array_get(s->other_data, j);
+
+			if (!strcmp(jz_msg_str(o, "code"), code)) {
+				json_object_set_new(o, "value", json_string(val));
+				found = true;
+			}
+		}
+		if (!found)
+			json_array_append_new(s->other_data,
+					      json_pack("{s:s,s:s}", "code", code, "value", val));
+	}
+	return 0;
+}
+
+static void authenticated(struct session *s, struct jz_krb_buf *proof,
+			  const struct jz_krb_identity *id)
+{
+	char *b64 = jz_b64_encode(proof->data, proof->len);
+
+	snprintf(s->user, sizeof(s->user), "%s", id->user);
+	snprintf(s->realm, sizeof(s->realm), "%s", id->realm);
+	send_msg(s, json_pack("{s:s,s:s,s:s,s:s}", "type", "auth", "user", s->user,
+			      "realm", s->realm, "proof", b64));
+	free(b64);
+	jz_krb_buf_free(proof);
+	s->round = 0;
+	do_validate(s);
+}
+
+/* A Kerberos check on a worker thread (krb.c's server is thread-safe). */
+struct krb_job {
+	struct jz_krb_server *krb;
+	atomic_int *busy;
+	bool password;
+	unsigned char *token;
+	size_t token_len;
+	unsigned char binding[JZ_BINDING_LEN];
+	bool bind;
+	struct jazz_user_key_reply secret;
+	int rc;
+	struct jz_krb_identity id;
+	struct jz_krb_buf proof;
+	char err[256];
+};
+
+static void krb_job_run(void *arg)
+{
+	struct krb_job *j = arg;
+
+	if (j->password) {
+		struct jz_krb_secret sec = { 0 };
+
+		if (j->secret.kind == JAZZ_USER_KEY_PASSWORD)
+			sec.password = j->secret.password;
+		else {
+			sec.key = j->secret.key;
+			sec.key_len = j->secret.key_len;
+		}
+		j->rc = jz_krb_pw_verify(j->krb, j->token, j->token_len, &sec,
+					 j->bind ? j->binding : NULL,
+					 j->bind ? sizeof(j->binding) : 0,
+					 &j->id, &j->proof, j->err, sizeof(j->err));
+		OPENSSL_cleanse(&j->secret, sizeof(j->secret));
+	} else {
+		j->rc = jz_krb_ap_verify(j->krb, j->token, j->token_len,
+					 j->bind ? j->binding : NULL,
+					 j->bind ? sizeof(j->binding) : 0,
+					 &j->id, &j->proof, j->err, sizeof(j->err));
+	}
+	atomic_fetch_sub(j->busy, 1);
+}
+
+static void krb_job_done(void *arg, struct jz_cb_call *c)
+{
+	struct session *s = arg;
+	struct krb_job *j = c->u.work.arg;
+
+	s->pending = NULL;
+	if (j->rc)
+		login_failed(s, jz_krb_status_name(j->rc), j->err);
+	else
+		authenticated(s, &j->proof, &j->id);
+}
+
+static void krb_submit(struct session *s, bool password,
+		       const struct jazz_user_key_reply *secret)
+{
+	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_WORK);
+	struct krb_job *j = jz_cb_alloc(c, sizeof(*j));
+
+	j->krb = s->srv->krb;
+	j->busy = &s->srv->krb_busy;
+	atomic_fetch_add(j->busy, 1);
+	j->password = password;
+	j->token = jz_cb_alloc(c, s->token_len);
+	memcpy(j->token, s->token, s->token_len);
+	j->token_len = s->token_len;
+	memcpy(j->binding, s->binding, sizeof(j->binding));
+	j->bind = cfg(s->srv)->channel_binding;
+	if (secret)
+		j->secret = *secret;
+	c->u.work.fn = krb_job_run;
+	c->u.work.arg = j;
+	s->pending = c;
+	jz_cb_submit(s->srv->work, c, krb_job_done, s);
+}
+
+static void user_key_done(void *arg, struct jz_cb_call *c)
+{
+	struct session *s = arg;
+	struct jazz_user_key_reply *r = &c->u.user_key.reply;
+
+	s->pending = NULL;
+	if (r->kind != JAZZ_USER_KEY_PASSWORD && r->kind != JAZZ_USER_KEY_RAW) {
+		login_failed(s, c->defaulted ? "password-login-disabled" : "unknown-user",
+			     NULL);
+		return;
+	}
+	krb_submit(s, true, r);
+	OPENSSL_cleanse(r, sizeof(*r));
+}
+
+/* Whether the login's "features" array names @name. */
+static bool has_feature(json_t *login, const char *name)
+{
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(login, "features"), i, f)
+		if (json_is_string(f) && !strcmp(json_string_value(f), name))
+			return true;
+	return false;
+}
+
+void on_login(struct session *s, json_t *m)
+{
+	const char *method = jz_msg_str(m, "method"), *dev = jz_msg_str(m, "device");
+	const char *tok = jz_msg_str(m, "token");
+	const char *ep = jz_msg_str(m, "endpoint_ip");
+	char err[256];
+	int rc;
+
+	if (s->user[0] || s->pending || s->token) {
+		login_failed(s, "protocol", "second login message");
+		return;
+	}
+	if (!method || !dev || !tok || !*dev || strlen(dev) > 63 ||
+	    strpbrk(dev, "/@ \t\n") ||
+	    (strcmp(method, "kerberos") && strcmp(method, "password"))) {
+		login_failed(s, "protocol", "bad login message");
+		return;
+	}
+	snprintf(s->method, sizeof(s->method), "%s", method);
+	snprintf(s->device, sizeof(s->device), "%s", dev);
+	s->ep_port = (uint16_t)jz_msg_int(m, "listen_port", 0);
+	s->takes_delta = has_feature(m, "peers_delta");
+	if (ep && strlen(ep) < sizeof(s->ep_ip))
+		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", ep);
+	s->token = jz_b64_decode(tok, &s->token_len);
+	if (!s->token || merge_data(s, json_object_get(m, "other_data"))) {
+		login_failed(s, "protocol", "bad token or other_data");
+		return;
+	}
+	if (!strcmp(method, "kerberos")) {
+		krb_submit(s, false, NULL);
+	} else {
+		struct jz_krb_pw_hello h;
+		struct jz_cb_call *c;
+
+		rc = jz_krb_pw_peek(s->token, s->token_len, &h, err, sizeof(err));
+		if (rc) {
+			login_failed(s, jz_krb_status_name(rc), err);
+			return;
+		}
+		snprintf(s->user, sizeof(s->user), "%s", h.user);
+		snprintf(s->realm, sizeof(s->realm), "%s", h.realm);
+		c = jz_cb_call_new(JZ_CB_USER_KEY);
+		c->u.user_key.req.username = jz_cb_strdup(c, h.user);
+		c->u.user_key.req.realm = jz_cb_strdup(c, h.realm);
+		snprintf(c->u.user_key.req.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
+		c->u.user_key.req.source.port = s->port;
+		c->u.user_key.req.enctype = jz_cb_strdup(c, h.enctype_name);
+		s->pending = c;
+		jz_cb_submit(s->srv->d->cb, c, user_key_done, s);
+	}
+}
+
+void on_answer(struct session *s, json_t *m)
+{
+	if (s->pending || !s->user[0] || !s->token) {
+		login_failed(s, "protocol", "unexpected answer");
+		return;
+	}
+	if (merge_data(s, json_object_get(m, "other_data"))) {
+		login_failed(s, "protocol", "bad other_data");
+		return;
+	}
+	s->round++;
+	do_validate(s);
+}
+

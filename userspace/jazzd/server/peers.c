@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Peer lists: the debounced peer_filter computation, full lists and deltas
+ * sent to viewers, and which pairs get links (keys: links.c). Must not
+ * read login or approval messages.
+ */
+#include "server_int.h"
+
+/* ------------------------------------------------------------------ */
+/*
+ * Peer lists, kept current incrementally. A computation runs at most
+ * every peer_debounce_ms and handles what changed since the last one:
+ *
+ * - devices that left are dropped from every list (no callback needed:
+ *   a list only shrinks by what peer_filter hides);
+ * - a device that came online is its own viewer for the first time:
+ *   peer_filter gets every other online device (a full review), and the
+ *   device gets its complete list ("peers");
+ * - every other viewer's peer_filter is asked about the newcomers only
+ *   (users = their owners); kept ones are added, and a user it hides
+ *   loses all their devices in that list, as in a full review;
+ * - a reload (SIGHUP) asks every viewer about everyone again.
+ *
+ * Viewers already listed get only what changed ("peers_delta": entries
+ * added or whose linked/endpoint changed, ids removed). Pairs that now
+ * see each other get a fresh key; pairs that no longer do lose theirs.
+ */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* s->vis is sorted: a binary search */
+static bool vis_has(struct session *s, uint32_t idx)
+{
+	return s->nvis && bsearch(&idx, s->vis, s->nvis, sizeof(uint32_t), cmp_u32);
+}
+
+void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		*v = realloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = x;
+}
+
+/* The viewer's entry for this id changed: (re)send it or its removal. */
+static void mark_changed(struct session *s, uint32_t idx)
+{
+	u32_push(&s->pchg, &s->npchg, &s->cappchg, idx);
+}
+
+static void ukey(const struct session *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s@%s", p->user, p->realm);
+}
+
+/*
+ * Peer entries are serialised once per device (make_entries) and lists
+ * are put together from them: a device's entry is the same in every list
+ * but for "linked" (and the endpoint shown only when linked).
+ */
+static char *dump_compact(json_t *o, size_t *len)
+{
+	char *str = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(o);
+	*len = str ? strlen(str) : 0;
+	return str;
+}
+
+int make_entries(struct session *p)
+{
+	size_t blen, elen;
+	char *base = dump_compact(json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "id",
+					    p->lease->idx, "device", p->device,
+					    "user", p->user, "realm", p->realm,
+					    "vip4", p->lease->vip4, "vip6", p->lease->vip6),
+				  &blen);
+	char *ep = dump_compact(ep_json(p->ep_ip, p->ep_port), &elen);
+	int rc = -1;
+
+	p->ent_user = dump_compact(json_pack("{s:s,s:s}", "user", p->user, "realm",
+					     p->realm), &p->ent_user_len);
+	if (!base || !ep || !p->ent_user || blen < 2)
+		goto out;
+	/* base is {...}: the entries are base without its '}' and more keys */
+	if (asprintf(&p->ent_linked, "%.*s,\"linked\":true,\"endpoint\":%s}",
+		     (int)blen - 1, base, ep) < 0 ||
+	    asprintf(&p->ent_unlinked, "%.*s,\"linked\":false}", (int)blen - 1, base) < 0)
+		goto out;
+	p->ent_linked_len = strlen(p->ent_linked);
+	p->ent_unlinked_len = strlen(p->ent_unlinked);
+	rc = 0;
+out:
+	free(base);
+	free(ep);
+	return rc;
+}
+
+/* A growing message buffer; its first 4 bytes are left for the frame length. */
+struct mbuf {
+	unsigned char *p;
+	size_t n, cap;
+};
+
+static void mb_add(struct mbuf *b, const void *data, size_t len)
+{
+	if (b->n + len > b->cap) {
+		b->cap = b->cap ? b->cap : 4096;
+		while (b->n + len > b->cap)
+			b->cap *= 2;
+		b->p = realloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->n, data, len);
+	b->n += len;
+}
+
+static void mb_str(struct mbuf *b, const char *str)
+{
+	mb_add(b, str, strlen(str));
+}
+
+static void mb_entry(struct mbuf *b, struct session *p, bool linked, bool comma)
+{
+	if (comma)
+		mb_add(b, ",", 1);
+	if (linked)
+		mb_add(b, p->ent_linked, p->ent_linked_len);
+	else
+		mb_add(b, p->ent_unlinked, p->ent_unlinked_len);
+}
+
+static void mb_send(struct session *s, struct mbuf *b)
+{
+	char tail[32];
+
+	snprintf(tail, sizeof(tail), ",\"v\":%d}", JZ_PROTO_VERSION);
+	mb_str(b, tail);
+	if (s->bev && s->state != S_CLOSING)
+		jz_frame_send_raw(s->bev, b->p, b->n - 4);
+	free(b->p);
+}
+
+static void list_event(struct jz_server *srv, struct session *s)
+{
+	json_t *ev;
+
+	if (!jz_events_on())
+		return;
+	ev = json_array();
+	for (size_t i = 0; i < s->nvis; i++) {
+		struct session *p = find_online_idx(srv, s->vis[i]);
+
+		if (p)
+			json_array_append_new(ev, json_string(p->device));
+	}
+	jz_event("peer-list-changed", json_pack("{s:s,s:s,s:s,s:o}", "user", s->user,
+						"realm", s->realm, "device", s->device,
+						"peers", ev));
+}
+
+/* The complete list: the first one a viewer gets. */
+static void send_full_list(struct jz_server *srv, struct session *s)
+{
+	struct mbuf b = { 0 };
+	json_t *seen = json_object();
+	bool first = true;
+
+	mb_add(&b, "\0\0\0\0", 4);
+	mb_str(&b, "{\"type\":\"peers\",\"peers\":[");
+	for (size_t i = 0; i < s->nvis; i++) {
+		struct session *p = find_online_idx(srv, s->vis[i]);
+
+		if (!p)
+			continue;
+		mb_entry(&b, p, vis_has(p, s->lease->idx), !first);
+		first = false;
+	}
+	mb_str(&b, "],\"users\":[");
+	first = true;
+	for (size_t i = 0; i < s->nvis; i++) {
+		struct session *p = find_online_idx(srv, s->vis[i]);
+		char uk[600];
+
+		if (!p)
+			continue;
+		ukey(p, uk, sizeof(uk));
+		if (json_object_get(seen, uk))
+			continue;
+		json_object_set_new(seen, uk, json_true());
+		if (!first)
+			mb_add(&b, ",", 1);
+		mb_add(&b, p->ent_user, p->ent_user_len);
+		first = false;
+	}
+	json_decref(seen);
+	mb_str(&b, "]");
+	mb_send(s, &b);
+	list_event(srv, s);
+}
+
+/* What changed in a listed viewer's list. */
+static void send_delta(struct jz_server *srv, struct session *s)
+{
+	struct mbuf b = { 0 };
+	bool first = true;
+	size_t i;
+
+	qsort(s->pchg, s->npchg, sizeof(uint32_t), cmp_u32);
+	mb_add(&b, "\0\0\0\0", 4);
+	mb_str(&b, "{\"type\":\"peers_delta\",\"set\":[");
+	for (i = 0; i < s->npchg; i++) {
+		uint32_t id = s->pchg[i];
+		struct session *p;
+
+		if (i && id == s->pchg[i - 1])
+			continue;
+		p = vis_has(s, id) ? find_online_idx(srv, id) : NULL;
+		if (p) {
+			mb_entry(&b, p, vis_has(p, s->lease->idx), !first);
+			first = false;
+		}
+	}
+	mb_str(&b, "],\"del\":[");
+	first = true;
+	for (i = 0; i < s->npchg; i++) {
+		uint32_t id = s->pchg[i];
+		char num[16];
+
+		if ((i && id == s->pchg[i - 1]) || (vis_has(s, id) && find_online_idx(srv, id)))
+			continue;
+		snprintf(num, sizeof(num), "%s%u", first ? "" : ",", id);
+		mb_str(&b, num);
+		first = false;
+	}
+	mb_str(&b, "]");
+	s->npchg = 0;
+	mb_send(s, &b);
+	list_event(srv, s);
+}
+
+/* A pair may get a key: both must see each other and have no key yet. */
+static void link_maybe(struct jz_server *srv, uint32_t a, uint32_t b)
+{
+	struct session *sa = find_online_idx(srv, a), *sb = find_online_idx(srv, b);
+
+	if (!sa || !sb || !vis_has(sa, b) || !vis_has(sb, a))
+		return;
+	if (link_find(srv, a, b, false))
+		return;
+	link_send_key(srv, link_find(srv, a, b, true));
+}
+
+static void link_drop(struct jz_server *srv, uint32_t a, uint32_t b)
+{
+	struct link *l = link_find(srv, a, b, false);
+
+	if (l)
+		link_del(srv, l);
+}
+
+/* What one peer_filter call decided, kept until every call is back. */
+struct filter_res {
+	bool full;
+	uint32_t *keep;		/* ids kept, sorted */
+	size_t nkeep;
+	char (*hidden)[600];	/* users hidden ("user@realm") */
+	size_t nhidden;
+};
+
+void filter_res_free(struct filter_res *r)
+{
+	if (!r)
+		return;
+	free(r->keep);
+	free(r->hidden);
+	free(r);
+}
+
+static bool hidden_user(struct filter_res *r, struct session *p)
+{
+	char uk[600];
+
+	ukey(p, uk, sizeof(uk));
+	for (size_t i = 0; i < r->nhidden; i++)
+		if (!strcmp(r->hidden[i], uk))
+			return true;
+	return false;
+}
+
+/* The viewer's new list from its result; records what changed. */
+static void apply_result(struct jz_server *srv, struct session *s, uint32_t **newlinks,
+			 size_t *nnew, size_t *capnew)
+{
+	struct filter_res *r = s->res;
+	uint32_t *old = s->vis, *nv;
+	size_t nold = s->nvis, nb = 0, n = 0, i, j;
+	uint32_t *base = calloc(nold + 1, sizeof(uint32_t));
+	uint32_t me = s->lease->idx;
+
+	/* what stays of the old list */
+	for (i = 0; i < nold && !r->full; i++) {
+		struct session *p = find_online_idx(srv, old[i]);
+
+		if (p && (!r->nhidden || !hidden_user(r, p)))
+			base[nb++] = old[i];
+	}
+	/* union with what the filter kept (both sorted) */
+	nv = calloc(nb + r->nkeep + 1, sizeof(uint32_t));
+	for (i = 0, j = 0; i < nb || j < r->nkeep;) {
+		if (j == r->nkeep || (i < nb && base[i] < r->keep[j]))
+			nv[n++] = base[i++];
+		else if (i == nb || r->keep[j] < base[i])
+			nv[n++] = r->keep[j++];
+		else {
+			nv[n++] = base[i++];
+			j++;
+		}
+	}
+	free(base);
+	s->vis = nv;
+	s->nvis = n;
+	/* the differences: old vs new (both sorted) */
+	for (i = 0, j = 0; i < nold || j < n;) {
+		uint32_t id;
+		bool added;
+		struct session *p;
+
+		if (j == n || (i < nold && old[i] < nv[j])) {
+			id = old[i++];
+			added = false;
+		} else if (i == nold || nv[j] < old[i]) {
+			id = nv[j++];
+			added = true;
+		} else {
+			i++;
+			j++;
+			continue;
+		}
+		mark_changed(s, id);
+		p = find_online_idx(srv, id);
+		/* the other side's entry for this viewer changes "linked" */
+		if (p && vis_has(p, me))
+			mark_changed(p, me);
+		if (added)
+			u32_push(newlinks, nnew, capnew, id), u32_push(newlinks, nnew, capnew, me);
+		else
+			link_drop(srv, me, id);
+	}
+	free(old);
+	filter_res_free(s->res);
+	s->res = NULL;
+	s->got_res = true;
+}
+
+/* Every call is back: new lists, messages, then keys. */
+static void peers_finish(struct jz_server *srv)
+{
+	struct session *s;
+	uint32_t *nl = NULL;
+	size_t nnl = 0, capnl = 0;
+
+	for (s = srv->sessions; s; s = s->next)
+		if (s->state == S_ONLINE && s->res)
+			apply_result(srv, s, &nl, &nnl, &capnl);
+	for (s = srv->sessions; s; s = s->next) {
+		if (s->state != S_ONLINE)
+			continue;
+		if (!s->listed && s->got_res) {
+			s->listed = true;
+			s->npchg = 0;
+			send_full_list(srv, s);
+		} else if (s->listed && s->npchg && s->takes_delta) {
+			send_delta(srv, s);
+		} else if (s->listed && s->npchg) {
+			s->npchg = 0;	/* a client without peers_delta */
+			send_full_list(srv, s);
+		}
+		s->got_res = false;
+	}
+	for (size_t i = 0; i + 1 < nnl; i += 2)
+		link_maybe(srv, nl[i], nl[i + 1]);
+	free(nl);
+	srv->computing = false;
+	if (srv->dirty)
+		schedule_recompute(srv);
+}
+
+struct filter_ctx {
+	struct jz_server *srv;
+	uint64_t sid;
+	bool full;
+	uint32_t *ids;		/* peer ids in the order given */
+	uint64_t *sids;		/* ... and the sessions they were */
+	size_t n;
+	char (*ukeys)[600];	/* users in order, "user@realm" */
+	size_t nu;
+};
+
+static void filter_ctx_free(struct filter_ctx *fc)
+{
+	free(fc->ids);
+	free(fc->sids);
+	free(fc->ukeys);
+	free(fc);
+}
+
+static void filter_done(void *arg, struct jz_cb_call *c)
+{
+	struct filter_ctx *fc = arg;
+	struct jz_server *srv = fc->srv;
+	struct session *s = find_sid(srv, fc->sid);
+
+	if (s && s->state == S_ONLINE) {
+		struct filter_res *r = calloc(1, sizeof(*r));
+
+		r->full = fc->full;
+		r->keep = calloc(fc->n + 1, sizeof(uint32_t));
+		r->hidden = calloc(fc->nu + 1, sizeof(*r->hidden));
+		for (size_t j = 0; j < fc->nu; j++)
+			if (!c->u.filter.keep_users[j])
+				memcpy(r->hidden[r->nhidden++], fc->ukeys[j], sizeof(*r->hidden));
+		for (size_t i = 0; i < fc->n; i++) {
+			const struct jazz_peer_entry *pe = &c->u.filter.peers[i];
+			struct session *p = find_online_idx(srv, fc->ids[i]);
+
+			/* kept, its user not hidden, and still the same session */
+			if (!c->u.filter.keep_peers[i] || !p || p->sid != fc->sids[i])
+				continue;
+			if (r->nhidden) {
+				char uk[600];
+				bool hid = false;
+
+				snprintf(uk, sizeof(uk), "%s@%s", pe->username, pe->realm);
+				for (size_t j = 0; j < r->nhidden && !hid; j++)
+					hid = !strcmp(r->hidden[j], uk);
+				if (hid)
+					continue;
+			}
+			r->keep[r->nkeep++] = fc->ids[i];
+		}
+		qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
+		filter_res_free(s->res);
+		s->res = r;
+		if (c->failed)
+			jz_warn("peer_filter for %s@%s failed: hiding every peer%s",
+				s->user, s->realm, fc->full ? "" : " it was asked about");
+	}
+	filter_ctx_free(fc);
+	if (--srv->filters_pending == 0)
+		peers_finish(srv);
+}
+
+static const char *arena_put(char **ap, const char *str)
+{
+	char *d = *ap;
+
+	*ap = stpcpy(d, str) + 1;
+	return d;
+}
+
+/* One peer_filter call: viewer s about the sessions in ps[0..n). */
+static void filter_submit(struct jz_server *srv, struct session *s, struct session **ps,
+			  size_t n, bool full)
+{
+	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_PEER_FILTER);
+	struct filter_ctx *fc = calloc(1, sizeof(*fc));
+	struct jazz_peer_entry *pe = jz_cb_alloc(c, (n + 1) * sizeof(*pe));
+	struct jazz_user_entry *ue = jz_cb_alloc(c, (n + 1) * sizeof(*ue));
+	json_t *useen = json_object();
+	size_t k = 0, nu = 0, total = 0;
+	char *ap;
+
+	/* the entries' strings in one block: one allocation, not five per peer */
+	for (size_t i = 0; i < n; i++)
+		total += strlen(ps[i]->device) + strlen(ps[i]->user) + strlen(ps[i]->realm) +
+			 strlen(ps[i]->lease->vip4) + strlen(ps[i]->lease->vip6) + 5;
+	ap = jz_cb_alloc(c, total + 1);
+	fc->srv = srv;
+	fc->sid = s->sid;
+	fc->full = full;
+	fc->ids = calloc(n + 1, sizeof(uint32_t));
+	fc->sids = calloc(n + 1, sizeof(uint64_t));
+	/*
+	 * n rows of 600 bytes, of which only the first nu (distinct users,
+	 * often one) are written: malloc, not calloc, so the untouched rows
+	 * are never zeroed or faulted in (with 200 devices online this was
+	 * a fresh 120 KB mmap, zeroed page by page, for every new device).
+	 */
+	fc->ukeys = malloc((n + 1) * sizeof(*fc->ukeys));
+	for (size_t i = 0; i < n; i++) {
+		struct session *p = ps[i];
+		char uk[600];
+
+		if (p == s)
+			continue;
+		pe[k].device = arena_put(&ap, p->device);
+		pe[k].username = arena_put(&ap, p->user);
+		pe[k].realm = arena_put(&ap, p->realm);
+		pe[k].vip4 = arena_put(&ap, p->lease->vip4);
+		pe[k].vip6 = arena_put(&ap, p->lease->vip6);
+		fc->ids[k] = p->lease->idx;
+		fc->sids[k] = p->sid;
+		ukey(p, uk, sizeof(uk));
+		if (!json_object_get(useen, uk)) {
+			json_object_set_new(useen, uk, json_true());
+			memcpy(fc->ukeys[nu], uk, sizeof(uk));
+			ue[nu].username = pe[k].username;
+			ue[nu].realm = pe[k].realm;
+			nu++;
+		}
+		k++;
+	}
+	json_decref(useen);
+	fc->n = k;
+	fc->nu = nu;
+	c->u.filter.review.username = jz_cb_strdup(c, s->user);
+	c->u.filter.review.realm = jz_cb_strdup(c, s->realm);
+	snprintf(c->u.filter.review.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
+	c->u.filter.review.source.port = s->port;
+	c->u.filter.review.users = ue;
+	c->u.filter.review.n_users = nu;
+	c->u.filter.review.peers = pe;
+	c->u.filter.review.n_peers = k;
+	c->u.filter.users = ue;
+	c->u.filter.peers = pe;
+	c->u.filter.keep_users = jz_cb_alloc(c, nu + 1);
+	c->u.filter.keep_peers = jz_cb_alloc(c, k + 1);
+	srv->filters_pending++;
+	jz_cb_submit(srv->d->cb, c, filter_done, fc);
+}
+
+/* Devices that went away: out of every list, their keys dropped. */
+static void peers_drop_left(struct jz_server *srv)
+{
+	uint32_t *left = srv->left;
+	size_t nleft = srv->nleft;
+
+	if (!nleft)
+		return;
+	qsort(left, nleft, sizeof(uint32_t), cmp_u32);
+	for (struct session *s = srv->sessions; s; s = s->next) {
+		size_t n = 0;
+
+		if (s->state != S_ONLINE || !s->nvis)
+			continue;
+		for (size_t i = 0; i < s->nvis; i++) {
+			uint32_t id = s->vis[i];
+
+			if (bsearch(&id, left, nleft, sizeof(uint32_t), cmp_u32)) {
+				mark_changed(s, id);
+				link_drop(srv, s->lease->idx, id);
+			} else {
+				s->vis[n++] = id;
+			}
+		}
+		s->nvis = n;
+	}
+	srv->nleft = 0;
+}
+
+void on_recompute(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_server *srv = arg;
+	struct session *s, **all, **fresh;
+	size_t nall = 0, nfresh = 0;
+	bool full = srv->full;
+
+	if (srv->computing) {
+		srv->dirty = true;
+		return;
+	}
+	srv->dirty = false;
+	srv->full = false;
+	srv->computing = true;
+	srv->gen++;
+	peers_drop_left(srv);
+	for (s = srv->sessions; s; s = s->next)
+		nall += s->state == S_ONLINE;
+	all = calloc(nall + 1, sizeof(*all));
+	fresh = calloc(nall + 1, sizeof(*fresh));
+	nall = 0;
+	for (s = srv->sessions; s; s = s->next) {
+		if (s->state != S_ONLINE)
+			continue;
+		all[nall++] = s;
+		if (s->fresh)
+			fresh[nfresh++] = s;
+	}
+	jz_debug("peers: %zu online, %zu new, %s review", nall, nfresh,
+		 full ? "full" : "incremental");
+	srv->filters_pending = 1;	/* held until every call is submitted */
+	for (size_t i = 0; i < nall; i++) {
+		s = all[i];
+		if (full || s->fresh)
+			filter_submit(srv, s, all, nall, true);
+		else if (nfresh)
+			filter_submit(srv, s, fresh, nfresh, false);
+	}
+	for (size_t i = 0; i < nfresh; i++)
+		fresh[i]->fresh = false;
+	free(all);
+	free(fresh);
+	if (--srv->filters_pending == 0)
+		peers_finish(srv);
+}
+
+void schedule_recompute(struct jz_server *srv)
+{
+	struct timeval tv = { 0, cfg(srv)->peer_debounce_ms * 1000 };
+
+	if (srv->computing) {
+		srv->dirty = true;
+		return;
+	}
+	if (!evtimer_pending(srv->recompute_ev, NULL))
+		evtimer_add(srv->recompute_ev, &tv);
+}
+

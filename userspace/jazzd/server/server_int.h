@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * server_int.h - what the files of server/ share: the session, link, verdict
+ * cache and server structs and the functions one file calls in another.
+ * Internal to server/: no other folder includes it (its interface is
+ * jz_server_new/reload/free in core/jazzd.h).
+ */
+#ifndef JAZZD_SERVER_INT_H
+#define JAZZD_SERVER_INT_H
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <jazz.h>
+
+#include "policy/callbacks.h"
+#include "core/jazzd.h"
+#include "auth/krb.h"
+#include "core/leases.h"
+#include "log.h"
+#include "core/proto.h"
+
+enum sstate { S_ACCEPTING, S_TLS, S_LOGIN, S_ONLINE, S_CLOSING };
+
+struct session {
+	struct jz_server *srv;
+	struct session *next, *prev;
+	uint64_t sid;
+	enum sstate state;
+	evutil_socket_t fd;
+	struct bufferevent *bev;
+	char ip[46];
+	uint16_t port;
+	struct event *deadline;
+	struct jz_cb_call *pending;
+	unsigned char binding[JZ_BINDING_LEN];
+
+	/* login */
+	char method[16];
+	char user[JZ_KRB_NAME_MAX], realm[JZ_KRB_NAME_MAX];
+	char device[64];
+	unsigned char *token;
+	size_t token_len;
+	json_t *other_data;	/* array of {code, value} */
+	unsigned int round;
+
+	/* online */
+	struct jz_lease *lease;
+	char ep_ip[46];
+	uint16_t ep_port;
+	uint32_t *vis;		/* peer ids this viewer may see, sorted */
+	size_t nvis;
+	bool fresh;		/* online, not yet in a peer computation */
+	bool listed;		/* has had its complete list */
+	bool takes_delta;	/* login listed feature "peers_delta" */
+	struct filter_res *res;	/* its peer_filter answer, until all are in */
+	bool got_res;
+	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */
+	size_t npchg, cappchg;
+	/* this device as others' list entry, serialised once when it goes online */
+	char *ent_linked, *ent_unlinked, *ent_user;
+	size_t ent_linked_len, ent_unlinked_len, ent_user_len;
+	unsigned int conn_inflight;	/* peer_connection calls for this session */
+};
+
+struct link {
+	uint32_t a, b;		/* a < b */
+	uint8_t key_id;
+	bool ack_a, ack_b;	/* key_id is in a receive slot at that end */
+	bool swap_a, swap_b;	/* ... and that end sends with it */
+	double step_at;		/* when the rotation's last step happened */
+	bool used;
+	bool dead;		/* deleted: probing goes on past it */
+};
+
+struct vcache {
+	char key[256];
+	bool approve;
+	uint32_t lifetime;
+	double expires;
+};
+
+struct pending_verdict {
+	struct pending_verdict *next;
+	uint64_t vid;
+	uint64_t origin_sid, dest_sid;
+	json_t *to_origin;
+	struct event *timer;
+	struct jz_server *srv;
+};
+
+struct jz_server {
+	struct jz_daemon *d;
+	struct evconnlistener *lis;
+	SSL_CTX *ssl;
+	struct jz_krb_server *krb;
+	struct jz_callbacks *work;	/* Kerberos checks, off the loop */
+	atomic_int krb_busy;		/* Kerberos jobs running on workers */
+	struct event *krb_reload_ev;	/* reload waits for krb_busy == 0 */
+	struct jz_leases *leases;
+	struct event *lease_ev;		/* debounced lease file writes */
+	struct session *sessions;
+	size_t n_sessions;
+	uint64_t next_sid, next_vid;
+	int plen4, plen6;
+
+	/* peer computation */
+	struct event *recompute_ev;
+	bool computing, dirty;
+	bool full;			/* next: every viewer reviews everyone */
+	size_t filters_pending;
+	uint64_t gen;
+	uint32_t *left;			/* ids gone offline since the last one */
+	size_t nleft, capleft;
+
+	/* links: open addressing on (a,b) */
+	struct link *links;
+	size_t links_cap, links_n;
+	struct event *rekey_ev;
+
+	struct session **by_idx;	/* online sessions by lease index */
+	size_t by_idx_cap;
+	size_t links_dead;		/* tombstones in links[] */
+
+	struct vcache *vc;
+	size_t vc_n, vc_cap;
+
+	/* random bytes for pair keys, fetched 64 keys at a time (one DRBG call) */
+	unsigned char rpool[64 * 72];
+	size_t rpos;
+	struct pending_verdict *pv;
+};
+
+
+/* An event, its payload built only when it goes somewhere. */
+#define EVENT(name, payload) \
+	do { \
+		if (jz_events_on()) \
+			jz_event(name, payload); \
+	} while (0)
+
+/* Shared by the files of this folder only; hidden from dlopen()ed plugins. */
+#pragma GCC visibility push(hidden)
+struct jz_config *cfg(struct jz_server *srv);
+struct session *find_sid(struct jz_server *srv, uint64_t sid);
+struct session *find_online_idx(struct jz_server *srv, uint32_t idx);
+void set_online_idx(struct jz_server *srv, uint32_t idx, struct session *s);
+void send_msg(struct session *s, json_t *m);
+json_t *ep_json(const char *ip, uint16_t port);
+void session_close(struct session *s, const char *why);
+struct link *link_find(struct jz_server *srv, uint32_t a, uint32_t b, bool create);
+void link_del(struct jz_server *srv, struct link *l);
+void link_send_key(struct jz_server *srv, struct link *l);
+void on_key_ack(struct session *s, json_t *m);
+void on_key_swap_ack(struct session *s, json_t *m);
+void on_rekey(evutil_socket_t fd, short what, void *arg);
+void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x);
+int make_entries(struct session *p);
+void filter_res_free(struct filter_res *r);
+void on_recompute(evutil_socket_t fd, short what, void *arg);
+void schedule_recompute(struct jz_server *srv);
+void on_verdict_ack(struct session *s, json_t *m);
+void on_conn_request(struct session *s, json_t *m);
+void on_conn_expired(struct session *s, json_t *m);
+void login_failed(struct session *s, const char *reason, const char *message);
+void on_login(struct session *s, json_t *m);
+void on_answer(struct session *s, json_t *m);
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The jazz server's session plumbing: accepting TLS control connections
+ * (accept_conn), framing and dispatching messages, closing sessions, the
+ * Kerberos server's start and reload, and jz_server_new/reload/free.
+ * The login, peer lists, pair keys and approval bridge live in their own
+ * files of server/ (see server_int.h); this file must not grow their logic.
+ *
+ * Session life: ACCEPTING (accept_conn pending) -> TLS (handshake) ->
+ * LOGIN (waiting for the login message / callbacks) -> ONLINE -> gone.
+ * One event loop; callbacks run on the dispatcher's workers (policy/).
+ */
+#include "server_int.h"
+
+struct jz_config *cfg(struct jz_server *srv)
+{
+	return &srv->d->cfg;
+}
+
+struct session *find_sid(struct jz_server *srv, uint64_t sid)
+{
+	for (struct session *s = srv->sessions; s; s = s->next)
+		if (s->sid == sid)
+			return s;
+	return NULL;
+}
+
+struct session *find_online_idx(struct jz_server *srv, uint32_t idx)
+{
+	return idx < srv->by_idx_cap ? srv->by_idx[idx] : NULL;
+}
+
+void set_online_idx(struct jz_server *srv, uint32_t idx, struct session *s)
+{
+	if (idx >= srv->by_idx_cap) {
+		size_t cap = srv->by_idx_cap ? srv->by_idx_cap : 256;
+
+		while (cap <= idx)
+			cap *= 2;
+		srv->by_idx = realloc(srv->by_idx, cap * sizeof(*srv->by_idx));
+		memset(srv->by_idx + srv->by_idx_cap, 0,
+		       (cap - srv->by_idx_cap) * sizeof(*srv->by_idx));
+		srv->by_idx_cap = cap;
+	}
+	srv->by_idx[idx] = s;
+}
+
+void send_msg(struct session *s, json_t *m)
+{
+	if (s->bev && s->state != S_CLOSING)
+		jz_frame_send(s->bev, m);
+	else
+		json_decref(m);
+}
+
+json_t *ep_json(const char *ip, uint16_t port)
+{
+	return json_pack("{s:s,s:i}", "ip", ip, "port", port);
+}
+
+/* ------------------------------------------------------------------ */
+/* session plumbing */
+
+static void on_message(struct session *s, json_t *m)
+{
+	const char *t = jz_msg_type(m);
+
+	if (!strcmp(t, "ping")) {
+		send_msg(s, json_pack("{s:s}", "type", "pong"));
+		return;
+	}
+	if (!strcmp(t, "pong"))
+		return;
+	if (s->state == S_LOGIN) {
+		if (!strcmp(t, "login"))
+			on_login(s, m);
+		else if (!strcmp(t, "answer"))
+			on_answer(s, m);
+		else
+			login_failed(s, "protocol", "unexpected message before login");
+		return;
+	}
+	if (!strcmp(t, "key_ack"))
+		on_key_ack(s, m);
+	else if (!strcmp(t, "key_swap_ack"))
+		on_key_swap_ack(s, m);
+	else if (!strcmp(t, "conn_request"))
+		on_conn_request(s, m);
+	else if (!strcmp(t, "verdict_ack"))
+		on_verdict_ack(s, m);
+	else if (!strcmp(t, "conn_expired"))
+		on_conn_expired(s, m);
+	else if (!strcmp(t, "bye"))
+		session_close(s, "client said bye");
+	else
+		jz_debug("session %s: ignoring message %s", s->device, t);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	char err[256];
+	json_t *m;
+	int r;
+
+	while (s->state != S_CLOSING &&
+	       (r = jz_frame_read(bev, cfg(s->srv)->max_frame, &m, err, sizeof(err))) != 0) {
+		if (r < 0) {
+			jz_warn("session %s:%u: %s; closing", s->ip, s->port, err);
+			if (s->state == S_LOGIN)
+				login_failed(s, "protocol", err);
+			else {
+				send_msg(s, json_pack("{s:s,s:s}", "type", "error",
+						      "message", err));
+				session_close(s, NULL);
+			}
+			return;
+		}
+		on_message(s, m);
+		json_decref(m);
+	}
+}
+
+static void session_free(struct session *s)
+{
+	struct jz_server *srv = s->srv;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	srv->n_sessions--;
+	jz_cb_cancel(s->pending);
+	if (s->deadline)
+		event_free(s->deadline);
+	if (s->bev)
+		bufferevent_free(s->bev);
+	else if (s->fd >= 0)
+		evutil_closesocket(s->fd);
+	free(s->token);
+	json_decref(s->other_data);
+	filter_res_free(s->res);
+	free(s->pchg);
+	free(s->ent_linked);
+	free(s->ent_unlinked);
+	free(s->ent_user);
+	free(s->vis);
+	free(s);
+}
+
+static void drain_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void drain_event(struct bufferevent *bev, short what, void *arg)
+{
+	session_free(arg);
+}
+
+/*
+ * Everything sent: wait (up to the linger timer) for the peer to close,
+ * discarding what it still sends, so that closing with unread input does
+ * not reset the connection and destroy our last message in flight.
+ */
+static void on_flushed(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)))
+		return;
+	bufferevent_setcb(bev, drain_read, NULL, drain_event, s);
+	bufferevent_enable(bev, EV_READ);
+}
+
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	session_free(arg);
+}
+
+/* Leaves the session; sends what is queued first. */
+void session_close(struct session *s, const char *why)
+{
+	bool was_online = s->state == S_ONLINE;
+	struct timeval tv = { 2, 0 };
+
+	if (s->state == S_CLOSING)
+		return;
+	if (why)
+		jz_info("session %s:%u (%s): closed: %s", s->ip, s->port,
+			s->device[0] ? s->device : "-", why);
+	s->state = S_CLOSING;
+	jz_cb_cancel(s->pending);
+	s->pending = NULL;
+	if (was_online) {
+		set_online_idx(s->srv, s->lease->idx, NULL);
+		u32_push(&s->srv->left, &s->srv->nleft, &s->srv->capleft, s->lease->idx);
+
+		EVENT("device-disconnected",
+			 json_pack("{s:s,s:s,s:s,s:i,s:s}", "user", s->user, "realm",
+				   s->realm, "device", s->device, "id", s->lease->idx,
+				   "reason", why ? why : "closed"));
+		schedule_recompute(s->srv);
+	}
+	/*
+	 * Never freed here: callers may be inside this session's read loop.
+	 * What is queued is sent first, then the peer gets up to 2 s to close.
+	 */
+	if (s->deadline)
+		event_free(s->deadline);
+	s->deadline = evtimer_new(s->srv->d->base, on_linger, s);
+	if (s->bev && evbuffer_get_length(bufferevent_get_output(s->bev))) {
+		bufferevent_setcb(s->bev, NULL, on_flushed, drain_event, s);
+		bufferevent_disable(s->bev, EV_READ);
+		evtimer_add(s->deadline, &tv);
+		return;
+	}
+	tv.tv_sec = 0;
+	evtimer_add(s->deadline, &tv);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	char err[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		if (jz_tls_binding(ssl, s->binding)) {
+			session_close(s, "no TLS exporter");
+			return;
+		}
+		s->state = S_LOGIN;
+		jz_debug("session %s:%u: TLS up", s->ip, s->port);
+		bufferevent_set_timeouts(bev, &(struct timeval){ cfg(s->srv)->login_timeout_s, 0 },
+					 NULL);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		session_close(s, s->state == S_TLS ? "TLS handshake timeout"
+			      : s->state == S_LOGIN ? "login timeout" : "keepalive timeout");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		jz_bev_error(bev, err, sizeof(err));
+		session_close(s, err);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		session_close(s, "connection closed");
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == S_TLS || s->state == S_LOGIN)
+		session_close(s, s->state == S_TLS ? "TLS handshake timeout"
+					      : "login took too long");
+}
+
+static void accept_done(void *arg, struct jz_cb_call *c)
+{
+	struct session *s = arg;
+	struct jz_server *srv = s->srv;
+	SSL *ssl;
+
+	s->pending = NULL;
+	if (!c->u.accept.accept) {
+		jz_info("connection from %s:%u refused by accept_conn%s", s->ip, s->port,
+			c->failed ? " (fail-closed)" : "");
+		session_close(s, NULL);
+		return;
+	}
+	ssl = SSL_new(srv->ssl);
+	s->bev = bufferevent_openssl_socket_new(srv->d->base, s->fd, ssl,
+						BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	s->fd = -1;
+	s->state = S_TLS;
+	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
+	bufferevent_set_timeouts(s->bev,
+				 &(struct timeval){ cfg(srv)->handshake_timeout_s, 0 }, NULL);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct jz_server *srv = arg;
+	struct session *s;
+	struct jz_cb_call *c;
+	struct timeval tv = { 0, 0 };
+
+	if (srv->n_sessions >= (size_t)cfg(srv)->max_sessions) {
+		evutil_closesocket(fd);
+		jz_warn("too many sessions; connection refused");
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	s->srv = srv;
+	s->fd = fd;
+	s->sid = ++srv->next_sid;
+	s->state = S_ACCEPTING;
+	s->other_data = json_array();
+	jz_sockaddr_str(sa, s->ip, sizeof(s->ip), &s->port);
+	s->next = srv->sessions;
+	if (s->next)
+		s->next->prev = s;
+	srv->sessions = s;
+	srv->n_sessions++;
+	tv.tv_sec = cfg(srv)->handshake_timeout_s + cfg(srv)->login_timeout_s;
+	s->deadline = evtimer_new(srv->d->base, on_deadline, s);
+	evtimer_add(s->deadline, &tv);
+
+	c = jz_cb_call_new(JZ_CB_ACCEPT_CONN);
+	snprintf(c->u.accept.info.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
+	c->u.accept.info.source.port = s->port;
+	s->pending = c;
+	jz_cb_submit(srv->d->cb, c, accept_done, s);
+}
+
+static int krb_start(struct jz_server *srv, char *err, size_t errlen)
+{
+	struct jz_krb_server_cfg kc = {
+		.keytab = cfg(srv)->keytab,
+		.service = cfg(srv)->service,
+		.max_skew = cfg(srv)->max_skew_s,
+		.rcache = cfg(srv)->rcache,
+		.time_offset = cfg(srv)->time_offset,
+	};
+	struct jz_krb_server *k;
+
+	if (jz_krb_server_new(&kc, &k, err, errlen))
+		return -1;
+	if (srv->krb) {
+		/* keep the password replay memory and key cache */
+		jz_krb_server_adopt(k, srv->krb);
+		jz_krb_server_free(srv->krb);
+	}
+	srv->krb = k;
+	return 0;
+}
+
+static void on_lease_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_server *srv = arg;
+
+	jz_leases_flush(srv->leases);
+}
+
+/* SIGHUP: swap the Kerberos server only while no worker uses it. */
+static void krb_reload(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_server *srv = arg;
+	struct timeval tv = { 0, 20000 };
+	char err[256];
+
+	if (atomic_load(&srv->krb_busy)) {
+		evtimer_add(srv->krb_reload_ev, &tv);
+		return;
+	}
+	if (krb_start(srv, err, sizeof(err)))
+		jz_err("reload: keeping the old Kerberos settings: %s", err);
+}
+
+struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
+{
+	struct jz_server *srv = calloc(1, sizeof(*srv));
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	struct timeval tv;
+
+	srv->d = d;
+	srv->ssl = jz_tls_server_ctx(d->cfg.cert, d->cfg.key, err, errlen);
+	if (!srv->ssl)
+		goto fail;
+	if (krb_start(srv, err, errlen))
+		goto fail;
+	srv->work = jz_workpool_new(d->base, 2);
+	srv->krb_reload_ev = evtimer_new(d->base, krb_reload, srv);
+	srv->lease_ev = evtimer_new(d->base, on_lease_flush, srv);
+	srv->leases = jz_leases_new(d->cfg.leases, d->cfg.pool4, d->cfg.pool6, err, errlen);
+	if (!srv->leases)
+		goto fail;
+	jz_leases_prefix(srv->leases, &srv->plen4, &srv->plen6);
+	if (evutil_parse_sockaddr_port(d->cfg.listen, (struct sockaddr *)&ss, &sslen)) {
+		snprintf(err, errlen, "[server] listen: cannot parse %s", d->cfg.listen);
+		goto fail;
+	}
+	srv->lis = evconnlistener_new_bind(d->base, on_accept, srv,
+					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+					   LEV_OPT_CLOSE_ON_EXEC, 1024,
+					   (struct sockaddr *)&ss, sslen);
+	if (!srv->lis) {
+		snprintf(err, errlen, "listen on %s: %s", d->cfg.listen, strerror(errno));
+		goto fail;
+	}
+	srv->recompute_ev = evtimer_new(d->base, on_recompute, srv);
+	srv->rekey_ev = event_new(d->base, -1, EV_PERSIST, on_rekey, srv);
+	tv.tv_sec = d->cfg.rekey_s > 0 ? d->cfg.rekey_s : 3600;
+	tv.tv_usec = 0;
+	evtimer_add(srv->rekey_ev, &tv);
+	jz_info("server listening on %s (TLS 1.3)", d->cfg.listen);
+	return srv;
+fail:
+	jz_server_free(srv);
+	return NULL;
+}
+
+int jz_server_reload(struct jz_server *srv)
+{
+	char err[256];
+	SSL_CTX *ctx = jz_tls_server_ctx(cfg(srv)->cert, cfg(srv)->key, err, sizeof(err));
+	struct timeval tv = { cfg(srv)->rekey_s > 0 ? cfg(srv)->rekey_s : 3600, 0 };
+
+	if (ctx) {
+		SSL_CTX_free(srv->ssl);
+		srv->ssl = ctx;
+	} else {
+		jz_err("reload: keeping the old certificate: %s", err);
+	}
+	krb_reload(-1, 0, srv);
+	evtimer_del(srv->rekey_ev);
+	evtimer_add(srv->rekey_ev, &tv);
+	srv->full = true;	/* the new plugin may filter differently */
+	schedule_recompute(srv);
+	return 0;
+}
+
+void jz_server_free(struct jz_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->sessions) {
+		srv->sessions->state = S_CLOSING;
+		session_free(srv->sessions);
+	}
+	free(srv->by_idx);
+	while (srv->pv) {
+		struct pending_verdict *pv = srv->pv;
+
+		srv->pv = pv->next;
+		json_decref(pv->to_origin);
+		event_free(pv->timer);
+		free(pv);
+	}
+	if (srv->lis)
+		evconnlistener_free(srv->lis);
+	if (srv->recompute_ev)
+		event_free(srv->recompute_ev);
+	if (srv->rekey_ev)
+		event_free(srv->rekey_ev);
+	if (srv->ssl)
+		SSL_CTX_free(srv->ssl);
+	if (srv->krb)
+		jz_krb_server_free(srv->krb);
+	jz_callbacks_free(srv->work);
+	if (srv->lease_ev) {
+		jz_leases_flush(srv->leases);
+		event_free(srv->lease_ev);
+	}
+	if (srv->krb_reload_ev)
+		event_free(srv->krb_reload_ev);
+	jz_leases_free(srv->leases);
+	free(srv->links);
+	free(srv->left);
+	free(srv->vc);
+	OPENSSL_cleanse(srv->rpool, sizeof(srv->rpool));
+	free(srv);
+}
