@@ -3,8 +3,10 @@
  * jazzd: the jazz control-plane daemon, server or client by its
  * configuration. See jazzd(8) and jazzd.conf(5).
  *
- * Owns option parsing, signals and the loop's start and stop; must not hold
- * server, client or policy logic (their folders do).
+ * Owns option parsing, signals and the loop's start and stop, and telling
+ * systemd (sd_notify: READY, RELOADING, STOPPING; a no-op without
+ * NOTIFY_SOCKET); must not hold server, client or policy logic (their
+ * folders do).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <event2/event.h>
+#include <systemd/sd-daemon.h>
 #include <openssl/ssl.h>
 
 #include "policy/callbacks.h"
@@ -25,12 +29,13 @@ struct jz_daemon *jz_d;
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: jazzd [-c FILE] [-f] [-s] [-d] [-t] [-a CODE=VALUE]...\n"
+		"usage: jazzd [-c FILE] [-f] [-s] [-d] [-t] [-m ROLE] [-a CODE=VALUE]...\n"
 		"  -c FILE        configuration (default /etc/jazz/jazzd.conf)\n"
 		"  -f             stay in the foreground, log to stderr\n"
 		"  -s             log to syslog even in the foreground\n"
 		"  -d             debug logging\n"
 		"  -t             check the configuration and exit\n"
+		"  -m ROLE        refuse a configuration of another role (server|client)\n"
 		"  -a CODE=VALUE  answer for a validate_user prompt (client)\n"
 		"  -P FILE        read the login password from FILE (client)\n");
 }
@@ -56,14 +61,17 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	char err[512];
 
 	jz_info("SIGHUP: reloading %s", d->config_path);
+	sd_notify(0, "RELOADING=1\nSTATUS=reloading");
 	if (jz_config_load(d->config_path, &nc, err, sizeof(err))) {
 		jz_err("reload failed, keeping the running configuration: %s", err);
 		jz_config_free(&nc);
+		sd_notifyf(0, "READY=1\nSTATUS=reload failed, running the previous configuration: %s", err);
 		return;
 	}
 	if (nc.mode != d->cfg.mode) {
 		jz_err("reload: the mode (server/client) cannot change; restart jazzd");
 		jz_config_free(&nc);
+		sd_notify(0, "READY=1\nSTATUS=reload refused: the mode cannot change");
 		return;
 	}
 	if (jz_callbacks_reload(d->cb, &nc, err, sizeof(err))) {
@@ -84,6 +92,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	if (d->client)
 		jz_client_reload(d->client);
 	jz_info("reload done");
+	sd_notify(0, "READY=1\nSTATUS=serving (reloaded)");
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
@@ -91,7 +100,42 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	struct jz_daemon *d = arg;
 
 	jz_info("signal %d: exiting", (int)sig);
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 	event_base_loopbreak(d->base);
+}
+
+/*
+ * A server holds one descriptor per session plus a few dozen of its own
+ * (listener, KDC, Redis, callbacks, logs): raise the soft limit to what
+ * max_sessions needs (up to the hard limit, which systemd's LimitNOFILE=
+ * sets) and refuse to start when even the hard limit is too low, rather
+ * than failing accepts at max_sessions under load.
+ */
+#define JZ_FD_RESERVE 64
+
+static int fit_nofile(const struct jz_config *c)
+{
+	rlim_t need = (rlim_t)c->max_sessions + JZ_FD_RESERVE;
+	struct rlimit rl;
+
+	if (c->mode != JZ_MODE_SERVER || getrlimit(RLIMIT_NOFILE, &rl))
+		return 0;
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		jz_err("max_sessions %d needs %llu descriptors; the limit is %llu "
+		       "(raise LimitNOFILE= or lower max_sessions)",
+		       c->max_sessions, (unsigned long long)need,
+		       (unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		jz_err("setrlimit(RLIMIT_NOFILE, %llu): %s", (unsigned long long)need,
+		       strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -99,12 +143,13 @@ int main(int argc, char **argv)
 	static struct jz_daemon dd;
 	struct jz_daemon *d = &dd;
 	bool foreground = false, use_syslog = false, check = false;
+	const char *role = NULL;
 	struct event *ev_hup, *ev_term, *ev_int;
 	char err[512];
 	int opt;
 
 	d->config_path = "/etc/jazz/jazzd.conf";
-	while ((opt = getopt(argc, argv, "c:fsdta:P:h")) != -1) {
+	while ((opt = getopt(argc, argv, "c:fsdtm:a:P:h")) != -1) {
 		switch (opt) {
 		case 'c':
 			d->config_path = optarg;
@@ -120,6 +165,13 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			check = true;
+			break;
+		case 'm':
+			if (strcmp(optarg, "server") && strcmp(optarg, "client")) {
+				fprintf(stderr, "jazzd: -m takes server or client, not '%s'\n", optarg);
+				return 2;
+			}
+			role = optarg;
 			break;
 		case 'a': {
 			char *eq = strchr(optarg, '=');
@@ -159,6 +211,13 @@ int main(int argc, char **argv)
 	}
 	if (apply_log_level(d, debug_flag))
 		return 1;
+	if (role && strcmp(role, d->cfg.mode == JZ_MODE_SERVER ? "server" : "client")) {
+		jz_err("%s configures a %s, not a %s (-m %s)", d->config_path,
+		       d->cfg.mode == JZ_MODE_SERVER ? "server" : "client", role, role);
+		return 1;
+	}
+	if (fit_nofile(&d->cfg))
+		return 1;
 	if (check) {
 		printf("%s: ok (%s)\n", d->config_path,
 		       d->cfg.mode == JZ_MODE_SERVER ? "server" : "client");
@@ -196,6 +255,10 @@ int main(int argc, char **argv)
 	event_add(ev_int, NULL);
 	jz_info("jazzd started as %s (pid %d)",
 		d->cfg.mode == JZ_MODE_SERVER ? "server" : "client", (int)getpid());
+	/* The server's listener is bound and the client's kernel device is
+	 * open: dependants may start. */
+	sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=%s", (int)getpid(),
+		   d->cfg.mode == JZ_MODE_SERVER ? "serving" : "running (logging in)");
 	event_base_dispatch(d->base);
 
 	jz_client_free(d->client);
