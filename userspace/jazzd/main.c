@@ -22,6 +22,7 @@
 
 #include "policy/callbacks.h"
 #include "core/jazzd.h"
+#include "metrics/metrics.h"
 #include "log.h"
 
 struct jz_daemon *jz_d;
@@ -247,6 +248,10 @@ int main(int argc, char **argv)
 		jz_err("%s", err);
 		return 1;
 	}
+	if (jz_metrics_start(d->cfg.metrics_listen, err, sizeof(err))) {
+		jz_err("%s", err);
+		return 1;
+	}
 	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
 	ev_term = evsignal_new(d->base, SIGTERM, on_term, d);
 	ev_int = evsignal_new(d->base, SIGINT, on_term, d);
@@ -261,6 +266,7 @@ int main(int argc, char **argv)
 		   d->cfg.mode == JZ_MODE_SERVER ? "serving" : "running (logging in)");
 	event_base_dispatch(d->base);
 
+	jz_metrics_stop();
 	jz_client_free(d->client);
 	jz_server_free(d->server);
 	jz_evt_stop(d);

@@ -127,6 +127,7 @@ static int handler(void *user, const char *section, const char *name,
 	INT("server", "verdict_cache", verdict_cache_s);
 	INT("server", "max_rounds", max_rounds);
 	STR("server", "rcache", rcache);
+	STR("metrics", "listen", metrics_listen);
 	if (!strcmp(section, "server") && !strcmp(name, "channel_binding")) {
 		c->channel_binding = parse_bool(value);
 		return 1;
@@ -275,6 +276,7 @@ void jz_config_free(struct jz_config *c)
 		&c->password_file, &c->ccache, &c->client_keytab, &c->principal,
 		&c->enctype, &c->endpoint, &c->kbackend, &c->ifname, &c->klog,
 		&c->kinject, &c->plugin, &c->rcache, &c->python, &c->order,
+		&c->metrics_listen,
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
