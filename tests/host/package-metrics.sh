@@ -32,7 +32,13 @@ check "off by default: the server has one listening socket (its TLS port)" \
 	test "$(ss -Hltnp | grep -c "pid=$(cp_pid server),")" = 1
 cp_stop server
 
-cp_server_conf "[metrics]" "listen = 127.0.0.1:$MPORT"
+SOCK=$T/redis.sock
+redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --dir "$T" >"$T/redis.log" 2>&1 &
+REDIS_PID=$!
+PIDS+=($REDIS_PID)
+check "redis-server on a unix socket" bash -c "for i in \$(seq 100); do redis-cli -s '$SOCK' ping >/dev/null 2>&1 && exit 0; sleep 0.05; done; exit 1"
+cp_server_conf "[metrics]" "listen = 127.0.0.1:$MPORT" "[redis]" "address = unix:$SOCK" \
+	"[events]" "module_id = jazzm" "handle = no"
 cp_start server
 check "server with [metrics] starts" wait_for "$T/server.log" "server listening" 10
 listeners=$(ss -Hltnp | grep "pid=$(cp_pid server)," | awk '{ print $4 }' | sort | tr '\n' ' ')
@@ -73,6 +79,17 @@ check "login duration sum is positive and under 60 s ($sum)" \
 	/usr/bin/python3 -c "import sys; s = float('$sum'); sys.exit(0 if 0 < s < 60 else 1)"
 is "+Inf bucket equals the count" 1 'jazz_login_duration_seconds_bucket{le="+Inf"}'
 
+v=$(metric 'jazz_callback_duration_seconds_count{callback="validate_user"}')
+check "the sample plugin's validate_user ran and was timed (count $v)" test "${v:-0}" -ge 1
+v=$(metric jazz_callback_calls_total)
+check "jazz_callback_calls_total counts the calls ($v)" test "${v:-0}" -ge 1
+is "no callback timed out" 0 jazz_callback_timeouts_total
+for _ in $(seq 30); do [ "$(metric jazz_events_published_total)" -ge 2 ] 2>/dev/null && break; sleep 0.2; done
+v=$(metric jazz_events_published_total)
+check "Redis acknowledged the login's events: jazz_events_published_total $v >= 2 (user-logged-in, device-connected)" test "${v:-0}" -ge 2
+is "jazz_redis_connected{connection=\"publish\"} 1" 1 'jazz_redis_connected{connection="publish"}'
+is "nothing buffered while Redis is up" 0 jazz_events_buffered
+
 # Failed logins, by reason.
 cp_client_conf bob-bad bob password "password = notbobpw"
 cp_start bob-bad
@@ -95,6 +112,19 @@ cp_stop alice-pc
 for _ in $(seq 50); do [ "$(metric jazz_devices_online)" = 0 ] && break; sleep 0.2; done
 is "alice gone: jazz_devices_online 0" 0 jazz_devices_online
 is "alice gone: jazz_sessions 0" 0 jazz_sessions
+
+# Redis goes away: the state says so, and the events of a new login wait.
+kill "$REDIS_PID"
+wait "$REDIS_PID" 2>/dev/null
+for _ in $(seq 30); do [ "$(metric 'jazz_redis_connected{connection="publish"}')" = 0 ] && break; sleep 0.2; done
+is "Redis killed: jazz_redis_connected{connection=\"publish\"} 0" 0 'jazz_redis_connected{connection="publish"}'
+cp_client_conf erin-pc erin kerberos
+cp_start erin-pc
+wait_for "$T/server.log" "login: erin@$KDC_REALM device erin-pc" 20 || nok "erin logs in"
+for _ in $(seq 30); do [ "$(metric jazz_events_buffered)" -ge 1 ] 2>/dev/null && break; sleep 0.2; done
+v=$(metric jazz_events_buffered)
+check "erin's login events wait for Redis: jazz_events_buffered $v >= 2" test "${v:-0}" -ge 2
+cp_stop erin-pc
 
 # Hostile scrapers.
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }

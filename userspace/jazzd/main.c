@@ -23,6 +23,7 @@
 #include "policy/callbacks.h"
 #include "core/jazzd.h"
 #include "metrics/metrics.h"
+#include "events/bus.h"
 #include "log.h"
 
 struct jz_daemon *jz_d;
@@ -96,6 +97,32 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	sd_notify(0, "READY=1\nSTATUS=serving (reloaded)");
 }
 
+/* Loop thread: the callbacks' and the event bus's counters, copied into
+ * the metrics once a second (only with a [metrics] listener). */
+static void sample_metrics(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_daemon *d = arg;
+	struct jz_metrics_bus mb = { 0 };
+	struct jz_cb_stats cs;
+
+	jz_callbacks_stats(d->cb, &cs);
+	jz_metrics_set_callbacks(cs.calls, cs.timeouts, cs.errors);
+	if (d->bus) {
+		struct jz_bus_stats bs;
+
+		jz_bus_get_stats(d->bus, &bs);
+		mb = (struct jz_metrics_bus){
+			.configured = true, .pub_connected = bs.pub_connected,
+			.sub_connected = bs.sub_connected, .buffered = bs.buffered,
+			.published = bs.published, .dropped = bs.publish_dropped,
+			.reconnects = bs.reconnects, .handler_runs = bs.handlers_done,
+			.handler_failures = bs.handlers_failed,
+			.handler_dropped = bs.handler_dropped,
+		};
+	}
+	jz_metrics_set_bus(&mb);
+}
+
 static void on_term(evutil_socket_t sig, short what, void *arg)
 {
 	struct jz_daemon *d = arg;
@@ -145,7 +172,7 @@ int main(int argc, char **argv)
 	struct jz_daemon *d = &dd;
 	bool foreground = false, use_syslog = false, check = false;
 	const char *role = NULL;
-	struct event *ev_hup, *ev_term, *ev_int;
+	struct event *ev_hup, *ev_term, *ev_int, *ev_sample = NULL;
 	char err[512];
 	int opt;
 
@@ -252,6 +279,11 @@ int main(int argc, char **argv)
 		jz_err("%s", err);
 		return 1;
 	}
+	if (d->cfg.metrics_listen && *d->cfg.metrics_listen) {
+		ev_sample = event_new(d->base, -1, EV_PERSIST, sample_metrics, d);
+		event_add(ev_sample, &(struct timeval){ 1, 0 });
+		sample_metrics(-1, 0, d);
+	}
 	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
 	ev_term = evsignal_new(d->base, SIGTERM, on_term, d);
 	ev_int = evsignal_new(d->base, SIGINT, on_term, d);
@@ -267,6 +299,8 @@ int main(int argc, char **argv)
 	event_base_dispatch(d->base);
 
 	jz_metrics_stop();
+	if (ev_sample)
+		event_free(ev_sample);
 	jz_client_free(d->client);
 	jz_server_free(d->server);
 	jz_evt_stop(d);

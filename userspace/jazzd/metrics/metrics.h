@@ -12,6 +12,7 @@
 #ifndef JZ_METRICS_H
 #define JZ_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,19 @@ void jz_metrics_session(int delta);	/* TLS connections open */
 void jz_metrics_online(int delta);	/* devices logged in */
 void jz_metrics_login_ok(uint64_t started_ns);
 void jz_metrics_login_failed(const char *reason);
+
+/* policy callbacks: one call's run time on a worker (by callback name, at
+ * most 16 names); totals sampled from the loop (jz_callbacks_stats). */
+void jz_metrics_callback_duration(const char *callback, uint64_t ns);
+void jz_metrics_set_callbacks(uint64_t calls, uint64_t timeouts, uint64_t errors);
+
+/* The event bus, sampled from the loop once a second (jz_bus_get_stats). */
+struct jz_metrics_bus {
+	bool configured, pub_connected, sub_connected;
+	uint64_t buffered, published, dropped, reconnects;
+	uint64_t handler_runs, handler_failures, handler_dropped;
+};
+void jz_metrics_set_bus(const struct jz_metrics_bus *b);
 
 /* Rendering, for the listener and tests: a malloc'd text page. */
 char *jz_metrics_render(size_t *len);
