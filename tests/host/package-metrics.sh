@@ -182,6 +182,18 @@ done
 check "after the flood: scrapes work and show carol online" test "$ok_after" = 1
 fds=$(ls "/proc/$(cp_pid server)/fd" | wc -l)
 check "after the flood: jazzd's descriptors back to a few dozen ($fds)" test "$fds" -lt 64
+
+# A connection approval between two online devices (alice back, carol).
+cp_start alice-pc
+wait_for "$T/server.log" "login: alice@$KDC_REALM device alice-pc.*" 20 || nok "alice logs in again"
+A=$(sed -n 's|^addr \(10\.77\.[0-9.]*\)/.*|\1|p' "$T/alice-pc.kernel" | tail -n 1)
+C=$(sed -n 's|^addr \(10\.77\.[0-9.]*\)/.*|\1|p' "$T/carol-pc.kernel" | tail -n 1)
+sleep 1
+inject alice-pc "request proto=tcp src=$A:40000 dst=$C:80 cookie=7"
+check "alice -> carol approval decided" wait_for "$T/server.log" "approval: alice-pc -> carol-pc tcp: approved" 10
+is "jazz_approval_duration_seconds_count{verdict=\"approve\"} 1" 1 'jazz_approval_duration_seconds_count{verdict="approve"}'
+is "jazz_approval_duration_seconds_count{verdict=\"deny\"} 0" 0 'jazz_approval_duration_seconds_count{verdict="deny"}'
+cp_stop alice-pc
 cp_stop carol-pc
 
 # A bad listen address is refused at start, saying why.

@@ -40,6 +40,7 @@ static struct {
 	int64_t online;
 	uint64_t logins;
 	struct histo login;
+	struct histo approval[2];	/* deny, approve */
 	pthread_mutex_t lock;	/* reasons[] appends and reads of names */
 	struct reason reasons[MAX_REASONS];
 	unsigned n_reasons;
@@ -90,6 +91,14 @@ void jz_metrics_login_ok(uint64_t started_ns)
 	ADD(m.logins, 1);
 	if (started_ns && now >= started_ns)
 		histo_observe(&m.login, now - started_ns);
+}
+
+void jz_metrics_approval(uint64_t started_ns, bool approve)
+{
+	uint64_t now = jz_metrics_now_ns();
+
+	if (started_ns && now >= started_ns)
+		histo_observe(&m.approval[approve], now - started_ns);
 }
 
 /* A label value is one of jazzd's reason words: keep [a-z0-9-] only. */
@@ -268,6 +277,12 @@ char *jz_metrics_render(size_t *len)
 	pthread_mutex_unlock(&m.lock);
 	render_histo(f, "jazz_login_duration_seconds",
 		     "Time from the login message to the welcome.", &m.login);
+	fprintf(f, "# HELP jazz_approval_duration_seconds Connection approvals: request to verdict.\n"
+		   "# TYPE jazz_approval_duration_seconds histogram\n");
+	render_histo_samples(f, "jazz_approval_duration_seconds", "verdict=\"approve\",",
+			     &m.approval[1]);
+	render_histo_samples(f, "jazz_approval_duration_seconds", "verdict=\"deny\",",
+			     &m.approval[0]);
 	render_callbacks_bus(f);
 	if (fclose(f)) {
 		free(buf);

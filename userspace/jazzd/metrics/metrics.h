@@ -28,6 +28,9 @@ void jz_metrics_session(int delta);	/* TLS connections open */
 void jz_metrics_online(int delta);	/* devices logged in */
 void jz_metrics_login_ok(uint64_t started_ns);
 void jz_metrics_login_failed(const char *reason);
+/* A connection approval decided: from the request's arrival to the verdict
+ * going out (callback or verdict cache). */
+void jz_metrics_approval(uint64_t started_ns, bool approve);
 
 /* policy callbacks: one call's run time on a worker (by callback name, at
  * most 16 names); totals sampled from the loop (jz_callbacks_stats). */

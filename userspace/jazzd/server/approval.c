@@ -4,6 +4,7 @@
  * another's, the peer_connection callback, the verdict cache and verdict
  * delivery. Must not change peer lists or keys.
  */
+#include "metrics/metrics.h"
 #include "server_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -87,6 +88,7 @@ struct conn_ctx {
 	json_t *req;		/* the request as received (with rid, cookie) */
 	bool from_ingress;	/* reported by the destination */
 	uint64_t asker_sid;	/* the session that sent the request */
+	uint64_t t0_ns;		/* when the request came (metrics) */
 };
 
 /* A client may not have more than this many approvals being decided. */
@@ -211,6 +213,7 @@ static void conn_done(void *arg, struct jz_cb_call *c)
 			json_string_value(json_object_get(cc->req, "proto")),
 			approve ? "approved" : "denied", c->failed ? " (fail-closed)" : "");
 		deliver_verdict(srv, o, d, cc->req, approve, lifetime);
+		jz_metrics_approval(cc->t0_ns, approve);
 	}
 	json_decref(cc->req);
 	free(cc);
@@ -282,6 +285,7 @@ void on_conn_request(struct session *s, json_t *m)
 		return;
 	}
 	cc = calloc(1, sizeof(*cc));
+	cc->t0_ns = jz_metrics_now_ns();
 	cc->asker_sid = s->sid;
 	s->conn_inflight++;
 	cc->srv = srv;
@@ -294,6 +298,7 @@ void on_conn_request(struct session *s, json_t *m)
 	if (v) {
 		jz_debug("approval %s: cached %s", cc->key, v->approve ? "approve" : "deny");
 		deliver_verdict(srv, o, d, req, v->approve, v->lifetime);
+		jz_metrics_approval(cc->t0_ns, v->approve);
 		json_decref(req);
 		free(cc);
 		return;
