@@ -8,10 +8,7 @@
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $*"; }
+. "$TOP/tests/host/lib/tap.sh"
 
 BC=/usr/share/bash-completion/bash_completion
 if [ ! -r "$BC" ]; then

@@ -6,13 +6,7 @@
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-n=${PKG_N:-0}
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-VERSION=$(cat "$TOP/VERSION")
-DEB=$TOP/out/deb
+. "$TOP/tests/host/package/lib.sh"
 
 # --------------------------------------------------------------- outside
 for t in dpkg-buildpackage lintian dh_dkms; do

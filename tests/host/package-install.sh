@@ -16,21 +16,12 @@ set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/tests/host/package/lib.sh"
-n=${PKG_N:-0}
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 
 # ---------------------------------------------------------------- inside
 if [ "${1:-}" = --inside ]; then
 	work=$2
-	pkg_mount || { not_ok "overlays on /usr /etc /var"; echo "$n $fails" >"$work/count"; exit 1; }
-	kernels=()
-	for k in /lib/modules/*; do
-		[ -e "$k/build/Makefile" ] && kernels+=("${k##*/}")
-	done
-	echo "# kernels with headers: ${kernels[*]}"
+	pkg_inside "$work"
+	echo "# kernels with headers: ${KERNELS[*]}"
 	check "both stock kernels have headers (6.1 and 6.12)" \
 		sh -c 'ls -d /lib/modules/6.1.*/build/Makefile /lib/modules/6.12.*/build/Makefile >/dev/null 2>&1'
 
@@ -44,7 +35,7 @@ if [ "${1:-}" = --inside ]; then
 	grep -E '^(Building|Loading|Removing|It is likely)' "$work/install.log" | sed 's/^/# dpkg: /'
 	st=$(dkms status jazz/"$VERSION" 2>/dev/null)
 	echo "$st" | sed 's/^/# dkms status: /'
-	for k in "${kernels[@]}"; do
+	for k in "${KERNELS[@]}"; do
 		check "[$k] DKMS built and installed jazz/$VERSION" \
 			sh -c "grep -F 'jazz/$VERSION, $k, ' | grep -q ': installed'" <<<"$st"
 		ko=$(ls /lib/modules/"$k"/updates/dkms/jazz.ko* 2>/dev/null | head -n 1)
@@ -85,9 +76,7 @@ if ! pkg_debs "$work/make.log"; then
 	exit 1
 fi
 
-PKG_N=$n unshare -m --propagation private bash "$0" --inside "$work"
-read -r n f <"$work/count" 2>/dev/null || { not_ok "the install in its namespace finished"; f=0; }
-fails=$((fails + f))
+pkg_run_inside "$0" "$work"
 [ "$fails" -eq 0 ] || rm -rf "$PKG_STATE"
 
 check "outside the namespace: dpkg's status file unchanged" \

@@ -10,28 +10,19 @@ set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/tests/host/package/lib.sh"
-n=${PKG_N:-0}
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 
 # ---------------------------------------------------------------- inside
 if [ "${1:-}" = --inside ]; then
 	work=$2
-	pkg_mount || { not_ok "overlays on /usr /etc /var"; echo "$n $fails" >"$work/count"; exit 1; }
-	kernels=()
-	for k in /lib/modules/*; do
-		[ -e "$k/build/Makefile" ] && kernels+=("${k##*/}")
-	done
+	pkg_inside "$work"
 	# One VM per kernel, both at once (vm.sh takes the machine's VM slots).
 	t0=$(date +%s)
-	for k in "${kernels[@]}"; do
+	for k in "${KERNELS[@]}"; do
 		bash "$TOP/scripts/vm.sh" -q --kernel "$k" --out "$work/vm-$k" --timeout 240 \
 			-- bash "$TOP/tests/host/package/guest.sh" >"$work/vm-$k.log" 2>&1 &
 		echo $! >"$work/vm-$k.pid"
 	done
-	for k in "${kernels[@]}"; do
+	for k in "${KERNELS[@]}"; do
 		if wait "$(cat "$work/vm-$k.pid")"; then
 			ok "[$k] the VM loads DKMS's build and the packaged tools drive it"
 		else
@@ -72,9 +63,7 @@ if [ ! -e "$PKG_STATE/installed" ]; then
 	fi
 fi
 
-PKG_N=$n unshare -m --propagation private bash "$0" --inside "$work"
-read -r n f <"$work/count" 2>/dev/null || { not_ok "the VM runs in their namespace finished"; f=0; }
-fails=$((fails + f))
+pkg_run_inside "$0" "$work"
 
 check "outside the namespace: no jazz package known to dpkg" sh -c '! dpkg -l jazz-tools jazz-dkms >/dev/null 2>&1'
 check "outside the namespace: no DKMS jazz.ko" sh -c '! ls /lib/modules/*/updates/dkms/jazz.ko* /var/lib/dkms/jazz >/dev/null 2>&1'

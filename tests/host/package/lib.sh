@@ -5,6 +5,7 @@
 # namespaces. package-install.sh installs and leaves the state;
 # package-vm.sh boots VMs on it, purges and removes it.
 
+. "$TOP/tests/host/lib/tap.sh"
 PKG_STATE=$TOP/out/package-root
 VERSION=$(cat "$TOP/VERSION")
 DEB=$TOP/out/deb
@@ -21,6 +22,26 @@ pkg_mount() {
 	done
 	mkdir -p "$TOP/build/vm"
 	mount -t tmpfs tmpfs "$TOP/build/vm"
+}
+
+# Inside a test's mount namespace: the overlays, and KERNELS = the kernels
+# with headers. A failure is a not-ok line, the count file and exit.
+pkg_inside() { # WORK
+	local k
+	pkg_mount || { not_ok "overlays on /usr /etc /var"; echo "$n $fails" >"$1/count"; exit 1; }
+	KERNELS=()
+	for k in /lib/modules/*; do
+		[ -e "$k/build/Makefile" ] && KERNELS+=("${k##*/}")
+	done
+}
+
+# Outside: SCRIPT --inside WORK in a private mount namespace, its TAP
+# numbering continuing ours, its failures added to ours.
+pkg_run_inside() { # SCRIPT WORK
+	local f
+	TAP_N=$n unshare -m --propagation private bash "$1" --inside "$2"
+	read -r n f <"$2/count" 2>/dev/null || { not_ok "the part in its mount namespace finished"; f=0; }
+	fails=$((fails + f))
 }
 
 # out/deb/ from `make deb` unless it is there and newer than every file of
