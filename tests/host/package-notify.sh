@@ -7,7 +7,8 @@
 # moment READY=1 arrives), RELOADING=1 then READY=1 around SIGHUP (also
 # when the reload fails), STOPPING=1 on SIGTERM, the client's READY=1, the
 # -m role check the units use, and the descriptor limit that max_sessions
-# needs (raised to fit, or a refusal naming LimitNOFILE=).
+# needs (raised to fit, or a refusal naming LimitNOFILE=), and a server run
+# as nobody with no capability at all serving a login (the server unit).
 set -uo pipefail
 
 . "$(dirname "$0")/controlplane/lib.sh"
@@ -100,5 +101,31 @@ else
 	nok "max_sessions 1000, limit 256:4096: the server starts"
 fi
 kill "$lp" 2>/dev/null
+
+# The server unit gives jazzd no capability and a user of its own: a server
+# run as nobody with every capability dropped (empty bounding set,
+# no_new_privs, as CapabilityBoundingSet=CAP_NET_BIND_SERVICE minus that one
+# for a port above 1024) serves logins.
+if command -v setpriv >/dev/null; then
+	mkdir -p "$T/nobody"
+	chown 65534:65534 "$T/nobody"
+	chmod 0755 "$T"
+	chmod 0644 "$T/server.keytab" "$T/server.key" "$T/server.crt" "$KRB5_CONFIG"
+	cp_server_conf "[server]" "rcache = file2:$T/nobody/rcache2" "leases = $T/nobody/leases.json"
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+		--no-new-privs env NOTIFY_SOCKET= "$JAZZD" -f -m server -c "$T/server.conf" >"$T/nobody.log" 2>&1 &
+	np=$!
+	PIDS+=($np)
+	check "unprivileged server (nobody, no capabilities) listens" wait_for "$T/nobody.log" "server listening" 10
+	check "its capability sets are empty" sh -c "grep -Eq '^CapEff:\s+0+$' /proc/$np/status && grep -Eq '^CapBnd:\s+0+$' /proc/$np/status"
+	cp_client_conf alice-np alice kerberos
+	cp_start alice-np
+	check "unprivileged server: a Kerberos login works (replay cache and leases in its state dir)" \
+		wait_for "$T/nobody.log" "login: alice@$KDC_REALM device alice-np" 20
+	for _ in $(seq 50); do [ -s "$T/nobody/leases.json" ] && break; sleep 0.1; done
+	cp_stop alice-np
+	check "unprivileged server: leases written to its state dir" test -s "$T/nobody/leases.json"
+	kill "$np" 2>/dev/null
+fi
 
 cp_done
