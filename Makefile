@@ -12,6 +12,8 @@
 #   make bench           benchmarks (scripts/bench.sh)
 #   make fuzz-userspace  the libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS
 #                        each (default 300)
+#   make deb             Debian packages jazz-dkms and jazz-tools in out/deb/
+#                        (dpkg-buildpackage on a copy of the tree's files)
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -22,7 +24,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1)
 TOP := $(CURDIR)
 
 .PHONY: all module userspace install install-module install-userspace \
-	clean test demo bench checkpatch fuzz-userspace
+	clean test demo bench checkpatch fuzz-userspace deb
 
 all: module userspace
 
@@ -60,3 +62,14 @@ bench:
 FUZZ_SECONDS ?= 300
 fuzz-userspace:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+# The tree's files (tracked and new, not ignored) copied to out/deb/jazz-VERSION,
+# built there: the .debs, .changes and .buildinfo land in out/deb/.
+DEB_OUT := $(TOP)/out/deb
+deb:
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/jazz-$(VERSION)
+	cd $(TOP) && git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -e "$$f" ] || [ -L "$$f" ] && printf "%s\0" "$$f"; done' _ | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_OUT)/jazz-$(VERSION)
+	cd $(DEB_OUT)/jazz-$(VERSION) && nice dpkg-buildpackage -us -uc -j2 >$(DEB_OUT)/build.log 2>&1 || \
+		{ tail -n 40 $(DEB_OUT)/build.log; echo "make deb: dpkg-buildpackage failed (log: $(DEB_OUT)/build.log)" >&2; exit 1; }
+	@ls -1 $(DEB_OUT)/*.deb

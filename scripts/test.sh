@@ -167,6 +167,13 @@ if want vm; then
 			k=${KERNELS[i + 1]}
 			if [ "$k" = all ]; then
 				ks=$(for v in /boot/vmlinuz-*-amd64; do [ -f "$v" ] && echo "${v#/boot/vmlinuz-}"; done | sort -V)
+				# Both stock kernels, or a loud failure naming the one missing.
+				for kw in 6.1 6.12; do
+					grep -Eq "^$kw[.-]" <<<"$ks" || {
+						echo "not ok - vm: no $kw kernel in /boot (linux-image-$kw*-amd64; scripts/deps.sh installs it): the VM tests cannot run on both kernels"
+						FAIL=$((FAIL + 1))
+					}
+				done
 			else
 				ks=$k
 			fi
