@@ -1371,10 +1371,10 @@ static const struct genl_multicast_group jazz_mcgrps[] = {
 	 * admins: CAP_NET_ADMIN in the netns's user namespace to listen.
 	 */
 	[JAZZ_NLGRP_NOTIFY] = { .name = JAZZ_MCGRP_NOTIFY,
-				.flags = GENL_MCAST_CAP_NET_ADMIN },
+				.flags = JAZZ_MCGRP_ADMIN },
 	/* Requests reveal who talks to whom: CAP_NET_ADMIN to listen. */
 	[JAZZ_NLGRP_APPROVALS] = { .name = JAZZ_MCGRP_APPROVALS,
-				   .flags = GENL_MCAST_CAP_NET_ADMIN },
+				   .flags = JAZZ_MCGRP_ADMIN },
 };
 
 struct genl_family jazz_genl_family __ro_after_init = {
@@ -1387,6 +1387,7 @@ struct genl_family jazz_genl_family __ro_after_init = {
 	.resv_start_op = JAZZ_CMD_CONN_FLUSH + 1,
 	.mcgrps = jazz_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(jazz_mcgrps),
+	JAZZ_COMPAT_MCAST_BIND
 };
 
 int jazz_genl_init(void)
