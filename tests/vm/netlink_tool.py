@@ -24,12 +24,16 @@ client independent of jazzctl (libmnl) and of YNL (cli.py).
                                           an endpoint, keepalive) as fast as
                                           possible for SECS or until the
                                           device is gone; print "accepted N"
-  netlink_tool.py peerchurn DEV SECS      peer-new/set/get/del of ids 1..8 for
-                                          SECS, errors ignored; print counts
+  netlink_tool.py peerchurn DEV SECS [BASE]  peer-new/set/get/del, key-new/swap
+                                          of ids BASE+1..BASE+8 for SECS, errors
+                                          ignored; print counts
   netlink_tool.py bigpeer DEV ID N [v4|v6]  peer-set: give peer ID N allowed-ips
                                           (in requests of 500); print errors
   netlink_tool.py peerget DEV ID          peer-get (do): "messages M aips A
                                           error E"; the aips merged over parts
+  netlink_tool.py verdict DEV COOKIE PEER|- [PROTO,SRC:P,DST:P]
+                                          conn-verdict approve with a peer-id
+                                          and addresses; print "ERRNO extack"
   netlink_tool.py peerdump DEV            peer-get dump: "messages M peers P
                                           aips A intr I error E"
 
@@ -496,14 +500,14 @@ def peerstorm(ifindex, secs, first, keepalive=0):
     return True
 
 
-def peerchurn(devname, secs):
-    """peer-new/set/get/del and key-new/swap on ids 1..8; errors are expected."""
+def peerchurn(devname, secs, base=0):
+    """peer-new/set/get/del and key-new/swap on ids BASE+1..BASE+8; errors are expected."""
     g = Genl()
-    rnd = random.Random(secs)
+    rnd = random.Random(os.getpid())
     end = time.time() + secs
     counts = {}
     while time.time() < end:
-        i = rnd.randint(1, 8)
+        i = base + rnd.randint(1, 8)
         op = rnd.choice(("new", "set", "get", "del", "key", "swap"))
         if op in ("new", "set"):
             cmd = "JAZZ_CMD_PEER_NEW" if op == "new" else "JAZZ_CMD_PEER_SET"
@@ -581,6 +585,27 @@ def peerdump(devname):
     print(f"messages {len(r.msgs)} peers {len(aips)} aips {sum(aips.values())} "
           f"intr {int(r.intr)} error {r.error}")
     return r.error == 0
+
+
+def verdict(devname, cookie, peer_id, tuple_=None):
+    """conn-verdict approve by cookie, with peer-id unless '-', and with
+    'proto,src:port,dst:port' (IPv4) when given; print "errno extack"."""
+    g = Genl()
+    parts = [u64(J["JAZZ_A_CONN_COOKIE"], int(cookie)), u8(J["JAZZ_A_CONN_VERDICT"], 1)]
+    if peer_id != "-":
+        parts.append(u32(J["JAZZ_A_CONN_PEER_ID"], int(peer_id)))
+    if tuple_:
+        proto, src, dst = tuple_.split(",")
+        (sa, sp), (da, dp) = src.split(":"), dst.split(":")
+        parts += [u8(J["JAZZ_A_CONN_PROTO"], int(proto)), u16(J["JAZZ_A_CONN_FAMILY"], socket.AF_INET),
+                  attr(J["JAZZ_A_CONN_SRC_ADDR"], socket.inet_aton(sa)),
+                  be16(J["JAZZ_A_CONN_SRC_PORT"], int(sp)),
+                  attr(J["JAZZ_A_CONN_DST_ADDR"], socket.inet_aton(da)),
+                  be16(J["JAZZ_A_CONN_DST_PORT"], int(dp))]
+    r = g.req(J["JAZZ_CMD_CONN_VERDICT"], dev(devname) + nest(A("CONN"), *parts))
+    name = "OK" if r.error == 0 else errno.errorcode.get(r.error, str(r.error))
+    print(f"{name} {r.msg}".rstrip())
+    return True
 
 
 def dumpstat(devname):
@@ -696,13 +721,15 @@ def main():
     elif cmd == "peerstorm":
         ok = peerstorm(int(a[1]), float(a[2]), int(a[3]), int(a[4]) if len(a) > 4 else 0)
     elif cmd == "peerchurn":
-        ok = peerchurn(a[1], float(a[2]))
+        ok = peerchurn(a[1], float(a[2]), int(a[3]) if len(a) > 3 else 0)
     elif cmd == "bigpeer":
         ok = bigpeer(a[1], int(a[2]), int(a[3]), a[4] if len(a) > 4 else "v6")
     elif cmd == "peerget":
         ok = peerget(a[1], int(a[2]))
     elif cmd == "peerdump":
         ok = peerdump(a[1])
+    elif cmd == "verdict":
+        ok = verdict(a[1], a[2], a[3], a[4] if len(a) > 4 else None)
     elif cmd == "dumpstat":
         ok = dumpstat(a[1])
     elif cmd == "rawdump":

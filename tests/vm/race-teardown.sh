@@ -46,7 +46,7 @@ for r in $(seq "$ROUNDS"); do
 	idx=$(a cat /sys/class/net/jz0/ifindex)
 	a $PY "$NLT" peerstorm "$idx" 20 $((r * 100000)) 1 >"$T/storm" 2>&1 &
 	pid=$!
-	sleep 0.$((RANDOM % 8 + 2))
+	sleep $((RANDOM % 2 + 1)).$((RANDOM % 10))
 	a ip link del jz0
 	wait "$pid"
 	n=$(sed -n 's/^accepted //p' "$T/storm")
@@ -66,7 +66,7 @@ for r in $(seq $((ROUNDS / 2))); do
 	p1=$!
 	a $PY "$NLT" peerchurn jz0 20 >"$T/churn2" 2>&1 &
 	p2=$!
-	sleep 0.$((RANDOM % 8 + 2))
+	sleep $((RANDOM % 3 + 1)).$((RANDOM % 10))	# python starts slowly under TCG
 	a ip link del jz0
 	wait "$p1"; r1=$?
 	wait "$p2"; r2=$?
@@ -85,7 +85,7 @@ for r in $(seq $((ROUNDS / 2))); do
 	p1=$!
 	for i in 1 2 3 4 5; do a "$TOP/build/jazzctl" set jz0 listen-port $((20000 + i)) 2>/dev/null; done &
 	p2=$!
-	sleep 0.$((RANDOM % 5 + 1))
+	sleep 1.$((RANDOM % 10))
 	ip netns del "$(ns_name c)"
 	wait "$p1" "$p2"
 	a ip link del jz0
