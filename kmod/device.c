@@ -217,8 +217,12 @@ static void jazz_dellink(struct net_device *dev, struct list_head *head)
 	WRITE_ONCE(jd->dead, true);
 	jd->gen++;
 	jazz_socket_close(jd);
-	jazz_peer_remove_all(jd, JAZZ_PEER_DEL_REASON_DEVICE_REMOVED);
+	/*
+	 * The connection table first, in batches (conn.c): its dead flag
+	 * stops new entries, so removing the peers has none left to walk.
+	 */
 	jazz_conn_dev_uninit(jd);
+	jazz_peer_remove_all(jd, JAZZ_PEER_DEL_REASON_DEVICE_REMOVED);
 	jazz_aip_free(&jd->aip, &jd->lock);
 	mutex_unlock(&jd->lock);
 	unregister_netdevice_queue(dev, head);

@@ -46,6 +46,7 @@ struct jazz_peer *jazz_peer_create(struct jazz_device *jd, u32 id)
 	kref_init(&peer->ref);
 	rwlock_init(&peer->ep_lock);
 	INIT_LIST_HEAD(&peer->allowedips);
+	INIT_LIST_HEAD(&peer->conns);
 	timer_setup(&peer->keepalive_timer, jazz_keepalive_fire, 0);
 	jazz_pqueue_init(&peer->txq, peer, jazz_pick_cpu(id), jazz_tx_done);
 	jazz_pqueue_init(&peer->rxq, peer, jazz_pick_cpu(id + 1), jazz_rx_done);

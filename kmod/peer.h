@@ -78,6 +78,12 @@ struct jazz_peer {
 	struct jazz_pqueue rxq;
 
 	struct jazz_stats __percpu *stats;
+	/*
+	 * The peer's connection entries (conn.c), under the device's
+	 * connection-table lock: removing the peer flushes just these,
+	 * without walking the other peers' entries with BHs off.
+	 */
+	struct list_head conns;
 	bool dead;
 };
 

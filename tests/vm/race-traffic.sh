@@ -41,9 +41,9 @@ readd() { # NS PEER REMOTE-ID OTHER: put the peer back with its key
 }
 
 flood() {
-	bg n1 ping -f -w "$1" 10.0.4.2
-	bg n2 ping -f -w "$1" 10.0.4.1
-	bg n1 ping -6 -f -w "$1" fd04::2
+	bg n1 ping -f -q -w "$1" 10.0.4.2
+	bg n2 ping -f -q -w "$1" 10.0.4.1
+	bg n1 ping -6 -f -q -w "$1" fd04::2
 }
 
 # ------------------------------------------------ peer delete under floods
