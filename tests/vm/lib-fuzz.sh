@@ -2,7 +2,7 @@
 # Shared by tests/vm/fuzz-*.sh (sourced after lib.sh; scripts/test.sh does
 # not run lib-*.sh as tests).
 #
-#   FUZZ_SECONDS   run time of each fuzzer run (default 60)
+#   FUZZ_SECONDS   run time of each fuzzer run (default 60 on the debug kernel, 20 else)
 #   FUZZ_SEED      seed (default: random; printed, and a failure prints the
 #                  command that replays it)
 #
@@ -14,7 +14,12 @@
 #                                  dies without a verdict is not ok
 #   fuzz_leak_check                no jazz device left, conn objects all freed,
 #                                  then unload: "objects left: devices 0 peers 0 keys 0"
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+# Default: 60 s per run on the debug kernel, 20 s on the stock ones (the
+# whole suite runs on those too).
+case "${JAZZ_KVER:-$(uname -r)}" in
+*jazzdebug*) FUZZ_SECONDS=${FUZZ_SECONDS:-60} ;;
+*) FUZZ_SECONDS=${FUZZ_SECONDS:-20} ;;
+esac
 FUZZDIR=$JAZZ_TOP/tests/fuzz-kernel
 
 fuzz_seed() { echo "${FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"; }
