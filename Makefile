@@ -10,6 +10,8 @@
 #   make test            every test (scripts/test.sh; installs what it needs)
 #   make demo            the end-to-end demo in a VM (scripts/demo.sh)
 #   make bench           benchmarks (scripts/bench.sh)
+#   make fuzz-kernel     kernel fuzzers on the debug kernel (tests/fuzz-kernel/run.sh;
+#                        FUZZ_SECONDS per run, FUZZ_SEED to replay)
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -20,7 +22,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1)
 TOP := $(CURDIR)
 
 .PHONY: all module userspace install install-module install-userspace \
-	clean test demo bench checkpatch
+	clean test demo bench checkpatch fuzz-kernel
 
 all: module userspace
 
@@ -54,3 +56,6 @@ demo:
 
 bench:
 	bash scripts/bench.sh
+
+fuzz-kernel:
+	bash tests/fuzz-kernel/run.sh
