@@ -75,8 +75,12 @@ struct jazz_conn_tuple {
  * struct jazz_conn - one entry of the table.
  *
  * @key, @cookie, @origin/@resp and @direction never change after insert;
- * @peer stays valid while the entry is in the table (peer removal drops
- * the peer's entries first, under the table lock). @state and the times
+ * @peer stays valid while the entry is in the table without a reference:
+ * peer removal marks the peer dead and then drops its entries (its
+ * @peernode list) under the table lock, and jazz_conn_new() refuses a
+ * dead peer under that lock, so no entry outlives its peer. Entries are
+ * freed with kfree_rcu() after they are unlinked; netlink handlers use an
+ * entry under rcu_read_lock() and check @unlinked under the lock. @state and the times
  * are written under the table lock and read locklessly (READ_ONCE) on the
  * packet path; @held and the list links are only touched under the lock.
  */

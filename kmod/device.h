@@ -52,6 +52,14 @@ struct jazz_device {
 	 */
 	u32 gen;
 
+	/*
+	 * The UDP sockets, in @creating_net: owned by the device, replaced
+	 * under @lock (new ones bound before the old ones go), read by the
+	 * data path under RCU; an old socket is released after
+	 * synchronize_net(). Closed by ndo_stop, dellink, and the creating
+	 * namespace's pre_exit (which also clears @creating_net, so nothing
+	 * reopens them there).
+	 */
 	struct sock __rcu *sock4;
 	struct sock __rcu *sock6;
 	u16 listen_port;		/* configured (0 = any) or bound */

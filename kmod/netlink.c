@@ -391,8 +391,10 @@ cancel:
 
 /* ---- dev-get / dev-set ---- */
 
+/* One device; @cb (dumps) gets NLM_F_DUMP_INTR when the list changed. */
 static int jazz_fill_dev(struct sk_buff *msg, struct jazz_device *jd,
-			 u32 portid, u32 seq, int flags)
+			 u32 portid, u32 seq, int flags,
+			 struct netlink_callback *cb)
 {
 	void *hdr;
 	u64 features = JAZZ_FEATURES_CHACHA20_POLY1305 |
@@ -405,6 +407,8 @@ static int jazz_fill_dev(struct sk_buff *msg, struct jazz_device *jd,
 			  JAZZ_CMD_DEV_GET);
 	if (!hdr)
 		return -EMSGSIZE;
+	if (cb)
+		genl_dump_check_consistent(cb, hdr);
 	mutex_lock(&jd->lock);
 	if (nla_put_u32(msg, JAZZ_A_IFINDEX, jd->dev->ifindex) ||
 	    nla_put_string(msg, JAZZ_A_IFNAME, jd->dev->name) ||
@@ -445,7 +449,8 @@ static int jazz_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info)
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	err = -ENOMEM;
 	if (msg) {
-		err = jazz_fill_dev(msg, jd, info->snd_portid, info->snd_seq, 0);
+		err = jazz_fill_dev(msg, jd, info->snd_portid, info->snd_seq, 0,
+				    NULL);
 		if (!err)
 			err = genlmsg_reply(msg, info);
 		else
@@ -463,6 +468,8 @@ static int jazz_nl_dev_get_dumpit(struct sk_buff *skb,
 	long idx = 0;
 
 	rtnl_lock();
+	/* Resumed by index: a device added or deleted between parts shows. */
+	cb->seq = READ_ONCE(net->dev_base_seq) ?: 1;
 	for_each_netdev(net, dev) {
 		if (!jazz_is_dev(dev))
 			continue;
@@ -470,7 +477,7 @@ static int jazz_nl_dev_get_dumpit(struct sk_buff *skb,
 			continue;
 		if (jazz_fill_dev(skb, netdev_priv(dev),
 				  NETLINK_CB(cb->skb).portid,
-				  cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
+				  cb->nlh->nlmsg_seq, NLM_F_MULTI, cb)) {
 			idx--;
 			break;
 		}

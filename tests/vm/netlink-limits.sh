@@ -93,13 +93,14 @@ esac
 
 # ----------------------------------------- user-namespace admin (review)
 if setpriv --reuid 65534 --regid 65534 --clear-groups unshare -U -r -n true 2>/dev/null; then
-	setpriv --reuid 65534 --regid 65534 --clear-groups unshare -U -r -n sh -c "echo \$\$ > $T/pid; exec sleep 120" &
+	mkdir -m 777 "$T/u"
+	setpriv --reuid 65534 --regid 65534 --clear-groups unshare -U -r -n sh -c "echo \$\$ > $T/u/pid; exec sleep 120" &
 	_T_PIDS+=($!)
-	wait_for 10 test -s "$T/pid"
-	upid=$(cat "$T/pid")
+	wait_for 10 test -s "$T/u/pid"
+	upid=$(cat "$T/u/pid")
 	ip link add jzhost type jazz
 	ip link set jzhost netns "$upid"
-	u() { nsenter -t "$upid" -U -n --preserve-credentials=no "$@"; }
+	u() { nsenter -t "$upid" -U -n "$@"; }
 	u ip link set jzhost up
 	check "userns admin: peers of a handed-over device" u "$JZ" set jzhost peer 1 endpoint 10.9.0.1:1000 allowed-ips 10.8.0.1/32
 	out=$(u "$JZ" set jzhost listen-port 30000 2>&1)
