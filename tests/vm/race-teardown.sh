@@ -12,7 +12,7 @@
 #   peer-new against rmmod, then the module loads again.
 #
 # After each: the module's object counters (devices, peers, keys) are back
-# to zero, and the kernel log is clean. JAZZ_ROUNDS (default 20).
+# to zero, and the kernel log is clean. JAZZ_ROUNDS (default 12).
 #
 # Run in the VM: scripts/vm.sh --kernel 6.12 --each tests/vm/race-teardown.sh
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +22,7 @@ need_module jazz
 
 TOP=${JAZZ_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 NLT=$TOP/tests/vm/netlink_tool.py
-ROUNDS=${JAZZ_ROUNDS:-20}
+ROUNDS=${JAZZ_ROUNDS:-12}
 T=$(mktemp -d)
 on_exit rm -rf "$T"
 dmesg_mark
