@@ -129,13 +129,9 @@ class Fuzzer:
 
     # -- state
     def live(self):
-        out = []
-        for d in DEVS:
-            try:
-                out.append((d, socket.if_nametoindex(d)))
-            except OSError:
-                pass
-        return out
+        # if_nameindex() dumps over rtnetlink; if_nametoindex() of a missing
+        # name would make a real root's kernel run modprobe (netdev-NAME).
+        return sorted((name, idx) for idx, name in socket.if_nameindex() if name in DEVS)
 
     def pick_dev(self, valid):
         live = self.live()
@@ -240,6 +236,8 @@ class Fuzzer:
         attrs = [a for a in self.spec.sets[setname] if a.type not in ("unused", "pad")]
         if setname == "allowed-ip" and mode == "valid":
             return self.allowed_ip()
+        if setname == "peer" and mode == "valid":
+            return self.valid_peer()
         parts = []
         for a in attrs:
             if a.name in READ_ONLY and (setname, a.name) != ("allowed-ip", "family") and \
@@ -263,6 +261,29 @@ class Fuzzer:
         if mode != "valid" and parts and r.random() < 0.2:
             parts.append(r.choice(parts))  # duplicate
         r.shuffle(parts)
+        return b"".join(parts)
+
+    def valid_peer(self):
+        """A peer as jazzctl would send it: ids, at most one endpoint (with
+        its port), a few allowed-ips, maybe a name and a keepalive."""
+        r = self.r
+        P = lambda n: self.spec.attr("peer", n)  # noqa: E731
+        parts = [nt.attr(P("id").num, self.valid_int(P("id")))]
+        if r.random() < 0.8:
+            parts.append(nt.attr(P("remote-id").num, self.valid_int(P("remote-id"))))
+        if r.random() < 0.3:
+            parts.append(nt.attr(P("name").num, self.valid_string(P("name"))))
+        e = r.random()
+        if e < 0.3:
+            parts.append(nt.attr(P("endpoint-ip4").num, self.valid_int(P("endpoint-ip4"))))
+        elif e < 0.5:
+            parts.append(nt.attr(P("endpoint-ip6").num, b"\xfd" + bytes(14) + b"\x01"))
+        if e < 0.5:
+            parts.append(nt.attr(P("endpoint-port").num, self.valid_int(P("endpoint-port"))))
+        if r.random() < 0.3:
+            parts.append(nt.attr(P("keepalive-s").num, self.valid_int(P("keepalive-s"))))
+        for _ in range(r.choice([0, 1, 1, 2, 3, 40])):
+            parts.append(nt.attr(P("allowed-ip").num | NLA_F_NESTED, self.allowed_ip()))
         return b"".join(parts)
 
     def allowed_ip(self):
@@ -336,6 +357,7 @@ class Fuzzer:
             # drain whatever comes late so replies do not get mixed up
             self.g = nt.Genl()
         else:
+            self.log.write(f"{self.n} = {r!r}\n")
             self.stats[errno.errorcode.get(r.error, str(r.error)) if r.error else "ok"] += 1
             if r.error == 0 and cmd == self.spec.cmd(cname)[1]:
                 self.accepted[f"{cname}/{kind}"] += 1
