@@ -210,6 +210,7 @@ class PktFuzz:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
             s.setblocking(False)
         self.g = nt.Genl()
+        self.g.s.settimeout(60)
 
     def sh(self, cmd):
         self.log.write(f"act {cmd}\n")
