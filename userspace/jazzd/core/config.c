@@ -146,6 +146,7 @@ static int handler(void *user, const char *section, const char *name,
 		c->max_outbuf = (size_t)tmp;
 		return 1;
 	}
+	STR("metrics", "listen", metrics_listen);
 	if (!strcmp(section, "server") && !strcmp(name, "channel_binding")) {
 		c->channel_binding = parse_bool(value);
 		return 1;
@@ -310,6 +311,7 @@ void jz_config_free(struct jz_config *c)
 		&c->enctype, &c->endpoint, &c->kbackend, &c->ifname, &c->klog,
 		&c->kinject, &c->plugin, &c->rcache, &c->python, &c->order,
 		&c->enctypes,
+		&c->metrics_listen,
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -50,6 +50,7 @@ struct jz_config {
 	int verdict_cache_s;
 	int max_rounds;		/* validate_user rounds */
 	char *rcache;		/* AP-REQ replay cache name */
+	char *metrics_listen;	/* [metrics] listen; NULL = no metrics listener */
 	bool channel_binding;	/* tokens bound to the TLS session */
 	int time_offset;	/* testing aid: seconds added to the krb clock */
 	/* pre-login limits (issue 15) */

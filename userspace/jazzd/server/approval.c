@@ -4,6 +4,7 @@
  * another's, the peer_connection callback, the verdict cache and verdict
  * delivery. Must not change peer lists or keys.
  */
+#include "metrics/metrics.h"
 #include "server_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -166,6 +167,7 @@ struct conn_ctx {
 	char key[256];
 	struct conn_req req;
 	uint64_t asker_sid;	/* the session that sent the request */
+	uint64_t t0_ns;		/* when the request came (metrics) */
 };
 
 /* A client may not have more than this many approvals being decided
@@ -320,6 +322,7 @@ static void conn_done(void *arg, struct jz_cb_call *c)
 			cc->req.pname, approve ? "approved" : "denied",
 			c->failed ? " (fail-closed)" : "");
 		deliver_verdict(srv, o, d, &cc->req, approve, lifetime);
+		jz_metrics_approval(cc->t0_ns, approve);
 	}
 	conn_req_clear(&cc->req);
 	free(cc);
@@ -372,6 +375,7 @@ void on_conn_request(struct session *s, json_t *m)
 		return;
 	}
 	cc = calloc(1, sizeof(*cc));
+	cc->t0_ns = jz_metrics_now_ns();
 	cc->asker_sid = s->sid;
 	cc->srv = srv;
 	cc->origin_sid = o->sid;
@@ -383,6 +387,7 @@ void on_conn_request(struct session *s, json_t *m)
 	if (v) {
 		jz_debug("approval %s: cached %s", cc->key, v->approve ? "approve" : "deny");
 		deliver_verdict(srv, o, d, &r, v->approve, v->lifetime);
+		jz_metrics_approval(cc->t0_ns, v->approve);
 		conn_req_clear(&cc->req);
 		free(cc);
 		return;

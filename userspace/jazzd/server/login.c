@@ -4,6 +4,7 @@
  * validate_user rounds, leases, and going online. Must not send peer
  * lists itself (it schedules a recomputation).
  */
+#include "metrics/metrics.h"
 #include "server_int.h"
 
 static void do_validate(struct session *s);
@@ -18,6 +19,7 @@ void login_failed(struct session *s, const char *reason, const char *message)
 		s->user[0] ? s->user : "?", s->realm[0] ? s->realm : "?",
 		s->method[0] ? s->method : "?", reason, message ? ": " : "",
 		message ? message : "");
+	jz_metrics_login_failed(reason);
 	EVENT("user-login-failed", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
 					     "realm", s->realm, "method", s->method,
 					     "reason", reason, "source_ip", s->ip,
@@ -63,6 +65,8 @@ static void go_online(struct session *s)
 	}
 	s->state = S_ONLINE;
 	s->fresh = true;
+	jz_metrics_online(1);
+	jz_metrics_login_ok(s->login_ns);
 	set_online_idx(srv, s->lease->idx, s);
 	if (!evtimer_pending(srv->lease_ev, NULL)) {
 		struct timeval ltv = { 1, 0 };
@@ -395,6 +399,7 @@ void on_login(struct session *s, json_t *m)
 			     "starting with a letter or digit");
 		return;
 	}
+	s->login_ns = jz_metrics_now_ns();
 	snprintf(s->method, sizeof(s->method), "%s", method);
 	snprintf(s->device, sizeof(s->device), "%s", dev);
 	s->ep_port = (uint16_t)jz_msg_int(m, "listen_port", 0);

@@ -44,6 +44,7 @@ struct session {
 	struct session *next, *prev;
 	uint64_t sid;
 	enum sstate state;
+	uint64_t login_ns;	/* when the login message came (metrics) */
 	evutil_socket_t fd;
 	struct bufferevent *bev;
 	char ip[46];

@@ -10,6 +10,7 @@
  * LOGIN (waiting for the login message / callbacks) -> ONLINE -> gone.
  * One event loop; callbacks run on the dispatcher's workers (policy/).
  */
+#include "metrics/metrics.h"
 #include "server_int.h"
 
 struct jz_config *cfg(struct jz_server *srv)
@@ -181,6 +182,7 @@ static void session_free(struct session *s)
 		s->next->prev = s->prev;
 	srv->n_sessions--;
 	session_online(s);
+	jz_metrics_session(-1);
 	jz_cb_cancel(s->pending);
 	if (s->deadline)
 		event_free(s->deadline);
@@ -246,6 +248,7 @@ void session_close(struct session *s, const char *why)
 	jz_cb_cancel(s->pending);
 	s->pending = NULL;
 	if (was_online) {
+		jz_metrics_online(-1);
 		set_online_idx(s->srv, s->lease->idx, NULL);
 		u32_push(&s->srv->left, &s->srv->nleft, &s->srv->capleft, s->lease->idx);
 
@@ -378,6 +381,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 		s->next->prev = s;
 	srv->sessions = s;
 	srv->n_sessions++;
+	jz_metrics_session(1);
 	tv.tv_sec = cfg(srv)->handshake_timeout_s + cfg(srv)->login_timeout_s;
 	s->deadline = evtimer_new(srv->d->base, on_deadline, s);
 	evtimer_add(s->deadline, &tv);
