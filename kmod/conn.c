@@ -318,10 +318,12 @@ struct jazz_conn *jazz_conn_new(struct jazz_conn_table *t,
 	/*
 	 * Unguessable and unique in the table: a verdict names a held
 	 * connection by cookie, so a sequential one could be aimed at
-	 * another connection's (issue 15).
+	 * another connection's (issue 15). 53 bits: daemons carry cookies
+	 * in JSON control messages, where larger integers lose precision
+	 * or sign.
 	 */
 	do {
-		c->cookie = get_random_u64();
+		c->cookie = get_random_u64() & JAZZ_COOKIE_MASK;
 	} while (!c->cookie || jazz_conn_by_cookie(t, c->cookie));
 	c->peer = peer;
 	c->peer_id = peer->id;

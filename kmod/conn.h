@@ -36,6 +36,9 @@
 #include <linux/workqueue.h>
 #include <net/genetlink.h>
 
+/* Connection and probe cookies: random, non-zero, below 2^53 (exact in JSON). */
+#define JAZZ_COOKIE_MASK GENMASK_ULL(52, 0)
+
 struct jazz_device;
 struct jazz_peer;
 

@@ -581,7 +581,7 @@ int jazz_nl_probe(struct jazz_device *jd, struct genl_info *info)
 	}
 	p = jazz_probe_slot(t);
 	do {
-		p->cookie = get_random_u64();
+		p->cookie = get_random_u64() & JAZZ_COOKIE_MASK;
 	} while (!p->cookie);
 	p->portid = info->snd_portid;
 	p->net = genl_info_net(info);
