@@ -8,15 +8,17 @@
 #   host   every tests/host/*.sh on this machine
 #   kunit  scripts/kunit.sh (when present)
 #   vm     every tests/vm/*.sh except lib*.sh and bench-*, on each stock
-#          kernel and on the debug kernel (KASAN, kmemleak, lockdep, UBSAN ...;
-#          scripts/build-debug-kernel.sh, built in the background while the
-#          other suites run when it is not cached), in one VM boot per kernel
-#          (scripts/vm.sh --each; a test that crashes the VM is reported and
-#          the rest run in a new boot)
+#          kernel, in one VM boot per kernel (scripts/vm.sh --each; a test
+#          that crashes the VM is reported and the rest run in a new boot).
+#          `--kernel debug` adds the debug kernel (KASAN, kmemleak, lockdep,
+#          UBSAN ...; scripts/build-debug-kernel.sh, built in the background
+#          while the other suites run when it is not cached). It is not in
+#          the default run yet: it has not been booted through the suite
+#          and its time is not known to fit CI (docs/TEAM-NOTES.md).
 #
 # Usage: scripts/test.sh [OPTIONS] [SUITE...]       (default: all suites)
 #   --kernel K     VM kernel(s) (6.1, 6.12, full version, debug, all = the
-#                  stock ones; repeatable; default: all and debug)
+#                  stock ones; repeatable; default: all)
 #   --no-deps      skip scripts/deps.sh          --no-build  skip building
 #   --timeout S    per-test timeout, seconds (default 600)
 #   -v, --verbose  print every test's full output, not only TAP and # lines
@@ -60,7 +62,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#SUITES[@]} -gt 0 ] || SUITES=(unit host kunit vm)
 want_kernel() { local i; for ((i = 1; i < ${#KERNELS[@]}; i += 2)); do [ "${KERNELS[i]}" = "$1" ] && return 0; done; return 1; }
-[ ${#KERNELS[@]} -gt 0 ] || KERNELS=(--kernel all --kernel debug)
+[ ${#KERNELS[@]} -gt 0 ] || KERNELS=(--kernel all)
 [ "$(id -u)" = 0 ] || { echo "test.sh: must run as root (installs packages, creates namespaces, boots VMs)" >&2; exit 2; }
 
 mkdir -p "$LOG"
