@@ -23,7 +23,10 @@ NBACK=$(log_count "$E2E_W/alice.log" "reconnecting in [0-9]+ s")
 ip netns exec "$(ns_name alice)" ping -i 0.5 -W 3 "${VIP[bob]}" >"$E2E_W/ping-restart.txt" 2>&1 &
 PING_PID=$!
 _T_PIDS+=($PING_PID)
-sleep 2
+# The ping is a new connection: it must be approved (its first reply in)
+# before the server goes, or it waits for an approval nobody can give.
+check "the ping's connection is approved before the server stops" \
+	wait_for 30 grep -q 'bytes from' "$E2E_W/ping-restart.txt"
 e2e_stop srv
 check "alice's jazzd notices and backs off" log_wait_n 30 "$E2E_W/alice.log" "reconnecting in [0-9]+ s" $((NBACK + 1))
 e2e_start srv
