@@ -67,6 +67,8 @@ struct jz_client {
 	struct kpeer_state *peers;
 	size_t n_peers, cap_peers;
 	json_t *view;		/* the server's list for us: id (text) -> entry */
+	json_t *part_peers;	/* a list coming in parts: the entries so far */
+	unsigned int part_next;	/* ... and the part expected next */
 	uint64_t next_rid;
 	bool stopping;
 };
@@ -108,6 +110,8 @@ static void disconnect(struct jz_client *c, const char *why)
 	}
 	if (c->ping_ev)
 		evtimer_del(c->ping_ev);
+	json_decref(c->part_peers);	/* a list in parts ends with its session */
+	c->part_peers = NULL;
 	c->state = C_IDLE;
 	if (!c->stopping)
 		schedule_reconnect(c);
@@ -216,17 +220,41 @@ static void view_set(struct jz_client *c, json_t *e)
 	json_object_set(c->view, key, e);
 }
 
-/* "peers": the complete list. */
+/*
+ * "peers": the complete list, in one message or in parts ("part" 0, 1, ...,
+ * "more" true on all but the last; docs/PROTOCOL-control.md). The list is
+ * applied when complete, so its size is bounded by no frame limit.
+ */
 static void on_peers(struct jz_client *c, json_t *m)
 {
 	json_t *arr = json_object_get(m, "peers"), *e;
+	json_t *more = json_object_get(m, "more"), *part = json_object_get(m, "part");
+	long long no = part ? (json_is_integer(part) ? json_integer_value(part) : -1) : 0;
 	size_t i;
 
+	if (!json_is_array(arr) || (more && !json_is_boolean(more)) || no < 0 ||
+	    (no > 0 && (!c->part_peers || (unsigned long long)no != c->part_next))) {
+		json_decref(c->part_peers);
+		c->part_peers = NULL;
+		disconnect(c, "bad peer list part");
+		return;
+	}
+	if (no == 0) {
+		json_decref(c->part_peers);
+		c->part_peers = json_array();
+	}
+	json_array_extend(c->part_peers, arr);
+	c->part_next = (unsigned int)no + 1;
+	if (json_is_true(more))
+		return;
+	arr = c->part_peers;
+	c->part_peers = NULL;
 	json_decref(c->view);
 	c->view = json_object();
 	json_array_foreach(arr, i, e)
 		view_set(c, e);
 	apply_peers(c, arr);
+	json_decref(arr);
 }
 
 /* "peers_delta": entries added or changed, ids removed. */
@@ -236,6 +264,10 @@ static void on_peers_delta(struct jz_client *c, json_t *m)
 	const char *key;
 	size_t i;
 
+	if (c->part_peers) {
+		disconnect(c, "peer list delta inside a list in parts");
+		return;
+	}
 	if (!c->view)
 		c->view = json_object();
 	json_array_foreach(json_object_get(m, "del"), i, e) {
@@ -565,10 +597,10 @@ static int send_login(struct jz_client *c)
 	}
 	b64 = jz_b64_encode(tok.data, tok.len);
 	jz_krb_buf_free(&tok);
-	m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[ss]}", "type", "login", "method",
+	m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[sss]}", "type", "login", "method",
 		      cfg(c)->method, "device", cfg(c)->device, "token", b64,
 		      "listen_port", c->k->ops->listen_port(c->k), "other_data",
-		      "features", "peers_delta", "key_swap_ack");
+		      "features", "peers_delta", "key_swap_ack", "peers_more");
 	free(b64);
 	if (cfg(c)->endpoint) {
 		char host[64];

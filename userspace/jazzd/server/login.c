@@ -311,6 +311,7 @@ void on_login(struct session *s, json_t *m)
 	snprintf(s->device, sizeof(s->device), "%s", dev);
 	s->ep_port = (uint16_t)jz_msg_int(m, "listen_port", 0);
 	s->takes_delta = has_feature(m, "peers_delta");
+	s->takes_more = has_feature(m, "peers_more");
 	if (ep && strlen(ep) < sizeof(s->ep_ip))
 		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", ep);
 	s->token = jz_b64_decode(tok, &s->token_len);

@@ -164,43 +164,95 @@ static void list_event(struct jz_server *srv, struct session *s)
 						"peers", ev));
 }
 
-/* The complete list: the first one a viewer gets. */
+/*
+ * The complete list: the first one a viewer gets. A list whose frame would
+ * pass JZ_PEERS_PART_MAX goes out in parts, each a "peers" message with
+ * "part" (0, 1, ...) and "more" (true on all but the last) that carries
+ * the users of its own entries: a client that listed "peers_more" applies
+ * the list when the last part is in (docs/PROTOCOL-control.md). Parts are
+ * written back to back, so nothing comes between them.
+ */
+struct part {
+	struct mbuf b;
+	json_t *seen;		/* users of this part's entries */
+	struct mbuf users;
+	unsigned int no;
+	bool first;
+};
+
+static void part_open(struct part *pt)
+{
+	memset(&pt->b, 0, sizeof(pt->b));
+	memset(&pt->users, 0, sizeof(pt->users));
+	pt->seen = json_object();
+	pt->first = true;
+	mb_add(&pt->b, "\0\0\0\0", 4);
+	mb_str(&pt->b, "{\"type\":\"peers\",\"peers\":[");
+}
+
+static void part_close(struct session *s, struct part *pt, bool more, bool parted)
+{
+	char tail[64];
+
+	mb_str(&pt->b, "],\"users\":[");
+	if (pt->users.n)
+		mb_add(&pt->b, pt->users.p, pt->users.n);
+	mb_str(&pt->b, "]");
+	if (parted) {
+		snprintf(tail, sizeof(tail), ",\"part\":%u,\"more\":%s", pt->no,
+			 more ? "true" : "false");
+		mb_str(&pt->b, tail);
+	}
+	free(pt->users.p);
+	json_decref(pt->seen);
+	mb_send(s, &pt->b);
+	pt->no++;
+}
+
+/* Bytes the part would have with @p's entry and user added. */
+static size_t part_len(struct part *pt, struct session *p, bool linked)
+{
+	return pt->b.n + pt->users.n + 1 +
+	       (linked ? p->ent_linked_len : p->ent_unlinked_len) + 1 +
+	       p->ent_user_len + 64;
+}
+
 static void send_full_list(struct jz_server *srv, struct session *s)
 {
-	struct mbuf b = { 0 };
-	json_t *seen = json_object();
-	bool first = true;
+	struct part pt = { 0 };
+	bool parted = s->takes_more;
+	size_t bytes = 0;
 
-	mb_add(&b, "\0\0\0\0", 4);
-	mb_str(&b, "{\"type\":\"peers\",\"peers\":[");
+	part_open(&pt);
 	for (size_t i = 0; i < s->nvis; i++) {
 		struct session *p = find_online_idx(srv, s->vis[i]);
-
-		if (!p)
-			continue;
-		mb_entry(&b, p, vis_has(p, s->lease->idx), !first);
-		first = false;
-	}
-	mb_str(&b, "],\"users\":[");
-	first = true;
-	for (size_t i = 0; i < s->nvis; i++) {
-		struct session *p = find_online_idx(srv, s->vis[i]);
+		bool linked;
 		char uk[600];
 
 		if (!p)
 			continue;
+		linked = vis_has(p, s->lease->idx);
+		if (parted && !pt.first && part_len(&pt, p, linked) > JZ_PEERS_PART_MAX) {
+			bytes += pt.b.n + pt.users.n;
+			part_close(s, &pt, true, true);
+			part_open(&pt);
+		}
+		mb_entry(&pt.b, p, linked, !pt.first);
+		pt.first = false;
 		ukey(p, uk, sizeof(uk));
-		if (json_object_get(seen, uk))
+		if (json_object_get(pt.seen, uk))
 			continue;
-		json_object_set_new(seen, uk, json_true());
-		if (!first)
-			mb_add(&b, ",", 1);
-		mb_add(&b, p->ent_user, p->ent_user_len);
-		first = false;
+		json_object_set_new(pt.seen, uk, json_true());
+		if (pt.users.n)
+			mb_add(&pt.users, ",", 1);
+		mb_add(&pt.users, p->ent_user, p->ent_user_len);
 	}
-	json_decref(seen);
-	mb_str(&b, "]");
-	mb_send(s, &b);
+	bytes += pt.b.n + pt.users.n;
+	if (!parted && bytes > JZ_PEERS_PART_MAX)
+		jz_warn("peer list for %s@%s device %s is one frame of %zu bytes: the client "
+			"did not list \"peers_more\", and a client whose frame limit is "
+			"smaller drops it", s->user, s->realm, s->device, bytes);
+	part_close(s, &pt, false, parted && pt.no > 0);
 	list_event(srv, s);
 }
 
