@@ -72,6 +72,7 @@ struct session {
 	uint32_t *vis;		/* peer ids this viewer may see, sorted */
 	size_t nvis;
 	bool fresh;		/* online, not yet in a peer computation */
+	bool review_again;	/* its peer_filter failed: a full review next time */
 	bool listed;		/* has had its complete list */
 	bool takes_delta;	/* login listed feature "peers_delta" */
 	bool takes_more;	/* ... "peers_more": a list may come in parts */
