@@ -3,8 +3,9 @@
  * slowfilter: a C plugin whose peer_filter is slow, for tests/host/scale-*.sh
  * and scripts/bench-scale.sh. It keeps every peer (a full mesh) but takes
  * $JZT_FILTER_MS milliseconds per call; when the file $JZT_STALL exists,
- * the call that finds it removes it and takes $JZT_STALL_MS instead (one
- * call longer than the server's callback timeout). Every call is counted
+ * the first call with at least $JZT_STALL_MIN peers removes it and takes
+ * $JZT_STALL_MS instead (one call longer than the server's callback
+ * timeout, about enough peers that hiding them shows). Every call is counted
  * in the log at debug level. Concurrent: calls share no mutable state.
  */
 #include <stdio.h>
@@ -40,7 +41,8 @@ int peer_filter(const struct jazz_peer_review *review, unsigned char *keep_users
 {
 	const char *stall = getenv("JZT_STALL");
 
-	if (stall && !unlink(stall)) {
+	if (stall && review->n_peers >= (size_t)atol(getenv("JZT_STALL_MIN") ?: "0") &&
+	    !unlink(stall)) {
 		host->log(JAZZ_LOG_INFO, "slowfilter: stalling the review of %s (%zu peers)",
 			  review->username, review->n_peers);
 		sleep_ms(atol(getenv("JZT_STALL_MS") ?: "3000"));
