@@ -14,8 +14,13 @@
  *   online N T          every device logged in
  *   complete N T        every device's list holds every other device of
  *                       this process (and -x others): checked id by id
- *   join DEV LIST ALL   (-j K, K times) one more device: seconds until its
- *                       complete list, and until every other device had it
+ *   join DEV LIST ALL [CPU BASE]  (-j K, K times) one more device: seconds
+ *                       until its complete list, and until every other
+ *                       device had it; with -k PID, the server's CPU
+ *                       (ms) from the join until then, and its CPU in the
+ *                       same time before the join (the idle baseline:
+ *                       keepalives)
+ *   rss KIB N           (-k) the server's resident memory with N devices
  *   recovered N T       (-R) after the first lost connection, all devices
  *                       were back online with complete lists
  * Exit 0 when every phase was reached before -T seconds, 1 otherwise
@@ -26,6 +31,7 @@
  *          -P logins in flight (default 64) -x extra peers expected
  *          -j joins -R (wait for a server restart) -H secs (hold after)
  *          -T limit seconds (default 120) -v (print each lost connection)
+ *          -k server pid (CPU and memory from /proc)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -86,6 +92,47 @@ static int phase;		/* 0 ramp, 1 joins, 2 restart wait, 3 done */
 static int join_no, joiner = -1;
 static bool lost;
 static int rc = 1;
+static int keepalive_s = 15;	/* the server's, from the welcome */
+static int server_pid;
+static double cpu_base0, cpu_base1, cpu_join0;
+
+/* The server's CPU time in ms (utime + stime), from /proc/PID/stat. */
+static double server_cpu_ms(void)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	if (!server_pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", server_pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		return 0;
+	return (ut + st) * 1000.0 / sysconf(_SC_CLK_TCK);
+}
+
+static long server_rss_kib(void)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", server_pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
 
 static double now(void)
 {
@@ -243,6 +290,10 @@ static void on_message(struct dev *d, json_t *m)
 	if (!t)
 		return;
 	if (!strcmp(t, "welcome")) {
+		json_int_t ka = json_integer_value(json_object_get(m, "keepalive"));
+
+		if (ka > 0 && ka < keepalive_s)
+			keepalive_s = (int)ka;
 		d->id = (uint32_t)json_integer_value(json_object_get(m, "id"));
 		d->state = D_ONLINE;
 		inflight--;
@@ -411,8 +462,23 @@ static bool all_complete(int n, bool report)
 	return true;
 }
 
+static void join_now(evutil_socket_t fd, short what, void *arg)
+{
+	cpu_base1 = server_cpu_ms();
+	for (int i = 0; i < ndev; i++)
+		devs[i].saw_joiner = false;
+	joiner = ndev;
+	add_dev();
+	t_phase = now();
+	cpu_join0 = server_cpu_ms();
+	pump();
+}
+
+/* The next join, after a second that measures the server's idle CPU. */
 static void next_join(void)
 {
+	struct timeval tv = { 1, 0 };
+
 	if (join_no == joins) {
 		phase = restart_mode ? 2 : 3;
 		lost = false;
@@ -420,12 +486,8 @@ static void next_join(void)
 			rc = 0;
 		return;
 	}
-	for (int i = 0; i < ndev; i++)
-		devs[i].saw_joiner = false;
-	joiner = ndev;
-	add_dev();
-	t_phase = now();
-	pump();
+	cpu_base0 = server_cpu_ms();
+	event_base_once(base, -1, EV_TIMEOUT, join_now, NULL, &tv);
 }
 
 static void check_progress(void)
@@ -434,6 +496,8 @@ static void check_progress(void)
 
 	if (phase == 0 && all_complete(nbase, false)) {
 		printf("complete %d %.3f\n", nbase, now() - t_phase);
+		if (server_pid)
+			printf("rss %ld %d\n", server_rss_kib(), nbase);
 		fflush(stdout);
 		phase = 1;
 		next_join();
@@ -444,8 +508,13 @@ static void check_progress(void)
 		for (int i = 0; i < ndev; i++)
 			if (i != joiner && devs[i].t_saw_joiner - t_phase > all)
 				all = devs[i].t_saw_joiner - t_phase;
-		printf("join %s-%d %.3f %.3f\n", prefix, joiner,
+		double cpu = server_cpu_ms() - cpu_join0, span = now() - t_phase;
+
+		printf("join %s-%d %.3f %.3f", prefix, joiner,
 		       devs[joiner].t_complete - t_phase, all);
+		if (server_pid)	/* the baseline scaled to the join's span */
+			printf(" %.0f %.0f", cpu, (cpu_base1 - cpu_base0) * span);
+		printf("\n");
 		fflush(stdout);
 		join_no++;
 		joiner = -1;
@@ -484,6 +553,17 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Like jazzd: a ping every keepalive, spread over the devices (1/K each second). */
+static void on_ping_tick(evutil_socket_t fd, short what, void *arg)
+{
+	static unsigned long tick;
+
+	tick++;
+	for (int i = 0; i < ndev; i++)
+		if (devs[i].state == D_ONLINE && (unsigned long)i % keepalive_s == tick % keepalive_s)
+			send_json(&devs[i], json_pack("{s:s}", "type", "ping"));
+}
+
 static void on_hold_end(evutil_socket_t fd, short what, void *arg)
 {
 	event_base_loopbreak(base);
@@ -510,7 +590,7 @@ int main(int argc, char **argv)
 	const char *colon;
 	int o;
 
-	while ((o = getopt(argc, argv, "s:C:S:c:m:u:p:r:d:P:x:j:RH:T:v")) != -1) {
+	while ((o = getopt(argc, argv, "s:C:S:c:m:u:p:r:d:P:x:j:RH:T:vk:")) != -1) {
 		switch (o) {
 		case 's': server = optarg; break;
 		case 'C': cafile = optarg; break;
@@ -528,6 +608,7 @@ int main(int argc, char **argv)
 		case 'H': hold_s = atoi(optarg); break;
 		case 'T': limit_s = atof(optarg); break;
 		case 'v': verbose = 1; break;
+		case 'k': server_pid = atoi(optarg); break;
 		default: return 2;
 		}
 	}
@@ -565,6 +646,7 @@ int main(int argc, char **argv)
 	t0 = t_phase = now();
 	tick_ev = event_new(base, -1, EV_PERSIST, on_tick, NULL);
 	event_add(tick_ev, &tick);
+	event_add(event_new(base, -1, EV_PERSIST, on_ping_tick, NULL), &(struct timeval){ 1, 0 });
 	if (hold_s)
 		on_hold(-1, 0, NULL);
 	pump();
