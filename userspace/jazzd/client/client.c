@@ -220,35 +220,18 @@ static void view_set(struct jz_client *c, json_t *e)
 	json_object_set(c->view, key, e);
 }
 
-/*
- * "peers": the complete list, in one message or in parts ("part" 0, 1, ...,
- * "more" true on all but the last; docs/PROTOCOL-control.md). The list is
- * applied when complete, so its size is bounded by no frame limit.
- */
+/* "peers": the complete list, applied when its last part is in. */
 static void on_peers(struct jz_client *c, json_t *m)
 {
-	json_t *arr = json_object_get(m, "peers"), *e;
-	json_t *more = json_object_get(m, "more"), *part = json_object_get(m, "part");
-	long long no = part ? (json_is_integer(part) ? json_integer_value(part) : -1) : 0;
+	json_t *arr, *e;
 	size_t i;
+	int r = jz_list_part(&c->part_peers, &c->part_next, m, &arr);
 
-	if (!json_is_array(arr) || (more && !json_is_boolean(more)) || no < 0 ||
-	    (no > 0 && (!c->part_peers || (unsigned long long)no != c->part_next))) {
-		json_decref(c->part_peers);
-		c->part_peers = NULL;
-		disconnect(c, "bad peer list part");
+	if (r <= 0) {
+		if (r < 0)
+			disconnect(c, "bad peer list part");
 		return;
 	}
-	if (no == 0) {
-		json_decref(c->part_peers);
-		c->part_peers = json_array();
-	}
-	json_array_extend(c->part_peers, arr);
-	c->part_next = (unsigned int)no + 1;
-	if (json_is_true(more))
-		return;
-	arr = c->part_peers;
-	c->part_peers = NULL;
 	json_decref(c->view);
 	c->view = json_object();
 	json_array_foreach(arr, i, e)

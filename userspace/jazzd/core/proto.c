@@ -100,6 +100,31 @@ void jz_frame_send_raw(struct bufferevent *bev, unsigned char *buf, size_t len)
 	frame_write(bev, buf, len);
 }
 
+int jz_list_part(json_t **acc, unsigned int *next, json_t *msg, json_t **list)
+{
+	json_t *arr = json_object_get(msg, "peers");
+	json_t *more = json_object_get(msg, "more"), *part = json_object_get(msg, "part");
+	json_int_t no = !part ? 0 : json_is_integer(part) ? json_integer_value(part) : -1;
+
+	if (!json_is_array(arr) || (more && !json_is_boolean(more)) || no < 0 ||
+	    (no > 0 && (!*acc || (json_int_t)*next != no))) {
+		json_decref(*acc);
+		*acc = NULL;
+		return -1;
+	}
+	if (no == 0) {
+		json_decref(*acc);
+		*acc = json_array();
+	}
+	json_array_extend(*acc, arr);
+	*next = (unsigned int)no + 1;
+	if (json_is_true(more))
+		return 0;
+	*list = *acc;
+	*acc = NULL;
+	return 1;
+}
+
 const char *jz_msg_type(json_t *msg)
 {
 	return json_string_value(json_object_get(msg, "type"));
