@@ -40,6 +40,9 @@ OUT=$TOP/out/bench-scale
 mkdir -p "$OUT"
 make -C "$TOP" userspace >/dev/null || exit 1
 build_jzsim || exit 1
+# the run's directory under out/, not /tmp: a long run must not lose its
+# KDC and ccache to someone's cleanup of /tmp/jazz-cp.* (seen once)
+mktemp() { command mktemp -d "$OUT/run.XXXXXX"; }
 cp_setup || { echo "bench-scale: setup failed" >&2; exit 1; }
 cp_server_conf "[server]" "max_sessions = $((NDEV + JOINS + 100))"
 sed -i -e 's/^handshake_timeout = .*/handshake_timeout = 60/' \

@@ -721,7 +721,12 @@ static void filter_submit(struct jz_server *srv, struct session *s, struct sessi
 	jz_cb_submit(srv->d->cb, c, filter_done, fc);
 }
 
-/* Devices that went away: out of every list, their keys dropped. */
+/*
+ * Devices that went away: out of every list, their keys dropped. A viewer
+ * with a long list and few leavers pays O(leavers x log list) and a
+ * memmove, not a scan of its whole list (a leave seen by N viewers was
+ * O(N^2)).
+ */
 static void peers_drop_left(struct jz_server *srv)
 {
 	uint32_t *left = srv->left;
@@ -735,6 +740,20 @@ static void peers_drop_left(struct jz_server *srv)
 
 		if (s->state != S_ONLINE || !s->nvis)
 			continue;
+		if (nleft * 16 < s->nvis) {
+			/* a few left: find each in the list, not the list in them */
+			for (size_t j = 0; j < nleft; j++) {
+				uint32_t *at = bsearch(&left[j], s->vis, s->nvis, sizeof(uint32_t),
+						       cmp_u32);
+
+				if (!at)
+					continue;
+				mark_changed(s, left[j]);
+				link_drop(srv, s->lease->idx, left[j]);
+				memmove(at, at + 1, (s->vis + --s->nvis - at) * sizeof(uint32_t));
+			}
+			continue;
+		}
 		for (size_t i = 0; i < s->nvis; i++) {
 			uint32_t id = s->vis[i];
 
