@@ -57,6 +57,7 @@ start_server
 wait_for "$T/server.log" "server listening" 20 || { echo "bench-scale: no server" >&2; exit 1; }
 sleep 1
 RSS0=$(awk '/^VmRSS/ {print $2}' "/proc/$SPID/status")
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 LIMIT=$((NDEV / 10 + 300))
 R=()
 [ "$RESTART" = 1 ] && R=(-R)
@@ -88,7 +89,7 @@ cp "$T/server.log" "$OUT/server.log" 2>/dev/null
 {
 	echo "### bench-scale: $NDEV devices ($(date -u +%FT%TZ))"
 	echo
-	echo "\`$CMD\`; load average before: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores, shared)"
+	echo "\`$CMD\`; load average before / after: $LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg) (2 cores, shared; everything under nice)"
 	echo
 	awk '/^online /{printf "- %d devices online in %.1f s", $2, $3}
 	     /^complete /{printf ", every list complete at %.1f s\n", $3}' "$OUT/sim.out"
