@@ -14,13 +14,14 @@ JAZZD=${JAZZD_BIN:-$JAZZD}	# JAZZD_BIN=/path/jazzd: test another build
 NDEV=${SCALE_FRAMES_N:-500}
 
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
-check "jzsim builds" build_jzsim
+build_tools() { build_jzsim && build_jzclient; }
+check "jzsim and jzclient build" build_tools
 cp_server_conf "[server]" "max_sessions = 4000"
 sed -i 's/^login_timeout = .*/login_timeout = 60/' "$T/server.conf"
 cp_start server
 check "server starts" wait_for "$T/server.log" "server listening" 10
 
-jzsim -x 1 -H 5 -T 170 "$NDEV" > "$T/sim.out" 2> "$T/sim.err" &
+jzsim -v -x 1 -H 150 -T 170 "$NDEV" > "$T/sim.out" 2> "$T/sim.err" &
 SIM=$!
 PIDS+=($SIM)
 check "$NDEV simulated devices online" wait_for "$T/sim.out" "^online $NDEV " 120
@@ -41,8 +42,17 @@ fk=$(grep -c "peer-new\|peer_set\|peer add" "$T/big-pc.kernel" 2>/dev/null || tr
 echo "# fake kernel lines about peers: $fk"
 check "every simulated device has the real client in its list (id by id)" \
 	wait_for "$T/sim.out" "^complete $NDEV " 60
-wait "$SIM"
-check "jzsim: every list complete, no lost connection" test $? = 0
+# a client from before "peers_more" (jzclient lists "peers_delta" only):
+# one frame, whatever its size, and the server says so
+jzc -u alice -c "FILE:$T/alice.cc" -d old-pc lists 8 > "$T/old.out" 2>&1
+check "a client without peers_more gets the whole list in one message" \
+	test "$(awk '/^peers /{print $2}' "$T/old.out" | head -1 | tr ',' '\n' | grep -c .)" = $((NDEV + 1))
+check "... and the server warns that the frame is over the part size" \
+	wait_for "$T/server.log" "device old-pc is one frame of [0-9]+ bytes: the client did not list" 5
+check "jzsim: no simulated device lost its connection or its list" \
+	bash -c "! grep -Eq '^(fail|timeout)' '$T/sim.out' && ! grep -q '^jzsim: ' '$T/sim.err'"
+kill "$SIM"
+wait "$SIM" 2>/dev/null
 sed 's/^/# sim: /' "$T/sim.out" | head -8
 grep -c "list in parts\|frame of" "$T/server.log" | sed 's/^/# server warnings about list frames: /'
 cp_done
