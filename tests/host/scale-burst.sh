@@ -56,5 +56,5 @@ assert e['user'] == 'alice' and e['device'].startswith('sim-') and e['attempt'] 
 assert e['retry'] is True and e['peers'] >= 20 and e['retry_in_ms'] > 0, e
 " "$j" 2>/dev/null
 check "no review gave up (no peers left hidden)" \
-	bash -c "! grep -q 'stay hidden' '$T/server.log'"
+	bash -c "! grep -q 'failed: hiding every peer' '$T/server.log'"
 cp_done

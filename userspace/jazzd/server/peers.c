@@ -543,9 +543,15 @@ static void filter_submit(struct jz_server *srv, struct session *s, struct sessi
 static void filter_failed_event(struct session *s, struct filter_ctx *fc, bool retry,
 				int delay_ms)
 {
-	jz_warn("peer_filter for %s@%s device %s failed (attempt %u, %zu peers): %s",
-		s->user, s->realm, s->device, fc->attempt + 1, fc->n,
-		retry ? "asking again" : "their peers stay hidden until it is reviewed again");
+	if (retry)
+		jz_warn("peer_filter for %s@%s device %s failed (attempt %u, %zu peers): "
+			"asking again in %d ms", s->user, s->realm, s->device, fc->attempt + 1,
+			fc->n, delay_ms);
+	else
+		jz_warn("peer_filter for %s@%s failed: hiding every peer%s (device %s, %u "
+			"attempts; reviewed again in %d s)", s->user, s->realm,
+			fc->full ? "" : " it was asked about", s->device, fc->attempt + 1,
+			JZ_FILTER_AGAIN_S);
 	jz_event("peer-filter-failed",
 		 json_pack("{s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:i}", "user", s->user, "realm",
 			   s->realm, "device", s->device, "attempt", (int)fc->attempt + 1,
