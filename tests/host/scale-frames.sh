@@ -51,7 +51,8 @@ check "... and the server warns that the frame is over the part size" \
 	wait_for "$T/server.log" "device old-pc is one frame of [0-9]+ bytes: the client did not list" 5
 check "jzsim: no simulated device lost its connection or its list" \
 	bash -c "! grep -Eq '^(fail|timeout)' '$T/sim.out' && ! grep -q '^jzsim: ' '$T/sim.err'"
-kill "$SIM"
+# $SIM is the subshell running the jzsim function: end the simulator itself
+kill $(ps -o pid= --ppid "$SIM") "$SIM" 2>/dev/null
 wait "$SIM" 2>/dev/null
 sed 's/^/# sim: /' "$T/sim.out" | head -8
 grep -c "list in parts\|frame of" "$T/server.log" | sed 's/^/# server warnings about list frames: /'
