@@ -61,7 +61,7 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 LIMIT=$((NDEV / 10 + 300))
 R=()
 [ "$RESTART" = 1 ] && R=(-R)
-jzsim -k "$SPID" -j "$JOINS" "${R[@]}" -T "$((LIMIT * 2))" -P 128 "$NDEV" \
+jzsim -k "$SPID" -j "$JOINS" "${R[@]}" -T "$((LIMIT * 4))" -P 128 "$NDEV" \
 	> "$OUT/sim.out" 2> "$OUT/sim.err" &
 SIM=$!
 PIDS+=($SIM)
