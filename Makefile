@@ -10,6 +10,13 @@
 #   make test            every test (scripts/test.sh; installs what it needs)
 #   make demo            the end-to-end demo in a VM (scripts/demo.sh)
 #   make bench           benchmarks (scripts/bench.sh)
+#   make fuzz            both below
+#   make fuzz-userspace  the libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS
+#                        each (default 300)
+#   make deb             Debian packages jazz-dkms and jazz-tools in out/deb/
+#                        (dpkg-buildpackage on a copy of the tree's files)
+#   make fuzz-kernel     kernel fuzzers on the debug kernel (tests/fuzz-kernel/run.sh;
+#                        FUZZ_SECONDS per run, FUZZ_SEED to replay)
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -20,7 +27,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1)
 TOP := $(CURDIR)
 
 .PHONY: all module userspace install install-module install-userspace \
-	clean test demo bench checkpatch
+	clean test demo bench checkpatch fuzz fuzz-userspace fuzz-kernel deb
 
 all: module userspace
 
@@ -54,3 +61,23 @@ demo:
 
 bench:
 	bash scripts/bench.sh
+
+FUZZ_SECONDS ?= 300
+fuzz-userspace:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+# The tree's files (tracked and new, not ignored) copied to out/deb/jazz-VERSION,
+# built there: the .debs, .changes and .buildinfo land in out/deb/.
+DEB_OUT := $(TOP)/out/deb
+deb:
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/jazz-$(VERSION)
+	cd $(TOP) && git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -e "$$f" ] || [ -L "$$f" ] && printf "%s\0" "$$f"; done' _ | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_OUT)/jazz-$(VERSION)
+	cd $(DEB_OUT)/jazz-$(VERSION) && nice dpkg-buildpackage -us -uc -j2 >$(DEB_OUT)/build.log 2>&1 || \
+		{ tail -n 40 $(DEB_OUT)/build.log; echo "make deb: dpkg-buildpackage failed (log: $(DEB_OUT)/build.log)" >&2; exit 1; }
+	@ls -1 $(DEB_OUT)/*.deb
+fuzz-kernel:
+	bash tests/fuzz-kernel/run.sh
+
+# Every fuzzer, each for FUZZ_SECONDS.
+fuzz: fuzz-userspace fuzz-kernel

@@ -43,6 +43,11 @@ static void mask_key(u8 *dst, const u8 *addr, u8 bytes, u8 cidr)
 		dst[i >> 3] &= ~(1u << (7 - (i & 7)));
 }
 
+static bool jazz_aip_full(const struct jazz_aip *t)
+{
+	return t->max && t->count >= READ_ONCE(*t->max);
+}
+
 static struct jazz_aip_node __rcu **root_of(struct jazz_aip *t, u8 bits)
 {
 	return bits == 32 ? &t->root4 : &t->root6;
@@ -52,6 +57,8 @@ void jazz_aip_init(struct jazz_aip *t)
 {
 	RCU_INIT_POINTER(t->root4, NULL);
 	RCU_INIT_POINTER(t->root6, NULL);
+	t->count = 0;
+	t->max = NULL;
 }
 
 static struct jazz_aip_node *new_node(const u8 *key, u8 bits, u8 cidr)
@@ -67,9 +74,15 @@ static struct jazz_aip_node *new_node(const u8 *key, u8 bits, u8 cidr)
 	return n;
 }
 
-static void set_peer(struct jazz_aip_node *n, struct jazz_peer *peer,
-		     struct list_head *peer_nodes)
+static void set_peer(struct jazz_aip *t, struct jazz_aip_node *n,
+		     struct jazz_peer *peer, struct list_head *peer_nodes)
 {
+	bool had = rcu_access_pointer(n->peer);
+
+	if (!had && peer)
+		t->count++;
+	else if (had && !peer)
+		t->count--;
 	list_del_init(&n->peer_list);
 	rcu_assign_pointer(n->peer, peer);
 	if (peer)
@@ -83,36 +96,45 @@ int jazz_aip_insert(struct jazz_aip *t, const u8 *addr, u8 bits, u8 cidr,
 	struct jazz_aip_node __rcu **slot = root_of(t, bits);
 	struct jazz_aip_node *node, *n, *br;
 	unsigned int c;
+	bool full;
 	u8 key[16];
 
 	if ((bits != 32 && bits != 128) || cidr > bits)
 		return -EINVAL;
 	lockdep_assert_held(lock);
 	mask_key(key, addr, bits / 8, cidr);
+	/* Full: only a prefix that already has a peer can still change. */
+	full = jazz_aip_full(t);
 
 	for (;;) {
 		node = rcu_dereference_protected(*slot, lockdep_is_held(lock));
 		if (!node) {
+			if (full)
+				return -ENOSPC;
 			n = new_node(key, bits, cidr);
 			if (!n)
 				return -ENOMEM;
-			set_peer(n, peer, peer_nodes);
+			set_peer(t, n, peer, peer_nodes);
 			rcu_assign_pointer(*slot, n);
 			return 0;
 		}
 		c = common_bits(node->key, key, min(node->cidr, cidr));
 		if (c == node->cidr && node->cidr == cidr) {
-			set_peer(node, peer, peer_nodes);
+			if (!rcu_access_pointer(node->peer) && jazz_aip_full(t))
+				return -ENOSPC;
+			set_peer(t, node, peer, peer_nodes);
 			return 0;
 		}
 		if (c == node->cidr) {
 			slot = &node->child[bit_at(key, node->cidr)];
 			continue;
 		}
+		if (full)
+			return -ENOSPC;
 		n = new_node(key, bits, cidr);
 		if (!n)
 			return -ENOMEM;
-		set_peer(n, peer, peer_nodes);
+		set_peer(t, n, peer, peer_nodes);
 		if (c == cidr) {
 			/* The new prefix contains @node. */
 			RCU_INIT_POINTER(n->child[bit_at(node->key, cidr)], node);
@@ -122,7 +144,7 @@ int jazz_aip_insert(struct jazz_aip *t, const u8 *addr, u8 bits, u8 cidr,
 		/* They diverge at bit c: add a branch node. */
 		br = new_node(key, bits, c);
 		if (!br) {
-			list_del(&n->peer_list);
+			set_peer(t, n, NULL, NULL);
 			kfree(n);
 			return -ENOMEM;
 		}
@@ -154,7 +176,7 @@ static void remove_node(struct jazz_aip *t, struct jazz_aip_node *target,
 	if (!node)
 		return;
 
-	set_peer(node, NULL, NULL);
+	set_peer(t, node, NULL, NULL);
 	c0 = rcu_dereference_protected(node->child[0], lockdep_is_held(lock));
 	c1 = rcu_dereference_protected(node->child[1], lockdep_is_held(lock));
 	if (c0 && c1)
@@ -202,6 +224,7 @@ void jazz_aip_free(struct jazz_aip *t, struct mutex *lock)
 	r6 = rcu_dereference_protected(t->root6, lockdep_is_held(lock));
 	RCU_INIT_POINTER(t->root4, NULL);
 	RCU_INIT_POINTER(t->root6, NULL);
+	t->count = 0;
 	free_subtree(r4, lock);
 	free_subtree(r6, lock);
 }

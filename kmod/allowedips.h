@@ -29,6 +29,8 @@ struct jazz_aip_node {
 struct jazz_aip {
 	struct jazz_aip_node __rcu *root4;
 	struct jazz_aip_node __rcu *root6;
+	unsigned int count;		/* nodes with a peer; under the lock */
+	const unsigned int *max;	/* limit on @count (NULL: none) */
 };
 
 void jazz_aip_init(struct jazz_aip *t);

@@ -40,4 +40,24 @@ static inline struct nlattr **jazz_compat_dump_attrs(struct netlink_callback *cb
 #endif
 }
 
+/*
+ * Multicast groups only for CAP_NET_ADMIN in the user namespace of the
+ * netns: the group flag GENL_MCAST_CAP_NET_ADMIN (upstream 6.6; Debian's
+ * 6.1 and 6.12 have it, genl_bind() checks ns_capable(net->user_ns)).
+ * Without it the family's mcast_bind callback does the same check for
+ * every group (6.1's signature; a kernel without the flag has it).
+ */
+#ifdef JAZZ_HAVE_GENL_MCAST_CAP
+#define JAZZ_MCGRP_ADMIN	GENL_MCAST_CAP_NET_ADMIN
+#define JAZZ_COMPAT_MCAST_BIND
+#else
+#define JAZZ_MCGRP_ADMIN	0
+static inline int jazz_compat_mcast_bind(struct net *net, int group)
+{
+	return ns_capable(net->user_ns, CAP_NET_ADMIN) ? 0 : -EPERM;
+}
+
+#define JAZZ_COMPAT_MCAST_BIND	.mcast_bind = jazz_compat_mcast_bind,
+#endif
+
 #endif /* _JAZZ_COMPAT_H */

@@ -6,6 +6,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
+#include <linux/random.h>
 #include <linux/jhash.h>
 #include <linux/ktime.h>
 #include <linux/ip.h>
@@ -36,7 +37,6 @@ MODULE_PARM_DESC(conn_hold_global, "Packets held by all devices together");
 atomic_t jazz_conn_held_total = ATOMIC_INIT(0);
 atomic_t jazz_conns_live = ATOMIC_INIT(0);
 static atomic_t jazz_conn_tables_live = ATOMIC_INIT(0);
-static atomic64_t jazz_conn_cookie_next = ATOMIC64_INIT(0);
 
 /* "conn_objects": live tables, entries and held packets, for leak checks. */
 static int jazz_conn_objects_get(char *buf, const struct kernel_param *kp)
@@ -104,7 +104,7 @@ u32 jazz_conn_hash(const struct jazz_conn_table *t,
 	return jhash2((const u32 *)key, sizeof(*key) / sizeof(u32), t->seed);
 }
 
-static bool jazz_conn_key_eq(const struct jazz_conn_key *x,
+bool jazz_conn_key_eq(const struct jazz_conn_key *x,
 			     const struct jazz_conn_key *y)
 {
 	return !memcmp(x, y, sizeof(*x));
@@ -300,6 +300,13 @@ struct jazz_conn *jazz_conn_new(struct jazz_conn_table *t,
 	u32 h;
 
 	lockdep_assert_held(&t->lock);
+	/*
+	 * A peer found under RCU may be being removed: jazz_peer_remove()
+	 * marks it dead before jazz_conn_peer_removed() takes this lock to
+	 * drop its entries, so an entry made after that would outlive it.
+	 */
+	if (unlikely(READ_ONCE(peer->dead)))
+		return NULL;
 	c = kzalloc(sizeof(*c), GFP_ATOMIC);
 	if (!c)
 		return NULL;
@@ -308,7 +315,16 @@ struct jazz_conn *jazz_conn_new(struct jazz_conn_table *t,
 	c->oport = tu->sport;
 	c->resp = tu->dst;
 	c->rport = tu->dport;
-	c->cookie = atomic64_inc_return(&jazz_conn_cookie_next);
+	/*
+	 * Unguessable and unique in the table: a verdict names a held
+	 * connection by cookie, so a sequential one could be aimed at
+	 * another connection's (issue 15). 53 bits: daemons carry cookies
+	 * in JSON control messages, where larger integers lose precision
+	 * or sign.
+	 */
+	do {
+		c->cookie = get_random_u64() & JAZZ_COOKIE_MASK;
+	} while (!c->cookie || jazz_conn_by_cookie(t, c->cookie));
 	c->peer = peer;
 	c->peer_id = peer->id;
 	c->direction = direction;
@@ -323,6 +339,7 @@ struct jazz_conn *jazz_conn_new(struct jazz_conn_table *t,
 	__skb_queue_head_init(&c->held);
 	INIT_LIST_HEAD(&c->pnode);
 	INIT_LIST_HEAD(&c->holdnode);
+	list_add_tail(&c->peernode, &peer->conns);
 	h = jazz_conn_hash(t, &c->key) & ((1 << JAZZ_CONN_HASH_BITS) - 1);
 	hlist_add_head_rcu(&c->hnode, &t->hash[h]);
 	hlist_add_head(&c->cnode,
@@ -362,6 +379,7 @@ void jazz_conn_unlink(struct jazz_conn_table *t, struct jazz_conn *c,
 	hlist_del(&c->cnode);
 	list_del(&c->node);
 	list_del_init(&c->pnode);
+	list_del(&c->peernode);
 	skb_queue_splice_tail_init(&c->held, drop);
 	jazz_conn_unhold(t, c, n);
 	c->unlinked = true;
@@ -1148,21 +1166,26 @@ static void jazz_conn_table_free_rcu(struct rcu_head *rcu)
 void jazz_conn_flush(struct jazz_conn_table *t, struct jazz_peer *peer,
 		     u8 end)
 {
-	struct jazz_conn *batch[JAZZ_CONN_GC_BATCH], *c, *tmp;
+	struct jazz_conn *batch[JAZZ_CONN_GC_BATCH], *c;
+	struct list_head *head;
 	struct sk_buff_head drop;
 	int i, n;
 
+	/*
+	 * In batches, with BHs on and a chance to reschedule between them:
+	 * the peer's own list, or the whole table; each batch takes the
+	 * first entries of the list, as the previous ones are gone.
+	 */
 	do {
 		n = 0;
 		__skb_queue_head_init(&drop);
 		spin_lock_bh(&t->lock);
-		list_for_each_entry_safe(c, tmp, &t->all, node) {
-			if (peer && c->peer != peer)
-				continue;
+		head = peer ? &peer->conns : &t->all;
+		while (n < JAZZ_CONN_GC_BATCH && !list_empty(head)) {
+			c = peer ? list_first_entry(head, struct jazz_conn, peernode) :
+				   list_first_entry(head, struct jazz_conn, node);
 			jazz_conn_unlink(t, c, &drop);
 			batch[n++] = c;
-			if (n == JAZZ_CONN_GC_BATCH)
-				break;
 		}
 		spin_unlock_bh(&t->lock);
 		jazz_conn_drop_queue(t->jd, peer, &drop,
@@ -1175,6 +1198,7 @@ void jazz_conn_flush(struct jazz_conn_table *t, struct jazz_peer *peer,
 			jazz_conn_free(batch[i]);
 		}
 		rcu_read_unlock();
+		cond_resched();
 	} while (n);
 }
 

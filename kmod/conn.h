@@ -17,7 +17,9 @@
  *   skb (held, or freed and counted by the hook itself), or JAZZ_CONN_DROP:
  *   the caller frees the skb and counts drop-conncheck.
  * - jazz_conn_dev_init() runs in ndo_init, jazz_conn_dev_uninit() in
- *   dellink after all peers are removed (sockets closed), and
+ *   dellink once the device is marked dead and its sockets are closed,
+ *   before its peers are removed (the table's dead flag refuses new
+ *   entries, so removing the peers finds none), and
  *   jazz_conn_peer_removed() when a peer is unlinked, before its RCU free;
  *   all with the device config mutex held except dev_init.
  * - The conn-* generic netlink ops call jazz_nl_conn_*(); they get the
@@ -33,6 +35,9 @@
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <net/genetlink.h>
+
+/* Connection and probe cookies: random, non-zero, below 2^53 (exact in JSON). */
+#define JAZZ_COOKIE_MASK GENMASK_ULL(52, 0)
 
 struct jazz_device;
 struct jazz_peer;
@@ -73,8 +78,12 @@ struct jazz_conn_tuple {
  * struct jazz_conn - one entry of the table.
  *
  * @key, @cookie, @origin/@resp and @direction never change after insert;
- * @peer stays valid while the entry is in the table (peer removal drops
- * the peer's entries first, under the table lock). @state and the times
+ * @peer stays valid while the entry is in the table without a reference:
+ * peer removal marks the peer dead and then drops its entries (its
+ * @peernode list) under the table lock, and jazz_conn_new() refuses a
+ * dead peer under that lock, so no entry outlives its peer. Entries are
+ * freed with kfree_rcu() after they are unlinked; netlink handlers use an
+ * entry under rcu_read_lock() and check @unlinked under the lock. @state and the times
  * are written under the table lock and read locklessly (READ_ONCE) on the
  * packet path; @held and the list links are only touched under the lock.
  */
@@ -84,6 +93,7 @@ struct jazz_conn {
 	struct list_head node;		/* table->all, under lock */
 	struct list_head pnode;		/* table->pending, under lock */
 	struct list_head holdnode;	/* table->holders, under lock */
+	struct list_head peernode;	/* @peer->conns, under lock */
 	struct rcu_head rcu;
 
 	struct jazz_conn_key key;
@@ -210,6 +220,8 @@ u32 jazz_conn_hash(const struct jazz_conn_table *t,
 		   const struct jazz_conn_key *key);
 struct jazz_conn *jazz_conn_lookup(struct jazz_conn_table *t,
 				   const struct jazz_conn_key *key);
+bool jazz_conn_key_eq(const struct jazz_conn_key *x,
+		      const struct jazz_conn_key *y);
 struct jazz_conn *jazz_conn_by_cookie(struct jazz_conn_table *t, u64 cookie);
 struct jazz_conn_table *jazz_conn_table_alloc(struct jazz_device *jd);
 void jazz_conn_table_free(struct jazz_conn_table *t);

@@ -202,7 +202,10 @@ static int jazz_nl_conn_tuple(struct nlattr **tb, struct jazz_conn_tuple *tu,
 /*
  * The entry a request names, by cookie or by addresses. Returns NULL with
  * *err set; with addresses and no entry, *err is -ENOENT and @tu is filled
- * (for a verdict ahead of traffic).
+ * (for a verdict ahead of traffic). The caller holds rcu_read_lock() for
+ * as long as it uses the entry: the GC may unlink it at any time (it does
+ * not take the config mutex), and entries are freed after RCU; the
+ * functions it calls check c->unlinked under the table lock.
  */
 static struct jazz_conn *jazz_nl_conn_find(struct jazz_conn_table *t,
 					   struct nlattr **tb,
@@ -254,22 +257,21 @@ int jazz_nl_conn_get(struct jazz_device *jd, struct sk_buff *skb,
 	err = jazz_nl_conn_parse(info, tb, true);
 	if (err)
 		return err;
-	c = jazz_nl_conn_find(t, tb, &tu, info->extack, &err);
-	if (!c)
-		return err;
+	/* Allocated first: no sleeping between the lookup and the use. */
 	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
 	hdr = genlmsg_put_reply(msg, info, &jazz_genl_family, 0,
 				JAZZ_CMD_CONN_GET);
-	/* The config mutex keeps @c: only it and the GC remove entries. */
 	rcu_read_lock();
-	err = !hdr || nla_put_u32(msg, JAZZ_A_IFINDEX, jd->dev->ifindex) ||
-	      jazz_conn_fill(msg, c, 0);
+	c = jazz_nl_conn_find(t, tb, &tu, info->extack, &err);
+	if (c)
+		err = !hdr || nla_put_u32(msg, JAZZ_A_IFINDEX, jd->dev->ifindex) ||
+		      jazz_conn_fill(msg, c, 0) ? -EMSGSIZE : 0;
 	rcu_read_unlock();
 	if (err) {
 		nlmsg_free(msg);
-		return -EMSGSIZE;
+		return err;
 	}
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
@@ -314,6 +316,38 @@ int jazz_nl_conn_dump(struct jazz_device *jd, struct sk_buff *skb,
 	cb->args[0] += sent;
 	genlmsg_end(skb, hdr);
 	return skb->len;
+}
+
+/*
+ * A verdict applies only to the connection it was asked about (issue 15):
+ * a peer-id given with it must be the entry's peer, and addresses given
+ * with a cookie must be the entry's. Verdicts with the cookie alone are
+ * still taken (older clients).
+ */
+static int jazz_nl_conn_match(struct jazz_conn *c, struct nlattr **tb,
+			      struct netlink_ext_ack *extack)
+{
+	struct jazz_conn_tuple tu;
+	int err;
+
+	if (tb[JAZZ_A_CONN_PEER_ID] &&
+	    nla_get_u32(tb[JAZZ_A_CONN_PEER_ID]) != c->peer_id) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[JAZZ_A_CONN_PEER_ID],
+				    "peer-id is not the connection's peer");
+		return -EINVAL;
+	}
+	if (!tb[JAZZ_A_CONN_COOKIE] ||
+	    (!tb[JAZZ_A_CONN_FAMILY] && !tb[JAZZ_A_CONN_PROTO] &&
+	     !tb[JAZZ_A_CONN_SRC_ADDR] && !tb[JAZZ_A_CONN_DST_ADDR]))
+		return 0;
+	err = jazz_nl_conn_tuple(tb, &tu, extack);
+	if (err)
+		return err;
+	if (!jazz_conn_key_eq(&tu.key, &c->key)) {
+		NL_SET_ERR_MSG(extack, "addresses are not the connection's");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* A verdict with no entry yet: install it ahead of traffic. */
@@ -404,14 +438,20 @@ int jazz_nl_conn_verdict(struct jazz_device *jd, struct genl_info *info)
 	verdict = nla_get_u8(tb[JAZZ_A_CONN_VERDICT]);
 	if (tb[JAZZ_A_CONN_LIFETIME_S])
 		lifetime_s = nla_get_u32(tb[JAZZ_A_CONN_LIFETIME_S]);
+	rcu_read_lock();
 	c = jazz_nl_conn_find(t, tb, &tu, info->extack, &err);
 	if (c) {
-		err = jazz_conn_decide(t, c, verdict, lifetime_s);
-		if (err)
-			NL_SET_ERR_MSG(info->extack,
-				       "connection expired before the verdict");
+		err = jazz_nl_conn_match(c, tb, info->extack);
+		if (!err) {
+			err = jazz_conn_decide(t, c, verdict, lifetime_s);
+			if (err)
+				NL_SET_ERR_MSG(info->extack,
+					       "connection expired before the verdict");
+		}
+		rcu_read_unlock();
 		return err;
 	}
+	rcu_read_unlock();
 	if (err != -ENOENT || tb[JAZZ_A_CONN_COOKIE])
 		return err;
 	return jazz_nl_conn_preinstall(t, tb, &tu, verdict, lifetime_s,
@@ -432,13 +472,12 @@ int jazz_nl_conn_del(struct jazz_device *jd, struct genl_info *info)
 	err = jazz_nl_conn_parse(info, tb, true);
 	if (err)
 		return err;
-	c = jazz_nl_conn_find(t, tb, &tu, info->extack, &err);
-	if (!c)
-		return err;
 	rcu_read_lock();
-	jazz_conn_remove(t, c, JAZZ_CONN_END_DELETED);
+	c = jazz_nl_conn_find(t, tb, &tu, info->extack, &err);
+	if (c)
+		jazz_conn_remove(t, c, JAZZ_CONN_END_DELETED);
 	rcu_read_unlock();
-	return 0;
+	return err;
 }
 
 int jazz_nl_conn_flush(struct jazz_device *jd, struct genl_info *info)
@@ -542,7 +581,7 @@ int jazz_nl_probe(struct jazz_device *jd, struct genl_info *info)
 	}
 	p = jazz_probe_slot(t);
 	do {
-		p->cookie = get_random_u64();
+		p->cookie = get_random_u64() & JAZZ_COOKIE_MASK;
 	} while (!p->cookie);
 	p->portid = info->snd_portid;
 	p->net = genl_info_net(info);

@@ -137,7 +137,9 @@ static void jazz_destruct(struct net_device *dev)
 	free_percpu(jd->stats);
 	free_percpu(dev->tstats);
 	mutex_destroy(&jd->lock);
-	atomic_dec(&jazz_devices_live);
+	/* A failed register_netdevice also ends here: it was never counted. */
+	if (jd->registered)
+		atomic_dec(&jazz_devices_live);
 	pr_debug("jazz: device destroyed\n");
 }
 
@@ -183,6 +185,8 @@ static void jazz_setup(struct net_device *dev)
 	jd->other_idle_s = 30;
 	jd->conn_max = 65536;
 	jd->hold_max = 1024;
+	jd->gen = 1;
+	jd->aip.max = &jazz_max_allowedips;
 }
 
 static int jazz_newlink(struct net *src_net, struct net_device *dev,
@@ -197,6 +201,7 @@ static int jazz_newlink(struct net *src_net, struct net_device *dev,
 	if (err)
 		return err;
 	list_add(&jd->dev_list, &jazz_dev_list);
+	jd->registered = true;
 	atomic_inc(&jazz_devices_live);
 	pr_debug("jazz: device %s created\n", dev->name);
 	return 0;
@@ -208,9 +213,16 @@ static void jazz_dellink(struct net_device *dev, struct list_head *head)
 
 	list_del_init(&jd->dev_list);
 	mutex_lock(&jd->lock);
+	/* From here every netlink handler refuses the device (device.h). */
+	WRITE_ONCE(jd->dead, true);
+	jd->gen++;
 	jazz_socket_close(jd);
-	jazz_peer_remove_all(jd, JAZZ_PEER_DEL_REASON_DEVICE_REMOVED);
+	/*
+	 * The connection table first, in batches (conn.c): its dead flag
+	 * stops new entries, so removing the peers has none left to walk.
+	 */
 	jazz_conn_dev_uninit(jd);
+	jazz_peer_remove_all(jd, JAZZ_PEER_DEL_REASON_DEVICE_REMOVED);
 	jazz_aip_free(&jd->aip, &jd->lock);
 	mutex_unlock(&jd->lock);
 	unregister_netdevice_queue(dev, head);

@@ -26,6 +26,18 @@ MODULE_PARM_DESC(tx_hard_limit, "Packets a key may send before it stops");
 module_param_named(tx_soft_limit, jazz_tx_soft_limit, ullong, 0644);
 MODULE_PARM_DESC(tx_soft_limit, "Packets a key sends before key-rotate-ntf");
 
+/*
+ * Per-device limits: PEER_NEW beyond max_peers and allowed-ips beyond
+ * max_allowedips are refused with ENOSPC and an extack message. They
+ * bound the memory (and the dump size) one user-namespace admin can pin.
+ */
+unsigned int jazz_max_peers = 65536;
+unsigned int jazz_max_allowedips = 262144;
+module_param_named(max_peers, jazz_max_peers, uint, 0644);
+MODULE_PARM_DESC(max_peers, "Peers a device may have");
+module_param_named(max_allowedips, jazz_max_allowedips, uint, 0644);
+MODULE_PARM_DESC(max_allowedips, "Allowed-ips prefixes a device may have");
+
 /* "objects": live devices, peers and keys, for leak checks in tests. */
 static int jazz_objects_get(char *buf, const struct kernel_param *kp)
 {

@@ -184,6 +184,21 @@ static void jazz_nl_dev_put(struct jazz_device *jd)
 	dev_put(jd->dev);
 }
 
+/*
+ * Take @jd's config mutex for a handler. Fails once dellink began: the
+ * device may still be found by index or name until unregister, but
+ * nothing may be added to it any more (device.h).
+ */
+static int jazz_nl_lock(struct jazz_device *jd, struct netlink_ext_ack *extack)
+{
+	mutex_lock(&jd->lock);
+	if (likely(!jd->dead))
+		return 0;
+	mutex_unlock(&jd->lock);
+	NL_SET_ERR_MSG(extack, "device is being removed");
+	return -ENODEV;
+}
+
 static int jazz_put_stats(struct sk_buff *msg, int attr,
 			  struct jazz_stats __percpu *st)
 {
@@ -267,14 +282,11 @@ static int jazz_put_endpoint(struct sk_buff *msg, struct jazz_peer *peer)
 	return 0;
 }
 
-/* The peer nest; @full adds allowed-ips, stats and keys (config mutex). */
+/* The brief peer nest of notifications: id, remote id, name, endpoint. */
 static int jazz_put_peer(struct sk_buff *msg, struct jazz_peer *peer,
-			 bool full, u32 reason)
+			 u32 reason)
 {
-	struct nlattr *nest, *an;
-	struct jazz_aip_node *n;
-	struct jazz_key *key;
-	int i;
+	struct nlattr *nest;
 
 	nest = nla_nest_start(msg, JAZZ_A_PEER);
 	if (!nest)
@@ -282,45 +294,107 @@ static int jazz_put_peer(struct sk_buff *msg, struct jazz_peer *peer,
 	if (nla_put_u32(msg, JAZZ_A_PEER_ID, peer->id) ||
 	    nla_put_u32(msg, JAZZ_A_PEER_REMOTE_ID, READ_ONCE(peer->remote_id)) ||
 	    nla_put_string(msg, JAZZ_A_PEER_NAME, peer->name) ||
-	    jazz_put_endpoint(msg, peer))
-		goto cancel;
-	if (reason && nla_put_u32(msg, JAZZ_A_PEER_DEL_REASON, reason))
-		goto cancel;
-	if (!full)
-		goto out;
-	if (nla_put_u16(msg, JAZZ_A_PEER_KEEPALIVE_S, peer->keepalive_s) ||
+	    jazz_put_endpoint(msg, peer) ||
+	    (reason && nla_put_u32(msg, JAZZ_A_PEER_DEL_REASON, reason))) {
+		nla_nest_cancel(msg, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+static int jazz_put_aip(struct sk_buff *msg, struct jazz_aip_node *n)
+{
+	struct nlattr *an = nla_nest_start(msg, JAZZ_A_PEER_ALLOWED_IP);
+
+	if (!an)
+		return -EMSGSIZE;
+	if (nla_put_u16(msg, JAZZ_A_ALLOWED_IP_FAMILY,
+			n->bits == 32 ? AF_INET : AF_INET6) ||
+	    nla_put(msg, JAZZ_A_ALLOWED_IP_ADDR, n->bits / 8, n->key) ||
+	    nla_put_u8(msg, JAZZ_A_ALLOWED_IP_CIDR, n->cidr)) {
+		nla_nest_cancel(msg, an);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(msg, an);
+	return 0;
+}
+
+/* Everything of a peer but its allowed-ips. Config mutex held. */
+static int jazz_put_peer_info(struct sk_buff *msg, struct jazz_peer *peer)
+{
+	struct jazz_key *key;
+	int i;
+
+	if (nla_put_u32(msg, JAZZ_A_PEER_REMOTE_ID, READ_ONCE(peer->remote_id)) ||
+	    nla_put_string(msg, JAZZ_A_PEER_NAME, peer->name) ||
+	    jazz_put_endpoint(msg, peer) ||
+	    nla_put_u16(msg, JAZZ_A_PEER_KEEPALIVE_S, peer->keepalive_s) ||
 	    nla_put_u64_64bit(msg, JAZZ_A_PEER_LAST_RX_NS,
 			      READ_ONCE(peer->last_rx_ns), JAZZ_A_PEER_PAD) ||
 	    jazz_put_stats(msg, JAZZ_A_PEER_STATS, peer->stats))
-		goto cancel;
-	list_for_each_entry(n, &peer->allowedips, peer_list) {
-		an = nla_nest_start(msg, JAZZ_A_PEER_ALLOWED_IP);
-		if (!an ||
-		    nla_put_u16(msg, JAZZ_A_ALLOWED_IP_FAMILY,
-				n->bits == 32 ? AF_INET : AF_INET6) ||
-		    nla_put(msg, JAZZ_A_ALLOWED_IP_ADDR, n->bits / 8, n->key) ||
-		    nla_put_u8(msg, JAZZ_A_ALLOWED_IP_CIDR, n->cidr))
-			goto cancel;
-		nla_nest_end(msg, an);
-	}
+		return -EMSGSIZE;
 	for (i = 0; i < 2; i++) {
 		key = rcu_dereference_protected(peer->keys[i],
 						lockdep_is_held(&peer->jd->lock));
 		if (key && jazz_put_key(msg, peer->id, key, i))
-			goto cancel;
+			return -EMSGSIZE;
 	}
-out:
+	return 0;
+}
+
+/*
+ * A peer of peer-get, split across messages like WireGuard's dump when
+ * its allowed-ips do not fit one: *@pos is 0 before anything of the peer
+ * was sent, then 1 + the number of allowed-ips sent. The first part has
+ * every attribute; a continuation has the peer id and more allowed-ips
+ * (clients merge consecutive nests with the same id). Returns 0 when the
+ * rest of the peer fit, -EMSGSIZE when not (*@pos tells how far it got;
+ * a nest without progress is not left in @msg). Config mutex held.
+ */
+static int jazz_put_peer_part(struct sk_buff *msg, struct jazz_peer *peer,
+			      unsigned long *pos)
+{
+	unsigned long start = *pos, i = 1;
+	struct jazz_aip_node *n;
+	struct nlattr *nest;
+
+	nest = nla_nest_start(msg, JAZZ_A_PEER);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(msg, JAZZ_A_PEER_ID, peer->id))
+		goto cancel;
+	if (!start) {
+		if (jazz_put_peer_info(msg, peer))
+			goto cancel;
+		*pos = 1;
+	}
+	list_for_each_entry(n, &peer->allowedips, peer_list) {
+		if (i++ < *pos)
+			continue;
+		if (jazz_put_aip(msg, n))
+			goto partial;
+		(*pos)++;
+	}
 	nla_nest_end(msg, nest);
 	return 0;
+partial:
+	if (*pos != start) {
+		nla_nest_end(msg, nest);
+		return -EMSGSIZE;
+	}
 cancel:
 	nla_nest_cancel(msg, nest);
+	*pos = start;
 	return -EMSGSIZE;
 }
 
 /* ---- dev-get / dev-set ---- */
 
+/* One device; @cb (dumps) gets NLM_F_DUMP_INTR when the list changed. */
 static int jazz_fill_dev(struct sk_buff *msg, struct jazz_device *jd,
-			 u32 portid, u32 seq, int flags)
+			 u32 portid, u32 seq, int flags,
+			 struct netlink_callback *cb)
 {
 	void *hdr;
 	u64 features = JAZZ_FEATURES_CHACHA20_POLY1305 |
@@ -333,6 +407,8 @@ static int jazz_fill_dev(struct sk_buff *msg, struct jazz_device *jd,
 			  JAZZ_CMD_DEV_GET);
 	if (!hdr)
 		return -EMSGSIZE;
+	if (cb)
+		genl_dump_check_consistent(cb, hdr);
 	mutex_lock(&jd->lock);
 	if (nla_put_u32(msg, JAZZ_A_IFINDEX, jd->dev->ifindex) ||
 	    nla_put_string(msg, JAZZ_A_IFNAME, jd->dev->name) ||
@@ -373,7 +449,8 @@ static int jazz_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info)
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	err = -ENOMEM;
 	if (msg) {
-		err = jazz_fill_dev(msg, jd, info->snd_portid, info->snd_seq, 0);
+		err = jazz_fill_dev(msg, jd, info->snd_portid, info->snd_seq, 0,
+				    NULL);
 		if (!err)
 			err = genlmsg_reply(msg, info);
 		else
@@ -391,6 +468,8 @@ static int jazz_nl_dev_get_dumpit(struct sk_buff *skb,
 	long idx = 0;
 
 	rtnl_lock();
+	/* Resumed by index: a device added or deleted between parts shows. */
+	cb->seq = READ_ONCE(net->dev_base_seq) ?: 1;
 	for_each_netdev(net, dev) {
 		if (!jazz_is_dev(dev))
 			continue;
@@ -398,7 +477,7 @@ static int jazz_nl_dev_get_dumpit(struct sk_buff *skb,
 			continue;
 		if (jazz_fill_dev(skb, netdev_priv(dev),
 				  NETLINK_CB(cb->skb).portid,
-				  cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
+				  cb->nlh->nlmsg_seq, NLM_F_MULTI, cb)) {
 			idx--;
 			break;
 		}
@@ -418,14 +497,34 @@ static int jazz_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 	jd = jazz_nl_dev(genl_info_net(info), a, info->extack);
 	if (IS_ERR(jd))
 		return PTR_ERR(jd);
-	mutex_lock(&jd->lock);
+	err = jazz_nl_lock(jd, info->extack);
+	if (err)
+		goto out_put;
+	/*
+	 * The sockets live in the creating namespace, which may not be the
+	 * one this request came from (the device was moved): like WireGuard,
+	 * binding a port or marking packets there needs CAP_NET_ADMIN in
+	 * that namespace's user namespace.
+	 */
+	if ((a[JAZZ_A_LISTEN_PORT] || a[JAZZ_A_FWMARK]) &&
+	    (!jd->creating_net ||
+	     !ns_capable(jd->creating_net->user_ns, CAP_NET_ADMIN))) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[JAZZ_A_LISTEN_PORT] ?
+				    a[JAZZ_A_LISTEN_PORT] : a[JAZZ_A_FWMARK],
+				    "listen-port and fwmark need CAP_NET_ADMIN where the sockets live");
+		err = -EPERM;
+		goto out;
+	}
+	jd->gen++;
 	if (a[JAZZ_A_LISTEN_PORT]) {
 		u16 port = nla_get_u16(a[JAZZ_A_LISTEN_PORT]);
 
+		/* Make before break: a failed bind leaves the old sockets. */
 		if (port != jd->listen_port || !port) {
-			jd->listen_port = port;
 			if (netif_running(jd->dev))
 				err = jazz_socket_open(jd, port);
+			else
+				jd->listen_port = port;
 			if (err) {
 				NL_SET_ERR_MSG_ATTR(info->extack,
 						    a[JAZZ_A_LISTEN_PORT],
@@ -456,6 +555,7 @@ static int jazz_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 #undef JAZZ_SET
 out:
 	mutex_unlock(&jd->lock);
+out_put:
 	jazz_nl_dev_put(jd);
 	return err;
 }
@@ -601,6 +701,11 @@ static int jazz_peer_apply(struct jazz_device *jd, struct jazz_peer *peer,
 			err = jazz_aip_insert(&jd->aip, r.addr, r.bits, r.cidr,
 					      peer, &peer->allowedips,
 					      &jd->lock);
+		if (err == -ENOSPC) {
+			NL_SET_ERR_MSG_ATTR(extack, attr,
+					    "device has max_allowedips allowed-ips (module parameter)");
+			return err;
+		}
 		if (err) {
 			NL_SET_ERR_MSG_ATTR(extack, attr,
 					    "cannot add allowed-ip");
@@ -634,7 +739,10 @@ static int jazz_nl_peer_change(struct sk_buff *skb, struct genl_info *info,
 	if (IS_ERR(jd))
 		return PTR_ERR(jd);
 	id = nla_get_u32(tb[JAZZ_A_PEER_ID]);
-	mutex_lock(&jd->lock);
+	err = jazz_nl_lock(jd, info->extack);
+	if (err)
+		goto out_put;
+	jd->gen++;
 	peer = jazz_peer_lookup_locked(jd, id);
 	if (create && peer) {
 		NL_SET_ERR_MSG_ATTR(info->extack, tb[JAZZ_A_PEER_ID],
@@ -646,6 +754,12 @@ static int jazz_nl_peer_change(struct sk_buff *skb, struct genl_info *info,
 		NL_SET_ERR_MSG_ATTR(info->extack, tb[JAZZ_A_PEER_ID],
 				    "no peer with this id");
 		err = -ENOENT;
+		goto out;
+	}
+	if (create && jd->num_peers >= READ_ONCE(jazz_max_peers)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[JAZZ_A_PEER_ID],
+				    "device has max_peers peers (module parameter)");
+		err = -ENOSPC;
 		goto out;
 	}
 	if (create) {
@@ -662,6 +776,7 @@ static int jazz_nl_peer_change(struct sk_buff *skb, struct genl_info *info,
 		jazz_peer_remove(peer, JAZZ_PEER_DEL_REASON_USERSPACE);
 out:
 	mutex_unlock(&jd->lock);
+out_put:
 	jazz_nl_dev_put(jd);
 	return err;
 }
@@ -714,22 +829,142 @@ static int jazz_nl_peer_del_doit(struct sk_buff *skb, struct genl_info *info)
 	jd = jazz_nl_dev(genl_info_net(info), info->attrs, info->extack);
 	if (IS_ERR(jd))
 		return PTR_ERR(jd);
-	mutex_lock(&jd->lock);
+	err = jazz_nl_lock(jd, info->extack);
+	if (err)
+		goto out_put;
 	peer = jazz_nl_peer_by_id(jd, info);
 	if (IS_ERR(peer))
 		err = PTR_ERR(peer);
 	else
 		jazz_peer_remove(peer, JAZZ_PEER_DEL_REASON_USERSPACE);
 	mutex_unlock(&jd->lock);
+out_put:
 	jazz_nl_dev_put(jd);
 	return err;
 }
 
+/*
+ * The peer-get dump: cb->args[0] counts the peers finished, cb->args[1]
+ * is the position inside the next one (jazz_put_peer_part), cb->args[2]
+ * is set when done. A peer id in the request limits it to that peer.
+ * cb->seq is the device's change counter: a dump that spans a change is
+ * marked NLM_F_DUMP_INTR (the indexes may have moved), like WireGuard's.
+ */
+static int jazz_peer_dump(struct sk_buff *skb, struct netlink_callback *cb,
+			  struct nlattr **attrs)
+{
+	struct nlattr *tb[JAZZ_A_PEER_MAX + 1];
+	struct jazz_peer *peer;
+	struct jazz_device *jd;
+	bool progress = false;
+	unsigned long pos;
+	long idx = 0;
+	u32 only = 0;
+	void *hdr;
+	int err;
+
+	if (cb->args[2])
+		return 0;
+	if (attrs[JAZZ_A_PEER]) {
+		err = nla_parse_nested(tb, JAZZ_A_PEER_MAX, attrs[JAZZ_A_PEER],
+				       jazz_peer_policy, cb->extack);
+		if (err)
+			return err;
+		if (!tb[JAZZ_A_PEER_ID]) {
+			NL_SET_ERR_MSG(cb->extack, "peer id is required");
+			return -EINVAL;
+		}
+		only = nla_get_u32(tb[JAZZ_A_PEER_ID]);
+	}
+	jd = jazz_nl_dev(sock_net(skb->sk), attrs, cb->extack);
+	if (IS_ERR(jd))
+		return PTR_ERR(jd);
+	err = jazz_nl_lock(jd, cb->extack);
+	if (err)
+		goto out_put;
+	if (only && !jazz_peer_lookup_locked(jd, only) && !cb->prev_seq) {
+		NL_SET_ERR_MSG(cb->extack, "no peer with this id");
+		err = -ENOENT;
+		goto out;
+	}
+	cb->seq = jd->gen;
+	err = -EMSGSIZE;
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &jazz_genl_family, NLM_F_MULTI, JAZZ_CMD_PEER_GET);
+	if (!hdr)
+		goto out;
+	genl_dump_check_consistent(cb, hdr);
+	if (nla_put_u32(skb, JAZZ_A_IFINDEX, jd->dev->ifindex)) {
+		genlmsg_cancel(skb, hdr);
+		goto out;
+	}
+	cb->args[2] = 1;
+	list_for_each_entry(peer, &jd->peer_list, list) {
+		if (only && peer->id != only)
+			continue;
+		if (idx++ < cb->args[0])
+			continue;
+		pos = cb->args[1];
+		err = jazz_put_peer_part(skb, peer, &pos);
+		if (pos != cb->args[1] || !err)
+			progress = true;
+		if (err) {
+			cb->args[1] = pos;
+			cb->args[2] = 0;
+			break;
+		}
+		cb->args[0]++;
+		cb->args[1] = 0;
+	}
+	if (!progress && !cb->args[2]) {
+		/* Cannot happen: one allowed-ip always fits a message. */
+		genlmsg_cancel(skb, hdr);
+		err = -EMSGSIZE;
+		goto out;
+	}
+	genlmsg_end(skb, hdr);
+	err = skb->len;
+out:
+	mutex_unlock(&jd->lock);
+out_put:
+	jazz_nl_dev_put(jd);
+	return err;
+}
+
+static int jazz_nl_peer_get_dumpit(struct sk_buff *skb,
+				   struct netlink_callback *cb)
+{
+	return jazz_peer_dump(skb, cb, jazz_compat_dump_attrs(cb));
+}
+
+/* A peer-get (do) answered as a dump: the request is in cb->nlh. */
+static int jazz_nl_peer_get_do_dumpit(struct sk_buff *skb,
+				      struct netlink_callback *cb)
+{
+	struct nlattr *attrs[JAZZ_A_MAX + 1];
+	int err;
+
+	err = nlmsg_parse(cb->nlh, GENL_HDRLEN, attrs, JAZZ_A_MAX,
+			  jazz_peer_op_policy, cb->extack);
+	if (err)
+		return err;
+	return jazz_peer_dump(skb, cb, attrs);
+}
+
+/*
+ * peer-get (do): one message when the peer fits, else the same parts as
+ * the dump, NLM_F_MULTI and ended by NLMSG_DONE (no ACK), sent with the
+ * dump's flow control so a reader that stops cannot block the family.
+ */
 static int jazz_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
+	struct netlink_dump_control c = {
+		.dump = jazz_nl_peer_get_do_dumpit,
+	};
 	struct jazz_device *jd;
 	struct jazz_peer *peer;
 	struct sk_buff *msg;
+	unsigned long pos = 0;
 	void *hdr;
 	int err;
 
@@ -741,7 +976,9 @@ static int jazz_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
 		jazz_nl_dev_put(jd);
 		return -ENOMEM;
 	}
-	mutex_lock(&jd->lock);
+	err = jazz_nl_lock(jd, info->extack);
+	if (err)
+		goto fail_put;
 	peer = jazz_nl_peer_by_id(jd, info);
 	if (IS_ERR(peer)) {
 		err = PTR_ERR(peer);
@@ -750,63 +987,25 @@ static int jazz_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
 	err = -EMSGSIZE;
 	hdr = genlmsg_put_reply(msg, info, &jazz_genl_family, 0,
 				JAZZ_CMD_PEER_GET);
-	if (!hdr || nla_put_u32(msg, JAZZ_A_IFINDEX, jd->dev->ifindex) ||
-	    jazz_put_peer(msg, peer, true, 0))
+	if (!hdr || nla_put_u32(msg, JAZZ_A_IFINDEX, jd->dev->ifindex))
 		goto fail;
+	if (jazz_put_peer_part(msg, peer, &pos)) {
+		mutex_unlock(&jd->lock);
+		jazz_nl_dev_put(jd);
+		nlmsg_free(msg);
+		return netlink_dump_start(genl_info_net(info)->genl_sock, skb,
+					  info->nlhdr, &c);
+	}
 	mutex_unlock(&jd->lock);
 	jazz_nl_dev_put(jd);
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
 fail:
 	mutex_unlock(&jd->lock);
+fail_put:
 	jazz_nl_dev_put(jd);
 	nlmsg_free(msg);
 	return err;
-}
-
-/*
- * Dump: as many peers per message as fit; cb->args[0] counts the peers
- * already sent, cb->args[1] is set when done.
- */
-static int jazz_nl_peer_get_dumpit(struct sk_buff *skb,
-				   struct netlink_callback *cb)
-{
-	struct jazz_device *jd;
-	struct jazz_peer *peer;
-	long idx = 0, sent = 0;
-	void *hdr;
-
-	if (cb->args[1])
-		return 0;
-	jd = jazz_nl_dev(sock_net(skb->sk), jazz_compat_dump_attrs(cb),
-			 cb->extack);
-	if (IS_ERR(jd))
-		return PTR_ERR(jd);
-	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-			  &jazz_genl_family, NLM_F_MULTI, JAZZ_CMD_PEER_GET);
-	if (!hdr || nla_put_u32(skb, JAZZ_A_IFINDEX, jd->dev->ifindex)) {
-		jazz_nl_dev_put(jd);
-		return -EMSGSIZE;
-	}
-	mutex_lock(&jd->lock);
-	list_for_each_entry(peer, &jd->peer_list, list) {
-		if (idx++ < cb->args[0])
-			continue;
-		if (jazz_put_peer(skb, peer, true, 0))
-			break;
-		sent++;
-	}
-	if (&peer->list == &jd->peer_list)
-		cb->args[1] = 1;
-	mutex_unlock(&jd->lock);
-	jazz_nl_dev_put(jd);
-	if (!sent && !cb->args[1]) {
-		genlmsg_cancel(skb, hdr);
-		return -EMSGSIZE;	/* one peer does not fit a message */
-	}
-	cb->args[0] += sent;
-	genlmsg_end(skb, hdr);
-	return skb->len;
 }
 
 /* ---- keys ---- */
@@ -900,7 +1099,10 @@ static int jazz_nl_key_new_doit(struct sk_buff *skb, struct genl_info *info)
 	jd = jazz_nl_dev(genl_info_net(info), info->attrs, info->extack);
 	if (IS_ERR(jd))
 		return PTR_ERR(jd);
-	mutex_lock(&jd->lock);
+	err = jazz_nl_lock(jd, info->extack);
+	if (err)
+		goto out_put;
+	jd->gen++;
 	peer = jazz_nl_key_peer(jd, tb, info->extack);
 	if (!peer) {
 		err = -ENOENT;
@@ -916,6 +1118,7 @@ static int jazz_nl_key_new_doit(struct sk_buff *skb, struct genl_info *info)
 	jazz_peer_key_set(peer, nla_get_u32(tb[JAZZ_A_KEYCONF_SLOT]), key);
 out:
 	mutex_unlock(&jd->lock);
+out_put:
 	jazz_nl_dev_put(jd);
 	return err;
 }
@@ -939,7 +1142,10 @@ static int jazz_nl_key_swap_del(struct genl_info *info, bool del)
 	jd = jazz_nl_dev(genl_info_net(info), info->attrs, info->extack);
 	if (IS_ERR(jd))
 		return PTR_ERR(jd);
-	mutex_lock(&jd->lock);
+	err = jazz_nl_lock(jd, info->extack);
+	if (err)
+		goto out_put;
+	jd->gen++;
 	peer = jazz_nl_key_peer(jd, tb, info->extack);
 	if (!peer)
 		err = -ENOENT;
@@ -949,6 +1155,7 @@ static int jazz_nl_key_swap_del(struct genl_info *info, bool del)
 	else
 		jazz_peer_key_swap(peer);
 	mutex_unlock(&jd->lock);
+out_put:
 	jazz_nl_dev_put(jd);
 	return err;
 }
@@ -973,7 +1180,9 @@ static int jazz_nl_conn_op(struct genl_info *info, struct sk_buff *skb, u8 cmd)
 	jd = jazz_nl_dev(genl_info_net(info), info->attrs, info->extack);
 	if (IS_ERR(jd))
 		return PTR_ERR(jd);
-	mutex_lock(&jd->lock);
+	err = jazz_nl_lock(jd, info->extack);
+	if (err)
+		goto out_put;
 	switch (cmd) {
 	case JAZZ_CMD_CONN_GET:
 		err = jazz_nl_conn_get(jd, skb, info);
@@ -995,6 +1204,7 @@ static int jazz_nl_conn_op(struct genl_info *info, struct sk_buff *skb, u8 cmd)
 		break;
 	}
 	mutex_unlock(&jd->lock);
+out_put:
 	jazz_nl_dev_put(jd);
 	return err;
 }
@@ -1013,9 +1223,12 @@ static int jazz_nl_conn_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 			 cb->extack);
 	if (IS_ERR(jd))
 		return PTR_ERR(jd);
-	mutex_lock(&jd->lock);
+	err = jazz_nl_lock(jd, cb->extack);
+	if (err)
+		goto out_put;
 	err = jazz_nl_conn_dump(jd, skb, cb);
 	mutex_unlock(&jd->lock);
+out_put:
 	jazz_nl_dev_put(jd);
 	return err;
 }
@@ -1069,7 +1282,7 @@ static void jazz_notify_peer(struct jazz_peer *peer, u8 cmd, u32 reason)
 	msg = jazz_notify_new(peer->jd, cmd, &hdr);
 	if (!msg)
 		return;
-	if (jazz_put_peer(msg, peer, false, reason)) {
+	if (jazz_put_peer(msg, peer, reason)) {
 		nlmsg_free(msg);
 		return;
 	}
@@ -1160,10 +1373,15 @@ static const struct genl_ops jazz_genl_ops[] = {
 };
 
 static const struct genl_multicast_group jazz_mcgrps[] = {
-	[JAZZ_NLGRP_NOTIFY] = { .name = JAZZ_MCGRP_NOTIFY },
+	/*
+	 * Peer notifications carry endpoints, which peer-get shows only to
+	 * admins: CAP_NET_ADMIN in the netns's user namespace to listen.
+	 */
+	[JAZZ_NLGRP_NOTIFY] = { .name = JAZZ_MCGRP_NOTIFY,
+				.flags = JAZZ_MCGRP_ADMIN },
 	/* Requests reveal who talks to whom: CAP_NET_ADMIN to listen. */
 	[JAZZ_NLGRP_APPROVALS] = { .name = JAZZ_MCGRP_APPROVALS,
-				   .flags = GENL_MCAST_CAP_NET_ADMIN },
+				   .flags = JAZZ_MCGRP_ADMIN },
 };
 
 struct genl_family jazz_genl_family __ro_after_init = {
@@ -1176,6 +1394,7 @@ struct genl_family jazz_genl_family __ro_after_init = {
 	.resv_start_op = JAZZ_CMD_CONN_FLUSH + 1,
 	.mcgrps = jazz_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(jazz_mcgrps),
+	JAZZ_COMPAT_MCAST_BIND
 };
 
 int jazz_genl_init(void)

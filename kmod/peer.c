@@ -46,6 +46,7 @@ struct jazz_peer *jazz_peer_create(struct jazz_device *jd, u32 id)
 	kref_init(&peer->ref);
 	rwlock_init(&peer->ep_lock);
 	INIT_LIST_HEAD(&peer->allowedips);
+	INIT_LIST_HEAD(&peer->conns);
 	timer_setup(&peer->keepalive_timer, jazz_keepalive_fire, 0);
 	jazz_pqueue_init(&peer->txq, peer, jazz_pick_cpu(id), jazz_tx_done);
 	jazz_pqueue_init(&peer->rxq, peer, jazz_pick_cpu(id + 1), jazz_rx_done);
@@ -53,6 +54,7 @@ struct jazz_peer *jazz_peer_create(struct jazz_device *jd, u32 id)
 	hash_add_rcu(jd->peer_hash, &peer->hnode, id);
 	list_add_tail(&peer->list, &jd->peer_list);
 	jd->num_peers++;
+	jd->gen++;
 	atomic_inc(&jazz_peers_live);
 	pr_debug("jazz: %s: peer %u created\n", jd->dev->name, id);
 	return peer;
@@ -154,6 +156,7 @@ void jazz_peer_remove(struct jazz_peer *peer, u32 reason)
 
 	lockdep_assert_held(&jd->lock);
 	WRITE_ONCE(peer->dead, true);
+	jd->gen++;
 	jazz_aip_remove_peer(&jd->aip, &peer->allowedips, &jd->lock);
 	hash_del_rcu(&peer->hnode);
 	list_del(&peer->list);

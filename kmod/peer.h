@@ -28,11 +28,20 @@ struct jazz_endpoint {
  * struct jazz_peer - a remote jazz device.
  *
  * Lifetime: @ref counts the users. The device's tables (peer_hash,
- * peer_list, allowed-ips) hold one reference together; it is dropped when
- * the peer is removed, and the memory is freed one RCU grace period after
- * the last reference goes. Packet paths look peers up under
- * rcu_read_lock() and use them without a reference inside it; the
- * keepalive timer holds its own reference while armed.
+ * peer_list, allowed-ips) hold one reference together; jazz_peer_remove()
+ * unlinks the peer (config mutex held), marks it @dead and drops that
+ * reference. The memory is freed one RCU grace period after the last
+ * reference goes (call_rcu), so a reader that found the peer under
+ * rcu_read_lock() may still touch it, but may only take a reference with
+ * jazz_peer_get_rcu() (kref_get_unless_zero): after removal the count may
+ * already be zero. Packets queued to the crypt workers hold a reference
+ * each (taken with jazz_peer_get_rcu on the packet paths, with
+ * jazz_peer_get where a queued packet already pins the peer). The
+ * keepalive timer holds none: removal shuts it down synchronously before
+ * dropping the tables' reference. Device removal (dellink) removes every
+ * peer under the config mutex; the crypt workers are flushed in
+ * ndo_uninit, so no packet outlives the device. @jd is valid while the
+ * peer is referenced, as the device waits for those packets.
  *
  * Locking:
  * - @id, @jd are fixed; @remote_id, @name, @keepalive_s and @keys change
@@ -69,6 +78,12 @@ struct jazz_peer {
 	struct jazz_pqueue rxq;
 
 	struct jazz_stats __percpu *stats;
+	/*
+	 * The peer's connection entries (conn.c), under the device's
+	 * connection-table lock: removing the peer flushes just these,
+	 * without walking the other peers' entries with BHs off.
+	 */
+	struct list_head conns;
 	bool dead;
 };
 
@@ -90,9 +105,16 @@ void jazz_peer_set_endpoint(struct jazz_peer *peer,
 void jazz_peer_key_set(struct jazz_peer *peer, int slot, struct jazz_key *key);
 void jazz_peer_key_swap(struct jazz_peer *peer);
 
+/* Only where the caller already holds a reference (a queued packet). */
 static inline void jazz_peer_get(struct jazz_peer *peer)
 {
 	kref_get(&peer->ref);
+}
+
+/* A peer found under rcu_read_lock(): false if it is going away. */
+static inline bool __must_check jazz_peer_get_rcu(struct jazz_peer *peer)
+{
+	return kref_get_unless_zero(&peer->ref);
 }
 
 #endif /* _JAZZ_PEER_H */

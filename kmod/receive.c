@@ -188,14 +188,19 @@ int jazz_udp_recv(struct sock *sk, struct sk_buff *skb)
 	cb->xnet = !net_eq(dev_net(jd->dev), sock_net(sk));
 	atomic_set(&cb->state, JAZZ_PKT_NEW);
 
+	if (unlikely(!jazz_peer_get_rcu(peer))) {
+		jazz_key_put(key);
+		jazz_rx_count(jd, NULL, JAZZ_STAT_DROP_NO_PEER, 1);
+		goto drop_unlock;
+	}
 	spin_lock(&peer->rxq.list.lock);
 	if (unlikely(jazz_pqueue_full(&peer->rxq))) {
 		spin_unlock(&peer->rxq.list.lock);
 		jazz_key_put(key);
+		jazz_peer_put(peer);
 		jazz_rx_count(jd, peer, JAZZ_STAT_DROP_QUEUE_FULL, 1);
 		goto drop_unlock;
 	}
-	jazz_peer_get(peer);
 	__skb_queue_tail(&peer->rxq.list, skb);
 	spin_unlock(&peer->rxq.list.lock);
 	if (unlikely(!jazz_crypt_enqueue(&jd->decrypt_q, &peer->rxq, skb)))

@@ -78,21 +78,27 @@ static void jazz_tx_enqueue(struct jazz_peer *peer, struct jazz_key *key,
 	cb->ds = ip_tunnel_ecn_encap(0, ip_hdr(skb), skb);
 	atomic_set(&cb->state, JAZZ_PKT_NEW);
 
+	if (unlikely(!jazz_peer_get_rcu(peer))) {
+		jazz_key_put(key);
+		jazz_count(jd, NULL, JAZZ_STAT_DROP_NO_PEER, 1);
+		goto drop;
+	}
 	spin_lock(&peer->txq.list.lock);
 	if (unlikely(jazz_pqueue_full(&peer->txq))) {
 		spin_unlock(&peer->txq.list.lock);
 		jazz_key_put(key);
+		jazz_peer_put(peer);
 		jazz_count(jd, peer, JAZZ_STAT_DROP_QUEUE_FULL, 1);
 		goto drop;
 	}
 	if (!jazz_next_counter(peer, key, &counter)) {
 		spin_unlock(&peer->txq.list.lock);
 		jazz_key_put(key);
+		jazz_peer_put(peer);
 		jazz_count(jd, peer, JAZZ_STAT_DROP_KEY_EXHAUSTED, 1);
 		goto drop;
 	}
 	cb->counter = counter;
-	jazz_peer_get(peer);
 	__skb_queue_tail(&peer->txq.list, skb);
 	spin_unlock(&peer->txq.list.lock);
 	if (unlikely(!jazz_crypt_enqueue(&jd->encrypt_q, &peer->txq, skb)))
@@ -152,7 +158,10 @@ void jazz_tx_done(struct sk_buff *skb)
 	WRITE_ONCE(peer->last_tx_jiffies, jiffies);
 	jazz_count(jd, peer, JAZZ_STAT_TX_PACKETS, 1);
 	jazz_count(jd, peer, JAZZ_STAT_TX_BYTES, len);
-	dev_sw_netstats_tx_add(jd->dev, 1, len);
+	/*
+	 * The device's own tx_packets/tx_bytes: udp_tunnel{,6}_xmit_skb
+	 * counts them on skb->dev (iptunnel_xmit_stats), not again here.
+	 */
 out:
 	jazz_peer_put(peer);
 }
@@ -241,6 +250,39 @@ static bool jazz_inner_dst(struct sk_buff *skb, u8 *addr, u8 *bits)
 	return false;
 }
 
+/*
+ * Path MTU, as IP tunnels do it: an inner packet too big for one outer
+ * packet that may not be fragmented (IPv4 with DF, IPv6) is answered with
+ * ICMP fragmentation-needed / packet-too-big carrying the MTU that fits,
+ * and the inner route learns it; IPv4 without DF is sent and its outer
+ * packet fragmented (send4: DF clear; send6: ignore_df). IPv6 inner
+ * packets are never told less than 1280: then the outer one fragments.
+ * Returns false when @skb was answered and must be dropped.
+ */
+static bool jazz_pmtu_ok(struct jazz_peer *peer, struct sk_buff *skb)
+{
+	unsigned int mtu = jazz_socket_inner_mtu(peer);
+
+	if (!mtu)
+		return true;
+	if (skb_is_gso(skb) ? skb_gso_validate_network_len(skb, mtu) :
+			      skb->len <= mtu)
+		return true;
+	if (skb->protocol == htons(ETH_P_IP)) {
+		if (!(ip_hdr(skb)->frag_off & htons(IP_DF)) || mtu < 68)
+			return true;
+		skb_dst_update_pmtu_no_confirm(skb, mtu);
+		icmp_ndo_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED,
+			      htonl(mtu));
+		return false;
+	}
+	if (mtu < IPV6_MIN_MTU)
+		return true;
+	skb_dst_update_pmtu_no_confirm(skb, mtu);
+	icmpv6_ndo_send(skb, ICMPV6_PKT_TOOBIG, 0, mtu);
+	return false;
+}
+
 netdev_tx_t jazz_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct jazz_device *jd = netdev_priv(dev);
@@ -287,6 +329,11 @@ netdev_tx_t jazz_xmit(struct sk_buff *skb, struct net_device *dev)
 	default:
 		rcu_read_unlock();
 		jazz_count(jd, peer, JAZZ_STAT_DROP_CONNCHECK, 1);
+		goto drop;
+	}
+	if (unlikely(!jazz_pmtu_ok(peer, skb))) {
+		rcu_read_unlock();
+		jazz_count(jd, peer, JAZZ_STAT_DROP_TX_ERROR, 1);
 		goto drop;
 	}
 	skb_dst_drop(skb);

@@ -14,6 +14,7 @@
 #include "peer.h"
 #include "socket.h"
 #include "send.h"
+#include "messages.h"
 
 static int jazz_sock_create(struct jazz_device *jd, int family, u16 port,
 			    struct socket **sockp)
@@ -51,19 +52,31 @@ static void jazz_sock_release(struct sock *sk)
 		udp_tunnel_sock_release(sk->sk_socket);
 }
 
-void jazz_socket_close(struct jazz_device *jd)
+/* Put @s4/@s6 in place of the device's sockets and release the old ones. */
+static void jazz_socket_swap(struct jazz_device *jd, struct sock *s4,
+			     struct sock *s6)
 {
-	struct sock *s4, *s6;
+	struct sock *o4, *o6;
 
-	s4 = rcu_replace_pointer(jd->sock4, NULL, lockdep_is_held(&jd->lock));
-	s6 = rcu_replace_pointer(jd->sock6, NULL, lockdep_is_held(&jd->lock));
-	if (!s4 && !s6)
+	o4 = rcu_replace_pointer(jd->sock4, s4, lockdep_is_held(&jd->lock));
+	o6 = rcu_replace_pointer(jd->sock6, s6, lockdep_is_held(&jd->lock));
+	if (!o4 && !o6)
 		return;
 	synchronize_net();
-	jazz_sock_release(s4);
-	jazz_sock_release(s6);
+	jazz_sock_release(o4);
+	jazz_sock_release(o6);
 }
 
+void jazz_socket_close(struct jazz_device *jd)
+{
+	jazz_socket_swap(jd, NULL, NULL);
+}
+
+/*
+ * Bind new sockets to @port (0: any), then replace the old ones: make
+ * before break, so a port that cannot be bound leaves the tunnel as it
+ * was. Config mutex held.
+ */
 int jazz_socket_open(struct jazz_device *jd, u16 port)
 {
 	struct socket *s4 = NULL, *s6 = NULL;
@@ -73,7 +86,6 @@ int jazz_socket_open(struct jazz_device *jd, u16 port)
 	lockdep_assert_held(&jd->lock);
 	if (!jd->creating_net)
 		return -ENONET;
-	jazz_socket_close(jd);
 	while (tries--) {
 		err = jazz_sock_create(jd, AF_INET, port, &s4);
 		if (err)
@@ -97,35 +109,54 @@ int jazz_socket_open(struct jazz_device *jd, u16 port)
 		break;
 	}
 	jd->listen_port = port;
-	rcu_assign_pointer(jd->sock4, s4->sk);
-	rcu_assign_pointer(jd->sock6, s6 ? s6->sk : NULL);
+	jazz_socket_swap(jd, s4->sk, s6 ? s6->sk : NULL);
 	return 0;
+}
+
+/* The route of @fl, from the peer's cache or looked up and cached. */
+static struct rtable *jazz_route4(struct jazz_peer *peer, struct sock *sk,
+				  struct flowi4 *fl)
+{
+	struct rtable *rt;
+
+	rt = dst_cache_get_ip4(&peer->dst_cache, &fl->saddr);
+	if (rt)
+		return rt;
+	rt = ip_route_output_flow(sock_net(sk), fl, sk);
+	if (IS_ERR(rt))
+		return rt;
+	if (rt->dst.dev == peer->jd->dev) {
+		ip_rt_put(rt);
+		return ERR_PTR(-ELOOP);
+	}
+	dst_cache_set_ip4(&peer->dst_cache, &rt->dst, fl->saddr);
+	return rt;
+}
+
+static void jazz_flow4(struct jazz_peer *peer, struct sock *sk,
+		       struct flowi4 *fl, __be32 daddr, __be16 dport)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->daddr = daddr;
+	fl->fl4_dport = dport;
+	fl->fl4_sport = inet_sk(sk)->inet_sport;
+	fl->flowi4_mark = READ_ONCE(peer->jd->fwmark);
+	fl->flowi4_proto = IPPROTO_UDP;
 }
 
 static int jazz_send4(struct jazz_peer *peer, struct sock *sk,
 		      struct sk_buff *skb, __be32 daddr, __be16 dport, u8 ds)
 {
 	struct jazz_device *jd = peer->jd;
-	struct flowi4 fl = {
-		.daddr = daddr,
-		.fl4_dport = dport,
-		.fl4_sport = inet_sk(sk)->inet_sport,
-		.flowi4_mark = READ_ONCE(jd->fwmark),
-		.flowi4_proto = IPPROTO_UDP,
-	};
+	struct flowi4 fl;
 	struct rtable *rt;
 
-	rt = dst_cache_get_ip4(&peer->dst_cache, &fl.saddr);
-	if (!rt) {
-		rt = ip_route_output_flow(sock_net(sk), &fl, sk);
-		if (IS_ERR(rt))
-			return PTR_ERR(rt);
-		if (rt->dst.dev == jd->dev) {
-			ip_rt_put(rt);
-			return -ELOOP;
-		}
-		dst_cache_set_ip4(&peer->dst_cache, &rt->dst, fl.saddr);
-	}
+	jazz_flow4(peer, sk, &fl, daddr, dport);
+	rt = jazz_route4(peer, sk, &fl);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	/* Nothing of the inner packet (conntrack, dst, mark...) goes out. */
+	skb_scrub_packet(skb, !net_eq(dev_net(jd->dev), sock_net(sk)));
 	skb->mark = READ_ONCE(jd->fwmark);
 	udp_tunnel_xmit_skb(rt, sk, skb, fl.saddr, fl.daddr, ds,
 			    ip4_dst_hoplimit(&rt->dst), 0, fl.fl4_sport,
@@ -134,33 +165,59 @@ static int jazz_send4(struct jazz_peer *peer, struct sock *sk,
 }
 
 #if IS_ENABLED(CONFIG_IPV6)
+static struct dst_entry *jazz_route6(struct jazz_peer *peer, struct sock *sk,
+				     struct flowi6 *fl)
+{
+	struct dst_entry *dst;
+
+	dst = dst_cache_get_ip6(&peer->dst_cache, &fl->saddr);
+	if (dst)
+		return dst;
+	dst = ipv6_stub->ipv6_dst_lookup_flow(sock_net(sk), sk, fl, NULL);
+	if (IS_ERR(dst))
+		return dst;
+	if (dst->dev == peer->jd->dev) {
+		dst_release(dst);
+		return ERR_PTR(-ELOOP);
+	}
+	dst_cache_set_ip6(&peer->dst_cache, dst, &fl->saddr);
+	return dst;
+}
+
+static void jazz_flow6(struct jazz_peer *peer, struct sock *sk,
+		       struct flowi6 *fl, const struct sockaddr_in6 *a)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->daddr = a->sin6_addr;
+	fl->fl6_dport = a->sin6_port;
+	fl->fl6_sport = inet_sk(sk)->inet_sport;
+	fl->flowi6_mark = READ_ONCE(peer->jd->fwmark);
+	fl->flowi6_oif = a->sin6_scope_id;
+	fl->flowi6_proto = IPPROTO_UDP;
+}
+
 static int jazz_send6(struct jazz_peer *peer, struct sock *sk,
 		      struct sk_buff *skb, const struct sockaddr_in6 *a,
 		      u8 ds)
 {
 	struct jazz_device *jd = peer->jd;
-	struct flowi6 fl = {
-		.daddr = a->sin6_addr,
-		.fl6_dport = a->sin6_port,
-		.fl6_sport = inet_sk(sk)->inet_sport,
-		.flowi6_mark = READ_ONCE(jd->fwmark),
-		.flowi6_oif = a->sin6_scope_id,
-		.flowi6_proto = IPPROTO_UDP,
-	};
 	struct dst_entry *dst;
+	struct flowi6 fl;
 
-	dst = dst_cache_get_ip6(&peer->dst_cache, &fl.saddr);
-	if (!dst) {
-		dst = ipv6_stub->ipv6_dst_lookup_flow(sock_net(sk), sk, &fl,
-						      NULL);
-		if (IS_ERR(dst))
-			return PTR_ERR(dst);
-		if (dst->dev == jd->dev) {
-			dst_release(dst);
-			return -ELOOP;
-		}
-		dst_cache_set_ip6(&peer->dst_cache, dst, &fl.saddr);
-	}
+	jazz_flow6(peer, sk, &fl, a);
+	dst = jazz_route6(peer, sk, &fl);
+	if (IS_ERR(dst))
+		return PTR_ERR(dst);
+	/*
+	 * ip6tunnel_xmit() does not scrub (iptunnel_xmit() does): without
+	 * this the outer packet kept the inner one's conntrack entry.
+	 */
+	skb_scrub_packet(skb, !net_eq(dev_net(jd->dev), sock_net(sk)));
+	/*
+	 * What reaches here may be fragmented: jazz_xmit() answered
+	 * packet-too-big for the packets that may not (send.c).
+	 */
+	skb->ignore_df = 1;
 	skb->mark = READ_ONCE(jd->fwmark);
 	udp_tunnel6_xmit_skb(dst, sk, skb, skb->dev, &fl.saddr, &fl.daddr, ds,
 			     ip6_dst_hoplimit(dst), 0, fl.fl6_sport,
@@ -168,6 +225,60 @@ static int jazz_send6(struct jazz_peer *peer, struct sock *sk,
 	return 0;
 }
 #endif
+
+/*
+ * The largest inner packet that fits the path to the peer's endpoint in
+ * one outer packet, or 0 when unknown (no endpoint, socket or route).
+ * BHs off, rcu_read_lock held.
+ */
+unsigned int jazz_socket_inner_mtu(struct jazz_peer *peer)
+{
+	struct jazz_device *jd = peer->jd;
+	struct jazz_endpoint ep;
+	unsigned int mtu = 0;
+	struct sock *sk;
+
+	read_lock(&peer->ep_lock);
+	ep = peer->ep;
+	read_unlock(&peer->ep_lock);
+	if (ep.addr.sa_family == AF_INET) {
+		struct flowi4 fl;
+		struct rtable *rt;
+
+		sk = rcu_dereference(jd->sock4);
+		if (!sk)
+			return 0;
+		jazz_flow4(peer, sk, &fl, ep.addr4.sin_addr.s_addr,
+			   ep.addr4.sin_port);
+		rt = jazz_route4(peer, sk, &fl);
+		if (IS_ERR(rt))
+			return 0;
+		mtu = dst_mtu(&rt->dst);
+		ip_rt_put(rt);
+		mtu -= sizeof(struct iphdr);
+#if IS_ENABLED(CONFIG_IPV6)
+	} else if (ep.addr.sa_family == AF_INET6) {
+		struct dst_entry *dst;
+		struct flowi6 fl;
+
+		sk = rcu_dereference(jd->sock6);
+		if (!sk)
+			return 0;
+		jazz_flow6(peer, sk, &fl, &ep.addr6);
+		dst = jazz_route6(peer, sk, &fl);
+		if (IS_ERR(dst))
+			return 0;
+		mtu = dst_mtu(dst);
+		dst_release(dst);
+		mtu -= sizeof(struct ipv6hdr);
+#endif
+	} else {
+		return 0;
+	}
+	if (mtu <= sizeof(struct udphdr) + JAZZ_OVERHEAD)
+		return 0;
+	return mtu - sizeof(struct udphdr) - JAZZ_OVERHEAD;
+}
 
 int jazz_socket_send(struct jazz_peer *peer, struct sk_buff *skb, u8 ds)
 {

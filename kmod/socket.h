@@ -18,5 +18,7 @@ void jazz_socket_close(struct jazz_device *jd);
  * @ds as the outer DS field. Consumes @skb. BHs off, rcu_read_lock held.
  */
 int jazz_socket_send(struct jazz_peer *peer, struct sk_buff *skb, u8 ds);
+/* Largest inner packet for one outer packet to the peer; 0: unknown. */
+unsigned int jazz_socket_inner_mtu(struct jazz_peer *peer);
 
 #endif /* _JAZZ_SOCKET_H */

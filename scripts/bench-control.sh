@@ -34,7 +34,7 @@ nice make -s -C "$TOP" userspace >/dev/null || exit 1
 build_jzclient || exit 1
 build_tlsbench || exit 1
 cp_setup || exit 1
-cp_server_conf "[server]" "login_timeout = 60" "handshake_timeout = 30" \
+cp_server_conf "[server]" "max_devices = 0" "login_burst = 100000" "login_rate = 100000" "max_per_source = 100000" "max_halfopen = 100000" "login_timeout = 60" "handshake_timeout = 30" \
 	"[jazzd]" "log_level = warning"
 # not cp_start: that adds -d (debug logging), which a production server
 # does not run with; log_level = warning is what is measured

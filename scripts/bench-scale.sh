@@ -44,7 +44,7 @@ build_jzsim || exit 1
 # KDC and ccache to someone's cleanup of /tmp/jazz-cp.* (seen once)
 mktemp() { command mktemp -d "$OUT/run.XXXXXX"; }
 cp_setup || { echo "bench-scale: setup failed" >&2; exit 1; }
-cp_server_conf "[server]" "max_sessions = $((NDEV + JOINS + 100))" "keepalive = 60" "dead_after = 600"
+cp_server_conf "[server]" "max_sessions = $((NDEV + JOINS + 100))" "${SCALE_LIMITS[@]}" "keepalive = 60" "dead_after = 600"
 sed -i -e 's/^handshake_timeout = .*/handshake_timeout = 60/' \
 	-e 's/^login_timeout = .*/login_timeout = 120/' "$T/server.conf"
 # without -d: at debug level the log of every event costs more than the join

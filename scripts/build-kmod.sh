@@ -6,7 +6,9 @@
 #
 # KVER defaults to every kernel with headers in /usr/src/linux-headers-*-amd64
 # (on this machine 6.1.0-56-amd64 and 6.12.95+deb12-amd64). A prefix such as
-# "6.1" or "6.12" picks the matching installed kernel.
+# "6.1" or "6.12" picks the matching installed kernel; "debug" is the debug
+# kernel of scripts/build-debug-kernel.sh (built first if not cached; its
+# build tree is the headers, its mods/ tree the stock modules).
 #
 # For each kernel the sources (Kbuild, kmod/, netlink/) are copied into
 # build/kmod-<kver>/ and built there with W=1; the result is
@@ -58,15 +60,15 @@ kmod_has_sources() {
 # Module index files for the VM: the stock tree plus extra/jazz.ko. depmod
 # reads the stock modules through a symlink, so nothing is copied.
 make_modroot() {
-	local kver=$1 out=$2 base new mr=$TOP/build/vm/modroot-$1
+	local kver=$1 out=$2 stock=$3 base new mr=$TOP/build/vm/modroot-$1
 	mkdir -p "$TOP/build/vm"
 	rm -rf "$out/modroot" "$out/modroot-base" "$out/modroot.new"
 	base=$TOP/build/vm/modroot-$kver.base
 	new=$TOP/build/vm/modroot-$kver.new
 	rm -rf "$base" "$new"
 	mkdir -p "$base/lib/modules/$kver/extra" "$new/extra"
-	ln -s "/lib/modules/$kver/kernel" "$base/lib/modules/$kver/kernel"
-	cp /lib/modules/"$kver"/modules.{order,builtin,builtin.modinfo} "$base/lib/modules/$kver/" 2>/dev/null || true
+	ln -s "$stock/kernel" "$base/lib/modules/$kver/kernel"
+	cp "$stock"/modules.{order,builtin,builtin.modinfo} "$base/lib/modules/$kver/" 2>/dev/null || true
 	cp "$out/jazz.ko" "$base/lib/modules/$kver/extra/jazz.ko"
 	nice depmod -b "$base" "$kver"
 	mv "$base/lib/modules/$kver"/modules.* "$new/"
@@ -80,8 +82,16 @@ make_modroot() {
 }
 
 build_one() {
-	local kver=$1 kdir out t0
+	local kver=$1 kdir out t0 stock
 	kdir=/usr/src/linux-headers-$kver
+	stock=/lib/modules/$kver
+	if [ "$kver" = debug ]; then
+		kdir=$(bash "$TOP/scripts/build-debug-kernel.sh" --dir)
+		[ -f "$kdir/done" ] || bash "$TOP/scripts/build-debug-kernel.sh" || die "cannot build the debug kernel"
+		kver=$(cat "$kdir/kernelrelease")
+		stock=$kdir/mods/lib/modules/$kver
+		kdir=$kdir/linux
+	fi
 	[ -f "$kdir/Makefile" ] || die "no headers for $kver in $kdir; run scripts/deps.sh"
 	out=$TOP/build/kmod-$kver
 	t0=$(date +%s)
@@ -100,7 +110,7 @@ build_one() {
 	[ -f "$out/kmod/jazz.ko" ] || die "$kver: the build produced no kmod/jazz.ko"
 	if ! cmp -s "$out/kmod/jazz.ko" "$out/jazz.ko" || ! cmp -s "$out/kmod/jazz.ko" "$TOP/build/vm/modroot-$kver/extra/jazz.ko"; then
 		cp "$out/kmod/jazz.ko" "$out/jazz.ko.tmp" && mv "$out/jazz.ko.tmp" "$out/jazz.ko"
-		make_modroot "$kver" "$out"
+		make_modroot "$kver" "$out" "$stock"
 	fi
 	echo "build-kmod.sh: $kver: ${out#"$TOP"/}/jazz.ko ($(($(date +%s) - t0)) s)"
 }
@@ -130,6 +140,7 @@ while [ $# -gt 0 ]; do
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown option $1" ;;
 	all) KVERS+=($(all_kernels)) ;;
+	debug) KVERS+=(debug) ;;
 	*) KVERS+=("$(resolve_kernel "$1")") ;;
 	esac
 	shift

@@ -9,10 +9,16 @@
 #   kunit  scripts/kunit.sh (when present)
 #   vm     every tests/vm/*.sh except lib*.sh and bench-*, on each stock
 #          kernel, in one VM boot per kernel (scripts/vm.sh --each; a test
-#          that crashes the VM is reported and the rest run in a new boot)
+#          that crashes the VM is reported and the rest run in a new boot).
+#          `--kernel debug` adds the debug kernel (KASAN, kmemleak, lockdep,
+#          UBSAN ...; scripts/build-debug-kernel.sh, built in the background
+#          while the other suites run when it is not cached). It is not in
+#          the default run yet: it has not been booted through the suite
+#          and its time is not known to fit CI (docs/TEAM-NOTES.md).
 #
 # Usage: scripts/test.sh [OPTIONS] [SUITE...]       (default: all suites)
-#   --kernel K     VM kernel(s) (6.1, 6.12, full version; repeatable; default all)
+#   --kernel K     VM kernel(s) (6.1, 6.12, full version, debug, all = the
+#                  stock ones; repeatable; default: all)
 #   --no-deps      skip scripts/deps.sh          --no-build  skip building
 #   --timeout S    per-test timeout, seconds (default 600)
 #   -v, --verbose  print every test's full output, not only TAP and # lines
@@ -55,6 +61,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ ${#SUITES[@]} -gt 0 ] || SUITES=(unit host kunit vm)
+want_kernel() { local i; for ((i = 1; i < ${#KERNELS[@]}; i += 2)); do [ "${KERNELS[i]}" = "$1" ] && return 0; done; return 1; }
+[ ${#KERNELS[@]} -gt 0 ] || KERNELS=(--kernel all)
 [ "$(id -u)" = 0 ] || { echo "test.sh: must run as root (installs packages, creates namespaces, boots VMs)" >&2; exit 2; }
 
 mkdir -p "$LOG"
@@ -113,6 +121,16 @@ if [ "$DEPS" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- build
+# The debug kernel takes long to build: start it now, in the background, and
+# wait for it just before the VM suite needs it.
+KBUILD_PID=
+KBUILD_LOG=$LOG/build-debug-kernel.log
+KBUILD_T0=$(date +%s)
+if [ "$BUILD" = 1 ] && want vm && want_kernel debug && ! bash scripts/build-debug-kernel.sh --check; then
+	echo "# build: the debug kernel is not cached; building it in the background (log: ${KBUILD_LOG#"$TOP"/})"
+	bash scripts/build-debug-kernel.sh >"$KBUILD_LOG" 2>&1 &
+	KBUILD_PID=$!
+fi
 if [ "$BUILD" = 1 ]; then
 	step build "make userspace" 1200 nice make -j2 userspace
 	if want vm; then
@@ -162,17 +180,38 @@ if want vm; then
 		vmtests+=("$t")
 	done
 	if [ ${#vmtests[@]} -gt 0 ]; then
-		[ ${#KERNELS[@]} -gt 0 ] || KERNELS=(--kernel all)
 		for ((i = 0; i < ${#KERNELS[@]}; i += 2)); do
 			k=${KERNELS[i + 1]}
 			if [ "$k" = all ]; then
 				ks=$(for v in /boot/vmlinuz-*-amd64; do [ -f "$v" ] && echo "${v#/boot/vmlinuz-}"; done | sort -V)
+				# Both stock kernels, or a loud failure naming the one missing.
+				for kw in 6.1 6.12; do
+					grep -Eq "^$kw[.-]" <<<"$ks" || {
+						echo "not ok - vm: no $kw kernel in /boot (linux-image-$kw*-amd64; scripts/deps.sh installs it): the VM tests cannot run on both kernels"
+						FAIL=$((FAIL + 1))
+					}
+				done
 			else
 				ks=$k
 			fi
 			for kk in $ks; do
+				if [ "$kk" = debug ] && [ "$BUILD" = 1 ]; then
+					if [ -n "$KBUILD_PID" ]; then
+						echo "# ---- build: waiting for the debug kernel build"
+						wait "$KBUILD_PID"
+						krc=$?
+						echo "# build: debug kernel build ended (exit $krc) after $(hms $(($(date +%s) - KBUILD_T0)))"
+						grep -E '^build-debug-kernel.sh:' "$KBUILD_LOG"
+						SUMMARY+=("$(printf '%-6s %-44s %4s %18s  %s' build build-debug-kernel.sh "" "exit $krc" "$(hms $(($(date +%s) - KBUILD_T0)))")")
+						[ "$krc" = 0 ] || { echo "not ok - build: the debug kernel (log: ${KBUILD_LOG#"$TOP"/})"; FAIL=$((FAIL + 1)); tail -n 20 "$KBUILD_LOG" | sed 's/^/#   /'; continue; }
+						KBUILD_PID=
+					fi
+					step build "build-kmod.sh debug" 1200 bash scripts/build-kmod.sh debug
+				fi
 				# Own output directory: developers' manual vm.sh runs use out/vm-<kver>.
-				step vm "$kk (${#vmtests[@]} tests)" $(((${#vmtests[@]} + 1) * (TIMEOUT + 60))) \
+				f=1
+				[ "$kk" != debug ] || f=${JAZZ_DEBUG_TIMEOUT_FACTOR:-3}
+				step vm "$kk (${#vmtests[@]} tests)" $(((${#vmtests[@]} + 1) * (TIMEOUT * f + 60))) \
 					bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel "$kk" \
 					--out "$LOG/vm-$kk" --timeout "$TIMEOUT" --each "${vmtests[@]}"
 			done

@@ -6,8 +6,13 @@
 #   scripts/vm.sh [OPTIONS] --each SCRIPT...         several tests, one boot
 #
 # Options:
-#   --kernel K     6.1, 6.12, a full version, or "all" (default: all
+#   --kernel K     6.1, 6.12, a full version, "debug", or "all" (default: all
 #                  kernels with an image in /boot and modules in /lib/modules)
+#                  "debug" is the debug kernel (KASAN, kmemleak, lockdep,
+#                  UBSAN ...; scripts/build-debug-kernel.sh, built first if
+#                  not cached - long): booted with panic_on_warn=1, tests get
+#                  JAZZ_DEBUG_TIMEOUT_FACTOR (default 3) times the timeout,
+#                  and after each test a kmemleak scan runs; any report fails it
 #   --timeout S    per-test timeout inside the guest, seconds (default 900)
 #   --out DIR      output directory (default out/vm-<kver>; must be below the
 #                  checkout); results are written by the guest over virtio-9p
@@ -63,6 +68,7 @@ all_kernels() {
 
 resolve_kernel() {
 	local want=$1 k
+	[ "$want" = debug ] && { echo debug; return 0; }
 	[ -f "/boot/vmlinuz-$want" ] && { echo "$want"; return 0; }
 	for k in $(all_kernels); do
 		case "$k" in "$want".*|"$want"-*|"$want"+*) echo "$k"; return 0 ;; esac
@@ -102,10 +108,10 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing; run
 # the modules needed to mount 9p, decompressed (busybox insmod does not read
 # .ko.xz), listed in load order. Rebuilt when an input changes.
 build_initramfs() {
-	local kver=$1 img=$TOP/build/vm/initramfs-$kver.cpio.gz dir m f
+	local kver=$1 moddir=${2:-/lib/modules/$1} img=$TOP/build/vm/initramfs-$1.cpio.gz dir m f
 	local want="virtio_pci 9pnet_virtio 9p"
 	if [ -f "$img" ] && [ "$img" -nt "$TOP/scripts/vm-init" ] && [ "$img" -nt /bin/busybox ] &&
-		[ "$img" -nt "/lib/modules/$kver/modules.dep" ]; then
+		[ "$img" -nt "$moddir/modules.dep" ]; then
 		echo "$img"
 		return 0
 	fi
@@ -115,11 +121,11 @@ build_initramfs() {
 	cp "$TOP/scripts/vm-init" "$dir/init"
 	chmod 0755 "$dir/init"
 	: >"$dir/modules.list"
-	for m in $(/usr/bin/python3 - "$kver" $want <<'PY'
+	for m in $(/usr/bin/python3 - "$moddir" $want <<'PY'
 import sys
-kver, want = sys.argv[1], sys.argv[2:]
+moddir, want = sys.argv[1], sys.argv[2:]
 deps = {}
-for line in open(f"/lib/modules/{kver}/modules.dep"):
+for line in open(f"{moddir}/modules.dep"):
     mod, _, rest = line.partition(":")
     deps[mod] = rest.split()
 def name(p):
@@ -141,7 +147,7 @@ for w in want:
 print("\n".join(order))
 PY
 	); do
-		f=/lib/modules/$kver/$m
+		f=$moddir/$m
 		case "$m" in
 		*.ko.xz) xz -dc "$f" >"$dir/modules/$(basename "${m%.xz}")" ;;
 		*.ko.zst) zstd -qdc "$f" >"$dir/modules/$(basename "${m%.zst}")" ;;
@@ -177,10 +183,11 @@ report_test() {
 	fi
 	if [ "$rc" = crash ]; then
 		tap "not ok - [$kver] $id: the VM crashed or hung during this test (see ${CONSOLE#"$TOP"/})"
-		grep -E "$BAD" "$CONSOLE" | head -n 5 | sed 's/^/#   /'
+		# The kernel's report: from its first finding on.
+		awk -v bad="$BAD" 'n == 0 && $0 ~ bad { n = 1 } n > 0 && n <= 60 { print; n++ }' "$CONSOLE" | sed 's/^/#   /'
 		FAILED=1
 	elif [ -e "$r.timeout" ]; then
-		tap "not ok - [$kver] $id: timed out after ${TIMEOUT}s"
+		tap "not ok - [$kver] $id: timed out after ${RUN_TIMEOUT}s"
 		FAILED=1
 	elif [ "$rc" != 0 ]; then
 		FAILED=1
@@ -188,7 +195,7 @@ report_test() {
 			tap "not ok - [$kver] $id: exited with status $rc"
 	fi
 	if [ -s "$r.kbad" ]; then
-		tap "not ok - [$kver] $id: kernel log clean (see ${r#"$TOP"/}.dmesg)"
+		tap "not ok - [$kver] $id: kernel log clean: $(head -n 1 "$r.kbad" | sed 's/^\[ *[0-9.]*\] //' | cut -c1-120) (see ${r#"$TOP"/}.dmesg, .kmemleak)"
 		sed 's/^/#   /' "$r.kbad"
 		FAILED=1
 	elif [ "$rc" != crash ]; then
@@ -245,6 +252,22 @@ release_slots() {
 
 run_kernel() {
 	local kver=$1 out initrd boot=0 qpid t_start deadline id tmo cmd pending n now
+	local kimg=/boot/vmlinuz-$1 moddir= append= mem=$MEM kdir
+	RUN_TIMEOUT=$TIMEOUT
+	if [ "$kver" = debug ]; then
+		kdir=$(bash "$TOP/scripts/build-debug-kernel.sh" --dir)
+		if [ ! -f "$kdir/done" ]; then
+			echo "# the debug kernel is not built yet: building it now (scripts/build-debug-kernel.sh; long)"
+			bash "$TOP/scripts/build-debug-kernel.sh" || die "cannot build the debug kernel"
+		fi
+		kver=$(cat "$kdir/kernelrelease")
+		kimg=$kdir/bzImage
+		moddir=$kdir/mods/lib/modules/$kver
+		append="panic_on_warn=1 jazz.moddir=$moddir"
+		# KASAN's shadow and kmemleak's metadata need room.
+		[ "$mem" -ge 2048 ] || mem=2048
+		RUN_TIMEOUT=$((TIMEOUT * ${JAZZ_DEBUG_TIMEOUT_FACTOR:-3}))
+	fi
 	out=${OUTOPT:-$TOP/out/vm-$kver}
 	mkdir -p "$out" && out=$(cd "$out" && pwd)
 	case "$out/" in "$TOP"/*) ;; *) die "--out must be inside $TOP" ;; esac
@@ -256,17 +279,17 @@ run_kernel() {
 	fi
 	[ "$KEEP" = 1 ] || rm -rf "$out/results" "$out"/console-*.log "$out/plan" "$out/finished" "$out/booted" "$out/boot-dmesg.txt"
 	mkdir -p "$out/results"
-	initrd=$(build_initramfs "$kver") || die "cannot build the initramfs for $kver"
+	initrd=$(build_initramfs "$kver" $moddir) || die "cannot build the initramfs for $kver"
 
 	# The plan: one test per line, "ID<TAB>TIMEOUT<TAB>COMMAND".
 	: >"$out/plan"
 	if [ "$MODE" = cmd ]; then
-		printf '%s\t%s\t%s\n' "$(basename "${TESTS[0]}")" "$TIMEOUT" "$(printf '%q ' "${TESTS[@]}")" >>"$out/plan"
+		printf '%s\t%s\t%s\n' "$(basename "${TESTS[0]}")" "$RUN_TIMEOUT" "$(printf '%q ' "${TESTS[@]}")" >>"$out/plan"
 	else
 		for t in "${TESTS[@]}"; do
 			[ -f "$TOP/$t" ] || [ -f "$t" ] || die "no such test: $t"
 			t=$(realpath --relative-to="$TOP" "$t")
-			printf '%s\t%s\t%s\n' "$(basename "$t")" "$TIMEOUT" "$(printf '%q' "$t")" >>"$out/plan"
+			printf '%s\t%s\t%s\n' "$(basename "$t")" "$RUN_TIMEOUT" "$(printf '%q' "$t")" >>"$out/plan"
 		done
 	fi
 	if [ -f "$TOP/build/vm/modroot-$kver/extra/jazz.ko" ]; then
@@ -288,12 +311,12 @@ run_kernel() {
 		rm -f "$out/finished" "$out/booted"
 		t_start=$(date +%s)
 		# Whole-VM limit: every pending test's timeout, plus boot and slack.
-		deadline=$((t_start + pending * (TIMEOUT + 15) + 120))
+		deadline=$((t_start + pending * (RUN_TIMEOUT + 30) + 180))
 		echo "# [$kver] boot $boot: $pending of $n test(s) to run"
 		qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max \
-			-smp "$SMP" -m "$MEM" -no-reboot -nodefaults -display none \
-			-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
-			-append "console=ttyS0 loglevel=5 panic=-1 rdinit=/init random.trust_cpu=on jazz.out=$out jazz.top=$TOP" \
+			-smp "$SMP" -m "$mem" -no-reboot -nodefaults -display none \
+			-kernel "$kimg" -initrd "$initrd" \
+			-append "console=ttyS0 loglevel=5 panic=-1 rdinit=/init random.trust_cpu=on jazz.out=$out jazz.top=$TOP $append" \
 			-serial "file:$CONSOLE" -monitor none -nic none \
 			-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap" \
 			-device virtio-9p-pci,fsdev=root,mount_tag=root \
@@ -347,6 +370,9 @@ run_kernel() {
 	done
 	exec {LOCKFD}>&-
 	# Kernel findings outside any test's window (boot, shutdown).
+	if [ -s "$out/boot-kmemleak.txt" ]; then
+		echo "# [$kver] kmemleak at boot (before any test; not counted): $(grep -c '^unreferenced object' "$out/boot-kmemleak.txt") object(s), see ${out#"$TOP"/}/boot-kmemleak.txt"
+	fi
 	if grep -Eq "$BAD" "$out/boot-dmesg.txt" 2>/dev/null; then
 		echo "not ok - [$kver] boot: kernel log clean"
 		grep -E "$BAD" "$out/boot-dmesg.txt" | head -n 5 | sed 's/^/#   /'

@@ -12,7 +12,7 @@ cp_setup || { echo "not ok 1 - setup"; exit 1; }
 build_jzclient || { echo "not ok 1 - build jzclient"; exit 1; }
 export JAZZ_SAMPLE_REFUSE_IP=127.0.0.66
 export JAZZ_SAMPLE_SLOW=slow:4000
-cp_server_conf "[server]" "login_timeout = 12" "rekey_interval = 3" "keepalive = 2"
+cp_server_conf "[server]" "max_devices = 0" "login_burst = 1000" "login_rate = 100" "max_per_source = 1024" "login_timeout = 12" "rekey_interval = 3" "keepalive = 2"
 cp_start server
 wait_for "$T/server.log" "server listening" 5 || nok "server starts"
 

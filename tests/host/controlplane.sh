@@ -62,7 +62,7 @@ check "wrong password is refused" wait_for "$T/bob-bad.log" "login rejected: bad
 cp_stop bob-bad
 cp_client_conf nobody-pc nobody password
 cp_start nobody-pc
-check "unknown user is refused" wait_for "$T/nobody-pc.log" "login rejected: unknown-user"
+check "unknown user is refused like a wrong password (issue 15)" wait_for "$T/nobody-pc.log" "login rejected: bad-key"
 cp_stop nobody-pc
 
 # approval allowed: alice -> bob

@@ -6,7 +6,8 @@
 # client logging in (real KDC, TLS, fake kernel backend; helpers from
 # tests/host/controlplane/lib.sh). Checks the events on Redis with
 # redis-cli PSUBSCRIBE and that handler steps run for jazzd's own events,
-# also after a SIGHUP that changes the events dirs. TAP output.
+# also after a SIGHUP that changes the events dirs; then SIGUSR1, NS8's
+# graceful stop: the running handler ends, jazzd exits 0. TAP output.
 set -u
 . "$(dirname "$0")/controlplane/lib.sh"
 JAZZD=${JAZZD_BIN:-$JAZZD}	# JAZZD_BIN=/path/jazzd: test another build
@@ -92,4 +93,28 @@ check "device-disconnected published after the client left" \
 	wait_for "$T/rec" '^module/jazz7/event/device-disconnected$' 10
 check "the handler from the reloaded events dir ran" \
 	wait_for "$T/handled" '^device-disconnected module/jazz7 \{.*"device":"alice-pc"' 5
+
+# SIGUSR1 while a handler runs: it ends, no new one starts, exit status 0
+mkdir -p "$T/events2/slow-event" "$T/events2/too-late"
+printf '#!/bin/sh\ntouch %s\nsleep 2\necho done > %s\n' "$T/slow.started" "$T/slow.done" \
+	> "$T/events2/slow-event/10-slow"
+printf '#!/bin/sh\ntouch %s\n' "$T/too-late.ran" > "$T/events2/too-late/10-mark"
+chmod 755 "$T/events2/slow-event/10-slow" "$T/events2/too-late/10-mark"
+redis-cli -s "$SOCK" PUBLISH module/ns8/event/slow-event '{}' > /dev/null
+check "a slow handler started" bash -c "for i in \$(seq 100); do [ -e '$T/slow.started' ] && exit 0; sleep 0.05; done; exit 1"
+spid=$(cp_pid server)
+kill -USR1 "$spid"
+check "SIGUSR1: jazzd unsubscribes" wait_for "$T/server.log" "graceful stop: unsubscribed" 5
+# a reload or a second SIGUSR1 during the stop must not restart or hang it
+kill -HUP "$spid"
+kill -USR1 "$spid"
+check "SIGHUP during the graceful stop is ignored" \
+	wait_for "$T/server.log" "SIGHUP ignored: graceful stop in progress" 5
+redis-cli -s "$SOCK" PUBLISH module/ns8/event/too-late '{}' > /dev/null
+wait "$spid"
+rc=$?
+check "jazzd exits with status 0 after SIGUSR1 ($rc)" test "$rc" = 0
+check "the running handler ended first (NS8's completed line in jazzd's log)" \
+	bash -c "test -s '$T/slow.done' && grep -qF 'Handler of module/ns8/event/slow-event exited with status \"completed\" (0) at step 10-slow' '$T/server.log'"
+check "no handler started after SIGUSR1" test ! -e "$T/too-late.ran"
 cp_done

@@ -8,71 +8,8 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/jazz-events.XXXXXX)
-n=0
-fails=0
-pids=()
-RPID=
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
-cleanup() {
-	for p in "${pids[@]}" $RPID; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	if [ -n "${KEEP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-
-if ! nice "$top/tests/host/events/build.sh" > "$T/build.log" 2>&1; then
-	sed 's/^/# /' "$T/build.log"
-	nok "evbus builds"
-	exit 1
-fi
-ok "evbus test driver builds"
-EVBUS=$top/build/tests/evbus
-
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-SOCK=$T/redis.sock
-
-# wait_until SECONDS COMMAND...: polls every 50 ms
-wait_until() {
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.05
-	done
-}
-
-start_redis() {
-	cat > "$T/redis.conf" <<EOF
-port $PORT
-bind 127.0.0.1
-unixsocket $SOCK
-unixsocketperm 700
-save ""
-appendonly no
-dir $T
-user default on nopass ~* &* +@all
-user jazz on >s3cret ~* &* +@all
-EOF
-	redis-server "$T/redis.conf" >> "$T/redis.log" 2>&1 &
-	RPID=$!
-	wait_until 10 rcli ping
-}
-rcli() { redis-cli -s "$SOCK" "$@" > /dev/null 2>&1; }
-numpat_is() { [ "$(redis-cli -s "$SOCK" pubsub numpat 2>/dev/null)" = "$1" ]; }
-
-# start_evbus NAME ARGS... : background evbus, log in $T/NAME.log, waits for -R
-start_evbus() {
-	local name=$1; shift
-	rm -f "$T/$name.ready"
-	"$EVBUS" -R "$T/$name.ready" -S "$T/$name.json" "$@" > "$T/$name.log" 2>&1 &
-	EPID=$!
-	pids+=($EPID)
-	wait_until 10 test -e "$T/$name.ready"
-}
-stop_evbus() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
-stat_of() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$T/$1.json" "$2"; }
+. "$top/tests/host/events/lib.sh"
+build_evbus || exit 1
 # pmessages of a redis-cli (P)SUBSCRIBE transcript as "channel<TAB>payload"
 pairs() { awk '$0=="pmessage"{getline; getline c; getline p; print c "\t" p} $0=="message"{getline c; getline p; print c "\t" p}' "$1"; }
 
@@ -114,7 +51,6 @@ EB=$T/events-b
 AD=$T/actions
 mkdir -p "$EA/cert-renewed/40-a-dir" "$EB/cert-renewed" "$EA/fail-event" "$EA/raw-payload" \
 	"$AD/renew-certificate" "$EA/certificate-renewed"
-step() { printf '#!/bin/sh\n%s\n' "$2" > "$1"; chmod 755 "$1"; }
 step "$EA/cert-renewed/10-first" "echo \"10 \$AGENT_EVENT_NAME|\$AGENT_EVENT_SOURCE|\$(cat)\" >> $T/order; echo hello from ten"
 step "$EA/cert-renewed/20-second" "echo \"20 \$AGENT_EVENT_NAME|\$AGENT_EVENT_SOURCE|\$(cat)\" >> $T/order; echo to stderr >&2"
 step "$EA/cert-renewed/25-noexec" "echo 25 >> $T/order"

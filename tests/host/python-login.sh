@@ -95,7 +95,7 @@ like "accept_conn True (source unblocked): bob logs in on reconnect" "$L" "login
 client bob-bad bob password not-bobs
 like "user_key: a wrong password is refused" "$T/bob-bad.log" "login rejected"
 client nobody-pc nobody password whatever
-like "user_key None: unknown user refused" "$T/nobody-pc.log" "login rejected: unknown-user"
+like "user_key None: unknown user refused" "$T/nobody-pc.log" "login rejected: bad-key"
 cp_stop bob-bad; cp_stop nobody-pc
 client carol-pc carol password carol-from-python -a otp=424242
 like "validate_user MORE_DATA: the server asks for the code" "$L" "python: policy: asking carol for a one-time code \(round 0\)"
@@ -200,14 +200,16 @@ py_server slow "$S/slow_login.py"
 L=$T/slow.log
 client slow-erin erin kerberos
 wait_for "$L" "python: slow: spinning for erin" 10
-t0=$(date +%s.%N)
 client slow-alice alice kerberos
 like "while erin's validate_user spins, alice logs in" "$L" "login: alice@$KDC_REALM device slow-alice" 10
-t1=$(date +%s.%N)
-awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 1.4) }' &&
-	ok "alice's login took less than the callback timeout ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s)" ||
-	nok "alice's login took less than the callback timeout"
 like "erin's validate_user timed out (dispatcher)" "$L" "callback validate_user \(python:.*\) timed out after 1500 ms"
+# Not a timing assertion: the server's own log order shows alice was served
+# while erin's callback still held its worker (before the timeout fired).
+la=$(grep -n "login: alice@$KDC_REALM device slow-alice" "$L" | head -1 | cut -d: -f1)
+le=$(grep -nE "callback validate_user \(python:.*\) timed out" "$L" | head -1 | cut -d: -f1)
+[ -n "$la" ] && [ -n "$le" ] && [ "$la" -lt "$le" ] &&
+	ok "alice's login was logged before erin's callback timed out (line $la < $le)" ||
+	nok "alice's login was logged before erin's callback timed out (alice at line ${la:-none}, timeout at ${le:-none})"
 like "the runaway loop was interrupted (jazz.CallbackTimeout)" "$L" "python: validate_user: interrupted: ran past its time limit"
 like "erin is rejected (fail-closed)" "$T/slow-erin.log" "login rejected: .*user validation failed"
 cp_stop slow-erin

@@ -25,7 +25,7 @@ check "redis-server on a unix socket" bash -c "for i in \$(seq 100); do redis-cl
 redis-cli -s "$SOCK" PSUBSCRIBE '*/event/peer-filter-failed' > "$T/rec" 2>&1 &
 PIDS+=($!)
 
-cp_server_conf "[server]" "max_sessions = 4000" "[redis]" "address = unix:$SOCK" \
+cp_server_conf "[server]" "max_sessions = 4000" "${SCALE_LIMITS[@]}" "[redis]" "address = unix:$SOCK" \
 	"[events]" "module_id = scale"
 sed -i -e "s|^plugin = .*|plugin = $SLOWFILTER|" -e 's/^timeout_ms = .*/timeout_ms = 500/' \
 	-e 's/^handshake_timeout = .*/handshake_timeout = 30/' \

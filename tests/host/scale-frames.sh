@@ -16,7 +16,7 @@ NDEV=${SCALE_FRAMES_N:-500}
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
 build_tools() { build_jzsim && build_jzclient; }
 check "jzsim and jzclient build" build_tools
-cp_server_conf "[server]" "max_sessions = 4000"
+cp_server_conf "[server]" "max_sessions = 4000" "${SCALE_LIMITS[@]}"
 sed -i 's/^login_timeout = .*/login_timeout = 60/' "$T/server.conf"
 cp_start server
 check "server starts" wait_for "$T/server.log" "server listening" 10

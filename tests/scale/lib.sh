@@ -25,5 +25,11 @@ jzsim() { # jzsim [opts] N : devices of alice (Kerberos) against this test's ser
 	"$JZSIM" -s "127.0.0.1:$PORT" -C "$T/server.crt" -r "$KDC_REALM" \
 		-S "jazz/server.jazz.test@$KDC_REALM" -c "FILE:$T/alice.cc" "$@"
 }
+# [server] lines for thousands of devices of one user from one address:
+# the pre-login limits (issue 15) and max_devices would refuse the
+# simulator, which is one source and one user name.
+SCALE_LIMITS=("max_per_source = 1000000" "max_halfopen = 1000000"
+	"login_rate = 1000000" "login_burst = 1000000"
+	"user_login_rate = 1000000" "user_login_burst = 1000000" "max_devices = 0")
 # Room for thousands of connections in this shell's children.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

@@ -19,6 +19,23 @@ client independent of jazzctl (libmnl) and of YNL (cli.py).
   netlink_tool.py udpfuzz SRC DST PORT CAPFILE N SEED
                                           send random, truncated and
                                           bit-flipped packets; print count sent
+  netlink_tool.py peerstorm IFINDEX SECS FIRST [KEEPALIVE]
+                                          peer-new by ifindex (ids FIRST...,
+                                          an endpoint, keepalive) as fast as
+                                          possible for SECS or until the
+                                          device is gone; print "accepted N"
+  netlink_tool.py peerchurn DEV SECS [BASE]  peer-new/set/get/del, key-new/swap
+                                          of ids BASE+1..BASE+8 for SECS, errors
+                                          ignored; print counts
+  netlink_tool.py bigpeer DEV ID N [v4|v6]  peer-set: give peer ID N allowed-ips
+                                          (in requests of 500); print errors
+  netlink_tool.py peerget DEV ID          peer-get (do): "messages M aips A
+                                          error E"; the aips merged over parts
+  netlink_tool.py verdict DEV COOKIE PEER|- [PROTO,SRC:P,DST:P]
+                                          conn-verdict approve with a peer-id
+                                          and addresses; print "ERRNO extack"
+  netlink_tool.py peerdump DEV            peer-get dump: "messages M peers P
+                                          aips A intr I error E"
 
 hostile/fuzz/unpriv print "PASS desc" / "FAIL desc: why" lines.
 """
@@ -102,6 +119,7 @@ class Reply:
         self.msg = ""
         self.miss_type = None
         self.msgs = []        # data messages (genl payload after the header)
+        self.intr = False     # a message had NLM_F_DUMP_INTR
 
     def __repr__(self):
         e = "no reply" if self.error is None else (
@@ -175,9 +193,9 @@ class Genl:
                             elif t == 5 and len(v) == 4:
                                 r.miss_type = struct.unpack("=I", v)[0]
                     r.error = -err
-                    if typ == NLMSG_DONE and err == 0 and not (flags & 0):
-                        pass
                     return r
+                if flags & 0x10:  # NLM_F_DUMP_INTR
+                    r.intr = True
                 r.msgs.append(body[4:])
 
 
@@ -445,7 +463,7 @@ def unpriv(devname=None):
                   dev(devname) + nest(A("PROBE"), u64(J["JAZZ_A_PROBE_COOKIE"], 1)))
         ok = out(r.error == errno.EPERM, f"unprivileged approver-probe-reply refused: {r!r}",
                  "want EPERM") and ok
-    for grp in ("approvals",):
+    for grp in ("approvals", "notify"):
         try:
             g.s.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, g.groups[grp])
             ok = out(False, f"unprivileged join of '{grp}' refused", "join succeeded") and ok
@@ -453,6 +471,141 @@ def unpriv(devname=None):
             ok = out(e.errno == errno.EPERM, f"unprivileged join of '{grp}' refused: {e.strerror}",
                      "want EPERM") and ok
     return ok
+
+
+def ep4(addr, port):
+    return (attr(J["JAZZ_A_PEER_ENDPOINT_IP4"], socket.inet_aton(addr)) +
+            be16(J["JAZZ_A_PEER_ENDPOINT_PORT"], port))
+
+
+def peerstorm(ifindex, secs, first, keepalive=0):
+    """peer-new by ifindex until SECS pass or the device is gone."""
+    g = Genl()
+    end = time.time() + secs
+    n, i = 0, first
+    while time.time() < end:
+        parts = [pid(i), ep4("10.250.0.1", 51820), aip(socket.AF_INET, struct.pack(">I", 0x0a000000 + i), 32)]
+        if keepalive:
+            parts.append(u16(J["JAZZ_A_PEER_KEEPALIVE_S"], keepalive))
+        r = g.req(J["JAZZ_CMD_PEER_NEW"], u32(A("IFINDEX"), ifindex) + peer(*parts))
+        i += 1
+        if r.error == 0:
+            n += 1
+        elif r.error == errno.ENODEV:
+            break
+        elif r.error is None:
+            print("no reply")
+            return False
+    print(f"accepted {n}")
+    return True
+
+
+def peerchurn(devname, secs, base=0):
+    """peer-new/set/get/del and key-new/swap on ids BASE+1..BASE+8; errors are expected."""
+    g = Genl()
+    rnd = random.Random(os.getpid())
+    end = time.time() + secs
+    counts = {}
+    while time.time() < end:
+        i = base + rnd.randint(1, 8)
+        op = rnd.choice(("new", "set", "get", "del", "key", "swap"))
+        if op in ("new", "set"):
+            cmd = "JAZZ_CMD_PEER_NEW" if op == "new" else "JAZZ_CMD_PEER_SET"
+            r = g.req(J[cmd], dev(devname) + peer(pid(i), ep4("10.250.0.1", 51820),
+                      u16(J["JAZZ_A_PEER_KEEPALIVE_S"], 1),
+                      aip(socket.AF_INET, struct.pack(">I", 0x0a000000 + i), 32)))
+        elif op == "get":
+            r = g.req(J["JAZZ_CMD_PEER_GET"], dev(devname) + peer(pid(i)))
+        elif op == "del":
+            r = g.req(J["JAZZ_CMD_PEER_DEL"], dev(devname) + peer(pid(i)))
+        elif op == "key":
+            r = g.req(J["JAZZ_CMD_KEY_NEW"], dev(devname) + keyconf(i))
+        else:
+            r = g.req(J["JAZZ_CMD_KEY_SWAP"], dev(devname) + nest(A("KEY"), u32(J["JAZZ_A_KEYCONF_PEER_ID"], i)))
+        if r.error is None:
+            print("no reply")
+            return False
+        k = errno.errorcode.get(r.error, "ok") if r.error else "ok"
+        counts[k] = counts.get(k, 0) + 1
+        if r.error == errno.ENODEV:
+            break
+    print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    return True
+
+
+def aip_n(family, i):
+    if family == "v4":
+        return aip(socket.AF_INET, struct.pack(">I", 0x0b000000 + i), 32)
+    return aip(socket.AF_INET6, b"\xfd\x00" + b"\0" * 10 + struct.pack(">I", i), 128)
+
+
+def bigpeer(devname, peer_id, n, family="v6"):
+    g = Genl()
+    ok = True
+    for start in range(0, n, 500):
+        parts = [aip_n(family, i) for i in range(start, min(n, start + 500))]
+        r = g.req(J["JAZZ_CMD_PEER_SET"], dev(devname) + peer(pid(peer_id), *parts))
+        if r.error != 0:
+            print(f"peer-set at {start}: {r!r}")
+            ok = False
+            break
+    return ok
+
+
+def count_peers(r):
+    """peer ids and allowed-ips per peer id, merged over message parts."""
+    aips = {}
+    for body in r.msgs:
+        for t, v in parse_attrs(body):
+            if t != A("PEER"):
+                continue
+            pid_ = None
+            n = 0
+            for tt, vv in parse_attrs(v):
+                if tt == J["JAZZ_A_PEER_ID"]:
+                    pid_ = struct.unpack("=I", vv)[0]
+                elif tt == J["JAZZ_A_PEER_ALLOWED_IP"]:
+                    n += 1
+            aips[pid_] = aips.get(pid_, 0) + n
+    return aips
+
+
+def peerget(devname, peer_id):
+    g = Genl()
+    r = g.req(J["JAZZ_CMD_PEER_GET"], dev(devname) + peer(pid(peer_id)))
+    aips = count_peers(r)
+    print(f"messages {len(r.msgs)} aips {sum(aips.values())} peers {len(aips)} error {r.error}")
+    return r.error == 0
+
+
+def peerdump(devname):
+    g = Genl()
+    r = g.req(J["JAZZ_CMD_PEER_GET"], dev(devname), NLM_F_ACK | NLM_F_DUMP)
+    aips = count_peers(r)
+    print(f"messages {len(r.msgs)} peers {len(aips)} aips {sum(aips.values())} "
+          f"intr {int(r.intr)} error {r.error}")
+    return r.error == 0
+
+
+def verdict(devname, cookie, peer_id, tuple_=None):
+    """conn-verdict approve by cookie, with peer-id unless '-', and with
+    'proto,src:port,dst:port' (IPv4) when given; print "errno extack"."""
+    g = Genl()
+    parts = [u64(J["JAZZ_A_CONN_COOKIE"], int(cookie)), u8(J["JAZZ_A_CONN_VERDICT"], 1)]
+    if peer_id != "-":
+        parts.append(u32(J["JAZZ_A_CONN_PEER_ID"], int(peer_id)))
+    if tuple_:
+        proto, src, dst = tuple_.split(",")
+        (sa, sp), (da, dp) = src.split(":"), dst.split(":")
+        parts += [u8(J["JAZZ_A_CONN_PROTO"], int(proto)), u16(J["JAZZ_A_CONN_FAMILY"], socket.AF_INET),
+                  attr(J["JAZZ_A_CONN_SRC_ADDR"], socket.inet_aton(sa)),
+                  be16(J["JAZZ_A_CONN_SRC_PORT"], int(sp)),
+                  attr(J["JAZZ_A_CONN_DST_ADDR"], socket.inet_aton(da)),
+                  be16(J["JAZZ_A_CONN_DST_PORT"], int(dp))]
+    r = g.req(J["JAZZ_CMD_CONN_VERDICT"], dev(devname) + nest(A("CONN"), *parts))
+    name = "OK" if r.error == 0 else errno.errorcode.get(r.error, str(r.error))
+    print(f"{name} {r.msg}".rstrip())
+    return True
 
 
 def dumpstat(devname):
@@ -565,6 +718,18 @@ def main():
                   dev(a[1]) + nest(A("PROBE"), u64(J["JAZZ_A_PROBE_COOKIE"], int(a[2]))))
         print("ok" if r.error == 0 else f"{errno.errorcode.get(r.error, r.error)} {r.msg}")
         ok = True
+    elif cmd == "peerstorm":
+        ok = peerstorm(int(a[1]), float(a[2]), int(a[3]), int(a[4]) if len(a) > 4 else 0)
+    elif cmd == "peerchurn":
+        ok = peerchurn(a[1], float(a[2]), int(a[3]) if len(a) > 3 else 0)
+    elif cmd == "bigpeer":
+        ok = bigpeer(a[1], int(a[2]), int(a[3]), a[4] if len(a) > 4 else "v6")
+    elif cmd == "peerget":
+        ok = peerget(a[1], int(a[2]))
+    elif cmd == "peerdump":
+        ok = peerdump(a[1])
+    elif cmd == "verdict":
+        ok = verdict(a[1], a[2], a[3], a[4] if len(a) > 4 else None)
     elif cmd == "dumpstat":
         ok = dumpstat(a[1])
     elif cmd == "rawdump":

@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,26 @@ static const char *answer_ifname(struct answer *a, uint32_t ifindex)
 	return a->name;
 }
 
+/*
+ * The peer and addresses the kernel asked about go back with the verdict:
+ * the kernel refuses it unless they are the held connection's.
+ */
+static void answer_bind(struct nlmsghdr *nlh, const struct jz_connreq *c)
+{
+	size_t alen = c->family == AF_INET ? 4 : 16;
+
+	if (c->peer_id)
+		mnl_attr_put_u32(nlh, JAZZ_A_CONN_PEER_ID, c->peer_id);
+	if (c->family != AF_INET && c->family != AF_INET6)
+		return;
+	mnl_attr_put_u16(nlh, JAZZ_A_CONN_FAMILY, (uint16_t)c->family);
+	mnl_attr_put_u8(nlh, JAZZ_A_CONN_PROTO, c->proto);
+	mnl_attr_put(nlh, JAZZ_A_CONN_SRC_ADDR, alen, c->src);
+	mnl_attr_put(nlh, JAZZ_A_CONN_DST_ADDR, alen, c->dst);
+	mnl_attr_put_u16(nlh, JAZZ_A_CONN_SRC_PORT, htons(c->sport));
+	mnl_attr_put_u16(nlh, JAZZ_A_CONN_DST_PORT, htons(c->dport));
+}
+
 /* Queue a verdict for @c (by cookie, device by ifindex: no name lookup). */
 static void answer_add(struct answer *a, const struct jz_connreq *c,
 		       const struct jz_conninfo_ext *x)
@@ -107,6 +128,7 @@ static void answer_add(struct answer *a, const struct jz_connreq *c,
 	nest = mnl_attr_nest_start(nlh, JAZZ_A_CONN);
 	mnl_attr_put_u64(nlh, JAZZ_A_CONN_COOKIE, c->cookie);
 	mnl_attr_put_u8(nlh, JAZZ_A_CONN_VERDICT, (uint8_t)verdict);
+	answer_bind(nlh, c);
 	if (lt)
 		mnl_attr_put_u32(nlh, JAZZ_A_CONN_LIFETIME_S, *lt);
 	mnl_attr_nest_end(nlh, nest);

@@ -482,17 +482,26 @@ static int cmp_peer(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A dump that spanned a configuration change (NLM_F_DUMP_INTR) is retried. */
+#define FETCH_TRIES 8
+
 int fetch_peers(struct nl *nl, struct jz_dev *d, struct nl_err *e)
 {
 	char buf[NL_SMALL];
-	struct nlmsghdr *nlh = nl_msg(nl, buf, JAZZ_CMD_PEER_GET, NLM_F_DUMP);
-	int rc;
+	struct nlmsghdr *nlh;
+	int rc, i, tries = 0;
 
-	if (d->ifindex)
-		mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, d->ifindex);
-	else
-		nl_put_dev(nlh, d->ifname);
-	rc = nl_run(nl, nlh, peers_cb, d, e);
+	do {
+		for (i = 0; i < d->n_peers; i++)
+			peer_free(&d->peers[i]);
+		d->n_peers = 0;
+		nlh = nl_msg(nl, buf, JAZZ_CMD_PEER_GET, NLM_F_DUMP);
+		if (d->ifindex)
+			mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, d->ifindex);
+		else
+			nl_put_dev(nlh, d->ifname);
+		rc = nl_run(nl, nlh, peers_cb, d, e);
+	} while (rc == -EINTR && ++tries < FETCH_TRIES);
 	if (!rc && d->n_peers)
 		qsort(d->peers, (size_t)d->n_peers, sizeof(*d->peers), cmp_peer);
 	return rc;

@@ -193,8 +193,30 @@ static int data_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /*
+ * A dump the kernel marked NLM_F_DUMP_INTR (libmnl stops with EINTR): read
+ * the rest of it, up to its NLMSG_DONE or error, so the socket is clean for
+ * the caller's retry.
+ */
+static void nl_drain(struct nl *nl, char *buf, ssize_t n, uint32_t seq)
+{
+	for (;;) {
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+		int len = (int)n;
+
+		for (; mnl_nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len))
+			if (h->nlmsg_seq == seq && (h->nlmsg_type == NLMSG_DONE ||
+						    h->nlmsg_type == NLMSG_ERROR))
+				return;
+		n = mnl_socket_recvfrom(nl->sk, buf, NL_BUF);
+		if (n <= 0)
+			return;
+	}
+}
+
+/*
  * Send nlh and read replies until the ack, an error, or the end of a dump.
- * Returns 0 or -errno; e gets the extack message.
+ * Returns 0 or -errno (-EINTR: the dump spanned a change, retry it); e gets
+ * the extack message.
  */
 int nl_run(struct nl *nl, struct nlmsghdr *nlh, nl_cb cb, void *data, struct nl_err *e)
 {
@@ -219,6 +241,10 @@ int nl_run(struct nl *nl, struct nlmsghdr *nlh, nl_cb cb, void *data, struct nl_
 			return -errno;
 		/* ctl_cb gets c through data; data_cb unwraps it. */
 		rc = mnl_cb_run2(buf, (size_t)n, seq, nl->portid, data_cb, &c, ctl, NLMSG_MIN_TYPE);
+		if (rc == MNL_CB_ERROR && !c.error && errno == EINTR) {
+			nl_drain(nl, buf, n, seq);
+			return -EINTR;
+		}
 		if (rc == MNL_CB_ERROR)
 			return c.error ? c.error : (errno ? -errno : -EIO);
 		if (rc == MNL_CB_STOP)

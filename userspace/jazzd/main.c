@@ -3,8 +3,10 @@
  * jazzd: the jazz control-plane daemon, server or client by its
  * configuration. See jazzd(8) and jazzd.conf(5).
  *
- * Owns option parsing, signals and the loop's start and stop; must not hold
- * server, client or policy logic (their folders do).
+ * Owns option parsing, signals and the loop's start and stop, and telling
+ * systemd (sd_notify: READY, RELOADING, STOPPING; a no-op without
+ * NOTIFY_SOCKET); must not hold server, client or policy logic (their
+ * folders do).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,12 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <event2/event.h>
+#include <systemd/sd-daemon.h>
 #include <openssl/ssl.h>
 
 #include "policy/callbacks.h"
 #include "core/jazzd.h"
+#include "metrics/metrics.h"
+#include "events/bus.h"
 #include "log.h"
 
 struct jz_daemon *jz_d;
@@ -25,13 +31,16 @@ struct jz_daemon *jz_d;
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: jazzd [-c FILE] [-f] [-s] [-d] [-t] [-a CODE=VALUE]...\n"
+		"usage: jazzd [-c FILE] [-f] [-s] [-d] [-t] [-m ROLE] [-a CODE=VALUE]...\n"
 		"  -c FILE        configuration (default /etc/jazz/jazzd.conf)\n"
 		"  -f             stay in the foreground, log to stderr\n"
 		"  -s             log to syslog even in the foreground\n"
 		"  -d             debug logging\n"
 		"  -t             check the configuration and exit\n"
-		"  -a CODE=VALUE  answer for a validate_user prompt (client)\n"
+		"  -m ROLE        refuse a configuration of another role (server|client)\n"
+		"  -A FILE        answers for validate_user prompts, CODE=VALUE lines\n"
+		"                 (client; FILE - is standard input)\n"
+		"  -a CODE=VALUE  one answer (deprecated: visible in ps; use -A)\n"
 		"  -P FILE        read the login password from FILE (client)\n");
 }
 
@@ -48,6 +57,44 @@ static int apply_log_level(struct jz_daemon *d, bool debug)
 }
 
 static bool debug_flag;
+static bool stopping;	/* SIGUSR1: a reload could restart what is draining */
+
+static int add_cli_answer(struct jz_daemon *d, const char *line)
+{
+	const char *eq = strchr(line, '=');
+
+	if (!eq || eq == line || d->n_cli_answers >= JZ_MAX_ANSWERS)
+		return -1;
+	d->cli_answers[d->n_cli_answers].code = strndup(line, eq - line);
+	d->cli_answers[d->n_cli_answers].value = strdup(eq + 1);
+	d->n_cli_answers++;
+	return 0;
+}
+
+/* -A FILE: CODE=VALUE lines (blank lines and # comments skipped); "-" is
+ * standard input. Answers given this way stay out of the process list. */
+static int read_answers(struct jz_daemon *d, const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	char buf[1024];
+	int rc = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof(buf), f)) {
+		buf[strcspn(buf, "\r\n")] = 0;
+		if (!buf[0] || buf[0] == '#')
+			continue;
+		if (add_cli_answer(d, buf)) {
+			rc = -1;
+			break;
+		}
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -55,15 +102,22 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	struct jz_config nc;
 	char err[512];
 
+	if (stopping) {
+		jz_warn("SIGHUP ignored: graceful stop in progress");
+		return;
+	}
 	jz_info("SIGHUP: reloading %s", d->config_path);
+	sd_notify(0, "RELOADING=1\nSTATUS=reloading");
 	if (jz_config_load(d->config_path, &nc, err, sizeof(err))) {
 		jz_err("reload failed, keeping the running configuration: %s", err);
 		jz_config_free(&nc);
+		sd_notifyf(0, "READY=1\nSTATUS=reload failed, running the previous configuration: %s", err);
 		return;
 	}
 	if (nc.mode != d->cfg.mode) {
 		jz_err("reload: the mode (server/client) cannot change; restart jazzd");
 		jz_config_free(&nc);
+		sd_notify(0, "READY=1\nSTATUS=reload refused: the mode cannot change");
 		return;
 	}
 	if (jz_callbacks_reload(d->cb, &nc, err, sizeof(err))) {
@@ -84,6 +138,51 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	if (d->client)
 		jz_client_reload(d->client);
 	jz_info("reload done");
+	sd_notify(0, "READY=1\nSTATUS=serving (reloaded)");
+}
+
+/* Loop thread: the callbacks' and the event bus's counters, copied into
+ * the metrics once a second (only with a [metrics] listener). */
+static void sample_metrics(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_daemon *d = arg;
+	struct jz_metrics_bus mb = { 0 };
+	struct jz_cb_stats cs;
+
+	jz_callbacks_stats(d->cb, &cs);
+	jz_metrics_set_callbacks(cs.calls, cs.timeouts, cs.errors);
+	if (d->bus) {
+		struct jz_bus_stats bs;
+
+		jz_bus_get_stats(d->bus, &bs);
+		mb = (struct jz_metrics_bus){
+			.configured = true, .pub_connected = bs.pub_connected,
+			.sub_connected = bs.sub_connected, .buffered = bs.buffered,
+			.published = bs.published, .dropped = bs.publish_dropped,
+			.reconnects = bs.reconnects, .handler_runs = bs.handlers_done,
+			.handler_failures = bs.handlers_failed,
+			.handler_dropped = bs.handler_dropped,
+		};
+	}
+	jz_metrics_set_bus(&mb);
+}
+
+static void on_drained(void *arg)
+{
+	struct jz_daemon *d = arg;
+
+	jz_info("graceful stop: handlers done, exiting");
+	event_base_loopbreak(d->base);
+}
+
+/* NS8's graceful stop: running handlers end, none starts, then exit 0. */
+static void on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	if (stopping)
+		return;
+	stopping = true;
+	jz_warn("Signal \"user defined signal 1\" caught: shutdown started.");
+	jz_evt_drain(arg, on_drained);
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
@@ -91,6 +190,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	struct jz_daemon *d = arg;
 
 	jz_info("signal %d: exiting", (int)sig);
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 	event_base_loopbreak(d->base);
 }
 
@@ -98,13 +198,14 @@ int main(int argc, char **argv)
 {
 	static struct jz_daemon dd;
 	struct jz_daemon *d = &dd;
-	bool foreground = false, use_syslog = false, check = false;
-	struct event *ev_hup, *ev_term, *ev_int;
+	bool foreground = false, use_syslog = false, check = false, argv_answers = false;
+	const char *role = NULL;
+	struct event *ev_hup, *ev_term, *ev_int, *ev_usr1, *ev_sample = NULL;
 	char err[512];
 	int opt;
 
 	d->config_path = "/etc/jazz/jazzd.conf";
-	while ((opt = getopt(argc, argv, "c:fsdta:P:h")) != -1) {
+	while ((opt = getopt(argc, argv, "c:fsdtm:a:A:P:h")) != -1) {
 		switch (opt) {
 		case 'c':
 			d->config_path = optarg;
@@ -121,18 +222,27 @@ int main(int argc, char **argv)
 		case 't':
 			check = true;
 			break;
-		case 'a': {
-			char *eq = strchr(optarg, '=');
-
-			if (!eq || d->n_cli_answers >= JZ_MAX_ANSWERS) {
+		case 'm':
+			if (strcmp(optarg, "server") && strcmp(optarg, "client")) {
+				fprintf(stderr, "jazzd: -m takes server or client, not '%s'\n", optarg);
+				return 2;
+			}
+			role = optarg;
+			break;
+		case 'a':
+			if (add_cli_answer(d, optarg)) {
 				usage();
 				return 2;
 			}
-			d->cli_answers[d->n_cli_answers].code = strndup(optarg, eq - optarg);
-			d->cli_answers[d->n_cli_answers].value = strdup(eq + 1);
-			d->n_cli_answers++;
+			argv_answers = true;
 			break;
-		}
+		case 'A':
+			if (read_answers(d, optarg)) {
+				fprintf(stderr, "jazzd: %s: cannot read, or not CODE=VALUE lines "
+					"(at most %d)\n", optarg, JZ_MAX_ANSWERS);
+				return 2;
+			}
+			break;
 		case 'P': {
 			FILE *f = fopen(optarg, "r");
 			char buf[512];
@@ -159,6 +269,14 @@ int main(int argc, char **argv)
 	}
 	if (apply_log_level(d, debug_flag))
 		return 1;
+	if (argv_answers)
+		jz_warn("-a CODE=VALUE: answers on the command line are visible to every "
+			"local user (ps, /proc/PID/cmdline); use -A FILE or -A - (stdin)");
+	if (role && strcmp(role, d->cfg.mode == JZ_MODE_SERVER ? "server" : "client")) {
+		jz_err("%s configures a %s, not a %s (-m %s)", d->config_path,
+		       d->cfg.mode == JZ_MODE_SERVER ? "server" : "client", role, role);
+		return 1;
+	}
 	if (check) {
 		printf("%s: ok (%s)\n", d->config_path,
 		       d->cfg.mode == JZ_MODE_SERVER ? "server" : "client");
@@ -188,16 +306,34 @@ int main(int argc, char **argv)
 		jz_err("%s", err);
 		return 1;
 	}
+	if (jz_metrics_start(d->cfg.metrics_listen, err, sizeof(err))) {
+		jz_err("%s", err);
+		return 1;
+	}
+	if (d->cfg.metrics_listen && *d->cfg.metrics_listen) {
+		ev_sample = event_new(d->base, -1, EV_PERSIST, sample_metrics, d);
+		event_add(ev_sample, &(struct timeval){ 1, 0 });
+		sample_metrics(-1, 0, d);
+	}
 	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
 	ev_term = evsignal_new(d->base, SIGTERM, on_term, d);
 	ev_int = evsignal_new(d->base, SIGINT, on_term, d);
+	ev_usr1 = evsignal_new(d->base, SIGUSR1, on_usr1, d);
 	event_add(ev_hup, NULL);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
+	event_add(ev_usr1, NULL);
 	jz_info("jazzd started as %s (pid %d)",
 		d->cfg.mode == JZ_MODE_SERVER ? "server" : "client", (int)getpid());
+	/* The server's listener is bound and the client's kernel device is
+	 * open: dependants may start. */
+	sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=%s", (int)getpid(),
+		   d->cfg.mode == JZ_MODE_SERVER ? "serving" : "running (logging in)");
 	event_base_dispatch(d->base);
 
+	jz_metrics_stop();
+	if (ev_sample)
+		event_free(ev_sample);
 	jz_client_free(d->client);
 	jz_server_free(d->server);
 	jz_evt_stop(d);
@@ -205,6 +341,7 @@ int main(int argc, char **argv)
 	event_free(ev_hup);
 	event_free(ev_term);
 	event_free(ev_int);
+	event_free(ev_usr1);
 	jz_config_free(&d->cfg);
 	jz_info("jazzd stopped");
 	return d->exit_status;

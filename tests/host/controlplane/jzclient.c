@@ -21,6 +21,35 @@
  *   jzclient [options] lists SECS   login, then for SECS seconds print each
  *                                   peer-list message: "peers DEV,DEV..."
  *                                   or "peers_delta"
+ * hostile modes (issue 15; each prints what the server let it get away with):
+ *   jzclient [options] forge VIP COOKIE N   login, then N conn_requests
+ *                                   "ingress" from VIP (another device's
+ *                                   address) with COOKIE; prints each
+ *                                   verdict it gets: "verdict DIR COOKIE
+ *                                   VERDICT" and "verdicts K"
+ *   jzclient [options] idle N SECS  N plain TCP connections held SECS;
+ *                                   prints "idle open K/N" (K still open)
+ *   jzclient [options] pingflood MB login, then MB MiB of ping frames
+ *                                   without reading an answer (5 s send
+ *                                   timeout); prints "pingflood sent X MiB"
+ *   jzclient [options] junk N RATE  N password logins with a wrong password
+ *                                   at RATE per second (one thread each);
+ *                                   prints "junk N: reason=count ..."
+ *                                   (one token made once and resent, so
+ *                                   the sender spends no PBKDF2; set
+ *                                   JZ_JUNK_FRESH=1 for a token each)
+ *                                   (JZ_FORGE_DIR=egress: N requests of
+ *                                   our own to VIP instead)
+ *   jzclient [options] mute SECS    login, then never read for SECS
+ *   jzclient [options] hold SECS    login, then stay logged in SECS seconds
+ *                                   reading and acking; prints "ended after
+ *                                   T s" or "held"
+ *   jzclient [options] rawlogin JSON  TLS, then the frame JSON as given
+ *                                   (with "token" replaced by a real token
+ *                                   when it is "@"); prints the answer
+ *   -e enctype (password token: aes256-cts-hmac-sha384-192 ...)
+ *   -E endpoint_ip (announced in the login)
+ *   -K close right after sending the login (abandon the server's work)
  * options: -s host:port -C cafile -m kerberos|password -u user -r realm
  *          -p password -S service -c ccache -d device -D delay_s -t offset
  *          -o code=value (answer to a prompt) -b source_ip
@@ -51,7 +80,8 @@
 static const char *server = "127.0.0.1:7443", *cafile, *method = "kerberos";
 static const char *user, *realm, *password, *service, *ccache, *device = "test";
 static const char *answer_code, *answer_value, *bind_ip;
-static int delay_s, time_offset, stale, legacy;
+static const char *enctype_name, *endpoint_ip;
+static int delay_s, time_offset, stale, legacy, fire;
 static SSL_CTX *ctx;
 
 static double now(void)
@@ -231,8 +261,34 @@ static int stale_ap_req(struct jz_krb_buf *out)
 	return code ? -1 : 0;
 }
 
+/* junk: one token made once and sent on every connection (costs the
+ * sender nothing; for the server it is a wrong password each time) */
+static struct jz_krb_buf junk_tok;
+static pthread_mutex_t junk_mu = PTHREAD_MUTEX_INITIALIZER;
+static int junk_reuse;
+
+static int make_token_once(struct conn *c, struct jz_krb_buf *tok);
+
 /* Builds a login token for c's binding; *tok is malloc'd. */
 static int make_token(struct conn *c, struct jz_krb_buf *tok)
+{
+	int rc = 0;
+
+	if (!junk_reuse)
+		return make_token_once(c, tok);
+	pthread_mutex_lock(&junk_mu);
+	if (!junk_tok.data)
+		rc = make_token_once(c, &junk_tok);
+	if (!rc) {
+		tok->data = malloc(junk_tok.len);
+		memcpy(tok->data, junk_tok.data, junk_tok.len);
+		tok->len = junk_tok.len;
+	}
+	pthread_mutex_unlock(&junk_mu);
+	return rc;
+}
+
+static int make_token_once(struct conn *c, struct jz_krb_buf *tok)
 {
 	char err[256];
 	int rc;
@@ -242,6 +298,9 @@ static int make_token(struct conn *c, struct jz_krb_buf *tok)
 	if (!strcmp(method, "password")) {
 		struct jz_krb_pw_cfg pc = { .user = user, .realm = realm, .password = password,
 					    .time_offset = time_offset };
+
+		if (enctype_name)
+			pc.enctype = jz_krb_enctype_from_name(enctype_name);
 		struct jz_krb_pw_client *pw;
 
 		rc = jz_krb_pw_client_new(&pc, c->cb, 32, &pw, tok, err, sizeof(err));
@@ -276,8 +335,12 @@ static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const ch
 	/* takes "peers_delta" like jazzd (sent only what changed), unless -L */
 	if (!legacy)
 		json_object_set_new(login, "features", json_pack("[s]", "peers_delta"));
+	if (endpoint_ip)
+		json_object_set_new(login, "endpoint_ip", json_string(endpoint_ip));
 	send_json(c, login);
 	free(t);
+	if (fire)	/* -K: gone before the answer, leaving the work behind */
+		return NULL;
 	while ((m = recv_json(c))) {
 		const char *ty = type_of(m);
 
@@ -626,11 +689,295 @@ static int do_approvals(int n)
 	return got == n ? 0 : 1;
 }
 
+/* ---------------- hostile modes ---------------- */
+
+/* Login on c as device; 0 and *vip4 (malloc'd) on welcome. */
+static int login_on(struct conn *c, const char *dev, char **vip4)
+{
+	struct jz_krb_buf tok = { 0 };
+	json_t *m;
+	int ok;
+
+	if (tls_connect(c) || make_token(c, &tok)) {
+		printf("closed\n");
+		return 1;
+	}
+	m = login_with(c, &tok, dev);
+	jz_krb_buf_free(&tok);
+	print_result(m);
+	ok = m && !strcmp(type_of(m), "welcome");
+	if (ok && vip4)
+		*vip4 = strdup(json_string_value(json_object_get(m, "vip4")));
+	json_decref(m);
+	fflush(stdout);
+	return ok ? 0 : 1;
+}
+
+static void ack_key(struct conn *c, json_t *m)
+{
+	if (!strcmp(type_of(m), "key"))
+		send_json(c, json_pack("{s:s,s:O,s:O}", "type", "key_ack", "peer",
+				       json_object_get(m, "peer"), "key_id",
+				       json_object_get(m, "key_id")));
+}
+
+/* Reads for @secs, acking keys; prints verdicts; returns how many. */
+static int read_verdicts(struct conn *c, double secs)
+{
+	double end = now() + secs;
+	int got = 0;
+	json_t *m;
+
+	while (now() < end) {
+		struct timeval tv = { 0, 200000 };
+
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		m = recv_json(c);
+		if (!m) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			break;
+		}
+		ack_key(c, m);
+		if (!strcmp(type_of(m), "verdict")) {
+			got++;
+			printf("verdict %s %lld %s\n",
+			       json_string_value(json_object_get(m, "dir")) ?: "-",
+			       json_integer_value(json_object_get(m, "cookie")),
+			       json_string_value(json_object_get(m, "verdict")) ?: "-");
+			if (json_object_get(m, "vid"))
+				send_json(c, json_pack("{s:s,s:O}", "type", "verdict_ack",
+						       "vid", json_object_get(m, "vid")));
+		}
+		json_decref(m);
+	}
+	return got;
+}
+
+/* A device asking about someone else's connection with its own cookie. */
+static int do_forge(const char *victim, const char *cookie, int n)
+{
+	struct conn c = { .fd = -1 };
+	char *vip = NULL;
+	int got;
+
+	if (login_on(&c, device, &vip))
+		return 1;
+	read_verdicts(&c, 1.0);	/* keys and lists settle */
+	/* JZ_FORGE_DIR=egress: to VIP from us (a flood of our own requests) */
+	bool egress = getenv("JZ_FORGE_DIR") && !strcmp(getenv("JZ_FORGE_DIR"), "egress");
+
+	for (int i = 0; i < n; i++)
+		send_json(&c, json_pack("{s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:I}",
+					"type", "conn_request", "proto", "tcp",
+					"src", egress ? vip : victim, "sport", 40000 + i % 20000,
+					"dst", egress ? victim : vip, "dport", 80 + i / 20000,
+					"dir", egress ? "egress" : "ingress",
+					"cookie", (json_int_t)strtoll(cookie, NULL, 10)));
+	got = read_verdicts(&c, 3.0);
+	printf("verdicts %d\n", got);
+	free(vip);
+	conn_close(&c);
+	return 0;
+}
+
+static int do_idle(int n, int secs)
+{
+	int *fds = calloc(n, sizeof(*fds)), open_n = 0, made = 0;
+	char b;
+
+	for (int i = 0; i < n; i++) {
+		fds[i] = tcp_connect();
+		made += fds[i] >= 0;
+	}
+	printf("idle made %d/%d\n", made, n);
+	fflush(stdout);
+	sleep(secs);
+	for (int i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		ssize_t r = recv(fds[i], &b, 1, MSG_DONTWAIT);
+
+		open_n += r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+		close(fds[i]);
+	}
+	printf("idle open %d/%d\n", open_n, n);
+	free(fds);
+	return 0;
+}
+
+/* Pings, never reading the pongs: the server must stop reading us. */
+static int do_pingflood(int mb)
+{
+	struct conn c = { .fd = -1 };
+	struct timeval tv = { 5, 0 };
+	static const char ping[] = "{\"type\":\"ping\",\"v\":1,\"pad\":\""
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		"\"}";
+	unsigned char frame[4 + sizeof(ping)], buf[16384];
+	size_t len = sizeof(ping) - 1, pos = 0;
+	double sent = 0;
+	int rcv = 4096;
+
+	if (login_on(&c, device, NULL))
+		return 1;
+	setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	frame[0] = 0; frame[1] = 0; frame[2] = len >> 8; frame[3] = len & 0xff;
+	memcpy(frame + 4, ping, len);
+	while (pos + 4 + len <= sizeof(buf)) {
+		memcpy(buf + pos, frame, 4 + len);
+		pos += 4 + len;
+	}
+	while (sent < (double)mb * 1048576) {
+		int w = SSL_write(c.ssl, buf, (int)pos);
+
+		if (w <= 0)
+			break;
+		sent += w;
+	}
+	printf("pingflood sent %.1f MiB\n", sent / 1048576);
+	conn_close(&c);
+	return 0;
+}
+
+struct junk_arg {
+	char why[128];
+	int rc;
+};
+
+static void *junk_thread(void *arg)
+{
+	struct junk_arg *a = arg;
+
+	a->rc = do_login(device, true, a->why, sizeof(a->why));
+	return NULL;
+}
+
+/* N wrong-password logins at @rate per second; tallies the answers. */
+static int do_junk(int n, double rate)
+{
+	pthread_t *th = calloc(n, sizeof(*th));
+	struct junk_arg *a = calloc(n, sizeof(*a));
+	double t0 = now();
+	char reasons[16][128];
+	int counts[16] = { 0 }, nr = 0;
+
+	junk_reuse = !getenv("JZ_JUNK_FRESH");	/* JZ_JUNK_FRESH=1: a token each */
+
+	for (int i = 0; i < n; i++) {
+		double at = t0 + i / rate, d = at - now();
+
+		if (d > 0)
+			usleep((useconds_t)(d * 1e6));
+		if (pthread_create(&th[i], NULL, junk_thread, &a[i]))
+			th[i] = 0;
+	}
+	for (int i = 0; i < n; i++) {
+		int k;
+
+		if (!th[i])
+			continue;
+		pthread_join(th[i], NULL);
+		if (!a[i].rc)
+			snprintf(a[i].why, sizeof(a[i].why), "welcome");
+		for (k = 0; k < nr && strcmp(reasons[k], a[i].why); k++)
+			;
+		if (k == nr && nr < 16)
+			snprintf(reasons[nr++], 128, "%s", a[i].why);
+		if (k < 16)
+			counts[k]++;
+	}
+	printf("junk %d in %.1f s:", n, now() - t0);
+	for (int k = 0; k < nr; k++)
+		printf(" [%s]=%d", reasons[k], counts[k]);
+	printf("\n");
+	return 0;
+}
+
+/* Logged in, then never reading (a destination that never acks). */
+static int do_mute(int secs)
+{
+	struct conn c = { .fd = -1 };
+
+	if (login_on(&c, device, NULL))
+		return 1;
+	sleep(secs);
+	conn_close(&c);
+	return 0;
+}
+
+/* Logged in for up to @secs: does the server end the session? */
+static int do_hold(int secs)
+{
+	struct conn c = { .fd = -1 };
+	double t0, end;
+	json_t *m;
+
+	if (login_on(&c, device, NULL))
+		return 1;
+	t0 = now();
+	end = t0 + secs;
+	while (now() < end) {
+		struct timeval tv = { 0, 300000 };
+
+		setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		m = recv_json(&c);
+		if (!m) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				send_json(&c, json_pack("{s:s}", "type", "ping"));
+				continue;
+			}
+			printf("ended after %.1f s\n", now() - t0);
+			conn_close(&c);
+			return 0;
+		}
+		ack_key(&c, m);
+		json_decref(m);
+	}
+	printf("held\n");
+	conn_close(&c);
+	return 0;
+}
+
+/* A hand-made login frame ("token": "@" becomes a real token). */
+static int do_rawlogin(const char *text)
+{
+	struct conn c = { .fd = -1 };
+	json_t *m = json_loads(text, 0, NULL);
+	const char *tok = m ? json_string_value(json_object_get(m, "token")) : NULL;
+
+	if (!m || tls_connect(&c))
+		return 2;
+	if (tok && !strcmp(tok, "@")) {
+		struct jz_krb_buf t = { 0 };
+		char *b;
+
+		if (make_token(&c, &t))
+			return 2;
+		b = b64(t.data, t.len);
+		json_object_set_new(m, "token", json_string(b));
+		free(b);
+		jz_krb_buf_free(&t);
+	}
+	send_json(&c, m);
+	m = recv_json(&c);
+	if (m && !strcmp(type_of(m), "auth")) {
+		json_decref(m);
+		m = recv_json(&c);
+	}
+	print_result(m);
+	json_decref(m);
+	conn_close(&c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:C:m:u:r:p:S:c:d:D:t:o:b:XL")) != -1) {
+	while ((opt = getopt(argc, argv, "s:C:m:u:r:p:S:c:d:D:t:o:b:e:E:KXL")) != -1) {
 		switch (opt) {
 		case 's': server = optarg; break;
 		case 'C': cafile = optarg; break;
@@ -644,6 +991,9 @@ int main(int argc, char **argv)
 		case 'D': delay_s = atoi(optarg); break;
 		case 't': time_offset = atoi(optarg); break;
 		case 'b': bind_ip = optarg; break;
+		case 'e': enctype_name = optarg; break;
+		case 'E': endpoint_ip = optarg; break;
+		case 'K': fire = 1; break;
 		case 'X': stale = 1; break;
 		case 'L': legacy = 1; break;
 		case 'o': {
@@ -687,5 +1037,19 @@ int main(int argc, char **argv)
 		return do_lists(atoi(argv[optind + 1]));
 	if (!strcmp(argv[optind], "approvals") && optind + 1 < argc)
 		return do_approvals(atoi(argv[optind + 1]));
+	if (!strcmp(argv[optind], "forge") && optind + 3 < argc)
+		return do_forge(argv[optind + 1], argv[optind + 2], atoi(argv[optind + 3]));
+	if (!strcmp(argv[optind], "idle") && optind + 2 < argc)
+		return do_idle(atoi(argv[optind + 1]), atoi(argv[optind + 2]));
+	if (!strcmp(argv[optind], "pingflood") && optind + 1 < argc)
+		return do_pingflood(atoi(argv[optind + 1]));
+	if (!strcmp(argv[optind], "junk") && optind + 2 < argc)
+		return do_junk(atoi(argv[optind + 1]), atof(argv[optind + 2]));
+	if (!strcmp(argv[optind], "mute") && optind + 1 < argc)
+		return do_mute(atoi(argv[optind + 1]));
+	if (!strcmp(argv[optind], "hold") && optind + 1 < argc)
+		return do_hold(atoi(argv[optind + 1]));
+	if (!strcmp(argv[optind], "rawlogin") && optind + 1 < argc)
+		return do_rawlogin(argv[optind + 1]);
 	return 2;
 }

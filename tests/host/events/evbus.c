@@ -14,7 +14,8 @@
  *     -S FILE        write the counters as JSON to FILE at exit
  *     -0             publish at once, without waiting for Redis
  *     -v             debug log
- * CONFIG holds [redis] and [events] like jazzd.conf; SIGHUP reloads it.
+ * CONFIG holds [redis] and [events] like jazzd.conf; SIGHUP reloads it;
+ * SIGUSR1 is jazzd's graceful stop (jz_bus_drain), exit status 0 after it.
  */
 #include <errno.h>
 #include <signal.h>
@@ -152,10 +153,11 @@ static void write_stats(void)
 	fprintf(f, "{\"published\":%lu,\"publish_dropped\":%lu,\"buffered\":%zu,"
 		"\"received\":%lu,\"handlers_started\":%lu,\"handlers_done\":%lu,"
 		"\"handlers_failed\":%lu,\"handler_dropped\":%lu,\"max_running_seen\":%u,"
-		"\"reconnects\":%lu,\"maxrss_kb\":%ld,\"publish_seconds\":%.6f,\"handle_seconds\":%.6f}\n",
+		"\"tasks_pushed\":%lu,\"reconnects\":%lu,\"maxrss_kb\":%ld,\"publish_seconds\":%.6f,\"handle_seconds\":%.6f}\n",
 		st.published, st.publish_dropped, st.buffered, st.received,
 		st.handlers_started, st.handlers_done, st.handlers_failed,
-		st.handler_dropped, st.max_running_seen, st.reconnects, ru.ru_maxrss,
+		st.handler_dropped, st.max_running_seen, st.tasks_pushed, st.reconnects,
+		ru.ru_maxrss,
 		g.t_pub_done && g.published_at_done ? g.t_pub_done - g.t_first_pub : 0,
 		g.t_handled ? g.t_handled - g.t_first_pub : 0);
 	fclose(f);
@@ -199,11 +201,22 @@ static void on_tick(evutil_socket_t fd, short w, void *arg)
 		event_base_loopexit(g.base, NULL);
 }
 
+static void on_drained(void *arg)
+{
+	jz_info("evbus: graceful stop done");
+	event_base_loopexit(g.base, NULL);
+}
+
 static void on_signal(evutil_socket_t sig, short w, void *arg)
 {
 	struct jz_bus_config c;
 	char err[256];
 
+	if (sig == SIGUSR1) {
+		jz_warn("Signal \"user defined signal 1\" caught: shutdown started.");
+		jz_bus_drain(g.bus, on_drained, NULL);
+		return;
+	}
 	if (sig == SIGHUP) {
 		if (load(&c))
 			return;
@@ -226,7 +239,7 @@ int main(int argc, char **argv)
 {
 	struct jz_bus_config c;
 	struct timeval tick = { 0, 5000 }, dl = { 0, 0 };
-	struct event *ev_tick, *ev_dl = NULL, *sigs[3];
+	struct event *ev_tick, *ev_dl = NULL, *sigs[4];
 	int level = LOG_INFO, opt;
 	char err[256];
 
@@ -262,7 +275,7 @@ int main(int argc, char **argv)
 	jz_log_open("evbus", JZ_LOG_STDERR, level);
 	if (load(&c))
 		return 1;
-	g.want_pub = c.publish;
+	g.want_pub = c.publish || (c.handle && c.agent_id);
 	g.want_sub = c.handle;
 	g.base = event_base_new();
 	g.bus = jz_bus_new(g.base, &c, err, sizeof(err));
@@ -281,12 +294,13 @@ int main(int argc, char **argv)
 	sigs[0] = evsignal_new(g.base, SIGHUP, on_signal, NULL);
 	sigs[1] = evsignal_new(g.base, SIGTERM, on_signal, NULL);
 	sigs[2] = evsignal_new(g.base, SIGINT, on_signal, NULL);
-	for (int i = 0; i < 3; i++)
+	sigs[3] = evsignal_new(g.base, SIGUSR1, on_signal, NULL);
+	for (int i = 0; i < 4; i++)
 		event_add(sigs[i], NULL);
 	event_base_dispatch(g.base);
 	write_stats();
 	jz_bus_free(g.bus);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	event_free(ev_tick);
 	if (ev_dl)

@@ -20,7 +20,7 @@ if [ ! -x "$B/tests/pydrive" ] || [ -n "$(find $SRC $P/python*.h $P/backend.h -n
 fi
 nice cc $CFLAGS -O2 -fPIC -shared -o "$B/tests/bench_plugin.so" "$ROOT/tests/host/python/bench_plugin.c"
 # cbbench: the same calls through jazzd's dispatcher (callbacks.c, libevent)
-CB_SRC="$ROOT/tests/host/python/cbbench.c $P/callbacks.c $(echo $P/python*.c) $P/plugin.c $U/common/log.c"
+CB_SRC="$ROOT/tests/host/python/cbbench.c $P/callbacks.c $(echo $P/python*.c) $P/plugin.c $U/common/log.c $U/jazzd/metrics/metrics.c"
 if [ ! -x "$B/tests/cbbench" ] || [ -n "$(find $CB_SRC $P/callbacks.h -newer "$B/tests/cbbench" 2>/dev/null)" ]; then
 	# shellcheck disable=SC2046,SC2086
 	nice cc $CFLAGS $($PYCONFIG --includes) $(pkg-config --cflags libevent jansson) \

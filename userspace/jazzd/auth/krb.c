@@ -102,11 +102,42 @@ const char *jz_krb_status_name(int status)
 		[JZ_KRB_EWRONGPRINC] = "wrong-principal",
 		[JZ_KRB_EFULL] = "replay-memory-full",
 		[JZ_KRB_EINTERNAL] = "internal",
+		[JZ_KRB_ELIMIT] = "rate-limited",
 	};
 
 	if (status < 0 || (size_t)status >= sizeof(names) / sizeof(names[0]))
 		return "unknown";
 	return names[status];
+}
+
+int jz_krb_enctypes_parse(const char *list, int *out, size_t max, size_t *n,
+			  char *err, size_t errlen)
+{
+	char buf[512], *save = NULL, *tok;
+
+	*n = 0;
+	snprintf(buf, sizeof(buf), "%s", list ? list : "");
+	for (tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+		krb5_enctype e;
+
+		if (krb5_string_to_enctype(tok, &e) || *n >= max) {
+			snprintf(err, errlen, *n >= max ? "too many enctypes"
+				 : "unknown enctype %s", tok);
+			return -1;
+		}
+		out[(*n)++] = e;
+	}
+	return 0;
+}
+
+bool jz_krb_enctype_allowed(const struct jz_krb_server *s, int enctype)
+{
+	if (!s->cfg.n_enctypes)
+		return true;
+	for (size_t i = 0; i < s->cfg.n_enctypes; i++)
+		if (s->cfg.enctypes[i] == enctype)
+			return true;
+	return false;
 }
 
 void jz_krb_buf_free(struct jz_krb_buf *b)

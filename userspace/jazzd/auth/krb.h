@@ -79,6 +79,8 @@ enum jz_krb_status {
 				 * cfg.service, or not in the keytab) */
 	JZ_KRB_EFULL,		/* password replay memory full (fail closed) */
 	JZ_KRB_EINTERNAL,	/* anything else (out of memory, krb5 error) */
+	JZ_KRB_ELIMIT,		/* password: the key is not cached and the
+				 * caller said not to derive it now */
 };
 
 /* Short fixed name of a status, e.g. "replay", for logs and wire errors. */
@@ -138,7 +140,17 @@ struct jz_krb_server_cfg {
 	 * hash of the password under a random per-server key, so a changed
 	 * password misses. 0 = 1024 entries (direct-mapped), -1 = off. */
 	int pw_key_cache;
+	/* Accepted enctypes (ticket, its session key, password token), e.g.
+	 * from jz_krb_enctypes_parse(); n_enctypes 0 = whatever libkrb5
+	 * permits. Anything else fails with JZ_KRB_EUNSUPPORTED. */
+	int enctypes[8];
+	size_t n_enctypes;
 };
+
+/* "aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96 ..." (spaces or
+ * commas) into enctype numbers; -1 on a name libkrb5 does not know. */
+int jz_krb_enctypes_parse(const char *list, int *out, size_t max, size_t *n,
+			  char *err, size_t errlen);
 
 struct jz_krb_server;
 
@@ -179,6 +191,9 @@ struct jz_krb_secret {
 	const char *password;	/* NUL-terminated; or NULL with key set */
 	const unsigned char *key;	/* raw key of the token's enctype */
 	size_t key_len;		/* 32 for both AES-256 enctypes */
+	/* 1: fail with JZ_KRB_ELIMIT instead of running string-to-key when
+	 * the key cache does not hold this password's key (rate limits) */
+	int no_derive;
 };
 
 /* What the server needs to know before calling user_key. */
@@ -201,7 +216,10 @@ int jz_krb_pw_peek(const void *token, size_t len, struct jz_krb_pw_hello *h,
  * memory. On success fills *id and *reply (the reply token for the client).
  * Costs one string-to-key (PBKDF2: 4096 rounds for sha1, 32768 for sha384:
  * about 7 ms and 70 ms of CPU) when given a password the key cache does not
- * hold yet; a raw key skips it. Run it off the event loop.
+ * hold yet; a raw key skips it. The derived key is cached whether or not
+ * the token decrypts (it comes from the caller's secret, never from the
+ * token), so repeated wrong tokens for one user cost one derivation. Run
+ * it off the event loop.
  */
 int jz_krb_pw_verify(struct jz_krb_server *s, const void *token, size_t len,
 		     const struct jz_krb_secret *secret,

@@ -148,6 +148,16 @@ int jz_krb_ap_verify(struct jz_krb_server *s, const void *ap_req, size_t len,
 		rc = split_princ(ctx, t->enc_part2->client, id, err, errlen);
 	if (rc)
 		goto out;
+	if (!jz_krb_enctype_allowed(s, t->enc_part.enctype) ||
+	    !jz_krb_enctype_allowed(s, t->enc_part2->session->enctype)) {
+		char a[64] = "?", b[64] = "?";
+
+		krb5_enctype_to_name(t->enc_part.enctype, 0, a, sizeof(a));
+		krb5_enctype_to_name(t->enc_part2->session->enctype, 0, b, sizeof(b));
+		rc = seterr(err, errlen, JZ_KRB_EUNSUPPORTED,
+			    "ticket enctype %s / session key %s not accepted", a, b);
+		goto out;
+	}
 	id->enctype = t->enc_part2->session->enctype;
 	id->endtime = (time_t)(uint32_t)t->enc_part2->times.endtime;
 	if (opts & AP_OPTS_MUTUAL_REQUIRED) {

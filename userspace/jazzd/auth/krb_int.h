@@ -107,6 +107,8 @@ struct jz_krb_server {
 	krb5_keyblock kc_hkey;		/* random key for the password tags */
 };
 
+bool jz_krb_enctype_allowed(const struct jz_krb_server *s, int enctype);
+
 struct jz_krb_client {
 	krb5_context ctx;
 	krb5_ccache cc;

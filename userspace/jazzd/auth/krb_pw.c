@@ -639,6 +639,9 @@ int jz_krb_pw_verify(struct jz_krb_server *s, const void *token, size_t len,
 			      "channel binding too long");
 	if (!secret || (!secret->password && !secret->key))
 		return seterr(err, errlen, JZ_KRB_EBADKEY, "no password or key");
+	if (!jz_krb_enctype_allowed(s, l.enctype))
+		return seterr(err, errlen, JZ_KRB_EUNSUPPORTED,
+			      "enctype %s not accepted", jz_krb_enctype_name(l.enctype));
 	sl = slot_get(s, err, errlen);
 	if (!sl)
 		return JZ_KRB_EINTERNAL;
@@ -648,16 +651,22 @@ int jz_krb_pw_verify(struct jz_krb_server *s, const void *token, size_t len,
 		cached = !kc_get(s, l.user, l.realm, l.enctype, tag, tag_len, &kb);
 		tagged = true;
 	}
-	if (!cached)
+	if (!cached && secret->password && secret->no_derive)
+		rc = seterr(err, errlen, JZ_KRB_ELIMIT,
+			    "too many logins for this user: try again later");
+	else if (!cached)
 		rc = make_key(sl->ctx, l.enctype, l.user, l.realm,
 			      secret->password, secret->key, secret->key_len,
 			      &kb, err, errlen);
 	if (!rc) {
 		rc = pw_check(s, sl->ctx, &l, &kb, cb, cb_len, reply, err,
 			      errlen);
-		/* Only keys that decrypted a token are worth keeping. */
-		if (tagged && !cached && rc != JZ_KRB_EBADKEY &&
-		    rc != JZ_KRB_EMALFORMED)
+		/*
+		 * The key comes from the caller's secret, not from the token:
+		 * keep it even when this token was wrong, so a stream of wrong
+		 * tokens for one user costs one derivation, not one each.
+		 */
+		if (tagged && !cached && rc != JZ_KRB_EMALFORMED)
 			kc_put(s, l.user, l.realm, tag, tag_len, &kb);
 		krb5_free_keyblock_contents(sl->ctx, &kb);
 	}

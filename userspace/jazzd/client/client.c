@@ -9,7 +9,15 @@
  *
  * Must not speak netlink itself (kernel/kernel.h) nor run Kerberos beyond
  * auth/krb.h.
+ *
+ * A server is trusted with nothing until it has proved its identity (the
+ * `auth` proof of the login: AP-REP or password reply, for the principal
+ * that logged in): before that, anything but `auth`, `reject`, `bye` and
+ * `error` drops the connection. Even then it may only give this device an
+ * address inside [client] pool4/pool6, and peers whose allowed-ips lie in
+ * those pools, at most [client] max_peers of them (docs/SECURITY.md).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -25,62 +33,13 @@
 
 #include <jazz.h>
 
+#include "client/client_int.h"
 #include "core/jazzd.h"
-#include "kernel/kernel.h"
-#include "auth/krb.h"
 #include "log.h"
-#include "core/proto.h"
-
-enum cstate { C_IDLE, C_CONNECTING, C_LOGIN, C_ONLINE };
-
-struct kpeer_state {
-	struct jz_kpeer p;
-	bool present;		/* installed in the kernel */
-	bool has_key;		/* a key is in the primary slot */
-	int pending_key_id;	/* installed in secondary, waiting for swap */
-	int active_key_id;	/* the key this end sends with (primary) */
-	bool seen;		/* in the latest list */
-	bool carried;		/* from before this session, not listed since */
-};
-
-/*
- * After a reconnect (say the server restarted) the devices log in again one
- * by one, and the server's first lists lack those not back yet. Peers
- * installed in an earlier session stay this long unless listed, so working
- * tunnels do not go down while everyone reconnects.
- */
-#define CARRY_GRACE_S 20
-
-struct jz_client {
-	struct jz_daemon *d;
-	enum cstate state;
-	SSL_CTX *ssl;
-	struct bufferevent *bev;
-	struct event *retry_ev, *ping_ev, *carry_ev;
-	int backoff_s;
-	struct jz_kernel *k;
-	struct jz_krb_client *krb;
-	struct jz_krb_pw_client *pw;
-	unsigned char binding[JZ_BINDING_LEN];
-	uint32_t my_id;
-	char vip4[46], vip6[46];
-	struct kpeer_state *peers;
-	size_t n_peers, cap_peers;
-	json_t *view;		/* the server's list for us: id (text) -> entry */
-	json_t *part_peers;	/* a list coming in parts: the entries so far */
-	unsigned int part_next;	/* ... and the part expected next */
-	uint64_t next_rid;
-	bool stopping;
-};
-
-static struct jz_config *cfg(struct jz_client *c)
-{
-	return &c->d->cfg;
-}
 
 static void schedule_reconnect(struct jz_client *c);
 
-static void send_msg(struct jz_client *c, json_t *m)
+void client_send(struct jz_client *c, json_t *m)
 {
 	if (c->bev)
 		jz_frame_send(c->bev, m);
@@ -88,7 +47,7 @@ static void send_msg(struct jz_client *c, json_t *m)
 		json_decref(m);
 }
 
-static void disconnect(struct jz_client *c, const char *why)
+void client_drop(struct jz_client *c, const char *why)
 {
 	if (why)
 		jz_warn("disconnected from %s: %s", cfg(c)->server, why);
@@ -110,266 +69,11 @@ static void disconnect(struct jz_client *c, const char *why)
 	}
 	if (c->ping_ev)
 		evtimer_del(c->ping_ev);
-	json_decref(c->part_peers);	/* a list in parts ends with its session */
-	c->part_peers = NULL;
+	client_parts_end(c);	/* a list in parts ends with its session */
 	c->state = C_IDLE;
+	c->proven = false;
 	if (!c->stopping)
 		schedule_reconnect(c);
-}
-
-/* ------------------------------------------------------------------ */
-/* kernel state */
-
-static struct kpeer_state *kp_find(struct jz_client *c, uint32_t id)
-{
-	for (size_t i = 0; i < c->n_peers; i++)
-		if (c->peers[i].p.id == id)
-			return &c->peers[i];
-	return NULL;
-}
-
-/* Removes the peers not in the latest list (keep_carried: but not those
- * carried over from an earlier session). */
-static void drop_unseen(struct jz_client *c, bool keep_carried)
-{
-	for (size_t i = 0; i < c->n_peers;) {
-		struct kpeer_state *ks = &c->peers[i];
-
-		if (ks->seen || (keep_carried && ks->carried)) {
-			i++;
-			continue;
-		}
-		if (ks->present)
-			c->k->ops->peer_del(c->k, ks->p.id);
-		*ks = c->peers[--c->n_peers];
-	}
-}
-
-static void on_carry_over(evutil_socket_t fd, short what, void *arg)
-{
-	struct jz_client *c = arg;
-	size_t n = c->n_peers;
-
-	drop_unseen(c, false);
-	if (n != c->n_peers)
-		jz_info("peer list: %zu peer(s) from the previous session not back, removed",
-			n - c->n_peers);
-}
-
-/* Makes the kernel's peers match the list (every visible entry). */
-static void apply_peers(struct jz_client *c, json_t *arr)
-{
-	json_t *e;
-	size_t i;
-
-	for (i = 0; i < c->n_peers; i++)
-		c->peers[i].seen = false;
-	json_array_foreach(arr, i, e) {
-		struct jz_kpeer p = { 0 };
-		struct kpeer_state *ks;
-		json_t *ep = json_object_get(e, "endpoint");
-		bool create;
-
-		if (!json_is_true(json_object_get(e, "linked")))
-			continue;	/* visible but not reachable: not installed */
-		p.id = (uint32_t)jz_msg_int(e, "id", 0);
-		p.remote_id = c->my_id;
-		snprintf(p.name, sizeof(p.name), "%s", jz_msg_str(e, "device") ?: "");
-		snprintf(p.vip4, sizeof(p.vip4), "%s", jz_msg_str(e, "vip4") ?: "");
-		snprintf(p.vip6, sizeof(p.vip6), "%s", jz_msg_str(e, "vip6") ?: "");
-		if (ep) {
-			snprintf(p.endpoint_ip, sizeof(p.endpoint_ip), "%s",
-				 jz_msg_str(ep, "ip") ?: "");
-			p.endpoint_port = (uint16_t)jz_msg_int(ep, "port", 0);
-		}
-		p.keepalive_s = 25;
-		if (!p.id)
-			continue;
-		ks = kp_find(c, p.id);
-		if (!ks) {
-			if (c->n_peers == c->cap_peers) {
-				c->cap_peers = c->cap_peers ? 2 * c->cap_peers : 16;
-				c->peers = realloc(c->peers, c->cap_peers * sizeof(*c->peers));
-			}
-			ks = &c->peers[c->n_peers++];
-			memset(ks, 0, sizeof(*ks));
-			ks->pending_key_id = ks->active_key_id = -1;
-		}
-		ks->seen = true;
-		ks->carried = false;
-		create = !ks->present;
-		if (create || memcmp(&ks->p, &p, sizeof(p))) {
-			if (c->k->ops->peer_set(c->k, &p, create))
-				jz_err("kernel: cannot %s peer %s", create ? "add" : "update",
-				       p.name);
-			ks->p = p;
-			ks->present = true;
-		}
-	}
-	drop_unseen(c, evtimer_pending(c->carry_ev, NULL));
-	jz_info("peer list: %zu visible, %zu installed", json_array_size(arr), c->n_peers);
-}
-
-static void view_set(struct jz_client *c, json_t *e)
-{
-	char key[16];
-
-	if (!json_is_integer(json_object_get(e, "id")))
-		return;
-	snprintf(key, sizeof(key), "%lld", jz_msg_int(e, "id", 0));
-	json_object_set(c->view, key, e);
-}
-
-/* "peers": the complete list, applied when its last part is in. */
-static void on_peers(struct jz_client *c, json_t *m)
-{
-	json_t *arr, *e;
-	size_t i;
-	int r = jz_list_part(&c->part_peers, &c->part_next, m, &arr);
-
-	if (r <= 0) {
-		if (r < 0)
-			disconnect(c, "bad peer list part");
-		return;
-	}
-	json_decref(c->view);
-	c->view = json_object();
-	json_array_foreach(arr, i, e)
-		view_set(c, e);
-	apply_peers(c, arr);
-	json_decref(arr);
-}
-
-/* "peers_delta": entries added or changed, ids removed. */
-static void on_peers_delta(struct jz_client *c, json_t *m)
-{
-	json_t *e, *arr = json_array();
-	const char *key;
-	size_t i;
-
-	if (c->part_peers) {
-		disconnect(c, "peer list delta inside a list in parts");
-		return;
-	}
-	if (!c->view)
-		c->view = json_object();
-	json_array_foreach(json_object_get(m, "del"), i, e) {
-		char k[16];
-
-		snprintf(k, sizeof(k), "%lld", (long long)json_integer_value(e));
-		json_object_del(c->view, k);
-	}
-	json_array_foreach(json_object_get(m, "set"), i, e)
-		view_set(c, e);
-	json_object_foreach(c->view, key, e)
-		json_array_append(arr, e);
-	apply_peers(c, arr);
-	json_decref(arr);
-}
-
-static int get_keydir(json_t *o, uint8_t key[32], uint8_t salt[4])
-{
-	size_t kl = 0, sl = 0;
-	unsigned char *k = jz_b64_decode(jz_msg_str(o, "key") ?: "", &kl);
-	unsigned char *s = jz_b64_decode(jz_msg_str(o, "salt") ?: "", &sl);
-	int ok = k && s && kl == 32 && sl == 4;
-
-	if (ok) {
-		memcpy(key, k, 32);
-		memcpy(salt, s, 4);
-	}
-	if (k)
-		OPENSSL_cleanse(k, kl);
-	free(k);
-	free(s);
-	return ok ? 0 : -1;
-}
-
-static void on_key(struct jz_client *c, json_t *m)
-{
-	struct jz_kkey key = { 0 };
-	uint32_t peer = (uint32_t)jz_msg_int(m, "peer", 0);
-	struct kpeer_state *ks = kp_find(c, peer);
-	const char *cipher = jz_msg_str(m, "cipher");
-
-	if (!ks || !ks->present) {
-		jz_warn("key for unknown peer %u ignored", peer);
-		return;
-	}
-	key.peer_id = peer;
-	key.key_id = (uint8_t)jz_msg_int(m, "key_id", 0);
-	key.cipher = cipher && !strcmp(cipher, "aes-256-gcm") ? JAZZ_CIPHER_AES_256_GCM
-							     : JAZZ_CIPHER_CHACHA20_POLY1305;
-	if (get_keydir(json_object_get(m, "tx"), key.tx_key, key.tx_salt) ||
-	    get_keydir(json_object_get(m, "rx"), key.rx_key, key.rx_salt)) {
-		jz_warn("malformed key for peer %u ignored", peer);
-		return;
-	}
-	/* a peer with no key yet takes it in the primary slot; otherwise the
-	 * new key waits in the secondary slot until both ends have it */
-	key.slot = ks->has_key ? JAZZ_KEY_SLOT_SECONDARY : JAZZ_KEY_SLOT_PRIMARY;
-	if (c->k->ops->key_new(c->k, &key)) {
-		jz_err("kernel: key-new for peer %s failed", ks->p.name);
-	} else if (key.slot == JAZZ_KEY_SLOT_PRIMARY) {
-		ks->has_key = true;
-		ks->active_key_id = key.key_id;
-		ks->pending_key_id = -1;
-	} else {
-		ks->pending_key_id = key.key_id;
-	}
-	OPENSSL_cleanse(&key, sizeof(key));
-	send_msg(c, json_pack("{s:s,s:i,s:I}", "type", "key_ack", "peer", peer,
-			      "key_id", jz_msg_int(m, "key_id", 0)));
-}
-
-static void on_key_swap(struct jz_client *c, json_t *m)
-{
-	uint32_t peer = (uint32_t)jz_msg_int(m, "peer", 0);
-	int key_id = (int)jz_msg_int(m, "key_id", -1);
-	struct kpeer_state *ks = kp_find(c, peer);
-
-	if (!ks)
-		return;
-	if (ks->pending_key_id == key_id) {
-		if (c->k->ops->key_swap(c->k, peer)) {
-			jz_err("kernel: key-swap for peer %s failed", ks->p.name);
-			return;
-		}
-		ks->pending_key_id = -1;
-		ks->active_key_id = key_id;
-		jz_info("key %d for peer %s now in use", key_id, ks->p.name);
-	} else if (ks->active_key_id != key_id) {
-		return;		/* a stale swap: a newer key has come since */
-	}
-	/* tell the server this end sends with it: the next rotation may reuse
-	 * the receive slot the previous key still holds */
-	send_msg(c, json_pack("{s:s,s:i,s:i}", "type", "key_swap_ack", "peer", peer,
-			      "key_id", key_id));
-}
-
-static void on_verdict(struct jz_client *c, json_t *m)
-{
-	struct jz_kconn kc = { 0 };
-	const char *v = jz_msg_str(m, "verdict"), *dir = jz_msg_str(m, "dir");
-	bool approve = v && !strcmp(v, "approve");
-
-	kc.cookie = (uint64_t)jz_msg_int(m, "cookie", 0);
-	kc.peer_id = (uint32_t)jz_msg_int(m, "peer", 0);
-	kc.direction = dir && !strcmp(dir, "ingress") ? JAZZ_DIRECTION_INGRESS
-						      : JAZZ_DIRECTION_EGRESS;
-	kc.proto = jz_proto_number(jz_msg_str(m, "proto") ?: "0");
-	snprintf(kc.src, sizeof(kc.src), "%s", jz_msg_str(m, "src") ?: "");
-	snprintf(kc.dst, sizeof(kc.dst), "%s", jz_msg_str(m, "dst") ?: "");
-	kc.sport = (uint16_t)jz_msg_int(m, "sport", 0);
-	kc.dport = (uint16_t)jz_msg_int(m, "dport", 0);
-	if (c->k->ops->conn_verdict(c->k, &kc, approve,
-				    (uint32_t)jz_msg_int(m, "lifetime", 0)))
-		jz_err("kernel: conn-verdict failed");
-	jz_info("verdict %s for %s %s:%u -> %s:%u", approve ? "approve" : "deny",
-		jz_msg_str(m, "proto") ?: "?", kc.src, kc.sport, kc.dst, kc.dport);
-	if (json_object_get(m, "vid"))
-		send_msg(c, json_pack("{s:s,s:O}", "type", "verdict_ack", "vid",
-				      json_object_get(m, "vid")));
 }
 
 /* From the kernel: an approval request (or expiry) to pass on. */
@@ -394,7 +98,7 @@ static void on_kconn(void *arg, const struct jz_kconn *kc, bool expired)
 		json_object_set_new(m, "end", json_integer(kc->end));
 	else
 		json_object_set_new(m, "rid", json_integer((json_int_t)++c->next_rid));
-	send_msg(c, m);
+	client_send(c, m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -459,46 +163,59 @@ static void give_up(struct jz_client *c, const char *what)
 	jz_err("%s; giving up (no reconnect)", what);
 	c->stopping = true;
 	c->d->exit_status = 1;
-	disconnect(c, NULL);
+	client_drop(c, NULL);
 	event_base_loopbreak(c->d->base);
 }
 
 static void on_challenge(struct jz_client *c, json_t *m)
 {
-	json_t *prompts = json_object_get(m, "prompts"), *p, *items = json_array();
-	const char *msg = jz_msg_str(m, "message");
+	struct jz_cm_challenge ch;
+	json_t *items;
+	char err[256];
 	size_t i;
 
-	if (msg && *msg)
-		jz_info("server: %s", msg);
-	json_array_foreach(prompts, i, p) {
-		const char *code = jz_msg_str(p, "code") ?: "";
-		const char *text = jz_msg_str(p, "text") ?: code;
-		const char *v = find_answer(c, code);
+	if (jz_cm_challenge(m, &ch, err, sizeof(err))) {
+		client_drop(c, err);
+		return;
+	}
+	if (ch.message[0]) {
+		char esc[JZ_CM_TEXT * 4];
+
+		jz_cm_escape(ch.message, esc, sizeof(esc));
+		jz_info("server: %s", esc);
+	}
+	items = json_array();
+	for (i = 0; i < ch.n; i++) {
+		const struct jz_cm_prompt *p = &ch.p[i];
+		const char *v = find_answer(c, p->code);
 		const char *why = "[client] interactive is off";
+		char text[JZ_CM_TEXT * 4], code[JZ_CM_DEV * 4];
 		char *asked = NULL;
 
+		/* the server's words reach the terminal and the log escaped */
+		jz_cm_escape(p->text, text, sizeof(text));
+		jz_cm_escape(p->code, code, sizeof(code));
 		if (!v && cfg(c)->interactive)
-			v = asked = ask_terminal(text, json_is_true(json_object_get(p, "secret")),
-						 &why);
+			v = asked = ask_terminal(text, p->secret, &why);
 		if (!v) {
-			char what[512];
+			char what[3072];
 
 			snprintf(what, sizeof(what),
 				 "the server asks for '%s' (%s): no answer in the configuration "
-				 "([answers] %s = ...) or on the command line (-a %s=...), and "
-				 "none can be asked: %s", code, text, code, code, why);
+				 "([answers] %s = ...) or on the command line (-a %s=...), "
+				 "and none can be asked: %s",
+				 code, text, code, code, why);
 			json_decref(items);
 			give_up(c, what);
 			return;
 		}
-		json_array_append_new(items, json_pack("{s:s,s:s}", "code", code, "value", v));
+		json_array_append_new(items, json_pack("{s:s,s:s}", "code", p->code, "value", v));
 		if (asked) {
 			OPENSSL_cleanse(asked, strlen(asked));
 			free(asked);
 		}
 	}
-	send_msg(c, json_pack("{s:s,s:o}", "type", "answer", "other_data", items));
+	client_send(c, json_pack("{s:s,s:o}", "type", "answer", "other_data", items));
 }
 
 static char *read_password(struct jz_client *c)
@@ -594,44 +311,108 @@ static int send_login(struct jz_client *c)
 			json_object_set_new(m, "listen_port", json_integer(port));
 		}
 	}
-	send_msg(c, m);
+	client_send(c, m);
+	return 0;
+}
+
+/* The principal this client logged in as: the server's proof must name it. */
+static int my_identity(struct jz_client *c, char *user, char *realm, size_t len)
+{
+	struct jz_krb_identity id;
+	char err[256];
+
+	if (c->pw) {
+		snprintf(user, len, "%s", cfg(c)->user ?: "");
+		snprintf(realm, len, "%s", cfg(c)->realm ?: "");
+		return 0;
+	}
+	if (!c->krb || jz_krb_client_identity(c->krb, &id, err, sizeof(err)))
+		return -1;
+	snprintf(user, len, "%s", id.user);
+	snprintf(realm, len, "%s", id.realm);
 	return 0;
 }
 
 static int on_auth(struct jz_client *c, json_t *m)
 {
-	size_t len = 0;
-	unsigned char *proof = jz_b64_decode(jz_msg_str(m, "proof") ?: "", &len);
-	char err[256];
+	char err[256], user[JZ_CM_NAME], realm[JZ_CM_NAME];
+	char eu[JZ_CM_NAME * 4], er[JZ_CM_NAME * 4];
+	struct jz_cm_auth a;
 	int rc;
 
-	if (!proof) {
-		disconnect(c, "server sent no authentication proof");
+	if (c->proven || c->state != C_LOGIN || (!c->pw && !c->krb)) {
+		client_drop(c, "a second or unexpected auth message");
+		return -1;
+	}
+	if (jz_cm_auth(m, &a, err, sizeof(err))) {
+		jz_err("server failed mutual authentication: %s", err);
+		client_drop(c, "mutual authentication failed");
 		return -1;
 	}
 	if (c->pw)
-		rc = jz_krb_pw_client_reply(c->pw, proof, len, err, sizeof(err));
+		rc = jz_krb_pw_client_reply(c->pw, a.proof, a.proof_len, err, sizeof(err));
 	else
-		rc = jz_krb_client_ap_rep(c->krb, proof, len, err, sizeof(err));
-	free(proof);
+		rc = jz_krb_client_ap_rep(c->krb, a.proof, a.proof_len, err, sizeof(err));
+	jz_cm_auth_free(&a);
 	if (rc) {
 		jz_err("server failed mutual authentication: %s", err);
-		disconnect(c, "mutual authentication failed");
+		client_drop(c, "mutual authentication failed");
 		return -1;
 	}
-	jz_info("authenticated as %s@%s; server verified", jz_msg_str(m, "user") ?: "?",
-		jz_msg_str(m, "realm") ?: "?");
+	jz_cm_escape(a.user, eu, sizeof(eu));
+	jz_cm_escape(a.realm, er, sizeof(er));
+	if (my_identity(c, user, realm, sizeof(user)) || strcmp(user, a.user) ||
+	    strcmp(realm, a.realm)) {
+		jz_err("server failed mutual authentication: its proof names %s@%s, not %s@%s",
+		       eu, er, user, realm);
+		client_drop(c, "mutual authentication failed");
+		return -1;
+	}
+	c->proven = true;
+	jz_info("authenticated as %s@%s; server verified", eu, er);
 	return 0;
+}
+
+/* The addresses a welcome gives this device: "" or why they are refused. */
+static void welcome_check(struct jz_client *c, const struct jz_cm_welcome *w,
+			  char *why, size_t len)
+{
+	int plen = 0;
+
+	why[0] = 0;
+	if (w->vip4[0] && !client_in_pool(AF_INET, w->vip4, cfg(c)->pool4, &plen))
+		snprintf(why, len, "address %s is outside the accepted pool %s ([client] pool4)",
+			 w->vip4, cfg(c)->pool4 ?: "(none)");
+	else if (w->vip4[0] && w->prefix4 < plen)
+		snprintf(why, len, "prefix length %d for %s is wider than the accepted pool %s",
+			 w->prefix4, w->vip4, cfg(c)->pool4);
+	else if (w->vip6[0] && !client_in_pool(AF_INET6, w->vip6, cfg(c)->pool6, &plen))
+		snprintf(why, len, "address %s is outside the accepted pool %s ([client] pool6)",
+			 w->vip6, cfg(c)->pool6 ?: "(none)");
+	else if (w->vip6[0] && w->prefix6 < plen)
+		snprintf(why, len, "prefix length %d for %s is wider than the accepted pool %s",
+			 w->prefix6, w->vip6, cfg(c)->pool6);
 }
 
 static void on_welcome(struct jz_client *c, json_t *m)
 {
-	const char *v4 = jz_msg_str(m, "vip4"), *v6 = jz_msg_str(m, "vip6");
 	struct timeval tv = { cfg(c)->keepalive_s, 0 };
 	struct timeval grace = { CARRY_GRACE_S, 0 };
+	char err[256], eu[JZ_CM_NAME * 4], er[JZ_CM_NAME * 4], ed[JZ_CM_DEV * 4];
+	struct jz_cm_welcome w;
 
-	if (!c->pw && !c->krb) {
-		disconnect(c, "welcome before authentication");
+	if (c->state != C_LOGIN) {
+		client_drop(c, "a second welcome");
+		return;
+	}
+	if (jz_cm_welcome(m, &w, err, sizeof(err))) {
+		client_drop(c, err);
+		return;
+	}
+	welcome_check(c, &w, err, sizeof(err));
+	if (err[0]) {
+		jz_err("welcome: %s: refused, nothing installed", err);
+		client_drop(c, "the server's welcome was refused");
 		return;
 	}
 	c->state = C_ONLINE;
@@ -640,53 +421,79 @@ static void on_welcome(struct jz_client *c, json_t *m)
 		c->peers[i].carried = true;
 	if (c->n_peers)
 		evtimer_add(c->carry_ev, &grace);
-	c->my_id = (uint32_t)jz_msg_int(m, "id", 0);
-	snprintf(c->vip4, sizeof(c->vip4), "%s", v4 ?: "");
-	snprintf(c->vip6, sizeof(c->vip6), "%s", v6 ?: "");
-	if (c->k->ops->set_addresses(c->k, c->vip4, (int)jz_msg_int(m, "prefix4", 16),
-				     c->vip6, (int)jz_msg_int(m, "prefix6", 64)))
+	c->my_id = w.id;
+	snprintf(c->vip4, sizeof(c->vip4), "%s", w.vip4);
+	snprintf(c->vip6, sizeof(c->vip6), "%s", w.vip6);
+	if (c->k->ops->set_addresses(c->k, c->vip4, w.prefix4, c->vip6, w.prefix6))
 		jz_err("kernel: cannot set addresses");
-	jz_info("logged in as %s@%s, device %s (id %u): %s %s",
-		jz_msg_str(m, "user") ?: "?", jz_msg_str(m, "realm") ?: "?",
-		jz_msg_str(m, "device") ?: "?", c->my_id, c->vip4, c->vip6);
+	jz_cm_escape(w.user, eu, sizeof(eu));
+	jz_cm_escape(w.realm, er, sizeof(er));
+	jz_cm_escape(w.device, ed, sizeof(ed));
+	jz_info("logged in as %s@%s, device %s (id %u): %s %s", eu, er, ed, c->my_id,
+		c->vip4, c->vip6);
 	bufferevent_set_timeouts(c->bev, &(struct timeval){ cfg(c)->dead_s, 0 }, NULL);
 	evtimer_add(c->ping_ev, &tv);
+}
+
+/* reject, bye, error: what the server said, escaped, then drop */
+static void on_close_msg(struct jz_client *c, json_t *m, const char *t)
+{
+	char reason[128], msg[JZ_CM_TEXT * 4], why[sizeof(reason) + sizeof(msg) + 4];
+
+	jz_cm_escape(jz_msg_str(m, "reason") ?: "", reason, sizeof(reason));
+	jz_cm_escape(jz_msg_str(m, "message") ?: "", msg, sizeof(msg));
+	if (!strcmp(t, "reject")) {
+		jz_err("login rejected: %s%s%s", reason[0] ? reason : "?",
+		       msg[0] ? ": " : "", msg);
+		client_drop(c, "rejected");
+		return;
+	}
+	snprintf(why, sizeof(why), "%s", reason[0] ? reason : msg[0] ? msg : t);
+	client_drop(c, why);
 }
 
 static void on_message(struct jz_client *c, json_t *m)
 {
 	const char *t = jz_msg_type(m);
 
-	if (!strcmp(t, "ping")) {
-		send_msg(c, json_pack("{s:s}", "type", "pong"));
-	} else if (!strcmp(t, "pong")) {
+	if (!strcmp(t, "reject") || !strcmp(t, "bye") || !strcmp(t, "error")) {
+		on_close_msg(c, m, t);
 	} else if (!strcmp(t, "auth")) {
 		on_auth(c, m);
+	} else if (!c->proven) {
+		/* nothing from a server that has not proved who it is */
+		char et[64], why[160];
+
+		jz_cm_escape(t, et, sizeof(et));
+		snprintf(why, sizeof(why),
+			 "the server sent '%s' before proving its identity (no valid auth): "
+			 "not acting on it", et);
+		jz_err("%s", why);
+		client_drop(c, "server not authenticated");
+	} else if (!strcmp(t, "ping")) {
+		client_send(c, json_pack("{s:s}", "type", "pong"));
+	} else if (!strcmp(t, "pong")) {
 	} else if (!strcmp(t, "challenge")) {
 		on_challenge(c, m);
 	} else if (!strcmp(t, "welcome")) {
 		on_welcome(c, m);
-	} else if (!strcmp(t, "reject")) {
-		jz_err("login rejected: %s%s%s", jz_msg_str(m, "reason") ?: "?",
-		       (jz_msg_str(m, "message") ?: "")[0] ? ": " : "",
-		       jz_msg_str(m, "message") ?: "");
-		disconnect(c, "rejected");
-	} else if (!strcmp(t, "bye") || !strcmp(t, "error")) {
-		disconnect(c, jz_msg_str(m, "reason") ?: jz_msg_str(m, "message") ?: t);
 	} else if (c->state != C_ONLINE) {
-		disconnect(c, "unexpected message before welcome");
+		client_drop(c, "unexpected message before welcome");
 	} else if (!strcmp(t, "peers")) {
-		on_peers(c, m);
+		client_on_peers(c, m, false);
 	} else if (!strcmp(t, "peers_delta")) {
-		on_peers_delta(c, m);
+		client_on_peers(c, m, true);
 	} else if (!strcmp(t, "key")) {
-		on_key(c, m);
+		client_on_key(c, m);
 	} else if (!strcmp(t, "key_swap")) {
-		on_key_swap(c, m);
+		client_on_key_swap(c, m);
 	} else if (!strcmp(t, "verdict")) {
-		on_verdict(c, m);
+		client_on_verdict(c, m);
 	} else {
-		jz_debug("ignoring message %s", t);
+		char et[64];
+
+		jz_cm_escape(t, et, sizeof(et));
+		jz_debug("ignoring message %s", et);
 	}
 }
 
@@ -700,7 +507,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	while (c->bev == bev &&
 	       (r = jz_frame_read(bev, cfg(c)->max_frame, &m, err, sizeof(err))) != 0) {
 		if (r < 0) {
-			disconnect(c, err);
+			client_drop(c, err);
 			return;
 		}
 		on_message(c, m);
@@ -717,31 +524,31 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
 		if (jz_tls_check_pin(ssl, cfg(c)->fingerprint, err, sizeof(err))) {
-			disconnect(c, err);
+			client_drop(c, err);
 			return;
 		}
 		if (jz_tls_binding(ssl, c->binding)) {
-			disconnect(c, "no TLS exporter");
+			client_drop(c, "no TLS exporter");
 			return;
 		}
 		c->state = C_LOGIN;
 		if (send_login(c)) {
-			disconnect(c, "cannot build the login");
+			client_drop(c, "cannot build the login");
 			return;
 		}
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		disconnect(c, "timeout");
+		client_drop(c, "timeout");
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
 		jz_bev_error(bev, err, sizeof(err));
-		disconnect(c, err);
+		client_drop(c, err);
 		return;
 	}
 	if (what & BEV_EVENT_EOF)
-		disconnect(c, "server closed the connection");
+		client_drop(c, "server closed the connection");
 }
 
 static void do_connect(evutil_socket_t fd, short what, void *arg)
@@ -779,7 +586,7 @@ static void do_connect(evutil_socket_t fd, short what, void *arg)
 	jz_info("connecting to %s", cfg(c)->server);
 	if (bufferevent_socket_connect(c->bev, ai->ai_addr, (int)ai->ai_addrlen)) {
 		freeaddrinfo(ai);
-		disconnect(c, "connect failed");
+		client_drop(c, "connect failed");
 		return;
 	}
 	freeaddrinfo(ai);
@@ -810,7 +617,7 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
 
 	if (c->state != C_ONLINE)
 		return;
-	send_msg(c, json_pack("{s:s}", "type", "ping"));
+	client_send(c, json_pack("{s:s}", "type", "ping"));
 	evtimer_add(c->ping_ev, &tv);
 }
 
@@ -836,7 +643,7 @@ struct jz_client *jz_client_new(struct jz_daemon *d, char *err, size_t errlen)
 		goto fail;
 	c->retry_ev = evtimer_new(d->base, do_connect, c);
 	c->ping_ev = evtimer_new(d->base, on_ping, c);
-	c->carry_ev = evtimer_new(d->base, on_carry_over, c);
+	c->carry_ev = evtimer_new(d->base, client_on_carry_over, c);
 	if (!c->retry_ev || !c->ping_ev || !c->carry_ev) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -868,10 +675,10 @@ void jz_client_free(struct jz_client *c)
 		return;
 	c->stopping = true;
 	if (c->bev) {
-		send_msg(c, json_pack("{s:s}", "type", "bye"));
+		client_send(c, json_pack("{s:s}", "type", "bye"));
 		bufferevent_flush(c->bev, EV_WRITE, BEV_FLUSH);
 	}
-	disconnect(c, NULL);
+	client_drop(c, NULL);
 	if (c->retry_ev)
 		event_free(c->retry_ev);
 	if (c->ping_ev)
@@ -883,6 +690,7 @@ void jz_client_free(struct jz_client *c)
 	if (c->ssl)
 		SSL_CTX_free(c->ssl);
 	free(c->peers);
-	json_decref(c->view);
+	free(c->view);
+	free(c->pend);
 	free(c);
 }

@@ -127,6 +127,26 @@ static int handler(void *user, const char *section, const char *name,
 	INT("server", "verdict_cache", verdict_cache_s);
 	INT("server", "max_rounds", max_rounds);
 	STR("server", "rcache", rcache);
+	INT("server", "max_per_source", max_per_source);
+	INT("server", "max_halfopen", max_halfopen);
+	INT("server", "login_rate", login_rate);
+	INT("server", "login_burst", login_burst);
+	INT("server", "user_login_rate", user_login_rate);
+	INT("server", "user_login_burst", user_login_burst);
+	INT("server", "max_devices", max_devices);
+	INT("server", "lease_expiry", lease_expiry_s);
+	STR("server", "enctypes", enctypes);
+	if (!strcmp(section, "server") && !strcmp(name, "allow_endpoint")) {
+		c->allow_endpoint = parse_bool(value);
+		return 1;
+	}
+	if (!strcmp(section, "server") && !strcmp(name, "max_outbuf")) {
+		if (parse_int(value, &tmp) || tmp < 65536)
+			goto bad;
+		c->max_outbuf = (size_t)tmp;
+		return 1;
+	}
+	STR("metrics", "listen", metrics_listen);
 	if (!strcmp(section, "server") && !strcmp(name, "channel_binding")) {
 		c->channel_binding = parse_bool(value);
 		return 1;
@@ -161,6 +181,9 @@ static int handler(void *user, const char *section, const char *name,
 	STR("client", "enctype", enctype);
 	STR("client", "endpoint", endpoint);
 	INT("client", "listen_port", listen_port);
+	INT("client", "max_peers", max_peers);
+	STR("client", "pool4", pool4);
+	STR("client", "pool6", pool6);
 	INT("client", "reconnect_min", reconnect_min_s);
 	INT("client", "reconnect_max", reconnect_max_s);
 	INT("client", "keepalive", keepalive_s);
@@ -222,12 +245,24 @@ static void set_defaults(struct jz_config *c)
 	c->max_frame = 65536;
 	c->max_skew_s = 300;
 	c->max_sessions = 4096;
+	c->max_per_source = 256;
+	c->max_halfopen = 1024;
+	c->login_rate = 10;
+	c->login_burst = 256;
+	c->user_login_rate = 1;
+	c->user_login_burst = 10;
+	c->max_outbuf = 1 << 20;
+	c->enctypes = strdup("aes256-cts-hmac-sha1-96 aes256-cts-hmac-sha384-192 "
+			     "aes128-cts-hmac-sha1-96 aes128-cts-hmac-sha256-128");
+	c->max_devices = 16;
+	c->lease_expiry_s = 30 * 86400;
 	c->peer_debounce_ms = 50;
 	c->verdict_cache_s = 60;
 	c->max_rounds = 5;
 	c->channel_binding = true;
 	c->method = strdup("kerberos");
 	c->enctype = strdup("aes256-cts-hmac-sha1-96");
+	c->max_peers = 1024;
 	c->reconnect_min_s = 1;
 	c->reconnect_max_s = 60;
 	c->kbackend = strdup("netlink");
@@ -275,6 +310,8 @@ void jz_config_free(struct jz_config *c)
 		&c->password_file, &c->ccache, &c->client_keytab, &c->principal,
 		&c->enctype, &c->endpoint, &c->kbackend, &c->ifname, &c->klog,
 		&c->kinject, &c->plugin, &c->rcache, &c->python, &c->order,
+		&c->enctypes,
+		&c->metrics_listen,
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -50,8 +50,19 @@ struct jz_config {
 	int verdict_cache_s;
 	int max_rounds;		/* validate_user rounds */
 	char *rcache;		/* AP-REQ replay cache name */
+	char *metrics_listen;	/* [metrics] listen; NULL = no metrics listener */
 	bool channel_binding;	/* tokens bound to the TLS session */
 	int time_offset;	/* testing aid: seconds added to the krb clock */
+	/* pre-login limits (issue 15) */
+	int max_per_source;	/* connections not logged in yet, per source */
+	int max_halfopen;	/* connections not logged in yet, overall */
+	int login_rate, login_burst;	/* logins per second per source */
+	int user_login_rate, user_login_burst;	/* key derivations per user */
+	size_t max_outbuf;	/* unsent answers: stop reading above this */
+	char *enctypes;		/* accepted Kerberos enctypes (names) */
+	int max_devices;	/* devices (leases) per user; 0 = no limit */
+	int lease_expiry_s;	/* unused leases freed after this long */
+	bool allow_endpoint;	/* trust a client's announced endpoint_ip */
 
 	/* [client] */
 	char *server;		/* host:port */
@@ -72,6 +83,9 @@ struct jz_config {
 	bool interactive;
 	int listen_port;	/* underlay UDP port reported to the server */
 	char *endpoint;		/* ip:port reported instead of the one seen */
+	int max_peers;		/* most peer-list entries taken from a server */
+	/* pool4/pool6 (shared with [server]): in [client], the pools whose
+	 * addresses the client accepts for itself and its peers */
 	int reconnect_min_s, reconnect_max_s;
 
 	/* [kernel] */
@@ -129,6 +143,7 @@ void jz_evt_config_free(struct jz_config *c);
 int jz_evt_start(struct jz_daemon *d, char *err, size_t errlen);
 int jz_evt_reload(struct jz_daemon *d, char *err, size_t errlen);
 void jz_evt_stop(struct jz_daemon *d);
+void jz_evt_drain(struct jz_daemon *d, void (*done)(void *));
 
 struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen);
 int jz_server_reload(struct jz_server *s);
@@ -145,6 +160,11 @@ unsigned char *jz_b64_decode(const char *s, size_t *len);
 void jz_hex(const unsigned char *buf, size_t len, char *out);
 void jz_sockaddr_str(const void *sa, char *ip, size_t iplen, uint16_t *port);
 double jz_now(void);
+/* Printable valid UTF-8 without control characters (names from the wire). */
+bool jz_name_ok(const char *s);
+/* @in with control characters, backslashes and invalid UTF-8 bytes as
+ * \xNN, truncated to fit @out: safe for logs, terminals and JSON. */
+void jz_escape(const char *in, char *out, size_t outlen);
 struct bufferevent;
 /* Why a (TLS) bufferevent failed: the OpenSSL error if any, else errno's text. */
 void jz_bev_error(struct bufferevent *bev, char *err, size_t errlen);

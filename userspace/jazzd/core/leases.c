@@ -30,8 +30,9 @@ struct jz_leases {
 	bool dirty;
 	/*
 	 * Indexes (open addressing, power-of-two sizes, at most half full):
-	 * by key, by address (vip4 and vip6 both), by index. Leases are never
-	 * removed, so no tombstones; next_free only moves up.
+	 * by key, by address (vip4 and vip6 both), by index. No tombstones:
+	 * jz_leases_expire() builds them again; next_free only moves up
+	 * between expiries.
 	 */
 	struct jz_lease **by_key, **by_vip, **by_idx;
 	size_t hcap;
@@ -255,7 +256,7 @@ struct jz_lease *jz_leases_get(struct jz_leases *l, const char *key)
 	struct jz_lease *e = jz_leases_find(l, key);
 
 	if (!e) {
-		/* the lowest free index (leases are never given back) */
+		/* the lowest free index (given back only by jz_leases_expire) */
 		if (!l->next_free)
 			l->next_free = 1;
 		while (l->next_free <= l->max_idx && find_idx(l, l->next_free))
@@ -281,6 +282,43 @@ void jz_leases_prefix(struct jz_leases *l, int *plen4, int *plen6)
 {
 	*plen4 = l->plen4;
 	*plen6 = l->plen6;
+}
+
+size_t jz_leases_count_prefix(struct jz_leases *l, const char *prefix)
+{
+	size_t n = 0, plen = strlen(prefix);
+
+	for (size_t i = 0; i < l->n; i++)
+		n += !strncmp(l->v[i]->key, prefix, plen);
+	return n;
+}
+
+size_t jz_leases_expire(struct jz_leases *l, time_t before,
+			bool (*in_use)(void *arg, uint32_t idx), void *arg)
+{
+	size_t kept = 0, gone;
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct jz_lease *e = l->v[i];
+
+		if (e->last_seen < before && !in_use(arg, e->idx))
+			free(e);
+		else
+			l->v[kept++] = e;
+	}
+	gone = l->n - kept;
+	if (!gone)
+		return 0;
+	l->n = kept;
+	/* the indexes have no tombstones: build them again */
+	memset(l->by_key, 0, l->hcap * sizeof(*l->by_key));
+	memset(l->by_vip, 0, 2 * l->hcap * sizeof(*l->by_vip));
+	memset(l->by_idx, 0, l->hcap * sizeof(*l->by_idx));
+	for (size_t i = 0; i < l->n; i++)
+		index_add(l, l->v[i]);
+	l->next_free = 1;
+	l->dirty = true;
+	return gone;
 }
 
 void jz_leases_free(struct jz_leases *l)

@@ -7,6 +7,8 @@
 #ifndef JAZZD_LEASES_H
 #define JAZZD_LEASES_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #include <jansson.h>
@@ -31,6 +33,13 @@ int jz_leases_save(struct jz_leases *l);
 /* Writes the file if anything changed (the server calls it on a short timer). */
 int jz_leases_flush(struct jz_leases *l);
 void jz_leases_prefix(struct jz_leases *l, int *plen4, int *plen6);
+/* Leases whose key starts with @prefix ("user@realm/": a user's devices). */
+size_t jz_leases_count_prefix(struct jz_leases *l, const char *prefix);
+/* Frees the leases last seen before @before that in_use() does not claim;
+ * their addresses go back to the pool. Pointers to them become invalid.
+ * Returns how many. */
+size_t jz_leases_expire(struct jz_leases *l, time_t before,
+			bool (*in_use)(void *arg, uint32_t idx), void *arg);
 void jz_leases_free(struct jz_leases *l);
 
 #endif

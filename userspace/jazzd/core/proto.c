@@ -100,31 +100,6 @@ void jz_frame_send_raw(struct bufferevent *bev, unsigned char *buf, size_t len)
 	frame_write(bev, buf, len);
 }
 
-int jz_list_part(json_t **acc, unsigned int *next, json_t *msg, json_t **list)
-{
-	json_t *arr = json_object_get(msg, "peers");
-	json_t *more = json_object_get(msg, "more"), *part = json_object_get(msg, "part");
-	json_int_t no = !part ? 0 : json_is_integer(part) ? json_integer_value(part) : -1;
-
-	if (!json_is_array(arr) || (more && !json_is_boolean(more)) || no < 0 ||
-	    (no > 0 && (!*acc || (json_int_t)*next != no))) {
-		json_decref(*acc);
-		*acc = NULL;
-		return -1;
-	}
-	if (no == 0) {
-		json_decref(*acc);
-		*acc = json_array();
-	}
-	json_array_extend(*acc, arr);
-	*next = (unsigned int)no + 1;
-	if (json_is_true(more))
-		return 0;
-	*list = *acc;
-	*acc = NULL;
-	return 1;
-}
-
 const char *jz_msg_type(json_t *msg)
 {
 	return json_string_value(json_object_get(msg, "type"));
@@ -133,6 +108,36 @@ const char *jz_msg_type(json_t *msg)
 const char *jz_msg_str(json_t *msg, const char *key)
 {
 	return json_string_value(json_object_get(msg, key));
+}
+
+static const struct { int num; const char *name; } ipprotos[] = {
+	{ 1, "icmp" }, { 6, "tcp" }, { 17, "udp" }, { 58, "icmpv6" }, { 132, "sctp" },
+};
+
+int jz_ipproto_parse(const char *s)
+{
+	int v = 0;
+
+	if (!s || !*s || strlen(s) > 3 + 4)
+		return -1;
+	for (size_t i = 0; i < sizeof(ipprotos) / sizeof(ipprotos[0]); i++)
+		if (!strcmp(s, ipprotos[i].name))
+			return ipprotos[i].num;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || p - s >= 3)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	return v <= 255 ? v : -1;
+}
+
+const char *jz_ipproto_name(int proto, char buf[8])
+{
+	for (size_t i = 0; i < sizeof(ipprotos) / sizeof(ipprotos[0]); i++)
+		if (ipprotos[i].num == proto)
+			return ipprotos[i].name;
+	snprintf(buf, 8, "%d", proto & 0xff);
+	return buf;
 }
 
 long long jz_msg_int(json_t *msg, const char *key, long long dflt)

@@ -26,16 +26,12 @@ void jz_frame_send(struct bufferevent *bev, json_t *msg);
 /* Sends a message already serialised: buf[4..4+len) is the JSON (with
  * "v"); buf[0..4) is left for the length. For hot paths without jansson. */
 void jz_frame_send_raw(struct bufferevent *bev, unsigned char *buf, size_t len);
-/*
- * One "peers" message of a list that may come in parts ("part" 0, 1, ...,
- * "more" true on all but the last; docs/PROTOCOL-control.md). *acc and
- * *next hold the list in progress (start NULL/0; json_decref(*acc) when
- * the session ends). 1: the list is complete, *list holds every entry
- * (the caller's reference); 0: more parts to come; -1: a part out of
- * order or of the wrong form (the list in progress is dropped).
- */
-int jz_list_part(json_t **acc, unsigned int *next, json_t *msg, json_t **list);
 const char *jz_msg_type(json_t *msg);
+/* IP protocol of a control message: "tcp", "udp", "icmp", "icmpv6", "sctp"
+ * or a decimal 0..255; -1 for anything else. */
+int jz_ipproto_parse(const char *s);
+/* The canonical name of @proto (the names above, else decimal), in @buf. */
+const char *jz_ipproto_name(int proto, char buf[8]);
 const char *jz_msg_str(json_t *msg, const char *key);
 long long jz_msg_int(json_t *msg, const char *key, long long dflt);
 

@@ -16,14 +16,16 @@
  * Redis executed the PUBLISH but before the reply arrived (at least once).
  */
 #include "bus_int.h"
+#include "ns8task.h"
 
 /* ---- bus state -------------------------------------------------------- */
 
 struct jz_msg {
 	TAILQ_ENTRY(jz_msg) link;
-	char *channel;		/* for the log */
-	char *data;		/* the whole PUBLISH command, RESP-encoded */
+	char *channel;		/* for the log: "PUBLISH <channel>", "LPUSH <key> ..." */
+	char *data;		/* the whole command, RESP-encoded */
 	size_t len;
+	bool task;		/* an NS8 agent task (LPUSH) */
 };
 
 TAILQ_HEAD(jz_msgq, jz_msg);
@@ -53,6 +55,11 @@ struct jz_bus {
 	struct jz_eventsgw gw;
 
 	struct jz_bus_stats st;
+	/* graceful stop */
+	bool draining, drain_done;
+	void (*drained_cb)(void *);
+	void *drained_arg;
+	struct event *ev_drained;
 	time_t last_overflow_log;
 	unsigned long overflow_unlogged;
 	bool freeing;
@@ -63,6 +70,14 @@ struct jz_bus {
 
 static void conn_start(struct jz_conn *c);
 static void pub_flush(struct jz_bus *bus);
+static void drain_check(struct jz_bus *bus);
+static void on_drained(evutil_socket_t fd, short what, void *arg);
+
+/* The publisher also carries the tasks for an NS8 agent. */
+static bool pub_wanted(const struct jz_bus_config *c)
+{
+	return c->publish || (c->handle && c->agent_id);
+}
 
 static void conn_schedule(struct jz_conn *c)
 {
@@ -110,6 +125,8 @@ static void conn_lost(struct jz_conn *c, const char *why)
 			bus->cfg.reconnect_min_ms : c->backoff_ms, bus->out_n);
 		conn_schedule(c);
 	}
+	if (c == &bus->pub)
+		drain_check(bus);	/* a graceful stop does not wait for Redis */
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -265,9 +282,12 @@ static void on_published(redisAsyncContext *ac, void *r, void *priv)
 		return;
 	if (reply->type == REDIS_REPLY_ERROR) {
 		/* permanent (e.g. ACL NOPERM): retrying would block the queue */
-		jz_err("redis PUBLISH %s refused: %s; event dropped", m->channel,
-		       reply->str);
+		jz_err("redis %s refused: %s; %s dropped", m->channel, reply->str,
+		       m->task ? "task" : "event");
 		bus->st.publish_dropped++;
+	} else if (m->task) {
+		jz_debug("redis %s: queued", m->channel);
+		bus->st.tasks_pushed++;
 	} else {
 		bus->st.published++;
 	}
@@ -277,6 +297,7 @@ static void on_published(redisAsyncContext *ac, void *r, void *priv)
 	bus->inflight--;
 	msg_free(m);
 	pub_flush(bus);
+	drain_check(bus);
 }
 
 /*
@@ -339,8 +360,9 @@ static void log_overflow(struct jz_bus *bus, const char *channel)
 	bus->overflow_unlogged = 0;
 }
 
-/* PUBLISH channel data in RESP, built once: resends after a reconnect reuse it */
-static char *format_publish(const char *channel, const char *data, size_t *len)
+/* VERB key data in RESP, built once: resends after a reconnect reuse it */
+static char *format_cmd(const char *verb, const char *channel, const char *data,
+			size_t *len)
 {
 	size_t cl = strlen(channel), dl = strlen(data), size = cl + dl + 64;
 	char *cmd = malloc(size);
@@ -348,7 +370,7 @@ static char *format_publish(const char *channel, const char *data, size_t *len)
 
 	if (!cmd)
 		return NULL;
-	n = snprintf(cmd, size, "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n", cl);
+	n = snprintf(cmd, size, "*3\r\n$%zu\r\n%s\r\n$%zu\r\n", strlen(verb), verb, cl);
 	memcpy(cmd + n, channel, cl);
 	n += cl;
 	n += snprintf(cmd + n, size - n, "\r\n$%zu\r\n", dl);
@@ -357,6 +379,16 @@ static char *format_publish(const char *channel, const char *data, size_t *len)
 	memcpy(cmd + n, "\r\n", 2);
 	*len = n + 2;
 	return cmd;
+}
+
+static void out_append(struct jz_bus *bus, struct jz_msg *m)
+{
+	TAILQ_INSERT_TAIL(&bus->out, m, link);
+	bus->out_n++;
+	bus->out_bytes += m->len;
+	if (!bus->next_send)
+		bus->next_send = m;
+	pub_flush(bus);
 }
 
 void jz_bus_publish(struct jz_bus *bus, const char *event_name, json_t *payload)
@@ -381,20 +413,16 @@ void jz_bus_publish(struct jz_bus *bus, const char *event_name, json_t *payload)
 		goto out;
 	}
 	m = calloc(1, sizeof(*m));
-	if (!m || !(m->data = format_publish(channel, data, &m->len))) {
+	if (!m || !(m->data = format_cmd("PUBLISH", channel, data, &m->len)) ||
+	    asprintf(&m->channel, "PUBLISH %s", channel) < 0) {
+		if (m)
+			free(m->data);
 		free(m);
 		jz_err("event %s: out of memory, dropped", event_name);
 		bus->st.publish_dropped++;
 		goto out;
 	}
-	m->channel = channel;
-	channel = NULL;
-	TAILQ_INSERT_TAIL(&bus->out, m, link);
-	bus->out_n++;
-	bus->out_bytes += m->len;
-	if (!bus->next_send)
-		bus->next_send = m;
-	pub_flush(bus);
+	out_append(bus, m);
 out:
 	free(channel);
 	free(data);
@@ -403,31 +431,78 @@ out:
 
 /* ---- handling --------------------------------------------------------- */
 
-static void run_gw(struct jz_bus *bus, const char *channel, const char *data,
-		   size_t len, const char *name, const char *source)
+/* An [actions] entry when jazzd runs as an NS8 module: a task for the agent. */
+static void push_task(struct jz_bus *bus, const char *action, const char *channel,
+		      const char *data, size_t len)
 {
+	char id[JZ_TASK_ID_LEN + 1], *json = NULL, *key = NULL;
+	const char *why = "out of memory";
+	struct jz_msg *m = NULL;
+
+	if (jz_ns8_task(bus->cfg.agent_id, action, channel, data, len, &json, id, &why))
+		goto fail;
+	if (bus->out_n >= bus->cfg.buffer_max ||
+	    bus->out_bytes + strlen(json) > bus->cfg.buffer_bytes) {
+		log_overflow(bus, channel);
+		free(json);
+		return;
+	}
+	why = "out of memory";
+	if (asprintf(&key, "%s/tasks", bus->cfg.agent_id) < 0) {
+		key = NULL;
+		goto fail;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m || !(m->data = format_cmd("LPUSH", key, json, &m->len)) ||
+	    asprintf(&m->channel, "LPUSH %s task %s (%s)", key, id, action) < 0) {
+		if (m)
+			free(m->data);
+		free(m);
+		goto fail;
+	}
+	m->task = true;
+	jz_info("%s: action %s handed to agent %s as task %s", channel, action,
+		bus->cfg.agent_id, id);
+	out_append(bus, m);
+	free(json);
+	free(key);
+	return;
+fail:
+	jz_err("%s: action %s not handed to agent %s: %s", channel, action,
+	       bus->cfg.agent_id, why);
+	bus->st.publish_dropped++;
+	free(json);
+	free(key);
+}
+
+static void run_gw(struct jz_bus *bus, const struct jz_job_desc *ev)
+{
+	struct jz_job_desc d = *ev;
 	struct jz_steps steps;
 	int i = -1;
 
-	while ((i = jz_eventsgw_match(&bus->gw, i + 1, channel)) >= 0) {
+	while ((i = jz_eventsgw_match(&bus->gw, i + 1, ev->channel)) >= 0) {
 		const struct jz_gw_entry *e = &bus->gw.e[i];
 
-		if (e->kind == JZ_GW_ACTION) {
+		d.what = e->kind == JZ_GW_ACTION ? e->value : e->pattern;
+		if (e->kind == JZ_GW_ACTION && bus->cfg.agent_id) {
+			push_task(bus, e->value, ev->channel, ev->payload, ev->len);
+		} else if (e->kind == JZ_GW_ACTION) {
 			int n = jz_steps_from_dirs(bus->cfg.actions_dirs,
 						   bus->cfg.n_actions_dirs, e->value, &steps);
 
 			if (n <= 0) {
 				jz_warn("%s: action %s has no steps in the actions dirs",
-					channel, e->value);
+					ev->channel, e->value);
 				continue;
 			}
-			jz_runner_submit(bus->runner, "action", e->value, &steps, data,
-					 len, name, source);
+			d.kind = "action";
+			jz_runner_submit(bus->runner, &d, &steps);
 		} else {
 			if (jz_steps_shell(e->pattern, e->value, &steps) < 0)
 				continue;
-			jz_runner_submit(bus->runner, "command", e->pattern, &steps,
-					 data, len, name, source);
+			d.kind = "command";
+			jz_runner_submit(bus->runner, &d, &steps);
 		}
 	}
 }
@@ -435,37 +510,41 @@ static void run_gw(struct jz_bus *bus, const char *channel, const char *data,
 static void dispatch(struct jz_bus *bus, const char *channel, const char *data,
 		     size_t len)
 {
-	char *source = NULL, *at, *p;
-	const char *name = channel;
+	struct jz_job_desc d = { .kind = "event", .channel = channel,
+				 .payload = data, .len = len };
+	const char *at = strstr(channel, "/event/");
+	char *source = NULL;
 	struct jz_steps steps;
 	json_error_t jerr;
 	json_t *j;
 
 	bus->st.received++;
-	/* the source is the part before the last "/event/" */
-	for (p = strstr(channel, "/event/"), at = NULL; p; p = strstr(p + 1, "/event/"))
-		at = p;
+	/* NS8 (strings.Cut): the source is the part before the first "/event/" */
 	if (at) {
 		source = strndup(channel, at - channel);
-		name = at + 7;
+		if (!source) {
+			jz_err("%s: out of memory, event not handled", channel);
+			return;
+		}
 	}
+	d.source = source ? source : "";
+	d.name = at ? at + 7 : channel;
+	d.what = d.name;
 	j = json_loadb(data, len, JSON_DECODE_ANY, &jerr);
 	if (!j)
 		jz_warn("%s: payload is not valid JSON (%s at %d), handed over as raw text",
 			channel, jerr.text, jerr.position);
 	json_decref(j);
 
-	if (at && valid_name(name) && bus->cfg.n_events_dirs &&
-	    jz_steps_from_dirs(bus->cfg.events_dirs, bus->cfg.n_events_dirs, name,
+	if (at && valid_name(d.name) && bus->cfg.n_events_dirs &&
+	    jz_steps_from_dirs(bus->cfg.events_dirs, bus->cfg.n_events_dirs, d.name,
 			       &steps) > 0)
-		jz_runner_submit(bus->runner, "event", name, &steps, data, len, name,
-				 source ? source : "");
-	else if (at && !valid_name(name))
+		jz_runner_submit(bus->runner, &d, &steps);
+	else if (at && !valid_name(d.name))
 		jz_warn("%s: event name not usable as a directory, no handlers run",
 			channel);
 	if (bus->gw.n)
-		run_gw(bus, channel, data, len, at ? name : channel,
-		       source ? source : "");
+		run_gw(bus, &d);
 	free(source);
 }
 
@@ -508,6 +587,7 @@ static void runner_limits(const struct jz_bus_config *c, struct jz_runner_limits
 	l->queue_max = c->queue_max;
 	l->queue_bytes = c->queue_bytes;
 	l->step_timeout_ms = c->step_timeout_ms;
+	l->state_dir = c->state_dir;
 }
 
 static void ignore_sigpipe(void)
@@ -553,14 +633,15 @@ struct jz_bus *jz_bus_new(struct event_base *base, const struct jz_bus_config *c
 	conn_init(bus, &bus->pub, "publisher");
 	conn_init(bus, &bus->sub, "subscriber");
 	bus->sub_wait = evtimer_new(base, on_sub_wait, bus);
-	if (!bus->runner || !bus->sub_wait || !bus->pub.retry || !bus->sub.retry || !bus->pub.timeout ||
+	bus->ev_drained = evtimer_new(base, on_drained, bus);
+	if (!bus->runner || !bus->sub_wait || !bus->ev_drained || !bus->pub.retry || !bus->sub.retry || !bus->pub.timeout ||
 	    !bus->sub.timeout) {
 		snprintf(err, errlen, "out of memory");
 		jz_bus_free(bus);
 		return NULL;
 	}
 	ignore_sigpipe();
-	bus->pub.want = bus->cfg.publish;
+	bus->pub.want = pub_wanted(&bus->cfg);
 	bus->sub.want = bus->cfg.handle;
 	if (bus->pub.want)
 		conn_start(&bus->pub);
@@ -570,9 +651,11 @@ struct jz_bus *jz_bus_new(struct event_base *base, const struct jz_bus_config *c
 		snprintf(err, errlen, "unix:%s", bus->cfg.unix_path);
 	else
 		snprintf(err, errlen, "%s:%d", bus->cfg.host, bus->cfg.port);
-	jz_info("event bus: redis %s, module %s, publish %s, handlers %s (%zu events dir(s), %zu eventsgw entries)",
+	jz_info("event bus: redis %s, module %s, publish %s, handlers %s (%zu events dir(s), %zu eventsgw entries%s%s)",
 		err, bus->cfg.module_id, bus->cfg.publish ? "on" : "off",
-		bus->cfg.handle ? "on" : "off", bus->cfg.n_events_dirs, bus->gw.n);
+		bus->cfg.handle ? "on" : "off", bus->cfg.n_events_dirs, bus->gw.n,
+		bus->cfg.agent_id ? ", actions to agent " : "",
+		bus->cfg.agent_id ? bus->cfg.agent_id : "");
 	err[0] = '\0';
 	return bus;
 }
@@ -607,19 +690,19 @@ int jz_bus_reload(struct jz_bus *bus, const struct jz_bus_config *c,
 	bus->cfg = nc;
 	runner_limits(&bus->cfg, &lim);
 	jz_runner_set_limits(bus->runner, &lim);
-	if (reconnect || !bus->cfg.publish) {
+	if (reconnect || !pub_wanted(&bus->cfg)) {
 		conn_stop(&bus->pub);
 		bus->next_send = TAILQ_FIRST(&bus->out);
 		bus->inflight = 0;
 	}
-	if (bus->cfg.publish && !bus->pub.want) {
+	if (pub_wanted(&bus->cfg) && !bus->pub.want) {
 		bus->pub.want = true;
 		bus->pub.backoff_ms = 0;
 		conn_start(&bus->pub);
 	}
 	if (resub) {
 		conn_stop(&bus->sub);
-		if (bus->cfg.handle) {
+		if (bus->cfg.handle && !bus->draining) {
 			bus->sub.want = true;
 			bus->sub.backoff_ms = 0;
 			conn_start(&bus->sub);
@@ -655,6 +738,8 @@ void jz_bus_free(struct jz_bus *bus)
 		event_free(bus->sub.timeout);
 	if (bus->sub_wait)
 		event_free(bus->sub_wait);
+	if (bus->ev_drained)
+		event_free(bus->ev_drained);
 	while ((m = TAILQ_FIRST(&bus->out))) {
 		TAILQ_REMOVE(&bus->out, m, link);
 		msg_free(m);
@@ -663,6 +748,55 @@ void jz_bus_free(struct jz_bus *bus)
 	jz_eventsgw_free(&bus->gw);
 	jz_bus_config_free(&bus->cfg);
 	free(bus);
+}
+
+/* ---- graceful stop ---------------------------------------------------- */
+
+static void on_drained(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_bus *bus = arg;
+
+	if (bus->drained_cb)
+		bus->drained_cb(bus->drained_arg);
+}
+
+/*
+ * Done when no handler runs and nothing waits for Redis, or Redis is not
+ * there to take it (then jz_bus_free() logs what is lost).
+ */
+static void drain_check(struct jz_bus *bus)
+{
+	static const struct timeval now;
+
+	if (!bus->draining || bus->drain_done || !jz_runner_idle(bus->runner))
+		return;
+	if (bus->out_n && bus->pub.ready)
+		return;
+	bus->drain_done = true;
+	evtimer_add(bus->ev_drained, &now);
+}
+
+static void on_runner_drained(void *arg)
+{
+	drain_check(arg);
+}
+
+void jz_bus_drain(struct jz_bus *bus, void (*done)(void *), void *arg)
+{
+	bus->drained_cb = done;
+	bus->drained_arg = arg;
+	if (bus->draining)
+		return;
+	bus->draining = true;
+	/* no new event, so no new handler; the running ones go on */
+	if (bus->sub.want) {
+		conn_stop(&bus->sub);
+		jz_info("graceful stop: unsubscribed from %s", bus->cfg.pattern);
+	}
+	if (bus->out_n)
+		jz_info("graceful stop: %zu event(s)/task(s) to send while Redis is %s",
+			bus->out_n, bus->pub.ready ? "up" : "down");
+	jz_runner_drain(bus->runner, on_runner_drained, bus);
 }
 
 void jz_bus_get_stats(const struct jz_bus *bus, struct jz_bus_stats *st)

@@ -51,6 +51,10 @@ struct jz_bus_config {
 	size_t queue_max;	/* queue = 4096 events waiting for a handler slot */
 	size_t queue_bytes;	/* queue_bytes = 67108864 */
 	int step_timeout_ms;	/* step_timeout = 60 (seconds, decimals allowed) */
+	char *state_dir;	/* state_dir = NS8 state dir: steps' working dir
+				 * and ./environment (default: jazzd's cwd) */
+	char *agent_id;		/* agent_id = module/<id>: [actions] become tasks
+				 * on <agent_id>/tasks for that NS8 agent */
 };
 
 struct jz_bus;
@@ -75,10 +79,17 @@ void jz_bus_publish(struct jz_bus *bus, const char *event_name, json_t *payload)
 int jz_bus_reload(struct jz_bus *bus, const struct jz_bus_config *c,
 		  char *err, size_t errlen);
 void jz_bus_free(struct jz_bus *bus);
+/*
+ * Graceful stop (SIGUSR1): unsubscribe (no new handler starts), let the
+ * running handlers end and the buffered events and tasks reach Redis while
+ * it is connected, then call done(arg) once from the event loop.
+ */
+void jz_bus_drain(struct jz_bus *bus, void (*done)(void *), void *arg);
 
 /* Counters, for tests, logs and the daemon's status output. */
 struct jz_bus_stats {
 	unsigned long published;	/* acknowledged by Redis */
+	unsigned long tasks_pushed;	/* NS8 agent tasks acknowledged */
 	unsigned long publish_dropped;	/* buffer overflow */
 	size_t buffered;		/* waiting or in flight */
 	unsigned long received;		/* messages from the subscription */

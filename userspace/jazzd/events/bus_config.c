@@ -46,6 +46,8 @@ void jz_bus_config_free(struct jz_bus_config *c)
 	strv_free(c->events_dirs, c->n_events_dirs);
 	strv_free(c->actions_dirs, c->n_actions_dirs);
 	free(c->eventsgw_conf);
+	free(c->state_dir);
+	free(c->agent_id);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -210,6 +212,17 @@ bool valid_name(const char *s)
 	return *s && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
 }
 
+/* An NS8 agent id (module/traefik1, node/1, cluster): a Redis key prefix. */
+static bool valid_agent_id(const char *s)
+{
+	if (!*s || s[strlen(s) - 1] == '/')
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static int set_events(struct jz_bus_config *c, const char *n, const char *v,
 		      char *err, size_t errlen)
 {
@@ -245,6 +258,10 @@ static int set_events(struct jz_bus_config *c, const char *n, const char *v,
 		return parse_size(v, 1024, &c->queue_bytes);
 	if (!strcmp(n, "step_timeout"))
 		return parse_ms(v, true, &c->step_timeout_ms);
+	if (!strcmp(n, "state_dir"))
+		return v[0] == '/' ? set_str(&c->state_dir, v) : -1;
+	if (!strcmp(n, "agent_id"))
+		return valid_agent_id(v) ? set_str(&c->agent_id, v) : -1;
 	snprintf(err, errlen, "[events] unknown key '%s'", n);
 	return -2;
 }
@@ -277,6 +294,8 @@ int config_copy(struct jz_bus_config *d, const struct jz_bus_config *s)
 	d->module_id = strdup(s->module_id ? s->module_id : "jazz1");
 	d->pattern = strdup(s->pattern ? s->pattern : "*/event/*");
 	d->eventsgw_conf = s->eventsgw_conf ? strdup(s->eventsgw_conf) : NULL;
+	d->state_dir = s->state_dir ? strdup(s->state_dir) : NULL;
+	d->agent_id = s->agent_id ? strdup(s->agent_id) : NULL;
 	d->events_dirs = NULL;
 	d->n_events_dirs = 0;
 	d->actions_dirs = NULL;
@@ -286,7 +305,8 @@ int config_copy(struct jz_bus_config *d, const struct jz_bus_config *s)
 	for (size_t i = 0; i < s->n_actions_dirs; i++)
 		bad |= strv_append(&d->actions_dirs, &d->n_actions_dirs, s->actions_dirs[i]);
 	if (bad || !d->module_id || !d->pattern || (s->host && !d->host) ||
-	    (s->unix_path && !d->unix_path)) {
+	    (s->unix_path && !d->unix_path) || (s->state_dir && !d->state_dir) ||
+	    (s->agent_id && !d->agent_id)) {
 		jz_bus_config_free(d);
 		return -1;
 	}

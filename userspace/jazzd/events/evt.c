@@ -21,6 +21,7 @@
 #pragma weak jz_bus_publish
 #pragma weak jz_bus_reload
 #pragma weak jz_bus_free
+#pragma weak jz_bus_drain
 
 void jz_evt_config_init(struct jz_config *c)
 {
@@ -70,6 +71,15 @@ int jz_evt_reload(struct jz_daemon *d, char *err, size_t errlen)
 		return 0;
 	}
 	return jz_bus_reload(d->bus, d->cfg.bus_config, err, errlen);
+}
+
+/* SIGUSR1: handlers already running finish, no new one starts; then done(d). */
+void jz_evt_drain(struct jz_daemon *d, void (*done)(void *))
+{
+	if (d->bus && jz_bus_drain)
+		jz_bus_drain(d->bus, done, d);
+	else
+		done(d);
 }
 
 void jz_evt_stop(struct jz_daemon *d)

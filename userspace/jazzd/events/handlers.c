@@ -8,9 +8,12 @@
  * (kernels before 5.3, valgrind) a SIGCHLD event checks each running step
  * with waitpid(pid, WNOHANG), never waitpid(-1).
  *
+ * Output pipes are read one buffer per loop iteration each: a step that
+ * floods its stdout or AGENT_COMFD is slowed down by the full pipe (nothing
+ * is lost) and cannot keep the loop from the other events.
+ *
  * Must not know Redis (bus.c hands it jobs).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -26,39 +29,37 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-
+#include "envfile.h"
 #include "handlers.h"
 #include "log.h"
+#include "relay.h"
 
 extern char **environ;
 
-#define LINE_MAX_RELAY 4096	/* longer output lines are split */
 #define STDIN_PIPE_MAX 65536	/* fits an empty pipe; bigger goes to a memfd */
-
-struct jz_out {
-	struct jz_job *job;
-	int fd;
-	int level;
-	struct event *ev;
-	struct evbuffer *buf;
-};
+#define COMFD 3			/* AGENT_COMFD in the step */
 
 struct jz_job {
 	TAILQ_ENTRY(jz_job) link;
 	struct jz_runner *r;
-	char *kind, *what, *name, *source;
+	char *kind, *what, *name, *source, *channel;
 	struct jz_steps steps;
 	size_t cur;
 	char *payload;
 	size_t len;
+
+	/* the steps' environment, made when the job starts (NS8: per event) */
+	char *state_dir;
+	struct jz_envfile envfile;
+	char *agent_vars[4];
+	char **env;
 
 	pid_t pid;
 	int pidfd;
 	bool alive;		/* a step process is running */
 	bool timed_out;
 	struct event *ev_exit, *ev_timeout;
-	struct jz_out out, err;
+	struct jz_out out, err, com;
 };
 
 TAILQ_HEAD(jz_jobq, jz_job);
@@ -66,6 +67,7 @@ TAILQ_HEAD(jz_jobq, jz_job);
 struct jz_runner {
 	struct event_base *base;
 	struct jz_runner_limits lim;
+	char *state_dir;
 	struct jz_jobq queue, running_q;
 	size_t queued, queued_bytes;
 	unsigned running;
@@ -75,324 +77,137 @@ struct jz_runner {
 	struct jz_runner_stats st;
 	time_t last_drop_log;
 	unsigned long drops_unlogged;
+	/* graceful stop */
+	bool draining, drained;
+	void (*drained_cb)(void *);
+	void *drained_arg;
+	struct event *ev_drained;
 };
 
 static void job_advance(struct jz_job *job);
 static void runner_pump(struct jz_runner *r);
 
-/* ---- steps ------------------------------------------------------------ */
-
-void jz_steps_free(struct jz_steps *s)
-{
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->names[i]);
-		free(s->paths[i]);
-	}
-	free(s->names);
-	free(s->paths);
-	memset(s, 0, sizeof(*s));
-}
-
-static int steps_put(struct jz_steps *s, const char *name, const char *path)
-{
-	char **nn, **pp;
-
-	for (size_t i = 0; i < s->n; i++) {
-		if (!strcmp(s->names[i], name)) {	/* later dir wins */
-			char *p = strdup(path);
-
-			if (!p)
-				return -1;
-			free(s->paths[i]);
-			s->paths[i] = p;
-			return 0;
-		}
-	}
-	nn = realloc(s->names, (s->n + 1) * sizeof(*nn));
-	if (!nn)
-		return -1;
-	s->names = nn;
-	pp = realloc(s->paths, (s->n + 1) * sizeof(*pp));
-	if (!pp)
-		return -1;
-	s->paths = pp;
-	s->names[s->n] = strdup(name);
-	s->paths[s->n] = strdup(path);
-	if (!s->names[s->n] || !s->paths[s->n]) {
-		free(s->names[s->n]);
-		free(s->paths[s->n]);
-		return -1;
-	}
-	s->n++;
-	return 0;
-}
-
-static int is_regular(const char *dir, struct dirent *de, const char *path)
-{
-	struct stat sb;
-
-	if (de->d_type == DT_REG)
-		return 1;
-	if (de->d_type != DT_LNK && de->d_type != DT_UNKNOWN)
-		return 0;
-	return !stat(path, &sb) && S_ISREG(sb.st_mode);
-}
-
-static void steps_sort(struct jz_steps *s)
-{
-	/* insertion sort: a handler has a handful of steps */
-	for (size_t i = 1; i < s->n; i++) {
-		for (size_t j = i; j > 0 && strcmp(s->names[j - 1], s->names[j]) > 0; j--) {
-			char *t = s->names[j];
-
-			s->names[j] = s->names[j - 1];
-			s->names[j - 1] = t;
-			t = s->paths[j];
-			s->paths[j] = s->paths[j - 1];
-			s->paths[j - 1] = t;
-		}
-	}
-}
-
-int jz_steps_from_dirs(char *const *dirs, size_t ndirs, const char *sub,
-		       struct jz_steps *out)
-{
-	char dpath[4096], fpath[4096];
-
-	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < ndirs; i++) {
-		struct dirent *de;
-		DIR *d;
-
-		if (snprintf(dpath, sizeof(dpath), "%s/%s", dirs[i], sub) >= (int)sizeof(dpath))
-			continue;
-		d = opendir(dpath);
-		if (!d)
-			continue;
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			if (snprintf(fpath, sizeof(fpath), "%s/%s", dpath, de->d_name) >=
-			    (int)sizeof(fpath))
-				continue;
-			if (!is_regular(dpath, de, fpath))
-				continue;
-			if (steps_put(out, de->d_name, fpath)) {
-				closedir(d);
-				jz_steps_free(out);
-				return -1;
-			}
-		}
-		closedir(d);
-	}
-	steps_sort(out);
-	return (int)out->n;
-}
-
-int jz_steps_shell(const char *label, const char *command, struct jz_steps *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (steps_put(out, label, command))
-		return -1;
-	out->shell = true;
-	return 1;
-}
-
-/* ---- output relay ----------------------------------------------------- */
+/* ---- spawning --------------------------------------------------------- */
 
 static const char *job_step(const struct jz_job *job)
 {
 	return job->cur < job->steps.n ? job->steps.names[job->cur] : "?";
 }
 
-static void out_emit(struct jz_out *o, bool flush)
+
+/* The payload in a memfd, positioned at 0. */
+static int stdin_memfd(const struct jz_job *job)
 {
-	struct jz_job *job = o->job;
-	char *line;
-	size_t n;
+	int fd = memfd_create("jazz-event", MFD_CLOEXEC);
 
-	while ((line = evbuffer_readln(o->buf, &n, EVBUFFER_EOL_LF))) {
-		jz_log(o->level, "%s %s step %s[%d]: %s", job->kind, job->what,
-		       job_step(job), (int)job->pid, line);
-		free(line);
-	}
-	while (evbuffer_get_length(o->buf) >= LINE_MAX_RELAY ||
-	       (flush && evbuffer_get_length(o->buf))) {
-		char chunk[LINE_MAX_RELAY + 1];
-		int got = evbuffer_remove(o->buf, chunk, LINE_MAX_RELAY);
-
-		if (got <= 0)
-			break;
-		chunk[got] = '\0';
-		jz_log(o->level, "%s %s step %s[%d]: %s", job->kind, job->what,
-		       job_step(job), (int)job->pid, chunk);
-	}
-}
-
-/* Reads what is there; returns false at EOF or error. */
-static bool out_read(struct jz_out *o)
-{
-	for (;;) {
-		int n = evbuffer_read(o->buf, o->fd, 65536);
-
-		if (n > 0) {
-			out_emit(o, false);
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return true;
-		return false;
-	}
-}
-
-static void out_close(struct jz_out *o)
-{
-	if (o->fd < 0)
-		return;
-	out_emit(o, true);
-	event_free(o->ev);
-	o->ev = NULL;
-	close(o->fd);
-	o->fd = -1;
-}
-
-static void on_output(evutil_socket_t fd, short what, void *arg)
-{
-	struct jz_out *o = arg;
-
-	if (!out_read(o))
-		out_close(o);
-}
-
-static int out_open(struct jz_job *job, struct jz_out *o, int level, int *wfd)
-{
-	int p[2];
-
-	o->job = job;
-	o->level = level;
-	o->fd = -1;
-	if (!o->buf)
-		o->buf = evbuffer_new();
-	if (!o->buf || pipe2(p, O_CLOEXEC))
-		return -1;
-	/* only our end is non-blocking: the step's stdout stays blocking */
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	o->ev = event_new(job->r->base, p[0], EV_READ | EV_PERSIST, on_output, o);
-	if (!o->ev) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	o->fd = p[0];
-	*wfd = p[1];
-	event_add(o->ev, NULL);
-	return 0;
-}
-
-/* ---- spawning --------------------------------------------------------- */
-
-/* The payload as a readable fd positioned at 0. */
-static int stdin_fd(const struct jz_job *job)
-{
-	int p[2];
-
-	if (job->len <= STDIN_PIPE_MAX) {
-		if (pipe2(p, O_CLOEXEC))
-			return -1;
-		/* an empty pipe takes 64 KiB without blocking */
-		if (job->len && write(p[1], job->payload, job->len) != (ssize_t)job->len) {
-			close(p[0]);
-			close(p[1]);
-			return -1;
-		}
-		close(p[1]);
-		return p[0];
-	}
-	p[0] = memfd_create("jazz-event", MFD_CLOEXEC);
-	if (p[0] < 0)
+	if (fd < 0)
 		return -1;
 	for (size_t off = 0; off < job->len;) {
-		ssize_t n = write(p[0], job->payload + off, job->len - off);
+		ssize_t n = write(fd, job->payload + off, job->len - off);
 
 		if (n <= 0) {
-			close(p[0]);
+			close(fd);
 			return -1;
 		}
 		off += n;
 	}
-	lseek(p[0], 0, SEEK_SET);
-	return p[0];
+	lseek(fd, 0, SEEK_SET);
+	return fd;
 }
 
-static char **job_env(const struct jz_job *job)
+/* The payload as a readable fd that never blocks the step: data, then EOF. */
+static int stdin_fd(const struct jz_job *job)
 {
-	size_t n = 0, k = 0;
-	char **env;
+	int p[2];
 
-	while (environ[n])
-		n++;
-	env = calloc(n + 3, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "AGENT_EVENT_NAME=", 17) &&
-		    strncmp(environ[i], "AGENT_EVENT_SOURCE=", 19))
-			env[k++] = environ[i];
-	if (asprintf(&env[k], "AGENT_EVENT_NAME=%s", job->name) < 0)
-		env[k] = NULL;
+	if (job->len > STDIN_PIPE_MAX)
+		return jz_fd_high(stdin_memfd(job));
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	/* an empty pipe holds 64 KiB, unless pipe-user-pages-soft shrank it */
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	if (job->len && write(p[1], job->payload, job->len) != (ssize_t)job->len) {
+		close(p[0]);
+		close(p[1]);
+		return jz_fd_high(stdin_memfd(job));
+	}
+	close(p[1]);
+	return jz_fd_high(p[0]);
+}
+
+static char *env_var(const char *name, const char *value)
+{
+	char *s;
+
+	return asprintf(&s, "%s=%s", name, value) < 0 ? NULL : s;
+}
+
+/*
+ * NS8's order (hevent.go): the agent's environment, ./environment, then
+ * AGENT_COMFD, AGENT_EVENT_NAME, AGENT_EVENT_SOURCE; for a name given twice
+ * the last wins. AGENT_STATE_DIR, which NS8's unit sets for its agent,
+ * comes with state_dir, before the file (which may set its own).
+ */
+static int job_env(struct jz_job *job)
+{
+	char path[4096], comfd[16];
+	char *const *lists[4];
+	size_t counts[4], nenv = 0;
+	int rc;
+
+	if (job->state_dir)
+		rc = snprintf(path, sizeof(path), "%s/environment", job->state_dir);
 	else
-		k++;
-	if (asprintf(&env[k], "AGENT_EVENT_SOURCE=%s", job->source) < 0)
-		env[k] = NULL;
-	return env;
-}
-
-static void env_free(char **env)
-{
-	size_t n = 0;
-
-	if (!env)
-		return;
-	while (env[n])
-		n++;
-	/* the two we allocated are last */
-	for (size_t i = n >= 2 ? n - 2 : 0; i < n; i++)
-		if (!strncmp(env[i], "AGENT_EVENT_", 12))
-			free(env[i]);
-	free(env);
+		rc = snprintf(path, sizeof(path), "./environment");
+	if (rc >= (int)sizeof(path) || jz_envfile_read(path, job->channel, &job->envfile))
+		return -1;
+	snprintf(comfd, sizeof(comfd), "%d", COMFD);
+	job->agent_vars[0] = job->state_dir ? env_var("AGENT_STATE_DIR", job->state_dir) : NULL;
+	job->agent_vars[1] = env_var("AGENT_COMFD", comfd);
+	job->agent_vars[2] = env_var("AGENT_EVENT_NAME", job->name);
+	job->agent_vars[3] = env_var("AGENT_EVENT_SOURCE", job->source);
+	if ((job->state_dir && !job->agent_vars[0]) || !job->agent_vars[1] ||
+	    !job->agent_vars[2] || !job->agent_vars[3])
+		return -1;
+	while (environ[nenv])
+		nenv++;
+	lists[0] = environ;
+	counts[0] = nenv;
+	lists[1] = job->agent_vars;
+	counts[1] = job->state_dir ? 1 : 0;
+	lists[2] = job->envfile.lines;
+	counts[2] = job->envfile.n;
+	lists[3] = job->agent_vars + 1;
+	counts[3] = 3;
+	job->env = jz_env_merge(lists, counts, 4);
+	return job->env ? 0 : -1;
 }
 
 static int spawn_step(struct jz_job *job, const char *path, int in, int out,
-		      int err)
+		      int err, int com)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	char *dir = NULL, *slash;
-	char **env = job_env(job);
 	char *argv[4];
 	sigset_t all, none;
 	int rc;
 
-	if (!env)
-		return ENOMEM;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in, 0);
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, err, 2);
+	posix_spawn_file_actions_adddup2(&fa, com, COMFD);
 	/* sockets of the daemon (Redis, TLS) must not outlive it in a step */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, COMFD + 1);
+	/* NS8: steps run in the agent's working directory, its state dir */
+	if (job->state_dir)
+		posix_spawn_file_actions_addchdir_np(&fa, job->state_dir);
 	if (job->steps.shell) {
 		argv[0] = "/bin/sh";
 		argv[1] = "-c";
 		argv[2] = (char *)path;
 		argv[3] = NULL;
 	} else {
-		dir = strdup(path);
-		slash = dir ? strrchr(dir, '/') : NULL;
-		if (slash && slash != dir) {
-			*slash = '\0';
-			posix_spawn_file_actions_addchdir_np(&fa, dir);
-		}
 		argv[0] = (char *)path;
 		argv[1] = NULL;
 	}
@@ -404,11 +219,9 @@ static int spawn_step(struct jz_job *job, const char *path, int in, int out,
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
 				 POSIX_SPAWN_SETSIGMASK);
-	rc = posix_spawn(&job->pid, argv[0], &fa, &at, argv, env);
+	rc = posix_spawn(&job->pid, argv[0], &fa, &at, argv, job->env);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
-	free(dir);
-	env_free(env);
 	return rc;
 }
 
@@ -417,22 +230,59 @@ static int spawn_step(struct jz_job *job, const char *path, int in, int out,
 static void job_free(struct jz_job *job)
 {
 	jz_steps_free(&job->steps);
-	if (job->out.buf)
-		evbuffer_free(job->out.buf);
-	if (job->err.buf)
-		evbuffer_free(job->err.buf);
+	jz_out_free(&job->out);
+	jz_out_free(&job->err);
+	jz_out_free(&job->com);
+	jz_envfile_free(&job->envfile);
+	for (size_t i = 0; i < sizeof(job->agent_vars) / sizeof(job->agent_vars[0]); i++)
+		free(job->agent_vars[i]);
+	free(job->env);
+	free(job->state_dir);
 	free(job->kind);
 	free(job->what);
 	free(job->name);
 	free(job->source);
+	free(job->channel);
 	free(job->payload);
 	free(job);
 }
 
-static void job_finish(struct jz_job *job, bool ok)
+/* NS8's words: what an operator of NS8 greps for. */
+static void job_log_head(const struct jz_job *job, char *buf, size_t size)
+{
+	if (!strcmp(job->kind, "event"))
+		snprintf(buf, size, "Handler of %s", job->channel);
+	else
+		snprintf(buf, size, "%s %s for %s", job->kind, job->what, job->channel);
+}
+
+static void drained_check(struct jz_runner *r)
+{
+	static const struct timeval now;
+
+	if (r->draining && !r->running && !r->drained && r->ev_drained) {
+		r->drained = true;
+		/* from the loop: the caller may free the runner */
+		evtimer_add(r->ev_drained, &now);
+	}
+}
+
+/*
+ * code: the step's exit code, -1 when it was killed (as Go's ExitCode());
+ * last: the step it ended at.
+ */
+static void job_finish(struct jz_job *job, int code, bool ok)
 {
 	struct jz_runner *r = job->r;
+	const char *last = job->steps.n ? job->steps.names[job->cur < job->steps.n ?
+					  job->cur : job->steps.n - 1] : "";
+	char head[512];
 
+	job_log_head(job, head, sizeof(head));
+	if (ok)
+		jz_info("%s exited with status \"completed\" (0) at step %s", head, last);
+	else
+		jz_warn("%s exited with status \"aborted\" (%d) at step %s", head, code, last);
 	TAILQ_REMOVE(&r->running_q, job, link);
 	r->running--;
 	r->st.done++;
@@ -440,20 +290,18 @@ static void job_finish(struct jz_job *job, bool ok)
 		r->st.failed++;
 	job_free(job);
 	runner_pump(r);
+	drained_check(r);
 }
 
 static void step_cleanup(struct jz_job *job)
 {
-	if (job->out.fd >= 0 && !out_read(&job->out))
-		out_close(&job->out);
-	if (job->err.fd >= 0 && !out_read(&job->err))
-		out_close(&job->err);
 	/*
 	 * Anything the step wrote is in the pipes already; a grandchild that
 	 * kept them open does not hold the job.
 	 */
-	out_close(&job->out);
-	out_close(&job->err);
+	jz_out_drain(&job->out);
+	jz_out_drain(&job->err);
+	jz_out_drain(&job->com);
 	if (job->ev_exit) {
 		event_free(job->ev_exit);
 		job->ev_exit = NULL;
@@ -482,14 +330,14 @@ static void on_exit_ev(evutil_socket_t fd, short what, void *arg)
 	if (p < 0) {
 		jz_err("%s %s step %s[%d]: lost track of the process: %s", job->kind,
 		       job->what, job_step(job), (int)job->pid, strerror(errno));
-		job_finish(job, false);
+		job_finish(job, -1, false);
 		return;
 	}
 	if (job->timed_out) {
 		jz_err("%s %s step %s[%d] timed out after %d ms, process group killed; later steps aborted",
 		       job->kind, job->what, job_step(job), (int)job->pid,
 		       job->r->lim.step_timeout_ms);
-		job_finish(job, false);
+		job_finish(job, -1, false);
 		return;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -499,15 +347,16 @@ static void on_exit_ev(evutil_socket_t fd, short what, void *arg)
 		job_advance(job);
 		return;
 	}
-	if (WIFEXITED(status))
+	if (WIFEXITED(status)) {
 		jz_err("%s %s step %s[%d] failed with exit code %d; later steps aborted",
 		       job->kind, job->what, job_step(job), (int)job->pid,
 		       WEXITSTATUS(status));
-	else
-		jz_err("%s %s step %s[%d] killed by signal %d; later steps aborted",
-		       job->kind, job->what, job_step(job), (int)job->pid,
-		       WTERMSIG(status));
-	job_finish(job, false);
+		job_finish(job, WEXITSTATUS(status), false);
+		return;
+	}
+	jz_err("%s %s step %s[%d] killed by signal %d; later steps aborted",
+	       job->kind, job->what, job_step(job), (int)job->pid, WTERMSIG(status));
+	job_finish(job, -1, false);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -560,29 +409,54 @@ static bool sigchld_fallback(struct jz_runner *r)
 	return true;
 }
 
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+/* The relays name the step's process in their log lines. */
+static void relay_who(struct jz_job *job)
+{
+	char *who;
+
+	if (asprintf(&who, "%s %s step %s[%d]", job->kind, job->what, job_step(job),
+		     (int)job->pid) < 0)
+		return;
+	jz_out_who(&job->out, who);
+	jz_out_who(&job->err, who);
+	jz_out_who(&job->com, who);
+	free(who);
+}
+
 /* Starts the current step; returns 0 when running, else the skip reason. */
 static int step_start(struct jz_job *job)
 {
 	const char *path = job->steps.paths[job->cur];
-	int in = -1, wout = -1, werr = -1, rc;
+	int fds[4] = { -1, -1, -1, -1 };	/* stdin, stdout, stderr, AGENT_COMFD */
 	struct timeval tv;
+	int rc;
 
 	if (!job->steps.shell && access(path, X_OK))
 		return errno;
-	in = stdin_fd(job);
-	if (in < 0)
+	fds[0] = stdin_fd(job);
+	if (fds[0] < 0)
 		return errno;
-	if (out_open(job, &job->out, LOG_INFO, &wout) ||
-	    out_open(job, &job->err, LOG_WARNING, &werr)) {
+	if (jz_out_open(&job->out, job->r->base, LOG_INFO, "", &fds[1]) ||
+	    jz_out_open(&job->err, job->r->base, LOG_WARNING, "", &fds[2]) ||
+	    jz_out_open(&job->com, job->r->base, LOG_INFO, "ignored during events: ",
+			&fds[3])) {
 		rc = errno ? errno : ENOMEM;
 		goto fail;
 	}
-	rc = spawn_step(job, path, in, wout, werr);
+	rc = spawn_step(job, path, fds[0], fds[1], fds[2], fds[3]);
 	if (rc)
 		goto fail;
-	close(in);
-	close(wout);
-	close(werr);
+	close_fds(fds, 4);
+	relay_who(job);
 	job->timed_out = false;
 	job->alive = true;
 	job->pidfd = job->r->no_pidfd ? -1 : (int)syscall(SYS_pidfd_open, job->pid, 0);
@@ -596,7 +470,6 @@ static int step_start(struct jz_job *job)
 		waitpid(job->pid, NULL, 0);
 		job->alive = false;
 		rc = ENOSYS;
-		in = wout = werr = -1;
 		goto fail;
 	}
 	if (job->r->lim.step_timeout_ms > 0) {
@@ -605,40 +478,59 @@ static int step_start(struct jz_job *job)
 		tv.tv_usec = (job->r->lim.step_timeout_ms % 1000) * 1000;
 		evtimer_add(job->ev_timeout, &tv);
 	}
-	jz_debug("%s %s step %s[%d] started", job->kind, job->what,
-		 job_step(job), (int)job->pid);
+	if (!strcmp(job->kind, "event"))
+		jz_debug("Handler of %s is starting step %s [%d]", job->channel,
+			 job_step(job), (int)job->pid);
+	else
+		jz_debug("%s %s step %s[%d] started", job->kind, job->what,
+			 job_step(job), (int)job->pid);
 	return 0;
 fail:
-	if (in >= 0)
-		close(in);
-	if (wout >= 0)
-		close(wout);
-	if (werr >= 0)
-		close(werr);
-	out_close(&job->out);
-	out_close(&job->err);
+	close_fds(fds, 4);
+	jz_out_close(&job->out);
+	jz_out_close(&job->err);
+	jz_out_close(&job->com);
 	return rc ? rc : EIO;
 }
 
 static void job_advance(struct jz_job *job)
 {
+	char head[512];
+
 	while (job->cur < job->steps.n) {
 		int rc = step_start(job);
 
 		if (!rc)
 			return;
-		jz_err("%s %s step %s cannot be executed (%s), skipped", job->kind,
-		       job->what, job_step(job), strerror(rc));
+		/* NS8: "skipped step", the event goes on */
+		job_log_head(job, head, sizeof(head));
+		jz_warn("%s skipped step %s: %s", head, job_step(job), strerror(rc));
+		jz_warn("%s %s step %s cannot be executed (%s), skipped", job->kind,
+			job->what, job_step(job), strerror(rc));
+		if (job->cur + 1 == job->steps.n)
+			break;	/* the last one: "at step" names it */
 		job->cur++;
 	}
-	job_finish(job, true);
+	job_finish(job, 0, true);
+}
+
+/* The job leaves the queue: its environment is read now, as NS8 does per event. */
+static void job_start(struct jz_job *job)
+{
+	if (job_env(job)) {
+		jz_err("%s %s for %s: out of memory for the environment, not run",
+		       job->kind, job->what, job->channel);
+		job_finish(job, -1, false);
+		return;
+	}
+	job_advance(job);
 }
 
 static void runner_pump(struct jz_runner *r)
 {
 	struct jz_job *job;
 
-	if (r->pumping)
+	if (r->pumping || r->draining)
 		return;		/* the loop below picks up the freed slot */
 	r->pumping = true;
 	while (r->running < r->lim.max_running && (job = TAILQ_FIRST(&r->queue))) {
@@ -650,7 +542,12 @@ static void runner_pump(struct jz_runner *r)
 		r->st.started++;
 		if (r->running > r->st.max_running_seen)
 			r->st.max_running_seen = r->running;
-		job_advance(job);
+		job->state_dir = r->state_dir ? strdup(r->state_dir) : NULL;
+		if (r->state_dir && !job->state_dir) {
+			job_finish(job, -1, false);
+			continue;
+		}
+		job_start(job);
 	}
 	r->pumping = false;
 }
@@ -670,17 +567,23 @@ static void log_drop(struct jz_runner *r, const char *kind, const char *what)
 	r->drops_unlogged = 0;
 }
 
-int jz_runner_submit(struct jz_runner *r, const char *kind, const char *what,
-		     struct jz_steps *steps, const char *payload, size_t len,
-		     const char *name, const char *source)
+int jz_runner_submit(struct jz_runner *r, const struct jz_job_desc *d,
+		     struct jz_steps *steps)
 {
 	struct jz_job *job;
 
+	if (r->draining) {
+		jz_warn("graceful stop: %s %s for %s not started", d->kind, d->what,
+			d->channel);
+		r->st.dropped++;
+		jz_steps_free(steps);
+		return -1;
+	}
 	if (r->queued >= r->lim.queue_max ||
-	    r->queued_bytes + len > r->lim.queue_bytes) {
+	    r->queued_bytes + d->len > r->lim.queue_bytes) {
 		/* room in a slot right now counts as not full */
 		if (r->running >= r->lim.max_running || r->queued) {
-			log_drop(r, kind, what);
+			log_drop(r, d->kind, d->what);
 			jz_steps_free(steps);
 			return -1;
 		}
@@ -690,32 +593,44 @@ int jz_runner_submit(struct jz_runner *r, const char *kind, const char *what,
 		goto oom;
 	job->r = r;
 	job->pidfd = -1;
-	job->out.fd = job->err.fd = -1;
-	job->kind = strdup(kind);
-	job->what = strdup(what);
-	job->name = strdup(name ? name : "");
-	job->source = strdup(source ? source : "");
-	job->payload = malloc(len ? len : 1);
-	if (!job->kind || !job->what || !job->name || !job->source || !job->payload) {
+	jz_out_init(&job->out);
+	jz_out_init(&job->err);
+	jz_out_init(&job->com);
+	job->kind = strdup(d->kind);
+	job->what = strdup(d->what);
+	job->name = strdup(d->name ? d->name : "");
+	job->source = strdup(d->source ? d->source : "");
+	job->channel = strdup(d->channel ? d->channel : "");
+	job->payload = malloc(d->len ? d->len : 1);
+	if (!job->kind || !job->what || !job->name || !job->source || !job->channel ||
+	    !job->payload) {
 		job_free(job);
 		goto oom;
 	}
-	memcpy(job->payload, payload, len);
-	job->len = len;
+	memcpy(job->payload, d->payload, d->len);
+	job->len = d->len;
 	job->steps = *steps;
 	memset(steps, 0, sizeof(*steps));
 	TAILQ_INSERT_TAIL(&r->queue, job, link);
 	r->queued++;
-	r->queued_bytes += len;
+	r->queued_bytes += d->len;
 	runner_pump(r);
 	return 0;
 oom:
-	log_drop(r, kind, what);
+	log_drop(r, d->kind, d->what);
 	jz_steps_free(steps);
 	return -1;
 }
 
 /* ---- runner ----------------------------------------------------------- */
+
+static void on_drained(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_runner *r = arg;
+
+	if (r->drained_cb)
+		r->drained_cb(r->drained_arg);
+}
 
 struct jz_runner *jz_runner_new(struct event_base *base,
 				const struct jz_runner_limits *l)
@@ -727,13 +642,27 @@ struct jz_runner *jz_runner_new(struct event_base *base,
 	r->base = base;
 	TAILQ_INIT(&r->queue);
 	TAILQ_INIT(&r->running_q);
+	r->ev_drained = evtimer_new(base, on_drained, r);
+	if (!r->ev_drained) {
+		free(r);
+		return NULL;
+	}
 	jz_runner_set_limits(r, l);
 	return r;
 }
 
 void jz_runner_set_limits(struct jz_runner *r, const struct jz_runner_limits *l)
 {
+	char *sd = l->state_dir ? strdup(l->state_dir) : NULL;
+
+	if (l->state_dir && !sd) {
+		jz_err("handlers: out of memory, state_dir unchanged");
+	} else {
+		free(r->state_dir);
+		r->state_dir = sd;
+	}
 	r->lim = *l;
+	r->lim.state_dir = NULL;	/* r->state_dir is the copy */
 	if (!r->lim.max_running)
 		r->lim.max_running = 1;
 	/* a raised limit starts waiting jobs now; a lowered one lets running ones end */
@@ -745,6 +674,36 @@ void jz_runner_get_stats(const struct jz_runner *r, struct jz_runner_stats *st)
 	*st = r->st;
 	st->running = r->running;
 	st->queued = r->queued;
+}
+
+bool jz_runner_idle(const struct jz_runner *r)
+{
+	return !r->running && !r->queued;
+}
+
+void jz_runner_drain(struct jz_runner *r, void (*done)(void *), void *arg)
+{
+	struct jz_job *job;
+	unsigned long n = 0;
+
+	r->drained_cb = done;
+	r->drained_arg = arg;
+	if (r->draining)
+		return;
+	r->draining = true;
+	while ((job = TAILQ_FIRST(&r->queue))) {
+		TAILQ_REMOVE(&r->queue, job, link);
+		jz_warn("graceful stop: %s %s for %s not started", job->kind,
+			job->what, job->channel);
+		r->queued--;
+		r->queued_bytes -= job->len;
+		r->st.dropped++;
+		n++;
+		job_free(job);
+	}
+	jz_info("graceful stop: %u handler(s) running to their end, %lu queued not started",
+		r->running, n);
+	drained_check(r);
 }
 
 void jz_runner_free(struct jz_runner *r)
@@ -770,5 +729,7 @@ void jz_runner_free(struct jz_runner *r)
 	}
 	if (r->ev_chld)
 		event_free(r->ev_chld);
+	event_free(r->ev_drained);
+	free(r->state_dir);
 	free(r);
 }

@@ -3,12 +3,20 @@
  * Handler runner: runs the steps of event handlers, eventsgw actions and
  * eventsgw commands as child processes on the daemon's event loop.
  *
- * A job is an ordered list of steps plus the event payload. Steps run one
- * after the other (payload on stdin, stdout/stderr relayed line by line to
- * the log, a non-zero exit aborts the rest, a step that cannot be executed
- * is logged and skipped, a step past the timeout is killed with its process
- * group). At most max_running jobs run at once; the others wait in a
- * bounded FIFO; a job that does not fit is dropped, counted and logged.
+ * A job is an ordered list of steps plus the event payload, run the way
+ * NethServer 8's agent runs an event handler (core/agent/hevent.go): steps
+ * one after the other in the state directory, payload on stdin, the
+ * environment of jazzd plus the state directory's "environment" file
+ * (envfile.h) plus AGENT_COMFD, AGENT_EVENT_NAME and AGENT_EVENT_SOURCE.
+ * stdout, stderr and the AGENT_COMFD pipe are relayed line by line to the
+ * log (commands on AGENT_COMFD are ignored during events, as in NS8). A
+ * non-zero exit aborts the rest, a step that cannot be executed is logged
+ * and skipped, a step past the timeout is killed with its process group.
+ * The last line of a job is NS8's: Handler of <channel> exited with status
+ * "completed" (0) | "aborted" (<code>) at step <step>.
+ *
+ * At most max_running jobs run at once; the others wait in a bounded FIFO;
+ * a job that does not fit is dropped, counted and logged.
  *
  * Children are watched through pidfds, so jazzd must not reap with
  * waitpid(-1) nor set SIGCHLD to SIG_IGN.
@@ -27,6 +35,9 @@ struct jz_runner_limits {
 	size_t queue_max;
 	size_t queue_bytes;
 	int step_timeout_ms;
+	/* working directory of the steps and where "environment" is read;
+	 * NULL: jazzd's own (NS8's agent runs in its state dir). Copied. */
+	const char *state_dir;
 };
 
 struct jz_runner_stats {
@@ -53,23 +64,40 @@ void jz_runner_free(struct jz_runner *r);
 void jz_runner_get_stats(const struct jz_runner *r, struct jz_runner_stats *st);
 
 /*
- * Collects every regular file of <dir>/<sub>/ over dirs (for the same file
- * name the later dir wins), sorted by name. Returns the number of steps
- * (0: nothing to run), -1 on allocation failure.
+ * Collects every entry but directories of <dir>/<sub>/ over dirs (for the
+ * same file name the later dir wins), sorted by name (bytes), as NS8 does:
+ * what cannot be executed is skipped with a warning when its turn comes.
+ * Returns the number of steps (0: nothing to run), -1 on allocation failure.
  */
 int jz_steps_from_dirs(char *const *dirs, size_t ndirs, const char *sub,
 		       struct jz_steps *out);
 int jz_steps_shell(const char *label, const char *command, struct jz_steps *out);
 void jz_steps_free(struct jz_steps *s);
 
+/* What a job is about; everything is copied by jz_runner_submit(). */
+struct jz_job_desc {
+	const char *kind;	/* "event", "action", "command": for the log */
+	const char *what;	/* event name, action name, pattern */
+	const char *channel;	/* the Redis channel */
+	const char *name;	/* AGENT_EVENT_NAME */
+	const char *source;	/* AGENT_EVENT_SOURCE */
+	const char *payload;	/* bytes, handed over as they are */
+	size_t len;
+};
+
 /*
- * Queues a job (steps taken over, payload copied). kind and what name it in
- * the log ("event user-logged-in", "action renew", "command <pattern>");
- * name and source become AGENT_EVENT_NAME and AGENT_EVENT_SOURCE.
- * Returns 0 when started or queued, -1 when dropped.
+ * Queues a job (steps taken over). Returns 0 when started or queued, -1
+ * when dropped (queue full, or draining).
  */
-int jz_runner_submit(struct jz_runner *r, const char *kind, const char *what,
-		     struct jz_steps *steps, const char *payload, size_t len,
-		     const char *name, const char *source);
+int jz_runner_submit(struct jz_runner *r, const struct jz_job_desc *d,
+		     struct jz_steps *steps);
+
+/*
+ * Graceful stop (SIGUSR1): from now on no job starts; the queued ones are
+ * dropped, each logged; the running ones finish. done(arg) is called once,
+ * from the event loop, when none runs any more (at once if none does).
+ */
+void jz_runner_drain(struct jz_runner *r, void (*done)(void *), void *arg);
+bool jz_runner_idle(const struct jz_runner *r);
 
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 
+#include "metrics/metrics.h"
 #include "backend.h"
 #include "callbacks.h"
 #include "log.h"
@@ -481,9 +482,13 @@ static void *worker(void *arg)
 			if (lock)
 				pthread_mutex_lock(&p->set->lock[p->idx]);
 			if (!atomic_load(&p->abandoned)) {
+				uint64_t t0 = jz_metrics_now_ns();
+
 				atomic_store(&p->thread, (unsigned long)pthread_self());
 				p->rc = backend_call(b, c);
 				atomic_store(&p->thread, 0);
+				jz_metrics_callback_duration(kind_names[c->kind],
+							     jz_metrics_now_ns() - t0);
 			}
 			if (lock)
 				pthread_mutex_unlock(&p->set->lock[p->idx]);

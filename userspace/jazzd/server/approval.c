@@ -4,6 +4,7 @@
  * another's, the peer_connection callback, the verdict cache and verdict
  * delivery. Must not change peer lists or keys.
  */
+#include "metrics/metrics.h"
 #include "server_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -80,17 +81,106 @@ static struct vcache *vcache_get(struct jz_server *srv, const char *key)
 	return v->key[0] && v->expires >= jz_now() ? v : NULL;
 }
 
+/*
+ * A conn_request as it entered: typed and checked (parse at the edge).
+ * dir says whose connection it is from the asker's side: egress, the asker
+ * is the origin; ingress, the asker is the destination (its kernel saw an
+ * authenticated packet from a peer). The cookie and rid are the asker's own
+ * handles and are only ever sent back to the asker.
+ */
+struct conn_req {
+	int proto;			/* IP protocol number */
+	char pname[8];			/* its canonical name, for the policy */
+	char src[46], dst[46];		/* canonical text of the addresses */
+	uint16_t sport, dport;
+	bool ingress;
+	bool has_cookie;
+	json_int_t cookie;
+	json_t *rid;			/* opaque, echoed to the asker only */
+	json_int_t peer;		/* the asker's kernel's peer id */
+};
+
+/* Canonical text of a v4/v6 address, or -1. */
+static int canon_ip(const char *in, char *out, size_t len)
+{
+	unsigned char b[16];
+
+	if (!in)
+		return -1;
+	if (inet_pton(AF_INET, in, b) == 1)
+		return inet_ntop(AF_INET, b, out, len) ? 0 : -1;
+	if (inet_pton(AF_INET6, in, b) == 1)
+		return inet_ntop(AF_INET6, b, out, len) ? 0 : -1;
+	return -1;
+}
+
+static int port_of(json_t *m, const char *key)
+{
+	json_t *v = json_object_get(m, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 &&
+	       json_integer_value(v) <= 65535 ? (int)json_integer_value(v) : -1;
+}
+
+static int conn_req_parse(json_t *m, struct conn_req *r, const char **why)
+{
+	const char *dir = jz_msg_str(m, "dir");
+	json_t *cookie = json_object_get(m, "cookie"), *rid = json_object_get(m, "rid");
+	int sp = port_of(m, "sport"), dp = port_of(m, "dport");
+
+	memset(r, 0, sizeof(*r));
+	r->proto = jz_ipproto_parse(jz_msg_str(m, "proto"));
+	*why = r->proto < 0 ? "bad proto" :
+	       canon_ip(jz_msg_str(m, "src"), r->src, sizeof(r->src)) ? "bad src" :
+	       canon_ip(jz_msg_str(m, "dst"), r->dst, sizeof(r->dst)) ? "bad dst" :
+	       sp < 0 || dp < 0 ? "bad port" :
+	       dir && strcmp(dir, "ingress") && strcmp(dir, "egress") ? "bad dir" :
+	       cookie && (!json_is_integer(cookie) || json_integer_value(cookie) < 0) ?
+	       "bad cookie" :
+	       rid && !json_is_integer(rid) && !json_is_string(rid) ? "bad rid" : NULL;
+	if (*why)
+		return -1;
+	{
+		char nb[8];
+
+		snprintf(r->pname, sizeof(r->pname), "%s", jz_ipproto_name(r->proto, nb));
+	}
+	r->sport = (uint16_t)sp;
+	r->dport = (uint16_t)dp;
+	r->ingress = dir && !strcmp(dir, "ingress");
+	r->has_cookie = cookie != NULL;
+	r->cookie = cookie ? json_integer_value(cookie) : 0;
+	r->rid = rid ? json_incref(rid) : NULL;
+	r->peer = jz_msg_int(m, "peer", 0);
+	return 0;
+}
+
+static void conn_req_clear(struct conn_req *r)
+{
+	json_decref(r->rid);
+	r->rid = NULL;
+}
+
 struct conn_ctx {
 	struct jz_server *srv;
 	uint64_t origin_sid, dest_sid;
 	char key[256];
-	json_t *req;		/* the request as received (with rid, cookie) */
-	bool from_ingress;	/* reported by the destination */
+	struct conn_req req;
 	uint64_t asker_sid;	/* the session that sent the request */
+	uint64_t t0_ns;		/* when the request came (metrics) */
 };
 
-/* A client may not have more than this many approvals being decided. */
+/* A client may not have more than this many approvals being decided
+ * (policy calls plus verdicts waiting for the far end's ack). */
 #define MAX_CONN_INFLIGHT 256
+
+static void inflight_done(struct jz_server *srv, uint64_t sid)
+{
+	struct session *s = find_sid(srv, sid);
+
+	if (s && s->conn_inflight)
+		s->conn_inflight--;
+}
 
 static void pv_finish(struct pending_verdict *pv)
 {
@@ -100,6 +190,7 @@ static void pv_finish(struct pending_verdict *pv)
 
 	if (o)
 		send_msg(o, json_incref(pv->to_origin));
+	inflight_done(srv, pv->origin_sid);
 	for (pp = &srv->pv; *pp; pp = &(*pp)->next) {
 		if (*pp == pv) {
 			*pp = pv->next;
@@ -132,58 +223,81 @@ void on_verdict_ack(struct session *s, json_t *m)
 	}
 }
 
-/* Destination first, then (after its ack) the origin. */
-static void deliver_verdict(struct jz_server *srv, struct session *o, struct session *d,
-			    json_t *req, bool approve, uint32_t lifetime)
+/* A verdict message about r; @peer is the other end as the receiver knows it. */
+static json_t *verdict_msg(const struct conn_req *r, bool approve, uint32_t lifetime,
+			   bool ingress, json_int_t peer)
 {
-	struct pending_verdict *pv = calloc(1, sizeof(*pv));
-	struct timeval tv = { 2, 0 };
-	const char *v = approve ? "approve" : "deny";
-	json_t *common = json_pack("{s:O,s:O,s:O,s:O,s:O,s:s,s:i}",
-				   "proto", json_object_get(req, "proto"),
-				   "src", json_object_get(req, "src"),
-				   "sport", json_object_get(req, "sport"),
-				   "dst", json_object_get(req, "dst"),
-				   "dport", json_object_get(req, "dport"),
-				   "verdict", v, "lifetime", lifetime);
-	json_t *to_d = json_deep_copy(common), *to_o = json_deep_copy(common);
+	return json_pack("{s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:s,s:I}", "type", "verdict",
+			 "proto", r->pname, "src", r->src, "sport", r->sport,
+			 "dst", r->dst, "dport", r->dport,
+			 "verdict", approve ? "approve" : "deny", "lifetime", lifetime,
+			 "dir", ingress ? "ingress" : "egress", "peer", peer);
+}
 
+/* The asker's own handles go back to the asker, and to nobody else. */
+static void add_handles(json_t *v, const struct conn_req *r)
+{
+	if (r->has_cookie)
+		json_object_set_new(v, "cookie", json_integer(r->cookie));
+	if (r->rid)
+		json_object_set(v, "rid", r->rid);
+}
+
+/* An answer to the asker alone (no policy involved, nothing held). */
+static void answer_asker(struct session *s, const struct conn_req *r, bool approve,
+			 uint32_t lifetime, json_int_t peer)
+{
+	json_t *v = verdict_msg(r, approve, lifetime, r->ingress, peer);
+
+	add_handles(v, r);
+	send_msg(s, v);
+}
+
+/*
+ * The asker was the origin (egress): the destination first, then, after
+ * its ack, the origin with its cookie. The asker was the destination
+ * (ingress): only the destination; the origin's kernel asks for its own
+ * connections itself.
+ */
+static void deliver_verdict(struct jz_server *srv, struct session *o, struct session *d,
+			    const struct conn_req *r, bool approve, uint32_t lifetime)
+{
+	struct pending_verdict *pv;
+	struct timeval tv = { 2, 0 };
+	json_t *to_d, *to_o;
+
+	if (r->ingress) {
+		answer_asker(d, r, approve, lifetime, o->lease->idx);
+		return;
+	}
+	pv = calloc(1, sizeof(*pv));
+	to_d = verdict_msg(r, approve, lifetime, true, o->lease->idx);
+	to_o = verdict_msg(r, approve, lifetime, false, d->lease->idx);
 	pv->srv = srv;
 	pv->vid = ++srv->next_vid;
 	pv->origin_sid = o->sid;
 	pv->dest_sid = d->sid;
-	json_object_set_new(to_d, "type", json_string("verdict"));
 	json_object_set_new(to_d, "vid", json_integer(pv->vid));
-	json_object_set_new(to_d, "peer", json_integer(o->lease->idx));
-	json_object_set_new(to_d, "dir", json_string("ingress"));
-	json_object_set_new(to_o, "type", json_string("verdict"));
 	json_object_set_new(to_o, "vid", json_integer(pv->vid));
-	json_object_set_new(to_o, "peer", json_integer(d->lease->idx));
-	json_object_set_new(to_o, "dir", json_string("egress"));
-	if (json_object_get(req, "cookie"))
-		json_object_set(to_o, "cookie", json_object_get(req, "cookie"));
-	if (json_object_get(req, "rid"))
-		json_object_set(to_o, "rid", json_object_get(req, "rid"));
-	json_decref(common);
+	add_handles(to_o, r);
 	pv->to_origin = to_o;
 	pv->timer = evtimer_new(srv->d->base, pv_timeout, pv);
 	pv->next = srv->pv;
 	srv->pv = pv;
+	o->conn_inflight++;	/* until pv_finish */
 	evtimer_add(pv->timer, &tv);
 	send_msg(d, to_d);
 }
 
-static json_t *conn_event(struct session *o, struct session *d, json_t *req)
+static json_t *conn_event(struct session *o, struct session *d, const struct conn_req *r)
 {
-	return json_pack("{s:s,s:s,s:s,s:O,s:O,s:s,s:O,s:O,s:O}",
+	return json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:s}",
 			 "origin_user", o->user, "origin_realm", o->realm,
 			 "origin_device", o->device,
-			 "origin_ip", json_object_get(req, "src"),
-			 "origin_port", json_object_get(req, "sport"),
+			 "origin_ip", r->src, "origin_port", r->sport,
 			 "destination_device", d->device,
-			 "destination_ip", json_object_get(req, "dst"),
-			 "destination_port", json_object_get(req, "dport"),
-			 "protocol", json_object_get(req, "proto"));
+			 "destination_ip", r->dst, "destination_port", r->dport,
+			 "protocol", r->pname);
 }
 
 static void conn_done(void *arg, struct jz_cb_call *c)
@@ -194,125 +308,102 @@ static void conn_done(void *arg, struct jz_cb_call *c)
 	struct session *d = find_sid(srv, cc->dest_sid);
 	bool approve = c->u.conn.reply.approve && !c->failed;
 	uint32_t lifetime = c->u.conn.reply.lifetime_s;
-	struct session *asker = find_sid(srv, cc->asker_sid);
 
-	if (asker && asker->conn_inflight)
-		asker->conn_inflight--;
-
+	inflight_done(srv, cc->asker_sid);
 	vcache_put(srv, cc->key, approve, lifetime);
 	if (o && d && o->state == S_ONLINE && d->state == S_ONLINE) {
 		if (jz_events_on()) {
-			json_t *ev = conn_event(o, d, cc->req);
+			json_t *ev = conn_event(o, d, &cc->req);
 
 			json_object_set_new(ev, "lifetime", json_integer(lifetime));
 			jz_event(approve ? "connection-approved" : "connection-denied", ev);
 		}
 		jz_info("approval: %s -> %s %s: %s%s", o->device, d->device,
-			json_string_value(json_object_get(cc->req, "proto")),
-			approve ? "approved" : "denied", c->failed ? " (fail-closed)" : "");
-		deliver_verdict(srv, o, d, cc->req, approve, lifetime);
+			cc->req.pname, approve ? "approved" : "denied",
+			c->failed ? " (fail-closed)" : "");
+		deliver_verdict(srv, o, d, &cc->req, approve, lifetime);
+		jz_metrics_approval(cc->t0_ns, approve);
 	}
-	json_decref(cc->req);
+	conn_req_clear(&cc->req);
 	free(cc);
+}
+
+static bool own_addr(struct session *s, const char *ip)
+{
+	return !strcmp(ip, s->lease->vip4) || !strcmp(ip, s->lease->vip6);
 }
 
 void on_conn_request(struct session *s, json_t *m)
 {
 	struct jz_server *srv = s->srv;
-	const char *proto = jz_msg_str(m, "proto"), *src = jz_msg_str(m, "src");
-	const char *dst = jz_msg_str(m, "dst"), *dir = jz_msg_str(m, "dir");
-	int sport = (int)jz_msg_int(m, "sport", -1), dport = (int)jz_msg_int(m, "dport", -1);
-	struct session *o, *d;
+	struct session *o, *d, *other_s;
 	struct jz_lease *other;
+	struct conn_req r;
 	struct conn_ctx *cc;
 	struct jz_cb_call *c;
 	struct vcache *v;
-	json_t *req;
+	const char *why;
 
-	if (!proto || !src || !dst || sport < 0 || sport > 65535 || dport < 0 ||
-	    dport > 65535) {
-		jz_warn("approval from %s: malformed request", s->device);
+	if (conn_req_parse(m, &r, &why)) {
+		jz_warn("approval from %s: malformed request (%s); ignored", s->device, why);
 		return;
 	}
-	if (dir && !strcmp(dir, "ingress")) {
-		/* reported by the destination: origin is who the kernel
-		 * authenticated the packet from, by its allowed address */
-		d = s;
-		if (strcmp(dst, s->lease->vip4) && strcmp(dst, s->lease->vip6))
-			goto spoofed;
-		other = jz_leases_by_vip(srv->leases, src);
-		o = other ? find_online_idx(srv, other->idx) : NULL;
-	} else {
-		/* the origin is the authenticated session, never a claim */
-		o = s;
-		if (strcmp(src, s->lease->vip4) && strcmp(src, s->lease->vip6))
-			goto spoofed;
-		other = jz_leases_by_vip(srv->leases, dst);
-		d = other ? find_online_idx(srv, other->idx) : NULL;
-	}
-	req = json_deep_copy(m);
-	if (!o || !d || o == d || !link_find(srv, o->lease->idx, d->lease->idx, false)) {
-		jz_info("approval from %s: %s -> %s: no such reachable device; denied",
-			s->device, src, dst);
-		if (o && d && o != d) {
-			deliver_verdict(srv, o, d, req, false, 0);
-		} else {
-			json_t *r = json_pack("{s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:i,s:s}",
-					      "type", "verdict", "proto",
-					      json_object_get(m, "proto"), "src",
-					      json_object_get(m, "src"), "sport",
-					      json_object_get(m, "sport"), "dst",
-					      json_object_get(m, "dst"), "dport",
-					      json_object_get(m, "dport"), "verdict", "deny",
-					      "lifetime", 0, "dir", dir ? dir : "egress");
-
-			if (json_object_get(m, "cookie"))
-				json_object_set(r, "cookie", json_object_get(m, "cookie"));
-			json_object_set_new(r, "peer", json_integer(jz_msg_int(m, "peer", 0)));
-			send_msg(s, r);
-		}
-		json_decref(req);
+	/* the asker's own end is the authenticated session, never a claim */
+	if (!own_addr(s, r.ingress ? r.dst : r.src)) {
+		jz_warn("approval from %s: address %s/%s is not its own; ignored",
+			s->device, r.src, r.dst);
+		conn_req_clear(&r);
 		return;
 	}
+	other = jz_leases_by_vip(srv->leases, r.ingress ? r.src : r.dst);
+	other_s = other ? find_online_idx(srv, other->idx) : NULL;
+	o = r.ingress ? other_s : s;
+	d = r.ingress ? s : other_s;
 	if (s->conn_inflight >= MAX_CONN_INFLIGHT) {
 		jz_warn("approval from %s: %u requests already pending; denied",
 			s->device, s->conn_inflight);
-		deliver_verdict(srv, o, d, req, false, 0);
-		json_decref(req);
+		answer_asker(s, &r, false, 0, other_s ? other_s->lease->idx : r.peer);
+		conn_req_clear(&r);
+		return;
+	}
+	if (!o || !d || o == d || !link_find(srv, o->lease->idx, d->lease->idx, false)) {
+		jz_info("approval from %s: %s -> %s: no such reachable device; denied",
+			s->device, r.src, r.dst);
+		/* to the asker only: the other device may not even see it */
+		answer_asker(s, &r, false, 0, r.peer);
+		conn_req_clear(&r);
 		return;
 	}
 	cc = calloc(1, sizeof(*cc));
+	cc->t0_ns = jz_metrics_now_ns();
 	cc->asker_sid = s->sid;
-	s->conn_inflight++;
 	cc->srv = srv;
 	cc->origin_sid = o->sid;
 	cc->dest_sid = d->sid;
-	cc->req = req;
-	snprintf(cc->key, sizeof(cc->key), "%u>%u %s %s:%d>%s:%d", o->lease->idx,
-		 d->lease->idx, proto, src, sport, dst, dport);
+	cc->req = r;
+	snprintf(cc->key, sizeof(cc->key), "%u>%u %s %s:%u>%s:%u", o->lease->idx,
+		 d->lease->idx, r.pname, r.src, r.sport, r.dst, r.dport);
 	v = vcache_get(srv, cc->key);
 	if (v) {
 		jz_debug("approval %s: cached %s", cc->key, v->approve ? "approve" : "deny");
-		deliver_verdict(srv, o, d, req, v->approve, v->lifetime);
-		json_decref(req);
+		deliver_verdict(srv, o, d, &r, v->approve, v->lifetime);
+		jz_metrics_approval(cc->t0_ns, v->approve);
+		conn_req_clear(&cc->req);
 		free(cc);
 		return;
 	}
+	s->conn_inflight++;
 	c = jz_cb_call_new(JZ_CB_PEER_CONNECTION);
 	c->u.conn.info.origin_username = jz_cb_strdup(c, o->user);
 	c->u.conn.info.origin_realm = jz_cb_strdup(c, o->realm);
 	c->u.conn.info.origin_device = jz_cb_strdup(c, o->device);
-	snprintf(c->u.conn.info.origin.ip, JAZZ_ADDR_MAX, "%s", src);
-	c->u.conn.info.origin.port = sport;
+	snprintf(c->u.conn.info.origin.ip, JAZZ_ADDR_MAX, "%s", r.src);
+	c->u.conn.info.origin.port = r.sport;
 	c->u.conn.info.destination_device = jz_cb_strdup(c, d->device);
-	snprintf(c->u.conn.info.destination.ip, JAZZ_ADDR_MAX, "%s", dst);
-	c->u.conn.info.destination.port = dport;
-	c->u.conn.info.protocol = jz_cb_strdup(c, proto);
+	snprintf(c->u.conn.info.destination.ip, JAZZ_ADDR_MAX, "%s", r.dst);
+	c->u.conn.info.destination.port = r.dport;
+	c->u.conn.info.protocol = jz_cb_strdup(c, cc->req.pname);
 	jz_cb_submit(srv->d->cb, c, conn_done, cc);
-	return;
-spoofed:
-	jz_warn("approval from %s: address %s/%s is not its own; ignored", s->device,
-		src, dst);
 }
 
 void on_conn_expired(struct session *s, json_t *m)

@@ -4,6 +4,7 @@
  * validate_user rounds, leases, and going online. Must not send peer
  * lists itself (it schedules a recomputation).
  */
+#include "metrics/metrics.h"
 #include "server_int.h"
 
 static void do_validate(struct session *s);
@@ -18,6 +19,7 @@ void login_failed(struct session *s, const char *reason, const char *message)
 		s->user[0] ? s->user : "?", s->realm[0] ? s->realm : "?",
 		s->method[0] ? s->method : "?", reason, message ? ": " : "",
 		message ? message : "");
+	jz_metrics_login_failed(reason);
 	EVENT("user-login-failed", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
 					     "realm", s->realm, "method", s->method,
 					     "reason", reason, "source_ip", s->ip,
@@ -34,6 +36,16 @@ static void go_online(struct session *s)
 	struct session *old;
 
 	snprintf(key, sizeof(key), "%s@%s/%s", s->user, s->realm, s->device);
+	if (cfg(srv)->max_devices > 0 && !jz_leases_find(srv->leases, key)) {
+		char pre[520];
+
+		snprintf(pre, sizeof(pre), "%s@%s/", s->user, s->realm);
+		if (jz_leases_count_prefix(srv->leases, pre) >= (size_t)cfg(srv)->max_devices) {
+			login_failed(s, "too-many-devices", "this user has max_devices devices "
+				     "already; an unused one is freed after lease_expiry");
+			return;
+		}
+	}
 	s->lease = jz_leases_get(srv->leases, key);
 	if (!s->lease) {
 		login_failed(s, "pool-full", "no free virtual address");
@@ -53,14 +65,24 @@ static void go_online(struct session *s)
 	}
 	s->state = S_ONLINE;
 	s->fresh = true;
+	jz_metrics_online(1);
+	jz_metrics_login_ok(s->login_ns);
 	set_online_idx(srv, s->lease->idx, s);
 	if (!evtimer_pending(srv->lease_ev, NULL)) {
 		struct timeval ltv = { 1, 0 };
 
 		evtimer_add(srv->lease_ev, &ltv);
 	}
+	session_online(s);
 	if (s->deadline)
 		evtimer_del(s->deadline);
+	if (s->deadline && s->cred_end) {
+		/* a session lives no longer than the ticket that opened it */
+		time_t left = s->cred_end - time(NULL);
+		struct timeval ctv = { left > 0 ? left : 0, 0 };
+
+		evtimer_add(s->deadline, &ctv);
+	}
 	bufferevent_set_timeouts(s->bev, &(struct timeval){ cfg(srv)->dead_s, 0 }, NULL);
 	send_msg(s, json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:i,s:s,s:o}",
 			      "type", "welcome", "user", s->user, "realm", s->realm,
@@ -186,14 +208,15 @@ static void authenticated(struct session *s, struct jz_krb_buf *proof,
 
 /* A Kerberos check on a worker thread (krb.c's server is thread-safe). */
 struct krb_job {
-	struct jz_krb_server *krb;
-	atomic_int *busy;
+	struct jz_server *srv;	/* its krb under krb_lock (read) */
 	bool password;
 	unsigned char *token;
 	size_t token_len;
 	unsigned char binding[JZ_BINDING_LEN];
 	bool bind;
 	struct jazz_user_key_reply secret;
+	bool no_derive;		/* per-user limit reached: cached keys only */
+	bool unknown;		/* a stand-in secret for an unknown user */
 	int rc;
 	struct jz_krb_identity id;
 	struct jz_krb_buf proof;
@@ -203,7 +226,10 @@ struct krb_job {
 static void krb_job_run(void *arg)
 {
 	struct krb_job *j = arg;
+	struct jz_krb_server *krb;
 
+	pthread_rwlock_rdlock(&j->srv->krb_lock);
+	krb = j->srv->krb;
 	if (j->password) {
 		struct jz_krb_secret sec = { 0 };
 
@@ -213,18 +239,19 @@ static void krb_job_run(void *arg)
 			sec.key = j->secret.key;
 			sec.key_len = j->secret.key_len;
 		}
-		j->rc = jz_krb_pw_verify(j->krb, j->token, j->token_len, &sec,
+		sec.no_derive = j->no_derive;
+		j->rc = jz_krb_pw_verify(krb, j->token, j->token_len, &sec,
 					 j->bind ? j->binding : NULL,
 					 j->bind ? sizeof(j->binding) : 0,
 					 &j->id, &j->proof, j->err, sizeof(j->err));
 		OPENSSL_cleanse(&j->secret, sizeof(j->secret));
 	} else {
-		j->rc = jz_krb_ap_verify(j->krb, j->token, j->token_len,
+		j->rc = jz_krb_ap_verify(krb, j->token, j->token_len,
 					 j->bind ? j->binding : NULL,
 					 j->bind ? sizeof(j->binding) : 0,
 					 &j->id, &j->proof, j->err, sizeof(j->err));
 	}
-	atomic_fetch_sub(j->busy, 1);
+	pthread_rwlock_unlock(&j->srv->krb_lock);
 }
 
 static void krb_job_done(void *arg, struct jz_cb_call *c)
@@ -233,22 +260,35 @@ static void krb_job_done(void *arg, struct jz_cb_call *c)
 	struct krb_job *j = c->u.work.arg;
 
 	s->pending = NULL;
-	if (j->rc)
+	if (j->unknown && !j->rc) {	/* cannot happen: nobody knows the key */
+		j->rc = JZ_KRB_EBADKEY;
+		jz_krb_buf_free(&j->proof);
+	}
+	if (j->rc == JZ_KRB_EBADKEY) {
+		/* unknown user and wrong password look alike on the wire */
+		jz_info("login from %s:%u: %s%s", s->ip, s->port, j->err,
+			j->unknown ? " (unknown user)" : "");
+		login_failed(s, "bad-key", "wrong user name or password");
+	} else if (j->rc) {
 		login_failed(s, jz_krb_status_name(j->rc), j->err);
-	else
+	} else {
+		s->cred_end = j->id.endtime;
 		authenticated(s, &j->proof, &j->id);
+	}
 }
 
 static void krb_submit(struct session *s, bool password,
-		       const struct jazz_user_key_reply *secret)
+		       const struct jazz_user_key_reply *secret, bool unknown)
 {
 	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_WORK);
 	struct krb_job *j = jz_cb_alloc(c, sizeof(*j));
 
-	j->krb = s->srv->krb;
-	j->busy = &s->srv->krb_busy;
-	atomic_fetch_add(j->busy, 1);
+	j->srv = s->srv;
 	j->password = password;
+	j->unknown = unknown;
+	/* the per-user budget of key derivations: past it, only a key the
+	 * cache holds (a user who logged in before) is checked */
+	j->no_derive = password && !jz_limits_login_user(s->srv, s->user, s->realm);
 	j->token = jz_cb_alloc(c, s->token_len);
 	memcpy(j->token, s->token, s->token_len);
 	j->token_len = s->token_len;
@@ -268,13 +308,56 @@ static void user_key_done(void *arg, struct jz_cb_call *c)
 	struct jazz_user_key_reply *r = &c->u.user_key.reply;
 
 	s->pending = NULL;
-	if (r->kind != JAZZ_USER_KEY_PASSWORD && r->kind != JAZZ_USER_KEY_RAW) {
-		login_failed(s, c->defaulted ? "password-login-disabled" : "unknown-user",
-			     NULL);
+	if (c->defaulted) {
+		login_failed(s, "password-login-disabled", NULL);
 		return;
 	}
-	krb_submit(s, true, r);
+	if (r->kind != JAZZ_USER_KEY_PASSWORD && r->kind != JAZZ_USER_KEY_RAW) {
+		/*
+		 * Unknown user: the same work and the same answer as a wrong
+		 * password, with a stand-in password that depends on the name
+		 * (so the key cache treats it like a real user's) and that
+		 * nobody can know (a keyed hash under a per-process key).
+		 */
+		struct jazz_user_key_reply fake = { .kind = JAZZ_USER_KEY_PASSWORD };
+
+		jz_limits_fake_password(s->srv, s->user, s->realm, fake.password,
+					sizeof(fake.password));
+		krb_submit(s, true, &fake, true);
+		OPENSSL_cleanse(&fake, sizeof(fake));
+		return;
+	}
+	krb_submit(s, true, r, false);
 	OPENSSL_cleanse(r, sizeof(*r));
+}
+
+/* Device names: 1-63 of [A-Za-z0-9._-], starting with a letter or digit. */
+static bool device_name_ok(const char *d)
+{
+	size_t n = strlen(d);
+
+	if (!n || n > 63 || !isalnum((unsigned char)d[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)d[i]) && !strchr("._-", d[i]))
+			return false;
+	return true;
+}
+
+/* An announced endpoint: an address, and the one the server sees unless
+ * the configuration trusts clients to know better (NAT, split routing). */
+static bool endpoint_ok(struct session *s, const char *ep)
+{
+	unsigned char a[16], b[16];
+	int fa = strchr(ep, ':') ? AF_INET6 : AF_INET;
+	int fb = strchr(s->ip, ':') ? AF_INET6 : AF_INET;
+
+	if (strlen(ep) >= sizeof(s->ep_ip) || inet_pton(fa, ep, a) != 1)
+		return false;
+	if (cfg(s->srv)->allow_endpoint)
+		return true;
+	return fa == fb && inet_pton(fb, s->ip, b) == 1 &&
+	       !memcmp(a, b, fa == AF_INET ? 4 : 16);
 }
 
 /* Whether the login's "features" array names @name. */
@@ -301,18 +384,31 @@ void on_login(struct session *s, json_t *m)
 		login_failed(s, "protocol", "second login message");
 		return;
 	}
-	if (!method || !dev || !tok || !*dev || strlen(dev) > 63 ||
-	    strpbrk(dev, "/@ \t\n") ||
+	if (!jz_limits_login_source(s->srv, s->src)) {
+		login_failed(s, "rate-limited", "too many logins from this address; "
+			     "try again later");
+		return;
+	}
+	if (!method || !dev || !tok ||
 	    (strcmp(method, "kerberos") && strcmp(method, "password"))) {
 		login_failed(s, "protocol", "bad login message");
 		return;
 	}
+	if (!device_name_ok(dev)) {
+		login_failed(s, "bad-device", "device names are 1-63 of A-Z a-z 0-9 . _ -, "
+			     "starting with a letter or digit");
+		return;
+	}
+	s->login_ns = jz_metrics_now_ns();
 	snprintf(s->method, sizeof(s->method), "%s", method);
 	snprintf(s->device, sizeof(s->device), "%s", dev);
 	s->ep_port = (uint16_t)jz_msg_int(m, "listen_port", 0);
 	s->takes_delta = has_feature(m, "peers_delta");
 	s->takes_more = has_feature(m, "peers_more");
-	if (ep && strlen(ep) < sizeof(s->ep_ip))
+	if (ep && !endpoint_ok(s, ep))
+		jz_warn("login from %s:%u: announced endpoint %.64s is not the address "
+			"seen (allow_endpoint = false); using %s", s->ip, s->port, ep, s->ip);
+	else if (ep)
 		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", ep);
 	s->token = jz_b64_decode(tok, &s->token_len);
 	if (!s->token || merge_data(s, json_object_get(m, "other_data"))) {
@@ -320,7 +416,7 @@ void on_login(struct session *s, json_t *m)
 		return;
 	}
 	if (!strcmp(method, "kerberos")) {
-		krb_submit(s, false, NULL);
+		krb_submit(s, false, NULL, false);
 	} else {
 		struct jz_krb_pw_hello h;
 		struct jz_cb_call *c;
@@ -328,6 +424,13 @@ void on_login(struct session *s, json_t *m)
 		rc = jz_krb_pw_peek(s->token, s->token_len, &h, err, sizeof(err));
 		if (rc) {
 			login_failed(s, jz_krb_status_name(rc), err);
+			return;
+		}
+		if (!jz_name_ok(h.user) || !jz_name_ok(h.realm)) {
+			/* kept escaped, for the log and the event only */
+			jz_escape(h.user, s->user, sizeof(s->user));
+			jz_escape(h.realm, s->realm, sizeof(s->realm));
+			login_failed(s, "malformed", "user and realm must be printable UTF-8");
 			return;
 		}
 		snprintf(s->user, sizeof(s->user), "%s", h.user);

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ struct session {
 	struct session *next, *prev;
 	uint64_t sid;
 	enum sstate state;
+	uint64_t login_ns;	/* when the login message came (metrics) */
 	evutil_socket_t fd;
 	struct bufferevent *bev;
 	char ip[46];
@@ -83,7 +85,12 @@ struct session {
 	/* this device as others' list entry, serialised once when it goes online */
 	char *ent_linked, *ent_unlinked, *ent_user;
 	size_t ent_linked_len, ent_unlinked_len, ent_user_len;
-	unsigned int conn_inflight;	/* peer_connection calls for this session */
+	unsigned int conn_inflight;	/* peer_connection calls and unacked
+					 * verdicts this session asked for */
+	unsigned char src[17];	/* its source (jz_source_key) */
+	bool halfopen;		/* counted in srv->n_halfopen (not online yet) */
+	bool read_paused;	/* answers pile up: not reading */
+	time_t cred_end;	/* the login credential ends (0: none) */
 };
 
 struct link {
@@ -118,8 +125,19 @@ struct jz_server {
 	SSL_CTX *ssl;
 	struct jz_krb_server *krb;
 	struct jz_callbacks *work;	/* Kerberos checks, off the loop */
-	atomic_int krb_busy;		/* Kerberos jobs running on workers */
-	struct event *krb_reload_ev;	/* reload waits for krb_busy == 0 */
+	/* Kerberos jobs hold it for reading while they use srv->krb; a reload
+	 * swaps srv->krb under the write lock (nothing to leak when a job is
+	 * abandoned before it runs) */
+	pthread_rwlock_t krb_lock;
+	struct event *krb_reload_ev;	/* reload retries while jobs run */
+	int krb_reload_tries;
+	struct jz_limits *lim;		/* limits.c */
+	size_t n_halfopen;		/* sessions not logged in yet */
+	int max_sessions;		/* cfg's, fitted to the descriptor limit */
+	struct event *accept_ev;	/* accepting again after an error */
+	struct event *lease_expiry_ev;
+	int accept_pause_ms;
+	double accept_fail_at;
 	struct jz_leases *leases;
 	struct event *lease_ev;		/* debounced lease file writes */
 	struct session *sessions;
@@ -188,6 +206,17 @@ void on_conn_expired(struct session *s, json_t *m);
 void login_failed(struct session *s, const char *reason, const char *message);
 void on_login(struct session *s, json_t *m);
 void on_answer(struct session *s, json_t *m);
+void jz_source_key(const struct sockaddr *sa, unsigned char key[17]);
+int jz_limits_new(struct jz_server *srv);
+void jz_limits_free(struct jz_server *srv);
+const char *jz_limits_accept(struct jz_server *srv, const unsigned char key[17]);
+bool jz_limits_login_source(struct jz_server *srv, const unsigned char key[17]);
+bool jz_limits_login_user(struct jz_server *srv, const char *user, const char *realm);
+void jz_limits_fds(struct jz_server *srv);
+void jz_limits_fake_password(struct jz_server *srv, const char *user, const char *realm,
+			     char *out, size_t outlen);
+void jz_limits_accept_error(struct evconnlistener *lis, void *arg);
+void session_online(struct session *s);
 #pragma GCC visibility pop
 
 #endif

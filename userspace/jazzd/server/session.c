@@ -10,6 +10,7 @@
  * LOGIN (waiting for the login message / callbacks) -> ONLINE -> gone.
  * One event loop; callbacks run on the dispatcher's workers (policy/).
  */
+#include "metrics/metrics.h"
 #include "server_int.h"
 
 struct jz_config *cfg(struct jz_server *srv)
@@ -96,6 +97,46 @@ static void on_message(struct session *s, json_t *m)
 		jz_debug("session %s: ignoring message %s", s->device, t);
 }
 
+/*
+ * Back-pressure: a peer that does not read its answers (pongs, lists,
+ * verdicts) is not read either until they drained below half the limit;
+ * one that lets four times the limit pile up is dropped.
+ */
+static bool out_full(struct session *s)
+{
+	size_t out = evbuffer_get_length(bufferevent_get_output(s->bev));
+	size_t lim = cfg(s->srv)->max_outbuf;
+
+	if (out > 4 * lim) {
+		session_close(s, "not reading its answers");
+		return true;
+	}
+	if (out <= lim)
+		return false;
+	if (!s->read_paused) {
+		jz_debug("session %s:%u: %zu bytes unsent; not reading", s->ip, s->port, out);
+		s->read_paused = true;
+		bufferevent_disable(s->bev, EV_READ);
+		bufferevent_setwatermark(s->bev, EV_WRITE, lim / 2, 0);
+	}
+	return true;
+}
+
+static void on_read(struct bufferevent *bev, void *arg);
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (!s->read_paused || s->state == S_CLOSING ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > cfg(s->srv)->max_outbuf / 2)
+		return;
+	s->read_paused = false;
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_enable(bev, EV_READ);
+	on_read(bev, s);
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
@@ -103,7 +144,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	json_t *m;
 	int r;
 
-	while (s->state != S_CLOSING &&
+	while (s->state != S_CLOSING && !out_full(s) &&
 	       (r = jz_frame_read(bev, cfg(s->srv)->max_frame, &m, err, sizeof(err))) != 0) {
 		if (r < 0) {
 			jz_warn("session %s:%u: %s; closing", s->ip, s->port, err);
@@ -121,6 +162,14 @@ static void on_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* Logged in: no longer counted against the pre-login limits. */
+void session_online(struct session *s)
+{
+	if (s->halfopen)
+		s->srv->n_halfopen--;
+	s->halfopen = false;
+}
+
 static void session_free(struct session *s)
 {
 	struct jz_server *srv = s->srv;
@@ -132,6 +181,8 @@ static void session_free(struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	srv->n_sessions--;
+	session_online(s);
+	jz_metrics_session(-1);
 	jz_cb_cancel(s->pending);
 	if (s->deadline)
 		event_free(s->deadline);
@@ -197,6 +248,7 @@ void session_close(struct session *s, const char *why)
 	jz_cb_cancel(s->pending);
 	s->pending = NULL;
 	if (was_online) {
+		jz_metrics_online(-1);
 		set_online_idx(s->srv, s->lease->idx, NULL);
 		u32_push(&s->srv->left, &s->srv->nleft, &s->srv->capleft, s->lease->idx);
 
@@ -262,6 +314,12 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	if (s->state == S_TLS || s->state == S_LOGIN)
 		session_close(s, s->state == S_TLS ? "TLS handshake timeout"
 					      : "login took too long");
+	else if (s->state == S_ONLINE && s->cred_end && time(NULL) >= s->cred_end) {
+		/* the ticket that opened the session ended: log in again */
+		send_msg(s, json_pack("{s:s,s:s}", "type", "bye", "reason",
+				      "credential-expired"));
+		session_close(s, "Kerberos ticket expired");
+	}
 }
 
 static void accept_done(void *arg, struct jz_cb_call *c)
@@ -283,7 +341,7 @@ static void accept_done(void *arg, struct jz_cb_call *c)
 						BEV_OPT_CLOSE_ON_FREE);
 	s->fd = -1;
 	s->state = S_TLS;
-	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	bufferevent_set_timeouts(s->bev,
 				 &(struct timeval){ cfg(srv)->handshake_timeout_s, 0 }, NULL);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -296,13 +354,22 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	struct session *s;
 	struct jz_cb_call *c;
 	struct timeval tv = { 0, 0 };
+	unsigned char key[17];
+	const char *why;
 
-	if (srv->n_sessions >= (size_t)cfg(srv)->max_sessions) {
+	jz_source_key(sa, key);
+	why = jz_limits_accept(srv, key);
+	if (why) {
+		/* closed at once, before any TLS byte or callback; logged at
+		 * debug only: a flood must not become a log flood */
 		evutil_closesocket(fd);
-		jz_warn("too many sessions; connection refused");
+		jz_debug("connection refused: %s", why);
 		return;
 	}
 	s = calloc(1, sizeof(*s));
+	memcpy(s->src, key, sizeof(key));
+	s->halfopen = true;
+	srv->n_halfopen++;
 	s->srv = srv;
 	s->fd = fd;
 	s->sid = ++srv->next_sid;
@@ -314,6 +381,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 		s->next->prev = s;
 	srv->sessions = s;
 	srv->n_sessions++;
+	jz_metrics_session(1);
 	tv.tv_sec = cfg(srv)->handshake_timeout_s + cfg(srv)->login_timeout_s;
 	s->deadline = evtimer_new(srv->d->base, on_deadline, s);
 	evtimer_add(s->deadline, &tv);
@@ -335,7 +403,19 @@ static int krb_start(struct jz_server *srv, char *err, size_t errlen)
 		.time_offset = cfg(srv)->time_offset,
 	};
 	struct jz_krb_server *k;
+	char rc[600];
 
+	if (!kc.rcache && cfg(srv)->leases && strrchr(cfg(srv)->leases, '/')) {
+		/* next to the leases (the state directory), not in /var/tmp,
+		 * which PrivateTmp= wipes at every restart */
+		snprintf(rc, sizeof(rc), "file2:%.*s/krb5.rcache2",
+			 (int)(strrchr(cfg(srv)->leases, '/') - cfg(srv)->leases),
+			 cfg(srv)->leases);
+		kc.rcache = rc;
+	}
+	if (jz_krb_enctypes_parse(cfg(srv)->enctypes, kc.enctypes, 8, &kc.n_enctypes,
+				  err, errlen))
+		return -1;
 	if (jz_krb_server_new(&kc, &k, err, errlen))
 		return -1;
 	if (srv->krb) {
@@ -347,6 +427,29 @@ static int krb_start(struct jz_server *srv, char *err, size_t errlen)
 	return 0;
 }
 
+static bool lease_in_use(void *arg, uint32_t idx)
+{
+	return find_online_idx(arg, idx) != NULL;
+}
+
+/* Online devices are seen now; leases unused for lease_expiry are freed. */
+static void on_lease_expiry(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_server *srv = arg;
+	time_t now = time(NULL);
+	size_t gone;
+
+	for (struct session *s = srv->sessions; s; s = s->next)
+		if (s->state == S_ONLINE)
+			s->lease->last_seen = now;
+	gone = jz_leases_expire(srv->leases, now - cfg(srv)->lease_expiry_s,
+				lease_in_use, srv);
+	if (gone) {
+		jz_info("leases: %zu unused for %d s freed", gone, cfg(srv)->lease_expiry_s);
+		jz_leases_flush(srv->leases);
+	}
+}
+
 static void on_lease_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
@@ -354,19 +457,30 @@ static void on_lease_flush(evutil_socket_t fd, short what, void *arg)
 	jz_leases_flush(srv->leases);
 }
 
-/* SIGHUP: swap the Kerberos server only while no worker uses it. */
+/*
+ * SIGHUP: swap the Kerberos server only while no worker uses it. Jobs hold
+ * krb_lock for reading while they run; try for the write lock every 20 ms
+ * for a second, then wait for it.
+ */
 static void krb_reload(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
 	struct timeval tv = { 0, 20000 };
 	char err[256];
 
-	if (atomic_load(&srv->krb_busy)) {
-		evtimer_add(srv->krb_reload_ev, &tv);
-		return;
+	if (pthread_rwlock_trywrlock(&srv->krb_lock)) {
+		if (++srv->krb_reload_tries < 50) {
+			evtimer_add(srv->krb_reload_ev, &tv);
+			return;
+		}
+		pthread_rwlock_wrlock(&srv->krb_lock);
 	}
+	srv->krb_reload_tries = 0;
 	if (krb_start(srv, err, sizeof(err)))
 		jz_err("reload: keeping the old Kerberos settings: %s", err);
+	else
+		jz_info("reload: Kerberos settings applied");
+	pthread_rwlock_unlock(&srv->krb_lock);
 }
 
 struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
@@ -377,6 +491,12 @@ struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
 	struct timeval tv;
 
 	srv->d = d;
+	pthread_rwlock_init(&srv->krb_lock, NULL);
+	if (jz_limits_new(srv)) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	jz_limits_fds(srv);
 	srv->ssl = jz_tls_server_ctx(d->cfg.cert, d->cfg.key, err, errlen);
 	if (!srv->ssl)
 		goto fail;
@@ -400,6 +520,14 @@ struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
 	if (!srv->lis) {
 		snprintf(err, errlen, "listen on %s: %s", d->cfg.listen, strerror(errno));
 		goto fail;
+	}
+	evconnlistener_set_error_cb(srv->lis, jz_limits_accept_error);
+	if (d->cfg.lease_expiry_s > 0) {
+		struct timeval etv = { d->cfg.lease_expiry_s / 4 > 3600 ? 3600 :
+				       d->cfg.lease_expiry_s / 4 ?: 1, 0 };
+
+		srv->lease_expiry_ev = event_new(d->base, -1, EV_PERSIST, on_lease_expiry, srv);
+		evtimer_add(srv->lease_expiry_ev, &etv);
 	}
 	srv->recompute_ev = evtimer_new(d->base, on_recompute, srv);
 	srv->rekey_ev = event_new(d->base, -1, EV_PERSIST, on_rekey, srv);
@@ -467,6 +595,12 @@ void jz_server_free(struct jz_server *srv)
 	}
 	if (srv->krb_reload_ev)
 		event_free(srv->krb_reload_ev);
+	if (srv->accept_ev)
+		event_free(srv->accept_ev);
+	if (srv->lease_expiry_ev)
+		event_free(srv->lease_expiry_ev);
+	jz_limits_free(srv);
+	pthread_rwlock_destroy(&srv->krb_lock);
 	jz_leases_free(srv->leases);
 	free(srv->links);
 	free(srv->left);

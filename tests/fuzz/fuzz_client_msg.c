@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Every message a server sends a client, through the client's parsers
+ * (client/cmsg.c): the input is one JSON message; each parser runs on it,
+ * and the server's text goes through the escaper. */
+#include "client/cmsg.h"
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	json_t *m = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+	struct jz_cm_auth a;
+	struct jz_cm_challenge ch;
+	struct jz_cm_welcome w;
+	struct jz_cm_peers p;
+	struct jz_cm_key k;
+	struct jz_cm_key_swap sw;
+	struct jz_cm_verdict v;
+	char err[256], esc[1024], *s;
+
+	if (!m) {
+		/* the escaper on raw bytes too */
+		s = strndup((const char *)data, size);
+		jz_cm_escape(s, esc, sizeof(esc));
+		jz_cm_escape(s, esc, 7);
+		free(s);
+		return 0;
+	}
+	if (!jz_cm_auth(m, &a, err, sizeof(err)))
+		jz_cm_auth_free(&a);
+	if (!jz_cm_challenge(m, &ch, err, sizeof(err)))
+		for (size_t i = 0; i < ch.n; i++)
+			jz_cm_escape(ch.p[i].text, esc, sizeof(esc));
+	jz_cm_welcome(m, &w, err, sizeof(err));
+	for (int delta = 0; delta < 2; delta++)
+		if (!jz_cm_peers(m, delta, 64, &p, err, sizeof(err)))
+			jz_cm_peers_free(&p);
+	jz_cm_key(m, &k, err, sizeof(err));
+	jz_cm_key_swap(m, &sw, err, sizeof(err));
+	jz_cm_verdict(m, &v, err, sizeof(err));
+	json_decref(m);
+	return 0;
+}

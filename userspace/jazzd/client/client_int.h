@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Inside the client device (client/): the client's state, shared by
+ * client.c (connection, login, messages) and peers.c (what the server's
+ * peer lists, keys and verdicts may install in the kernel).
+ */
+#ifndef JAZZD_CLIENT_INT_H
+#define JAZZD_CLIENT_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <event2/bufferevent.h>
+#include <openssl/ssl.h>
+
+#include "client/cmsg.h"
+#include "core/jazzd.h"
+#include "core/proto.h"
+#include "kernel/kernel.h"
+#include "auth/krb.h"
+
+enum cstate { C_IDLE, C_CONNECTING, C_LOGIN, C_ONLINE };
+
+struct kpeer_state {
+	struct jz_kpeer p;
+	bool present;		/* installed in the kernel */
+	bool has_key;		/* a key is in the primary slot */
+	int pending_key_id;	/* installed in secondary, waiting for swap */
+	int active_key_id;	/* the key this end sends with (primary) */
+	bool seen;		/* in the latest list */
+	bool carried;		/* from before this session, not listed since */
+};
+
+/*
+ * After a reconnect (say the server restarted) the devices log in again one
+ * by one, and the server's first lists lack those not back yet. Peers
+ * installed in an earlier session stay this long unless listed, so working
+ * tunnels do not go down while everyone reconnects.
+ */
+#define CARRY_GRACE_S 20
+
+struct jz_client {
+	struct jz_daemon *d;
+	enum cstate state;
+	SSL_CTX *ssl;
+	struct bufferevent *bev;
+	struct event *retry_ev, *ping_ev, *carry_ev;
+	int backoff_s;
+	struct jz_kernel *k;
+	struct jz_krb_client *krb;
+	struct jz_krb_pw_client *pw;
+	unsigned char binding[JZ_BINDING_LEN];
+	bool proven;		/* the server's proof of identity checked out */
+	uint32_t my_id;
+	char vip4[46], vip6[46];
+	struct kpeer_state *peers;
+	size_t n_peers, cap_peers;
+	struct jz_cm_peer *view;	/* the server's list for us (<= max_peers) */
+	size_t n_view, cap_view;
+	struct jz_cm_peer *pend;	/* a list coming in parts: entries so far */
+	size_t n_pend, cap_pend;	/* (n_pend <= max_peers, else disconnect) */
+	unsigned int pend_next;	/* the part expected next */
+	bool in_parts;		/* a list in parts is in progress */
+	uint64_t next_rid;
+	bool stopping;
+};
+
+static inline struct jz_config *cfg(struct jz_client *c)
+{
+	return &c->d->cfg;
+}
+
+/* client.c */
+void client_send(struct jz_client *c, json_t *m);
+void client_drop(struct jz_client *c, const char *why);
+
+/* peers.c: addr inside the CIDR pool of family af? (*pool_plen: its length) */
+bool client_in_pool(int af, const char *addr, const char *pool, int *pool_plen);
+void client_on_peers(struct jz_client *c, json_t *m, bool delta);
+void client_on_key(struct jz_client *c, json_t *m);
+void client_on_key_swap(struct jz_client *c, json_t *m);
+void client_on_verdict(struct jz_client *c, json_t *m);
+void client_on_carry_over(evutil_socket_t fd, short what, void *arg);
+void client_parts_end(struct jz_client *c);
+
+#endif

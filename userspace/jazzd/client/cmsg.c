@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The server's messages to a client, parsed and checked where they enter. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include "client/cmsg.h"
+#include "core/jazzd.h"
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+
+/* Optional string field into dst; -1 if present but not a string or too long. */
+static int get_str(json_t *o, const char *key, char *dst, size_t size, bool required)
+{
+	json_t *v = json_object_get(o, key);
+	size_t n;
+
+	dst[0] = 0;
+	if (!v)
+		return required ? -1 : 0;
+	if (!json_is_string(v))
+		return -1;
+	n = json_string_length(v);
+	if (n >= size || memchr(json_string_value(v), 0, n))
+		return -1;
+	memcpy(dst, json_string_value(v), n + 1);
+	return 0;
+}
+
+/* Integer field in [lo, hi]; dflt when absent; -1 when wrong. */
+static int get_int(json_t *o, const char *key, long long lo, long long hi,
+		   long long dflt, long long *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v) {
+		*out = dflt;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static bool is_ip(int af, const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(af, s, buf) == 1;
+}
+
+int jz_cm_auth(json_t *m, struct jz_cm_auth *a, char *err, size_t errlen)
+{
+	char p64[8192];
+
+	memset(a, 0, sizeof(*a));
+	if (get_str(m, "user", a->user, sizeof(a->user), true) ||
+	    get_str(m, "realm", a->realm, sizeof(a->realm), true))
+		FAIL("auth: user and realm must be strings of at most %d bytes",
+		     JZ_CM_NAME - 1);
+	if (get_str(m, "proof", p64, sizeof(p64), true) || !p64[0])
+		FAIL("auth: no proof");
+	a->proof = jz_b64_decode(p64, &a->proof_len);
+	if (!a->proof)
+		FAIL("auth: the proof is not base64");
+	return 0;
+}
+
+void jz_cm_auth_free(struct jz_cm_auth *a)
+{
+	free(a->proof);
+	a->proof = NULL;
+}
+
+int jz_cm_challenge(json_t *m, struct jz_cm_challenge *c, char *err, size_t errlen)
+{
+	json_t *arr = json_object_get(m, "prompts"), *p;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	if (get_int(m, "round", 0, 1000, 0, &c->round))
+		FAIL("challenge: bad round");
+	if (get_str(m, "message", c->message, sizeof(c->message), false))
+		FAIL("challenge: message is not a string of at most %d bytes",
+		     JZ_CM_TEXT - 1);
+	if (!json_is_array(arr) || !json_array_size(arr) ||
+	    json_array_size(arr) > JZ_CM_PROMPTS)
+		FAIL("challenge: prompts must be 1-%d items", JZ_CM_PROMPTS);
+	json_array_foreach(arr, i, p) {
+		struct jz_cm_prompt *q = &c->p[i];
+		json_t *s = json_object_get(p, "secret");
+
+		if (!json_is_object(p) ||
+		    get_str(p, "code", q->code, sizeof(q->code), true) || !q->code[0] ||
+		    get_str(p, "text", q->text, sizeof(q->text), false) ||
+		    (s && !json_is_boolean(s)))
+			FAIL("challenge: prompt %zu is malformed", i);
+		for (const char *x = q->code; *x; x++)
+			if ((unsigned char)*x <= ' ' || *x == '=' || *x == 0x7f)
+				FAIL("challenge: prompt %zu: a code of blanks, '=' or control characters",
+				     i);
+		if (!q->text[0])
+			memcpy(q->text, q->code, sizeof(q->code));
+		q->secret = json_is_true(s);
+	}
+	c->n = i;
+	return 0;
+}
+
+int jz_cm_welcome(json_t *m, struct jz_cm_welcome *w, char *err, size_t errlen)
+{
+	long long id, p4, p6;
+
+	memset(w, 0, sizeof(*w));
+	if (get_int(m, "id", 1, UINT32_MAX, 0, &id) || !id)
+		FAIL("welcome: no device id");
+	if (get_str(m, "user", w->user, sizeof(w->user), false) ||
+	    get_str(m, "realm", w->realm, sizeof(w->realm), false) ||
+	    get_str(m, "device", w->device, sizeof(w->device), false))
+		FAIL("welcome: user, realm or device malformed");
+	if (get_str(m, "vip4", w->vip4, sizeof(w->vip4), false) ||
+	    get_str(m, "vip6", w->vip6, sizeof(w->vip6), false))
+		FAIL("welcome: vip4/vip6 malformed");
+	if (!w->vip4[0] && !w->vip6[0])
+		FAIL("welcome: no address");
+	if (w->vip4[0] && !is_ip(AF_INET, w->vip4))
+		FAIL("welcome: vip4 is not an IPv4 address");
+	if (w->vip6[0] && !is_ip(AF_INET6, w->vip6))
+		FAIL("welcome: vip6 is not an IPv6 address");
+	if (get_int(m, "prefix4", 0, 32, 16, &p4) || get_int(m, "prefix6", 0, 128, 64, &p6))
+		FAIL("welcome: prefix4/prefix6 out of range");
+	w->id = (uint32_t)id;
+	w->prefix4 = (int)p4;
+	w->prefix6 = (int)p6;
+	return 0;
+}
+
+static void peer_parse(json_t *e, struct jz_cm_peer *p)
+{
+	json_t *ep = json_object_get(e, "endpoint");
+	long long id, port;
+
+	memset(p, 0, sizeof(*p));
+	if (!json_is_object(e) || get_int(e, "id", 1, UINT32_MAX, 0, &id) || !id) {
+		snprintf(p->bad, sizeof(p->bad), "no id");
+		return;
+	}
+	p->id = (uint32_t)id;
+	p->linked = json_is_true(json_object_get(e, "linked"));
+	if (get_str(e, "device", p->device, sizeof(p->device), false))
+		snprintf(p->bad, sizeof(p->bad), "device name malformed");
+	else if (get_str(e, "vip4", p->vip4, sizeof(p->vip4), false) ||
+		 get_str(e, "vip6", p->vip6, sizeof(p->vip6), false))
+		snprintf(p->bad, sizeof(p->bad), "vip4/vip6 malformed");
+	else if (ep && (!json_is_object(ep) ||
+			get_str(ep, "ip", p->ep_ip, sizeof(p->ep_ip), true) ||
+			get_int(ep, "port", 1, 65535, 0, &port) || !port ||
+			(!is_ip(AF_INET, p->ep_ip) && !is_ip(AF_INET6, p->ep_ip))))
+		snprintf(p->bad, sizeof(p->bad), "endpoint is not an address and port");
+	else if (ep)
+		p->ep_port = (uint16_t)port;
+}
+
+int jz_cm_peers(json_t *m, bool delta, size_t max, struct jz_cm_peers *p,
+		char *err, size_t errlen)
+{
+	json_t *set = json_object_get(m, delta ? "set" : "peers");
+	json_t *del = json_object_get(m, "del"), *e, *more = json_object_get(m, "more");
+	long long part;
+	size_t i, n;
+
+	memset(p, 0, sizeof(*p));
+	p->delta = delta;
+	if (!delta) {
+		p->bad_part = true;
+		if (get_int(m, "part", 0, JZ_CM_MAX_PART, 0, &part))
+			FAIL("peers: \"part\" is not an integer in [0, %d]", JZ_CM_MAX_PART);
+		if (more && !json_is_boolean(more))
+			FAIL("peers: \"more\" is not a boolean");
+		p->bad_part = false;
+		p->part = (unsigned int)part;
+		p->more = json_is_true(more);
+	}
+	if ((set || !delta) && !json_is_array(set))
+		FAIL("%s: %s is not an array", delta ? "peers_delta" : "peers",
+		     delta ? "set" : "peers");
+	if (delta && del && !json_is_array(del))
+		FAIL("peers_delta: del is not an array");
+	p->total = json_array_size(set);
+	n = p->total < max ? p->total : max;
+	p->set = calloc(n ? n : 1, sizeof(*p->set));
+	p->del = calloc(json_array_size(del) ? json_array_size(del) : 1, sizeof(*p->del));
+	if (!p->set || !p->del) {
+		jz_cm_peers_free(p);
+		FAIL("out of memory");
+	}
+	json_array_foreach(set, i, e) {
+		if (i == n)
+			break;
+		peer_parse(e, &p->set[p->n_set++]);
+	}
+	json_array_foreach(del, i, e) {
+		if (!json_is_integer(e) || json_integer_value(e) < 1 ||
+		    json_integer_value(e) > UINT32_MAX)
+			continue;
+		p->del[p->n_del++] = (uint32_t)json_integer_value(e);
+	}
+	return 0;
+}
+
+void jz_cm_peers_free(struct jz_cm_peers *p)
+{
+	free(p->set);
+	free(p->del);
+	p->set = NULL;
+	p->del = NULL;
+}
+
+static int get_keydir(json_t *o, uint8_t key[32], uint8_t salt[4])
+{
+	char k64[64], s64[16];
+	size_t kl = 0, sl = 0;
+	unsigned char *k, *s;
+	int ok;
+
+	if (!json_is_object(o) || get_str(o, "key", k64, sizeof(k64), true) ||
+	    get_str(o, "salt", s64, sizeof(s64), true))
+		return -1;
+	k = jz_b64_decode(k64, &kl);
+	s = jz_b64_decode(s64, &sl);
+	ok = k && s && kl == 32 && sl == 4;
+	if (ok) {
+		memcpy(key, k, 32);
+		memcpy(salt, s, 4);
+	}
+	if (k)
+		OPENSSL_cleanse(k, kl);
+	free(k);
+	free(s);
+	return ok ? 0 : -1;
+}
+
+int jz_cm_key(json_t *m, struct jz_cm_key *k, char *err, size_t errlen)
+{
+	char cipher[32];
+	long long peer, id;
+
+	memset(k, 0, sizeof(*k));
+	if (get_int(m, "peer", 1, UINT32_MAX, 0, &peer) || !peer)
+		FAIL("key: no peer");
+	k->peer = (uint32_t)peer;
+	if (get_int(m, "key_id", 0, 255, 0, &id))
+		FAIL("key for peer %u: key_id not 0-255", k->peer);
+	k->key_id = (uint8_t)id;
+	if (get_str(m, "cipher", cipher, sizeof(cipher), false))
+		FAIL("key for peer %u: cipher malformed", k->peer);
+	if (!strcmp(cipher, "aes-256-gcm"))
+		k->aes = true;
+	else if (cipher[0] && strcmp(cipher, "chacha20-poly1305"))
+		FAIL("key for peer %u: unknown cipher", k->peer);
+	if (get_keydir(json_object_get(m, "tx"), k->tx_key, k->tx_salt) ||
+	    get_keydir(json_object_get(m, "rx"), k->rx_key, k->rx_salt)) {
+		OPENSSL_cleanse(k, sizeof(*k));
+		FAIL("malformed key for peer %u", (unsigned)peer);
+	}
+	return 0;
+}
+
+int jz_cm_key_swap(json_t *m, struct jz_cm_key_swap *s, char *err, size_t errlen)
+{
+	long long peer, id;
+
+	if (get_int(m, "peer", 1, UINT32_MAX, 0, &peer) || !peer ||
+	    get_int(m, "key_id", 0, 255, -1, &id) || id < 0)
+		FAIL("key_swap: bad peer or key_id");
+	s->peer = (uint32_t)peer;
+	s->key_id = (int)id;
+	return 0;
+}
+
+int jz_cm_verdict(json_t *m, struct jz_cm_verdict *v, char *err, size_t errlen)
+{
+	char verdict[16], dir[16];
+	long long x;
+	json_t *vid = json_object_get(m, "vid");
+
+	memset(v, 0, sizeof(*v));
+	if (get_str(m, "verdict", verdict, sizeof(verdict), true) ||
+	    (strcmp(verdict, "approve") && strcmp(verdict, "deny")))
+		FAIL("verdict: neither approve nor deny");
+	v->approve = !strcmp(verdict, "approve");
+	if (get_str(m, "dir", dir, sizeof(dir), false) ||
+	    (dir[0] && strcmp(dir, "ingress") && strcmp(dir, "egress")))
+		FAIL("verdict: bad dir");
+	v->ingress = !strcmp(dir, "ingress");
+	if (get_str(m, "proto", v->proto, sizeof(v->proto), false))
+		FAIL("verdict: bad proto");
+	if (get_str(m, "src", v->src, sizeof(v->src), false) ||
+	    get_str(m, "dst", v->dst, sizeof(v->dst), false) ||
+	    (v->src[0] && !is_ip(AF_INET, v->src) && !is_ip(AF_INET6, v->src)) ||
+	    (v->dst[0] && !is_ip(AF_INET, v->dst) && !is_ip(AF_INET6, v->dst)))
+		FAIL("verdict: src/dst are not addresses");
+	if (get_int(m, "sport", 0, 65535, 0, &x))
+		FAIL("verdict: bad sport");
+	v->sport = (uint16_t)x;
+	if (get_int(m, "dport", 0, 65535, 0, &x))
+		FAIL("verdict: bad dport");
+	v->dport = (uint16_t)x;
+	if (get_int(m, "peer", 0, UINT32_MAX, 0, &x))
+		FAIL("verdict: bad peer");
+	v->peer = (uint32_t)x;
+	if (get_int(m, "lifetime", 0, UINT32_MAX, 0, &x))
+		FAIL("verdict: bad lifetime");
+	v->lifetime = (uint32_t)x;
+	if (get_int(m, "cookie", 0, INT64_MAX, 0, &x))
+		FAIL("verdict: bad cookie");
+	v->cookie = (uint64_t)x;
+	if (vid) {
+		if (!json_is_integer(vid))
+			FAIL("verdict: vid is not an integer");
+		v->has_vid = true;
+		v->vid = json_integer_value(vid);
+	}
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (without control characters
+ * beyond ASCII's: C1 controls U+0080-U+009F are escaped too), or 0. */
+static size_t utf8_ok(const unsigned char *s)
+{
+	size_t n;
+	uint32_t cp;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+	cp = s[0] & (0x3f >> (n - 1));
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return n;
+}
+
+void jz_cm_escape(const char *in, char *out, size_t outlen)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0;
+
+	if (!outlen)
+		return;
+	while (*s) {
+		char tmp[8];
+		size_t n = 0, u;
+
+		if (*s == '\\')
+			n = (size_t)snprintf(tmp, sizeof(tmp), "\\\\");
+		else if (*s == '\n')
+			n = (size_t)snprintf(tmp, sizeof(tmp), "\\n");
+		else if (*s == '\r')
+			n = (size_t)snprintf(tmp, sizeof(tmp), "\\r");
+		else if (*s == '\t')
+			n = (size_t)snprintf(tmp, sizeof(tmp), "\\t");
+		else if (*s >= 0x20 && *s < 0x7f)
+			tmp[n++] = (char)*s;
+		else if (*s >= 0x80 && (u = utf8_ok(s))) {
+			if (o + u >= outlen)
+				break;
+			memcpy(out + o, s, u);
+			o += u;
+			s += u;
+			continue;
+		} else
+			n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", *s);
+		if (o + n >= outlen)
+			break;
+		memcpy(out + o, tmp, n);
+		o += n;
+		s++;
+	}
+	out[o] = 0;
+}
