@@ -69,6 +69,7 @@ void client_drop(struct jz_client *c, const char *why)
 	}
 	if (c->ping_ev)
 		evtimer_del(c->ping_ev);
+	client_parts_end(c);	/* a list in parts ends with its session */
 	c->state = C_IDLE;
 	c->proven = false;
 	if (!c->stopping)
@@ -296,10 +297,10 @@ static int send_login(struct jz_client *c)
 	}
 	b64 = jz_b64_encode(tok.data, tok.len);
 	jz_krb_buf_free(&tok);
-	m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[ss]}", "type", "login", "method",
+	m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[sss]}", "type", "login", "method",
 		      cfg(c)->method, "device", cfg(c)->device, "token", b64,
 		      "listen_port", c->k->ops->listen_port(c->k), "other_data",
-		      "features", "peers_delta", "key_swap_ack");
+		      "features", "peers_delta", "key_swap_ack", "peers_more");
 	free(b64);
 	if (cfg(c)->endpoint) {
 		char host[64];
@@ -690,5 +691,6 @@ void jz_client_free(struct jz_client *c)
 		SSL_CTX_free(c->ssl);
 	free(c->peers);
 	free(c->view);
+	free(c->pend);
 	free(c);
 }

@@ -56,6 +56,10 @@ struct jz_client {
 	size_t n_peers, cap_peers;
 	struct jz_cm_peer *view;	/* the server's list for us (<= max_peers) */
 	size_t n_view, cap_view;
+	struct jz_cm_peer *pend;	/* a list coming in parts: entries so far */
+	size_t n_pend, cap_pend;	/* (n_pend <= max_peers, else disconnect) */
+	unsigned int pend_next;	/* the part expected next */
+	bool in_parts;		/* a list in parts is in progress */
 	uint64_t next_rid;
 	bool stopping;
 };
@@ -76,5 +80,6 @@ void client_on_key(struct jz_client *c, json_t *m);
 void client_on_key_swap(struct jz_client *c, json_t *m);
 void client_on_verdict(struct jz_client *c, json_t *m);
 void client_on_carry_over(evutil_socket_t fd, short what, void *arg);
+void client_parts_end(struct jz_client *c);
 
 #endif

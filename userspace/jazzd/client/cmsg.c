@@ -168,11 +168,22 @@ int jz_cm_peers(json_t *m, bool delta, size_t max, struct jz_cm_peers *p,
 		char *err, size_t errlen)
 {
 	json_t *set = json_object_get(m, delta ? "set" : "peers");
-	json_t *del = json_object_get(m, "del"), *e;
+	json_t *del = json_object_get(m, "del"), *e, *more = json_object_get(m, "more");
+	long long part;
 	size_t i, n;
 
 	memset(p, 0, sizeof(*p));
 	p->delta = delta;
+	if (!delta) {
+		p->bad_part = true;
+		if (get_int(m, "part", 0, JZ_CM_MAX_PART, 0, &part))
+			FAIL("peers: \"part\" is not an integer in [0, %d]", JZ_CM_MAX_PART);
+		if (more && !json_is_boolean(more))
+			FAIL("peers: \"more\" is not a boolean");
+		p->bad_part = false;
+		p->part = (unsigned int)part;
+		p->more = json_is_true(more);
+	}
 	if ((set || !delta) && !json_is_array(set))
 		FAIL("%s: %s is not an array", delta ? "peers_delta" : "peers",
 		     delta ? "set" : "peers");

@@ -57,10 +57,15 @@ struct jz_cm_peer {
 	char bad[96];
 };
 
-/* "peers" (delta false: set is the whole list) or "peers_delta". At most
- * max entries are parsed from set; total counts them all. */
+/* "peers" (delta false: set is the whole list, or part "part" of it, more
+ * to come while "more") or "peers_delta". At most max entries are parsed
+ * from set; total counts them all. bad_part: the parse failed on "part" or
+ * "more" (a protocol error, not a list to skip). */
+#define JZ_CM_MAX_PART 1000000
 struct jz_cm_peers {
 	bool delta;
+	unsigned int part;
+	bool more, bad_part;
 	struct jz_cm_peer *set;
 	size_t n_set, total;
 	uint32_t *del;

@@ -189,18 +189,119 @@ static void too_many(struct jz_client *c, size_t n)
 		n, max_peers(c));
 }
 
-/* "peers": the complete list; "peers_delta": entries set, ids removed. */
+/* Sets entries (by id) into v[0..*n) of room cap: how many did not fit. */
+static size_t view_set(struct jz_cm_peer *v, size_t *n, size_t cap,
+		       const struct jz_cm_peer *set, size_t n_set)
+{
+	size_t i, j;
+
+	for (i = 0; i < n_set; i++) {
+		if (!set[i].id)
+			continue;
+		for (j = 0; j < *n && v[j].id != set[i].id; j++)
+			;
+		if (j == *n) {
+			if (*n >= cap)
+				return n_set - i;
+			(*n)++;
+		}
+		v[j] = set[i];
+	}
+	return 0;
+}
+
+/* The list in parts (if any) is over: its entries are dropped. */
+void client_parts_end(struct jz_client *c)
+{
+	free(c->pend);
+	c->pend = NULL;
+	c->n_pend = c->cap_pend = 0;
+	c->pend_next = 0;
+	c->in_parts = false;
+}
+
+/*
+ * One part of a list in parts ("part" 0, 1, ... with "more" on all but
+ * the last). The entries so far count toward max_peers: a server that
+ * sends more is disconnected, as is one that skips or repeats a part.
+ * 1: the list is complete and is now the view; 0: more to come; -1: the
+ * connection was dropped.
+ */
+static int list_part(struct jz_client *c, const struct jz_cm_peers *pl)
+{
+	char why[160];
+
+	if (pl->part == 0) {
+		client_parts_end(c);
+		c->pend = calloc(max_peers(c), sizeof(*c->pend));
+		if (!c->pend) {
+			client_drop(c, "peer list in parts: out of memory");
+			return -1;
+		}
+		c->cap_pend = max_peers(c);
+		c->in_parts = true;
+	} else if (!c->in_parts || pl->part != c->pend_next) {
+		if (c->in_parts)
+			snprintf(why, sizeof(why), "bad peer list part: part %u, expected %u",
+				 pl->part, c->pend_next);
+		else
+			snprintf(why, sizeof(why),
+				 "bad peer list part: part %u without a list in progress",
+				 pl->part);
+		client_drop(c, why);
+		return -1;
+	}
+	if (pl->total > pl->n_set ||
+	    view_set(c->pend, &c->n_pend, c->cap_pend, pl->set, pl->n_set)) {
+		snprintf(why, sizeof(why), "peer list in parts: part %u brings it over "
+			 "max_peers = %zu entries", pl->part, c->cap_pend);
+		client_drop(c, why);
+		return -1;
+	}
+	c->pend_next = pl->part + 1;
+	if (pl->more)
+		return 0;
+	free(c->view);
+	c->view = c->pend;
+	c->n_view = c->n_pend;
+	c->cap_view = c->cap_pend;
+	c->pend = NULL;
+	client_parts_end(c);
+	return 1;
+}
+
+/* "peers": the complete list (maybe in parts); "peers_delta": entries set,
+ * ids removed. */
 void client_on_peers(struct jz_client *c, json_t *m, bool delta)
 {
 	struct jz_cm_peers pl;
 	size_t i, j, over = 0;
-	char err[256];
+	char err[256], why[300];
 
 	if (jz_cm_peers(m, delta, max_peers(c), &pl, err, sizeof(err))) {
+		if (pl.bad_part) {
+			snprintf(why, sizeof(why), "bad peer list part: %s", err);
+			client_drop(c, why);
+			return;
+		}
 		jz_warn("%s: ignored", err);
 		return;
 	}
+	if (delta && c->in_parts) {
+		jz_cm_peers_free(&pl);
+		client_drop(c, "peer list delta inside a list in parts");
+		return;
+	}
+	if (!delta && (pl.part || pl.more)) {
+		int r = list_part(c, &pl);
+
+		jz_cm_peers_free(&pl);
+		if (r > 0)
+			apply_peers(c);
+		return;
+	}
 	if (!delta) {
+		client_parts_end(c);	/* a whole list replaces one in parts */
 		free(c->view);
 		c->view = NULL;
 		c->n_view = 0;
@@ -222,24 +323,12 @@ void client_on_peers(struct jz_client *c, json_t *m, bool delta)
 				c->view[j] = c->view[--c->n_view];
 				break;
 			}
-	for (i = 0; i < pl.n_set; i++) {
-		const struct jz_cm_peer *e = &pl.set[i];
-
-		if (!e->id)
-			continue;
-		for (j = 0; j < c->n_view && c->view[j].id != e->id; j++)
-			;
-		if (j == c->n_view) {
-			/* max_peers may have shrunk on a reload since the
-			 * view was made: the smaller bound holds */
-			if (c->n_view >= max_peers(c) || c->n_view >= c->cap_view) {
-				over = c->n_view + pl.n_set - i;
-				break;
-			}
-			c->n_view++;
-		}
-		c->view[j] = *e;
-	}
+	/* max_peers may have shrunk on a reload since the view was made:
+	 * the smaller bound holds */
+	j = view_set(c->view, &c->n_view, c->cap_view < max_peers(c) ? c->cap_view :
+		     max_peers(c), pl.set, pl.n_set);
+	if (j && !over)
+		over = c->n_view + j;
 	if (over)
 		too_many(c, over);
 	jz_cm_peers_free(&pl);

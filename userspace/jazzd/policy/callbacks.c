@@ -79,6 +79,9 @@ struct jz_cb_priv {
 	struct strnode *mem;
 	struct jz_cb_call *qnext;	/* submit queue */
 	struct jz_cb_call *dnext;	/* done list */
+	struct jz_cb_call *hnext;	/* held peer_filter calls (loop thread) */
+	bool held;		/* waiting in the held queue */
+	bool dispatched;	/* counted in filter_inflight */
 };
 
 struct jz_callbacks {
@@ -96,7 +99,18 @@ struct jz_callbacks {
 	struct jz_cb_call *qhead, *qtail;
 	bool stopping;
 	struct jz_cb_stats stats;
+	/*
+	 * Back-pressure for peer_filter: at most n_threads calls are with the
+	 * workers at once, the rest wait here (loop thread only) and their
+	 * timeout starts when they go to a worker, so a join burst's queue
+	 * does not eat the callback's time. A held call that waits longer than
+	 * JZ_CB_HOLD_FACTOR timeouts fails (workers stuck in callbacks).
+	 */
+	struct jz_cb_call *hhead, *htail;
+	int filter_inflight;
 };
+
+#define JZ_CB_HOLD_FACTOR 20
 
 static const char *const kind_names[] = {
 	"accept_conn", "user_key", "validate_user", "peer_filter", "peer_connection",
@@ -274,6 +288,44 @@ static bool reply_valid(struct jz_cb_call *c)
 	}
 }
 
+static void queue_push(struct jz_callbacks *cb, struct jz_cb_call *c);
+static void call_free(struct jz_cb_call *c);
+static void arm_timer(struct jz_callbacks *cb, struct jz_cb_call *c, int ms);
+
+/* How many peer_filter calls @c's backend may run at once. */
+static int filter_room(struct jz_callbacks *cb, struct jz_cb_call *c)
+{
+	struct jz_cb_priv *p = c->priv;
+
+	return p->idx >= 0 && !p->set->b[p->idx]->concurrent ? 1 : cb->n_threads;
+}
+
+/*
+ * Loop thread: held peer_filter calls go to the workers while there is
+ * room (a backend that is not concurrent runs one at a time anyway: one
+ * at a time is all it gets, or the others' wait would count as theirs).
+ */
+static void filter_pump(struct jz_callbacks *cb)
+{
+	while (cb->hhead && cb->filter_inflight < filter_room(cb, cb->hhead)) {
+		struct jz_cb_call *c = cb->hhead;
+		struct jz_cb_priv *p = c->priv;
+
+		cb->hhead = p->hnext;
+		if (!cb->hhead)
+			cb->htail = NULL;
+		p->held = false;
+		if (p->delivered || atomic_load(&p->abandoned)) {
+			call_free(c);
+			continue;
+		}
+		p->dispatched = true;
+		cb->filter_inflight++;
+		arm_timer(cb, c, cb->timeout_ms);
+		queue_push(cb, c);
+	}
+}
+
 static void call_free(struct jz_cb_call *c)
 {
 	struct jz_cb_priv *p = c->priv;
@@ -323,6 +375,10 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		struct jz_cb_priv *p = c->priv;
 
 		next = p->dnext;
+		if (p->dispatched) {
+			p->dispatched = false;
+			cb->filter_inflight--;
+		}
 		if (!p->delivered && !atomic_load(&p->abandoned)) {
 			if (p->rc != JAZZ_CB_OK || !reply_valid(c)) {
 				jz_warn("callback %s (%s) failed: %s; fail-closed",
@@ -336,6 +392,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		}
 		call_free(c);
 	}
+	filter_pump(cb);
 }
 
 /* Worker: hand a finished call back to the loop. */
@@ -367,6 +424,14 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 
 	atomic_store(&p->abandoned, true);
 	cb->stats.timeouts++;
+	if (p->held) {
+		/* never reached a worker: filter_pump frees it */
+		jz_warn("callback %s (%s) waited %d ms for a worker; fail-closed",
+			kind_names[c->kind], c->backend, cb->timeout_ms * JZ_CB_HOLD_FACTOR);
+		set_fail_closed(c);
+		deliver(c);
+		return;
+	}
 	jz_warn("callback %s (%s) timed out after %d ms; abandoned, fail-closed",
 		kind_names[c->kind], c->backend, cb->timeout_ms);
 	th = atomic_load(&p->thread);
@@ -496,10 +561,31 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *c,
 	}
 	c->backend = p->set->b[p->idx]->name;
 	p->timer = evtimer_new(cb->base, on_timeout, c);
-	tv.tv_sec = cb->timeout_ms / 1000;
-	tv.tv_usec = (cb->timeout_ms % 1000) * 1000;
-	evtimer_add(p->timer, &tv);
+	if (c->kind == JZ_CB_PEER_FILTER) {
+		p->held = true;
+		if (cb->htail)
+			cb->htail->priv->hnext = c;
+		else
+			cb->hhead = c;
+		cb->htail = c;
+		arm_timer(cb, c, cb->timeout_ms * JZ_CB_HOLD_FACTOR);
+		filter_pump(cb);
+		return;
+	}
+	arm_timer(cb, c, cb->timeout_ms);
 queue:
+	queue_push(cb, c);
+}
+
+static void arm_timer(struct jz_callbacks *cb, struct jz_cb_call *c, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(c->priv->timer, &tv);
+}
+
+static void queue_push(struct jz_callbacks *cb, struct jz_cb_call *c)
+{
 	pthread_mutex_lock(&cb->qlock);
 	if (cb->qtail)
 		cb->qtail->priv->qnext = c;

@@ -404,6 +404,7 @@ void on_login(struct session *s, json_t *m)
 	snprintf(s->device, sizeof(s->device), "%s", dev);
 	s->ep_port = (uint16_t)jz_msg_int(m, "listen_port", 0);
 	s->takes_delta = has_feature(m, "peers_delta");
+	s->takes_more = has_feature(m, "peers_more");
 	if (ep && !endpoint_ok(s, ep))
 		jz_warn("login from %s:%u: announced endpoint %.64s is not the address "
 			"seen (allow_endpoint = false); using %s", s->ip, s->port, ep, s->ip);

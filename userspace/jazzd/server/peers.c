@@ -146,61 +146,124 @@ static void mb_send(struct session *s, struct mbuf *b)
 	free(b->p);
 }
 
+/*
+ * peer-list-changed names the peers of lists up to JZ_EVENT_PEERS_MAX
+ * entries; a longer list gives only its "count": naming every peer of
+ * every viewer at each join made a join cost O(N^2) in events alone.
+ */
+#define JZ_EVENT_PEERS_MAX 1000
+
 static void list_event(struct jz_server *srv, struct session *s)
 {
 	json_t *ev;
 
 	if (!jz_events_on())
 		return;
-	ev = json_array();
-	for (size_t i = 0; i < s->nvis; i++) {
-		struct session *p = find_online_idx(srv, s->vis[i]);
+	ev = json_pack("{s:s,s:s,s:s,s:I}", "user", s->user, "realm", s->realm,
+		       "device", s->device, "count", (json_int_t)s->nvis);
+	if (s->nvis <= JZ_EVENT_PEERS_MAX) {
+		json_t *names = json_array();
 
-		if (p)
-			json_array_append_new(ev, json_string(p->device));
+		for (size_t i = 0; i < s->nvis; i++) {
+			struct session *p = find_online_idx(srv, s->vis[i]);
+
+			if (p)
+				json_array_append_new(names, json_string(p->device));
+		}
+		json_object_set_new(ev, "peers", names);
 	}
-	jz_event("peer-list-changed", json_pack("{s:s,s:s,s:s,s:o}", "user", s->user,
-						"realm", s->realm, "device", s->device,
-						"peers", ev));
+	jz_event("peer-list-changed", ev);
 }
 
-/* The complete list: the first one a viewer gets. */
+/*
+ * The complete list: the first one a viewer gets. A list whose frame would
+ * pass JZ_PEERS_PART_MAX goes out in parts, each a "peers" message with
+ * "part" (0, 1, ...) and "more" (true on all but the last) that carries
+ * the users of its own entries: a client that listed "peers_more" applies
+ * the list when the last part is in (docs/PROTOCOL-control.md). Parts are
+ * written back to back, so nothing comes between them.
+ */
+struct part {
+	struct mbuf b;
+	json_t *seen;		/* users of this part's entries */
+	struct mbuf users;
+	unsigned int no;
+	bool first;
+};
+
+static void part_open(struct part *pt)
+{
+	memset(&pt->b, 0, sizeof(pt->b));
+	memset(&pt->users, 0, sizeof(pt->users));
+	pt->seen = json_object();
+	pt->first = true;
+	mb_add(&pt->b, "\0\0\0\0", 4);
+	mb_str(&pt->b, "{\"type\":\"peers\",\"peers\":[");
+}
+
+static void part_close(struct session *s, struct part *pt, bool more, bool parted)
+{
+	char tail[64];
+
+	mb_str(&pt->b, "],\"users\":[");
+	if (pt->users.n)
+		mb_add(&pt->b, pt->users.p, pt->users.n);
+	mb_str(&pt->b, "]");
+	if (parted) {
+		snprintf(tail, sizeof(tail), ",\"part\":%u,\"more\":%s", pt->no,
+			 more ? "true" : "false");
+		mb_str(&pt->b, tail);
+	}
+	free(pt->users.p);
+	json_decref(pt->seen);
+	mb_send(s, &pt->b);
+	pt->no++;
+}
+
+/* Bytes the part would have with @p's entry and user added. */
+static size_t part_len(struct part *pt, struct session *p, bool linked)
+{
+	return pt->b.n + pt->users.n + 1 +
+	       (linked ? p->ent_linked_len : p->ent_unlinked_len) + 1 +
+	       p->ent_user_len + 64;
+}
+
 static void send_full_list(struct jz_server *srv, struct session *s)
 {
-	struct mbuf b = { 0 };
-	json_t *seen = json_object();
-	bool first = true;
+	struct part pt = { 0 };
+	bool parted = s->takes_more;
+	size_t bytes = 0;
 
-	mb_add(&b, "\0\0\0\0", 4);
-	mb_str(&b, "{\"type\":\"peers\",\"peers\":[");
+	part_open(&pt);
 	for (size_t i = 0; i < s->nvis; i++) {
 		struct session *p = find_online_idx(srv, s->vis[i]);
-
-		if (!p)
-			continue;
-		mb_entry(&b, p, vis_has(p, s->lease->idx), !first);
-		first = false;
-	}
-	mb_str(&b, "],\"users\":[");
-	first = true;
-	for (size_t i = 0; i < s->nvis; i++) {
-		struct session *p = find_online_idx(srv, s->vis[i]);
+		bool linked;
 		char uk[600];
 
 		if (!p)
 			continue;
+		linked = vis_has(p, s->lease->idx);
+		if (parted && !pt.first && part_len(&pt, p, linked) > JZ_PEERS_PART_MAX) {
+			bytes += pt.b.n + pt.users.n;
+			part_close(s, &pt, true, true);
+			part_open(&pt);
+		}
+		mb_entry(&pt.b, p, linked, !pt.first);
+		pt.first = false;
 		ukey(p, uk, sizeof(uk));
-		if (json_object_get(seen, uk))
+		if (json_object_get(pt.seen, uk))
 			continue;
-		json_object_set_new(seen, uk, json_true());
-		if (!first)
-			mb_add(&b, ",", 1);
-		mb_add(&b, p->ent_user, p->ent_user_len);
-		first = false;
+		json_object_set_new(pt.seen, uk, json_true());
+		if (pt.users.n)
+			mb_add(&pt.users, ",", 1);
+		mb_add(&pt.users, p->ent_user, p->ent_user_len);
 	}
-	json_decref(seen);
-	mb_str(&b, "]");
-	mb_send(s, &b);
+	bytes += pt.b.n + pt.users.n;
+	if (!parted && bytes > JZ_PEERS_PART_MAX)
+		jz_warn("peer list for %s@%s device %s is one frame of %zu bytes: the client "
+			"did not list \"peers_more\", and a client whose frame limit is "
+			"smaller drops it", s->user, s->realm, s->device, bytes);
+	part_close(s, &pt, false, parted && pt.no > 0);
 	list_event(srv, s);
 }
 
@@ -293,6 +356,51 @@ static bool hidden_user(struct filter_res *r, struct session *p)
 	return false;
 }
 
+/*
+ * An incremental answer that hides no user only adds: the kept ids go into
+ * the sorted list by a merge from the back, in place, so a viewer pays for
+ * the newcomers (and the ids above them), not for its whole list: a join
+ * seen by N viewers costs O(N), where copying and diffing every list cost
+ * O(N^2).
+ */
+static void apply_additions(struct jz_server *srv, struct session *s, uint32_t **newlinks,
+			    size_t *nnew, size_t *capnew)
+{
+	struct filter_res *r = s->res;
+	uint32_t me = s->lease->idx;
+	size_t nadd = 0, i, j, k;
+
+	for (i = 0; i < r->nkeep; i++)
+		if (!vis_has(s, r->keep[i]) && (!i || r->keep[i] != r->keep[i - 1]))
+			r->keep[nadd++] = r->keep[i];
+	if (nadd) {
+		s->vis = realloc(s->vis, (s->nvis + nadd) * sizeof(uint32_t));
+		i = s->nvis;
+		j = nadd;
+		k = s->nvis + nadd;
+		while (j > 0) {
+			if (i > 0 && s->vis[i - 1] > r->keep[j - 1])
+				s->vis[--k] = s->vis[--i];
+			else
+				s->vis[--k] = r->keep[--j];
+		}
+		s->nvis += nadd;
+	}
+	for (i = 0; i < nadd; i++) {
+		uint32_t id = r->keep[i];
+		struct session *p = find_online_idx(srv, id);
+
+		mark_changed(s, id);
+		if (p && vis_has(p, me))
+			mark_changed(p, me);
+		u32_push(newlinks, nnew, capnew, id);
+		u32_push(newlinks, nnew, capnew, me);
+	}
+	filter_res_free(s->res);
+	s->res = NULL;
+	s->got_res = true;
+}
+
 /* The viewer's new list from its result; records what changed. */
 static void apply_result(struct jz_server *srv, struct session *s, uint32_t **newlinks,
 			 size_t *nnew, size_t *capnew)
@@ -365,9 +473,14 @@ static void peers_finish(struct jz_server *srv)
 	uint32_t *nl = NULL;
 	size_t nnl = 0, capnl = 0;
 
-	for (s = srv->sessions; s; s = s->next)
-		if (s->state == S_ONLINE && s->res)
+	for (s = srv->sessions; s; s = s->next) {
+		if (s->state != S_ONLINE || !s->res)
+			continue;
+		if (!s->res->full && !s->res->nhidden)
+			apply_additions(srv, s, &nl, &nnl, &capnl);
+		else
 			apply_result(srv, s, &nl, &nnl, &capnl);
+	}
 	for (s = srv->sessions; s; s = s->next) {
 		if (s->state != S_ONLINE)
 			continue;
@@ -395,6 +508,7 @@ struct filter_ctx {
 	struct jz_server *srv;
 	uint64_t sid;
 	bool full;
+	unsigned int attempt;	/* 0: the first call; retries after a failure */
 	uint32_t *ids;		/* peer ids in the order given */
 	uint64_t *sids;		/* ... and the sessions they were */
 	size_t n;
@@ -410,12 +524,92 @@ static void filter_ctx_free(struct filter_ctx *fc)
 	free(fc);
 }
 
+static void filter_submit(struct jz_server *srv, struct session *s, struct session **ps,
+			  size_t n, bool full, unsigned int attempt);
+
+/*
+ * A peer_filter call that failed (timed out, or an error) is asked again,
+ * JZ_FILTER_RETRIES times at most, after JZ_FILTER_BACKOFF_MS, doubled each
+ * time; the computation waits for it. Each failure is an event
+ * (peer-filter-failed). When the last retry fails too, the fail-closed
+ * answer stands for this computation, and the viewer is reviewed in full
+ * again JZ_FILTER_AGAIN_S later: peers are never hidden for good because a
+ * callback was slow.
+ */
+#define JZ_FILTER_RETRIES 3
+#define JZ_FILTER_BACKOFF_MS 250
+#define JZ_FILTER_AGAIN_S 5
+
+static void filter_failed_event(struct session *s, struct filter_ctx *fc, bool retry,
+				int delay_ms)
+{
+	if (retry)
+		jz_warn("peer_filter for %s@%s device %s failed (attempt %u, %zu peers): "
+			"asking again in %d ms", s->user, s->realm, s->device, fc->attempt + 1,
+			fc->n, delay_ms);
+	else
+		jz_warn("peer_filter for %s@%s failed: hiding every peer%s (device %s, %u "
+			"attempts; reviewed again in %d s)", s->user, s->realm,
+			fc->full ? "" : " it was asked about", s->device, fc->attempt + 1,
+			JZ_FILTER_AGAIN_S);
+	jz_event("peer-filter-failed",
+		 json_pack("{s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:i}", "user", s->user, "realm",
+			   s->realm, "device", s->device, "attempt", (int)fc->attempt + 1,
+			   "peers", (int)fc->n, "full", fc->full, "retry", retry,
+			   "retry_in_ms", retry ? delay_ms : JZ_FILTER_AGAIN_S * 1000));
+}
+
+static void filter_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct filter_ctx *fc = arg;
+	struct jz_server *srv = fc->srv;
+	struct session *s = find_sid(srv, fc->sid);
+
+	if (s && s->state == S_ONLINE) {
+		struct session **ps = calloc(fc->n + 1, sizeof(*ps));
+		size_t n = 0;
+
+		/* the same review, less the devices gone meanwhile */
+		for (size_t i = 0; i < fc->n; i++) {
+			struct session *p = find_online_idx(srv, fc->ids[i]);
+
+			if (p && p->sid == fc->sids[i])
+				ps[n++] = p;
+		}
+		filter_submit(srv, s, ps, n, fc->full, fc->attempt + 1);
+		free(ps);
+	}
+	filter_ctx_free(fc);
+	if (--srv->filters_pending == 0)
+		peers_finish(srv);
+}
+
+static void on_review_again(evutil_socket_t fd, short what, void *arg)
+{
+	schedule_recompute(arg);
+}
+
 static void filter_done(void *arg, struct jz_cb_call *c)
 {
 	struct filter_ctx *fc = arg;
 	struct jz_server *srv = fc->srv;
 	struct session *s = find_sid(srv, fc->sid);
 
+	if (s && s->state == S_ONLINE && c->failed) {
+		bool retry = fc->attempt < JZ_FILTER_RETRIES;
+		int ms = JZ_FILTER_BACKOFF_MS << fc->attempt;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+		filter_failed_event(s, fc, retry, ms);
+		if (retry) {
+			/* filters_pending stays: filter_retry takes it over */
+			event_base_once(srv->d->base, -1, EV_TIMEOUT, filter_retry, fc, &tv);
+			return;
+		}
+		s->review_again = true;
+		tv = (struct timeval){ JZ_FILTER_AGAIN_S, 0 };
+		event_base_once(srv->d->base, -1, EV_TIMEOUT, on_review_again, srv, &tv);
+	}
 	if (s && s->state == S_ONLINE) {
 		struct filter_res *r = calloc(1, sizeof(*r));
 
@@ -447,9 +641,6 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 		qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
 		filter_res_free(s->res);
 		s->res = r;
-		if (c->failed)
-			jz_warn("peer_filter for %s@%s failed: hiding every peer%s",
-				s->user, s->realm, fc->full ? "" : " it was asked about");
 	}
 	filter_ctx_free(fc);
 	if (--srv->filters_pending == 0)
@@ -466,7 +657,7 @@ static const char *arena_put(char **ap, const char *str)
 
 /* One peer_filter call: viewer s about the sessions in ps[0..n). */
 static void filter_submit(struct jz_server *srv, struct session *s, struct session **ps,
-			  size_t n, bool full)
+			  size_t n, bool full, unsigned int attempt)
 {
 	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_PEER_FILTER);
 	struct filter_ctx *fc = calloc(1, sizeof(*fc));
@@ -484,6 +675,7 @@ static void filter_submit(struct jz_server *srv, struct session *s, struct sessi
 	fc->srv = srv;
 	fc->sid = s->sid;
 	fc->full = full;
+	fc->attempt = attempt;
 	fc->ids = calloc(n + 1, sizeof(uint32_t));
 	fc->sids = calloc(n + 1, sizeof(uint64_t));
 	/*
@@ -535,7 +727,12 @@ static void filter_submit(struct jz_server *srv, struct session *s, struct sessi
 	jz_cb_submit(srv->d->cb, c, filter_done, fc);
 }
 
-/* Devices that went away: out of every list, their keys dropped. */
+/*
+ * Devices that went away: out of every list, their keys dropped. A viewer
+ * with a long list and few leavers pays O(leavers x log list) and a
+ * memmove, not a scan of its whole list (a leave seen by N viewers was
+ * O(N^2)).
+ */
 static void peers_drop_left(struct jz_server *srv)
 {
 	uint32_t *left = srv->left;
@@ -549,6 +746,20 @@ static void peers_drop_left(struct jz_server *srv)
 
 		if (s->state != S_ONLINE || !s->nvis)
 			continue;
+		if (nleft * 16 < s->nvis) {
+			/* a few left: find each in the list, not the list in them */
+			for (size_t j = 0; j < nleft; j++) {
+				uint32_t *at = bsearch(&left[j], s->vis, s->nvis, sizeof(uint32_t),
+						       cmp_u32);
+
+				if (!at)
+					continue;
+				mark_changed(s, left[j]);
+				link_drop(srv, s->lease->idx, left[j]);
+				memmove(at, at + 1, (s->vis + --s->nvis - at) * sizeof(uint32_t));
+			}
+			continue;
+		}
 		for (size_t i = 0; i < s->nvis; i++) {
 			uint32_t id = s->vis[i];
 
@@ -597,10 +808,11 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	srv->filters_pending = 1;	/* held until every call is submitted */
 	for (size_t i = 0; i < nall; i++) {
 		s = all[i];
-		if (full || s->fresh)
-			filter_submit(srv, s, all, nall, true);
+		if (full || s->fresh || s->review_again)
+			filter_submit(srv, s, all, nall, true, 0);
 		else if (nfresh)
-			filter_submit(srv, s, fresh, nfresh, false);
+			filter_submit(srv, s, fresh, nfresh, false, 0);
+		s->review_again = false;
 	}
 	for (size_t i = 0; i < nfresh; i++)
 		fresh[i]->fresh = false;

@@ -37,6 +37,11 @@
 #include "log.h"
 #include "core/proto.h"
 
+/* A complete list longer than this goes out in parts of at most this
+ * many bytes (each at least one entry): well below the clients' default
+ * frame limit of 65,536 bytes (docs/PROTOCOL-control.md). */
+#define JZ_PEERS_PART_MAX 32768
+
 enum sstate { S_ACCEPTING, S_TLS, S_LOGIN, S_ONLINE, S_CLOSING };
 
 struct session {
@@ -69,8 +74,10 @@ struct session {
 	uint32_t *vis;		/* peer ids this viewer may see, sorted */
 	size_t nvis;
 	bool fresh;		/* online, not yet in a peer computation */
+	bool review_again;	/* its peer_filter failed: a full review next time */
 	bool listed;		/* has had its complete list */
 	bool takes_delta;	/* login listed feature "peers_delta" */
+	bool takes_more;	/* ... "peers_more": a list may come in parts */
 	struct filter_res *res;	/* its peer_filter answer, until all are in */
 	bool got_res;
 	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */

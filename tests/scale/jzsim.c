@@ -1,0 +1,657 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * jzsim: many jazz devices in one process, for the scale tests and
+ * scripts/bench-scale.sh. Each simulated device is one TLS 1.3 connection
+ * (libevent, bufferevent_openssl, non-blocking) that logs in for real
+ * (a Kerberos AP-REQ from one ccache, or the password login) as device
+ * PREFIX-i, takes "peers" (also in parts), "peers_delta", "key" and
+ * "key_swap" like jazzd, and keeps its list of peer ids. A process per
+ * device does not fit this machine past a few thousand devices.
+ *
+ *   jzsim [options] N
+ *
+ * Phases, each line printed when it is reached (times from its start):
+ *   online N T          every device logged in
+ *   complete N T        every device's list holds every other device of
+ *                       this process (and -x others): checked id by id
+ *   join DEV LIST ALL [CPU BASE]  (-j K, K times) one more device: seconds
+ *                       until its complete list, and until every other
+ *                       device had it; with -k PID, the server's CPU
+ *                       (ms) from the join until then, and its CPU in the
+ *                       same time before the join (the idle baseline:
+ *                       keepalives)
+ *   rss KIB N           (-k) the server's resident memory with N devices
+ *   recovered N T       (-R) after the first lost connection, all devices
+ *                       were back online with complete lists
+ * Exit 0 when every phase was reached before -T seconds, 1 otherwise
+ * ("fail ..." says which devices were short).
+ *
+ * options: -s host:port -C cafile -S service -c ccache -m kerberos|password
+ *          -u user -p password -r realm -d prefix (default "sim")
+ *          -P logins in flight (default 64) -x extra peers expected
+ *          -j joins -R (wait for a server restart) -H secs (hold after)
+ *          -T limit seconds (default 120) -v (print each lost connection)
+ *          -k server pid (CPU and memory from /proc)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "auth/krb.h"
+
+#define MAX_FRAME (64u << 20)	/* the simulator takes any list the server sends */
+
+enum dstate { D_IDLE, D_WAIT, D_TLS, D_LOGIN, D_ONLINE };
+
+struct dev {
+	int i;
+	enum dstate state;
+	struct bufferevent *bev;
+	uint32_t id;
+	uint8_t *seen;		/* bitmap of peer ids in its list */
+	size_t seen_cap;	/* bytes */
+	size_t nseen;
+	bool listing;		/* a list in parts is coming */
+	bool listed;		/* has had a complete list */
+	unsigned int part_next;
+	double t_complete;	/* when its list was last complete (for joins) */
+	bool saw_joiner;
+	double t_saw_joiner;
+};
+
+static const char *server = "127.0.0.1:7443", *cafile, *service, *ccache, *realm;
+static const char *method = "kerberos", *user, *password, *prefix = "sim";
+static int inflight_max = 64, extra, joins, restart_mode, hold_s, verbose;
+static double limit_s = 120;
+static struct event_base *base;
+static SSL_CTX *ctx;
+static struct jz_krb_client *krb;
+static struct dev *devs;
+static int ndev, nbase;		/* devices made, devices of the first phase */
+static int inflight, online;
+static struct sockaddr_storage sa;
+static socklen_t salen;
+static double t0, t_phase;
+static int phase;		/* 0 ramp, 1 joins, 2 restart wait, 3 done */
+static int join_no, joiner = -1;
+static bool lost;
+static int rc = 1;
+static int keepalive_s = 15;	/* the server's, from the welcome */
+static int server_pid;
+static double cpu_base0, cpu_base1, cpu_join0;
+
+/* The server's CPU time in ms (utime + stime), from /proc/PID/stat. */
+static double server_cpu_ms(void)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	if (!server_pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", server_pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		return 0;
+	return (ut + st) * 1000.0 / sysconf(_SC_CLK_TCK);
+}
+
+static long server_rss_kib(void)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", server_pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static double now(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+static void start_login(struct dev *d);
+
+static int scan_from;	/* no device below this index waits */
+
+static void pump(void)
+{
+	for (; scan_from < ndev && inflight < inflight_max; scan_from++)
+		if (devs[scan_from].state == D_WAIT)
+			start_login(&devs[scan_from]);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct dev *d = arg;
+
+	if (d->state == D_IDLE) {
+		d->state = D_WAIT;
+		if (d->i < scan_from)
+			scan_from = d->i;
+		pump();
+	}
+}
+
+static void dev_down(struct dev *d, const char *why)
+{
+	struct timeval tv = { 0, 500000 + random() % 1500000 };
+
+	if (verbose)
+		fprintf(stderr, "jzsim: %s-%d: %s\n", prefix, d->i, why);
+	if (d->state == D_TLS || d->state == D_LOGIN)
+		inflight--;
+	if (d->state == D_ONLINE)
+		online--;
+	if (d->bev)
+		bufferevent_free(d->bev);
+	d->bev = NULL;
+	d->state = D_IDLE;
+	d->listing = d->listed = false;
+	lost = true;
+	event_base_once(base, -1, EV_TIMEOUT, on_retry, d, &tv);
+	pump();
+}
+
+static void send_json(struct dev *d, json_t *m)
+{
+	char *s;
+	size_t len;
+	unsigned char hdr[4];
+
+	json_object_set_new(m, "v", json_integer(1));
+	s = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	len = strlen(s);
+	hdr[0] = len >> 24;
+	hdr[1] = len >> 16;
+	hdr[2] = len >> 8;
+	hdr[3] = len;
+	bufferevent_write(d->bev, hdr, 4);
+	bufferevent_write(d->bev, s, len);
+	free(s);
+}
+
+static bool seen_has(struct dev *d, uint32_t id)
+{
+	return id / 8 < d->seen_cap && (d->seen[id / 8] >> (id % 8) & 1);
+}
+
+static void seen_set(struct dev *d, uint32_t id, bool on)
+{
+	if (id / 8 >= d->seen_cap) {
+		size_t cap = d->seen_cap ? d->seen_cap : 256;
+
+		if (!on)
+			return;
+		while (id / 8 >= cap)
+			cap *= 2;
+		d->seen = realloc(d->seen, cap);
+		memset(d->seen + d->seen_cap, 0, cap - d->seen_cap);
+		d->seen_cap = cap;
+	}
+	if (seen_has(d, id) == on)
+		return;
+	d->seen[id / 8] ^= 1 << (id % 8);
+	d->nseen += on ? 1 : -1;
+	if (on && joiner >= 0 && d->i != joiner && id == devs[joiner].id && !d->saw_joiner) {
+		d->saw_joiner = true;
+		d->t_saw_joiner = now();
+	}
+}
+
+static void take_entries(struct dev *d, json_t *arr)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(arr, i, e) {
+		json_int_t id = json_integer_value(json_object_get(e, "id"));
+
+		if (id > 0 && id < (1 << 24))
+			seen_set(d, (uint32_t)id, true);
+	}
+}
+
+static void check_progress(void);
+
+static void on_peers(struct dev *d, json_t *m)
+{
+	json_t *part = json_object_get(m, "part");
+	json_int_t no = part ? json_integer_value(part) : 0;
+
+	if (no == 0) {
+		if (d->seen)
+			memset(d->seen, 0, d->seen_cap);
+		d->nseen = 0;
+	} else if (!d->listing || no != d->part_next) {
+		dev_down(d, "peer list part out of order");
+		return;
+	}
+	d->part_next = (unsigned int)no + 1;
+	take_entries(d, json_object_get(m, "peers"));
+	d->listing = json_is_true(json_object_get(m, "more"));
+	if (!d->listing) {
+		d->listed = true;
+		d->t_complete = now();
+	}
+}
+
+static void on_delta(struct dev *d, json_t *m)
+{
+	json_t *e;
+	size_t i;
+
+	if (d->listing) {
+		dev_down(d, "delta inside a list in parts");
+		return;
+	}
+	json_array_foreach(json_object_get(m, "del"), i, e)
+		seen_set(d, (uint32_t)json_integer_value(e), false);
+	take_entries(d, json_object_get(m, "set"));
+}
+
+static void on_message(struct dev *d, json_t *m)
+{
+	const char *t = json_string_value(json_object_get(m, "type"));
+
+	if (!t)
+		return;
+	if (!strcmp(t, "welcome")) {
+		json_int_t ka = json_integer_value(json_object_get(m, "keepalive"));
+
+		if (ka > 0 && ka < keepalive_s)
+			keepalive_s = (int)ka;
+		d->id = (uint32_t)json_integer_value(json_object_get(m, "id"));
+		d->state = D_ONLINE;
+		inflight--;
+		online++;
+		pump();
+	} else if (!strcmp(t, "reject") || !strcmp(t, "bye") || !strcmp(t, "error")) {
+		dev_down(d, t);
+	} else if (!strcmp(t, "challenge")) {
+		send_json(d, json_pack("{s:s,s:[]}", "type", "answer", "other_data"));
+	} else if (!strcmp(t, "ping")) {
+		send_json(d, json_pack("{s:s}", "type", "pong"));
+	} else if (!strcmp(t, "peers")) {
+		on_peers(d, m);
+	} else if (!strcmp(t, "peers_delta")) {
+		on_delta(d, m);
+	} else if (!strcmp(t, "key_swap")) {
+		send_json(d, json_pack("{s:s,s:O,s:O}", "type", "key_swap_ack", "peer",
+				       json_object_get(m, "peer") ?: json_null(), "key_id",
+				       json_object_get(m, "key_id") ?: json_null()));
+	}
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct dev *d = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (d->bev == bev && evbuffer_get_length(in) >= 4) {
+		unsigned char hdr[4];
+		uint32_t len;
+		json_t *m;
+
+		evbuffer_copyout(in, hdr, 4);
+		len = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+		if (len == 0 || len > MAX_FRAME) {
+			dev_down(d, "bad frame length");
+			return;
+		}
+		if (evbuffer_get_length(in) < 4 + (size_t)len)
+			break;
+		evbuffer_drain(in, 4);
+		m = json_loadb((const char *)evbuffer_pullup(in, len), len, 0, NULL);
+		evbuffer_drain(in, len);
+		if (!m) {
+			dev_down(d, "bad JSON");
+			return;
+		}
+		on_message(d, m);
+		json_decref(m);
+	}
+}
+
+static int make_token(struct dev *d, const unsigned char *cb, struct jz_krb_buf *tok)
+{
+	char err[256];
+	int r;
+
+	if (!strcmp(method, "password")) {
+		struct jz_krb_pw_cfg pc = { .user = user, .realm = realm, .password = password };
+		struct jz_krb_pw_client *pw;
+
+		r = jz_krb_pw_client_new(&pc, cb, 32, &pw, tok, err, sizeof(err));
+		if (!r)
+			jz_krb_pw_client_free(pw);
+	} else {
+		r = jz_krb_client_ap_req(krb, cb, 32, tok, err, sizeof(err));
+	}
+	if (r)
+		fprintf(stderr, "jzsim: token: %s\n", err);
+	return r;
+}
+
+static char *b64(const unsigned char *buf, size_t len)
+{
+	char *out = malloc(4 * ((len + 2) / 3) + 1);
+
+	EVP_EncodeBlock((unsigned char *)out, buf, (int)len);
+	return out;
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	static const char label[] = "EXPORTER-jazz-login";
+	struct dev *d = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		unsigned char cb[32];
+		struct jz_krb_buf tok = { 0 };
+		char name[96], *t;
+
+		if (SSL_export_keying_material(ssl, cb, 32, label, sizeof(label) - 1,
+					       NULL, 0, 0) != 1 || make_token(d, cb, &tok)) {
+			dev_down(d, "no token");
+			return;
+		}
+		snprintf(name, sizeof(name), "%s-%d", prefix, d->i);
+		t = b64(tok.data, tok.len);
+		jz_krb_buf_free(&tok);
+		d->state = D_LOGIN;
+		send_json(d, json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[sss]}", "type", "login",
+				       "method", method, "device", name, "token", t,
+				       "listen_port", 51820, "other_data", "features",
+				       "peers_delta", "key_swap_ack", "peers_more"));
+		free(t);
+		return;
+	}
+	dev_down(d, what & BEV_EVENT_EOF ? "closed" : "connection error");
+}
+
+static void start_login(struct dev *d)
+{
+	SSL *ssl = SSL_new(ctx);
+
+	SSL_set_tlsext_host_name(ssl, "server.jazz.test");
+	d->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(d->bev, on_read, NULL, on_event, d);
+	bufferevent_enable(d->bev, EV_READ | EV_WRITE);
+	d->state = D_TLS;
+	inflight++;
+	if (bufferevent_socket_connect(d->bev, (struct sockaddr *)&sa, (int)salen))
+		dev_down(d, "connect");
+}
+
+static void add_dev(void)
+{
+	struct dev *d = &devs[ndev];
+
+	memset(d, 0, sizeof(*d));
+	d->i = ndev++;
+	d->state = D_WAIT;
+	if (d->i < scan_from)
+		scan_from = d->i;
+}
+
+/* Every online device of ours, and -x others, in every list? */
+static bool all_complete(int n, bool report)
+{
+	int short_by = 0;
+
+	if (online != n)
+		return false;
+	for (int i = 0; i < n; i++) {
+		struct dev *d = &devs[i];
+		size_t want = n - 1 + extra;
+
+		if (!d->listed || d->listing || d->nseen != want) {
+			if (report && short_by++ < 5)
+				printf("fail %s-%d: %zu of %zu peers%s\n", prefix, i, d->nseen,
+				       want, d->listed ? "" : ", no complete list");
+			if (!report)
+				return false;
+		}
+	}
+	if (short_by)
+		return false;
+	/* the counts agree: now id by id */
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+			if (i != j && !seen_has(&devs[i], devs[j].id)) {
+				if (report)
+					printf("fail %s-%d lacks %s-%d\n", prefix, i, prefix, j);
+				return false;
+			}
+	return true;
+}
+
+static void join_now(evutil_socket_t fd, short what, void *arg)
+{
+	cpu_base1 = server_cpu_ms();
+	for (int i = 0; i < ndev; i++)
+		devs[i].saw_joiner = false;
+	joiner = ndev;
+	add_dev();
+	t_phase = now();
+	cpu_join0 = server_cpu_ms();
+	pump();
+}
+
+/* The next join, after a second that measures the server's idle CPU. */
+static void next_join(void)
+{
+	struct timeval tv = { 1, 0 };
+
+	if (join_no == joins) {
+		phase = restart_mode ? 2 : 3;
+		lost = false;
+		if (phase == 3)
+			rc = 0;
+		return;
+	}
+	cpu_base0 = server_cpu_ms();
+	event_base_once(base, -1, EV_TIMEOUT, join_now, NULL, &tv);
+}
+
+static void check_progress(void)
+{
+	static double t_lost;
+
+	if (phase == 0 && all_complete(nbase, false)) {
+		printf("complete %d %.3f\n", nbase, now() - t_phase);
+		if (server_pid)
+			printf("rss %ld %d\n", server_rss_kib(), nbase);
+		fflush(stdout);
+		phase = 1;
+		next_join();
+	} else if (phase == 1 && joiner >= 0 && devs[joiner].state == D_ONLINE &&
+		   all_complete(ndev, false)) {
+		double all = 0;
+
+		for (int i = 0; i < ndev; i++)
+			if (i != joiner && devs[i].t_saw_joiner - t_phase > all)
+				all = devs[i].t_saw_joiner - t_phase;
+		double cpu = server_cpu_ms() - cpu_join0, span = now() - t_phase;
+
+		printf("join %s-%d %.3f %.3f", prefix, joiner,
+		       devs[joiner].t_complete - t_phase, all);
+		if (server_pid)	/* the baseline scaled to the join's span */
+			printf(" %.0f %.0f", cpu, (cpu_base1 - cpu_base0) * span);
+		printf("\n");
+		fflush(stdout);
+		join_no++;
+		joiner = -1;
+		next_join();
+	} else if (phase == 2 && lost) {
+		if (!t_lost) {
+			t_lost = now();
+			printf("lost %.3f\n", t_lost - t0);
+			fflush(stdout);
+		}
+		if (all_complete(ndev, false)) {
+			printf("recovered %d %.3f\n", ndev, now() - t_lost);
+			fflush(stdout);
+			phase = 3;
+			rc = 0;
+		}
+	}
+	if (phase == 3 && !hold_s)
+		event_base_loopbreak(base);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	static int last_online = -1;
+
+	if (phase == 0 && online != last_online && online == nbase) {
+		printf("online %d %.3f\n", online, now() - t_phase);
+		fflush(stdout);
+	}
+	last_online = online;
+	check_progress();
+	if (now() - t0 > limit_s) {
+		printf("timeout after %.0f s: phase %d, %d online\n", limit_s, phase, online);
+		all_complete(ndev, true);
+		event_base_loopbreak(base);
+	}
+}
+
+/* Like jazzd: a ping every keepalive, spread over the devices (1/K each second). */
+static void on_ping_tick(evutil_socket_t fd, short what, void *arg)
+{
+	static unsigned long tick;
+
+	tick++;
+	for (int i = 0; i < ndev; i++)
+		if (devs[i].state == D_ONLINE && (unsigned long)i % keepalive_s == tick % keepalive_s)
+			send_json(&devs[i], json_pack("{s:s}", "type", "ping"));
+}
+
+static void on_hold_end(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(base);
+}
+
+static void on_hold(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { hold_s, 0 };
+
+	if (phase == 3) {
+		event_base_once(base, -1, EV_TIMEOUT, on_hold_end, NULL, &tv);
+		return;
+	}
+	tv = (struct timeval){ 0, 100000 };
+	event_base_once(base, -1, EV_TIMEOUT, on_hold, NULL, &tv);
+}
+
+int main(int argc, char **argv)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	struct timeval tick = { 0, 20000 };
+	struct event *tick_ev;
+	char host[128], err[256];
+	const char *colon;
+	int o;
+
+	while ((o = getopt(argc, argv, "s:C:S:c:m:u:p:r:d:P:x:j:RH:T:vk:")) != -1) {
+		switch (o) {
+		case 's': server = optarg; break;
+		case 'C': cafile = optarg; break;
+		case 'S': service = optarg; break;
+		case 'c': ccache = optarg; break;
+		case 'm': method = optarg; break;
+		case 'u': user = optarg; break;
+		case 'p': password = optarg; break;
+		case 'r': realm = optarg; break;
+		case 'd': prefix = optarg; break;
+		case 'P': inflight_max = atoi(optarg); break;
+		case 'x': extra = atoi(optarg); break;
+		case 'j': joins = atoi(optarg); break;
+		case 'R': restart_mode = 1; break;
+		case 'H': hold_s = atoi(optarg); break;
+		case 'T': limit_s = atof(optarg); break;
+		case 'v': verbose = 1; break;
+		case 'k': server_pid = atoi(optarg); break;
+		default: return 2;
+		}
+	}
+	if (optind >= argc || (nbase = atoi(argv[optind])) < 1) {
+		fprintf(stderr, "usage: jzsim [options] N\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	colon = strrchr(server, ':');
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - server), server);
+	if (getaddrinfo(host, colon + 1, &hints, &ai))
+		return 2;
+	memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
+	salen = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (cafile) {
+		SSL_CTX_load_verify_locations(ctx, cafile, NULL);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
+	if (strcmp(method, "password")) {
+		struct jz_krb_client_cfg kc = { .ccache = ccache, .service = service };
+
+		if (jz_krb_client_new(&kc, &krb, err, sizeof(err))) {
+			fprintf(stderr, "jzsim: %s\n", err);
+			return 2;
+		}
+	}
+	devs = calloc(nbase + joins + 1, sizeof(*devs));
+	for (int i = 0; i < nbase; i++)
+		add_dev();
+	base = event_base_new();
+	t0 = t_phase = now();
+	tick_ev = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+	event_add(tick_ev, &tick);
+	event_add(event_new(base, -1, EV_PERSIST, on_ping_tick, NULL), &(struct timeval){ 1, 0 });
+	if (hold_s)
+		on_hold(-1, 0, NULL);
+	pump();
+	event_base_dispatch(base);
+	if (rc)
+		all_complete(ndev, true);
+	return rc;
+}
