@@ -106,12 +106,13 @@ PKGS=(
 	libmnl-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libssl-dev
 	libkrb5-dev libhiredis-dev libjansson-dev libevent-dev libinih-dev
 	uuid-dev  # jazzd: NS8 task ids (libuuid)
-	libcmocka-dev python3-dev
+	libcmocka-dev python3-dev libsystemd-dev libmicrohttpd-dev
 	# libFuzzer harnesses (tests/fuzz, make fuzz-userspace)
 	clang libclang-rt-dev
-	libcmocka-dev python3-dev libsystemd-dev libmicrohttpd-dev
-	# Debian packages (make deb) and their checks; bash completion
-	debhelper dh-dkms fakeroot lintian bash-completion curl
+	# the kernel packet fuzzer encrypts with python3-cryptography (tests/fuzz-kernel)
+	python3-cryptography
+	# Debian packages (make deb) and their checks (systemd-analyze); bash completion
+	debhelper dh-dkms fakeroot lintian bash-completion curl systemd
 	# servers and tools the tests start
 	krb5-kdc krb5-admin-server krb5-user redis-server redis-tools openssl
 	iproute2 iperf3 wireguard-tools iputils-ping socat netcat-openbsd tcpdump
