@@ -68,7 +68,7 @@ static void jazz_tx_enqueue(struct jazz_peer *peer, struct jazz_key *key,
 	u64 counter;
 
 	if (unlikely(!jazz_key_get_rcu(key))) {
-		jazz_count(jd, peer, JAZZ_STAT_DROP_NO_KEY, 1);
+		jazz_count(jd, peer, JAZZ_STAT_TX_DROP_NO_KEY, 1);
 		goto drop;
 	}
 	cb->peer = peer;
@@ -80,7 +80,7 @@ static void jazz_tx_enqueue(struct jazz_peer *peer, struct jazz_key *key,
 
 	if (unlikely(!jazz_peer_get_rcu(peer))) {
 		jazz_key_put(key);
-		jazz_count(jd, NULL, JAZZ_STAT_DROP_NO_PEER, 1);
+		jazz_count(jd, NULL, JAZZ_STAT_TX_DROP_NO_PEER, 1);
 		goto drop;
 	}
 	spin_lock(&peer->txq.list.lock);
@@ -88,7 +88,7 @@ static void jazz_tx_enqueue(struct jazz_peer *peer, struct jazz_key *key,
 		spin_unlock(&peer->txq.list.lock);
 		jazz_key_put(key);
 		jazz_peer_put(peer);
-		jazz_count(jd, peer, JAZZ_STAT_DROP_QUEUE_FULL, 1);
+		jazz_count(jd, peer, JAZZ_STAT_TX_DROP_QUEUE_FULL, 1);
 		goto drop;
 	}
 	if (!jazz_next_counter(peer, key, &counter)) {
@@ -102,7 +102,7 @@ static void jazz_tx_enqueue(struct jazz_peer *peer, struct jazz_key *key,
 	__skb_queue_tail(&peer->txq.list, skb);
 	spin_unlock(&peer->txq.list.lock);
 	if (unlikely(!jazz_crypt_enqueue(&jd->encrypt_q, &peer->txq, skb)))
-		jazz_count(jd, peer, JAZZ_STAT_DROP_QUEUE_FULL, 1);
+		jazz_count(jd, peer, JAZZ_STAT_TX_DROP_QUEUE_FULL, 1);
 	return;
 drop:
 	DEV_STATS_INC(jd->dev, tx_dropped);
@@ -186,7 +186,7 @@ void jazz_send_to_peer(struct jazz_peer *peer, struct sk_buff *skb)
 
 	key = rcu_dereference(peer->keys[JAZZ_KEY_SLOT_PRIMARY]);
 	if (unlikely(!key)) {
-		jazz_count(jd, peer, JAZZ_STAT_DROP_NO_KEY, 1);
+		jazz_count(jd, peer, JAZZ_STAT_TX_DROP_NO_KEY, 1);
 		goto drop;
 	}
 	if (unlikely(!jazz_endpoint_known(peer))) {
@@ -303,7 +303,7 @@ netdev_tx_t jazz_xmit(struct sk_buff *skb, struct net_device *dev)
 
 	skb_reset_network_header(skb);
 	if (unlikely(!jazz_inner_dst(skb, addr, &bits))) {
-		jazz_count(jd, NULL, JAZZ_STAT_DROP_MALFORMED, 1);
+		jazz_count(jd, NULL, JAZZ_STAT_TX_DROP_MALFORMED, 1);
 		goto drop;
 	}
 
@@ -311,7 +311,7 @@ netdev_tx_t jazz_xmit(struct sk_buff *skb, struct net_device *dev)
 	peer = jazz_aip_lookup(&jd->aip, addr, bits);
 	if (unlikely(!peer)) {
 		rcu_read_unlock();
-		jazz_count(jd, NULL, JAZZ_STAT_DROP_NO_PEER, 1);
+		jazz_count(jd, NULL, JAZZ_STAT_TX_DROP_NO_PEER, 1);
 		if (skb->protocol == htons(ETH_P_IP))
 			icmp_ndo_send(skb, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH,
 				      0);

@@ -2,6 +2,10 @@
 /*
  * Per-cpu counters of a device or a peer. The index order equals the order
  * of the "stats" attribute set (JAZZ_A_STATS_RX_PACKETS is index 0).
+ * A drop reason counts one direction only (receive: DROP_*, send: TX_DROP_*
+ * and the send-only DROP_NO_ENDPOINT ... DROP_TX_ERROR; DROP_CONNCHECK and
+ * the hold drops count both), so received datagrams add up exactly:
+ * rx_packets + the receive drops = datagrams the socket handed to jazz.
  *
  * Locking: each cpu writes only its own copy with BHs disabled or from
  * softirq; readers sum all copies under u64_stats_fetch_begin/retry.
@@ -35,6 +39,10 @@ enum jazz_stat {
 	JAZZ_STAT_DROP_TX_ERROR,
 	JAZZ_STAT_HELD,
 	JAZZ_STAT_DROP_QUEUE_FULL,
+	JAZZ_STAT_TX_DROP_NO_PEER,
+	JAZZ_STAT_TX_DROP_NO_KEY,
+	JAZZ_STAT_TX_DROP_MALFORMED,
+	JAZZ_STAT_TX_DROP_QUEUE_FULL,
 	JAZZ_STAT_NUM
 };
 

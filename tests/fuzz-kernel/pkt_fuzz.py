@@ -408,8 +408,10 @@ def main():
     replay = f"pkt_fuzz.py --seed {seed} --count {steps}"
     print(f"# {steps} steps, {f.sent} datagrams in {time.time() - t0:.0f} s; replay: {replay}")
     print("# sent: " + ", ".join(f"{k} {v}" for k, v in sorted(f.kinds.items())))
-    # Receive-side counters only (drop-no-endpoint, -key-exhausted, -loop and
-    # -tx-error count what the device failed to send); polled until the
+    # Receive-side counters only (tx-drop-*, drop-no-endpoint, -key-exhausted,
+    # -loop and -tx-error count what the device failed to send: replies to
+    # the fuzzer's pings caught between a peer-del and the new key, say);
+    # polled until the
     # decrypt queues have drained (stable for 2 s, at most 30 s).
     tx_side = {"drop_no_endpoint", "drop_key_exhausted", "drop_loop", "drop_tx_error"}
     last, stable, deadline = None, 0, time.time() + 30

@@ -110,31 +110,35 @@ check_eq "no tx drops on n1 during the floods" "$(( $(link_stat n1 jazz0 tx_drop
 
 # ------------------------------------------------------- full queues
 # With room for one packet per peer, a UDP flood fills the queue: the
-# overflow is dropped and counted (drop-queue-full, tx_dropped), nothing else.
+# overflow is dropped and counted (tx-drop-queue-full / drop-queue-full
+# beside tx_dropped / rx_dropped), nothing else.
 echo 1 >"$QLEN"
 tx0=$(link_stat n1 jazz0 tx_dropped)
 rx0=$(link_stat n1 jazz0 rx_dropped)
-e0=$(jstat n1 jazz0 drop_queue_full)
+etx0=$(jstat n1 jazz0 tx_drop_queue_full)
+erx0=$(jstat n1 jazz0 drop_queue_full)
 p0=$(jstat n1 jazz0 tx_packets)
 bg n2 iperf3 -s -1 -p 5302
 wait_listen n2 tcp 5302
 n1 iperf3 -c 10.1.0.2 -p 5302 -u -b 0 -l 1000 -t 2 -J >"$T/udpq.json" 2>&1
 echo "$QLEN0" >"$QLEN"
-# drop-queue-full counts both directions: what n1 received from n2 (acks of
-# iperf3's control connection) may overflow its receive queue too. A packet
-# refused by a full crypt ring reaches tx_dropped/rx_dropped only when its
-# peer queue lets it go: let the counters settle.
+# What n1 received from n2 (acks of iperf3's control connection) may
+# overflow its receive queue too. A packet refused by a full crypt ring
+# reaches tx_dropped/rx_dropped only when its peer queue lets it go: let
+# the counters settle.
 for _ in $(seq 50); do
 	dtx=$(( $(link_stat n1 jazz0 tx_dropped) - tx0 ))
 	drx=$(( $(link_stat n1 jazz0 rx_dropped) - rx0 ))
-	de=$(( $(jstat n1 jazz0 drop_queue_full) - e0 ))
-	[ "$de" = "$((dtx + drx))" ] && break
+	etx=$(( $(jstat n1 jazz0 tx_drop_queue_full) - etx0 ))
+	erx=$(( $(jstat n1 jazz0 drop_queue_full) - erx0 ))
+	[ "$etx" = "$dtx" ] && [ "$erx" = "$drx" ] && break
 	sleep 0.1
 done
 dp=$(( $(jstat n1 jazz0 tx_packets) - p0 ))
-diag "queue length 1: sent $dp, dropped $dtx sending, $drx receiving (drop-queue-full $de)"
+diag "queue length 1: sent $dp, dropped $dtx sending, $drx receiving (tx-drop-queue-full $etx, drop-queue-full $erx)"
 check "full peer queue drops counted" test "$dtx" -gt 0
-check_eq "each such drop is drop-queue-full" "$de" "$((dtx + drx))"
+check_eq "each send-side drop is tx-drop-queue-full" "$etx" "$dtx"
+check_eq "each receive-side drop is drop-queue-full" "$erx" "$drx"
 check "tunnel works after the queue is back to $QLEN0" n1 ping -c 2 -i 0.2 -W 2 10.1.0.2
 
 # ------------------------------------------------- teardown under traffic

@@ -32,11 +32,25 @@ static const char *const stat_names[N_STATS] = {
 	[JAZZ_A_STATS_DROP_TX_ERROR] = "drop_tx_error",
 	[JAZZ_A_STATS_HELD] = "held",
 	[JAZZ_A_STATS_DROP_QUEUE_FULL] = "drop_queue_full",
+	[JAZZ_A_STATS_TX_DROP_NO_PEER] = "tx_drop_no_peer",
+	[JAZZ_A_STATS_TX_DROP_NO_KEY] = "tx_drop_no_key",
+	[JAZZ_A_STATS_TX_DROP_MALFORMED] = "tx_drop_malformed",
+	[JAZZ_A_STATS_TX_DROP_QUEUE_FULL] = "tx_drop_queue_full",
 };
 
 static const char *const feature_names[] = {
 	"chacha20-poly1305", "aes-256-gcm", "ipv6", "conncheck", "roaming", "keepalive",
 };
+
+/* "drop_auth" shows as "auth"; "tx_drop_no_key" and "held" as they are. */
+static const char *stat_label(int i)
+{
+	const char *n = stat_names[i];
+
+	if (!n)
+		return "?";
+	return strncmp(n, "drop_", 5) ? n : n + 5;
+}
 
 void print_stats_text(const char *indent, const struct jz_stats *s)
 {
@@ -53,7 +67,7 @@ void print_stats_text(const char *indent, const struct jz_stats *s)
 			printf("%sdrops:", indent);
 		else
 			putchar(',');
-		printf(" %s %" PRIu64, stat_names[i] ? stat_names[i] + (i != JAZZ_A_STATS_HELD ? 5 : 0) : "?",
+		printf(" %s %" PRIu64, stat_label(i),
 		       s->v[i]);
 	}
 	if (n)
