@@ -58,6 +58,7 @@ struct jz_config {
 	int max_halfopen;	/* connections not logged in yet, overall */
 	int login_rate, login_burst;	/* logins per second per source */
 	int user_login_rate, user_login_burst;	/* key derivations per user */
+	int key_cache;		/* derived password keys kept (0: none) */
 	size_t max_outbuf;	/* unsent answers: stop reading above this */
 	char *enctypes;		/* accepted Kerberos enctypes (names) */
 	int max_devices;	/* devices (leases) per user; 0 = no limit */

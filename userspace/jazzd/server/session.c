@@ -449,6 +449,7 @@ static int krb_start(struct jz_server *srv, char *err, size_t errlen)
 		.max_skew = cfg(srv)->max_skew_s,
 		.rcache = cfg(srv)->rcache,
 		.time_offset = cfg(srv)->time_offset,
+		.pw_key_cache = cfg(srv)->key_cache > 0 ? cfg(srv)->key_cache : -1,
 	};
 	struct jz_krb_server *k;
 	char rc[600];
