@@ -403,10 +403,14 @@ static int parse_login(const void *token, size_t len, struct pw_login *l,
 	if (r.bad || r.off != r.len)
 		return seterr(err, errlen, JZ_KRB_EMALFORMED,
 			      "password token truncated or has trailing bytes");
-	if (!jz_krb_pw_enctype_ok(l->enctype))
+	if (!jz_krb_pw_enctype_ok(l->enctype)) {
+		char nm[64] = "?";
+
+		krb5_enctype_to_name(l->enctype, 0, nm, sizeof(nm));
 		return seterr(err, errlen, JZ_KRB_EUNSUPPORTED,
-			      "enctype %d not allowed for password login",
-			      l->enctype);
+			      "enctype %s (%d) not allowed for password login",
+			      nm, l->enctype);
+	}
 	return 0;
 }
 
