@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (r.proto < 0 || r.proto > 255 || !r.pname[0] || !r.src[0] || !r.dst[0] ||
 	     r.cookie < 0))
 		abort();
-	if (!jz_sm_conn_expired(m, &e, err, sizeof(err)) && (e.end < 0 || e.end > 255))
+	if (!jz_sm_conn_expired(m, &e, err, sizeof(err)) && (e.end < 0 || e.end > 255 || !e.reason))
 		abort();
 	jz_sm_key_ack(m, &k, err, sizeof(err));
 	if (!jz_sm_verdict_ack(m, &vid, err, sizeof(err)) && !vid)

@@ -321,9 +321,9 @@ void on_conn_expired(struct session *s, const struct jz_sm_conn_expired *e)
 	if (!jz_events_on())
 		return;
 	jz_event("connection-expired",
-		 json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:i}", "user", s->user,
+		 json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s}", "user", s->user,
 			   "realm", s->realm, "device", s->device, "protocol", e->pname,
 			   "origin_ip", e->src, "origin_port", e->sport,
 			   "destination_ip", e->dst, "destination_port", e->dport,
-			   "reason", e->end));
+			   "reason", e->reason));
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <openssl/crypto.h>
 
+#include <jazz.h>
+
 #include "core/jazzd.h"
 #include "core/proto.h"
 #include "smsg.h"
@@ -254,6 +256,21 @@ int jz_sm_conn_request(json_t *m, struct jz_sm_conn_req *r, char *err, size_t er
 	return 0;
 }
 
+/* The names of jazz.yaml's conn-end, for the connection-expired event. */
+static const char *end_name(int end)
+{
+	static const char *const names[] = {
+		[JAZZ_CONN_END_IDLE] = "idle", [JAZZ_CONN_END_CLOSED] = "closed",
+		[JAZZ_CONN_END_LIFETIME] = "lifetime", [JAZZ_CONN_END_TIMEOUT] = "timeout",
+		[JAZZ_CONN_END_NO_LISTENER] = "no-listener",
+		[JAZZ_CONN_END_DELETED] = "deleted",
+		[JAZZ_CONN_END_PEER_REMOVED] = "peer-removed",
+	};
+
+	return end >= 0 && (size_t)end < sizeof(names) / sizeof(names[0]) && names[end]
+	       ? names[end] : "unknown";
+}
+
 int jz_sm_conn_expired(json_t *m, struct jz_sm_conn_expired *e, char *err, size_t errlen)
 {
 	long long sp, dp, end;
@@ -270,6 +287,7 @@ int jz_sm_conn_expired(json_t *m, struct jz_sm_conn_expired *e, char *err, size_
 	e->sport = (uint16_t)sp;
 	e->dport = (uint16_t)dp;
 	e->end = (int)end;
+	e->reason = end_name(e->end);
 	return 0;
 }
 

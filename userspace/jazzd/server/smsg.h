@@ -67,6 +67,7 @@ struct jz_sm_conn_expired {
 	char src[JZ_SM_IP], dst[JZ_SM_IP];
 	uint16_t sport, dport;
 	int end;			/* the kernel's reason, 0..255 */
+	const char *reason;		/* its name (jazz.yaml conn-end), static */
 };
 
 /* key_ack and key_swap_ack */
