@@ -18,47 +18,13 @@
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
-/* String field into dst (size includes the NUL); -1 if absent and
- * required, not a string, too long or holding a NUL. */
-static int get_str(json_t *o, const char *key, char *dst, size_t size, bool required)
-{
-	json_t *v = json_object_get(o, key);
-	size_t n;
-
-	dst[0] = 0;
-	if (!v)
-		return required ? -1 : 0;
-	if (!json_is_string(v))
-		return -1;
-	n = json_string_length(v);
-	if (n >= size || memchr(json_string_value(v), 0, n))
-		return -1;
-	memcpy(dst, json_string_value(v), n + 1);
-	return 0;
-}
-
-/* Integer field in [lo, hi]; dflt when absent; -1 when wrong. */
-static int get_int(json_t *o, const char *key, long long lo, long long hi,
-		   long long dflt, long long *out)
-{
-	json_t *v = json_object_get(o, key);
-
-	*out = dflt;
-	if (!v)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-		return -1;
-	*out = json_integer_value(v);
-	return 0;
-}
-
 /* Canonical text of a v4/v6 address field, or -1. */
 static int get_ip(json_t *o, const char *key, char *out, size_t len)
 {
 	char in[JZ_SM_IP];
 	unsigned char b[16];
 
-	if (get_str(o, key, in, sizeof(in), true))
+	if (jz_msg_get_str(o, key, in, sizeof(in), true))
 		return -1;
 	if (inet_pton(AF_INET, in, b) == 1)
 		return inet_ntop(AF_INET, b, out, len) ? 0 : -1;
@@ -73,7 +39,7 @@ static int get_proto(json_t *o, int *proto, char pname[8])
 	char s[16], nb[8];
 	int p;
 
-	if (get_str(o, "proto", s, sizeof(s), true))
+	if (jz_msg_get_str(o, "proto", s, sizeof(s), true))
 		return -1;
 	p = jz_ipproto_parse(s);
 	if (p < 0)
@@ -110,7 +76,7 @@ static int get_data(json_t *m, struct jz_sm_data *d, char *err, size_t errlen)
 		struct jz_sm_item *x = &d->it[d->n];
 		json_t *v = json_object_get(it, "value");
 
-		if (get_str(it, "code", x->code, sizeof(x->code), true) || !x->code[0] ||
+		if (jz_msg_get_str(it, "code", x->code, sizeof(x->code), true) || !x->code[0] ||
 		    !json_is_string(v) || json_string_length(v) > JZ_SM_VALUE_MAX ||
 		    memchr(json_string_value(v), 0, json_string_length(v))) {
 			jz_sm_data_free(d);
@@ -174,15 +140,15 @@ int jz_sm_login(json_t *m, struct jz_sm_login *l, char *err, size_t errlen)
 	long long port;
 
 	memset(l, 0, sizeof(*l));
-	if (get_str(m, "method", method, sizeof(method), true) ||
+	if (jz_msg_get_str(m, "method", method, sizeof(method), true) ||
 	    (strcmp(method, "kerberos") && strcmp(method, "password")))
 		FAIL("method must be \"kerberos\" or \"password\"");
 	l->kerberos = !strcmp(method, "kerberos");
-	if (get_str(m, "device", l->device, sizeof(l->device), true))
+	if (jz_msg_get_str(m, "device", l->device, sizeof(l->device), true))
 		FAIL("device must be a string of at most %d bytes", JZ_SM_DEV - 1);
-	if (get_str(m, "endpoint_ip", l->ep_ip, sizeof(l->ep_ip), false))
+	if (jz_msg_get_str(m, "endpoint_ip", l->ep_ip, sizeof(l->ep_ip), false))
 		FAIL("endpoint_ip must be an address");
-	if (get_int(m, "listen_port", 0, 65535, 0, &port))
+	if (jz_msg_get_int(m, "listen_port", 0, 65535, 0, &port))
 		FAIL("listen_port must be 0-65535");
 	l->listen_port = (uint16_t)port;
 	if (feat && !json_is_array(feat))
@@ -233,17 +199,17 @@ int jz_sm_conn_request(json_t *m, struct jz_sm_conn_req *r, char *err, size_t er
 		FAIL("bad src");
 	if (get_ip(m, "dst", r->dst, sizeof(r->dst)))
 		FAIL("bad dst");
-	if (get_int(m, "sport", 0, 65535, -1, &sp) || get_int(m, "dport", 0, 65535, -1, &dp) ||
+	if (jz_msg_get_int(m, "sport", 0, 65535, -1, &sp) || jz_msg_get_int(m, "dport", 0, 65535, -1, &dp) ||
 	    sp < 0 || dp < 0)
 		FAIL("bad port");
-	if (get_str(m, "dir", dir, sizeof(dir), false) ||
+	if (jz_msg_get_str(m, "dir", dir, sizeof(dir), false) ||
 	    (dir[0] && strcmp(dir, "ingress") && strcmp(dir, "egress")))
 		FAIL("bad dir");
-	if (get_int(m, "cookie", 0, INT64_MAX, -1, &cookie))
+	if (jz_msg_get_int(m, "cookie", 0, INT64_MAX, -1, &cookie))
 		FAIL("bad cookie");
-	if (get_int(m, "rid", INT64_MIN, INT64_MAX, 0, &rid))
+	if (jz_msg_get_int(m, "rid", INT64_MIN, INT64_MAX, 0, &rid))
 		FAIL("bad rid");
-	if (get_int(m, "peer", 0, UINT32_MAX, 0, &peer))
+	if (jz_msg_get_int(m, "peer", 0, UINT32_MAX, 0, &peer))
 		FAIL("bad peer");
 	r->sport = (uint16_t)sp;
 	r->dport = (uint16_t)dp;
@@ -280,9 +246,9 @@ int jz_sm_conn_expired(json_t *m, struct jz_sm_conn_expired *e, char *err, size_
 		FAIL("bad proto");
 	if (get_ip(m, "src", e->src, sizeof(e->src)) || get_ip(m, "dst", e->dst, sizeof(e->dst)))
 		FAIL("bad address");
-	if (get_int(m, "sport", 0, 65535, 0, &sp) || get_int(m, "dport", 0, 65535, 0, &dp))
+	if (jz_msg_get_int(m, "sport", 0, 65535, 0, &sp) || jz_msg_get_int(m, "dport", 0, 65535, 0, &dp))
 		FAIL("bad port");
-	if (get_int(m, "end", 0, 255, 0, &end))
+	if (jz_msg_get_int(m, "end", 0, 255, 0, &end))
 		FAIL("bad end");
 	e->sport = (uint16_t)sp;
 	e->dport = (uint16_t)dp;
@@ -295,8 +261,8 @@ int jz_sm_key_ack(json_t *m, struct jz_sm_key_ack *k, char *err, size_t errlen)
 {
 	long long peer, id;
 
-	if (get_int(m, "peer", 0, UINT32_MAX, -1, &peer) || peer < 0 ||
-	    get_int(m, "key_id", 0, 255, -1, &id) || id < 0)
+	if (jz_msg_get_int(m, "peer", 0, UINT32_MAX, -1, &peer) || peer < 0 ||
+	    jz_msg_get_int(m, "key_id", 0, 255, -1, &id) || id < 0)
 		FAIL("peer and key_id must be integers (0-4294967295, 0-255)");
 	k->peer = (uint32_t)peer;
 	k->key_id = (uint8_t)id;
@@ -307,7 +273,7 @@ int jz_sm_verdict_ack(json_t *m, uint64_t *vid, char *err, size_t errlen)
 {
 	long long v;
 
-	if (get_int(m, "vid", 1, INT64_MAX, 0, &v) || !v)
+	if (jz_msg_get_int(m, "vid", 1, INT64_MAX, 0, &v) || !v)
 		FAIL("vid must be a positive integer");
 	*vid = (uint64_t)v;
 	return 0;
