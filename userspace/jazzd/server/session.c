@@ -38,7 +38,7 @@ void set_online_idx(struct jz_server *srv, uint32_t idx, struct session *s)
 
 		while (cap <= idx)
 			cap *= 2;
-		srv->by_idx = realloc(srv->by_idx, cap * sizeof(*srv->by_idx));
+		srv->by_idx = jz_xrealloc(srv->by_idx, cap, sizeof(*srv->by_idx));
 		memset(srv->by_idx + srv->by_idx_cap, 0,
 		       (cap - srv->by_idx_cap) * sizeof(*srv->by_idx));
 		srv->by_idx_cap = cap;
