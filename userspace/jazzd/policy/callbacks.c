@@ -299,12 +299,18 @@ bool jz_cb_reply_valid(const struct jz_cb_call *c)
 			       r->status == JAZZ_VALIDATE_USER_STATUS_REJECTED;
 		if (r->n_prompts < 1 || r->n_prompts > JAZZ_PROMPTS_MAX)
 			return false;
-		/* a code the client can answer with: 1-63 printable bytes */
-		for (size_t i = 0; i < r->n_prompts; i++)
-			if (!memchr(r->prompts[i].code, 0, sizeof(r->prompts[i].code)) ||
-			    !r->prompts[i].code[0] || !jz_name_ok(r->prompts[i].code) ||
+		/* a code the client can answer with: 1-63 bytes of UTF-8
+		 * without control characters */
+		for (size_t i = 0; i < r->n_prompts; i++) {
+			const char *code = r->prompts[i].code;
+
+			if (!text_ok(code, sizeof(r->prompts[i].code)) || !code[0] ||
 			    !text_ok(r->prompts[i].text, sizeof(r->prompts[i].text)))
 				return false;
+			for (; *code; code++)
+				if ((unsigned char)*code < 0x20 || *code == 0x7f)
+					return false;
+		}
 		return true;
 	}
 	case JZ_CB_PEER_CONNECTION:
