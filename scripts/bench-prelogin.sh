@@ -12,6 +12,13 @@
 # Prints the baseline and flood login times (median, max), their ratio and
 # the RSS before and at its peak.
 set -u
+case "${1:-}" in
+-h | --help)
+	sed -n '3,13s/^# \{0,1\}//p' "$0"
+	exit 0 ;;
+"" | *[!0-9]*)
+	[ -z "${1:-}" ] || { echo "usage: $0 [SECONDS]" >&2; exit 2; } ;;
+esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${1:-30}
 . "$ROOT/tests/host/controlplane/lib.sh"

@@ -50,6 +50,8 @@
  *   -e enctype (password token: aes256-cts-hmac-sha384-192 ...)
  *   -E endpoint_ip (announced in the login)
  *   -K close right after sending the login (abandon the server's work)
+ *   -T FILE capture: the login token made is saved to FILE; if FILE
+ *           exists, the token in it is sent instead (a captured replay)
  * options: -s host:port -C cafile -m kerberos|password -u user -r realm
  *          -p password -S service -c ccache -d device -D delay_s -t offset
  *          -o code=value (answer to a prompt) -b source_ip
@@ -80,7 +82,7 @@
 static const char *server = "127.0.0.1:7443", *cafile, *method = "kerberos";
 static const char *user, *realm, *password, *service, *ccache, *device = "test";
 static const char *answer_code, *answer_value, *bind_ip;
-static const char *enctype_name, *endpoint_ip;
+static const char *enctype_name, *endpoint_ip, *token_file;
 static int delay_s, time_offset, stale, legacy, fire;
 static SSL_CTX *ctx;
 
@@ -288,11 +290,42 @@ static int make_token(struct conn *c, struct jz_krb_buf *tok)
 	return rc;
 }
 
+/* -T: the captured token, if FILE holds one (1: it does not) */
+static int token_load(struct jz_krb_buf *tok)
+{
+	FILE *f = fopen(token_file, "rb");
+	unsigned char buf[16384];
+	size_t n;
+
+	if (!f)
+		return 1;
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (!n)
+		return 1;
+	tok->data = malloc(n);
+	memcpy(tok->data, buf, n);
+	tok->len = n;
+	return 0;
+}
+
+static void token_save(const struct jz_krb_buf *tok)
+{
+	FILE *f = fopen(token_file, "wb");
+
+	if (f) {
+		fwrite(tok->data, 1, tok->len, f);
+		fclose(f);
+	}
+}
+
 static int make_token_once(struct conn *c, struct jz_krb_buf *tok)
 {
 	char err[256];
 	int rc;
 
+	if (token_file && !token_load(tok))
+		return 0;
 	if (stale)
 		return stale_ap_req(tok);
 	if (!strcmp(method, "password")) {
@@ -319,6 +352,8 @@ static int make_token_once(struct conn *c, struct jz_krb_buf *tok)
 	}
 	if (rc)
 		fprintf(stderr, "token: %s\n", err);
+	else if (token_file)
+		token_save(tok);
 	return rc;
 }
 
@@ -977,7 +1012,7 @@ int main(int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:C:m:u:r:p:S:c:d:D:t:o:b:e:E:KXL")) != -1) {
+	while ((opt = getopt(argc, argv, "s:C:m:u:r:p:S:c:d:D:t:o:b:e:E:T:KXL")) != -1) {
 		switch (opt) {
 		case 's': server = optarg; break;
 		case 'C': cafile = optarg; break;
@@ -993,6 +1028,7 @@ int main(int argc, char **argv)
 		case 'b': bind_ip = optarg; break;
 		case 'e': enctype_name = optarg; break;
 		case 'E': endpoint_ip = optarg; break;
+		case 'T': token_file = optarg; break;
 		case 'K': fire = 1; break;
 		case 'X': stale = 1; break;
 		case 'L': legacy = 1; break;

@@ -20,7 +20,9 @@
 #   KDC_DIR KDC_REALM KDC_PORT KDC_PID KDC_LOG
 # Optional inputs (set before kdc_start):
 #   KDC_REALM (default JAZZ.TEST), KDC_MAX_LIFE (default 10h),
-#   KDC_CLOCKSKEW (libdefaults clockskew, default 300).
+#   KDC_CLOCKSKEW (libdefaults clockskew, default 300),
+#   KDC_WEAK=1 (allow_weak_crypto, and des3-cbc-sha1 and arcfour-hmac
+#   permitted: for tests that show weak enctypes refused).
 # Principals get keys for aes256-cts-hmac-sha1-96 and
 # aes256-cts-hmac-sha384-192 (both accepted by the password mode too).
 #
@@ -54,7 +56,9 @@ _kdc_write_conf() {
 	ignore_acceptor_hostname = false
 	clockskew = ${KDC_CLOCKSKEW:-300}
 	udp_preference_limit = 1
-	permitted_enctypes = aes256-cts-hmac-sha384-192 aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha256-128 aes128-cts-hmac-sha1-96
+	permitted_enctypes = aes256-cts-hmac-sha384-192 aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha256-128 aes128-cts-hmac-sha1-96${KDC_WEAK:+ des3-cbc-sha1 arcfour-hmac}
+	allow_weak_crypto = $([ -n "${KDC_WEAK:-}" ] && echo true || echo false)
+${KDC_WEAK:+	default_tgs_enctypes = aes256-cts-hmac-sha384-192 aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha256-128 aes128-cts-hmac-sha1-96 des3-cbc-sha1 arcfour-hmac}
 	kdc_timeout = 3000
 	max_retries = 2
 

@@ -31,6 +31,9 @@
 krb5_error_code k5_rc_resolve(krb5_context ctx, const char *name,
 			      krb5_rcache *rc_out);
 void k5_rc_close(krb5_context ctx, krb5_rcache rc);
+/* ... and stores a tag of the ciphertext; KRB5KRB_AP_ERR_REPEAT if known. */
+krb5_error_code k5_rc_store(krb5_context ctx, krb5_rcache rc,
+			    const krb5_enc_data *authenticator);
 
 /* The ASN.1 error table of libkrb5 (asn1_err.et): decoding failures. */
 #define JZ_ASN1_ERR_BASE 1859794432L

@@ -403,10 +403,14 @@ static int parse_login(const void *token, size_t len, struct pw_login *l,
 	if (r.bad || r.off != r.len)
 		return seterr(err, errlen, JZ_KRB_EMALFORMED,
 			      "password token truncated or has trailing bytes");
-	if (!jz_krb_pw_enctype_ok(l->enctype))
+	if (!jz_krb_pw_enctype_ok(l->enctype)) {
+		char nm[64] = "?";
+
+		krb5_enctype_to_name(l->enctype, 0, nm, sizeof(nm));
 		return seterr(err, errlen, JZ_KRB_EUNSUPPORTED,
-			      "enctype %d not allowed for password login",
-			      l->enctype);
+			      "enctype %s (%d) not allowed for password login",
+			      nm, l->enctype);
+	}
 	return 0;
 }
 
@@ -561,8 +565,34 @@ static int pw_make_reply(krb5_context ctx, const krb5_keyblock *kb,
 	return 0;
 }
 
+/*
+ * The same token in the on-disk replay cache the AP-REQs use (file2 under
+ * the state directory by default): the table above is lost at a restart,
+ * this is not, so a token captured before a restart stays refused after it
+ * (without channel binding, the only thing that stops it). MIT keeps an
+ * entry for its clockskew (libdefaults, 300 s by default).
+ */
+static int rc_store(krb5_context ctx, krb5_rcache rcache, const struct pw_login *l,
+		    char *err, size_t errlen)
+{
+	krb5_enc_data ed = { .enctype = l->enctype };
+	krb5_error_code code;
+
+	if (!rcache)
+		return 0;
+	ed.ciphertext.data = (char *)l->ct;
+	ed.ciphertext.length = (unsigned int)l->ctlen;
+	code = k5_rc_store(ctx, rcache, &ed);
+	if (code == KRB5KRB_AP_ERR_REPEAT)
+		return seterr(err, errlen, JZ_KRB_EREPLAY,
+			      "password token replayed (replay cache)");
+	if (code)
+		return krberr(ctx, code, err, errlen, JZ_KRB_EINTERNAL, "replay cache");
+	return 0;
+}
+
 /* Everything after the key is known: decrypt and check. */
-static int pw_check(struct jz_krb_server *s, krb5_context ctx,
+static int pw_check(struct jz_krb_server *s, krb5_context ctx, krb5_rcache rcache,
 		    const struct pw_login *l, const krb5_keyblock *kb,
 		    const void *cb, size_t cb_len, struct jz_krb_buf *reply,
 		    char *err, size_t errlen)
@@ -608,6 +638,8 @@ static int pw_check(struct jz_krb_server *s, krb5_context ctx,
 	}
 	rc = rp_check_insert(s, l->user, l->realm, p.ts, p.usec, p.nonce, now,
 			     err, errlen);
+	if (!rc)
+		rc = rc_store(ctx, rcache, l, err, errlen);
 	if (!rc)
 		rc = pw_make_reply(ctx, kb, &p, now, reply, err, errlen);
 out:
@@ -659,7 +691,7 @@ int jz_krb_pw_verify(struct jz_krb_server *s, const void *token, size_t len,
 			      secret->password, secret->key, secret->key_len,
 			      &kb, err, errlen);
 	if (!rc) {
-		rc = pw_check(s, sl->ctx, &l, &kb, cb, cb_len, reply, err,
+		rc = pw_check(s, sl->ctx, sl->rc, &l, &kb, cb, cb_len, reply, err,
 			      errlen);
 		/*
 		 * The key comes from the caller's secret, not from the token:

@@ -8,42 +8,9 @@
 
 #include "client/cmsg.h"
 #include "core/jazzd.h"
+#include "core/proto.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
-
-/* Optional string field into dst; -1 if present but not a string or too long. */
-static int get_str(json_t *o, const char *key, char *dst, size_t size, bool required)
-{
-	json_t *v = json_object_get(o, key);
-	size_t n;
-
-	dst[0] = 0;
-	if (!v)
-		return required ? -1 : 0;
-	if (!json_is_string(v))
-		return -1;
-	n = json_string_length(v);
-	if (n >= size || memchr(json_string_value(v), 0, n))
-		return -1;
-	memcpy(dst, json_string_value(v), n + 1);
-	return 0;
-}
-
-/* Integer field in [lo, hi]; dflt when absent; -1 when wrong. */
-static int get_int(json_t *o, const char *key, long long lo, long long hi,
-		   long long dflt, long long *out)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!v) {
-		*out = dflt;
-		return 0;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-		return -1;
-	*out = json_integer_value(v);
-	return 0;
-}
 
 static bool is_ip(int af, const char *s)
 {
@@ -57,11 +24,11 @@ int jz_cm_auth(json_t *m, struct jz_cm_auth *a, char *err, size_t errlen)
 	char p64[8192];
 
 	memset(a, 0, sizeof(*a));
-	if (get_str(m, "user", a->user, sizeof(a->user), true) ||
-	    get_str(m, "realm", a->realm, sizeof(a->realm), true))
+	if (jz_msg_get_str(m, "user", a->user, sizeof(a->user), true) ||
+	    jz_msg_get_str(m, "realm", a->realm, sizeof(a->realm), true))
 		FAIL("auth: user and realm must be strings of at most %d bytes",
 		     JZ_CM_NAME - 1);
-	if (get_str(m, "proof", p64, sizeof(p64), true) || !p64[0])
+	if (jz_msg_get_str(m, "proof", p64, sizeof(p64), true) || !p64[0])
 		FAIL("auth: no proof");
 	a->proof = jz_b64_decode(p64, &a->proof_len);
 	if (!a->proof)
@@ -81,9 +48,9 @@ int jz_cm_challenge(json_t *m, struct jz_cm_challenge *c, char *err, size_t errl
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
-	if (get_int(m, "round", 0, 1000, 0, &c->round))
+	if (jz_msg_get_int(m, "round", 0, 1000, 0, &c->round))
 		FAIL("challenge: bad round");
-	if (get_str(m, "message", c->message, sizeof(c->message), false))
+	if (jz_msg_get_str(m, "message", c->message, sizeof(c->message), false))
 		FAIL("challenge: message is not a string of at most %d bytes",
 		     JZ_CM_TEXT - 1);
 	if (!json_is_array(arr) || !json_array_size(arr) ||
@@ -94,8 +61,8 @@ int jz_cm_challenge(json_t *m, struct jz_cm_challenge *c, char *err, size_t errl
 		json_t *s = json_object_get(p, "secret");
 
 		if (!json_is_object(p) ||
-		    get_str(p, "code", q->code, sizeof(q->code), true) || !q->code[0] ||
-		    get_str(p, "text", q->text, sizeof(q->text), false) ||
+		    jz_msg_get_str(p, "code", q->code, sizeof(q->code), true) || !q->code[0] ||
+		    jz_msg_get_str(p, "text", q->text, sizeof(q->text), false) ||
 		    (s && !json_is_boolean(s)))
 			FAIL("challenge: prompt %zu is malformed", i);
 		for (const char *x = q->code; *x; x++)
@@ -115,14 +82,14 @@ int jz_cm_welcome(json_t *m, struct jz_cm_welcome *w, char *err, size_t errlen)
 	long long id, p4, p6;
 
 	memset(w, 0, sizeof(*w));
-	if (get_int(m, "id", 1, UINT32_MAX, 0, &id) || !id)
+	if (jz_msg_get_int(m, "id", 1, UINT32_MAX, 0, &id) || !id)
 		FAIL("welcome: no device id");
-	if (get_str(m, "user", w->user, sizeof(w->user), false) ||
-	    get_str(m, "realm", w->realm, sizeof(w->realm), false) ||
-	    get_str(m, "device", w->device, sizeof(w->device), false))
+	if (jz_msg_get_str(m, "user", w->user, sizeof(w->user), false) ||
+	    jz_msg_get_str(m, "realm", w->realm, sizeof(w->realm), false) ||
+	    jz_msg_get_str(m, "device", w->device, sizeof(w->device), false))
 		FAIL("welcome: user, realm or device malformed");
-	if (get_str(m, "vip4", w->vip4, sizeof(w->vip4), false) ||
-	    get_str(m, "vip6", w->vip6, sizeof(w->vip6), false))
+	if (jz_msg_get_str(m, "vip4", w->vip4, sizeof(w->vip4), false) ||
+	    jz_msg_get_str(m, "vip6", w->vip6, sizeof(w->vip6), false))
 		FAIL("welcome: vip4/vip6 malformed");
 	if (!w->vip4[0] && !w->vip6[0])
 		FAIL("welcome: no address");
@@ -130,7 +97,7 @@ int jz_cm_welcome(json_t *m, struct jz_cm_welcome *w, char *err, size_t errlen)
 		FAIL("welcome: vip4 is not an IPv4 address");
 	if (w->vip6[0] && !is_ip(AF_INET6, w->vip6))
 		FAIL("welcome: vip6 is not an IPv6 address");
-	if (get_int(m, "prefix4", 0, 32, 16, &p4) || get_int(m, "prefix6", 0, 128, 64, &p6))
+	if (jz_msg_get_int(m, "prefix4", 0, 32, 16, &p4) || jz_msg_get_int(m, "prefix6", 0, 128, 64, &p6))
 		FAIL("welcome: prefix4/prefix6 out of range");
 	w->id = (uint32_t)id;
 	w->prefix4 = (int)p4;
@@ -144,20 +111,20 @@ static void peer_parse(json_t *e, struct jz_cm_peer *p)
 	long long id, port;
 
 	memset(p, 0, sizeof(*p));
-	if (!json_is_object(e) || get_int(e, "id", 1, UINT32_MAX, 0, &id) || !id) {
+	if (!json_is_object(e) || jz_msg_get_int(e, "id", 1, UINT32_MAX, 0, &id) || !id) {
 		snprintf(p->bad, sizeof(p->bad), "no id");
 		return;
 	}
 	p->id = (uint32_t)id;
 	p->linked = json_is_true(json_object_get(e, "linked"));
-	if (get_str(e, "device", p->device, sizeof(p->device), false))
+	if (jz_msg_get_str(e, "device", p->device, sizeof(p->device), false))
 		snprintf(p->bad, sizeof(p->bad), "device name malformed");
-	else if (get_str(e, "vip4", p->vip4, sizeof(p->vip4), false) ||
-		 get_str(e, "vip6", p->vip6, sizeof(p->vip6), false))
+	else if (jz_msg_get_str(e, "vip4", p->vip4, sizeof(p->vip4), false) ||
+		 jz_msg_get_str(e, "vip6", p->vip6, sizeof(p->vip6), false))
 		snprintf(p->bad, sizeof(p->bad), "vip4/vip6 malformed");
 	else if (ep && (!json_is_object(ep) ||
-			get_str(ep, "ip", p->ep_ip, sizeof(p->ep_ip), true) ||
-			get_int(ep, "port", 1, 65535, 0, &port) || !port ||
+			jz_msg_get_str(ep, "ip", p->ep_ip, sizeof(p->ep_ip), true) ||
+			jz_msg_get_int(ep, "port", 1, 65535, 0, &port) || !port ||
 			(!is_ip(AF_INET, p->ep_ip) && !is_ip(AF_INET6, p->ep_ip))))
 		snprintf(p->bad, sizeof(p->bad), "endpoint is not an address and port");
 	else if (ep)
@@ -176,7 +143,7 @@ int jz_cm_peers(json_t *m, bool delta, size_t max, struct jz_cm_peers *p,
 	p->delta = delta;
 	if (!delta) {
 		p->bad_part = true;
-		if (get_int(m, "part", 0, JZ_CM_MAX_PART, 0, &part))
+		if (jz_msg_get_int(m, "part", 0, JZ_CM_MAX_PART, 0, &part))
 			FAIL("peers: \"part\" is not an integer in [0, %d]", JZ_CM_MAX_PART);
 		if (more && !json_is_boolean(more))
 			FAIL("peers: \"more\" is not a boolean");
@@ -226,8 +193,8 @@ static int get_keydir(json_t *o, uint8_t key[32], uint8_t salt[4])
 	unsigned char *k, *s;
 	int ok;
 
-	if (!json_is_object(o) || get_str(o, "key", k64, sizeof(k64), true) ||
-	    get_str(o, "salt", s64, sizeof(s64), true))
+	if (!json_is_object(o) || jz_msg_get_str(o, "key", k64, sizeof(k64), true) ||
+	    jz_msg_get_str(o, "salt", s64, sizeof(s64), true))
 		return -1;
 	k = jz_b64_decode(k64, &kl);
 	s = jz_b64_decode(s64, &sl);
@@ -249,13 +216,13 @@ int jz_cm_key(json_t *m, struct jz_cm_key *k, char *err, size_t errlen)
 	long long peer, id;
 
 	memset(k, 0, sizeof(*k));
-	if (get_int(m, "peer", 1, UINT32_MAX, 0, &peer) || !peer)
+	if (jz_msg_get_int(m, "peer", 1, UINT32_MAX, 0, &peer) || !peer)
 		FAIL("key: no peer");
 	k->peer = (uint32_t)peer;
-	if (get_int(m, "key_id", 0, 255, 0, &id))
+	if (jz_msg_get_int(m, "key_id", 0, 255, 0, &id))
 		FAIL("key for peer %u: key_id not 0-255", k->peer);
 	k->key_id = (uint8_t)id;
-	if (get_str(m, "cipher", cipher, sizeof(cipher), false))
+	if (jz_msg_get_str(m, "cipher", cipher, sizeof(cipher), false))
 		FAIL("key for peer %u: cipher malformed", k->peer);
 	if (!strcmp(cipher, "aes-256-gcm"))
 		k->aes = true;
@@ -273,8 +240,8 @@ int jz_cm_key_swap(json_t *m, struct jz_cm_key_swap *s, char *err, size_t errlen
 {
 	long long peer, id;
 
-	if (get_int(m, "peer", 1, UINT32_MAX, 0, &peer) || !peer ||
-	    get_int(m, "key_id", 0, 255, -1, &id) || id < 0)
+	if (jz_msg_get_int(m, "peer", 1, UINT32_MAX, 0, &peer) || !peer ||
+	    jz_msg_get_int(m, "key_id", 0, 255, -1, &id) || id < 0)
 		FAIL("key_swap: bad peer or key_id");
 	s->peer = (uint32_t)peer;
 	s->key_id = (int)id;
@@ -288,34 +255,34 @@ int jz_cm_verdict(json_t *m, struct jz_cm_verdict *v, char *err, size_t errlen)
 	json_t *vid = json_object_get(m, "vid");
 
 	memset(v, 0, sizeof(*v));
-	if (get_str(m, "verdict", verdict, sizeof(verdict), true) ||
+	if (jz_msg_get_str(m, "verdict", verdict, sizeof(verdict), true) ||
 	    (strcmp(verdict, "approve") && strcmp(verdict, "deny")))
 		FAIL("verdict: neither approve nor deny");
 	v->approve = !strcmp(verdict, "approve");
-	if (get_str(m, "dir", dir, sizeof(dir), false) ||
+	if (jz_msg_get_str(m, "dir", dir, sizeof(dir), false) ||
 	    (dir[0] && strcmp(dir, "ingress") && strcmp(dir, "egress")))
 		FAIL("verdict: bad dir");
 	v->ingress = !strcmp(dir, "ingress");
-	if (get_str(m, "proto", v->proto, sizeof(v->proto), false))
+	if (jz_msg_get_str(m, "proto", v->proto, sizeof(v->proto), false))
 		FAIL("verdict: bad proto");
-	if (get_str(m, "src", v->src, sizeof(v->src), false) ||
-	    get_str(m, "dst", v->dst, sizeof(v->dst), false) ||
+	if (jz_msg_get_str(m, "src", v->src, sizeof(v->src), false) ||
+	    jz_msg_get_str(m, "dst", v->dst, sizeof(v->dst), false) ||
 	    (v->src[0] && !is_ip(AF_INET, v->src) && !is_ip(AF_INET6, v->src)) ||
 	    (v->dst[0] && !is_ip(AF_INET, v->dst) && !is_ip(AF_INET6, v->dst)))
 		FAIL("verdict: src/dst are not addresses");
-	if (get_int(m, "sport", 0, 65535, 0, &x))
+	if (jz_msg_get_int(m, "sport", 0, 65535, 0, &x))
 		FAIL("verdict: bad sport");
 	v->sport = (uint16_t)x;
-	if (get_int(m, "dport", 0, 65535, 0, &x))
+	if (jz_msg_get_int(m, "dport", 0, 65535, 0, &x))
 		FAIL("verdict: bad dport");
 	v->dport = (uint16_t)x;
-	if (get_int(m, "peer", 0, UINT32_MAX, 0, &x))
+	if (jz_msg_get_int(m, "peer", 0, UINT32_MAX, 0, &x))
 		FAIL("verdict: bad peer");
 	v->peer = (uint32_t)x;
-	if (get_int(m, "lifetime", 0, UINT32_MAX, 0, &x))
+	if (jz_msg_get_int(m, "lifetime", 0, UINT32_MAX, 0, &x))
 		FAIL("verdict: bad lifetime");
 	v->lifetime = (uint32_t)x;
-	if (get_int(m, "cookie", 0, INT64_MAX, 0, &x))
+	if (jz_msg_get_int(m, "cookie", 0, INT64_MAX, 0, &x))
 		FAIL("verdict: bad cookie");
 	v->cookie = (uint64_t)x;
 	if (vid) {

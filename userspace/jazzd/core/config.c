@@ -133,6 +133,7 @@ static int handler(void *user, const char *section, const char *name,
 	INT("server", "login_burst", login_burst);
 	INT("server", "user_login_rate", user_login_rate);
 	INT("server", "user_login_burst", user_login_burst);
+	INT("server", "key_cache", key_cache);
 	INT("server", "max_devices", max_devices);
 	INT("server", "lease_expiry", lease_expiry_s);
 	STR("server", "enctypes", enctypes);
@@ -251,6 +252,7 @@ static void set_defaults(struct jz_config *c)
 	c->login_burst = 256;
 	c->user_login_rate = 1;
 	c->user_login_burst = 10;
+	c->key_cache = 1024;
 	c->max_outbuf = 1 << 20;
 	c->enctypes = strdup("aes256-cts-hmac-sha1-96 aes256-cts-hmac-sha384-192 "
 			     "aes128-cts-hmac-sha1-96 aes128-cts-hmac-sha256-128");

@@ -58,6 +58,7 @@ struct jz_config {
 	int max_halfopen;	/* connections not logged in yet, overall */
 	int login_rate, login_burst;	/* logins per second per source */
 	int user_login_rate, user_login_burst;	/* key derivations per user */
+	int key_cache;		/* derived password keys kept (0: none) */
 	size_t max_outbuf;	/* unsent answers: stop reading above this */
 	char *enctypes;		/* accepted Kerberos enctypes (names) */
 	int max_devices;	/* devices (leases) per user; 0 = no limit */
@@ -162,6 +163,10 @@ void jz_sockaddr_str(const void *sa, char *ip, size_t iplen, uint16_t *port);
 double jz_now(void);
 /* Printable valid UTF-8 without control characters (names from the wire). */
 bool jz_name_ok(const char *s);
+/* realloc of nmemb * size that never returns NULL: the daemon's growing
+ * tables have no way to go on without their memory, so it says so on
+ * stderr and aborts (systemd restarts it) instead of writing through NULL. */
+void *jz_xrealloc(void *p, size_t nmemb, size_t size);
 /* @in with control characters, backslashes and invalid UTF-8 bytes as
  * \xNN, truncated to fit @out: safe for logs, terminals and JSON. */
 void jz_escape(const char *in, char *out, size_t outlen);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jazzd.h"
 #include "leases.h"
 #include "log.h"
 
@@ -148,7 +149,7 @@ static struct jz_lease *add(struct jz_leases *l, const char *key, uint32_t idx)
 	index_add(l, e);
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 64;
-		l->v = realloc(l->v, l->cap * sizeof(*l->v));
+		l->v = jz_xrealloc(l->v, l->cap, sizeof(*l->v));
 	}
 	l->v[l->n++] = e;
 	return e;

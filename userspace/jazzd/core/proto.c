@@ -147,6 +147,37 @@ long long jz_msg_int(json_t *msg, const char *key, long long dflt)
 	return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
+int jz_msg_get_str(json_t *o, const char *key, char *dst, size_t size, bool required)
+{
+	json_t *v = json_object_get(o, key);
+	size_t n;
+
+	dst[0] = 0;
+	if (!v)
+		return required ? -1 : 0;
+	if (!json_is_string(v))
+		return -1;
+	n = json_string_length(v);
+	if (n >= size || memchr(json_string_value(v), 0, n))
+		return -1;
+	memcpy(dst, json_string_value(v), n + 1);
+	return 0;
+}
+
+int jz_msg_get_int(json_t *o, const char *key, long long lo, long long hi,
+		   long long dflt, long long *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = dflt;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}
+
 static void ssl_err(char *err, size_t errlen, const char *what)
 {
 	char buf[256];

@@ -9,6 +9,7 @@
 #ifndef JAZZD_PROTO_H
 #define JAZZD_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <event2/bufferevent.h>
 #include <jansson.h>
@@ -34,6 +35,13 @@ int jz_ipproto_parse(const char *s);
 const char *jz_ipproto_name(int proto, char buf[8]);
 const char *jz_msg_str(json_t *msg, const char *key);
 long long jz_msg_int(json_t *msg, const char *key, long long dflt);
+/* Checked fields, for the parsers at the edge (client/cmsg.c, server/smsg.c):
+ * a string into dst (size with the NUL; -1 if absent and required, not a
+ * string, too long or holding a NUL), an integer in [lo, hi] (dflt when
+ * absent; -1 when wrong). */
+int jz_msg_get_str(json_t *o, const char *key, char *dst, size_t size, bool required);
+int jz_msg_get_int(json_t *o, const char *key, long long lo, long long hi,
+		   long long dflt, long long *out);
 
 SSL_CTX *jz_tls_server_ctx(const char *cert, const char *key, char *err, size_t errlen);
 SSL_CTX *jz_tls_client_ctx(const char *ca, const char *fingerprint,

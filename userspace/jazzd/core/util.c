@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,19 @@ static size_t utf8_len(const unsigned char *p)
 		return 4;
 	}
 	return 0;
+}
+
+void *jz_xrealloc(void *p, size_t nmemb, size_t size)
+{
+	void *np = nmemb && size > SIZE_MAX / nmemb ? NULL : realloc(p, nmemb * size);
+
+	if (!np && nmemb && size) {
+		/* stderr, not the log: util.c stays free of log.c (tlsbench) */
+		fprintf(stderr, "jazzd: out of memory (%zu x %zu bytes); aborting\n",
+			nmemb, size);
+		abort();
+	}
+	return np;
 }
 
 bool jz_name_ok(const char *s)

@@ -262,12 +262,25 @@ static void set_fail_closed(struct jz_cb_call *c)
 	}
 }
 
+/* NUL-terminated within @size and valid UTF-8 (jansson's own test, so
+ * exactly what json_pack will take when the text goes on the wire). */
+static bool text_ok(const char *t, size_t size)
+{
+	json_t *j;
+
+	if (!memchr(t, 0, size))
+		return false;
+	j = json_string(t);
+	json_decref(j);
+	return j != NULL;
+}
+
 /* Reply sanity: an answer a backend cannot give is an error. */
-static bool reply_valid(struct jz_cb_call *c)
+bool jz_cb_reply_valid(const struct jz_cb_call *c)
 {
 	switch (c->kind) {
 	case JZ_CB_USER_KEY: {
-		struct jazz_user_key_reply *r = &c->u.user_key.reply;
+		const struct jazz_user_key_reply *r = &c->u.user_key.reply;
 
 		if (r->kind == JAZZ_USER_KEY_PASSWORD)
 			return memchr(r->password, 0, sizeof(r->password)) != NULL;
@@ -276,13 +289,32 @@ static bool reply_valid(struct jz_cb_call *c)
 		return r->kind == JAZZ_USER_KEY_UNKNOWN_USER;
 	}
 	case JZ_CB_VALIDATE_USER: {
-		struct jazz_validate_reply *r = &c->u.validate.reply;
+		const struct jazz_validate_reply *r = &c->u.validate.reply;
 
-		if (r->status == JAZZ_VALIDATE_USER_STATUS_MORE_DATA)
-			return r->n_prompts > 0 && r->n_prompts <= JAZZ_PROMPTS_MAX;
-		return r->status == JAZZ_VALIDATE_USER_STATUS_ACCEPTED ||
-		       r->status == JAZZ_VALIDATE_USER_STATUS_REJECTED;
+		/* the message goes to the client with a reject or a challenge */
+		if (!text_ok(r->message, sizeof(r->message)))
+			return false;
+		if (r->status != JAZZ_VALIDATE_USER_STATUS_MORE_DATA)
+			return r->status == JAZZ_VALIDATE_USER_STATUS_ACCEPTED ||
+			       r->status == JAZZ_VALIDATE_USER_STATUS_REJECTED;
+		if (r->n_prompts < 1 || r->n_prompts > JAZZ_PROMPTS_MAX)
+			return false;
+		/* a code the client can answer with: 1-63 bytes of UTF-8
+		 * without control characters */
+		for (size_t i = 0; i < r->n_prompts; i++) {
+			const char *code = r->prompts[i].code;
+
+			if (!text_ok(code, sizeof(r->prompts[i].code)) || !code[0] ||
+			    !text_ok(r->prompts[i].text, sizeof(r->prompts[i].text)))
+				return false;
+			for (; *code; code++)
+				if ((unsigned char)*code < 0x20 || *code == 0x7f)
+					return false;
+		}
+		return true;
 	}
+	case JZ_CB_PEER_CONNECTION:
+		return c->u.conn.reply.approve == 0 || c->u.conn.reply.approve == 1;
 	default:
 		return true;
 	}
@@ -380,7 +412,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 			cb->filter_inflight--;
 		}
 		if (!p->delivered && !atomic_load(&p->abandoned)) {
-			if (p->rc != JAZZ_CB_OK || !reply_valid(c)) {
+			if (p->rc != JAZZ_CB_OK || !jz_cb_reply_valid(c)) {
 				jz_warn("callback %s (%s) failed: %s; fail-closed",
 					kind_names[c->kind], c->backend,
 					p->rc != JAZZ_CB_OK ? "returned an error"

@@ -87,6 +87,10 @@ const char *jz_cb_strdup(struct jz_cb_call *call, const char *s);
 void *jz_cb_alloc(struct jz_cb_call *call, size_t size);
 void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *call,
 		  jz_cb_done_fn done, void *arg);
+/* Whether a backend's answer in @call is one it may give (the dispatcher
+ * fails closed otherwise): strings terminated and valid UTF-8, prompt
+ * codes 1-63 bytes without control characters, counts and kinds in range. */
+bool jz_cb_reply_valid(const struct jz_cb_call *call);
 /* The caller goes away: done() will not be called. */
 void jz_cb_cancel(struct jz_cb_call *call);
 

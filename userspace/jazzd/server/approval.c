@@ -81,91 +81,11 @@ static struct vcache *vcache_get(struct jz_server *srv, const char *key)
 	return v->key[0] && v->expires >= jz_now() ? v : NULL;
 }
 
-/*
- * A conn_request as it entered: typed and checked (parse at the edge).
- * dir says whose connection it is from the asker's side: egress, the asker
- * is the origin; ingress, the asker is the destination (its kernel saw an
- * authenticated packet from a peer). The cookie and rid are the asker's own
- * handles and are only ever sent back to the asker.
- */
-struct conn_req {
-	int proto;			/* IP protocol number */
-	char pname[8];			/* its canonical name, for the policy */
-	char src[46], dst[46];		/* canonical text of the addresses */
-	uint16_t sport, dport;
-	bool ingress;
-	bool has_cookie;
-	json_int_t cookie;
-	json_t *rid;			/* opaque, echoed to the asker only */
-	json_int_t peer;		/* the asker's kernel's peer id */
-};
-
-/* Canonical text of a v4/v6 address, or -1. */
-static int canon_ip(const char *in, char *out, size_t len)
-{
-	unsigned char b[16];
-
-	if (!in)
-		return -1;
-	if (inet_pton(AF_INET, in, b) == 1)
-		return inet_ntop(AF_INET, b, out, len) ? 0 : -1;
-	if (inet_pton(AF_INET6, in, b) == 1)
-		return inet_ntop(AF_INET6, b, out, len) ? 0 : -1;
-	return -1;
-}
-
-static int port_of(json_t *m, const char *key)
-{
-	json_t *v = json_object_get(m, key);
-
-	return json_is_integer(v) && json_integer_value(v) >= 0 &&
-	       json_integer_value(v) <= 65535 ? (int)json_integer_value(v) : -1;
-}
-
-static int conn_req_parse(json_t *m, struct conn_req *r, const char **why)
-{
-	const char *dir = jz_msg_str(m, "dir");
-	json_t *cookie = json_object_get(m, "cookie"), *rid = json_object_get(m, "rid");
-	int sp = port_of(m, "sport"), dp = port_of(m, "dport");
-
-	memset(r, 0, sizeof(*r));
-	r->proto = jz_ipproto_parse(jz_msg_str(m, "proto"));
-	*why = r->proto < 0 ? "bad proto" :
-	       canon_ip(jz_msg_str(m, "src"), r->src, sizeof(r->src)) ? "bad src" :
-	       canon_ip(jz_msg_str(m, "dst"), r->dst, sizeof(r->dst)) ? "bad dst" :
-	       sp < 0 || dp < 0 ? "bad port" :
-	       dir && strcmp(dir, "ingress") && strcmp(dir, "egress") ? "bad dir" :
-	       cookie && (!json_is_integer(cookie) || json_integer_value(cookie) < 0) ?
-	       "bad cookie" :
-	       rid && !json_is_integer(rid) && !json_is_string(rid) ? "bad rid" : NULL;
-	if (*why)
-		return -1;
-	{
-		char nb[8];
-
-		snprintf(r->pname, sizeof(r->pname), "%s", jz_ipproto_name(r->proto, nb));
-	}
-	r->sport = (uint16_t)sp;
-	r->dport = (uint16_t)dp;
-	r->ingress = dir && !strcmp(dir, "ingress");
-	r->has_cookie = cookie != NULL;
-	r->cookie = cookie ? json_integer_value(cookie) : 0;
-	r->rid = rid ? json_incref(rid) : NULL;
-	r->peer = jz_msg_int(m, "peer", 0);
-	return 0;
-}
-
-static void conn_req_clear(struct conn_req *r)
-{
-	json_decref(r->rid);
-	r->rid = NULL;
-}
-
 struct conn_ctx {
 	struct jz_server *srv;
 	uint64_t origin_sid, dest_sid;
 	char key[256];
-	struct conn_req req;
+	struct jz_sm_conn_req req;
 	uint64_t asker_sid;	/* the session that sent the request */
 	uint64_t t0_ns;		/* when the request came (metrics) */
 };
@@ -211,10 +131,8 @@ static void pv_timeout(evutil_socket_t fd, short what, void *arg)
 	pv_finish(pv);
 }
 
-void on_verdict_ack(struct session *s, json_t *m)
+void on_verdict_ack(struct session *s, uint64_t vid)
 {
-	uint64_t vid = (uint64_t)jz_msg_int(m, "vid", 0);
-
 	for (struct pending_verdict *pv = s->srv->pv; pv; pv = pv->next) {
 		if (pv->vid == vid && pv->dest_sid == s->sid) {
 			pv_finish(pv);
@@ -224,27 +142,29 @@ void on_verdict_ack(struct session *s, json_t *m)
 }
 
 /* A verdict message about r; @peer is the other end as the receiver knows it. */
-static json_t *verdict_msg(const struct conn_req *r, bool approve, uint32_t lifetime,
+static json_t *verdict_msg(const struct jz_sm_conn_req *r, bool approve, uint32_t lifetime,
 			   bool ingress, json_int_t peer)
 {
-	return json_pack("{s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:s,s:I}", "type", "verdict",
+	/* lifetime is 0..2^32-1 (docs/CALLBACKS.md): more than an int */
+	return json_pack("{s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:I,s:s,s:I}", "type", "verdict",
 			 "proto", r->pname, "src", r->src, "sport", r->sport,
 			 "dst", r->dst, "dport", r->dport,
-			 "verdict", approve ? "approve" : "deny", "lifetime", lifetime,
+			 "verdict", approve ? "approve" : "deny",
+			 "lifetime", (json_int_t)lifetime,
 			 "dir", ingress ? "ingress" : "egress", "peer", peer);
 }
 
 /* The asker's own handles go back to the asker, and to nobody else. */
-static void add_handles(json_t *v, const struct conn_req *r)
+static void add_handles(json_t *v, const struct jz_sm_conn_req *r)
 {
 	if (r->has_cookie)
 		json_object_set_new(v, "cookie", json_integer(r->cookie));
-	if (r->rid)
-		json_object_set(v, "rid", r->rid);
+	if (r->has_rid)
+		json_object_set_new(v, "rid", json_integer(r->rid));
 }
 
 /* An answer to the asker alone (no policy involved, nothing held). */
-static void answer_asker(struct session *s, const struct conn_req *r, bool approve,
+static void answer_asker(struct session *s, const struct jz_sm_conn_req *r, bool approve,
 			 uint32_t lifetime, json_int_t peer)
 {
 	json_t *v = verdict_msg(r, approve, lifetime, r->ingress, peer);
@@ -260,7 +180,7 @@ static void answer_asker(struct session *s, const struct conn_req *r, bool appro
  * connections itself.
  */
 static void deliver_verdict(struct jz_server *srv, struct session *o, struct session *d,
-			    const struct conn_req *r, bool approve, uint32_t lifetime)
+			    const struct jz_sm_conn_req *r, bool approve, uint32_t lifetime)
 {
 	struct pending_verdict *pv;
 	struct timeval tv = { 2, 0 };
@@ -289,7 +209,7 @@ static void deliver_verdict(struct jz_server *srv, struct session *o, struct ses
 	send_msg(d, to_d);
 }
 
-static json_t *conn_event(struct session *o, struct session *d, const struct conn_req *r)
+static json_t *conn_event(struct session *o, struct session *d, const struct jz_sm_conn_req *r)
 {
 	return json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:s}",
 			 "origin_user", o->user, "origin_realm", o->realm,
@@ -324,7 +244,6 @@ static void conn_done(void *arg, struct jz_cb_call *c)
 		deliver_verdict(srv, o, d, &cc->req, approve, lifetime);
 		jz_metrics_approval(cc->t0_ns, approve);
 	}
-	conn_req_clear(&cc->req);
 	free(cc);
 }
 
@@ -333,26 +252,20 @@ static bool own_addr(struct session *s, const char *ip)
 	return !strcmp(ip, s->lease->vip4) || !strcmp(ip, s->lease->vip6);
 }
 
-void on_conn_request(struct session *s, json_t *m)
+void on_conn_request(struct session *s, const struct jz_sm_conn_req *rq)
 {
 	struct jz_server *srv = s->srv;
 	struct session *o, *d, *other_s;
 	struct jz_lease *other;
-	struct conn_req r;
+	struct jz_sm_conn_req r = *rq;
 	struct conn_ctx *cc;
 	struct jz_cb_call *c;
 	struct vcache *v;
-	const char *why;
 
-	if (conn_req_parse(m, &r, &why)) {
-		jz_warn("approval from %s: malformed request (%s); ignored", s->device, why);
-		return;
-	}
 	/* the asker's own end is the authenticated session, never a claim */
 	if (!own_addr(s, r.ingress ? r.dst : r.src)) {
 		jz_warn("approval from %s: address %s/%s is not its own; ignored",
 			s->device, r.src, r.dst);
-		conn_req_clear(&r);
 		return;
 	}
 	other = jz_leases_by_vip(srv->leases, r.ingress ? r.src : r.dst);
@@ -363,7 +276,6 @@ void on_conn_request(struct session *s, json_t *m)
 		jz_warn("approval from %s: %u requests already pending; denied",
 			s->device, s->conn_inflight);
 		answer_asker(s, &r, false, 0, other_s ? other_s->lease->idx : r.peer);
-		conn_req_clear(&r);
 		return;
 	}
 	if (!o || !d || o == d || !link_find(srv, o->lease->idx, d->lease->idx, false)) {
@@ -371,7 +283,6 @@ void on_conn_request(struct session *s, json_t *m)
 			s->device, r.src, r.dst);
 		/* to the asker only: the other device may not even see it */
 		answer_asker(s, &r, false, 0, r.peer);
-		conn_req_clear(&r);
 		return;
 	}
 	cc = calloc(1, sizeof(*cc));
@@ -388,7 +299,6 @@ void on_conn_request(struct session *s, json_t *m)
 		jz_debug("approval %s: cached %s", cc->key, v->approve ? "approve" : "deny");
 		deliver_verdict(srv, o, d, &r, v->approve, v->lifetime);
 		jz_metrics_approval(cc->t0_ns, v->approve);
-		conn_req_clear(&cc->req);
 		free(cc);
 		return;
 	}
@@ -406,21 +316,14 @@ void on_conn_request(struct session *s, json_t *m)
 	jz_cb_submit(srv->d->cb, c, conn_done, cc);
 }
 
-void on_conn_expired(struct session *s, json_t *m)
+void on_conn_expired(struct session *s, const struct jz_sm_conn_expired *e)
 {
-	json_t *ev;
-
 	if (!jz_events_on())
 		return;
-	ev = json_pack("{s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:O}", "user", s->user,
-			       "realm", s->realm, "device", s->device,
-			       "protocol", json_object_get(m, "proto"),
-			       "origin_ip", json_object_get(m, "src"),
-			       "origin_port", json_object_get(m, "sport"),
-			       "destination_ip", json_object_get(m, "dst"),
-			       "destination_port", json_object_get(m, "dport"),
-			       "reason", json_object_get(m, "end"));
-
-	jz_event("connection-expired", ev);
+	jz_event("connection-expired",
+		 json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s}", "user", s->user,
+			   "realm", s->realm, "device", s->device, "protocol", e->pname,
+			   "origin_ip", e->src, "origin_port", e->sport,
+			   "destination_ip", e->dst, "destination_port", e->dport,
+			   "reason", e->reason));
 }
-

@@ -155,11 +155,11 @@ void link_send_key(struct jz_server *srv, struct link *l)
 	OPENSSL_cleanse(k, sizeof(k));
 }
 
-void on_key_ack(struct session *s, json_t *m)
+void on_key_ack(struct session *s, const struct jz_sm_key_ack *k)
 {
 	struct jz_server *srv = s->srv;
-	uint32_t peer = (uint32_t)jz_msg_int(m, "peer", 0);
-	int key_id = (int)jz_msg_int(m, "key_id", -1);
+	uint32_t peer = k->peer;
+	int key_id = k->key_id;
 	struct link *l = link_find(srv, s->lease->idx, peer, false);
 	struct session *o;
 
@@ -185,10 +185,10 @@ void on_key_ack(struct session *s, json_t *m)
 }
 
 /* "key_swap_ack": that end now sends with key_id. */
-void on_key_swap_ack(struct session *s, json_t *m)
+void on_key_swap_ack(struct session *s, const struct jz_sm_key_ack *k)
 {
-	uint32_t peer = (uint32_t)jz_msg_int(m, "peer", 0);
-	int key_id = (int)jz_msg_int(m, "key_id", -1);
+	uint32_t peer = k->peer;
+	int key_id = k->key_id;
 	struct link *l = link_find(s->srv, s->lease->idx, peer, false);
 
 	if (!l || key_id != l->key_id || !l->ack_a || !l->ack_b)

@@ -115,19 +115,18 @@ static void validate_done(void *arg, struct jz_cb_call *c)
 	if (r->status == JAZZ_VALIDATE_USER_STATUS_ACCEPTED) {
 		go_online(s);
 	} else if (r->status == JAZZ_VALIDATE_USER_STATUS_MORE_DATA) {
-		json_t *prompts = json_array();
+		json_t *ch;
 
 		if (s->round + 1 >= (unsigned)cfg(s->srv)->max_rounds) {
 			login_failed(s, "too-many-rounds", "too many validation rounds");
 			return;
 		}
-		for (size_t i = 0; i < r->n_prompts; i++)
-			json_array_append_new(prompts, json_pack("{s:s,s:s,s:b}",
-				"code", r->prompts[i].code, "text", r->prompts[i].text,
-				"secret", r->prompts[i].secret));
-		send_msg(s, json_pack("{s:s,s:i,s:o,s:s}", "type", "challenge",
-				      "round", s->round, "prompts", prompts,
-				      "message", r->message));
+		ch = jz_sm_challenge_msg(r, s->round);
+		if (!ch) {
+			login_failed(s, "validation-failed", "out of memory");
+			return;
+		}
+		send_msg(s, ch);
 	} else {
 		login_failed(s, c->failed ? "validation-failed" : "rejected",
 			     r->message[0] ? r->message : NULL);
@@ -137,14 +136,12 @@ static void validate_done(void *arg, struct jz_cb_call *c)
 static void do_validate(struct session *s)
 {
 	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_VALIDATE_USER);
-	size_t n = json_array_size(s->other_data);
+	size_t n = s->data.n;
 	struct jazz_data_item *items = jz_cb_alloc(c, (n + 1) * sizeof(*items));
 
 	for (size_t i = 0; i < n; i++) {
-		json_t *it = json_array_get(s->other_data, i);
-
-		items[i].code = jz_cb_strdup(c, jz_msg_str(it, "code"));
-		items[i].value = jz_cb_strdup(c, jz_msg_str(it, "value"));
+		items[i].code = jz_cb_strdup(c, s->data.it[i].code);
+		items[i].value = jz_cb_strdup(c, s->data.it[i].value);
 	}
 	c->u.validate.req.username = jz_cb_strdup(c, s->user);
 	c->u.validate.req.realm = jz_cb_strdup(c, s->realm);
@@ -158,37 +155,6 @@ static void do_validate(struct session *s)
 	c->u.validate.items = items;
 	s->pending = c;
 	jz_cb_submit(s->srv->d->cb, c, validate_done, s);
-}
-
-/* Merge {code,value} items into other_data (a later answer replaces). */
-static int merge_data(struct session *s, json_t *items)
-{
-	size_t i;
-	json_t *it;
-
-	if (!items)
-		return 0;
-	if (!json_is_array(items) || json_array_size(items) > 32)
-		return -1;
-	json_array_foreach(items, i, it) {
-		const char *code = jz_msg_str(it, "code"), *val = jz_msg_str(it, "value");
-		bool found = false;
-
-		if (!code || !val)
-			return -1;
-		for (size_t j = 0; j < json_array_size(s->other_data) && !found; j++) {
-			json_t *o = json_array_get(s->other_data, j);
-
-			if (!strcmp(jz_msg_str(o, "code"), code)) {
-				json_object_set_new(o, "value", json_string(val));
-				found = true;
-			}
-		}
-		if (!found)
-			json_array_append_new(s->other_data,
-					      json_pack("{s:s,s:s}", "code", code, "value", val));
-	}
-	return 0;
 }
 
 static void authenticated(struct session *s, struct jz_krb_buf *proof,
@@ -360,23 +326,8 @@ static bool endpoint_ok(struct session *s, const char *ep)
 	       !memcmp(a, b, fa == AF_INET ? 4 : 16);
 }
 
-/* Whether the login's "features" array names @name. */
-static bool has_feature(json_t *login, const char *name)
+void on_login(struct session *s, struct jz_sm_login *l)
 {
-	json_t *f;
-	size_t i;
-
-	json_array_foreach(json_object_get(login, "features"), i, f)
-		if (json_is_string(f) && !strcmp(json_string_value(f), name))
-			return true;
-	return false;
-}
-
-void on_login(struct session *s, json_t *m)
-{
-	const char *method = jz_msg_str(m, "method"), *dev = jz_msg_str(m, "device");
-	const char *tok = jz_msg_str(m, "token");
-	const char *ep = jz_msg_str(m, "endpoint_ip");
 	char err[256];
 	int rc;
 
@@ -389,33 +340,32 @@ void on_login(struct session *s, json_t *m)
 			     "try again later");
 		return;
 	}
-	if (!method || !dev || !tok ||
-	    (strcmp(method, "kerberos") && strcmp(method, "password"))) {
-		login_failed(s, "protocol", "bad login message");
-		return;
-	}
-	if (!device_name_ok(dev)) {
+	if (!device_name_ok(l->device)) {
 		login_failed(s, "bad-device", "device names are 1-63 of A-Z a-z 0-9 . _ -, "
 			     "starting with a letter or digit");
 		return;
 	}
 	s->login_ns = jz_metrics_now_ns();
-	snprintf(s->method, sizeof(s->method), "%s", method);
-	snprintf(s->device, sizeof(s->device), "%s", dev);
-	s->ep_port = (uint16_t)jz_msg_int(m, "listen_port", 0);
-	s->takes_delta = has_feature(m, "peers_delta");
-	s->takes_more = has_feature(m, "peers_more");
-	if (ep && !endpoint_ok(s, ep))
-		jz_warn("login from %s:%u: announced endpoint %.64s is not the address "
-			"seen (allow_endpoint = false); using %s", s->ip, s->port, ep, s->ip);
-	else if (ep)
-		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", ep);
-	s->token = jz_b64_decode(tok, &s->token_len);
-	if (!s->token || merge_data(s, json_object_get(m, "other_data"))) {
-		login_failed(s, "protocol", "bad token or other_data");
-		return;
+	snprintf(s->method, sizeof(s->method), "%s", l->kerberos ? "kerberos" : "password");
+	snprintf(s->device, sizeof(s->device), "%s", l->device);
+	s->ep_port = l->listen_port;
+	s->takes_delta = l->takes_delta;
+	s->takes_more = l->takes_more;
+	if (l->ep_ip[0] && !endpoint_ok(s, l->ep_ip)) {
+		char esc[64];
+
+		jz_escape(l->ep_ip, esc, sizeof(esc));
+		jz_warn("login from %s:%u: announced endpoint %s is not the address "
+			"seen (allow_endpoint = false); using %s", s->ip, s->port, esc, s->ip);
+	} else if (l->ep_ip[0]) {
+		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", l->ep_ip);
 	}
-	if (!strcmp(method, "kerberos")) {
+	/* the session takes the token and the answers over */
+	s->token = l->token;
+	s->token_len = l->token_len;
+	l->token = NULL;
+	jz_sm_data_merge(&s->data, &l->data);
+	if (l->kerberos) {
 		krb_submit(s, false, NULL, false);
 	} else {
 		struct jz_krb_pw_hello h;
@@ -446,17 +396,17 @@ void on_login(struct session *s, json_t *m)
 	}
 }
 
-void on_answer(struct session *s, json_t *m)
+void on_answer(struct session *s, struct jz_sm_data *d)
 {
 	if (s->pending || !s->user[0] || !s->token) {
+		jz_sm_data_free(d);
 		login_failed(s, "protocol", "unexpected answer");
 		return;
 	}
-	if (merge_data(s, json_object_get(m, "other_data"))) {
-		login_failed(s, "protocol", "bad other_data");
+	if (jz_sm_data_merge(&s->data, d)) {
+		login_failed(s, "protocol", "more than 32 answers");
 		return;
 	}
 	s->round++;
 	do_validate(s);
 }
-

@@ -43,7 +43,7 @@ void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 {
 	if (*n == *cap) {
 		*cap = *cap ? 2 * *cap : 16;
-		*v = realloc(*v, *cap * sizeof(**v));
+		*v = jz_xrealloc(*v, *cap, sizeof(**v));
 	}
 	(*v)[(*n)++] = x;
 }
@@ -114,7 +114,7 @@ static void mb_add(struct mbuf *b, const void *data, size_t len)
 		b->cap = b->cap ? b->cap : 4096;
 		while (b->n + len > b->cap)
 			b->cap *= 2;
-		b->p = realloc(b->p, b->cap);
+		b->p = jz_xrealloc(b->p, b->cap, 1);
 	}
 	memcpy(b->p + b->n, data, len);
 	b->n += len;
@@ -374,7 +374,7 @@ static void apply_additions(struct jz_server *srv, struct session *s, uint32_t *
 		if (!vis_has(s, r->keep[i]) && (!i || r->keep[i] != r->keep[i - 1]))
 			r->keep[nadd++] = r->keep[i];
 	if (nadd) {
-		s->vis = realloc(s->vis, (s->nvis + nadd) * sizeof(uint32_t));
+		s->vis = jz_xrealloc(s->vis, s->nvis + nadd, sizeof(uint32_t));
 		i = s->nvis;
 		j = nadd;
 		k = s->nvis + nadd;

@@ -36,6 +36,7 @@
 #include "core/leases.h"
 #include "log.h"
 #include "core/proto.h"
+#include "smsg.h"
 
 /* A complete list longer than this goes out in parts of at most this
  * many bytes (each at least one entry): well below the clients' default
@@ -64,7 +65,7 @@ struct session {
 	char device[64];
 	unsigned char *token;
 	size_t token_len;
-	json_t *other_data;	/* array of {code, value} */
+	struct jz_sm_data data;	/* answers so far, all rounds */
 	unsigned int round;
 
 	/* online */
@@ -192,20 +193,20 @@ void session_close(struct session *s, const char *why);
 struct link *link_find(struct jz_server *srv, uint32_t a, uint32_t b, bool create);
 void link_del(struct jz_server *srv, struct link *l);
 void link_send_key(struct jz_server *srv, struct link *l);
-void on_key_ack(struct session *s, json_t *m);
-void on_key_swap_ack(struct session *s, json_t *m);
+void on_key_ack(struct session *s, const struct jz_sm_key_ack *k);
+void on_key_swap_ack(struct session *s, const struct jz_sm_key_ack *k);
 void on_rekey(evutil_socket_t fd, short what, void *arg);
 void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x);
 int make_entries(struct session *p);
 void filter_res_free(struct filter_res *r);
 void on_recompute(evutil_socket_t fd, short what, void *arg);
 void schedule_recompute(struct jz_server *srv);
-void on_verdict_ack(struct session *s, json_t *m);
-void on_conn_request(struct session *s, json_t *m);
-void on_conn_expired(struct session *s, json_t *m);
+void on_verdict_ack(struct session *s, uint64_t vid);
+void on_conn_request(struct session *s, const struct jz_sm_conn_req *r);
+void on_conn_expired(struct session *s, const struct jz_sm_conn_expired *e);
 void login_failed(struct session *s, const char *reason, const char *message);
-void on_login(struct session *s, json_t *m);
-void on_answer(struct session *s, json_t *m);
+void on_login(struct session *s, struct jz_sm_login *l);
+void on_answer(struct session *s, struct jz_sm_data *d);
 void jz_source_key(const struct sockaddr *sa, unsigned char key[17]);
 int jz_limits_new(struct jz_server *srv);
 void jz_limits_free(struct jz_server *srv);

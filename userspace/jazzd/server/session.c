@@ -38,7 +38,7 @@ void set_online_idx(struct jz_server *srv, uint32_t idx, struct session *s)
 
 		while (cap <= idx)
 			cap *= 2;
-		srv->by_idx = realloc(srv->by_idx, cap * sizeof(*srv->by_idx));
+		srv->by_idx = jz_xrealloc(srv->by_idx, cap, sizeof(*srv->by_idx));
 		memset(srv->by_idx + srv->by_idx_cap, 0,
 		       (cap - srv->by_idx_cap) * sizeof(*srv->by_idx));
 		srv->by_idx_cap = cap;
@@ -62,9 +62,20 @@ json_t *ep_json(const char *ip, uint16_t port)
 /* ------------------------------------------------------------------ */
 /* session plumbing */
 
+/* A message after login that does not parse is logged and dropped. */
+static void bad_msg(struct session *s, const char *t, const char *err)
+{
+	char esc[64];
+
+	jz_escape(t, esc, sizeof(esc));
+	jz_warn("session %s: malformed %s (%s); ignored", s->device, esc, err);
+}
+
+/* Parse at the edge (smsg.c): the handlers get typed, checked structs. */
 static void on_message(struct session *s, json_t *m)
 {
 	const char *t = jz_msg_type(m);
+	char err[256];
 
 	if (!strcmp(t, "ping")) {
 		send_msg(s, json_pack("{s:s}", "type", "pong"));
@@ -73,28 +84,66 @@ static void on_message(struct session *s, json_t *m)
 	if (!strcmp(t, "pong"))
 		return;
 	if (s->state == S_LOGIN) {
-		if (!strcmp(t, "login"))
-			on_login(s, m);
-		else if (!strcmp(t, "answer"))
-			on_answer(s, m);
-		else
+		if (!strcmp(t, "login")) {
+			struct jz_sm_login l;
+
+			if (jz_sm_login(m, &l, err, sizeof(err))) {
+				login_failed(s, "protocol", err);
+				return;
+			}
+			on_login(s, &l);
+			jz_sm_login_free(&l);
+		} else if (!strcmp(t, "answer")) {
+			struct jz_sm_data d;
+
+			if (jz_sm_answer(m, &d, err, sizeof(err))) {
+				login_failed(s, "protocol", err);
+				return;
+			}
+			on_answer(s, &d);
+		} else {
 			login_failed(s, "protocol", "unexpected message before login");
+		}
 		return;
 	}
-	if (!strcmp(t, "key_ack"))
-		on_key_ack(s, m);
-	else if (!strcmp(t, "key_swap_ack"))
-		on_key_swap_ack(s, m);
-	else if (!strcmp(t, "conn_request"))
-		on_conn_request(s, m);
-	else if (!strcmp(t, "verdict_ack"))
-		on_verdict_ack(s, m);
-	else if (!strcmp(t, "conn_expired"))
-		on_conn_expired(s, m);
-	else if (!strcmp(t, "bye"))
+	if (!strcmp(t, "key_ack") || !strcmp(t, "key_swap_ack")) {
+		struct jz_sm_key_ack k;
+
+		if (jz_sm_key_ack(m, &k, err, sizeof(err)))
+			bad_msg(s, t, err);
+		else if (t[4] == 'a')
+			on_key_ack(s, &k);
+		else
+			on_key_swap_ack(s, &k);
+	} else if (!strcmp(t, "conn_request")) {
+		struct jz_sm_conn_req r;
+
+		if (jz_sm_conn_request(m, &r, err, sizeof(err)))
+			bad_msg(s, t, err);
+		else
+			on_conn_request(s, &r);
+	} else if (!strcmp(t, "verdict_ack")) {
+		uint64_t vid;
+
+		if (jz_sm_verdict_ack(m, &vid, err, sizeof(err)))
+			bad_msg(s, t, err);
+		else
+			on_verdict_ack(s, vid);
+	} else if (!strcmp(t, "conn_expired")) {
+		struct jz_sm_conn_expired e;
+
+		if (jz_sm_conn_expired(m, &e, err, sizeof(err)))
+			bad_msg(s, t, err);
+		else
+			on_conn_expired(s, &e);
+	} else if (!strcmp(t, "bye")) {
 		session_close(s, "client said bye");
-	else
-		jz_debug("session %s: ignoring message %s", s->device, t);
+	} else {
+		char esc[64];
+
+		jz_escape(t, esc, sizeof(esc));
+		jz_debug("session %s: ignoring message %s", s->device, esc);
+	}
 }
 
 /*
@@ -191,7 +240,7 @@ static void session_free(struct session *s)
 	else if (s->fd >= 0)
 		evutil_closesocket(s->fd);
 	free(s->token);
-	json_decref(s->other_data);
+	jz_sm_data_free(&s->data);
 	filter_res_free(s->res);
 	free(s->pchg);
 	free(s->ent_linked);
@@ -374,7 +423,6 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	s->fd = fd;
 	s->sid = ++srv->next_sid;
 	s->state = S_ACCEPTING;
-	s->other_data = json_array();
 	jz_sockaddr_str(sa, s->ip, sizeof(s->ip), &s->port);
 	s->next = srv->sessions;
 	if (s->next)
@@ -401,6 +449,7 @@ static int krb_start(struct jz_server *srv, char *err, size_t errlen)
 		.max_skew = cfg(srv)->max_skew_s,
 		.rcache = cfg(srv)->rcache,
 		.time_offset = cfg(srv)->time_offset,
+		.pw_key_cache = cfg(srv)->key_cache > 0 ? cfg(srv)->key_cache : -1,
 	};
 	struct jz_krb_server *k;
 	char rc[600];

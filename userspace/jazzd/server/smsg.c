@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A client's messages to the server, parsed and checked where they enter
+ * (smsg.h), and the challenge built from a plugin's answer. Pure functions
+ * of their input: no session, no server, no I/O.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include <jazz.h>
+
+#include "core/jazzd.h"
+#include "core/proto.h"
+#include "smsg.h"
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+
+/* Canonical text of a v4/v6 address field, or -1. */
+static int get_ip(json_t *o, const char *key, char *out, size_t len)
+{
+	char in[JZ_SM_IP];
+	unsigned char b[16];
+
+	if (jz_msg_get_str(o, key, in, sizeof(in), true))
+		return -1;
+	if (inet_pton(AF_INET, in, b) == 1)
+		return inet_ntop(AF_INET, b, out, len) ? 0 : -1;
+	if (inet_pton(AF_INET6, in, b) == 1)
+		return inet_ntop(AF_INET6, b, out, len) ? 0 : -1;
+	return -1;
+}
+
+/* "proto": a name or a number, into its canonical name. */
+static int get_proto(json_t *o, int *proto, char pname[8])
+{
+	char s[16], nb[8];
+	int p;
+
+	if (jz_msg_get_str(o, "proto", s, sizeof(s), true))
+		return -1;
+	p = jz_ipproto_parse(s);
+	if (p < 0)
+		return -1;
+	if (proto)
+		*proto = p;
+	snprintf(pname, 8, "%s", jz_ipproto_name(p, nb));
+	return 0;
+}
+
+void jz_sm_data_free(struct jz_sm_data *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->it[i].value) {
+			OPENSSL_cleanse(d->it[i].value, strlen(d->it[i].value));
+			free(d->it[i].value);
+		}
+	}
+	d->n = 0;
+}
+
+/* "other_data": absent, or an array of at most JZ_SM_ITEMS {code, value}. */
+static int get_data(json_t *m, struct jz_sm_data *d, char *err, size_t errlen)
+{
+	json_t *arr = json_object_get(m, "other_data"), *it;
+	size_t i;
+
+	d->n = 0;
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > JZ_SM_ITEMS)
+		FAIL("other_data must be an array of at most %d items", JZ_SM_ITEMS);
+	json_array_foreach(arr, i, it) {
+		struct jz_sm_item *x = &d->it[d->n];
+		json_t *v = json_object_get(it, "value");
+
+		if (jz_msg_get_str(it, "code", x->code, sizeof(x->code), true) || !x->code[0] ||
+		    !json_is_string(v) || json_string_length(v) > JZ_SM_VALUE_MAX ||
+		    memchr(json_string_value(v), 0, json_string_length(v))) {
+			jz_sm_data_free(d);
+			FAIL("other_data item %zu: code must be 1-%d bytes and value a "
+			     "string of at most %d bytes", i, JAZZ_CODE_MAX - 1, JZ_SM_VALUE_MAX);
+		}
+		x->value = strdup(json_string_value(v));
+		if (!x->value) {
+			jz_sm_data_free(d);
+			FAIL("out of memory");
+		}
+		d->n++;
+	}
+	return 0;
+}
+
+int jz_sm_data_merge(struct jz_sm_data *into, struct jz_sm_data *from)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < from->n; i++) {
+		struct jz_sm_item *x = &from->it[i];
+		size_t j;
+
+		for (j = 0; j < into->n && strcmp(into->it[j].code, x->code); j++)
+			;
+		if (j == into->n && into->n == JZ_SM_ITEMS) {
+			rc = -1;
+			break;
+		}
+		if (j < into->n) {
+			OPENSSL_cleanse(into->it[j].value, strlen(into->it[j].value));
+			free(into->it[j].value);
+		} else {
+			memcpy(into->it[j].code, x->code, sizeof(x->code));
+			into->n++;
+		}
+		into->it[j].value = x->value;
+		x->value = NULL;
+	}
+	jz_sm_data_free(from);
+	return rc;
+}
+
+/* Whether the array "features" names @name (anything else is ignored). */
+static bool has_feature(json_t *f, const char *name)
+{
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(f, i, x)
+		if (json_is_string(x) && !strcmp(json_string_value(x), name))
+			return true;
+	return false;
+}
+
+int jz_sm_login(json_t *m, struct jz_sm_login *l, char *err, size_t errlen)
+{
+	json_t *tok = json_object_get(m, "token"), *feat = json_object_get(m, "features");
+	char method[16];
+	long long port;
+
+	memset(l, 0, sizeof(*l));
+	if (jz_msg_get_str(m, "method", method, sizeof(method), true) ||
+	    (strcmp(method, "kerberos") && strcmp(method, "password")))
+		FAIL("method must be \"kerberos\" or \"password\"");
+	l->kerberos = !strcmp(method, "kerberos");
+	if (jz_msg_get_str(m, "device", l->device, sizeof(l->device), true))
+		FAIL("device must be a string of at most %d bytes", JZ_SM_DEV - 1);
+	if (jz_msg_get_str(m, "endpoint_ip", l->ep_ip, sizeof(l->ep_ip), false))
+		FAIL("endpoint_ip must be an address");
+	if (jz_msg_get_int(m, "listen_port", 0, 65535, 0, &port))
+		FAIL("listen_port must be 0-65535");
+	l->listen_port = (uint16_t)port;
+	if (feat && !json_is_array(feat))
+		FAIL("features must be an array");
+	l->takes_delta = has_feature(feat, "peers_delta");
+	l->takes_more = has_feature(feat, "peers_more");
+	if (!json_is_string(tok) || !json_string_length(tok) ||
+	    json_string_length(tok) > JZ_SM_TOKEN_MAX / 3 * 4 + 4)
+		FAIL("token must be base64 of 1-%d bytes", JZ_SM_TOKEN_MAX);
+	l->token = jz_b64_decode(json_string_value(tok), &l->token_len);
+	if (!l->token || !l->token_len) {
+		free(l->token);
+		l->token = NULL;
+		FAIL("token is not base64");
+	}
+	if (get_data(m, &l->data, err, errlen)) {
+		free(l->token);
+		l->token = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void jz_sm_login_free(struct jz_sm_login *l)
+{
+	if (l->token) {
+		OPENSSL_cleanse(l->token, l->token_len);
+		free(l->token);
+		l->token = NULL;
+	}
+	jz_sm_data_free(&l->data);
+}
+
+int jz_sm_answer(json_t *m, struct jz_sm_data *d, char *err, size_t errlen)
+{
+	return get_data(m, d, err, errlen);
+}
+
+int jz_sm_conn_request(json_t *m, struct jz_sm_conn_req *r, char *err, size_t errlen)
+{
+	char dir[16];
+	long long sp, dp, cookie, rid, peer;
+
+	memset(r, 0, sizeof(*r));
+	if (get_proto(m, &r->proto, r->pname))
+		FAIL("bad proto");
+	if (get_ip(m, "src", r->src, sizeof(r->src)))
+		FAIL("bad src");
+	if (get_ip(m, "dst", r->dst, sizeof(r->dst)))
+		FAIL("bad dst");
+	if (jz_msg_get_int(m, "sport", 0, 65535, -1, &sp) || jz_msg_get_int(m, "dport", 0, 65535, -1, &dp) ||
+	    sp < 0 || dp < 0)
+		FAIL("bad port");
+	if (jz_msg_get_str(m, "dir", dir, sizeof(dir), false) ||
+	    (dir[0] && strcmp(dir, "ingress") && strcmp(dir, "egress")))
+		FAIL("bad dir");
+	if (jz_msg_get_int(m, "cookie", 0, INT64_MAX, -1, &cookie))
+		FAIL("bad cookie");
+	if (jz_msg_get_int(m, "rid", INT64_MIN, INT64_MAX, 0, &rid))
+		FAIL("bad rid");
+	if (jz_msg_get_int(m, "peer", 0, UINT32_MAX, 0, &peer))
+		FAIL("bad peer");
+	r->sport = (uint16_t)sp;
+	r->dport = (uint16_t)dp;
+	r->ingress = !strcmp(dir, "ingress");
+	r->has_cookie = cookie >= 0;
+	r->cookie = r->has_cookie ? cookie : 0;
+	r->has_rid = json_object_get(m, "rid") != NULL;
+	r->rid = rid;
+	r->peer = (uint32_t)peer;
+	return 0;
+}
+
+/* The names of jazz.yaml's conn-end, for the connection-expired event. */
+static const char *end_name(int end)
+{
+	static const char *const names[] = {
+		[JAZZ_CONN_END_IDLE] = "idle", [JAZZ_CONN_END_CLOSED] = "closed",
+		[JAZZ_CONN_END_LIFETIME] = "lifetime", [JAZZ_CONN_END_TIMEOUT] = "timeout",
+		[JAZZ_CONN_END_NO_LISTENER] = "no-listener",
+		[JAZZ_CONN_END_DELETED] = "deleted",
+		[JAZZ_CONN_END_PEER_REMOVED] = "peer-removed",
+	};
+
+	return end >= 0 && (size_t)end < sizeof(names) / sizeof(names[0]) && names[end]
+	       ? names[end] : "unknown";
+}
+
+int jz_sm_conn_expired(json_t *m, struct jz_sm_conn_expired *e, char *err, size_t errlen)
+{
+	long long sp, dp, end;
+
+	memset(e, 0, sizeof(*e));
+	if (get_proto(m, NULL, e->pname))
+		FAIL("bad proto");
+	if (get_ip(m, "src", e->src, sizeof(e->src)) || get_ip(m, "dst", e->dst, sizeof(e->dst)))
+		FAIL("bad address");
+	if (jz_msg_get_int(m, "sport", 0, 65535, 0, &sp) || jz_msg_get_int(m, "dport", 0, 65535, 0, &dp))
+		FAIL("bad port");
+	if (jz_msg_get_int(m, "end", 0, 255, 0, &end))
+		FAIL("bad end");
+	e->sport = (uint16_t)sp;
+	e->dport = (uint16_t)dp;
+	e->end = (int)end;
+	e->reason = end_name(e->end);
+	return 0;
+}
+
+int jz_sm_key_ack(json_t *m, struct jz_sm_key_ack *k, char *err, size_t errlen)
+{
+	long long peer, id;
+
+	if (jz_msg_get_int(m, "peer", 0, UINT32_MAX, -1, &peer) || peer < 0 ||
+	    jz_msg_get_int(m, "key_id", 0, 255, -1, &id) || id < 0)
+		FAIL("peer and key_id must be integers (0-4294967295, 0-255)");
+	k->peer = (uint32_t)peer;
+	k->key_id = (uint8_t)id;
+	return 0;
+}
+
+int jz_sm_verdict_ack(json_t *m, uint64_t *vid, char *err, size_t errlen)
+{
+	long long v;
+
+	if (jz_msg_get_int(m, "vid", 1, INT64_MAX, 0, &v) || !v)
+		FAIL("vid must be a positive integer");
+	*vid = (uint64_t)v;
+	return 0;
+}
+
+json_t *jz_sm_challenge_msg(const struct jazz_validate_reply *r, unsigned int round)
+{
+	json_t *prompts = json_array(), *p;
+
+	for (size_t i = 0; prompts && i < r->n_prompts && i < JAZZ_PROMPTS_MAX; i++) {
+		p = json_pack("{s:s,s:s,s:b}", "code", r->prompts[i].code,
+			      "text", r->prompts[i].text, "secret", r->prompts[i].secret != 0);
+		if (!p || json_array_append_new(prompts, p)) {
+			json_decref(prompts);
+			return NULL;
+		}
+	}
+	return prompts ? json_pack("{s:s,s:i,s:o,s:s}", "type", "challenge",
+				   "round", (int)round, "prompts", prompts,
+				   "message", r->message) : NULL;
+}

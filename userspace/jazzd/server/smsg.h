@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The server's side of the control protocol, parsed at the edge: every
+ * message a client sends becomes one of these typed, checked structs where
+ * it enters (smsg.c), and the handlers never read JSON fields themselves.
+ * Parsing checks shape (types, lengths, ranges, address syntax); what a
+ * session may do with it (its own addresses, its links, its limits) is the
+ * handlers' business. Also the one message built from a plugin's answer
+ * (the challenge), so that the fuzzers reach it. Internal to server/ (and
+ * tests/fuzz/fuzz_server_msg.c, fuzz_plugin_reply.c).
+ */
+#ifndef JAZZD_SMSG_H
+#define JAZZD_SMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <jazz/events.h>
+
+#define JZ_SM_ITEMS 32		/* other_data items per login, all rounds */
+#define JZ_SM_VALUE_MAX 1024	/* bytes of one answer */
+#define JZ_SM_DEV 256		/* device name as sent (checked later) */
+#define JZ_SM_IP 46
+#define JZ_SM_TOKEN_MAX 65536	/* decoded login token */
+
+/* Answers to prompts: code (1..63 bytes) and value (malloc'd). */
+struct jz_sm_item {
+	char code[JAZZ_CODE_MAX];
+	char *value;
+};
+
+struct jz_sm_data {
+	size_t n;
+	struct jz_sm_item it[JZ_SM_ITEMS];
+};
+
+struct jz_sm_login {
+	bool kerberos;		/* else "password" */
+	char device[JZ_SM_DEV];
+	unsigned char *token;	/* malloc'd */
+	size_t token_len;
+	char ep_ip[JZ_SM_IP];	/* "" if not announced */
+	uint16_t listen_port;
+	bool takes_delta, takes_more;
+	struct jz_sm_data data;
+};
+
+/* A conn_request. dir says whose connection it is from the asker's side:
+ * egress, the asker is the origin; ingress, the asker is the destination.
+ * The cookie and rid are the asker's own handles, only ever sent back to
+ * the asker. */
+struct jz_sm_conn_req {
+	int proto;			/* IP protocol number */
+	char pname[8];			/* its canonical name, for the policy */
+	char src[JZ_SM_IP], dst[JZ_SM_IP];	/* canonical text */
+	uint16_t sport, dport;
+	bool ingress;
+	bool has_cookie, has_rid;
+	json_int_t cookie;		/* >= 0 */
+	json_int_t rid;
+	uint32_t peer;			/* the asker's kernel's peer id */
+};
+
+struct jz_sm_conn_expired {
+	char pname[8];
+	char src[JZ_SM_IP], dst[JZ_SM_IP];
+	uint16_t sport, dport;
+	int end;			/* the kernel's reason, 0..255 */
+	const char *reason;		/* its name (jazz.yaml conn-end), static */
+};
+
+/* key_ack and key_swap_ack */
+struct jz_sm_key_ack {
+	uint32_t peer;
+	uint8_t key_id;
+};
+
+/* Each returns 0, or -1 with err set (nothing to free then). */
+int jz_sm_login(json_t *m, struct jz_sm_login *l, char *err, size_t errlen);
+void jz_sm_login_free(struct jz_sm_login *l);
+int jz_sm_answer(json_t *m, struct jz_sm_data *d, char *err, size_t errlen);
+int jz_sm_conn_request(json_t *m, struct jz_sm_conn_req *r, char *err, size_t errlen);
+int jz_sm_conn_expired(json_t *m, struct jz_sm_conn_expired *e, char *err,
+		       size_t errlen);
+int jz_sm_key_ack(json_t *m, struct jz_sm_key_ack *k, char *err, size_t errlen);
+int jz_sm_verdict_ack(json_t *m, uint64_t *vid, char *err, size_t errlen);
+
+/* Adds @from's items to @into (a later answer to a code replaces the
+ * earlier one; @from is emptied). -1 if more than JZ_SM_ITEMS in all. */
+int jz_sm_data_merge(struct jz_sm_data *into, struct jz_sm_data *from);
+void jz_sm_data_free(struct jz_sm_data *d);
+
+/* The challenge message for a validate_user MORE_DATA answer (a reply
+ * jz_cb_reply_valid() took). NULL only when out of memory. */
+json_t *jz_sm_challenge_msg(const struct jazz_validate_reply *r, unsigned int round);
+
+#endif
