@@ -24,6 +24,7 @@
 #include <jazz.h>
 
 #include "kernel.h"
+#include "kernel_int.h"
 #include "log.h"
 
 struct knl {
@@ -60,6 +61,29 @@ static struct nlmsghdr *msg_start(struct knl *n, uint16_t type, uint8_t cmd,
 	return nlh;
 }
 
+/*
+ * libmnl's mnl_nlmsg_ok() casts nlmsg_len to int: a length of 2^31 or more
+ * passes as negative and mnl_cb_run() walks off the buffer. Any local
+ * process can send to our port id, so every buffer is checked first.
+ */
+static bool msgs_sane(const void *buf, size_t len)
+{
+	const struct nlmsghdr *nlh;
+	size_t step;
+
+	while (len >= sizeof(*nlh)) {
+		nlh = buf;
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
+			return false;
+		step = NLMSG_ALIGN(nlh->nlmsg_len);
+		if (step >= len)
+			break;
+		buf = (const char *)buf + step;
+		len -= step;
+	}
+	return true;
+}
+
 /* Sends nlh and reads until the ack (or the end of a dump). */
 static int transact(struct knl *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
@@ -73,6 +97,8 @@ static int transact(struct knl *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data
 
 		if (len < 0)
 			return -errno;
+		if (!msgs_sane(n->buf, len))
+			return -EBADMSG;
 		r = mnl_cb_run(n->buf, len, seq, n->portid, cb, data);
 		if (r <= MNL_CB_STOP)
 			return r < 0 ? -errno : 0;
@@ -414,6 +440,24 @@ static int peers_stats_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static int any_stats_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct peers_q *q = data;
+
+	dev_stats_cb(nlh, &q->st->dev);
+	return peers_stats_cb(nlh, data);
+}
+
+int jz_knl_parse_stats(const void *buf, size_t len, struct jz_kstats *st)
+{
+	struct peers_q q = { .st = st };
+
+	st->n_peers = st->peers_total = 0;
+	if (!msgs_sane(buf, len))
+		return -1;
+	return mnl_cb_run(buf, len, 0, 0, any_stats_cb, &q);
+}
+
 static int n_stats(struct jz_kernel *k, struct jz_kstats *st)
 {
 	struct knl *n = K(k);
@@ -590,7 +634,8 @@ static void on_mc(evutil_socket_t fd, short what, void *arg)
 	ssize_t len;
 
 	while ((len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-		mnl_cb_run(buf, len, 0, 0, ntf_cb, n);
+		if (msgs_sane(buf, len))
+			mnl_cb_run(buf, len, 0, 0, ntf_cb, n);
 	if (len < 0 && errno == ENOBUFS)
 		jz_warn("netlink: approval requests lost (receive buffer overrun); "
 			"the kernel repeats pending requests every second");
