@@ -110,7 +110,9 @@ before=$(page | grep -E '^jazz_(peer|device)_')
 for bad in "drop peer=$BOB reason=bogus" "drop peer=$BOB" "traffic peer=$BOB rx=-1:5" \
 	"traffic peer=$BOB rx=5" "traffic peer=$BOB rx=1:2x" "traffic rx=1:1" \
 	"traffic peer=$BOB rx=1:1 junk" "traffic peer=$BOB reason=auth" \
-	"drop peer=$BOB reason=replay rx=1:1" "$(head -c 5000 /dev/zero | tr '\0' x)"; do
+	"drop peer=$BOB reason=replay rx=1:1" "drop peer=$BOB reason=replay count=3x" \
+	"drop peer=x$BOB reason=replay" "traffic peer=4294967297 rx=1:1" \
+	"$(head -c 5000 /dev/zero | tr '\0' x)"; do
 	inject alice-pc "$bad"
 done
 inject alice-pc "traffic peer=$BOB tx=0:0"	# a valid no-op: the FIFO was read
@@ -118,7 +120,7 @@ check "the injections after them were read" wait_for "$T/alice-pc.kernel" "injec
 sleep 1.5
 after=$(page | grep -E '^jazz_(peer|device)_' | grep -v last_receive_age)
 check "malformed injections changed no counter" test "$after" = "$(grep -v last_receive_age <<<"$before")"
-check "jazzd logged them as malformed" test "$(count "$T/alice-pc.log" 'malformed (drop|traffic) injection')" -ge 8
+check "jazzd logged them as malformed" test "$(count "$T/alice-pc.log" 'malformed (drop|traffic) injection')" -ge 11
 check "alice's jazzd is still serving scrapes" bash -c "curl -sS --max-time 5 '$URL' | $PROM >/dev/null"
 
 # bob leaves: his peer and its series go; the device keeps its totals.

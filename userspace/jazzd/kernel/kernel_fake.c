@@ -226,6 +226,17 @@ static int parse_ipport(const char *s, char *ip, uint16_t *port)
 	return 0;
 }
 
+/* a decimal number, without sign or junk */
+static int parse_u64(const char *v, uint64_t *out)
+{
+	char *end;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	*out = strtoull(v, &end, 10);
+	return *end ? -1 : 0;
+}
+
 /* "PACKETS:BYTES", both decimal, without sign or junk */
 static int parse_pb(const char *v, uint64_t *pk, uint64_t *by)
 {
@@ -253,8 +264,7 @@ static int drop_reason(const char *v)
 /* traffic/drop lines (after their first word): the simulated data path */
 static void inject_datapath(struct fake *f, bool drop, char *save)
 {
-	uint64_t rxp = 0, rxb = 0, txp = 0, txb = 0, count = 1;
-	uint32_t peer = 0;
+	uint64_t rxp = 0, rxb = 0, txp = 0, txb = 0, count = 1, peer = 0;
 	int reason = -1, bad = 0;
 	struct timespec now;
 	struct fpeer *fp;
@@ -269,7 +279,7 @@ static void inject_datapath(struct fake *f, bool drop, char *save)
 		}
 		*v++ = 0;
 		if (!strcmp(tok, "peer"))
-			peer = strtoul(v, NULL, 10);
+			bad |= parse_u64(v, &peer) || peer > UINT32_MAX;
 		else if (!strcmp(tok, "rx") && !drop)
 			bad |= parse_pb(v, &rxp, &rxb);
 		else if (!strcmp(tok, "tx") && !drop)
@@ -277,7 +287,7 @@ static void inject_datapath(struct fake *f, bool drop, char *save)
 		else if (!strcmp(tok, "reason") && drop)
 			bad |= (reason = drop_reason(v)) < 0;
 		else if (!strcmp(tok, "count") && drop)
-			count = strtoull(v, NULL, 10);
+			bad |= parse_u64(v, &count);
 		else
 			bad = 1;
 	}
@@ -285,17 +295,17 @@ static void inject_datapath(struct fake *f, bool drop, char *save)
 		jz_warn("fake kernel: malformed %s injection", drop ? "drop" : "traffic");
 		return;
 	}
-	fp = peer ? fpeer_find(f, peer) : NULL;
+	fp = peer ? fpeer_find(f, (uint32_t)peer) : NULL;
 	if (drop) {
 		f->dev.drops[reason] += count;
 		if (fp)
 			fp->c.drops[reason] += count;
-		rec(&f->k, "injected-drop peer=%u reason=%s count=%llu%s", peer,
+		rec(&f->k, "injected-drop peer=%llu reason=%s count=%llu%s", (unsigned long long)peer,
 		    jz_kdrop_names[reason], (unsigned long long)count,
 		    peer && !fp ? " (no such peer)" : "");
 		return;
 	}
-	rec(&f->k, "injected-traffic peer=%u rx=%llu:%llu tx=%llu:%llu%s", peer,
+	rec(&f->k, "injected-traffic peer=%llu rx=%llu:%llu tx=%llu:%llu%s", (unsigned long long)peer,
 	    (unsigned long long)rxp, (unsigned long long)rxb, (unsigned long long)txp,
 	    (unsigned long long)txb, fp ? "" : " (no such peer)");
 	if (!fp) {
