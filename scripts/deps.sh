@@ -113,6 +113,10 @@ PKGS=(
 	python3-cryptography
 	# Debian packages (make deb) and their checks (systemd-analyze); bash completion
 	debhelper dh-dkms fakeroot lintian bash-completion curl systemd
+	# the metrics tests parse the page with the reference Prometheus client parser
+	python3-prometheus-client
+	# systemd-nspawn: the units under a real systemd in the VM (tests/vm/systemd-units.sh)
+	systemd-container
 	# servers and tools the tests start
 	krb5-kdc krb5-admin-server krb5-user redis-server redis-tools openssl
 	iproute2 iperf3 wireguard-tools iputils-ping socat netcat-openbsd tcpdump

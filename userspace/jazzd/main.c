@@ -141,8 +141,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	sd_notify(0, "READY=1\nSTATUS=serving (reloaded)");
 }
 
-/* Loop thread: the callbacks' and the event bus's counters, copied into
- * the metrics once a second (only with a [metrics] listener). */
+/* Loop thread: the callbacks' and the event bus's counters (and a client's
+ * kernel counters), copied into the metrics once a second (only with a
+ * [metrics] listener). */
 static void sample_metrics(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_daemon *d = arg;
@@ -165,6 +166,8 @@ static void sample_metrics(evutil_socket_t fd, short what, void *arg)
 		};
 	}
 	jz_metrics_set_bus(&mb);
+	if (d->client)
+		jz_client_sample_metrics(d->client);
 }
 
 static void on_drained(void *arg)

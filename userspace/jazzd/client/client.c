@@ -692,5 +692,6 @@ void jz_client_free(struct jz_client *c)
 	free(c->peers);
 	free(c->view);
 	free(c->pend);
+	free(c->kstats);
 	free(c);
 }

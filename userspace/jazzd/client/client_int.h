@@ -62,6 +62,7 @@ struct jz_client {
 	bool in_parts;		/* a list in parts is in progress */
 	uint64_t next_rid;
 	bool stopping;
+	struct jz_kpeer_stats *kstats;	/* kstats.c's reading buffer (metrics) */
 };
 
 static inline struct jz_config *cfg(struct jz_client *c)

@@ -152,6 +152,8 @@ void jz_server_free(struct jz_server *s);
 
 struct jz_client *jz_client_new(struct jz_daemon *d, char *err, size_t errlen);
 int jz_client_reload(struct jz_client *c);
+/* Reads the kernel device's counters into the metrics (loop thread). */
+void jz_client_sample_metrics(struct jz_client *c);
 void jz_client_free(struct jz_client *c);
 
 /* util.c */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Chooses the kernel backend ([kernel] backend) and names protocols.
+ * Chooses the kernel backend ([kernel] backend), names protocols and drop
+ * reasons.
  *
  * Must not hold either backend's code.
  */
@@ -10,6 +11,17 @@
 #include <string.h>
 
 #include "kernel.h"
+
+const char *const jz_kdrop_names[JZ_KDROP_N] = {
+	[JZ_KDROP_MALFORMED] = "malformed", [JZ_KDROP_NO_PEER] = "no_peer",
+	[JZ_KDROP_NO_KEY] = "no_key", [JZ_KDROP_AUTH] = "auth",
+	[JZ_KDROP_REPLAY] = "replay", [JZ_KDROP_SOURCE] = "source",
+	[JZ_KDROP_NO_ENDPOINT] = "no_endpoint", [JZ_KDROP_KEY_EXHAUSTED] = "key_exhausted",
+	[JZ_KDROP_LOOP] = "loop", [JZ_KDROP_CONNCHECK] = "conncheck",
+	[JZ_KDROP_HOLD_OVERFLOW] = "hold_overflow", [JZ_KDROP_CONN_FULL] = "conn_full",
+	[JZ_KDROP_TIMEOUT] = "timeout", [JZ_KDROP_TX_ERROR] = "tx_error",
+	[JZ_KDROP_QUEUE_FULL] = "queue_full",
+};
 
 struct jz_kernel *jz_kernel_new(struct event_base *base, const struct jz_config *c,
 				jz_kconn_fn on_conn, void *arg, char *err, size_t errlen)

@@ -50,6 +50,40 @@ struct jz_kconn {
 	int end;		/* conn-expire: JAZZ_CONN_END_* */
 };
 
+/* Drop reasons, in the order of the "stats" attribute set of
+ * netlink/jazz.yaml (drop-malformed .. drop-queue-full, without "held"). */
+enum jz_kdrop {
+	JZ_KDROP_MALFORMED, JZ_KDROP_NO_PEER, JZ_KDROP_NO_KEY, JZ_KDROP_AUTH,
+	JZ_KDROP_REPLAY, JZ_KDROP_SOURCE, JZ_KDROP_NO_ENDPOINT,
+	JZ_KDROP_KEY_EXHAUSTED, JZ_KDROP_LOOP, JZ_KDROP_CONNCHECK,
+	JZ_KDROP_HOLD_OVERFLOW, JZ_KDROP_CONN_FULL, JZ_KDROP_TIMEOUT,
+	JZ_KDROP_TX_ERROR, JZ_KDROP_QUEUE_FULL, JZ_KDROP_N
+};
+/* "malformed", "no_peer", ...: metric label values */
+extern const char *const jz_kdrop_names[JZ_KDROP_N];
+
+/* A device's or a peer's counters (inner bytes). */
+struct jz_kcounters {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t held;		/* packets waiting for a verdict now (a gauge) */
+	uint64_t drops[JZ_KDROP_N];
+};
+
+struct jz_kpeer_stats {
+	uint32_t id;
+	char name[64];		/* the peer's device name; "" if the kernel has none */
+	uint64_t last_rx_ns;	/* CLOCK_REALTIME of the last authenticated packet; 0 none */
+	struct jz_kcounters c;
+};
+
+/* One reading of the device: its own counters and up to max_peers peers
+ * (peers_total counts them all; more than max are left out). */
+struct jz_kstats {
+	struct jz_kcounters dev;
+	struct jz_kpeer_stats *peers;	/* caller's array of max_peers */
+	size_t max_peers, n_peers, peers_total;
+};
+
 struct jz_kernel;
 
 struct jz_kernel_ops {
@@ -62,6 +96,8 @@ struct jz_kernel_ops {
 	int (*conn_verdict)(struct jz_kernel *k, const struct jz_kconn *c,
 			    bool approve, uint32_t lifetime_s);
 	int (*listen_port)(struct jz_kernel *k);
+	/* Fills st (st->peers and st->max_peers set by the caller); 0 or -errno. */
+	int (*stats)(struct jz_kernel *k, struct jz_kstats *st);
 	void (*free)(struct jz_kernel *k);
 };
 

@@ -6,6 +6,13 @@
  *
  *   request proto=tcp src=10.77.0.2:40000 dst=10.77.0.3:80 [cookie=N] [dir=ingress]
  *   expire proto=tcp src=... dst=... [cookie=N] [end=idle]
+ *   traffic peer=ID [rx=PACKETS:BYTES] [tx=PACKETS:BYTES]
+ *   drop [peer=ID] reason=replay [count=N]
+ *
+ * "traffic" and "drop" are the simulated data path: they move the device's
+ * and the installed peer's counters (and "rx" the peer's last receive time)
+ * the way jazz.ko counts, for the stats operation. Traffic for a peer not
+ * installed counts nowhere but is logged, like the kernel's drop-no-peer.
  *
  * Must not talk to a real kernel.
  */
@@ -15,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jazz.h>
@@ -22,8 +30,21 @@
 #include "kernel.h"
 #include "log.h"
 
+struct fpeer {
+	uint32_t id;
+	char name[64];
+	uint64_t last_rx_ns;
+	struct jz_kcounters c;
+};
+
+/* Enough for the tests; a peer beyond it is logged and not counted. */
+#define FAKE_PEERS 4096
+
 struct fake {
 	struct jz_kernel k;
+	struct jz_kcounters dev;
+	struct fpeer *peers;
+	size_t n_peers, cap_peers;
 	FILE *log;
 	int fifo;
 	struct event *ev;
@@ -57,8 +78,39 @@ static int f_addr(struct jz_kernel *k, const char *v4, int p4, const char *v6, i
 	return 0;
 }
 
+static struct fpeer *fpeer_find(struct fake *f, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_peers; i++)
+		if (f->peers[i].id == id)
+			return &f->peers[i];
+	return NULL;
+}
+
 static int f_peer_set(struct jz_kernel *k, const struct jz_kpeer *p, bool create)
 {
+	struct fake *f = F(k);
+	struct fpeer *fp = fpeer_find(f, p->id);
+
+	if (!fp && f->n_peers == f->cap_peers && f->cap_peers < FAKE_PEERS) {
+		size_t cap = f->cap_peers ? f->cap_peers * 2 : 16;
+		struct fpeer *np = realloc(f->peers, cap * sizeof(*np));
+
+		if (np) {
+			f->peers = np;
+			f->cap_peers = cap;
+		}
+	}
+	if (!fp && f->n_peers < f->cap_peers) {
+		fp = &f->peers[f->n_peers++];
+		memset(fp, 0, sizeof(*fp));
+		fp->id = p->id;
+	}
+	if (fp)
+		snprintf(fp->name, sizeof(fp->name), "%s", p->name);
+	else
+		rec(k, "peer-table-full id=%u", p->id);
 	rec(k, "%s id=%u remote-id=%u name=%s allowed=%s/32,%s/128 endpoint=%s:%u",
 	    create ? "peer-new" : "peer-set", p->id, p->remote_id, p->name,
 	    p->vip4, p->vip6, p->endpoint_ip[0] ? p->endpoint_ip : "-",
@@ -68,6 +120,12 @@ static int f_peer_set(struct jz_kernel *k, const struct jz_kpeer *p, bool create
 
 static int f_peer_del(struct jz_kernel *k, uint32_t id)
 {
+	struct fake *f = F(k);
+	struct fpeer *fp = fpeer_find(f, id);
+
+	/* counters go with the peer, as in jazz.ko; the device keeps its own */
+	if (fp)
+		*fp = f->peers[--f->n_peers];
 	rec(k, "peer-del id=%u", id);
 	return 0;
 }
@@ -111,6 +169,25 @@ static int f_port(struct jz_kernel *k)
 	return F(k)->port;
 }
 
+static int f_stats(struct jz_kernel *k, struct jz_kstats *st)
+{
+	struct fake *f = F(k);
+	size_t i;
+
+	st->dev = f->dev;
+	st->n_peers = 0;
+	st->peers_total = f->n_peers;
+	for (i = 0; i < f->n_peers && st->n_peers < st->max_peers; i++) {
+		struct jz_kpeer_stats *ps = &st->peers[st->n_peers++];
+
+		ps->id = f->peers[i].id;
+		snprintf(ps->name, sizeof(ps->name), "%s", f->peers[i].name);
+		ps->last_rx_ns = f->peers[i].last_rx_ns;
+		ps->c = f->peers[i].c;
+	}
+	return 0;
+}
+
 static void f_free(struct jz_kernel *k)
 {
 	struct fake *f = F(k);
@@ -121,6 +198,7 @@ static void f_free(struct jz_kernel *k)
 		close(f->fifo);
 	if (f->log)
 		fclose(f->log);
+	free(f->peers);
 	free(f);
 }
 
@@ -132,6 +210,7 @@ static const struct jz_kernel_ops fake_ops = {
 	.key_swap = f_key_swap,
 	.conn_verdict = f_verdict,
 	.listen_port = f_port,
+	.stats = f_stats,
 	.free = f_free,
 };
 
@@ -147,6 +226,106 @@ static int parse_ipport(const char *s, char *ip, uint16_t *port)
 	return 0;
 }
 
+/* a decimal number, without sign or junk */
+static int parse_u64(const char *v, uint64_t *out)
+{
+	char *end;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	*out = strtoull(v, &end, 10);
+	return *end ? -1 : 0;
+}
+
+/* "PACKETS:BYTES", both decimal, without sign or junk */
+static int parse_pb(const char *v, uint64_t *pk, uint64_t *by)
+{
+	char *end;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	*pk = strtoull(v, &end, 10);
+	if (*end != ':' || end[1] < '0' || end[1] > '9')
+		return -1;
+	*by = strtoull(end + 1, &end, 10);
+	return *end ? -1 : 0;
+}
+
+static int drop_reason(const char *v)
+{
+	int i;
+
+	for (i = 0; i < JZ_KDROP_N; i++)
+		if (!strcmp(v, jz_kdrop_names[i]))
+			return i;
+	return -1;
+}
+
+/* traffic/drop lines (after their first word): the simulated data path */
+static void inject_datapath(struct fake *f, bool drop, char *save)
+{
+	uint64_t rxp = 0, rxb = 0, txp = 0, txb = 0, count = 1, peer = 0;
+	int reason = -1, bad = 0;
+	struct timespec now;
+	struct fpeer *fp;
+	char *tok;
+
+	while ((tok = strtok_r(NULL, " \t", &save))) {
+		char *v = strchr(tok, '=');
+
+		if (!v) {
+			bad = 1;
+			break;
+		}
+		*v++ = 0;
+		if (!strcmp(tok, "peer"))
+			bad |= parse_u64(v, &peer) || peer > UINT32_MAX;
+		else if (!strcmp(tok, "rx") && !drop)
+			bad |= parse_pb(v, &rxp, &rxb);
+		else if (!strcmp(tok, "tx") && !drop)
+			bad |= parse_pb(v, &txp, &txb);
+		else if (!strcmp(tok, "reason") && drop)
+			bad |= (reason = drop_reason(v)) < 0;
+		else if (!strcmp(tok, "count") && drop)
+			bad |= parse_u64(v, &count);
+		else
+			bad = 1;
+	}
+	if (bad || (drop && reason < 0) || (!drop && !peer)) {
+		jz_warn("fake kernel: malformed %s injection", drop ? "drop" : "traffic");
+		return;
+	}
+	fp = peer ? fpeer_find(f, (uint32_t)peer) : NULL;
+	if (drop) {
+		f->dev.drops[reason] += count;
+		if (fp)
+			fp->c.drops[reason] += count;
+		rec(&f->k, "injected-drop peer=%llu reason=%s count=%llu%s", (unsigned long long)peer,
+		    jz_kdrop_names[reason], (unsigned long long)count,
+		    peer && !fp ? " (no such peer)" : "");
+		return;
+	}
+	rec(&f->k, "injected-traffic peer=%llu rx=%llu:%llu tx=%llu:%llu%s", (unsigned long long)peer,
+	    (unsigned long long)rxp, (unsigned long long)rxb, (unsigned long long)txp,
+	    (unsigned long long)txb, fp ? "" : " (no such peer)");
+	if (!fp) {
+		f->dev.drops[JZ_KDROP_NO_PEER] += rxp + txp;
+		return;
+	}
+	f->dev.rx_packets += rxp;
+	f->dev.rx_bytes += rxb;
+	f->dev.tx_packets += txp;
+	f->dev.tx_bytes += txb;
+	fp->c.rx_packets += rxp;
+	fp->c.rx_bytes += rxb;
+	fp->c.tx_packets += txp;
+	fp->c.tx_bytes += txb;
+	if (rxp) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		fp->last_rx_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	}
+}
+
 static void inject_line(struct fake *f, char *line)
 {
 	struct jz_kconn c = { .direction = JAZZ_DIRECTION_EGRESS, .proto = 6 };
@@ -156,6 +335,10 @@ static void inject_line(struct fake *f, char *line)
 	tok = strtok_r(line, " \t", &save);
 	if (!tok)
 		return;
+	if (!strcmp(tok, "traffic") || !strcmp(tok, "drop")) {
+		inject_datapath(f, !strcmp(tok, "drop"), save);
+		return;
+	}
 	if (!strcmp(tok, "request"))
 		expire = false;
 	else if (!strcmp(tok, "expire"))

@@ -24,6 +24,7 @@
 #include <jazz.h>
 
 #include "kernel.h"
+#include "kernel_int.h"
 #include "log.h"
 
 struct knl {
@@ -60,6 +61,29 @@ static struct nlmsghdr *msg_start(struct knl *n, uint16_t type, uint8_t cmd,
 	return nlh;
 }
 
+/*
+ * libmnl's mnl_nlmsg_ok() casts nlmsg_len to int: a length of 2^31 or more
+ * passes as negative and mnl_cb_run() walks off the buffer. Any local
+ * process can send to our port id, so every buffer is checked first.
+ */
+static bool msgs_sane(const void *buf, size_t len)
+{
+	const struct nlmsghdr *nlh;
+	size_t step;
+
+	while (len >= sizeof(*nlh)) {
+		nlh = buf;
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
+			return false;
+		step = NLMSG_ALIGN(nlh->nlmsg_len);
+		if (step >= len)
+			break;
+		buf = (const char *)buf + step;
+		len -= step;
+	}
+	return true;
+}
+
 /* Sends nlh and reads until the ack (or the end of a dump). */
 static int transact(struct knl *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
@@ -73,6 +97,8 @@ static int transact(struct knl *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data
 
 		if (len < 0)
 			return -errno;
+		if (!msgs_sane(n->buf, len))
+			return -EBADMSG;
 		r = mnl_cb_run(n->buf, len, seq, n->portid, cb, data);
 		if (r <= MNL_CB_STOP)
 			return r < 0 ? -errno : 0;
@@ -318,6 +344,142 @@ static int n_port(struct jz_kernel *k)
 	return port;
 }
 
+/* ---- counters: DEV_GET and a PEER_GET dump, parsed into jz_kcounters ---- */
+
+_Static_assert(JAZZ_A_STATS_DROP_TX_ERROR - JAZZ_A_STATS_DROP_MALFORMED == JZ_KDROP_TX_ERROR,
+	       "enum jz_kdrop follows the stats attribute set");
+
+static uint64_t *counter_slot(struct jz_kcounters *c, unsigned int t)
+{
+	switch (t) {
+	case JAZZ_A_STATS_RX_PACKETS: return &c->rx_packets;
+	case JAZZ_A_STATS_RX_BYTES: return &c->rx_bytes;
+	case JAZZ_A_STATS_TX_PACKETS: return &c->tx_packets;
+	case JAZZ_A_STATS_TX_BYTES: return &c->tx_bytes;
+	case JAZZ_A_STATS_HELD: return &c->held;
+	case JAZZ_A_STATS_DROP_QUEUE_FULL: return &c->drops[JZ_KDROP_QUEUE_FULL];
+	}
+	if (t >= JAZZ_A_STATS_DROP_MALFORMED && t <= JAZZ_A_STATS_DROP_TX_ERROR)
+		return &c->drops[t - JAZZ_A_STATS_DROP_MALFORMED];
+	return NULL;	/* a counter newer than this daemon: ignored */
+}
+
+static void parse_counters(const struct nlattr *nest, struct jz_kcounters *c)
+{
+	const struct nlattr *a;
+	uint64_t *slot;
+
+	mnl_attr_for_each_nested(a, nest) {
+		slot = counter_slot(c, mnl_attr_get_type(a));
+		if (slot && !mnl_attr_validate(a, MNL_TYPE_U64))
+			*slot = mnl_attr_get_u64(a);
+	}
+}
+
+static int dev_stats_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(a) == JAZZ_A_STATS &&
+		    !mnl_attr_validate(a, MNL_TYPE_NESTED))
+			parse_counters(a, data);
+	return MNL_CB_OK;
+}
+
+struct peers_q {
+	struct jz_kstats *st;
+	uint32_t last_id;
+	bool intr;
+};
+
+static void peer_stats_one(struct peers_q *q, const struct nlattr *nest)
+{
+	struct jz_kpeer_stats ps = { 0 };
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, nest) {
+		switch (mnl_attr_get_type(a)) {
+		case JAZZ_A_PEER_ID:
+			if (!mnl_attr_validate(a, MNL_TYPE_U32))
+				ps.id = mnl_attr_get_u32(a);
+			break;
+		case JAZZ_A_PEER_NAME:
+			if (!mnl_attr_validate(a, MNL_TYPE_NUL_STRING))
+				snprintf(ps.name, sizeof(ps.name), "%s", mnl_attr_get_str(a));
+			break;
+		case JAZZ_A_PEER_LAST_RX_NS:
+			if (!mnl_attr_validate(a, MNL_TYPE_U64))
+				ps.last_rx_ns = mnl_attr_get_u64(a);
+			break;
+		case JAZZ_A_PEER_STATS:
+			if (!mnl_attr_validate(a, MNL_TYPE_NESTED))
+				parse_counters(a, &ps.c);
+			break;
+		}
+	}
+	/* the next parts of a peer split over messages repeat only its id */
+	if (!ps.id || ps.id == q->last_id)
+		return;
+	q->last_id = ps.id;
+	q->st->peers_total++;
+	if (q->st->n_peers < q->st->max_peers)
+		q->st->peers[q->st->n_peers++] = ps;
+}
+
+static int peers_stats_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct peers_q *q = data;
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		q->intr = true;
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(a) == JAZZ_A_PEER && !mnl_attr_validate(a, MNL_TYPE_NESTED))
+			peer_stats_one(q, a);
+	return MNL_CB_OK;
+}
+
+static int any_stats_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct peers_q *q = data;
+
+	dev_stats_cb(nlh, &q->st->dev);
+	return peers_stats_cb(nlh, data);
+}
+
+int jz_knl_parse_stats(const void *buf, size_t len, struct jz_kstats *st)
+{
+	struct peers_q q = { .st = st };
+
+	st->n_peers = st->peers_total = 0;
+	if (!msgs_sane(buf, len))
+		return -1;
+	return mnl_cb_run(buf, len, 0, 0, any_stats_cb, &q);
+}
+
+static int n_stats(struct jz_kernel *k, struct jz_kstats *st)
+{
+	struct knl *n = K(k);
+	struct peers_q q = { .st = st };
+	struct nlmsghdr *nlh;
+	int r, tries = 0;
+
+	memset(&st->dev, 0, sizeof(st->dev));
+	r = transact(n, jazz_msg(n, JAZZ_CMD_DEV_GET), dev_stats_cb, &st->dev);
+	if (r)
+		return r;
+	do {	/* a dump that spans a peer change is marked: read it again */
+		st->n_peers = st->peers_total = 0;
+		q.last_id = 0;
+		q.intr = false;
+		nlh = msg_start(n, n->family, JAZZ_CMD_PEER_GET, NLM_F_DUMP);
+		mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, n->ifindex);
+		r = transact(n, nlh, peers_stats_cb, &q);
+	} while (!r && q.intr && ++tries < 3);
+	return r;
+}
+
 static int set_one_addr(struct knl *n, const char *cidr, char *cur, size_t curlen)
 {
 	struct rtnl_addr *a;
@@ -472,7 +634,8 @@ static void on_mc(evutil_socket_t fd, short what, void *arg)
 	ssize_t len;
 
 	while ((len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-		mnl_cb_run(buf, len, 0, 0, ntf_cb, n);
+		if (msgs_sane(buf, len))
+			mnl_cb_run(buf, len, 0, 0, ntf_cb, n);
 	if (len < 0 && errno == ENOBUFS)
 		jz_warn("netlink: approval requests lost (receive buffer overrun); "
 			"the kernel repeats pending requests every second");
@@ -523,6 +686,7 @@ static const struct jz_kernel_ops nl_ops = {
 	.key_swap = n_key_swap,
 	.conn_verdict = n_verdict,
 	.listen_port = n_port,
+	.stats = n_stats,
 	.free = n_free,
 };
 

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "metrics.h"
+#include "metrics_int.h"
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define ADD(x, v) __atomic_add_fetch(&(x), (v), __ATOMIC_RELAXED)
@@ -284,6 +285,7 @@ char *jz_metrics_render(size_t *len)
 	render_histo_samples(f, "jazz_approval_duration_seconds", "verdict=\"deny\",",
 			     &m.approval[0]);
 	render_callbacks_bus(f);
+	jz_metrics_render_kernel(f);
 	if (fclose(f)) {
 		free(buf);
 		return NULL;

@@ -4,7 +4,8 @@
  * HTTP listener that serves them ([metrics] listen; off by default).
  *
  * Owns the counters, gauges and histograms and their text rendering
- * (metrics.c) and the libmicrohttpd listener (http.c); must not read any
+ * (metrics.c; the client's kernel counters in kernel.c) and the
+ * libmicrohttpd listener (http.c); must not read any
  * other folder's state: the event loop and the callback workers push
  * values through the jz_metrics_* calls below, which are lock-free
  * (atomics) except the first use of a new failure reason.
@@ -15,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kernel/kernel.h"
 
 /* Start serving GET /metrics on LISTEN ("ip:port", "[ip6]:port"); NULL or
  * "" = off. Returns -1 with a message in ERR. */
@@ -44,6 +47,12 @@ struct jz_metrics_bus {
 	uint64_t handler_runs, handler_failures, handler_dropped;
 };
 void jz_metrics_set_bus(const struct jz_metrics_bus *b);
+
+/* client: the kernel device's counters, read by the client once a second
+ * (at most JZ_METRICS_MAX_PEERS peers are kept), or a failed reading. */
+#define JZ_METRICS_MAX_PEERS 256
+void jz_metrics_set_kernel(const struct jz_kstats *st);
+void jz_metrics_kernel_error(void);
 
 /* Rendering, for the listener and tests: a malloc'd text page. */
 char *jz_metrics_render(size_t *len);

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Inside kernel/: the netlink backend's reply parsers, exposed for the
+ * libFuzzer harness (tests/fuzz/fuzz_kstats.c); nothing else calls them.
+ */
+#ifndef JAZZD_KERNEL_INT_H
+#define JAZZD_KERNEL_INT_H
+
+#include <stddef.h>
+
+#include "kernel.h"
+
+#pragma GCC visibility push(hidden)
+/* BUF of LEN bytes: DEV_GET replies and PEER_GET dump parts as the kernel
+ * sends them; fills st->dev and st->peers (st->peers/max_peers set by the
+ * caller, counts zeroed here). Returns mnl_cb_run's result. */
+int jz_knl_parse_stats(const void *buf, size_t len, struct jz_kstats *st);
+#pragma GCC visibility pop
+
+#endif
