@@ -104,6 +104,9 @@ check_drops "... and the peer's drops unchanged" peer 'jazz_peer_drops_total{pee
 inject alice-pc "traffic peer=999999 rx=4:400"
 is "traffic for a peer not installed: device no_peer 4" 4 'jazz_device_drops_total{reason="no_peer"}'
 is "... and counted for no peer (device receive bytes still 1380)" 1380 jazz_device_receive_bytes_total
+inject alice-pc "traffic peer=999999 tx=2:200"
+is "sent to a peer not installed: device tx_no_peer 2" 2 'jazz_device_drops_total{reason="tx_no_peer"}'
+is "... and the receive side's no_peer still 4" 4 'jazz_device_drops_total{reason="no_peer"}'
 
 # Hostile injections change nothing.
 before=$(page | grep -E '^jazz_(peer|device)_')

@@ -21,6 +21,8 @@ const char *const jz_kdrop_names[JZ_KDROP_N] = {
 	[JZ_KDROP_HOLD_OVERFLOW] = "hold_overflow", [JZ_KDROP_CONN_FULL] = "conn_full",
 	[JZ_KDROP_TIMEOUT] = "timeout", [JZ_KDROP_TX_ERROR] = "tx_error",
 	[JZ_KDROP_QUEUE_FULL] = "queue_full",
+	[JZ_KDROP_TX_NO_PEER] = "tx_no_peer", [JZ_KDROP_TX_NO_KEY] = "tx_no_key",
+	[JZ_KDROP_TX_MALFORMED] = "tx_malformed", [JZ_KDROP_TX_QUEUE_FULL] = "tx_queue_full",
 };
 
 struct jz_kernel *jz_kernel_new(struct event_base *base, const struct jz_config *c,

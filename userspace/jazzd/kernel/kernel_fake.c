@@ -309,7 +309,8 @@ static void inject_datapath(struct fake *f, bool drop, char *save)
 	    (unsigned long long)rxp, (unsigned long long)rxb, (unsigned long long)txp,
 	    (unsigned long long)txb, fp ? "" : " (no such peer)");
 	if (!fp) {
-		f->dev.drops[JZ_KDROP_NO_PEER] += rxp + txp;
+		f->dev.drops[JZ_KDROP_NO_PEER] += rxp;
+		f->dev.drops[JZ_KDROP_TX_NO_PEER] += txp;
 		return;
 	}
 	f->dev.rx_packets += rxp;

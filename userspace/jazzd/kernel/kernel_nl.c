@@ -358,6 +358,10 @@ static uint64_t *counter_slot(struct jz_kcounters *c, unsigned int t)
 	case JAZZ_A_STATS_TX_BYTES: return &c->tx_bytes;
 	case JAZZ_A_STATS_HELD: return &c->held;
 	case JAZZ_A_STATS_DROP_QUEUE_FULL: return &c->drops[JZ_KDROP_QUEUE_FULL];
+	case JAZZ_A_STATS_TX_DROP_NO_PEER: return &c->drops[JZ_KDROP_TX_NO_PEER];
+	case JAZZ_A_STATS_TX_DROP_NO_KEY: return &c->drops[JZ_KDROP_TX_NO_KEY];
+	case JAZZ_A_STATS_TX_DROP_MALFORMED: return &c->drops[JZ_KDROP_TX_MALFORMED];
+	case JAZZ_A_STATS_TX_DROP_QUEUE_FULL: return &c->drops[JZ_KDROP_TX_QUEUE_FULL];
 	}
 	if (t >= JAZZ_A_STATS_DROP_MALFORMED && t <= JAZZ_A_STATS_DROP_TX_ERROR)
 		return &c->drops[t - JAZZ_A_STATS_DROP_MALFORMED];
