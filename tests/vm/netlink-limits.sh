@@ -24,14 +24,8 @@ need_root
 need_cmd ip setpriv
 need_module jazz
 
-TOP=${JAZZ_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-JZ=$TOP/build/jazzctl
-NLT=$TOP/tests/vm/netlink_tool.py
-[ -x "$JZ" ] || skip_all "build/jazzctl not built"
-T=$(mktemp -d)
-chmod 755 "$T"
-on_exit rm -rf "$T"
-dmesg_mark
+. "$(dirname "$0")/lib-pair.sh"
+jazz_prelude
 P=/sys/module/jazz/parameters
 
 ns_add n1
