@@ -152,6 +152,11 @@ static int dump_conns(struct nl *nl, const struct jz_dev *d, struct conns_ctx *c
 		mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, d->ifindex);
 		rc = nl_run(nl, nlh, conns_cb, cx, &e);
 	} while (rc == -EINTR && ++tries < CONNS_TRIES);
+	if (rc == -EINTR) {
+		fprintf(stderr, "%s: %s: the connection table changed during each of %d dumps; try again\n",
+			PROG, d->ifname, CONNS_TRIES);
+		return EXIT_FAIL;
+	}
 	if (rc)
 		return nl_fail(d->ifname, rc, &e);
 	for (i = 0; i < cx->n; i++) {
