@@ -345,6 +345,7 @@ struct jazz_conn *jazz_conn_new(struct jazz_conn_table *t,
 	hlist_add_head(&c->cnode,
 		       &t->cookies[hash_64(c->cookie, JAZZ_CONN_COOKIE_BITS)]);
 	list_add_tail(&c->node, &t->all);
+	t->gen++;
 	if (state == JAZZ_CONN_STATE_PENDING)
 		list_add_tail(&c->pnode, &t->pending);
 	t->count++;
@@ -378,6 +379,7 @@ void jazz_conn_unlink(struct jazz_conn_table *t, struct jazz_conn *c,
 	hlist_del_rcu(&c->hnode);
 	hlist_del(&c->cnode);
 	list_del(&c->node);
+	t->gen++;
 	list_del_init(&c->pnode);
 	list_del(&c->peernode);
 	skb_queue_splice_tail_init(&c->held, drop);
@@ -1143,6 +1145,7 @@ struct jazz_conn_table *jazz_conn_table_alloc(struct jazz_device *jd)
 	INIT_LIST_HEAD(&t->all);
 	INIT_LIST_HEAD(&t->pending);
 	INIT_LIST_HEAD(&t->holders);
+	t->gen = 1;
 	t->seed = get_random_u32();
 	t->last_full_scan = jiffies;
 	INIT_DELAYED_WORK(&t->gc, jazz_conn_gc_work);

@@ -171,6 +171,7 @@ struct jazz_conn_table {
 	struct list_head holders;	/* entries holding packets, FIFO */
 	unsigned int count;
 	unsigned int held;
+	u32 gen;			/* t->lock; bumped on link/unlink */
 	u32 seed;
 	bool dead;
 	bool unheard;			/* a request reached nobody in the netns */

@@ -278,8 +278,11 @@ int jazz_nl_conn_get(struct jazz_device *jd, struct sk_buff *skb,
 }
 
 /*
- * Dump: one message per batch of entries, the position in cb->args[0]
- * (entries may come and go between messages: a dump is not a snapshot).
+ * Dump: one message per batch of entries, the position in cb->args[0].
+ * Entries come and go between messages (an unlink shifts the positions):
+ * cb->seq is the table's generation, so a dump that spans a link or an
+ * unlink carries NLM_F_DUMP_INTR and the reader starts over, as with
+ * WireGuard's peer dump.
  */
 int jazz_nl_conn_dump(struct jazz_device *jd, struct sk_buff *skb,
 		      struct netlink_callback *cb)
@@ -292,11 +295,17 @@ int jazz_nl_conn_dump(struct jazz_device *jd, struct sk_buff *skb,
 
 	if (!t || cb->args[1])
 		return 0;
+	spin_lock_bh(&t->lock);
 	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 			  &jazz_genl_family, NLM_F_MULTI, JAZZ_CMD_CONN_GET);
-	if (!hdr || nla_put_u32(skb, JAZZ_A_IFINDEX, jd->dev->ifindex))
+	if (!hdr || nla_put_u32(skb, JAZZ_A_IFINDEX, jd->dev->ifindex)) {
+		spin_unlock_bh(&t->lock);
+		if (hdr)
+			genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
-	spin_lock_bh(&t->lock);
+	}
+	cb->seq = t->gen ?: 1;
+	genl_dump_check_consistent(cb, hdr);
 	list_for_each_entry(c, &t->all, node) {
 		if (idx++ < cb->args[0])
 			continue;

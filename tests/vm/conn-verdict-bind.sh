@@ -17,17 +17,10 @@ need_root
 need_cmd ip ping
 need_module jazz
 
-TOP=${JAZZ_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-JZ=$TOP/build/jazzctl
-NLT=$TOP/tests/vm/netlink_tool.py
-[ -x "$JZ" ] || skip_all "build/jazzctl not built"
-T=$(mktemp -d)
-on_exit rm -rf "$T"
-dmesg_mark
-pylines() { $PY -c 'import json,sys; L=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; print(eval(sys.argv[2]))' "$1" "$2"; }
+. "$(dirname "$0")/lib-pair.sh"
+jazz_prelude
 stop() { kill "$@" 2>/dev/null; wait "$@" 2>/dev/null; true; }
 
-. "$(dirname "$0")/lib-pair.sh"
 pair_devices 192.168.245 10.0.5 fd05
 pair_config 192.168.245 10.0.5 fd05 10500
 check "connection checks on in n1 (60 s to decide)" n1 "$JZ" set jazz0 conncheck on approval-timeout 60s

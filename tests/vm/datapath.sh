@@ -15,16 +15,9 @@ need_root
 need_cmd ip iperf3 ping tcpdump
 need_module jazz
 
-TOP=${JAZZ_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-JZ=$TOP/build/jazzctl
-PY=/usr/bin/python3
-NLT=$TOP/tests/vm/netlink_tool.py
-[ -x "$JZ" ] || skip_all "build/jazzctl not built"
-T=$(mktemp -d)
-on_exit rm -rf "$T"
-dmesg_mark
-
 . "$(dirname "$0")/lib-pair.sh"
+jazz_prelude
+
 pair_devices 192.168.241 10.0.0 fd00 fd00:aa
 pair_config 192.168.241 10.0.0 fd00 10000
 

@@ -1,8 +1,26 @@
 # SPDX-License-Identifier: GPL-2.0
-# Shared setup of the two-namespace data path tests (datapath.sh,
-# parallel.sh), sourced by them after lib.sh: namespaces n1 and n2 joined by
-# a veth (veth1, veth2), a jazz0 in each, configured with jazzctl and fixed
-# test keys. Needs $JZ, $PY and $NLT.
+# Shared setup of the jazzctl-driven VM tests (datapath.sh, parallel.sh,
+# tunnel-defects.sh, conn-verdict-bind.sh, netlink-limits.sh), sourced by
+# them after lib.sh:
+#   jazz_prelude      $JZ (build/jazzctl; skip_all when not built), $NLT
+#                     (netlink_tool.py), $T (a scratch directory removed at
+#                     exit, readable by other users) and the kernel log mark
+#   pylines FILE EXPR EXPR over L, the list of JSON lines in FILE
+#   pair_devices / pair_config   namespaces n1 and n2 joined by a veth
+#                     (veth1, veth2), a jazz0 in each, configured with
+#                     jazzctl and fixed test keys (below)
+
+jazz_prelude() {
+	JZ=$JAZZ_TOP/build/jazzctl
+	NLT=$JAZZ_TOP/tests/vm/netlink_tool.py
+	[ -x "$JZ" ] || skip_all "build/jazzctl not built"
+	T=$(mktemp -d)
+	chmod 755 "$T"
+	on_exit rm -rf "$T"
+	dmesg_mark
+}
+
+pylines() { $PY -c 'import json,sys; L=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; print(eval(sys.argv[2]))' "$1" "$2"; }
 
 K1=1111111111111111111111111111111111111111111111111111111111111111
 K2=2222222222222222222222222222222222222222222222222222222222222222

@@ -36,6 +36,13 @@ client independent of jazzctl (libmnl) and of YNL (cli.py).
                                           and addresses; print "ERRNO extack"
   netlink_tool.py peerdump DEV            peer-get dump: "messages M peers P
                                           aips A intr I error E"
+  netlink_tool.py connfill DEV PEER N     pre-approve N UDP entries for PEER
+                                          (10.66.x.y:1000 -> 10.67.0.1:2000);
+                                          print "installed N"
+  netlink_tool.py connchurn DEV PEER SECS N  delete and re-install those N
+                                          entries for SECS; print counts
+  netlink_tool.py conndump DEV            conn-get dump: "messages M conns C
+                                          dups D intr I error E"
 
 hostile/fuzz/unpriv print "PASS desc" / "FAIL desc: why" lines.
 """
@@ -587,6 +594,72 @@ def peerdump(devname):
     return r.error == 0
 
 
+def conn_tuple(i):
+    """The i-th test entry: UDP 10.66.(i/250).(i%250+1):1000 -> 10.67.0.1:2000."""
+    src = socket.inet_aton(f"10.66.{i // 250}.{i % 250 + 1}")
+    return [u8(J["JAZZ_A_CONN_PROTO"], socket.IPPROTO_UDP),
+            u16(J["JAZZ_A_CONN_FAMILY"], socket.AF_INET),
+            attr(J["JAZZ_A_CONN_SRC_ADDR"], src), be16(J["JAZZ_A_CONN_SRC_PORT"], 1000),
+            attr(J["JAZZ_A_CONN_DST_ADDR"], socket.inet_aton("10.67.0.1")),
+            be16(J["JAZZ_A_CONN_DST_PORT"], 2000)]
+
+
+def conn_install(g, devname, peer_id, i):
+    return g.req(J["JAZZ_CMD_CONN_VERDICT"], dev(devname) + nest(
+        A("CONN"), u8(J["JAZZ_A_CONN_VERDICT"], 1),
+        u32(J["JAZZ_A_CONN_PEER_ID"], peer_id), *conn_tuple(i)))
+
+
+def connfill(devname, peer_id, n):
+    g = Genl()
+    for i in range(n):
+        r = conn_install(g, devname, peer_id, i)
+        if r.error != 0:
+            print(f"entry {i}: {r!r}")
+            return False
+    print(f"installed {n}")
+    return True
+
+
+def connchurn(devname, peer_id, secs, n):
+    """Entries deleted and re-installed at random: positions in the table's
+    list shift under a dump resumed by index."""
+    g = Genl()
+    rnd = random.Random(os.getpid())
+    end = time.time() + secs
+    counts = {}
+    while time.time() < end:
+        i = rnd.randrange(n)
+        r = g.req(J["JAZZ_CMD_CONN_DEL"], dev(devname) + nest(A("CONN"), *conn_tuple(i)))
+        if r.error is None:
+            print("no reply")
+            return False
+        r2 = conn_install(g, devname, peer_id, i)
+        for x in (r, r2):
+            k = errno.errorcode.get(x.error, "ok") if x.error else "ok"
+            counts[k] = counts.get(k, 0) + 1
+        if errno.ENODEV in (r.error, r2.error):
+            break
+    print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    return True
+
+
+def conndump(devname):
+    g = Genl()
+    r = g.req(J["JAZZ_CMD_CONN_GET"], dev(devname), NLM_F_ACK | NLM_F_DUMP)
+    seen = []
+    for body in r.msgs:
+        for t, v in parse_attrs(body):
+            if t == A("CONN"):
+                for tt, vv in parse_attrs(v):
+                    if tt == J["JAZZ_A_CONN_SRC_ADDR"]:  # cookies change on re-install
+                        seen.append(vv)
+    dups = len(seen) - len(set(seen))
+    print(f"messages {len(r.msgs)} conns {len(set(seen))} dups {dups} "
+          f"intr {int(r.intr)} error {r.error}")
+    return r.error == 0
+
+
 def verdict(devname, cookie, peer_id, tuple_=None):
     """conn-verdict approve by cookie, with peer-id unless '-', and with
     'proto,src:port,dst:port' (IPv4) when given; print "errno extack"."""
@@ -728,6 +801,12 @@ def main():
         ok = peerget(a[1], int(a[2]))
     elif cmd == "peerdump":
         ok = peerdump(a[1])
+    elif cmd == "connfill":
+        ok = connfill(a[1], int(a[2]), int(a[3]))
+    elif cmd == "connchurn":
+        ok = connchurn(a[1], int(a[2]), float(a[3]), int(a[4]))
+    elif cmd == "conndump":
+        ok = conndump(a[1])
     elif cmd == "verdict":
         ok = verdict(a[1], a[2], a[3], a[4] if len(a) > 4 else None)
     elif cmd == "dumpstat":

@@ -22,16 +22,9 @@ need_root
 need_cmd ip ping tc ss
 need_module jazz
 
-TOP=${JAZZ_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-JZ=$TOP/build/jazzctl
-PY=/usr/bin/python3
-NLT=$TOP/tests/vm/netlink_tool.py
-[ -x "$JZ" ] || skip_all "build/jazzctl not built"
-T=$(mktemp -d)
-on_exit rm -rf "$T"
-dmesg_mark
-
 . "$(dirname "$0")/lib-pair.sh"
+jazz_prelude
+
 pair_devices 192.168.243 10.0.3 fd03 fd00:ac
 pair_config 192.168.243 10.0.3 fd03 10300
 check "tunnel up" n1 ping -c 2 -i 0.2 -W 2 10.0.3.2

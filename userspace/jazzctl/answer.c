@@ -351,12 +351,15 @@ static int resync_dev(struct answer *a, uint32_t ifindex)
 	struct resync rs = { 0 };
 	struct nlmsghdr *nlh;
 	struct nl_err e;
+	int rc, tries = 0;
 	size_t i;
-	int rc;
 
-	nlh = nl_msg(&a->cmd, buf, JAZZ_CMD_CONN_GET, NLM_F_DUMP);
-	mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, ifindex);
-	rc = nl_run(&a->cmd, nlh, resync_cb, &rs, &e);
+	do {	/* again while entries come and go under the dump (EINTR) */
+		rs.n = 0;
+		nlh = nl_msg(&a->cmd, buf, JAZZ_CMD_CONN_GET, NLM_F_DUMP);
+		mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, ifindex);
+		rc = nl_run(&a->cmd, nlh, resync_cb, &rs, &e);
+	} while (rc == -EINTR && ++tries < 8);
 	if (rc) {
 		free(rs.v);
 		return nl_fail("answer: resync: conn-get dump", rc, &e);

@@ -3,6 +3,7 @@
  * jazzctl conns [DEV|all] [--json]: the direct-connection table (conn-get
  * dump, joined across messages), one line or one JSON object per entry.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,18 +93,24 @@ void print_conn_json(struct jw *w, const char *dev, const struct jz_connreq *c,
 		jw_u64(w, "verdict_ns", x->verdict_ns);
 }
 
+struct conn_item {
+	struct jz_connreq c;
+	struct jz_conninfo_ext x;
+};
+
+/* One device's entries, printed once its dump ended consistent. */
 struct conns_ctx {
 	const char *dev;
 	bool json;
 	struct jw *w;
-	int n;
+	struct conn_item *v;
+	size_t n, cap;
 };
 
 static int conns_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct conns_ctx *cx = data;
-	struct jz_conninfo_ext x;
-	struct jz_connreq c;
+	struct conn_item *it;
 	struct nlattr *a;
 	uint32_t ifindex = 0;
 
@@ -112,31 +119,56 @@ static int conns_cb(const struct nlmsghdr *nlh, void *data)
 			ifindex = mnl_attr_get_u32(a);
 		if (mnl_attr_get_type(a) != JAZZ_A_CONN)
 			continue;
-		conn_parse(a, &c, &x);
-		c.ifindex = ifindex;
-		cx->n++;
-		if (cx->json) {
-			jw_obj(cx->w, NULL);
-			print_conn_json(cx->w, cx->dev, &c, &x);
-			jw_obj_end(cx->w);
-		} else {
-			print_conn_text(cx->dev, &c, &x);
+		if (cx->n == cx->cap) {
+			cx->cap = cx->cap ? cx->cap * 2 : 256;
+			it = realloc(cx->v, cx->cap * sizeof(*it));
+			if (!it)
+				return MNL_CB_ERROR;
+			cx->v = it;
 		}
+		it = &cx->v[cx->n++];
+		memset(it, 0, sizeof(*it));
+		conn_parse(a, &it->c, &it->x);
+		it->c.ifindex = ifindex;
 	}
 	return MNL_CB_OK;
 }
 
+/* A dump the table changed under (NLM_F_DUMP_INTR) is read again. */
+#define CONNS_TRIES 8
+
 static int dump_conns(struct nl *nl, const struct jz_dev *d, struct conns_ctx *cx)
 {
 	static char buf[NL_SMALL];
-	struct nlmsghdr *nlh = nl_msg(nl, buf, JAZZ_CMD_CONN_GET, NLM_F_DUMP);
+	struct nlmsghdr *nlh;
 	struct nl_err e;
-	int rc;
+	int rc, tries = 0;
+	size_t i;
 
-	mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, d->ifindex);
 	cx->dev = d->ifname;
-	rc = nl_run(nl, nlh, conns_cb, cx, &e);
-	return rc ? nl_fail(d->ifname, rc, &e) : 0;
+	do {
+		cx->n = 0;
+		nlh = nl_msg(nl, buf, JAZZ_CMD_CONN_GET, NLM_F_DUMP);
+		mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, d->ifindex);
+		rc = nl_run(nl, nlh, conns_cb, cx, &e);
+	} while (rc == -EINTR && ++tries < CONNS_TRIES);
+	if (rc == -EINTR) {
+		fprintf(stderr, "%s: %s: the connection table changed during each of %d dumps; try again\n",
+			PROG, d->ifname, CONNS_TRIES);
+		return EXIT_FAIL;
+	}
+	if (rc)
+		return nl_fail(d->ifname, rc, &e);
+	for (i = 0; i < cx->n; i++) {
+		if (cx->json) {
+			jw_obj(cx->w, NULL);
+			print_conn_json(cx->w, cx->dev, &cx->v[i].c, &cx->v[i].x);
+			jw_obj_end(cx->w);
+		} else {
+			print_conn_text(cx->dev, &cx->v[i].c, &cx->v[i].x);
+		}
+	}
+	return 0;
 }
 
 int cmd_conns(int argc, char **argv)
@@ -192,6 +224,7 @@ int cmd_conns(int argc, char **argv)
 		putchar('\n');
 	}
 out:
+	free(cx.v);
 	free(devs);
 	nl_close(&nl);
 	return rc;
