@@ -63,6 +63,9 @@ struct jz_config {
 	int max_devices;	/* devices (leases) per user; 0 = no limit */
 	int lease_expiry_s;	/* unused leases freed after this long */
 	bool allow_endpoint;	/* trust a client's announced endpoint_ip */
+	/* pair_keys = server: the server makes every pair key (the old way,
+	 * kept for old clients); device (default): the devices agree them */
+	bool server_keys;
 
 	/* [client] */
 	char *server;		/* host:port */
@@ -87,6 +90,8 @@ struct jz_config {
 	/* pool4/pool6 (shared with [server]): in [client], the pools whose
 	 * addresses the client accepts for itself and its peers */
 	int reconnect_min_s, reconnect_max_s;
+	char *identity_key;	/* this device's X25519 private key (PEM, 0600) */
+	int pair_rekey_s;	/* device keys: a new handshake this often */
 
 	/* [kernel] */
 	char *kbackend;		/* netlink | fake */

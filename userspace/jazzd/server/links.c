@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Links and pair keys: the (a,b) table of devices that see each other, key
- * distribution with its acks and the periodic rotation. Must not decide
- * who sees whom (peers.c does) nor touch sessions' sockets directly.
+ * Links and pair keys: the (a,b) table of devices that see each other;
+ * with device keys (the default) the relay of the devices' opaque
+ * handshake messages between linked devices, with [server] pair_keys =
+ * server the key distribution with its acks and the periodic rotation.
+ * Must not decide who sees whom (peers.c does), read a relayed message
+ * nor touch sessions' sockets directly.
  */
 #include "server_int.h"
 
@@ -133,8 +136,8 @@ void link_send_key(struct jz_server *srv, struct link *l)
 	struct session *sa = find_online_idx(srv, l->a);
 	struct session *sb = find_online_idx(srv, l->b);
 
-	if (!sa || !sb)
-		return;
+	if (!sa || !sb || !cfg(srv)->server_keys)
+		return;	/* device keys: the devices agree them (on_pair) */
 	if (srv->rpos == 0 || srv->rpos - 1 + sizeof(k) > sizeof(srv->rpool)) {
 		if (RAND_bytes(srv->rpool, sizeof(srv->rpool)) != 1) {
 			jz_err("no random bytes for a key");
@@ -224,6 +227,9 @@ void on_rekey(evutil_socket_t fd, short what, void *arg)
 	double now = jz_now();
 	size_t held = 0;
 
+	if (!cfg(srv)->server_keys)
+		return;
+
 	for (size_t i = 0; i < srv->links_cap; i++) {
 		struct link *l = &srv->links[i];
 
@@ -239,3 +245,109 @@ void on_rekey(evutil_socket_t fd, short what, void *arg)
 			held);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* device keys: the handshake relay */
+
+int jz_parse_pubkey(const char *b64, unsigned char pub[32])
+{
+	static const unsigned char zero[32];
+	size_t n = 0;
+	unsigned char *k;
+	int rc = -1;
+
+	if (strlen(b64) != 44)
+		return -1;
+	k = jz_b64_decode(b64, &n);
+	if (k && n == 32 && CRYPTO_memcmp(k, zero, 32)) {
+		memcpy(pub, k, 32);
+		rc = 0;
+	}
+	free(k);
+	return rc;
+}
+
+/*
+ * Budgets of "pair" messages (a token bucket each): a pair needs three
+ * messages per handshake and hand-shakes every few minutes at most, so
+ * these only stop floods. Per pair, so one flooding device cannot spend
+ * another pair's; per session, so it cannot spend all its pairs' at once.
+ */
+#define RELAY_PAIR_RATE 2.0
+#define RELAY_PAIR_BURST 12.0
+#define RELAY_SESSION_RATE 50.0
+#define RELAY_SESSION_BURST 300.0
+#define RELAY_MSG_MAX 128	/* bytes once decoded: well above a handshake's */
+
+static bool take(double *tok, double *at, double rate, double burst, double now)
+{
+	if (*at == 0)
+		*tok = burst;
+	else
+		*tok += (now - *at) * rate;
+	if (*tok > burst)
+		*tok = burst;
+	*at = now;
+	if (*tok < 1)
+		return false;
+	*tok -= 1;
+	return true;
+}
+
+static void pair_refused(struct session *s, json_int_t peer, const char *reason)
+{
+	/* a flood is refused in silence; the first refusals say why */
+	if (strcmp(reason, "rate-limited"))
+		jz_warn("device %s: handshake for peer %lld not relayed: %s", s->device,
+			(long long)peer, reason);
+	else
+		jz_debug("device %s: handshake for peer %lld not relayed: %s", s->device,
+			 (long long)peer, reason);
+	send_msg(s, json_pack("{s:s,s:I,s:s}", "type", "pair_refused", "peer", peer,
+			      "reason", reason));
+}
+
+/* "pair" {peer, msg}: to that device as {peer: the sender, msg}, unread. */
+void on_pair(struct session *s, json_t *m)
+{
+	struct jz_server *srv = s->srv;
+	json_int_t peer = jz_msg_int(m, "peer", 0);
+	const char *msg = jz_msg_str(m, "msg");
+	unsigned char *raw;
+	struct session *o;
+	struct link *l;
+	double now = jz_now();
+	size_t n = 0;
+
+	if (cfg(srv)->server_keys) {
+		pair_refused(s, peer, "pair-keys-server");
+		return;
+	}
+	if (!take(&s->relay_tok, &s->relay_at, RELAY_SESSION_RATE, RELAY_SESSION_BURST, now)) {
+		pair_refused(s, peer, "rate-limited");
+		return;
+	}
+	if (peer <= 0 || peer > UINT32_MAX || !msg || strlen(msg) > RELAY_MSG_MAX * 4 / 3 + 4) {
+		pair_refused(s, peer, "malformed");
+		return;
+	}
+	raw = jz_b64_decode(msg, &n);
+	free(raw);
+	if (!raw || !n || n > RELAY_MSG_MAX) {
+		pair_refused(s, peer, "malformed");
+		return;
+	}
+	/* only between devices that may reach each other (peers.c's links) */
+	l = link_find(srv, s->lease->idx, (uint32_t)peer, false);
+	o = l ? find_online_idx(srv, (uint32_t)peer) : NULL;
+	if (!l || !o || o->state != S_ONLINE) {
+		pair_refused(s, peer, "not-linked");
+		return;
+	}
+	if (!take(&l->relay_tok, &l->relay_at, RELAY_PAIR_RATE, RELAY_PAIR_BURST, now)) {
+		pair_refused(s, peer, "rate-limited");
+		return;
+	}
+	send_msg(o, json_pack("{s:s,s:I,s:s}", "type", "pair", "peer",
+			      (json_int_t)s->lease->idx, "msg", msg));
+}

@@ -87,6 +87,8 @@ static void on_message(struct session *s, json_t *m)
 		on_key_swap_ack(s, m);
 	else if (!strcmp(t, "conn_request"))
 		on_conn_request(s, m);
+	else if (!strcmp(t, "pair"))
+		on_pair(s, m);
 	else if (!strcmp(t, "verdict_ack"))
 		on_verdict_ack(s, m);
 	else if (!strcmp(t, "conn_expired"))
