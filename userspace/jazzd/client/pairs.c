@@ -205,7 +205,12 @@ static void on_init(struct jz_client *c, struct kpeer_state *ks, const struct jz
 	if (install(c, ks, &k, false))
 		goto out;
 	if (ks->pending_key_id == k.key_id) {
+		/* only what checks the confirm is kept, not the traffic keys */
 		p->await = k;
+		OPENSSL_cleanse(p->await.i2r_key, sizeof(p->await.i2r_key));
+		OPENSSL_cleanse(p->await.r2i_key, sizeof(p->await.r2i_key));
+		OPENSSL_cleanse(p->await.i2r_salt, sizeof(p->await.i2r_salt));
+		OPENSSL_cleanse(p->await.r2i_salt, sizeof(p->await.r2i_salt));
 		p->await_on = true;
 		p->await_at = jz_now();
 	}
@@ -302,11 +307,18 @@ void client_on_pair_refused(struct jz_client *c, json_t *m)
 	struct jz_cm_pair pm;
 	char err[160];
 
-	if (jz_cm_pair(m, true, &pm, err, sizeof(err)))
+	struct kpeer_state *ks;
+
+	if (jz_cm_pair(m, true, &pm, err, sizeof(err))) {
 		jz_warn("%s: ignored", err);
-	else
-		jz_warn("the server did not relay a handshake to peer %u: %s", pm.peer,
-			pm.reason);
+		return;
+	}
+	jz_warn("the server did not relay a handshake to peer %u: %s", pm.peer, pm.reason);
+	/* the pair may be linked a moment later (lists and links settle):
+	 * try again in a second, not after the full wait */
+	ks = client_kp_find(c, pm.peer);
+	if (ks && ks->pair && ks->pair->hs_on)
+		ks->pair->hs_at = jz_now() - HS_RETRY_S + 1;
 }
 
 /* Once a second: handshakes due (first key, retry, rotation by time). */
