@@ -61,7 +61,7 @@ check "... approved by the restarted server's peer_connection" \
 	log_wait 20 "$L" "e2e: approve tcp alice-pc .* -> bob-pc .*:5202"
 
 # ------------------------------------------------ keys rotate under traffic
-say "keys rotate every 3 s (the devices' rekey_interval = 3, SIGHUP) while alice pings bob 150 times"
+say "keys rotate every 2 s (the devices' rekey_interval = 2, SIGHUP) while alice pings bob 150 times"
 # device keys (the default): the devices agree and rotate the pair keys
 # themselves; the server only relays their handshakes
 set_rekey() { # SECONDS: the clients' rekey_interval, reloaded
@@ -73,7 +73,7 @@ set_rekey() { # SECONDS: the clients' rekey_interval, reloaded
 		check "$n reloaded (rekey_interval = $1)" log_wait_n 30 "$E2E_W/$n.log" "reload done" $((c + 1))
 	done
 }
-set_rekey 3
+set_rekey 2
 K0=$(log_count "$E2E_W/alice.log" "key [0-9]+ for peer bob-pc now in use")
 B0=$(log_count "$E2E_W/bob.log" "key [0-9]+ for peer alice-pc now in use")
 R0=$(cat "$E2E_W/alice.log" "$E2E_W/bob.log" "$L" | grep -Ec 'handshake refused|not relayed')
