@@ -16,7 +16,9 @@
 #   - a device coming back with another key is logged, and its peer agrees
 #     new keys with it;
 #   - against a hostile server (rogue.c): replayed, forged and tampered
-#     handshakes are refused by the device.
+#     handshakes are refused by the device;
+#   - an independent Noise_KK initiator (noise_ref.py, from the spec on
+#     python3-cryptography) and jazzd's responder agree on every key.
 set -u
 . "$(dirname "$0")/controlplane/lib.sh"
 . "$(dirname "$0")/controlplane/rogue-lib.sh"
@@ -196,5 +198,18 @@ check "an older handshake (a replay of an earlier one) is refused" \
 	bash -c "[ \$(grep -c 'handshake refused: replayed' '$T/victim.log') = 2 ]"
 check "a tampered handshake and one with a changed key id do not authenticate" \
 	bash -c "[ \$(grep -c 'handshake refused: it does not authenticate' '$T/victim.log') = 3 ]"
+
+# ---- 8. it is Noise_KK as specified ------------------------------------
+# an independent initiator written from the Noise specification on
+# python3-cryptography (HMAC-SHA-256 HKDF, its own X25519 and AEAD) against
+# jazzd's responder code
+"$HSTOOL" pub "$T/ref.key" >/dev/null
+while read -r line; do
+	case $line in
+	"ok - "*) ok "Noise reference: ${line#ok - }" ;;
+	*) nok "Noise reference: ${line#not ok - }" ;;
+	esac
+done < <(/usr/bin/python3 "$TOP/tests/host/devkeys/noise_ref.py" "$T/ref.key" "$VPUB" 9 \
+	"$HSTOOL" "$T/victim.key" 2>&1)
 
 cp_done
