@@ -502,6 +502,8 @@ static void on_message(struct jz_client *c, json_t *m)
 		client_on_pair(c, m);
 	} else if (!strcmp(t, "pair_refused")) {
 		client_on_pair_refused(c, m);
+	} else if (!strcmp(t, "pair_start")) {
+		client_on_pair_start(c, m);
 	} else if (!strcmp(t, "verdict")) {
 		client_on_verdict(c, m);
 	} else {

@@ -115,5 +115,6 @@ void client_pair_listed(struct jz_client *c, struct kpeer_state *ks,
 void client_pair_forget(struct kpeer_state *ks);
 void client_on_pair(struct jz_client *c, json_t *m);
 void client_on_pair_refused(struct jz_client *c, json_t *m);
+void client_on_pair_start(struct jz_client *c, json_t *m);
 
 #endif

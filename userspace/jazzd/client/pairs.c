@@ -321,6 +321,28 @@ void client_on_pair_refused(struct jz_client *c, json_t *m)
 		ks->pair->hs_at = jz_now() - HS_RETRY_S + 1;
 }
 
+/* "pair_start": the server linked the pair anew (after either end
+ * reconnected, the other may have lost its key): the initiator agrees a
+ * fresh key. It only ever makes the devices hand-shake sooner. */
+void client_on_pair_start(struct jz_client *c, json_t *m)
+{
+	struct jz_cm_pair pm;
+	struct kpeer_state *ks;
+	char err[160];
+
+	if (c->server_keys)
+		return;
+	if (jz_cm_pair(m, true, &pm, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	ks = client_kp_find(c, pm.peer);
+	if (!ks || !ks->present || !ks->has_pub || !initiates(c, ks) ||
+	    (ks->pair && ks->pair->hs_on))
+		return;
+	start(c, ks, jz_now());
+}
+
 /* Once a second: handshakes due (first key, retry, rotation by time). */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {

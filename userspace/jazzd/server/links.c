@@ -136,8 +136,18 @@ void link_send_key(struct jz_server *srv, struct link *l)
 	struct session *sa = find_online_idx(srv, l->a);
 	struct session *sb = find_online_idx(srv, l->b);
 
-	if (!sa || !sb || !cfg(srv)->server_keys)
-		return;	/* device keys: the devices agree them (on_pair) */
+	if (!sa || !sb)
+		return;
+	if (!cfg(srv)->server_keys) {
+		/* device keys: the devices agree them (on_pair). A new link may
+		 * follow a reconnect that cost one end its kernel peer and key,
+		 * which the other cannot see: tell both the pair is new. */
+		send_msg(sa, json_pack("{s:s,s:I}", "type", "pair_start", "peer",
+				       (json_int_t)l->b));
+		send_msg(sb, json_pack("{s:s,s:I}", "type", "pair_start", "peer",
+				       (json_int_t)l->a));
+		return;
+	}
 	if (srv->rpos == 0 || srv->rpos - 1 + sizeof(k) > sizeof(srv->rpool)) {
 		if (RAND_bytes(srv->rpool, sizeof(srv->rpool)) != 1) {
 			jz_err("no random bytes for a key");
