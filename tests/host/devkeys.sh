@@ -150,10 +150,29 @@ check "the server logs the change of bob's key, old and new" \
 check "alice agrees a new key with bob's new identity" bash -c "
 	for i in \$(seq 100); do [ \$(grep -c '^key-new peer=2 ' '$T/alice-pc.kernel') -gt $nb ] && exit 0; sleep 0.1; done; exit 1"
 cp_stop alice-pc
+# from here alice rotates every 120 s (the default): any new key below
+# comes from a reason other than the schedule
+cp_client_conf alice-pc alice kerberos
 cp_start alice-pc
 check "alice back: the same identity key is reused (no change logged)" bash -c "
 	wait_for() { for i in \$(seq 100); do grep -q 'logged in as alice' '$T/alice-pc.log' && return 0; sleep 0.1; done; return 1; }
 	wait_for && ! grep -q 'alice-pc: identity key changed' '$T/server.log'"
+
+# a session lost while the process lives (a stall, roaming): bob removes
+# alice's peer and makes it anew without a key when she is back; the
+# server's pair_start on the new link has alice agree a key at once
+nd=$(count "$T/bob-pc.kernel" "^peer-del id=1")
+kill -STOP "$(cp_pid alice-pc)"
+check "a stalled alice is dropped by the server" \
+	wait_for "$T/server.log" "\\(alice-pc\\): closed: keepalive timeout" 15
+check "... and her peer removed from bob's kernel" bash -c "
+	for i in \$(seq 50); do [ \$(grep -c '^peer-del id=1' '$T/bob-pc.kernel') -gt $nd ] && exit 0; sleep 0.1; done; exit 1"
+kill -CONT "$(cp_pid alice-pc)"
+check "alice back: bob's new peer for her gets a key agreed with her (pair_start)" bash -c "
+	for i in \$(seq 150); do
+		awk '/^peer-new id=1 / { k = 0 } /^key-new peer=1 / { k = 1 } END { exit !k }' '$T/bob-pc.kernel' && exit 0
+		sleep 0.1
+	done; exit 1"
 check "server still running" kill -0 "$(cp_pid server)"
 cp_stop alice-pc
 cp_stop bob-pc
