@@ -47,7 +47,16 @@ tail -2 "$E2E_W/ping-restart.txt" | sed 's/^/# /'
 diag "ping across the restart: $(grep -c 'bytes from' "$E2E_W/ping-restart.txt") replies, $(grep -c 'Unreachable' "$E2E_W/ping-restart.txt") unreachable"
 check "no peer went missing during the restart (no Destination Host Unreachable)" \
 	bash -c "! grep -q Unreachable '$E2E_W/ping-restart.txt'"
-check "the ping running across the server restart lost nothing" grep -q ' 0% packet loss' "$E2E_W/ping-restart.txt"
+# every request but the last got its reply (the last may still be on its
+# way when SIGINT stops ping, which then counts it lost: seen at 2.6 %
+# "loss" with only icmp_seq 39 of 39 unanswered, RTTs up to 0.7 s in TCG)
+all_but_last_answered() {
+	awk '/icmp_seq=/ { split($5, a, "="); got[a[2]] = 1 }
+		/ packets transmitted/ { n = $1 }
+		END { if (n < 2) exit 1; for (i = 1; i < n; i++) if (!got[i]) exit 1 }' "$1"
+}
+check "the ping running across the server restart lost nothing" \
+	all_but_last_answered "$E2E_W/ping-restart.txt"
 check "the ping running across the server restart flows at the end" \
 	bash -c "tail -n 6 '$E2E_W/ping-restart.txt' | grep -q 'bytes from'"
 check_eq "addresses kept across the restart (leases)" "$(vip alice) $(vip bob) $(vip carol)" \
