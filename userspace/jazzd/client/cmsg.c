@@ -140,24 +140,14 @@ int jz_cm_welcome(json_t *m, struct jz_cm_welcome *w, char *err, size_t errlen)
 	return 0;
 }
 
-/* 32 bytes of base64 (canonical: 44 characters), not all zero */
+/* the entry's "pubkey" (see jz_pubkey_parse) */
 static int get_pub(json_t *o, uint8_t pub[32])
 {
-	static const uint8_t zero[32];
 	char b64[48];
-	size_t n = 0;
-	unsigned char *k;
-	int rc = -1;
 
-	if (get_str(o, "pubkey", b64, sizeof(b64), true) || strlen(b64) != 44)
+	if (get_str(o, "pubkey", b64, sizeof(b64), true))
 		return -1;
-	k = jz_b64_decode(b64, &n);
-	if (k && n == 32 && CRYPTO_memcmp(k, zero, 32)) {
-		memcpy(pub, k, 32);
-		rc = 0;
-	}
-	free(k);
-	return rc;
+	return jz_pubkey_parse(b64, pub);
 }
 
 static void peer_parse(json_t *e, struct jz_cm_peer *p)

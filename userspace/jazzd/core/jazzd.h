@@ -163,6 +163,9 @@ int jz_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
 char *jz_b64_encode(const unsigned char *buf, size_t len);
 unsigned char *jz_b64_decode(const char *s, size_t *len);
 void jz_hex(const unsigned char *buf, size_t len, char *out);
+/* An identity public key as the protocol carries it: 32 bytes of base64
+ * (44 characters), not all zero. 0, or -1 for anything else. */
+int jz_pubkey_parse(const char *b64, unsigned char pub[32]);
 void jz_sockaddr_str(const void *sa, char *ip, size_t iplen, uint16_t *port);
 double jz_now(void);
 /* Printable valid UTF-8 without control characters (names from the wire). */

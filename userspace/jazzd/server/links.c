@@ -259,24 +259,6 @@ void on_rekey(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------------ */
 /* device keys: the handshake relay */
 
-int jz_parse_pubkey(const char *b64, unsigned char pub[32])
-{
-	static const unsigned char zero[32];
-	size_t n = 0;
-	unsigned char *k;
-	int rc = -1;
-
-	if (strlen(b64) != 44)
-		return -1;
-	k = jz_b64_decode(b64, &n);
-	if (k && n == 32 && CRYPTO_memcmp(k, zero, 32)) {
-		memcpy(pub, k, 32);
-		rc = 0;
-	}
-	free(k);
-	return rc;
-}
-
 /*
  * Budgets of "pair" messages (a token bucket each): a pair needs three
  * messages per handshake and hand-shakes every few minutes at most, so

@@ -435,7 +435,7 @@ void on_login(struct session *s, json_t *m)
 			     "starting with a letter or digit");
 		return;
 	}
-	if (pk && jz_parse_pubkey(pk, s->pub)) {
+	if (pk && jz_pubkey_parse(pk, s->pub)) {
 		login_failed(s, "bad-pubkey", "pubkey must be the base64 of a 32-byte "
 			     "X25519 public key, not all zero");
 		return;

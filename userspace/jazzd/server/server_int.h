@@ -200,7 +200,6 @@ void on_key_ack(struct session *s, json_t *m);
 void on_key_swap_ack(struct session *s, json_t *m);
 void on_rekey(evutil_socket_t fd, short what, void *arg);
 void on_pair(struct session *s, json_t *m);
-int jz_parse_pubkey(const char *b64, unsigned char pub[32]);
 void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x);
 int make_entries(struct session *p);
 void filter_res_free(struct filter_res *r);
