@@ -244,6 +244,8 @@ realm = $E2E_REALM
 reconnect_min = 1
 reconnect_max = 4
 keepalive = 5
+identity_key = $E2E_W/$n.key
+rekey_interval = ${E2E_CLIENT_REKEY:-120}
 EOF
 		case $n in
 		alice) echo "method = kerberos"; echo "ccache = FILE:$E2E_W/alice.cc" ;;

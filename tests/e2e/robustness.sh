@@ -47,7 +47,16 @@ tail -2 "$E2E_W/ping-restart.txt" | sed 's/^/# /'
 diag "ping across the restart: $(grep -c 'bytes from' "$E2E_W/ping-restart.txt") replies, $(grep -c 'Unreachable' "$E2E_W/ping-restart.txt") unreachable"
 check "no peer went missing during the restart (no Destination Host Unreachable)" \
 	bash -c "! grep -q Unreachable '$E2E_W/ping-restart.txt'"
-check "the ping running across the server restart lost nothing" grep -q ' 0% packet loss' "$E2E_W/ping-restart.txt"
+# every request but the last got its reply (the last may still be on its
+# way when SIGINT stops ping, which then counts it lost: seen at 2.6 %
+# "loss" with only icmp_seq 39 of 39 unanswered, RTTs up to 0.7 s in TCG)
+all_but_last_answered() {
+	awk '/icmp_seq=/ { split($5, a, "="); got[a[2]] = 1 }
+		/ packets transmitted/ { n = $1 }
+		END { if (n < 2) exit 1; for (i = 1; i < n; i++) if (!got[i]) exit 1 }' "$1"
+}
+check "the ping running across the server restart lost nothing" \
+	all_but_last_answered "$E2E_W/ping-restart.txt"
 check "the ping running across the server restart flows at the end" \
 	bash -c "tail -n 6 '$E2E_W/ping-restart.txt' | grep -q 'bytes from'"
 check_eq "addresses kept across the restart (leases)" "$(vip alice) $(vip bob) $(vip carol)" \
@@ -61,23 +70,34 @@ check "... approved by the restarted server's peer_connection" \
 	log_wait 20 "$L" "e2e: approve tcp alice-pc .* -> bob-pc .*:5202"
 
 # ------------------------------------------------ keys rotate under traffic
-say "keys rotate every 3 s (SIGHUP with rekey_interval = 3) while alice pings bob 150 times"
-sed -i 's/^rekey_interval = .*/rekey_interval = 3/' "$E2E_W/server.conf"
-NRELOAD=$(log_count "$L" "reload done")
-e2e_hup() { kill -HUP "${E2E_PID[srv]}"; }
-e2e_hup
-check "server reloaded (rekey_interval = 3)" log_wait_n 30 "$L" "reload done" $((NRELOAD + 1))
+say "keys rotate every 2 s (the devices' rekey_interval = 2, SIGHUP) while alice pings bob 150 times"
+# device keys (the default): the devices agree and rotate the pair keys
+# themselves; the server only relays their handshakes
+set_rekey() { # SECONDS: the clients' rekey_interval, reloaded
+	local n c
+	for n in alice bob; do
+		sed -i "s/^rekey_interval = .*/rekey_interval = $1/" "$E2E_W/$n.conf"
+		c=$(log_count "$E2E_W/$n.log" "reload done")
+		kill -HUP "${E2E_PID[$n]}"
+		check "$n reloaded (rekey_interval = $1)" log_wait_n 30 "$E2E_W/$n.log" "reload done" $((c + 1))
+	done
+}
+set_rekey 2
 K0=$(log_count "$E2E_W/alice.log" "key [0-9]+ for peer bob-pc now in use")
+B0=$(log_count "$E2E_W/bob.log" "key [0-9]+ for peer alice-pc now in use")
+R0=$(cat "$E2E_W/alice.log" "$E2E_W/bob.log" "$L" | grep -Ec 'handshake refused|not relayed')
 run alice ping -c 150 -i 0.05 -W 3 "${VIP[bob]}" >"$E2E_W/ping-rekey.txt" 2>&1
 K1=$(log_count "$E2E_W/alice.log" "key [0-9]+ for peer bob-pc now in use")
+B1=$(log_count "$E2E_W/bob.log" "key [0-9]+ for peer alice-pc now in use")
 tail -2 "$E2E_W/ping-rekey.txt" | sed 's/^/# /'
-check "the pair key alice-pc/bob-pc was replaced during the flood ($((K1 - K0)) times)" [ $((K1 - K0)) -ge 2 ]
+check "the pair key alice-pc/bob-pc was replaced during the flood ($((K1 - K0)) times at alice)" [ $((K1 - K0)) -ge 2 ]
+check "... at both ends ($((B1 - B0)) times at bob)" [ $((B1 - B0)) -ge 2 ]
 check "no packet lost while the keys rotated" grep -q ' 0% packet loss' "$E2E_W/ping-rekey.txt"
-check "key-rotated events recorded" log_wait 20 "$EV" '^key-rotated .*"(alice-pc|bob-pc)".*"(alice-pc|bob-pc)"'
-sed -i 's/^rekey_interval = .*/rekey_interval = 3600/' "$E2E_W/server.conf"
-NRELOAD=$(log_count "$L" "reload done")
-e2e_hup
-log_wait_n 30 "$L" "reload done" $((NRELOAD + 1))
+check "the keys were the devices' own: no key from the server" \
+	bash -c "! grep -q 'the server sent a pair key' '$E2E_W/alice.log' '$E2E_W/bob.log'"
+R1=$(cat "$E2E_W/alice.log" "$E2E_W/bob.log" "$L" | grep -Ec 'handshake refused|not relayed')
+check "no handshake was refused during the flood" [ "$R1" = "$R0" ]
+set_rekey 120
 
 # ------------------------------------------------------------ alice roams
 say "alice roams: her underlay address changes from ${UL[alice]} to 10.0.1.3"

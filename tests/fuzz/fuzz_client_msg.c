@@ -15,6 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct jz_cm_key k;
 	struct jz_cm_key_swap sw;
 	struct jz_cm_verdict v;
+	struct jz_cm_pair pr;
 	char err[256], esc[1024], *s;
 
 	if (!m) {
@@ -37,6 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	jz_cm_key(m, &k, err, sizeof(err));
 	jz_cm_key_swap(m, &sw, err, sizeof(err));
 	jz_cm_verdict(m, &v, err, sizeof(err));
+	jz_cm_pair(m, false, &pr, err, sizeof(err));
+	jz_cm_pair(m, true, &pr, err, sizeof(err));
 	json_decref(m);
 	return 0;
 }

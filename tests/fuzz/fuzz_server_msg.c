@@ -29,13 +29,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct jz_sm_conn_req r;
 	struct jz_sm_conn_expired e;
 	struct jz_sm_key_ack k;
+	struct jz_sm_pair pr;
 	uint64_t vid;
 	char err[256];
 
 	if (!m)
 		return 0;
 	if (!jz_sm_login(m, &l, err, sizeof(err))) {
-		if (!l.token || !l.token_len || strlen(l.device) >= JZ_SM_DEV)
+		if (!l.token || !l.token_len || strlen(l.device) >= JZ_SM_DEV ||
+		    (l.has_pub && l.pub_bad))
 			abort();
 		check_data(&l.data, false);
 		jz_sm_data_merge(&acc, &l.data);
@@ -60,6 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	jz_sm_key_ack(m, &k, err, sizeof(err));
 	if (!jz_sm_verdict_ack(m, &vid, err, sizeof(err)) && !vid)
+		abort();
+	if (!jz_sm_pair(m, &pr, err, sizeof(err)) &&
+	    (pr.peer < 1 || pr.peer > UINT32_MAX || !pr.msg[0]))
 		abort();
 	json_decref(m);
 	return 0;

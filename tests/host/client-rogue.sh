@@ -98,6 +98,14 @@ check "no key for a refused peer" hasnt peers.kernel "^key-new peer=3 \|^key-new
 check "peers_delta: the foreign peer is refused" hasnt peers.kernel "^peer-new id=9 "
 check "peers_delta: the good peer is installed" has peers.kernel "^peer-new id=10 "
 
+# the same compromised server against a device that agrees its own keys
+# (the default): the server's keys are never installed
+rogue_start peersdev valid "$PEERS" -n 1 -w 2 -p bobpw
+ROGUE_PAIR_KEYS=device rogue_client peersdev bob password
+check "device keys: the good peer is installed (positive control)" has peersdev.kernel "^peer-new id=2 "
+check "device keys: a key chosen by the server is not installed" hasnt peersdev.kernel "^key-new"
+check "device keys: the refusal is logged" has peersdev.log "the server sent a pair key, but this device agrees its own"
+
 # 6. an oversized list: capped by max_peers, with a clear log line
 big=$(for i in $(seq 100 399); do printf '%s,' "$(peer "$i" "10.77.1.$((i % 250 + 1))" "fd77:6a61:7a7a::1:$i")"; done)
 printf '[%s,{"type":"peers","peers":[%s],"users":[]},{"type":"_sleep","ms":500}]\n' \

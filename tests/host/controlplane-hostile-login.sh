@@ -26,7 +26,8 @@ check "server starts" wait_for "$T/server.log" "server listening" 5 || { cp_done
 raw() { # raw USER-OPTS... JSON: the whole answer as JSON
 	jzc "$@"
 }
-login_json='{"type":"login","method":"password","device":"x1","token":"@","listen_port":1}'
+# a well-formed identity key (32 bytes, as a device sends): this test is about the login token
+login_json='{"type":"login","method":"password","device":"x1","token":"@","listen_port":1,"pubkey":"vMNW20uIKRFOrJDiAuxDJlszjbwQmY5hfGrmSYhSGlk="}'
 
 # item 4: enumeration
 a=$(jzc -m password -u nobody -p x rawlogin "$login_json")

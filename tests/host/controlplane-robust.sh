@@ -17,10 +17,11 @@ cp_start server
 wait_for "$T/server.log" "server listening" 5 || nok "server starts"
 
 # a long-lived client that must survive everything below
-cp_client_conf alice-pc alice kerberos
+# device keys (the default): the devices rotate their pair keys themselves
+cp_client_conf alice-pc alice kerberos "rekey_interval = 3"
 cp_start alice-pc
 check "reference client logs in" wait_for "$T/alice-pc.log" "logged in as alice"
-cp_client_conf bob-pc bob password
+cp_client_conf bob-pc bob password "rekey_interval = 3"
 cp_start bob-pc
 check "second client logs in" wait_for "$T/bob-pc.log" "logged in as bob"
 

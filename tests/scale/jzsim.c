@@ -394,10 +394,27 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		t = b64(tok.data, tok.len);
 		jz_krb_buf_free(&tok);
 		d->state = D_LOGIN;
-		send_json(d, json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[sss]}", "type", "login",
-				       "method", method, "device", name, "token", t,
-				       "listen_port", 51820, "other_data", "features",
-				       "peers_delta", "key_swap_ack", "peers_more"));
+		{
+			/* a device identity key, as the server needs by default:
+			 * a real X25519 public key (its private half unused) */
+			EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+			unsigned char pub[32];
+			size_t pl = sizeof(pub);
+			json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[sss]}", "type",
+					      "login", "method", method, "device", name,
+					      "token", t, "listen_port", 51820, "other_data",
+					      "features", "peers_delta", "key_swap_ack",
+					      "peers_more");
+
+			if (k && EVP_PKEY_get_raw_public_key(k, pub, &pl) == 1) {
+				char *p64 = b64(pub, pl);
+
+				json_object_set_new(m, "pubkey", json_string(p64));
+				free(p64);
+			}
+			EVP_PKEY_free(k);
+			send_json(d, m);
+		}
 		free(t);
 		return;
 	}

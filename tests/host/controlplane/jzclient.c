@@ -27,6 +27,10 @@
  *                                   address) with COOKIE; prints each
  *                                   verdict it gets: "verdict DIR COOKIE
  *                                   VERDICT" and "verdicts K"
+ *   jzclient [options] pairflood PEER MSG N  login, then N "pair" messages
+ *                                   (MSG: base64) to device id PEER; prints
+ *                                   "pair_refused REASON" for each refusal
+ *                                   and "pair refused K"
  *   jzclient [options] idle N SECS  N plain TCP connections held SECS;
  *                                   prints "idle open K/N" (K still open)
  *   jzclient [options] pingflood MB login, then MB MiB of ping frames
@@ -372,6 +376,21 @@ static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const ch
 		json_object_set_new(login, "features", json_pack("[s]", "peers_delta"));
 	if (endpoint_ip)
 		json_object_set_new(login, "endpoint_ip", json_string(endpoint_ip));
+	/* an identity key of its own (the server's default needs one): a
+	 * real X25519 public key, whose private half this tool drops */
+	if (!getenv("JZCLIENT_NO_PUBKEY")) {
+		EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+		unsigned char pub[32];
+		size_t pl = sizeof(pub);
+
+		if (k && EVP_PKEY_get_raw_public_key(k, pub, &pl) == 1) {
+			char *p64 = b64(pub, pl);
+
+			json_object_set_new(login, "pubkey", json_string(p64));
+			free(p64);
+		}
+		EVP_PKEY_free(k);
+	}
 	send_json(c, login);
 	free(t);
 	if (fire)	/* -K: gone before the answer, leaving the work behind */
@@ -789,6 +808,45 @@ static int read_verdicts(struct conn *c, double secs)
 	return got;
 }
 
+/* A device sending N "pair" messages (MSG, base64) to device PEER:
+ * prints what the server answered ("pair_refused REASON" per message,
+ * then "pair refused K"). */
+static int do_pairflood(const char *peer, const char *msg, int n)
+{
+	struct conn c = { .fd = -1 };
+	double end;
+	int refused = 0;
+	json_t *m;
+
+	if (login_on(&c, device, NULL))
+		return 1;
+	read_verdicts(&c, 1.0);	/* lists settle */
+	for (int i = 0; i < n; i++)
+		send_json(&c, json_pack("{s:s,s:I,s:s}", "type", "pair", "peer",
+					(json_int_t)strtoll(peer, NULL, 10), "msg", msg));
+	end = now() + 2.0;
+	while (now() < end) {
+		struct timeval tv = { 0, 200000 };
+
+		setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		m = recv_json(&c);
+		if (!m) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			break;
+		}
+		if (!strcmp(type_of(m), "pair_refused")) {
+			refused++;
+			printf("pair_refused %s\n",
+			       json_string_value(json_object_get(m, "reason")) ?: "-");
+		}
+		json_decref(m);
+	}
+	printf("pair refused %d\n", refused);
+	conn_close(&c);
+	return 0;
+}
+
 /* A device asking about someone else's connection with its own cookie. */
 static int do_forge(const char *victim, const char *cookie, int n)
 {
@@ -1073,6 +1131,8 @@ int main(int argc, char **argv)
 		return do_lists(atoi(argv[optind + 1]));
 	if (!strcmp(argv[optind], "approvals") && optind + 1 < argc)
 		return do_approvals(atoi(argv[optind + 1]));
+	if (!strcmp(argv[optind], "pairflood") && optind + 3 < argc)
+		return do_pairflood(argv[optind + 1], argv[optind + 2], atoi(argv[optind + 3]));
 	if (!strcmp(argv[optind], "forge") && optind + 3 < argc)
 		return do_forge(argv[optind + 1], argv[optind + 2], atoi(argv[optind + 3]));
 	if (!strcmp(argv[optind], "idle") && optind + 2 < argc)

@@ -103,6 +103,7 @@ password = ${user}pw
 reconnect_min = 1
 reconnect_max = 2
 keepalive = 2
+identity_key = $T/$name.key
 
 [kernel]
 backend = fake

@@ -29,11 +29,13 @@ rogue_stop() {
 }
 
 # a client session against the rogue: NAME USER METHOD [conf lines...];
-# waits until the rogue is done (or 20 s), then stops the client
+# waits until the rogue is done (or 20 s), then stops the client. The
+# client takes pair keys from the server (the rogue sends "key"), unless
+# ROGUE_PAIR_KEYS=device.
 rogue_client() {
 	local name=$1 user=$2 method=$3
 	shift 3
-	cp_client_conf "$name" "$user" "$method" "$@"
+	cp_client_conf "$name" "$user" "$method" "pair_keys = ${ROGUE_PAIR_KEYS:-server}" "$@"
 	cp_start "$name"
 	wait_for "$T/$name.rec" "^done" 20
 	cp_stop "$name"

@@ -302,6 +302,12 @@ static int send_login(struct jz_client *c)
 		      "listen_port", c->k->ops->listen_port(c->k), "other_data",
 		      "features", "peers_delta", "key_swap_ack", "peers_more");
 	free(b64);
+	if (!c->server_keys) {
+		/* the public half only: the private key never leaves this device */
+		b64 = jz_b64_encode(c->idpub, sizeof(c->idpub));
+		json_object_set_new(m, "pubkey", json_string(b64 ? b64 : ""));
+		free(b64);
+	}
 	if (cfg(c)->endpoint) {
 		char host[64];
 		uint16_t port;
@@ -431,6 +437,11 @@ static void on_welcome(struct jz_client *c, json_t *m)
 	jz_cm_escape(w.device, ed, sizeof(ed));
 	jz_info("logged in as %s@%s, device %s (id %u): %s %s", eu, er, ed, c->my_id,
 		c->vip4, c->vip6);
+	if (w.server_keys != c->server_keys)
+		jz_err("the server %s pair keys but this device %s ([client] pair_keys): "
+		       "no tunnel gets a key until both say the same",
+		       w.server_keys ? "hands out" : "leaves the devices to agree",
+		       c->server_keys ? "takes them from it" : "agrees its own");
 	bufferevent_set_timeouts(c->bev, &(struct timeval){ cfg(c)->dead_s, 0 }, NULL);
 	evtimer_add(c->ping_ev, &tv);
 }
@@ -487,6 +498,12 @@ static void on_message(struct jz_client *c, json_t *m)
 		client_on_key(c, m);
 	} else if (!strcmp(t, "key_swap")) {
 		client_on_key_swap(c, m);
+	} else if (!strcmp(t, "pair")) {
+		client_on_pair(c, m);
+	} else if (!strcmp(t, "pair_refused")) {
+		client_on_pair_refused(c, m);
+	} else if (!strcmp(t, "pair_start")) {
+		client_on_pair_start(c, m);
 	} else if (!strcmp(t, "verdict")) {
 		client_on_verdict(c, m);
 	} else {
@@ -638,6 +655,8 @@ struct jz_client *jz_client_new(struct jz_daemon *d, char *err, size_t errlen)
 	c->ssl = jz_tls_client_ctx(d->cfg.ca, d->cfg.fingerprint, err, errlen);
 	if (!c->ssl)
 		goto fail;
+	if (client_pairs_init(c, err, errlen))
+		goto fail;
 	c->k = jz_kernel_new(d->base, &d->cfg, on_kconn, c, err, errlen);
 	if (!c->k)
 		goto fail;
@@ -685,6 +704,7 @@ void jz_client_free(struct jz_client *c)
 		event_free(c->ping_ev);
 	if (c->carry_ev)
 		event_free(c->carry_ev);
+	client_pairs_free(c);
 	if (c->k)
 		c->k->ops->free(c->k);
 	if (c->ssl)

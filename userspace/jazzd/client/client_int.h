@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "client/cmsg.h"
+#include "client/noise.h"
 #include "core/jazzd.h"
 #include "core/proto.h"
 #include "kernel/kernel.h"
@@ -28,6 +29,24 @@ struct kpeer_state {
 	int active_key_id;	/* the key this end sends with (primary) */
 	bool seen;		/* in the latest list */
 	bool carried;		/* from before this session, not listed since */
+	uint8_t pub[32];	/* its identity key, as listed (has_pub) */
+	bool has_pub;
+	struct pair *pair;	/* device keys: handshake state (pairs.c), owned;
+				 * freed by client_pair_forget */
+};
+
+/* Device keys: one pair's handshake state (pairs.c). */
+struct pair {
+	struct jz_hs hs;	/* initiator: message 1 sent, awaiting 2 */
+	bool hs_on;
+	double hs_at;
+	struct jz_pair_keys await;	/* responder: keys in the secondary
+					 * slot, awaiting the confirm */
+	bool await_on;
+	double await_at;
+	uint64_t last_ts;	/* responder: newest message 1 taken */
+	double keyed_at;	/* initiator: last handshake finished */
+	unsigned int fails;	/* initiator: handshakes given up in a row */
 };
 
 /*
@@ -63,6 +82,11 @@ struct jz_client {
 	uint64_t next_rid;
 	bool stopping;
 	struct jz_kpeer_stats *kstats;	/* kstats.c's reading buffer (metrics) */
+	bool server_keys;	/* the server hands out the pair keys */
+	EVP_PKEY *idkey;	/* device keys: the identity key and its public */
+	uint8_t idpub[32];
+	uint64_t last_ts;	/* the newest timestamp put in a message 1 */
+	struct event *pair_ev;	/* handshakes due, once a second */
 };
 
 static inline struct jz_config *cfg(struct jz_client *c)
@@ -82,5 +106,16 @@ void client_on_key_swap(struct jz_client *c, json_t *m);
 void client_on_verdict(struct jz_client *c, json_t *m);
 void client_on_carry_over(evutil_socket_t fd, short what, void *arg);
 void client_parts_end(struct jz_client *c);
+struct kpeer_state *client_kp_find(struct jz_client *c, uint32_t id);
+
+/* pairs.c: device keys */
+int client_pairs_init(struct jz_client *c, char *err, size_t errlen);
+void client_pairs_free(struct jz_client *c);
+void client_pair_listed(struct jz_client *c, struct kpeer_state *ks,
+			const struct jz_cm_peer *e);
+void client_pair_forget(struct kpeer_state *ks);
+void client_on_pair(struct jz_client *c, json_t *m);
+void client_on_pair_refused(struct jz_client *c, json_t *m);
+void client_on_pair_start(struct jz_client *c, json_t *m);
 
 #endif

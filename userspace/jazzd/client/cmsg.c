@@ -99,10 +99,22 @@ int jz_cm_welcome(json_t *m, struct jz_cm_welcome *w, char *err, size_t errlen)
 		FAIL("welcome: vip6 is not an IPv6 address");
 	if (jz_msg_get_int(m, "prefix4", 0, 32, 16, &p4) || jz_msg_get_int(m, "prefix6", 0, 128, 64, &p6))
 		FAIL("welcome: prefix4/prefix6 out of range");
+	w->server_keys = !json_is_string(json_object_get(m, "pair_keys")) ||
+			 strcmp(json_string_value(json_object_get(m, "pair_keys")), "device");
 	w->id = (uint32_t)id;
 	w->prefix4 = (int)p4;
 	w->prefix6 = (int)p6;
 	return 0;
+}
+
+/* the entry's "pubkey" (see jz_pubkey_parse) */
+static int get_pub(json_t *o, uint8_t pub[32])
+{
+	char b64[48];
+
+	if (jz_msg_get_str(o, "pubkey", b64, sizeof(b64), true))
+		return -1;
+	return jz_pubkey_parse(b64, pub);
 }
 
 static void peer_parse(json_t *e, struct jz_cm_peer *p)
@@ -129,6 +141,10 @@ static void peer_parse(json_t *e, struct jz_cm_peer *p)
 		snprintf(p->bad, sizeof(p->bad), "endpoint is not an address and port");
 	else if (ep)
 		p->ep_port = (uint16_t)port;
+	if (!p->bad[0] && json_object_get(e, "pubkey") && get_pub(e, p->pub))
+		snprintf(p->bad, sizeof(p->bad), "pubkey is not 32 bytes of base64");
+	else if (!p->bad[0])
+		p->has_pub = json_object_get(e, "pubkey") != NULL;
 }
 
 int jz_cm_peers(json_t *m, bool delta, size_t max, struct jz_cm_peers *p,
@@ -184,6 +200,38 @@ void jz_cm_peers_free(struct jz_cm_peers *p)
 	free(p->del);
 	p->set = NULL;
 	p->del = NULL;
+}
+
+int jz_cm_pair(json_t *m, bool refused, struct jz_cm_pair *p, char *err, size_t errlen)
+{
+	char b64[JZ_CM_PAIR_MAX * 4 / 3 + 8], why[sizeof(p->reason)];
+	long long peer;
+	unsigned char *raw;
+	size_t n = 0;
+
+	memset(p, 0, sizeof(*p));
+	if (jz_msg_get_int(m, "peer", 1, UINT32_MAX, 0, &peer) || !peer)
+		FAIL("%s: no peer", refused ? "pair_refused" : "pair");
+	p->peer = (uint32_t)peer;
+	if (refused) {
+		if (jz_msg_get_str(m, "reason", why, sizeof(why), false))
+			FAIL("pair_refused for peer %u: reason malformed", p->peer);
+		jz_cm_escape(why, p->reason, sizeof(p->reason));
+		return 0;
+	}
+	if (jz_msg_get_str(m, "msg", b64, sizeof(b64), true))
+		FAIL("pair from peer %u: msg missing or over %d bytes", p->peer,
+		     JZ_CM_PAIR_MAX);
+	raw = jz_b64_decode(b64, &n);
+	if (!raw || !n || n > JZ_CM_PAIR_MAX) {
+		free(raw);
+		FAIL("pair from peer %u: msg is not base64 of 1-%d bytes", p->peer,
+		     JZ_CM_PAIR_MAX);
+	}
+	memcpy(p->msg, raw, n);
+	p->len = n;
+	free(raw);
+	return 0;
 }
 
 static int get_keydir(json_t *o, uint8_t key[32], uint8_t salt[4])

@@ -44,6 +44,7 @@ struct jz_cm_welcome {
 	char user[JZ_CM_NAME], realm[JZ_CM_NAME], device[JZ_CM_DEV];
 	char vip4[JZ_CM_IP], vip6[JZ_CM_IP];	/* "" when absent */
 	int prefix4, prefix6;
+	bool server_keys;	/* "pair_keys": "server" (absent: an old server) */
 };
 
 /* One entry of a peer list. bad[0] != 0: the entry is unusable (why). */
@@ -54,6 +55,8 @@ struct jz_cm_peer {
 	char vip4[JZ_CM_IP], vip6[JZ_CM_IP];
 	char ep_ip[JZ_CM_IP];	/* "" for none */
 	uint16_t ep_port;
+	uint8_t pub[32];	/* its identity key (has_pub) */
+	bool has_pub;
 	char bad[96];
 };
 
@@ -95,6 +98,17 @@ struct jz_cm_verdict {
 	json_int_t vid;
 };
 
+/* "pair": a handshake message relayed from peer (bytes unchecked here:
+ * client/noise.c parses them); "pair_refused": why the server did not
+ * relay ours (reason, escaped). */
+#define JZ_CM_PAIR_MAX 128
+struct jz_cm_pair {
+	uint32_t peer;
+	uint8_t msg[JZ_CM_PAIR_MAX];
+	size_t len;
+	char reason[64];
+};
+
 /* Each returns 0, or -1 with err set (the message is then unusable). */
 int jz_cm_auth(json_t *m, struct jz_cm_auth *a, char *err, size_t errlen);
 void jz_cm_auth_free(struct jz_cm_auth *a);
@@ -105,6 +119,7 @@ int jz_cm_peers(json_t *m, bool delta, size_t max, struct jz_cm_peers *p,
 void jz_cm_peers_free(struct jz_cm_peers *p);
 int jz_cm_key(json_t *m, struct jz_cm_key *k, char *err, size_t errlen);
 int jz_cm_key_swap(json_t *m, struct jz_cm_key_swap *s, char *err, size_t errlen);
+int jz_cm_pair(json_t *m, bool refused, struct jz_cm_pair *p, char *err, size_t errlen);
 int jz_cm_verdict(json_t *m, struct jz_cm_verdict *v, char *err, size_t errlen);
 
 /* Text from the server made safe for a log line or a terminal: control

@@ -19,7 +19,7 @@
 /* ------------------------------------------------------------------ */
 /* kernel state */
 
-static struct kpeer_state *kp_find(struct jz_client *c, uint32_t id)
+struct kpeer_state *client_kp_find(struct jz_client *c, uint32_t id)
 {
 	for (size_t i = 0; i < c->n_peers; i++)
 		if (c->peers[i].p.id == id)
@@ -40,6 +40,7 @@ static void drop_unseen(struct jz_client *c, bool keep_carried)
 		}
 		if (ks->present)
 			c->k->ops->peer_del(c->k, ks->p.id);
+		client_pair_forget(ks);
 		*ks = c->peers[--c->n_peers];
 	}
 }
@@ -144,7 +145,7 @@ static void apply_peers(struct jz_client *c)
 		snprintf(p.endpoint_ip, sizeof(p.endpoint_ip), "%s", e->ep_ip);
 		p.endpoint_port = e->ep_port;
 		p.keepalive_s = 25;
-		ks = kp_find(c, p.id);
+		ks = client_kp_find(c, p.id);
 		if (!ks) {
 			if (c->n_peers == c->cap_peers) {
 				size_t cap = c->cap_peers ? 2 * c->cap_peers : 16;
@@ -172,6 +173,7 @@ static void apply_peers(struct jz_client *c)
 			ks->p = p;
 			ks->present = true;
 		}
+		client_pair_listed(c, ks, e);
 	}
 	drop_unseen(c, evtimer_pending(c->carry_ev, NULL));
 	jz_info("peer list: %zu visible, %zu installed%s", c->n_view, c->n_peers,
@@ -343,11 +345,17 @@ void client_on_key(struct jz_client *c, json_t *m)
 	char err[256];
 	json_t *ack;
 
+	if (!c->server_keys) {
+		/* a server that may choose keys may read every tunnel */
+		jz_warn("the server sent a pair key, but this device agrees its own "
+			"([client] pair_keys = device): ignored");
+		return;
+	}
 	if (jz_cm_key(m, &k, err, sizeof(err))) {
 		jz_warn("%s: ignored", err);
 		return;
 	}
-	ks = kp_find(c, k.peer);
+	ks = client_kp_find(c, k.peer);
 	if (!ks || !ks->present) {
 		jz_warn("key for unknown peer %u ignored", k.peer);
 		OPENSSL_cleanse(&k, sizeof(k));
@@ -386,11 +394,13 @@ void client_on_key_swap(struct jz_client *c, json_t *m)
 	struct kpeer_state *ks;
 	char err[128];
 
+	if (!c->server_keys)
+		return;		/* device keys: the devices swap on their own */
 	if (jz_cm_key_swap(m, &sw, err, sizeof(err))) {
 		jz_warn("%s: ignored", err);
 		return;
 	}
-	ks = kp_find(c, sw.peer);
+	ks = client_kp_find(c, sw.peer);
 	if (!ks || !ks->present)
 		return;
 	if (ks->pending_key_id == sw.key_id) {

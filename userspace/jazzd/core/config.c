@@ -147,6 +147,13 @@ static int handler(void *user, const char *section, const char *name,
 		c->max_outbuf = (size_t)tmp;
 		return 1;
 	}
+	if ((!strcmp(section, "server") || !strcmp(section, "client")) &&
+	    !strcmp(name, "pair_keys")) {
+		if (strcmp(value, "device") && strcmp(value, "server"))
+			goto bad;
+		c->server_keys = !strcmp(value, "server");
+		return 1;
+	}
 	STR("metrics", "listen", metrics_listen);
 	if (!strcmp(section, "server") && !strcmp(name, "channel_binding")) {
 		c->channel_binding = parse_bool(value);
@@ -187,6 +194,12 @@ static int handler(void *user, const char *section, const char *name,
 	STR("client", "pool6", pool6);
 	INT("client", "reconnect_min", reconnect_min_s);
 	INT("client", "reconnect_max", reconnect_max_s);
+	STR("client", "identity_key", identity_key);
+	if (!strcmp(section, "client") && !strcmp(name, "rekey_interval")) {
+		if (parse_int(value, &c->pair_rekey_s) || c->pair_rekey_s < 2)
+			goto bad;
+		return 1;
+	}
 	INT("client", "keepalive", keepalive_s);
 	INT("client", "dead_after", dead_s);
 	if (!strcmp(section, "client") && !strcmp(name, "interactive")) {
@@ -267,6 +280,8 @@ static void set_defaults(struct jz_config *c)
 	c->max_peers = 1024;
 	c->reconnect_min_s = 1;
 	c->reconnect_max_s = 60;
+	c->identity_key = strdup("/var/lib/jazz/device.key");
+	c->pair_rekey_s = 120;
 	c->kbackend = strdup("netlink");
 	c->ifname = strdup("jazz0");
 	c->order = strdup("plugin,python");
@@ -312,7 +327,7 @@ void jz_config_free(struct jz_config *c)
 		&c->password_file, &c->ccache, &c->client_keytab, &c->principal,
 		&c->enctype, &c->endpoint, &c->kbackend, &c->ifname, &c->klog,
 		&c->kinject, &c->plugin, &c->rcache, &c->python, &c->order,
-		&c->enctypes,
+		&c->enctypes, &c->identity_key,
 		&c->metrics_listen,
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {

@@ -64,6 +64,9 @@ struct jz_config {
 	int max_devices;	/* devices (leases) per user; 0 = no limit */
 	int lease_expiry_s;	/* unused leases freed after this long */
 	bool allow_endpoint;	/* trust a client's announced endpoint_ip */
+	/* pair_keys = server: the server makes every pair key (the old way,
+	 * kept for old clients); device (default): the devices agree them */
+	bool server_keys;
 
 	/* [client] */
 	char *server;		/* host:port */
@@ -88,6 +91,8 @@ struct jz_config {
 	/* pool4/pool6 (shared with [server]): in [client], the pools whose
 	 * addresses the client accepts for itself and its peers */
 	int reconnect_min_s, reconnect_max_s;
+	char *identity_key;	/* this device's X25519 private key (PEM, 0600) */
+	int pair_rekey_s;	/* device keys: a new handshake this often */
 
 	/* [kernel] */
 	char *kbackend;		/* netlink | fake */
@@ -161,6 +166,9 @@ int jz_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
 char *jz_b64_encode(const unsigned char *buf, size_t len);
 unsigned char *jz_b64_decode(const char *s, size_t *len);
 void jz_hex(const unsigned char *buf, size_t len, char *out);
+/* An identity public key as the protocol carries it: 32 bytes of base64
+ * (44 characters), not all zero. 0, or -1 for anything else. */
+int jz_pubkey_parse(const char *b64, unsigned char pub[32]);
 void jz_sockaddr_str(const void *sa, char *ip, size_t iplen, uint16_t *port);
 double jz_now(void);
 /* Printable valid UTF-8 without control characters (names from the wire). */

@@ -155,6 +155,21 @@ static struct jz_lease *add(struct jz_leases *l, const char *key, uint32_t idx)
 	return e;
 }
 
+/* A lease's identity key from the file: taken only if it is 32 bytes. */
+static void load_pub(struct jz_lease *e, const char *b64)
+{
+	size_t n = 0;
+	unsigned char *k = b64 ? jz_b64_decode(b64, &n) : NULL;
+
+	if (k && n == 32) {
+		memcpy(e->pub, k, 32);
+		e->has_pub = true;
+	} else if (b64) {
+		jz_warn("leases: %s: unreadable pubkey, forgotten", e->key);
+	}
+	free(k);
+}
+
 static void load(struct jz_leases *l)
 {
 	json_error_t je;
@@ -177,6 +192,7 @@ static void load(struct jz_leases *l)
 			continue;
 		e = add(l, key, (uint32_t)idx);
 		e->last_seen = json_integer_value(json_object_get(it, "last_seen"));
+		load_pub(e, json_string_value(json_object_get(it, "pubkey")));
 	}
 	json_decref(root);
 	jz_info("leases: %zu loaded from %s", l->n, l->path);
@@ -195,6 +211,12 @@ int jz_leases_save(struct jz_leases *l)
 		json_object_set_new(o, "vip4", json_string(l->v[i]->vip4));
 		json_object_set_new(o, "vip6", json_string(l->v[i]->vip6));
 		json_object_set_new(o, "last_seen", json_integer(l->v[i]->last_seen));
+		if (l->v[i]->has_pub) {
+			char *b = jz_b64_encode(l->v[i]->pub, 32);
+
+			json_object_set_new(o, "pubkey", json_string(b ? b : ""));
+			free(b);
+		}
 		json_array_append_new(arr, o);
 	}
 	json_object_set_new(root, "version", json_integer(1));

@@ -18,6 +18,10 @@ struct jz_lease {
 	uint32_t idx;		/* 1.. : peer id everywhere */
 	char vip4[46], vip6[46];
 	time_t last_seen;
+	/* the device's identity key (X25519), bound at its first login with
+	 * one; public, kept so that a change of key is noticed and logged */
+	unsigned char pub[32];
+	bool has_pub;
 };
 
 struct jz_leases;

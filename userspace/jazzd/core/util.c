@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <event2/bufferevent_ssl.h>
@@ -211,4 +212,22 @@ void jz_escape(const char *in, char *out, size_t outlen)
 		p += n;
 	}
 	out[o] = 0;
+}
+
+int jz_pubkey_parse(const char *b64, unsigned char pub[32])
+{
+	static const unsigned char zero[32];
+	size_t n = 0;
+	unsigned char *k;
+	int rc = -1;
+
+	if (strlen(b64) != 44)
+		return -1;
+	k = jz_b64_decode(b64, &n);
+	if (k && n == 32 && CRYPTO_memcmp(k, zero, 32)) {
+		memcpy(pub, k, 32);
+		rc = 0;
+	}
+	free(k);
+	return rc;
 }

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Links and pair keys: the (a,b) table of devices that see each other, key
- * distribution with its acks and the periodic rotation. Must not decide
- * who sees whom (peers.c does) nor touch sessions' sockets directly.
+ * Links and pair keys: the (a,b) table of devices that see each other;
+ * with device keys (the default) the relay of the devices' opaque
+ * handshake messages between linked devices, with [server] pair_keys =
+ * server the key distribution with its acks and the periodic rotation.
+ * Must not decide who sees whom (peers.c does), read a relayed message
+ * nor touch sessions' sockets directly.
  */
 #include "server_int.h"
 
@@ -135,6 +138,16 @@ void link_send_key(struct jz_server *srv, struct link *l)
 
 	if (!sa || !sb)
 		return;
+	if (!cfg(srv)->server_keys) {
+		/* device keys: the devices agree them (on_pair). A new link may
+		 * follow a reconnect that cost one end its kernel peer and key,
+		 * which the other cannot see: tell both the pair is new. */
+		send_msg(sa, json_pack("{s:s,s:I}", "type", "pair_start", "peer",
+				       (json_int_t)l->b));
+		send_msg(sb, json_pack("{s:s,s:I}", "type", "pair_start", "peer",
+				       (json_int_t)l->a));
+		return;
+	}
 	if (srv->rpos == 0 || srv->rpos - 1 + sizeof(k) > sizeof(srv->rpool)) {
 		if (RAND_bytes(srv->rpool, sizeof(srv->rpool)) != 1) {
 			jz_err("no random bytes for a key");
@@ -224,6 +237,9 @@ void on_rekey(evutil_socket_t fd, short what, void *arg)
 	double now = jz_now();
 	size_t held = 0;
 
+	if (!cfg(srv)->server_keys)
+		return;
+
 	for (size_t i = 0; i < srv->links_cap; i++) {
 		struct link *l = &srv->links[i];
 
@@ -239,3 +255,93 @@ void on_rekey(evutil_socket_t fd, short what, void *arg)
 			held);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* device keys: the handshake relay */
+
+/*
+ * Budgets of "pair" messages (a token bucket each): a pair needs three
+ * messages per handshake and hand-shakes every few minutes at most, so
+ * these only stop floods. Per pair, so one flooding device cannot spend
+ * another pair's; per session, so it cannot spend all its pairs' at once.
+ */
+#define RELAY_PAIR_RATE 2.0
+#define RELAY_PAIR_BURST 12.0
+#define RELAY_SESSION_RATE 50.0
+#define RELAY_SESSION_BURST 300.0
+
+static bool take(double *tok, double *at, double rate, double burst, double now)
+{
+	if (*at == 0)
+		*tok = burst;
+	else
+		*tok += (now - *at) * rate;
+	if (*tok > burst)
+		*tok = burst;
+	*at = now;
+	if (*tok < 1)
+		return false;
+	*tok -= 1;
+	return true;
+}
+
+static void pair_refused(struct session *s, long long peer, const char *reason)
+{
+	/* a flood is refused in silence; the first refusals say why */
+	if (strcmp(reason, "rate-limited"))
+		jz_warn("device %s: handshake for peer %lld not relayed: %s", s->device,
+			(long long)peer, reason);
+	else
+		jz_debug("device %s: handshake for peer %lld not relayed: %s", s->device,
+			 (long long)peer, reason);
+	send_msg(s, json_pack("{s:s,s:I,s:s}", "type", "pair_refused", "peer", (json_int_t)peer,
+			      "reason", reason));
+}
+
+/* The per-session budget every "pair", well-formed or not, spends first. */
+static bool pair_session_ok(struct session *s, long long peer)
+{
+	if (cfg(s->srv)->server_keys) {
+		pair_refused(s, peer, "pair-keys-server");
+		return false;
+	}
+	if (!take(&s->relay_tok, &s->relay_at, RELAY_SESSION_RATE, RELAY_SESSION_BURST,
+		  jz_now())) {
+		pair_refused(s, peer, "rate-limited");
+		return false;
+	}
+	return true;
+}
+
+/* A "pair" smsg.c could not parse (@why says how): refused as malformed. */
+void on_pair_malformed(struct session *s, long long peer, const char *why)
+{
+	if (!pair_session_ok(s, peer))
+		return;
+	jz_debug("device %s: pair: %s", s->device, why);
+	pair_refused(s, peer, "malformed");
+}
+
+/* "pair" {peer, msg}: to that device as {peer: the sender, msg}, unread. */
+void on_pair(struct session *s, const struct jz_sm_pair *p)
+{
+	struct jz_server *srv = s->srv;
+	struct session *o;
+	struct link *l;
+
+	if (!pair_session_ok(s, p->peer))
+		return;
+	/* only between devices that may reach each other (peers.c's links) */
+	l = link_find(srv, s->lease->idx, (uint32_t)p->peer, false);
+	o = l ? find_online_idx(srv, (uint32_t)p->peer) : NULL;
+	if (!l || !o || o->state != S_ONLINE) {
+		pair_refused(s, p->peer, "not-linked");
+		return;
+	}
+	if (!take(&l->relay_tok, &l->relay_at, RELAY_PAIR_RATE, RELAY_PAIR_BURST, jz_now())) {
+		pair_refused(s, p->peer, "rate-limited");
+		return;
+	}
+	send_msg(o, json_pack("{s:s,s:I,s:s}", "type", "pair", "peer",
+			      (json_int_t)s->lease->idx, "msg", p->msg));
+}

@@ -29,11 +29,40 @@ void login_failed(struct session *s, const char *reason, const char *message)
 	session_close(s, NULL);
 }
 
+/*
+ * The device's identity key, bound to user@realm/device in its lease. A
+ * different key than last time is allowed (a reinstalled device) but
+ * never silent: peers hand-shake with whatever key the server lists, so
+ * an operator must be able to see every change (docs/SECURITY.md).
+ */
+static void bind_pub(struct session *s, const char *key)
+{
+	struct jz_lease *l = s->lease;
+	char *now = jz_b64_encode(s->pub, 32), *was;
+
+	if (l->has_pub && CRYPTO_memcmp(l->pub, s->pub, 32)) {
+		was = jz_b64_encode(l->pub, 32);
+		jz_warn("device %s: identity key changed from %s to %s", key,
+			was ? was : "?", now ? now : "?");
+		EVENT("device-key-changed", json_pack("{s:s,s:s,s:s,s:s?,s:s?}", "user",
+						      s->user, "realm", s->realm,
+						      "device", s->device, "old", was,
+						      "new", now));
+		free(was);
+	} else if (!l->has_pub) {
+		jz_info("device %s: identity key %s bound", key, now ? now : "?");
+	}
+	free(now);
+	memcpy(l->pub, s->pub, 32);
+	l->has_pub = true;
+}
+
 static void go_online(struct session *s)
 {
 	struct jz_server *srv = s->srv;
 	char key[600];
 	struct session *old;
+	json_t *welcome;
 
 	snprintf(key, sizeof(key), "%s@%s/%s", s->user, s->realm, s->device);
 	if (cfg(srv)->max_devices > 0 && !jz_leases_find(srv->leases, key)) {
@@ -53,6 +82,8 @@ static void go_online(struct session *s)
 	}
 	if (!s->ep_ip[0])
 		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", s->ip);
+	if (s->has_pub)
+		bind_pub(s, key);
 	if (make_entries(s)) {
 		login_failed(s, "internal", "names that cannot be sent (not UTF-8?)");
 		return;
@@ -84,13 +115,17 @@ static void go_online(struct session *s)
 		evtimer_add(s->deadline, &ctv);
 	}
 	bufferevent_set_timeouts(s->bev, &(struct timeval){ cfg(srv)->dead_s, 0 }, NULL);
-	send_msg(s, json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:i,s:s,s:o}",
-			      "type", "welcome", "user", s->user, "realm", s->realm,
-			      "device", s->device, "id", s->lease->idx,
-			      "vip4", s->lease->vip4, "prefix4", srv->plen4,
-			      "vip6", s->lease->vip6, "prefix6", srv->plen6,
-			      "keepalive", cfg(srv)->keepalive_s, "cipher", cfg(srv)->cipher,
-			      "endpoint", ep_json(s->ep_ip, s->ep_port)));
+	welcome = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:i,s:s,s:o}",
+			    "type", "welcome", "user", s->user, "realm", s->realm,
+			    "device", s->device, "id", s->lease->idx,
+			    "vip4", s->lease->vip4, "prefix4", srv->plen4,
+			    "vip6", s->lease->vip6, "prefix6", srv->plen6,
+			    "keepalive", cfg(srv)->keepalive_s, "cipher", cfg(srv)->cipher,
+			    "endpoint", ep_json(s->ep_ip, s->ep_port));
+	if (welcome)
+		json_object_set_new(welcome, "pair_keys",
+				    json_string(cfg(srv)->server_keys ? "server" : "device"));
+	send_msg(s, welcome);
 	jz_info("login: %s@%s device %s from %s:%u (%s) -> %s %s", s->user, s->realm,
 		s->device, s->ip, s->port, s->method, s->lease->vip4, s->lease->vip6);
 	EVENT("user-logged-in", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "user", s->user,
@@ -343,6 +378,19 @@ void on_login(struct session *s, struct jz_sm_login *l)
 	if (!device_name_ok(l->device)) {
 		login_failed(s, "bad-device", "device names are 1-63 of A-Z a-z 0-9 . _ -, "
 			     "starting with a letter or digit");
+		return;
+	}
+	if (l->pub_bad) {
+		login_failed(s, "bad-pubkey", "pubkey must be the base64 of a 32-byte "
+			     "X25519 public key, not all zero");
+		return;
+	}
+	s->has_pub = l->has_pub;
+	if (l->has_pub)
+		memcpy(s->pub, l->pub, sizeof(s->pub));
+	if (!l->has_pub && !cfg(s->srv)->server_keys) {
+		login_failed(s, "no-pubkey", "this server needs the device's identity key "
+			     "(a jazzd with device keys), or [server] pair_keys = server");
 		return;
 	}
 	s->login_ns = jz_metrics_now_ns();

@@ -82,16 +82,20 @@ int make_entries(struct session *p)
 					    "vip4", p->lease->vip4, "vip6", p->lease->vip6),
 				  &blen);
 	char *ep = dump_compact(ep_json(p->ep_ip, p->ep_port), &elen);
+	char *pk = p->has_pub ? jz_b64_encode(p->pub, 32) : NULL;
 	int rc = -1;
 
 	p->ent_user = dump_compact(json_pack("{s:s,s:s}", "user", p->user, "realm",
 					     p->realm), &p->ent_user_len);
-	if (!base || !ep || !p->ent_user || blen < 2)
+	if (!base || !ep || !p->ent_user || blen < 2 || (p->has_pub && !pk))
 		goto out;
-	/* base is {...}: the entries are base without its '}' and more keys */
-	if (asprintf(&p->ent_linked, "%.*s,\"linked\":true,\"endpoint\":%s}",
-		     (int)blen - 1, base, ep) < 0 ||
-	    asprintf(&p->ent_unlinked, "%.*s,\"linked\":false}", (int)blen - 1, base) < 0)
+	/* base is {...}: the entries are base without its '}' and more keys;
+	 * the identity key (base64, no escaping needed) goes to all who see it */
+	if (asprintf(&p->ent_linked, "%.*s%s%s%s,\"linked\":true,\"endpoint\":%s}",
+		     (int)blen - 1, base, pk ? ",\"pubkey\":\"" : "", pk ? pk : "",
+		     pk ? "\"" : "", ep) < 0 ||
+	    asprintf(&p->ent_unlinked, "%.*s%s%s%s,\"linked\":false}", (int)blen - 1, base,
+		     pk ? ",\"pubkey\":\"" : "", pk ? pk : "", pk ? "\"" : "") < 0)
 		goto out;
 	p->ent_linked_len = strlen(p->ent_linked);
 	p->ent_unlinked_len = strlen(p->ent_unlinked);
@@ -99,6 +103,7 @@ int make_entries(struct session *p)
 out:
 	free(base);
 	free(ep);
+	free(pk);
 	return rc;
 }
 

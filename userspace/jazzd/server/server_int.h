@@ -92,6 +92,9 @@ struct session {
 	bool halfopen;		/* counted in srv->n_halfopen (not online yet) */
 	bool read_paused;	/* answers pile up: not reading */
 	time_t cred_end;	/* the login credential ends (0: none) */
+	unsigned char pub[32];	/* its identity key, from the login */
+	bool has_pub;
+	double relay_tok, relay_at;	/* "pair" relay budget (links.c) */
 };
 
 struct link {
@@ -100,6 +103,7 @@ struct link {
 	bool ack_a, ack_b;	/* key_id is in a receive slot at that end */
 	bool swap_a, swap_b;	/* ... and that end sends with it */
 	double step_at;		/* when the rotation's last step happened */
+	double relay_tok, relay_at;	/* "pair" messages this pair may still relay */
 	bool used;
 	bool dead;		/* deleted: probing goes on past it */
 };
@@ -196,6 +200,8 @@ void link_send_key(struct jz_server *srv, struct link *l);
 void on_key_ack(struct session *s, const struct jz_sm_key_ack *k);
 void on_key_swap_ack(struct session *s, const struct jz_sm_key_ack *k);
 void on_rekey(evutil_socket_t fd, short what, void *arg);
+void on_pair(struct session *s, const struct jz_sm_pair *p);
+void on_pair_malformed(struct session *s, long long peer, const char *why);
 void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x);
 int make_entries(struct session *p);
 void filter_res_free(struct filter_res *r);

@@ -136,6 +136,13 @@ static void on_message(struct session *s, json_t *m)
 			bad_msg(s, t, err);
 		else
 			on_conn_expired(s, &e);
+	} else if (!strcmp(t, "pair")) {
+		struct jz_sm_pair p;
+
+		if (jz_sm_pair(m, &p, err, sizeof(err)))
+			on_pair_malformed(s, p.peer, err);
+		else
+			on_pair(s, &p);
 	} else if (!strcmp(t, "bye")) {
 		session_close(s, "client said bye");
 	} else {

@@ -155,6 +155,12 @@ int jz_sm_login(json_t *m, struct jz_sm_login *l, char *err, size_t errlen)
 		FAIL("features must be an array");
 	l->takes_delta = has_feature(feat, "peers_delta");
 	l->takes_more = has_feature(feat, "peers_more");
+	if (json_object_get(m, "pubkey")) {
+		json_t *pk = json_object_get(m, "pubkey");
+
+		l->has_pub = json_is_string(pk) && !jz_pubkey_parse(json_string_value(pk), l->pub);
+		l->pub_bad = !l->has_pub;
+	}
 	if (!json_is_string(tok) || !json_string_length(tok) ||
 	    json_string_length(tok) > JZ_SM_TOKEN_MAX / 3 * 4 + 4)
 		FAIL("token must be base64 of 1-%d bytes", JZ_SM_TOKEN_MAX);
@@ -294,4 +300,23 @@ json_t *jz_sm_challenge_msg(const struct jazz_validate_reply *r, unsigned int ro
 	return prompts ? json_pack("{s:s,s:i,s:o,s:s}", "type", "challenge",
 				   "round", (int)round, "prompts", prompts,
 				   "message", r->message) : NULL;
+}
+
+int jz_sm_pair(json_t *m, struct jz_sm_pair *p, char *err, size_t errlen)
+{
+	unsigned char *raw;
+	size_t n = 0;
+
+	memset(p, 0, sizeof(*p));
+	if (jz_msg_get_int(m, "peer", 1, UINT32_MAX, 0, &p->peer) || !p->peer) {
+		p->peer = 0;
+		FAIL("peer must be a device index 1-%u", UINT32_MAX);
+	}
+	if (jz_msg_get_str(m, "msg", p->msg, sizeof(p->msg), true))
+		FAIL("msg must be base64 of 1-%d bytes", JZ_SM_PAIR_MAX);
+	raw = jz_b64_decode(p->msg, &n);
+	free(raw);
+	if (!raw || !n || n > JZ_SM_PAIR_MAX)
+		FAIL("msg must be base64 of 1-%d bytes", JZ_SM_PAIR_MAX);
+	return 0;
 }

@@ -43,7 +43,19 @@ struct jz_sm_login {
 	char ep_ip[JZ_SM_IP];	/* "" if not announced */
 	uint16_t listen_port;
 	bool takes_delta, takes_more;
+	bool has_pub;		/* the device's identity key (device keys) */
+	bool pub_bad;		/* a "pubkey" that is not one: refused by name */
+	unsigned char pub[32];
 	struct jz_sm_data data;
+};
+
+#define JZ_SM_PAIR_MAX 128	/* bytes of a relayed handshake, decoded */
+
+/* "pair" {peer, msg}: a handshake message for another device, relayed
+ * as the text it came in (checked to be base64 of 1..JZ_SM_PAIR_MAX). */
+struct jz_sm_pair {
+	long long peer;		/* 1..UINT32_MAX when parsed; else best effort */
+	char msg[JZ_SM_PAIR_MAX / 3 * 4 + 8];
 };
 
 /* A conn_request. dir says whose connection it is from the asker's side:
@@ -85,6 +97,7 @@ int jz_sm_conn_expired(json_t *m, struct jz_sm_conn_expired *e, char *err,
 		       size_t errlen);
 int jz_sm_key_ack(json_t *m, struct jz_sm_key_ack *k, char *err, size_t errlen);
 int jz_sm_verdict_ack(json_t *m, uint64_t *vid, char *err, size_t errlen);
+int jz_sm_pair(json_t *m, struct jz_sm_pair *p, char *err, size_t errlen);
 
 /* Adds @from's items to @into (a later answer to a code replaces the
  * earlier one; @from is emptied). -1 if more than JZ_SM_ITEMS in all. */

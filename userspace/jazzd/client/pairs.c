@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Device keys: this device agrees every pair key with the peer itself,
+ * through the pair handshake (client/noise.c) whose three messages the
+ * server relays unread ("pair"). The device with the lower id initiates,
+ * as soon as both see each other, and again every [client]
+ * rekey_interval; the agreed keys go into the kernel's slots as the
+ * server's did (new key in the secondary slot, then key-swap on each end,
+ * so no packet is lost). Must not trust the server with anything but
+ * delivery: every message is authenticated by the two identity keys.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <jazz.h>
+
+#include "client/client_int.h"
+#include "log.h"
+
+/* No answer to a message 1: a new one. Long, because an answer that comes
+ * after it is discarded, and under load (TCG, a busy server) the relay
+ * took 4.5 s; a message lost with the session is covered by pair_start. */
+#define HS_RETRY_S 15.0
+#define CONFIRM_WAIT_S 15.0	/* responder: no confirm, give it up */
+
+static const struct timeval second = { 1, 0 };
+
+static bool initiates(struct jz_client *c, const struct kpeer_state *ks)
+{
+	return c->my_id < ks->p.id;
+}
+
+static struct pair *pair_of(struct kpeer_state *ks)
+{
+	if (!ks->pair)
+		ks->pair = calloc(1, sizeof(*ks->pair));
+	return ks->pair;
+}
+
+void client_pair_forget(struct kpeer_state *ks)
+{
+	if (!ks->pair)
+		return;
+	jz_hs_clear(&ks->pair->hs);
+	OPENSSL_cleanse(ks->pair, sizeof(*ks->pair));
+	free(ks->pair);
+	ks->pair = NULL;
+}
+
+static void relay(struct jz_client *c, uint32_t peer, const uint8_t *msg, size_t len)
+{
+	char *b = jz_b64_encode(msg, len);
+
+	if (b)
+		client_send(c, json_pack("{s:s,s:I,s:s}", "type", "pair", "peer",
+					 (json_int_t)peer, "msg", b));
+	free(b);
+}
+
+/* The agreed key into the kernel: the primary slot if the peer has none
+ * yet, else the secondary (swapped in later). 0: done. */
+static int install(struct jz_client *c, struct kpeer_state *ks,
+		   const struct jz_pair_keys *k, bool initiator)
+{
+	struct jz_kkey key = { 0 };
+	int rc;
+
+	key.peer_id = ks->p.id;
+	key.key_id = k->key_id;
+	key.cipher = JAZZ_CIPHER_CHACHA20_POLY1305;
+	memcpy(key.tx_key, initiator ? k->i2r_key : k->r2i_key, 32);
+	memcpy(key.tx_salt, initiator ? k->i2r_salt : k->r2i_salt, 4);
+	memcpy(key.rx_key, initiator ? k->r2i_key : k->i2r_key, 32);
+	memcpy(key.rx_salt, initiator ? k->r2i_salt : k->i2r_salt, 4);
+	key.slot = ks->has_key ? JAZZ_KEY_SLOT_SECONDARY : JAZZ_KEY_SLOT_PRIMARY;
+	rc = c->k->ops->key_new(c->k, &key);
+	OPENSSL_cleanse(&key, sizeof(key));
+	if (rc) {
+		jz_err("kernel: key-new for peer %s failed", ks->p.name);
+		return -1;
+	}
+	if (ks->has_key) {
+		ks->pending_key_id = k->key_id;
+	} else {
+		ks->has_key = true;
+		ks->active_key_id = k->key_id;
+		ks->pending_key_id = -1;
+		jz_info("key %u for peer %s agreed and in use", k->key_id, ks->p.name);
+	}
+	return 0;
+}
+
+static void swap(struct jz_client *c, struct kpeer_state *ks)
+{
+	if (ks->pending_key_id < 0)
+		return;
+	if (c->k->ops->key_swap(c->k, ks->p.id)) {
+		jz_err("kernel: key-swap for peer %s failed", ks->p.name);
+		return;
+	}
+	ks->active_key_id = ks->pending_key_id;
+	ks->pending_key_id = -1;
+	jz_info("key %d for peer %s now in use", ks->active_key_id, ks->p.name);
+}
+
+/* Strictly increasing across this process: a responder refuses a message
+ * 1 not newer than the last it took, so a replay does nothing. */
+static uint64_t next_ts(struct jz_client *c)
+{
+	struct timespec t;
+	uint64_t ns;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	ns = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+	if (ns <= c->last_ts)
+		ns = c->last_ts + 1;
+	c->last_ts = ns;
+	return ns;
+}
+
+static void start(struct jz_client *c, struct kpeer_state *ks, double now)
+{
+	struct pair *p = pair_of(ks);
+	uint8_t msg[JZ_HS_INIT_LEN], id;
+
+	if (!p)
+		return;
+	if (p->hs_on)
+		jz_hs_clear(&p->hs);
+	p->hs_on = false;
+	/* the next id, unless nothing is agreed yet or the last attempt got
+	 * no answer (the peer may hold that id already): then a random one */
+	if (ks->active_key_id >= 0 && !p->fails)
+		id = (uint8_t)(ks->active_key_id + 1);
+	else if (RAND_bytes(&id, 1) != 1)
+		return;
+	if (ks->active_key_id >= 0 && id == (uint8_t)ks->active_key_id)
+		id++;
+	if (jz_hs_init_write(&p->hs, c->idkey, c->idpub, ks->pub, id, next_ts(c), msg)) {
+		jz_err("peer %s: cannot start a handshake (OpenSSL)", ks->p.name);
+		return;
+	}
+	p->hs_on = true;
+	p->hs_at = now;
+	relay(c, ks->p.id, msg, sizeof(msg));
+	jz_debug("peer %s: handshake for key %u sent", ks->p.name, id);
+}
+
+/* A peer (re)listed: its identity key kept; a changed key ends what was
+ * agreed with the old one, and the initiator starts a handshake. */
+void client_pair_listed(struct jz_client *c, struct kpeer_state *ks,
+			const struct jz_cm_peer *e)
+{
+	if (c->server_keys)
+		return;
+	if (ks->has_pub != e->has_pub || memcmp(ks->pub, e->pub, 32)) {
+		if (ks->has_pub)
+			jz_warn("peer %s: the server lists a new identity key for it",
+				ks->p.name);
+		client_pair_forget(ks);
+		memcpy(ks->pub, e->pub, 32);
+		ks->has_pub = e->has_pub;
+		if (ks->has_pub && ks->pair == NULL && initiates(c, ks))
+			start(c, ks, jz_now());
+		else if (!ks->has_pub)
+			jz_warn("peer %s: listed without an identity key: no handshake",
+				ks->p.name);
+	}
+}
+
+static void on_init(struct jz_client *c, struct kpeer_state *ks, const struct jz_hs_msg *m)
+{
+	struct pair *p = pair_of(ks);
+	struct jz_pair_keys k;
+	uint8_t out[JZ_HS_RESP_LEN];
+	uint64_t ts;
+
+	if (!p)
+		return;
+	if (initiates(c, ks)) {
+		jz_warn("peer %s: sent a handshake start, but this device starts them "
+			"for the pair: refused", ks->p.name);
+		return;
+	}
+	if (jz_hs_respond(c->idkey, c->idpub, ks->pub, m, &ts, out, &k)) {
+		jz_warn("peer %s: handshake refused: it does not authenticate (forged, "
+			"tampered with, or made for another key)", ks->p.name);
+		return;
+	}
+	if (ts <= p->last_ts) {
+		jz_warn("peer %s: handshake refused: replayed (not newer than the last)",
+			ks->p.name);
+		goto out;
+	}
+	if (ks->has_key && (m->key_id == ks->active_key_id)) {
+		jz_warn("peer %s: handshake refused: key id %u is the one in use",
+			ks->p.name, m->key_id);
+		goto out;
+	}
+	p->last_ts = ts;
+	if (p->await_on)
+		OPENSSL_cleanse(&p->await, sizeof(p->await));
+	p->await_on = false;
+	if (install(c, ks, &k, false))
+		goto out;
+	if (ks->pending_key_id == k.key_id) {
+		/* only what checks the confirm is kept, not the traffic keys */
+		p->await = k;
+		OPENSSL_cleanse(p->await.i2r_key, sizeof(p->await.i2r_key));
+		OPENSSL_cleanse(p->await.r2i_key, sizeof(p->await.r2i_key));
+		OPENSSL_cleanse(p->await.i2r_salt, sizeof(p->await.i2r_salt));
+		OPENSSL_cleanse(p->await.r2i_salt, sizeof(p->await.r2i_salt));
+		p->await_on = true;
+		p->await_at = jz_now();
+	}
+	relay(c, ks->p.id, out, sizeof(out));
+out:
+	OPENSSL_cleanse(&k, sizeof(k));
+}
+
+static void on_resp(struct jz_client *c, struct kpeer_state *ks, const struct jz_hs_msg *m)
+{
+	struct pair *p = ks->pair;
+	struct jz_pair_keys k;
+	uint8_t out[JZ_HS_CONFIRM_LEN];
+
+	if (!p || !p->hs_on || m->key_id != p->hs.key_id) {
+		jz_warn("peer %s: handshake answer for no handshake in progress: ignored",
+			ks->p.name);
+		return;
+	}
+	/* a forged answer leaves the real one free to finish */
+	if (jz_hs_finish(&p->hs, c->idkey, ks->pub, m, &k)) {
+		jz_warn("peer %s: handshake answer refused: it does not authenticate",
+			ks->p.name);
+		return;
+	}
+	jz_hs_clear(&p->hs);
+	p->hs_on = false;
+	if (!install(c, ks, &k, true)) {
+		/* the responder holds the key already: send with it now */
+		swap(c, ks);
+		if (!jz_hs_confirm_write(&k, out))
+			relay(c, ks->p.id, out, sizeof(out));
+		p->keyed_at = jz_now();
+		p->fails = 0;
+	}
+	OPENSSL_cleanse(&k, sizeof(k));
+}
+
+static void on_confirm(struct jz_client *c, struct kpeer_state *ks, const struct jz_hs_msg *m)
+{
+	struct pair *p = ks->pair;
+
+	if (!p || !p->await_on || m->key_id != p->await.key_id) {
+		jz_debug("peer %s: confirm for no key awaiting one: ignored", ks->p.name);
+		return;
+	}
+	if (jz_hs_confirm_check(&p->await, m)) {
+		jz_warn("peer %s: handshake confirm refused: it does not authenticate",
+			ks->p.name);
+		return;
+	}
+	OPENSSL_cleanse(&p->await, sizeof(p->await));
+	p->await_on = false;
+	if (ks->pending_key_id == m->key_id)
+		swap(c, ks);
+}
+
+void client_on_pair(struct jz_client *c, json_t *m)
+{
+	struct jz_cm_pair pm;
+	struct jz_hs_msg hm;
+	struct kpeer_state *ks;
+	char err[160];
+
+	if (c->server_keys) {
+		jz_warn("a relayed handshake while the server hands out keys: ignored");
+		return;
+	}
+	if (jz_cm_pair(m, false, &pm, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	ks = client_kp_find(c, pm.peer);
+	if (!ks || !ks->present || !ks->has_pub) {
+		jz_warn("handshake from peer %u, not an installed peer with a key: ignored",
+			pm.peer);
+		return;
+	}
+	if (jz_hs_parse(pm.msg, pm.len, &hm, err, sizeof(err))) {
+		jz_warn("peer %s: %s: ignored", ks->p.name, err);
+		return;
+	}
+	if (hm.type == JZ_HS_INIT)
+		on_init(c, ks, &hm);
+	else if (hm.type == JZ_HS_RESP)
+		on_resp(c, ks, &hm);
+	else
+		on_confirm(c, ks, &hm);
+	OPENSSL_cleanse(&pm, sizeof(pm));
+}
+
+void client_on_pair_refused(struct jz_client *c, json_t *m)
+{
+	struct jz_cm_pair pm;
+	char err[160];
+
+	struct kpeer_state *ks;
+
+	if (jz_cm_pair(m, true, &pm, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	jz_warn("the server did not relay a handshake to peer %u: %s", pm.peer, pm.reason);
+	/* the pair may be linked a moment later (lists and links settle):
+	 * try again in a second, not after the full wait */
+	ks = client_kp_find(c, pm.peer);
+	if (ks && ks->pair && ks->pair->hs_on)
+		ks->pair->hs_at = jz_now() - HS_RETRY_S + 1;
+}
+
+/* "pair_start": the server linked the pair anew (after either end
+ * reconnected, the other may have lost its key): the initiator agrees a
+ * fresh key. It only ever makes the devices hand-shake sooner. */
+void client_on_pair_start(struct jz_client *c, json_t *m)
+{
+	struct jz_cm_pair pm;
+	struct kpeer_state *ks;
+	char err[160];
+
+	if (c->server_keys)
+		return;
+	if (jz_cm_pair(m, true, &pm, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	ks = client_kp_find(c, pm.peer);
+	/* a handshake in progress may have gone with the previous session:
+	 * a new one replaces it */
+	if (!ks || !ks->present || !ks->has_pub || !initiates(c, ks))
+		return;
+	start(c, ks, jz_now());
+}
+
+/* Once a second: handshakes due (first key, retry, rotation by time). */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_client *c = arg;
+	double now = jz_now(), every = cfg(c)->pair_rekey_s;
+
+	for (size_t i = 0; c->state == C_ONLINE && !c->server_keys && i < c->n_peers; i++) {
+		struct kpeer_state *ks = &c->peers[i];
+		struct pair *p = ks->pair;
+
+		if (!ks->present || !ks->has_pub || ks->carried)
+			continue;
+		if (!initiates(c, ks)) {
+			if (p && p->await_on && now - p->await_at >= CONFIRM_WAIT_S) {
+				jz_warn("peer %s: no confirm for key %u: left unused",
+					ks->p.name, p->await.key_id);
+				OPENSSL_cleanse(&p->await, sizeof(p->await));
+				p->await_on = false;
+			}
+			continue;
+		}
+		if (p && p->hs_on) {
+			if (now - p->hs_at < HS_RETRY_S)
+				continue;
+			p->fails++;
+			jz_warn("peer %s: no answer to the handshake, again", ks->p.name);
+		} else if (ks->has_key && p && now - p->keyed_at < every) {
+			continue;
+		}
+		start(c, ks, now);
+	}
+	evtimer_add(c->pair_ev, &second);
+}
+
+int client_pairs_init(struct jz_client *c, char *err, size_t errlen)
+{
+	c->server_keys = cfg(c)->server_keys;
+	if (c->server_keys)
+		return 0;
+	c->idkey = jz_devkey_load(cfg(c)->identity_key, c->idpub, err, errlen);
+	if (!c->idkey)
+		return -1;
+	c->pair_ev = evtimer_new(c->d->base, on_tick, c);
+	if (!c->pair_ev) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	evtimer_add(c->pair_ev, &second);
+	return 0;
+}
+
+void client_pairs_free(struct jz_client *c)
+{
+	for (size_t i = 0; i < c->n_peers; i++)
+		client_pair_forget(&c->peers[i]);
+	if (c->pair_ev)
+		event_free(c->pair_ev);
+	EVP_PKEY_free(c->idkey);
+}
