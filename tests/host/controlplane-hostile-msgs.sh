@@ -35,8 +35,9 @@ bad "features not an array" "{$L,\"token\":\"@\",\"features\":\"peers_delta\"}" 
 bad "method unknown" '{"type":"login","method":"ntlm","device":"m1","token":"@"}' protocol
 bad "a device name of 300 bytes" "{\"type\":\"login\",\"method\":\"password\",\"device\":\"$long\",\"token\":\"@\"}" protocol
 bad "a device name with a slash" '{"type":"login","method":"password","device":"a/b","token":"@"}' bad-device
+bad "a pubkey that is not one" "{$L,\"token\":\"@\",\"pubkey\":\"AAAA\"}" bad-pubkey
 check "the server says why (listen_port)" grep -q "listen_port must be 0-65535" "$T/server.log"
-r=$(jzc -m password -u bob -p bobpw -d m2 rawlogin "{$L,\"token\":\"@\",\"listen_port\":51820,\"other_data\":[{\"code\":\"c\",\"value\":\"v\"}]}" 2>&1)
+r=$(jzc -m password -u bob -p bobpw -d m2 rawlogin "{$L,\"token\":\"@\",\"listen_port\":51820,\"pubkey\":\"vMNW20uIKRFOrJDiAuxDJlszjbwQmY5hfGrmSYhSGlk=\",\"other_data\":[{\"code\":\"c\",\"value\":\"v\"}]}" 2>&1)
 echo "# a well-formed raw login: $r"
 check "a well-formed raw login of the same shape is welcome" grep -q "^welcome " <<<"$r"
 kill -0 "$(cp_pid server)" && ok "server still running" || nok "server still running"
