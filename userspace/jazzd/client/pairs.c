@@ -26,6 +26,9 @@
  * took 4.5 s; a message lost with the session is covered by pair_start. */
 #define HS_RETRY_S 15.0
 #define CONFIRM_WAIT_S 15.0	/* responder: no confirm, give it up */
+/* A pair_start finds a handshake this young: it was started for the same
+ * link (the peer's listing arrives just before the pair_start). */
+#define PAIR_START_FRESH_S 2.0
 
 static const struct timeval second = { 1, 0 };
 
@@ -341,8 +344,12 @@ void client_on_pair_start(struct jz_client *c, json_t *m)
 	}
 	ks = client_kp_find(c, pm.peer);
 	/* a handshake in progress may have gone with the previous session:
-	 * a new one replaces it */
+	 * a new one replaces it. One started just now (the listing that
+	 * came with this link started it) is kept: replacing it would have
+	 * the peer install a key this end then ignores. */
 	if (!ks || !ks->present || !ks->has_pub || !initiates(c, ks))
+		return;
+	if (ks->pair && ks->pair->hs_on && jz_now() - ks->pair->hs_at < PAIR_START_FRESH_S)
 		return;
 	start(c, ks, jz_now());
 }
