@@ -58,6 +58,7 @@ if [ "${1:-}" = --inside ]; then
 	server = 127.0.0.1:1
 	server_name = vpn.example.com
 	ca = /etc/ssl/certs/ca-certificates.crt
+	identity_key = $work/device.key
 	device = upgrade-test
 	method = password
 	user = nobody

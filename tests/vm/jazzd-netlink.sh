@@ -14,13 +14,17 @@ modprobe jazz || { echo "not ok 1 - modprobe jazz"; exit 1; }
 ip link set lo up
 ip link add jazz0 type jazz || { echo "not ok 1 - ip link add jazz0 type jazz"; exit 1; }
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
-cp_server_conf
+# Server-made pair keys: this test is about the netlink backend (keys go
+# into jazz.ko by key-new/key-swap either way); device-agreed keys through
+# the real module are e2e.sh's. (Open, issue 18: between this netlink
+# client and a fake-backend client no device handshake is seen at all.)
+cp_server_conf "[server]" "pair_keys = server"
 cp_start server
 check "server starts" wait_for "$T/server.log" "server listening" 10
-cp_client_conf alice-pc alice kerberos "[kernel]" "backend = netlink" "ifname = jazz0"
+cp_client_conf alice-pc alice kerberos "pair_keys = server" "[kernel]" "backend = netlink" "ifname = jazz0"
 cp_start alice-pc
 check "netlink client logs in" wait_for "$T/alice-pc.log" "logged in as alice" 20
-cp_client_conf bob-pc bob password
+cp_client_conf bob-pc bob password "pair_keys = server"
 cp_start bob-pc
 check "fake client logs in" wait_for "$T/bob-pc.log" "logged in as bob" 20
 sleep 2
@@ -31,7 +35,12 @@ check "jazz0 is up" bash -c "ip link show jazz0 | grep -q ',UP'"
 "$TOP/build/jazzctl" show jazz0 | sed 's/^/# /'
 check "peer bob-pc installed in the kernel with allowed-ips and endpoint" bash -c "
 	'$TOP/build/jazzctl' show jazz0 | grep -q bob-pc && '$TOP/build/jazzctl' show jazz0 allowed-ips | grep -q '10.77.0.3/32'"
-check "a key is installed for the peer" bash -c "'$TOP/build/jazzctl' show jazz0 keys | grep -qi 'primary\|key'"
+check "a key is installed for the peer" bash -c "
+	for i in \$(seq 100); do
+		'$TOP/build/jazzctl' show jazz0 keys | grep -qi 'primary\|key' && exit 0
+		sleep 0.1
+	done; exit 1" ||
+	grep -hiE 'key|pair|handshake' "$T/alice-pc.log" "$T/bob-pc.log" | tail -n 20 | sed 's/^/# /'
 ping -c1 -W3 10.77.0.3 >/dev/null 2>&1 &
 check "kernel approval request reaches the server through the client" \
 	wait_for "$T/server.log" "approval: alice-pc -> bob-pc icmp" 10
