@@ -326,13 +326,8 @@ static int resync_cb(const struct nlmsghdr *nlh, void *data)
 			ifindex = mnl_attr_get_u32(at);
 		if (mnl_attr_get_type(at) != JAZZ_A_CONN)
 			continue;
-		if (rs->n == rs->cap) {
-			rs->cap = rs->cap ? rs->cap * 2 : 256;
-			it = realloc(rs->v, rs->cap * sizeof(*it));
-			if (!it)
-				return MNL_CB_ERROR;
-			rs->v = it;
-		}
+		if (grow_for_one((void **)&rs->v, &rs->cap, rs->n, sizeof(*rs->v)))
+			return MNL_CB_ERROR;
 		it = &rs->v[rs->n];
 		memset(it, 0, sizeof(*it));
 		if (conn_parse(at, &it->conn, &it->x) || !it->conn.has_cookie ||

@@ -119,13 +119,8 @@ static int conns_cb(const struct nlmsghdr *nlh, void *data)
 			ifindex = mnl_attr_get_u32(a);
 		if (mnl_attr_get_type(a) != JAZZ_A_CONN)
 			continue;
-		if (cx->n == cx->cap) {
-			cx->cap = cx->cap ? cx->cap * 2 : 256;
-			it = realloc(cx->v, cx->cap * sizeof(*it));
-			if (!it)
-				return MNL_CB_ERROR;
-			cx->v = it;
-		}
+		if (grow_for_one((void **)&cx->v, &cx->cap, cx->n, sizeof(*cx->v)))
+			return MNL_CB_ERROR;
 		it = &cx->v[cx->n++];
 		memset(it, 0, sizeof(*it));
 		conn_parse(a, &it->c, &it->x);

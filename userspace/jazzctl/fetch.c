@@ -202,6 +202,22 @@ void dev_free(struct jz_dev *d)
 	d->n_peers = 0;
 }
 
+int grow_for_one(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 256;
+	p = realloc(*v, ncap * size);
+	if (!p)
+		return -1;
+	*v = p;
+	*cap = ncap;
+	return 0;
+}
+
 int conn_parse(const struct nlattr *nest, struct jz_connreq *c, struct jz_conninfo_ext *x)
 {
 	struct nlattr *a;

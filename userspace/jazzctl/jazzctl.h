@@ -244,6 +244,9 @@ struct jz_dev {
 int peer_parse(const struct nlattr *nest, struct jz_peer *p);
 int keyinfo_parse(const struct nlattr *nest, struct jz_keyinfo *k, uint32_t *peer_id);
 int conn_parse(const struct nlattr *nest, struct jz_connreq *c, struct jz_conninfo_ext *x);
+/* Room for one more of @size-byte items in *@v (holding @n of *@cap):
+ * doubles the array when full. 0, or -1 (out of memory, *@v unchanged). */
+int grow_for_one(void **v, size_t *cap, size_t n, size_t size);
 void peer_free(struct jz_peer *p);
 void dev_free(struct jz_dev *d);
 /* dev-get (do) for one device, or dump all (n returned in *n). */
