@@ -21,11 +21,55 @@ static const char *const jazz_cipher_names[] = {
 	[JAZZ_CIPHER_AES_256_GCM] = "gcm(aes)",
 };
 
+/*
+ * Free the per-cpu requests of one direction. Request contexts may hold key
+ * schedule material, so they are wiped before they are freed.
+ */
+static void jazz_reqs_free(struct aead_request *__percpu *reqs)
+{
+	int cpu;
+
+	if (!reqs)
+		return;
+	for_each_possible_cpu(cpu)
+		kfree_sensitive(*per_cpu_ptr(reqs, cpu));
+	free_percpu(reqs);
+}
+
+/*
+ * One request per possible cpu, each kmalloc'ed: ciphers build scatterlists
+ * over their request context (poly1305 key generation, GCM's hash), and
+ * sg_init_one() needs linearly mapped memory, which per-cpu memory is not
+ * always (it may come from vmalloc space).
+ */
+static struct aead_request *__percpu *jazz_reqs_new(struct crypto_aead *tfm)
+{
+	size_t size = sizeof(struct aead_request) + crypto_aead_reqsize(tfm);
+	struct aead_request *__percpu *reqs;
+	int cpu;
+
+	reqs = alloc_percpu(struct aead_request *);
+	if (!reqs)
+		return NULL;
+	for_each_possible_cpu(cpu) {
+		struct aead_request *req;
+
+		req = kmalloc_node(size, GFP_KERNEL, cpu_to_node(cpu));
+		if (!req) {
+			jazz_reqs_free(reqs);
+			return NULL;
+		}
+		aead_request_set_tfm(req, tfm);
+		*per_cpu_ptr(reqs, cpu) = req;
+	}
+	return reqs;
+}
+
 static int jazz_tfm_new(u8 cipher, const u8 *key, struct crypto_aead **tfmp,
-			void __percpu **reqp, struct netlink_ext_ack *extack)
+			struct aead_request *__percpu **reqp,
+			struct netlink_ext_ack *extack)
 {
 	struct crypto_aead *tfm;
-	size_t size;
 	int err;
 
 	/* Synchronous implementations only: we run inside RCU read sections. */
@@ -42,8 +86,7 @@ static int jazz_tfm_new(u8 cipher, const u8 *key, struct crypto_aead **tfmp,
 		crypto_free_aead(tfm);
 		return err;
 	}
-	size = sizeof(struct aead_request) + crypto_aead_reqsize(tfm);
-	*reqp = __alloc_percpu(size, __alignof__(struct aead_request));
+	*reqp = jazz_reqs_new(tfm);
 	if (!*reqp) {
 		crypto_free_aead(tfm);
 		return -ENOMEM;
@@ -56,21 +99,9 @@ static void jazz_key_free_work(struct work_struct *w)
 {
 	struct jazz_key *key = container_of(to_rcu_work(w), struct jazz_key,
 					    free_work);
-	int cpu;
 
-	/* Request contexts may hold key schedule material: wipe them. */
-	for_each_possible_cpu(cpu) {
-		if (key->tx_tfm)
-			memzero_explicit(per_cpu_ptr(key->tx_req, cpu),
-					 sizeof(struct aead_request) +
-					 crypto_aead_reqsize(key->tx_tfm));
-		if (key->rx_tfm)
-			memzero_explicit(per_cpu_ptr(key->rx_req, cpu),
-					 sizeof(struct aead_request) +
-					 crypto_aead_reqsize(key->rx_tfm));
-	}
-	free_percpu(key->tx_req);
-	free_percpu(key->rx_req);
+	jazz_reqs_free(key->tx_req);
+	jazz_reqs_free(key->rx_req);
 	/* crypto_free_aead() frees the tfm context with kfree_sensitive(). */
 	crypto_free_aead(key->tx_tfm);
 	crypto_free_aead(key->rx_tfm);
@@ -115,7 +146,7 @@ struct jazz_key *jazz_key_create(u8 cipher, u8 key_id,
 
 fail:
 	if (key->tx_tfm) {
-		free_percpu(key->tx_req);
+		jazz_reqs_free(key->tx_req);
 		crypto_free_aead(key->tx_tfm);
 	}
 	kfree_sensitive(key);
@@ -143,12 +174,11 @@ static void jazz_nonce(u8 *nonce, const u8 *salt, u64 counter)
 	memcpy(nonce + 4, &c, 8);
 }
 
-static struct aead_request *jazz_req(struct crypto_aead *tfm,
-				     void __percpu *reqs)
+/* This cpu's request; BHs are off, so nothing else uses it meanwhile. */
+static struct aead_request *jazz_req(struct aead_request *__percpu *reqs)
 {
-	struct aead_request *req = this_cpu_ptr(reqs);
+	struct aead_request *req = *this_cpu_ptr(reqs);
 
-	aead_request_set_tfm(req, tfm);
 	aead_request_set_callback(req, 0, NULL, NULL);
 	return req;
 }
@@ -180,7 +210,7 @@ int jazz_key_encrypt(struct jazz_key *key, struct sk_buff *skb,
 	if (err < 0)
 		return err;
 	jazz_nonce(nonce, key->tx_salt, counter);
-	req = jazz_req(key->tx_tfm, key->tx_req);
+	req = jazz_req(key->tx_req);
 	aead_request_set_ad(req, JAZZ_HDR_LEN);
 	aead_request_set_crypt(req, sg, sg, plen, nonce);
 	err = crypto_aead_encrypt(req);
@@ -206,7 +236,7 @@ int jazz_key_decrypt(struct jazz_key *key, struct sk_buff *skb, u64 counter)
 	if (err < 0)
 		return err;
 	jazz_nonce(nonce, key->rx_salt, counter);
-	req = jazz_req(key->rx_tfm, key->rx_req);
+	req = jazz_req(key->rx_req);
 	aead_request_set_ad(req, JAZZ_HDR_LEN);
 	aead_request_set_crypt(req, sg, sg, skb->len - JAZZ_HDR_LEN, nonce);
 	err = crypto_aead_decrypt(req);

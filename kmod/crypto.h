@@ -30,8 +30,9 @@ struct jazz_key {
 	struct kref ref;
 	struct crypto_aead *tx_tfm;
 	struct crypto_aead *rx_tfm;
-	void __percpu *tx_req;		/* per-cpu aead_request for tx_tfm */
-	void __percpu *rx_req;
+	/* Per-cpu pointers to kmalloc'ed requests, one set per direction. */
+	struct aead_request *__percpu *tx_req;
+	struct aead_request *__percpu *rx_req;
 	u8 tx_salt[4];
 	u8 rx_salt[4];
 	u8 key_id;
