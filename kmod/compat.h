@@ -30,6 +30,37 @@ static inline void jazz_compat_set_lltx(struct net_device *dev)
 #endif
 }
 
+/*
+ * Since 6.7 (and in Debian's 6.1, which has the backport) the core allocates
+ * and frees dev->tstats itself when dev->pcpu_stat_type says so, and the ip
+ * tunnel transmit helpers of later kernels WARN for a device that does not.
+ * Older kernels: the driver allocates and frees them.
+ */
+static inline void jazz_compat_tstats_setup(struct net_device *dev)
+{
+#ifdef JAZZ_HAVE_PCPU_STAT_TYPE
+	dev->pcpu_stat_type = NETDEV_PCPU_STAT_TSTATS;
+#endif
+}
+
+static inline int jazz_compat_tstats_alloc(struct net_device *dev)
+{
+#ifndef JAZZ_HAVE_PCPU_STAT_TYPE
+	dev->tstats = netdev_alloc_pcpu_stats(struct pcpu_sw_netstats);
+	if (!dev->tstats)
+		return -ENOMEM;
+#endif
+	return 0;
+}
+
+static inline void jazz_compat_tstats_free(struct net_device *dev)
+{
+#ifndef JAZZ_HAVE_PCPU_STAT_TYPE
+	free_percpu(dev->tstats);
+	dev->tstats = NULL;
+#endif
+}
+
 /* 6.7 moved the dump request attributes into genl_dumpit_info.info. */
 static inline struct nlattr **jazz_compat_dump_attrs(struct netlink_callback *cb)
 {

@@ -69,8 +69,7 @@ static int jazz_dev_init(struct net_device *dev)
 	struct jazz_device *jd = netdev_priv(dev);
 	int err;
 
-	dev->tstats = netdev_alloc_pcpu_stats(struct pcpu_sw_netstats);
-	if (!dev->tstats)
+	if (jazz_compat_tstats_alloc(dev))
 		return -ENOMEM;
 	jd->stats = netdev_alloc_pcpu_stats(struct jazz_stats);
 	if (!jd->stats)
@@ -99,8 +98,7 @@ err_stats:
 	free_percpu(jd->stats);
 	jd->stats = NULL;
 err_tstats:
-	free_percpu(dev->tstats);
-	dev->tstats = NULL;
+	jazz_compat_tstats_free(dev);
 	return -ENOMEM;
 }
 
@@ -135,7 +133,7 @@ static void jazz_destruct(struct net_device *dev)
 	struct jazz_device *jd = netdev_priv(dev);
 
 	free_percpu(jd->stats);
-	free_percpu(dev->tstats);
+	jazz_compat_tstats_free(dev);
 	mutex_destroy(&jd->lock);
 	/* A failed register_netdevice also ends here: it was never counted. */
 	if (jd->registered)
@@ -163,6 +161,7 @@ static void jazz_setup(struct net_device *dev)
 	dev->hw_features |= JAZZ_FEATURES;
 	dev->hw_enc_features |= JAZZ_FEATURES;
 	jazz_compat_set_lltx(dev);
+	jazz_compat_tstats_setup(dev);
 	dev->mtu = JAZZ_DEFAULT_MTU;
 	dev->min_mtu = ETH_MIN_MTU;
 	dev->max_mtu = IP_MAX_MTU - JAZZ_MAX_OUTER_OVERHEAD;
