@@ -46,8 +46,11 @@ struct jazz_endpoint {
  * Locking:
  * - @id, @jd are fixed; @remote_id, @name, @keepalive_s and @keys change
  *   under the device config mutex (readers: READ_ONCE / RCU).
- * - @ep_lock protects @ep and @dst_cache resets (taken from softirq, so
- *   writers use the _bh variants).
+ * - @ep_lock protects @ep and @dst_cache: a sender holds it for reading
+ *   from reading @ep to the packet's transmit (the cached route always
+ *   belongs to @ep); a roam or endpoint change takes it for writing and
+ *   resets the cache. Taken from softirq: process-context users take the
+ *   _bh variants.
  * - @allowedips (the peer's trie nodes) under the device config mutex.
  * - @txq and @rxq: the ordered queues of packets in the crypt workers
  *   (queueing.h); each queued packet holds a reference on the peer.

@@ -280,40 +280,39 @@ unsigned int jazz_socket_inner_mtu(struct jazz_peer *peer)
 	return mtu - sizeof(struct udphdr) - JAZZ_OVERHEAD;
 }
 
+/*
+ * The endpoint is read, its route looked up and cached, and the packet sent
+ * under ep_lock: a roam in between would otherwise let this sender cache the
+ * route of the old endpoint after the roam reset the cache, and every later
+ * packet would take that route (of the other family, even) until the next
+ * roam.
+ */
 int jazz_socket_send(struct jazz_peer *peer, struct sk_buff *skb, u8 ds)
 {
 	struct jazz_device *jd = peer->jd;
-	struct jazz_endpoint ep;
 	struct sock *sk;
-	int err = -EAFNOSUPPORT;
-
-	read_lock(&peer->ep_lock);
-	ep = peer->ep;
-	read_unlock(&peer->ep_lock);
+	int err;
 
 	skb_mark_not_on_list(skb);
 	skb->dev = jd->dev;
-	if (ep.addr.sa_family == AF_INET) {
+	read_lock_bh(&peer->ep_lock);
+	if (peer->ep.addr.sa_family == AF_INET) {
 		sk = rcu_dereference(jd->sock4);
-		if (!sk)
-			goto drop;
-		err = jazz_send4(peer, sk, skb, ep.addr4.sin_addr.s_addr,
-				 ep.addr4.sin_port, ds);
+		err = sk ? jazz_send4(peer, sk, skb,
+				      peer->ep.addr4.sin_addr.s_addr,
+				      peer->ep.addr4.sin_port, ds) :
+			   -EAFNOSUPPORT;
 #if IS_ENABLED(CONFIG_IPV6)
-	} else if (ep.addr.sa_family == AF_INET6) {
+	} else if (peer->ep.addr.sa_family == AF_INET6) {
 		sk = rcu_dereference(jd->sock6);
-		if (!sk) {
-			err = -EAFNOSUPPORT;
-			goto drop;
-		}
-		err = jazz_send6(peer, sk, skb, &ep.addr6, ds);
+		err = sk ? jazz_send6(peer, sk, skb, &peer->ep.addr6, ds) :
+			   -EAFNOSUPPORT;
 #endif
 	} else {
 		err = -EDESTADDRREQ;
 	}
-	if (!err)
-		return 0;
-drop:
-	kfree_skb(skb);
-	return err ? err : -ENOTCONN;
+	read_unlock_bh(&peer->ep_lock);
+	if (err)
+		kfree_skb(skb);
+	return err;
 }
