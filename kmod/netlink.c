@@ -993,8 +993,18 @@ static int jazz_nl_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
 		mutex_unlock(&jd->lock);
 		jazz_nl_dev_put(jd);
 		nlmsg_free(msg);
-		return netlink_dump_start(genl_info_net(info)->genl_sock, skb,
-					  info->nlhdr, &c);
+		/*
+		 * A dump runs under the socket's cb_mutex and, for a family
+		 * without parallel_ops, takes genl_mutex inside it; so start
+		 * it without genl_mutex held, as genetlink does for a dump
+		 * request. The family cannot go away meanwhile: genl_rcv()
+		 * holds cb_lock for reading around this whole call.
+		 */
+		genl_unlock();
+		err = netlink_dump_start(genl_info_net(info)->genl_sock, skb,
+					 info->nlhdr, &c);
+		genl_lock();
+		return err;
 	}
 	mutex_unlock(&jd->lock);
 	jazz_nl_dev_put(jd);

@@ -41,6 +41,22 @@ check "peer 2 gets 5000 IPv4 allowed-ips" n1 $PY "$NLT" bigpeer jazz0 2 5000 v4
 out=$(n1 $PY "$NLT" peerget jazz0 2)
 check_eq "peer-get (do), 5000 allowed-ips: all of them, one peer" "$(echo "$out" | sed 's/^messages [0-9]* //')" "aips 5000 peers 1 error 0"
 check_eq "... in several messages" "$(echo "$out" | awk '{ print ($2 > 1) }')" 1
+# A multi-part peer-get (do) answer is a dump that outlives the request:
+# while a reader holds it half read, the module cannot go (the dump pins it).
+coproc STALL { n1 $PY "$NLT" peergetstall jazz0 2; }
+read -r line <&"${STALL[0]}"
+check_eq "a reader stops after the first part of a peer-get (do) answer" "$line" stalled
+check "rmmod is refused while that answer is pending (module in use)" \
+	bash -c 'out=$(rmmod jazz 2>&1) && exit 1; echo "$out" | grep -q "in use"'
+exec {STALL[1]}>&-
+wait "$STALL_PID"
+check "jazz is still loaded and serves" n1 "$JZ" show jazz0 peers
+# A do answered as a dump while the same socket reads another dump: the
+# do once started its dump holding genl_mutex, the dump's reads take them
+# the other way round, and the two deadlocked every genetlink family.
+check "peer-get (do) of a big peer and a dump on one socket, 8 s: no thread stuck" \
+	n1 timeout 60 $PY "$NLT" peergetrace jazz0 2 8
+check "generic netlink still answers afterwards" n1 timeout 10 "$JZ" show jazz0 peers
 out=$(n1 $PY "$NLT" peerdump jazz0)
 check_eq "peer-get dump: both peers, every allowed-ip" "$(echo "$out" | sed 's/^messages [0-9]* //')" "peers 2 aips 5300 intr 0 error 0"
 check_eq "jazzctl show lists the 5300 allowed-ips" "$(n1 "$JZ" show jazz0 allowed-ips | tr '\t ' '\n\n' | grep -c /)" 5300

@@ -59,7 +59,7 @@ TOP = os.environ.get("JAZZ_TOP") or os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 NETLINK_GENERIC = 16
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 1, 4, 0x300
+NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK, NLM_F_DUMP = 1, 2, 4, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_CAPPED, NLM_F_ACK_TLVS = 0x100, 0x200
 SOL_NETLINK = 270
@@ -585,6 +585,67 @@ def peerget(devname, peer_id):
     return r.error == 0
 
 
+def peergetstall(devname, peer_id):
+    """peer-get (do) of a peer too big for one message, whose reader stops
+    after the first part: the answer stays pending (a dump) until stdin
+    closes."""
+    g = Genl()
+    g.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    g.seq += 1
+    body = struct.pack("=BBH", J["JAZZ_CMD_PEER_GET"], 1, 0) + dev(devname) + peer(pid(peer_id))
+    g.s.send(struct.pack("=IHHII", 16 + len(body), g.family, NLM_F_REQUEST | NLM_F_ACK, g.seq, 0) + body)
+    first = g.s.recv(1 << 17)
+    flags = struct.unpack_from("=IHHII", first)[2]
+    print("stalled" if flags & NLM_F_MULTI else f"not a multi-part answer (flags {flags:#x})", flush=True)
+    sys.stdin.read()
+    return True
+
+
+def peergetrace(devname, peer_id, seconds):
+    """On one socket, peer-get (do) of a peer too big for one message in a
+    loop while a peer-get dump is read in another thread: the do's answer
+    starts a dump (cb_mutex) and the dump's reads take genl_mutex under
+    cb_mutex, so a do that held genl_mutex there deadlocked the two, and
+    with them every generic netlink family of the machine. Then a fresh
+    socket must still get an answer."""
+    import threading
+    g = Genl()
+    g.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    g.s.settimeout(0.2)
+    end = time.time() + seconds
+    do = struct.pack("=BBH", J["JAZZ_CMD_PEER_GET"], 1, 0) + dev(devname) + peer(pid(peer_id))
+    dump = struct.pack("=BBH", J["JAZZ_CMD_PEER_GET"], 1, 0) + dev(devname)
+    sent = [0, 0]
+
+    def send_loop(body, flags, i):
+        while time.time() < end:
+            try:
+                g.s.send(struct.pack("=IHHII", 16 + len(body), g.family,
+                                     NLM_F_REQUEST | flags, 0, 0) + body)
+                sent[i] += 1
+            except OSError:
+                pass
+            time.sleep(0.001)
+
+    def read_loop():
+        while time.time() < end + 1:
+            try:
+                g.s.recv(1 << 16)
+            except (socket.timeout, OSError):
+                pass
+
+    ts = [threading.Thread(target=send_loop, args=(do, NLM_F_ACK, 0), daemon=True),
+          threading.Thread(target=send_loop, args=(dump, NLM_F_ACK | NLM_F_DUMP, 1), daemon=True),
+          threading.Thread(target=read_loop, daemon=True)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(seconds + 5)
+    stuck = sum(t.is_alive() for t in ts)
+    print(f"sent do {sent[0]} dump {sent[1]} threads stuck {stuck}", flush=True)
+    return stuck == 0
+
+
 def peerdump(devname):
     g = Genl()
     r = g.req(J["JAZZ_CMD_PEER_GET"], dev(devname), NLM_F_ACK | NLM_F_DUMP)
@@ -799,6 +860,10 @@ def main():
         ok = bigpeer(a[1], int(a[2]), int(a[3]), a[4] if len(a) > 4 else "v6")
     elif cmd == "peerget":
         ok = peerget(a[1], int(a[2]))
+    elif cmd == "peergetstall":
+        ok = peergetstall(a[1], int(a[2]))
+    elif cmd == "peergetrace":
+        ok = peergetrace(a[1], int(a[2]), float(a[3]))
     elif cmd == "peerdump":
         ok = peerdump(a[1])
     elif cmd == "connfill":
