@@ -165,7 +165,23 @@ PY
 # Kernel log findings that fail a run (same list as scripts/vm-init).
 BAD='(WARNING:|BUG:|BUG |Oops|general protection fault|kernel BUG|Call Trace:|lockdep|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|refcount_t|KASAN|kmemleak|UBSAN|list_add corruption|list_del corruption|stack-protector|sleeping function called from invalid context|scheduling while atomic|unreferenced object|Kernel panic|hung_task|blocked for more than|soft lockup|hard LOCKUP|rcu_sched self-detected|RCU stall)'
 
+# Lines of a debug kernel's boot that name a checker without reporting
+# anything ("RCU lockdep checking is enabled.", "kmemleak: Kernel memory
+# leak detector initialized"); same list as scripts/vm-init.
+BENIGN='(RCU lockdep checking is enabled|kmemleak: Kernel memory leak detector initialized|kmemleak: Automatic memory scanning thread|Lock dependency validator: Copyright|lockdep: Copyright)'
+
 tap() { echo "$*"; }
+
+# QEMU's TCG now and then runs a stale translation of kernel text that the
+# kernel has just re-patched (a static key flipped through int3): the guest
+# dies of "Oops: int3" at a patch site although the bytes there are already
+# the new ones. That is the emulator, not the code under test, unless the
+# trap is in jazz itself. Seen once in 25 CI runs (6.12, in
+# kmem_cache_alloc while systemd created memory cgroups).
+emulator_int3() { # $1 = console log
+	grep -q 'Oops: int3' "$1" &&
+		! grep -A 6 'Oops: int3' "$1" | grep -q 'RIP:.*\[jazz\]'
+}
 
 # Print a finished test's result (once).
 report_test() {
@@ -184,7 +200,8 @@ report_test() {
 	if [ "$rc" = crash ]; then
 		tap "not ok - [$kver] $id: the VM crashed or hung during this test (see ${CONSOLE#"$TOP"/})"
 		# The kernel's report: from its first finding on.
-		awk -v bad="$BAD" 'n == 0 && $0 ~ bad { n = 1 } n > 0 && n <= 60 { print; n++ }' "$CONSOLE" | sed 's/^/#   /'
+		grep -Ev "$BENIGN" "$CONSOLE" |
+			awk -v bad="$BAD" 'n == 0 && $0 ~ bad { n = 1 } n > 0 && n <= 60 { print; n++ }' | sed 's/^/#   /'
 		FAILED=1
 	elif [ -e "$r.timeout" ]; then
 		tap "not ok - [$kver] $id: timed out after ${RUN_TIMEOUT}s"
@@ -316,7 +333,7 @@ run_kernel() {
 		qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max \
 			-smp "$SMP" -m "$mem" -no-reboot -nodefaults -display none \
 			-kernel "$kimg" -initrd "$initrd" \
-			-append "console=ttyS0 loglevel=5 panic=-1 rdinit=/init random.trust_cpu=on jazz.out=$out jazz.top=$TOP $append" \
+			-append "console=ttyS0 loglevel=5 oops=panic panic=-1 rdinit=/init random.trust_cpu=on jazz.out=$out jazz.top=$TOP $append" \
 			-serial "file:$CONSOLE" -monitor none -nic none \
 			-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap" \
 			-device virtio-9p-pci,fsdev=root,mount_tag=root \
@@ -357,6 +374,13 @@ run_kernel() {
 			[ -e "$r" ] || continue
 			id=$(basename "$r" .started)
 			[ -e "$out/results/$id.rc" ] && continue
+			if emulator_int3 "$CONSOLE" && [ ! -e "$out/results/$id.retried" ]; then
+				echo "# [$kver] $id: the VM died of an int3 in re-patched kernel text (a QEMU TCG fault, not jazz; see ${CONSOLE#"$TOP"/}); running it once more"
+				grep -A 6 'Oops: int3' "$CONSOLE" | sed 's/^/#   /'
+				touch "$out/results/$id.retried"
+				rm -f "$out/results/$id".{started,log,dmesg,kbad,kmemleak,secs,timeout}
+				continue
+			fi
 			echo crash >"$out/results/$id.rc"
 			report_test "$kver" "$id" "$out"
 		done
@@ -373,9 +397,9 @@ run_kernel() {
 	if [ -s "$out/boot-kmemleak.txt" ]; then
 		echo "# [$kver] kmemleak at boot (before any test; not counted): $(grep -c '^unreferenced object' "$out/boot-kmemleak.txt") object(s), see ${out#"$TOP"/}/boot-kmemleak.txt"
 	fi
-	if grep -Eq "$BAD" "$out/boot-dmesg.txt" 2>/dev/null; then
+	if grep -Ev "$BENIGN" "$out/boot-dmesg.txt" 2>/dev/null | grep -Eq "$BAD"; then
 		echo "not ok - [$kver] boot: kernel log clean"
-		grep -E "$BAD" "$out/boot-dmesg.txt" | head -n 5 | sed 's/^/#   /'
+		grep -Ev "$BENIGN" "$out/boot-dmesg.txt" | grep -E "$BAD" | head -n 5 | sed 's/^/#   /'
 		FAILED=1
 	fi
 }
