@@ -49,6 +49,11 @@ import netlink_tool as nt  # noqa: E402
 J, A = nt.J, nt.A
 CIPHERS = {1: ChaCha20Poly1305, 2: AESGCM}
 PEER_ID, REMOTE_ID = 1, 7
+# kmod/replay.h JAZZ_REPLAY_REJECT: counters from 2^64 - 4034 on are refused.
+# An authentic packet just below it would be accepted and move the key's
+# window to the end of the counter space, so every later packet under that
+# key would be "too old": "at the limit" draws only refused counters.
+REPLAY_REJECT = (1 << 64) - 63 * 64 - 2
 ME4, DEV4 = bytes([10, 9, 0, 2]), bytes([10, 9, 0, 1])
 ME6, DEV6 = bytes.fromhex("fd090000000000000000000000000002"), bytes.fromhex("fd090000000000000000000000000001")
 
@@ -281,7 +286,7 @@ class PktFuzz:
             h = struct.pack("!BBBBIQ", 1, 0x10, r.randrange(256), 0, r.choice([PEER_ID, 2, 0]), key.counter + 5)
             kind, d = "wrong key id/receiver", key.seal(self.inner.icmp_echo(1), hdr=h)
         elif k < 50:
-            c = r.choice([key.counter + r.randint(5000, 1 << 20), (1 << 64) - r.randint(1, 5000),
+            c = r.choice([key.counter + r.randint(5000, 1 << 20), REPLAY_REJECT + r.choice([0, 1, r.randrange(4034)]),
                           max(0, key.counter - r.randint(1, 5000))])
             kind, d = "counter far ahead/at the limit/old", key.seal(self.inner.icmp_echo(2), counter=c % (1 << 64))
             if c > key.counter and c < (1 << 63):
