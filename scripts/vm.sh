@@ -107,7 +107,19 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing; run
 # build/vm/initramfs-<kver>.cpio.gz: busybox, /init (scripts/vm-init), and
 # the modules needed to mount 9p, decompressed (busybox insmod does not read
 # .ko.xz), listed in load order. Rebuilt when an input changes.
+# Two runs of one kernel (a host test's VM beside the VM suite) may both
+# find it stale: one builds while the other waits on the lock.
 build_initramfs() {
+	local img=$TOP/build/vm/initramfs-$1.cpio.gz lock rc
+	mkdir -p "$TOP/build/vm" || return 1
+	exec {lock}>"$img.lock"
+	flock "$lock"
+	build_initramfs_locked "$@"
+	rc=$?
+	exec {lock}>&-
+	return "$rc"
+}
+build_initramfs_locked() {
 	local kver=$1 moddir=${2:-/lib/modules/$1} img=$TOP/build/vm/initramfs-$1.cpio.gz dir m f
 	local want="virtio_pci 9pnet_virtio 9p"
 	if [ -f "$img" ] && [ "$img" -nt "$TOP/scripts/vm-init" ] && [ "$img" -nt /bin/busybox ] &&
