@@ -333,14 +333,24 @@ static int port_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static void link_up(struct knl *n);
+
+/* The port the device's UDP socket is bound to. jazz.ko opens that socket
+ * when the link goes up, and a device made without a port gets a random
+ * one then: read before, it is 0, and the peers would be told no port. */
 static int n_port(struct jz_kernel *k)
 {
 	struct knl *n = K(k);
-	struct nlmsghdr *nlh = jazz_msg(n, JAZZ_CMD_DEV_GET);
+	struct nlmsghdr *nlh;
 	int port = 0;
 
+	link_up(n);
+	nlh = jazz_msg(n, JAZZ_CMD_DEV_GET);
 	if (transact(n, nlh, port_cb, &port))
 		return 0;
+	if (!port)
+		jz_warn("kernel: %s has no listen port (is it down?): peers get no endpoint "
+			"for this device until it sends to them", n->ifname);
 	return port;
 }
 
@@ -517,10 +527,26 @@ static int set_one_addr(struct knl *n, const char *cidr, char *cur, size_t curle
 	return 0;
 }
 
+/* Sets the device up (a no-op when it is). */
+static void link_up(struct knl *n)
+{
+	struct rtnl_link *link = NULL, *change;
+
+	if (rtnl_link_get_kernel(n->rt, (int)n->ifindex, NULL, &link))
+		return;
+	if (!(rtnl_link_get_flags(link) & IFF_UP)) {
+		change = rtnl_link_alloc();
+		rtnl_link_set_flags(change, IFF_UP);
+		if (rtnl_link_change(n->rt, link, change, 0))
+			jz_err("rtnetlink: cannot bring %s up", n->ifname);
+		rtnl_link_put(change);
+	}
+	rtnl_link_put(link);
+}
+
 static int n_addr(struct jz_kernel *k, const char *v4, int p4, const char *v6, int p6)
 {
 	struct knl *n = K(k);
-	struct rtnl_link *link = NULL, *change;
 	char c4[64], c6[64];
 	int r = 0;
 
@@ -530,14 +556,7 @@ static int n_addr(struct jz_kernel *k, const char *v4, int p4, const char *v6, i
 		r |= set_one_addr(n, c4, n->cur4, sizeof(n->cur4));
 	if (v6[0])
 		r |= set_one_addr(n, c6, n->cur6, sizeof(n->cur6));
-	if (rtnl_link_get_kernel(n->rt, (int)n->ifindex, NULL, &link) == 0) {
-		change = rtnl_link_alloc();
-		rtnl_link_set_flags(change, IFF_UP);
-		if (rtnl_link_change(n->rt, link, change, 0))
-			jz_err("rtnetlink: cannot bring %s up", n->ifname);
-		rtnl_link_put(change);
-		rtnl_link_put(link);
-	}
+	link_up(n);
 	return r;
 }
 
