@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The client's reading of jazz.ko's counters (kernel/kernel_nl.c): any
  * bytes as DEV_GET replies and PEER_GET dump parts, parsed into a
- * jz_kstats of at most 4 peers, then rendered on the metrics page. The
- * parser must keep its bounds whatever the kernel (or a bug) sends. */
+ * jz_kstats of at most 4 peers, then rendered on the metrics page; the
+ * same bytes as one key-rotate-ntf. The parsers must keep their bounds
+ * whatever the kernel (or a bug) sends. */
 #include <assert.h>
+#include <libmnl/libmnl.h>
+
+#include <jazz.h>
 
 #include "kernel/kernel_int.h"
 #include "metrics/metrics.h"
@@ -17,6 +21,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *page;
 
 	fuzz_quiet();
+	if (size >= sizeof(struct nlmsghdr)) {
+		/* one message, its length inside the input (as mnl_cb_run
+		 * hands it over after msgs_sane) */
+		uint8_t *copy = malloc(size);
+		struct nlmsghdr *nlh = (struct nlmsghdr *)copy;
+		struct jz_krotate r;
+
+		memcpy(copy, data, size);
+		if (nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= size &&
+		    !jz_knl_parse_rotate(nlh, 7, &r))
+			assert(r.peer_id && (r.slot == JAZZ_KEY_SLOT_PRIMARY ||
+					     r.slot == JAZZ_KEY_SLOT_SECONDARY));
+		free(copy);
+	}
 	memset(peers, 0, sizeof(peers));
 	jz_knl_parse_stats(data, size, &st);
 	assert(st.n_peers <= st.max_peers && st.n_peers <= st.peers_total);

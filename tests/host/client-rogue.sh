@@ -76,7 +76,8 @@ check "welcome with a foreign IPv6 address: refusal logged" \
 PEERS="[$(welcome 10.77.0.7 fd77:6a61:7a7a::7),
 {\"type\":\"peers\",\"peers\":[$(peer 2 10.77.0.2 fd77:6a61:7a7a::2),$(peer 3 8.8.8.8 fd77:6a61:7a7a::3),
 $(peer 4 10.77.0.4 2001:db8::4),$(peer 5 0.0.0.0/0 fd77:6a61:7a7a::5),$(peer 7 10.77.0.8 fd77:6a61:7a7a::8),
-$(peer 6 10.77.0.6 fd77:6a61:7a7a::6 not-an-ip)],\"users\":[]},
+$(peer 6 10.77.0.6 fd77:6a61:7a7a::6 not-an-ip),$(peer 11 10.77.0.11 fd77:6a61:7a7a::b | sed 's/"port":51820/"port":0/'),
+$(peer 12 10.77.0.12 fd77:6a61:7a7a::c | sed 's/"port":51820/"port":65536/')],\"users\":[]},
 $(key_msg 2),$(key_msg 3),$(key_msg 5),{\"type\":\"_read\"},{\"type\":\"_read\"},
 {\"type\":\"peers_delta\",\"set\":[$(peer 9 8.8.4.4 fd77:6a61:7a7a::9),$(peer 10 10.77.0.10 fd77:6a61:7a7a::a)],\"del\":[]},
 {\"type\":\"_sleep\",\"ms\":300}]"
@@ -94,6 +95,9 @@ check "allowed-ips 0.0.0.0/0: peer not installed" hasnt peers.kernel "^peer-new 
 check "allowed-ips 0.0.0.0/0: refusal logged" has peers.log "peer 5 (p5): allowed-ips 0.0.0.0/0 is not an IPv4 address"
 check "a peer claiming this device's own id: not installed" hasnt peers.kernel "^peer-new id=7 "
 check "an endpoint that is not an address: peer not installed" hasnt peers.kernel "^peer-new id=6 "
+check "endpoint port 0 (the peer announced none): installed, without an endpoint" \
+	has peers.kernel "^peer-new id=11 .*allowed=10.77.0.11/32,.* endpoint=-:0$"
+check "endpoint port 65536: peer not installed" hasnt peers.kernel "^peer-new id=12 "
 check "no key for a refused peer" hasnt peers.kernel "^key-new peer=3 \|^key-new peer=5 "
 check "peers_delta: the foreign peer is refused" hasnt peers.kernel "^peer-new id=9 "
 check "peers_delta: the good peer is installed" has peers.kernel "^peer-new id=10 "

@@ -660,6 +660,7 @@ struct jz_client *jz_client_new(struct jz_daemon *d, char *err, size_t errlen)
 	c->k = jz_kernel_new(d->base, &d->cfg, on_kconn, c, err, errlen);
 	if (!c->k)
 		goto fail;
+	c->k->on_rotate = client_pair_rotate;
 	c->retry_ev = evtimer_new(d->base, do_connect, c);
 	c->ping_ev = evtimer_new(d->base, on_ping, c);
 	c->carry_ev = evtimer_new(d->base, client_on_carry_over, c);

@@ -45,8 +45,10 @@ struct pair {
 	bool await_on;
 	double await_at;
 	uint64_t last_ts;	/* responder: newest message 1 taken */
-	double keyed_at;	/* initiator: last handshake finished */
-	unsigned int fails;	/* initiator: handshakes given up in a row */
+	double keyed_at;	/* last key agreed (either end started it) */
+	unsigned int fails;	/* handshakes this end gave up in a row */
+	bool rotate_due;	/* the kernel asked for a new key (packet count) */
+	double rotate_at;	/* when it asked */
 };
 
 /*
@@ -87,6 +89,8 @@ struct jz_client {
 	uint8_t idpub[32];
 	uint64_t last_ts;	/* the newest timestamp put in a message 1 */
 	struct event *pair_ev;	/* handshakes due, once a second */
+	unsigned int rotate_unknown;	/* key-rotate for no usable peer */
+	unsigned int rotate_stale;	/* ... for a key no longer sent with */
 };
 
 static inline struct jz_config *cfg(struct jz_client *c)
@@ -117,5 +121,6 @@ void client_pair_forget(struct kpeer_state *ks);
 void client_on_pair(struct jz_client *c, json_t *m);
 void client_on_pair_refused(struct jz_client *c, json_t *m);
 void client_on_pair_start(struct jz_client *c, json_t *m);
+void client_pair_rotate(void *arg, const struct jz_krotate *r);
 
 #endif

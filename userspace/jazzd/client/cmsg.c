@@ -136,11 +136,14 @@ static void peer_parse(json_t *e, struct jz_cm_peer *p)
 		snprintf(p->bad, sizeof(p->bad), "vip4/vip6 malformed");
 	else if (ep && (!json_is_object(ep) ||
 			jz_msg_get_str(ep, "ip", p->ep_ip, sizeof(p->ep_ip), true) ||
-			jz_msg_get_int(ep, "port", 1, 65535, 0, &port) || !port ||
+			jz_msg_get_int(ep, "port", 0, 65535, -1, &port) || port < 0 ||
 			(!is_ip(AF_INET, p->ep_ip) && !is_ip(AF_INET6, p->ep_ip))))
 		snprintf(p->bad, sizeof(p->bad), "endpoint is not an address and port");
-	else if (ep)
+	else if (ep && port)
 		p->ep_port = (uint16_t)port;
+	else if (ep)	/* port 0: the peer announced none; no endpoint until
+			 * its first authenticated packet tells the kernel */
+		p->ep_ip[0] = 0;
 	if (!p->bad[0] && json_object_get(e, "pubkey") && get_pub(e, p->pub))
 		snprintf(p->bad, sizeof(p->bad), "pubkey is not 32 bytes of base64");
 	else if (!p->bad[0])

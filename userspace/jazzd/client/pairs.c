@@ -4,10 +4,13 @@
  * through the pair handshake (client/noise.c) whose three messages the
  * server relays unread ("pair"). The device with the lower id initiates,
  * as soon as both see each other, and again every [client]
- * rekey_interval; the agreed keys go into the kernel's slots as the
- * server's did (new key in the secondary slot, then key-swap on each end,
- * so no packet is lost). Must not trust the server with anything but
- * delivery: every message is authenticated by the two identity keys.
+ * rekey_interval; either device initiates when its kernel says a key nears
+ * its packet limit (key-rotate). Crossed handshakes (both ends started)
+ * end the same way on both: the lower id's goes on, the other's is
+ * dropped. The agreed keys go into the kernel's slots as the server's did
+ * (new key in the secondary slot, then key-swap on each end, so no packet
+ * is lost). Must not trust the server with anything but delivery: every
+ * message is authenticated by the two identity keys.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,12 @@
 /* A pair_start finds a handshake this young: it was started for the same
  * link (the peer's listing arrives just before the pair_start). */
 #define PAIR_START_FRESH_S 2.0
+/* Rotation by packet count: at most one new key per pair this often (a
+ * flood of notifications costs one handshake; jazz.ko keeps 2^32 packets
+ * between its soft and hard limits), and the device with the higher id
+ * starts this many handshakes for one before it leaves it to the time. */
+#define ROTATE_MIN_S 1.0
+#define ROTATE_TRIES 3
 
 static const struct timeval second = { 1, 0 };
 
@@ -125,13 +134,15 @@ static uint64_t next_ts(struct jz_client *c)
 	return ns;
 }
 
-static void start(struct jz_client *c, struct kpeer_state *ks, double now)
+/* Sends a message 1 (a running handshake of this end is replaced):
+ * true when sent. */
+static bool start(struct jz_client *c, struct kpeer_state *ks, double now)
 {
 	struct pair *p = pair_of(ks);
 	uint8_t msg[JZ_HS_INIT_LEN], id;
 
 	if (!p)
-		return;
+		return false;
 	if (p->hs_on)
 		jz_hs_clear(&p->hs);
 	p->hs_on = false;
@@ -140,17 +151,76 @@ static void start(struct jz_client *c, struct kpeer_state *ks, double now)
 	if (ks->active_key_id >= 0 && !p->fails)
 		id = (uint8_t)(ks->active_key_id + 1);
 	else if (RAND_bytes(&id, 1) != 1)
-		return;
+		return false;
 	if (ks->active_key_id >= 0 && id == (uint8_t)ks->active_key_id)
 		id++;
 	if (jz_hs_init_write(&p->hs, c->idkey, c->idpub, ks->pub, id, next_ts(c), msg)) {
 		jz_err("peer %s: cannot start a handshake (OpenSSL)", ks->p.name);
-		return;
+		return false;
 	}
 	p->hs_on = true;
 	p->hs_at = now;
 	relay(c, ks->p.id, msg, sizeof(msg));
 	jz_debug("peer %s: handshake for key %u sent", ks->p.name, id);
+	return true;
+}
+
+/* A rotation the kernel asked for, when nothing stands in its way: no
+ * handshake of this end running, no agreed key waiting for its confirm
+ * (a new key would overwrite it in the secondary slot while the peer may
+ * already send with it), not too soon after the last key. */
+static void rotate_step(struct jz_client *c, struct kpeer_state *ks, double now)
+{
+	struct pair *p = ks->pair;
+
+	if (!p || !p->rotate_due || p->hs_on || p->await_on || c->state != C_ONLINE ||
+	    now - p->keyed_at < ROTATE_MIN_S)
+		return;
+	if (start(c, ks, now))
+		jz_info("peer %s: handshake for key %u started (rotation by packet count)",
+			ks->p.name, p->hs.key_id);
+}
+
+/* A key-rotate not acted on: logged the first time and every 1000th
+ * (per reason), so a flood cannot fill the log. */
+static void rotate_ignored(unsigned int *n, uint32_t peer, const char *why)
+{
+	if ((*n)++ % 1000 == 0)
+		jz_warn("key-rotate for peer %u: %s: ignored (%u so far)", peer, why, *n);
+}
+
+/* key-rotate from the kernel (kernel/kernel.h: checked there). Acted on
+ * only for an installed peer, for the key it sends with, once per key. */
+void client_pair_rotate(void *arg, const struct jz_krotate *r)
+{
+	struct jz_client *c = arg;
+	struct kpeer_state *ks;
+	struct pair *p;
+
+	if (c->server_keys) {
+		rotate_ignored(&c->rotate_unknown, r->peer_id, "the server rotates keys here");
+		return;
+	}
+	ks = client_kp_find(c, r->peer_id);
+	if (!ks || !ks->present || !ks->has_pub || !ks->has_key) {
+		rotate_ignored(&c->rotate_unknown, r->peer_id,
+			       "not an installed peer with a key");
+		return;
+	}
+	if (r->slot != JAZZ_KEY_SLOT_PRIMARY || r->key_id != ks->active_key_id) {
+		rotate_ignored(&c->rotate_stale, r->peer_id,
+			       "not for the key it sends with (rotated already?)");
+		return;
+	}
+	p = pair_of(ks);
+	if (!p || p->rotate_due)
+		return;		/* asked already: one rotation per key */
+	p->rotate_due = true;
+	p->rotate_at = jz_now();
+	p->fails = 0;
+	jz_info("peer %s: key %u sent %llu packets, near its limit: a new key is due",
+		ks->p.name, r->key_id, (unsigned long long)r->tx_counter);
+	rotate_step(c, ks, p->rotate_at);
 }
 
 /* A peer (re)listed: its identity key kept; a changed key ends what was
@@ -184,9 +254,10 @@ static void on_init(struct jz_client *c, struct kpeer_state *ks, const struct jz
 
 	if (!p)
 		return;
-	if (initiates(c, ks)) {
-		jz_warn("peer %s: sent a handshake start, but this device starts them "
-			"for the pair: refused", ks->p.name);
+	/* crossed with ours: the lower id's handshake goes on at both ends */
+	if (p->hs_on && initiates(c, ks)) {
+		jz_info("peer %s: crossed handshakes: this device's (the lower id) goes on, "
+			"the peer's is dropped", ks->p.name);
 		return;
 	}
 	if (jz_hs_respond(c->idkey, c->idpub, ks->pub, m, &ts, out, &k)) {
@@ -205,6 +276,12 @@ static void on_init(struct jz_client *c, struct kpeer_state *ks, const struct jz
 		goto out;
 	}
 	p->last_ts = ts;
+	if (p->hs_on) {	/* only now: a forged message 1 must not end ours */
+		jz_info("peer %s: crossed handshakes: the peer's (the lower id) goes on, "
+			"this device's is dropped", ks->p.name);
+		jz_hs_clear(&p->hs);
+		p->hs_on = false;
+	}
 	if (p->await_on)
 		OPENSSL_cleanse(&p->await, sizeof(p->await));
 	p->await_on = false;
@@ -251,6 +328,7 @@ static void on_resp(struct jz_client *c, struct kpeer_state *ks, const struct jz
 			relay(c, ks->p.id, out, sizeof(out));
 		p->keyed_at = jz_now();
 		p->fails = 0;
+		p->rotate_due = false;
 	}
 	OPENSSL_cleanse(&k, sizeof(k));
 }
@@ -270,8 +348,12 @@ static void on_confirm(struct jz_client *c, struct kpeer_state *ks, const struct
 	}
 	OPENSSL_cleanse(&p->await, sizeof(p->await));
 	p->await_on = false;
-	if (ks->pending_key_id == m->key_id)
+	if (ks->pending_key_id == m->key_id) {
 		swap(c, ks);
+		p->keyed_at = jz_now();
+		p->rotate_due = false;
+		p->fails = 0;
+	}
 }
 
 void client_on_pair(struct jz_client *c, json_t *m)
@@ -354,7 +436,8 @@ void client_on_pair_start(struct jz_client *c, json_t *m)
 	start(c, ks, jz_now());
 }
 
-/* Once a second: handshakes due (first key, retry, rotation by time). */
+/* Once a second: handshakes due (first key, retry, rotation by time and
+ * by packet count). */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_client *c = arg;
@@ -366,23 +449,39 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 		if (!ks->present || !ks->has_pub || ks->carried)
 			continue;
-		if (!initiates(c, ks)) {
-			if (p && p->await_on && now - p->await_at >= CONFIRM_WAIT_S) {
-				jz_warn("peer %s: no confirm for key %u: left unused",
-					ks->p.name, p->await.key_id);
-				OPENSSL_cleanse(&p->await, sizeof(p->await));
-				p->await_on = false;
-			}
-			continue;
+		if (p && p->await_on && now - p->await_at >= CONFIRM_WAIT_S) {
+			jz_warn("peer %s: no confirm for key %u: left unused",
+				ks->p.name, p->await.key_id);
+			OPENSSL_cleanse(&p->await, sizeof(p->await));
+			p->await_on = false;
 		}
 		if (p && p->hs_on) {
 			if (now - p->hs_at < HS_RETRY_S)
 				continue;
 			p->fails++;
+			if (!initiates(c, ks) && p->fails >= ROTATE_TRIES) {
+				jz_warn("peer %s: no answer to %u handshakes for a new key: "
+					"given up (the peer rotates by time)", ks->p.name,
+					p->fails);
+				jz_hs_clear(&p->hs);
+				p->hs_on = p->rotate_due = false;
+				p->fails = 0;
+				continue;
+			}
 			jz_warn("peer %s: no answer to the handshake, again", ks->p.name);
-		} else if (ks->has_key && p && now - p->keyed_at < every) {
+			start(c, ks, now);
 			continue;
 		}
+		if (p && p->await_on)
+			continue;	/* a key waits for its confirm: none over it */
+		if (p && p->rotate_due) {
+			rotate_step(c, ks, now);
+			continue;
+		}
+		if (!initiates(c, ks))
+			continue;
+		if (ks->has_key && p && now - p->keyed_at < every)
+			continue;
 		start(c, ks, now);
 	}
 	evtimer_add(c->pair_ev, &second);

@@ -106,10 +106,23 @@ struct jz_kernel_ops {
 
 typedef void (*jz_kconn_fn)(void *arg, const struct jz_kconn *c, bool expired);
 
+/* key-rotate-ntf: the key a peer's packets are sent with neared its
+ * packet limit (jazz.ko's tx_soft_limit); parsed and checked by the
+ * backend, so a callback only ever sees a peer id, a key id and a slot. */
+struct jz_krotate {
+	uint32_t peer_id;	/* never 0 */
+	uint8_t key_id;
+	int slot;		/* JAZZ_KEY_SLOT_PRIMARY / _SECONDARY */
+	uint64_t tx_counter;	/* packets sent with it (0 when not told) */
+};
+
+typedef void (*jz_krotate_fn)(void *arg, const struct jz_krotate *r);
+
 struct jz_kernel {
 	const struct jz_kernel_ops *ops;
 	struct event_base *base;
 	jz_kconn_fn on_conn;	/* approval request or expiry */
+	jz_krotate_fn on_rotate;	/* key-rotate; NULL: not listened to */
 	void *arg;
 };
 

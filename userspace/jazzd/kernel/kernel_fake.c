@@ -8,11 +8,14 @@
  *   expire proto=tcp src=... dst=... [cookie=N] [end=idle]
  *   traffic peer=ID [rx=PACKETS:BYTES] [tx=PACKETS:BYTES]
  *   drop [peer=ID] reason=replay [count=N]
+ *   rotate peer=ID key=KEYID [slot=primary|secondary] [counter=N]
  *
  * "traffic" and "drop" are the simulated data path: they move the device's
  * and the installed peer's counters (and "rx" the peer's last receive time)
  * the way jazz.ko counts, for the stats operation. Traffic for a peer not
  * installed counts nowhere but is logged, like the kernel's drop-no-peer.
+ * "rotate" is jazz.ko's key-rotate-ntf (a key near its packet limit),
+ * handed to the client as the netlink backend hands the real one.
  *
  * Must not talk to a real kernel.
  */
@@ -52,6 +55,7 @@ struct fake {
 	size_t len;
 	int port;
 	uint64_t next_cookie;
+	unsigned int rotate_bad;	/* malformed rotate injections */
 };
 
 #define F(k) ((struct fake *)(k))
@@ -327,6 +331,50 @@ static void inject_datapath(struct fake *f, bool drop, char *save)
 	}
 }
 
+/* rotate line (after its first word): checked like the netlink backend
+ * checks the kernel's message; a malformed one is logged and dropped */
+static void inject_rotate(struct fake *f, char *save)
+{
+	struct jz_krotate r = { .slot = JAZZ_KEY_SLOT_PRIMARY };
+	uint64_t peer = 0, key = 256, counter = 0;
+	int bad = 0;
+	char *tok;
+
+	while ((tok = strtok_r(NULL, " \t", &save))) {
+		char *v = strchr(tok, '=');
+
+		if (!v) {
+			bad = 1;
+			break;
+		}
+		*v++ = 0;
+		if (!strcmp(tok, "peer"))
+			bad |= parse_u64(v, &peer) || !peer || peer > UINT32_MAX;
+		else if (!strcmp(tok, "key"))
+			bad |= parse_u64(v, &key) || key > 255;
+		else if (!strcmp(tok, "counter"))
+			bad |= parse_u64(v, &counter);
+		else if (!strcmp(tok, "slot") && !strcmp(v, "secondary"))
+			r.slot = JAZZ_KEY_SLOT_SECONDARY;
+		else if (strcmp(tok, "slot") || strcmp(v, "primary"))
+			bad = 1;
+	}
+	if (bad || !peer || key > 255) {
+		if (f->rotate_bad++ % 1000 == 0)
+			jz_warn("fake kernel: malformed rotate injection (%u so far)",
+				f->rotate_bad);
+		return;
+	}
+	r.peer_id = (uint32_t)peer;
+	r.key_id = (uint8_t)key;
+	r.tx_counter = counter;
+	rec(&f->k, "injected-rotate peer=%u key-id=%u slot=%s counter=%llu", r.peer_id,
+	    r.key_id, r.slot == JAZZ_KEY_SLOT_PRIMARY ? "primary" : "secondary",
+	    (unsigned long long)counter);
+	if (f->k.on_rotate)
+		f->k.on_rotate(f->k.arg, &r);
+}
+
 static void inject_line(struct fake *f, char *line)
 {
 	struct jz_kconn c = { .direction = JAZZ_DIRECTION_EGRESS, .proto = 6 };
@@ -338,6 +386,10 @@ static void inject_line(struct fake *f, char *line)
 		return;
 	if (!strcmp(tok, "traffic") || !strcmp(tok, "drop")) {
 		inject_datapath(f, !strcmp(tok, "drop"), save);
+		return;
+	}
+	if (!strcmp(tok, "rotate")) {
+		inject_rotate(f, save);
 		return;
 	}
 	if (!strcmp(tok, "request"))

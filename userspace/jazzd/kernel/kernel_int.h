@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Inside kernel/: the netlink backend's reply parsers, exposed for the
- * libFuzzer harness (tests/fuzz/fuzz_kstats.c); nothing else calls them.
+ * Inside kernel/: the netlink backend's reply and notification parsers,
+ * exposed for the libFuzzer harness (tests/fuzz/fuzz_kstats.c); nothing
+ * else calls them.
  */
 #ifndef JAZZD_KERNEL_INT_H
 #define JAZZD_KERNEL_INT_H
@@ -15,6 +16,10 @@
  * sends them; fills st->dev and st->peers (st->peers/max_peers set by the
  * caller, counts zeroed here). Returns mnl_cb_run's result. */
 int jz_knl_parse_stats(const void *buf, size_t len, struct jz_kstats *st);
+/* One key-rotate-ntf message (nlh->nlmsg_len checked by the caller to lie
+ * in its buffer): 0 and *r filled; -2 another device's; -1 malformed. */
+struct nlmsghdr;
+int jz_knl_parse_rotate(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_krotate *r);
 #pragma GCC visibility pop
 
 #endif

@@ -2,9 +2,10 @@
 /*
  * The real kernel backend: the jazz generic netlink family (libmnl) for
  * peers, keys and verdicts, the "approvals" multicast group for requests,
- * and rtnetlink (libnl-route-3) for the device's addresses. Requests are
- * synchronous (the kernel answers at once); notifications arrive on a
- * second socket watched by the event loop.
+ * key-rotate notifications from the "notify" group, and rtnetlink
+ * (libnl-route-3) for the device's addresses. Requests are synchronous
+ * (the kernel answers at once); notifications arrive on a second socket
+ * watched by the event loop.
  *
  * Must not decide policy (verdicts come from the server).
  */
@@ -34,6 +35,8 @@ struct knl {
 	uint16_t family;
 	uint32_t approvals_grp;
 	struct mnl_socket *req, *mc;
+	bool from_kernel;	/* the message being read came from the kernel */
+	unsigned int rotate_refused;	/* key-rotate messages refused (logged sparsely) */
 	uint32_t portid;
 	unsigned int seq;
 	struct event *ev;
@@ -117,7 +120,7 @@ static struct nlmsghdr *jazz_msg(struct knl *n, uint8_t cmd)
 
 struct famq {
 	uint16_t id;
-	uint32_t grp;
+	uint32_t grp, notify_grp;
 };
 
 static int grp_cb(const struct nlattr *a, void *data)
@@ -135,6 +138,8 @@ static int grp_cb(const struct nlattr *a, void *data)
 	}
 	if (name && !strcmp(name, JAZZ_MCGRP_APPROVALS))
 		q->grp = id;
+	else if (name && !strcmp(name, JAZZ_MCGRP_NOTIFY))
+		q->notify_grp = id;
 	return MNL_CB_OK;
 }
 
@@ -333,14 +338,24 @@ static int port_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static void link_up(struct knl *n);
+
+/* The port the device's UDP socket is bound to. jazz.ko opens that socket
+ * when the link goes up, and a device made without a port gets a random
+ * one then: read before, it is 0, and the peers would be told no port. */
 static int n_port(struct jz_kernel *k)
 {
 	struct knl *n = K(k);
-	struct nlmsghdr *nlh = jazz_msg(n, JAZZ_CMD_DEV_GET);
+	struct nlmsghdr *nlh;
 	int port = 0;
 
+	link_up(n);
+	nlh = jazz_msg(n, JAZZ_CMD_DEV_GET);
 	if (transact(n, nlh, port_cb, &port))
 		return 0;
+	if (!port)
+		jz_warn("kernel: %s has no listen port (is it down?): peers get no endpoint "
+			"for this device until it sends to them", n->ifname);
 	return port;
 }
 
@@ -517,10 +532,26 @@ static int set_one_addr(struct knl *n, const char *cidr, char *cur, size_t curle
 	return 0;
 }
 
+/* Sets the device up (a no-op when it is). */
+static void link_up(struct knl *n)
+{
+	struct rtnl_link *link = NULL, *change;
+
+	if (rtnl_link_get_kernel(n->rt, (int)n->ifindex, NULL, &link))
+		return;
+	if (!(rtnl_link_get_flags(link) & IFF_UP)) {
+		change = rtnl_link_alloc();
+		rtnl_link_set_flags(change, IFF_UP);
+		if (rtnl_link_change(n->rt, link, change, 0))
+			jz_err("rtnetlink: cannot bring %s up", n->ifname);
+		rtnl_link_put(change);
+	}
+	rtnl_link_put(link);
+}
+
 static int n_addr(struct jz_kernel *k, const char *v4, int p4, const char *v6, int p6)
 {
 	struct knl *n = K(k);
-	struct rtnl_link *link = NULL, *change;
 	char c4[64], c6[64];
 	int r = 0;
 
@@ -530,14 +561,7 @@ static int n_addr(struct jz_kernel *k, const char *v4, int p4, const char *v6, i
 		r |= set_one_addr(n, c4, n->cur4, sizeof(n->cur4));
 	if (v6[0])
 		r |= set_one_addr(n, c6, n->cur6, sizeof(n->cur6));
-	if (rtnl_link_get_kernel(n->rt, (int)n->ifindex, NULL, &link) == 0) {
-		change = rtnl_link_alloc();
-		rtnl_link_set_flags(change, IFF_UP);
-		if (rtnl_link_change(n->rt, link, change, 0))
-			jz_err("rtnetlink: cannot bring %s up", n->ifname);
-		rtnl_link_put(change);
-		rtnl_link_put(link);
-	}
+	link_up(n);
 	return r;
 }
 
@@ -582,6 +606,89 @@ static void probe_reply(struct knl *n, const struct nlattr *probe)
 			strerror(-r));
 }
 
+/*
+ * key-rotate-ntf into a jz_krotate, every attribute checked: 0; -2 when it
+ * is another device's (ifindex); -1 when an attribute has the wrong type or
+ * it lacks the ifindex, a peer id, a key id or a valid slot.
+ */
+int jz_knl_parse_rotate(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_krotate *r)
+{
+	const struct nlattr *a, *k;
+	bool have_if = false, have_key = false, have_slot = false;
+	uint32_t slot = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct genlmsghdr))
+		return -1;
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		switch (mnl_attr_get_type(a)) {
+		case JAZZ_A_IFINDEX:
+			if (mnl_attr_validate(a, MNL_TYPE_U32))
+				return -1;
+			if (mnl_attr_get_u32(a) != ifindex)
+				return -2;
+			have_if = true;
+			break;
+		case JAZZ_A_KEY:
+			if (mnl_attr_validate(a, MNL_TYPE_NESTED))
+				return -1;
+			mnl_attr_for_each_nested(k, a) {
+				switch (mnl_attr_get_type(k)) {
+				case JAZZ_A_KEYCONF_PEER_ID:
+					if (mnl_attr_validate(k, MNL_TYPE_U32))
+						return -1;
+					r->peer_id = mnl_attr_get_u32(k);
+					break;
+				case JAZZ_A_KEYCONF_SLOT:
+					if (mnl_attr_validate(k, MNL_TYPE_U32))
+						return -1;
+					slot = mnl_attr_get_u32(k);
+					have_slot = true;
+					break;
+				case JAZZ_A_KEYCONF_KEY_ID:
+					if (mnl_attr_validate(k, MNL_TYPE_U8))
+						return -1;
+					r->key_id = mnl_attr_get_u8(k);
+					have_key = true;
+					break;
+				case JAZZ_A_KEYCONF_TX_COUNTER:
+					if (mnl_attr_validate(k, MNL_TYPE_U64))
+						return -1;
+					r->tx_counter = mnl_attr_get_u64(k);
+					break;
+				}
+			}
+			break;
+		}
+	}
+	if (!have_if || !have_key || !have_slot || !r->peer_id ||
+	    (slot != JAZZ_KEY_SLOT_PRIMARY && slot != JAZZ_KEY_SLOT_SECONDARY))
+		return -1;
+	r->slot = (int)slot;
+	return 0;
+}
+
+/* Only the kernel sends key-rotate (any local process could write to our
+ * port id); a refused one is logged the first time and then every 1000th,
+ * so a flood cannot fill the log. */
+static void on_rotate_msg(struct knl *n, const struct nlmsghdr *nlh)
+{
+	struct jz_krotate r;
+	int rc = n->from_kernel ? jz_knl_parse_rotate(nlh, n->ifindex, &r) : -1;
+
+	if (rc == -2)
+		return;		/* another jazz device's */
+	if (rc) {
+		if (n->rotate_refused++ % 1000 == 0)
+			jz_warn("netlink: key-rotate %s: ignored (%u so far)",
+				n->from_kernel ? "malformed" : "not from the kernel",
+				n->rotate_refused);
+		return;
+	}
+	if (n->k.on_rotate)
+		n->k.on_rotate(n->k.arg, &r);
+}
+
 static int ntf_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct knl *n = data;
@@ -592,8 +699,14 @@ static int ntf_cb(const struct nlmsghdr *nlh, void *data)
 	bool have_conn = false;
 
 	if (nlh->nlmsg_type != n->family ||
-	    (g->cmd != JAZZ_CMD_CONN_REQUEST_NTF && g->cmd != JAZZ_CMD_CONN_EXPIRE_NTF &&
-	     g->cmd != JAZZ_CMD_APPROVER_PROBE_NTF))
+	    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*g))
+		return MNL_CB_OK;
+	if (g->cmd == JAZZ_CMD_KEY_ROTATE_NTF) {
+		on_rotate_msg(n, nlh);
+		return MNL_CB_OK;
+	}
+	if (g->cmd != JAZZ_CMD_CONN_REQUEST_NTF && g->cmd != JAZZ_CMD_CONN_EXPIRE_NTF &&
+	    g->cmd != JAZZ_CMD_APPROVER_PROBE_NTF)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*g)) {
 		if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX)
@@ -635,14 +748,21 @@ static void on_mc(evutil_socket_t fd, short what, void *arg)
 {
 	struct knl *n = arg;
 	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct sockaddr_nl from;
+	socklen_t flen = sizeof(from);
 	ssize_t len;
 
-	while ((len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+	while ((len = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
+			       (struct sockaddr *)&from, &flen)) > 0) {
+		n->from_kernel = flen >= sizeof(from) && from.nl_pid == 0;
 		if (msgs_sane(buf, len))
 			mnl_cb_run(buf, len, 0, 0, ntf_cb, n);
+		flen = sizeof(from);
+	}
 	if (len < 0 && errno == ENOBUFS)
-		jz_warn("netlink: approval requests lost (receive buffer overrun); "
-			"the kernel repeats pending requests every second");
+		jz_warn("netlink: approval requests or key-rotate notifications lost "
+			"(receive buffer overrun); the kernel repeats pending requests "
+			"every second, and keys rotate by time anyway");
 }
 
 /*
@@ -700,7 +820,7 @@ struct jz_kernel *jz_kernel_nl_new(struct event_base *base, const struct jz_conf
 	struct knl *n = calloc(1, sizeof(*n));
 	struct famq q = { 0 };
 	struct nlmsghdr *nlh;
-	int grp;
+	int grp, ngrp;
 
 	n->k.ops = &nl_ops;
 	n->k.base = base;
@@ -735,6 +855,12 @@ struct jz_kernel *jz_kernel_nl_new(struct event_base *base, const struct jz_conf
 			 strerror(errno));
 		goto fail;
 	}
+	/* key-rotate-ntf (device keys rekey by packet count); without it
+	 * keys still rotate by time */
+	ngrp = (int)q.notify_grp;
+	if (!ngrp || mnl_socket_setsockopt(n->mc, NETLINK_ADD_MEMBERSHIP, &ngrp, sizeof(ngrp)))
+		jz_warn("netlink: cannot join the %s group (%s): no rotation by packet count",
+			JAZZ_MCGRP_NOTIFY, ngrp ? strerror(errno) : "no such group");
 	mc_socket_tune(n);
 	n->rt = nl_socket_alloc();
 	if (nl_connect(n->rt, NETLINK_ROUTE)) {
