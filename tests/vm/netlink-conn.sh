@@ -34,8 +34,10 @@ K2=4444444444444444444444444444444444444444444444444444444444444444
 for n in 1 2; do
 	o=$((3 - n))
 	check "jazz0 in n$n" ip -n "$(ns_name n$n)" link add jazz0 type jazz
+	# other-idle 600s: the icmp entry must outlive the checks before its
+	# conn-del (30 s by default; the debug kernel took longer than that).
 	check "configure n$n (conncheck on, approval-timeout 4s)" "n$n" "$JZ" set jazz0 \
-		listen-port $((51839 + n)) conncheck on approval-timeout 4s \
+		listen-port $((51839 + n)) conncheck on approval-timeout 4s other-idle 600s \
 		peer 1 remote-id 1 name "node$o" endpoint "10.97.0.$o:$((51839 + o))" allowed-ips "10.201.0.$o/32"
 	addr "n$n" jazz0 "10.201.0.$n/24"
 done
