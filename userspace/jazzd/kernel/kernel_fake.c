@@ -265,23 +265,34 @@ static int drop_reason(const char *v)
 	return -1;
 }
 
+/*
+ * The next "name=value" word of an injection line: 1 with *name and *value
+ * set, 0 at the end of the line, -1 for a word without '='.
+ */
+static int next_field(char **save, char **name, char **value)
+{
+	char *tok = strtok_r(NULL, " \t", save);
+
+	if (!tok)
+		return 0;
+	*value = strchr(tok, '=');
+	if (!*value)
+		return -1;
+	*(*value)++ = 0;
+	*name = tok;
+	return 1;
+}
+
 /* traffic/drop lines (after their first word): the simulated data path */
 static void inject_datapath(struct fake *f, bool drop, char *save)
 {
 	uint64_t rxp = 0, rxb = 0, txp = 0, txb = 0, count = 1, peer = 0;
-	int reason = -1, bad = 0;
+	int reason = -1, bad = 0, more;
 	struct timespec now;
 	struct fpeer *fp;
-	char *tok;
+	char *tok, *v;
 
-	while ((tok = strtok_r(NULL, " \t", &save))) {
-		char *v = strchr(tok, '=');
-
-		if (!v) {
-			bad = 1;
-			break;
-		}
-		*v++ = 0;
+	while ((more = next_field(&save, &tok, &v)) > 0) {
 		if (!strcmp(tok, "peer"))
 			bad |= parse_u64(v, &peer) || peer > UINT32_MAX;
 		else if (!strcmp(tok, "rx") && !drop)
@@ -295,6 +306,7 @@ static void inject_datapath(struct fake *f, bool drop, char *save)
 		else
 			bad = 1;
 	}
+	bad |= more < 0;
 	if (bad || (drop && reason < 0) || (!drop && !peer)) {
 		jz_warn("fake kernel: malformed %s injection", drop ? "drop" : "traffic");
 		return;
@@ -337,17 +349,10 @@ static void inject_rotate(struct fake *f, char *save)
 {
 	struct jz_krotate r = { .slot = JAZZ_KEY_SLOT_PRIMARY };
 	uint64_t peer = 0, key = 256, counter = 0;
-	int bad = 0;
-	char *tok;
+	int bad = 0, more;
+	char *tok, *v;
 
-	while ((tok = strtok_r(NULL, " \t", &save))) {
-		char *v = strchr(tok, '=');
-
-		if (!v) {
-			bad = 1;
-			break;
-		}
-		*v++ = 0;
+	while ((more = next_field(&save, &tok, &v)) > 0) {
 		if (!strcmp(tok, "peer"))
 			bad |= parse_u64(v, &peer) || !peer || peer > UINT32_MAX;
 		else if (!strcmp(tok, "key"))
@@ -359,6 +364,7 @@ static void inject_rotate(struct fake *f, char *save)
 		else if (strcmp(tok, "slot") || strcmp(v, "primary"))
 			bad = 1;
 	}
+	bad |= more < 0;
 	if (bad || !peer || key > 255) {
 		if (f->rotate_bad++ % 1000 == 0)
 			jz_warn("fake kernel: malformed rotate injection (%u so far)",
