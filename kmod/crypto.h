@@ -30,7 +30,11 @@ struct jazz_key {
 	struct kref ref;
 	struct crypto_aead *tx_tfm;
 	struct crypto_aead *rx_tfm;
-	/* Per-cpu pointers to kmalloc'ed requests, one set per direction. */
+	/*
+	 * Per-cpu pointers to kmalloc'ed requests, one set per direction,
+	 * each used by its cpu with BHs off; wiped and freed with the key
+	 * (jazz_key_free_work, after an RCU grace period).
+	 */
 	struct aead_request *__percpu *tx_req;
 	struct aead_request *__percpu *rx_req;
 	u8 tx_salt[4];
