@@ -2,7 +2,7 @@
 /* The client's reading of jazz.ko's counters (kernel/kernel_nl.c): any
  * bytes as DEV_GET replies and PEER_GET dump parts, parsed into a
  * jz_kstats of at most 4 peers, then rendered on the metrics page; the
- * same bytes as one key-rotate-ntf. The parsers must keep their bounds
+ * same bytes as one key-rotate-ntf and as one conn-request/-expire-ntf. The parsers must keep their bounds
  * whatever the kernel (or a bug) sends. */
 #include <assert.h>
 #include <libmnl/libmnl.h>
@@ -27,12 +27,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *copy = malloc(size);
 		struct nlmsghdr *nlh = (struct nlmsghdr *)copy;
 		struct jz_krotate r;
+		struct jz_kconn c;
 
 		memcpy(copy, data, size);
 		if (nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= size &&
 		    !jz_knl_parse_rotate(nlh, 7, &r))
 			assert(r.peer_id && (r.slot == JAZZ_KEY_SLOT_PRIMARY ||
 					     r.slot == JAZZ_KEY_SLOT_SECONDARY));
+		if (nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= size &&
+		    !jz_knl_parse_conn(nlh, 7, &c))
+			assert(c.peer_id && memchr(c.src, 0, sizeof(c.src)) &&
+			       memchr(c.dst, 0, sizeof(c.dst)) &&
+			       (c.direction == JAZZ_DIRECTION_EGRESS ||
+				c.direction == JAZZ_DIRECTION_INGRESS));
 		free(copy);
 	}
 	memset(peers, 0, sizeof(peers));

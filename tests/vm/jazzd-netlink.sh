@@ -135,9 +135,12 @@ fam=$(sed -n 's/.*family jazz id \([0-9]*\),.*/\1/p' "$T/alice-pc.log" | tail -n
 kr=$(kid_real primary)
 echo "# jazzd's notification socket: port ${mcport:-?}, family ${fam:-?}, key in use ${kr:-?}"
 nrot=$(count "$T/alice-pc.log" "near its limit")
-/usr/bin/python3 - "$TOP/netlink/jazz.h" "${mcport:-0}" "${fam:-0}" "$(cat /sys/class/net/jazz0/ifindex)" "${kr:-0}" <<'PYFORGE'
+forge() { # forge MODE: 50 well-formed MODE (rotate, conn) messages to that port
+	/usr/bin/python3 - "$1" "$TOP/netlink/jazz.h" "${mcport:-0}" "${fam:-0}" \
+		"$(cat /sys/class/net/jazz0/ifindex)" "${kr:-0}" <<'PYFORGE'
 import re, socket, struct, sys
-hdr, port, fam, ifindex, kid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+mode, hdr = sys.argv[1], sys.argv[2]
+port, fam, ifindex, kid = (int(x) for x in sys.argv[3:7])
 val = {}
 for body in re.findall(r"enum(?: \w+)? \{(.*?)\};", open(hdr).read(), re.S):
     n = 0
@@ -148,16 +151,30 @@ for body in re.findall(r"enum(?: \w+)? \{(.*?)\};", open(hdr).read(), re.S):
 def attr(t, payload):
     a = struct.pack("=HH", 4 + len(payload), t) + payload
     return a + b"\0" * (-len(a) % 4)
-key = attr(val["JAZZ_A_KEYCONF_PEER_ID"], struct.pack("=I", 2)) + \
-      attr(val["JAZZ_A_KEYCONF_SLOT"], struct.pack("=I", val["JAZZ_KEY_SLOT_PRIMARY"])) + \
-      attr(val["JAZZ_A_KEYCONF_KEY_ID"], struct.pack("=B", kid))
-body = struct.pack("=BBH", val["JAZZ_CMD_KEY_ROTATE_NTF"], 1, 0) + \
-       attr(val["JAZZ_A_IFINDEX"], struct.pack("=I", ifindex)) + attr(val["JAZZ_A_KEY"] | 0x8000, key)
+if mode == "rotate":
+    cmd, nest = "JAZZ_CMD_KEY_ROTATE_NTF", "JAZZ_A_KEY"
+    inner = attr(val["JAZZ_A_KEYCONF_PEER_ID"], struct.pack("=I", 2)) + \
+        attr(val["JAZZ_A_KEYCONF_SLOT"], struct.pack("=I", val["JAZZ_KEY_SLOT_PRIMARY"])) + \
+        attr(val["JAZZ_A_KEYCONF_KEY_ID"], struct.pack("=B", kid))
+else:  # a new UDP connection alice -> bob, port 4444, as jazz.ko would ask
+    cmd, nest = "JAZZ_CMD_CONN_REQUEST_NTF", "JAZZ_A_CONN"
+    inner = attr(val["JAZZ_A_CONN_COOKIE"], struct.pack("=Q", 4444)) + \
+        attr(val["JAZZ_A_CONN_PEER_ID"], struct.pack("=I", 2)) + \
+        attr(val["JAZZ_A_CONN_DIRECTION"], struct.pack("=B", val["JAZZ_DIRECTION_EGRESS"])) + \
+        attr(val["JAZZ_A_CONN_PROTO"], struct.pack("=B", 17)) + \
+        attr(val["JAZZ_A_CONN_SRC_ADDR"], socket.inet_aton("10.77.0.2")) + \
+        attr(val["JAZZ_A_CONN_SRC_PORT"], struct.pack("!H", 40000)) + \
+        attr(val["JAZZ_A_CONN_DST_ADDR"], socket.inet_aton("10.77.0.3")) + \
+        attr(val["JAZZ_A_CONN_DST_PORT"], struct.pack("!H", 4444))
+body = struct.pack("=BBH", val[cmd], 1, 0) + \
+       attr(val["JAZZ_A_IFINDEX"], struct.pack("=I", ifindex)) + attr(val[nest] | 0x8000, inner)
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16)  # NETLINK_GENERIC
 s.bind((0, 0))
 for i in range(50):
     s.sendto(struct.pack("=IHHII", 16 + len(body), fam, 0, i, 0) + body, (port & 0xffffffff, 0))
 PYFORGE
+}
+forge rotate
 check "forged key-rotate (sent by a process, not the kernel) is refused and logged" \
 	wait_for "$T/alice-pc.log" "netlink: key-rotate not from the kernel: ignored" 5
 sleep 1.5
@@ -165,6 +182,17 @@ check "... and nothing rotates: key $kr still in use, no new rotation" bash -c "
 	[ '$(kid_real primary)' = '$kr' ] && [ \$(grep -c 'near its limit' '$T/alice-pc.log') = $nrot ]"
 check "the 50 forged messages took one log line" \
 	test "$(count "$T/alice-pc.log" "key-rotate not from the kernel")" = 1
+
+# The same for an approval request: a local process asking jazzd, as if
+# it were jazz.ko, to get a UDP connection to bob approved. jazzd must not
+# take it to the server (which would approve it and install verdicts).
+forge conn
+check "forged conn-request (sent by a process, not the kernel) is refused and logged" \
+	wait_for "$T/alice-pc.log" "netlink: conn-request not from the kernel: ignored" 5
+sleep 1.5
+check "... and the server never heard of it (no UDP approval)" \
+	bash -c "! grep -q 'approval: alice-pc -> bob-pc udp' '$T/server.log'"
+check "... and bob got no verdict for it" bash -c "! grep -q 'verdict .*proto=udp' '$T/bob-pc.kernel'"
 cp_stop alice-pc
 cp_stop bob-pc
 cp_done

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Inside kernel/: the netlink backend's reply and notification parsers,
- * exposed for the libFuzzer harness (tests/fuzz/fuzz_kstats.c); nothing
- * else calls them.
+ * Inside kernel/: the netlink backend's reply and notification parsers
+ * (kernel_nl.c, kernel_parse.c), for kernel_nl.c and the libFuzzer
+ * harness (tests/fuzz/fuzz_kstats.c); nothing else calls them.
  */
 #ifndef JAZZD_KERNEL_INT_H
 #define JAZZD_KERNEL_INT_H
@@ -20,6 +20,10 @@ int jz_knl_parse_stats(const void *buf, size_t len, struct jz_kstats *st);
  * in its buffer): 0 and *r filled; -2 another device's; -1 malformed. */
 struct nlmsghdr;
 int jz_knl_parse_rotate(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_krotate *r);
+/* One conn-request-ntf or conn-expire-ntf (nlh checked as above): 0 and *c
+ * filled (addresses of one family, a known direction, an end only on
+ * expiry); -2 another device's; -1 malformed. */
+int jz_knl_parse_conn(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kconn *c);
 #pragma GCC visibility pop
 
 #endif

@@ -36,7 +36,8 @@ struct knl {
 	uint32_t approvals_grp;
 	struct mnl_socket *req, *mc;
 	bool from_kernel;	/* the message being read came from the kernel */
-	unsigned int rotate_refused;	/* key-rotate messages refused (logged sparsely) */
+	/* notifications refused, by kind (each logged sparsely) */
+	unsigned int rotate_refused, conn_refused;
 	uint32_t portid;
 	unsigned int seq;
 	struct event *ev;
@@ -567,13 +568,6 @@ static int n_addr(struct jz_kernel *k, const char *v4, int p4, const char *v6, i
 
 /* ---- notifications ---- */
 
-static void addr_str(const struct nlattr *a, char *out)
-{
-	int len = mnl_attr_get_payload_len(a);
-
-	inet_ntop(len == 4 ? AF_INET : AF_INET6, mnl_attr_get_payload(a), out, JZ_IP_MAX);
-}
-
 /*
  * Answer an approver probe of our device (jazzctl probe): the health check
  * of this listener. Synchronous like every request here; ENOENT means
@@ -607,70 +601,17 @@ static void probe_reply(struct knl *n, const struct nlattr *probe)
 }
 
 /*
- * key-rotate-ntf into a jz_krotate, every attribute checked: 0; -2 when it
- * is another device's (ifindex); -1 when an attribute has the wrong type or
- * it lacks the ifindex, a peer id, a key id or a valid slot.
+ * Only the kernel sends notifications (any local process could write to our
+ * port id); a refused one is logged the first time and then every 1000th,
+ * so a flood cannot fill the log.
  */
-int jz_knl_parse_rotate(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_krotate *r)
+static void refuse(const struct knl *n, const char *what, unsigned int *count)
 {
-	const struct nlattr *a, *k;
-	bool have_if = false, have_key = false, have_slot = false;
-	uint32_t slot = 0;
-
-	memset(r, 0, sizeof(*r));
-	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct genlmsghdr))
-		return -1;
-	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
-		switch (mnl_attr_get_type(a)) {
-		case JAZZ_A_IFINDEX:
-			if (mnl_attr_validate(a, MNL_TYPE_U32))
-				return -1;
-			if (mnl_attr_get_u32(a) != ifindex)
-				return -2;
-			have_if = true;
-			break;
-		case JAZZ_A_KEY:
-			if (mnl_attr_validate(a, MNL_TYPE_NESTED))
-				return -1;
-			mnl_attr_for_each_nested(k, a) {
-				switch (mnl_attr_get_type(k)) {
-				case JAZZ_A_KEYCONF_PEER_ID:
-					if (mnl_attr_validate(k, MNL_TYPE_U32))
-						return -1;
-					r->peer_id = mnl_attr_get_u32(k);
-					break;
-				case JAZZ_A_KEYCONF_SLOT:
-					if (mnl_attr_validate(k, MNL_TYPE_U32))
-						return -1;
-					slot = mnl_attr_get_u32(k);
-					have_slot = true;
-					break;
-				case JAZZ_A_KEYCONF_KEY_ID:
-					if (mnl_attr_validate(k, MNL_TYPE_U8))
-						return -1;
-					r->key_id = mnl_attr_get_u8(k);
-					have_key = true;
-					break;
-				case JAZZ_A_KEYCONF_TX_COUNTER:
-					if (mnl_attr_validate(k, MNL_TYPE_U64))
-						return -1;
-					r->tx_counter = mnl_attr_get_u64(k);
-					break;
-				}
-			}
-			break;
-		}
-	}
-	if (!have_if || !have_key || !have_slot || !r->peer_id ||
-	    (slot != JAZZ_KEY_SLOT_PRIMARY && slot != JAZZ_KEY_SLOT_SECONDARY))
-		return -1;
-	r->slot = (int)slot;
-	return 0;
+	if ((*count)++ % 1000 == 0)
+		jz_warn("netlink: %s %s: ignored (%u so far)", what,
+			n->from_kernel ? "malformed" : "not from the kernel", *count);
 }
 
-/* Only the kernel sends key-rotate (any local process could write to our
- * port id); a refused one is logged the first time and then every 1000th,
- * so a flood cannot fill the log. */
 static void on_rotate_msg(struct knl *n, const struct nlmsghdr *nlh)
 {
 	struct jz_krotate r;
@@ -679,68 +620,67 @@ static void on_rotate_msg(struct knl *n, const struct nlmsghdr *nlh)
 	if (rc == -2)
 		return;		/* another jazz device's */
 	if (rc) {
-		if (n->rotate_refused++ % 1000 == 0)
-			jz_warn("netlink: key-rotate %s: ignored (%u so far)",
-				n->from_kernel ? "malformed" : "not from the kernel",
-				n->rotate_refused);
+		refuse(n, "key-rotate", &n->rotate_refused);
 		return;
 	}
 	if (n->k.on_rotate)
 		n->k.on_rotate(n->k.arg, &r);
 }
 
+static void on_conn_msg(struct knl *n, const struct nlmsghdr *nlh, bool expire)
+{
+	struct jz_kconn kc;
+	int rc = n->from_kernel ? jz_knl_parse_conn(nlh, n->ifindex, &kc) : -1;
+
+	if (rc == -2)
+		return;
+	if (rc) {
+		refuse(n, expire ? "conn-expire" : "conn-request", &n->conn_refused);
+		return;
+	}
+	if (n->k.on_conn)
+		n->k.on_conn(n->k.arg, &kc, expire);
+}
+
+static void on_probe_msg(struct knl *n, const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a, *probe = NULL;
+	bool mine = false;
+
+	if (!n->from_kernel)
+		return;
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX)
+			mine = !mnl_attr_validate(a, MNL_TYPE_U32) &&
+			       mnl_attr_get_u32(a) == n->ifindex;
+		else if (mnl_attr_get_type(a) == JAZZ_A_PROBE &&
+			 !mnl_attr_validate(a, MNL_TYPE_NESTED))
+			probe = a;
+	}
+	if (mine && probe)
+		probe_reply(n, probe);
+}
+
 static int ntf_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct knl *n = data;
 	const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a, *c, *probe = NULL;
-	struct jz_kconn kc = { 0 };
-	uint32_t ifindex = 0;
-	bool have_conn = false;
 
 	if (nlh->nlmsg_type != n->family ||
 	    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*g))
 		return MNL_CB_OK;
-	if (g->cmd == JAZZ_CMD_KEY_ROTATE_NTF) {
+	switch (g->cmd) {
+	case JAZZ_CMD_KEY_ROTATE_NTF:
 		on_rotate_msg(n, nlh);
-		return MNL_CB_OK;
+		break;
+	case JAZZ_CMD_CONN_REQUEST_NTF:
+	case JAZZ_CMD_CONN_EXPIRE_NTF:
+		on_conn_msg(n, nlh, g->cmd == JAZZ_CMD_CONN_EXPIRE_NTF);
+		break;
+	case JAZZ_CMD_APPROVER_PROBE_NTF:
+		on_probe_msg(n, nlh);
+		break;
 	}
-	if (g->cmd != JAZZ_CMD_CONN_REQUEST_NTF && g->cmd != JAZZ_CMD_CONN_EXPIRE_NTF &&
-	    g->cmd != JAZZ_CMD_APPROVER_PROBE_NTF)
-		return MNL_CB_OK;
-	mnl_attr_for_each(a, nlh, sizeof(*g)) {
-		if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX)
-			ifindex = mnl_attr_get_u32(a);
-		if (mnl_attr_get_type(a) == JAZZ_A_PROBE)
-			probe = a;
-		if (mnl_attr_get_type(a) != JAZZ_A_CONN)
-			continue;
-		have_conn = true;
-		mnl_attr_for_each_nested(c, a) {
-			switch (mnl_attr_get_type(c)) {
-			case JAZZ_A_CONN_COOKIE: kc.cookie = mnl_attr_get_u64(c); break;
-			case JAZZ_A_CONN_PEER_ID: kc.peer_id = mnl_attr_get_u32(c); break;
-			case JAZZ_A_CONN_DIRECTION: kc.direction = mnl_attr_get_u8(c); break;
-			case JAZZ_A_CONN_PROTO: kc.proto = mnl_attr_get_u8(c); break;
-			case JAZZ_A_CONN_SRC_ADDR: addr_str(c, kc.src); break;
-			case JAZZ_A_CONN_DST_ADDR: addr_str(c, kc.dst); break;
-			case JAZZ_A_CONN_SRC_PORT: kc.sport = ntohs(mnl_attr_get_u16(c)); break;
-			case JAZZ_A_CONN_DST_PORT: kc.dport = ntohs(mnl_attr_get_u16(c)); break;
-			case JAZZ_A_CONN_END: kc.end = mnl_attr_get_u8(c); break;
-			}
-		}
-	}
-	if (ifindex != n->ifindex)
-		return MNL_CB_OK;
-	if (g->cmd == JAZZ_CMD_APPROVER_PROBE_NTF) {
-		if (probe)
-			probe_reply(n, probe);
-		return MNL_CB_OK;
-	}
-	if (!have_conn)
-		return MNL_CB_OK;
-	if (n->k.on_conn)
-		n->k.on_conn(n->k.arg, &kc, g->cmd == JAZZ_CMD_CONN_EXPIRE_NTF);
 	return MNL_CB_OK;
 }
 

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel's notifications, parsed at the edge: conn-request-ntf and
+ * conn-expire-ntf into a struct jz_kconn, key-rotate-ntf into a struct
+ * jz_krotate, every attribute's type and length checked, so that what
+ * kernel_nl.c hands on is already typed and valid (addresses as text of
+ * one family, directions and ends as known enum values).
+ *
+ * Must not act on a message (kernel_nl.c decides what to do with it) nor
+ * keep state. Fuzzed by tests/fuzz/fuzz_kstats.c.
+ */
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <string.h>
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+
+#include <jazz.h>
+
+#include "kernel_int.h"
+
+/* The device's ifindex, checked: 0 when it is ifindex; -2 another device's;
+ * -1 of the wrong type. */
+static int check_ifindex(const struct nlattr *a, uint32_t ifindex, bool *seen)
+{
+	if (mnl_attr_validate(a, MNL_TYPE_U32))
+		return -1;
+	if (mnl_attr_get_u32(a) != ifindex)
+		return -2;
+	*seen = true;
+	return 0;
+}
+
+int jz_knl_parse_rotate(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_krotate *r)
+{
+	const struct nlattr *a, *k;
+	bool have_if = false, have_key = false, have_slot = false;
+	uint32_t slot = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct genlmsghdr))
+		return -1;
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		switch (mnl_attr_get_type(a)) {
+		case JAZZ_A_IFINDEX:
+			rc = check_ifindex(a, ifindex, &have_if);
+			if (rc)
+				return rc;
+			break;
+		case JAZZ_A_KEY:
+			if (mnl_attr_validate(a, MNL_TYPE_NESTED))
+				return -1;
+			mnl_attr_for_each_nested(k, a) {
+				switch (mnl_attr_get_type(k)) {
+				case JAZZ_A_KEYCONF_PEER_ID:
+					if (mnl_attr_validate(k, MNL_TYPE_U32))
+						return -1;
+					r->peer_id = mnl_attr_get_u32(k);
+					break;
+				case JAZZ_A_KEYCONF_SLOT:
+					if (mnl_attr_validate(k, MNL_TYPE_U32))
+						return -1;
+					slot = mnl_attr_get_u32(k);
+					have_slot = true;
+					break;
+				case JAZZ_A_KEYCONF_KEY_ID:
+					if (mnl_attr_validate(k, MNL_TYPE_U8))
+						return -1;
+					r->key_id = mnl_attr_get_u8(k);
+					have_key = true;
+					break;
+				case JAZZ_A_KEYCONF_TX_COUNTER:
+					if (mnl_attr_validate(k, MNL_TYPE_U64))
+						return -1;
+					r->tx_counter = mnl_attr_get_u64(k);
+					break;
+				}
+			}
+			break;
+		}
+	}
+	if (!have_if || !have_key || !have_slot || !r->peer_id ||
+	    (slot != JAZZ_KEY_SLOT_PRIMARY && slot != JAZZ_KEY_SLOT_SECONDARY))
+		return -1;
+	r->slot = (int)slot;
+	return 0;
+}
+
+/* An address attribute of 4 or 16 bytes as text; its length is its family,
+ * returned (AF_INET, AF_INET6), or 0 for any other length. */
+static int conn_addr(const struct nlattr *a, char out[JZ_IP_MAX])
+{
+	uint16_t len = mnl_attr_get_payload_len(a);
+	int af = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
+
+	if (!af || !inet_ntop(af, mnl_attr_get_payload(a), out, JZ_IP_MAX))
+		return 0;
+	return af;
+}
+
+static int conn_u8(const struct nlattr *a, int *out)
+{
+	if (mnl_attr_validate(a, MNL_TYPE_U8))
+		return -1;
+	*out = mnl_attr_get_u8(a);
+	return 0;
+}
+
+static int conn_port(const struct nlattr *a, uint16_t *out)
+{
+	if (mnl_attr_validate(a, MNL_TYPE_U16))
+		return -1;
+	*out = ntohs(mnl_attr_get_u16(a));
+	return 0;
+}
+
+/* One JAZZ_A_CONN nest into *c: 0, or -1 on a wrong type or length. */
+static int conn_nest(const struct nlattr *nest, struct jz_kconn *c, int *src_af, int *dst_af)
+{
+	const struct nlattr *a;
+	int rc = 0;
+
+	mnl_attr_for_each_nested(a, nest) {
+		switch (mnl_attr_get_type(a)) {
+		case JAZZ_A_CONN_COOKIE:
+			rc = mnl_attr_validate(a, MNL_TYPE_U64);
+			if (!rc)
+				c->cookie = mnl_attr_get_u64(a);
+			break;
+		case JAZZ_A_CONN_PEER_ID:
+			rc = mnl_attr_validate(a, MNL_TYPE_U32);
+			if (!rc)
+				c->peer_id = mnl_attr_get_u32(a);
+			break;
+		case JAZZ_A_CONN_DIRECTION: rc = conn_u8(a, &c->direction); break;
+		case JAZZ_A_CONN_PROTO: rc = conn_u8(a, &c->proto); break;
+		case JAZZ_A_CONN_END: rc = conn_u8(a, &c->end); break;
+		case JAZZ_A_CONN_SRC_ADDR: *src_af = conn_addr(a, c->src); break;
+		case JAZZ_A_CONN_DST_ADDR: *dst_af = conn_addr(a, c->dst); break;
+		case JAZZ_A_CONN_SRC_PORT: rc = conn_port(a, &c->sport); break;
+		case JAZZ_A_CONN_DST_PORT: rc = conn_port(a, &c->dport); break;
+		}
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+int jz_knl_parse_conn(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kconn *c)
+{
+	const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	bool have_if = false, have_conn = false;
+	int src_af = 0, dst_af = 0, rc;
+
+	memset(c, 0, sizeof(*c));
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*g))
+		return -1;
+	mnl_attr_for_each(a, nlh, sizeof(*g)) {
+		switch (mnl_attr_get_type(a)) {
+		case JAZZ_A_IFINDEX:
+			rc = check_ifindex(a, ifindex, &have_if);
+			if (rc)
+				return rc;
+			break;
+		case JAZZ_A_CONN:
+			if (have_conn || mnl_attr_validate(a, MNL_TYPE_NESTED) ||
+			    conn_nest(a, c, &src_af, &dst_af))
+				return -1;
+			have_conn = true;
+			break;
+		}
+	}
+	if (!have_if || !have_conn || !c->peer_id || !src_af || src_af != dst_af)
+		return -1;
+	if (c->direction != JAZZ_DIRECTION_EGRESS && c->direction != JAZZ_DIRECTION_INGRESS)
+		return -1;
+	/* an end only on expiry; one this daemon does not know yet (a newer
+	 * kernel's) still ends the connection */
+	if ((g->cmd == JAZZ_CMD_CONN_EXPIRE_NTF) != (c->end != 0))
+		return -1;
+	return 0;
+}
