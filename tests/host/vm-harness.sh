@@ -9,6 +9,9 @@
 #   QEMU TCG's stale-text fault looks like): vm.sh runs it once more, then
 #   reports the crash.
 # - int3-jazz.sh crashes after an int3 in jazz: reported at once, no rerun.
+# A time budget (JAZZ_VM_START_BY): a second run whose first test spends it
+# (budget-spent.sh) skips the next one, reported as skipped, not failed;
+# and a run whose budget is spent before the boot boots nothing.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/tests/host/lib/tap.sh"
@@ -35,4 +38,21 @@ check "an int3 in jazz is not rerun" bash -c "! grep -q 'int3-jazz\.sh: the VM d
 check "an int3 in jazz is reported as a crash" \
 	grep -Eq '^not ok - \[[^]]*\] int3-jazz\.sh: the VM crashed or hung during this test' "$log"
 check "the crash report shows the oops" grep -q '^#   .*Oops: int3' "$log"
+
+JAZZ_VM_START_BY=$(($(date +%s) + 3600)) bash "$TOP/scripts/vm.sh" -q --kernel "$K" \
+	--out "$out-budget" --timeout 60 --each tests/host/vm-harness/budget-spent.sh \
+	tests/host/vm-harness/clean.sh >"$log" 2>&1
+rc=$?
+sed 's/^/#   /' "$log"
+check "a run whose budget ends mid-way passes (exit $rc)" [ "$rc" = 0 ]
+check "the test that ran passed" grep -Eq '^ok - \[[^]]*\] budget-spent\.sh: kernel log clean$' "$log"
+check "the test after the budget's end did not start, reported as skipped" \
+	grep -Eq '^ok - \[[^]]*\] clean\.sh # SKIP not started: past the caller' "$log"
+check "... and never ran" test ! -e "$out-budget/results/clean.sh.started"
+JAZZ_VM_START_BY=$(($(date +%s) - 1)) bash "$TOP/scripts/vm.sh" -q --kernel "$K" \
+	--out "$out-budget" --timeout 60 --each tests/host/vm-harness/clean.sh >"$log" 2>&1
+rc=$?
+sed 's/^/#   /' "$log"
+check "a run out of time before its boot skips every test (exit $rc)" bash -c "
+	[ $rc = 0 ] && grep -Eq '^ok - \[[^]]*\] clean\.sh # SKIP' '$log' && ! grep -q 'boot 1' '$log'"
 tap_done
