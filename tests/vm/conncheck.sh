@@ -160,7 +160,14 @@ check_eq "flood B: 10000 new connections sent to a silent listener" "$sent" 1000
 check_eq "flood B: hold-max 500 holds (held now $held)" "$((held <= 500))" 1
 mem1=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
 diag "slab: $mem0 kB before, $mem1 kB after 10000 new connections"
-check_eq "flood B: slab growth under 32 MB" "$(((mem1 - mem0) < 32768))" 1
+# A KASAN kernel (the debug kernel) keeps freed objects in its quarantine,
+# up to 1/32 of RAM, still counted as slab: the 9,500 overflowed packets
+# just freed are there. The bound grows by that much there only.
+slab_bound=32768
+case "$(uname -r)" in
+*jazzdebug*) slab_bound=$((slab_bound + $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) / 32)) ;;
+esac
+check_eq "flood B: slab growth under $((slab_bound / 1024)) MB" "$(((mem1 - mem0) < slab_bound))" 1
 kill -9 "$mon4"
 check "flood B: listener killed, nothing held any more" expect 0 10 is jstat n1 held
 of=$(($(jstat n1 drop_hold_overflow) - of0))
