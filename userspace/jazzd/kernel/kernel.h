@@ -96,6 +96,8 @@ struct jz_kernel_ops {
 	int (*peer_del)(struct jz_kernel *k, uint32_t id);
 	int (*key_new)(struct jz_kernel *k, const struct jz_kkey *key);
 	int (*key_swap)(struct jz_kernel *k, uint32_t peer_id);
+	/* Removes and wipes the key in one slot (an empty slot is no error). */
+	int (*key_del)(struct jz_kernel *k, uint32_t peer_id, int slot);
 	int (*conn_verdict)(struct jz_kernel *k, const struct jz_kconn *c,
 			    bool approve, uint32_t lifetime_s);
 	int (*listen_port)(struct jz_kernel *k);
