@@ -340,18 +340,16 @@ static void on_init(struct jz_client *c, struct kpeer_state *ks, const struct jz
 	p->await_on = false;
 	if (install(c, ks, &k, false))
 		goto out;
-	/* the confirm says the initiator holds the key: kept also for a
-	 * first key (primary slot), whose held packets wait for it */
-	{
-		/* only what checks the confirm is kept, not the traffic keys */
-		p->await = k;
-		OPENSSL_cleanse(p->await.i2r_key, sizeof(p->await.i2r_key));
-		OPENSSL_cleanse(p->await.r2i_key, sizeof(p->await.r2i_key));
-		OPENSSL_cleanse(p->await.i2r_salt, sizeof(p->await.i2r_salt));
-		OPENSSL_cleanse(p->await.r2i_salt, sizeof(p->await.r2i_salt));
-		p->await_on = true;
-		p->await_at = jz_now();
-	}
+	/* the confirm says the initiator holds the key: awaited also for a
+	 * first key (primary slot), whose held packets wait for it. Only
+	 * what checks the confirm is kept, not the traffic keys. */
+	p->await = k;
+	OPENSSL_cleanse(p->await.i2r_key, sizeof(p->await.i2r_key));
+	OPENSSL_cleanse(p->await.r2i_key, sizeof(p->await.r2i_key));
+	OPENSSL_cleanse(p->await.i2r_salt, sizeof(p->await.i2r_salt));
+	OPENSSL_cleanse(p->await.r2i_salt, sizeof(p->await.r2i_salt));
+	p->await_on = true;
+	p->await_at = jz_now();
 	relay(c, ks->p.id, out, sizeof(out));
 out:
 	OPENSSL_cleanse(&k, sizeof(k));
