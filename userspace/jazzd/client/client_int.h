@@ -34,10 +34,12 @@ struct kpeer_state {
 	bool key_shared;	/* device keys: the peer holds the key this end
 				 * sends with (initiator: message 2 came;
 				 * responder: the confirm came) */
-	double active_at;	/* on demand: last traffic seen either way */
-	uint64_t seen_packets;	/* ... the kernel's rx + tx packets then */
-	uint64_t seen_nokey;	/* ... and its no-key drops (rx + tx) */
-	bool seen_stats;	/* the two above come from a reading */
+	double active_at;	/* on demand: last data seen either way */
+	uint64_t seen_data;	/* ... the kernel's data bytes, rx + tx, then */
+	uint64_t seen_rx_nokey;	/* ... and its no-key drops, rx and tx */
+	uint64_t seen_tx_nokey;
+	double tx_nokey_at;	/* the last tx no-key drop seen */
+	bool seen_stats;	/* the three above come from a reading */
 	struct pair *pair;	/* device keys: handshake state (pairs.c), owned;
 				 * freed by client_pair_forget */
 };

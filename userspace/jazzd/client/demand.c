@@ -8,11 +8,14 @@
  *     peer holds too, so the first packet waits for approval and
  *     handshake together (released at once, the kernel would drop it for
  *     want of a key: tx drop no_key);
- *   - the kernel's counters: packets dropped for want of a key (the peer
- *     still sends with a key this end dropped, or an approved connection
- *     sends again after the keys went).
- * The same counters tell an idle pair (no packet either way for [client]
- * pair_idle seconds): its keys are dropped (pairs.c).
+ *   - the kernel's counters: packets from the peer dropped for want of a
+ *     key (it still sends with a key this end dropped), and packets to it
+ *     dropped so (a device without connection checks, whose packets ask
+ *     no approval), but not the lone drops of jazz.ko's keepalive.
+ * The same counters tell an idle pair (no data either way for [client]
+ * pair_idle seconds; keepalives are not data): its keys are dropped
+ * (pairs.c) and its connections ended in the kernel, so that the next
+ * packet asks for approval again and waits for the new handshake.
  *
  * Must not run handshakes (pairs.c does) nor talk to the server.
  */
@@ -36,6 +39,15 @@
 /* When the kernel asked about the last connections: the first-packet
  * wait in the log (approval, then handshake) needs the start. */
 #define ASKED_RING 64
+/* jazz.ko's per-packet overhead on the wire (header + AEAD tag,
+ * kmod/messages.h JAZZ_OVERHEAD, docs/PROTOCOL.md): a peer's tx-bytes
+ * count it, so tx-bytes - 32 * tx-packets is the data sent; a keepalive
+ * (no payload) adds none. Its rx counterpart counts inner bytes only. */
+#define WIRE_OVERHEAD 32
+/* The kernel sends a keyless peer's keepalive every 25 s (client/peers.c)
+ * and counts each as a tx no-key drop: two drops closer than this are
+ * not keepalives alone. */
+#define KEEPALIVE_GAP_S 20.0
 
 struct deferred_verdict {
 	struct jz_kconn kc;
@@ -176,19 +188,29 @@ static void read_counters(struct jz_client *c, double now)
 	for (size_t i = 0; i < st.n_peers; i++) {
 		const struct jz_kpeer_stats *ps = &st.peers[i];
 		struct kpeer_state *ks = client_kp_find(c, ps->id);
-		uint64_t packets = ps->c.rx_packets + ps->c.tx_packets;
-		uint64_t nokey = ps->c.drops[JZ_KDROP_NO_KEY] + ps->c.drops[JZ_KDROP_TX_NO_KEY];
+		uint64_t overhead = WIRE_OVERHEAD * ps->c.tx_packets;
+		uint64_t data = ps->c.rx_bytes +
+				(ps->c.tx_bytes > overhead ? ps->c.tx_bytes - overhead : 0);
+		uint64_t rx_nokey = ps->c.drops[JZ_KDROP_NO_KEY];
+		uint64_t tx_nokey = ps->c.drops[JZ_KDROP_TX_NO_KEY];
 
 		if (!ks || !ks->present)
 			continue;
-		if (ks->seen_stats && packets != ks->seen_packets)
+		if (ks->seen_stats && data != ks->seen_data)
 			ks->active_at = now;
-		if (ks->seen_stats && nokey > ks->seen_nokey)
-			client_pair_need(c, ks, "packets went without a key");
+		if (ks->seen_stats && rx_nokey > ks->seen_rx_nokey)
+			client_pair_need(c, ks, "the peer sends with a key this end has not");
+		if (ks->seen_stats && tx_nokey > ks->seen_tx_nokey) {
+			if (tx_nokey - ks->seen_tx_nokey >= 2 ||
+			    now - ks->tx_nokey_at < KEEPALIVE_GAP_S)
+				client_pair_need(c, ks, "packets to it went without a key");
+			ks->tx_nokey_at = now;
+		}
 		if (!ks->seen_stats && ks->active_at == 0)
 			ks->active_at = now;
-		ks->seen_packets = packets;
-		ks->seen_nokey = nokey;
+		ks->seen_data = data;
+		ks->seen_rx_nokey = rx_nokey;
+		ks->seen_tx_nokey = tx_nokey;
 		ks->seen_stats = true;
 	}
 }
@@ -213,6 +235,9 @@ void client_demand_tick(struct jz_client *c, double now)
 		    waits(c, ks->p.id))
 			continue;
 		client_pair_drop_keys(c, ks, why);
+		/* its next packet asks again, and waits for a new key */
+		if (c->k->ops->conn_flush)
+			c->k->ops->conn_flush(c->k, ks->p.id);
 	}
 }
 
