@@ -185,6 +185,10 @@ static void read_counters(struct jz_client *c, double now)
 	st.peers = c->demand_stats;
 	if (c->k->ops->stats(c->k, &st))
 		return;
+	/* the reading is synchronous, on the daemon's loop: say when it
+	 * held the loop (and every message waiting on it) long */
+	if (jz_now() - now > 0.5)
+		jz_warn("kernel counters: a reading took %.0f ms", (jz_now() - now) * 1000);
 	for (size_t i = 0; i < st.n_peers; i++) {
 		const struct jz_kpeer_stats *ps = &st.peers[i];
 		struct kpeer_state *ks = client_kp_find(c, ps->id);

@@ -439,6 +439,7 @@ void client_on_pair(struct jz_client *c, json_t *m)
 		jz_warn("peer %s: %s: ignored", ks->p.name, err);
 		return;
 	}
+	jz_debug("peer %s: handshake message %d in", ks->p.name, (int)hm.type);
 	if (hm.type == JZ_HS_INIT)
 		on_init(c, ks, &hm);
 	else if (hm.type == JZ_HS_RESP)
