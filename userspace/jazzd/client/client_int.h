@@ -105,6 +105,7 @@ struct jz_client {
 	size_t n_deferred;
 	struct conn_asked *asked;	/* demand.c: when the kernel asked */
 	struct jz_kpeer_stats *demand_stats;	/* demand.c's reading buffer */
+	double counters_at;	/* demand.c: when it last read them */
 };
 
 static inline struct jz_config *cfg(struct jz_client *c)
