@@ -172,6 +172,23 @@ check "a second one soon after (data, on a device without connection checks): a 
 	waitn 10 after carol-pc.kernel "^key-new peer=2 " "$nc"
 check "carol says why" has carol-pc.log "peer bob-pc: handshake for key [0-9]* started (on demand: packets to it went without a key)"
 
+# ---- 4b. the peer's kernel peer made anew while this end keeps its keys ----
+# bob (id 2, pair_idle 3600) keeps his keys for alice; a stalled bob is
+# dropped by the server, alice (id 1) removes his peer and makes it anew
+# without a key when he is back: the server's pair_start has bob, the
+# end with keys, start a handshake although he has the higher id
+na=$(lines alice-pc.kernel)
+kill -STOP "$(cp_pid bob-pc)"
+check "a stalled bob is dropped: alice removes his peer" \
+	waitn 20 after alice-pc.kernel "^peer-del id=2" "$na"
+kill -CONT "$(cp_pid bob-pc)"
+check "bob back: alice's new peer for him gets a key with no connection asked" \
+	waitn 20 bash -c "tail -n +$((na + 1)) '$T/alice-pc.kernel' | awk '/^peer-new id=2 / { k = 0 } /^key-new peer=2 / { k = 1 } END { exit !k }'"
+check "bob, who kept his keys, started it (the pair was linked anew)" \
+	has bob-pc.log "peer alice-pc: handshake for key [0-9]* started (on demand: the pair was linked anew)"
+check "nothing asked for a connection meanwhile" bash -c "
+	! tail -n +$((na + 1)) '$T/alice-pc.kernel' | grep -q '^injected-request'"
+
 # ---- 5. hostile: a flood of connections, handshakes nobody asked for ------
 hs0=$(count "$T/alice-pc.log" "handshake for key [0-9]* started")
 k0=$(count "$T/carol-pc.kernel" "^key-new peer=1 ")

@@ -138,6 +138,7 @@ void client_on_pair_refused(struct jz_client *c, json_t *m);
 void client_on_pair_start(struct jz_client *c, json_t *m);
 void client_pair_rotate(void *arg, const struct jz_krotate *r);
 void client_pair_need(struct jz_client *c, struct kpeer_state *ks, const char *why);
+void client_pair_need_anew(struct jz_client *c, struct kpeer_state *ks, const char *why);
 void client_pair_drop_keys(struct jz_client *c, struct kpeer_state *ks, const char *why);
 
 /* demand.c: on-demand pair keys ([client] pair_handshake = on-demand) */

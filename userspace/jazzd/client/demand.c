@@ -208,7 +208,10 @@ static void read_counters(struct jz_client *c, double now)
 			continue;
 		if (ks->seen_stats && data != ks->seen_data)
 			ks->active_at = now;
-		if (ks->seen_stats && rx_nokey > ks->seen_rx_nokey)
+		/* a first reading counts from 0: a keyless peer's counters
+		 * start with its kernel peer, made anew without a key */
+		if (rx_nokey > (ks->seen_stats ? ks->seen_rx_nokey : 0) &&
+		    (ks->seen_stats || !ks->has_key))
 			client_pair_need(c, ks, "the peer sends with a key this end has not");
 		if (ks->seen_stats && tx_nokey > ks->seen_tx_nokey) {
 			if (tx_nokey - ks->seen_tx_nokey >= 2 ||

@@ -257,6 +257,17 @@ void client_pair_need(struct jz_client *c, struct kpeer_state *ks, const char *w
 			ks->pair->hs.key_id, why);
 }
 
+/* The peer lost its keys (its kernel peer was made anew) while this end
+ * kept them: a handshake even though this end has a key. */
+void client_pair_need_anew(struct jz_client *c, struct kpeer_state *ks, const char *why)
+{
+	if (c->server_keys || c->state != C_ONLINE || !ks->present || !ks->has_pub)
+		return;
+	if (start(c, ks, jz_now()))
+		jz_info("peer %s: handshake for key %u started (on demand: %s)", ks->p.name,
+			ks->pair->hs.key_id, why);
+}
+
 /* The pair's keys out of the kernel and its handshake state forgotten
  * (idle, or agreed with an identity key no longer listed): the next need
  * hand-shakes again. */
@@ -484,10 +495,16 @@ void client_on_pair_start(struct jz_client *c, json_t *m)
 		return;
 	}
 	ks = client_kp_find(c, pm.peer);
-	/* on demand, a pair without keys stays without until needed; one
-	 * with keys was in use, and the peer's new kernel peer has none */
-	if (ks && !cfg(c)->pair_eager && ks->present && !ks->has_key)
+	/* on demand, a pair without keys here stays without until needed;
+	 * one with keys was in use and the peer's new kernel peer has none:
+	 * this end starts, whatever its id (the e2e's roaming step: the
+	 * higher id kept its keys, the lower id's new peer had none, and
+	 * neither started) */
+	if (ks && !cfg(c)->pair_eager && ks->present && ks->has_pub) {
+		if (ks->has_key && !(ks->pair && ks->pair->hs_on))
+			client_pair_need_anew(c, ks, "the pair was linked anew");
 		return;
+	}
 	/* a handshake in progress may have gone with the previous session:
 	 * a new one replaces it. One started just now (the listing that
 	 * came with this link started it) is kept: replacing it would have
