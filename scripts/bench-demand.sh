@@ -42,7 +42,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 ss -Hltn "sport = :$PORT" | grep -q . || { echo "server did not start"; cat "$T/server.log"; exit 1; }
-CP_PAIR_HANDSHAKE=on-demand
+CP_PAIR_HANDSHAKE="on-demand"
 cp_client_conf alice-pc alice kerberos "pair_idle = 8"
 cp_client_conf bob-pc bob password "pair_idle = 8"
 cp_start alice-pc
