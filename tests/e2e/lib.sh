@@ -247,6 +247,8 @@ keepalive = 5
 identity_key = $E2E_W/$n.key
 rekey_interval = ${E2E_CLIENT_REKEY:-120}
 EOF
+		# unset: jazzd's default (on-demand pair keys)
+		[ -n "${E2E_PAIR_HANDSHAKE:-}" ] && echo "pair_handshake = $E2E_PAIR_HANDSHAKE"
 		case $n in
 		alice) echo "method = kerberos"; echo "ccache = FILE:$E2E_W/alice.cc" ;;
 		bob) echo "method = password"; echo "user = bob"

@@ -86,7 +86,11 @@ check "alice's kernel has peers bob-pc and carol-pc" \
 check "bob's kernel has peer alice-pc" wait_for 30 has_peer bob alice-pc
 check "peer_filter: the server hid carol-pc from bob" log_has "$L" "e2e: hiding carol-pc from bob"
 check_fail "bob's peer list lacks carol-pc" has_peer bob carol-pc
-check "alice's kernel has a key for bob-pc" wait_for 30 eval "run alice '$JZ' show jazz0 keys | grep -qi primary"
+# pair keys on demand (the default): no pair hand-shakes before it needs
+# a key; alice's first ping to bob waits for approval and handshake (as
+# long as jazz0's approval-timeout, 20 s here: the ping's -W 20)
+check_fail "on demand: no key in alice's kernel before any connection" \
+	eval "run alice '$JZ' show jazz0 keys | grep -qi primary"
 for n in $E2E_CLIENTS; do run "$n" "$JZ" show jazz0 >"$E2E_W/$n.show-1.txt" 2>&1; done
 say "peer lists: alice sees bob-pc and carol-pc; peer_filter hides carol-pc from bob"
 
@@ -94,7 +98,14 @@ say "peer lists: alice sees bob-pc and carol-pc; peer_filter hides carol-pc from
 cap_start net to-bob router-bob
 cap_start srv eth0 server
 check "ping alice -> bob over the tunnel (approved by peer_connection)" \
-	run alice ping -c 3 -i 0.5 -W 5 "${VIP[bob]}"
+	to_file "$E2E_W/ping-first.txt" run alice ping -c 3 -i 0.5 -W 20 "${VIP[bob]}"
+diag "first ping (approval + handshake): $(grep -m1 'icmp_seq=1 ' "$E2E_W/ping-first.txt" | sed 's/.*icmp_seq=1 //')"
+diag "alice's jazzd: $(grep -m1 'peer bob-pc: first packet held' "$E2E_W/alice.log" | sed 's/.*peer bob-pc: //')"
+check "the first ping's packet got through (icmp_seq=1 answered)" grep -q 'icmp_seq=1 ' "$E2E_W/ping-first.txt"
+check "alice's kernel has a key for bob-pc, agreed on demand" \
+	eval "run alice '$JZ' show jazz0 keys | grep -qi primary"
+check "alice started that handshake for the approved connection" \
+	log_has "$E2E_W/alice.log" "peer bob-pc: handshake for key [0-9]+ started \\(on demand: a connection approved\\)"
 check "server: peer_connection approved alice-pc -> bob-pc" \
 	log_has "$L" "e2e: approve icmp alice-pc .* -> bob-pc"
 ip netns exec "$(ns_name bob)" iperf3 -s -1 -p 5201 >"$E2E_W/iperf3-server.txt" 2>&1 &
@@ -105,6 +116,7 @@ check "TCP transfer alice -> bob over the tunnel (iperf3, 3 s)" \
 BPS=$(iperf_bps "$E2E_W/iperf3.json" 2>/dev/null || echo 0)
 diag "iperf3 alice -> bob: $((BPS / 1000000)) Mbit/s"
 check "the TCP connection was approved too" log_has "$L" "e2e: approve tcp alice-pc .* -> bob-pc .*:5201"
+diag "alice's jazzd, a later connection to bob (approval only): $(grep 'peer bob-pc: verdict after' "$E2E_W/alice.log" | tail -1 | sed 's/.*peer bob-pc: //')"
 check_eq "alice's endpoint for bob-pc is bob's underlay address" "$(peer_endpoint alice bob-pc)" "${UL[bob]}:51820"
 check_eq "bob's endpoint for alice-pc is alice's underlay address" "$(peer_endpoint bob alice-pc)" "${UL[alice]}:51820"
 NR=$(cap_stop router-bob) NS=$(cap_stop server)
@@ -124,6 +136,8 @@ run alice "$JZ" show jazz0 >"$E2E_W/alice.show-denied.txt" 2>&1
 check "alice's kernel counted the denied packets (peer carol-pc: drops conncheck)" \
 	bash -c "sed -n '/name: carol-pc/,/^\$/p' '$E2E_W/alice.show-denied.txt' | grep -Eq 'drops:.* conncheck [1-9]'"
 check_fail "ping bob -> carol fails (carol-pc is not bob's peer)" run bob ping -c 1 -W 3 "${VIP[carol]}"
+check_fail "on demand: the denied pair alice/carol never hand-shook" \
+	grep -q 'peer carol-pc: handshake for key [0-9]* started' "$E2E_W/alice.log"
 say "denied: alice -> carol refused by peer_connection (ICMP admin-prohibited at alice, counted); bob cannot reach carol at all"
 
 # ---------------------------------------------------------------- events

@@ -44,6 +44,8 @@ check "jazzd server listens" log_wait 60 "$E2E_W/srv.log" "server listening"
 check "alice: kinit" run alice bash -c "echo alice-secret-pw | kinit -c FILE:$E2E_W/alice.cc alice >/dev/null"
 echo bob-secret-pw >"$E2E_W/bob.password"
 chmod 600 "$E2E_W/bob.password"
+# keys at login: the counters below need a keyed pair before any traffic
+E2E_PAIR_HANDSHAKE=eager
 for n in $E2E_CLIENTS; do
 	check "$n: jazz0" e2e_jazz_dev "$n"
 	e2e_client_conf "$n"

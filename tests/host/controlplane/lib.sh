@@ -83,7 +83,10 @@ EOC
 	} >"$T/server.conf"
 }
 
-# cp_client_conf NAME USER METHOD [extra lines...]: writes $T/NAME.conf
+# cp_client_conf NAME USER METHOD [extra lines...]: writes $T/NAME.conf.
+# Its pair_handshake is eager (keys at login, what most tests expect of a
+# pair) unless CP_PAIR_HANDSHAKE says otherwise; CP_PAIR_HANDSHAKE= (empty)
+# writes none, so jazzd's default (on-demand) applies.
 cp_client_conf() {
 	local name=$1 user=$2 method=$3
 	shift 3
@@ -104,6 +107,7 @@ reconnect_min = 1
 reconnect_max = 2
 keepalive = 2
 identity_key = $T/$name.key
+$(cp_pair_handshake_line)
 
 [kernel]
 backend = fake
@@ -114,6 +118,12 @@ inject = $T/$name.fifo
 EOC
 		printf '%s\n' "$@"
 	} >"$T/$name.conf"
+}
+
+cp_pair_handshake_line() {
+	local mode=${CP_PAIR_HANDSHAKE-eager}
+	[ -n "$mode" ] && echo "pair_handshake = $mode"
+	return 0
 }
 
 # cp_start NAME [jazzd args...]: jazzd -f -d -c $T/NAME.conf, log in $T/NAME.log

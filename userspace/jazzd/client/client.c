@@ -94,10 +94,12 @@ static void on_kconn(void *arg, const struct jz_kconn *kc, bool expired)
 		      "src", kc->src, "sport", kc->sport, "dst", kc->dst, "dport", kc->dport,
 		      "dir", kc->direction == JAZZ_DIRECTION_INGRESS ? "ingress" : "egress",
 		      "cookie", (json_int_t)kc->cookie, "peer", kc->peer_id);
-	if (expired)
+	if (expired) {
 		json_object_set_new(m, "end", json_integer(kc->end));
-	else
+	} else {
 		json_object_set_new(m, "rid", json_integer((json_int_t)++c->next_rid));
+		client_demand_asked(c, kc);	/* the first-packet wait starts */
+	}
 	client_send(c, m);
 }
 

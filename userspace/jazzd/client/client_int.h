@@ -31,6 +31,15 @@ struct kpeer_state {
 	bool carried;		/* from before this session, not listed since */
 	uint8_t pub[32];	/* its identity key, as listed (has_pub) */
 	bool has_pub;
+	bool key_shared;	/* device keys: the peer holds the key this end
+				 * sends with (initiator: message 2 came;
+				 * responder: the confirm came) */
+	double active_at;	/* on demand: last data seen either way */
+	uint64_t seen_data;	/* ... the kernel's data bytes, rx + tx, then */
+	uint64_t seen_rx_nokey;	/* ... and its no-key drops, rx and tx */
+	uint64_t seen_tx_nokey;
+	double tx_nokey_at;	/* the last tx no-key drop seen */
+	bool seen_stats;	/* the three above come from a reading */
 	struct pair *pair;	/* device keys: handshake state (pairs.c), owned;
 				 * freed by client_pair_forget */
 };
@@ -91,6 +100,12 @@ struct jz_client {
 	struct event *pair_ev;	/* handshakes due, once a second */
 	unsigned int rotate_unknown;	/* key-rotate for no usable peer */
 	unsigned int rotate_stale;	/* ... for a key no longer sent with */
+	struct deferred_verdict *deferred;	/* demand.c: approvals waiting
+						 * for their pair's key */
+	size_t n_deferred;
+	struct conn_asked *asked;	/* demand.c: when the kernel asked */
+	struct jz_kpeer_stats *demand_stats;	/* demand.c's reading buffer */
+	double counters_at;	/* demand.c: when it last read them */
 };
 
 static inline struct jz_config *cfg(struct jz_client *c)
@@ -122,5 +137,16 @@ void client_on_pair(struct jz_client *c, json_t *m);
 void client_on_pair_refused(struct jz_client *c, json_t *m);
 void client_on_pair_start(struct jz_client *c, json_t *m);
 void client_pair_rotate(void *arg, const struct jz_krotate *r);
+void client_pair_need(struct jz_client *c, struct kpeer_state *ks, const char *why);
+void client_pair_need_anew(struct jz_client *c, struct kpeer_state *ks, const char *why);
+void client_pair_drop_keys(struct jz_client *c, struct kpeer_state *ks, const char *why);
+
+/* demand.c: on-demand pair keys ([client] pair_handshake = on-demand) */
+void client_demand_asked(struct jz_client *c, const struct jz_kconn *kc);
+bool client_demand_verdict(struct jz_client *c, const struct jz_kconn *kc, bool approve,
+			   uint32_t lifetime);
+void client_demand_key_ready(struct jz_client *c, struct kpeer_state *ks);
+void client_demand_tick(struct jz_client *c, double now);
+void client_demand_free(struct jz_client *c);
 
 #endif

@@ -2,8 +2,11 @@
 /*
  * Device keys: this device agrees every pair key with the peer itself,
  * through the pair handshake (client/noise.c) whose three messages the
- * server relays unread ("pair"). The device with the lower id initiates,
- * as soon as both see each other, and again every [client]
+ * server relays unread ("pair"). With [client] pair_handshake = eager the
+ * device with the lower id initiates as soon as both see each other; on
+ * demand (the default) either device initiates when it first needs a key
+ * (client_pair_need(), from demand.c), and keys of an idle pair are
+ * dropped (client_pair_drop_keys()). The lower id rotates every [client]
  * rekey_interval; either device initiates when its kernel says a key nears
  * its packet limit (key-rotate). Crossed handshakes (both ends started)
  * end the same way on both: the lower id's goes on, the other's is
@@ -53,6 +56,17 @@ static struct pair *pair_of(struct kpeer_state *ks)
 	return ks->pair;
 }
 
+/* Ends what a pair agreed or was agreeing, but keeps the newest message 1
+ * taken (a replay must stay refused after the keys go). */
+static void pair_reset(struct pair *p)
+{
+	uint64_t last_ts = p->last_ts;
+
+	jz_hs_clear(&p->hs);
+	OPENSSL_cleanse(p, sizeof(*p));
+	p->last_ts = last_ts;
+}
+
 void client_pair_forget(struct kpeer_state *ks)
 {
 	if (!ks->pair)
@@ -99,8 +113,10 @@ static int install(struct jz_client *c, struct kpeer_state *ks,
 		ks->pending_key_id = k->key_id;
 	} else {
 		ks->has_key = true;
+		ks->key_shared = false;	/* until the handshake's next message */
 		ks->active_key_id = k->key_id;
 		ks->pending_key_id = -1;
+		ks->active_at = jz_now();	/* a new key is not idle */
 		jz_info("key %u for peer %s agreed and in use", k->key_id, ks->p.name);
 	}
 	return 0;
@@ -223,8 +239,54 @@ void client_pair_rotate(void *arg, const struct jz_krotate *r)
 	rotate_step(c, ks, p->rotate_at);
 }
 
+/* This device needs a key for the peer now (on demand: a connection was
+ * approved, or packets went without one): a handshake unless one is
+ * running or the peer already holds the key this end sends with. Either
+ * end may start it; crossed ones settle on the lower id's. */
+void client_pair_need(struct jz_client *c, struct kpeer_state *ks, const char *why)
+{
+	struct pair *p = ks->pair;
+
+	if (c->server_keys || c->state != C_ONLINE || !ks->present || !ks->has_pub ||
+	    (ks->has_key && ks->key_shared))
+		return;
+	if (p && (p->hs_on || p->await_on))
+		return;		/* one running: its answer or retry comes */
+	if (start(c, ks, jz_now()))
+		jz_info("peer %s: handshake for key %u started (on demand: %s)", ks->p.name,
+			ks->pair->hs.key_id, why);
+}
+
+/* The peer lost its keys (its kernel peer was made anew) while this end
+ * kept them: a handshake even though this end has a key. */
+void client_pair_need_anew(struct jz_client *c, struct kpeer_state *ks, const char *why)
+{
+	if (c->server_keys || c->state != C_ONLINE || !ks->present || !ks->has_pub)
+		return;
+	if (start(c, ks, jz_now()))
+		jz_info("peer %s: handshake for key %u started (on demand: %s)", ks->p.name,
+			ks->pair->hs.key_id, why);
+}
+
+/* The pair's keys out of the kernel and its handshake state forgotten
+ * (idle, or agreed with an identity key no longer listed): the next need
+ * hand-shakes again. */
+void client_pair_drop_keys(struct jz_client *c, struct kpeer_state *ks, const char *why)
+{
+	if (ks->present && ks->has_key) {
+		c->k->ops->key_del(c->k, ks->p.id, JAZZ_KEY_SLOT_PRIMARY);
+		c->k->ops->key_del(c->k, ks->p.id, JAZZ_KEY_SLOT_SECONDARY);
+		jz_info("peer %s: keys dropped (%s); the next need hand-shakes again",
+			ks->p.name, why);
+	}
+	ks->has_key = ks->key_shared = false;
+	ks->active_key_id = ks->pending_key_id = -1;
+	if (ks->pair)
+		pair_reset(ks->pair);
+}
+
 /* A peer (re)listed: its identity key kept; a changed key ends what was
- * agreed with the old one, and the initiator starts a handshake. */
+ * agreed with the old one, and (eager) the initiator starts a handshake. */
 void client_pair_listed(struct jz_client *c, struct kpeer_state *ks,
 			const struct jz_cm_peer *e)
 {
@@ -234,10 +296,12 @@ void client_pair_listed(struct jz_client *c, struct kpeer_state *ks,
 		if (ks->has_pub)
 			jz_warn("peer %s: the server lists a new identity key for it",
 				ks->p.name);
+		if (!cfg(c)->pair_eager && ks->has_key)
+			client_pair_drop_keys(c, ks, "agreed with its previous identity key");
 		client_pair_forget(ks);
 		memcpy(ks->pub, e->pub, 32);
 		ks->has_pub = e->has_pub;
-		if (ks->has_pub && ks->pair == NULL && initiates(c, ks))
+		if (ks->has_pub && cfg(c)->pair_eager && initiates(c, ks))
 			start(c, ks, jz_now());
 		else if (!ks->has_pub)
 			jz_warn("peer %s: listed without an identity key: no handshake",
@@ -287,16 +351,16 @@ static void on_init(struct jz_client *c, struct kpeer_state *ks, const struct jz
 	p->await_on = false;
 	if (install(c, ks, &k, false))
 		goto out;
-	if (ks->pending_key_id == k.key_id) {
-		/* only what checks the confirm is kept, not the traffic keys */
-		p->await = k;
-		OPENSSL_cleanse(p->await.i2r_key, sizeof(p->await.i2r_key));
-		OPENSSL_cleanse(p->await.r2i_key, sizeof(p->await.r2i_key));
-		OPENSSL_cleanse(p->await.i2r_salt, sizeof(p->await.i2r_salt));
-		OPENSSL_cleanse(p->await.r2i_salt, sizeof(p->await.r2i_salt));
-		p->await_on = true;
-		p->await_at = jz_now();
-	}
+	/* the confirm says the initiator holds the key: awaited also for a
+	 * first key (primary slot), whose held packets wait for it. Only
+	 * what checks the confirm is kept, not the traffic keys. */
+	p->await = k;
+	OPENSSL_cleanse(p->await.i2r_key, sizeof(p->await.i2r_key));
+	OPENSSL_cleanse(p->await.r2i_key, sizeof(p->await.r2i_key));
+	OPENSSL_cleanse(p->await.i2r_salt, sizeof(p->await.i2r_salt));
+	OPENSSL_cleanse(p->await.r2i_salt, sizeof(p->await.r2i_salt));
+	p->await_on = true;
+	p->await_at = jz_now();
 	relay(c, ks->p.id, out, sizeof(out));
 out:
 	OPENSSL_cleanse(&k, sizeof(k));
@@ -329,6 +393,8 @@ static void on_resp(struct jz_client *c, struct kpeer_state *ks, const struct jz
 		p->keyed_at = jz_now();
 		p->fails = 0;
 		p->rotate_due = false;
+		ks->key_shared = true;
+		client_demand_key_ready(c, ks);
 	}
 	OPENSSL_cleanse(&k, sizeof(k));
 }
@@ -348,11 +414,14 @@ static void on_confirm(struct jz_client *c, struct kpeer_state *ks, const struct
 	}
 	OPENSSL_cleanse(&p->await, sizeof(p->await));
 	p->await_on = false;
-	if (ks->pending_key_id == m->key_id) {
+	if (ks->pending_key_id == m->key_id)
 		swap(c, ks);
+	if (ks->active_key_id == m->key_id) {
 		p->keyed_at = jz_now();
 		p->rotate_due = false;
 		p->fails = 0;
+		ks->key_shared = true;
+		client_demand_key_ready(c, ks);
 	}
 }
 
@@ -381,6 +450,7 @@ void client_on_pair(struct jz_client *c, json_t *m)
 		jz_warn("peer %s: %s: ignored", ks->p.name, err);
 		return;
 	}
+	jz_debug("peer %s: handshake message %d in", ks->p.name, (int)hm.type);
 	if (hm.type == JZ_HS_INIT)
 		on_init(c, ks, &hm);
 	else if (hm.type == JZ_HS_RESP)
@@ -425,6 +495,16 @@ void client_on_pair_start(struct jz_client *c, json_t *m)
 		return;
 	}
 	ks = client_kp_find(c, pm.peer);
+	/* on demand, a pair without keys here stays without until needed;
+	 * one with keys was in use and the peer's new kernel peer has none:
+	 * this end starts, whatever its id (the e2e's roaming step: the
+	 * higher id kept its keys, the lower id's new peer had none, and
+	 * neither started) */
+	if (ks && !cfg(c)->pair_eager && ks->present && ks->has_pub) {
+		if (ks->has_key && !(ks->pair && ks->pair->hs_on))
+			client_pair_need_anew(c, ks, "the pair was linked anew");
+		return;
+	}
 	/* a handshake in progress may have gone with the previous session:
 	 * a new one replaces it. One started just now (the listing that
 	 * came with this link started it) is kept: replacing it would have
@@ -450,8 +530,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (!ks->present || !ks->has_pub || ks->carried)
 			continue;
 		if (p && p->await_on && now - p->await_at >= CONFIRM_WAIT_S) {
-			jz_warn("peer %s: no confirm for key %u: left unused",
-				ks->p.name, p->await.key_id);
+			jz_warn("peer %s: no confirm for key %u: %s", ks->p.name,
+				p->await.key_id, ks->pending_key_id == p->await.key_id ?
+				"left unused" : "the peer may not hold it");
 			OPENSSL_cleanse(&p->await, sizeof(p->await));
 			p->await_on = false;
 		}
@@ -459,10 +540,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			if (now - p->hs_at < HS_RETRY_S)
 				continue;
 			p->fails++;
-			if (!initiates(c, ks) && p->fails >= ROTATE_TRIES) {
+			/* the higher id leaves rotation to the lower; on demand,
+			 * a first key is asked for again by the next need */
+			if ((!initiates(c, ks) || (!ks->has_key && !cfg(c)->pair_eager)) &&
+			    p->fails >= ROTATE_TRIES) {
 				jz_warn("peer %s: no answer to %u handshakes for a new key: "
-					"given up (the peer rotates by time)", ks->p.name,
-					p->fails);
+					"given up (%s)", ks->p.name, p->fails,
+					ks->has_key ? "the peer rotates by time" :
+					"the next need tries again");
 				jz_hs_clear(&p->hs);
 				p->hs_on = p->rotate_due = false;
 				p->fails = 0;
@@ -480,10 +565,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		if (!initiates(c, ks))
 			continue;
+		if (!ks->has_key && !cfg(c)->pair_eager)
+			continue;	/* on demand: no key until one is needed */
 		if (ks->has_key && p && now - p->keyed_at < every)
 			continue;
 		start(c, ks, now);
 	}
+	if (c->state == C_ONLINE && !c->server_keys && !cfg(c)->pair_eager)
+		client_demand_tick(c, now);
 	evtimer_add(c->pair_ev, &second);
 }
 
@@ -506,6 +595,7 @@ int client_pairs_init(struct jz_client *c, char *err, size_t errlen)
 
 void client_pairs_free(struct jz_client *c)
 {
+	client_demand_free(c);
 	for (size_t i = 0; i < c->n_peers; i++)
 		client_pair_forget(&c->peers[i]);
 	if (c->pair_ev)

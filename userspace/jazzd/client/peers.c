@@ -438,7 +438,9 @@ void client_on_verdict(struct jz_client *c, json_t *m)
 	snprintf(kc.dst, sizeof(kc.dst), "%s", v.dst);
 	kc.sport = v.sport;
 	kc.dport = v.dport;
-	if (c->k->ops->conn_verdict(c->k, &kc, v.approve, v.lifetime))
+	/* on demand, an approval for a pair without a key waits for one */
+	if (!client_demand_verdict(c, &kc, v.approve, v.lifetime) &&
+	    c->k->ops->conn_verdict(c->k, &kc, v.approve, v.lifetime))
 		jz_err("kernel: conn-verdict failed");
 	jz_cm_escape(v.proto[0] ? v.proto : "?", proto, sizeof(proto));
 	jz_info("verdict %s for %s %s:%u -> %s:%u", v.approve ? "approve" : "deny",

@@ -200,6 +200,17 @@ static int handler(void *user, const char *section, const char *name,
 			goto bad;
 		return 1;
 	}
+	if (!strcmp(section, "client") && !strcmp(name, "pair_handshake")) {
+		if (strcmp(value, "on-demand") && strcmp(value, "eager"))
+			goto bad;
+		c->pair_eager = !strcmp(value, "eager");
+		return 1;
+	}
+	if (!strcmp(section, "client") && !strcmp(name, "pair_idle")) {
+		if (parse_int(value, &c->pair_idle_s) || c->pair_idle_s < 0)
+			goto bad;
+		return 1;
+	}
 	INT("client", "keepalive", keepalive_s);
 	INT("client", "dead_after", dead_s);
 	if (!strcmp(section, "client") && !strcmp(name, "interactive")) {
@@ -282,6 +293,7 @@ static void set_defaults(struct jz_config *c)
 	c->reconnect_max_s = 60;
 	c->identity_key = strdup("/var/lib/jazz/device.key");
 	c->pair_rekey_s = 120;
+	c->pair_idle_s = 600;
 	c->kbackend = strdup("netlink");
 	c->ifname = strdup("jazz0");
 	c->order = strdup("plugin,python");

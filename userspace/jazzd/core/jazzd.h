@@ -93,6 +93,11 @@ struct jz_config {
 	int reconnect_min_s, reconnect_max_s;
 	char *identity_key;	/* this device's X25519 private key (PEM, 0600) */
 	int pair_rekey_s;	/* device keys: a new handshake this often */
+	bool pair_eager;	/* pair_handshake = eager: every linked pair at
+				 * once; else on demand (the first approved
+				 * connection, or the peer's handshake) */
+	int pair_idle_s;	/* on demand: keys dropped after this long
+				 * without traffic either way (0: never) */
 
 	/* [kernel] */
 	char *kbackend;		/* netlink | fake */

@@ -96,6 +96,11 @@ struct jz_kernel_ops {
 	int (*peer_del)(struct jz_kernel *k, uint32_t id);
 	int (*key_new)(struct jz_kernel *k, const struct jz_kkey *key);
 	int (*key_swap)(struct jz_kernel *k, uint32_t peer_id);
+	/* Removes and wipes the key in one slot (an empty slot is no error). */
+	int (*key_del)(struct jz_kernel *k, uint32_t peer_id, int slot);
+	/* Ends every connection of one peer (its next packet asks for
+	 * approval again); -ENODEV: the device has no connection checks. */
+	int (*conn_flush)(struct jz_kernel *k, uint32_t peer_id);
 	int (*conn_verdict)(struct jz_kernel *k, const struct jz_kconn *c,
 			    bool approve, uint32_t lifetime_s);
 	int (*listen_port)(struct jz_kernel *k);

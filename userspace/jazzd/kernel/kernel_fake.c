@@ -156,6 +156,19 @@ static int f_key_swap(struct jz_kernel *k, uint32_t peer_id)
 	return 0;
 }
 
+static int f_key_del(struct jz_kernel *k, uint32_t peer_id, int slot)
+{
+	rec(k, "key-del peer=%u slot=%s", peer_id,
+	    slot == JAZZ_KEY_SLOT_PRIMARY ? "primary" : "secondary");
+	return 0;
+}
+
+static int f_conn_flush(struct jz_kernel *k, uint32_t peer_id)
+{
+	rec(k, "conn-flush peer=%u", peer_id);
+	return 0;
+}
+
 static int f_verdict(struct jz_kernel *k, const struct jz_kconn *c, bool approve,
 		     uint32_t lifetime)
 {
@@ -212,6 +225,8 @@ static const struct jz_kernel_ops fake_ops = {
 	.peer_del = f_peer_del,
 	.key_new = f_key_new,
 	.key_swap = f_key_swap,
+	.key_del = f_key_del,
+	.conn_flush = f_conn_flush,
 	.conn_verdict = f_verdict,
 	.listen_port = f_port,
 	.stats = f_stats,

@@ -289,6 +289,37 @@ static int n_key_swap(struct jz_kernel *k, uint32_t peer_id)
 	return r;
 }
 
+static int n_key_del(struct jz_kernel *k, uint32_t peer_id, int slot)
+{
+	struct knl *n = K(k);
+	struct nlmsghdr *nlh = jazz_msg(n, JAZZ_CMD_KEY_DEL);
+	struct nlattr *nest = mnl_attr_nest_start(nlh, JAZZ_A_KEY);
+	int r;
+
+	mnl_attr_put_u32(nlh, JAZZ_A_KEYCONF_PEER_ID, peer_id);
+	mnl_attr_put_u32(nlh, JAZZ_A_KEYCONF_SLOT, slot);
+	mnl_attr_nest_end(nlh, nest);
+	r = transact(n, nlh, NULL, NULL);
+	if (r)
+		jz_err("netlink: key-del peer %u: %s", peer_id, strerror(-r));
+	return r;
+}
+
+static int n_conn_flush(struct jz_kernel *k, uint32_t peer_id)
+{
+	struct knl *n = K(k);
+	struct nlmsghdr *nlh = jazz_msg(n, JAZZ_CMD_CONN_FLUSH);
+	struct nlattr *nest = mnl_attr_nest_start(nlh, JAZZ_A_CONN);
+	int r;
+
+	mnl_attr_put_u32(nlh, JAZZ_A_CONN_PEER_ID, peer_id);
+	mnl_attr_nest_end(nlh, nest);
+	r = transact(n, nlh, NULL, NULL);
+	if (r && r != -ENODEV)
+		jz_err("netlink: conn-flush peer %u: %s", peer_id, strerror(-r));
+	return r;
+}
+
 static int n_verdict(struct jz_kernel *k, const struct jz_kconn *c, bool approve,
 		     uint32_t lifetime)
 {
@@ -748,6 +779,8 @@ static const struct jz_kernel_ops nl_ops = {
 	.peer_del = n_peer_del,
 	.key_new = n_key_new,
 	.key_swap = n_key_swap,
+	.key_del = n_key_del,
+	.conn_flush = n_conn_flush,
 	.conn_verdict = n_verdict,
 	.listen_port = n_port,
 	.stats = n_stats,

@@ -344,4 +344,7 @@ void on_pair(struct session *s, const struct jz_sm_pair *p)
 	}
 	send_msg(o, json_pack("{s:s,s:I,s:s}", "type", "pair", "peer",
 			      (json_int_t)s->lease->idx, "msg", p->msg));
+	/* when it passed: a slow handshake shows which leg was slow */
+	jz_debug("handshake message relayed from device %u to %u",
+		 (unsigned int)s->lease->idx, (unsigned int)p->peer);
 }
