@@ -91,4 +91,36 @@ static inline int jazz_compat_mcast_bind(struct net *net, int group)
 #define JAZZ_COMPAT_MCAST_BIND	.mcast_bind = jazz_compat_mcast_bind,
 #endif
 
+/*
+ * 6.3 made a crypto completion take the request's data pointer instead of
+ * the request. JAZZ_COMPAT_CRYPTO_DONE(name, fn) defines the completion
+ * @name that calls fn(void *data, int err) on every kernel.
+ */
+#ifdef JAZZ_HAVE_CRYPTO_COMPLETION_DATA
+#define JAZZ_COMPAT_CRYPTO_DONE(name, fn)				\
+static void name(void *data, int err)					\
+{									\
+	fn(data, err);							\
+}
+#else
+#define JAZZ_COMPAT_CRYPTO_DONE(name, fn)				\
+static void name(struct crypto_async_request *req, int err)		\
+{									\
+	fn(req->data, err);						\
+}
+#endif
+
+/*
+ * crypto_force_async's wrapper. Before 6.3 cryptd's AEAD instances fail the
+ * crypto self-tests ("corrupted request struct", with a WARN), so none can
+ * be allocated; pcrypt (padata) is the asynchronous wrapper there. No
+ * header shows cryptd's fix; the completion API above changed in the same
+ * release (6.3), so it stands for both.
+ */
+#ifdef JAZZ_HAVE_CRYPTO_COMPLETION_DATA
+#define JAZZ_ASYNC_WRAPPER	"cryptd"
+#else
+#define JAZZ_ASYNC_WRAPPER	"pcrypt"
+#endif
+
 #endif /* _JAZZ_COMPAT_H */

@@ -3,18 +3,49 @@
  * jazz: AEAD keys through the kernel crypto API.
  */
 #include <linux/slab.h>
+#include <linux/kmod.h>
+#include <linux/moduleparam.h>
 #include <linux/percpu.h>
+#include <linux/wait_bit.h>
 #include <linux/scatterlist.h>
 #include <linux/string.h>
 #include <linux/netlink.h>
 #include <linux/netdevice.h>
 #include <jazz.h>
+#include "compat.h"
 #include "crypto.h"
 
 atomic_t jazz_keys_live = ATOMIC_INIT(0);
 static struct workqueue_struct *jazz_key_wq;
 
+/*
+ * Keys take the kernel's highest-priority AEAD implementation, synchronous
+ * or not. crypto_force_async wraps the best synchronous one in cryptd
+ * (pcrypt before 6.3, compat.h) instead, so that the asynchronous
+ * completion path runs (tests); it applies to keys installed after it is
+ * set.
+ */
+bool jazz_crypto_force_async;
+module_param_named(crypto_force_async, jazz_crypto_force_async, bool, 0644);
+MODULE_PARM_DESC(crypto_force_async,
+		 "New keys use an asynchronous AEAD (cryptd; pcrypt before 6.3)");
+
 #define JAZZ_MAX_SG	(MAX_SKB_FRAGS + 8)
+
+/*
+ * A packet's own request for an asynchronous tfm, with everything the
+ * cipher reads until it completes: the scatterlist over the skb and the
+ * nonce. kmalloc'ed per packet (GFP_ATOMIC), freed by the completion.
+ */
+struct jazz_areq {
+	struct sk_buff *skb;
+	struct jazz_key *key;
+	struct jazz_crypt_async *as;
+	bool decrypt;
+	u8 nonce[JAZZ_NONCE_LEN];
+	struct scatterlist sg[JAZZ_MAX_SG];
+	struct aead_request req;	/* last: the tfm's context follows */
+};
 
 static const char *const jazz_cipher_names[] = {
 	[JAZZ_CIPHER_CHACHA20_POLY1305] = "rfc7539(chacha20,poly1305)",
@@ -65,6 +96,104 @@ static struct aead_request *__percpu *jazz_reqs_new(struct crypto_aead *tfm)
 	return reqs;
 }
 
+static bool jazz_tfm_async(struct crypto_aead *tfm)
+{
+	return crypto_aead_alg(tfm)->base.cra_flags & CRYPTO_ALG_ASYNC;
+}
+
+/*
+ * AES-NI's driver registers "gcm(aes)" only once its module is loaded, and
+ * nothing loads it when the generic gcm(aes) is found first: load it before
+ * the first AES-GCM key, so that the best implementation can win.
+ */
+static void jazz_want_aesni(u8 cipher)
+{
+#if IS_MODULE(CONFIG_CRYPTO_AES_NI_INTEL)
+	static bool tried;
+
+	if (cipher != JAZZ_CIPHER_AES_256_GCM || READ_ONCE(tried) ||
+	    !boot_cpu_has(X86_FEATURE_AES))
+		return;
+	WRITE_ONCE(tried, true);
+	request_module("aesni_intel");
+#endif
+}
+
+/*
+ * cryptd (or pcrypt) around the best synchronous implementation of
+ * @cipher. A wrapper instance is named after its child's driver
+ * ("cryptd(<driver>)"), so the child is looked up first: "cryptd(gcm(aes))"
+ * would never match the instance it creates.
+ */
+static struct crypto_aead *jazz_aead_alloc_wrapped(u8 cipher)
+{
+	char name[CRYPTO_MAX_ALG_NAME];
+	struct crypto_aead *child;
+	int n;
+
+	child = crypto_alloc_aead(jazz_cipher_names[cipher], 0,
+				  CRYPTO_ALG_ASYNC);
+	if (IS_ERR(child))
+		return child;
+	n = snprintf(name, sizeof(name), JAZZ_ASYNC_WRAPPER "(%s)",
+		     crypto_aead_driver_name(child));
+	crypto_free_aead(child);
+	if (n >= sizeof(name))
+		return ERR_PTR(-ENAMETOOLONG);
+	return crypto_alloc_aead(name, 0, 0);
+}
+
+/* "cryptd(" or "pcrypt(": the length of @drv's wrapper prefix, or 0. */
+static size_t jazz_wrapper_len(const char *drv)
+{
+	if (str_has_prefix(drv, "cryptd("))
+		return 7;
+	if (str_has_prefix(drv, "pcrypt("))
+		return 7;
+	return 0;
+}
+
+/*
+ * A bare cryptd or pcrypt instance of @tfm's cipher (registered once
+ * anyone asked for one, e.g. crypto_force_async) outranks what it wraps
+ * (by 50 and 100), but is that same implementation plus a queue hop: take
+ * the wrapped one. SIMD wrappers that use cryptd inside are named
+ * otherwise and are kept.
+ */
+static struct crypto_aead *jazz_aead_unwrap(struct crypto_aead *tfm)
+{
+	const char *drv = crypto_aead_driver_name(tfm);
+	size_t len = strlen(drv), pre = jazz_wrapper_len(drv);
+	char name[CRYPTO_MAX_ALG_NAME];
+	struct crypto_aead *inner;
+
+	if (!pre || drv[len - 1] != ')')
+		return tfm;
+	strscpy(name, drv + pre, min(sizeof(name), len - pre));
+	inner = crypto_alloc_aead(name, 0, 0);
+	if (IS_ERR(inner))
+		return tfm;
+	crypto_free_aead(tfm);
+	return inner;
+}
+
+/*
+ * The highest-priority implementation of @cipher, synchronous or
+ * asynchronous (no CRYPTO_ALG_ASYNC mask); with crypto_force_async, a
+ * wrapper around the best synchronous one (cryptd only wraps synchronous
+ * AEADs).
+ */
+static struct crypto_aead *jazz_aead_alloc(u8 cipher)
+{
+	struct crypto_aead *tfm;
+
+	jazz_want_aesni(cipher);
+	if (READ_ONCE(jazz_crypto_force_async))
+		return jazz_aead_alloc_wrapped(cipher);
+	tfm = crypto_alloc_aead(jazz_cipher_names[cipher], 0, 0);
+	return IS_ERR(tfm) ? tfm : jazz_aead_unwrap(tfm);
+}
+
 static int jazz_tfm_new(u8 cipher, const u8 *key, struct crypto_aead **tfmp,
 			struct aead_request *__percpu **reqp,
 			struct netlink_ext_ack *extack)
@@ -72,8 +201,7 @@ static int jazz_tfm_new(u8 cipher, const u8 *key, struct crypto_aead **tfmp,
 	struct crypto_aead *tfm;
 	int err;
 
-	/* Synchronous implementations only: we run inside RCU read sections. */
-	tfm = crypto_alloc_aead(jazz_cipher_names[cipher], 0, CRYPTO_ALG_ASYNC);
+	tfm = jazz_aead_alloc(cipher);
 	if (IS_ERR(tfm)) {
 		NL_SET_ERR_MSG(extack, "cipher not available in this kernel");
 		return PTR_ERR(tfm);
@@ -86,10 +214,14 @@ static int jazz_tfm_new(u8 cipher, const u8 *key, struct crypto_aead **tfmp,
 		crypto_free_aead(tfm);
 		return err;
 	}
-	*reqp = jazz_reqs_new(tfm);
-	if (!*reqp) {
-		crypto_free_aead(tfm);
-		return -ENOMEM;
+	/* Asynchronous tfms get a request per packet instead. */
+	*reqp = NULL;
+	if (!jazz_tfm_async(tfm)) {
+		*reqp = jazz_reqs_new(tfm);
+		if (!*reqp) {
+			crypto_free_aead(tfm);
+			return -ENOMEM;
+		}
 	}
 	*tfmp = tfm;
 	return 0;
@@ -100,6 +232,8 @@ static void jazz_key_free_work(struct work_struct *w)
 	struct jazz_key *key = container_of(to_rcu_work(w), struct jazz_key,
 					    free_work);
 
+	/* Packets hold the key until completed; this is the last guard. */
+	wait_var_event(&key->inflight, !atomic_read(&key->inflight));
 	jazz_reqs_free(key->tx_req);
 	jazz_reqs_free(key->rx_req);
 	/* crypto_free_aead() frees the tfm context with kfree_sensitive(). */
@@ -136,6 +270,7 @@ struct jazz_key *jazz_key_create(u8 cipher, u8 key_id,
 	key->key_id = key_id;
 	key->cipher = cipher;
 	atomic64_set(&key->tx_counter, 0);
+	atomic_set(&key->inflight, 0);
 	spin_lock_init(&key->replay_lock);
 	jazz_replay_init(&key->replay);
 	INIT_RCU_WORK(&key->free_work, jazz_key_free_work);
@@ -183,15 +318,130 @@ static struct aead_request *jazz_req(struct aead_request *__percpu *reqs)
 	return req;
 }
 
-int jazz_key_encrypt(struct jazz_key *key, struct sk_buff *skb,
-		     u32 receiver, u64 counter)
+/* A decrypted packet loses its header and tag; -EBADMSG if it failed. */
+static int jazz_decrypt_finish(struct sk_buff *skb, int err)
+{
+	if (err)
+		return -EBADMSG;
+	if (pskb_trim(skb, skb->len - JAZZ_TAG_LEN))
+		return -ENOMEM;
+	__skb_pull(skb, JAZZ_HDR_LEN);
+	return 0;
+}
+
+static void jazz_async_put(struct jazz_key *key, struct jazz_crypt_async *as)
+{
+	if (atomic_dec_and_test(&key->inflight))
+		wake_up_var(&key->inflight);
+	if (atomic_dec_and_test(&as->inflight))
+		wake_up_var(&as->inflight);
+}
+
+/*
+ * Completion of a packet's asynchronous request (cryptd runs it with BHs
+ * off). The key's count drops before @as->done, while the packet still
+ * holds the key; the owner's count after, so the owner's teardown, which
+ * waits for it, also finds the packet handed on to its ordered queue.
+ */
+static void jazz_areq_done(void *data, int err)
+{
+	struct jazz_areq *ar = data;
+	struct jazz_crypt_async *as = ar->as;
+	struct jazz_key *key = ar->key;
+	struct sk_buff *skb = ar->skb;
+	bool decrypt = ar->decrypt;
+
+	if (err == -EINPROGRESS)	/* a backlogged request started */
+		return;
+	kfree_sensitive(ar);
+	if (decrypt)
+		err = jazz_decrypt_finish(skb, err);
+	if (atomic_dec_and_test(&key->inflight))
+		wake_up_var(&key->inflight);
+	local_bh_disable();
+	rcu_read_lock();
+	as->done(skb, err);
+	if (atomic_dec_and_test(&as->inflight))
+		wake_up_var(&as->inflight);
+	rcu_read_unlock();
+	local_bh_enable();
+}
+
+JAZZ_COMPAT_CRYPTO_DONE(jazz_areq_complete, jazz_areq_done)
+
+/*
+ * Run @skb's AEAD on an asynchronous tfm with a request of its own.
+ * Returns -EINPROGRESS when the completion will finish the packet, else
+ * the result now (the request is gone either way).
+ */
+static int jazz_aead_async(struct jazz_key *key, struct crypto_aead *tfm,
+			   struct sk_buff *skb, int nsg, unsigned int cryptlen,
+			   const u8 *salt, u64 counter, bool decrypt,
+			   struct jazz_crypt_async *as)
+{
+	struct jazz_areq *ar;
+	int err;
+
+	ar = kmalloc(sizeof(*ar) + crypto_aead_reqsize(tfm), GFP_ATOMIC);
+	if (!ar)
+		return -ENOMEM;
+	sg_init_table(ar->sg, nsg);
+	err = skb_to_sgvec(skb, ar->sg, 0, skb->len);
+	if (err < 0) {
+		kfree(ar);
+		return err;
+	}
+	ar->skb = skb;
+	ar->key = key;
+	ar->as = as;
+	ar->decrypt = decrypt;
+	jazz_nonce(ar->nonce, salt, counter);
+	aead_request_set_tfm(&ar->req, tfm);
+	aead_request_set_callback(&ar->req, CRYPTO_TFM_REQ_MAY_BACKLOG,
+				  jazz_areq_complete, ar);
+	aead_request_set_ad(&ar->req, JAZZ_HDR_LEN);
+	aead_request_set_crypt(&ar->req, ar->sg, ar->sg, cryptlen, ar->nonce);
+	atomic_inc(&key->inflight);
+	atomic_inc(&as->inflight);
+	err = decrypt ? crypto_aead_decrypt(&ar->req) :
+			crypto_aead_encrypt(&ar->req);
+	if (err == -EINPROGRESS || err == -EBUSY)
+		return -EINPROGRESS;
+	/* Done at once (a SIMD wrapper may run the cipher inline). */
+	kfree_sensitive(ar);
+	jazz_async_put(key, as);
+	return err;
+}
+
+/* Run @skb's AEAD on a synchronous tfm with this cpu's request. */
+static int jazz_aead_sync(struct aead_request *__percpu *reqs,
+			  struct sk_buff *skb, int nsg, unsigned int cryptlen,
+			  const u8 *salt, u64 counter, bool decrypt)
 {
 	struct scatterlist sg[JAZZ_MAX_SG];
 	struct aead_request *req;
-	struct sk_buff *trailer;
 	u8 nonce[JAZZ_NONCE_LEN];
+	int err;
+
+	sg_init_table(sg, nsg);
+	err = skb_to_sgvec(skb, sg, 0, skb->len);
+	if (err < 0)
+		return err;
+	jazz_nonce(nonce, salt, counter);
+	req = jazz_req(reqs);
+	aead_request_set_ad(req, JAZZ_HDR_LEN);
+	aead_request_set_crypt(req, sg, sg, cryptlen, nonce);
+	err = decrypt ? crypto_aead_decrypt(req) : crypto_aead_encrypt(req);
+	memzero_explicit(nonce, sizeof(nonce));
+	return err;
+}
+
+int jazz_key_encrypt(struct jazz_key *key, struct sk_buff *skb,
+		     u32 receiver, u64 counter, struct jazz_crypt_async *as)
+{
+	struct sk_buff *trailer;
 	unsigned int plen;
-	int nsg, err;
+	int nsg;
 
 	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb))
 		return -EINVAL;
@@ -205,25 +455,18 @@ int jazz_key_encrypt(struct jazz_key *key, struct sk_buff *skb,
 		       counter);
 	pskb_put(skb, trailer, JAZZ_TAG_LEN);
 
-	sg_init_table(sg, nsg + 1);
-	err = skb_to_sgvec(skb, sg, 0, skb->len);
-	if (err < 0)
-		return err;
-	jazz_nonce(nonce, key->tx_salt, counter);
-	req = jazz_req(key->tx_req);
-	aead_request_set_ad(req, JAZZ_HDR_LEN);
-	aead_request_set_crypt(req, sg, sg, plen, nonce);
-	err = crypto_aead_encrypt(req);
-	memzero_explicit(nonce, sizeof(nonce));
-	return err;
+	if (!key->tx_req)
+		return jazz_aead_async(key, key->tx_tfm, skb, nsg + 1, plen,
+				       key->tx_salt, counter, false, as);
+	return jazz_aead_sync(key->tx_req, skb, nsg + 1, plen, key->tx_salt,
+			      counter, false);
 }
 
-int jazz_key_decrypt(struct jazz_key *key, struct sk_buff *skb, u64 counter)
+int jazz_key_decrypt(struct jazz_key *key, struct sk_buff *skb, u64 counter,
+		     struct jazz_crypt_async *as)
 {
-	struct scatterlist sg[JAZZ_MAX_SG];
-	struct aead_request *req;
+	unsigned int clen = skb->len - JAZZ_HDR_LEN;
 	struct sk_buff *trailer;
-	u8 nonce[JAZZ_NONCE_LEN];
 	int nsg, err;
 
 	if (skb->len < JAZZ_OVERHEAD)
@@ -231,21 +474,21 @@ int jazz_key_decrypt(struct jazz_key *key, struct sk_buff *skb, u64 counter)
 	nsg = skb_cow_data(skb, 0, &trailer);
 	if (nsg < 0 || nsg > JAZZ_MAX_SG)
 		return -ENOMEM;
-	sg_init_table(sg, nsg);
-	err = skb_to_sgvec(skb, sg, 0, skb->len);
-	if (err < 0)
-		return err;
-	jazz_nonce(nonce, key->rx_salt, counter);
-	req = jazz_req(key->rx_req);
-	aead_request_set_ad(req, JAZZ_HDR_LEN);
-	aead_request_set_crypt(req, sg, sg, skb->len - JAZZ_HDR_LEN, nonce);
-	err = crypto_aead_decrypt(req);
-	if (err)
-		return -EBADMSG;
-	if (pskb_trim(skb, skb->len - JAZZ_TAG_LEN))
-		return -ENOMEM;
-	__skb_pull(skb, JAZZ_HDR_LEN);
-	return 0;
+	if (!key->rx_req) {
+		err = jazz_aead_async(key, key->rx_tfm, skb, nsg, clen,
+				      key->rx_salt, counter, true, as);
+		if (err == -EINPROGRESS)
+			return err;
+	} else {
+		err = jazz_aead_sync(key->rx_req, skb, nsg, clen, key->rx_salt,
+				     counter, true);
+	}
+	return jazz_decrypt_finish(skb, err);
+}
+
+void jazz_crypt_async_wait(struct jazz_crypt_async *as)
+{
+	wait_var_event(&as->inflight, !atomic_read(&as->inflight));
 }
 
 int jazz_crypto_init(void)
@@ -256,6 +499,11 @@ int jazz_crypto_init(void)
 
 void jazz_crypto_exit(void)
 {
+	/*
+	 * Devices waited for their asynchronous requests; a grace period
+	 * more and every completion (BHs off) has returned from this module.
+	 */
+	synchronize_rcu();
 	rcu_barrier();
 	destroy_workqueue(jazz_key_wq);
 }

@@ -13,6 +13,15 @@
  * (queueing.h). The data path takes its reference under rcu_read_lock()
  * with jazz_key_get_rcu(), which fails once the count reached zero. The
  * last jazz_key_put() frees the key by a work item after a grace period.
+ *
+ * Asynchronous AEADs: a packet whose request the cipher completes later
+ * (-EINPROGRESS/-EBUSY) keeps its key reference until its completion has
+ * run, and @inflight counts those requests; the free work also waits for
+ * @inflight to reach zero before it frees the tfms. So whatever drops the
+ * last slot reference (key swap or delete, peer or link delete, netns
+ * exit, rmmod) never frees a tfm under a running request. The device's
+ * struct jazz_crypt_async counts the same requests for the device, whose
+ * teardown waits for them (jazz_crypt_queue_free).
  */
 #ifndef _JAZZ_CRYPTO_H
 #define _JAZZ_CRYPTO_H
@@ -26,17 +35,22 @@
 #include "replay.h"
 #include "messages.h"
 
+struct netlink_ext_ack;
+
 struct jazz_key {
 	struct kref ref;
 	struct crypto_aead *tx_tfm;
 	struct crypto_aead *rx_tfm;
 	/*
-	 * Per-cpu pointers to kmalloc'ed requests, one set per direction,
-	 * each used by its cpu with BHs off; wiped and freed with the key
-	 * (jazz_key_free_work, after an RCU grace period).
+	 * Synchronous tfms: per-cpu pointers to kmalloc'ed requests, one set
+	 * per direction, each used by its cpu with BHs off; wiped and freed
+	 * with the key (jazz_key_free_work, after an RCU grace period).
+	 * Asynchronous tfms: NULL; each packet gets its own request
+	 * (struct jazz_areq in crypto.c), freed by its completion.
 	 */
 	struct aead_request *__percpu *tx_req;
 	struct aead_request *__percpu *rx_req;
+	atomic_t inflight;		/* async requests not yet completed */
 	u8 tx_salt[4];
 	u8 rx_salt[4];
 	u8 key_id;
@@ -48,7 +62,21 @@ struct jazz_key {
 	struct rcu_work free_work;
 };
 
+/*
+ * The owner of a set of asynchronous requests: a device's crypt queue.
+ * @done(skb, err) finishes a packet whose AEAD completed later, from the
+ * cipher's completion (process or softirq context; called with BHs off and
+ * rcu_read_lock held). @inflight counts the owner's requests not yet
+ * completed; it is decremented after @done returned, and the owner waits
+ * for zero before it goes away (wait_var_event on @inflight).
+ */
+struct jazz_crypt_async {
+	atomic_t inflight;
+	void (*done)(struct sk_buff *skb, int err);
+};
+
 extern u64 jazz_tx_soft_limit;
+extern bool jazz_crypto_force_async;
 extern u64 jazz_tx_hard_limit;
 
 struct jazz_key *jazz_key_create(u8 cipher, u8 key_id,
@@ -66,17 +94,29 @@ static inline bool jazz_key_get_rcu(struct jazz_key *key)
 
 /*
  * Encrypt @skb (the inner packet) in place: push the jazz header, append
- * the tag. Returns 0 or a negative errno. Called with BHs disabled (the
- * request is per cpu).
+ * the tag. Returns 0 or a negative errno, or -EINPROGRESS when the tfm is
+ * asynchronous and the request was queued: then @as->done(skb, err) runs
+ * when it completes and the caller must not touch @skb any more. Called
+ * with BHs disabled (a synchronous tfm's request is per cpu).
  */
 int jazz_key_encrypt(struct jazz_key *key, struct sk_buff *skb,
-		     u32 receiver, u64 counter);
+		     u32 receiver, u64 counter, struct jazz_crypt_async *as);
 /*
  * Decrypt @skb in place; skb->data points at the jazz header and the skb
  * is exactly header + ciphertext + tag. On success the header and tag are
- * removed. Called with BHs disabled.
+ * removed; a failed authentication is -EBADMSG. -EINPROGRESS as for
+ * jazz_key_encrypt(). Called with BHs disabled.
  */
-int jazz_key_decrypt(struct jazz_key *key, struct sk_buff *skb, u64 counter);
+int jazz_key_decrypt(struct jazz_key *key, struct sk_buff *skb, u64 counter,
+		     struct jazz_crypt_async *as);
+/* The driver (implementation) name of @key's sending tfm, e.g. for dumps. */
+static inline const char *jazz_key_driver(const struct jazz_key *key)
+{
+	return crypto_aead_driver_name(key->tx_tfm);
+}
+
+/* Wait until none of @as's asynchronous requests is in flight. Sleeps. */
+void jazz_crypt_async_wait(struct jazz_crypt_async *as);
 
 int jazz_crypto_init(void);
 void jazz_crypto_exit(void);

@@ -77,10 +77,12 @@ static int jazz_dev_init(struct net_device *dev)
 	err = gro_cells_init(&jd->gro, dev);
 	if (err)
 		goto err_stats;
-	err = jazz_crypt_queue_init(&jd->encrypt_q, jazz_tx_crypt);
+	err = jazz_crypt_queue_init(&jd->encrypt_q, jazz_tx_crypt,
+				    jazz_tx_crypted);
 	if (err)
 		goto err_gro;
-	err = jazz_crypt_queue_init(&jd->decrypt_q, jazz_rx_crypt);
+	err = jazz_crypt_queue_init(&jd->decrypt_q, jazz_rx_crypt,
+				    jazz_rx_crypted);
 	if (err)
 		goto err_encrypt;
 	err = jazz_conn_dev_init(jd);

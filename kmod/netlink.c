@@ -254,7 +254,8 @@ static int jazz_put_key(struct sk_buff *msg, u32 peer_id,
 	    nla_put_u32(msg, JAZZ_A_KEYCONF_CIPHER, key->cipher) ||
 	    nla_put_u64_64bit(msg, JAZZ_A_KEYCONF_TX_COUNTER,
 			      atomic64_read(&key->tx_counter),
-			      JAZZ_A_KEYCONF_PAD)) {
+			      JAZZ_A_KEYCONF_PAD) ||
+	    nla_put_string(msg, JAZZ_A_KEYCONF_DRIVER, jazz_key_driver(key))) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}

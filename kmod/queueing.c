@@ -53,7 +53,8 @@ static void jazz_crypt_work(struct work_struct *work)
 }
 
 int jazz_crypt_queue_init(struct jazz_crypt_queue *cq,
-			  void (*crypt)(struct sk_buff *skb))
+			  void (*crypt)(struct sk_buff *skb),
+			  void (*done)(struct sk_buff *skb, int err))
 {
 	int cpu, err;
 
@@ -73,6 +74,8 @@ int jazz_crypt_queue_init(struct jazz_crypt_queue *cq,
 	}
 	cq->last_cpu = -1;
 	cq->crypt = crypt;
+	atomic_set(&cq->async.inflight, 0);
+	cq->async.done = done;
 	return 0;
 }
 
@@ -91,6 +94,8 @@ void jazz_crypt_queue_free(struct jazz_crypt_queue *cq)
 	 */
 	while ((skb = ptr_ring_consume_bh(&cq->ring)))
 		jazz_crypt_one(cq, skb);
+	/* Their completions queue ordered-queue works: the caller flushes. */
+	jazz_crypt_async_wait(&cq->async);
 	ptr_ring_cleanup(&cq->ring, NULL);
 	free_percpu(cq->workers);
 	cq->workers = NULL;

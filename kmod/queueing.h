@@ -13,8 +13,11 @@
  *
  * A crypt worker takes a packet from the ring, runs the crypto, sets the
  * packet's state (JAZZ_PKT_CRYPTED or JAZZ_PKT_DEAD) and queues the ordered
- * queue's work item. That work runs on one fixed cpu per queue (so the
- * packets of a peer leave through one cpu's backlog and GRO cell, in
+ * queue's work item. With an asynchronous AEAD the worker only submits the
+ * request; the cipher's completion does the rest (@async.done), and
+ * @async.inflight counts the device's requests not yet completed. The
+ * ordered queue's work runs on one fixed cpu per queue (so the packets of
+ * a peer leave through one cpu's backlog and GRO cell, in
  * order) and hands every packet at the head whose state is no longer
  * JAZZ_PKT_NEW to the queue's @done handler: send, or replay check and
  * delivery.
@@ -24,8 +27,9 @@
  * work holds a peer reference too, so neither goes away under a worker.
  * Crypto and @done run with BHs disabled, inside rcu_read_lock(). A
  * device's crypt queues are emptied by jazz_crypt_queue_free() (ndo_uninit:
- * no producer is left then), after which every packet has left its peer
- * queue or is on its way out through a queued work.
+ * no producer is left then), which also waits for the device's
+ * asynchronous requests to complete, after which every packet has left
+ * its peer queue or is on its way out through a queued work.
  *
  * Locking: @list.lock protects the ordered list and is taken with BHs
  * disabled; a packet's state is written once, by the crypt worker
@@ -39,9 +43,9 @@
 #include <linux/ptr_ring.h>
 #include <linux/workqueue.h>
 #include <linux/atomic.h>
+#include "crypto.h"
 
 struct jazz_peer;
-struct jazz_key;
 
 /* Most packets waiting in one device crypt ring / one peer queue. */
 #define JAZZ_CRYPT_RING_LEN	4096
@@ -95,8 +99,12 @@ struct jazz_crypt_queue {
 	struct ptr_ring ring;
 	struct jazz_crypt_worker __percpu *workers;
 	int last_cpu;
-	/* Encrypts or decrypts; then calls jazz_pqueue_finish(). */
+	/*
+	 * Encrypts or decrypts; then calls jazz_pqueue_finish(), itself or,
+	 * for an asynchronous AEAD, through @async.done.
+	 */
 	void (*crypt)(struct sk_buff *skb);
+	struct jazz_crypt_async async;
 };
 
 int jazz_queueing_init(void);
@@ -105,8 +113,12 @@ void jazz_queueing_exit(void);
 void jazz_queueing_flush(void);
 
 int jazz_crypt_queue_init(struct jazz_crypt_queue *cq,
-			  void (*crypt)(struct sk_buff *skb));
-/* Waits for the workers and frees the ring; no producer may be left. */
+			  void (*crypt)(struct sk_buff *skb),
+			  void (*done)(struct sk_buff *skb, int err));
+/*
+ * Waits for the workers and the asynchronous requests, and frees the ring;
+ * no producer may be left.
+ */
 void jazz_crypt_queue_free(struct jazz_crypt_queue *cq);
 
 void jazz_pqueue_init(struct jazz_pqueue *pq, struct jazz_peer *peer,

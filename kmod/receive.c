@@ -217,20 +217,36 @@ drop_silent:
 	return 0;
 }
 
-/* Crypt worker: decrypt one queued packet. BHs off, rcu_read_lock held. */
-void jazz_rx_crypt(struct sk_buff *skb)
+/* A decrypted packet (or @err) goes to its ordered queue. BHs off, RCU. */
+void jazz_rx_crypted(struct sk_buff *skb, int err)
 {
-	struct jazz_cb *cb = JAZZ_CB(skb);
-	struct jazz_peer *peer = cb->peer;
+	struct jazz_peer *peer = JAZZ_CB(skb)->peer;
 	int state = JAZZ_PKT_DEAD;
 
-	if (unlikely(READ_ONCE(peer->dead)))
+	if (unlikely(err == -ESHUTDOWN))
 		jazz_rx_count(peer->jd, peer, JAZZ_STAT_DROP_NO_PEER, 1);
-	else if (unlikely(jazz_key_decrypt(cb->key, skb, cb->counter)))
+	else if (unlikely(err))
 		jazz_rx_count(peer->jd, peer, JAZZ_STAT_DROP_AUTH, 1);
 	else
 		state = JAZZ_PKT_CRYPTED;
 	jazz_pqueue_finish(&peer->rxq, skb, state);
+}
+
+/*
+ * Crypt worker: decrypt one queued packet, or submit it to an asynchronous
+ * AEAD whose completion calls jazz_rx_crypted(). BHs off, RCU held.
+ */
+void jazz_rx_crypt(struct sk_buff *skb)
+{
+	struct jazz_cb *cb = JAZZ_CB(skb);
+	struct jazz_peer *peer = cb->peer;
+	int err = -ESHUTDOWN;
+
+	if (likely(!READ_ONCE(peer->dead)))
+		err = jazz_key_decrypt(cb->key, skb, cb->counter,
+				       &peer->jd->decrypt_q.async);
+	if (err != -EINPROGRESS)
+		jazz_rx_crypted(skb, err);
 }
 
 /*

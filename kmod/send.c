@@ -109,20 +109,34 @@ drop:
 	kfree_skb(skb);
 }
 
-/* Crypt worker: encrypt one queued packet. BHs off, rcu_read_lock held. */
-void jazz_tx_crypt(struct sk_buff *skb)
+/* An encrypted packet (or @err) goes to its ordered queue. BHs off, RCU. */
+void jazz_tx_crypted(struct sk_buff *skb, int err)
 {
-	struct jazz_cb *cb = JAZZ_CB(skb);
-	struct jazz_peer *peer = cb->peer;
+	struct jazz_peer *peer = JAZZ_CB(skb)->peer;
 	int state = JAZZ_PKT_CRYPTED;
 
-	if (unlikely(READ_ONCE(peer->dead) ||
-		     jazz_key_encrypt(cb->key, skb, READ_ONCE(peer->remote_id),
-				      cb->counter))) {
+	if (unlikely(err)) {
 		jazz_count(peer->jd, peer, JAZZ_STAT_DROP_TX_ERROR, 1);
 		state = JAZZ_PKT_DEAD;
 	}
 	jazz_pqueue_finish(&peer->txq, skb, state);
+}
+
+/*
+ * Crypt worker: encrypt one queued packet, or submit it to an asynchronous
+ * AEAD whose completion calls jazz_tx_crypted(). BHs off, RCU held.
+ */
+void jazz_tx_crypt(struct sk_buff *skb)
+{
+	struct jazz_cb *cb = JAZZ_CB(skb);
+	struct jazz_peer *peer = cb->peer;
+	int err = -ESHUTDOWN;
+
+	if (likely(!READ_ONCE(peer->dead)))
+		err = jazz_key_encrypt(cb->key, skb, READ_ONCE(peer->remote_id),
+				       cb->counter, &peer->jd->encrypt_q.async);
+	if (err != -EINPROGRESS)
+		jazz_tx_crypted(skb, err);
 }
 
 /* Leaves the peer's tx queue in order: send or drop. BHs off, RCU held. */

@@ -28,6 +28,9 @@ void jazz_deliver(struct jazz_device *jd, struct jazz_peer *peer,
 /* Crypt workers (queueing.h): encrypt/decrypt one queued packet. */
 void jazz_tx_crypt(struct sk_buff *skb);
 void jazz_rx_crypt(struct sk_buff *skb);
+/* Their second halves, also the completions of asynchronous AEADs. */
+void jazz_tx_crypted(struct sk_buff *skb, int err);
+void jazz_rx_crypted(struct sk_buff *skb, int err);
 /* Ordered queue exits: send / check and deliver one packet. */
 void jazz_tx_done(struct sk_buff *skb);
 void jazz_rx_done(struct sk_buff *skb);

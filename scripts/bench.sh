@@ -3,7 +3,11 @@
 # iperf3 TCP (1 and 4 streams) and UDP (64- and 1400-byte payloads) over
 # plain veth, WireGuard, and jazz with ChaCha20-Poly1305 and AES-256-GCM;
 # interleaved repetitions; median and spread; ratios jazz/WireGuard and
-# jazz/veth. The guest side is tests/vm/bench-tunnels.sh.
+# jazz/veth; the ratio to WireGuard of each repetition (same repetition,
+# same boot), with "spread too wide to conclude" where a ratio's
+# repetitions straddle 1.0 or spread more than ±15 % around their median;
+# the crypto driver each side used; both kernels side by side. The guest
+# side is tests/vm/bench-tunnels.sh.
 #
 #   scripts/bench.sh [--kernel K]... [--reps N] [--time S] [--no-build]
 #
@@ -79,32 +83,61 @@ cmd, dirs = sys.argv[1], sys.argv[2:]
 TESTS = [("tcp1", "TCP, 1 stream"), ("tcp4", "TCP, 4 streams"),
          ("udp64", "UDP, 64 B payload"), ("udp1400", "UDP, 1400 B payload")]
 PATHS = ["veth", "wireguard", "jazz-chacha", "jazz-aes"]
+JAZZ = [("jazz-chacha", "ChaCha20-Poly1305"), ("jazz-aes", "AES-256-GCM")]
+WIDE = 0.15     # a ratio's repetitions may spread ±15 % around their median
 print(f"Command: `{cmd.strip()}`  ")
 print(f"Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; QEMU TCG (no KVM), 2 vCPUs, on a shared 2-core host.  ")
 print("Throughput received, Mbit/s: median of the repetitions, spread = (max - min) / median.")
-print("Ratios are of medians measured in the same VM boot.")
-for d in dirs:
+print("Ratios are of medians measured in the same VM boot; per repetition, jazz's run over")
+print("WireGuard's run of the same repetition. \"spread too wide to conclude\": the")
+print("repetitions' ratios straddle 1.0, or lie more than ±15 % from their median.")
+
+def load(d):
     rows = list(csv.DictReader(open(os.path.join(d, "bench.tsv")), delimiter="\t"))
-    if not rows:
-        continue
-    kver = rows[0]["kernel"]
-    na = {}
-    p = os.path.join(d, "unavailable.tsv")
+    vals, per_rep = {}, {}
+    for r in rows:
+        if r["bps"] != "NA":
+            vals.setdefault((r["path"], r["test"]), []).append(int(r["bps"]) / 1e6)
+            per_rep[(r["path"], r["test"], r["rep"])] = int(r["bps"]) / 1e6
+    return rows, vals, per_rep
+
+def tsv(d, name):
+    out, p = {}, os.path.join(d, name)
     if os.path.exists(p):
         for line in open(p):
             if "\t" in line:
                 k, v = line.rstrip("\n").split("\t", 1)
-                na[k] = v
-    vals = {}
-    for r in rows:
-        if r["bps"] != "NA":
-            vals.setdefault((r["path"], r["test"]), []).append(int(r["bps"]) / 1e6)
+                out[k] = v
+    return out
+
+def rep_ratios(per_rep, path, t):
+    reps = sorted({k[2] for k in per_rep if k[1] == t}, key=int)
+    return [per_rep[(path, t, r)] / per_rep[("wireguard", t, r)] for r in reps
+            if (path, t, r) in per_rep and per_rep.get(("wireguard", t, r))]
+
+def verdict(rs):
+    if not rs:
+        return "n/a"
+    m = statistics.median(rs)
+    if len(rs) > 1 and (min(rs) < 1.0 < max(rs) or max(abs(x - m) for x in rs) > WIDE * m):
+        return "spread too wide to conclude"
+    if len(rs) == 1:
+        return "one repetition: no spread known"
+    return "faster than WireGuard in every repetition" if min(rs) > 1.0 else "slower than WireGuard in every repetition"
+
+summary = {}
+for d in dirs:
+    rows, vals, per_rep = load(d)
+    if not rows:
+        continue
+    kver = rows[0]["kernel"]
+    na, drivers = tsv(d, "unavailable.tsv"), tsv(d, "drivers.tsv")
     reps = max((len(v) for v in vals.values()), default=0)
-    load = ""
+    load_s = ""
     p = os.path.join(d, "loadavg")
     if os.path.exists(p):
-        load = f"; host load average before / after: {open(p).read().strip()}"
-    print(f"\n### Kernel {kver} ({reps} repetitions{load})\n")
+        load_s = f"; host load average before / after: {open(p).read().strip()}"
+    print(f"\n### Kernel {kver} ({reps} repetitions{load_s})\n")
     print("| test | veth | WireGuard | jazz ChaCha20-Poly1305 | jazz AES-256-GCM | chacha/WG | aes/WG | chacha/veth | aes/veth |")
     print("|---|---|---|---|---|---|---|---|---|")
     def med(path, t):
@@ -124,8 +157,35 @@ for d in dirs:
         print(f"| {name} | " + " | ".join(cell(pth, t) for pth in PATHS) + " | " +
               " | ".join([ratio(m["jazz-chacha"], m["wireguard"]), ratio(m["jazz-aes"], m["wireguard"]),
                           ratio(m["jazz-chacha"], m["veth"]), ratio(m["jazz-aes"], m["veth"])]) + " |")
+    print(f"\nPer repetition, jazz / WireGuard ({kver}):\n")
+    print("| test | cipher | ratios, repetition 1, 2, ... | median | verdict |")
+    print("|---|---|---|---|---|")
+    for t, name in TESTS:
+        for path, cname in JAZZ:
+            rs = rep_ratios(per_rep, path, t)
+            summary[(t, path, kver)] = rs
+            med_s = f"{statistics.median(rs):.2f}" if rs else "n/a"
+            print(f"| {name} | {cname} | {', '.join(f'{x:.2f}' for x in rs) or 'n/a'} | {med_s} | {verdict(rs)} |")
+    print(f"\nCrypto drivers ({kver}):\n")
+    for path in ["wireguard", "jazz-chacha", "jazz-aes"]:
+        print(f"- {path}: {drivers.get(path, 'not recorded')}")
     for k, v in na.items():
         print(f"\n{k}: n/a — {v}")
+
+kvers = sorted({k[2] for k in summary})
+if len(kvers) > 1:
+    print("\n### Both kernels: median jazz / WireGuard per repetition set\n")
+    print("| test | cipher | " + " | ".join(kvers) + " |")
+    print("|---|---|" + "---|" * len(kvers))
+    for t, name in TESTS:
+        for path, cname in JAZZ:
+            cells = []
+            for k in kvers:
+                rs = summary.get((t, path, k), [])
+                v = verdict(rs)
+                cells.append(f"{statistics.median(rs):.2f}" + (" (spread too wide to conclude)" if v.startswith("spread") else "")
+                             if rs else "n/a")
+            print(f"| {name} | {cname} | " + " | ".join(cells) + " |")
 PY
 cat out/bench/results.md
 exit "$rc"

@@ -57,7 +57,7 @@ READ_ONLY = {"stats", "last-rx-ns", "del-reason", "rtt-ns", "listener-portid", "
              "idle-ms", "packets", "bytes", "held", "end", "wait-ns", "verdict-ns", "state",
              "tx-counter", "conn-count", "wire-version", "features", "peer-name",
              "lifetime-s", "direction", "proto", "family", "src-addr", "src-port",
-             "dst-addr", "dst-port"}
+             "dst-addr", "dst-port", "driver"}
 
 
 def genl():

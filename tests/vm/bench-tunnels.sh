@@ -12,7 +12,10 @@
 # Tests: TCP 1 stream, TCP 4 streams, UDP 64-byte and 1400-byte payloads
 # (unlimited rate; the rate received is what counts). Repetitions are
 # interleaved: for each repetition, every test on every path in turn.
-# Raw results: $JAZZ_OUT/bench.tsv (kernel, path, test, repetition, bit/s).
+# Raw results: $JAZZ_OUT/bench.tsv (kernel, path, test, repetition, bit/s);
+# the crypto each path used: $JAZZ_OUT/drivers.tsv (path, driver): jazz's
+# from `jazzctl show --json` at both ends, WireGuard's own ChaCha20-Poly1305
+# (lib/crypto) with the arch modules it runs on.
 #
 # Environment: BENCH_TIME (seconds per run, default 3), BENCH_REPS (5),
 # BENCH_PATHS (default "veth wireguard jazz-chacha jazz-aes"),
@@ -111,6 +114,44 @@ for p in $PATHS; do
 done
 for p in "${AVAILABLE[@]}"; do
 	check "$p: ping ${DST[$p]}" n1 ping -c 1 -W 3 "${DST[$p]}"
+done
+
+# jazz_drivers DEV: the drivers of DEV's keys at both ends, comma separated.
+jazz_drivers() {
+	local ns
+	for ns in n1 n2; do
+		"$ns" "$JAZZCTL" show "$1" --json | $PY -c '
+import json, sys
+def walk(o):
+    if isinstance(o, dict):
+        if "driver" in o:
+            print(o["driver"])
+        o = list(o.values())
+    if isinstance(o, list):
+        for v in o:
+            walk(v)
+walk(json.load(sys.stdin))'
+	done | sort -u | paste -sd, -
+}
+# WireGuard calls lib/crypto's ChaCha20-Poly1305, which uses the x86_64
+# SIMD modules when they are loaded.
+wg_driver() {
+	local m arch=
+	for m in chacha_x86_64 poly1305_x86_64; do
+		[ -d "/sys/module/$m" ] && arch="$arch${arch:+, }$m"
+	done
+	echo "WireGuard's own ChaCha20-Poly1305 (lib/crypto${arch:+; $arch})"
+}
+: >"$OUTDIR/drivers.tsv"
+for p in "${AVAILABLE[@]}"; do
+	case "$p" in
+	wireguard) d=$(wg_driver) ;;
+	jazz-chacha) d=$(jazz_drivers jz0) ;;
+	jazz-aes) d=$(jazz_drivers jz1) ;;
+	*) continue ;;
+	esac
+	printf '%s\t%s\n' "$p" "$d" >>"$OUTDIR/drivers.tsv"
+	diag "$p crypto: $d"
 done
 
 bg n2 iperf3 -s -p 5201 >/dev/null 2>&1

@@ -58,6 +58,20 @@ static int prefix_parse(const struct nlattr *nest, struct jz_prefix *p)
 	return p->family == AF_INET || p->family == AF_INET6 ? 0 : -1;
 }
 
+/*
+ * The driver name as text safe for a terminal: printable ASCII is kept,
+ * anything else becomes '?', and it is cut to the buffer.
+ */
+static void copy_driver(char *dst, const struct nlattr *a)
+{
+	const char *s = mnl_attr_get_str(a);
+	size_t i;
+
+	for (i = 0; s[i] && i < JZ_DRIVER_MAX - 1; i++)
+		dst[i] = s[i] > ' ' && s[i] < 0x7f ? s[i] : '?';
+	dst[i] = '\0';
+}
+
 int keyinfo_parse(const struct nlattr *nest, struct jz_keyinfo *k, uint32_t *peer_id)
 {
 	struct nlattr *a;
@@ -86,6 +100,10 @@ int keyinfo_parse(const struct nlattr *nest, struct jz_keyinfo *k, uint32_t *pee
 				k->tx_counter = mnl_attr_get_u64(a);
 				k->has_tx_counter = true;
 			}
+			break;
+		case JAZZ_A_KEYCONF_DRIVER:
+			if (ok(a, MNL_TYPE_NUL_STRING))
+				copy_driver(k->driver, a);
 			break;
 		}
 	}

@@ -200,11 +200,14 @@ const char *ifname_of(uint32_t ifindex, char *buf);
 
 /* ---- fetch.c: kernel state ---- */
 
+/* The kernel's crypto driver names fit CRYPTO_MAX_ALG_NAME (128). */
+#define JZ_DRIVER_MAX 128
 struct jz_keyinfo {
 	uint32_t slot, cipher;
 	uint8_t key_id;
 	uint64_t tx_counter;
 	bool has_tx_counter;
+	char driver[JZ_DRIVER_MAX];	/* printable ASCII only; "" if absent */
 };
 
 #define N_STATS (JAZZ_A_STATS_MAX + 1)

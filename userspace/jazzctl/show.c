@@ -3,7 +3,7 @@
  * jazzctl show [DEV|all] [peers|endpoints|allowed-ips|keys] [--json]
  *
  * Key material is never read back from the kernel; only slot, key id,
- * cipher and send counter are shown.
+ * cipher, send counter and the kernel's crypto driver are shown.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -112,6 +112,8 @@ static void print_keys_text(const struct jz_peer *p)
 		printf("  key: %s id %u %s", slot_name(k->slot), k->key_id, cipher_name(k->cipher));
 		if (k->has_tx_counter)
 			printf(" tx counter %" PRIu64, k->tx_counter);
+		if (k->driver[0])
+			printf(" driver %s", k->driver);
 		putchar('\n');
 	}
 }
@@ -169,6 +171,8 @@ void print_peer_json(struct jw *w, const char *key, const struct jz_peer *p)
 		jw_str(w, "cipher", cipher_name(p->keys[i].cipher));
 		if (p->keys[i].has_tx_counter)
 			jw_u64(w, "tx_counter", p->keys[i].tx_counter);
+		if (p->keys[i].driver[0])
+			jw_str(w, "driver", p->keys[i].driver);
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);

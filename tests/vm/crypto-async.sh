@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Asynchronous AEADs (issue 19). With crypto_force_async=1 every key runs on
+# cryptd, so each packet's crypto completes later, from cryptd's worker:
+#
+#   ChaCha20-Poly1305 and AES-256-GCM: ping and bulk TCP/UDP pass, and
+#   `jazzctl show` (text and --json) names the cryptd driver;
+#   a key swap under a ping flood loses nothing;
+#   peer delete, link delete, netns delete and rmmod while traffic is in
+#   flight leave every object counter at zero;
+#   without the parameter the default (fastest) driver is shown;
+#   the kernel log stays clean.
+#
+# Run in the VM: scripts/vm.sh --kernel 6.12 --each tests/vm/crypto-async.sh
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd ip iperf3 ping
+need_module jazz
+
+. "$(dirname "$0")/lib-pair.sh"
+jazz_prelude
+
+zero() { [ "$(objects)" = "devices 0 peers 0 keys 0" ]; }
+# drivers NS: the driver of every key of jazz0, one a line (from --json).
+drivers() {
+	"$1" "$JZ" show jazz0 --json | $PY -c '
+import json, sys
+def walk(o):
+    if isinstance(o, dict):
+        if "driver" in o:
+            print(o["driver"])
+        for v in o.values():
+            walk(v)
+    elif isinstance(o, list):
+        for v in o:
+            walk(v)
+walk(json.load(sys.stdin))'
+}
+all_cryptd() { # NS: every key's driver is cryptd(...) (pcrypt(...) before 6.3), and there is one
+	local d
+	d=$(drivers "$1")
+	[ -n "$d" ] && ! grep -qvE '^(cryptd|pcrypt)\(' <<<"$d"
+}
+both_cryptd() { all_cryptd n1 && all_cryptd n2; }
+reload() { # [PARAM]: a fresh module (no device may exist)
+	rmmod jazz 2>/dev/null
+	modprobe jazz "$@"
+}
+flood() { # SECONDS: pings both ways and a UDP stream n1 -> n2
+	bg n1 ping -f -q -w "$1" 10.0.9.2
+	bg n2 ping -f -q -w "$1" 10.0.9.1
+	bg n1 ping -6 -f -q -w "$1" fd09::2
+}
+setup() { # a fresh pair with ChaCha20-Poly1305 keys
+	pair_devices 192.168.249 10.0.9 fd09
+	pair_config 192.168.249 10.0.9 fd09 10900
+}
+stop_bg() { # end the background traffic of the last step
+	local p
+	for p in "${_T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${_T_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	_T_PIDS=()
+}
+
+check "module loaded with crypto_force_async=1" reload crypto_force_async=1
+check_eq "parameter reads back" "$(cat /sys/module/jazz/parameters/crypto_force_async)" Y
+setup
+check "ChaCha20-Poly1305 over cryptd: ping" n1 ping -c 3 -i 0.2 -W 2 10.0.9.2
+check "ChaCha20-Poly1305: both ends show a cryptd driver" both_cryptd
+diag "n1 drivers: $(drivers n1 | tr '\n' ' ')"
+check "jazzctl show (text) prints the driver" bash -c "ip netns exec $(ns_name n1) $JZ show jazz0 | grep -qE 'driver (cryptd|pcrypt)[(]'"
+
+bg n2 iperf3 -s -1 -p 5201
+wait_listen n2 tcp 5201
+if to_file "$T/tcp.json" n1 iperf3 -c 10.0.9.2 -p 5201 -t 3 -J; then
+	ok "ChaCha20-Poly1305 over cryptd: TCP ($(($(iperf_bps "$T/tcp.json" || echo 0) / 1000000)) Mbit/s)"
+else
+	not_ok "ChaCha20-Poly1305 over cryptd: TCP" "$(tail -5 "$T/tcp.json")"
+fi
+bg n2 iperf3 -s -1 -p 5202
+wait_listen n2 tcp 5202
+if to_file "$T/udp.json" n1 iperf3 -c fd09::2 -p 5202 -u -b 20M -l 1200 -t 2 -J; then
+	ok "ChaCha20-Poly1305 over cryptd: UDP ($($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum"]["lost_percent"])' "$T/udp.json")% lost)"
+else
+	not_ok "ChaCha20-Poly1305 over cryptd: UDP" "$(tail -5 "$T/udp.json")"
+fi
+check_eq "no authentication failures at n2" "$(jstat n2 jazz0 drop_auth)" 0
+
+# ------------------------------------------ key swap to AES-256-GCM, flood
+check "AES-256-GCM secondary on n1" n1 "$JZ" key jazz0 new peer 2 slot secondary id 2 cipher aes-256-gcm tx "$K3:$S1" rx "$K4:$S2"
+check "AES-256-GCM secondary on n2" n2 "$JZ" key jazz0 new peer 1 slot secondary id 2 cipher aes-256-gcm tx "$K4:$S2" rx "$K3:$S1"
+n1 ping -c 400 -i 0.005 -W 2 -q 10.0.9.2 >"$T/flood.txt" 2>&1 &
+FLOOD=$!
+sleep 0.7
+n1 "$JZ" key jazz0 swap peer 2
+sleep 0.4
+n2 "$JZ" key jazz0 swap peer 1
+wait $FLOOD
+check_eq "ping flood across the key swap: zero loss" "$(grep -o '[0-9.]*% packet loss' "$T/flood.txt")" "0% packet loss"
+check_eq "n1 now sends with AES-256-GCM" "$(n1 "$JZ" show jazz0 keys | cut -f2)" "primary:2:aes-256-gcm"
+check "AES-256-GCM: both ends show a cryptd driver" both_cryptd
+diag "n1 drivers: $(drivers n1 | tr '\n' ' ')"
+check "old keys deleted" bash -c "ip netns exec $(ns_name n1) $JZ key jazz0 del peer 2 slot secondary &&
+	ip netns exec $(ns_name n2) $JZ key jazz0 del peer 1 slot secondary"
+bg n2 iperf3 -s -1 -p 5203
+wait_listen n2 tcp 5203
+if to_file "$T/tcp2.json" n1 iperf3 -c 10.0.9.2 -p 5203 -t 3 -J; then
+	ok "AES-256-GCM over cryptd: TCP ($(($(iperf_bps "$T/tcp2.json" || echo 0) / 1000000)) Mbit/s)"
+else
+	not_ok "AES-256-GCM over cryptd: TCP" "$(tail -5 "$T/tcp2.json")"
+fi
+bg n2 iperf3 -s -1 -p 5204
+wait_listen n2 tcp 5204
+if to_file "$T/udp2.json" n1 iperf3 -c 10.0.9.2 -p 5204 -u -b 20M -l 1200 -t 2 -J; then
+	ok "AES-256-GCM over cryptd: UDP"
+else
+	not_ok "AES-256-GCM over cryptd: UDP" "$(tail -5 "$T/udp2.json")"
+fi
+check_eq "no authentication failures at n2 (AES)" "$(jstat n2 jazz0 drop_auth)" 0
+
+# ------------------------------------------ teardown with requests in flight
+flood 20
+bg n2 iperf3 -s -1 -p 5205
+wait_listen n2 tcp 5205
+bg n1 iperf3 -c 10.0.9.2 -p 5205 -u -b 200M -l 1300 -t 20
+sleep 1.5
+check "peer delete under traffic (both ends)" bash -c "ip netns exec $(ns_name n1) $JZ set jazz0 peer 2 remove &&
+	ip netns exec $(ns_name n2) $JZ set jazz0 peer 1 remove"
+if wait_for 15 test "$(objects)" = "devices 2 peers 0 keys 0"; then ok "peers and keys freed"; else not_ok "peers and keys freed" "$(objects)"; fi
+stop_bg
+aes_peers() { # the peers back, with AES-256-GCM keys
+	n1 "$JZ" set jazz0 peer 2 remote-id 1 endpoint 192.168.249.2:10902 allowed-ips 10.0.9.2/32,fd09::2/128 &&
+	n1 "$JZ" key jazz0 new peer 2 slot primary id 1 cipher aes-256-gcm tx "$K1:$S1" rx "$K2:$S2" &&
+	n2 "$JZ" set jazz0 peer 1 remote-id 2 endpoint 192.168.249.1:10901 allowed-ips 10.0.9.1/32,fd09::1/128 &&
+	n2 "$JZ" key jazz0 new peer 1 slot primary id 1 cipher aes-256-gcm tx "$K2:$S2" rx "$K1:$S1"
+}
+check "peers back with AES-256-GCM" aes_peers
+check "AES-256-GCM tunnel up again" n1 ping -c 1 -W 2 10.0.9.2
+flood 20
+sleep 1.5
+check "link delete under traffic" bash -c "ip -n $(ns_name n1) link del jazz0 && ip -n $(ns_name n2) link del jazz0"
+if wait_for 15 zero; then ok "link delete: every object freed"; else not_ok "link delete: every object freed" "$(objects)"; fi
+stop_bg
+
+# A netns goes away once its last process has: n1's are killed while n2
+# keeps flooding towards it, then n2's.
+ns_kill() { # NS: kill its processes and delete it
+	local p
+	for p in $(ip netns pids "$(ns_name "$1")"); do kill -9 "$p" 2>/dev/null; done
+	ip netns del "$(ns_name "$1")"
+}
+setup
+flood 20
+bg n2 ping -f -q -s 1300 -w 20 10.0.9.1
+sleep 1.5
+check "netns n1 deleted under traffic" ns_kill n1
+if wait_for 20 test "$(objects | cut -d' ' -f2)" = 1; then ok "n1's device gone"; else not_ok "n1's device gone" "$(objects)"; fi
+check "netns n2 deleted" ns_kill n2
+if wait_for 20 zero; then ok "netns delete under traffic: every object freed"; else not_ok "netns delete under traffic: every object freed" "$(objects)"; fi
+stop_bg
+
+setup
+flood 20
+bg n2 iperf3 -s -1 -p 5206
+wait_listen n2 tcp 5206
+bg n1 iperf3 -c 10.0.9.2 -p 5206 -t 20
+sleep 1.5
+check "rmmod while traffic flows" rmmod jazz
+stop_bg
+check "every object freed at unload" bash -c "dmesg | grep 'jazz: unloaded' | tail -1 | grep -q 'devices 0 peers 0 keys 0'"
+
+# ------------------------------------------ the default: fastest driver
+check "module loaded without the parameter" reload
+check_eq "crypto_force_async off by default" "$(cat /sys/module/jazz/parameters/crypto_force_async)" N
+setup
+check "default ChaCha20-Poly1305: ping" n1 ping -c 2 -i 0.2 -W 2 10.0.9.2
+d=$(drivers n1 | head -1)
+diag "default ChaCha20-Poly1305 driver: $d"
+check "default ChaCha20-Poly1305 driver is shown, not cryptd" bash -c "[ -n '$d' ] && [ '${d#cryptd(}' = '$d' ]"
+check "AES-256-GCM keys with the default driver" bash -c "
+	ip netns exec $(ns_name n1) $JZ key jazz0 new peer 2 slot primary id 3 cipher aes-256-gcm tx $K3:$S1 rx $K4:$S2 &&
+	ip netns exec $(ns_name n2) $JZ key jazz0 new peer 1 slot primary id 3 cipher aes-256-gcm tx $K4:$S2 rx $K3:$S1"
+check "default AES-256-GCM: ping" n1 ping -c 2 -i 0.2 -W 2 10.0.9.2
+d=$(drivers n1 | head -1)
+diag "default AES-256-GCM driver: $d"
+check "default AES-256-GCM driver is shown, not cryptd" bash -c "[ -n '$d' ] && [ '${d#cryptd(}' = '$d' ]"
+if grep -qw aes /proc/cpuinfo; then
+	check "AES-NI present: the AES-NI driver was picked" bash -c "grep -qE 'aesni|vaes' <<<'$d'"
+else
+	skip "AES-NI driver picked" "the CPU has no AES-NI"
+fi
+n1 ip link del jazz0
+n2 ip link del jazz0
+if wait_for 15 zero; then ok "every object freed"; else not_ok "every object freed" "$(objects)"; fi
+dmesg_check
