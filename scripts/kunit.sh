@@ -86,7 +86,17 @@ nice "$PY" tools/testing/kunit/kunit.py run --arch=um --jobs="$JOBS" \
 	--raw_output=kunit 2>&1 | tee "$CACHE/last-run.log" | grep -v '^\[' 
 rc=${PIPESTATUS[0]}
 set -e
-if grep -q '^ *not ok' "$CACHE/last-run.log" || ! grep -q '^ *ok' "$CACHE/last-run.log"; then
+# --raw_output leaves the verdict to us. A run that crashed (UML panics
+# on a bad pointer) prints no "not ok" at all: every suite of the top-level
+# plan must have reported, or the run failed.
+log=$CACHE/last-run.log
+plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
+done_suites=$(grep -cE '^(not )?ok [0-9]+ ' "$log" || true)
+if grep -q '^ *not ok' "$log" || ! grep -q '^ *ok' "$log"; then
+	rc=1
+elif [ -z "$plan" ] || [ "$done_suites" -ne "$plan" ]; then
+	echo "kunit.sh: the run ended after ${done_suites} of ${plan:-?} suites (crashed?): see $log" >&2
+	grep -E 'Kernel panic|BUG:|RIP:' "$log" | head -n 5 >&2
 	rc=1
 fi
 exit "$rc"

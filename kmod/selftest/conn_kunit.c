@@ -93,6 +93,8 @@ static void kt_setup(struct kunit *test, struct kt_fix *f)
 	f->peer = kunit_kzalloc(test, sizeof(*f->peer), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, f->peer);
 	f->peer->id = 7;
+	/* jazz_conn_new() links each entry on its peer's list. */
+	INIT_LIST_HEAD(&f->peer->conns);
 	memset(kt_notified, 0, sizeof(kt_notified));
 	kt_listening = false;
 }
