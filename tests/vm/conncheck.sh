@@ -169,7 +169,7 @@ case "$(uname -r)" in
 esac
 check_eq "flood B: slab growth under $((slab_bound / 1024)) MB" "$(((mem1 - mem0) < slab_bound))" 1
 kill -9 "$mon4"
-check "flood B: listener killed, nothing held any more" expect 0 10 is jstat n1 held
+check "flood B: listener killed, nothing held any more" expect 0 30 is jstat n1 held
 of=$(($(jstat n1 drop_hold_overflow) - of0))
 to=$(($(jstat n1 drop_timeout) - to0))
 cc=$(($(jstat n1 drop_conncheck) - cc0))
@@ -184,18 +184,22 @@ n1 "$JZ" set jazz0 hold-max 1024 approval-timeout 30s deny-backoff 20s
 n2 "$JZ" set jazz0 conncheck on
 
 # ------------------------------------------------------------ listener killed while held
+# a 300 s approval timeout, so that a drop within 120 s can only be the
+# kill's doing, however slow the kernel (the debug kernel under load took
+# 17.5 s to show it through jazzctl)
+n1 "$JZ" set jazz0 approval-timeout 300s
 bg n1 "$JZ" monitor --json --group approvals >/dev/null 2>&1
 mon5=$!
 sleep 1
-n1 ping -c 1 -W 60 10.202.0.2 >"$T/ping-kill" 2>&1 &
+n1 ping -c 1 -W 320 10.202.0.2 >"$T/ping-kill" 2>&1 &
 pk=$!
-check "a packet is held (approval timeout 30 s)" expect 1 5 is jstat n1 held
+check "a packet is held (approval timeout 300 s)" expect 1 30 is jstat n1 held
 to0=$(jstat n1 drop_timeout)
 kill -9 "$mon5"
 start=$(date +%s%N)
-check "listener killed: the held packet is dropped at once" expect 0 10 is jstat n1 held
+check "listener killed: the held packet is dropped" expect 0 150 is jstat n1 held
 el=$((($(date +%s%N) - start) / 1000000))
-check_eq "listener killed: handled well before the 30 s timeout (${el} ms, polled)" "$((el < 10000))" 1
+check_eq "listener killed: handled long before the 300 s timeout (${el} ms, polled)" "$((el < 120000))" 1
 wait $pk
 check "listener killed: the sender got 'Packet filtered'" grep -q "Packet filtered" "$T/ping-kill"
 check_eq "listener killed: drop-timeout +1" "$(($(jstat n1 drop_timeout) - to0))" 1
@@ -206,14 +210,15 @@ bg n1 "$JZ" monitor --json --group approvals >/dev/null 2>&1
 mon6=$!
 sleep 1
 n1 ping -c 3 -i 0.2 -W 2 10.202.0.2 >/dev/null 2>&1 &
-check "packets held" expect 1 5 is conns n1 'len(d)'
+n1 "$JZ" set jazz0 approval-timeout 30s
+check "packets held" expect 1 30 is conns n1 'len(d)'
 check "peer removed while held" n1 "$JZ" set jazz0 peer 1 remove
 check_eq "its connections and held packets are gone" "$(conns n1 'len(d)'):$(jstat n1 held)" "0:0"
 check "peer added back" setup_peer 1
 
 # ------------------------------------------------------------ rmmod while held
 n1 ping -c 1 -W 5 10.202.0.2 >/dev/null 2>&1 &
-check "a packet is held again" expect 1 5 is jstat n1 held
+check "a packet is held again" expect 1 30 is jstat n1 held
 stop "$ans2"
 check "rmmod jazz while a packet is held" rmmod jazz
 stop "$mon6"

@@ -70,52 +70,18 @@ check "ChaCha20-Poly1305: both ends show a cryptd driver" both_cryptd
 diag "n1 drivers: $(drivers n1 | tr '\n' ' ')"
 check "jazzctl show (text) prints the driver" bash -c "ip netns exec $(ns_name n1) $JZ show jazz0 | grep -qE 'driver (cryptd|pcrypt)[(]'"
 
-bg n2 iperf3 -s -1 -p 5201
-wait_listen n2 tcp 5201
-if to_file "$T/tcp.json" n1 iperf3 -c 10.0.9.2 -p 5201 -t 3 -J; then
-	ok "ChaCha20-Poly1305 over cryptd: TCP ($(($(iperf_bps "$T/tcp.json" || echo 0) / 1000000)) Mbit/s)"
-else
-	not_ok "ChaCha20-Poly1305 over cryptd: TCP" "$(tail -5 "$T/tcp.json")"
-fi
-bg n2 iperf3 -s -1 -p 5202
-wait_listen n2 tcp 5202
-if to_file "$T/udp.json" n1 iperf3 -c fd09::2 -p 5202 -u -b 20M -l 1200 -t 2 -J; then
-	ok "ChaCha20-Poly1305 over cryptd: UDP ($($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum"]["lost_percent"])' "$T/udp.json")% lost)"
-else
-	not_ok "ChaCha20-Poly1305 over cryptd: UDP" "$(tail -5 "$T/udp.json")"
-fi
+iperf_step 5201 "ChaCha20-Poly1305 over cryptd: TCP" "$T/tcp.json" -c 10.0.9.2 -t 3
+iperf_step 5202 "ChaCha20-Poly1305 over cryptd: UDP" "$T/udp.json" -c fd09::2 -u -b 20M -l 1200 -t 2
 check_eq "no authentication failures at n2" "$(jstat n2 jazz0 drop_auth)" 0
 
 # ------------------------------------------ key swap to AES-256-GCM, flood
-check "AES-256-GCM secondary on n1" n1 "$JZ" key jazz0 new peer 2 slot secondary id 2 cipher aes-256-gcm tx "$K3:$S1" rx "$K4:$S2"
-check "AES-256-GCM secondary on n2" n2 "$JZ" key jazz0 new peer 1 slot secondary id 2 cipher aes-256-gcm tx "$K4:$S2" rx "$K3:$S1"
-n1 ping -c 400 -i 0.005 -W 2 -q 10.0.9.2 >"$T/flood.txt" 2>&1 &
-FLOOD=$!
-sleep 0.7
-n1 "$JZ" key jazz0 swap peer 2
-sleep 0.4
-n2 "$JZ" key jazz0 swap peer 1
-wait $FLOOD
-check_eq "ping flood across the key swap: zero loss" "$(grep -o '[0-9.]*% packet loss' "$T/flood.txt")" "0% packet loss"
-check_eq "n1 now sends with AES-256-GCM" "$(n1 "$JZ" show jazz0 keys | cut -f2)" "primary:2:aes-256-gcm"
+swap_under_flood 10.0.9.2 400
 check "AES-256-GCM: both ends show a cryptd driver" both_cryptd
 diag "n1 drivers: $(drivers n1 | tr '\n' ' ')"
 check "old keys deleted" bash -c "ip netns exec $(ns_name n1) $JZ key jazz0 del peer 2 slot secondary &&
 	ip netns exec $(ns_name n2) $JZ key jazz0 del peer 1 slot secondary"
-bg n2 iperf3 -s -1 -p 5203
-wait_listen n2 tcp 5203
-if to_file "$T/tcp2.json" n1 iperf3 -c 10.0.9.2 -p 5203 -t 3 -J; then
-	ok "AES-256-GCM over cryptd: TCP ($(($(iperf_bps "$T/tcp2.json" || echo 0) / 1000000)) Mbit/s)"
-else
-	not_ok "AES-256-GCM over cryptd: TCP" "$(tail -5 "$T/tcp2.json")"
-fi
-bg n2 iperf3 -s -1 -p 5204
-wait_listen n2 tcp 5204
-if to_file "$T/udp2.json" n1 iperf3 -c 10.0.9.2 -p 5204 -u -b 20M -l 1200 -t 2 -J; then
-	ok "AES-256-GCM over cryptd: UDP"
-else
-	not_ok "AES-256-GCM over cryptd: UDP" "$(tail -5 "$T/udp2.json")"
-fi
+iperf_step 5203 "AES-256-GCM over cryptd: TCP" "$T/tcp2.json" -c 10.0.9.2 -t 3
+iperf_step 5204 "AES-256-GCM over cryptd: UDP" "$T/udp2.json" -c 10.0.9.2 -u -b 20M -l 1200 -t 2
 check_eq "no authentication failures at n2 (AES)" "$(jstat n2 jazz0 drop_auth)" 0
 
 # ------------------------------------------ teardown with requests in flight

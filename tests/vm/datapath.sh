@@ -65,17 +65,7 @@ n1 ip link set jazz0 mtu 1420
 # ---------------------------------------------------------------- key swap
 # Both ends install key 2 in the secondary slot (accepted on receive), then
 # swap one after the other while a ping flood runs: no packet may be lost.
-check "key 2 secondary on n1" n1 "$JZ" key jazz0 new peer 2 slot secondary id 2 cipher aes-256-gcm tx "$K3:$S1" rx "$K4:$S2"
-check "key 2 secondary on n2" n2 "$JZ" key jazz0 new peer 1 slot secondary id 2 cipher aes-256-gcm tx "$K4:$S2" rx "$K3:$S1"
-n1 ping -c 600 -i 0.005 -W 2 -q 10.0.0.2 >"$T/flood.txt" 2>&1 &
-FLOOD=$!
-sleep 1
-n1 "$JZ" key jazz0 swap peer 2
-sleep 0.5
-n2 "$JZ" key jazz0 swap peer 1
-wait $FLOOD
-check_eq "ping flood across key swap: zero loss" "$(grep -o '[0-9.]*% packet loss' "$T/flood.txt")" "0% packet loss"
-check_eq "n1 now sends with key 2" "$(n1 "$JZ" show jazz0 keys | cut -f2)" "primary:2:aes-256-gcm"
+swap_under_flood 10.0.0.2 600
 check "old key removed, traffic still flows" bash -c "ip netns exec $(ns_name n1) $JZ key jazz0 del peer 2 slot secondary &&
 	ip netns exec $(ns_name n2) $JZ key jazz0 del peer 1 slot secondary && ip netns exec $(ns_name n1) ping -c 2 -i 0.2 -W 2 10.0.0.2"
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared setup of the jazzctl-driven VM tests (datapath.sh, parallel.sh,
-# tunnel-defects.sh, conn-verdict-bind.sh, netlink-limits.sh), sourced by
-# them after lib.sh:
+# tunnel-defects.sh, conn-verdict-bind.sh, netlink-limits.sh,
+# crypto-async.sh), sourced by them after lib.sh:
 #   jazz_prelude      $JZ (build/jazzctl; skip_all when not built), $NLT
 #                     (netlink_tool.py), $T (a scratch directory removed at
 #                     exit, readable by other users) and the kernel log mark
@@ -9,6 +9,9 @@
 #   pair_devices / pair_config   namespaces n1 and n2 joined by a veth
 #                     (veth1, veth2), a jazz0 in each, configured with
 #                     jazzctl and fixed test keys (below)
+#   iperf_step        one iperf3 run n1 -> n2, reported with its rate/loss
+#   swap_under_flood  an AES-256-GCM key 2 swapped in at both ends under a
+#                     ping flood, with zero loss (datapath, crypto-async)
 
 jazz_prelude() {
 	JZ=$JAZZ_TOP/build/jazzctl
@@ -57,4 +60,44 @@ pair_config() {
 		peer 1 remote-id 2 name n1 endpoint "$1.1:$(($4 + 1))" allowed-ips "$2.1/32,$3::1/128"
 	check "n1 key" n1 "$JZ" key jazz0 new peer 2 slot primary id 1 cipher chacha20-poly1305 tx "$K1:$S1" rx "$K2:$S2"
 	check "n2 key" n2 "$JZ" key jazz0 new peer 1 slot primary id 1 cipher chacha20-poly1305 tx "$K2:$S2" rx "$K1:$S1"
+}
+
+# iperf_step PORT LABEL FILE ARGS...: one iperf3 run from n1 (ARGS: the
+# server address and options) to a one-client server on n2 at PORT; ok
+# LABEL with the rate it reached (TCP) or the loss (UDP), or not_ok.
+iperf_step() {
+	local port=$1 label=$2 file=$3
+	shift 3
+	bg n2 iperf3 -s -1 -p "$port"
+	wait_listen n2 tcp "$port"
+	if to_file "$file" n1 iperf3 -p "$port" "$@" -J; then
+		ok "$label ($($PY -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["end"]
+if "lost_percent" in s.get("sum", {}):
+    print("%s%% lost" % s["sum"]["lost_percent"])
+else:
+    print("%d Mbit/s" % (s["sum_received"]["bits_per_second"] / 1e6))' "$file"))"
+	else
+		not_ok "$label" "$(tail -5 "$file")"
+	fi
+}
+
+# swap_under_flood DST COUNT: key 2 (AES-256-GCM, K3/K4) in the secondary
+# slot at both ends (accepted on receive), then n1 and n2 swap one after
+# the other while COUNT pings flood DST: none may be lost, and n1 then
+# sends with key 2.
+swap_under_flood() {
+	local flood
+	check "key 2 secondary on n1" n1 "$JZ" key jazz0 new peer 2 slot secondary id 2 cipher aes-256-gcm tx "$K3:$S1" rx "$K4:$S2"
+	check "key 2 secondary on n2" n2 "$JZ" key jazz0 new peer 1 slot secondary id 2 cipher aes-256-gcm tx "$K4:$S2" rx "$K3:$S1"
+	n1 ping -c "$2" -i 0.005 -W 2 -q "$1" >"$T/flood.txt" 2>&1 &
+	flood=$!
+	sleep 1
+	n1 "$JZ" key jazz0 swap peer 2
+	sleep 0.5
+	n2 "$JZ" key jazz0 swap peer 1
+	wait "$flood"
+	check_eq "ping flood across the key swap: zero loss" "$(grep -o '[0-9.]*% packet loss' "$T/flood.txt")" "0% packet loss"
+	check_eq "n1 now sends with key 2 (AES-256-GCM)" "$(n1 "$JZ" show jazz0 keys | cut -f2)" "primary:2:aes-256-gcm"
 }
