@@ -9,6 +9,8 @@
 #include <linux/wait_bit.h>
 #include <linux/scatterlist.h>
 #include <linux/string.h>
+#include <linux/mutex.h>
+#include <linux/workqueue.h>
 #include <linux/netlink.h>
 #include <linux/netdevice.h>
 #include <jazz.h>
@@ -491,10 +493,76 @@ void jazz_crypt_async_wait(struct jazz_crypt_async *as)
 	wait_var_event(&as->inflight, !atomic_read(&as->inflight));
 }
 
+/*
+ * Warm-up at module load. The first crypto_alloc_aead() of a cipher loads
+ * its modules and builds and self-tests its template instance: 2-5 s in a
+ * guest without KVM, and with on-demand pair keys that lands on the first
+ * packet of a new pair. One work item on jazz_key_wq allocates (and frees)
+ * a tfm of each cipher right after load instead; the instances it makes
+ * stay registered with the crypto API. It records the driver each cipher
+ * resolved to, read through the crypto_drivers parameter. The work is
+ * queued once by jazz_crypto_init(); destroy_workqueue() in
+ * jazz_crypto_exit() waits for it, so it never outlives the module.
+ * jazz_warm_lock guards jazz_warm_driver[].
+ */
+static DEFINE_MUTEX(jazz_warm_lock);
+static char jazz_warm_driver[ARRAY_SIZE(jazz_cipher_names)][CRYPTO_MAX_ALG_NAME];
+
+static void jazz_crypto_warm(struct work_struct *w)
+{
+	struct crypto_aead *tfm;
+	u8 c;
+
+	for (c = 0; c < ARRAY_SIZE(jazz_cipher_names); c++) {
+		if (!jazz_cipher_names[c])
+			continue;
+		tfm = jazz_aead_alloc(c);
+		mutex_lock(&jazz_warm_lock);
+		strscpy(jazz_warm_driver[c],
+			IS_ERR(tfm) ? "-" : crypto_aead_driver_name(tfm),
+			sizeof(jazz_warm_driver[c]));
+		mutex_unlock(&jazz_warm_lock);
+		if (!IS_ERR(tfm))
+			crypto_free_aead(tfm);
+	}
+}
+
+static DECLARE_WORK(jazz_warm_work, jazz_crypto_warm);
+
+/* "crypto_drivers": "<cipher>=<driver>" per cipher once warmed, else "". */
+static int jazz_crypto_drivers_get(char *buf, const struct kernel_param *kp)
+{
+	static const char *const label[] = {
+		[JAZZ_CIPHER_CHACHA20_POLY1305] = "chacha20-poly1305",
+		[JAZZ_CIPHER_AES_256_GCM] = "aes-256-gcm",
+	};
+	int len = 0;
+	u8 c;
+
+	mutex_lock(&jazz_warm_lock);
+	for (c = 0; c < ARRAY_SIZE(label); c++) {
+		if (label[c] && jazz_warm_driver[c][0])
+			len += sysfs_emit_at(buf, len, "%s%s=%s", len ? " " : "",
+					     label[c], jazz_warm_driver[c]);
+	}
+	mutex_unlock(&jazz_warm_lock);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+static const struct kernel_param_ops jazz_crypto_drivers_ops = {
+	.get = jazz_crypto_drivers_get,
+};
+module_param_cb(crypto_drivers, &jazz_crypto_drivers_ops, NULL, 0444);
+MODULE_PARM_DESC(crypto_drivers,
+		 "AEAD driver each cipher resolved to at load (read only)");
+
 int jazz_crypto_init(void)
 {
 	jazz_key_wq = alloc_workqueue("jazz-key", WQ_UNBOUND, 0);
-	return jazz_key_wq ? 0 : -ENOMEM;
+	if (!jazz_key_wq)
+		return -ENOMEM;
+	queue_work(jazz_key_wq, &jazz_warm_work);
+	return 0;
 }
 
 void jazz_crypto_exit(void)

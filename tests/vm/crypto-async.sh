@@ -64,6 +64,12 @@ stop_bg() { # end the background traffic of the last step
 
 check "module loaded with crypto_force_async=1" reload crypto_force_async=1
 check_eq "parameter reads back" "$(cat /sys/module/jazz/parameters/crypto_force_async)" Y
+# warm_drivers: the load-time warm-up's crypto_drivers, once it lists both
+warm_drivers() { grep -q 'chacha20-poly1305=.* aes-256-gcm=' /sys/module/jazz/parameters/crypto_drivers; }
+check "warm-up at load: crypto_drivers names both ciphers' drivers" wait_for 60 warm_drivers
+diag "crypto_drivers: $(cat /sys/module/jazz/parameters/crypto_drivers)"
+check "warm-up under crypto_force_async: both wrapped (cryptd/pcrypt)" bash -c \
+	"[ \$(grep -oE '=(cryptd|pcrypt)[(]' /sys/module/jazz/parameters/crypto_drivers | wc -l) = 2 ]"
 setup
 check "ChaCha20-Poly1305 over cryptd: ping" n1 ping -c 3 -i 0.2 -W 2 10.0.9.2
 check "ChaCha20-Poly1305: both ends show a cryptd driver" both_cryptd
@@ -143,6 +149,9 @@ check "default ChaCha20-Poly1305: ping" n1 ping -c 2 -i 0.2 -W 2 10.0.9.2
 d=$(drivers n1 | head -1)
 diag "default ChaCha20-Poly1305 driver: $d"
 check "default ChaCha20-Poly1305 driver is shown, not cryptd" bash -c "[ -n '$d' ] && [ '${d#cryptd(}' = '$d' ]"
+check "warm-up after a plain load: crypto_drivers names both ciphers' drivers" wait_for 60 warm_drivers
+check_eq "the warm-up's ChaCha20-Poly1305 driver is the key's" \
+	"$(grep -oE 'chacha20-poly1305=[^ ]+' /sys/module/jazz/parameters/crypto_drivers)" "chacha20-poly1305=$d"
 check "AES-256-GCM keys with the default driver" bash -c "
 	ip netns exec $(ns_name n1) $JZ key jazz0 new peer 2 slot primary id 3 cipher aes-256-gcm tx $K3:$S1 rx $K4:$S2 &&
 	ip netns exec $(ns_name n2) $JZ key jazz0 new peer 1 slot primary id 3 cipher aes-256-gcm tx $K4:$S2 rx $K3:$S1"
@@ -150,6 +159,8 @@ check "default AES-256-GCM: ping" n1 ping -c 2 -i 0.2 -W 2 10.0.9.2
 d=$(drivers n1 | head -1)
 diag "default AES-256-GCM driver: $d"
 check "default AES-256-GCM driver is shown, not cryptd" bash -c "[ -n '$d' ] && [ '${d#cryptd(}' = '$d' ]"
+check_eq "the warm-up's AES-256-GCM driver is the key's" \
+	"$(grep -oE 'aes-256-gcm=[^ ]+' /sys/module/jazz/parameters/crypto_drivers)" "aes-256-gcm=$d"
 if grep -qw aes /proc/cpuinfo; then
 	check "AES-NI present: the AES-NI driver was picked" bash -c "grep -qE 'aesni|vaes' <<<'$d'"
 else
