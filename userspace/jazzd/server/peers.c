@@ -375,17 +375,6 @@ static void send_delta(struct jz_server *srv, struct session *s)
 	list_event(srv, s);
 }
 
-/* What one peer_filter call decided, kept until every call is back. */
-struct filter_res {
-	bool full;
-	uint32_t *asked;	/* ids reviewed (still the same sessions), sorted */
-	size_t nasked;
-	uint32_t *keep;		/* ids kept, sorted */
-	size_t nkeep;
-	char (*hidden)[600];	/* users hidden ("user@realm") */
-	size_t nhidden;
-};
-
 void filter_res_free(struct filter_res *r)
 {
 	if (!r)
@@ -538,7 +527,7 @@ static void gains_reset(struct session *s)
 }
 
 /* Every call is back: what each viewer sees, then messages, then links. */
-static void peers_finish(struct jz_server *srv)
+void peers_finish(struct jz_server *srv)
 {
 	struct session *s;
 
@@ -571,234 +560,6 @@ static void peers_finish(struct jz_server *srv)
 	srv->computing = false;
 	if (srv->dirty)
 		schedule_recompute(srv);
-}
-
-struct filter_ctx {
-	struct jz_server *srv;
-	uint64_t sid;
-	bool full;
-	unsigned int attempt;	/* 0: the first call; retries after a failure */
-	uint32_t *ids;		/* peer ids in the order given */
-	uint64_t *sids;		/* ... and the sessions they were */
-	size_t n;
-	char (*ukeys)[600];	/* users in order, "user@realm" */
-	size_t nu;
-};
-
-static void filter_ctx_free(struct filter_ctx *fc)
-{
-	free(fc->ids);
-	free(fc->sids);
-	free(fc->ukeys);
-	free(fc);
-}
-
-static void filter_submit(struct jz_server *srv, struct session *s, struct session **ps,
-			  size_t n, bool full, unsigned int attempt);
-
-/*
- * A peer_filter call that failed (timed out, or an error) is asked again,
- * JZ_FILTER_RETRIES times at most, after JZ_FILTER_BACKOFF_MS, doubled each
- * time; the computation waits for it. Each failure is an event
- * (peer-filter-failed). When the last retry fails too, the fail-closed
- * answer stands for this computation, and the viewer is reviewed in full
- * again JZ_FILTER_AGAIN_S later: peers are never hidden for good because a
- * callback was slow.
- */
-#define JZ_FILTER_RETRIES 3
-#define JZ_FILTER_BACKOFF_MS 250
-#define JZ_FILTER_AGAIN_S 5
-
-static void filter_failed_event(struct session *s, struct filter_ctx *fc, bool retry,
-				int delay_ms)
-{
-	if (retry)
-		jz_warn("peer_filter for %s@%s device %s failed (attempt %u, %zu peers): "
-			"asking again in %d ms", s->user, s->realm, s->device, fc->attempt + 1,
-			fc->n, delay_ms);
-	else
-		jz_warn("peer_filter for %s@%s failed: hiding every peer%s (device %s, %u "
-			"attempts; reviewed again in %d s)", s->user, s->realm,
-			fc->full ? "" : " it was asked about", s->device, fc->attempt + 1,
-			JZ_FILTER_AGAIN_S);
-	jz_event("peer-filter-failed",
-		 json_pack("{s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:i}", "user", s->user, "realm",
-			   s->realm, "device", s->device, "attempt", (int)fc->attempt + 1,
-			   "peers", (int)fc->n, "full", fc->full, "retry", retry,
-			   "retry_in_ms", retry ? delay_ms : JZ_FILTER_AGAIN_S * 1000));
-}
-
-static void filter_retry(evutil_socket_t fd, short what, void *arg)
-{
-	struct filter_ctx *fc = arg;
-	struct jz_server *srv = fc->srv;
-	struct session *s = find_sid(srv, fc->sid);
-
-	if (s && s->state == S_ONLINE) {
-		struct session **ps = calloc(fc->n + 1, sizeof(*ps));
-		size_t n = 0;
-
-		/* the same review, less the devices gone meanwhile */
-		for (size_t i = 0; i < fc->n; i++) {
-			struct session *p = find_online_idx(srv, fc->ids[i]);
-
-			if (p && p->sid == fc->sids[i])
-				ps[n++] = p;
-		}
-		filter_submit(srv, s, ps, n, fc->full, fc->attempt + 1);
-		free(ps);
-	}
-	filter_ctx_free(fc);
-	if (--srv->filters_pending == 0)
-		peers_finish(srv);
-}
-
-static void on_review_again(evutil_socket_t fd, short what, void *arg)
-{
-	schedule_recompute(arg);
-}
-
-static void filter_done(void *arg, struct jz_cb_call *c)
-{
-	struct filter_ctx *fc = arg;
-	struct jz_server *srv = fc->srv;
-	struct session *s = find_sid(srv, fc->sid);
-
-	if (s && s->state == S_ONLINE && c->failed) {
-		bool retry = fc->attempt < JZ_FILTER_RETRIES;
-		int ms = JZ_FILTER_BACKOFF_MS << fc->attempt;
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-		filter_failed_event(s, fc, retry, ms);
-		if (retry) {
-			/* filters_pending stays: filter_retry takes it over */
-			event_base_once(srv->d->base, -1, EV_TIMEOUT, filter_retry, fc, &tv);
-			return;
-		}
-		s->review_again = true;
-		tv = (struct timeval){ JZ_FILTER_AGAIN_S, 0 };
-		event_base_once(srv->d->base, -1, EV_TIMEOUT, on_review_again, srv, &tv);
-	}
-	if (s && s->state == S_ONLINE) {
-		struct filter_res *r = calloc(1, sizeof(*r));
-
-		r->full = fc->full;
-		r->asked = calloc(fc->n + 1, sizeof(uint32_t));
-		r->keep = calloc(fc->n + 1, sizeof(uint32_t));
-		r->hidden = calloc(fc->nu + 1, sizeof(*r->hidden));
-		for (size_t j = 0; j < fc->nu; j++)
-			if (!c->u.filter.keep_users[j])
-				memcpy(r->hidden[r->nhidden++], fc->ukeys[j], sizeof(*r->hidden));
-		for (size_t i = 0; i < fc->n; i++) {
-			const struct jazz_peer_entry *pe = &c->u.filter.peers[i];
-			struct session *p = find_online_idx(srv, fc->ids[i]);
-
-			if (!p || p->sid != fc->sids[i])
-				continue;	/* gone meanwhile */
-			r->asked[r->nasked++] = fc->ids[i];
-			/* kept, and its user not hidden */
-			if (!c->u.filter.keep_peers[i])
-				continue;
-			if (r->nhidden) {
-				char uk[600];
-				bool hid = false;
-
-				snprintf(uk, sizeof(uk), "%s@%s", pe->username, pe->realm);
-				for (size_t j = 0; j < r->nhidden && !hid; j++)
-					hid = !strcmp(r->hidden[j], uk);
-				if (hid)
-					continue;
-			}
-			r->keep[r->nkeep++] = fc->ids[i];
-		}
-		qsort(r->asked, r->nasked, sizeof(uint32_t), cmp_u32);
-		qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
-		filter_res_free(s->res);
-		s->res = r;
-	}
-	filter_ctx_free(fc);
-	if (--srv->filters_pending == 0)
-		peers_finish(srv);
-}
-
-static const char *arena_put(char **ap, const char *str)
-{
-	char *d = *ap;
-
-	*ap = stpcpy(d, str) + 1;
-	return d;
-}
-
-/* One peer_filter call: viewer s about the sessions in ps[0..n). */
-static void filter_submit(struct jz_server *srv, struct session *s, struct session **ps,
-			  size_t n, bool full, unsigned int attempt)
-{
-	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_PEER_FILTER);
-	struct filter_ctx *fc = calloc(1, sizeof(*fc));
-	struct jazz_peer_entry *pe = jz_cb_alloc(c, (n + 1) * sizeof(*pe));
-	struct jazz_user_entry *ue = jz_cb_alloc(c, (n + 1) * sizeof(*ue));
-	json_t *useen = json_object();
-	size_t k = 0, nu = 0, total = 0;
-	char *ap;
-
-	/* the entries' strings in one block: one allocation, not five per peer */
-	for (size_t i = 0; i < n; i++)
-		total += strlen(ps[i]->device) + strlen(ps[i]->user) + strlen(ps[i]->realm) +
-			 strlen(ps[i]->lease->vip4) + strlen(ps[i]->lease->vip6) + 5;
-	ap = jz_cb_alloc(c, total + 1);
-	fc->srv = srv;
-	fc->sid = s->sid;
-	fc->full = full;
-	fc->attempt = attempt;
-	fc->ids = calloc(n + 1, sizeof(uint32_t));
-	fc->sids = calloc(n + 1, sizeof(uint64_t));
-	/*
-	 * n rows of 600 bytes, of which only the first nu (distinct users,
-	 * often one) are written: malloc, not calloc, so the untouched rows
-	 * are never zeroed or faulted in (with 200 devices online this was
-	 * a fresh 120 KB mmap, zeroed page by page, for every new device).
-	 */
-	fc->ukeys = malloc((n + 1) * sizeof(*fc->ukeys));
-	for (size_t i = 0; i < n; i++) {
-		struct session *p = ps[i];
-		char uk[600];
-
-		if (p == s)
-			continue;
-		pe[k].device = arena_put(&ap, p->device);
-		pe[k].username = arena_put(&ap, p->user);
-		pe[k].realm = arena_put(&ap, p->realm);
-		pe[k].vip4 = arena_put(&ap, p->lease->vip4);
-		pe[k].vip6 = arena_put(&ap, p->lease->vip6);
-		fc->ids[k] = p->lease->idx;
-		fc->sids[k] = p->sid;
-		ukey(p, uk, sizeof(uk));
-		if (!json_object_get(useen, uk)) {
-			json_object_set_new(useen, uk, json_true());
-			memcpy(fc->ukeys[nu], uk, sizeof(uk));
-			ue[nu].username = pe[k].username;
-			ue[nu].realm = pe[k].realm;
-			nu++;
-		}
-		k++;
-	}
-	json_decref(useen);
-	fc->n = k;
-	fc->nu = nu;
-	c->u.filter.review.username = jz_cb_strdup(c, s->user);
-	c->u.filter.review.realm = jz_cb_strdup(c, s->realm);
-	snprintf(c->u.filter.review.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
-	c->u.filter.review.source.port = s->port;
-	c->u.filter.review.users = ue;
-	c->u.filter.review.n_users = nu;
-	c->u.filter.review.peers = pe;
-	c->u.filter.review.n_peers = k;
-	c->u.filter.users = ue;
-	c->u.filter.peers = pe;
-	c->u.filter.keep_users = jz_cb_alloc(c, nu + 1);
-	c->u.filter.keep_peers = jz_cb_alloc(c, k + 1);
-	srv->filters_pending++;
-	jz_cb_submit(srv->d->cb, c, filter_done, fc);
 }
 
 /* A device goes offline: the next computation takes it out of lists. */
@@ -847,8 +608,8 @@ static void peers_drop_left(struct jz_server *srv)
 void on_recompute(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
-	struct session *s, **all, **fresh;
-	size_t nall = 0, nfresh = 0;
+	struct session *s, **all, **fresh, **batch;
+	size_t nall = 0, nfresh = 0, nb = 0, maxb;
 	bool full = srv->full;
 
 	if (srv->computing) {
@@ -877,14 +638,25 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	jz_debug("peers: %zu online, %zu new, %s review", nall, nfresh,
 		 full ? "full" : "incremental");
 	srv->filters_pending = 1;	/* held until every call is submitted */
+	maxb = peers_filter_batch(srv);
+	batch = calloc(maxb, sizeof(*batch));
 	for (size_t i = 0; i < nall; i++) {
 		s = all[i];
-		if (full || s->fresh || s->review_again)
-			filter_submit(srv, s, all, nall, true, 0);
-		else if (nfresh)
-			filter_submit(srv, s, fresh, nfresh, false, 0);
+		if (full || s->fresh || s->review_again) {
+			peers_filter_submit(srv, &s, 1, all, nall, true, 0);
+		} else if (nfresh) {
+			/* the viewers already online: about the newcomers, in batches */
+			batch[nb++] = s;
+			if (nb == maxb) {
+				peers_filter_submit(srv, batch, nb, fresh, nfresh, false, 0);
+				nb = 0;
+			}
+		}
 		s->review_again = false;
 	}
+	if (nb)
+		peers_filter_submit(srv, batch, nb, fresh, nfresh, false, 0);
+	free(batch);
 	for (size_t i = 0; i < nfresh; i++)
 		fresh[i]->fresh = false;
 	free(all);

@@ -128,6 +128,21 @@ struct relay {
 	double tok, at;
 };
 
+/* What one peer_filter call decided, kept until every call is back. */
+struct filter_res {
+	bool full;
+	uint32_t *asked;	/* ids reviewed (still the same sessions), sorted */
+	size_t nasked;
+	uint32_t *keep;		/* ids kept, sorted */
+	size_t nkeep;
+	char (*hidden)[600];	/* users hidden ("user@realm") */
+	size_t nhidden;
+};
+
+/* Viewers batched in one peer_filter call at most (pfilter.c
+ * peers_filter_batch(): fewer when the backend is slow). */
+#define JZ_FILTER_BATCH 64
+
 /* A device gone offline, until the next computation drops it from lists. */
 struct left_dev {
 	uint32_t idx;
@@ -182,6 +197,7 @@ struct jz_server {
 	bool full;			/* next: every viewer reviews everyone */
 	size_t filters_pending;
 	uint64_t gen;
+	double filter_ms;		/* a peer_filter review's run time (average; 0: unknown) */
 	struct left_dev *left;		/* gone offline since the last one */
 	size_t nleft, capleft;
 
@@ -238,6 +254,10 @@ void peers_left(struct session *s);
 void pair_new(struct jz_server *srv, struct session *a, struct session *b);
 int make_entries(struct session *p);
 void filter_res_free(struct filter_res *r);
+void peers_finish(struct jz_server *srv);
+size_t peers_filter_batch(struct jz_server *srv);
+void peers_filter_submit(struct jz_server *srv, struct session **vs, size_t nv,
+			 struct session **ps, size_t n, bool full, unsigned int attempt);
 void on_recompute(evutil_socket_t fd, short what, void *arg);
 void schedule_recompute(struct jz_server *srv);
 void on_verdict_ack(struct session *s, uint64_t vid);
