@@ -635,10 +635,10 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 			s->jgen = srv->gen;	/* reviewed by everyone in this one */
 		}
 	}
-	jz_debug("peers: %zu online, %zu new, %s review", nall, nfresh,
-		 full ? "full" : "incremental");
-	srv->filters_pending = 1;	/* held until every call is submitted */
 	maxb = peers_filter_batch(srv);
+	jz_debug("peers: %zu online, %zu new, %s review, viewers in batches of %zu", nall,
+		 nfresh, full ? "full" : "incremental", maxb);
+	srv->filters_pending = 1;	/* held until every call is submitted */
 	batch = calloc(maxb, sizeof(*batch));
 	for (size_t i = 0; i < nall; i++) {
 		s = all[i];
