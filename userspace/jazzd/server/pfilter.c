@@ -28,6 +28,7 @@ static void ukey(const struct session *p, char *buf, size_t len)
 struct filter_ctx {
 	struct jz_server *srv;
 	uint64_t *vsids;	/* the viewers' sessions */
+	uint32_t *vids;		/* ... and their ids (found in O(1), not by sid) */
 	size_t nv;
 	bool full;
 	unsigned int attempt;	/* 0: the first call; retries after a failure */
@@ -38,9 +39,19 @@ struct filter_ctx {
 	size_t nu;
 };
 
+/* Viewer j of the call, if still the same session online (by its id: a
+ * search of every session by sid per viewer made a join O(N^2)). */
+static struct session *viewer(struct jz_server *srv, const struct filter_ctx *fc, size_t j)
+{
+	struct session *s = find_online_idx(srv, fc->vids[j]);
+
+	return s && s->sid == fc->vsids[j] ? s : NULL;
+}
+
 static void filter_ctx_free(struct filter_ctx *fc)
 {
 	free(fc->vsids);
+	free(fc->vids);
 	free(fc->ids);
 	free(fc->sids);
 	free(fc->ukeys);
@@ -84,7 +95,7 @@ static void filter_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct filter_ctx *fc = arg;
 	struct jz_server *srv = fc->srv;
-	struct session *s = find_sid(srv, fc->vsids[0]);
+	struct session *s = viewer(srv, fc, 0);
 
 	if (s && s->state == S_ONLINE) {
 		struct session **ps = calloc(fc->n + 1, sizeof(*ps));
@@ -119,6 +130,8 @@ static struct filter_ctx *filter_ctx_one(const struct filter_ctx *fc, size_t j)
 	o->nv = 1;
 	o->vsids = jz_xrealloc(NULL, 1, sizeof(uint64_t));
 	o->vsids[0] = fc->vsids[j];
+	o->vids = jz_xrealloc(NULL, 1, sizeof(uint32_t));
+	o->vids[0] = fc->vids[j];
 	o->ids = jz_xrealloc(NULL, fc->n + 1, sizeof(uint32_t));
 	o->sids = jz_xrealloc(NULL, fc->n + 1, sizeof(uint64_t));
 	memcpy(o->ids, fc->ids, fc->n * sizeof(uint32_t));
@@ -205,7 +218,7 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 		filter_speed(srv, c, fc->nv);
 
 	for (size_t j = 0; j < fc->nv; j++) {
-		struct session *s = find_sid(srv, fc->vsids[j]);
+		struct session *s = viewer(srv, fc, j);
 		const struct jz_cb_filter_more *m = j ? &c->u.filter.more[j - 1] : NULL;
 
 		if (!s || s->state != S_ONLINE)
@@ -273,8 +286,11 @@ void peers_filter_submit(struct jz_server *srv, struct session **vs, size_t nv,
 	fc->srv = srv;
 	fc->nv = nv;
 	fc->vsids = calloc(nv, sizeof(uint64_t));
-	for (size_t j = 0; j < nv; j++)
+	fc->vids = calloc(nv, sizeof(uint32_t));
+	for (size_t j = 0; j < nv; j++) {
 		fc->vsids[j] = vs[j]->sid;
+		fc->vids[j] = vs[j]->lease->idx;
+	}
 	fc->full = full;
 	fc->attempt = attempt;
 	fc->ids = calloc(n + 1, sizeof(uint32_t));
