@@ -5,8 +5,10 @@
  * $JZT_FILTER_MS milliseconds per call; when the file $JZT_STALL exists,
  * the first call with at least $JZT_STALL_MIN peers removes it and takes
  * $JZT_STALL_MS instead (one call longer than the server's callback
- * timeout, about enough peers that hiding them shows). Every call is counted
- * in the log at debug level. Concurrent: calls share no mutable state.
+ * timeout, about enough peers that hiding them shows). While the file
+ * $JZT_SLOW exists, each call takes $JZT_SLOW_MS instead of $JZT_FILTER_MS
+ * (a filter that turns slow). Every call is counted in the log at debug
+ * level. Concurrent: calls share no mutable state.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,9 @@ int peer_filter(const struct jazz_peer_review *review, unsigned char *keep_users
 		sleep_ms(atol(getenv("JZT_STALL_MS") ?: "3000"));
 		return JAZZ_CB_OK;
 	}
-	sleep_ms(atol(getenv("JZT_FILTER_MS") ?: "0"));
+	if (getenv("JZT_SLOW") && !access(getenv("JZT_SLOW"), F_OK))
+		sleep_ms(atol(getenv("JZT_SLOW_MS") ?: "0"));
+	else
+		sleep_ms(atol(getenv("JZT_FILTER_MS") ?: "0"));
 	return JAZZ_CB_OK;
 }

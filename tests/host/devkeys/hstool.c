@@ -14,10 +14,15 @@
  *                                             and the split (hex: i2r key,
  *                                             r2i key, i2r salt, r2i salt,
  *                                             confirm key), one a line
+ *   hstool bench KEYFILE PEERKEYFILE N        N complete handshakes
+ *                                             between the two keys, both
+ *                                             ends in this process: prints
+ *                                             "handshakes N cpu_s S per_s R"
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/evp.h>
 
 #include "client/noise.h"
@@ -77,6 +82,50 @@ static int respond(EVP_PKEY *k, const unsigned char pub[32], const char *peer,
 	return 0;
 }
 
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* n handshakes: message 1, 2 and the confirm, each parsed as received. */
+static int bench(EVP_PKEY *ik, const unsigned char ipub[32], const char *rfile, long n)
+{
+	unsigned char rpub[32], m1[JZ_HS_INIT_LEN], m2[JZ_HS_RESP_LEN], m3[JZ_HS_CONFIRM_LEN];
+	struct jz_pair_keys rk, ik2;
+	struct jz_hs_msg m;
+	struct jz_hs hs;
+	char err[256];
+	uint64_t ts;
+	EVP_PKEY *rk_key = jz_devkey_load(rfile, rpub, err, sizeof(err));
+	double t0;
+
+	if (!rk_key) {
+		fprintf(stderr, "hstool: %s\n", err);
+		return 1;
+	}
+	t0 = cpu_s();
+	for (long i = 0; i < n; i++) {
+		if (jz_hs_init_write(&hs, ik, ipub, rpub, (uint8_t)i, (uint64_t)i + 1, m1) ||
+		    jz_hs_parse(m1, sizeof(m1), &m, err, sizeof(err)) ||
+		    jz_hs_respond(rk_key, rpub, ipub, &m, &ts, m2, &rk) ||
+		    jz_hs_parse(m2, sizeof(m2), &m, err, sizeof(err)) ||
+		    jz_hs_finish(&hs, ik, rpub, &m, &ik2) ||
+		    jz_hs_confirm_write(&ik2, m3) ||
+		    jz_hs_parse(m3, sizeof(m3), &m, err, sizeof(err)) ||
+		    jz_hs_confirm_check(&rk, &m) ||
+		    memcmp(ik2.i2r_key, rk.i2r_key, 32)) {
+			fprintf(stderr, "hstool: handshake %ld failed\n", i);
+			return 1;
+		}
+	}
+	t0 = cpu_s() - t0;
+	printf("handshakes %ld cpu_s %.3f per_s %.0f\n", n, t0, n / t0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned char pub[32], rs[48], msg[JZ_HS_INIT_LEN];
@@ -95,6 +144,8 @@ int main(int argc, char **argv)
 		put_b64(pub, 32);
 		return 0;
 	}
+	if (!strcmp(argv[1], "bench") && argc == 5)
+		return bench(k, pub, argv[3], atol(argv[4]));
 	if (!strcmp(argv[1], "respond") && argc == 5)
 		return respond(k, pub, argv[3], argv[4]);
 	if (!strcmp(argv[1], "init") && argc == 6) {

@@ -193,15 +193,37 @@ static int backend_call(struct jz_backend *b, struct jz_cb_call *c)
 		return b->user_key(b, &c->u.user_key.req, &c->u.user_key.reply);
 	case JZ_CB_VALIDATE_USER:
 		return b->validate_user(b, &c->u.validate.req, &c->u.validate.reply);
-	case JZ_CB_PEER_FILTER:
-		return b->peer_filter(b, &c->u.filter.review, c->u.filter.keep_users,
-				      c->u.filter.keep_peers);
+	case JZ_CB_PEER_FILTER: {
+		int rc = b->peer_filter(b, &c->u.filter.review, c->u.filter.keep_users,
+					c->u.filter.keep_peers);
+
+		for (size_t i = 0; i < c->u.filter.n_more && rc == JAZZ_CB_OK; i++) {
+			struct jz_cb_filter_more *m = &c->u.filter.more[i];
+
+			if (atomic_load(&c->priv->abandoned))
+				return JAZZ_CB_ERROR;	/* timed out: stop here */
+			rc = b->peer_filter(b, &m->review, m->keep_users, m->keep_peers);
+		}
+		return rc;
+	}
 	case JZ_CB_PEER_CONNECTION:
 		return b->peer_connection(b, &c->u.conn.info, &c->u.conn.reply);
 	case JZ_CB_WORK:
 		break;
 	}
 	return JAZZ_CB_ERROR;
+}
+
+/* Every answer of a peer_filter call (and of its batch): all kept (1) or
+ * all hidden (0). */
+static void filter_fill(struct jz_cb_call *c, int v)
+{
+	memset(c->u.filter.keep_users, v, c->u.filter.review.n_users);
+	memset(c->u.filter.keep_peers, v, c->u.filter.review.n_peers);
+	for (size_t i = 0; i < c->u.filter.n_more; i++) {
+		memset(c->u.filter.more[i].keep_users, v, c->u.filter.review.n_users);
+		memset(c->u.filter.more[i].keep_peers, v, c->u.filter.review.n_peers);
+	}
 }
 
 /* Answers when no backend defines the callback. */
@@ -219,8 +241,7 @@ static void set_default(struct jz_cb_call *c)
 		c->u.validate.reply.n_prompts = 0;
 		break;
 	case JZ_CB_PEER_FILTER:
-		memset(c->u.filter.keep_users, 1, c->u.filter.review.n_users);
-		memset(c->u.filter.keep_peers, 1, c->u.filter.review.n_peers);
+		filter_fill(c, 1);
 		break;
 	case JZ_CB_PEER_CONNECTION:
 		c->u.conn.reply.approve = 1;
@@ -250,8 +271,7 @@ static void set_fail_closed(struct jz_cb_call *c)
 			 "user validation failed");
 		break;
 	case JZ_CB_PEER_FILTER:
-		memset(c->u.filter.keep_users, 0, c->u.filter.review.n_users);
-		memset(c->u.filter.keep_peers, 0, c->u.filter.review.n_peers);
+		filter_fill(c, 0);
 		break;
 	case JZ_CB_PEER_CONNECTION:
 		c->u.conn.reply.approve = 0;
@@ -519,8 +539,8 @@ static void *worker(void *arg)
 				atomic_store(&p->thread, (unsigned long)pthread_self());
 				p->rc = backend_call(b, c);
 				atomic_store(&p->thread, 0);
-				jz_metrics_callback_duration(kind_names[c->kind],
-							     jz_metrics_now_ns() - t0);
+				c->run_ns = jz_metrics_now_ns() - t0;
+				jz_metrics_callback_duration(kind_names[c->kind], c->run_ns);
 			}
 			if (lock)
 				pthread_mutex_unlock(&p->set->lock[p->idx]);
@@ -569,10 +589,8 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *c,
 	p->set = cb->set;
 	p->set->refs++;
 	cb->stats.calls++;
-	if (c->kind == JZ_CB_PEER_FILTER) {
-		memset(c->u.filter.keep_users, 1, c->u.filter.review.n_users);
-		memset(c->u.filter.keep_peers, 1, c->u.filter.review.n_peers);
-	}
+	if (c->kind == JZ_CB_PEER_FILTER)
+		filter_fill(c, 1);
 	if (c->kind == JZ_CB_WORK) {
 		c->backend = "work";
 		p->idx = 0;

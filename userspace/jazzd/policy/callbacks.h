@@ -32,12 +32,21 @@ enum jz_cb_kind {
 struct jz_cb_call;
 typedef void (*jz_cb_done_fn)(void *arg, struct jz_cb_call *call);
 
+/* One more viewer of a peer_filter batch: its own review header and
+ * answers; users and peers are the batch's (the same newcomers). */
+struct jz_cb_filter_more {
+	struct jazz_peer_review review;
+	unsigned char *keep_users;
+	unsigned char *keep_peers;
+};
+
 struct jz_cb_call {
 	enum jz_cb_kind kind;
 	/* outcome, valid in done(): */
 	bool failed;		/* error or timeout: the fail-closed answer */
 	bool defaulted;		/* no backend defines it: the default answer */
 	const char *backend;	/* name of the backend that answered */
+	uint64_t run_ns;	/* time it spent in the backend (0: not run) */
 	union {
 		struct {
 			struct jazz_accept_info info;
@@ -58,6 +67,16 @@ struct jz_cb_call {
 			struct jazz_peer_entry *peers;
 			unsigned char *keep_users;
 			unsigned char *keep_peers;
+			/*
+			 * A batch: n_more more viewers reviewing the same
+			 * users and peers. Each is its own call of the
+			 * backend's peer_filter (the seed's signature), but
+			 * the batch is one job for a worker, one timeout
+			 * (timeout_ms for all) and one answer back; an error
+			 * in any of them fails the batch closed.
+			 */
+			struct jz_cb_filter_more *more;
+			size_t n_more;
 		} filter;
 		struct {
 			struct jazz_connection_info info;

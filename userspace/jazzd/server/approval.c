@@ -278,7 +278,7 @@ void on_conn_request(struct session *s, const struct jz_sm_conn_req *rq)
 		answer_asker(s, &r, false, 0, other_s ? other_s->lease->idx : r.peer);
 		return;
 	}
-	if (!o || !d || o == d || !link_find(srv, o->lease->idx, d->lease->idx, false)) {
+	if (!o || !d || o == d || !peers_linked(o, d)) {
 		jz_info("approval from %s: %s -> %s: no such reachable device; denied",
 			s->device, r.src, r.dst);
 		/* to the asker only: the other device may not even see it */

@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Links and pair keys: the (a,b) table of devices that see each other;
- * with device keys (the default) the relay of the devices' opaque
- * handshake messages between linked devices, with [server] pair_keys =
- * server the key distribution with its acks and the periodic rotation.
- * Must not decide who sees whom (peers.c does), read a relayed message
- * nor touch sessions' sockets directly.
+ * Pairs: with device keys (the default) the pair_start of a newly linked
+ * pair and the relay of the devices' opaque handshake messages between
+ * linked devices (peers_linked()), with a relay budget per pair kept only
+ * for pairs that hand-shook lately; with [server] pair_keys = server the
+ * (a,b) table of links, the key distribution with its acks and the
+ * periodic rotation. Must not decide who sees whom (peers.c does), read
+ * a relayed message nor touch sessions' sockets directly.
  */
 #include "server_int.h"
 
 /* ------------------------------------------------------------------ */
 /* links (pairs of devices that see each other) */
 
-static uint64_t link_hash(uint32_t a, uint32_t b)
+static uint64_t pair_hash(uint32_t a, uint32_t b)
 {
 	uint64_t x = (uint64_t)a << 32 | b;
 
@@ -57,7 +58,7 @@ struct link *link_find(struct jz_server *srv, uint32_t a, uint32_t b, bool creat
 		links_grow(srv);
 	if (!srv->links_cap)
 		return NULL;
-	i = link_hash(a, b) & (srv->links_cap - 1);
+	i = pair_hash(a, b) & (srv->links_cap - 1);
 	for (;; i = (i + 1) & (srv->links_cap - 1)) {
 		struct link *l = &srv->links[i];
 
@@ -129,6 +130,35 @@ static void send_key(struct jz_server *srv, struct session *s, uint32_t peer,
 	OPENSSL_cleanse(rxk, sizeof(rxk));
 }
 
+static void send_pair_start(struct session *s, uint32_t peer)
+{
+	char buf[96];
+	int n;
+
+	if (!s->bev || s->state == S_CLOSING)
+		return;
+	n = snprintf(buf + 4, sizeof(buf) - 4, "{\"type\":\"pair_start\",\"peer\":%u,\"v\":%d}",
+		     peer, JZ_PROTO_VERSION);
+	jz_frame_send_raw(s->bev, (unsigned char *)buf, (size_t)n);
+}
+
+/*
+ * a and b see each other now, and did not before. Device keys: the devices
+ * agree them (on_pair); a new link may follow a reconnect that cost one
+ * end its kernel peer and key, which the other cannot see: tell both the
+ * pair is new. Server keys: a link and its first key.
+ */
+void pair_new(struct jz_server *srv, struct session *a, struct session *b)
+{
+	if (!cfg(srv)->server_keys) {
+		send_pair_start(a, b->lease->idx);
+		send_pair_start(b, a->lease->idx);
+		return;
+	}
+	if (!link_find(srv, a->lease->idx, b->lease->idx, false))
+		link_send_key(srv, link_find(srv, a->lease->idx, b->lease->idx, true));
+}
+
 /* A fresh key for the pair, to both ends; the swap follows both acks. */
 void link_send_key(struct jz_server *srv, struct link *l)
 {
@@ -136,18 +166,8 @@ void link_send_key(struct jz_server *srv, struct link *l)
 	struct session *sa = find_online_idx(srv, l->a);
 	struct session *sb = find_online_idx(srv, l->b);
 
-	if (!sa || !sb)
+	if (!sa || !sb || !cfg(srv)->server_keys)
 		return;
-	if (!cfg(srv)->server_keys) {
-		/* device keys: the devices agree them (on_pair). A new link may
-		 * follow a reconnect that cost one end its kernel peer and key,
-		 * which the other cannot see: tell both the pair is new. */
-		send_msg(sa, json_pack("{s:s,s:I}", "type", "pair_start", "peer",
-				       (json_int_t)l->b));
-		send_msg(sb, json_pack("{s:s,s:I}", "type", "pair_start", "peer",
-				       (json_int_t)l->a));
-		return;
-	}
 	if (srv->rpos == 0 || srv->rpos - 1 + sizeof(k) > sizeof(srv->rpool)) {
 		if (RAND_bytes(srv->rpool, sizeof(srv->rpool)) != 1) {
 			jz_err("no random bytes for a key");
@@ -322,23 +342,82 @@ void on_pair_malformed(struct session *s, long long peer, const char *why)
 	pair_refused(s, peer, "malformed");
 }
 
+/*
+ * The pair's relay budget. The table holds only pairs whose bucket is not
+ * full again (RELAY_PAIR_BURST / RELAY_PAIR_RATE = 6 s after their last
+ * message): when it fills up, those are dropped (a dropped entry is a full
+ * bucket, so nothing is forgotten). Its size follows the handshakes of
+ * the last seconds, bounded by the sessions' own budgets, never N^2.
+ */
+static uint64_t pair_hash(uint32_t a, uint32_t b);
+
+static struct relay *relay_slot(struct relay *t, size_t cap, uint32_t a, uint32_t b)
+{
+	size_t i = pair_hash(a, b) & (cap - 1);
+
+	while (t[i].b && (t[i].a != a || t[i].b != b))
+		i = (i + 1) & (cap - 1);
+	return &t[i];
+}
+
+static void relay_rebuild(struct jz_server *srv, double now)
+{
+	struct relay *old = srv->relay;
+	size_t oldcap = srv->relay_cap, live = 0;
+
+	for (size_t i = 0; i < oldcap; i++)
+		live += old[i].b && old[i].tok + (now - old[i].at) * RELAY_PAIR_RATE <
+				    RELAY_PAIR_BURST;
+	srv->relay_cap = 64;
+	while (srv->relay_cap < (live + 1) * 4)
+		srv->relay_cap *= 2;
+	srv->relay = calloc(srv->relay_cap, sizeof(*srv->relay));
+	srv->relay_n = 0;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (!old[i].b || old[i].tok + (now - old[i].at) * RELAY_PAIR_RATE >=
+				 RELAY_PAIR_BURST)
+			continue;
+		*relay_slot(srv->relay, srv->relay_cap, old[i].a, old[i].b) = old[i];
+		srv->relay_n++;
+	}
+	free(old);
+}
+
+static bool relay_take(struct jz_server *srv, uint32_t a, uint32_t b, double now)
+{
+	struct relay *r;
+
+	if (a > b) {
+		uint32_t t = a;
+
+		a = b;
+		b = t;
+	}
+	if ((srv->relay_n + 1) * 2 > srv->relay_cap)
+		relay_rebuild(srv, now);
+	r = relay_slot(srv->relay, srv->relay_cap, a, b);
+	if (!r->b) {
+		*r = (struct relay){ .a = a, .b = b };
+		srv->relay_n++;
+	}
+	return take(&r->tok, &r->at, RELAY_PAIR_RATE, RELAY_PAIR_BURST, now);
+}
+
 /* "pair" {peer, msg}: to that device as {peer: the sender, msg}, unread. */
 void on_pair(struct session *s, const struct jz_sm_pair *p)
 {
 	struct jz_server *srv = s->srv;
 	struct session *o;
-	struct link *l;
 
 	if (!pair_session_ok(s, p->peer))
 		return;
-	/* only between devices that may reach each other (peers.c's links) */
-	l = link_find(srv, s->lease->idx, (uint32_t)p->peer, false);
-	o = l ? find_online_idx(srv, (uint32_t)p->peer) : NULL;
-	if (!l || !o || o->state != S_ONLINE) {
+	/* only between devices that see each other (peers.c) */
+	o = find_online_idx(srv, (uint32_t)p->peer);
+	if (!o || o->state != S_ONLINE || !peers_linked(s, o)) {
 		pair_refused(s, p->peer, "not-linked");
 		return;
 	}
-	if (!take(&l->relay_tok, &l->relay_at, RELAY_PAIR_RATE, RELAY_PAIR_BURST, jz_now())) {
+	if (!relay_take(srv, s->lease->idx, o->lease->idx, jz_now())) {
 		pair_refused(s, p->peer, "rate-limited");
 		return;
 	}

@@ -23,7 +23,12 @@
  *
  * Viewers already listed get only what changed ("peers_delta": entries
  * added or whose linked/endpoint changed, ids removed). Pairs that now
- * see each other get a fresh key; pairs that no longer do lose theirs.
+ * see each other are told so (pair_start, or a server-made key with
+ * [server] pair_keys = server); pairs that no longer do lose their link.
+ *
+ * What a viewer sees is kept sparse (struct session, sees()): a
+ * generation watermark and the ids its filter hid. A viewer that sees
+ * everyone costs the server O(1) memory, and a join costs O(viewers).
  */
 
 static int cmp_u32(const void *a, const void *b)
@@ -33,10 +38,57 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* s->vis is sorted: a binary search */
-static bool vis_has(struct session *s, uint32_t idx)
+static bool hidden_has(const struct session *s, uint32_t idx)
 {
-	return s->nvis && bsearch(&idx, s->vis, s->nvis, sizeof(uint32_t), cmp_u32);
+	return s->nhidden && bsearch(&idx, s->hidden, s->nhidden, sizeof(uint32_t), cmp_u32);
+}
+
+/* Whether viewer s sees p: p was reviewed by s (as a newcomer, or in a
+ * full review) and not hidden. */
+static bool sees(const struct session *s, const struct session *p)
+{
+	return p != s && p->jgen && p->jgen <= s->seen_gen && !hidden_has(s, p->lease->idx);
+}
+
+static bool vis_has(struct jz_server *srv, const struct session *s, uint32_t idx)
+{
+	struct session *p = find_online_idx(srv, idx);
+
+	return p && p->state == S_ONLINE && sees(s, p);
+}
+
+/* Both see each other: they get endpoints, may hand-shake and connect. */
+bool peers_linked(const struct session *a, const struct session *b)
+{
+	return sees(a, b) && sees(b, a);
+}
+
+static void hidden_add(struct session *s, uint32_t idx)
+{
+	size_t lo = 0, hi = s->nhidden;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (s->hidden[mid] < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->nhidden && s->hidden[lo] == idx)
+		return;
+	u32_push(&s->hidden, &s->nhidden, &s->caphidden, idx);
+	memmove(s->hidden + lo + 1, s->hidden + lo, (s->nhidden - 1 - lo) * sizeof(uint32_t));
+	s->hidden[lo] = idx;
+}
+
+static void hidden_del(struct session *s, uint32_t idx)
+{
+	uint32_t *at = s->nhidden ? bsearch(&idx, s->hidden, s->nhidden, sizeof(uint32_t),
+					    cmp_u32) : NULL;
+
+	if (at)
+		memmove(at, at + 1, (s->hidden + --s->nhidden - at) * sizeof(uint32_t));
 }
 
 void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
@@ -52,6 +104,17 @@ void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 static void mark_changed(struct session *s, uint32_t idx)
 {
 	u32_push(&s->pchg, &s->npchg, &s->cappchg, idx);
+}
+
+/* A newcomer's marks name everyone: give the room back once used. */
+static void pchg_reset(struct session *s)
+{
+	s->npchg = 0;
+	if (s->cappchg > 256) {
+		free(s->pchg);
+		s->pchg = NULL;
+		s->cappchg = 0;
+	}
 }
 
 static void ukey(const struct session *p, char *buf, size_t len)
@@ -169,10 +232,10 @@ static void list_event(struct jz_server *srv, struct session *s)
 	if (s->nvis <= JZ_EVENT_PEERS_MAX) {
 		json_t *names = json_array();
 
-		for (size_t i = 0; i < s->nvis; i++) {
-			struct session *p = find_online_idx(srv, s->vis[i]);
+		for (size_t i = 0; i < srv->by_idx_cap; i++) {
+			struct session *p = srv->by_idx[i];
 
-			if (p)
+			if (p && p->state == S_ONLINE && sees(s, p))
 				json_array_append_new(names, json_string(p->device));
 		}
 		json_object_set_new(ev, "peers", names);
@@ -240,14 +303,14 @@ static void send_full_list(struct jz_server *srv, struct session *s)
 	size_t bytes = 0;
 
 	part_open(&pt);
-	for (size_t i = 0; i < s->nvis; i++) {
-		struct session *p = find_online_idx(srv, s->vis[i]);
+	for (size_t i = 0; i < srv->by_idx_cap; i++) {
+		struct session *p = srv->by_idx[i];
 		bool linked;
 		char uk[600];
 
-		if (!p)
+		if (!p || p->state != S_ONLINE || !sees(s, p))
 			continue;
-		linked = vis_has(p, s->lease->idx);
+		linked = sees(p, s);
 		if (parted && !pt.first && part_len(&pt, p, linked) > JZ_PEERS_PART_MAX) {
 			bytes += pt.b.n + pt.users.n;
 			part_close(s, &pt, true, true);
@@ -288,9 +351,9 @@ static void send_delta(struct jz_server *srv, struct session *s)
 
 		if (i && id == s->pchg[i - 1])
 			continue;
-		p = vis_has(s, id) ? find_online_idx(srv, id) : NULL;
+		p = vis_has(srv, s, id) ? find_online_idx(srv, id) : NULL;
 		if (p) {
-			mb_entry(&b, p, vis_has(p, s->lease->idx), !first);
+			mb_entry(&b, p, sees(p, s), !first);
 			first = false;
 		}
 	}
@@ -300,51 +363,23 @@ static void send_delta(struct jz_server *srv, struct session *s)
 		uint32_t id = s->pchg[i];
 		char num[16];
 
-		if ((i && id == s->pchg[i - 1]) || (vis_has(s, id) && find_online_idx(srv, id)))
+		if ((i && id == s->pchg[i - 1]) || vis_has(srv, s, id))
 			continue;
 		snprintf(num, sizeof(num), "%s%u", first ? "" : ",", id);
 		mb_str(&b, num);
 		first = false;
 	}
 	mb_str(&b, "]");
-	s->npchg = 0;
+	pchg_reset(s);
 	mb_send(s, &b);
 	list_event(srv, s);
 }
-
-/* A pair may get a key: both must see each other and have no key yet. */
-static void link_maybe(struct jz_server *srv, uint32_t a, uint32_t b)
-{
-	struct session *sa = find_online_idx(srv, a), *sb = find_online_idx(srv, b);
-
-	if (!sa || !sb || !vis_has(sa, b) || !vis_has(sb, a))
-		return;
-	if (link_find(srv, a, b, false))
-		return;
-	link_send_key(srv, link_find(srv, a, b, true));
-}
-
-static void link_drop(struct jz_server *srv, uint32_t a, uint32_t b)
-{
-	struct link *l = link_find(srv, a, b, false);
-
-	if (l)
-		link_del(srv, l);
-}
-
-/* What one peer_filter call decided, kept until every call is back. */
-struct filter_res {
-	bool full;
-	uint32_t *keep;		/* ids kept, sorted */
-	size_t nkeep;
-	char (*hidden)[600];	/* users hidden ("user@realm") */
-	size_t nhidden;
-};
 
 void filter_res_free(struct filter_res *r)
 {
 	if (!r)
 		return;
+	free(r->asked);
 	free(r->keep);
 	free(r->hidden);
 	free(r);
@@ -361,421 +396,211 @@ static bool hidden_user(struct filter_res *r, struct session *p)
 	return false;
 }
 
+static bool has_id(const uint32_t *v, size_t n, uint32_t id)
+{
+	return n && bsearch(&id, v, n, sizeof(uint32_t), cmp_u32);
+}
+
+/* s came to see p, or stopped: the marks go out once every answer is in. */
+static void note(struct session *s, uint32_t idx, bool now)
+{
+	if (now) {
+		u32_push(&s->gain, &s->ngain, &s->capgain, idx);
+		s->nvis++;
+	} else {
+		u32_push(&s->lose, &s->nlose, &s->caplose, idx);
+		s->nvis--;
+	}
+}
+
 /*
- * An incremental answer that hides no user only adds: the kept ids go into
- * the sorted list by a merge from the back, in place, so a viewer pays for
- * the newcomers (and the ids above them), not for its whole list: a join
- * seen by N viewers costs O(N), where copying and diffing every list cost
- * O(N^2).
+ * A viewer's answer, applied: a full review makes what it sees exactly
+ * what it kept (the rest is its hidden set: empty when it keeps all); an
+ * incremental one adds the newcomers it kept and hides the others. A
+ * hidden user loses all its devices in this list. O(newcomers) for an
+ * incremental answer that hides no user, O(online) for the others.
  */
-static void apply_additions(struct jz_server *srv, struct session *s, uint32_t **newlinks,
-			    size_t *nnew, size_t *capnew)
+static void apply_review(struct jz_server *srv, struct session *s)
 {
 	struct filter_res *r = s->res;
-	uint32_t me = s->lease->idx;
-	size_t nadd = 0, i, j, k;
+	uint64_t gen = srv->gen;
 
-	for (i = 0; i < r->nkeep; i++)
-		if (!vis_has(s, r->keep[i]) && (!i || r->keep[i] != r->keep[i - 1]))
-			r->keep[nadd++] = r->keep[i];
-	if (nadd) {
-		s->vis = jz_xrealloc(s->vis, s->nvis + nadd, sizeof(uint32_t));
-		i = s->nvis;
-		j = nadd;
-		k = s->nvis + nadd;
-		while (j > 0) {
-			if (i > 0 && s->vis[i - 1] > r->keep[j - 1])
-				s->vis[--k] = s->vis[--i];
-			else
-				s->vis[--k] = r->keep[--j];
+	if (r->full) {
+		uint32_t *nh = NULL;
+		size_t nnh = 0, capnh = 0;
+
+		for (size_t i = 0; i < srv->by_idx_cap; i++) {
+			struct session *p = srv->by_idx[i];
+			bool was, now;
+
+			if (!p || p == s || p->state != S_ONLINE || !p->jgen || p->jgen > gen)
+				continue;
+			was = sees(s, p);
+			now = has_id(r->keep, r->nkeep, p->lease->idx);
+			if (!now)
+				u32_push(&nh, &nnh, &capnh, p->lease->idx);
+			if (was != now)
+				note(s, p->lease->idx, now);
 		}
-		s->nvis += nadd;
-	}
-	for (i = 0; i < nadd; i++) {
-		uint32_t id = r->keep[i];
-		struct session *p = find_online_idx(srv, id);
+		free(s->hidden);
+		s->hidden = nh;
+		s->nhidden = nnh;
+		s->caphidden = capnh;
+	} else {
+		for (size_t i = 0; i < r->nasked; i++) {
+			uint32_t id = r->asked[i];
+			struct session *p = find_online_idx(srv, id);
+			bool kept = has_id(r->keep, r->nkeep, id);
 
-		mark_changed(s, id);
-		if (p && vis_has(p, me))
-			mark_changed(p, me);
-		u32_push(newlinks, nnew, capnew, id);
-		u32_push(newlinks, nnew, capnew, me);
+			if (!p || p->state != S_ONLINE || p->jgen != gen)
+				continue;	/* gone meanwhile */
+			if (kept) {
+				hidden_del(s, id);
+				note(s, id, true);
+			} else {
+				hidden_add(s, id);
+			}
+		}
+		for (size_t i = 0; r->nhidden && i < srv->by_idx_cap; i++) {
+			struct session *p = srv->by_idx[i];
+
+			if (p && p->state == S_ONLINE && p->jgen && p->jgen < gen && sees(s, p) &&
+			    hidden_user(r, p)) {
+				hidden_add(s, p->lease->idx);
+				note(s, p->lease->idx, false);
+			}
+		}
 	}
+	s->seen_gen = gen;
 	filter_res_free(s->res);
 	s->res = NULL;
 	s->got_res = true;
 }
 
-/* The viewer's new list from its result; records what changed. */
-static void apply_result(struct jz_server *srv, struct session *s, uint32_t **newlinks,
-			 size_t *nnew, size_t *capnew)
+/* Marks for the answers applied: each viewer's entries that changed, the
+ * other ends' "linked", and the pairs linked or unlinked. */
+static void mark_review(struct jz_server *srv, struct session *s)
 {
-	struct filter_res *r = s->res;
-	uint32_t *old = s->vis, *nv;
-	size_t nold = s->nvis, nb = 0, n = 0, i, j;
-	uint32_t *base = calloc(nold + 1, sizeof(uint32_t));
 	uint32_t me = s->lease->idx;
 
-	/* what stays of the old list */
-	for (i = 0; i < nold && !r->full; i++) {
-		struct session *p = find_online_idx(srv, old[i]);
+	for (size_t i = 0; i < s->ngain; i++) {
+		struct session *p = find_online_idx(srv, s->gain[i]);
 
-		if (p && (!r->nhidden || !hidden_user(r, p)))
-			base[nb++] = old[i];
-	}
-	/* union with what the filter kept (both sorted) */
-	nv = calloc(nb + r->nkeep + 1, sizeof(uint32_t));
-	for (i = 0, j = 0; i < nb || j < r->nkeep;) {
-		if (j == r->nkeep || (i < nb && base[i] < r->keep[j]))
-			nv[n++] = base[i++];
-		else if (i == nb || r->keep[j] < base[i])
-			nv[n++] = r->keep[j++];
-		else {
-			nv[n++] = base[i++];
-			j++;
-		}
-	}
-	free(base);
-	s->vis = nv;
-	s->nvis = n;
-	/* the differences: old vs new (both sorted) */
-	for (i = 0, j = 0; i < nold || j < n;) {
-		uint32_t id;
-		bool added;
-		struct session *p;
-
-		if (j == n || (i < nold && old[i] < nv[j])) {
-			id = old[i++];
-			added = false;
-		} else if (i == nold || nv[j] < old[i]) {
-			id = nv[j++];
-			added = true;
-		} else {
-			i++;
-			j++;
+		if (!p || p->state != S_ONLINE)
 			continue;
-		}
-		mark_changed(s, id);
-		p = find_online_idx(srv, id);
-		/* the other side's entry for this viewer changes "linked" */
-		if (p && vis_has(p, me))
-			mark_changed(p, me);
-		if (added)
-			u32_push(newlinks, nnew, capnew, id), u32_push(newlinks, nnew, capnew, me);
-		else
-			link_drop(srv, me, id);
+		mark_changed(s, s->gain[i]);
+		if (!sees(p, s))
+			continue;
+		mark_changed(p, me);
+		/* newly linked; when both came to see each other, once */
+		if (me < s->gain[i] || !has_id(p->gain, p->ngain, me))
+			pair_new(srv, s, p);
 	}
-	free(old);
-	filter_res_free(s->res);
-	s->res = NULL;
-	s->got_res = true;
+	for (size_t i = 0; i < s->nlose; i++) {
+		struct session *p = find_online_idx(srv, s->lose[i]);
+
+		mark_changed(s, s->lose[i]);
+		if (p && p->state == S_ONLINE && sees(p, s))
+			mark_changed(p, me);
+		if (cfg(srv)->server_keys) {
+			struct link *l = link_find(srv, me, s->lose[i], false);
+
+			if (l)
+				link_del(srv, l);
+		}
+	}
 }
 
-/* Every call is back: new lists, messages, then keys. */
-static void peers_finish(struct jz_server *srv)
+static void gains_reset(struct session *s)
+{
+	s->ngain = s->nlose = 0;
+	if (s->capgain > 256) {
+		free(s->gain);
+		s->gain = NULL;
+		s->capgain = 0;
+	}
+	if (s->caplose > 256) {
+		free(s->lose);
+		s->lose = NULL;
+		s->caplose = 0;
+	}
+}
+
+/* Every call is back: what each viewer sees, then messages, then links. */
+void peers_finish(struct jz_server *srv)
 {
 	struct session *s;
-	uint32_t *nl = NULL;
-	size_t nnl = 0, capnl = 0;
 
-	for (s = srv->sessions; s; s = s->next) {
-		if (s->state != S_ONLINE || !s->res)
-			continue;
-		if (!s->res->full && !s->res->nhidden)
-			apply_additions(srv, s, &nl, &nnl, &capnl);
-		else
-			apply_result(srv, s, &nl, &nnl, &capnl);
-	}
+	for (s = srv->sessions; s; s = s->next)
+		if (s->state == S_ONLINE && s->res)
+			apply_review(srv, s);
+	/* gains sorted here (mark_review), before any viewer's is searched */
+	for (s = srv->sessions; s; s = s->next)
+		if (s->state == S_ONLINE && s->ngain > 1)
+			qsort(s->gain, s->ngain, sizeof(uint32_t), cmp_u32);
+	for (s = srv->sessions; s; s = s->next)
+		if (s->state == S_ONLINE && (s->ngain || s->nlose))
+			mark_review(srv, s);
 	for (s = srv->sessions; s; s = s->next) {
 		if (s->state != S_ONLINE)
 			continue;
+		gains_reset(s);
 		if (!s->listed && s->got_res) {
 			s->listed = true;
-			s->npchg = 0;
+			pchg_reset(s);
 			send_full_list(srv, s);
 		} else if (s->listed && s->npchg && s->takes_delta) {
 			send_delta(srv, s);
 		} else if (s->listed && s->npchg) {
-			s->npchg = 0;	/* a client without peers_delta */
+			pchg_reset(s);	/* a client without peers_delta */
 			send_full_list(srv, s);
 		}
 		s->got_res = false;
 	}
-	for (size_t i = 0; i + 1 < nnl; i += 2)
-		link_maybe(srv, nl[i], nl[i + 1]);
-	free(nl);
 	srv->computing = false;
 	if (srv->dirty)
 		schedule_recompute(srv);
 }
 
-struct filter_ctx {
-	struct jz_server *srv;
-	uint64_t sid;
-	bool full;
-	unsigned int attempt;	/* 0: the first call; retries after a failure */
-	uint32_t *ids;		/* peer ids in the order given */
-	uint64_t *sids;		/* ... and the sessions they were */
-	size_t n;
-	char (*ukeys)[600];	/* users in order, "user@realm" */
-	size_t nu;
-};
-
-static void filter_ctx_free(struct filter_ctx *fc)
+/* A device goes offline: the next computation takes it out of lists. */
+void peers_left(struct session *s)
 {
-	free(fc->ids);
-	free(fc->sids);
-	free(fc->ukeys);
-	free(fc);
-}
+	struct jz_server *srv = s->srv;
 
-static void filter_submit(struct jz_server *srv, struct session *s, struct session **ps,
-			  size_t n, bool full, unsigned int attempt);
-
-/*
- * A peer_filter call that failed (timed out, or an error) is asked again,
- * JZ_FILTER_RETRIES times at most, after JZ_FILTER_BACKOFF_MS, doubled each
- * time; the computation waits for it. Each failure is an event
- * (peer-filter-failed). When the last retry fails too, the fail-closed
- * answer stands for this computation, and the viewer is reviewed in full
- * again JZ_FILTER_AGAIN_S later: peers are never hidden for good because a
- * callback was slow.
- */
-#define JZ_FILTER_RETRIES 3
-#define JZ_FILTER_BACKOFF_MS 250
-#define JZ_FILTER_AGAIN_S 5
-
-static void filter_failed_event(struct session *s, struct filter_ctx *fc, bool retry,
-				int delay_ms)
-{
-	if (retry)
-		jz_warn("peer_filter for %s@%s device %s failed (attempt %u, %zu peers): "
-			"asking again in %d ms", s->user, s->realm, s->device, fc->attempt + 1,
-			fc->n, delay_ms);
-	else
-		jz_warn("peer_filter for %s@%s failed: hiding every peer%s (device %s, %u "
-			"attempts; reviewed again in %d s)", s->user, s->realm,
-			fc->full ? "" : " it was asked about", s->device, fc->attempt + 1,
-			JZ_FILTER_AGAIN_S);
-	jz_event("peer-filter-failed",
-		 json_pack("{s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:i}", "user", s->user, "realm",
-			   s->realm, "device", s->device, "attempt", (int)fc->attempt + 1,
-			   "peers", (int)fc->n, "full", fc->full, "retry", retry,
-			   "retry_in_ms", retry ? delay_ms : JZ_FILTER_AGAIN_S * 1000));
-}
-
-static void filter_retry(evutil_socket_t fd, short what, void *arg)
-{
-	struct filter_ctx *fc = arg;
-	struct jz_server *srv = fc->srv;
-	struct session *s = find_sid(srv, fc->sid);
-
-	if (s && s->state == S_ONLINE) {
-		struct session **ps = calloc(fc->n + 1, sizeof(*ps));
-		size_t n = 0;
-
-		/* the same review, less the devices gone meanwhile */
-		for (size_t i = 0; i < fc->n; i++) {
-			struct session *p = find_online_idx(srv, fc->ids[i]);
-
-			if (p && p->sid == fc->sids[i])
-				ps[n++] = p;
-		}
-		filter_submit(srv, s, ps, n, fc->full, fc->attempt + 1);
-		free(ps);
+	if (srv->nleft == srv->capleft) {
+		srv->capleft = srv->capleft ? 2 * srv->capleft : 16;
+		srv->left = jz_xrealloc(srv->left, srv->capleft, sizeof(*srv->left));
 	}
-	filter_ctx_free(fc);
-	if (--srv->filters_pending == 0)
-		peers_finish(srv);
-}
-
-static void on_review_again(evutil_socket_t fd, short what, void *arg)
-{
-	schedule_recompute(arg);
-}
-
-static void filter_done(void *arg, struct jz_cb_call *c)
-{
-	struct filter_ctx *fc = arg;
-	struct jz_server *srv = fc->srv;
-	struct session *s = find_sid(srv, fc->sid);
-
-	if (s && s->state == S_ONLINE && c->failed) {
-		bool retry = fc->attempt < JZ_FILTER_RETRIES;
-		int ms = JZ_FILTER_BACKOFF_MS << fc->attempt;
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-		filter_failed_event(s, fc, retry, ms);
-		if (retry) {
-			/* filters_pending stays: filter_retry takes it over */
-			event_base_once(srv->d->base, -1, EV_TIMEOUT, filter_retry, fc, &tv);
-			return;
-		}
-		s->review_again = true;
-		tv = (struct timeval){ JZ_FILTER_AGAIN_S, 0 };
-		event_base_once(srv->d->base, -1, EV_TIMEOUT, on_review_again, srv, &tv);
-	}
-	if (s && s->state == S_ONLINE) {
-		struct filter_res *r = calloc(1, sizeof(*r));
-
-		r->full = fc->full;
-		r->keep = calloc(fc->n + 1, sizeof(uint32_t));
-		r->hidden = calloc(fc->nu + 1, sizeof(*r->hidden));
-		for (size_t j = 0; j < fc->nu; j++)
-			if (!c->u.filter.keep_users[j])
-				memcpy(r->hidden[r->nhidden++], fc->ukeys[j], sizeof(*r->hidden));
-		for (size_t i = 0; i < fc->n; i++) {
-			const struct jazz_peer_entry *pe = &c->u.filter.peers[i];
-			struct session *p = find_online_idx(srv, fc->ids[i]);
-
-			/* kept, its user not hidden, and still the same session */
-			if (!c->u.filter.keep_peers[i] || !p || p->sid != fc->sids[i])
-				continue;
-			if (r->nhidden) {
-				char uk[600];
-				bool hid = false;
-
-				snprintf(uk, sizeof(uk), "%s@%s", pe->username, pe->realm);
-				for (size_t j = 0; j < r->nhidden && !hid; j++)
-					hid = !strcmp(r->hidden[j], uk);
-				if (hid)
-					continue;
-			}
-			r->keep[r->nkeep++] = fc->ids[i];
-		}
-		qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
-		filter_res_free(s->res);
-		s->res = r;
-	}
-	filter_ctx_free(fc);
-	if (--srv->filters_pending == 0)
-		peers_finish(srv);
-}
-
-static const char *arena_put(char **ap, const char *str)
-{
-	char *d = *ap;
-
-	*ap = stpcpy(d, str) + 1;
-	return d;
-}
-
-/* One peer_filter call: viewer s about the sessions in ps[0..n). */
-static void filter_submit(struct jz_server *srv, struct session *s, struct session **ps,
-			  size_t n, bool full, unsigned int attempt)
-{
-	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_PEER_FILTER);
-	struct filter_ctx *fc = calloc(1, sizeof(*fc));
-	struct jazz_peer_entry *pe = jz_cb_alloc(c, (n + 1) * sizeof(*pe));
-	struct jazz_user_entry *ue = jz_cb_alloc(c, (n + 1) * sizeof(*ue));
-	json_t *useen = json_object();
-	size_t k = 0, nu = 0, total = 0;
-	char *ap;
-
-	/* the entries' strings in one block: one allocation, not five per peer */
-	for (size_t i = 0; i < n; i++)
-		total += strlen(ps[i]->device) + strlen(ps[i]->user) + strlen(ps[i]->realm) +
-			 strlen(ps[i]->lease->vip4) + strlen(ps[i]->lease->vip6) + 5;
-	ap = jz_cb_alloc(c, total + 1);
-	fc->srv = srv;
-	fc->sid = s->sid;
-	fc->full = full;
-	fc->attempt = attempt;
-	fc->ids = calloc(n + 1, sizeof(uint32_t));
-	fc->sids = calloc(n + 1, sizeof(uint64_t));
-	/*
-	 * n rows of 600 bytes, of which only the first nu (distinct users,
-	 * often one) are written: malloc, not calloc, so the untouched rows
-	 * are never zeroed or faulted in (with 200 devices online this was
-	 * a fresh 120 KB mmap, zeroed page by page, for every new device).
-	 */
-	fc->ukeys = malloc((n + 1) * sizeof(*fc->ukeys));
-	for (size_t i = 0; i < n; i++) {
-		struct session *p = ps[i];
-		char uk[600];
-
-		if (p == s)
-			continue;
-		pe[k].device = arena_put(&ap, p->device);
-		pe[k].username = arena_put(&ap, p->user);
-		pe[k].realm = arena_put(&ap, p->realm);
-		pe[k].vip4 = arena_put(&ap, p->lease->vip4);
-		pe[k].vip6 = arena_put(&ap, p->lease->vip6);
-		fc->ids[k] = p->lease->idx;
-		fc->sids[k] = p->sid;
-		ukey(p, uk, sizeof(uk));
-		if (!json_object_get(useen, uk)) {
-			json_object_set_new(useen, uk, json_true());
-			memcpy(fc->ukeys[nu], uk, sizeof(uk));
-			ue[nu].username = pe[k].username;
-			ue[nu].realm = pe[k].realm;
-			nu++;
-		}
-		k++;
-	}
-	json_decref(useen);
-	fc->n = k;
-	fc->nu = nu;
-	c->u.filter.review.username = jz_cb_strdup(c, s->user);
-	c->u.filter.review.realm = jz_cb_strdup(c, s->realm);
-	snprintf(c->u.filter.review.source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
-	c->u.filter.review.source.port = s->port;
-	c->u.filter.review.users = ue;
-	c->u.filter.review.n_users = nu;
-	c->u.filter.review.peers = pe;
-	c->u.filter.review.n_peers = k;
-	c->u.filter.users = ue;
-	c->u.filter.peers = pe;
-	c->u.filter.keep_users = jz_cb_alloc(c, nu + 1);
-	c->u.filter.keep_peers = jz_cb_alloc(c, k + 1);
-	srv->filters_pending++;
-	jz_cb_submit(srv->d->cb, c, filter_done, fc);
+	srv->left[srv->nleft++] = (struct left_dev){ s->lease->idx, s->jgen };
 }
 
 /*
- * Devices that went away: out of every list, their keys dropped. A viewer
- * with a long list and few leavers pays O(leavers x log list) and a
- * memmove, not a scan of its whole list (a leave seen by N viewers was
- * O(N^2)).
+ * Devices that went away: out of every list that had them (an entry to
+ * delete), out of hidden sets (a device back later is reviewed anew).
+ * O(viewers x leavers), nothing per viewer's peers.
  */
 static void peers_drop_left(struct jz_server *srv)
 {
-	uint32_t *left = srv->left;
-	size_t nleft = srv->nleft;
-
-	if (!nleft)
+	if (!srv->nleft)
 		return;
-	qsort(left, nleft, sizeof(uint32_t), cmp_u32);
 	for (struct session *s = srv->sessions; s; s = s->next) {
-		size_t n = 0;
-
-		if (s->state != S_ONLINE || !s->nvis)
+		if (s->state != S_ONLINE)
 			continue;
-		if (nleft * 16 < s->nvis) {
-			/* a few left: find each in the list, not the list in them */
-			for (size_t j = 0; j < nleft; j++) {
-				uint32_t *at = bsearch(&left[j], s->vis, s->nvis, sizeof(uint32_t),
-						       cmp_u32);
+		for (size_t j = 0; j < srv->nleft; j++) {
+			const struct left_dev *l = &srv->left[j];
 
-				if (!at)
-					continue;
-				mark_changed(s, left[j]);
-				link_drop(srv, s->lease->idx, left[j]);
-				memmove(at, at + 1, (s->vis + --s->nvis - at) * sizeof(uint32_t));
+			if (l->jgen && l->jgen <= s->seen_gen && !hidden_has(s, l->idx)) {
+				mark_changed(s, l->idx);
+				s->nvis--;
 			}
-			continue;
-		}
-		for (size_t i = 0; i < s->nvis; i++) {
-			uint32_t id = s->vis[i];
+			hidden_del(s, l->idx);
+			if (cfg(srv)->server_keys) {
+				struct link *k = link_find(srv, s->lease->idx, l->idx, false);
 
-			if (bsearch(&id, left, nleft, sizeof(uint32_t), cmp_u32)) {
-				mark_changed(s, id);
-				link_drop(srv, s->lease->idx, id);
-			} else {
-				s->vis[n++] = id;
+				if (k)
+					link_del(srv, k);
 			}
 		}
-		s->nvis = n;
 	}
 	srv->nleft = 0;
 }
@@ -783,8 +608,8 @@ static void peers_drop_left(struct jz_server *srv)
 void on_recompute(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
-	struct session *s, **all, **fresh;
-	size_t nall = 0, nfresh = 0;
+	struct session *s, **all, **fresh, **batch;
+	size_t nall = 0, nfresh = 0, nb = 0, maxb;
 	bool full = srv->full;
 
 	if (srv->computing) {
@@ -805,20 +630,33 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 		if (s->state != S_ONLINE)
 			continue;
 		all[nall++] = s;
-		if (s->fresh)
+		if (s->fresh) {
 			fresh[nfresh++] = s;
+			s->jgen = srv->gen;	/* reviewed by everyone in this one */
+		}
 	}
-	jz_debug("peers: %zu online, %zu new, %s review", nall, nfresh,
-		 full ? "full" : "incremental");
+	maxb = peers_filter_batch(srv);
+	jz_debug("peers: %zu online, %zu new, %s review, viewers in batches of %zu", nall,
+		 nfresh, full ? "full" : "incremental", maxb);
 	srv->filters_pending = 1;	/* held until every call is submitted */
+	batch = calloc(maxb, sizeof(*batch));
 	for (size_t i = 0; i < nall; i++) {
 		s = all[i];
-		if (full || s->fresh || s->review_again)
-			filter_submit(srv, s, all, nall, true, 0);
-		else if (nfresh)
-			filter_submit(srv, s, fresh, nfresh, false, 0);
+		if (full || s->fresh || s->review_again) {
+			peers_filter_submit(srv, &s, 1, all, nall, true, 0);
+		} else if (nfresh) {
+			/* the viewers already online: about the newcomers, in batches */
+			batch[nb++] = s;
+			if (nb == maxb) {
+				peers_filter_submit(srv, batch, nb, fresh, nfresh, false, 0);
+				nb = 0;
+			}
+		}
 		s->review_again = false;
 	}
+	if (nb)
+		peers_filter_submit(srv, batch, nb, fresh, nfresh, false, 0);
+	free(batch);
 	for (size_t i = 0; i < nfresh; i++)
 		fresh[i]->fresh = false;
 	free(all);

@@ -72,8 +72,19 @@ struct session {
 	struct jz_lease *lease;
 	char ep_ip[46];
 	uint16_t ep_port;
-	uint32_t *vis;		/* peer ids this viewer may see, sorted */
-	size_t nvis;
+	/*
+	 * Who this viewer sees, in O(1) memory when it sees everyone
+	 * (peers.c sees()): every device first reviewed as a newcomer in a
+	 * computation up to seen_gen, except the ids in hidden[] (its
+	 * filter hid them). No per-viewer list of ids: that was N^2.
+	 */
+	uint64_t jgen;		/* computation that reviewed it as a newcomer (0: not yet) */
+	uint64_t seen_gen;	/* it reviewed every device of jgen <= this */
+	uint32_t *hidden;	/* reviewed and hidden from it, sorted */
+	size_t nhidden, caphidden;
+	size_t nvis;		/* how many it sees (events) */
+	uint32_t *gain, *lose;	/* ids it came to see / stopped seeing, this computation */
+	size_t ngain, capgain, nlose, caplose;
 	bool fresh;		/* online, not yet in a peer computation */
 	bool review_again;	/* its peer_filter failed: a full review next time */
 	bool listed;		/* has had its complete list */
@@ -97,15 +108,45 @@ struct session {
 	double relay_tok, relay_at;	/* "pair" relay budget (links.c) */
 };
 
+/* A pair's server-made key ([server] pair_keys = server only: with device
+ * keys, the default, the server keeps no per-pair state but the relay
+ * budgets of pairs that hand-shook lately, struct relay). */
 struct link {
 	uint32_t a, b;		/* a < b */
 	uint8_t key_id;
 	bool ack_a, ack_b;	/* key_id is in a receive slot at that end */
 	bool swap_a, swap_b;	/* ... and that end sends with it */
 	double step_at;		/* when the rotation's last step happened */
-	double relay_tok, relay_at;	/* "pair" messages this pair may still relay */
 	bool used;
 	bool dead;		/* deleted: probing goes on past it */
+};
+
+/* "pair" messages a pair may still relay (a token bucket), kept only while
+ * it is not full again: a table of the pairs that hand-shook lately. */
+struct relay {
+	uint32_t a, b;		/* a < b; a == b == 0: free */
+	double tok, at;
+};
+
+/* What one peer_filter call decided, kept until every call is back. */
+struct filter_res {
+	bool full;
+	uint32_t *asked;	/* ids reviewed (still the same sessions), sorted */
+	size_t nasked;
+	uint32_t *keep;		/* ids kept, sorted */
+	size_t nkeep;
+	char (*hidden)[600];	/* users hidden ("user@realm") */
+	size_t nhidden;
+};
+
+/* Viewers batched in one peer_filter call at most (pfilter.c
+ * peers_filter_batch(): fewer when the backend is slow). */
+#define JZ_FILTER_BATCH 64
+
+/* A device gone offline, until the next computation drops it from lists. */
+struct left_dev {
+	uint32_t idx;
+	uint64_t jgen;
 };
 
 struct vcache {
@@ -156,10 +197,15 @@ struct jz_server {
 	bool full;			/* next: every viewer reviews everyone */
 	size_t filters_pending;
 	uint64_t gen;
-	uint32_t *left;			/* ids gone offline since the last one */
+	double filter_ms;		/* a peer_filter review's run time (average; 0: unknown) */
+	struct left_dev *left;		/* gone offline since the last one */
 	size_t nleft, capleft;
 
-	/* links: open addressing on (a,b) */
+	/* relay budgets of pairs that hand-shook lately: open addressing */
+	struct relay *relay;
+	size_t relay_cap, relay_n;
+
+	/* server-made keys' links ([server] pair_keys = server): open addressing */
 	struct link *links;
 	size_t links_cap, links_n;
 	struct event *rekey_ev;
@@ -203,8 +249,15 @@ void on_rekey(evutil_socket_t fd, short what, void *arg);
 void on_pair(struct session *s, const struct jz_sm_pair *p);
 void on_pair_malformed(struct session *s, long long peer, const char *why);
 void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x);
+bool peers_linked(const struct session *a, const struct session *b);
+void peers_left(struct session *s);
+void pair_new(struct jz_server *srv, struct session *a, struct session *b);
 int make_entries(struct session *p);
 void filter_res_free(struct filter_res *r);
+void peers_finish(struct jz_server *srv);
+size_t peers_filter_batch(struct jz_server *srv);
+void peers_filter_submit(struct jz_server *srv, struct session **vs, size_t nv,
+			 struct session **ps, size_t n, bool full, unsigned int attempt);
 void on_recompute(evutil_socket_t fd, short what, void *arg);
 void schedule_recompute(struct jz_server *srv);
 void on_verdict_ack(struct session *s, uint64_t vid);

@@ -253,7 +253,9 @@ static void session_free(struct session *s)
 	free(s->ent_linked);
 	free(s->ent_unlinked);
 	free(s->ent_user);
-	free(s->vis);
+	free(s->hidden);
+	free(s->gain);
+	free(s->lose);
 	free(s);
 }
 
@@ -306,7 +308,7 @@ void session_close(struct session *s, const char *why)
 	if (was_online) {
 		jz_metrics_online(-1);
 		set_online_idx(s->srv, s->lease->idx, NULL);
-		u32_push(&s->srv->left, &s->srv->nleft, &s->srv->capleft, s->lease->idx);
+		peers_left(s);
 
 		EVENT("device-disconnected",
 			 json_pack("{s:s,s:s,s:s,s:i,s:s}", "user", s->user, "realm",
@@ -659,6 +661,7 @@ void jz_server_free(struct jz_server *srv)
 	pthread_rwlock_destroy(&srv->krb_lock);
 	jz_leases_free(srv->leases);
 	free(srv->links);
+	free(srv->relay);
 	free(srv->left);
 	free(srv->vc);
 	OPENSSL_cleanse(srv->rpool, sizeof(srv->rpool));
