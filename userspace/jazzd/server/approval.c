@@ -53,8 +53,8 @@ static void vcache_rebuild(struct jz_server *srv, double now)
 	free(old);
 }
 
-static void vcache_put(struct jz_server *srv, const char *key, bool approve,
-		       uint32_t lifetime)
+static struct vcache *vcache_store(struct jz_server *srv, const char *key, bool approve,
+				   uint32_t lifetime)
 {
 	double now = jz_now();
 	struct vcache *v;
@@ -69,16 +69,34 @@ static void vcache_put(struct jz_server *srv, const char *key, bool approve,
 	v->approve = approve;
 	v->lifetime = lifetime;
 	v->expires = now + (lifetime ? lifetime : (uint32_t)cfg(srv)->verdict_cache_s);
+	return v;
+}
+
+/* Kept here, and in the cluster state for the other servers (cluster/). */
+static void vcache_put(struct jz_server *srv, const char *key, bool approve,
+		       uint32_t lifetime)
+{
+	vcache_store(srv, key, approve, lifetime);
+	jz_state_verdict_put(srv->state, key, approve, lifetime,
+			     lifetime ? (int)lifetime : cfg(srv)->verdict_cache_s);
 }
 
 static struct vcache *vcache_get(struct jz_server *srv, const char *key)
 {
 	struct vcache *v;
 
-	if (!srv->vc_cap)
-		return NULL;
-	v = vcache_slot(srv->vc, srv->vc_cap, key);
-	return v->key[0] && v->expires >= jz_now() ? v : NULL;
+	bool approve;
+	uint32_t lifetime;
+
+	if (srv->vc_cap) {
+		v = vcache_slot(srv->vc, srv->vc_cap, key);
+		if (v->key[0] && v->expires >= jz_now())
+			return v;
+	}
+	/* another server's decision for this pair, if the cluster has one */
+	if (jz_state_verdict_get(srv->state, key, &approve, &lifetime))
+		return vcache_store(srv, key, approve, lifetime);
+	return NULL;
 }
 
 struct conn_ctx {
@@ -268,7 +286,7 @@ void on_conn_request(struct session *s, const struct jz_sm_conn_req *rq)
 			s->device, r.src, r.dst);
 		return;
 	}
-	other = jz_leases_by_vip(srv->leases, r.ingress ? r.src : r.dst);
+	other = jz_state_by_vip(srv->state, r.ingress ? r.src : r.dst);
 	other_s = other ? find_online_idx(srv, other->idx) : NULL;
 	o = r.ingress ? other_s : s;
 	d = r.ingress ? s : other_s;

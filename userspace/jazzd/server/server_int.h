@@ -34,6 +34,7 @@
 #include "core/jazzd.h"
 #include "auth/krb.h"
 #include "core/leases.h"
+#include "cluster/state.h"
 #include "log.h"
 #include "core/proto.h"
 #include "smsg.h"
@@ -143,7 +144,7 @@ struct jz_server {
 	struct event *lease_expiry_ev;
 	int accept_pause_ms;
 	double accept_fail_at;
-	struct jz_leases *leases;
+	struct jz_state *state;		/* leases, online records (cluster/) */
 	struct event *lease_ev;		/* debounced lease file writes */
 	struct session *sessions;
 	size_t n_sessions;
