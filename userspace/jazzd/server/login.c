@@ -108,8 +108,13 @@ static void go_online(struct session *s)
 	}
 	if (s->has_pub)
 		log_pub(s, key, &prev);
-	if (prev.server[0])
+	if (prev.server[0]) {
 		jz_info("device %s: was online on server %s; taken here", key, prev.server);
+		EVENT("device-moved", json_pack("{s:s,s:s,s:s,s:i,s:s,s:s}", "user", s->user,
+						"realm", s->realm, "device", s->device,
+						"id", s->lease->idx, "from", prev.server,
+						"to", cfg(srv)->cluster.server_id));
+	}
 	if (make_entries(s)) {
 		login_failed(s, "internal", "names that cannot be sent (not UTF-8?)");
 		return;

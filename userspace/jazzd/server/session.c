@@ -523,6 +523,8 @@ static void on_state_lost(void *arg, uint32_t idx, uint64_t sid, const char *why
 
 	if (!s || s->state != S_ONLINE || s->lease->idx != idx)
 		return;
+	EVENT("device-dropped", json_pack("{s:s,s:s,s:s,s:i,s:s}", "user", s->user, "realm",
+					  s->realm, "device", s->device, "id", idx, "reason", why));
 	send_msg(s, json_pack("{s:s,s:s}", "type", "bye", "reason",
 			      strncmp(why, "replaced", 8) ? "cluster" : "replaced"));
 	session_close(s, why);
