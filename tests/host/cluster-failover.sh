@@ -52,15 +52,6 @@ for s in sa sb sc; do
 		wait_for "$T/$s.log" "cluster: Redis primary 127.0.0.1:$R1 \\(from Sentinel\\)" 10
 done
 
-# cl_client NAME USER METHOD SERVERPORTS...: a jazzd client listing servers
-cl_client() {
-	local name=$1 user=$2 method=$3 list="" p
-	shift 3
-	for p in "$@"; do list="$list 127.0.0.1:$p"; done
-	cp_client_conf "$name" "$user" "$method"
-	sed -i "s|^server = .*|servers =$list|" "$T/$name.conf"
-	cp_start "$name"
-}
 logins() { count "$T/$1.log" "logged in as"; }
 vip() { grep "logged in as" "$T/$1.log" | sed -n "${2:-1}p" | sed 's/.*): \([0-9.]*\) .*/\1/'; }
 

@@ -73,8 +73,18 @@ cl_server_conf() {
 	} >>"$T/$name.conf"
 }
 
-# rc PORT ARGS...: redis-cli on a port, raw output
-rc() { local p=$1; shift; redis-cli -p "$p" --no-raw "$@"; }
+# cl_client NAME USER METHOD SERVERPORTS...: a jazzd client listing servers
+# ([client] servers = 127.0.0.1:PORT ..., in that order)
+cl_client() {
+	local name=$1 user=$2 method=$3 list="" p
+	shift 3
+	for p in "$@"; do list="$list 127.0.0.1:$p"; done
+	cp_client_conf "$name" "$user" "$method"
+	sed -i "s|^server = .*|servers =$list|" "$T/$name.conf"
+	cp_start "$name"
+}
+
+# rcr PORT ARGS...: redis-cli on a port, raw output
 rcr() { local p=$1; shift; redis-cli -p "$p" --raw "$@"; }
 
 # vip_of LOGFILE... DEVICE: the address the servers' logs gave DEVICE last

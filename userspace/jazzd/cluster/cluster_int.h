@@ -48,6 +48,14 @@ struct rdev {
 
 #define RDEV_BUCKETS 4096
 
+/* A device online on another server, as this server last heard. */
+struct rghost {
+	struct rghost *next;	/* hash chain by lease index */
+	uint32_t idx;
+	char srv[64];
+	uint64_t sid;
+};
+
 struct jz_rstate {
 	struct jz_daemon *d;
 	struct jz_rconn rc;
@@ -63,8 +71,11 @@ struct jz_rstate {
 	bool cut_off;			/* sessions dropped: Redis away too long */
 	char feed_id[48];		/* last change-feed entry read */
 	unsigned long feed_conn;	/* rc.connects when feed_id was set */
-	jz_state_lost_fn lost;
-	void *arg;
+	struct jz_state_cbs cb;
+	struct rghost *gtab[RDEV_BUCKETS];
+	size_t n_ghosts;
+	unsigned int ticks;
+	char relay_id[48];		/* last relay entry read (P:relay:<us>) */
 };
 
 #pragma GCC visibility push(hidden)
@@ -77,8 +88,20 @@ redisReply *jz_rconn_cmd(struct jz_rconn *r, int argc, const char **argv, const 
 redisReply *jz_rconn_script(struct jz_rconn *r, enum jz_script sc, int argc,
 			    const char **argv, const size_t *lens);
 
-struct jz_rstate *jz_rstate_new(struct jz_daemon *d, jz_state_lost_fn lost, void *arg,
+struct jz_rstate *jz_rstate_new(struct jz_daemon *d, const struct jz_state_cbs *cbs,
 				char *err, size_t errlen);
+bool jz_rstate_relay(struct jz_rstate *r, uint32_t from, uint32_t to, const char *msg);
+/* remote.c: devices of other servers (ghosts), and relays to them */
+void jz_remote_on(struct jz_rstate *r, uint32_t idx, const char *srv, size_t srvlen,
+		  uint64_t sid);
+void jz_remote_off(struct jz_rstate *r, uint32_t idx, const char *srv, size_t srvlen,
+		   uint64_t sid);
+void jz_remote_forget(struct jz_rstate *r, uint32_t idx);
+void jz_remote_resync(struct jz_rstate *r);
+void jz_remote_check(struct jz_rstate *r);
+void jz_remote_mark(struct jz_rstate *r);
+void jz_remote_read_relays(struct jz_rstate *r);
+void jz_remote_free(struct jz_rstate *r);
 void jz_rstate_free(struct jz_rstate *r);
 struct rdev *jz_rdev_find(struct jz_rstate *r, uint32_t idx);
 void jz_rstate_lost(struct jz_rstate *r, struct rdev *v, const char *why);
@@ -97,6 +120,11 @@ int jz_feed_start(struct jz_rstate *r);
 void jz_feed_stop(struct jz_rstate *r);
 /* A server name as stored: 1-63 of [A-Za-z0-9._-]. */
 bool jz_cluster_name_ok(const char *s, size_t n);
+int jz_stream_end(struct jz_rstate *r, const char *key, char *out, size_t outlen);
+void jz_stream_read(struct jz_rstate *r, const char *key, const char *id,
+		    void (*fn)(struct jz_rstate *r, const redisReply *e));
+/* @n decimal digits (at most 20) as a number. */
+bool jz_cl_u64(const char *s, size_t n, uint64_t *out);
 /* A stream entry id "ms-seq". */
 bool jz_feed_id_parse(const char *s, size_t n, uint64_t *ms, uint64_t *seq);
 #pragma GCC visibility pop

@@ -27,7 +27,7 @@
 #define HB_BATCH 300	/* devices per HEARTBEAT call */
 #define FEED_COUNT "256"
 
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
+bool jz_cl_u64(const char *s, size_t n, uint64_t *out)
 {
 	char buf[24], *end;
 
@@ -43,7 +43,7 @@ bool jz_feed_id_parse(const char *s, size_t n, uint64_t *ms, uint64_t *seq)
 {
 	size_t d = strcspn(s, "-");
 
-	return d < n && parse_u64(s, d, ms) && parse_u64(s + d + 1, n - d - 1, seq);
+	return d < n && jz_cl_u64(s, d, ms) && jz_cl_u64(s + d + 1, n - d - 1, seq);
 }
 
 /* HEARTBEAT's reply: {index, session, owner now}... each one we lost. */
@@ -65,8 +65,8 @@ static int hb_reply(struct jz_rstate *r, redisReply *x)
 
 		if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING ||
 		    e[2]->type != REDIS_REPLY_STRING ||
-		    !parse_u64(e[0]->str, e[0]->len, &idx) ||
-		    !parse_u64(e[1]->str, e[1]->len, &sid))
+		    !jz_cl_u64(e[0]->str, e[0]->len, &idx) ||
+		    !jz_cl_u64(e[1]->str, e[1]->len, &sid))
 			continue;
 		v = idx <= UINT32_MAX ? jz_rdev_find(r, (uint32_t)idx) : NULL;
 		if (!v || v->sid != sid)
@@ -134,29 +134,35 @@ static int heartbeat(struct jz_rstate *r)
 	return rc;
 }
 
-/* Where the feed ends now: new entries are read from there. */
-static int feed_mark(struct jz_rstate *r)
+/* Where stream @key ends now (into @out): new entries are read from there. */
+int jz_stream_end(struct jz_rstate *r, const char *key, char *out, size_t outlen)
 {
-	char key[128];
 	const char *argv[6] = { "XREVRANGE", key, "+", "-", "COUNT", "1" };
-	redisReply *x;
+	redisReply *x = jz_rconn_cmd(&r->rc, 6, argv, NULL);
 
-	snprintf(key, sizeof(key), "%s:feed", r->prefix);
-	x = jz_rconn_cmd(&r->rc, 6, argv, NULL);
+	snprintf(out, outlen, "0-0");
 	if (!x || x->type != REDIS_REPLY_ARRAY) {
 		/* not a stream (the scripts replace it) or no answer */
 		freeReplyObject(x);
-		snprintf(r->feed_id, sizeof(r->feed_id), "0-0");
 		return x ? 0 : -1;
 	}
 	if (x->elements == 1 && x->element[0]->type == REDIS_REPLY_ARRAY &&
 	    x->element[0]->elements == 2 &&
 	    x->element[0]->element[0]->type == REDIS_REPLY_STRING &&
-	    x->element[0]->element[0]->len < sizeof(r->feed_id))
-		snprintf(r->feed_id, sizeof(r->feed_id), "%s", x->element[0]->element[0]->str);
-	else
-		snprintf(r->feed_id, sizeof(r->feed_id), "0-0");
+	    x->element[0]->element[0]->len < outlen)
+		snprintf(out, outlen, "%s", x->element[0]->element[0]->str);
 	freeReplyObject(x);
+	return 0;
+}
+
+static int feed_mark(struct jz_rstate *r)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "%s:feed", r->prefix);
+	if (jz_stream_end(r, key, r->feed_id, sizeof(r->feed_id)))
+		return -1;
+	jz_remote_mark(r);
 	r->feed_conn = r->rc.connects;
 	return 0;
 }
@@ -189,51 +195,64 @@ static void feed_entry(struct jz_rstate *r, const redisReply *e)
 		if (!strcmp(k->str, "t"))
 			t = val->str;
 		else if (!strcmp(k->str, "i"))
-			have_idx = parse_u64(val->str, val->len, &idx);
+			have_idx = jz_cl_u64(val->str, val->len, &idx);
 		else if (!strcmp(k->str, "s") && jz_cluster_name_ok(val->str, val->len))
 			srv = val->str, srvlen = val->len;
 		else if (!strcmp(k->str, "sid"))
-			parse_u64(val->str, val->len, &sid);
+			jz_cl_u64(val->str, val->len, &sid);
 	}
-	if (!t || strcmp(t, "on") || !have_idx || !srv || idx > UINT32_MAX)
+	if (!t || !have_idx || !srv || idx > UINT32_MAX || !idx)
 		return;
 	if (srvlen == strlen(r->server_id) && !memcmp(srv, r->server_id, srvlen))
 		return;		/* our own */
+	if (!strcmp(t, "off")) {
+		jz_remote_off(r, (uint32_t)idx, srv, srvlen, sid);
+		return;
+	}
+	if (strcmp(t, "on"))
+		return;
 	v = jz_rdev_find(r, (uint32_t)idx);
-	if (!v || !v->sid || ms < v->claim_ms || (ms == v->claim_ms && seq <= v->claim_seq))
-		return;		/* before our claim: history */
-	snprintf(why, sizeof(why), "replaced on server %.*s", (int)srvlen, srv);
-	jz_rstate_lost(r, v, why);
+	if (v && v->sid) {
+		if (ms < v->claim_ms || (ms == v->claim_ms && seq <= v->claim_seq))
+			return;		/* before our claim: history */
+		snprintf(why, sizeof(why), "replaced on server %.*s", (int)srvlen, srv);
+		jz_rstate_lost(r, v, why);
+	}
+	jz_remote_on(r, (uint32_t)idx, srv, srvlen, sid);
+}
+
+/* The entries of stream @key after @id (a buffer @fn moves on), to @fn. */
+void jz_stream_read(struct jz_rstate *r, const char *key, const char *id,
+		    void (*fn)(struct jz_rstate *r, const redisReply *e))
+{
+	const char *argv[6] = { "XREAD", "COUNT", FEED_COUNT, "STREAMS", key, id };
+	redisReply *x, *s;
+	size_t n;
+
+	for (int round = 0; round < 8; round++) {
+		x = jz_rconn_cmd(&r->rc, 6, argv, NULL);
+		if (!x || x->type != REDIS_REPLY_ARRAY || x->elements != 1 ||
+		    x->element[0]->type != REDIS_REPLY_ARRAY || x->element[0]->elements != 2 ||
+		    x->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(x);
+			return;
+		}
+		s = x->element[0]->element[1];
+		n = s->elements;
+		for (size_t i = 0; i < n; i++)
+			fn(r, s->element[i]);
+		freeReplyObject(x);
+		if (n < 256)
+			return;
+	}
 }
 
 static void feed_read(struct jz_rstate *r)
 {
 	char key[128];
-	const char *argv[6] = { "XREAD", "COUNT", FEED_COUNT, "STREAMS", key, r->feed_id };
-	redisReply *x, *s;
 
 	snprintf(key, sizeof(key), "%s:feed", r->prefix);
-	for (int round = 0; round < 8; round++) {
-		x = jz_rconn_cmd(&r->rc, 6, argv, NULL);
-		if (!x || x->type != REDIS_REPLY_ARRAY || x->elements != 1) {
-			freeReplyObject(x);
-			return;
-		}
-		s = x->element[0];
-		if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
-		    s->element[1]->type != REDIS_REPLY_ARRAY) {
-			freeReplyObject(x);
-			return;
-		}
-		for (size_t i = 0; i < s->element[1]->elements; i++)
-			feed_entry(r, s->element[1]->element[i]);
-		argv[5] = r->feed_id;
-		if (s->element[1]->elements < 256) {
-			freeReplyObject(x);
-			return;
-		}
-		freeReplyObject(x);
-	}
+	jz_stream_read(r, key, r->feed_id, feed_entry);
 }
 
 static void cut_off(struct jz_rstate *r, double since)
@@ -268,7 +287,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		jz_info("cluster: Redis answers again; taking logins");
 	r->cut_off = false;
 	r->last_ok = now;
+	if (fresh)
+		jz_remote_resync(r);	/* every device of the other servers */
 	feed_read(r);
+	jz_remote_read_relays(r);
+	if (++r->ticks % 5 == 0)
+		jz_remote_check(r);
 	return;
 failed:
 	if (now - r->last_ok >= r->session_ttl_ms / 1000.0)

@@ -58,7 +58,7 @@ void jz_rstate_lost(struct jz_rstate *r, struct rdev *v, const char *why)
 		return;
 	v->sid = 0;
 	r->n_online--;
-	r->lost(r->arg, v->lease.idx, sid, why);
+	r->cb.lost(r->cb.arg, v->lease.idx, sid, why);
 }
 
 static int int_arg(char *buf, size_t len, long long x)
@@ -220,6 +220,7 @@ enum jz_state_rc jz_rstate_online(struct jz_rstate *r, struct jz_lease *l,
 	}
 	if (v->sid)
 		jz_rstate_lost(r, v, "replaced by a new session");
+	jz_remote_forget(r, l->idx);	/* no longer another server's */
 	v->sid = dev->sid;
 	v->claim_ms = cms;
 	v->claim_seq = cseq;
@@ -323,7 +324,7 @@ bool jz_rstate_verdict_get(struct jz_rstate *r, const char *key, bool *approve,
 	return ok;
 }
 
-struct jz_rstate *jz_rstate_new(struct jz_daemon *d, jz_state_lost_fn lost, void *arg,
+struct jz_rstate *jz_rstate_new(struct jz_daemon *d, const struct jz_state_cbs *cbs,
 				char *err, size_t errlen)
 {
 	const struct jz_config *c = &d->cfg;
@@ -334,8 +335,7 @@ struct jz_rstate *jz_rstate_new(struct jz_daemon *d, jz_state_lost_fn lost, void
 		return NULL;
 	}
 	r->d = d;
-	r->lost = lost;
-	r->arg = arg;
+	r->cb = *cbs;
 	r->server_id = strdup(c->cluster.server_id);
 	r->prefix = strdup(c->cluster.prefix);
 	r->session_ttl_ms = c->cluster.session_ttl_ms;
@@ -368,6 +368,7 @@ void jz_rstate_free(struct jz_rstate *r)
 	if (!r)
 		return;
 	jz_feed_stop(r);
+	jz_remote_free(r);
 	for (size_t i = 0; i < RDEV_BUCKETS; i++) {
 		while (r->tab[i]) {
 			struct rdev *v = r->tab[i];

@@ -20,7 +20,7 @@ struct jz_state {
 	struct jz_rstate *r;		/* redis backend */
 };
 
-struct jz_state *jz_state_new(struct jz_daemon *d, jz_state_lost_fn lost, void *arg,
+struct jz_state *jz_state_new(struct jz_daemon *d, const struct jz_state_cbs *cbs,
 			      char *err, size_t errlen)
 {
 	struct jz_state *st = calloc(1, sizeof(*st));
@@ -30,7 +30,7 @@ struct jz_state *jz_state_new(struct jz_daemon *d, jz_state_lost_fn lost, void *
 		return NULL;
 	}
 	if (d->cfg.cluster.redis)
-		st->r = jz_rstate_new(d, lost, arg, err, errlen);
+		st->r = jz_rstate_new(d, cbs, err, errlen);
 	else
 		st->leases = jz_leases_new(d->cfg.leases, d->cfg.pool4, d->cfg.pool6,
 					   err, errlen);
@@ -101,9 +101,19 @@ void jz_state_offline(struct jz_state *st, struct jz_lease *l, uint64_t sid)
 		jz_rstate_offline(st->r, l, sid);
 }
 
+void jz_state_addrs(struct jz_state *st, uint32_t idx, char vip4[46], char vip6[46])
+{
+	jz_leases_addrs(st->r ? st->r->pool : st->leases, idx, vip4, vip6);
+}
+
 struct jz_lease *jz_state_by_vip(struct jz_state *st, const char *ip)
 {
 	return st->r ? jz_rstate_by_vip(st->r, ip) : jz_leases_by_vip(st->leases, ip);
+}
+
+bool jz_state_relay(struct jz_state *st, uint32_t from, uint32_t to, const char *msg)
+{
+	return st->r && jz_rstate_relay(st->r, from, to, msg);
 }
 
 void jz_state_verdict_put(struct jz_state *st, const char *key, bool approve,

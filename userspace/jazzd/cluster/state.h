@@ -53,7 +53,26 @@ struct jz_state_prev {
  * server's (@why: "replaced on server X", "cluster state unreachable"). */
 typedef void (*jz_state_lost_fn)(void *arg, uint32_t idx, uint64_t sid, const char *why);
 
-struct jz_state *jz_state_new(struct jz_daemon *d, jz_state_lost_fn lost, void *arg,
+/* A device online on another server of the cluster, as its record says
+ * (checked: names, key, endpoint). */
+struct jz_state_remote {
+	const char *user, *realm, *device;
+	const char *server;
+	const unsigned char *pub;	/* 32 bytes, or NULL */
+	const char *ep_ip;
+	uint16_t ep_port;
+};
+
+struct jz_state_cbs {
+	jz_state_lost_fn lost;
+	/* device @idx is online on another server (@r), or no longer (NULL) */
+	void (*remote)(void *arg, uint32_t idx, const struct jz_state_remote *r);
+	/* a "pair" message relayed by another server: @from's for @to (ours) */
+	void (*relay)(void *arg, uint32_t from, uint32_t to, const char *msg);
+	void *arg;
+};
+
+struct jz_state *jz_state_new(struct jz_daemon *d, const struct jz_state_cbs *cbs,
 			      char *err, size_t errlen);
 void jz_state_free(struct jz_state *st);
 const char *jz_state_backend(struct jz_state *st);	/* "local" / "redis" */
@@ -70,8 +89,14 @@ enum jz_state_rc jz_state_online(struct jz_state *st, struct jz_lease *l,
 				 const struct jz_state_dev *dev, struct jz_state_prev *prev);
 /* Session @sid of the device is gone (nothing if it is no longer ours). */
 void jz_state_offline(struct jz_state *st, struct jz_lease *l, uint64_t sid);
+/* The addresses of lease index @idx. */
+void jz_state_addrs(struct jz_state *st, uint32_t idx, char vip4[46], char vip6[46]);
 /* The lease of an address, among the devices online on this server. */
 struct jz_lease *jz_state_by_vip(struct jz_state *st, const char *ip);
+
+/* A "pair" message of our device @from to @to, online on another server:
+ * handed to that server through Redis. False if @to is not known there. */
+bool jz_state_relay(struct jz_state *st, uint32_t from, uint32_t to, const char *msg);
 
 /* The policy's decision for a pair, shared by all servers for @ttl s. */
 void jz_state_verdict_put(struct jz_state *st, const char *key, bool approve,

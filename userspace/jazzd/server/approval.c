@@ -296,6 +296,13 @@ void on_conn_request(struct session *s, const struct jz_sm_conn_req *rq)
 		answer_asker(s, &r, false, 0, other_s ? other_s->lease->idx : r.peer);
 		return;
 	}
+	if (o && d && (o->remote || d->remote)) {
+		jz_info("approval from %s: %s -> %s: the other device is on another server; "
+			"approvals across servers are not relayed yet: denied", s->device, r.src,
+			r.dst);
+		answer_asker(s, &r, false, 0, r.peer);
+		return;
+	}
 	if (!o || !d || o == d || !link_find(srv, o->lease->idx, d->lease->idx, false)) {
 		jz_info("approval from %s: %s -> %s: no such reachable device; denied",
 			s->device, r.src, r.dst);

@@ -489,6 +489,11 @@ static void peers_finish(struct jz_server *srv)
 	for (s = srv->sessions; s; s = s->next) {
 		if (s->state != S_ONLINE)
 			continue;
+		if (s->remote) {	/* its own server sends its list */
+			s->npchg = 0;
+			s->got_res = false;
+			continue;
+		}
 		if (!s->listed && s->got_res) {
 			s->listed = true;
 			s->npchg = 0;

@@ -95,6 +95,9 @@ struct session {
 	time_t cred_end;	/* the login credential ends (0: none) */
 	unsigned char pub[32];	/* its identity key, from the login */
 	bool has_pub;
+	/* a device online on another server of the cluster (remote.c): no
+	 * connection, its own lease copy; listed to ours, never sent to */
+	bool remote;
 	double relay_tok, relay_at;	/* "pair" relay budget (links.c) */
 };
 
@@ -225,6 +228,9 @@ void jz_limits_fake_password(struct jz_server *srv, const char *user, const char
 			     char *out, size_t outlen);
 void jz_limits_accept_error(struct evconnlistener *lis, void *arg);
 void session_online(struct session *s);
+void session_free(struct session *s);
+void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r);
+void remote_relay(void *arg, uint32_t from, uint32_t to, const char *msg);
 #pragma GCC visibility pop
 
 #endif

@@ -226,7 +226,7 @@ void session_online(struct session *s)
 	s->halfopen = false;
 }
 
-static void session_free(struct session *s)
+void session_free(struct session *s)
 {
 	struct jz_server *srv = s->srv;
 
@@ -236,9 +236,13 @@ static void session_free(struct session *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	srv->n_sessions--;
+	if (s->remote) {
+		free(s->lease);		/* its own copy (remote.c) */
+	} else {
+		srv->n_sessions--;
+		jz_metrics_session(-1);
+	}
 	session_online(s);
-	jz_metrics_session(-1);
 	jz_cb_cancel(s->pending);
 	if (s->deadline)
 		event_free(s->deadline);
@@ -303,14 +307,15 @@ void session_close(struct session *s, const char *why)
 	s->state = S_CLOSING;
 	jz_cb_cancel(s->pending);
 	s->pending = NULL;
-	if (s->lease)	/* the state's hold on the lease (online or not) */
+	if (s->lease && !s->remote)	/* the state's hold on the lease */
 		jz_state_offline(s->srv->state, s->lease, s->sid);
 	if (was_online) {
-		jz_metrics_online(-1);
+		if (!s->remote)
+			jz_metrics_online(-1);
 		set_online_idx(s->srv, s->lease->idx, NULL);
 		u32_push(&s->srv->left, &s->srv->nleft, &s->srv->capleft, s->lease->idx);
-
-		EVENT("device-disconnected",
+		if (!s->remote)
+			EVENT("device-disconnected",
 			 json_pack("{s:s,s:s,s:s,s:i,s:s}", "user", s->user, "realm",
 				   s->realm, "device", s->device, "id", s->lease->idx,
 				   "reason", why ? why : "closed"));
@@ -578,7 +583,9 @@ struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
 	srv->work = jz_workpool_new(d->base, 2);
 	srv->krb_reload_ev = evtimer_new(d->base, krb_reload, srv);
 	srv->lease_ev = evtimer_new(d->base, on_lease_flush, srv);
-	srv->state = jz_state_new(d, on_state_lost, srv, err, errlen);
+	srv->state = jz_state_new(d, &(struct jz_state_cbs){ .lost = on_state_lost,
+				  .remote = remote_device, .relay = remote_relay,
+				  .arg = srv }, err, errlen);
 	if (!srv->state)
 		goto fail;
 	jz_state_prefix(srv->state, &srv->plen4, &srv->plen6);
