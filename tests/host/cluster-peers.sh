@@ -12,8 +12,12 @@
 #   - a device leaving server b leaves the lists of server a's devices;
 #   - server a SIGKILLed: its device moves to b and keeps its peer (no
 #     peer-del of a device that never left) and its address;
-#   - hostile relay entries in Redis (malformed, for devices not linked
-#     here) are ignored with a log line.
+#   - an approval between devices of the two servers: the verdict goes to
+#     the destination through its server, its ack comes back, then the
+#     origin gets its verdict;
+#   - hostile relay entries in Redis (malformed, of an unknown kind, for
+#     devices not linked here, a verdict naming other addresses) are
+#     ignored with a log line.
 # About 40 s on a quiet machine.
 set -u
 . "$(dirname "$0")/cluster/lib.sh"
@@ -54,6 +58,22 @@ check "the key agreed across servers: alice's tx is bob's rx and the other way r
 		[ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ] && exit 0; sleep 0.1; done; exit 1"
 check "the handshake went through the other server's relay stream" \
 	grep -q "relayed from device [0-9]* (another server)" "$T/sa.log" "$T/sb.log"
+# ---- an approval between devices of two servers ----
+va=$(sed -n 's/.*logged in as .*): \([0-9.]*\) .*/\1/p' "$T/alice-pc.log" | tail -1)
+vb=$(sed -n 's/.*logged in as .*): \([0-9.]*\) .*/\1/p' "$T/bob-pc.log" | tail -1)
+inject alice-pc "request proto=tcp src=$va:40000 dst=$vb:80 cookie=7"
+check "approval alice (a) -> bob (b): the verdict reaches bob through b" \
+	wait_for "$T/bob-pc.kernel" "verdict approve peer=$A cookie=0 proto=tcp $va:40000->$vb:80" 10
+check "... and alice, with her cookie, after bob's ack came back" \
+	wait_for "$T/alice-pc.kernel" "verdict approve peer=$B cookie=7 proto=tcp $va:40000->$vb:80" 10
+check "the ack came back through Redis (no 'did not confirm' on a)" \
+	bash -c "! grep -q 'did not confirm verdict' $T/sa.log"
+check "server b logs whose decision it delivered" \
+	grep -q "approval: alice-pc -> bob-pc tcp: approved (decided by the origin's server)" "$T/sb.log"
+redis-cli -p "$RP" xadd "$P:relay:sb" '*' f "$A" t "$B" k verdict m '{"type":"verdict","proto":"tcp","src":"10.1.1.1","sport":1,"dst":"10.1.1.2","dport":2,"verdict":"approve","lifetime":60,"dir":"ingress","peer":1,"vid":5}' >/dev/null
+check "a relayed verdict naming other addresses is dropped as malformed" \
+	wait_for "$T/sb.log" "a verdict relayed for device bob-pc from another server is malformed" 5
+check "... and never reaches bob's kernel" bash -c "! grep -q '10.1.1.1' $T/bob-pc.kernel"
 check "carol (a) lists bob (b)" wait_for "$T/carol-pc.kernel" "^peer-new id=$B " 10
 check "dave (b) is hidden from carol (a) by the policy" bash -c "sleep 1; ! grep -q '^peer-new id=$D ' $T/carol-pc.kernel"
 check "but listed to alice (a)" wait_for "$T/alice-pc.kernel" "^peer-new id=$D " 10
@@ -64,9 +84,10 @@ check "dave leaving server b leaves alice's kernel (server a)" \
 	wait_for "$T/alice-pc.kernel" "^peer-del id=$D\$" 10
 
 # ---- hostile relay entries ----
-redis-cli -p "$RP" xadd "$P:relay:sa" '*' f 999999999 t "$A" m x >/dev/null
-redis-cli -p "$RP" xadd "$P:relay:sa" '*' f "$B" t "$A" >/dev/null
-redis-cli -p "$RP" xadd "$P:relay:sa" '*' f "$D" t "$A" m "AAAA" >/dev/null
+redis-cli -p "$RP" xadd "$P:relay:sa" '*' f 999999999 t "$A" k pair m x >/dev/null
+redis-cli -p "$RP" xadd "$P:relay:sa" '*' f "$B" t "$A" k pair >/dev/null
+redis-cli -p "$RP" xadd "$P:relay:sa" '*' f "$B" t "$A" k shell m x >/dev/null
+redis-cli -p "$RP" xadd "$P:relay:sa" '*' f "$D" t "$A" k pair m "AAAA" >/dev/null
 check "malformed relay entries are ignored with a log line" \
 	wait_for "$T/sa.log" "cluster: a malformed relay entry .* ignored" 5
 check "a relayed handshake from a device not linked here is not delivered" \

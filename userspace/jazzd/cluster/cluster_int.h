@@ -90,7 +90,8 @@ redisReply *jz_rconn_script(struct jz_rconn *r, enum jz_script sc, int argc,
 
 struct jz_rstate *jz_rstate_new(struct jz_daemon *d, const struct jz_state_cbs *cbs,
 				char *err, size_t errlen);
-bool jz_rstate_relay(struct jz_rstate *r, uint32_t from, uint32_t to, const char *msg);
+bool jz_rstate_relay(struct jz_rstate *r, uint32_t from, uint32_t to, const char *kind,
+		     const char *msg);
 /* remote.c: devices of other servers (ghosts), and relays to them */
 void jz_remote_on(struct jz_rstate *r, uint32_t idx, const char *srv, size_t srvlen,
 		  uint64_t sid);
@@ -110,7 +111,7 @@ enum jz_state_rc jz_rstate_lease(struct jz_rstate *r, const char *user, const ch
 enum jz_state_rc jz_rstate_online(struct jz_rstate *r, struct jz_lease *l,
 				  const struct jz_state_dev *dev, struct jz_state_prev *prev);
 void jz_rstate_offline(struct jz_rstate *r, struct jz_lease *l, uint64_t sid);
-struct jz_lease *jz_rstate_by_vip(struct jz_rstate *r, const char *ip);
+bool jz_rstate_vip_idx(struct jz_rstate *r, const char *ip, uint32_t *idx);
 void jz_rstate_verdict_put(struct jz_rstate *r, const char *key, bool approve,
 			   uint32_t lifetime, int ttl);
 bool jz_rstate_verdict_get(struct jz_rstate *r, const char *key, bool *approve,

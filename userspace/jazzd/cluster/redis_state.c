@@ -253,35 +253,38 @@ void jz_rstate_offline(struct jz_rstate *r, struct jz_lease *l, uint64_t sid)
 	freeReplyObject(jz_rconn_script(&r->rc, JZ_SC_OFFLINE, 4, argv, NULL));
 }
 
-/* An address's index by the pools' arithmetic, then this server's table. */
-struct jz_lease *jz_rstate_by_vip(struct jz_rstate *r, const char *ip)
+/* An address's index by the pools' arithmetic, checked by making the
+ * index's addresses again. */
+bool jz_rstate_vip_idx(struct jz_rstate *r, const char *ip, uint32_t *out)
 {
 	char b4[46], b6[46];
 	unsigned char a[16], base[16];
 	uint32_t idx, x = 0, y = 0;
-	struct rdev *v;
 
 	jz_leases_addrs(r->pool, 0, b4, b6);
 	if (strchr(ip, ':')) {
 		if (inet_pton(AF_INET6, ip, a) != 1 || inet_pton(AF_INET6, b6, base) != 1)
-			return NULL;
+			return false;
 		for (int i = 12; i < 16; i++) {
 			x = x << 8 | a[i];
 			y = y << 8 | base[i];
 		}
 	} else {
 		if (inet_pton(AF_INET, ip, a) != 1 || inet_pton(AF_INET, b4, base) != 1)
-			return NULL;
+			return false;
 		memcpy(&x, a, 4);
 		memcpy(&y, base, 4);
 		x = ntohl(x);
 		y = ntohl(y);
 	}
 	idx = x - y;
-	v = idx ? jz_rdev_find(r, idx) : NULL;
-	if (!v || !v->sid || (strcmp(v->lease.vip4, ip) && strcmp(v->lease.vip6, ip)))
-		return NULL;
-	return &v->lease;
+	if (!idx || idx > r->max_idx)
+		return false;
+	jz_leases_addrs(r->pool, idx, b4, b6);
+	if (strcmp(b4, ip) && strcmp(b6, ip))
+		return false;
+	*out = idx;
+	return true;
 }
 
 void jz_rstate_verdict_put(struct jz_rstate *r, const char *key, bool approve,

@@ -281,13 +281,13 @@ void jz_remote_resync(struct jz_rstate *r)
 	}
 }
 
-bool jz_rstate_relay(struct jz_rstate *r, uint32_t from, uint32_t to, const char *msg)
+bool jz_rstate_relay(struct jz_rstate *r, uint32_t from, uint32_t to, const char *kind,
+		     const char *msg)
 {
 	struct rghost *g = *ghost_slot(r, to);
 	char key[128], f[16], t[16];
-	const char *argv[11] = { "XADD", key, "MAXLEN", "~", RELAY_MAXLEN, "*", "f", f, "t", t,
-				 NULL };
-	const char *full[13];
+	const char *argv[14] = { "XADD", key, "MAXLEN", "~", RELAY_MAXLEN, "*", "f", f, "t", t,
+				 "k", kind, "m", msg };
 	redisReply *x;
 	bool ok;
 
@@ -296,10 +296,7 @@ bool jz_rstate_relay(struct jz_rstate *r, uint32_t from, uint32_t to, const char
 	snprintf(key, sizeof(key), "%s:relay:%s", r->prefix, g->srv);
 	snprintf(f, sizeof(f), "%u", from);
 	snprintf(t, sizeof(t), "%u", to);
-	memcpy(full, argv, 10 * sizeof(*argv));
-	full[10] = "m";
-	full[11] = msg;
-	x = jz_rconn_cmd(&r->rc, 12, full, NULL);
+	x = jz_rconn_cmd(&r->rc, 14, argv, NULL);
 	ok = x && x->type == REDIS_REPLY_STRING;
 	freeReplyObject(x);
 	return ok;
@@ -313,11 +310,11 @@ void jz_remote_mark(struct jz_rstate *r)
 	jz_stream_end(r, key, r->relay_id, sizeof(r->relay_id));
 }
 
-/* One relay entry {id, {f, t, m}}: checked, then to the server. */
+/* One relay entry {id, {f, t, k, m}}: checked, then to the server. */
 static void relay_entry(struct jz_rstate *r, const redisReply *e)
 {
 	const redisReply *fl;
-	const redisReply *f = NULL, *t = NULL, *m = NULL;
+	const redisReply *f = NULL, *t = NULL, *k = NULL, *m = NULL;
 	uint64_t from, to, ms, seq;
 
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -327,18 +324,22 @@ static void relay_entry(struct jz_rstate *r, const redisReply *e)
 		return;
 	snprintf(r->relay_id, sizeof(r->relay_id), "%s", e->element[0]->str);
 	fl = e->element[1];
-	if (fl->type != REDIS_REPLY_ARRAY || fl->elements != 6)
+	if (fl->type != REDIS_REPLY_ARRAY || fl->elements != 8) {
+		jz_warn("cluster: a malformed relay entry %s ignored", r->relay_id);
 		return;
+	}
 	f = field(fl, "f");
 	t = field(fl, "t");
+	k = field(fl, "k");
 	m = field(fl, "m");
-	if (!f || !t || !m || !jz_cl_u64(f->str, f->len, &from) ||
+	if (!f || !t || !k || !m || !jz_cl_u64(f->str, f->len, &from) ||
+	    (strcmp(k->str, "pair") && strcmp(k->str, "verdict") && strcmp(k->str, "ack")) ||
 	    !jz_cl_u64(t->str, t->len, &to) || !from || !to || from > r->max_idx ||
 	    to > r->max_idx || !m->len || m->len > 4096 || strlen(m->str) != m->len) {
 		jz_warn("cluster: a malformed relay entry %s ignored", r->relay_id);
 		return;
 	}
-	r->cb.relay(r->cb.arg, (uint32_t)from, (uint32_t)to, m->str);
+	r->cb.relay(r->cb.arg, (uint32_t)from, (uint32_t)to, k->str, m->str);
 }
 
 void jz_remote_read_relays(struct jz_rstate *r)

@@ -106,14 +106,22 @@ void jz_state_addrs(struct jz_state *st, uint32_t idx, char vip4[46], char vip6[
 	jz_leases_addrs(st->r ? st->r->pool : st->leases, idx, vip4, vip6);
 }
 
-struct jz_lease *jz_state_by_vip(struct jz_state *st, const char *ip)
+bool jz_state_vip_idx(struct jz_state *st, const char *ip, uint32_t *idx)
 {
-	return st->r ? jz_rstate_by_vip(st->r, ip) : jz_leases_by_vip(st->leases, ip);
+	struct jz_lease *l;
+
+	if (st->r)
+		return jz_rstate_vip_idx(st->r, ip, idx);
+	l = jz_leases_by_vip(st->leases, ip);
+	if (l)
+		*idx = l->idx;
+	return l != NULL;
 }
 
-bool jz_state_relay(struct jz_state *st, uint32_t from, uint32_t to, const char *msg)
+bool jz_state_relay(struct jz_state *st, uint32_t from, uint32_t to, const char *kind,
+		    const char *msg)
 {
-	return st->r && jz_rstate_relay(st->r, from, to, msg);
+	return st->r && jz_rstate_relay(st->r, from, to, kind, msg);
 }
 
 void jz_state_verdict_put(struct jz_state *st, const char *key, bool approve,

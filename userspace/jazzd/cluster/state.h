@@ -67,8 +67,10 @@ struct jz_state_cbs {
 	jz_state_lost_fn lost;
 	/* device @idx is online on another server (@r), or no longer (NULL) */
 	void (*remote)(void *arg, uint32_t idx, const struct jz_state_remote *r);
-	/* a "pair" message relayed by another server: @from's for @to (ours) */
-	void (*relay)(void *arg, uint32_t from, uint32_t to, const char *msg);
+	/* a message relayed by another server from its device @from for our
+	 * @to: @kind "pair" (a handshake), "verdict" (JSON), "ack" (a vid) */
+	void (*relay)(void *arg, uint32_t from, uint32_t to, const char *kind,
+		      const char *msg);
 	void *arg;
 };
 
@@ -91,12 +93,14 @@ enum jz_state_rc jz_state_online(struct jz_state *st, struct jz_lease *l,
 void jz_state_offline(struct jz_state *st, struct jz_lease *l, uint64_t sid);
 /* The addresses of lease index @idx. */
 void jz_state_addrs(struct jz_state *st, uint32_t idx, char vip4[46], char vip6[46]);
-/* The lease of an address, among the devices online on this server. */
-struct jz_lease *jz_state_by_vip(struct jz_state *st, const char *ip);
+/* The lease index an address of the pools belongs to (false: none). */
+bool jz_state_vip_idx(struct jz_state *st, const char *ip, uint32_t *idx);
 
-/* A "pair" message of our device @from to @to, online on another server:
- * handed to that server through Redis. False if @to is not known there. */
-bool jz_state_relay(struct jz_state *st, uint32_t from, uint32_t to, const char *msg);
+/* A message of our device @from for @to, online on another server (kinds
+ * as the relay callback's): handed to that server through Redis. False if
+ * @to is not known to be elsewhere, or Redis did not take it. */
+bool jz_state_relay(struct jz_state *st, uint32_t from, uint32_t to, const char *kind,
+		    const char *msg);
 
 /* The policy's decision for a pair, shared by all servers for @ttl s. */
 void jz_state_verdict_put(struct jz_state *st, const char *key, bool approve,

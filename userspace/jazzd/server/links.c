@@ -343,7 +343,7 @@ void on_pair(struct session *s, const struct jz_sm_pair *p)
 		return;
 	}
 	if (o->remote) {	/* on another server of the cluster: through Redis */
-		if (!jz_state_relay(srv->state, s->lease->idx, (uint32_t)p->peer, p->msg))
+		if (!jz_state_relay(srv->state, s->lease->idx, (uint32_t)p->peer, "pair", p->msg))
 			pair_refused(s, p->peer, "not-linked");
 		return;
 	}

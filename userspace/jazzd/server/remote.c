@@ -89,19 +89,28 @@ void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r)
 	schedule_recompute(srv);
 }
 
-/* Another server's device @from hand-shakes with our @to: delivered if the
- * two may reach each other here too (the same policy decides there). */
-void remote_relay(void *arg, uint32_t from, uint32_t to, const char *msg)
+/* Another server's device @from sends our @to a handshake (pair), a
+ * verdict, or the ack of ours: delivered only if the two may reach each
+ * other here too (the same policy decides on every server). */
+void remote_relay(void *arg, uint32_t from, uint32_t to, const char *kind, const char *msg)
 {
 	struct jz_server *srv = arg;
-	struct session *o = find_online_idx(srv, to);
+	struct session *o = find_online_idx(srv, to), *f = find_online_idx(srv, from);
 
-	if (!o || o->remote || o->state != S_ONLINE || !link_find(srv, from, to, false)) {
-		jz_debug("cluster: handshake from device %u for %u not delivered: not linked "
-			 "here", from, to);
+	if (!o || o->remote || o->state != S_ONLINE || !f || !f->remote ||
+	    !link_find(srv, from, to, false)) {
+		jz_debug("cluster: %s from device %u for %u not delivered: not linked here",
+			 !strcmp(kind, "pair") ? "handshake" : kind, from, to);
 		return;
 	}
-	send_msg(o, json_pack("{s:s,s:I,s:s}", "type", "pair", "peer", (json_int_t)from,
-			      "msg", msg));
-	jz_debug("handshake message relayed from device %u (another server) to %u", from, to);
+	if (!strcmp(kind, "verdict")) {
+		approval_relayed_verdict(srv, f, o, msg);
+	} else if (!strcmp(kind, "ack")) {
+		approval_relayed_ack(srv, o, f, msg);
+	} else {
+		send_msg(o, json_pack("{s:s,s:I,s:s}", "type", "pair", "peer",
+				      (json_int_t)from, "msg", msg));
+		jz_debug("handshake message relayed from device %u (another server) to %u",
+			 from, to);
+	}
 }

@@ -126,6 +126,11 @@ struct pending_verdict {
 	json_t *to_origin;
 	struct event *timer;
 	struct jz_server *srv;
+	/* a verdict another server's origin is waiting on (cluster): its ack
+	 * goes back to that server as relay "ack" of r_vid */
+	bool relayed;
+	uint32_t r_origin, r_dest;
+	uint64_t r_vid;
 };
 
 struct jz_server {
@@ -230,7 +235,11 @@ void jz_limits_accept_error(struct evconnlistener *lis, void *arg);
 void session_online(struct session *s);
 void session_free(struct session *s);
 void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r);
-void remote_relay(void *arg, uint32_t from, uint32_t to, const char *msg);
+void remote_relay(void *arg, uint32_t from, uint32_t to, const char *kind, const char *msg);
+void approval_relayed_verdict(struct jz_server *srv, struct session *o, struct session *d,
+			      const char *msg);
+void approval_relayed_ack(struct jz_server *srv, struct session *o, struct session *d,
+			  const char *vid);
 #pragma GCC visibility pop
 
 #endif
