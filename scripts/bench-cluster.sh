@@ -46,7 +46,7 @@ HZ=$(getconf CLK_TCK)
 RP=$(free_port)
 redis_start rb "$RP" || exit 1
 run_one() { # BACKEND ROUND -> "cpu_per_login_ms wall_s" for logins and joins
-	local be=$1 rnd=$2 port name pids held=() t0 c0 w0 out p u
+	local be=$1 rnd=$2 port name pids held=() c0 w0 p u
 	port=$(free_port)
 	name=b$be$rnd
 	if [ "$be" = redis ]; then
@@ -63,7 +63,7 @@ run_one() { # BACKEND ROUND -> "cpu_per_login_ms wall_s" for logins and joins
 	printf '[callbacks]\ntimeout_ms = 10000\n[server]\nlogin_timeout = 30\nlogin_burst = 100000\nlogin_rate = 100000\nuser_login_burst = 100000\nuser_login_rate = 100000\n[jazzd]\nlog_level = warning\n' >>"$T/$name.conf"
 	"$JAZZD" -f -c "$T/$name.conf" >"$T/$name.log" 2>&1 &
 	p=$!
-	PIDS+=($p)
+	PIDS+=("$p")
 	wait_for "$T/$name.log" "server listening" 10 >/dev/null 2>&1 ||
 		for _ in $(seq 50); do ss -ltn | grep -q ":$port " && break; sleep 0.1; done
 	pids="$p $pids"

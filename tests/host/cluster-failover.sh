@@ -76,7 +76,7 @@ check "device-moved events say d1 and d4 left server a" bash -c "
 	grep -h 'event device-moved' $T/sb.log $T/sc.log | grep -q '\"device\":\"d1\".*\"from\":\"sa\"' &&
 	grep -h 'event device-moved' $T/sb.log $T/sc.log | grep -q '\"device\":\"d4\".*\"from\":\"sa\"'"
 vips=$(for d in d1 d2 d3 d4; do vip "$d" "$(logins "$d")"; done | sort)
-check "no address leased twice: $(echo $vips)" [ "$(echo "$vips" | uniq -d)" = "" ]
+check "no address leased twice: ${vips//$'\n'/ }" [ "$(echo "$vips" | uniq -d)" = "" ]
 bij=$(for k in $(rcr "$R1" --scan --pattern "$P:lk:*"); do
 	i=$(rcr "$R1" get "$k"); [ "$(rcr "$R1" get "$P:li:$i")" = "${k#"$P:lk:"}" ] && echo "$i"
 done | sort -u | wc -l)

@@ -43,7 +43,7 @@ cl_client dave-pc dave password "$PB" "$PA"
 for d in alice-pc bob-pc carol-pc dave-pc; do
 	check "$d logs in" wait_for "$T/$d.log" "logged in as" 15
 done
-A=$(id_of alice-pc); B=$(id_of bob-pc); C=$(id_of carol-pc); D=$(id_of dave-pc)
+A=$(id_of alice-pc); B=$(id_of bob-pc); D=$(id_of dave-pc)
 check "alice (server a) lists bob (server b) with his endpoint" \
 	wait_for "$T/alice-pc.kernel" "^peer-new id=$B .*name=bob-pc .*endpoint=127.0.0.1:" 10
 check "bob (server b) lists alice (server a)" \
