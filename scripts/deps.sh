@@ -119,6 +119,8 @@ PKGS=(
 	systemd-container
 	# servers and tools the tests start
 	krb5-kdc krb5-admin-server krb5-user redis-server redis-tools openssl
+	# a Redis primary, replica and Sentinels for the cluster tests (issue 21)
+	redis-sentinel
 	iproute2 iperf3 wireguard-tools iputils-ping socat netcat-openbsd tcpdump
 	# the VM harness and KUnit
 	qemu-system-x86 busybox-static cpio xz-utils zstd linux-source-6.1 python3-yaml python3-jsonschema
@@ -143,7 +145,7 @@ if ! ls /usr/src/linux-source-6.12.tar.* >/dev/null 2>&1; then
 fi
 
 # The test servers are started by the tests themselves, never as system services.
-for svc in redis-server krb5-kdc krb5-admin-server; do
+for svc in redis-server redis-sentinel krb5-kdc krb5-admin-server; do
 	systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 

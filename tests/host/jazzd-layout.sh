@@ -15,7 +15,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
 
 # A folder's interface headers: the only ones other folders may include.
-IFACE="core/jazzd.h core/proto.h core/leases.h auth/krb.h policy/callbacks.h events/bus.h kernel/kernel.h metrics/metrics.h"
+IFACE="core/jazzd.h core/proto.h core/leases.h auth/krb.h policy/callbacks.h events/bus.h kernel/kernel.h metrics/metrics.h cluster/state.h"
 
 n=0 fail=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }

@@ -50,7 +50,7 @@ void client_send(struct jz_client *c, json_t *m)
 void client_drop(struct jz_client *c, const char *why)
 {
 	if (why)
-		jz_warn("disconnected from %s: %s", cfg(c)->server, why);
+		jz_warn("disconnected from %s: %s", c->srv_cur, why);
 	if (c->bev) {
 		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 
@@ -424,7 +424,7 @@ static void on_welcome(struct jz_client *c, json_t *m)
 		return;
 	}
 	c->state = C_ONLINE;
-	c->backoff_s = 0;
+	client_server_ok(c);
 	for (size_t i = 0; i < c->n_peers; i++)
 		c->peers[i].carried = true;
 	if (c->n_peers)
@@ -578,8 +578,8 @@ static void do_connect(evutil_socket_t fd, short what, void *arg)
 	uint16_t port;
 	SSL *ssl;
 
-	if (jz_parse_hostport(cfg(c)->server, host, sizeof(host), &port)) {
-		jz_err("[client] server: cannot parse '%s'", cfg(c)->server);
+	if (jz_parse_hostport(client_server(c), host, sizeof(host), &port)) {
+		jz_err("[client] server: cannot parse '%s'", c->srv_cur);
 		schedule_reconnect(c);
 		return;
 	}
@@ -602,7 +602,7 @@ static void do_connect(evutil_socket_t fd, short what, void *arg)
 				 &(struct timeval){ 15, 0 });
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->state = C_CONNECTING;
-	jz_info("connecting to %s", cfg(c)->server);
+	jz_info("connecting to %s", c->srv_cur);
 	if (bufferevent_socket_connect(c->bev, ai->ai_addr, (int)ai->ai_addrlen)) {
 		freeaddrinfo(ai);
 		client_drop(c, "connect failed");
@@ -614,18 +614,8 @@ static void do_connect(evutil_socket_t fd, short what, void *arg)
 static void schedule_reconnect(struct jz_client *c)
 {
 	struct timeval tv;
-	unsigned int jitter;
 
-	if (!c->backoff_s)
-		c->backoff_s = cfg(c)->reconnect_min_s > 0 ? cfg(c)->reconnect_min_s : 1;
-	else
-		c->backoff_s *= 2;
-	if (c->backoff_s > cfg(c)->reconnect_max_s)
-		c->backoff_s = cfg(c)->reconnect_max_s;
-	RAND_bytes((unsigned char *)&jitter, sizeof(jitter));
-	tv.tv_sec = c->backoff_s;
-	tv.tv_usec = jitter % 250000;	/* spread a crowd of clients */
-	jz_info("reconnecting in %d s", c->backoff_s);
+	client_server_next(c, &tv);	/* servers.c: the next server, and when */
 	evtimer_add(c->retry_ev, &tv);
 }
 

@@ -75,6 +75,9 @@ struct jz_client {
 	struct bufferevent *bev;
 	struct event *retry_ev, *ping_ev, *carry_ev;
 	int backoff_s;
+	unsigned int srv_i;	/* servers.c: the server in use (list index) */
+	unsigned int srv_fails;	/* connections failed in a row */
+	char srv_cur[300];
 	struct jz_kernel *k;
 	struct jz_krb_client *krb;
 	struct jz_krb_pw_client *pw;
@@ -148,5 +151,10 @@ bool client_demand_verdict(struct jz_client *c, const struct jz_kconn *kc, bool 
 void client_demand_key_ready(struct jz_client *c, struct kpeer_state *ks);
 void client_demand_tick(struct jz_client *c, double now);
 void client_demand_free(struct jz_client *c);
+
+/* servers.c: the [client] server list, failover and backoff */
+const char *client_server(struct jz_client *c);
+void client_server_next(struct jz_client *c, struct timeval *tv);
+void client_server_ok(struct jz_client *c);
 
 #endif

@@ -65,6 +65,85 @@ int jz_config_add_answer(struct jz_config *c, const char *code, const char *valu
 	return 0;
 }
 
+/* Names that go into Redis keys and logs: 1-63 of [A-Za-z0-9._-]. */
+static bool cluster_name_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (!n || n > 63)
+		return false;
+	return strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789._-") == n;
+}
+
+/* [cluster] name = value: 1 taken, 0 not ours, -1 bad value. */
+static int cluster_set(struct jz_cluster_cfg *k, const char *name, const char *v)
+{
+	struct { const char *name; int *field; int min, max; } ints[] = {
+		{ "timeout_ms", &k->timeout_ms, 10, 60000 },
+		{ "session_ttl_ms", &k->session_ttl_ms, 500, 3600000 },
+		{ "heartbeat_ms", &k->heartbeat_ms, 50, 600000 },
+		{ "wait_replicas", &k->wait_replicas, 0, 16 },
+		{ "wait_ms", &k->wait_ms, 0, 60000 },
+	};
+	struct { const char *name; char **field; } strs[] = {
+		{ "redis", &k->redis_addr }, { "sentinels", &k->sentinels },
+		{ "master", &k->master }, { "password", &k->password },
+		{ "server_id", &k->server_id }, { "prefix", &k->prefix },
+	};
+	int x;
+
+	if (!strcmp(name, "backend")) {
+		if (strcmp(v, "local") && strcmp(v, "redis"))
+			return -1;
+		k->redis = !strcmp(v, "redis");
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		if (strcmp(name, ints[i].name))
+			continue;
+		if (parse_int(v, &x) || x < ints[i].min || x > ints[i].max)
+			return -1;
+		*ints[i].field = x;
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		if (strcmp(name, strs[i].name))
+			continue;
+		if ((!strcmp(name, "server_id") || !strcmp(name, "prefix") ||
+		     !strcmp(name, "master")) && !cluster_name_ok(v))
+			return -1;
+		if (strlen(v) > 1024)
+			return -1;
+		set_str(strs[i].field, v);
+		return 1;
+	}
+	return 0;
+}
+
+/* After the file: a Redis backend needs somewhere to go and a name. */
+static int cluster_check(struct jz_cluster_cfg *k, char *err, size_t errlen)
+{
+	if (!k->redis)
+		return 0;
+	if (!k->redis_addr && !(k->sentinels && k->master)) {
+		snprintf(err, errlen, "[cluster] backend = redis needs redis = host:port, "
+			 "or sentinels = ... and master = NAME");
+		return -1;
+	}
+	if (!k->server_id) {
+		snprintf(err, errlen, "[cluster] backend = redis needs server_id "
+			 "(this server's unique name)");
+		return -1;
+	}
+	if (k->session_ttl_ms < 2 * k->heartbeat_ms) {
+		snprintf(err, errlen, "[cluster] session_ttl_ms must be at least twice "
+			 "heartbeat_ms");
+		return -1;
+	}
+	return 0;
+}
+
 #define STR(sec, key, field) \
 	do { \
 		if (!strcmp(section, sec) && !strcmp(name, key)) { \
@@ -173,6 +252,15 @@ static int handler(void *user, const char *section, const char *name,
 	}
 
 	STR("client", "server", server);
+	STR("client", "servers", server);
+	if (!strcmp(section, "cluster")) {
+		int r = cluster_set(&c->cluster, name, value);
+
+		if (r < 0)
+			goto bad;
+		if (r > 0)
+			return 1;
+	}
 	STR("client", "server_name", server_name);
 	STR("client", "ca", ca);
 	STR("client", "fingerprint", fingerprint);
@@ -297,6 +385,11 @@ static void set_defaults(struct jz_config *c)
 	c->kbackend = strdup("netlink");
 	c->ifname = strdup("jazz0");
 	c->order = strdup("plugin,python");
+	c->cluster.prefix = strdup("jazz");
+	c->cluster.timeout_ms = 500;
+	c->cluster.session_ttl_ms = 6000;
+	c->cluster.heartbeat_ms = 1000;
+	c->cluster.wait_ms = 200;
 	c->cb_timeout_ms = 2000;
 	c->cb_threads = 4;
 	jz_evt_config_init(c);
@@ -326,6 +419,8 @@ int jz_config_load(const char *path, struct jz_config *c, char *err, size_t errl
 	}
 	if (!c->dead_s)
 		c->dead_s = 3 * c->keepalive_s;
+	if (c->mode == JZ_MODE_SERVER && cluster_check(&c->cluster, err, errlen))
+		return -1;
 	return 0;
 }
 
@@ -340,7 +435,9 @@ void jz_config_free(struct jz_config *c)
 		&c->enctype, &c->endpoint, &c->kbackend, &c->ifname, &c->klog,
 		&c->kinject, &c->plugin, &c->rcache, &c->python, &c->order,
 		&c->enctypes, &c->identity_key,
-		&c->metrics_listen,
+		&c->metrics_listen, &c->cluster.redis_addr, &c->cluster.sentinels,
+		&c->cluster.master, &c->cluster.password, &c->cluster.server_id,
+		&c->cluster.prefix,
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -25,6 +25,23 @@ struct jz_answer {
 	char *value;
 };
 
+/* [cluster] (cluster/, docs/ARCHITECTURE.md "Several servers"): where the
+ * state several servers share lives. Parsed and checked by config.c. */
+struct jz_cluster_cfg {
+	bool redis;		/* backend = redis; else local (the leases file) */
+	char *redis_addr;	/* host:port of the primary, without Sentinels */
+	char *sentinels;	/* "host:port host:port ...": ask them for the primary */
+	char *master;		/* the Sentinels' name for it */
+	char *password;		/* AUTH, if any */
+	char *server_id;	/* this server's name in the cluster (unique) */
+	char *prefix;		/* key prefix: one network per prefix */
+	int timeout_ms;		/* one Redis command, connecting included */
+	int session_ttl_ms;	/* an online record lives this long unrefreshed */
+	int heartbeat_ms;	/* refresh and change-feed period */
+	int wait_replicas;	/* WAIT for this many replicas after a login's writes */
+	int wait_ms;
+};
+
 struct jz_config {
 	enum jz_mode mode;
 	char *log_level;
@@ -67,9 +84,11 @@ struct jz_config {
 	/* pair_keys = server: the server makes every pair key (the old way,
 	 * kept for old clients); device (default): the devices agree them */
 	bool server_keys;
+	struct jz_cluster_cfg cluster;
 
 	/* [client] */
-	char *server;		/* host:port */
+	char *server;		/* host:port; or several, space/comma separated
+				 * (also [client] servers =): tried in turn */
 	char *server_name;	/* TLS SNI / host part of the service */
 	char *ca;
 	char *fingerprint;	/* sha256 hex, colons allowed */

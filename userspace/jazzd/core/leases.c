@@ -242,11 +242,12 @@ struct jz_leases *jz_leases_new(const char *path, const char *pool4, const char 
 		free(l);
 		return NULL;
 	}
-	l->path = strdup(path);
+	l->path = path ? strdup(path) : NULL;
 	l->max_idx = (1u << (32 - l->plen4)) - 3;
 	if (l->plen6 < 96 && l->max_idx > 0xfffffff0u)
 		l->max_idx = 0xfffffff0u;
-	load(l);
+	if (path)
+		load(l);
 	return l;
 }
 
@@ -295,10 +296,24 @@ struct jz_lease *jz_leases_get(struct jz_leases *l, const char *key)
 
 int jz_leases_flush(struct jz_leases *l)
 {
-	if (!l->dirty)
+	if (!l->dirty || !l->path)
 		return 0;
 	l->dirty = false;
 	return jz_leases_save(l);
+}
+
+uint32_t jz_leases_max_idx(struct jz_leases *l)
+{
+	return l->max_idx;
+}
+
+void jz_leases_addrs(struct jz_leases *l, uint32_t idx, char vip4[46], char vip6[46])
+{
+	struct jz_lease e = { .idx = idx };
+
+	make_addrs(l, &e);
+	memcpy(vip4, e.vip4, sizeof(e.vip4));
+	memcpy(vip6, e.vip6, sizeof(e.vip6));
 }
 
 void jz_leases_prefix(struct jz_leases *l, int *plen4, int *plen6)

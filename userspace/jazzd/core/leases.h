@@ -26,6 +26,7 @@ struct jz_lease {
 
 struct jz_leases;
 
+/* @path NULL: no file (cluster/'s Redis backend uses the pool arithmetic only). */
 struct jz_leases *jz_leases_new(const char *path, const char *pool4, const char *pool6,
 				char *err, size_t errlen);
 struct jz_lease *jz_leases_find(struct jz_leases *l, const char *key);
@@ -37,6 +38,9 @@ int jz_leases_save(struct jz_leases *l);
 /* Writes the file if anything changed (the server calls it on a short timer). */
 int jz_leases_flush(struct jz_leases *l);
 void jz_leases_prefix(struct jz_leases *l, int *plen4, int *plen6);
+/* The highest index the pools hold, and the addresses of index @idx. */
+uint32_t jz_leases_max_idx(struct jz_leases *l);
+void jz_leases_addrs(struct jz_leases *l, uint32_t idx, char vip4[46], char vip6[46]);
 /* Leases whose key starts with @prefix ("user@realm/": a user's devices). */
 size_t jz_leases_count_prefix(struct jz_leases *l, const char *prefix);
 /* Frees the leases last seen before @before that in_use() does not claim;

@@ -53,8 +53,8 @@ static void vcache_rebuild(struct jz_server *srv, double now)
 	free(old);
 }
 
-static void vcache_put(struct jz_server *srv, const char *key, bool approve,
-		       uint32_t lifetime)
+static struct vcache *vcache_store(struct jz_server *srv, const char *key, bool approve,
+				   uint32_t lifetime)
 {
 	double now = jz_now();
 	struct vcache *v;
@@ -69,16 +69,34 @@ static void vcache_put(struct jz_server *srv, const char *key, bool approve,
 	v->approve = approve;
 	v->lifetime = lifetime;
 	v->expires = now + (lifetime ? lifetime : (uint32_t)cfg(srv)->verdict_cache_s);
+	return v;
+}
+
+/* Kept here, and in the cluster state for the other servers (cluster/). */
+static void vcache_put(struct jz_server *srv, const char *key, bool approve,
+		       uint32_t lifetime)
+{
+	vcache_store(srv, key, approve, lifetime);
+	jz_state_verdict_put(srv->state, key, approve, lifetime,
+			     lifetime ? (int)lifetime : cfg(srv)->verdict_cache_s);
 }
 
 static struct vcache *vcache_get(struct jz_server *srv, const char *key)
 {
 	struct vcache *v;
 
-	if (!srv->vc_cap)
-		return NULL;
-	v = vcache_slot(srv->vc, srv->vc_cap, key);
-	return v->key[0] && v->expires >= jz_now() ? v : NULL;
+	bool approve;
+	uint32_t lifetime;
+
+	if (srv->vc_cap) {
+		v = vcache_slot(srv->vc, srv->vc_cap, key);
+		if (v->key[0] && v->expires >= jz_now())
+			return v;
+	}
+	/* another server's decision for this pair, if the cluster has one */
+	if (jz_state_verdict_get(srv->state, key, &approve, &lifetime))
+		return vcache_store(srv, key, approve, lifetime);
+	return NULL;
 }
 
 struct conn_ctx {
@@ -102,15 +120,22 @@ static void inflight_done(struct jz_server *srv, uint64_t sid)
 		s->conn_inflight--;
 }
 
-static void pv_finish(struct pending_verdict *pv)
+static void pv_finish(struct pending_verdict *pv, bool acked)
 {
 	struct jz_server *srv = pv->srv;
 	struct session *o = find_sid(srv, pv->origin_sid);
 	struct pending_verdict **pp;
+	char vid[24];
 
-	if (o)
-		send_msg(o, json_incref(pv->to_origin));
-	inflight_done(srv, pv->origin_sid);
+	if (pv->relayed && acked) {
+		/* the origin is on another server: the ack goes back there */
+		snprintf(vid, sizeof(vid), "%llu", (unsigned long long)pv->r_vid);
+		jz_state_relay(srv->state, pv->r_dest, pv->r_origin, "ack", vid);
+	} else if (!pv->relayed) {
+		if (o)
+			send_msg(o, json_incref(pv->to_origin));
+		inflight_done(srv, pv->origin_sid);
+	}
 	for (pp = &srv->pv; *pp; pp = &(*pp)->next) {
 		if (*pp == pv) {
 			*pp = pv->next;
@@ -128,17 +153,22 @@ static void pv_timeout(evutil_socket_t fd, short what, void *arg)
 
 	jz_warn("approval: destination did not confirm verdict %llu in time; "
 		"answering the origin anyway", (unsigned long long)pv->vid);
-	pv_finish(pv);
+	pv_finish(pv, false);
 }
 
 void on_verdict_ack(struct session *s, uint64_t vid)
 {
 	for (struct pending_verdict *pv = s->srv->pv; pv; pv = pv->next) {
 		if (pv->vid == vid && pv->dest_sid == s->sid) {
-			pv_finish(pv);
+			pv_finish(pv, true);
 			return;
 		}
 	}
+}
+
+static bool own_addr(struct session *s, const char *ip)
+{
+	return !strcmp(ip, s->lease->vip4) || !strcmp(ip, s->lease->vip6);
 }
 
 /* A verdict message about r; @peer is the other end as the receiver knows it. */
@@ -206,7 +236,93 @@ static void deliver_verdict(struct jz_server *srv, struct session *o, struct ses
 	srv->pv = pv;
 	o->conn_inflight++;	/* until pv_finish */
 	evtimer_add(pv->timer, &tv);
+	if (d->remote) {
+		/* on another server of the cluster: its ack comes back as "ack" */
+		char *txt = json_dumps(to_d, JSON_COMPACT);
+
+		if (!txt || !jz_state_relay(srv->state, o->lease->idx, d->lease->idx, "verdict",
+					    txt))
+			jz_warn("approval: verdict %llu for device %s (another server) not "
+				"relayed", (unsigned long long)pv->vid, d->device);
+		free(txt);
+		json_decref(to_d);
+		return;
+	}
 	send_msg(d, to_d);
+}
+
+/*
+ * A verdict for our device @d decided by the server of the origin @o (a
+ * remote session), as that server sent it to the destination: parsed here
+ * into a request and checked (the addresses are the two devices', the
+ * peer is the origin) before @d gets it with a vid of this server's.
+ */
+void approval_relayed_verdict(struct jz_server *srv, struct session *o, struct session *d,
+			      const char *msg)
+{
+	json_t *m = json_loads(msg, JSON_REJECT_DUPLICATES, NULL);
+	const char *type, *proto, *src, *dst, *verdict, *dir;
+	json_int_t sport, dport, lifetime, peer, vid;
+	struct jz_sm_conn_req r = { 0 };
+	struct pending_verdict *pv;
+	struct timeval tv = { 2, 0 };
+	json_t *to_d;
+	bool approve;
+
+	if (!m || json_unpack(m, "{s:s,s:s,s:s,s:I,s:s,s:I,s:s,s:I,s:s,s:I,s:I}", "type", &type,
+			      "proto", &proto, "src", &src, "sport", &sport, "dst", &dst,
+			      "dport", &dport, "verdict", &verdict, "lifetime", &lifetime,
+			      "dir", &dir, "peer", &peer, "vid", &vid) ||
+	    strcmp(type, "verdict") || strcmp(dir, "ingress") || peer != o->lease->idx ||
+	    (strcmp(verdict, "approve") && strcmp(verdict, "deny")) || sport < 0 ||
+	    sport > 65535 || dport < 0 || dport > 65535 || lifetime < 0 ||
+	    lifetime > UINT32_MAX || vid < 1 || strlen(proto) >= sizeof(r.pname) ||
+	    !own_addr(o, src) || !own_addr(d, dst)) {
+		jz_warn("approval: a verdict relayed for device %s from another server is "
+			"malformed; dropped", d->device);
+		json_decref(m);
+		return;
+	}
+	snprintf(r.pname, sizeof(r.pname), "%s", proto);
+	snprintf(r.src, sizeof(r.src), "%s", src);
+	snprintf(r.dst, sizeof(r.dst), "%s", dst);
+	r.sport = (uint16_t)sport;
+	r.dport = (uint16_t)dport;
+	approve = !strcmp(verdict, "approve");
+	to_d = verdict_msg(&r, approve, (uint32_t)lifetime, true, o->lease->idx);
+	json_decref(m);	/* its strings with it */
+	pv = calloc(1, sizeof(*pv));
+	pv->srv = srv;
+	pv->vid = ++srv->next_vid;
+	pv->origin_sid = o->sid;
+	pv->dest_sid = d->sid;
+	pv->relayed = true;
+	pv->r_origin = o->lease->idx;
+	pv->r_dest = d->lease->idx;
+	pv->r_vid = (uint64_t)vid;
+	pv->timer = evtimer_new(srv->d->base, pv_timeout, pv);
+	pv->next = srv->pv;
+	srv->pv = pv;
+	evtimer_add(pv->timer, &tv);
+	json_object_set_new(to_d, "vid", json_integer(pv->vid));
+	jz_info("approval: %s -> %s %s: %s (decided by the origin's server)", o->device,
+		d->device, r.pname, approve ? "approved" : "denied");
+	send_msg(d, to_d);
+}
+
+/* The destination @d (another server's) confirmed our verdict @vid for @o. */
+void approval_relayed_ack(struct jz_server *srv, struct session *o, struct session *d,
+			  const char *vid)
+{
+	uint64_t v = strtoull(vid, NULL, 10);
+
+	for (struct pending_verdict *pv = srv->pv; pv; pv = pv->next) {
+		if (pv->vid == v && !pv->relayed && pv->origin_sid == o->sid &&
+		    pv->dest_sid == d->sid) {
+			pv_finish(pv, true);
+			return;
+		}
+	}
 }
 
 static json_t *conn_event(struct session *o, struct session *d, const struct jz_sm_conn_req *r)
@@ -247,16 +363,11 @@ static void conn_done(void *arg, struct jz_cb_call *c)
 	free(cc);
 }
 
-static bool own_addr(struct session *s, const char *ip)
-{
-	return !strcmp(ip, s->lease->vip4) || !strcmp(ip, s->lease->vip6);
-}
-
 void on_conn_request(struct session *s, const struct jz_sm_conn_req *rq)
 {
 	struct jz_server *srv = s->srv;
 	struct session *o, *d, *other_s;
-	struct jz_lease *other;
+	uint32_t other;
 	struct jz_sm_conn_req r = *rq;
 	struct conn_ctx *cc;
 	struct jz_cb_call *c;
@@ -268,8 +379,8 @@ void on_conn_request(struct session *s, const struct jz_sm_conn_req *rq)
 			s->device, r.src, r.dst);
 		return;
 	}
-	other = jz_leases_by_vip(srv->leases, r.ingress ? r.src : r.dst);
-	other_s = other ? find_online_idx(srv, other->idx) : NULL;
+	other_s = jz_state_vip_idx(srv->state, r.ingress ? r.src : r.dst, &other) ?
+		  find_online_idx(srv, other) : NULL;	/* here or on another server */
 	o = r.ingress ? other_s : s;
 	d = r.ingress ? s : other_s;
 	if (s->conn_inflight >= MAX_CONN_INFLIGHT) {

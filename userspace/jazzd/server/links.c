@@ -421,6 +421,11 @@ void on_pair(struct session *s, const struct jz_sm_pair *p)
 		pair_refused(s, p->peer, "rate-limited");
 		return;
 	}
+	if (o->remote) {	/* on another server of the cluster: through Redis */
+		if (!jz_state_relay(srv->state, s->lease->idx, (uint32_t)p->peer, "pair", p->msg))
+			pair_refused(s, p->peer, "not-linked");
+		return;
+	}
 	send_msg(o, json_pack("{s:s,s:I,s:s}", "type", "pair", "peer",
 			      (json_int_t)s->lease->idx, "msg", p->msg));
 	/* when it passed: a slow handshake shows which leg was slow */

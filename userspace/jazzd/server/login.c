@@ -30,18 +30,18 @@ void login_failed(struct session *s, const char *reason, const char *message)
 }
 
 /*
- * The device's identity key, bound to user@realm/device in its lease. A
- * different key than last time is allowed (a reinstalled device) but
- * never silent: peers hand-shake with whatever key the server lists, so
- * an operator must be able to see every change (docs/SECURITY.md).
+ * The device's identity key, bound to user@realm/device (in its lease, or
+ * in the cluster state). A different key than last time is allowed (a
+ * reinstalled device) but never silent: peers hand-shake with whatever key
+ * the server lists, so an operator must be able to see every change
+ * (docs/SECURITY.md).
  */
-static void bind_pub(struct session *s, const char *key)
+static void log_pub(struct session *s, const char *key, const struct jz_state_prev *prev)
 {
-	struct jz_lease *l = s->lease;
 	char *now = jz_b64_encode(s->pub, 32), *was;
 
-	if (l->has_pub && CRYPTO_memcmp(l->pub, s->pub, 32)) {
-		was = jz_b64_encode(l->pub, 32);
+	if (prev->has_pub && CRYPTO_memcmp(prev->pub, s->pub, 32)) {
+		was = jz_b64_encode(prev->pub, 32);
 		jz_warn("device %s: identity key changed from %s to %s", key,
 			was ? was : "?", now ? now : "?");
 		EVENT("device-key-changed", json_pack("{s:s,s:s,s:s,s:s?,s:s?}", "user",
@@ -49,12 +49,34 @@ static void bind_pub(struct session *s, const char *key)
 						      "device", s->device, "old", was,
 						      "new", now));
 		free(was);
-	} else if (!l->has_pub) {
+	} else if (!prev->has_pub) {
 		jz_info("device %s: identity key %s bound", key, now ? now : "?");
 	}
 	free(now);
-	memcpy(l->pub, s->pub, 32);
-	l->has_pub = true;
+}
+
+/* A lease or online record the state refused: the client is told why. */
+static void state_failed(struct session *s, enum jz_state_rc rc)
+{
+	switch (rc) {
+	case JZ_STATE_TOO_MANY:
+		login_failed(s, "too-many-devices", "this user has max_devices devices "
+			     "already; an unused one is freed after lease_expiry");
+		break;
+	case JZ_STATE_POOL_FULL:
+		login_failed(s, "pool-full", "no free virtual address");
+		break;
+	case JZ_STATE_MALFORMED:
+		login_failed(s, "state-malformed", "the cluster state holds a value this "
+			     "server refuses to use (see its log)");
+		break;
+	default:
+		jz_warn("login of %s@%s/%s refused: the cluster state (Redis) cannot record "
+			"it now", s->user, s->realm, s->device);
+		login_failed(s, "state-unavailable", "this server cannot reach the cluster "
+			     "state; try another server");
+		break;
+	}
 }
 
 static void go_online(struct session *s)
@@ -62,28 +84,37 @@ static void go_online(struct session *s)
 	struct jz_server *srv = s->srv;
 	char key[600];
 	struct session *old;
+	struct jz_state_prev prev;
+	enum jz_state_rc rc;
 	json_t *welcome;
 
 	snprintf(key, sizeof(key), "%s@%s/%s", s->user, s->realm, s->device);
-	if (cfg(srv)->max_devices > 0 && !jz_leases_find(srv->leases, key)) {
-		char pre[520];
-
-		snprintf(pre, sizeof(pre), "%s@%s/", s->user, s->realm);
-		if (jz_leases_count_prefix(srv->leases, pre) >= (size_t)cfg(srv)->max_devices) {
-			login_failed(s, "too-many-devices", "this user has max_devices devices "
-				     "already; an unused one is freed after lease_expiry");
-			return;
-		}
-	}
-	s->lease = jz_leases_get(srv->leases, key);
-	if (!s->lease) {
-		login_failed(s, "pool-full", "no free virtual address");
+	rc = jz_state_lease(srv->state, s->user, s->realm, s->device, cfg(srv)->max_devices,
+			    &s->lease);
+	if (rc) {
+		s->lease = NULL;
+		state_failed(s, rc);
 		return;
 	}
 	if (!s->ep_ip[0])
 		snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", s->ip);
+	/* recorded before anything is sent: the last login wins everywhere */
+	rc = jz_state_online(srv->state, s->lease, &(struct jz_state_dev){
+				.sid = s->sid, .pub = s->has_pub ? s->pub : NULL,
+				.ep_ip = s->ep_ip, .ep_port = s->ep_port }, &prev);
+	if (rc) {
+		state_failed(s, rc);
+		return;
+	}
 	if (s->has_pub)
-		bind_pub(s, key);
+		log_pub(s, key, &prev);
+	if (prev.server[0]) {
+		jz_info("device %s: was online on server %s; taken here", key, prev.server);
+		EVENT("device-moved", json_pack("{s:s,s:s,s:s,s:i,s:s,s:s}", "user", s->user,
+						"realm", s->realm, "device", s->device,
+						"id", s->lease->idx, "from", prev.server,
+						"to", cfg(srv)->cluster.server_id));
+	}
 	if (make_entries(s)) {
 		login_failed(s, "internal", "names that cannot be sent (not UTF-8?)");
 		return;

@@ -545,6 +545,11 @@ void peers_finish(struct jz_server *srv)
 		if (s->state != S_ONLINE)
 			continue;
 		gains_reset(s);
+		if (s->remote) {	/* its own server sends its list */
+			pchg_reset(s);
+			s->got_res = false;
+			continue;
+		}
 		if (!s->listed && s->got_res) {
 			s->listed = true;
 			pchg_reset(s);

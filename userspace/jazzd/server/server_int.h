@@ -34,6 +34,7 @@
 #include "core/jazzd.h"
 #include "auth/krb.h"
 #include "core/leases.h"
+#include "cluster/state.h"
 #include "log.h"
 #include "core/proto.h"
 #include "smsg.h"
@@ -105,6 +106,9 @@ struct session {
 	time_t cred_end;	/* the login credential ends (0: none) */
 	unsigned char pub[32];	/* its identity key, from the login */
 	bool has_pub;
+	/* a device online on another server of the cluster (remote.c): no
+	 * connection, its own lease copy; listed to ours, never sent to */
+	bool remote;
 	double relay_tok, relay_at;	/* "pair" relay budget (links.c) */
 };
 
@@ -163,6 +167,11 @@ struct pending_verdict {
 	json_t *to_origin;
 	struct event *timer;
 	struct jz_server *srv;
+	/* a verdict another server's origin is waiting on (cluster): its ack
+	 * goes back to that server as relay "ack" of r_vid */
+	bool relayed;
+	uint32_t r_origin, r_dest;
+	uint64_t r_vid;
 };
 
 struct jz_server {
@@ -184,7 +193,7 @@ struct jz_server {
 	struct event *lease_expiry_ev;
 	int accept_pause_ms;
 	double accept_fail_at;
-	struct jz_leases *leases;
+	struct jz_state *state;		/* leases, online records (cluster/) */
 	struct event *lease_ev;		/* debounced lease file writes */
 	struct session *sessions;
 	size_t n_sessions;
@@ -277,6 +286,13 @@ void jz_limits_fake_password(struct jz_server *srv, const char *user, const char
 			     char *out, size_t outlen);
 void jz_limits_accept_error(struct evconnlistener *lis, void *arg);
 void session_online(struct session *s);
+void session_free(struct session *s);
+void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r);
+void remote_relay(void *arg, uint32_t from, uint32_t to, const char *kind, const char *msg);
+void approval_relayed_verdict(struct jz_server *srv, struct session *o, struct session *d,
+			      const char *msg);
+void approval_relayed_ack(struct jz_server *srv, struct session *o, struct session *d,
+			  const char *vid);
 #pragma GCC visibility pop
 
 #endif

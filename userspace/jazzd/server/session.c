@@ -226,7 +226,7 @@ void session_online(struct session *s)
 	s->halfopen = false;
 }
 
-static void session_free(struct session *s)
+void session_free(struct session *s)
 {
 	struct jz_server *srv = s->srv;
 
@@ -236,9 +236,13 @@ static void session_free(struct session *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	srv->n_sessions--;
+	if (s->remote) {
+		free(s->lease);		/* its own copy (remote.c) */
+	} else {
+		srv->n_sessions--;
+		jz_metrics_session(-1);
+	}
 	session_online(s);
-	jz_metrics_session(-1);
 	jz_cb_cancel(s->pending);
 	if (s->deadline)
 		event_free(s->deadline);
@@ -305,12 +309,15 @@ void session_close(struct session *s, const char *why)
 	s->state = S_CLOSING;
 	jz_cb_cancel(s->pending);
 	s->pending = NULL;
+	if (s->lease && !s->remote)	/* the state's hold on the lease */
+		jz_state_offline(s->srv->state, s->lease, s->sid);
 	if (was_online) {
-		jz_metrics_online(-1);
+		if (!s->remote)
+			jz_metrics_online(-1);
 		set_online_idx(s->srv, s->lease->idx, NULL);
 		peers_left(s);
-
-		EVENT("device-disconnected",
+		if (!s->remote)
+			EVENT("device-disconnected",
 			 json_pack("{s:s,s:s,s:s,s:i,s:s}", "user", s->user, "realm",
 				   s->realm, "device", s->device, "id", s->lease->idx,
 				   "reason", why ? why : "closed"));
@@ -499,12 +506,12 @@ static void on_lease_expiry(evutil_socket_t fd, short what, void *arg)
 
 	for (struct session *s = srv->sessions; s; s = s->next)
 		if (s->state == S_ONLINE)
-			s->lease->last_seen = now;
-	gone = jz_leases_expire(srv->leases, now - cfg(srv)->lease_expiry_s,
+			jz_state_seen(srv->state, s->lease, now);
+	gone = jz_state_expire(srv->state, now - cfg(srv)->lease_expiry_s,
 				lease_in_use, srv);
 	if (gone) {
 		jz_info("leases: %zu unused for %d s freed", gone, cfg(srv)->lease_expiry_s);
-		jz_leases_flush(srv->leases);
+		jz_state_flush(srv->state);
 	}
 }
 
@@ -512,7 +519,22 @@ static void on_lease_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
 
-	jz_leases_flush(srv->leases);
+	jz_state_flush(srv->state);
+}
+
+/* cluster/: a device of ours logged in on another server (the last login
+ * wins), or the shared state cannot be reached: the session ends here. */
+static void on_state_lost(void *arg, uint32_t idx, uint64_t sid, const char *why)
+{
+	struct session *s = find_sid(arg, sid);
+
+	if (!s || s->state != S_ONLINE || s->lease->idx != idx)
+		return;
+	EVENT("device-dropped", json_pack("{s:s,s:s,s:s,s:i,s:s}", "user", s->user, "realm",
+					  s->realm, "device", s->device, "id", idx, "reason", why));
+	send_msg(s, json_pack("{s:s,s:s}", "type", "bye", "reason",
+			      strncmp(why, "replaced", 8) ? "cluster" : "replaced"));
+	session_close(s, why);
 }
 
 /*
@@ -563,10 +585,12 @@ struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
 	srv->work = jz_workpool_new(d->base, 2);
 	srv->krb_reload_ev = evtimer_new(d->base, krb_reload, srv);
 	srv->lease_ev = evtimer_new(d->base, on_lease_flush, srv);
-	srv->leases = jz_leases_new(d->cfg.leases, d->cfg.pool4, d->cfg.pool6, err, errlen);
-	if (!srv->leases)
+	srv->state = jz_state_new(d, &(struct jz_state_cbs){ .lost = on_state_lost,
+				  .remote = remote_device, .relay = remote_relay,
+				  .arg = srv }, err, errlen);
+	if (!srv->state)
 		goto fail;
-	jz_leases_prefix(srv->leases, &srv->plen4, &srv->plen6);
+	jz_state_prefix(srv->state, &srv->plen4, &srv->plen6);
 	if (evutil_parse_sockaddr_port(d->cfg.listen, (struct sockaddr *)&ss, &sslen)) {
 		snprintf(err, errlen, "[server] listen: cannot parse %s", d->cfg.listen);
 		goto fail;
@@ -648,7 +672,8 @@ void jz_server_free(struct jz_server *srv)
 		jz_krb_server_free(srv->krb);
 	jz_callbacks_free(srv->work);
 	if (srv->lease_ev) {
-		jz_leases_flush(srv->leases);
+		if (srv->state)
+			jz_state_flush(srv->state);
 		event_free(srv->lease_ev);
 	}
 	if (srv->krb_reload_ev)
@@ -659,7 +684,7 @@ void jz_server_free(struct jz_server *srv)
 		event_free(srv->lease_expiry_ev);
 	jz_limits_free(srv);
 	pthread_rwlock_destroy(&srv->krb_lock);
-	jz_leases_free(srv->leases);
+	jz_state_free(srv->state);
 	free(srv->links);
 	free(srv->relay);
 	free(srv->left);

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Devices online on another server of the cluster (issue 21, cluster/'s
+ * remote callbacks): each is a session without a connection (remote =
+ * true) that the peer computation lists to this server's devices like a
+ * local one (its visibility is computed here too, with the same policy,
+ * so "linked" means the same on every server). Nothing is ever sent to
+ * it: its own server sends its lists. "pair" messages for it go through
+ * cluster/ to its server (links.c), and those relayed to ours arrive here.
+ *
+ * Must not reach Redis (cluster/ does) nor touch local sessions.
+ */
+#include "server_int.h"
+
+/* Is @s what @r describes (nothing to redo)? */
+static bool same(const struct session *s, const struct jz_state_remote *r)
+{
+	return !strcmp(s->user, r->user) && !strcmp(s->realm, r->realm) &&
+	       !strcmp(s->device, r->device) && !strcmp(s->ep_ip, r->ep_ip) &&
+	       s->ep_port == r->ep_port && s->has_pub == !!r->pub &&
+	       (!r->pub || !memcmp(s->pub, r->pub, 32));
+}
+
+static struct session *remote_new(struct jz_server *srv, uint32_t idx,
+				  const struct jz_state_remote *r)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->lease = calloc(1, sizeof(*s->lease)))) {
+		free(s);
+		return NULL;
+	}
+	s->srv = srv;
+	s->remote = true;
+	s->fd = -1;
+	s->sid = ++srv->next_sid;
+	snprintf(s->user, sizeof(s->user), "%s", r->user);
+	snprintf(s->realm, sizeof(s->realm), "%s", r->realm);
+	snprintf(s->device, sizeof(s->device), "%s", r->device);
+	snprintf(s->ip, sizeof(s->ip), "%s", r->server);	/* for logs */
+	snprintf(s->ep_ip, sizeof(s->ep_ip), "%s", r->ep_ip);
+	s->ep_port = r->ep_port;
+	if (r->pub) {
+		memcpy(s->pub, r->pub, 32);
+		s->has_pub = true;
+	}
+	s->lease->idx = idx;
+	snprintf(s->lease->key, sizeof(s->lease->key), "%s@%s/%s", r->user, r->realm,
+		 r->device);
+	jz_state_addrs(srv->state, idx, s->lease->vip4, s->lease->vip6);
+	if (make_entries(s)) {
+		free(s->ent_linked);
+		free(s->ent_unlinked);
+		free(s->ent_user);
+		free(s->lease);
+		free(s);
+		return NULL;
+	}
+	s->next = srv->sessions;
+	if (s->next)
+		s->next->prev = s;
+	srv->sessions = s;
+	s->state = S_ONLINE;
+	s->fresh = true;
+	set_online_idx(srv, idx, s);
+	return s;
+}
+
+void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r)
+{
+	struct jz_server *srv = arg;
+	struct session *s = find_online_idx(srv, idx);
+
+	if (s && !s->remote)
+		return;		/* ours: cluster/ reports a move with the lost callback */
+	if (s && r && same(s, r))
+		return;
+	if (s)
+		session_close(s, NULL);	/* gone, or changed: listed anew */
+	if (!r)
+		return;
+	if (!remote_new(srv, idx, r)) {
+		jz_err("cluster: device %u of server %s cannot be listed (out of memory)",
+		       idx, r->server);
+		return;
+	}
+	jz_debug("device %s@%s/%s (id %u) is on server %s", r->user, r->realm, r->device,
+		 idx, r->server);
+	schedule_recompute(srv);
+}
+
+/* Another server's device @from sends our @to a handshake (pair), a
+ * verdict, or the ack of ours: delivered only if the two may reach each
+ * other here too (the same policy decides on every server). */
+void remote_relay(void *arg, uint32_t from, uint32_t to, const char *kind, const char *msg)
+{
+	struct jz_server *srv = arg;
+	struct session *o = find_online_idx(srv, to), *f = find_online_idx(srv, from);
+
+	if (!o || o->remote || o->state != S_ONLINE || !f || !f->remote ||
+	    !link_find(srv, from, to, false)) {
+		jz_debug("cluster: %s from device %u for %u not delivered: not linked here",
+			 !strcmp(kind, "pair") ? "handshake" : kind, from, to);
+		return;
+	}
+	if (!strcmp(kind, "verdict")) {
+		approval_relayed_verdict(srv, f, o, msg);
+	} else if (!strcmp(kind, "ack")) {
+		approval_relayed_ack(srv, o, f, msg);
+	} else {
+		send_msg(o, json_pack("{s:s,s:I,s:s}", "type", "pair", "peer",
+				      (json_int_t)from, "msg", msg));
+		jz_debug("handshake message relayed from device %u (another server) to %u",
+			 from, to);
+	}
+}
