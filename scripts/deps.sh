@@ -120,6 +120,8 @@ PKGS=(
 	# servers and tools the tests start
 	krb5-kdc krb5-admin-server krb5-user redis-server redis-tools openssl
 	iproute2 iperf3 wireguard-tools iputils-ping socat netcat-openbsd tcpdump
+	# NAT namespaces of the NAT traversal tests (tests/vm/nat-*.sh)
+	nftables conntrack
 	# the VM harness and KUnit
 	qemu-system-x86 busybox-static cpio xz-utils zstd linux-source-6.1 python3-yaml python3-jsonschema
 	# kernels to test on: bookworm 6.1 and bookworm-backports 6.12

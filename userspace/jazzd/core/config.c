@@ -107,6 +107,8 @@ static int handler(void *user, const char *section, const char *name,
 	STR("jazzd", "log_level", log_level);
 
 	STR("server", "listen", listen);
+	STR("server", "stun_listen", stun_listen);
+	INT("server", "stun_rate", stun_rate);
 	STR("server", "cert", cert);
 	STR("server", "key", key);
 	STR("server", "keytab", keytab);
@@ -270,6 +272,7 @@ static void set_defaults(struct jz_config *c)
 	c->max_frame = 65536;
 	c->max_skew_s = 300;
 	c->max_sessions = 4096;
+	c->stun_rate = 1000;
 	c->max_per_source = 256;
 	c->max_halfopen = 1024;
 	c->login_rate = 10;
@@ -340,7 +343,7 @@ void jz_config_free(struct jz_config *c)
 		&c->enctype, &c->endpoint, &c->kbackend, &c->ifname, &c->klog,
 		&c->kinject, &c->plugin, &c->rcache, &c->python, &c->order,
 		&c->enctypes, &c->identity_key,
-		&c->metrics_listen,
+		&c->metrics_listen, &c->stun_listen,
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -67,6 +67,10 @@ struct jz_config {
 	/* pair_keys = server: the server makes every pair key (the old way,
 	 * kept for old clients); device (default): the devices agree them */
 	bool server_keys;
+	/* STUN binding requests answered on this UDP host:port (issue 20,
+	 * server/stun.c); NULL = none. At most stun_rate answers a second. */
+	char *stun_listen;
+	int stun_rate;
 
 	/* [client] */
 	char *server;		/* host:port */
