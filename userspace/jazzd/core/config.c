@@ -191,6 +191,8 @@ static int handler(void *user, const char *section, const char *name,
 	STR("client", "enctype", enctype);
 	STR("client", "endpoint", endpoint);
 	INT("client", "listen_port", listen_port);
+	STR("client", "stun_server", stun_server);
+	INT("client", "stun_interval", stun_interval_s);
 	INT("client", "max_peers", max_peers);
 	STR("client", "pool4", pool4);
 	STR("client", "pool6", pool6);
@@ -273,6 +275,7 @@ static void set_defaults(struct jz_config *c)
 	c->max_skew_s = 300;
 	c->max_sessions = 4096;
 	c->stun_rate = 1000;
+	c->stun_interval_s = 25;
 	c->max_per_source = 256;
 	c->max_halfopen = 1024;
 	c->login_rate = 10;
@@ -343,7 +346,7 @@ void jz_config_free(struct jz_config *c)
 		&c->enctype, &c->endpoint, &c->kbackend, &c->ifname, &c->klog,
 		&c->kinject, &c->plugin, &c->rcache, &c->python, &c->order,
 		&c->enctypes, &c->identity_key,
-		&c->metrics_listen, &c->stun_listen,
+		&c->metrics_listen, &c->stun_listen, &c->stun_server,
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -102,6 +102,10 @@ struct jz_config {
 				 * connection, or the peer's handshake) */
 	int pair_idle_s;	/* on demand: keys dropped after this long
 				 * without traffic either way (0: never) */
+	/* endpoint discovery (issue 20, client/nat.c): a STUN server asked
+	 * from the jazz device's socket every stun_interval s; NULL: none */
+	char *stun_server;	/* host:port */
+	int stun_interval_s;
 
 	/* [kernel] */
 	char *kbackend;		/* netlink | fake */
