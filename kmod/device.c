@@ -15,6 +15,7 @@
 #include "socket.h"
 #include "send.h"
 #include "conn.h"
+#include "stun.h"
 #include "messages.h"
 
 atomic_t jazz_devices_live = ATOMIC_INIT(0);
@@ -188,6 +189,7 @@ static void jazz_setup(struct net_device *dev)
 	jd->hold_max = 1024;
 	jd->gen = 1;
 	jd->aip.max = &jazz_max_allowedips;
+	jazz_stun_dev_init(jd);
 }
 
 static int jazz_newlink(struct net *src_net, struct net_device *dev,

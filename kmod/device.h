@@ -5,6 +5,7 @@
 #include <linux/netdevice.h>
 #include <linux/mutex.h>
 #include <linux/hashtable.h>
+#include <linux/ratelimit.h>
 #include <net/gro_cells.h>
 #include "allowedips.h"
 #include "stats.h"
@@ -86,6 +87,11 @@ struct jazz_device {
 	u32 conn_max;
 	u32 hold_max;
 	void *conn;			/* conn.c's per-device state */
+	/*
+	 * STUN datagrams to userspace per second (stun.c): set up with the
+	 * device, lives and dies with it; taken from softirq.
+	 */
+	struct ratelimit_state stun_rl;
 };
 
 extern struct rtnl_link_ops jazz_link_ops;

@@ -21,8 +21,9 @@
 #include "netlink.h"
 #include "conn.h"
 #include "messages.h"
+#include "stun.h"
 
-enum { JAZZ_NLGRP_NOTIFY, JAZZ_NLGRP_APPROVALS };
+enum { JAZZ_NLGRP_NOTIFY, JAZZ_NLGRP_APPROVALS, JAZZ_NLGRP_STUN };
 
 /* ---- policies (checks match netlink/jazz.yaml) ---- */
 
@@ -135,6 +136,20 @@ static const struct nla_policy jazz_probe_op_policy[JAZZ_A_MAX + 1] = {
 static const struct nla_policy jazz_probe_reply_policy[JAZZ_A_MAX + 1] = {
 	JAZZ_DEV_SELECT,
 	[JAZZ_A_PROBE] = NLA_POLICY_NESTED(jazz_probe_policy),
+};
+
+/* local-port is read only: refused in requests. */
+static const struct nla_policy jazz_stun_policy[JAZZ_A_STUN_MAX + 1] = {
+	[JAZZ_A_STUN_ADDR] = NLA_POLICY_RANGE(NLA_BINARY, 4, 16),
+	[JAZZ_A_STUN_PORT] = NLA_POLICY_MIN(NLA_BE16, 1),
+	[JAZZ_A_STUN_SCOPE_ID] = { .type = NLA_U32 },
+	[JAZZ_A_STUN_DATA] = NLA_POLICY_RANGE(NLA_BINARY, 20,
+					      JAZZ_STUN_MAX_LEN),
+};
+
+static const struct nla_policy jazz_stun_op_policy[JAZZ_A_MAX + 1] = {
+	JAZZ_DEV_SELECT,
+	[JAZZ_A_STUN] = NLA_POLICY_NESTED(jazz_stun_policy),
 };
 
 /* ---- helpers ---- */
@@ -757,6 +772,12 @@ static int jazz_nl_peer_change(struct sk_buff *skb, struct genl_info *info,
 		err = -ENOENT;
 		goto out;
 	}
+	if (create && id == JAZZ_STUN_MAGIC_COOKIE) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[JAZZ_A_PEER_ID],
+				    "this id is the STUN magic cookie (reserved)");
+		err = -EINVAL;
+		goto out;
+	}
 	if (create && jd->num_peers >= READ_ONCE(jazz_max_peers)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, tb[JAZZ_A_PEER_ID],
 				    "device has max_peers peers (module parameter)");
@@ -1244,17 +1265,56 @@ out_put:
 	return err;
 }
 
-bool jazz_approvals_listening(struct net *net)
+/* stun-send: resolved and locked here, done in stun.c. */
+static int jazz_nl_stun_send_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	return check_net(net) &&
-	       genl_has_listeners(&jazz_genl_family, net, JAZZ_NLGRP_APPROVALS);
+	struct jazz_device *jd;
+	int err;
+
+	jd = jazz_nl_dev(genl_info_net(info), info->attrs, info->extack);
+	if (IS_ERR(jd))
+		return PTR_ERR(jd);
+	err = jazz_nl_lock(jd, info->extack);
+	if (!err) {
+		err = jazz_stun_send(jd, info);
+		mutex_unlock(&jd->lock);
+	}
+	jazz_nl_dev_put(jd);
+	return err;
 }
 
-/* -ESRCH: no socket of @net got it (nobody listens there, or overrun). */
+static bool jazz_nl_listening(struct net *net, int grp)
+{
+	return check_net(net) && genl_has_listeners(&jazz_genl_family, net, grp);
+}
+
+/* Consumes @msg; -ESRCH: no socket of @net got it (nobody there, or all
+ * of them overrun). Any context.
+ */
+static int jazz_nl_multicast(struct net *net, struct sk_buff *msg, int grp)
+{
+	return genlmsg_multicast_netns(&jazz_genl_family, net, msg, 0, grp,
+				       GFP_ATOMIC);
+}
+
+bool jazz_stun_listening(struct net *net)
+{
+	return jazz_nl_listening(net, JAZZ_NLGRP_STUN);
+}
+
+int jazz_stun_multicast(struct net *net, struct sk_buff *msg)
+{
+	return jazz_nl_multicast(net, msg, JAZZ_NLGRP_STUN);
+}
+
+bool jazz_approvals_listening(struct net *net)
+{
+	return jazz_nl_listening(net, JAZZ_NLGRP_APPROVALS);
+}
+
 int jazz_approvals_multicast(struct net *net, struct sk_buff *msg)
 {
-	return genlmsg_multicast_netns(&jazz_genl_family, net, msg, 0,
-				       JAZZ_NLGRP_APPROVALS, GFP_ATOMIC);
+	return jazz_nl_multicast(net, msg, JAZZ_NLGRP_APPROVALS);
 }
 
 /* ---- notifications ---- */
@@ -1381,6 +1441,8 @@ static const struct genl_ops jazz_genl_ops[] = {
 		jazz_probe_op_policy),
 	JAZZ_OP(JAZZ_CMD_APPROVER_PROBE_REPLY, jazz_nl_conn_doit, NULL,
 		jazz_probe_reply_policy),
+	JAZZ_OP(JAZZ_CMD_STUN_SEND, jazz_nl_stun_send_doit, NULL,
+		jazz_stun_op_policy),
 };
 
 static const struct genl_multicast_group jazz_mcgrps[] = {
@@ -1393,6 +1455,9 @@ static const struct genl_multicast_group jazz_mcgrps[] = {
 	/* Requests reveal who talks to whom: CAP_NET_ADMIN to listen. */
 	[JAZZ_NLGRP_APPROVALS] = { .name = JAZZ_MCGRP_APPROVALS,
 				   .flags = JAZZ_MCGRP_ADMIN },
+	/* Datagrams to the device's port (stun.c): CAP_NET_ADMIN too. */
+	[JAZZ_NLGRP_STUN] = { .name = JAZZ_MCGRP_STUN,
+			      .flags = JAZZ_MCGRP_ADMIN },
 };
 
 struct genl_family jazz_genl_family __ro_after_init = {

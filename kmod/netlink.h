@@ -18,5 +18,8 @@ void jazz_notify_peer_roam(struct jazz_peer *peer);
 void jazz_notify_key_rotate(struct jazz_peer *peer, struct jazz_key *key,
 			    int slot);
 void jazz_notify_peer_del(struct jazz_peer *peer, u32 reason);
+/* The "stun" group (stun.c): anyone there? Multicast, consuming @msg. */
+bool jazz_stun_listening(struct net *net);
+int jazz_stun_multicast(struct net *net, struct sk_buff *msg);
 
 #endif /* _JAZZ_NETLINK_H */

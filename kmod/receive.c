@@ -17,6 +17,7 @@
 #include "send.h"
 #include "netlink.h"
 #include "conn.h"
+#include "stun.h"
 
 static void jazz_rx_count(struct jazz_device *jd, struct jazz_peer *peer,
 			  enum jazz_stat s, u64 n)
@@ -39,8 +40,8 @@ static struct jazz_key *jazz_rx_key(struct jazz_peer *peer, u8 key_id)
 	return NULL;
 }
 
-/* Outer source of @skb as an endpoint. */
-static void jazz_outer_source(struct sk_buff *skb, struct jazz_endpoint *ep)
+/* Outer source of @skb as an endpoint (also stun.c). */
+void jazz_outer_source(struct sk_buff *skb, struct jazz_endpoint *ep)
 {
 	memset(ep, 0, sizeof(*ep));
 	if (ip_hdr(skb)->version == 4) {
@@ -155,6 +156,10 @@ int jazz_udp_recv(struct sock *sk, struct sk_buff *skb)
 	if (unlikely(!jd))
 		goto drop_silent;
 	off = skb_transport_offset(skb) + sizeof(struct udphdr);
+	if (unlikely(jazz_stun_match(skb, off))) {
+		jazz_stun_rx(jd, skb, off);
+		return 0;
+	}
 	if (unlikely(!pskb_may_pull(skb, off + JAZZ_HDR_LEN) ||
 		     jazz_hdr_parse(skb->data + off, JAZZ_HDR_LEN, &hi) ||
 		     skb->len < off + JAZZ_OVERHEAD)) {

@@ -5,7 +5,8 @@
  * A drop reason counts one direction only (receive: DROP_*, send: TX_DROP_*
  * and the send-only DROP_NO_ENDPOINT ... DROP_TX_ERROR; DROP_CONNCHECK and
  * the hold drops count both), so received datagrams add up exactly:
- * rx_packets + the receive drops = datagrams the socket handed to jazz.
+ * rx_packets + rx_stun + the receive drops = datagrams the socket handed
+ * to jazz.
  *
  * Locking: each cpu writes only its own copy with BHs disabled or from
  * softirq; readers sum all copies under u64_stats_fetch_begin/retry.
@@ -43,6 +44,11 @@ enum jazz_stat {
 	JAZZ_STAT_TX_DROP_NO_KEY,
 	JAZZ_STAT_TX_DROP_MALFORMED,
 	JAZZ_STAT_TX_DROP_QUEUE_FULL,
+	JAZZ_STAT_RX_STUN,		/* stun.c: device counters only */
+	JAZZ_STAT_DROP_STUN_MALFORMED,
+	JAZZ_STAT_DROP_STUN_RATE,
+	JAZZ_STAT_DROP_STUN_NO_LISTENER,
+	JAZZ_STAT_TX_STUN,
 	JAZZ_STAT_NUM
 };
 

@@ -122,6 +122,8 @@ PKGS=(
 	# a Redis primary, replica and Sentinels for the cluster tests (issue 21)
 	redis-sentinel
 	iproute2 iperf3 wireguard-tools iputils-ping socat netcat-openbsd tcpdump
+	# NAT namespaces of the NAT traversal tests (tests/vm/nat-*.sh)
+	nftables conntrack
 	# the VM harness and KUnit
 	qemu-system-x86 busybox-static cpio xz-utils zstd linux-source-6.1 python3-yaml python3-jsonschema
 	# kernels to test on: bookworm 6.1 and bookworm-backports 6.12

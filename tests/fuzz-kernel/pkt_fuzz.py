@@ -422,7 +422,7 @@ def main():
     last, stable, deadline = None, 0, time.time() + 30
     while time.time() < deadline:
         c = counters(a.dev)
-        accounted = c.get("rx_packets", 0) + sum(v for k, v in c.items()
+        accounted = c.get("rx_packets", 0) + c.get("rx_stun", 0) + sum(v for k, v in c.items()
                                                  if k.startswith("drop_") and k not in tx_side)
         if accounted == f.sent:
             break
@@ -436,7 +436,8 @@ def main():
     # (UDP errors/no-port include the inner UDP packets delivered locally.)
     print(f"# UDP InErrors + NoPorts during the run: {udp_err}")
     ok = nt.out(accounted == f.sent,
-                f"every datagram is counted once: rx-packets + drop-* = {accounted}, sent {f.sent}",
+                f"every datagram is counted once: rx-packets + rx-stun + drop-* = {accounted}, "
+                f"sent {f.sent}",
                 f"{f.sent - accounted} unaccounted; replay: {replay}")
     ok = nt.out(f.replies > 0, f"valid encrypted pings come back as authentic encrypted replies ({f.replies} of {f.pings})",
                 "no authentic reply") and ok

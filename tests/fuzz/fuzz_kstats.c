@@ -2,7 +2,8 @@
 /* The client's reading of jazz.ko's counters (kernel/kernel_nl.c): any
  * bytes as DEV_GET replies and PEER_GET dump parts, parsed into a
  * jz_kstats of at most 4 peers, then rendered on the metrics page; the
- * same bytes as one key-rotate-ntf and as one conn-request/-expire-ntf. The parsers must keep their bounds
+ * same bytes as one key-rotate-ntf, as one conn-request/-expire-ntf and
+ * as one stun-rx-ntf. The parsers must keep their bounds
  * whatever the kernel (or a bug) sends. */
 #include <assert.h>
 #include <libmnl/libmnl.h>
@@ -28,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct nlmsghdr *nlh = (struct nlmsghdr *)copy;
 		struct jz_krotate r;
 		struct jz_kconn c;
+		static struct jz_kstun su;
 
 		memcpy(copy, data, size);
 		if (nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= size &&
@@ -40,6 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			       memchr(c.dst, 0, sizeof(c.dst)) &&
 			       (c.direction == JAZZ_DIRECTION_EGRESS ||
 				c.direction == JAZZ_DIRECTION_INGRESS));
+		if (nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= size &&
+		    !jz_knl_parse_stun(nlh, 7, &su))
+			assert(su.len && su.len <= sizeof(su.data) &&
+			       (su.from.ss_family == AF_INET || su.from.ss_family == AF_INET6));
 		free(copy);
 	}
 	memset(peers, 0, sizeof(peers));

@@ -65,7 +65,7 @@ for f in jazzctl jazzd; do
 	if bash -n "$TOP/userspace/completion/$f"; then ok "$f completion parses"; else not_ok "$f completion parses"; fi
 done
 
-is "jazzctl s<TAB>: the commands starting with s" "show set setconf showconf" jazzctl s
+is "jazzctl s<TAB>: the commands starting with s" "show set setconf showconf stun" jazzctl s
 is "jazzctl con<TAB>" "conn conns" jazzctl con
 is "jazzctl show <TAB>: all, the jazz devices (from ip link), --json" "all jazz0 office --json" jazzctl show ""
 is "jazzctl show jazz0 <TAB>: what to show" "peers endpoints allowed-ips keys --json" jazzctl show jazz0 ""

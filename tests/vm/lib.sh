@@ -18,6 +18,8 @@
 #   ok DESC / not_ok DESC [WHY] / skip DESC WHY / diag TEXT
 #   check DESC CMD...       ok if CMD succeeds; on failure its output is shown as # lines
 #   check_fail DESC CMD...  ok if CMD fails
+#   tap_of CMD...           CMD's "PASS desc" / "FAIL desc" lines as TAP lines, other
+#                           lines as # lines; a failing CMD without a FAIL line fails
 #   check_eq DESC GOT WANT  ok if the strings are equal
 #   skip_all WHY            nothing to test here (exits 0 with "1..0 # SKIP")
 #   at exit: cleanups (reverse order), `1..N`, "# N passed, M failed", exit 1 on failure
@@ -82,6 +84,20 @@ check_eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; return 0; fi
 	not_ok "$1" "got '$2', want '$3'"
 	return 1
+}
+
+# tap_of CMD...: the test tools' PASS/FAIL lines (netlink_tool.py, nat_tool.py) as TAP.
+tap_of() {
+	local line fails=0
+	while IFS= read -r line; do
+		case "$line" in
+		"PASS "*) ok "${line#PASS }" ;;
+		"FAIL "*) not_ok "${line#FAIL }"; fails=1 ;;
+		"EXIT 0") ;;
+		"EXIT "*) [ $fails = 1 ] || not_ok "$* exited with status ${line#EXIT }" ;;
+		*) diag "$line" ;;
+		esac
+	done < <("$@" 2>&1; echo "EXIT $?")
 }
 
 skip_all() {

@@ -35,20 +35,6 @@ SEED=${JAZZ_SEED:-$(date +%s)}
 diag "seed $SEED (JAZZ_SEED=$SEED reproduces)"
 dmesg_mark
 
-# tap_of CMD...: turn the tool's PASS/FAIL lines into TAP lines.
-tap_of() {
-	local line fails=0
-	while IFS= read -r line; do
-		case "$line" in
-		"PASS "*) ok "${line#PASS }" ;;
-		"FAIL "*) not_ok "${line#FAIL }"; fails=1 ;;
-		"EXIT 0") ;;
-		"EXIT "*) [ $fails = 1 ] || not_ok "$* exited with status ${line#EXIT }" ;;
-		*) diag "$line" ;;
-		esac
-	done < <("$@" 2>&1; echo "EXIT $?")
-}
-
 ns_add n1 n2
 check "veth underlay" veth n1 veth1 n2 veth2
 addr n1 veth1 10.98.0.1/24

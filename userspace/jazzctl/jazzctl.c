@@ -23,6 +23,7 @@ static const struct {
 	{ "answer", cmd_answer, "answer DEV|all approve-all|deny-all|rules FILE [--count N] [--lifetime S] [--json] [--quiet] [--rcvbuf BYTES]" },
 	{ "rtt", cmd_rtt, "rtt DEV [--count N]" },
 	{ "probe", cmd_probe, "probe DEV [--count N] [--timeout MS] [--each]" },
+	{ "stun", cmd_stun, "stun DEV HOST:PORT [--timeout MS] [--json]" },
 };
 
 static int usage(FILE *f)

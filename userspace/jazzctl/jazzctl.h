@@ -176,7 +176,7 @@ struct nl_err {
 struct nl {
 	struct mnl_socket *sk;
 	uint16_t family;
-	uint32_t grp_notify, grp_approvals;
+	uint32_t grp_notify, grp_approvals, grp_stun;
 	uint32_t portid, seq;
 };
 
@@ -321,5 +321,6 @@ int cmd_conn(int argc, char **argv);
 int cmd_answer(int argc, char **argv);
 int cmd_rtt(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_stun(int argc, char **argv);
 
 #endif

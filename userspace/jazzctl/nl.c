@@ -35,6 +35,8 @@ static int grp_cb(const struct nlattr *grp, struct nl *nl)
 		nl->grp_notify = id;
 	else if (!strcmp(name, JAZZ_MCGRP_APPROVALS))
 		nl->grp_approvals = id;
+	else if (!strcmp(name, JAZZ_MCGRP_STUN))
+		nl->grp_stun = id;
 	return 0;
 }
 

@@ -36,7 +36,33 @@ static const char *const stat_names[N_STATS] = {
 	[JAZZ_A_STATS_TX_DROP_NO_KEY] = "tx_drop_no_key",
 	[JAZZ_A_STATS_TX_DROP_MALFORMED] = "tx_drop_malformed",
 	[JAZZ_A_STATS_TX_DROP_QUEUE_FULL] = "tx_drop_queue_full",
+	[JAZZ_A_STATS_RX_STUN] = "rx_stun",
+	[JAZZ_A_STATS_DROP_STUN_MALFORMED] = "drop_stun_malformed",
+	[JAZZ_A_STATS_DROP_STUN_RATE] = "drop_stun_rate",
+	[JAZZ_A_STATS_DROP_STUN_NO_LISTENER] = "drop_stun_no_listener",
+	[JAZZ_A_STATS_TX_STUN] = "tx_stun",
 };
+
+/* The STUN datagrams of the tunnel socket (issue 20): a line of their own. */
+static bool stat_is_stun(int i)
+{
+	return i >= JAZZ_A_STATS_RX_STUN && i <= JAZZ_A_STATS_TX_STUN;
+}
+
+static void print_stun_text(const char *indent, const struct jz_stats *s)
+{
+	if (!s->v[JAZZ_A_STATS_RX_STUN] && !s->v[JAZZ_A_STATS_TX_STUN] &&
+	    !s->v[JAZZ_A_STATS_DROP_STUN_MALFORMED] &&
+	    !s->v[JAZZ_A_STATS_DROP_STUN_RATE] &&
+	    !s->v[JAZZ_A_STATS_DROP_STUN_NO_LISTENER])
+		return;
+	printf("%sstun: %" PRIu64 " received, %" PRIu64 " sent; dropped %" PRIu64
+	       " malformed, %" PRIu64 " over rate, %" PRIu64 " no listener\n",
+	       indent, s->v[JAZZ_A_STATS_RX_STUN], s->v[JAZZ_A_STATS_TX_STUN],
+	       s->v[JAZZ_A_STATS_DROP_STUN_MALFORMED],
+	       s->v[JAZZ_A_STATS_DROP_STUN_RATE],
+	       s->v[JAZZ_A_STATS_DROP_STUN_NO_LISTENER]);
+}
 
 static const char *const feature_names[] = {
 	"chacha20-poly1305", "aes-256-gcm", "ipv6", "conncheck", "roaming", "keepalive",
@@ -61,7 +87,7 @@ void print_stats_text(const char *indent, const struct jz_stats *s)
 	       s->v[JAZZ_A_STATS_RX_PACKETS], s->v[JAZZ_A_STATS_RX_BYTES],
 	       s->v[JAZZ_A_STATS_TX_PACKETS], s->v[JAZZ_A_STATS_TX_BYTES]);
 	for (i = JAZZ_A_STATS_DROP_MALFORMED; i < N_STATS; i++) {
-		if (!s->v[i])
+		if (!s->v[i] || stat_is_stun(i))
 			continue;
 		if (!n++)
 			printf("%sdrops:", indent);
@@ -72,6 +98,7 @@ void print_stats_text(const char *indent, const struct jz_stats *s)
 	}
 	if (n)
 		putchar('\n');
+	print_stun_text(indent, s);
 }
 
 void print_stats_json(struct jw *w, const struct jz_stats *s)

@@ -653,6 +653,8 @@ struct jz_client *jz_client_new(struct jz_daemon *d, char *err, size_t errlen)
 	if (!c->k)
 		goto fail;
 	c->k->on_rotate = client_pair_rotate;
+	if (client_nat_start(c, err, errlen))
+		goto fail;
 	c->retry_ev = evtimer_new(d->base, do_connect, c);
 	c->ping_ev = evtimer_new(d->base, on_ping, c);
 	c->carry_ev = evtimer_new(d->base, client_on_carry_over, c);
@@ -698,6 +700,7 @@ void jz_client_free(struct jz_client *c)
 	if (c->carry_ev)
 		event_free(c->carry_ev);
 	client_pairs_free(c);
+	client_nat_free(c);
 	if (c->k)
 		c->k->ops->free(c->k);
 	if (c->ssl)

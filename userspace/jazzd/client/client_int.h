@@ -109,6 +109,7 @@ struct jz_client {
 	struct conn_asked *asked;	/* demand.c: when the kernel asked */
 	struct jz_kpeer_stats *demand_stats;	/* demand.c's reading buffer */
 	double counters_at;	/* demand.c: when it last read them */
+	struct client_nat *nat;	/* nat.c: endpoint discovery; NULL: off */
 };
 
 static inline struct jz_config *cfg(struct jz_client *c)
@@ -129,6 +130,10 @@ void client_on_verdict(struct jz_client *c, json_t *m);
 void client_on_carry_over(evutil_socket_t fd, short what, void *arg);
 void client_parts_end(struct jz_client *c);
 struct kpeer_state *client_kp_find(struct jz_client *c, uint32_t id);
+
+/* nat.c: endpoint discovery (issue 20) with [client] stun_server */
+int client_nat_start(struct jz_client *c, char *err, size_t errlen);
+void client_nat_free(struct jz_client *c);
 
 /* pairs.c: device keys */
 int client_pairs_init(struct jz_client *c, char *err, size_t errlen);

@@ -186,6 +186,8 @@ static int handler(void *user, const char *section, const char *name,
 	STR("jazzd", "log_level", log_level);
 
 	STR("server", "listen", listen);
+	STR("server", "stun_listen", stun_listen);
+	INT("server", "stun_rate", stun_rate);
 	STR("server", "cert", cert);
 	STR("server", "key", key);
 	STR("server", "keytab", keytab);
@@ -277,6 +279,8 @@ static int handler(void *user, const char *section, const char *name,
 	STR("client", "enctype", enctype);
 	STR("client", "endpoint", endpoint);
 	INT("client", "listen_port", listen_port);
+	STR("client", "stun_server", stun_server);
+	INT("client", "stun_interval", stun_interval_s);
 	INT("client", "max_peers", max_peers);
 	STR("client", "pool4", pool4);
 	STR("client", "pool6", pool6);
@@ -358,6 +362,8 @@ static void set_defaults(struct jz_config *c)
 	c->max_frame = 65536;
 	c->max_skew_s = 300;
 	c->max_sessions = 4096;
+	c->stun_rate = 1000;
+	c->stun_interval_s = 25;
 	c->max_per_source = 256;
 	c->max_halfopen = 1024;
 	c->login_rate = 10;
@@ -438,6 +444,7 @@ void jz_config_free(struct jz_config *c)
 		&c->metrics_listen, &c->cluster.redis_addr, &c->cluster.sentinels,
 		&c->cluster.master, &c->cluster.password, &c->cluster.server_id,
 		&c->cluster.prefix,
+		&c->stun_listen, &c->stun_server,
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -85,6 +85,10 @@ struct jz_config {
 	 * kept for old clients); device (default): the devices agree them */
 	bool server_keys;
 	struct jz_cluster_cfg cluster;
+	/* STUN binding requests answered on this UDP host:port (issue 20,
+	 * server/stun.c); NULL = none. At most stun_rate answers a second. */
+	char *stun_listen;
+	int stun_rate;
 
 	/* [client] */
 	char *server;		/* host:port; or several, space/comma separated
@@ -117,6 +121,10 @@ struct jz_config {
 				 * connection, or the peer's handshake) */
 	int pair_idle_s;	/* on demand: keys dropped after this long
 				 * without traffic either way (0: never) */
+	/* endpoint discovery (issue 20, client/nat.c): a STUN server asked
+	 * from the jazz device's socket every stun_interval s; NULL: none */
+	char *stun_server;	/* host:port */
+	int stun_interval_s;
 
 	/* [kernel] */
 	char *kbackend;		/* netlink | fake */

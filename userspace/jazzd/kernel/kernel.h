@@ -14,7 +14,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <event2/event.h>
+#include <jazz.h>
 
 #include "core/jazzd.h"
 
@@ -106,6 +108,11 @@ struct jz_kernel_ops {
 	int (*listen_port)(struct jz_kernel *k);
 	/* Fills st (st->peers and st->max_peers set by the caller); 0 or -errno. */
 	int (*stats)(struct jz_kernel *k, struct jz_kstats *st);
+	/* A STUN message (msg, len) from the device's own UDP socket to @to
+	 * (jazz.ko's stun-send; issue 20). NULL: the backend has none. 0 when
+	 * handed to the kernel (its refusal is logged, not returned). */
+	int (*stun_send)(struct jz_kernel *k, const struct sockaddr_storage *to,
+			 const void *msg, size_t len);
 	void (*free)(struct jz_kernel *k);
 };
 
@@ -123,11 +130,24 @@ struct jz_krotate {
 
 typedef void (*jz_krotate_fn)(void *arg, const struct jz_krotate *r);
 
+/* stun-rx-ntf: a STUN datagram that reached the device's port, checked by
+ * the backend (a source of one family, a length within the kernel's
+ * stun-max-len); its bytes are still to be parsed (common/stun.c). */
+struct jz_kstun {
+	struct sockaddr_storage from;
+	uint16_t local_port;
+	size_t len;
+	uint8_t data[JAZZ_STUN_MAX_LEN];
+};
+
+typedef void (*jz_kstun_fn)(void *arg, const struct jz_kstun *s);
+
 struct jz_kernel {
 	const struct jz_kernel_ops *ops;
 	struct event_base *base;
 	jz_kconn_fn on_conn;	/* approval request or expiry */
 	jz_krotate_fn on_rotate;	/* key-rotate; NULL: not listened to */
+	jz_kstun_fn on_stun;	/* stun-rx-ntf; NULL: not listened to */
 	void *arg;
 };
 

@@ -24,6 +24,18 @@ int jz_knl_parse_rotate(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_
  * filled (addresses of one family, a known direction, an end only on
  * expiry); -2 another device's; -1 malformed. */
 int jz_knl_parse_conn(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kconn *c);
+/* One stun-rx-ntf (nlh checked as above): 0 and *s filled; -2 another
+ * device's; -1 malformed. */
+int jz_knl_parse_stun(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kstun *s);
+
+/* kernel_stun.c: the netlink backend's STUN socket (its own, so that a
+ * flood of STUN cannot overrun the approvals socket). */
+struct knl_stun;
+struct knl_stun *jz_knl_stun_new(struct jz_kernel *k, uint16_t family, uint32_t grp,
+				 uint32_t ifindex, const char *ifname);
+int jz_knl_stun_send(struct knl_stun *st, const struct sockaddr_storage *to,
+		     const void *msg, size_t len);
+void jz_knl_stun_free(struct knl_stun *st);
 #pragma GCC visibility pop
 
 #endif

@@ -35,6 +35,7 @@ struct knl {
 	uint16_t family;
 	uint32_t approvals_grp;
 	struct mnl_socket *req, *mc;
+	struct knl_stun *stun;	/* kernel_stun.c; NULL: no stun group */
 	bool from_kernel;	/* the message being read came from the kernel */
 	/* notifications refused, by kind (each logged sparsely) */
 	unsigned int rotate_refused, conn_refused;
@@ -121,7 +122,7 @@ static struct nlmsghdr *jazz_msg(struct knl *n, uint8_t cmd)
 
 struct famq {
 	uint16_t id;
-	uint32_t grp, notify_grp;
+	uint32_t grp, notify_grp, stun_grp;
 };
 
 static int grp_cb(const struct nlattr *a, void *data)
@@ -141,6 +142,8 @@ static int grp_cb(const struct nlattr *a, void *data)
 		q->grp = id;
 	else if (name && !strcmp(name, JAZZ_MCGRP_NOTIFY))
 		q->notify_grp = id;
+	else if (name && !strcmp(name, JAZZ_MCGRP_STUN))
+		q->stun_grp = id;
 	return MNL_CB_OK;
 }
 
@@ -763,6 +766,7 @@ static void n_free(struct jz_kernel *k)
 
 	if (n->ev)
 		event_free(n->ev);
+	jz_knl_stun_free(n->stun);
 	if (n->mc)
 		mnl_socket_close(n->mc);
 	if (n->req)
@@ -771,6 +775,12 @@ static void n_free(struct jz_kernel *k)
 		nl_socket_free(n->rt);
 	free(n->buf);
 	free(n);
+}
+
+static int n_stun_send(struct jz_kernel *k, const struct sockaddr_storage *to,
+		       const void *msg, size_t len)
+{
+	return jz_knl_stun_send(K(k)->stun, to, msg, len);
 }
 
 static const struct jz_kernel_ops nl_ops = {
@@ -784,6 +794,7 @@ static const struct jz_kernel_ops nl_ops = {
 	.conn_verdict = n_verdict,
 	.listen_port = n_port,
 	.stats = n_stats,
+	.stun_send = n_stun_send,
 	.free = n_free,
 };
 
@@ -835,6 +846,7 @@ struct jz_kernel *jz_kernel_nl_new(struct event_base *base, const struct jz_conf
 		jz_warn("netlink: cannot join the %s group (%s): no rotation by packet count",
 			JAZZ_MCGRP_NOTIFY, ngrp ? strerror(errno) : "no such group");
 	mc_socket_tune(n);
+	n->stun = jz_knl_stun_new(&n->k, n->family, q.stun_grp, n->ifindex, n->ifname);
 	n->rt = nl_socket_alloc();
 	if (nl_connect(n->rt, NETLINK_ROUTE)) {
 		snprintf(err, errlen, "rtnetlink: cannot connect");

@@ -2,7 +2,7 @@
 /*
  * The kernel's notifications, parsed at the edge: conn-request-ntf and
  * conn-expire-ntf into a struct jz_kconn, key-rotate-ntf into a struct
- * jz_krotate, every attribute's type and length checked, so that what
+ * jz_krotate, stun-rx-ntf into a struct jz_kstun, every attribute's type and length checked, so that what
  * kernel_nl.c hands on is already typed and valid (addresses as text of
  * one family, directions and ends as known enum values).
  *
@@ -180,5 +180,94 @@ int jz_knl_parse_conn(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kc
 	 * kernel's) still ends the connection */
 	if ((g->cmd == JAZZ_CMD_CONN_EXPIRE_NTF) != (c->end != 0))
 		return -1;
+	return 0;
+}
+
+/* The stun nest's source address into @from (port set by the caller). */
+static int stun_from(const struct nlattr *a, struct sockaddr_storage *from)
+{
+	size_t len = mnl_attr_get_payload_len(a);
+
+	memset(from, 0, sizeof(*from));
+	if (len == 4) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)from;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, mnl_attr_get_payload(a), 4);
+		return 0;
+	}
+	if (len == 16) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)from;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, mnl_attr_get_payload(a), 16);
+		return 0;
+	}
+	return -1;
+}
+
+int jz_knl_parse_stun(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kstun *s)
+{
+	const struct nlattr *a, *n;
+	bool have_if = false, have_addr = false, have_port = false, have_data = false;
+	uint16_t port = 0;
+	uint32_t scope = 0;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct genlmsghdr))
+		return -1;
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX) {
+			rc = check_ifindex(a, ifindex, &have_if);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (mnl_attr_get_type(a) != JAZZ_A_STUN)
+			continue;
+		if (mnl_attr_validate(a, MNL_TYPE_NESTED))
+			return -1;
+		mnl_attr_for_each_nested(n, a) {
+			switch (mnl_attr_get_type(n)) {
+			case JAZZ_A_STUN_ADDR:
+				if (stun_from(n, &s->from))
+					return -1;
+				have_addr = true;
+				break;
+			case JAZZ_A_STUN_PORT:
+				if (mnl_attr_validate(n, MNL_TYPE_U16))
+					return -1;
+				port = mnl_attr_get_u16(n);	/* network order */
+				have_port = true;
+				break;
+			case JAZZ_A_STUN_SCOPE_ID:
+				if (mnl_attr_validate(n, MNL_TYPE_U32))
+					return -1;
+				scope = mnl_attr_get_u32(n);
+				break;
+			case JAZZ_A_STUN_LOCAL_PORT:
+				if (mnl_attr_validate(n, MNL_TYPE_U16))
+					return -1;
+				s->local_port = mnl_attr_get_u16(n);
+				break;
+			case JAZZ_A_STUN_DATA:
+				s->len = mnl_attr_get_payload_len(n);
+				if (!s->len || s->len > sizeof(s->data))
+					return -1;
+				memcpy(s->data, mnl_attr_get_payload(n), s->len);
+				have_data = true;
+				break;
+			}
+		}
+	}
+	if (!have_if || !have_addr || !have_port || !have_data)
+		return -1;
+	if (s->from.ss_family == AF_INET) {
+		((struct sockaddr_in *)&s->from)->sin_port = port;
+	} else {
+		((struct sockaddr_in6 *)&s->from)->sin6_port = port;
+		((struct sockaddr_in6 *)&s->from)->sin6_scope_id = scope;
+	}
 	return 0;
 }

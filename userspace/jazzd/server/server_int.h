@@ -230,6 +230,7 @@ struct jz_server {
 	unsigned char rpool[64 * 72];
 	size_t rpos;
 	struct pending_verdict *pv;
+	struct jz_stun_srv *stun;	/* stun.c; NULL: no STUN port */
 };
 
 
@@ -277,6 +278,9 @@ void on_login(struct session *s, struct jz_sm_login *l);
 void on_answer(struct session *s, struct jz_sm_data *d);
 void jz_source_key(const struct sockaddr *sa, unsigned char key[17]);
 int jz_limits_new(struct jz_server *srv);
+/* stun.c: the STUN port ([server] stun_listen), when configured. */
+int jz_stun_srv_start(struct jz_server *srv, char *err, size_t errlen);
+void jz_stun_srv_free(struct jz_server *srv);
 void jz_limits_free(struct jz_server *srv);
 const char *jz_limits_accept(struct jz_server *srv, const unsigned char key[17]);
 bool jz_limits_login_source(struct jz_server *srv, const unsigned char key[17]);

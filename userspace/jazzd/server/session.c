@@ -604,6 +604,8 @@ struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
 		goto fail;
 	}
 	evconnlistener_set_error_cb(srv->lis, jz_limits_accept_error);
+	if (jz_stun_srv_start(srv, err, errlen))
+		goto fail;
 	if (d->cfg.lease_expiry_s > 0) {
 		struct timeval etv = { d->cfg.lease_expiry_s / 4 > 3600 ? 3600 :
 				       d->cfg.lease_expiry_s / 4 ?: 1, 0 };
@@ -683,6 +685,7 @@ void jz_server_free(struct jz_server *srv)
 	if (srv->lease_expiry_ev)
 		event_free(srv->lease_expiry_ev);
 	jz_limits_free(srv);
+	jz_stun_srv_free(srv);
 	pthread_rwlock_destroy(&srv->krb_lock);
 	jz_state_free(srv->state);
 	free(srv->links);
