@@ -37,12 +37,15 @@ MODULE_PARM_DESC(crypto_force_async,
 /*
  * A packet's own request for an asynchronous tfm, with everything the
  * cipher reads until it completes: the scatterlist over the skb and the
- * nonce. kmalloc'ed per packet (GFP_ATOMIC), freed by the completion.
+ * nonce. Taken from the key's per-cpu spare slot of its direction, or
+ * kmalloc'ed (GFP_ATOMIC) when that is empty; whoever finishes the packet
+ * (the caller, or the completion) recycles it (jazz_areq_recycle()).
  */
 struct jazz_areq {
 	struct sk_buff *skb;
 	struct jazz_key *key;
 	struct jazz_crypt_async *as;
+	struct jazz_areq *__percpu *spare;	/* the key's slots, this direction */
 	bool decrypt;
 	u8 nonce[JAZZ_NONCE_LEN];
 	struct scatterlist sg[JAZZ_MAX_SG];
@@ -75,6 +78,18 @@ static void jazz_reqs_free(struct aead_request *__percpu *reqs)
  * sg_init_one() needs linearly mapped memory, which per-cpu memory is not
  * always (it may come from vmalloc space).
  */
+/* Wipe and free a key direction's spare async requests (NULL: none). */
+static void jazz_spares_free(struct jazz_areq *__percpu *spare)
+{
+	int cpu;
+
+	if (!spare)
+		return;
+	for_each_possible_cpu(cpu)
+		kfree_sensitive(*per_cpu_ptr(spare, cpu));
+	free_percpu(spare);
+}
+
 static struct aead_request *__percpu *jazz_reqs_new(struct crypto_aead *tfm)
 {
 	size_t size = sizeof(struct aead_request) + crypto_aead_reqsize(tfm);
@@ -198,6 +213,7 @@ static struct crypto_aead *jazz_aead_alloc(u8 cipher)
 
 static int jazz_tfm_new(u8 cipher, const u8 *key, struct crypto_aead **tfmp,
 			struct aead_request *__percpu **reqp,
+			struct jazz_areq *__percpu **sparep,
 			struct netlink_ext_ack *extack)
 {
 	struct crypto_aead *tfm;
@@ -216,14 +232,16 @@ static int jazz_tfm_new(u8 cipher, const u8 *key, struct crypto_aead **tfmp,
 		crypto_free_aead(tfm);
 		return err;
 	}
-	/* Asynchronous tfms get a request per packet instead. */
+	/* Asynchronous tfms get a request per packet in flight instead. */
 	*reqp = NULL;
-	if (!jazz_tfm_async(tfm)) {
+	*sparep = NULL;
+	if (jazz_tfm_async(tfm))
+		*sparep = alloc_percpu(struct jazz_areq *);
+	else
 		*reqp = jazz_reqs_new(tfm);
-		if (!*reqp) {
-			crypto_free_aead(tfm);
-			return -ENOMEM;
-		}
+	if (!*reqp && !*sparep) {
+		crypto_free_aead(tfm);
+		return -ENOMEM;
 	}
 	*tfmp = tfm;
 	return 0;
@@ -238,6 +256,8 @@ static void jazz_key_free_work(struct work_struct *w)
 	wait_var_event(&key->inflight, !atomic_read(&key->inflight));
 	jazz_reqs_free(key->tx_req);
 	jazz_reqs_free(key->rx_req);
+	jazz_spares_free(key->tx_spare);
+	jazz_spares_free(key->rx_spare);
 	/* crypto_free_aead() frees the tfm context with kfree_sensitive(). */
 	crypto_free_aead(key->tx_tfm);
 	crypto_free_aead(key->rx_tfm);
@@ -261,10 +281,12 @@ struct jazz_key *jazz_key_create(u8 cipher, u8 key_id,
 	key = kzalloc(sizeof(*key), GFP_KERNEL);
 	if (!key)
 		return ERR_PTR(-ENOMEM);
-	err = jazz_tfm_new(cipher, tx_key, &key->tx_tfm, &key->tx_req, extack);
+	err = jazz_tfm_new(cipher, tx_key, &key->tx_tfm, &key->tx_req,
+			   &key->tx_spare, extack);
 	if (err)
 		goto fail;
-	err = jazz_tfm_new(cipher, rx_key, &key->rx_tfm, &key->rx_req, extack);
+	err = jazz_tfm_new(cipher, rx_key, &key->rx_tfm, &key->rx_req,
+			   &key->rx_spare, extack);
 	if (err)
 		goto fail;
 	memcpy(key->tx_salt, tx_salt, JAZZ_SALT_LEN);
@@ -284,6 +306,7 @@ struct jazz_key *jazz_key_create(u8 cipher, u8 key_id,
 fail:
 	if (key->tx_tfm) {
 		jazz_reqs_free(key->tx_req);
+		jazz_spares_free(key->tx_spare);
 		crypto_free_aead(key->tx_tfm);
 	}
 	kfree_sensitive(key);
@@ -340,6 +363,15 @@ static void jazz_async_put(struct jazz_key *key, struct jazz_crypt_async *as)
 }
 
 /*
+ * A request this cpu is done with: back into the cpu's spare slot of its
+ * key and direction, or freed if the slot holds one already.
+ */
+static void jazz_areq_recycle(struct jazz_areq *ar)
+{
+	kfree_sensitive(this_cpu_xchg(*ar->spare, ar));
+}
+
+/*
  * Completion of a packet's asynchronous request (cryptd runs it with BHs
  * off). The key's count drops before @as->done, while the packet still
  * holds the key; the owner's count after, so the owner's teardown, which
@@ -355,7 +387,7 @@ static void jazz_areq_done(void *data, int err)
 
 	if (err == -EINPROGRESS)	/* a backlogged request started */
 		return;
-	kfree_sensitive(ar);
+	jazz_areq_recycle(ar);		/* before the key's count drops */
 	if (decrypt)
 		err = jazz_decrypt_finish(skb, err);
 	if (atomic_dec_and_test(&key->inflight))
@@ -377,6 +409,7 @@ JAZZ_COMPAT_CRYPTO_DONE(jazz_areq_complete, jazz_areq_done)
  * the result now (the request is gone either way).
  */
 static int jazz_aead_async(struct jazz_key *key, struct crypto_aead *tfm,
+			   struct jazz_areq *__percpu *spare,
 			   struct sk_buff *skb, int nsg, unsigned int cryptlen,
 			   const u8 *salt, u64 counter, bool decrypt,
 			   struct jazz_crypt_async *as)
@@ -384,13 +417,18 @@ static int jazz_aead_async(struct jazz_key *key, struct crypto_aead *tfm,
 	struct jazz_areq *ar;
 	int err;
 
-	ar = kmalloc(sizeof(*ar) + crypto_aead_reqsize(tfm), GFP_ATOMIC);
-	if (!ar)
-		return -ENOMEM;
+	ar = this_cpu_xchg(*spare, NULL);
+	if (!ar) {
+		ar = kmalloc(sizeof(*ar) + crypto_aead_reqsize(tfm),
+			     GFP_ATOMIC);
+		if (!ar)
+			return -ENOMEM;
+	}
+	ar->spare = spare;
 	sg_init_table(ar->sg, nsg);
 	err = skb_to_sgvec(skb, ar->sg, 0, skb->len);
 	if (err < 0) {
-		kfree(ar);
+		jazz_areq_recycle(ar);
 		return err;
 	}
 	ar->skb = skb;
@@ -410,7 +448,7 @@ static int jazz_aead_async(struct jazz_key *key, struct crypto_aead *tfm,
 	if (err == -EINPROGRESS || err == -EBUSY)
 		return -EINPROGRESS;
 	/* Done at once (a SIMD wrapper may run the cipher inline). */
-	kfree_sensitive(ar);
+	jazz_areq_recycle(ar);
 	jazz_async_put(key, as);
 	return err;
 }
@@ -458,8 +496,9 @@ int jazz_key_encrypt(struct jazz_key *key, struct sk_buff *skb,
 	pskb_put(skb, trailer, JAZZ_TAG_LEN);
 
 	if (!key->tx_req)
-		return jazz_aead_async(key, key->tx_tfm, skb, nsg + 1, plen,
-				       key->tx_salt, counter, false, as);
+		return jazz_aead_async(key, key->tx_tfm, key->tx_spare, skb,
+				       nsg + 1, plen, key->tx_salt, counter,
+				       false, as);
 	return jazz_aead_sync(key->tx_req, skb, nsg + 1, plen, key->tx_salt,
 			      counter, false);
 }
@@ -477,8 +516,9 @@ int jazz_key_decrypt(struct jazz_key *key, struct sk_buff *skb, u64 counter,
 	if (nsg < 0 || nsg > JAZZ_MAX_SG)
 		return -ENOMEM;
 	if (!key->rx_req) {
-		err = jazz_aead_async(key, key->rx_tfm, skb, nsg, clen,
-				      key->rx_salt, counter, true, as);
+		err = jazz_aead_async(key, key->rx_tfm, key->rx_spare, skb,
+				      nsg, clen, key->rx_salt, counter, true,
+				      as);
 		if (err == -EINPROGRESS)
 			return err;
 	} else {

@@ -37,6 +37,8 @@
 
 struct netlink_ext_ack;
 
+struct jazz_areq;
+
 struct jazz_key {
 	struct kref ref;
 	struct crypto_aead *tx_tfm;
@@ -45,11 +47,24 @@ struct jazz_key {
 	 * Synchronous tfms: per-cpu pointers to kmalloc'ed requests, one set
 	 * per direction, each used by its cpu with BHs off; wiped and freed
 	 * with the key (jazz_key_free_work, after an RCU grace period).
-	 * Asynchronous tfms: NULL; each packet gets its own request
-	 * (struct jazz_areq in crypto.c), freed by its completion.
+	 * Asynchronous tfms: NULL; each packet owns a request (struct
+	 * jazz_areq in crypto.c) until it completes.
 	 */
 	struct aead_request *__percpu *tx_req;
 	struct aead_request *__percpu *rx_req;
+	/*
+	 * Asynchronous tfms only (else NULL): one spare request per cpu and
+	 * direction, so that a packet whose AEAD completes at once (the usual
+	 * case of a SIMD driver flagged async) allocates nothing. A packet
+	 * takes its cpu's spare with this_cpu_xchg() (or kmallocs one when the
+	 * slot is empty); a finished request goes back to the slot of the cpu
+	 * it finished on, or is freed if that slot is taken. this_cpu_xchg()
+	 * is safe in any context, so no lock. Every request in flight holds
+	 * @inflight, so the spares are wiped and freed with the key once it
+	 * reaches zero (jazz_key_free_work).
+	 */
+	struct jazz_areq *__percpu *tx_spare;
+	struct jazz_areq *__percpu *rx_spare;
 	atomic_t inflight;		/* async requests not yet completed */
 	u8 tx_salt[4];
 	u8 rx_salt[4];
