@@ -9,7 +9,10 @@
 #   kunit  scripts/kunit.sh (when present)
 #   vm     every tests/vm/*.sh except lib*.sh and bench-*, on each stock
 #          kernel, in one VM boot per kernel (scripts/vm.sh --each; a test
-#          that crashes the VM is reported and the rest run in a new boot).
+#          that crashes the VM is reported and the rest run in a new boot);
+#          the stock kernels' boots run side by side (JAZZ_VM_PARALLEL=0:
+#          one after the other), and no stock test starts after 75 minutes
+#          (JAZZ_STOCK_START_BY seconds; reported as skipped).
 #          Then on the debug kernel (KASAN, kmemleak, lockdep, UBSAN ...;
 #          scripts/build-debug-kernel.sh, built in the background while the
 #          other suites run when it is not cached), where tests run 2-3x
@@ -78,6 +81,11 @@ DEBUG_START_BY=${JAZZ_DEBUG_START_BY:-3900}
 # ... and the rest of the suite there: no test of it starts after this (a
 # long one, datapath.sh, takes ~10 minutes on the debug kernel).
 DEBUG_REST_START_BY=${JAZZ_DEBUG_REST_START_BY:-3600}
+# CI stops at 90 minutes: no stock-kernel VM test starts after 75 (they are
+# reported as skipped; a red run for a slow machine would land nothing).
+STOCK_START_BY=${JAZZ_STOCK_START_BY:-4500}
+# Both stock kernels' VM suites at once (JAZZ_VM_PARALLEL=0: one by one).
+PARALLEL=${JAZZ_VM_PARALLEL:-1}
 if [ ${#KERNELS[@]} -eq 0 ] && [ ${#FILTERS[@]} -gt 0 ]; then
 	KERNELS=(--kernel all)     # one test named: the stock kernels only
 elif [ ${#KERNELS[@]} -eq 0 ]; then
@@ -105,12 +113,11 @@ hms() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 # Run one step: its output goes to $LOG/NAME.log and (filtered) to stdout;
 # TAP lines are counted. A non-zero exit without a "not ok" line is one
 # failure. Usage: step SUITE NAME TIMEOUT CMD...
+step_log() { local l=${2//[^A-Za-z0-9._+-]/_}; echo "$LOG/$1-${l%_}.log"; }
 step() {
-	local suite=$1 name=$2 tmo=$3 log rc p f s t0 secs
+	local suite=$1 name=$2 tmo=$3 log t0
 	shift 3
-	log=$name
-	log=${log//[^A-Za-z0-9._+-]/_}
-	log=$LOG/$suite-${log%_}.log
+	log=$(step_log "$suite" "$name")
 	t0=$(date +%s)
 	echo "# ---- $suite: $name"
 	if [ "$VERBOSE" = 1 ]; then
@@ -118,8 +125,36 @@ step() {
 	else
 		timeout -k 30 "$tmo" "$@" </dev/null 2>&1 | tee "$log" | grep --line-buffered -E '^((not )?ok\b|#)'
 	fi
-	rc=${PIPESTATUS[0]}
-	secs=$(($(date +%s) - t0))
+	step_count "$suite" "$name" "${PIPESTATUS[0]}" "$log" "$t0" "$tmo"
+}
+
+# The same in two halves, for a step that runs beside others (the stock
+# kernels' VM suites): step_bg SUITE NAME TIMEOUT CMD... starts it with its
+# output to its log only; step_wait SUITE NAME waits for it, then prints
+# and counts its output as step does.
+declare -A BG_PID BG_T0 BG_TMO
+step_bg() {
+	local suite=$1 name=$2 tmo=$3
+	shift 3
+	echo "# ---- $suite: $name (started beside the next step; its output follows when it ends)"
+	timeout -k 30 "$tmo" "$@" </dev/null >"$(step_log "$suite" "$name")" 2>&1 &
+	BG_PID[$suite/$name]=$!
+	BG_T0[$suite/$name]=$(date +%s)
+	BG_TMO[$suite/$name]=$tmo
+}
+step_wait() {
+	local suite=$1 name=$2 log rc
+	log=$(step_log "$suite" "$name")
+	wait "${BG_PID[$suite/$name]}"
+	rc=$?
+	echo "# ---- $suite: $name (ended after $(hms $(($(date +%s) - BG_T0[$suite/$name]))))"
+	if [ "$VERBOSE" = 1 ]; then cat "$log"; else grep -E '^((not )?ok\b|#)' "$log"; fi
+	step_count "$suite" "$name" "$rc" "$log" "${BG_T0[$suite/$name]}" "${BG_TMO[$suite/$name]}"
+}
+
+# step_count SUITE NAME RC LOG T0 TIMEOUT: count a finished step's TAP lines.
+step_count() {
+	local suite=$1 name=$2 rc=$3 log=$4 secs=$(($(date +%s) - $5)) tmo=$6 p f s
 	p=$(grep -cE '^ok\b' "$log")
 	f=$(grep -cE '^not ok\b' "$log")
 	s=$(grep -cE '^ok\b.*# *SKIP' "$log")
@@ -215,6 +250,7 @@ debug_rest() {
 }
 
 if want vm; then
+	bgsteps=()
 	vmtests=()
 	for t in tests/vm/*.sh; do
 		case "$(basename "$t")" in lib.sh|lib-*|bench-*) continue ;; esac
@@ -273,13 +309,27 @@ if want vm; then
 						[ ${#ktests[@]} -gt 0 ] || continue
 					fi
 				fi
-				step vm "$kk (${#ktests[@]} tests)" $(((${#ktests[@]} + 1) * (TIMEOUT * f + 60))) \
-					bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel "$kk" \
-					--out "$LOG/vm-$kk" --timeout "$TIMEOUT" --each "${ktests[@]}"
+				vmcmd=(bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel "$kk"
+					--out "$LOG/vm-$kk" --timeout "$TIMEOUT" --each "${ktests[@]}")
+				vmtmo=$(((${#ktests[@]} + 1) * (TIMEOUT * f + 60)))
+				if [ "$kk" != debug ]; then
+					vmcmd=(env JAZZ_VM_START_BY=$((T_ALL + STOCK_START_BY)) "${vmcmd[@]}")
+				fi
+				# The stock kernels' suites run side by side (each VM
+				# waits in its tests often enough that two share the
+				# 2 cores well): every one but the last in the background.
+				if [ "$k" = all ] && [ "$PARALLEL" = 1 ] && [ "$kk" != "$(tail -n1 <<<"$ks")" ]; then
+					step_bg vm "$kk (${#ktests[@]} tests)" "$vmtmo" "${vmcmd[@]}"
+					bgsteps+=("$kk (${#ktests[@]} tests)")
+					continue
+				fi
+				step vm "$kk (${#ktests[@]} tests)" "$vmtmo" "${vmcmd[@]}"
 				if [ "$kk" = debug ] && [ "$DEBUG_SUBSET" = 1 ]; then
 					debug_rest
 				fi
 			done
+			for b in "${bgsteps[@]}"; do step_wait vm "$b"; done
+			bgsteps=()
 		done
 	else
 		echo "# vm: no tests selected"
