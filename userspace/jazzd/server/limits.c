@@ -141,7 +141,11 @@ const char *jz_limits_accept(struct jz_server *srv, const unsigned char key[17])
 		return "too many sessions";
 	if (srv->n_halfopen >= (size_t)cfg(srv)->max_halfopen)
 		return "too many connections waiting for login";
-	for (struct session *s = srv->sessions; s; s = s->next)
+	/* fewer half-open sessions in all than one source may have: no need
+	 * to count this source's (a walk of every session per accept made a
+	 * ramp of N devices O(N^2): 10 % of the server's CPU at 6,000) */
+	for (struct session *s = srv->sessions;
+	     srv->n_halfopen >= (size_t)cfg(srv)->max_per_source && s; s = s->next)
 		same += s->halfopen && !memcmp(s->src, key, 17);
 	if (same >= (size_t)cfg(srv)->max_per_source)
 		return "too many connections from this source";
