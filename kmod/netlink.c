@@ -1202,7 +1202,9 @@ static int jazz_nl_key_del_doit(struct sk_buff *skb, struct genl_info *info)
 	return jazz_nl_key_swap_del(info, true);
 }
 
-/* ---- connection and probe ops: resolved here, done in conn_nl.c ---- */
+/* ---- connection, probe and stun-send ops: resolved here, done in
+ * conn_nl.c and stun.c ----
+ */
 
 static int jazz_nl_conn_op(struct genl_info *info, struct sk_buff *skb, u8 cmd)
 {
@@ -1230,6 +1232,9 @@ static int jazz_nl_conn_op(struct genl_info *info, struct sk_buff *skb, u8 cmd)
 		break;
 	case JAZZ_CMD_APPROVER_PROBE_REPLY:
 		err = jazz_nl_probe_reply(jd, info);
+		break;
+	case JAZZ_CMD_STUN_SEND:
+		err = jazz_stun_send(jd, info);
 		break;
 	default:
 		err = jazz_nl_conn_flush(jd, info);
@@ -1261,24 +1266,6 @@ static int jazz_nl_conn_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	err = jazz_nl_conn_dump(jd, skb, cb);
 	mutex_unlock(&jd->lock);
 out_put:
-	jazz_nl_dev_put(jd);
-	return err;
-}
-
-/* stun-send: resolved and locked here, done in stun.c. */
-static int jazz_nl_stun_send_doit(struct sk_buff *skb, struct genl_info *info)
-{
-	struct jazz_device *jd;
-	int err;
-
-	jd = jazz_nl_dev(genl_info_net(info), info->attrs, info->extack);
-	if (IS_ERR(jd))
-		return PTR_ERR(jd);
-	err = jazz_nl_lock(jd, info->extack);
-	if (!err) {
-		err = jazz_stun_send(jd, info);
-		mutex_unlock(&jd->lock);
-	}
 	jazz_nl_dev_put(jd);
 	return err;
 }
@@ -1441,7 +1428,7 @@ static const struct genl_ops jazz_genl_ops[] = {
 		jazz_probe_op_policy),
 	JAZZ_OP(JAZZ_CMD_APPROVER_PROBE_REPLY, jazz_nl_conn_doit, NULL,
 		jazz_probe_reply_policy),
-	JAZZ_OP(JAZZ_CMD_STUN_SEND, jazz_nl_stun_send_doit, NULL,
+	JAZZ_OP(JAZZ_CMD_STUN_SEND, jazz_nl_conn_doit, NULL,
 		jazz_stun_op_policy),
 };
 

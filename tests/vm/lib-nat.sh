@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared setup of the NAT traversal VM tests (tests/vm/nat-*.sh; issue 20),
-# sourced after lib.sh and lib-pair.sh (jazz_prelude run):
+# sourced after lib.sh and lib-pair.sh:
+#   nat_prelude      the tools and modules they need (skip_all without),
+#                    jazz_prelude, then nat_topology
 #   nat_topology     namespaces c1, nat, srv (skip_all without nftables NAT):
 #                      c1: v-c1 192.168.1.2/24, default via .1; jazz0 port 51820, up
 #                      nat: v-in 192.168.1.1/24 | v-out 203.0.113.1/24, forwarding
@@ -10,6 +12,15 @@
 #   ct_port DPORT    the NAT's public port of c1's 51820 towards srv:DPORT
 #   nat_servers P... a jazzd server in srv answering STUN on 203.0.113.2:P
 #                    for each P (TLS on P+4000; no KDC needed); $JAZZD
+
+nat_prelude() {
+	need_root
+	need_cmd ip nft conntrack openssl
+	need_module jazz
+	modprobe nf_conntrack_netlink 2>/dev/null
+	jazz_prelude
+	nat_topology
+}
 
 nat_topology() {
 	JAZZD=$JAZZ_TOP/build/jazzd

@@ -23,12 +23,7 @@
 . "$(dirname "$0")/lib-pair.sh"
 . "$(dirname "$0")/lib-nat.sh"
 
-need_root
-need_cmd ip nft conntrack openssl
-need_module jazz
-modprobe nf_conntrack_netlink 2>/dev/null
-jazz_prelude
-nat_topology
+nat_prelude
 nat_servers 3478 3479
 
 # ------------------------------------------------------- port-preserving

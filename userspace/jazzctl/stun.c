@@ -24,6 +24,7 @@
 #include <sys/random.h>
 #include "jazzctl.h"
 #include "stun.h"
+#include "nlcheck.h"
 
 struct stun_run {
 	uint16_t family;
@@ -110,22 +111,6 @@ static int stun_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* Every message of a received buffer lies within it (libmnl 1.0.4 trusts
- * nlmsg_len; docs/TEAM-NOTES.md). */
-static bool msgs_sane(const char *buf, size_t n)
-{
-	size_t off = 0;
-
-	while (off + sizeof(struct nlmsghdr) <= n) {
-		const struct nlmsghdr *h = (const void *)(buf + off);
-
-		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > n - off)
-			return false;
-		off += NLMSG_ALIGN(h->nlmsg_len);
-	}
-	return true;
-}
-
 static int send_request(struct nl *nl, const char *dev, struct stun_run *sr, struct nl_err *e)
 {
 	static char buf[NL_SMALL];
@@ -195,7 +180,7 @@ static int stun_ask(struct nl *nl, const char *dev, int timeout, struct stun_run
 			continue;	/* overrun: the answer comes again */
 		if (n < 0)
 			return -errno;
-		if (msgs_sane(buf, (size_t)n))
+		if (jz_nl_msgs_sane(buf, (size_t)n))
 			mnl_cb_run(buf, (size_t)n, 0, 0, stun_cb, sr);
 	}
 	return 0;

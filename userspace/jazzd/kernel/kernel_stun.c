@@ -22,6 +22,7 @@
 
 #include "kernel_int.h"
 #include "log.h"
+#include "nlcheck.h"
 
 struct knl_stun {
 	struct jz_kernel *k;
@@ -60,21 +61,6 @@ static int stun_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* Every message lies within the buffer (libmnl 1.0.4 trusts nlmsg_len). */
-static bool sane(const char *buf, size_t n)
-{
-	size_t off = 0;
-
-	while (off + sizeof(struct nlmsghdr) <= n) {
-		const struct nlmsghdr *h = (const void *)(buf + off);
-
-		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > n - off)
-			return false;
-		off += NLMSG_ALIGN(h->nlmsg_len);
-	}
-	return true;
-}
-
 static void on_stun_mc(evutil_socket_t fd, short what, void *arg)
 {
 	struct knl_stun *st = arg;
@@ -87,7 +73,7 @@ static void on_stun_mc(evutil_socket_t fd, short what, void *arg)
 	/* a bounded batch: the kernel sends at most stun_rate a second */
 	while (n++ < 64 && (len = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
 					    (struct sockaddr *)&from, &flen)) > 0) {
-		if (flen >= sizeof(from) && from.nl_pid == 0 && sane(buf, (size_t)len))
+		if (flen >= sizeof(from) && from.nl_pid == 0 && jz_nl_msgs_sane(buf, (size_t)len))
 			mnl_cb_run(buf, (size_t)len, 0, 0, stun_cb, st);
 		flen = sizeof(from);
 	}
