@@ -11,8 +11,10 @@
  * issued in a loop (TEAM-NOTES, session 6); between them commands fail at
  * once, so a login is refused without waiting on an absent Redis.
  *
- * Commands block the loop for at most [cluster] timeout_ms (loopback or a
- * LAN: well under a millisecond when Redis is there).
+ * A command blocks the loop for at most [cluster] timeout_ms (loopback or
+ * a LAN: well under a millisecond when Redis is there); a connection
+ * attempt for one timeout_ms per Sentinel asked plus one for the primary,
+ * and only when the backoff allows one.
  *
  * Must not know the data model (redis_state.c, feed.c, scripts.c).
  */
