@@ -87,6 +87,8 @@ void jz_rconn_close(struct jz_rconn *r);
 redisReply *jz_rconn_cmd(struct jz_rconn *r, int argc, const char **argv, const size_t *lens);
 redisReply *jz_rconn_script(struct jz_rconn *r, enum jz_script sc, int argc,
 			    const char **argv, const size_t *lens);
+/* Asks a Sentinel which node is the primary; a new one: reconnect. */
+void jz_rconn_recheck(struct jz_rconn *r);
 
 struct jz_rstate *jz_rstate_new(struct jz_daemon *d, const struct jz_state_cbs *cbs,
 				char *err, size_t errlen);

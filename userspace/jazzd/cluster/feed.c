@@ -9,6 +9,8 @@
  *    waiting for the heartbeat. After a reconnect (a new primary, maybe one
  *    that lost the tail of the stream) the heartbeat is the resync: it
  *    checks every device we hold, then the feed goes on from its end;
+ *  - every ~2 s the Sentinels are asked which node is the primary (a
+ *    switch-over is followed even if the old primary still answers);
  *  - cut off: when Redis has not answered for session_ttl_ms, our records
  *    have expired there and other servers may take our devices, so every
  *    session here is dropped (the clients move to another server) rather
@@ -293,6 +295,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	jz_remote_read_relays(r);
 	if (++r->ticks % 5 == 0)
 		jz_remote_check(r);
+	/* about every 2 s: does a Sentinel name another primary? */
+	if (r->ticks % (2000 / r->heartbeat_ms + 1) == 0)
+		jz_rconn_recheck(&r->rc);
 	return;
 failed:
 	if (now - r->last_ok >= r->session_ttl_ms / 1000.0)

@@ -220,6 +220,33 @@ redisReply *jz_rconn_cmd(struct jz_rconn *r, int argc, const char **argv, const 
 	return x;
 }
 
+/*
+ * The Sentinels' word on the primary, asked now and then while connected
+ * (feed.c): a switch-over the old primary does not notice (it is cut off
+ * from the Sentinels but not from us) is followed within that period,
+ * as a +switch-master subscription would. Nothing if no Sentinel answers.
+ */
+void jz_rconn_recheck(struct jz_rconn *r)
+{
+	char err[512], where[300], list[1100], *save = NULL, *s;
+
+	if (!r->sentinels || !r->c)
+		return;
+	snprintf(list, sizeof(list), "%s", r->sentinels);
+	for (s = strtok_r(list, " ,", &save); s; s = strtok_r(NULL, " ,", &save)) {
+		if (ask_sentinel(r, s, where, sizeof(where), err, sizeof(err)))
+			continue;
+		if (strcmp(where, r->where)) {
+			char why[400];
+
+			snprintf(why, sizeof(why), "Sentinel %s names %s as the primary now", s,
+				 where);
+			drop(r, why, true);
+		}
+		return;
+	}
+}
+
 redisReply *jz_rconn_script(struct jz_rconn *r, enum jz_script sc, int argc,
 			    const char **argv, const size_t *lens)
 {
