@@ -170,6 +170,11 @@ head -c 100000 /dev/zero | tr '\0' A | rcr "$RP" -x xadd "$P:feed" '*' t >/dev/n
 sleep 1
 check "garbage feed entries (bad index, bad server name, missing and huge fields) drop no session" \
 	bash -c "! grep -q '(alice-pc): closed: replaced' $T/sa.log"
+rcr "$RP" eval "for i = 1, 5000 do redis.call('XADD', KEYS[1], '*', 't', 'x') end" 1 "$P:feed" >/dev/null
+check "5000 feed entries at once: the server says it lags and resyncs" \
+	wait_for "$T/sa.log" "the change feed runs ahead of this server; resyncing" 10
+sleep 1
+check "... and drops no session for it" bash -c "! grep -q '(alice-pc): closed: replaced' $T/sa.log"
 check "server a still running" kill -0 "$(cp_pid sa)"
 check "server b still running" kill -0 "$(cp_pid sb)"
 r=$(jb -m password -u carol -p carolpw -d after login)
