@@ -17,8 +17,12 @@
 #      Redis is back it takes logins again;
 #   4. the Redis primary is SIGKILLed: the Sentinels promote the replica,
 #      the servers follow it, logins resume, and a lease written before the
-#      failure (with WAIT 1) is there.
-# About 50 s on a quiet machine.
+#      failure (with WAIT 1) is there;
+#   5. the old primary comes back as a replica and a planned switch-over
+#      (SENTINEL FAILOVER) makes it the primary again: the servers follow
+#      (the Sentinels are asked every ~2 s, and a demoted node's READONLY
+#      sends them back to the Sentinels too), logins go on, leases kept.
+# About 70 s on a quiet machine.
 set -u
 . "$(dirname "$0")/cluster/lib.sh"
 
@@ -135,5 +139,28 @@ r=$(JZPORT=$PC jzc -m password -u carol -p carolpw -d keep login)
 check "the lease written before is there: same address ($kvip, now $r)" [ "$r" = "welcome $kvip" ]
 check "the devices' leases are on the new primary" \
 	bash -c "[ \$(redis-cli -p $R2 --raw --scan --pattern '$P:lk:*' | grep -c 'd[1-4]\$') = 4 ]"
+
+# ---- 5. a planned switch-over back to the old primary ------------------------------
+check "the old primary comes back as a replica of the new one" \
+	redis_start r1b "$R1" --replicaof 127.0.0.1 "$R2"
+check "... and is in sync" bash -c "for i in \$(seq 300); do
+	redis-cli -p $R1 info replication | grep -q master_link_status:up && exit 0; sleep 0.1; done; exit 1"
+check "the Sentinels count it as a good replica" bash -c "for i in \$(seq 400); do
+	redis-cli -p $S1 sentinel replicas jz | tr '\n' ' ' | grep -q \"port $R1 .*flags slave \" && exit 0
+	sleep 0.1; done; exit 1"
+n1=$(count "$T/sb.log" "cluster: Redis primary 127.0.0.1:$R1 ")
+check "SENTINEL FAILOVER switches the primary back" bash -c "for i in \$(seq 40); do
+	redis-cli -p $S1 sentinel failover jz >/dev/null 2>&1
+	for j in \$(seq 10); do
+		redis-cli -p $S1 sentinel get-master-addr-by-name jz | grep -qx $R1 && exit 0; sleep 0.1
+	done; done; exit 1"
+check "server b follows the switch-over" bash -c "for i in \$(seq 200); do
+	[ \$(grep -c 'cluster: Redis primary 127.0.0.1:$R1 ' $T/sb.log) -gt $n1 ] && exit 0; sleep 0.1; done; exit 1"
+check "logins go on after the switch-over" bash -c "for i in \$(seq 80); do
+	$JZCLIENT -s 127.0.0.1:$PC -C $T/server.crt -r $R -S jazz/server.jazz.test@$R \
+		-m password -u carol -p carolpw -d after-switch login | grep -q '^welcome' && exit 0
+	sleep 0.25; done; exit 1"
+r=$(JZPORT=$PB jzc -m password -u carol -p carolpw -d keep login)
+check "the lease is still the same ($kvip, now $r)" [ "$r" = "welcome $kvip" ]
 for s in sb sc; do check "server $s still running" kill -0 "$(cp_pid "$s")"; done
 cp_done

@@ -38,6 +38,25 @@ jb() { JZPORT=$PB jzc "$@"; }
 P=jazz
 R=$KDC_REALM
 
+# ---- 0. [cluster] is parsed at the edge --------------------------------------
+badconf() { # DESC EXPECTED-ERROR LINES...: jazzd -t refuses the configuration
+	local d=$1 e=$2
+	shift 2
+	cp "$T/sa.conf" "$T/bad.conf"
+	printf '%s\n' "$@" >>"$T/bad.conf"
+	check "$d" bash -c "! '$JAZZD' -f -t -c '$T/bad.conf' >'$T/bad.out' 2>&1 && grep -q '$e' '$T/bad.out'"
+}
+badconf "a server_id that is not a name is refused" "bad value for \[cluster\] server_id" \
+	"server_id = a b"
+badconf "a prefix with a colon is refused" "bad value for \[cluster\] prefix" "prefix = jazz:x"
+badconf "an unknown backend is refused" "bad value for \[cluster\] backend" "backend = etcd"
+badconf "session_ttl_ms under twice heartbeat_ms is refused" "at least twice heartbeat_ms" \
+	"heartbeat_ms = 1000" "session_ttl_ms = 1500"
+cp_server_conf "[cluster]" "backend = redis" "redis = 127.0.0.1:$RP"
+check "backend = redis without a server_id is refused, saying so" \
+	bash -c "! '$JAZZD' -f -t -c '$T/server.conf' >'$T/bad.out' 2>&1 && grep -q 'needs server_id' '$T/bad.out'"
+check "the configuration of the servers passes -t" bash -c "'$JAZZD' -f -t -c '$T/sa.conf' >/dev/null 2>&1"
+
 # ---- 1. the lease race ------------------------------------------------------
 ja -m password -u bob -p bobpw -d ra many 20 >"$T/ra.out" &
 p1=$!
@@ -111,7 +130,7 @@ check "carol naming her device alice-pc gets another address than alice's: $r" \
 	bash -c "grep -q '^welcome' <<<'$r' && ! grep -q '^welcome $(vip_of "$T/sa.log" alice-pc)\$' <<<'$r'"
 check "alice's online record still names server a" \
 	bash -c "redis-cli -p $RP --raw get $P:on:$aidx | grep -q '^sa '"
-check "alice's session was not replaced" bash -c "! grep -q '(alice-pc): closed' $T/sa.log"
+check "alice's session was not replaced" bash -c "! grep -q '(alice-pc): closed: replaced' $T/sa.log"
 r=$(jb -m password -u bob -p bobpw -d "x:on:$aidx" login)
 check "a device name made to look like a Redis key is refused (bad-device): $r" \
 	grep -q "^reject bad-device" <<<"$r"
@@ -150,7 +169,12 @@ rcr "$RP" xadd "$P:feed" '*' t on >/dev/null
 head -c 100000 /dev/zero | tr '\0' A | rcr "$RP" -x xadd "$P:feed" '*' t >/dev/null
 sleep 1
 check "garbage feed entries (bad index, bad server name, missing and huge fields) drop no session" \
-	bash -c "! grep -q '(alice-pc): closed' $T/sa.log"
+	bash -c "! grep -q '(alice-pc): closed: replaced' $T/sa.log"
+rcr "$RP" eval "for i = 1, 5000 do redis.call('XADD', KEYS[1], '*', 't', 'x') end" 1 "$P:feed" >/dev/null
+check "5000 feed entries at once: the server says it lags and resyncs" \
+	wait_for "$T/sa.log" "the change feed runs ahead of this server; resyncing" 10
+sleep 1
+check "... and drops no session for it" bash -c "! grep -q '(alice-pc): closed: replaced' $T/sa.log"
 check "server a still running" kill -0 "$(cp_pid sa)"
 check "server b still running" kill -0 "$(cp_pid sb)"
 r=$(jb -m password -u carol -p carolpw -d after login)

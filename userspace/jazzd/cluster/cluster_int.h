@@ -87,6 +87,8 @@ void jz_rconn_close(struct jz_rconn *r);
 redisReply *jz_rconn_cmd(struct jz_rconn *r, int argc, const char **argv, const size_t *lens);
 redisReply *jz_rconn_script(struct jz_rconn *r, enum jz_script sc, int argc,
 			    const char **argv, const size_t *lens);
+/* Asks a Sentinel which node is the primary; a new one: reconnect. */
+void jz_rconn_recheck(struct jz_rconn *r);
 
 struct jz_rstate *jz_rstate_new(struct jz_daemon *d, const struct jz_state_cbs *cbs,
 				char *err, size_t errlen);
@@ -122,7 +124,7 @@ void jz_feed_stop(struct jz_rstate *r);
 /* A server name as stored: 1-63 of [A-Za-z0-9._-]. */
 bool jz_cluster_name_ok(const char *s, size_t n);
 int jz_stream_end(struct jz_rstate *r, const char *key, char *out, size_t outlen);
-void jz_stream_read(struct jz_rstate *r, const char *key, const char *id,
+bool jz_stream_read(struct jz_rstate *r, const char *key, const char *id,
 		    void (*fn)(struct jz_rstate *r, const redisReply *e));
 /* @n decimal digits (at most 20) as a number. */
 bool jz_cl_u64(const char *s, size_t n, uint64_t *out);

@@ -9,6 +9,8 @@
  *    waiting for the heartbeat. After a reconnect (a new primary, maybe one
  *    that lost the tail of the stream) the heartbeat is the resync: it
  *    checks every device we hold, then the feed goes on from its end;
+ *  - every ~2 s the Sentinels are asked which node is the primary (a
+ *    switch-over is followed even if the old primary still answers);
  *  - cut off: when Redis has not answered for session_ttl_ms, our records
  *    have expired there and other servers may take our devices, so every
  *    session here is dropped (the clients move to another server) rather
@@ -221,8 +223,9 @@ static void feed_entry(struct jz_rstate *r, const redisReply *e)
 	jz_remote_on(r, (uint32_t)idx, srv, srvlen, sid);
 }
 
-/* The entries of stream @key after @id (a buffer @fn moves on), to @fn. */
-void jz_stream_read(struct jz_rstate *r, const char *key, const char *id,
+/* The entries of stream @key after @id (a buffer @fn moves on), to @fn;
+ * true if more are waiting than one call reads (this server lags). */
+bool jz_stream_read(struct jz_rstate *r, const char *key, const char *id,
 		    void (*fn)(struct jz_rstate *r, const redisReply *e))
 {
 	const char *argv[6] = { "XREAD", "COUNT", FEED_COUNT, "STREAMS", key, id };
@@ -235,7 +238,7 @@ void jz_stream_read(struct jz_rstate *r, const char *key, const char *id,
 		    x->element[0]->type != REDIS_REPLY_ARRAY || x->element[0]->elements != 2 ||
 		    x->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
 			freeReplyObject(x);
-			return;
+			return false;
 		}
 		s = x->element[0]->element[1];
 		n = s->elements;
@@ -243,8 +246,9 @@ void jz_stream_read(struct jz_rstate *r, const char *key, const char *id,
 			fn(r, s->element[i]);
 		freeReplyObject(x);
 		if (n < 256)
-			return;
+			return false;
 	}
+	return true;
 }
 
 static void feed_read(struct jz_rstate *r)
@@ -252,7 +256,12 @@ static void feed_read(struct jz_rstate *r)
 	char key[128];
 
 	snprintf(key, sizeof(key), "%s:feed", r->prefix);
-	jz_stream_read(r, key, r->feed_id, feed_entry);
+	if (jz_stream_read(r, key, r->feed_id, feed_entry)) {
+		/* the stream is trimmed at ~10,000: what we would read later may
+		 * be gone; the next tick starts from its end with a resync */
+		jz_warn("cluster: the change feed runs ahead of this server; resyncing");
+		r->feed_conn = 0;
+	}
 }
 
 static void cut_off(struct jz_rstate *r, double since)
@@ -293,6 +302,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	jz_remote_read_relays(r);
 	if (++r->ticks % 5 == 0)
 		jz_remote_check(r);
+	/* about every 2 s: does a Sentinel name another primary? */
+	if (r->ticks % (2000 / r->heartbeat_ms + 1) == 0)
+		jz_rconn_recheck(&r->rc);
 	return;
 failed:
 	if (now - r->last_ok >= r->session_ttl_ms / 1000.0)

@@ -11,8 +11,10 @@
  * issued in a loop (TEAM-NOTES, session 6); between them commands fail at
  * once, so a login is refused without waiting on an absent Redis.
  *
- * Commands block the loop for at most [cluster] timeout_ms (loopback or a
- * LAN: well under a millisecond when Redis is there).
+ * A command blocks the loop for at most [cluster] timeout_ms (loopback or
+ * a LAN: well under a millisecond when Redis is there); a connection
+ * attempt for one timeout_ms per Sentinel asked plus one for the primary,
+ * and only when the backoff allows one.
  *
  * Must not know the data model (redis_state.c, feed.c, scripts.c).
  */
@@ -216,6 +218,33 @@ redisReply *jz_rconn_cmd(struct jz_rconn *r, int argc, const char **argv, const 
 		return NULL;
 	}
 	return x;
+}
+
+/*
+ * The Sentinels' word on the primary, asked now and then while connected
+ * (feed.c): a switch-over the old primary does not notice (it is cut off
+ * from the Sentinels but not from us) is followed within that period,
+ * as a +switch-master subscription would. Nothing if no Sentinel answers.
+ */
+void jz_rconn_recheck(struct jz_rconn *r)
+{
+	char err[512], where[300], list[1100], *save = NULL, *s;
+
+	if (!r->sentinels || !r->c)
+		return;
+	snprintf(list, sizeof(list), "%s", r->sentinels);
+	for (s = strtok_r(list, " ,", &save); s; s = strtok_r(NULL, " ,", &save)) {
+		if (ask_sentinel(r, s, where, sizeof(where), err, sizeof(err)))
+			continue;
+		if (strcmp(where, r->where)) {
+			char why[400];
+
+			snprintf(why, sizeof(why), "Sentinel %s names %s as the primary now", s,
+				 where);
+			drop(r, why, true);
+		}
+		return;
+	}
 }
 
 redisReply *jz_rconn_script(struct jz_rconn *r, enum jz_script sc, int argc,
