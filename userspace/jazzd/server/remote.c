@@ -98,7 +98,7 @@ void remote_relay(void *arg, uint32_t from, uint32_t to, const char *kind, const
 	struct session *o = find_online_idx(srv, to), *f = find_online_idx(srv, from);
 
 	if (!o || o->remote || o->state != S_ONLINE || !f || !f->remote ||
-	    !link_find(srv, from, to, false)) {
+	    !peers_linked(f, o)) {
 		jz_debug("cluster: %s from device %u for %u not delivered: not linked here",
 			 !strcmp(kind, "pair") ? "handshake" : kind, from, to);
 		return;
