@@ -9,7 +9,7 @@ B=${1:-$ROOT/build}
 PYCONFIG=${PYTHON_CONFIG:-/usr/bin/python3-config}
 U=$ROOT/userspace
 mkdir -p "$B/tests"
-CFLAGS="-O2 -g -std=gnu11 -Wall -Wno-unused-parameter -D_GNU_SOURCE -I$U/include -I$U/common -I$U/jazzd"
+CFLAGS="-O2 -g -std=gnu11 -Wall -Wno-unused-parameter -D_GNU_SOURCE -I$ROOT/netlink -I$U/include -I$U/common -I$U/jazzd"
 P=$U/jazzd/policy
 SRC="$ROOT/tests/host/python/pydrive.c $(echo $P/python*.c) $P/plugin.c $U/common/log.c"
 # rebuild only when a source is newer than the program
