@@ -18,8 +18,13 @@ redis_start() {
 		--dir "$T/$name.rdir" --logfile "$T/$name.redis.log" "$@" &
 	eval "RPID_$name=$!"
 	PIDS+=($!)
+	redis_wait "$port"
+}
+
+# redis_wait PORT: a redis-server or Sentinel on PORT answers PING (5 s)
+redis_wait() {
 	for _ in $(seq 100); do
-		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+		redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
 	return 1
@@ -45,11 +50,7 @@ EOC
 	redis-server "$T/$name.sentinel.conf" --sentinel &
 	eval "RPID_$name=$!"
 	PIDS+=($!)
-	for _ in $(seq 100); do
-		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
+	redis_wait "$port"
 }
 
 # cl_server_conf NAME PORT [cluster lines...]: $T/NAME.conf, a jazzd server
