@@ -47,6 +47,15 @@ struct jz_cm_welcome {
 	bool server_keys;	/* "pair_keys": "server" (absent: an old server) */
 };
 
+/* A peer's candidate (issue 20): where its tunnel socket may be reached. */
+#define JZ_CM_CANDS 8
+struct jz_cm_cand {
+	uint8_t family;		/* AF_INET, AF_INET6 */
+	bool srflx;		/* its public mapping (else its own address) */
+	uint16_t port;
+	uint8_t addr[16];
+};
+
 /* One entry of a peer list. bad[0] != 0: the entry is unusable (why). */
 struct jz_cm_peer {
 	uint32_t id;
@@ -57,6 +66,8 @@ struct jz_cm_peer {
 	uint16_t ep_port;
 	uint8_t pub[32];	/* its identity key (has_pub) */
 	bool has_pub;
+	uint8_t ncands;		/* "cands", at most JZ_CM_CANDS */
+	struct jz_cm_cand cands[JZ_CM_CANDS];
 	char bad[96];
 };
 

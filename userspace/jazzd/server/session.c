@@ -143,6 +143,13 @@ static void on_message(struct session *s, json_t *m)
 			on_pair_malformed(s, p.peer, err);
 		else
 			on_pair(s, &p);
+	} else if (!strcmp(t, "candidates")) {
+		struct jz_sm_cands cd;
+
+		if (jz_sm_candidates(m, &cd, err, sizeof(err)))
+			bad_msg(s, t, err);
+		else
+			on_candidates(s, &cd);
 	} else if (!strcmp(t, "bye")) {
 		session_close(s, "client said bye");
 	} else {
@@ -257,6 +264,7 @@ void session_free(struct session *s)
 	free(s->ent_linked);
 	free(s->ent_unlinked);
 	free(s->ent_user);
+	free(s->cands);
 	free(s->hidden);
 	free(s->gain);
 	free(s->lose);
