@@ -32,6 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct jz_sm_key_ack k;
 	struct jz_sm_pair pr;
 	struct jz_sm_cands cd;
+	uint32_t rpeer;
 	uint64_t vid;
 	char err[256];
 
@@ -82,6 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 	}
+	if (!jz_sm_relay_request(m, &rpeer, err, sizeof(err)) && !rpeer)
+		abort();
 	json_decref(m);
 	return 0;
 }

@@ -362,6 +362,8 @@ static int make_token_once(struct conn *c, struct jz_krb_buf *tok)
 }
 
 /* Sends the login with tok; follows challenges; returns the final message. */
+static long long welcome_id;	/* the last welcome's "id" */
+
 static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const char *dev)
 {
 	char *t = b64(tok->data, tok->len);
@@ -398,6 +400,8 @@ static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const ch
 	while ((m = recv_json(c))) {
 		const char *ty = type_of(m);
 
+		if (!strcmp(ty, "welcome"))
+			welcome_id = json_integer_value(json_object_get(m, "id"));
 		if (!strcmp(ty, "welcome") || !strcmp(ty, "reject"))
 			return m;
 		if (!strcmp(ty, "challenge")) {
@@ -1081,6 +1085,8 @@ static int do_cands(const char *file, double secs)
 
 	if (login_on(&c, device, NULL))
 		return 1;
+	printf("id %lld\n", welcome_id);
+	fflush(stdout);
 	while (f && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
 		if (!strncmp(line, "sleep ", 6)) {
@@ -1116,6 +1122,13 @@ static int do_cands(const char *file, double secs)
 				       str ? str : "-");
 				free(str);
 			}
+		} else if (!strcmp(type_of(m), "relay")) {
+			printf("relay %lld %s %lld\n", json_integer_value(json_object_get(m, "peer")),
+			       json_string_value(json_object_get(m, "ip")) ?: "-",
+			       json_integer_value(json_object_get(m, "port")));
+		} else if (!strcmp(type_of(m), "relay_refused")) {
+			printf("relay_refused %lld %s\n", json_integer_value(json_object_get(m, "peer")),
+			       json_string_value(json_object_get(m, "reason")) ?: "-");
 		} else if (!strcmp(type_of(m), "error") || !strcmp(type_of(m), "bye")) {
 			printf("%s %s\n", type_of(m), json_string_value(json_object_get(m, "reason")) ?: "-");
 		}

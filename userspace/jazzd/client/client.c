@@ -505,6 +505,10 @@ static void on_message(struct jz_client *c, json_t *m)
 		client_on_pair(c, m);
 	} else if (!strcmp(t, "pair_refused")) {
 		client_on_pair_refused(c, m);
+	} else if (!strcmp(t, "relay")) {
+		client_path_relay(c, m);
+	} else if (!strcmp(t, "relay_refused")) {
+		client_path_relay_refused(c, m);
 	} else if (!strcmp(t, "pair_start")) {
 		client_on_pair_start(c, m);
 	} else if (!strcmp(t, "verdict")) {

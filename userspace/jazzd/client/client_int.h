@@ -151,6 +151,8 @@ void client_path_listed(struct jz_client *c, struct kpeer_state *ks,
 			const struct jz_cm_peer *e, struct jz_kpeer *p);
 void client_path_need(struct jz_client *c, struct kpeer_state *ks, const char *why);
 void client_path_forget(struct kpeer_state *ks);
+void client_path_relay(struct jz_client *c, json_t *m);
+void client_path_relay_refused(struct jz_client *c, json_t *m);
 
 /* pairs.c: device keys */
 int client_pairs_init(struct jz_client *c, char *err, size_t errlen);

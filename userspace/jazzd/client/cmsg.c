@@ -442,3 +442,31 @@ void jz_cm_escape(const char *in, char *out, size_t outlen)
 	}
 	out[o] = 0;
 }
+
+int jz_cm_relay(json_t *m, bool refused, struct jz_cm_relay *r, char *err, size_t errlen)
+{
+	char ip[JZ_CM_IP], reason[64];
+	long long peer, port;
+
+	memset(r, 0, sizeof(*r));
+	if (jz_msg_get_int(m, "peer", 1, UINT32_MAX, 0, &peer) || !peer)
+		FAIL("%s: no peer", refused ? "relay_refused" : "relay");
+	r->peer = (uint32_t)peer;
+	if (refused) {
+		if (jz_msg_get_str(m, "reason", reason, sizeof(reason), false))
+			FAIL("relay_refused: reason is not a short string");
+		jz_cm_escape(reason, r->reason, sizeof(r->reason));
+		return 0;
+	}
+	if (jz_msg_get_str(m, "ip", ip, sizeof(ip), true) ||
+	    jz_msg_get_int(m, "port", 1, 65535, 0, &port) || !port)
+		FAIL("relay: needs ip and port 1-65535");
+	if (inet_pton(AF_INET, ip, r->addr) == 1)
+		r->family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, r->addr) == 1)
+		r->family = AF_INET6;
+	else
+		FAIL("relay: ip is not an address");
+	r->port = (uint16_t)port;
+	return 0;
+}

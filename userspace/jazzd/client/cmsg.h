@@ -120,6 +120,16 @@ struct jz_cm_pair {
 	char reason[64];
 };
 
+/* "relay" (issue 20): the server relays this device's traffic to peer
+ * through ip:port (send there); "relay_refused": why not (escaped). */
+struct jz_cm_relay {
+	uint32_t peer;
+	uint8_t family;		/* AF_INET / AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port;
+	char reason[96];
+};
+
 /* Each returns 0, or -1 with err set (the message is then unusable). */
 int jz_cm_auth(json_t *m, struct jz_cm_auth *a, char *err, size_t errlen);
 void jz_cm_auth_free(struct jz_cm_auth *a);
@@ -132,6 +142,7 @@ int jz_cm_key(json_t *m, struct jz_cm_key *k, char *err, size_t errlen);
 int jz_cm_key_swap(json_t *m, struct jz_cm_key_swap *s, char *err, size_t errlen);
 int jz_cm_pair(json_t *m, bool refused, struct jz_cm_pair *p, char *err, size_t errlen);
 int jz_cm_verdict(json_t *m, struct jz_cm_verdict *v, char *err, size_t errlen);
+int jz_cm_relay(json_t *m, bool refused, struct jz_cm_relay *r, char *err, size_t errlen);
 
 /* Text from the server made safe for a log line or a terminal: control
  * characters, DEL and bytes that are not UTF-8 become \xNN (\n, \r, \t

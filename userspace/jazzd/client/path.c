@@ -50,8 +50,8 @@
 #define PUNCH_AGAIN_S	2.0	/* not more often per peer */
 #define PATH_CANDS	(JZ_CM_CANDS + 2)	/* listed, server-seen, one seen */
 
-enum cand_kind { K_HOST, K_SRFLX, K_SERVER, K_PRFLX };
-static const char *const kind_name[] = { "host", "srflx", "server-seen", "peer-seen" };
+enum cand_kind { K_HOST, K_SRFLX, K_SERVER, K_PRFLX, K_RELAY };
+static const char *const kind_name[] = { "host", "srflx", "server-seen", "peer-seen", "relay" };
 
 struct path_cand {
 	struct jz_stun_addr a;
@@ -70,10 +70,18 @@ struct path {
 	struct jz_stun_addr cur;
 	enum cand_kind cur_kind;
 	double since;
+	/* the server's relay for this pair (relayed: the kernel sends there) */
+	bool relayed, relay_known, relay_latched;
+	struct jz_stun_addr relay;
+	uint8_t relay_txid[JZ_STUN_TXID];
+	double relay_asked_at, latch_at;
+	unsigned int latch_sent;
+	double retry_at;
 };
 
 struct client_path {
 	struct event *tick_ev;
+	struct event *slow_ev;	/* once a second: relay latches, direct retries */
 	unsigned int active;	/* peers punching */
 	unsigned long ignored, answered;
 	struct jz_stun_addr sent[JZ_CM_CANDS];	/* candidates last sent */
@@ -191,8 +199,14 @@ static void set_endpoint(struct jz_client *c, struct kpeer_state *ks,
 	pa->has_cur = true;
 	pa->cur = *a;
 	pa->cur_kind = kind;
-	jz_info("path to %s: direct to %s (%s candidate, %s)", ks->p.name, s, kind_name[kind],
-		how);
+	if (kind == K_RELAY) {
+		pa->relayed = true;
+		jz_info("path to %s: relayed via %s (%s)", ks->p.name, s, how);
+		return;
+	}
+	jz_info("path to %s: direct to %s (%s candidate, %s)%s", ks->p.name, s, kind_name[kind],
+		how, pa->relayed ? "; no longer relayed" : "");
+	pa->relayed = false;
 }
 
 static void tick_arm(struct jz_client *c)
@@ -231,10 +245,18 @@ static void punch_end(struct jz_client *c, struct kpeer_state *ks)
 		return;
 	pa->punching = false;
 	c->path->active--;
-	if (pa->chosen < 0)
-		jz_info("path to %s: no direct path found in %.0f s (%zu candidate(s), %u "
-			"checks); the endpoint stays the listed one, and the peer's first "
-			"authenticated packet moves it", ks->p.name, PUNCH_S, pa->n, pa->sent);
+	if (pa->chosen >= 0 || pa->relayed)
+		return;
+	jz_info("path to %s: no direct path found in %.0f s (%zu candidate(s), %u "
+		"checks); %s", ks->p.name, PUNCH_S, pa->n, pa->sent,
+		cfg(c)->direct_only ? "direct_only: not relayed (the peer's first "
+		"authenticated packet may still move the endpoint)" :
+		"asking the server to relay");
+	if (cfg(c)->direct_only || jz_now() - pa->relay_asked_at < PUNCH_S)
+		return;
+	pa->relay_asked_at = jz_now();
+	client_send(c, json_pack("{s:s,s:I}", "type", "relay_request", "peer",
+				 (json_int_t)ks->p.id));
 }
 
 void client_path_need(struct jz_client *c, struct kpeer_state *ks, const char *why)
@@ -354,6 +376,13 @@ static void on_success(struct jz_client *c, const struct jz_kstun *s,
 		struct path *pa = ks->path;
 		int k;
 
+		if (pa && pa->relay_known && addr_eq(&pa->relay, &from) &&
+		    !memcmp(pa->relay_txid, m->txid, JZ_STUN_TXID)) {
+			if (!pa->relay_latched)
+				jz_info("path to %s: the relay took this device's port", ks->p.name);
+			pa->relay_latched = true;
+			return;
+		}
 		if (!pa || !pa->punching)
 			continue;
 		k = cand_find(pa, &from);
@@ -492,7 +521,8 @@ static void send_cands(struct jz_client *c, bool force)
 	c->path->sent_once = true;
 	jz_info("candidates: %zu sent to the server (%s)", n,
 		n && srflx[0] ? "public mapping and local addresses" : "local addresses");
-	client_send(c, json_pack("{s:s,s:o}", "type", "candidates", "cands", arr));
+	client_send(c, json_pack("{s:s,s:o,s:b}", "type", "candidates", "cands", arr,
+				 "direct_only", cfg(c)->direct_only));
 }
 
 void client_path_online(struct jz_client *c)
@@ -521,14 +551,119 @@ void client_path_mapping_changed(struct jz_client *c, bool first)
 	}
 }
 
+static void send_latch(struct jz_client *c, struct kpeer_state *ks)
+{
+	struct path *pa = ks->path;
+	struct sockaddr_storage to;
+	uint8_t msg[32];
+
+	addr_to_ss(&pa->relay, &to);
+	c->k->ops->stun_send(c->k, &to, msg, jz_stun_check(msg, pa->relay_txid, c->my_id,
+							   ks->p.id));
+	pa->latch_at = jz_now();
+	pa->latch_sent++;
+}
+
+/* "relay": the server relays this pair through ip:port. Taken unless
+ * this device is direct-only or its own punch just found a direct path
+ * (the peer's kernel then follows this end's direct messages). */
+void client_path_relay(struct jz_client *c, json_t *m)
+{
+	struct jz_cm_relay r;
+	struct kpeer_state *ks;
+	struct jz_stun_addr a = { 0 };
+	struct path *pa;
+	char err[128];
+
+	if (jz_cm_relay(m, false, &r, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	ks = client_kp_find(c, r.peer);
+	pa = ks && ks->present ? path_of(ks) : NULL;
+	if (!pa || !c->path) {
+		jz_warn("relay for unknown peer %u: ignored", r.peer);
+		return;
+	}
+	if (cfg(c)->direct_only) {
+		jz_info("path to %s: a relay offered, not taken (direct_only)", ks->p.name);
+		return;
+	}
+	a.family = r.family;
+	a.port = r.port;
+	memcpy(a.addr, r.addr, sizeof(a.addr));
+	if (!pa->relay_known || !addr_eq(&pa->relay, &a)) {
+		pa->relay = a;
+		pa->relay_known = true;
+		pa->relay_latched = false;
+		pa->latch_sent = 0;
+		RAND_bytes(pa->relay_txid, JZ_STUN_TXID);
+	}
+	if (pa->has_cur && !pa->relayed && pa->chosen >= 0) {
+		jz_info("path to %s: a relay offered, but the direct path works: kept",
+			ks->p.name);
+		return;
+	}
+	send_latch(c, ks);
+	pa->retry_at = jz_now() + cfg(c)->path_retry_s;
+	if (!pa->relayed || !addr_eq(&pa->cur, &a))
+		set_endpoint(c, ks, &a, K_RELAY, "no direct path");
+}
+
+void client_path_relay_refused(struct jz_client *c, json_t *m)
+{
+	struct jz_cm_relay r;
+	struct kpeer_state *ks;
+	char err[128];
+
+	if (jz_cm_relay(m, true, &r, err, sizeof(err))) {
+		jz_warn("%s: ignored", err);
+		return;
+	}
+	ks = client_kp_find(c, r.peer);
+	jz_info("path to %s: the server will not relay: %s", ks ? ks->p.name : "?", r.reason);
+}
+
+/* Once a second: latches until the relay answers (10 at most), and
+ * for relayed peers a direct path tried again every path_retry s (the
+ * latch refreshed with it: a NAT rebinding moves this end's source). */
+static void on_slow(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_client *c = arg;
+	double now = jz_now();
+
+	for (size_t i = 0; c->state == C_ONLINE && i < c->n_peers; i++) {
+		struct kpeer_state *ks = &c->peers[i];
+		struct path *pa = ks->path;
+
+		if (!pa || !pa->relayed || !ks->present)
+			continue;
+		if (!pa->relay_latched && pa->latch_sent < 10 && now - pa->latch_at >= 0.5)
+			send_latch(c, ks);
+		if (now < pa->retry_at)
+			continue;
+		pa->retry_at = now + cfg(c)->path_retry_s;
+		pa->last_punch = 0;
+		send_latch(c, ks);
+		punch_start(c, ks, "relayed: trying a direct path again");
+	}
+}
+
 int client_path_start(struct jz_client *c, char *err, size_t errlen)
 {
+	struct timeval sec = { 1, 0 };
 	struct client_path *cp;
 
 	if (!c->k->ops->stun_send)
 		return 0;	/* the fake backend: no tunnel socket */
 	cp = calloc(1, sizeof(*cp));
-	if (!cp || !(cp->tick_ev = evtimer_new(c->d->base, on_tick, c))) {
+	if (!cp || !(cp->tick_ev = evtimer_new(c->d->base, on_tick, c)) ||
+	    !(cp->slow_ev = event_new(c->d->base, -1, EV_PERSIST, on_slow, c)) ||
+	    event_add(cp->slow_ev, &sec)) {
+		if (cp && cp->tick_ev)
+			event_free(cp->tick_ev);
+		if (cp && cp->slow_ev)
+			event_free(cp->slow_ev);
 		free(cp);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -545,6 +680,7 @@ void client_path_free(struct jz_client *c)
 	if (c->k)
 		c->k->on_stun = NULL;
 	event_free(c->path->tick_ev);
+	event_free(c->path->slow_ev);
 	free(c->path);
 	c->path = NULL;
 }

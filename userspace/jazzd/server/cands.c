@@ -45,6 +45,7 @@ void on_candidates(struct session *s, const struct jz_sm_cands *c)
 		return;
 	}
 	s->cand_tok -= 1.0;
+	s->direct_only = c->direct_only;
 	if (s->cands && same(s->cands, c))
 		return;
 	if (!s->cands)

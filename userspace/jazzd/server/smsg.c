@@ -341,6 +341,9 @@ int jz_sm_candidates(json_t *m, struct jz_sm_cands *c, char *err, size_t errlen)
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
+	if (json_object_get(m, "direct_only") && !json_is_boolean(json_object_get(m, "direct_only")))
+		FAIL("direct_only must be a boolean");
+	c->direct_only = json_is_true(json_object_get(m, "direct_only"));
 	if (!json_is_array(arr) || json_array_size(arr) > JZ_SM_CANDS)
 		FAIL("cands must be an array of at most %d candidates", JZ_SM_CANDS);
 	json_array_foreach(arr, i, it) {
@@ -363,5 +366,15 @@ int jz_sm_candidates(json_t *m, struct jz_sm_cands *c, char *err, size_t errlen)
 				FAIL("candidate %zu: %s port %u twice", i, x->ip, x->port);
 		c->n++;
 	}
+	return 0;
+}
+
+int jz_sm_relay_request(json_t *m, uint32_t *peer, char *err, size_t errlen)
+{
+	long long id;
+
+	if (jz_msg_get_int(m, "peer", 1, UINT32_MAX, 0, &id) || !id)
+		FAIL("peer must be a device id");
+	*peer = (uint32_t)id;
 	return 0;
 }

@@ -100,6 +100,7 @@ struct jz_sm_cand {
 };
 
 struct jz_sm_cands {
+	bool direct_only;	/* "direct_only": true: never relay it */
 	size_t n;
 	struct jz_sm_cand c[JZ_SM_CANDS];
 };
@@ -115,6 +116,8 @@ int jz_sm_key_ack(json_t *m, struct jz_sm_key_ack *k, char *err, size_t errlen);
 int jz_sm_verdict_ack(json_t *m, uint64_t *vid, char *err, size_t errlen);
 int jz_sm_pair(json_t *m, struct jz_sm_pair *p, char *err, size_t errlen);
 int jz_sm_candidates(json_t *m, struct jz_sm_cands *c, char *err, size_t errlen);
+/* "relay_request" {peer}: a device id, 1..UINT32_MAX */
+int jz_sm_relay_request(json_t *m, uint32_t *peer, char *err, size_t errlen);
 
 /* Adds @from's items to @into (a later answer to a code replaces the
  * earlier one; @from is emptied). -1 if more than JZ_SM_ITEMS in all. */
