@@ -102,6 +102,8 @@ check "A's datagram reaches B unchanged, from B's port" grep -q "^a-to-b-same-by
 check "B's datagram reaches A unchanged, from A's port" grep -q "^b-to-a-same-bytes True from-a-port True" "$T/udp.out"
 check "100 datagrams from an address that did not latch: none forwarded" grep -q "^stranger-forwarded False" "$T/udp.out"
 check "the relay copies bytes without reading them" grep -q "^tiny-forwarded True" "$T/udp.out"
+check "peer-path-changed: relayed, published when the relay opened" \
+	grep -q 'event peer-path-changed .*"path":"relayed"' "$T/server.log"
 check "the server logged both latches" sh -c "[ \$(grep -c 'latched port' '$T/server.log') -ge 2 ]"
 wait "$AP" "$BP"
 
@@ -117,5 +119,7 @@ sed 's/^/# d: /' "$T/d.out"
 check "a direct-only peer is not relayed" grep -q "^relay_refused $cid the peer is direct-only" "$T/d.out"
 wait "$CP"
 check "the pair's relay ends when its devices leave" wait_for "$T/server.log" "relay .* ends \\(a device left\\)" 20
+check "peer-path-changed: not-relayed, why: a device left" \
+	grep -q 'event peer-path-changed .*"path":"not-relayed".*"why":"a device left"' "$T/server.log"
 kill -0 "$(cp_pid server)" && ok "server still running" || nok "server still running"
 cp_done

@@ -204,6 +204,25 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* peer-path-changed (docs/EVENTS.md): the server's view of a pair's
+ * path, which it knows only through its relay. */
+static void path_event(struct jz_relays *rs, struct udprelay *r, const char *path,
+		       const char *why)
+{
+	struct session *a = find_online_idx(rs->srv, r->e[0].idx);
+	struct session *b = find_online_idx(rs->srv, r->e[1].idx);
+
+	if (!jz_events_on())
+		return;
+	jz_event("peer-path-changed",
+		 json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i}", "user",
+			   a ? a->user : "", "realm", a ? a->realm : "", "device",
+			   a ? a->device : "", "peer_user", b ? b->user : "", "peer_realm",
+			   b ? b->realm : "", "peer_device", b ? b->device : "", "path", path,
+			   "why", why, "relay_ip", rs->ip, "relay_port", r->e[0].port,
+			   "peer_relay_port", r->e[1].port));
+}
+
 static void relay_free(struct udprelay *r, const char *why)
 {
 	jz_info("relay %u<->%u ends (%s): %llu datagrams %u->%u, %llu %u->%u, %llu dropped",
@@ -286,6 +305,7 @@ static struct udprelay *relay_new(struct jz_relays *rs, uint32_t a, uint32_t b)
 	rs->n++;
 	jz_info("relay %u<->%u: ports %u (for %u) and %u (for %u) on %s", a, b, r->e[0].port, a,
 		r->e[1].port, b, rs->ip);
+	path_event(rs, r, "relayed", "no direct path: a device asked for the relay");
 	return r;
 }
 
@@ -358,6 +378,7 @@ static void on_gc(evutil_socket_t fd, short what, void *arg)
 		}
 		*pr = r->next;
 		rs->n--;
+		path_event(rs, r, "not-relayed", why);
 		relay_free(r, why);
 	}
 }
