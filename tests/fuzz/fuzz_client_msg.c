@@ -2,6 +2,7 @@
 /* Every message a server sends a client, through the client's parsers
  * (client/cmsg.c): the input is one JSON message; each parser runs on it,
  * and the server's text goes through the escaper. */
+#include <sys/socket.h>
 #include "client/cmsg.h"
 #include "fuzz.h"
 
@@ -16,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct jz_cm_key_swap sw;
 	struct jz_cm_verdict v;
 	struct jz_cm_pair pr;
+	struct jz_cm_relay rl;
 	char err[256], esc[1024], *s;
 
 	if (!m) {
@@ -32,9 +34,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < ch.n; i++)
 			jz_cm_escape(ch.p[i].text, esc, sizeof(esc));
 	jz_cm_welcome(m, &w, err, sizeof(err));
+	/* relay / relay_refused (issue 20): a peer, and an address and port
+	 * or an escaped reason */
+	for (int refused = 0; refused < 2; refused++)
+		if (!jz_cm_relay(m, refused, &rl, err, sizeof(err)) &&
+		    (!rl.peer || (!refused && (!rl.port || (rl.family != AF_INET &&
+							    rl.family != AF_INET6))) ||
+		     strnlen(rl.reason, sizeof(rl.reason)) == sizeof(rl.reason)))
+			abort();
 	for (int delta = 0; delta < 2; delta++)
-		if (!jz_cm_peers(m, delta, 64, &p, err, sizeof(err)))
+		if (!jz_cm_peers(m, delta, 64, &p, err, sizeof(err))) {
+			/* candidates (issue 20): bounded, each a family and a port */
+			for (size_t i = 0; i < p.n_set; i++) {
+				if (p.set[i].ncands > JZ_CM_CANDS)
+					abort();
+				for (size_t j = 0; j < p.set[i].ncands; j++)
+					if (!p.set[i].cands[j].port ||
+					    (p.set[i].cands[j].family != AF_INET &&
+					     p.set[i].cands[j].family != AF_INET6))
+						abort();
+			}
 			jz_cm_peers_free(&p);
+		}
 	jz_cm_key(m, &k, err, sizeof(err));
 	jz_cm_key_swap(m, &sw, err, sizeof(err));
 	jz_cm_verdict(m, &v, err, sizeof(err));

@@ -3,6 +3,7 @@
  * (server/smsg.c): the input is one JSON message; each parser runs on it,
  * and the answers it carries are merged twice into a login's answers (as
  * a login and an answer round would), whose invariants are checked. */
+#include <arpa/inet.h>
 #include "server/smsg.h"
 #include "fuzz.h"
 
@@ -30,6 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct jz_sm_conn_expired e;
 	struct jz_sm_key_ack k;
 	struct jz_sm_pair pr;
+	struct jz_sm_cands cd;
+	uint32_t rpeer;
 	uint64_t vid;
 	char err[256];
 
@@ -65,6 +68,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (!jz_sm_pair(m, &pr, err, sizeof(err)) &&
 	    (pr.peer < 1 || pr.peer > UINT32_MAX || !pr.msg[0]))
+		abort();
+	/* candidates (issue 20): at most 8, each a canonical address a peer
+	 * can reach and a port */
+	if (!jz_sm_candidates(m, &cd, err, sizeof(err))) {
+		if (cd.n > JZ_SM_CANDS)
+			abort();
+		for (size_t i = 0; i < cd.n; i++) {
+			unsigned char b[16];
+
+			if (!cd.c[i].port || (inet_pton(AF_INET, cd.c[i].ip, b) != 1 &&
+					      inet_pton(AF_INET6, cd.c[i].ip, b) != 1) ||
+			    !strcmp(cd.c[i].ip, "127.0.0.1") || !strcmp(cd.c[i].ip, "::"))
+				abort();
+		}
+	}
+	if (!jz_sm_relay_request(m, &rpeer, err, sizeof(err)) && !rpeer)
 		abort();
 	json_decref(m);
 	return 0;

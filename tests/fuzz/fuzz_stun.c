@@ -3,7 +3,8 @@
  * device or the server's STUN port receives goes through. Beyond "no
  * crash": a message the parser accepts keeps its type and transaction id,
  * and a response built from its mapped address parses back to the same
- * address (the codec's encoder and decoder agree). */
+ * address, and a JAZZ-CHECK (hole punching) its ids (the codec's encoder
+ * and decoder agree). */
 #include <sys/socket.h>
 
 #include "stun.h"
@@ -21,6 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m.type != (data[0] << 8 | data[1]) || memcmp(m.txid, data + 8, JZ_STUN_TXID))
 		abort();
 	jz_stun_addr_str(&m.mapped, s, sizeof(s));
+	if (m.has_check) {
+		n = jz_stun_check(out, m.txid, m.check_from, m.check_to);
+		if (jz_stun_parse(out, n, &r, err, sizeof(err)) || !r.has_check ||
+		    r.type != JZ_STUN_BINDING_REQUEST || r.check_from != m.check_from ||
+		    r.check_to != m.check_to || memcmp(r.txid, m.txid, JZ_STUN_TXID))
+			abort();
+	}
 	if (!m.mapped.family)
 		return 0;
 	n = jz_stun_response(out, m.txid, &m.mapped);

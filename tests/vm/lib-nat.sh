@@ -85,3 +85,239 @@ CONF
 		wait_listen srv udp "$p" 30 || not_ok "jazzd's STUN port $p listening"
 	done
 }
+
+# ---------------------------------------------------------------------
+# The NAT world of the hole-punching tests (nat-punch.sh, nat-rebind.sh),
+# sourced after lib.sh, lib-pair.sh and ../e2e/lib.sh (its KDC helpers):
+#
+#            net: the "internet" router (forwarding, no NAT)
+#     10.0.0.1/24          10.0.1.1/24              10.0.3.1/24
+#         |                    |                        |
+#   srv 10.0.0.2         na wan 10.0.1.2          nc wan 10.0.3.2
+#   krb5kdc :88          (spare 10.0.1.3)         lan 192.168.1.1/24
+#   jazzd server :7443   lan 192.168.1.1/24 |         |
+#   STUN :3478              lan2 192.168.2.1/24  carol 192.168.1.2
+#                         |             |
+#                alice 192.168.1.2   bob 192.168.2.2
+#
+# alice and bob are behind one NAT (na, two LAN ports routed without
+# NAT between them); carol behind another (nc) with the same private
+# subnet as alice's. Every device: jazz0 on UDP 51820, jazzd client
+# (Kerberos), [client] stun_server = 10.0.0.2:3478.
+#   natw_up                 the world, the KDC, the server (skip_all without NAT)
+#   natw_rules NS MODE...   NS's nftables: MODE is "masq" (port-preserving),
+#                           "random" (fully-random), "fw" (the router's own
+#                           input closed to unsolicited packets from the wan,
+#                           as home routers have it), "drop" (every
+#                           unsolicited packet from the wan dropped, forwarded
+#                           or not), "fwd" (UDP 51820 forwarded to the
+#                           device); the connection table flushed.
+#                           Why "fw" by default: a NAT whose own input takes
+#                           unsolicited packets records them in its
+#                           connection table, and the masquerade of a later
+#                           punch towards that peer then moves to another
+#                           port (the reply tuple is taken): docs/ARCHITECTURE.md
+#                           "NAT traversal" 
+#   natw_start NAME...      jazz0 made anew and jazzd started (logs $W/NAME.log)
+#   natw_stop NAME...       jazzd stopped (SIGTERM)
+#   natw_set NAME KEY VAL   a [client] setting of NAME (for its next start)
+#   natw_online NAME        logged in and its candidates sent
+#   natw_path NAME PEER     the endpoint NAME's kernel has for PEER's device
+# ---------------------------------------------------------------------
+declare -A NATW_NS=([alice]=na [bob]=na [carol]=nc)
+declare -A NATW_DEV=([alice]=alice-pc [bob]=bob-pc [carol]=carol-pc)
+
+natw_up() {
+	need_root
+	need_cmd ip nft conntrack openssl krb5kdc kadmin.local kdb5_util kinit ping
+	need_module jazz
+	modprobe nf_conntrack_netlink 2>/dev/null
+	jazz_prelude
+	JAZZD=$JAZZ_TOP/build/jazzd
+	[ -x "$JAZZD" ] || skip_all "build/jazzd not built"
+	# logs where the harness keeps them (JAZZ_OUT), else in $T
+	W=${JAZZ_OUT:-$T}/$(basename "$0" .sh)
+	rm -rf "$W"
+	mkdir -p "$W"
+	chmod 755 "$W"
+	E2E_W=$W
+	ns_add net srv na nc alice bob carol
+	na nft add table ip t 2>/dev/null &&
+		na nft add chain ip t p '{ type nat hook postrouting priority 100; }' 2>/dev/null &&
+		na nft add rule ip t p masquerade 2>/dev/null ||
+		skip_all "the kernel has no nftables masquerade"
+	na nft delete table ip t
+	net sysctl -qw net.ipv4.ip_forward=1
+	na sysctl -qw net.ipv4.ip_forward=1
+	nc sysctl -qw net.ipv4.ip_forward=1
+	veth net to-srv srv eth0 && veth net to-na na wan && veth net to-nc nc wan &&
+		veth na lan alice eth0 && veth na lan2 bob eth0 && veth nc lan carol eth0 ||
+		{ not_ok "the NAT world's links"; exit 1; }
+	addr net to-srv 10.0.0.1/24; addr net to-na 10.0.1.1/24; addr net to-nc 10.0.3.1/24
+	addr srv eth0 10.0.0.2/24
+	addr na wan 10.0.1.2/24; addr na lan 192.168.1.1/24; addr na lan2 192.168.2.1/24
+	addr nc wan 10.0.3.2/24; addr nc lan 192.168.1.1/24
+	addr alice eth0 192.168.1.2/24; addr bob eth0 192.168.2.2/24
+	addr carol eth0 192.168.1.2/24
+	srv ip route add default via 10.0.0.1
+	na ip route add default via 10.0.1.1; nc ip route add default via 10.0.3.1
+	alice ip route add default via 192.168.1.1; bob ip route add default via 192.168.2.1
+	carol ip route add default via 192.168.1.1
+	natw_rules na masq fw
+	natw_rules nc masq fw
+	e2e_env
+	e2e_kdc || { not_ok "MIT KDC realm"; exit 1; }
+	e2e_kdc_start
+	wait_for 30 srv env KRB5CCNAME=MEMORY:probe kinit -k -t "$W/carol.keytab" carol ||
+		{ not_ok "krb5kdc issues tickets"; exit 1; }
+	echo alice-secret-pw | alice kinit -c "FILE:$W/alice.cc" alice >/dev/null &&
+		echo bob-secret-pw | bob kinit -c "FILE:$W/bob.cc" bob >/dev/null ||
+		{ not_ok "alice's and bob's tickets"; exit 1; }
+	e2e_cert || { not_ok "server certificate"; exit 1; }
+	cat >"$W/server.conf" <<CONF
+[server]
+listen = 10.0.0.2:7443
+cert = $W/server.crt
+key = $W/server.key
+keytab = FILE:$W/server.keytab
+service = $E2E_SERVICE
+rcache = file2:$W/kdc/rcache/jazzd
+leases = $W/leases.json
+pool4 = 10.77.0.0/16
+pool6 = fd77:6a61:7a7a::/64
+peer_debounce_ms = 50
+stun_listen = 10.0.0.2:3478
+${NATW_SERVER_EXTRA:-}
+CONF
+	bg srv "$JAZZD" -f -d -c "$W/server.conf" >"$W/srv.log" 2>&1
+	NATW_SRV=$!
+	wait_listen srv tcp 7443 30 || { not_ok "the jazzd server listens"; exit 1; }
+	local n
+	for n in alice bob carol; do
+		cat >"$W/$n.conf" <<CONF
+[client]
+server = 10.0.0.2:7443
+server_name = server.jazz.test
+ca = $W/server.crt
+device = ${NATW_DEV[$n]}
+service = $E2E_SERVICE
+realm = $E2E_REALM
+method = kerberos
+reconnect_min = 1
+reconnect_max = 2
+identity_key = $W/$n.key
+stun_server = 10.0.0.2:3478
+stun_interval = ${NATW_STUN_INTERVAL:-2}
+CONF
+		case $n in
+		carol) printf 'keytab = FILE:%s\nprincipal = carol@%s\n' "$W/carol.keytab" "$E2E_REALM" ;;
+		*) printf 'ccache = FILE:%s\n' "$W/$n.cc" ;;
+		esac >>"$W/$n.conf"
+		printf '\n[kernel]\nbackend = netlink\nifname = jazz0\n' >>"$W/$n.conf"
+	done
+}
+
+natw_rules() {
+	local ns=$1 m masq="" fwd="" drop="" indrop=""
+	shift
+	for m in "$@"; do
+		case $m in
+		masq) masq='oifname "wan" masquerade' ;;
+		random) masq='oifname "wan" masquerade fully-random' ;;
+		fwd) fwd='iifname "wan" udp dport 51820 dnat to 192.168.1.2:51820' ;;
+		fw) indrop='iifname "wan" ct state != { established, related } counter drop' ;;
+		drop) drop='iifname "wan" ct state != { established, related } counter drop'
+		      indrop=$drop ;;
+		esac
+	done
+	$ns nft delete table ip nat 2>/dev/null
+	$ns nft -f - <<NFT || { not_ok "$ns: nftables rules $*"; return 1; }
+table ip nat {
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		$fwd
+	}
+	chain post {
+		type nat hook postrouting priority srcnat; policy accept;
+		$masq
+	}
+	chain fw {
+		type filter hook forward priority filter; policy accept;
+		$drop
+	}
+	chain in {
+		type filter hook input priority filter; policy accept;
+		$indrop
+	}
+}
+NFT
+	$ns conntrack -F >/dev/null 2>&1
+	return 0
+}
+
+natw_start() {
+	local n
+	for n in "$@"; do
+		$n ip link del jazz0 2>/dev/null
+		$n ip link add jazz0 type jazz &&
+			$n "$JZ" set jazz0 listen-port 51820 approval-timeout 20000 &&
+			$n ip link set jazz0 up || { not_ok "$n: jazz0"; return 1; }
+		: >>"$W/$n.log"
+		echo "---- start $(date +%T.%N)" >>"$W/$n.log"
+		ip netns exec "$(ns_name "$n")" "$JAZZD" -f -d -c "$W/$n.conf" >>"$W/$n.log" 2>&1 &
+		NATW_PID[$n]=$!
+		_T_PIDS+=($!)
+	done
+}
+declare -A NATW_PID=()
+
+natw_set() {
+	sed -i "/^$2 = /d; s|^\[kernel\]|$2 = $3\n\n[kernel]|" "$W/$1.conf"
+}
+
+natw_stop() {
+	local n
+	for n in "$@"; do
+		[ -n "${NATW_PID[$n]:-}" ] || continue
+		kill "${NATW_PID[$n]}" 2>/dev/null
+		wait "${NATW_PID[$n]}" 2>/dev/null
+		NATW_PID[$n]=
+	done
+}
+
+# the lines of NAME's log since its last start
+natw_log() { sed -n '/^---- start/h; /^---- start/!H; ${x;p}' "$W/$1.log"; }
+natw_has() { natw_log "$1" | grep -Eq -- "$2"; }
+natw_wait() { wait_for "$1" natw_has "$2" "$3"; }
+
+natw_online() {
+	natw_wait 60 "$1" "logged in as" && natw_wait 30 "$1" "candidates: [0-9]+ sent to the server \(public mapping"
+}
+
+natw_path() {
+	$1 "$JZ" show jazz0 --json | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+for dev in (d if isinstance(d, list) else [d]):
+    for p in dev.get("peers", []):
+        if p.get("name") == sys.argv[1]:
+            print(p.get("endpoint", ""))
+' "$2"
+}
+
+natw_vip() { $1 ip -4 -o addr show dev jazz0 | sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p' | head -n 1; }
+
+# natw_ping FROM TO: FROM's pings reach TO over the tunnel (within 30 s)
+natw_ping() {
+	local to
+	to=$(natw_vip "$2")
+	[ -n "$to" ] && wait_for 40 $1 ping -c 1 -W 5 "$to" && return 0
+	# what went wrong, for the log
+	{
+		echo "==== $1 -> $2 ($to) failed at $(date +%T.%N)"
+		$1 ip addr show dev jazz0; $1 ip route
+		$1 "$JZ" show jazz0; $2 "$JZ" show jazz0
+		$1 ping -c 1 -W 2 "$to"
+	} >>"$W/natw-ping-fail.txt" 2>&1
+	return 1
+}

@@ -13,6 +13,7 @@
 #define ATTR_MAPPED_ADDRESS	0x0001
 #define ATTR_ERROR_CODE		0x0009
 #define ATTR_XOR_MAPPED_ADDRESS	0x0020
+#define ATTR_JAZZ_CHECK		0xC0A7
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -104,6 +105,15 @@ static int parse_attr(uint16_t type, const uint8_t *v, size_t len,
 			return fail(err, errlen, "malformed ERROR-CODE");
 		m->error_code = (v[2] & 0x7) * 100 + v[3];
 		return 0;
+	case ATTR_JAZZ_CHECK:
+		if (m->has_check)
+			return fail(err, errlen, "two JAZZ-CHECK attributes");
+		if (len != 8)
+			return fail(err, errlen, "malformed JAZZ-CHECK");
+		m->has_check = true;
+		m->check_from = get32(v);
+		m->check_to = get32(v + 4);
+		return 0;
 	}
 	if (type < 0x8000 && !m->unknown_required)
 		m->unknown_required = type;
@@ -157,6 +167,17 @@ size_t jz_stun_request(uint8_t *buf, const uint8_t txid[JZ_STUN_TXID])
 {
 	header(buf, JZ_STUN_BINDING_REQUEST, 0, txid);
 	return JZ_STUN_HDR;
+}
+
+size_t jz_stun_check(uint8_t *buf, const uint8_t txid[JZ_STUN_TXID],
+		     uint32_t from, uint32_t to)
+{
+	header(buf, JZ_STUN_BINDING_REQUEST, 12, txid);
+	put16(buf + 20, ATTR_JAZZ_CHECK);
+	put16(buf + 22, 8);
+	put32(buf + 24, from);
+	put32(buf + 28, to);
+	return 32;
 }
 
 size_t jz_stun_response(uint8_t *buf, const uint8_t txid[JZ_STUN_TXID],

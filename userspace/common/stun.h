@@ -42,6 +42,11 @@ struct jz_stun_msg {
 	/* A comprehension-required attribute (below 0x8000) this codec does
 	 * not know: the first one's type, 0 when none. */
 	uint16_t unknown_required;
+	/* JAZZ-CHECK (0xC0A7, comprehension-optional: other STUN agents skip
+	 * it): a jazz device's connectivity check (hole punching, issue 20)
+	 * from device @check_from for device @check_to, ids the server gave */
+	bool has_check;
+	uint32_t check_from, check_to;
 };
 
 /*
@@ -62,6 +67,10 @@ size_t jz_stun_request(uint8_t *buf, const uint8_t txid[JZ_STUN_TXID]);
  */
 size_t jz_stun_response(uint8_t *buf, const uint8_t txid[JZ_STUN_TXID],
 			const struct jz_stun_addr *mapped);
+/* A binding request carrying JAZZ-CHECK {from, to} into @buf (at least 32
+ * bytes): its length (32). */
+size_t jz_stun_check(uint8_t *buf, const uint8_t txid[JZ_STUN_TXID],
+		     uint32_t from, uint32_t to);
 /* "192.0.2.1:3478" / "[2001:db8::1]:3478" into @out (at least 64 bytes). */
 const char *jz_stun_addr_str(const struct jz_stun_addr *a, char *out,
 			     size_t outlen);

@@ -362,6 +362,8 @@ static int make_token_once(struct conn *c, struct jz_krb_buf *tok)
 }
 
 /* Sends the login with tok; follows challenges; returns the final message. */
+static long long welcome_id;	/* the last welcome's "id" */
+
 static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const char *dev)
 {
 	char *t = b64(tok->data, tok->len);
@@ -398,6 +400,8 @@ static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const ch
 	while ((m = recv_json(c))) {
 		const char *ty = type_of(m);
 
+		if (!strcmp(ty, "welcome"))
+			welcome_id = json_integer_value(json_object_get(m, "id"));
 		if (!strcmp(ty, "welcome") || !strcmp(ty, "reject"))
 			return m;
 		if (!strcmp(ty, "challenge")) {
@@ -1066,6 +1070,75 @@ static int do_rawlogin(const char *text)
 	return 0;
 }
 
+/* Issue 20: log in, send each line of FILE as a message ("sleep S"
+ * lines wait S seconds), and print, for @secs, every peer entry that
+ * comes in a list or delta as "entry DEVICE CANDS" (CANDS: the entry's
+ * "cands" as JSON, "-" without). */
+static int do_cands(const char *file, double secs)
+{
+	struct conn c = { .fd = -1 };
+	FILE *f = strcmp(file, "-") ? fopen(file, "r") : NULL;
+	char line[8192];
+	double end;
+	json_t *m, *e;
+	size_t i;
+
+	if (login_on(&c, device, NULL))
+		return 1;
+	printf("id %lld\n", welcome_id);
+	fflush(stdout);
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(line, "sleep ", 6)) {
+			usleep((useconds_t)(atof(line + 6) * 1e6));
+		} else if (line[0]) {
+			m = json_loads(line, 0, NULL);
+			if (m)
+				send_json(&c, m);
+		}
+	}
+	if (f)
+		fclose(f);
+	end = now() + secs;
+	while (now() < end) {
+		struct timeval tv = { 0, 200000 };
+		json_t *set;
+
+		setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		m = recv_json(&c);
+		if (!m) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			printf("closed\n");
+			break;
+		}
+		set = json_object_get(m, !strcmp(type_of(m), "peers") ? "peers" : "set");
+		if (!strcmp(type_of(m), "peers") || !strcmp(type_of(m), "peers_delta")) {
+			json_array_foreach(set, i, e) {
+				json_t *cd = json_object_get(e, "cands");
+				char *str = cd ? json_dumps(cd, JSON_COMPACT) : NULL;
+
+				printf("entry %s %s\n", json_string_value(json_object_get(e, "device")),
+				       str ? str : "-");
+				free(str);
+			}
+		} else if (!strcmp(type_of(m), "relay")) {
+			printf("relay %lld %s %lld\n", json_integer_value(json_object_get(m, "peer")),
+			       json_string_value(json_object_get(m, "ip")) ?: "-",
+			       json_integer_value(json_object_get(m, "port")));
+		} else if (!strcmp(type_of(m), "relay_refused")) {
+			printf("relay_refused %lld %s\n", json_integer_value(json_object_get(m, "peer")),
+			       json_string_value(json_object_get(m, "reason")) ?: "-");
+		} else if (!strcmp(type_of(m), "error") || !strcmp(type_of(m), "bye")) {
+			printf("%s %s\n", type_of(m), json_string_value(json_object_get(m, "reason")) ?: "-");
+		}
+		fflush(stdout);
+		json_decref(m);
+	}
+	conn_close(&c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int opt;
@@ -1145,6 +1218,8 @@ int main(int argc, char **argv)
 		return do_mute(atoi(argv[optind + 1]));
 	if (!strcmp(argv[optind], "hold") && optind + 1 < argc)
 		return do_hold(atoi(argv[optind + 1]));
+	if (!strcmp(argv[optind], "cands") && optind + 2 < argc)
+		return do_cands(argv[optind + 1], atof(argv[optind + 2]));
 	if (!strcmp(argv[optind], "rawlogin") && optind + 1 < argc)
 		return do_rawlogin(argv[optind + 1]);
 	return 2;

@@ -446,6 +446,7 @@ static void on_welcome(struct jz_client *c, json_t *m)
 		       c->server_keys ? "takes them from it" : "agrees its own");
 	bufferevent_set_timeouts(c->bev, &(struct timeval){ cfg(c)->dead_s, 0 }, NULL);
 	evtimer_add(c->ping_ev, &tv);
+	client_path_online(c);
 }
 
 /* reject, bye, error: what the server said, escaped, then drop */
@@ -504,6 +505,10 @@ static void on_message(struct jz_client *c, json_t *m)
 		client_on_pair(c, m);
 	} else if (!strcmp(t, "pair_refused")) {
 		client_on_pair_refused(c, m);
+	} else if (!strcmp(t, "relay")) {
+		client_path_relay(c, m);
+	} else if (!strcmp(t, "relay_refused")) {
+		client_path_relay_refused(c, m);
 	} else if (!strcmp(t, "pair_start")) {
 		client_on_pair_start(c, m);
 	} else if (!strcmp(t, "verdict")) {
@@ -653,7 +658,7 @@ struct jz_client *jz_client_new(struct jz_daemon *d, char *err, size_t errlen)
 	if (!c->k)
 		goto fail;
 	c->k->on_rotate = client_pair_rotate;
-	if (client_nat_start(c, err, errlen))
+	if (client_path_start(c, err, errlen) || client_nat_start(c, err, errlen))
 		goto fail;
 	c->retry_ev = evtimer_new(d->base, do_connect, c);
 	c->ping_ev = evtimer_new(d->base, on_ping, c);
@@ -700,7 +705,10 @@ void jz_client_free(struct jz_client *c)
 	if (c->carry_ev)
 		event_free(c->carry_ev);
 	client_pairs_free(c);
+	for (size_t i = 0; i < c->n_peers; i++)
+		client_path_forget(&c->peers[i]);
 	client_nat_free(c);
+	client_path_free(c);
 	if (c->k)
 		c->k->ops->free(c->k);
 	if (c->ssl)

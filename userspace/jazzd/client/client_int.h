@@ -42,6 +42,8 @@ struct kpeer_state {
 	bool seen_stats;	/* the three above come from a reading */
 	struct pair *pair;	/* device keys: handshake state (pairs.c), owned;
 				 * freed by client_pair_forget */
+	struct path *path;	/* path.c: candidates and punching, owned; freed
+				 * by client_path_forget (with the pair's) */
 };
 
 /* Device keys: one pair's handshake state (pairs.c). */
@@ -110,6 +112,7 @@ struct jz_client {
 	struct jz_kpeer_stats *demand_stats;	/* demand.c's reading buffer */
 	double counters_at;	/* demand.c: when it last read them */
 	struct client_nat *nat;	/* nat.c: endpoint discovery; NULL: off */
+	struct client_path *path;	/* path.c: candidates, punching; NULL: off */
 };
 
 static inline struct jz_config *cfg(struct jz_client *c)
@@ -134,6 +137,22 @@ struct kpeer_state *client_kp_find(struct jz_client *c, uint32_t id);
 /* nat.c: endpoint discovery (issue 20) with [client] stun_server */
 int client_nat_start(struct jz_client *c, char *err, size_t errlen);
 void client_nat_free(struct jz_client *c);
+struct jz_stun_msg;
+struct jz_stun_addr;
+bool client_nat_take(struct jz_client *c, const struct jz_kstun *s, const struct jz_stun_msg *m);
+bool client_nat_mapped(struct jz_client *c, struct jz_stun_addr *a);
+
+/* path.c: candidates and hole punching (issue 20) */
+int client_path_start(struct jz_client *c, char *err, size_t errlen);
+void client_path_free(struct jz_client *c);
+void client_path_online(struct jz_client *c);
+void client_path_mapping_changed(struct jz_client *c, bool first);
+void client_path_listed(struct jz_client *c, struct kpeer_state *ks,
+			const struct jz_cm_peer *e, struct jz_kpeer *p);
+void client_path_need(struct jz_client *c, struct kpeer_state *ks, const char *why);
+void client_path_forget(struct kpeer_state *ks);
+void client_path_relay(struct jz_client *c, json_t *m);
+void client_path_relay_refused(struct jz_client *c, json_t *m);
 
 /* pairs.c: device keys */
 int client_pairs_init(struct jz_client *c, char *err, size_t errlen);

@@ -117,6 +117,40 @@ static int get_pub(json_t *o, uint8_t pub[32])
 	return jz_pubkey_parse(b64, pub);
 }
 
+/* "cands": absent, or at most JZ_CM_CANDS {ip, port 1-65535, kind
+ * host|srflx}; -1 if malformed */
+static int get_cands(json_t *e, struct jz_cm_peer *p)
+{
+	json_t *arr = json_object_get(e, "cands"), *x;
+	size_t i;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > JZ_CM_CANDS)
+		return -1;
+	json_array_foreach(arr, i, x) {
+		struct jz_cm_cand *cd = &p->cands[p->ncands];
+		char ip[JZ_CM_IP], kind[8];
+		long long port;
+
+		if (!json_is_object(x) || jz_msg_get_str(x, "ip", ip, sizeof(ip), true) ||
+		    jz_msg_get_int(x, "port", 1, 65535, 0, &port) || !port ||
+		    jz_msg_get_str(x, "kind", kind, sizeof(kind), true) ||
+		    (strcmp(kind, "host") && strcmp(kind, "srflx")))
+			return -1;
+		if (inet_pton(AF_INET, ip, cd->addr) == 1)
+			cd->family = AF_INET;
+		else if (inet_pton(AF_INET6, ip, cd->addr) == 1)
+			cd->family = AF_INET6;
+		else
+			return -1;
+		cd->port = (uint16_t)port;
+		cd->srflx = kind[0] == 's';
+		p->ncands++;
+	}
+	return 0;
+}
+
 static void peer_parse(json_t *e, struct jz_cm_peer *p)
 {
 	json_t *ep = json_object_get(e, "endpoint");
@@ -146,6 +180,9 @@ static void peer_parse(json_t *e, struct jz_cm_peer *p)
 		p->ep_ip[0] = 0;
 	if (!p->bad[0] && json_object_get(e, "pubkey") && get_pub(e, p->pub))
 		snprintf(p->bad, sizeof(p->bad), "pubkey is not 32 bytes of base64");
+	else if (!p->bad[0] && get_cands(e, p))
+		snprintf(p->bad, sizeof(p->bad), "cands: not at most %d {ip, port, kind}",
+			 JZ_CM_CANDS);
 	else if (!p->bad[0])
 		p->has_pub = json_object_get(e, "pubkey") != NULL;
 }
@@ -404,4 +441,32 @@ void jz_cm_escape(const char *in, char *out, size_t outlen)
 		s++;
 	}
 	out[o] = 0;
+}
+
+int jz_cm_relay(json_t *m, bool refused, struct jz_cm_relay *r, char *err, size_t errlen)
+{
+	char ip[JZ_CM_IP], reason[64];
+	long long peer, port;
+
+	memset(r, 0, sizeof(*r));
+	if (jz_msg_get_int(m, "peer", 1, UINT32_MAX, 0, &peer) || !peer)
+		FAIL("%s: no peer", refused ? "relay_refused" : "relay");
+	r->peer = (uint32_t)peer;
+	if (refused) {
+		if (jz_msg_get_str(m, "reason", reason, sizeof(reason), false))
+			FAIL("relay_refused: reason is not a short string");
+		jz_cm_escape(reason, r->reason, sizeof(r->reason));
+		return 0;
+	}
+	if (jz_msg_get_str(m, "ip", ip, sizeof(ip), true) ||
+	    jz_msg_get_int(m, "port", 1, 65535, 0, &port) || !port)
+		FAIL("relay: needs ip and port 1-65535");
+	if (inet_pton(AF_INET, ip, r->addr) == 1)
+		r->family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, r->addr) == 1)
+		r->family = AF_INET6;
+	else
+		FAIL("relay: ip is not an address");
+	r->port = (uint16_t)port;
+	return 0;
 }

@@ -47,6 +47,15 @@ struct jz_cm_welcome {
 	bool server_keys;	/* "pair_keys": "server" (absent: an old server) */
 };
 
+/* A peer's candidate (issue 20): where its tunnel socket may be reached. */
+#define JZ_CM_CANDS 8
+struct jz_cm_cand {
+	uint8_t family;		/* AF_INET, AF_INET6 */
+	bool srflx;		/* its public mapping (else its own address) */
+	uint16_t port;
+	uint8_t addr[16];
+};
+
 /* One entry of a peer list. bad[0] != 0: the entry is unusable (why). */
 struct jz_cm_peer {
 	uint32_t id;
@@ -57,6 +66,8 @@ struct jz_cm_peer {
 	uint16_t ep_port;
 	uint8_t pub[32];	/* its identity key (has_pub) */
 	bool has_pub;
+	uint8_t ncands;		/* "cands", at most JZ_CM_CANDS */
+	struct jz_cm_cand cands[JZ_CM_CANDS];
 	char bad[96];
 };
 
@@ -109,6 +120,16 @@ struct jz_cm_pair {
 	char reason[64];
 };
 
+/* "relay" (issue 20): the server relays this device's traffic to peer
+ * through ip:port (send there); "relay_refused": why not (escaped). */
+struct jz_cm_relay {
+	uint32_t peer;
+	uint8_t family;		/* AF_INET / AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port;
+	char reason[96];
+};
+
 /* Each returns 0, or -1 with err set (the message is then unusable). */
 int jz_cm_auth(json_t *m, struct jz_cm_auth *a, char *err, size_t errlen);
 void jz_cm_auth_free(struct jz_cm_auth *a);
@@ -121,6 +142,7 @@ int jz_cm_key(json_t *m, struct jz_cm_key *k, char *err, size_t errlen);
 int jz_cm_key_swap(json_t *m, struct jz_cm_key_swap *s, char *err, size_t errlen);
 int jz_cm_pair(json_t *m, bool refused, struct jz_cm_pair *p, char *err, size_t errlen);
 int jz_cm_verdict(json_t *m, struct jz_cm_verdict *v, char *err, size_t errlen);
+int jz_cm_relay(json_t *m, bool refused, struct jz_cm_relay *r, char *err, size_t errlen);
 
 /* Text from the server made safe for a log line or a terminal: control
  * characters, DEL and bytes that are not UTF-8 become \xNN (\n, \r, \t

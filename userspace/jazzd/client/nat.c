@@ -13,7 +13,8 @@
  * Owns the discovery's timers and the mapping found. Must not parse STUN
  * bytes itself (common/stun.c does), nor take an answer that is not from
  * the server asked and with the transaction id of the request in flight.
- * Not yet: sending the mapping to the server as a candidate.
+ * The mapping found is this device's public candidate (path.c sends it
+ * to the server, and punches again when it changes).
  */
 #include <string.h>
 #include <netinet/in.h>
@@ -34,7 +35,6 @@ struct client_nat {
 	bool asking;
 	int tries;
 	struct jz_stun_addr mapped;	/* family 0: none found yet */
-	unsigned long ignored;
 };
 
 static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -103,36 +103,43 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	send_request(n);
 }
 
-static void on_stun(void *arg, const struct jz_kstun *s)
+/* An answer to our request in flight (path.c hands every STUN datagram
+ * here first): true when taken. */
+bool client_nat_take(struct jz_client *c, const struct jz_kstun *s, const struct jz_stun_msg *m)
 {
-	struct jz_client *c = arg;
 	struct client_nat *n = c->nat;
 	char was[64], now[64];
-	struct jz_stun_msg m;
-	char err[96];
+	bool first;
 
-	if (!n)
-		return;
-	if (jz_stun_parse(s->data, s->len, &m, err, sizeof(err)) || !n->asking ||
-	    memcmp(m.txid, n->txid, sizeof(n->txid)) || !same_sockaddr(&s->from, &n->server) ||
-	    m.type != JZ_STUN_BINDING_SUCCESS || !m.mapped.family) {
-		/* not an answer to us: other STUN on the tunnel's port */
-		if (n->ignored++ % 100 == 0)
-			jz_debug("endpoint discovery: a STUN datagram that is not our answer "
-				 "ignored (%lu so far)", n->ignored);
-		return;
-	}
+	if (!n || !n->asking || memcmp(m->txid, n->txid, sizeof(n->txid)) ||
+	    !same_sockaddr(&s->from, &n->server) || m->type != JZ_STUN_BINDING_SUCCESS ||
+	    !m->mapped.family)
+		return false;	/* not an answer to us: other STUN on the tunnel's port */
 	n->asking = false;
 	evtimer_del(n->rto_ev);
-	jz_stun_addr_str(&m.mapped, now, sizeof(now));
-	if (!n->mapped.family)
+	jz_stun_addr_str(&m->mapped, now, sizeof(now));
+	first = !n->mapped.family;
+	if (first)
 		jz_info("endpoint discovery: %s is %s from outside (local port %u, STUN server %s)",
 			cfg(c)->ifname, now, s->local_port, cfg(c)->stun_server);
-	else if (memcmp(&n->mapped, &m.mapped, sizeof(m.mapped)))
+	else if (memcmp(&n->mapped, &m->mapped, sizeof(m->mapped)))
 		jz_info("endpoint discovery: %s moved from %s to %s (a NAT rebinding or a roam; "
 			"local port %u)", cfg(c)->ifname,
 			jz_stun_addr_str(&n->mapped, was, sizeof(was)), now, s->local_port);
-	n->mapped = m.mapped;
+	else
+		return true;
+	n->mapped = m->mapped;
+	client_path_mapping_changed(c, first);
+	return true;
+}
+
+/* The public mapping found (false: none yet, or discovery is off). */
+bool client_nat_mapped(struct jz_client *c, struct jz_stun_addr *a)
+{
+	if (!c->nat || !c->nat->mapped.family)
+		return false;
+	*a = c->nat->mapped;
+	return true;
 }
 
 int client_nat_start(struct jz_client *c, char *err, size_t errlen)
@@ -160,7 +167,7 @@ int client_nat_start(struct jz_client *c, char *err, size_t errlen)
 		free(n);
 		return -1;
 	}
-	if (!c->k->ops->stun_send) {
+	if (!c->k->ops->stun_send || !c->path) {
 		jz_warn("endpoint discovery: the %s kernel backend cannot send STUN; "
 			"stun_server ignored", cf->kbackend ? cf->kbackend : "configured");
 		free(n);
@@ -175,7 +182,6 @@ int client_nat_start(struct jz_client *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->nat = n;
-	c->k->on_stun = on_stun;
 	evtimer_add(n->tick_ev, &now);
 	jz_info("endpoint discovery: asking %s every %d s from %s's socket", cf->stun_server,
 		cf->stun_interval_s, cf->ifname);
@@ -188,8 +194,6 @@ void client_nat_free(struct jz_client *c)
 
 	if (!n)
 		return;
-	if (c->k)
-		c->k->on_stun = NULL;
 	if (n->tick_ev)
 		event_free(n->tick_ev);
 	if (n->rto_ev)

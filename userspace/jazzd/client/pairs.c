@@ -177,6 +177,7 @@ static bool start(struct jz_client *c, struct kpeer_state *ks, double now)
 	p->hs_on = true;
 	p->hs_at = now;
 	relay(c, ks->p.id, msg, sizeof(msg));
+	client_path_need(c, ks, "a handshake starts");
 	jz_debug("peer %s: handshake for key %u sent", ks->p.name, id);
 	return true;
 }
@@ -362,6 +363,7 @@ static void on_init(struct jz_client *c, struct kpeer_state *ks, const struct jz
 	p->await_on = true;
 	p->await_at = jz_now();
 	relay(c, ks->p.id, out, sizeof(out));
+	client_path_need(c, ks, "the peer's handshake came");
 out:
 	OPENSSL_cleanse(&k, sizeof(k));
 }

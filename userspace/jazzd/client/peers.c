@@ -41,6 +41,7 @@ static void drop_unseen(struct jz_client *c, bool keep_carried)
 		if (ks->present)
 			c->k->ops->peer_del(c->k, ks->p.id);
 		client_pair_forget(ks);
+		client_path_forget(ks);
 		*ks = c->peers[--c->n_peers];
 	}
 }
@@ -165,6 +166,7 @@ static void apply_peers(struct jz_client *c)
 		}
 		ks->seen = true;
 		ks->carried = false;
+		client_path_listed(c, ks, e, &p);
 		create = !ks->present;
 		if (create || memcmp(&ks->p, &p, sizeof(p))) {
 			if (c->k->ops->peer_set(c->k, &p, create))

@@ -188,6 +188,16 @@ static int handler(void *user, const char *section, const char *name,
 	STR("server", "listen", listen);
 	STR("server", "stun_listen", stun_listen);
 	INT("server", "stun_rate", stun_rate);
+	STR("server", "relay_listen", relay_listen);
+	INT("server", "relay_idle", relay_idle_s);
+	INT("server", "relay_max", relay_max);
+	if (!strcmp(section, "server") && !strcmp(name, "relay_ports")) {
+		if (sscanf(value, "%d-%d", &c->relay_port_lo, &c->relay_port_hi) != 2 ||
+		    c->relay_port_lo < 1 || c->relay_port_hi > 65535 ||
+		    c->relay_port_hi - c->relay_port_lo < 1)
+			goto bad;
+		return 1;
+	}
 	STR("server", "cert", cert);
 	STR("server", "key", key);
 	STR("server", "keytab", keytab);
@@ -281,6 +291,11 @@ static int handler(void *user, const char *section, const char *name,
 	INT("client", "listen_port", listen_port);
 	STR("client", "stun_server", stun_server);
 	INT("client", "stun_interval", stun_interval_s);
+	INT("client", "path_retry", path_retry_s);
+	if (!strcmp(section, "client") && !strcmp(name, "direct_only")) {
+		c->direct_only = parse_bool(value);
+		return 1;
+	}
 	INT("client", "max_peers", max_peers);
 	STR("client", "pool4", pool4);
 	STR("client", "pool6", pool6);
@@ -364,6 +379,11 @@ static void set_defaults(struct jz_config *c)
 	c->max_sessions = 4096;
 	c->stun_rate = 1000;
 	c->stun_interval_s = 25;
+	c->path_retry_s = 30;
+	c->relay_port_lo = 40000;
+	c->relay_port_hi = 40999;
+	c->relay_idle_s = 120;
+	c->relay_max = 256;
 	c->max_per_source = 256;
 	c->max_halfopen = 1024;
 	c->login_rate = 10;
@@ -444,7 +464,7 @@ void jz_config_free(struct jz_config *c)
 		&c->metrics_listen, &c->cluster.redis_addr, &c->cluster.sentinels,
 		&c->cluster.master, &c->cluster.password, &c->cluster.server_id,
 		&c->cluster.prefix,
-		&c->stun_listen, &c->stun_server,
+		&c->stun_listen, &c->stun_server, &c->relay_listen,
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

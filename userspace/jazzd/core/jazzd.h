@@ -89,6 +89,13 @@ struct jz_config {
 	 * server/stun.c); NULL = none. At most stun_rate answers a second. */
 	char *stun_listen;
 	int stun_rate;
+	/* relay (issue 20, server/udprelay.c): UDP ports on relay_listen
+	 * (an address) that copy still-encrypted tunnel datagrams between
+	 * two linked devices with no direct path; NULL = no relay */
+	char *relay_listen;
+	int relay_port_lo, relay_port_hi;	/* relay_ports = LO-HI */
+	int relay_idle_s;	/* a pair's relay ends after this long unused */
+	int relay_max;		/* pairs relayed at once */
 
 	/* [client] */
 	char *server;		/* host:port; or several, space/comma separated
@@ -125,6 +132,8 @@ struct jz_config {
 	 * from the jazz device's socket every stun_interval s; NULL: none */
 	char *stun_server;	/* host:port */
 	int stun_interval_s;
+	bool direct_only;	/* never relayed (client/path.c) */
+	int path_retry_s;	/* a relayed pair tries a direct path this often */
 
 	/* [kernel] */
 	char *kbackend;		/* netlink | fake */

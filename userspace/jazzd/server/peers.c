@@ -146,17 +146,18 @@ int make_entries(struct session *p)
 				  &blen);
 	char *ep = dump_compact(ep_json(p->ep_ip, p->ep_port), &elen);
 	char *pk = p->has_pub ? jz_b64_encode(p->pub, 32) : NULL;
+	char *cd = cands_json(p);
 	int rc = -1;
 
 	p->ent_user = dump_compact(json_pack("{s:s,s:s}", "user", p->user, "realm",
 					     p->realm), &p->ent_user_len);
-	if (!base || !ep || !p->ent_user || blen < 2 || (p->has_pub && !pk))
+	if (!base || !ep || !p->ent_user || !cd || blen < 2 || (p->has_pub && !pk))
 		goto out;
 	/* base is {...}: the entries are base without its '}' and more keys;
 	 * the identity key (base64, no escaping needed) goes to all who see it */
-	if (asprintf(&p->ent_linked, "%.*s%s%s%s,\"linked\":true,\"endpoint\":%s}",
+	if (asprintf(&p->ent_linked, "%.*s%s%s%s,\"linked\":true,\"endpoint\":%s%s}",
 		     (int)blen - 1, base, pk ? ",\"pubkey\":\"" : "", pk ? pk : "",
-		     pk ? "\"" : "", ep) < 0 ||
+		     pk ? "\"" : "", ep, cd) < 0 ||
 	    asprintf(&p->ent_unlinked, "%.*s%s%s%s,\"linked\":false}", (int)blen - 1, base,
 		     pk ? ",\"pubkey\":\"" : "", pk ? pk : "", pk ? "\"" : "") < 0)
 		goto out;
@@ -167,7 +168,39 @@ out:
 	free(base);
 	free(ep);
 	free(pk);
+	free(cd);
 	return rc;
+}
+
+/*
+ * Devices whose candidates changed (cands.c, issue 20): their entries made
+ * again and marked for every viewer that sees them, so this computation's
+ * deltas carry them. O(online) when one changed, nothing otherwise.
+ */
+void peers_cands_changed(struct jz_server *srv)
+{
+	for (struct session *p = srv->sessions; p; p = p->next) {
+		char *l = p->ent_linked, *u = p->ent_unlinked, *n = p->ent_user;
+
+		if (!p->cands_dirty || p->state != S_ONLINE)
+			continue;
+		p->cands_dirty = false;
+		p->ent_linked = p->ent_unlinked = p->ent_user = NULL;
+		if (make_entries(p)) {	/* what it made is left (out of memory) */
+			p->ent_linked = l;
+			p->ent_unlinked = u;
+			p->ent_user = n;
+			jz_err("peers: out of memory: %s's new candidates not announced",
+			       p->device);
+			continue;
+		}
+		free(l);
+		free(u);
+		free(n);
+		for (struct session *s = srv->sessions; s; s = s->next)
+			if (s->state == S_ONLINE && s->listed && sees(s, p) && sees(p, s))
+				mark_changed(s, p->lease->idx);
+	}
 }
 
 /* A growing message buffer; its first 4 bytes are left for the frame length. */
@@ -625,6 +658,7 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	srv->full = false;
 	srv->computing = true;
 	srv->gen++;
+	peers_cands_changed(srv);
 	peers_drop_left(srv);
 	for (s = srv->sessions; s; s = s->next)
 		nall += s->state == S_ONLINE;

@@ -110,6 +110,14 @@ struct session {
 	 * connection, its own lease copy; listed to ours, never sent to */
 	bool remote;
 	double relay_tok, relay_at;	/* "pair" relay budget (links.c) */
+	/* issue 20 (cands.c): where its tunnel socket may be reached, as it
+	 * last said (NULL: never said); cands_dirty: its list entries are to
+	 * be made again and re-sent to its viewers (next computation) */
+	struct jz_sm_cands *cands;
+	bool cands_dirty;
+	bool direct_only;	/* it said so: never relayed (udprelay.c) */
+	double cand_tok, cand_at;	/* "candidates" budget */
+	unsigned int cand_refused;
 };
 
 /* A pair's server-made key ([server] pair_keys = server only: with device
@@ -231,6 +239,7 @@ struct jz_server {
 	size_t rpos;
 	struct pending_verdict *pv;
 	struct jz_stun_srv *stun;	/* stun.c; NULL: no STUN port */
+	struct jz_relays *relays;	/* udprelay.c; NULL: no relay */
 };
 
 
@@ -290,6 +299,14 @@ void jz_limits_fake_password(struct jz_server *srv, const char *user, const char
 			     char *out, size_t outlen);
 void jz_limits_accept_error(struct evconnlistener *lis, void *arg);
 void session_online(struct session *s);
+/* cands.c: "candidates" (issue 20); peers.c re-announces changed ones */
+void on_candidates(struct session *s, const struct jz_sm_cands *c);
+char *cands_json(const struct session *p);
+void peers_cands_changed(struct jz_server *srv);
+/* udprelay.c: the relay ([server] relay_listen; issue 20) */
+int jz_relays_start(struct jz_server *srv, char *err, size_t errlen);
+void jz_relays_free(struct jz_server *srv);
+void on_relay_request(struct session *s, uint32_t peer);
 void session_free(struct session *s);
 void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r);
 void remote_relay(void *arg, uint32_t from, uint32_t to, const char *kind, const char *msg);

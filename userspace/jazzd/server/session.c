@@ -143,6 +143,20 @@ static void on_message(struct session *s, json_t *m)
 			on_pair_malformed(s, p.peer, err);
 		else
 			on_pair(s, &p);
+	} else if (!strcmp(t, "candidates")) {
+		struct jz_sm_cands cd;
+
+		if (jz_sm_candidates(m, &cd, err, sizeof(err)))
+			bad_msg(s, t, err);
+		else
+			on_candidates(s, &cd);
+	} else if (!strcmp(t, "relay_request")) {
+		uint32_t peer;
+
+		if (jz_sm_relay_request(m, &peer, err, sizeof(err)))
+			bad_msg(s, t, err);
+		else
+			on_relay_request(s, peer);
 	} else if (!strcmp(t, "bye")) {
 		session_close(s, "client said bye");
 	} else {
@@ -257,6 +271,7 @@ void session_free(struct session *s)
 	free(s->ent_linked);
 	free(s->ent_unlinked);
 	free(s->ent_user);
+	free(s->cands);
 	free(s->hidden);
 	free(s->gain);
 	free(s->lose);
@@ -604,7 +619,7 @@ struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
 		goto fail;
 	}
 	evconnlistener_set_error_cb(srv->lis, jz_limits_accept_error);
-	if (jz_stun_srv_start(srv, err, errlen))
+	if (jz_relays_start(srv, err, errlen) || jz_stun_srv_start(srv, err, errlen))
 		goto fail;
 	if (d->cfg.lease_expiry_s > 0) {
 		struct timeval etv = { d->cfg.lease_expiry_s / 4 > 3600 ? 3600 :
@@ -686,6 +701,7 @@ void jz_server_free(struct jz_server *srv)
 		event_free(srv->lease_expiry_ev);
 	jz_limits_free(srv);
 	jz_stun_srv_free(srv);
+	jz_relays_free(srv);
 	pthread_rwlock_destroy(&srv->krb_lock);
 	jz_state_free(srv->state);
 	free(srv->links);

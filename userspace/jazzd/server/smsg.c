@@ -320,3 +320,61 @@ int jz_sm_pair(json_t *m, struct jz_sm_pair *p, char *err, size_t errlen)
 		FAIL("msg must be base64 of 1-%d bytes", JZ_SM_PAIR_MAX);
 	return 0;
 }
+
+/* A candidate address no peer can use: unspecified, loopback, multicast,
+ * IPv4 broadcast. */
+static bool cand_ip_bad(const char *ip)
+{
+	unsigned char b[16];
+
+	if (inet_pton(AF_INET, ip, b) == 1)
+		return !b[0] || b[0] == 127 || b[0] >= 224;
+	if (inet_pton(AF_INET6, ip, b) != 1)
+		return true;
+	return b[0] == 0xff || !memcmp(b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15) ||
+	       (!memcmp(b, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) && (!b[12] || b[12] == 127));
+}
+
+int jz_sm_candidates(json_t *m, struct jz_sm_cands *c, char *err, size_t errlen)
+{
+	json_t *arr = json_object_get(m, "cands"), *it;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	if (json_object_get(m, "direct_only") && !json_is_boolean(json_object_get(m, "direct_only")))
+		FAIL("direct_only must be a boolean");
+	c->direct_only = json_is_true(json_object_get(m, "direct_only"));
+	if (!json_is_array(arr) || json_array_size(arr) > JZ_SM_CANDS)
+		FAIL("cands must be an array of at most %d candidates", JZ_SM_CANDS);
+	json_array_foreach(arr, i, it) {
+		struct jz_sm_cand *x = &c->c[c->n];
+		char kind[8];
+		long long port;
+
+		if (!json_is_object(it) || get_ip(it, "ip", x->ip, sizeof(x->ip)) ||
+		    jz_msg_get_int(it, "port", 1, 65535, 0, &port) || !port ||
+		    jz_msg_get_str(it, "kind", kind, sizeof(kind), true) ||
+		    (strcmp(kind, "host") && strcmp(kind, "srflx")))
+			FAIL("candidate %zu: needs ip, port 1-65535 and kind host|srflx", i);
+		if (cand_ip_bad(x->ip))
+			FAIL("candidate %zu: %s is not a unicast address a peer can reach", i,
+			     x->ip);
+		x->port = (uint16_t)port;
+		x->srflx = kind[0] == 's';
+		for (size_t j = 0; j < c->n; j++)
+			if (c->c[j].port == x->port && !strcmp(c->c[j].ip, x->ip))
+				FAIL("candidate %zu: %s port %u twice", i, x->ip, x->port);
+		c->n++;
+	}
+	return 0;
+}
+
+int jz_sm_relay_request(json_t *m, uint32_t *peer, char *err, size_t errlen)
+{
+	long long id;
+
+	if (jz_msg_get_int(m, "peer", 1, UINT32_MAX, 0, &id) || !id)
+		FAIL("peer must be a device id");
+	*peer = (uint32_t)id;
+	return 0;
+}

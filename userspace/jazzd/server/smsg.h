@@ -88,6 +88,23 @@ struct jz_sm_key_ack {
 	uint8_t key_id;
 };
 
+/* "candidates" (issue 20): the addresses and ports where the device's
+ * tunnel socket may be reached: its own (host) and the public mapping a
+ * STUN server saw (srflx). At most JZ_SM_CANDS, distinct, unicast, not
+ * loopback, not unspecified; port 1-65535. */
+#define JZ_SM_CANDS 8
+struct jz_sm_cand {
+	char ip[JZ_SM_IP];	/* canonical text */
+	uint16_t port;
+	bool srflx;		/* else host */
+};
+
+struct jz_sm_cands {
+	bool direct_only;	/* "direct_only": true: never relay it */
+	size_t n;
+	struct jz_sm_cand c[JZ_SM_CANDS];
+};
+
 /* Each returns 0, or -1 with err set (nothing to free then). */
 int jz_sm_login(json_t *m, struct jz_sm_login *l, char *err, size_t errlen);
 void jz_sm_login_free(struct jz_sm_login *l);
@@ -98,6 +115,9 @@ int jz_sm_conn_expired(json_t *m, struct jz_sm_conn_expired *e, char *err,
 int jz_sm_key_ack(json_t *m, struct jz_sm_key_ack *k, char *err, size_t errlen);
 int jz_sm_verdict_ack(json_t *m, uint64_t *vid, char *err, size_t errlen);
 int jz_sm_pair(json_t *m, struct jz_sm_pair *p, char *err, size_t errlen);
+int jz_sm_candidates(json_t *m, struct jz_sm_cands *c, char *err, size_t errlen);
+/* "relay_request" {peer}: a device id, 1..UINT32_MAX */
+int jz_sm_relay_request(json_t *m, uint32_t *peer, char *err, size_t errlen);
 
 /* Adds @from's items to @into (a later answer to a code replaces the
  * earlier one; @from is emptied). -1 if more than JZ_SM_ITEMS in all. */

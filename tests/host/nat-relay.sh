@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Issue 20: the server's relay ([server] relay_listen, server/udprelay.c)
+# on loopback, driven by the test client and Python UDP sockets standing
+# in for the two devices' tunnel sockets. A relay request for a linked
+# device gets both devices a port each; each "latches" its port with a
+# STUN check naming itself and the other (JAZZ-CHECK) and gets an answer;
+# datagrams then cross both ways unchanged, each arriving from the other
+# device's port. Hostile: requests for itself, for a device that does not
+# exist or with a bad id are refused by name; latches with the wrong ids
+# or before the request are not taken; junk and datagrams from an address
+# that did not latch are dropped and counted; a direct-only device's pair
+# is refused; the server keeps serving. About 25 s. TAP.
+set -u
+. "$(dirname "$0")/controlplane/lib.sh"
+
+cp_setup || { echo "not ok 1 - setup"; exit 1; }
+build_jzclient || { echo "not ok 1 - build jzclient"; exit 1; }
+RP=$(( (RANDOM % 200) * 100 + 42000 ))
+cp_server_conf "[server]" "relay_listen = 127.0.0.1" "relay_ports = $RP-$((RP + 9))"
+cp_start server
+check "server starts with a relay" wait_for "$T/server.log" "relay on 127.0.0.1, ports $RP-" 5 ||
+	{ cp_done; exit 1; }
+
+# rb: device B, waits and prints what it gets; ra: device A asks
+printf '%s\n' 'sleep 1' '{"type":"candidates","cands":[]}' >"$T/b.send"
+jzc -m password -u bob -p bobpw -d rb cands "$T/b.send" 16 >"$T/b.out" 2>&1 &
+BP=$!
+sleep 2.5
+{
+	echo "sleep 1.5"
+	echo '{"type":"relay_request","peer":0}'
+	echo '{"type":"relay_request","peer":"2"}'
+	echo '{"type":"relay_request","peer":99}'
+	echo '{"type":"relay_request","peer":2}'
+	echo '{"type":"relay_request","peer":1}'
+} >"$T/a.send"
+jzc -m password -u bob -p bobpw -d ra cands "$T/a.send" 12 >"$T/a.out" 2>&1 &
+AP=$!
+wait_for "$T/a.out" "^relay " 10
+sed 's/^/# a: /' "$T/a.out"
+read -r _ aid <<<"$(grep '^id ' "$T/a.out" | head -n 1)"
+aport=$(sed -n 's/^relay [0-9]* 127.0.0.1 \([0-9]*\)$/\1/p' "$T/a.out" | head -n 1)
+wait_for "$T/b.out" "^relay " 5
+bport=$(sed -n 's/^relay [0-9]* 127.0.0.1 \([0-9]*\)$/\1/p' "$T/b.out" | head -n 1)
+read -r _ bid <<<"$(grep '^id ' "$T/b.out" | head -n 1)"
+diag() { echo "# $*"; }
+diag "a: id $aid port $aport; b: id $bid port $bport"
+check "a bad id is refused as malformed" grep -q "malformed relay_request (peer must be a device id)" "$T/server.log"
+check "a device that does not exist: refused by name" grep -q "^relay_refused 99 not a linked device online" "$T/a.out"
+check "itself: refused" grep -q "^relay_refused $aid not a linked device online" "$T/a.out"
+check "A gets a relay port for B" test -n "$aport"
+check "B is told its port for A" test -n "$bport"
+check "the two ports differ" test "$aport" != "$bport"
+
+/usr/bin/python3 - "$aport" "$bport" "$aid" "$bid" >"$T/udp.out" 2>&1 <<'PYEOF'
+import os, socket, struct, sys
+ap, bp, aid, bid = (int(x) for x in sys.argv[1:5])
+def sock():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0)); s.settimeout(1.0); return s
+def check(frm, to, tx):
+    return struct.pack(">HHI", 1, 12, 0x2112A442) + tx + struct.pack(">HHII", 0xC0A7, 8, frm, to)
+def got(s):
+    try:
+        d, a = s.recvfrom(2048); return d, a
+    except socket.timeout:
+        return None, None
+sa, sb, sx = sock(), sock(), sock()
+# wrong ids: not taken (no answer)
+sa.sendto(check(bid, aid, os.urandom(12)), ("127.0.0.1", ap))
+print("wrong-ids-answered", got(sa)[0] is not None)
+# data before the latches: dropped
+sa.sendto(b"\x01" * 48, ("127.0.0.1", ap))
+print("before-latch-forwarded", got(sb)[0] is not None)
+for s, p, f, t in ((sa, ap, aid, bid), (sb, bp, bid, aid)):
+    tx = os.urandom(12)
+    s.sendto(check(f, t, tx), ("127.0.0.1", p))
+    d, _ = got(s)
+    print("latch-answered", d is not None and d[8:20] == tx and d[0:2] == b"\x01\x01")
+msg = bytes([1, 0x10, 7, 0]) + os.urandom(60)
+sa.sendto(msg, ("127.0.0.1", ap))
+d, frm = got(sb)
+print("a-to-b-same-bytes", d == msg, "from-b-port", frm is not None and frm[1] == bp)
+sb.sendto(msg[::-1], ("127.0.0.1", bp))
+d, frm = got(sa)
+print("b-to-a-same-bytes", d == msg[::-1], "from-a-port", frm is not None and frm[1] == ap)
+# another socket on A's port: not A's latched address
+for i in range(100):
+    sx.sendto(os.urandom(80), ("127.0.0.1", ap))
+print("stranger-forwarded", got(sb)[0] is not None)
+# junk from A itself (not STUN, short) still forwarded as bytes: the relay reads nothing
+sa.sendto(b"x", ("127.0.0.1", ap))
+print("tiny-forwarded", got(sb)[0] == b"x")
+PYEOF
+sed 's/^/# udp: /' "$T/udp.out"
+check "a latch with the wrong ids gets no answer" grep -q "^wrong-ids-answered False" "$T/udp.out"
+check "nothing crosses before both latched" grep -q "^before-latch-forwarded False" "$T/udp.out"
+check "both latches answered (their transaction ids)" sh -c "[ \$(grep -c '^latch-answered True' '$T/udp.out') = 2 ]"
+check "A's datagram reaches B unchanged, from B's port" grep -q "^a-to-b-same-bytes True from-b-port True" "$T/udp.out"
+check "B's datagram reaches A unchanged, from A's port" grep -q "^b-to-a-same-bytes True from-a-port True" "$T/udp.out"
+check "100 datagrams from an address that did not latch: none forwarded" grep -q "^stranger-forwarded False" "$T/udp.out"
+check "the relay copies bytes without reading them" grep -q "^tiny-forwarded True" "$T/udp.out"
+check "peer-path-changed: relayed, published when the relay opened" \
+	grep -q 'event peer-path-changed .*"path":"relayed"' "$T/server.log"
+check "the server logged both latches" sh -c "[ \$(grep -c 'latched port' '$T/server.log') -ge 2 ]"
+wait "$AP" "$BP"
+
+# a direct-only device is refused
+printf '%s\n' 'sleep 1' '{"type":"candidates","cands":[],"direct_only":true}' >"$T/c.send"
+jzc -m password -u bob -p bobpw -d rc cands "$T/c.send" 8 >"$T/c.out" 2>&1 &
+CP=$!
+sleep 3
+cid=$(grep '^id ' "$T/c.out" | head -n 1 | cut -d' ' -f2)
+printf '%s\n' 'sleep 1' "{\"type\":\"relay_request\",\"peer\":$cid}" >"$T/d.send"
+jzc -m password -u bob -p bobpw -d rd cands "$T/d.send" 4 >"$T/d.out" 2>&1
+sed 's/^/# d: /' "$T/d.out"
+check "a direct-only peer is not relayed" grep -q "^relay_refused $cid the peer is direct-only" "$T/d.out"
+wait "$CP"
+check "the pair's relay ends when its devices leave" wait_for "$T/server.log" "relay .* ends \\(a device left\\)" 20
+check "peer-path-changed: not-relayed, why: a device left" \
+	grep -q 'event peer-path-changed .*"path":"not-relayed".*"why":"a device left"' "$T/server.log"
+kill -0 "$(cp_pid server)" && ok "server still running" || nok "server still running"
+cp_done

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The relay (issue 20), real jazzd clients and server, Kerberos logins,
+# nftables NAT namespaces (tests/vm/lib-nat.sh "NAT world"):
+#   1. alice and carol both behind fully-random (endpoint-dependent) NATs
+#      that drop every unsolicited packet: the punch finds no direct path,
+#      both ask the server, which relays them through a pair of UDP ports
+#      on 10.0.0.2 ([server] relay_listen): pings cross, each kernel sends
+#      to the relay, and the server counts what it forwarded (encrypted:
+#      the server has no key and no jazz device);
+#   2. carol's NAT gets a port forward: at the next retry
+#      ([client] path_retry = 5 s here) alice punches a direct path, her
+#      kernel sends there, and carol's kernel follows alice's first
+#      authenticated message (no longer through the relay);
+#   3. carol is direct-only ([client] direct_only): the server refuses to
+#      relay the pair (both ends are told why) and nothing is relayed;
+#   4. hostile: 200 forged latches (the right ids, from another device's
+#      address) and 200 junk datagrams to alice's relay port are not taken
+#      and the relayed pings go on (relay requests for devices that are
+#      not linked: tests/host/nat-candidates.sh).
+# About 150 s on a stock kernel under TCG; skipped without nftables NAT.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-pair.sh"
+. "$(dirname "$0")/../e2e/lib.sh"
+. "$(dirname "$0")/lib-nat.sh"
+
+NATW_SERVER_EXTRA="relay_listen = 10.0.0.2
+relay_ports = 40000-40099
+relay_idle = 60"
+natw_up
+for n in alice carol; do natw_set "$n" path_retry 5; done
+
+# ------------------------------------------------ 1. relayed
+natw_rules na random drop
+natw_rules nc random drop
+natw_start alice carol
+check "1: alice online" natw_online alice
+check "1: carol online" natw_online carol
+alice ping -c 1 -W 1 "$(natw_vip carol)" >/dev/null 2>&1	# the pair needs a path
+check "1: alice: no direct path, she asks for the relay" \
+	natw_wait 60 alice "path to carol-pc: no direct path found .*asking the server to relay"
+check "1: the server opens a relay for the pair" \
+	wait_for 30 grep -Eq "relay [0-9]+<->[0-9]+: ports 400[0-9][0-9] " "$W/srv.log"
+check "1: alice: relayed via the server" natw_wait 30 alice "path to carol-pc: relayed via 10.0.0.2:400[0-9][0-9]"
+check "1: carol: relayed via the server" natw_wait 30 carol "path to alice-pc: relayed via 10.0.0.2:400[0-9][0-9]"
+check "1: both latched their relay ports" \
+	wait_for 30 sh -c "[ \$(grep -c 'latched port' '$W/srv.log') -ge 2 ]"
+check "1: alice's pings reach carol" natw_ping alice carol
+check "1: alice's kernel sends to the relay" \
+	sh -c "ip netns exec $(ns_name alice) $JZ show jazz0 --json | grep -q '10.0.0.2:400'"
+check "1: carol's kernel sends to the relay" \
+	sh -c "ip netns exec $(ns_name carol) $JZ show jazz0 --json | grep -q '10.0.0.2:400'"
+to=$(natw_vip carol)
+check "1: 20 pings over the relay, all answered" alice ping -c 20 -i 0.2 -W 3 "$to"
+srvpid=$NATW_SRV
+
+# ------------------------------------------------ 2. back to direct
+natw_rules nc masq fwd
+check "2: alice finds a direct path at a retry" \
+	natw_wait 40 alice "path to carol-pc: direct to 10.0.3.2:51820 .*no longer relayed"
+check "2: alice's kernel sends direct" \
+	wait_for 20 sh -c "ip netns exec $(ns_name alice) $JZ show jazz0 --json | grep -q '10.0.3.2:51820'"
+check "2: pings still answered" alice ping -c 5 -i 0.2 -W 3 "$to"
+check "2: carol's kernel follows alice to her NAT's address, off the relay" \
+	wait_for 30 sh -c "ip netns exec $(ns_name carol) $JZ show jazz0 --json | grep -q '\"10.0.1.2:[0-9]*\"'"
+natw_stop alice carol
+
+# ------------------------------------------------ 3. direct only
+natw_rules na random drop
+natw_rules nc random drop
+natw_set carol direct_only yes
+natw_start alice carol
+natw_online alice && natw_online carol
+alice ping -c 2 -W 2 "$(natw_vip carol)" >/dev/null 2>&1
+check "3: carol (direct-only) finds no direct path and does not ask for a relay" \
+	natw_wait 40 carol "path to alice-pc: no direct path found .*direct_only: not relayed"
+check "3: alice asks, and the server refuses: the peer is direct-only" \
+	natw_wait 40 alice "path to carol-pc: the server will not relay: the peer is direct-only"
+check_fail "3: alice was never relayed" natw_has alice "path to carol-pc: relayed"
+check_fail "3: alice's pings do not reach carol" alice ping -c 3 -W 2 "$(natw_vip carol)"
+natw_stop alice carol
+
+# ------------------------------------------------ 4. hostile
+natw_set carol direct_only no
+natw_start alice carol
+natw_online alice && natw_online carol
+natw_ping alice carol >/dev/null
+natw_wait 40 alice "path to carol-pc: relayed via" || true
+port=$(natw_log alice | sed -n 's/.*path to carol-pc: relayed via 10.0.0.2:\([0-9]*\).*/\1/p' | tail -n 1)
+diag "alice's relay port: ${port:-none}"
+check "4: a relay port for alice" test -n "$port"
+before=$(grep -c "latched port" "$W/srv.log")
+# from carol's NAT (not alice's address): the right ids, the wrong source
+aid=$(natw_log alice | sed -n 's/.*logged in as .*(id \([0-9]*\)).*/\1/p' | tail -n 1)
+cid=$(natw_log carol | sed -n 's/.*logged in as .*(id \([0-9]*\)).*/\1/p' | tail -n 1)
+carol $PY - "$port" "$aid" "$cid" <<'PYEOF'
+import os, socket, struct, sys
+port, aid, cid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(200):
+    m = struct.pack(">HHI", 1, 12, 0x2112A442) + os.urandom(12) + struct.pack(">HHII", 0xC0A7, 8, aid, cid)
+    s.sendto(m, ("10.0.0.2", port))
+    s.sendto(os.urandom(64), ("10.0.0.2", port))
+PYEOF
+sleep 1
+check_eq "4: a forged latch from another address is not taken" "$(grep -c 'latched port' "$W/srv.log")" "$before"
+check "4: pings still cross the relay" alice ping -c 3 -i 0.3 -W 3 "$(natw_vip carol)"
+natw_stop alice carol
+
+check "the server is still running" kill -0 "$srvpid"
+check "no client or server logged an error" \
+	sh -c "! grep -E '\[(err|crit)\]' '$W/alice.log' '$W/carol.log' '$W/srv.log'"
+dmesg_check "kernel log clean"

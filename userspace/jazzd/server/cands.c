@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A device's candidates (issue 20): the addresses and ports where its
+ * tunnel socket may be reached (its own, and the public mapping a STUN
+ * server saw), as it sends them after its welcome and whenever they
+ * change ("candidates", parsed in smsg.c). Kept on the session and put in
+ * its list entry for the devices linked to it (peers.c make_entries); a
+ * change marks the entry to be re-sent to its viewers by the next peer
+ * computation (peers_cands_changed()), so a burst of changes costs one
+ * delta. At most 1 message a second (burst 5) is taken per session.
+ * Must not decide who sees whom, nor send to anyone itself.
+ */
+#include "server_int.h"
+
+#define CAND_RATE	1.0	/* messages a second ... */
+#define CAND_BURST	5.0	/* ... after a burst of */
+
+static bool same(const struct jz_sm_cands *a, const struct jz_sm_cands *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->c[i].port != b->c[i].port || a->c[i].srflx != b->c[i].srflx ||
+		    strcmp(a->c[i].ip, b->c[i].ip))
+			return false;
+	return true;
+}
+
+void on_candidates(struct session *s, const struct jz_sm_cands *c)
+{
+	double now = jz_now();
+
+	if (s->state != S_ONLINE || s->remote)
+		return;
+	if (!s->cand_at)
+		s->cand_tok = CAND_BURST;
+	s->cand_tok += (now - s->cand_at) * CAND_RATE;
+	if (s->cand_tok > CAND_BURST)
+		s->cand_tok = CAND_BURST;
+	s->cand_at = now;
+	if (s->cand_tok < 1.0) {
+		if (s->cand_refused++ % 100 == 0)
+			jz_warn("session %s: candidates more often than %.0f a second: "
+				"ignored (%u so far)", s->device, CAND_RATE, s->cand_refused);
+		return;
+	}
+	s->cand_tok -= 1.0;
+	s->direct_only = c->direct_only;
+	if (s->cands && same(s->cands, c))
+		return;
+	if (!s->cands)
+		s->cands = jz_xrealloc(NULL, 1, sizeof(*s->cands));
+	*s->cands = *c;
+	jz_info("session %s@%s/%s: %zu candidate(s)%s%s%s", s->user, s->realm, s->device,
+		c->n, c->n ? ", first " : "", c->n ? c->c[0].ip : "",
+		c->n ? (c->c[0].srflx ? " (srflx)" : " (host)") : "");
+	s->cands_dirty = true;
+	schedule_recompute(s->srv);
+}
+
+/* ,"cands":[{"ip":..,"port":..,"kind":..},...] for its linked entry, or
+ * "" when it said none; malloc'd (NULL: out of memory). */
+char *cands_json(const struct session *p)
+{
+	json_t *arr;
+	char *str, *out;
+
+	if (!p->cands || !p->cands->n)
+		return strdup("");
+	arr = json_array();
+	for (size_t i = 0; arr && i < p->cands->n; i++)
+		json_array_append_new(arr, json_pack("{s:s,s:i,s:s}", "ip", p->cands->c[i].ip,
+						     "port", p->cands->c[i].port, "kind",
+						     p->cands->c[i].srflx ? "srflx" : "host"));
+	str = arr ? json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(arr);
+	if (!str || asprintf(&out, ",\"cands\":%s", str) < 0)
+		out = NULL;
+	free(str);
+	return out;
+}
