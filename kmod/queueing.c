@@ -119,6 +119,30 @@ bool jazz_crypt_enqueue(struct jazz_crypt_queue *cq, struct jazz_pqueue *pq,
 	return true;
 }
 
+unsigned int jazz_crypt_enqueue_burst(struct jazz_crypt_queue *cq,
+				      struct jazz_pqueue *pq,
+				      struct sk_buff **skbs, unsigned int n)
+{
+	unsigned int fit, i, wake;
+	int cpu;
+
+	spin_lock(&cq->ring.producer_lock);
+	for (fit = 0; fit < n; fit++)
+		if (__ptr_ring_produce(&cq->ring, skbs[fit]))
+			break;
+	spin_unlock(&cq->ring.producer_lock);
+	for (i = fit; i < n; i++)
+		jazz_pqueue_finish(pq, skbs[i], JAZZ_PKT_DEAD);
+	/* The workers empty the ring: one woken per cpu is enough. */
+	wake = min(fit, num_online_cpus());
+	while (wake--) {
+		cpu = jazz_next_cpu(cq);
+		queue_work_on(cpu, jazz_crypt_wq,
+			      &per_cpu_ptr(cq->workers, cpu)->work);
+	}
+	return n - fit;
+}
+
 /*
  * Hand at most @budget ready packets at the head of @pq to @pq->done, in
  * order. Returns true if more are ready. BHs off, rcu_read_lock held.
@@ -140,8 +164,8 @@ static bool jazz_pqueue_drain(struct jazz_pqueue *pq, unsigned int budget)
 	more = skb && atomic_read_acquire(&JAZZ_CB(skb)->state) !=
 		      JAZZ_PKT_NEW;
 	spin_unlock(&pq->list.lock);
-	while ((skb = __skb_dequeue(&ready)))
-		pq->done(skb);
+	if (!skb_queue_empty(&ready))
+		pq->done(&ready);
 	return more;
 }
 
@@ -165,7 +189,7 @@ static void jazz_pqueue_work(struct work_struct *work)
 }
 
 void jazz_pqueue_init(struct jazz_pqueue *pq, struct jazz_peer *peer,
-		      int cpu, void (*done)(struct sk_buff *skb))
+		      int cpu, void (*done)(struct sk_buff_head *ready))
 {
 	skb_queue_head_init(&pq->list);
 	INIT_WORK(&pq->work, jazz_pqueue_work);

@@ -19,8 +19,9 @@
  * ordered queue's work runs on one fixed cpu per queue (so the packets of
  * a peer leave through one cpu's backlog and GRO cell, in
  * order) and hands every packet at the head whose state is no longer
- * JAZZ_PKT_NEW to the queue's @done handler: send, or replay check and
- * delivery.
+ * JAZZ_PKT_NEW to the queue's @done handler, up to 64 at a time as one
+ * list: send (a run of equal-sized datagrams leaves as one UDP GSO
+ * super-packet, send.c), or replay check and delivery.
  *
  * Lifetime: a queued packet holds a reference on its peer and on its key
  * (struct jazz_cb), dropped by the @done handler; a queued ordered-queue
@@ -85,8 +86,11 @@ struct jazz_pqueue {
 	struct work_struct work;	/* drains the head; on @cpu */
 	struct jazz_peer *peer;
 	int cpu;
-	/* Handles a packet at the head that is no longer NEW; consumes it. */
-	void (*done)(struct sk_buff *skb);
+	/*
+	 * Handles the packets taken from the head that are no longer NEW,
+	 * in order; consumes them all.
+	 */
+	void (*done)(struct sk_buff_head *ready);
 };
 
 struct jazz_crypt_worker {
@@ -122,7 +126,7 @@ int jazz_crypt_queue_init(struct jazz_crypt_queue *cq,
 void jazz_crypt_queue_free(struct jazz_crypt_queue *cq);
 
 void jazz_pqueue_init(struct jazz_pqueue *pq, struct jazz_peer *peer,
-		      int cpu, void (*done)(struct sk_buff *skb));
+		      int cpu, void (*done)(struct sk_buff_head *ready));
 /* An online cpu picked by @n, for spreading peers' ordered queues. */
 int jazz_pick_cpu(u32 n);
 
@@ -133,6 +137,16 @@ int jazz_pick_cpu(u32 n);
  */
 bool jazz_crypt_enqueue(struct jazz_crypt_queue *cq, struct jazz_pqueue *pq,
 			struct sk_buff *skb);
+
+/*
+ * The same for the @n packets of @skbs (appended to @pq in this order by
+ * the caller) under one hold of the ring's producer lock, waking up to one
+ * worker per online cpu. Those that do not fit are marked dead; returns
+ * how many. BHs off, rcu_read_lock held.
+ */
+unsigned int jazz_crypt_enqueue_burst(struct jazz_crypt_queue *cq,
+				      struct jazz_pqueue *pq,
+				      struct sk_buff **skbs, unsigned int n);
 
 /*
  * Set @skb's final state and let the ordered queue move. The caller holds

@@ -259,7 +259,7 @@ void jazz_rx_crypt(struct sk_buff *skb)
  * inner checks, delivery. Drop reasons of dead packets were counted where
  * they died. BHs off, rcu_read_lock held.
  */
-void jazz_rx_done(struct sk_buff *skb)
+static void jazz_rx_done_one(struct sk_buff *skb)
 {
 	struct jazz_cb *cb = JAZZ_CB(skb);
 	struct jazz_peer *peer = cb->peer, *owner;
@@ -336,4 +336,12 @@ drop:
 out:
 	jazz_key_put(key);
 	jazz_peer_put(peer);
+}
+
+void jazz_rx_done(struct sk_buff_head *ready)
+{
+	struct sk_buff *skb;
+
+	while ((skb = __skb_dequeue(ready)))
+		jazz_rx_done_one(skb);
 }

@@ -31,8 +31,12 @@ void jazz_rx_crypt(struct sk_buff *skb);
 /* Their second halves, also the completions of asynchronous AEADs. */
 void jazz_tx_crypted(struct sk_buff *skb, int err);
 void jazz_rx_crypted(struct sk_buff *skb, int err);
-/* Ordered queue exits: send / check and deliver one packet. */
-void jazz_tx_done(struct sk_buff *skb);
-void jazz_rx_done(struct sk_buff *skb);
+/*
+ * Ordered queue exits, given the ready packets at the head of a peer's
+ * queue in order (consumed): send them (runs of equal-sized datagrams as
+ * one UDP GSO super-packet), or check and deliver them one by one.
+ */
+void jazz_tx_done(struct sk_buff_head *ready);
+void jazz_rx_done(struct sk_buff_head *ready);
 
 #endif /* _JAZZ_SEND_H */

@@ -144,6 +144,21 @@ static void jazz_flow4(struct jazz_peer *peer, struct sock *sk,
 	fl->flowi4_proto = IPPROTO_UDP;
 }
 
+/*
+ * A UDP GSO super-packet (send.c) gets its datagrams' checksums when it is
+ * cut (__udp_gso_segment(), which wants CHECKSUM_PARTIAL from the UDP
+ * header): udp_set_csum() and udp6_set_csum() leave the pseudo-header sum
+ * of the whole in uh->check for a GSO skb and set nothing else.
+ */
+static void jazz_gso_csum(struct sk_buff *skb)
+{
+	if (!skb_is_gso(skb))
+		return;
+	skb->ip_summed = CHECKSUM_PARTIAL;
+	skb->csum_start = skb_headroom(skb) - sizeof(struct udphdr);
+	skb->csum_offset = offsetof(struct udphdr, check);
+}
+
 static int jazz_send4(struct jazz_peer *peer, struct sock *sk,
 		      struct sk_buff *skb, __be32 daddr, __be16 dport, u8 ds)
 {
@@ -158,6 +173,7 @@ static int jazz_send4(struct jazz_peer *peer, struct sock *sk,
 	/* Nothing of the inner packet (conntrack, dst, mark...) goes out. */
 	skb_scrub_packet(skb, !net_eq(dev_net(jd->dev), sock_net(sk)));
 	skb->mark = READ_ONCE(jd->fwmark);
+	jazz_gso_csum(skb);
 	udp_tunnel_xmit_skb(rt, sk, skb, fl.saddr, fl.daddr, ds,
 			    ip4_dst_hoplimit(&rt->dst), 0, fl.fl4_sport,
 			    fl.fl4_dport, false, false);
@@ -219,6 +235,7 @@ static int jazz_send6(struct jazz_peer *peer, struct sock *sk,
 	 */
 	skb->ignore_df = 1;
 	skb->mark = READ_ONCE(jd->fwmark);
+	jazz_gso_csum(skb);
 	udp_tunnel6_xmit_skb(dst, sk, skb, skb->dev, &fl.saddr, &fl.daddr, ds,
 			     ip6_dst_hoplimit(dst), 0, fl.fl6_sport,
 			     fl.fl6_dport, false);

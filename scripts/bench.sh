@@ -10,6 +10,13 @@
 # side is tests/vm/bench-tunnels.sh.
 #
 #   scripts/bench.sh [--kernel K]... [--reps N] [--time S] [--no-build]
+#                    [--profile]
+#
+# --profile: no repetitions; one run of each test and path (jazz paths also
+# with tx_gso=0) with the guest's busy CPU time (/proc/stat) and an ftrace
+# function_graph of each stage's entry function, printed as µs per packet
+# by stage, jazz against WireGuard (scripts/bench-profile.py), into
+# out/bench/<kver>/profile.md. BENCH_PATHS / BENCH_TESTS narrow it.
 #
 # Writes out/bench/<kver>/bench.tsv (raw), out/bench/results.md (the table,
 # also printed). jazz paths show "n/a" with the reason until jazz.ko and
@@ -27,12 +34,14 @@ KERNELS=()
 REPS=5
 TIME=3
 BUILD=1
+PROFILE=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) KERNELS+=(--kernel "${2:?}"); shift ;;
 	--reps) REPS=${2:?}; shift ;;
 	--time) TIME=${2:?}; shift ;;
 	--no-build) BUILD=0 ;;
+	--profile) PROFILE=1 ;;
 	-h|--help) sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -55,6 +64,9 @@ for ((i = 0; i < ${#KERNELS[@]}; i += 2)); do
 	fi
 done
 
+narrow=()
+[ -n "${BENCH_PATHS:-}" ] && narrow+=("BENCH_PATHS=$BENCH_PATHS")
+[ -n "${BENCH_TESTS:-}" ] && narrow+=("BENCH_TESTS=$BENCH_TESTS")
 mkdir -p out/bench
 dirs=()
 rc=0
@@ -69,12 +81,22 @@ for k in "${kvers[@]}"; do
 	# Each run is TIME seconds plus iperf3 setup; allow plenty.
 	load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	JAZZ_VM_EXCLUSIVE=${JAZZ_VM_EXCLUSIVE:-1} bash scripts/vm.sh -q --kernel "$kv" --out "$d" --timeout $((REPS * 16 * (TIME + 15) + 300)) \
-		-- env BENCH_REPS="$REPS" BENCH_TIME="$TIME" tests/vm/bench-tunnels.sh ||
+		-- env BENCH_REPS="$REPS" BENCH_TIME="$TIME" BENCH_PERF="$PROFILE" "${narrow[@]}" \
+		tests/vm/bench-tunnels.sh ||
 		echo "bench.sh: $kv: the benchmark reported failures (see $d/results/)" >&2
 	echo "# bench: $kv took $(($(date +%s) - t0))s"
 	echo "$load0 / $(cut -d' ' -f1-3 /proc/loadavg)" >"$d/loadavg"
+	if [ "$PROFILE" = 1 ]; then
+		{
+			echo "Command: \`${CMD}\`; kernel $kv; host load average before / after: $(cat "$d/loadavg")"
+			echo
+			/usr/bin/python3 scripts/bench-profile.py "$d"
+		} >"$d/profile.md" && cat "$d/profile.md"
+		continue
+	fi
 	[ -s "$d/bench.tsv" ] && dirs+=("$d")
 done
+[ "$PROFILE" = 1 ] && exit "$rc"
 [ ${#dirs[@]} -gt 0 ] || { echo "bench.sh: no results" >&2; exit 1; }
 
 /usr/bin/python3 - "$CMD" "${dirs[@]}" >out/bench/results.md <<'PY'

@@ -179,6 +179,70 @@ run_one() { # path test -> prints bit/s
 	return 1
 }
 
+# BENCH_PERF=1: instead of the repetitions, one run of each test on each
+# path (jazz paths once more with tx_gso=0, as "<path>/nogso") with
+#   - busy CPU time of the whole guest (/proc/stat: all CPUs, both
+#     namespaces, not idle or iowait), and
+#   - ftrace function_graph durations of each stage's entry function,
+#     summed (WireGuard's workers handle many packets a call, so only sums
+#     compare),
+# both divided by the packets the far tunnel end received. Raw data in
+# perf.tsv and trace-<path>-<test>.txt; scripts/bench-profile.py (run by
+# scripts/bench.sh --profile) makes the table. A perf cpu-clock profile
+# was tried first: under TCG its samples land where interrupts are
+# re-enabled (spin_unlock_irqrestore, finish_task_switch), never in the
+# cipher, so it cannot split the time by stage.
+STAGES_JAZZ="jazz_xmit jazz_tx_crypt jazz_tx_done jazz_udp_recv jazz_rx_crypt jazz_rx_done"
+STAGES_WG="wg_xmit wg_packet_encrypt_worker wg_packet_tx_worker wg_packet_receive wg_packet_decrypt_worker wg_packet_rx_poll"
+TR=/sys/kernel/tracing
+busy_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+profile_one() { # path label test
+	local p=$1 label=$2 t=$3 dev pk0 pk1 b0 b1 bps f
+	case "$p" in
+	veth) dev=vb2 ;; wireguard) dev=wg0 ;; jazz-chacha) dev=jz0 ;; *) dev=jz1 ;;
+	esac
+	case "$p" in
+	veth) f= ;; wireguard) f=$STAGES_WG ;; *) f=$STAGES_JAZZ ;;
+	esac
+	echo 0 >$TR/tracing_on
+	echo nop >$TR/current_tracer
+	echo >$TR/trace
+	if [ -n "$f" ]; then
+		echo >$TR/set_ftrace_filter
+		for x in $f; do echo "$x" >>$TR/set_ftrace_filter 2>/dev/null || diag "no ftrace of $x"; done
+		echo function_graph >$TR/current_tracer
+		echo 1 >$TR/tracing_on
+	fi
+	pk0=$(n2 cat /sys/class/net/$dev/statistics/rx_packets)
+	b0=$(busy_jiffies)
+	bps=$(run_one "$p" "$t") || bps=NA
+	b1=$(busy_jiffies)
+	pk1=$(n2 cat /sys/class/net/$dev/statistics/rx_packets)
+	echo 0 >$TR/tracing_on
+	[ -n "$f" ] && cp $TR/trace "$OUTDIR/trace-${label//\//-}-$t.txt"
+	echo nop >$TR/current_tracer
+	printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$t" "$((pk1 - pk0))" "$bps" \
+		"$(((b1 - b0) * 1000000 / $(getconf CLK_TCK)))" >>"$OUTDIR/perf.tsv"
+	ok "profile $t $label: $((pk1 - pk0)) packets, $bps bit/s"
+}
+if [ "${BENCH_PERF:-0}" = 1 ]; then
+	mountpoint -q $TR || mount -t tracefs nodev $TR
+	echo 16384 >$TR/buffer_size_kb
+	: >"$OUTDIR/perf.tsv"
+	for t in $TESTS; do
+		for p in "${AVAILABLE[@]}"; do
+			profile_one "$p" "$p" "$t"
+			case "$p" in jazz-*) ;; *) continue ;; esac
+			[ -w /sys/module/jazz/parameters/tx_gso ] || continue
+			echo 0 >/sys/module/jazz/parameters/tx_gso
+			profile_one "$p" "$p/nogso" "$t"
+			echo 1 >/sys/module/jazz/parameters/tx_gso
+		done
+	done
+	echo >$TR/set_ftrace_filter
+	REPS=0
+fi
+
 for ((rep = 1; rep <= REPS; rep++)); do
 	for t in $TESTS; do
 		for p in "${AVAILABLE[@]}"; do
