@@ -96,6 +96,11 @@ def usource(addr, port, bursts):  # UDP_SEGMENT 1000 over 7500 bytes
  "usource": usource}[sys.argv[1]](*sys.argv[2:])
 PY
 
+# The debug kernel (KASAN, lockdep) under a loaded host moved a 6 MB stream
+# in 14 minutes: a quarter of the bytes there.
+BIG=6000000
+case "$(uname -r)" in *jazzdebug*) BIG=1500000 ;; esac
+
 pair_devices 192.168.243 10.3.0 fd03 fd03:aa
 pair_config 192.168.243 10.3.0 fd03 12000
 check "ping over jazz" n1 ping -c 2 -i 0.2 -W 2 10.3.0.2
@@ -128,7 +133,7 @@ gso_run() {
 	r0=$(refusals n2)
 	u0=$(link_stat n1 veth1 tx_packets)
 	j0=$(link_stat n1 jazz0 tx_packets)
-	stream "$1" "$2" "$3" 6000000 65521
+	stream "$1" "$2" "$3" "$BIG" 65521
 	u=$(($(link_stat n1 veth1 tx_packets) - u0))
 	j=$(($(link_stat n1 jazz0 tx_packets) - j0))
 	diag "$1: $j datagrams in $u underlay skbs"
@@ -161,7 +166,7 @@ check_eq "the receiver refused no datagram (short tail)" "$(refusals n2)" "$r0"
 echo 0 >"$GSO"
 u0=$(link_stat n1 veth1 tx_packets)
 j0=$(link_stat n1 jazz0 tx_packets)
-stream "tx_gso=0" 10.3.0.2 5303 3000000 65521
+stream "tx_gso=0" 10.3.0.2 5303 $((BIG / 2)) 65521
 u=$(($(link_stat n1 veth1 tx_packets) - u0))
 j=$(($(link_stat n1 jazz0 tx_packets) - j0))
 check_eq "tx_gso=0: one underlay skb per datagram" "$([ "$u" -ge "$j" ] && echo y)" y
