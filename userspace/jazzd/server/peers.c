@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Peer lists: the debounced peer_filter computation, full lists and deltas
- * sent to viewers, and which pairs get links (keys: links.c). Must not
- * read login or approval messages.
+ * Peer lists: the debounced peer_filter computation, who sees whom, what
+ * changed for each viewer (its marks), and which pairs get links (keys:
+ * links.c). The bytes of lists and deltas, and when they are written, are
+ * listout.c's. Must not read login or approval messages.
  */
 #include "server_int.h"
 
@@ -57,6 +58,16 @@ static bool vis_has(struct jz_server *srv, const struct session *s, uint32_t idx
 	return p && p->state == S_ONLINE && sees(s, p);
 }
 
+bool peers_sees(const struct session *s, const struct session *p)
+{
+	return sees(s, p);
+}
+
+bool peers_vis_has(struct jz_server *srv, const struct session *s, uint32_t idx)
+{
+	return vis_has(srv, s, idx);
+}
+
 /* Both see each other: they get endpoints, may hand-shake and connect. */
 bool peers_linked(const struct session *a, const struct session *b)
 {
@@ -100,14 +111,30 @@ void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 	(*v)[(*n)++] = x;
 }
 
-/* The viewer's entry for this id changed: (re)send it or its removal. */
+static void pchg_compact(struct session *s)
+{
+	size_t n = 0;
+
+	qsort(s->pchg, s->npchg, sizeof(uint32_t), cmp_u32);
+	for (size_t i = 0; i < s->npchg; i++)
+		if (!n || s->pchg[i] != s->pchg[n - 1])
+			s->pchg[n++] = s->pchg[i];
+	s->npchg = n;
+}
+
+/* The viewer's entry for this id changed: (re)send it or its removal.
+ * Marks wait while its list in parts goes out (a viewer that does not
+ * read keeps it going for ever): duplicates are folded before they pass
+ * the number of ids there are, so a viewer holds O(devices) marks. */
 static void mark_changed(struct session *s, uint32_t idx)
 {
 	u32_push(&s->pchg, &s->npchg, &s->cappchg, idx);
+	if (s->npchg > 2 * s->srv->by_idx_cap + 1024)
+		pchg_compact(s);
 }
 
 /* A newcomer's marks name everyone: give the room back once used. */
-static void pchg_reset(struct session *s)
+void pchg_reset(struct session *s)
 {
 	s->npchg = 0;
 	if (s->cappchg > 256) {
@@ -168,211 +195,6 @@ out:
 	free(ep);
 	free(pk);
 	return rc;
-}
-
-/* A growing message buffer; its first 4 bytes are left for the frame length. */
-struct mbuf {
-	unsigned char *p;
-	size_t n, cap;
-};
-
-static void mb_add(struct mbuf *b, const void *data, size_t len)
-{
-	if (b->n + len > b->cap) {
-		b->cap = b->cap ? b->cap : 4096;
-		while (b->n + len > b->cap)
-			b->cap *= 2;
-		b->p = jz_xrealloc(b->p, b->cap, 1);
-	}
-	memcpy(b->p + b->n, data, len);
-	b->n += len;
-}
-
-static void mb_str(struct mbuf *b, const char *str)
-{
-	mb_add(b, str, strlen(str));
-}
-
-static void mb_entry(struct mbuf *b, struct session *p, bool linked, bool comma)
-{
-	if (comma)
-		mb_add(b, ",", 1);
-	if (linked)
-		mb_add(b, p->ent_linked, p->ent_linked_len);
-	else
-		mb_add(b, p->ent_unlinked, p->ent_unlinked_len);
-}
-
-static void mb_send(struct session *s, struct mbuf *b)
-{
-	char tail[32];
-
-	snprintf(tail, sizeof(tail), ",\"v\":%d}", JZ_PROTO_VERSION);
-	mb_str(b, tail);
-	if (s->bev && s->state != S_CLOSING)
-		jz_frame_send_raw(s->bev, b->p, b->n - 4);
-	free(b->p);
-}
-
-/*
- * peer-list-changed names the peers of lists up to JZ_EVENT_PEERS_MAX
- * entries; a longer list gives only its "count": naming every peer of
- * every viewer at each join made a join cost O(N^2) in events alone.
- */
-#define JZ_EVENT_PEERS_MAX 1000
-
-static void list_event(struct jz_server *srv, struct session *s)
-{
-	json_t *ev;
-
-	if (!jz_events_on())
-		return;
-	ev = json_pack("{s:s,s:s,s:s,s:I}", "user", s->user, "realm", s->realm,
-		       "device", s->device, "count", (json_int_t)s->nvis);
-	if (s->nvis <= JZ_EVENT_PEERS_MAX) {
-		json_t *names = json_array();
-
-		for (size_t i = 0; i < srv->by_idx_cap; i++) {
-			struct session *p = srv->by_idx[i];
-
-			if (p && p->state == S_ONLINE && sees(s, p))
-				json_array_append_new(names, json_string(p->device));
-		}
-		json_object_set_new(ev, "peers", names);
-	}
-	jz_event("peer-list-changed", ev);
-}
-
-/*
- * The complete list: the first one a viewer gets. A list whose frame would
- * pass JZ_PEERS_PART_MAX goes out in parts, each a "peers" message with
- * "part" (0, 1, ...) and "more" (true on all but the last) that carries
- * the users of its own entries: a client that listed "peers_more" applies
- * the list when the last part is in (docs/PROTOCOL-control.md). Parts are
- * written back to back, so nothing comes between them.
- */
-struct part {
-	struct mbuf b;
-	json_t *seen;		/* users of this part's entries */
-	struct mbuf users;
-	unsigned int no;
-	bool first;
-};
-
-static void part_open(struct part *pt)
-{
-	memset(&pt->b, 0, sizeof(pt->b));
-	memset(&pt->users, 0, sizeof(pt->users));
-	pt->seen = json_object();
-	pt->first = true;
-	mb_add(&pt->b, "\0\0\0\0", 4);
-	mb_str(&pt->b, "{\"type\":\"peers\",\"peers\":[");
-}
-
-static void part_close(struct session *s, struct part *pt, bool more, bool parted)
-{
-	char tail[64];
-
-	mb_str(&pt->b, "],\"users\":[");
-	if (pt->users.n)
-		mb_add(&pt->b, pt->users.p, pt->users.n);
-	mb_str(&pt->b, "]");
-	if (parted) {
-		snprintf(tail, sizeof(tail), ",\"part\":%u,\"more\":%s", pt->no,
-			 more ? "true" : "false");
-		mb_str(&pt->b, tail);
-	}
-	free(pt->users.p);
-	json_decref(pt->seen);
-	mb_send(s, &pt->b);
-	pt->no++;
-}
-
-/* Bytes the part would have with @p's entry and user added. */
-static size_t part_len(struct part *pt, struct session *p, bool linked)
-{
-	return pt->b.n + pt->users.n + 1 +
-	       (linked ? p->ent_linked_len : p->ent_unlinked_len) + 1 +
-	       p->ent_user_len + 64;
-}
-
-static void send_full_list(struct jz_server *srv, struct session *s)
-{
-	struct part pt = { 0 };
-	bool parted = s->takes_more;
-	size_t bytes = 0;
-
-	part_open(&pt);
-	for (size_t i = 0; i < srv->by_idx_cap; i++) {
-		struct session *p = srv->by_idx[i];
-		bool linked;
-		char uk[600];
-
-		if (!p || p->state != S_ONLINE || !sees(s, p))
-			continue;
-		linked = sees(p, s);
-		if (parted && !pt.first && part_len(&pt, p, linked) > JZ_PEERS_PART_MAX) {
-			bytes += pt.b.n + pt.users.n;
-			part_close(s, &pt, true, true);
-			part_open(&pt);
-		}
-		mb_entry(&pt.b, p, linked, !pt.first);
-		pt.first = false;
-		ukey(p, uk, sizeof(uk));
-		if (json_object_get(pt.seen, uk))
-			continue;
-		json_object_set_new(pt.seen, uk, json_true());
-		if (pt.users.n)
-			mb_add(&pt.users, ",", 1);
-		mb_add(&pt.users, p->ent_user, p->ent_user_len);
-	}
-	bytes += pt.b.n + pt.users.n;
-	if (!parted && bytes > JZ_PEERS_PART_MAX)
-		jz_warn("peer list for %s@%s device %s is one frame of %zu bytes: the client "
-			"did not list \"peers_more\", and a client whose frame limit is "
-			"smaller drops it", s->user, s->realm, s->device, bytes);
-	part_close(s, &pt, false, parted && pt.no > 0);
-	list_event(srv, s);
-}
-
-/* What changed in a listed viewer's list. */
-static void send_delta(struct jz_server *srv, struct session *s)
-{
-	struct mbuf b = { 0 };
-	bool first = true;
-	size_t i;
-
-	qsort(s->pchg, s->npchg, sizeof(uint32_t), cmp_u32);
-	mb_add(&b, "\0\0\0\0", 4);
-	mb_str(&b, "{\"type\":\"peers_delta\",\"set\":[");
-	for (i = 0; i < s->npchg; i++) {
-		uint32_t id = s->pchg[i];
-		struct session *p;
-
-		if (i && id == s->pchg[i - 1])
-			continue;
-		p = vis_has(srv, s, id) ? find_online_idx(srv, id) : NULL;
-		if (p) {
-			mb_entry(&b, p, sees(p, s), !first);
-			first = false;
-		}
-	}
-	mb_str(&b, "],\"del\":[");
-	first = true;
-	for (i = 0; i < s->npchg; i++) {
-		uint32_t id = s->pchg[i];
-		char num[16];
-
-		if ((i && id == s->pchg[i - 1]) || vis_has(srv, s, id))
-			continue;
-		snprintf(num, sizeof(num), "%s%u", first ? "" : ",", id);
-		mb_str(&b, num);
-		first = false;
-	}
-	mb_str(&b, "]");
-	pchg_reset(s);
-	mb_send(s, &b);
-	list_event(srv, s);
 }
 
 void filter_res_free(struct filter_res *r)
@@ -554,8 +376,11 @@ void peers_finish(struct jz_server *srv)
 			s->listed = true;
 			pchg_reset(s);
 			send_full_list(srv, s);
+		} else if (s->lstream || s->dpend) {
+			/* its marks go out after its list's last part, or when
+			 * its socket drained (peers_drained) */
 		} else if (s->listed && s->npchg && s->takes_delta) {
-			send_delta(srv, s);
+			send_delta_or_hold(srv, s);
 		} else if (s->listed && s->npchg) {
 			pchg_reset(s);	/* a client without peers_delta */
 			send_full_list(srv, s);
