@@ -32,7 +32,7 @@
  * everyone costs the server O(1) memory, and a join costs O(viewers).
  */
 
-static int cmp_u32(const void *a, const void *b)
+int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
@@ -144,7 +144,8 @@ void pchg_reset(struct session *s)
 	}
 }
 
-static void ukey(const struct session *p, char *buf, size_t len)
+/* A device's owner as "user@realm" (users hidden by peer_filter). */
+void ukey(const struct session *p, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s@%s", p->user, p->realm);
 }

@@ -279,6 +279,8 @@ void on_rekey(evutil_socket_t fd, short what, void *arg);
 void on_pair(struct session *s, const struct jz_sm_pair *p);
 void on_pair_malformed(struct session *s, long long peer, const char *why);
 void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x);
+int cmp_u32(const void *a, const void *b);
+void ukey(const struct session *p, char *buf, size_t len);
 bool peers_linked(const struct session *a, const struct session *b);
 void peers_left(struct session *s);
 void pair_new(struct jz_server *srv, struct session *a, struct session *b);
