@@ -9,8 +9,8 @@
 # are online; then 10 hostile devices log in that never read; then one
 # more device joins while they sit there, and a slow device (4 KiB
 # receive buffer, reading 64 KiB a second) logs in. Checks: each stalled
-# device's list pauses with at most 96 KiB unsent in the server
-# (JZ_LIST_OUT_LOW + a part) and is not finished; the join still reaches
+# device's list pauses with at most 64 KiB unsent in the server
+# (JZ_LIST_OUT_LOW, 16 KiB, + a part) and is not finished; the join still reaches
 # every other device (id by id) and the newcomer gets its whole list; the
 # slow device gets its complete list; once the stalled devices read again
 # (SIGUSR1 to their simulator) they get the rest of their lists and every
@@ -54,7 +54,7 @@ check "... and none of them finished" \
 	bash -c "! grep -q 'device stall-[0-9]*: .* parts, .* bytes, done' '$T/server.log'"
 max=$(sed -n 's/.*device stall-[0-9]*: paused after part [0-9]* (\([0-9]*\) bytes unsent).*/\1/p' \
 	"$T/server.log" | sort -n | tail -1)
-check "... with at most 96 KiB unsent each (largest ${max:-?} bytes)" test "${max:-999999}" -le 98304
+check "... with at most 64 KiB unsent each (largest ${max:-?} bytes)" test "${max:-999999}" -le 65536
 listb=$(grep -o "device $LONG-1: [0-9]* parts, [0-9]* bytes" "$T/server.log" | tail -1)
 RSS1=$(rss)
 echo "# RSS ${RSS0} KiB before the stalled devices, ${RSS1} KiB with them; one list: ${listb:-?}"

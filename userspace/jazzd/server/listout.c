@@ -243,15 +243,15 @@ void peers_drained(struct session *s)
 			return;
 		}
 		out = evbuffer_get_length(bufferevent_get_output(s->bev));
-		if (out >= JZ_LIST_OUT_LOW) {
+		if (out > JZ_LIST_OUT_LOW) {
 			if (!s->lpaused)
 				jz_debug("peer list for %s@%s device %s: paused after part %u "
 					 "(%zu bytes unsent): more as its socket drains",
 					 s->user, s->realm, s->device, s->lpart - 1, out);
 			s->lpaused = true;
-			/* called back below one part: the pipe stays full */
+			/* called back at JZ_LIST_OUT_LOW: the pipe stays full */
 			if (!s->read_paused)
-				bufferevent_setwatermark(s->bev, EV_WRITE, JZ_PEERS_PART_MAX, 0);
+				bufferevent_setwatermark(s->bev, EV_WRITE, JZ_LIST_OUT_LOW, 0);
 			return;
 		}
 		list_part(s->srv, s, JZ_PEERS_PART_MAX);
@@ -285,6 +285,7 @@ static void send_delta(struct jz_server *srv, struct session *s)
 	size_t i;
 
 	s->dpend = false;
+	pchg_flatten(s);
 	qsort(s->pchg, s->npchg, sizeof(uint32_t), cmp_u32);
 	mb_frame(&b, "{\"type\":\"peers_delta\",\"set\":[");
 	for (i = 0; i < s->npchg; i++) {

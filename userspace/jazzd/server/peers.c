@@ -111,32 +111,79 @@ void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 	(*v)[(*n)++] = x;
 }
 
-static void pchg_compact(struct session *s)
+/* A mark in the viewer's bitmap (one bit per device index). */
+static void pbits_set(struct session *s, uint32_t idx)
+{
+	size_t w = idx / 64;
+
+	if (w >= s->npbits) {
+		size_t n = s->srv->by_idx_cap / 64 + 1 > w + 1 ? s->srv->by_idx_cap / 64 + 1 : w + 1;
+
+		s->pbits = jz_xrealloc(s->pbits, n, sizeof(uint64_t));
+		memset(s->pbits + s->npbits, 0, (n - s->npbits) * sizeof(uint64_t));
+		s->npbits = n;
+	}
+	if (!(s->pbits[w] >> (idx % 64) & 1)) {
+		s->pbits[w] |= 1ULL << (idx % 64);
+		s->npchg++;
+	}
+}
+
+/*
+ * The viewer's entry for this id changed: (re)send it or its removal.
+ * Marks wait while the viewer's list in parts goes out or its socket is
+ * behind (listout.c), for as long as it does not read: past a few
+ * hundred they are a bitmap of the device indices (N/8 bytes, not 4 per
+ * join), so a viewer holds O(devices) bits whatever it was sent.
+ */
+static void mark_changed(struct session *s, uint32_t idx)
+{
+	if (s->pbits) {
+		pbits_set(s, idx);
+		return;
+	}
+	u32_push(&s->pchg, &s->npchg, &s->cappchg, idx);
+	if (s->npchg > 256 && s->npchg > s->srv->by_idx_cap / 32) {
+		uint32_t *v = s->pchg;
+		size_t n = s->npchg;
+
+		s->pchg = NULL;
+		s->npchg = s->cappchg = 0;
+		s->npbits = 0;
+		s->pbits = jz_xrealloc(NULL, 1, sizeof(uint64_t));
+		s->pbits[0] = 0;
+		s->npbits = 1;
+		for (size_t i = 0; i < n; i++)
+			pbits_set(s, v[i]);
+		free(v);
+	}
+}
+
+/* The marks as a sorted array of ids (pchg[0..npchg)), for a delta. */
+void pchg_flatten(struct session *s)
 {
 	size_t n = 0;
 
-	qsort(s->pchg, s->npchg, sizeof(uint32_t), cmp_u32);
-	for (size_t i = 0; i < s->npchg; i++)
-		if (!n || s->pchg[i] != s->pchg[n - 1])
-			s->pchg[n++] = s->pchg[i];
+	if (!s->pbits)
+		return;
+	s->pchg = jz_xrealloc(s->pchg, s->npchg + 1, sizeof(uint32_t));
+	s->cappchg = s->npchg + 1;
+	for (size_t w = 0; w < s->npbits; w++)
+		for (uint64_t b = s->pbits[w]; b; b &= b - 1)
+			s->pchg[n++] = (uint32_t)(w * 64 + __builtin_ctzll(b));
 	s->npchg = n;
-}
-
-/* The viewer's entry for this id changed: (re)send it or its removal.
- * Marks wait while its list in parts goes out (a viewer that does not
- * read keeps it going for ever): duplicates are folded before they pass
- * the number of ids there are, so a viewer holds O(devices) marks. */
-static void mark_changed(struct session *s, uint32_t idx)
-{
-	u32_push(&s->pchg, &s->npchg, &s->cappchg, idx);
-	if (s->npchg > 2 * s->srv->by_idx_cap + 1024)
-		pchg_compact(s);
+	free(s->pbits);
+	s->pbits = NULL;
+	s->npbits = 0;
 }
 
 /* A newcomer's marks name everyone: give the room back once used. */
 void pchg_reset(struct session *s)
 {
 	s->npchg = 0;
+	free(s->pbits);
+	s->pbits = NULL;
+	s->npbits = 0;
 	if (s->cappchg > 256) {
 		free(s->pchg);
 		s->pchg = NULL;

@@ -43,9 +43,10 @@
  * many bytes (each at least one entry): well below the clients' default
  * frame limit of 65,536 bytes (docs/PROTOCOL-control.md). */
 #define JZ_PEERS_PART_MAX 32768
-/* Unsent bytes under which a list in parts gets its next part: what a
- * session holds of its list at most, whatever the list's size. */
-#define JZ_LIST_OUT_LOW (2 * JZ_PEERS_PART_MAX)
+/* Unsent bytes up to which a list in parts gets its next part: a session
+ * holds at most this plus one part (under 48 KiB) of its list, whatever
+ * the list's size (times every session whose reader is behind). */
+#define JZ_LIST_OUT_LOW (JZ_PEERS_PART_MAX / 2)
 /* Unsent bytes from which a viewer's delta waits for its socket to drain
  * (and takes every change until then) */
 #define JZ_DELTA_HOLD 16384
@@ -102,7 +103,9 @@ struct session {
 	struct filter_res *res;	/* its peer_filter answer, until all are in */
 	bool got_res;
 	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */
-	size_t npchg, cappchg;
+	size_t npchg, cappchg;	/* npchg: marks, in pchg or in pbits */
+	uint64_t *pbits;	/* ... past a few hundred: a bitmap by index */
+	size_t npbits;		/* its words */
 	/*
 	 * A complete list in parts goes out as the socket drains (peers.c
 	 * peers_drained): the next part is made only when fewer than
@@ -291,6 +294,7 @@ void peers_drained(struct session *s);
 bool peers_sees(const struct session *s, const struct session *p);
 bool peers_vis_has(struct jz_server *srv, const struct session *s, uint32_t idx);
 void pchg_reset(struct session *s);
+void pchg_flatten(struct session *s);
 void send_full_list(struct jz_server *srv, struct session *s);
 void send_delta_or_hold(struct jz_server *srv, struct session *s);
 bool session_out_over(struct session *s);

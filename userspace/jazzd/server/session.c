@@ -208,7 +208,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 	    evbuffer_get_length(bufferevent_get_output(bev)) > cfg(s->srv)->max_outbuf / 2)
 		return;
 	s->read_paused = false;
-	bufferevent_setwatermark(bev, EV_WRITE, s->lstream ? JZ_PEERS_PART_MAX : 0, 0);
+	bufferevent_setwatermark(bev, EV_WRITE, s->lstream ? JZ_LIST_OUT_LOW : 0, 0);
 	bufferevent_enable(bev, EV_READ);
 	on_read(bev, s);
 }
@@ -274,6 +274,7 @@ void session_free(struct session *s)
 	jz_sm_data_free(&s->data);
 	filter_res_free(s->res);
 	free(s->pchg);
+	free(s->pbits);
 	free(s->ent_linked);
 	free(s->ent_unlinked);
 	free(s->ent_user);
