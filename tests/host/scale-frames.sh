@@ -17,7 +17,7 @@ cp_setup || { echo "not ok 1 - setup"; exit 1; }
 build_tools() { build_jzsim && build_jzclient; }
 check "jzsim and jzclient build" build_tools
 cp_server_conf "[server]" "max_sessions = 4000" "${SCALE_LIMITS[@]}"
-sed -i 's/^login_timeout = .*/login_timeout = 60/' "$T/server.conf"
+sed -i -e 's/^login_timeout = .*/login_timeout = 60/' -e 's/^handshake_timeout = .*/handshake_timeout = 30/' "$T/server.conf"
 cp_start server
 check "server starts" wait_for "$T/server.log" "server listening" 10
 
@@ -55,5 +55,6 @@ check "jzsim: no simulated device lost its connection or its list" \
 kill $(ps -o pid= --ppid "$SIM") "$SIM" 2>/dev/null
 wait "$SIM" 2>/dev/null
 sed 's/^/# sim: /' "$T/sim.out" | head -8
+sed 's/^/# sim.err: /' "$T/sim.err" | head -5
 grep -c "list in parts\|frame of" "$T/server.log" | sed 's/^/# server warnings about list frames: /'
 cp_done

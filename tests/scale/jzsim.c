@@ -32,6 +32,11 @@
  *          -j joins -R (wait for a server restart) -H secs (hold after)
  *          -T limit seconds (default 120) -v (print each lost connection)
  *          -k server pid (CPU and memory from /proc)
+ *          -z SECS  hostile: each device stops reading when it is welcomed,
+ *                   for SECS seconds (a 4 KiB receive buffer: the server's
+ *                   output backs up), then reads again (at once on SIGUSR1)
+ *          -Z BYTES slow: each device reads at most BYTES a second (and has
+ *                   a 4 KiB receive buffer)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,6 +53,8 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -92,6 +99,8 @@ static int phase;		/* 0 ramp, 1 joins, 2 restart wait, 3 done */
 static int join_no, joiner = -1;
 static bool lost;
 static int rc = 1;
+static int stall_s, slow_bps;	/* -z, -Z */
+static struct ev_token_bucket_cfg *slow_cfg;
 static int keepalive_s = 15;	/* the server's, from the welcome */
 static int server_pid;
 static double cpu_base0, cpu_base1, cpu_join0;
@@ -283,6 +292,20 @@ static void on_delta(struct dev *d, json_t *m)
 	take_entries(d, json_object_get(m, "set"));
 }
 
+static void on_unstall(evutil_socket_t fd, short what, void *arg)
+{
+	struct dev *d = arg;
+
+	if (d->bev && d->state == D_ONLINE)
+		bufferevent_enable(d->bev, EV_READ);
+}
+
+static void on_usr1(evutil_socket_t fd, short what, void *arg)
+{
+	for (int i = 0; i < ndev; i++)
+		on_unstall(-1, 0, &devs[i]);
+}
+
 static void on_message(struct dev *d, json_t *m)
 {
 	const char *t = json_string_value(json_object_get(m, "type"));
@@ -298,6 +321,12 @@ static void on_message(struct dev *d, json_t *m)
 		d->state = D_ONLINE;
 		inflight--;
 		online++;
+		if (stall_s) {
+			struct timeval tv = { stall_s, 0 };
+
+			bufferevent_disable(d->bev, EV_READ);
+			event_base_once(base, -1, EV_TIMEOUT, on_unstall, d, &tv);
+		}
 		pump();
 	} else if (!strcmp(t, "reject") || !strcmp(t, "bye") || !strcmp(t, "error")) {
 		dev_down(d, t);
@@ -314,6 +343,54 @@ static void on_message(struct dev *d, json_t *m)
 				       json_object_get(m, "peer") ?: json_null(), "key_id",
 				       json_object_get(m, "key_id") ?: json_null()));
 	}
+}
+
+/*
+ * A "peers" message (a list or a part) read without jansson: at 10,000
+ * devices every list is 3 MB and every device gets one at each login, so
+ * parsing them whole was most of the simulator's CPU. The server writes
+ * each entry as {"id":N,... (server/peers.c make_entries) and "part" and
+ * "more" after the entries and users; anything else goes to jansson.
+ * 0: the frame is not one; 1: taken; -1: a part out of order (the caller
+ * drops the device once the frame is drained).
+ */
+static int fast_peers(struct dev *d, const char *b, size_t len)
+{
+	static const char head[] = "{\"type\":\"peers\",\"peers\":[";
+	const char *p = b + sizeof(head) - 1, *end = b + len, *tail, *x;
+	long part = 0;
+	bool more = false;
+
+	if (len < sizeof(head) || memcmp(b, head, sizeof(head) - 1))
+		return 0;
+	tail = memmem(b, len, "],\"users\":[", 11);
+	if (!tail)
+		return 0;
+	x = memmem(tail, end - tail, "\"part\":", 7);
+	if (x) {
+		part = strtol(x + 7, NULL, 10);
+		more = memmem(x, end - x, "\"more\":true", 11) != NULL;
+	}
+	if (part == 0) {
+		if (d->seen)
+			memset(d->seen, 0, d->seen_cap);
+		d->nseen = 0;
+	} else if (!d->listing || part != d->part_next) {
+		return -1;
+	}
+	d->part_next = (unsigned int)part + 1;
+	while (p < tail && (x = memmem(p, tail - p, "{\"id\":", 6))) {
+		long id = strtol(x + 6, (char **)&p, 10);
+
+		if (id > 0 && id < (1 << 24))
+			seen_set(d, (uint32_t)id, true);
+	}
+	d->listing = more;
+	if (!more) {
+		d->listed = true;
+		d->t_complete = now();
+	}
+	return 1;
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -335,7 +412,20 @@ static void on_read(struct bufferevent *bev, void *arg)
 		if (evbuffer_get_length(in) < 4 + (size_t)len)
 			break;
 		evbuffer_drain(in, 4);
-		m = json_loadb((const char *)evbuffer_pullup(in, len), len, 0, NULL);
+		{
+			const char *body = (const char *)evbuffer_pullup(in, len);
+			int f = fast_peers(d, body, len);
+
+			if (f) {
+				evbuffer_drain(in, len);
+				if (f < 0) {
+					dev_down(d, "peer list part out of order");
+					return;
+				}
+				continue;
+			}
+			m = json_loadb(body, len, 0, NULL);
+		}
 		evbuffer_drain(in, len);
 		if (!m) {
 			dev_down(d, "bad JSON");
@@ -425,9 +515,22 @@ static void start_login(struct dev *d)
 {
 	SSL *ssl = SSL_new(ctx);
 
+	evutil_socket_t fd = -1;
+
 	SSL_set_tlsext_host_name(ssl, "server.jazz.test");
-	d->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+	if (stall_s || slow_bps) {
+		/* a small receive window, set before connect(): the server's
+		 * bytes wait in its own buffers, not in this kernel's */
+		int rb = 4096;
+
+		fd = socket(sa.ss_family, SOCK_STREAM, 0);
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
+		evutil_make_socket_nonblocking(fd);
+	}
+	d->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
 						BEV_OPT_CLOSE_ON_FREE);
+	if (slow_cfg)
+		bufferevent_set_rate_limit(d->bev, slow_cfg);
 	bufferevent_setcb(d->bev, on_read, NULL, on_event, d);
 	bufferevent_enable(d->bev, EV_READ | EV_WRITE);
 	d->state = D_TLS;
@@ -607,7 +710,7 @@ int main(int argc, char **argv)
 	const char *colon;
 	int o;
 
-	while ((o = getopt(argc, argv, "s:C:S:c:m:u:p:r:d:P:x:j:RH:T:vk:")) != -1) {
+	while ((o = getopt(argc, argv, "s:C:S:c:m:u:p:r:d:P:x:j:RH:T:vk:z:Z:")) != -1) {
 		switch (o) {
 		case 's': server = optarg; break;
 		case 'C': cafile = optarg; break;
@@ -626,6 +729,8 @@ int main(int argc, char **argv)
 		case 'T': limit_s = atof(optarg); break;
 		case 'v': verbose = 1; break;
 		case 'k': server_pid = atoi(optarg); break;
+		case 'z': stall_s = atoi(optarg); break;
+		case 'Z': slow_bps = atoi(optarg); break;
 		default: return 2;
 		}
 	}
@@ -660,6 +765,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nbase; i++)
 		add_dev();
 	base = event_base_new();
+	if (stall_s)
+		event_add(evsignal_new(base, SIGUSR1, on_usr1, NULL), NULL);
+	if (slow_bps > 0) {
+		struct timeval tick = { 0, 100000 };
+
+		slow_cfg = ev_token_bucket_cfg_new(slow_bps / 10 ?: 1, slow_bps / 10 ?: 1,
+						   EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, &tick);
+	}
 	t0 = t_phase = now();
 	tick_ev = event_new(base, -1, EV_PERSIST, on_tick, NULL);
 	event_add(tick_ev, &tick);

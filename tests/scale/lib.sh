@@ -25,6 +25,12 @@ jzsim() { # jzsim [opts] N : devices of alice (Kerberos) against this test's ser
 	"$JZSIM" -s "127.0.0.1:$PORT" -C "$T/server.crt" -r "$KDC_REALM" \
 		-S "jazz/server.jazz.test@$KDC_REALM" -c "FILE:$T/alice.cc" "$@"
 }
+# the same in place of the calling (sub)shell: `jzsim_exec ... &` gives $!
+# the simulator's own pid (to signal it)
+jzsim_exec() {
+	exec "$JZSIM" -s "127.0.0.1:$PORT" -C "$T/server.crt" -r "$KDC_REALM" \
+		-S "jazz/server.jazz.test@$KDC_REALM" -c "FILE:$T/alice.cc" "$@"
+}
 # [server] lines for thousands of devices of one user from one address:
 # the pre-login limits (issue 15) and max_devices would refuse the
 # simulator, which is one source and one user name.

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Peer lists: the debounced peer_filter computation, full lists and deltas
- * sent to viewers, and which pairs get links (keys: links.c). Must not
- * read login or approval messages.
+ * Peer lists: the debounced peer_filter computation, who sees whom, what
+ * changed for each viewer (its marks), and which pairs get links (keys:
+ * links.c). The bytes of lists and deltas, and when they are written, are
+ * listout.c's. Must not read login or approval messages.
  */
 #include "server_int.h"
 
@@ -31,7 +32,7 @@
  * everyone costs the server O(1) memory, and a join costs O(viewers).
  */
 
-static int cmp_u32(const void *a, const void *b)
+int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
@@ -55,6 +56,16 @@ static bool vis_has(struct jz_server *srv, const struct session *s, uint32_t idx
 	struct session *p = find_online_idx(srv, idx);
 
 	return p && p->state == S_ONLINE && sees(s, p);
+}
+
+bool peers_sees(const struct session *s, const struct session *p)
+{
+	return sees(s, p);
+}
+
+bool peers_vis_has(struct jz_server *srv, const struct session *s, uint32_t idx)
+{
+	return vis_has(srv, s, idx);
 }
 
 /* Both see each other: they get endpoints, may hand-shake and connect. */
@@ -100,16 +111,79 @@ void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 	(*v)[(*n)++] = x;
 }
 
-/* The viewer's entry for this id changed: (re)send it or its removal. */
+/* A mark in the viewer's bitmap (one bit per device index). */
+static void pbits_set(struct session *s, uint32_t idx)
+{
+	size_t w = idx / 64;
+
+	if (w >= s->npbits) {
+		size_t n = s->srv->by_idx_cap / 64 + 1 > w + 1 ? s->srv->by_idx_cap / 64 + 1 : w + 1;
+
+		s->pbits = jz_xrealloc(s->pbits, n, sizeof(uint64_t));
+		memset(s->pbits + s->npbits, 0, (n - s->npbits) * sizeof(uint64_t));
+		s->npbits = n;
+	}
+	if (!(s->pbits[w] >> (idx % 64) & 1)) {
+		s->pbits[w] |= 1ULL << (idx % 64);
+		s->npchg++;
+	}
+}
+
+/*
+ * The viewer's entry for this id changed: (re)send it or its removal.
+ * Marks wait while the viewer's list in parts goes out or its socket is
+ * behind (listout.c), for as long as it does not read: past a few
+ * hundred they are a bitmap of the device indices (N/8 bytes, not 4 per
+ * join), so a viewer holds O(devices) bits whatever it was sent.
+ */
 static void mark_changed(struct session *s, uint32_t idx)
 {
+	if (s->pbits) {
+		pbits_set(s, idx);
+		return;
+	}
 	u32_push(&s->pchg, &s->npchg, &s->cappchg, idx);
+	if (s->npchg > 256 && s->npchg > s->srv->by_idx_cap / 32) {
+		uint32_t *v = s->pchg;
+		size_t n = s->npchg;
+
+		s->pchg = NULL;
+		s->npchg = s->cappchg = 0;
+		s->npbits = 0;
+		s->pbits = jz_xrealloc(NULL, 1, sizeof(uint64_t));
+		s->pbits[0] = 0;
+		s->npbits = 1;
+		for (size_t i = 0; i < n; i++)
+			pbits_set(s, v[i]);
+		free(v);
+	}
+}
+
+/* The marks as a sorted array of ids (pchg[0..npchg)), for a delta. */
+void pchg_flatten(struct session *s)
+{
+	size_t n = 0;
+
+	if (!s->pbits)
+		return;
+	s->pchg = jz_xrealloc(s->pchg, s->npchg + 1, sizeof(uint32_t));
+	s->cappchg = s->npchg + 1;
+	for (size_t w = 0; w < s->npbits; w++)
+		for (uint64_t b = s->pbits[w]; b; b &= b - 1)
+			s->pchg[n++] = (uint32_t)(w * 64 + __builtin_ctzll(b));
+	s->npchg = n;
+	free(s->pbits);
+	s->pbits = NULL;
+	s->npbits = 0;
 }
 
 /* A newcomer's marks name everyone: give the room back once used. */
-static void pchg_reset(struct session *s)
+void pchg_reset(struct session *s)
 {
 	s->npchg = 0;
+	free(s->pbits);
+	s->pbits = NULL;
+	s->npbits = 0;
 	if (s->cappchg > 256) {
 		free(s->pchg);
 		s->pchg = NULL;
@@ -117,7 +191,8 @@ static void pchg_reset(struct session *s)
 	}
 }
 
-static void ukey(const struct session *p, char *buf, size_t len)
+/* A device's owner as "user@realm" (users hidden by peer_filter). */
+void ukey(const struct session *p, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s@%s", p->user, p->realm);
 }
@@ -201,211 +276,6 @@ void peers_cands_changed(struct jz_server *srv)
 			if (s->state == S_ONLINE && s->listed && sees(s, p) && sees(p, s))
 				mark_changed(s, p->lease->idx);
 	}
-}
-
-/* A growing message buffer; its first 4 bytes are left for the frame length. */
-struct mbuf {
-	unsigned char *p;
-	size_t n, cap;
-};
-
-static void mb_add(struct mbuf *b, const void *data, size_t len)
-{
-	if (b->n + len > b->cap) {
-		b->cap = b->cap ? b->cap : 4096;
-		while (b->n + len > b->cap)
-			b->cap *= 2;
-		b->p = jz_xrealloc(b->p, b->cap, 1);
-	}
-	memcpy(b->p + b->n, data, len);
-	b->n += len;
-}
-
-static void mb_str(struct mbuf *b, const char *str)
-{
-	mb_add(b, str, strlen(str));
-}
-
-static void mb_entry(struct mbuf *b, struct session *p, bool linked, bool comma)
-{
-	if (comma)
-		mb_add(b, ",", 1);
-	if (linked)
-		mb_add(b, p->ent_linked, p->ent_linked_len);
-	else
-		mb_add(b, p->ent_unlinked, p->ent_unlinked_len);
-}
-
-static void mb_send(struct session *s, struct mbuf *b)
-{
-	char tail[32];
-
-	snprintf(tail, sizeof(tail), ",\"v\":%d}", JZ_PROTO_VERSION);
-	mb_str(b, tail);
-	if (s->bev && s->state != S_CLOSING)
-		jz_frame_send_raw(s->bev, b->p, b->n - 4);
-	free(b->p);
-}
-
-/*
- * peer-list-changed names the peers of lists up to JZ_EVENT_PEERS_MAX
- * entries; a longer list gives only its "count": naming every peer of
- * every viewer at each join made a join cost O(N^2) in events alone.
- */
-#define JZ_EVENT_PEERS_MAX 1000
-
-static void list_event(struct jz_server *srv, struct session *s)
-{
-	json_t *ev;
-
-	if (!jz_events_on())
-		return;
-	ev = json_pack("{s:s,s:s,s:s,s:I}", "user", s->user, "realm", s->realm,
-		       "device", s->device, "count", (json_int_t)s->nvis);
-	if (s->nvis <= JZ_EVENT_PEERS_MAX) {
-		json_t *names = json_array();
-
-		for (size_t i = 0; i < srv->by_idx_cap; i++) {
-			struct session *p = srv->by_idx[i];
-
-			if (p && p->state == S_ONLINE && sees(s, p))
-				json_array_append_new(names, json_string(p->device));
-		}
-		json_object_set_new(ev, "peers", names);
-	}
-	jz_event("peer-list-changed", ev);
-}
-
-/*
- * The complete list: the first one a viewer gets. A list whose frame would
- * pass JZ_PEERS_PART_MAX goes out in parts, each a "peers" message with
- * "part" (0, 1, ...) and "more" (true on all but the last) that carries
- * the users of its own entries: a client that listed "peers_more" applies
- * the list when the last part is in (docs/PROTOCOL-control.md). Parts are
- * written back to back, so nothing comes between them.
- */
-struct part {
-	struct mbuf b;
-	json_t *seen;		/* users of this part's entries */
-	struct mbuf users;
-	unsigned int no;
-	bool first;
-};
-
-static void part_open(struct part *pt)
-{
-	memset(&pt->b, 0, sizeof(pt->b));
-	memset(&pt->users, 0, sizeof(pt->users));
-	pt->seen = json_object();
-	pt->first = true;
-	mb_add(&pt->b, "\0\0\0\0", 4);
-	mb_str(&pt->b, "{\"type\":\"peers\",\"peers\":[");
-}
-
-static void part_close(struct session *s, struct part *pt, bool more, bool parted)
-{
-	char tail[64];
-
-	mb_str(&pt->b, "],\"users\":[");
-	if (pt->users.n)
-		mb_add(&pt->b, pt->users.p, pt->users.n);
-	mb_str(&pt->b, "]");
-	if (parted) {
-		snprintf(tail, sizeof(tail), ",\"part\":%u,\"more\":%s", pt->no,
-			 more ? "true" : "false");
-		mb_str(&pt->b, tail);
-	}
-	free(pt->users.p);
-	json_decref(pt->seen);
-	mb_send(s, &pt->b);
-	pt->no++;
-}
-
-/* Bytes the part would have with @p's entry and user added. */
-static size_t part_len(struct part *pt, struct session *p, bool linked)
-{
-	return pt->b.n + pt->users.n + 1 +
-	       (linked ? p->ent_linked_len : p->ent_unlinked_len) + 1 +
-	       p->ent_user_len + 64;
-}
-
-static void send_full_list(struct jz_server *srv, struct session *s)
-{
-	struct part pt = { 0 };
-	bool parted = s->takes_more;
-	size_t bytes = 0;
-
-	part_open(&pt);
-	for (size_t i = 0; i < srv->by_idx_cap; i++) {
-		struct session *p = srv->by_idx[i];
-		bool linked;
-		char uk[600];
-
-		if (!p || p->state != S_ONLINE || !sees(s, p))
-			continue;
-		linked = sees(p, s);
-		if (parted && !pt.first && part_len(&pt, p, linked) > JZ_PEERS_PART_MAX) {
-			bytes += pt.b.n + pt.users.n;
-			part_close(s, &pt, true, true);
-			part_open(&pt);
-		}
-		mb_entry(&pt.b, p, linked, !pt.first);
-		pt.first = false;
-		ukey(p, uk, sizeof(uk));
-		if (json_object_get(pt.seen, uk))
-			continue;
-		json_object_set_new(pt.seen, uk, json_true());
-		if (pt.users.n)
-			mb_add(&pt.users, ",", 1);
-		mb_add(&pt.users, p->ent_user, p->ent_user_len);
-	}
-	bytes += pt.b.n + pt.users.n;
-	if (!parted && bytes > JZ_PEERS_PART_MAX)
-		jz_warn("peer list for %s@%s device %s is one frame of %zu bytes: the client "
-			"did not list \"peers_more\", and a client whose frame limit is "
-			"smaller drops it", s->user, s->realm, s->device, bytes);
-	part_close(s, &pt, false, parted && pt.no > 0);
-	list_event(srv, s);
-}
-
-/* What changed in a listed viewer's list. */
-static void send_delta(struct jz_server *srv, struct session *s)
-{
-	struct mbuf b = { 0 };
-	bool first = true;
-	size_t i;
-
-	qsort(s->pchg, s->npchg, sizeof(uint32_t), cmp_u32);
-	mb_add(&b, "\0\0\0\0", 4);
-	mb_str(&b, "{\"type\":\"peers_delta\",\"set\":[");
-	for (i = 0; i < s->npchg; i++) {
-		uint32_t id = s->pchg[i];
-		struct session *p;
-
-		if (i && id == s->pchg[i - 1])
-			continue;
-		p = vis_has(srv, s, id) ? find_online_idx(srv, id) : NULL;
-		if (p) {
-			mb_entry(&b, p, sees(p, s), !first);
-			first = false;
-		}
-	}
-	mb_str(&b, "],\"del\":[");
-	first = true;
-	for (i = 0; i < s->npchg; i++) {
-		uint32_t id = s->pchg[i];
-		char num[16];
-
-		if ((i && id == s->pchg[i - 1]) || vis_has(srv, s, id))
-			continue;
-		snprintf(num, sizeof(num), "%s%u", first ? "" : ",", id);
-		mb_str(&b, num);
-		first = false;
-	}
-	mb_str(&b, "]");
-	pchg_reset(s);
-	mb_send(s, &b);
-	list_event(srv, s);
 }
 
 void filter_res_free(struct filter_res *r)
@@ -587,8 +457,11 @@ void peers_finish(struct jz_server *srv)
 			s->listed = true;
 			pchg_reset(s);
 			send_full_list(srv, s);
+		} else if (s->lstream || s->dpend) {
+			/* its marks go out after its list's last part, or when
+			 * its socket drained (peers_drained) */
 		} else if (s->listed && s->npchg && s->takes_delta) {
-			send_delta(srv, s);
+			send_delta_or_hold(srv, s);
 		} else if (s->listed && s->npchg) {
 			pchg_reset(s);	/* a client without peers_delta */
 			send_full_list(srv, s);

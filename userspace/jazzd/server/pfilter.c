@@ -9,18 +9,6 @@
  */
 #include "server_int.h"
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void ukey(const struct session *p, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s@%s", p->user, p->realm);
-}
-
 /*
  * One peer_filter call: a viewer, or a batch of viewers (incremental
  * reviews only) asked about the same peers.

@@ -43,6 +43,15 @@
  * many bytes (each at least one entry): well below the clients' default
  * frame limit of 65,536 bytes (docs/PROTOCOL-control.md). */
 #define JZ_PEERS_PART_MAX 32768
+/* Unsent bytes up to which a list in parts gets its next part: a session
+ * holds at most this plus one part (under 48 KiB) of its list, whatever
+ * the list's size (times every session whose reader is behind). */
+#define JZ_LIST_OUT_LOW (JZ_PEERS_PART_MAX / 2)
+/* Unsent bytes from which a viewer's delta waits for its socket to drain
+ * (and takes every change until then) */
+#define JZ_DELTA_HOLD 16384
+/* SO_SNDBUF of a session's socket (session.c on_accept) */
+#define JZ_SESSION_SNDBUF 65536
 
 enum sstate { S_ACCEPTING, S_TLS, S_LOGIN, S_ONLINE, S_CLOSING };
 
@@ -94,7 +103,21 @@ struct session {
 	struct filter_res *res;	/* its peer_filter answer, until all are in */
 	bool got_res;
 	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */
-	size_t npchg, cappchg;
+	size_t npchg, cappchg;	/* npchg: marks, in pchg or in pbits */
+	uint64_t *pbits;	/* ... past a few hundred: a bitmap by index */
+	size_t npbits;		/* its words */
+	/*
+	 * A complete list in parts goes out as the socket drains (peers.c
+	 * peers_drained): the next part is made only when fewer than
+	 * JZ_LIST_OUT_LOW bytes wait unsent. Deltas wait in pchg meanwhile,
+	 * and while JZ_DELTA_HOLD bytes are unsent (dpend).
+	 */
+	bool dpend;		/* a delta is held until the socket drains */
+	bool lstream;		/* a list in parts is going out */
+	bool lpaused;		/* ... and waited for the socket (logged once) */
+	size_t lcur;		/* its next by_idx slot */
+	unsigned int lpart;	/* its next part number */
+	size_t lbytes;		/* its bytes so far */
 	/* this device as others' list entry, serialised once when it goes online */
 	char *ent_linked, *ent_unlinked, *ent_user;
 	size_t ent_linked_len, ent_unlinked_len, ent_user_len;
@@ -268,12 +291,22 @@ void on_rekey(evutil_socket_t fd, short what, void *arg);
 void on_pair(struct session *s, const struct jz_sm_pair *p);
 void on_pair_malformed(struct session *s, long long peer, const char *why);
 void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x);
+int cmp_u32(const void *a, const void *b);
+void ukey(const struct session *p, char *buf, size_t len);
 bool peers_linked(const struct session *a, const struct session *b);
 void peers_left(struct session *s);
 void pair_new(struct jz_server *srv, struct session *a, struct session *b);
 int make_entries(struct session *p);
 void filter_res_free(struct filter_res *r);
 void peers_finish(struct jz_server *srv);
+void peers_drained(struct session *s);
+bool peers_sees(const struct session *s, const struct session *p);
+bool peers_vis_has(struct jz_server *srv, const struct session *s, uint32_t idx);
+void pchg_reset(struct session *s);
+void pchg_flatten(struct session *s);
+void send_full_list(struct jz_server *srv, struct session *s);
+void send_delta_or_hold(struct jz_server *srv, struct session *s);
+bool session_out_over(struct session *s);
 size_t peers_filter_batch(struct jz_server *srv);
 void peers_filter_submit(struct jz_server *srv, struct session **vs, size_t nv,
 			 struct session **ps, size_t n, bool full, unsigned int attempt);
