@@ -111,7 +111,12 @@ CONF
 #                           as home routers have it), "drop" (every
 #                           unsolicited packet from the wan dropped, forwarded
 #                           or not), "fwd" (UDP 51820 forwarded to the
-#                           device); the connection table flushed.
+#                           device); the NAT's UDP mappings flushed.
+#                           Its TCP entries stay: a router whose rules
+#                           change does not cut the devices' control
+#                           connections (flushing them reset carol's
+#                           session mid-test, and the pair was linked anew
+#                           while nat-relay.sh pinged).
 #                           Why "fw" by default: a NAT whose own input takes
 #                           unsolicited packets records them in its
 #                           connection table, and the masquerade of a later
@@ -251,7 +256,7 @@ table ip nat {
 	}
 }
 NFT
-	$ns conntrack -F >/dev/null 2>&1
+	$ns conntrack -D -p udp >/dev/null 2>&1
 	return 0
 }
 
