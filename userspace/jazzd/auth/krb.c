@@ -220,7 +220,7 @@ int now_of(krb5_context ctx, int64_t *sec, uint32_t *usec)
 	return 0;
 }
 
-int apply_offset(krb5_context ctx, int offset)
+static krb5_error_code apply_offset(krb5_context ctx, int offset)
 {
 	struct timeval tv;
 
@@ -229,6 +229,30 @@ int apply_offset(krb5_context ctx, int offset)
 	gettimeofday(&tv, NULL);
 	return krb5_set_real_time(ctx, (krb5_timestamp)(tv.tv_sec + offset),
 				  tv.tv_usec);
+}
+
+/*
+ * A krb5 context of our own whose clock runs @offset seconds off the
+ * system's (tests and a skewed KDC). On failure *ctx is NULL.
+ */
+int context_new(krb5_context *ctx, int offset, char *err, size_t errlen)
+{
+	krb5_error_code code;
+
+	code = krb5_init_context(ctx);
+	if (code) {
+		*ctx = NULL;
+		return seterr(err, errlen, JZ_KRB_EINTERNAL,
+			      "krb5_init_context failed (%d)", (int)code);
+	}
+	code = apply_offset(*ctx, offset);
+	if (code) {
+		krberr(*ctx, code, err, errlen, JZ_KRB_EINTERNAL, "time offset");
+		krb5_free_context(*ctx);
+		*ctx = NULL;
+		return JZ_KRB_EINTERNAL;
+	}
+	return 0;
 }
 
 /* Split a principal into user (no realm) and realm. */
@@ -276,20 +300,12 @@ static void slot_fini(struct jz_slot *sl)
 static int slot_init(struct jz_krb_server *s, struct jz_slot *sl, char *err,
 		     size_t errlen)
 {
-	krb5_error_code code;
+	krb5_error_code code = 0;
 	const char *what;
 
 	memset(sl, 0, sizeof(*sl));
-	code = krb5_init_context(&sl->ctx);
-	if (code) {
-		sl->ctx = NULL;
-		return seterr(err, errlen, JZ_KRB_EINTERNAL,
-			      "krb5_init_context failed (%d)", (int)code);
-	}
-	what = "time offset";
-	code = apply_offset(sl->ctx, s->cfg.time_offset);
-	if (code)
-		goto fail;
+	if (context_new(&sl->ctx, s->cfg.time_offset, err, errlen))
+		return JZ_KRB_EINTERNAL;
 	what = "keytab";
 	if (!s->kt_file)	/* a FILE keytab is loaded by kt_sync */
 		code = s->keytab ? krb5_kt_resolve(sl->ctx, s->keytab, &sl->kt)

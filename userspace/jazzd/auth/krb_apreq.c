@@ -293,16 +293,10 @@ int jz_krb_client_new(const struct jz_krb_client_cfg *cfg,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return seterr(err, errlen, JZ_KRB_EINTERNAL, "out of memory");
-	code = krb5_init_context(&c->ctx);
-	if (code) {
+	rc = context_new(&c->ctx, cfg->time_offset, err, errlen);
+	if (rc) {
 		free(c);
-		return seterr(err, errlen, JZ_KRB_EINTERNAL,
-			      "krb5_init_context failed (%d)", (int)code);
-	}
-	code = apply_offset(c->ctx, cfg->time_offset);
-	if (code) {
-		rc = krberr(c->ctx, code, err, errlen, JZ_KRB_EINTERNAL, "time");
-		goto fail;
+		return rc;
 	}
 	if (cfg->keytab) {
 		rc = client_from_keytab(c, cfg, err, errlen);

@@ -138,7 +138,7 @@ int buf_set(struct jz_krb_buf *b, const void *p, size_t len);
 void wipe(void *p, size_t n);
 bool ct_equal(const void *a, const void *b, size_t n);
 int now_of(krb5_context ctx, int64_t *sec, uint32_t *usec);
-int apply_offset(krb5_context ctx, int offset);
+int context_new(krb5_context *ctx, int offset, char *err, size_t errlen);
 int split_princ(krb5_context ctx, krb5_const_principal p,
 		struct jz_krb_identity *id, char *err, size_t errlen);
 struct jz_slot *slot_get(struct jz_krb_server *s, char *err,

@@ -252,16 +252,10 @@ int jz_krb_pw_client_new(const struct jz_krb_pw_cfg *cfg, const void *cb,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return seterr(err, errlen, JZ_KRB_EINTERNAL, "out of memory");
-	code = krb5_init_context(&c->ctx);
-	if (code) {
+	rc = context_new(&c->ctx, cfg->time_offset, err, errlen);
+	if (rc) {
 		free(c);
-		return seterr(err, errlen, JZ_KRB_EINTERNAL,
-			      "krb5_init_context failed (%d)", (int)code);
-	}
-	code = apply_offset(c->ctx, cfg->time_offset);
-	if (code) {
-		rc = krberr(c->ctx, code, err, errlen, JZ_KRB_EINTERNAL, "time");
-		goto fail;
+		return rc;
 	}
 	rc = make_key(c->ctx, enctype, cfg->user, cfg->realm, cfg->password,
 		      cfg->key, cfg->key_len, &c->key, err, errlen);
