@@ -492,6 +492,13 @@ static void on_check(struct jz_client *c, const struct jz_kstun *s, const struct
 	c->path->answered++;
 	if (ks->path && cand_find(ks->path, &from) < 0)
 		cand_add(ks->path, &from, K_PRFLX);
+	/* from the very address this end sends to on a direct path: the
+	 * answer proves it to the peer; punching back would only start the
+	 * peer's next punch again (a STUN ping-pong while one end's checks
+	 * cannot pass its peer's endpoint-dependent NAT) */
+	if (ks->path && ks->path->has_cur && !ks->path->relayed &&
+	    addr_eq(&ks->path->cur, &from))
+		return;
 	punch_start(c, ks, "the peer's check came");
 }
 
