@@ -47,6 +47,14 @@ static const struct nla_policy jazz_aip_policy[JAZZ_A_ALLOWED_IP_MAX + 1] = {
 	[JAZZ_A_ALLOWED_IP_CIDR] = NLA_POLICY_MAX(NLA_U8, 128),
 };
 
+/* since-ns is read only: not in the policy, so strict parsing refuses it. */
+static const struct nla_policy jazz_path_policy[JAZZ_A_PATH_MAX + 1] = {
+	[JAZZ_A_PATH_KIND] = NLA_POLICY_RANGE(NLA_U32, JAZZ_PATH_KIND_DIRECT,
+					      JAZZ_PATH_KIND_RELAYED),
+	[JAZZ_A_PATH_REASON] = { .type = NLA_NUL_STRING,
+				 .len = JAZZ_PATH_REASON_MAX },
+};
+
 static const struct nla_policy jazz_peer_policy[JAZZ_A_PEER_MAX + 1] = {
 	[JAZZ_A_PEER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[JAZZ_A_PEER_REMOTE_ID] = NLA_POLICY_MIN(NLA_U32, 1),
@@ -60,6 +68,7 @@ static const struct nla_policy jazz_peer_policy[JAZZ_A_PEER_MAX + 1] = {
 	[JAZZ_A_PEER_ENDPOINT_PORT] = { .type = NLA_BE16 },
 	[JAZZ_A_PEER_KEEPALIVE_S] = { .type = NLA_U16 },
 	[JAZZ_A_PEER_ALLOWED_IP] = NLA_POLICY_NESTED(jazz_aip_policy),
+	[JAZZ_A_PEER_PATH] = NLA_POLICY_NESTED(jazz_path_policy),
 };
 
 static const struct nla_policy jazz_conn_policy[JAZZ_A_CONN_ATTR_MAX + 1] = {
@@ -336,6 +345,28 @@ static int jazz_put_aip(struct sk_buff *msg, struct jazz_aip_node *n)
 	return 0;
 }
 
+/* The path record, if the daemon wrote one. Config mutex held. */
+static int jazz_put_path(struct sk_buff *msg, const struct jazz_path *path)
+{
+	struct nlattr *nest;
+
+	if (!path->kind)
+		return 0;
+	nest = nla_nest_start(msg, JAZZ_A_PEER_PATH);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(msg, JAZZ_A_PATH_KIND, path->kind) ||
+	    nla_put_u64_64bit(msg, JAZZ_A_PATH_SINCE_NS, path->since_ns,
+			      JAZZ_A_PATH_PAD) ||
+	    (path->reason[0] &&
+	     nla_put_string(msg, JAZZ_A_PATH_REASON, path->reason))) {
+		nla_nest_cancel(msg, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
 /* Everything of a peer but its allowed-ips. Config mutex held. */
 static int jazz_put_peer_info(struct sk_buff *msg, struct jazz_peer *peer)
 {
@@ -348,7 +379,8 @@ static int jazz_put_peer_info(struct sk_buff *msg, struct jazz_peer *peer)
 	    nla_put_u16(msg, JAZZ_A_PEER_KEEPALIVE_S, peer->keepalive_s) ||
 	    nla_put_u64_64bit(msg, JAZZ_A_PEER_LAST_RX_NS,
 			      READ_ONCE(peer->last_rx_ns), JAZZ_A_PEER_PAD) ||
-	    jazz_put_stats(msg, JAZZ_A_PEER_STATS, peer->stats))
+	    jazz_put_stats(msg, JAZZ_A_PEER_STATS, peer->stats) ||
+	    jazz_put_path(msg, &peer->path))
 		return -EMSGSIZE;
 	for (i = 0; i < 2; i++) {
 		key = rcu_dereference_protected(peer->keys[i],
@@ -625,6 +657,45 @@ static int jazz_parse_aip(struct nlattr *nest, struct jazz_aip_req *r,
 	return 0;
 }
 
+/*
+ * A path record to store (@path->kind 0: none given). The policy checked
+ * the kind's range and the reason's length; a reason is for people to
+ * read, so control bytes and non-ASCII are refused too.
+ */
+static int jazz_path_check(struct nlattr *nest, struct jazz_path *path,
+			   struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[JAZZ_A_PATH_MAX + 1];
+	const unsigned char *c;
+	int err;
+
+	memset(path, 0, sizeof(*path));
+	if (!nest)
+		return 0;
+	err = nla_parse_nested(tb, JAZZ_A_PATH_MAX, nest, jazz_path_policy,
+			       extack);
+	if (err)
+		return err;
+	if (!tb[JAZZ_A_PATH_KIND]) {
+		NL_SET_ERR_MSG(extack, "path kind is required in a path record");
+		NL_SET_ERR_ATTR_MISS(extack, nest, JAZZ_A_PATH_KIND);
+		return -EINVAL;
+	}
+	if (tb[JAZZ_A_PATH_REASON]) {
+		nla_strscpy(path->reason, tb[JAZZ_A_PATH_REASON],
+			    sizeof(path->reason));
+		for (c = (const unsigned char *)path->reason; *c; c++) {
+			if (*c < 0x20 || *c > 0x7e) {
+				NL_SET_ERR_MSG_ATTR(extack, tb[JAZZ_A_PATH_REASON],
+						    "path reason must be printable ASCII");
+				return -EINVAL;
+			}
+		}
+	}
+	path->kind = nla_get_u32(tb[JAZZ_A_PATH_KIND]);
+	return 0;
+}
+
 /* Validate everything of a peer nest before changing anything. */
 static int jazz_peer_check(struct nlattr *nest, struct nlattr **tb,
 			   struct jazz_endpoint *ep, bool *has_ep,
@@ -742,6 +813,7 @@ static int jazz_nl_peer_change(struct sk_buff *skb, struct genl_info *info,
 	struct jazz_endpoint ep;
 	struct jazz_device *jd;
 	struct jazz_peer *peer;
+	struct jazz_path path;
 	bool has_ep;
 	u32 id;
 	int err;
@@ -749,6 +821,9 @@ static int jazz_nl_peer_change(struct sk_buff *skb, struct genl_info *info,
 	if (GENL_REQ_ATTR_CHECK(info, JAZZ_A_PEER))
 		return -EINVAL;
 	err = jazz_peer_check(nest, tb, &ep, &has_ep, info->extack);
+	if (!err)
+		err = jazz_path_check(tb[JAZZ_A_PEER_PATH], &path,
+				      info->extack);
 	if (err)
 		return err;
 	jd = jazz_nl_dev(genl_info_net(info), info->attrs, info->extack);
@@ -794,6 +869,10 @@ static int jazz_nl_peer_change(struct sk_buff *skb, struct genl_info *info,
 		peer->remote_id = id;
 	}
 	err = jazz_peer_apply(jd, peer, nest, tb, &ep, has_ep, info->extack);
+	if (!err && path.kind) {
+		path.since_ns = ktime_get_real_ns();
+		peer->path = path;
+	}
 	if (err && create)
 		jazz_peer_remove(peer, JAZZ_PEER_DEL_REASON_USERSPACE);
 out:

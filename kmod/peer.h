@@ -25,6 +25,19 @@ struct jazz_endpoint {
 };
 
 /*
+ * struct jazz_path - the path record (issue 20): how packets to the peer
+ * travel, as the daemon that chose the path said (peer-set's path nest).
+ * The kernel only stores it, stamps @since_ns and reports it in peer-get;
+ * nothing in the data path reads it. Part of struct jazz_peer (same
+ * lifetime), under the device config mutex.
+ */
+struct jazz_path {
+	u32 kind;			/* JAZZ_PATH_KIND_*; 0: none recorded */
+	u64 since_ns;			/* ktime_get_real_ns() when stored */
+	char reason[JAZZ_PATH_REASON_MAX + 1];	/* printable ASCII */
+};
+
+/*
  * struct jazz_peer - a remote jazz device.
  *
  * Lifetime: @ref counts the users. The device's tables (peer_hash,
@@ -52,6 +65,8 @@ struct jazz_endpoint {
  *   resets the cache. Taken from softirq: process-context users take the
  *   _bh variants.
  * - @allowedips (the peer's trie nodes) under the device config mutex.
+ * - @path (the path record) under the device config mutex: written by
+ *   peer-new/peer-set, read by peer-get, never from the packet paths.
  * - @txq and @rxq: the ordered queues of packets in the crypt workers
  *   (queueing.h); each queued packet holds a reference on the peer.
  */
@@ -88,6 +103,7 @@ struct jazz_peer {
 	 */
 	struct list_head conns;
 	bool dead;
+	struct jazz_path path;
 };
 
 extern atomic_t jazz_peers_live;

@@ -117,6 +117,20 @@ enum jazz_conn_end {
 
 #define JAZZ_STUN_MAGIC_COOKIE	554869826
 #define JAZZ_STUN_MAX_LEN	1280
+#define JAZZ_PATH_REASON_MAX	95
+
+/**
+ * enum jazz_path_kind - How packets to a peer travel (the path record, issue
+ *   20).
+ * @JAZZ_PATH_KIND_DIRECT: To the peer's own address (a public mapping, a LAN
+ *   address, a port forward).
+ * @JAZZ_PATH_KIND_RELAYED: Through a relay (the server's relay port for the
+ *   pair), still encrypted end to end.
+ */
+enum jazz_path_kind {
+	JAZZ_PATH_KIND_DIRECT = 1,
+	JAZZ_PATH_KIND_RELAYED,
+};
 
 enum {
 	JAZZ_A_UNSPEC,
@@ -164,6 +178,7 @@ enum {
 	JAZZ_A_PEER_STATS,
 	JAZZ_A_PEER_KEY,
 	JAZZ_A_PEER_DEL_REASON,
+	JAZZ_A_PEER_PATH,
 
 	__JAZZ_A_PEER_MAX
 };
@@ -292,6 +307,17 @@ enum {
 	__JAZZ_A_STUN_MAX
 };
 #define JAZZ_A_STUN_MAX (__JAZZ_A_STUN_MAX - 1)
+
+enum {
+	JAZZ_A_PATH_UNSPEC,
+	JAZZ_A_PATH_PAD,
+	JAZZ_A_PATH_KIND,
+	JAZZ_A_PATH_SINCE_NS,
+	JAZZ_A_PATH_REASON,
+
+	__JAZZ_A_PATH_MAX
+};
+#define JAZZ_A_PATH_MAX (__JAZZ_A_PATH_MAX - 1)
 
 enum {
 	JAZZ_CMD_DEV_GET = 1,

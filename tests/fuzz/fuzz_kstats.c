@@ -3,7 +3,7 @@
  * bytes as DEV_GET replies and PEER_GET dump parts, parsed into a
  * jz_kstats of at most 4 peers, then rendered on the metrics page; the
  * same bytes as one key-rotate-ntf, as one conn-request/-expire-ntf and
- * as one stun-rx-ntf. The parsers must keep their bounds
+ * as one stun-rx-ntf and as one peer-roam-ntf. The parsers must keep their bounds
  * whatever the kernel (or a bug) sends. */
 #include <assert.h>
 #include <libmnl/libmnl.h>
@@ -30,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct jz_krotate r;
 		struct jz_kconn c;
 		static struct jz_kstun su;
+		struct jz_kroam ro;
 
 		memcpy(copy, data, size);
 		if (nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= size &&
@@ -46,6 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !jz_knl_parse_stun(nlh, 7, &su))
 			assert(su.len && su.len <= sizeof(su.data) &&
 			       (su.from.ss_family == AF_INET || su.from.ss_family == AF_INET6));
+		if (nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= size &&
+		    !jz_knl_parse_roam(nlh, 7, &ro))
+			assert(ro.peer_id && (ro.ep.ss_family == AF_INET ||
+					      ro.ep.ss_family == AF_INET6));
 		free(copy);
 	}
 	memset(peers, 0, sizeof(peers));

@@ -11,14 +11,24 @@
 # exist or with a bad id are refused by name; latches with the wrong ids
 # or before the request are not taken; junk and datagrams from an address
 # that did not latch are dropped and counted; a direct-only device's pair
-# is refused; the server keeps serving. About 25 s. TAP.
+# is refused; the server keeps serving. The peer_connection policy
+# (a Python script) is told `relayed` True for a connection of the
+# relayed pair and False for a pair with no relay. About 25 s. TAP.
 set -u
 . "$(dirname "$0")/controlplane/lib.sh"
 
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
 build_jzclient || { echo "not ok 1 - build jzclient"; exit 1; }
 RP=$(( (RANDOM % 200) * 100 + 42000 ))
-cp_server_conf "[server]" "relay_listen = 127.0.0.1" "relay_ports = $RP-$((RP + 9))"
+cat >"$T/relayed.py" <<'PYEOF'
+import jazz
+def peer_connection(conn):
+    jazz.info('relayed-check %s:%d relayed=%r' % (conn['destination_ip'],
+              conn['destination_port'], conn['relayed']))
+    return True
+PYEOF
+cp_server_conf "[server]" "relay_listen = 127.0.0.1" "relay_ports = $RP-$((RP + 9))" \
+	"[callbacks]" "python = $T/relayed.py" "order = python,plugin"
 cp_start server
 check "server starts with a relay" wait_for "$T/server.log" "relay on 127.0.0.1, ports $RP-" 5 ||
 	{ cp_done; exit 1; }
@@ -28,6 +38,8 @@ printf '%s\n' 'sleep 1' '{"type":"candidates","cands":[]}' >"$T/b.send"
 jzc -m password -u bob -p bobpw -d rb cands "$T/b.send" 16 >"$T/b.out" 2>&1 &
 BP=$!
 sleep 2.5
+wait_for "$T/b.out" "^vip4 " 5
+bvip=$(sed -n 's/^vip4 //p' "$T/b.out" | head -n 1)
 {
 	echo "sleep 1.5"
 	echo '{"type":"relay_request","peer":0}'
@@ -35,6 +47,8 @@ sleep 2.5
 	echo '{"type":"relay_request","peer":99}'
 	echo '{"type":"relay_request","peer":2}'
 	echo '{"type":"relay_request","peer":1}'
+	echo "sleep 0.5"
+	echo "{\"type\":\"conn_request\",\"rid\":1,\"cookie\":5,\"peer\":2,\"dir\":\"egress\",\"proto\":\"tcp\",\"src\":\"@VIP4@\",\"sport\":40000,\"dst\":\"$bvip\",\"dport\":80}"
 } >"$T/a.send"
 jzc -m password -u bob -p bobpw -d ra cands "$T/a.send" 12 >"$T/a.out" 2>&1 &
 AP=$!
@@ -105,6 +119,9 @@ check "the relay copies bytes without reading them" grep -q "^tiny-forwarded Tru
 check "peer-path-changed: relayed, published when the relay opened" \
 	grep -q 'event peer-path-changed .*"path":"relayed"' "$T/server.log"
 check "the server logged both latches" sh -c "[ \$(grep -c 'latched port' '$T/server.log') -ge 2 ]"
+check "peer_connection of the relayed pair: the policy sees relayed True" \
+	wait_for "$T/server.log" "relayed-check $bvip:80 relayed=True" 5
+check "... and the asker gets the policy's verdict" wait_for "$T/a.out" "^verdict approve $bvip:80" 5
 wait "$AP" "$BP"
 
 # a direct-only device is refused
@@ -113,10 +130,15 @@ jzc -m password -u bob -p bobpw -d rc cands "$T/c.send" 8 >"$T/c.out" 2>&1 &
 CP=$!
 sleep 3
 cid=$(grep '^id ' "$T/c.out" | head -n 1 | cut -d' ' -f2)
-printf '%s\n' 'sleep 1' "{\"type\":\"relay_request\",\"peer\":$cid}" >"$T/d.send"
+cvip=$(sed -n 's/^vip4 //p' "$T/c.out" | head -n 1)
+printf '%s\n' 'sleep 1' "{\"type\":\"relay_request\",\"peer\":$cid}" \
+	"{\"type\":\"conn_request\",\"rid\":2,\"cookie\":6,\"peer\":$cid,\"dir\":\"egress\",\"proto\":\"tcp\",\"src\":\"@VIP4@\",\"sport\":40001,\"dst\":\"$cvip\",\"dport\":81}" \
+	>"$T/d.send"
 jzc -m password -u bob -p bobpw -d rd cands "$T/d.send" 4 >"$T/d.out" 2>&1
 sed 's/^/# d: /' "$T/d.out"
 check "a direct-only peer is not relayed" grep -q "^relay_refused $cid the peer is direct-only" "$T/d.out"
+check "peer_connection of a pair with no relay: the policy sees relayed False" \
+	grep -q "relayed-check $cvip:81 relayed=False" "$T/server.log"
 wait "$CP"
 check "the pair's relay ends when its devices leave" wait_for "$T/server.log" "relay .* ends \\(a device left\\)" 20
 check "peer-path-changed: not-relayed, why: a device left" \

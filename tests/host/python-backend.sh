@@ -63,7 +63,7 @@ check "sample: validate_user dict" $f "validate_user received: \{'username': 'al
 check "sample: peer_filter -> None keeps all" $f "^filter rc=0 users=11 peers=11"
 check "sample: peer_filter dict" $f "peer_filter received: .*'users': \[\{'username': 'alice', 'realm': 'EXAMPLE.ORG'\}, \{'username': 'bob'.*'peers': \[\{'device': 'laptop', 'username': 'alice', 'realm': 'EXAMPLE.ORG', 'vip4': '10.99.0.2', 'vip6': 'fd99::2'\}"
 check "sample: peer_connection -> True" $f "^conn rc=0 approve=1 lifetime=0"
-check "sample: peer_connection dict" $f "peer_connection received: \{'origin_username': 'a', 'origin_realm': 'EXAMPLE.ORG', 'origin_device': 'laptop', 'origin': '10.99.0.2:40000', 'origin_ip': '10.99.0.2', 'origin_port': 40000, 'destination_device': 'printer', 'destination': '10.99.0.7:631', 'destination_ip': '10.99.0.7', 'destination_port': 631, 'protocol': 'tcp'\}"
+check "sample: peer_connection dict" $f "peer_connection received: \{'origin_username': 'a', 'origin_realm': 'EXAMPLE.ORG', 'origin_device': 'laptop', 'origin': '10.99.0.2:40000', 'origin_ip': '10.99.0.2', 'origin_port': 40000, 'destination_device': 'printer', 'destination': '10.99.0.7:631', 'destination_ip': '10.99.0.7', 'destination_port': 631, 'protocol': 'tcp', 'relayed': False\}"
 check "embedded interpreter is Debian's (prefix /usr)" $f "python: started 3\.11.*\(prefix /usr\)"
 
 # ---- one script per callback --------------------------------------------

@@ -75,7 +75,7 @@ like "seed sample: peers see each other" "$T/eve-pc.kernel" "peer-new .*name=see
 A=$(vip seed-alice) E=$(vip eve-pc)
 inject seed-alice "request proto=tcp src=$A:40000 dst=$E:80 cookie=3"
 like "seed sample: peer_connection's jazz.log line" "$L" \
-	"python: peer_connection received: \{'origin_username': 'alice', 'origin_realm': '$KDC_REALM', 'origin_device': 'seed-alice', 'origin': '$A:40000', .*'destination_device': 'eve-pc', 'destination': '$E:80', .*'protocol': 'tcp'\}"
+	"python: peer_connection received: \{'origin_username': 'alice', 'origin_realm': '$KDC_REALM', 'origin_device': 'seed-alice', 'origin': '$A:40000', .*'destination_device': 'eve-pc', 'destination': '$E:80', .*'protocol': 'tcp', 'relayed': False\}"
 like "seed sample: peer_connection True approves" "$T/seed-alice.kernel" "verdict approve .*cookie=3 proto=tcp"
 client eve-bad eve password wrongpassword
 like "seed sample: a wrong password is refused" "$T/eve-bad.log" "login rejected"

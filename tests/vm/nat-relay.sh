@@ -14,11 +14,15 @@
 #      authenticated message (no longer through the relay);
 #   3. carol is direct-only ([client] direct_only): the server refuses to
 #      relay the pair (both ends are told why) and nothing is relayed;
+#   Each step also checks what `jazzctl show` and `show --json` say of
+#   the path (the record jazzd writes into jazz.ko): relayed since when
+#   and why, then direct again (punched; the other end: followed by its
+#   kernel), a later "since"; no record where no path was found;
 #   4. hostile: 200 forged latches (the right ids, from another device's
 #      address) and 200 junk datagrams to alice's relay port are not taken
 #      and the relayed pings go on (relay requests for devices that are
 #      not linked: tests/host/nat-candidates.sh).
-# About 150 s on a stock kernel under TCG; skipped without nftables NAT.
+# About 210-280 s on a stock kernel under TCG; skipped without nftables NAT.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-pair.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -29,6 +33,20 @@ relay_ports = 40000-40099
 relay_idle = 60"
 natw_up
 for n in alice carol; do natw_set "$n" path_retry 5; done
+
+# path_of NODE PEER: "KIND|REASON|SINCE_NS" of NODE's path record for PEER
+# as `jazzctl show --json` gives it ("none": null)
+path_of() {
+	ip netns exec "$(ns_name "$1")" "$JZ" show jazz0 --json | $PY -c '
+import json, sys
+p = [x["path"] for x in json.load(sys.stdin)["peers"] if x["name"] == sys.argv[1]]
+print("%s|%s|%d" % (p[0]["kind"], p[0]["reason"], p[0]["since_ns"]) if p and p[0] else "none")' "$2"
+}
+# show_has NODE ERE: a line of NODE's `jazzctl show jazz0` matches
+show_has() { ip netns exec "$(ns_name "$1")" "$JZ" show jazz0 | grep -Eq -- "$2"; }
+# matches STRING ERE
+matches() { printf '%s\n' "$1" | grep -Eq -- "$2"; }
+SINCE='since [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}'
 
 # ------------------------------------------------ 1. relayed
 natw_rules na random drop
@@ -52,6 +70,15 @@ check "1: carol's kernel sends to the relay" \
 	sh -c "ip netns exec $(ns_name carol) $JZ show jazz0 --json | grep -q '10.0.0.2:400'"
 to=$(natw_vip carol)
 check "1: 20 pings over the relay, all answered" alice ping -c 20 -i 0.2 -W 3 "$to"
+check "1: jazzctl show (alice): relayed since T (no direct path found in 10 s)" \
+	wait_for 10 show_has alice "^  path: relayed $SINCE \(no direct path found in 10 s\)\$"
+check "1: jazzctl show (carol): relayed since T, and why" wait_for 10 show_has carol \
+	"^  path: relayed $SINCE \((no direct path found in 10 s|the peer found no direct path)\)\$"
+p1=$(path_of alice carol-pc)
+diag "alice's record for carol: $p1"
+check "1: show --json (alice): kind relayed, the reason, since_ns" \
+	matches "$p1" '^relayed\|no direct path found in 10 s\|[1-9][0-9]{17,}$'
+check "1: show --json (carol): kind relayed" matches "$(path_of carol alice-pc)" '^relayed\|'
 srvpid=$NATW_SRV
 
 # ------------------------------------------------ 2. back to direct
@@ -63,6 +90,18 @@ check "2: alice's kernel sends direct" \
 check "2: pings still answered" alice ping -c 5 -i 0.2 -W 3 "$to"
 check "2: carol's kernel follows alice to her NAT's address, off the relay" \
 	wait_for 30 sh -c "ip netns exec $(ns_name carol) $JZ show jazz0 --json | grep -q '\"10.0.1.2:[0-9]*\"'"
+check "2: jazzctl show (alice): direct since T (punched in N ms, its candidate)" wait_for 20 \
+	show_has alice "^  path: direct $SINCE \(punched in [0-9]+ ms, [a-z-]+ candidate\)\$"
+p2=$(path_of alice carol-pc)
+diag "alice's record for carol: $p2"
+check "2: show --json (alice): kind direct, a later since_ns than the relayed one" \
+	test "${p2%%|*}" = direct -a "${p2##*|}" -gt "${p1##*|}"
+check "2: jazzctl show (carol): direct since T (her kernel followed alice's packets)" wait_for 30 \
+	show_has carol "^  path: direct $SINCE \(the peer's packets came from 10\.0\.1\.2:[0-9]+\)\$"
+pc=$(path_of carol alice-pc)
+diag "carol's record for alice: $pc"
+check "2: show --json (carol): kind direct, the address her kernel followed" \
+	matches "$pc" "^direct\|the peer's packets came from 10\.0\.1\.2:[0-9]+\|[1-9][0-9]{17,}\$"
 natw_stop alice carol
 
 # ------------------------------------------------ 3. direct only
@@ -78,6 +117,9 @@ check "3: alice asks, and the server refuses: the peer is direct-only" \
 	natw_wait 40 alice "path to carol-pc: the server will not relay: the peer is direct-only"
 check_fail "3: alice was never relayed" natw_has alice "path to carol-pc: relayed"
 check_fail "3: alice's pings do not reach carol" alice ping -c 3 -W 2 "$(natw_vip carol)"
+check_eq "3: show --json (alice): no path record (none found, none taken)" "$(path_of alice carol-pc)" none
+check_eq "3: show --json (carol): no path record" "$(path_of carol alice-pc)" none
+check_fail "3: jazzctl show (carol): no path line" show_has carol "^  path:"
 natw_stop alice carol
 
 # ------------------------------------------------ 4. hostile

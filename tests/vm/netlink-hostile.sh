@@ -12,7 +12,10 @@
 #     ifindexes, unknown cookies/peers, unknown commands
 #     (tests/vm/netlink_tool.py hostile), then 1000 random requests (fuzz);
 #     an unprivileged user is refused requests, the approvals group and
-#     the approver probe (request and reply).
+#     the approver probe (request and reply); the peer's path record
+#     (tests/vm/netlink_path.py: malformed, oversized, bad kinds,
+#     unprintable reasons; nobody and another netns's user namespace root
+#     cannot write it).
 #   UDP: random, truncated, bit-flipped copies of captured tunnel packets,
 #     and real headers with random bodies, sent at the listen port: the sum
 #     of the drop counters grows by exactly the number sent, rx_packets not.
@@ -76,6 +79,26 @@ check_eq "jazzctl monitor as nobody: approvals refused, exit 1" "$rc:$err" \
 err=$(n1 setpriv --reuid=65534 --regid=65534 --clear-groups "$JZ" probe jazz0 2>&1)
 check_eq "jazzctl probe as nobody: refused, exit 1" "$?:$err" "1:jazzctl: probe jazz0: Operation not permitted"
 check "jazzctl still works as root" n1 "$JZ" show jazz0
+
+# ------------------------------------------------------------ path record
+# The peer's path record (issue 20, netlink_path.py): malformed, oversized,
+# out-of-range and unprintable records are refused; nobody cannot write
+# one; a user namespace's root reaches no device of another netns, by
+# name or by ifindex, but writes its own device's records.
+PT=$JAZZ_TOP/tests/vm/netlink_path.py
+tap_of n1 $PY "$PT" hostile jazz0 1
+rec=$(n1 $PY "$PT" get jazz0 1)
+err=$(n1 setpriv --reuid=65534 --regid=65534 --clear-groups $PY "$PT" set jazz0 1 direct forged 2>&1)
+check_eq "path record as nobody: refused" "${err%% *}" EPERM
+ifx=$(n1 cat /sys/class/net/jazz0/ifindex)
+tap_of setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- \
+	unshare -U -r -n $PY "$PT" foreign jazz0 "$ifx" 1
+check_eq "the record is unchanged by nobody and the user namespace" "$(n1 $PY "$PT" get jazz0 1)" "$rec"
+check "jazzctl show prints the record" sh -c \
+	"ip netns exec $(ns_name n1) $JZ show jazz0 | grep -Eq '^  path: relayed since [0-9-]+ [0-9:]+ \(no direct path found in 10 s\)\$'"
+check "a user namespace's root writes the record of its own device's peer" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- unshare -U -r -n sh -c \
+	"ip link add jzp0 type jazz && $JZ set jzp0 peer 5 && $PY $PT set jzp0 5 direct 'punched in 5 ms' | grep -qx ok && $JZ show jzp0 | grep -q 'path: direct since .* (punched in 5 ms)'"
 configure again
 
 # ------------------------------------------------------------ UDP

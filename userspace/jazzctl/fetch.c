@@ -120,6 +120,36 @@ static void add_prefix(struct jz_peer *p, const struct jz_prefix *x)
 	p->ips[p->n_ips++] = *x;
 }
 
+/* The path record: a known kind only; the reason kept printable
+ * whatever the kernel (or whoever wrote it) holds. */
+static void path_parse(const struct nlattr *nest, struct jz_peer *p)
+{
+	struct nlattr *a;
+	char *c;
+
+	mnl_attr_for_each_nested(a, nest) {
+		switch (mnl_attr_get_type(a)) {
+		case JAZZ_A_PATH_KIND:
+			if (ok(a, MNL_TYPE_U32) && mnl_attr_get_u32(a) >= JAZZ_PATH_KIND_DIRECT &&
+			    mnl_attr_get_u32(a) <= JAZZ_PATH_KIND_RELAYED)
+				p->path_kind = mnl_attr_get_u32(a);
+			break;
+		case JAZZ_A_PATH_SINCE_NS:
+			if (ok(a, MNL_TYPE_U64))
+				p->path_since_ns = mnl_attr_get_u64(a);
+			break;
+		case JAZZ_A_PATH_REASON:
+			if (!ok(a, MNL_TYPE_NUL_STRING))
+				break;
+			snprintf(p->path_reason, sizeof(p->path_reason), "%s", mnl_attr_get_str(a));
+			for (c = p->path_reason; *c; c++)
+				if (*c < 0x20 || *c > 0x7e)
+					*c = '?';
+			break;
+		}
+	}
+}
+
 /* Parse a peer nest into p, adding to what p already holds (split peers). */
 static int peer_merge(const struct nlattr *nest, struct jz_peer *p)
 {
@@ -185,6 +215,10 @@ static int peer_merge(const struct nlattr *nest, struct jz_peer *p)
 		case JAZZ_A_PEER_DEL_REASON:
 			if (ok(a, MNL_TYPE_U32))
 				p->del_reason = mnl_attr_get_u32(a);
+			break;
+		case JAZZ_A_PEER_PATH:
+			if (ok(a, MNL_TYPE_NESTED))
+				path_parse(a, p);
 			break;
 		}
 	}

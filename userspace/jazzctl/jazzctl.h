@@ -229,6 +229,10 @@ struct jz_peer {
 	struct jz_keyinfo keys[4];
 	struct jz_stats stats;
 	bool has_stats;
+	/* the path record (issue 20): kind 0 none, since (ns), why */
+	uint32_t path_kind;
+	uint64_t path_since_ns;
+	char path_reason[JAZZ_PATH_REASON_MAX + 1];
 };
 
 struct jz_dev {

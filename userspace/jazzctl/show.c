@@ -129,6 +129,52 @@ static void print_ago(uint64_t ns)
 	printf("%" PRId64 " second%s ago\n", d, d == 1 ? "" : "s");
 }
 
+/* "2026-12-07 05:10:03" (local time) of a wall-clock time in ns */
+static const char *fmt_time(uint64_t ns, char *b, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm) || !strftime(b, len, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(b, len, "%" PRIu64, ns);
+	return b;
+}
+
+static const char *path_kind_name(uint32_t k)
+{
+	return k == JAZZ_PATH_KIND_RELAYED ? "relayed" : "direct";
+}
+
+/* "path: relayed since 2026-12-07 05:10:03 (no direct path found in 10 s)" */
+static void print_path_text(const struct jz_peer *p)
+{
+	char b[64];
+
+	if (!p->path_kind)
+		return;
+	printf("  path: %s since %s", path_kind_name(p->path_kind),
+	       fmt_time(p->path_since_ns, b, sizeof(b)));
+	if (p->path_reason[0])
+		printf(" (%s)", p->path_reason);
+	putchar('\n');
+}
+
+static void print_path_json(struct jw *w, const struct jz_peer *p)
+{
+	char b[64];
+
+	if (!p->path_kind) {
+		jw_null(w, "path");
+		return;
+	}
+	jw_obj(w, "path");
+	jw_str(w, "kind", path_kind_name(p->path_kind));
+	jw_u64(w, "since_ns", p->path_since_ns);
+	jw_str(w, "since", fmt_time(p->path_since_ns, b, sizeof(b)));
+	jw_str(w, "reason", p->path_reason);
+	jw_obj_end(w);
+}
+
 static void print_keys_text(const struct jz_peer *p)
 {
 	int i;
@@ -157,6 +203,7 @@ static void print_peer_text(const struct jz_peer *p)
 		printf("  remote id: %u\n", p->remote_id);
 	if (p->endpoint.ss_family)
 		printf("  endpoint: %s\n", fmt_endpoint(&p->endpoint, true, b, sizeof(b)));
+	print_path_text(p);
 	printf("  allowed ips: ");
 	for (i = 0; i < p->n_ips; i++)
 		printf("%s%s", i ? ", " : "", fmt_prefix(&p->ips[i], b, sizeof(b)));
@@ -184,6 +231,7 @@ void print_peer_json(struct jw *w, const char *key, const struct jz_peer *p)
 		jw_str(w, "endpoint", fmt_endpoint(&p->endpoint, true, b, sizeof(b)));
 	else
 		jw_null(w, "endpoint");
+	print_path_json(w, p);
 	jw_arr(w, "allowed_ips");
 	for (i = 0; i < p->n_ips; i++)
 		jw_str(w, NULL, fmt_prefix(&p->ips[i], b, sizeof(b)));

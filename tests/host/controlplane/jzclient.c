@@ -1071,24 +1071,31 @@ static int do_rawlogin(const char *text)
 }
 
 /* Issue 20: log in, send each line of FILE as a message ("sleep S"
- * lines wait S seconds), and print, for @secs, every peer entry that
- * comes in a list or delta as "entry DEVICE CANDS" (CANDS: the entry's
- * "cands" as JSON, "-" without). */
+ * lines wait S seconds; "@VIP4@" stands for this device's address), and
+ * print, for @secs, every peer entry that comes in a list or delta as
+ * "entry DEVICE CANDS" (CANDS: the entry's "cands" as JSON, "-" without),
+ * relays, refusals and verdicts. */
 static int do_cands(const char *file, double secs)
 {
 	struct conn c = { .fd = -1 };
 	FILE *f = strcmp(file, "-") ? fopen(file, "r") : NULL;
-	char line[8192];
+	char line[8192], out[8400], *vip = NULL, *at;
 	double end;
 	json_t *m, *e;
 	size_t i;
 
-	if (login_on(&c, device, NULL))
+	if (login_on(&c, device, &vip))
 		return 1;
-	printf("id %lld\n", welcome_id);
+	printf("id %lld\nvip4 %s\n", welcome_id, vip ? vip : "-");
 	fflush(stdout);
 	while (f && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
+		at = strstr(line, "@VIP4@");
+		if (at && vip) {
+			*at = 0;
+			snprintf(out, sizeof(out), "%s%s%s", line, vip, at + 6);
+			snprintf(line, sizeof(line), "%s", out);
+		}
 		if (!strncmp(line, "sleep ", 6)) {
 			usleep((useconds_t)(atof(line + 6) * 1e6));
 		} else if (line[0]) {
@@ -1099,6 +1106,7 @@ static int do_cands(const char *file, double secs)
 	}
 	if (f)
 		fclose(f);
+	free(vip);
 	end = now() + secs;
 	while (now() < end) {
 		struct timeval tv = { 0, 200000 };
@@ -1126,6 +1134,11 @@ static int do_cands(const char *file, double secs)
 			printf("relay %lld %s %lld\n", json_integer_value(json_object_get(m, "peer")),
 			       json_string_value(json_object_get(m, "ip")) ?: "-",
 			       json_integer_value(json_object_get(m, "port")));
+		} else if (!strcmp(type_of(m), "verdict")) {
+			printf("verdict %s %s:%lld\n",
+			       json_string_value(json_object_get(m, "verdict")) ?: "-",
+			       json_string_value(json_object_get(m, "dst")) ?: "-",
+			       json_integer_value(json_object_get(m, "dport")));
 		} else if (!strcmp(type_of(m), "relay_refused")) {
 			printf("relay_refused %lld %s\n", json_integer_value(json_object_get(m, "peer")),
 			       json_string_value(json_object_get(m, "reason")) ?: "-");

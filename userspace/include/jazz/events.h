@@ -193,6 +193,11 @@ struct jazz_connection_info {
 	const char *destination_device;
 	struct jazz_endpoint destination;	/* virtual ip:port */
 	const char *protocol;	/* "tcp", "udp", "icmp", "icmpv6" or a number */
+	/* 1: the server relays this pair now (its relay carried their
+	 * packets lately), so the connection's packets would go through the
+	 * relay; 0: direct or not known (issue 20). Appended: a plugin built
+	 * before it never reads it. */
+	int relayed;
 };
 
 struct jazz_connection_reply {

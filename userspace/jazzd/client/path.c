@@ -28,7 +28,14 @@
  * its new candidates and punches again to every peer it has a key with;
  * a peer whose candidates change is punched again the same way.
  *
- * Owns the per-peer path state (struct path, ks->path) and the STUN
+ * Visibility. At each path change (a punch answered, a relay taken, the
+ * kernel following the peer's packets: peer-roam-ntf) the peer's path
+ * record in jazz.ko is written: direct or relayed and why; the kernel
+ * stamps the time, and `jazzctl show` prints it (one source of truth,
+ * like the endpoint itself).
+ *
+ * Owns the per-peer path state (struct path, ks->path), its record in the
+ * kernel, and the STUN
  * dispatch of the tunnel socket (nat.c takes its answers first). Must
  * not parse STUN bytes (common/stun.c does), run handshakes, nor take a
  * path from anything but a response to its own check or the kernel.
@@ -176,13 +183,25 @@ static void cand_add(struct path *pa, const struct jz_stun_addr *a, enum cand_ki
 	pa->n++;
 }
 
+/* The peer's path record in jazz.ko (jazzctl show: direct or relayed,
+ * since when, why), written at each path change; the kernel stamps it. */
+static void record(struct jz_client *c, struct kpeer_state *ks, bool relayed,
+		   const char *reason)
+{
+	if (c->k->ops->path_set)
+		c->k->ops->path_set(c->k, ks->p.id, relayed ? JAZZ_PATH_KIND_RELAYED :
+				    JAZZ_PATH_KIND_DIRECT, reason);
+}
+
 /* The peer's endpoint in the kernel, and the state that says so. */
 static void set_endpoint(struct jz_client *c, struct kpeer_state *ks,
 			 const struct jz_stun_addr *a, enum cand_kind kind, const char *how)
 {
 	struct path *pa = ks->path;
 	struct jz_kpeer p = ks->p;
-	char s[64];
+	bool changed = !pa->has_cur || !addr_eq(&pa->cur, a) ||
+		       pa->relayed != (kind == K_RELAY);
+	char s[64], why[JAZZ_PATH_REASON_MAX + 1];
 
 	jz_stun_addr_str(a, s, sizeof(s));
 	inet_ntop(a->family, a->addr, p.endpoint_ip, sizeof(p.endpoint_ip));
@@ -202,11 +221,51 @@ static void set_endpoint(struct jz_client *c, struct kpeer_state *ks,
 	if (kind == K_RELAY) {
 		pa->relayed = true;
 		jz_info("path to %s: relayed via %s (%s)", ks->p.name, s, how);
+		if (changed)
+			record(c, ks, true, how);
 		return;
 	}
 	jz_info("path to %s: direct to %s (%s candidate, %s)%s", ks->p.name, s, kind_name[kind],
 		how, pa->relayed ? "; no longer relayed" : "");
 	pa->relayed = false;
+	snprintf(why, sizeof(why), "%s, %s candidate", how, kind_name[kind]);
+	if (changed)
+		record(c, ks, false, why);
+}
+
+/* peer-roam-ntf: jazz.ko moved the endpoint to the source of the peer's
+ * authenticated packet (an endpoint-dependent NAT's port, the peer's
+ * relay port, a roam): the path is what the kernel now sends to. */
+static void on_roam(void *arg, const struct jz_kroam *r)
+{
+	struct jz_client *c = arg;
+	struct kpeer_state *ks = client_kp_find(c, r->peer_id);
+	struct path *pa = ks && ks->present ? ks->path : NULL;
+	struct jz_stun_addr a;
+	char s[64], why[JAZZ_PATH_REASON_MAX + 1];
+	bool relay;
+
+	if (!pa)
+		return;
+	addr_from_ss(&r->ep, &a);
+	if (pa->has_cur && addr_eq(&pa->cur, &a))
+		return;
+	relay = pa->relay_known && addr_eq(&pa->relay, &a);
+	jz_stun_addr_str(&a, s, sizeof(s));
+	jz_info("path to %s: %s (jazz.ko followed the peer's packets from %s)", ks->p.name,
+		relay ? "relayed" : "direct", s);
+	inet_ntop(a.family, a.addr, ks->p.endpoint_ip, sizeof(ks->p.endpoint_ip));
+	ks->p.endpoint_port = a.port;
+	pa->since = jz_now();
+	pa->has_cur = true;
+	pa->cur = a;
+	pa->cur_kind = relay ? K_RELAY : K_PRFLX;
+	pa->relayed = relay;
+	if (relay)
+		snprintf(why, sizeof(why), "the peer's packets came through the relay");
+	else
+		snprintf(why, sizeof(why), "the peer's packets came from %s", s);
+	record(c, ks, relay, why);
 }
 
 static void tick_arm(struct jz_client *c)
@@ -247,6 +306,15 @@ static void punch_end(struct jz_client *c, struct kpeer_state *ks)
 	c->path->active--;
 	if (pa->chosen >= 0 || pa->relayed)
 		return;
+	if (pa->has_cur && pa->cur_kind == K_PRFLX) {
+		/* this end's checks found nothing, but its kernel follows the
+		 * peer's authenticated packets (on_roam): direct; the peer's
+		 * own punch or relay request decides (a relay it asks for is
+		 * offered to this end too) */
+		jz_info("path to %s: no direct path found by this end's checks; the kernel "
+			"follows the peer's packets: not relayed", ks->p.name);
+		return;
+	}
 	jz_info("path to %s: no direct path found in %.0f s (%zu candidate(s), %u "
 		"checks); %s", ks->p.name, PUNCH_S, pa->n, pa->sent,
 		cfg(c)->direct_only ? "direct_only: not relayed (the peer's first "
@@ -424,6 +492,13 @@ static void on_check(struct jz_client *c, const struct jz_kstun *s, const struct
 	c->path->answered++;
 	if (ks->path && cand_find(ks->path, &from) < 0)
 		cand_add(ks->path, &from, K_PRFLX);
+	/* from the very address this end sends to on a direct path: the
+	 * answer proves it to the peer; punching back would only start the
+	 * peer's next punch again (a STUN ping-pong while one end's checks
+	 * cannot pass its peer's endpoint-dependent NAT) */
+	if (ks->path && ks->path->has_cur && !ks->path->relayed &&
+	    addr_eq(&ks->path->cur, &from))
+		return;
 	punch_start(c, ks, "the peer's check came");
 }
 
@@ -606,8 +681,15 @@ void client_path_relay(struct jz_client *c, json_t *m)
 	}
 	send_latch(c, ks);
 	pa->retry_at = jz_now() + cfg(c)->path_retry_s;
-	if (!pa->relayed || !addr_eq(&pa->cur, &a))
-		set_endpoint(c, ks, &a, K_RELAY, "no direct path");
+	if (!pa->relayed || !addr_eq(&pa->cur, &a)) {
+		char how[64];
+
+		if (pa->relay_asked_at && jz_now() - pa->relay_asked_at < PUNCH_S)
+			snprintf(how, sizeof(how), "no direct path found in %.0f s", PUNCH_S);
+		else
+			snprintf(how, sizeof(how), "the peer found no direct path");
+		set_endpoint(c, ks, &a, K_RELAY, how);
+	}
 }
 
 void client_path_relay_refused(struct jz_client *c, json_t *m)
@@ -670,6 +752,7 @@ int client_path_start(struct jz_client *c, char *err, size_t errlen)
 	}
 	c->path = cp;
 	c->k->on_stun = on_stun;
+	c->k->on_roam = on_roam;
 	return 0;
 }
 
@@ -677,8 +760,10 @@ void client_path_free(struct jz_client *c)
 {
 	if (!c->path)
 		return;
-	if (c->k)
+	if (c->k) {
 		c->k->on_stun = NULL;
+		c->k->on_roam = NULL;
+	}
 	event_free(c->path->tick_ev);
 	event_free(c->path->slow_ev);
 	free(c->path);

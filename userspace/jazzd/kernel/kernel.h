@@ -113,6 +113,10 @@ struct jz_kernel_ops {
 	 * handed to the kernel (its refusal is logged, not returned). */
 	int (*stun_send)(struct jz_kernel *k, const struct sockaddr_storage *to,
 			 const void *msg, size_t len);
+	/* The peer's path record in the kernel (issue 20: jazzctl show):
+	 * kind JAZZ_PATH_KIND_*, reason printable ASCII of at most
+	 * JAZZ_PATH_REASON_MAX bytes (longer is cut). NULL: none. */
+	int (*path_set)(struct jz_kernel *k, uint32_t peer_id, int kind, const char *reason);
 	void (*free)(struct jz_kernel *k);
 };
 
@@ -142,12 +146,23 @@ struct jz_kstun {
 
 typedef void (*jz_kstun_fn)(void *arg, const struct jz_kstun *s);
 
+/* peer-roam-ntf: jazz.ko moved a peer's endpoint to the source of its
+ * authenticated packet; checked by the backend (a peer id, an endpoint of
+ * one family with a port). */
+struct jz_kroam {
+	uint32_t peer_id;	/* never 0 */
+	struct sockaddr_storage ep;
+};
+
+typedef void (*jz_kroam_fn)(void *arg, const struct jz_kroam *r);
+
 struct jz_kernel {
 	const struct jz_kernel_ops *ops;
 	struct event_base *base;
 	jz_kconn_fn on_conn;	/* approval request or expiry */
 	jz_krotate_fn on_rotate;	/* key-rotate; NULL: not listened to */
 	jz_kstun_fn on_stun;	/* stun-rx-ntf; NULL: not listened to */
+	jz_kroam_fn on_roam;	/* peer-roam-ntf; NULL: not listened to */
 	void *arg;
 };
 

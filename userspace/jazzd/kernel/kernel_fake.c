@@ -122,6 +122,13 @@ static int f_peer_set(struct jz_kernel *k, const struct jz_kpeer *p, bool create
 	return 0;
 }
 
+static int f_path_set(struct jz_kernel *k, uint32_t peer_id, int kind, const char *reason)
+{
+	rec(k, "path id=%u kind=%s reason=%.*s", peer_id,
+	    kind == JAZZ_PATH_KIND_RELAYED ? "relayed" : "direct", JAZZ_PATH_REASON_MAX, reason);
+	return 0;
+}
+
 static int f_peer_del(struct jz_kernel *k, uint32_t id)
 {
 	struct fake *f = F(k);
@@ -222,6 +229,7 @@ static void f_free(struct jz_kernel *k)
 static const struct jz_kernel_ops fake_ops = {
 	.set_addresses = f_addr,
 	.peer_set = f_peer_set,
+	.path_set = f_path_set,
 	.peer_del = f_peer_del,
 	.key_new = f_key_new,
 	.key_swap = f_key_swap,

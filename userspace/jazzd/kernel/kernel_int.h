@@ -27,6 +27,9 @@ int jz_knl_parse_conn(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kc
 /* One stun-rx-ntf (nlh checked as above): 0 and *s filled; -2 another
  * device's; -1 malformed. */
 int jz_knl_parse_stun(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kstun *s);
+/* One peer-roam-ntf (nlh checked as above): 0 and *r filled (a peer id,
+ * an endpoint with a port); -2 another device's; -1 malformed. */
+int jz_knl_parse_roam(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kroam *r);
 
 /* kernel_stun.c: the netlink backend's STUN socket (its own, so that a
  * flood of STUN cannot overrun the approvals socket). */

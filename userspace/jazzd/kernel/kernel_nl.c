@@ -2,7 +2,7 @@
 /*
  * The real kernel backend: the jazz generic netlink family (libmnl) for
  * peers, keys and verdicts, the "approvals" multicast group for requests,
- * key-rotate notifications from the "notify" group, and rtnetlink
+ * key-rotate and peer-roam notifications from the "notify" group, and rtnetlink
  * (libnl-route-3) for the device's addresses. Requests are synchronous
  * (the kernel answers at once); notifications arrive on a second socket
  * watched by the event loop.
@@ -38,7 +38,7 @@ struct knl {
 	struct knl_stun *stun;	/* kernel_stun.c; NULL: no stun group */
 	bool from_kernel;	/* the message being read came from the kernel */
 	/* notifications refused, by kind (each logged sparsely) */
-	unsigned int rotate_refused, conn_refused;
+	unsigned int rotate_refused, conn_refused, roam_refused;
 	uint32_t portid;
 	unsigned int seq;
 	struct event *ev;
@@ -227,6 +227,28 @@ static int n_peer_set(struct jz_kernel *k, const struct jz_kpeer *p, bool create
 		return n_peer_set(k, p, false);
 	if (r)
 		jz_err("netlink: peer %s %s: %s", create ? "new" : "set", p->name, strerror(-r));
+	return r;
+}
+
+/* peer-set with only the id and the path record (the kernel stamps it). */
+static int n_path_set(struct jz_kernel *k, uint32_t peer_id, int kind, const char *reason)
+{
+	struct knl *n = K(k);
+	struct nlmsghdr *nlh = jazz_msg(n, JAZZ_CMD_PEER_SET);
+	struct nlattr *nest = mnl_attr_nest_start(nlh, JAZZ_A_PEER), *path;
+	char buf[JAZZ_PATH_REASON_MAX + 1];
+	int r;
+
+	snprintf(buf, sizeof(buf), "%s", reason);
+	mnl_attr_put_u32(nlh, JAZZ_A_PEER_ID, peer_id);
+	path = mnl_attr_nest_start(nlh, JAZZ_A_PEER_PATH);
+	mnl_attr_put_u32(nlh, JAZZ_A_PATH_KIND, (uint32_t)kind);
+	mnl_attr_put_strz(nlh, JAZZ_A_PATH_REASON, buf);
+	mnl_attr_nest_end(nlh, path);
+	mnl_attr_nest_end(nlh, nest);
+	r = transact(n, nlh, NULL, NULL);
+	if (r)
+		jz_err("netlink: path record of peer %u: %s", peer_id, strerror(-r));
 	return r;
 }
 
@@ -661,6 +683,17 @@ static void on_rotate_msg(struct knl *n, const struct nlmsghdr *nlh)
 		n->k.on_rotate(n->k.arg, &r);
 }
 
+static void on_roam_msg(struct knl *n, const struct nlmsghdr *nlh)
+{
+	struct jz_kroam r;
+	int rc = n->from_kernel ? jz_knl_parse_roam(nlh, n->ifindex, &r) : -1;
+
+	if (rc == -1)
+		refuse(n, "peer-roam", &n->roam_refused);
+	else if (!rc && n->k.on_roam)
+		n->k.on_roam(n->k.arg, &r);
+}
+
 static void on_conn_msg(struct knl *n, const struct nlmsghdr *nlh, bool expire)
 {
 	struct jz_kconn kc;
@@ -706,6 +739,9 @@ static int ntf_cb(const struct nlmsghdr *nlh, void *data)
 	switch (g->cmd) {
 	case JAZZ_CMD_KEY_ROTATE_NTF:
 		on_rotate_msg(n, nlh);
+		break;
+	case JAZZ_CMD_PEER_ROAM_NTF:
+		on_roam_msg(n, nlh);
 		break;
 	case JAZZ_CMD_CONN_REQUEST_NTF:
 	case JAZZ_CMD_CONN_EXPIRE_NTF:
@@ -786,6 +822,7 @@ static int n_stun_send(struct jz_kernel *k, const struct sockaddr_storage *to,
 static const struct jz_kernel_ops nl_ops = {
 	.set_addresses = n_addr,
 	.peer_set = n_peer_set,
+	.path_set = n_path_set,
 	.peer_del = n_peer_del,
 	.key_new = n_key_new,
 	.key_swap = n_key_swap,

@@ -2,7 +2,8 @@
 /*
  * The kernel's notifications, parsed at the edge: conn-request-ntf and
  * conn-expire-ntf into a struct jz_kconn, key-rotate-ntf into a struct
- * jz_krotate, stun-rx-ntf into a struct jz_kstun, every attribute's type and length checked, so that what
+ * jz_krotate, stun-rx-ntf into a struct jz_kstun, peer-roam-ntf into a
+ * struct jz_kroam, every attribute's type and length checked, so that what
  * kernel_nl.c hands on is already typed and valid (addresses as text of
  * one family, directions and ends as known enum values).
  *
@@ -183,8 +184,35 @@ int jz_knl_parse_conn(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kc
 	return 0;
 }
 
-/* The stun nest's source address into @from (port set by the caller). */
-static int stun_from(const struct nlattr *a, struct sockaddr_storage *from)
+/* A notification's nest of @type (its last), once the message's ifindex
+ * is this device's: 0 and *nest (NULL: none); -2 another device's; -1
+ * malformed or without an ifindex. */
+static int ntf_nest(const struct nlmsghdr *nlh, uint32_t ifindex, uint16_t type,
+		    const struct nlattr **nest)
+{
+	const struct nlattr *a;
+	bool have_if = false;
+	int rc;
+
+	*nest = NULL;
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct genlmsghdr))
+		return -1;
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX) {
+			rc = check_ifindex(a, ifindex, &have_if);
+			if (rc)
+				return rc;
+		} else if (mnl_attr_get_type(a) == type) {
+			if (mnl_attr_validate(a, MNL_TYPE_NESTED))
+				return -1;
+			*nest = a;
+		}
+	}
+	return have_if ? 0 : -1;
+}
+
+/* An address attribute (4 or 16 bytes) into @from (port set by the caller). */
+static int addr_from(const struct nlattr *a, struct sockaddr_storage *from)
 {
 	size_t len = mnl_attr_get_payload_len(a);
 
@@ -209,59 +237,48 @@ static int stun_from(const struct nlattr *a, struct sockaddr_storage *from)
 int jz_knl_parse_stun(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kstun *s)
 {
 	const struct nlattr *a, *n;
-	bool have_if = false, have_addr = false, have_port = false, have_data = false;
+	bool have_addr = false, have_port = false, have_data = false;
 	uint16_t port = 0;
 	uint32_t scope = 0;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct genlmsghdr))
-		return -1;
-	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
-		if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX) {
-			rc = check_ifindex(a, ifindex, &have_if);
-			if (rc)
-				return rc;
-			continue;
-		}
-		if (mnl_attr_get_type(a) != JAZZ_A_STUN)
-			continue;
-		if (mnl_attr_validate(a, MNL_TYPE_NESTED))
-			return -1;
-		mnl_attr_for_each_nested(n, a) {
-			switch (mnl_attr_get_type(n)) {
-			case JAZZ_A_STUN_ADDR:
-				if (stun_from(n, &s->from))
-					return -1;
-				have_addr = true;
-				break;
-			case JAZZ_A_STUN_PORT:
-				if (mnl_attr_validate(n, MNL_TYPE_U16))
-					return -1;
-				port = mnl_attr_get_u16(n);	/* network order */
-				have_port = true;
-				break;
-			case JAZZ_A_STUN_SCOPE_ID:
-				if (mnl_attr_validate(n, MNL_TYPE_U32))
-					return -1;
-				scope = mnl_attr_get_u32(n);
-				break;
-			case JAZZ_A_STUN_LOCAL_PORT:
-				if (mnl_attr_validate(n, MNL_TYPE_U16))
-					return -1;
-				s->local_port = mnl_attr_get_u16(n);
-				break;
-			case JAZZ_A_STUN_DATA:
-				s->len = mnl_attr_get_payload_len(n);
-				if (!s->len || s->len > sizeof(s->data))
-					return -1;
-				memcpy(s->data, mnl_attr_get_payload(n), s->len);
-				have_data = true;
-				break;
-			}
+	rc = ntf_nest(nlh, ifindex, JAZZ_A_STUN, &a);
+	if (rc || !a)
+		return rc ? rc : -1;
+	mnl_attr_for_each_nested(n, a) {
+		switch (mnl_attr_get_type(n)) {
+		case JAZZ_A_STUN_ADDR:
+			if (addr_from(n, &s->from))
+				return -1;
+			have_addr = true;
+			break;
+		case JAZZ_A_STUN_PORT:
+			if (mnl_attr_validate(n, MNL_TYPE_U16))
+				return -1;
+			port = mnl_attr_get_u16(n);	/* network order */
+			have_port = true;
+			break;
+		case JAZZ_A_STUN_SCOPE_ID:
+			if (mnl_attr_validate(n, MNL_TYPE_U32))
+				return -1;
+			scope = mnl_attr_get_u32(n);
+			break;
+		case JAZZ_A_STUN_LOCAL_PORT:
+			if (mnl_attr_validate(n, MNL_TYPE_U16))
+				return -1;
+			s->local_port = mnl_attr_get_u16(n);
+			break;
+		case JAZZ_A_STUN_DATA:
+			s->len = mnl_attr_get_payload_len(n);
+			if (!s->len || s->len > sizeof(s->data))
+				return -1;
+			memcpy(s->data, mnl_attr_get_payload(n), s->len);
+			have_data = true;
+			break;
 		}
 	}
-	if (!have_if || !have_addr || !have_port || !have_data)
+	if (!have_addr || !have_port || !have_data)
 		return -1;
 	if (s->from.ss_family == AF_INET) {
 		((struct sockaddr_in *)&s->from)->sin_port = port;
@@ -269,5 +286,47 @@ int jz_knl_parse_stun(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_ks
 		((struct sockaddr_in6 *)&s->from)->sin6_port = port;
 		((struct sockaddr_in6 *)&s->from)->sin6_scope_id = scope;
 	}
+	return 0;
+}
+
+int jz_knl_parse_roam(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kroam *r)
+{
+	const struct nlattr *a, *n;
+	bool have_ep = false;
+	uint16_t port = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	rc = ntf_nest(nlh, ifindex, JAZZ_A_PEER, &a);
+	if (rc || !a)
+		return rc ? rc : -1;
+	mnl_attr_for_each_nested(n, a) {
+		switch (mnl_attr_get_type(n)) {
+		case JAZZ_A_PEER_ID:
+			if (mnl_attr_validate(n, MNL_TYPE_U32))
+				return -1;
+			r->peer_id = mnl_attr_get_u32(n);
+			break;
+		case JAZZ_A_PEER_ENDPOINT_IP4:
+		case JAZZ_A_PEER_ENDPOINT_IP6:
+			if (have_ep || mnl_attr_get_payload_len(n) !=
+			    (mnl_attr_get_type(n) == JAZZ_A_PEER_ENDPOINT_IP4 ? 4u : 16u) ||
+			    addr_from(n, &r->ep))
+				return -1;
+			have_ep = true;
+			break;
+		case JAZZ_A_PEER_ENDPOINT_PORT:
+			if (mnl_attr_validate(n, MNL_TYPE_U16))
+				return -1;
+			port = mnl_attr_get_u16(n);	/* network order */
+			break;
+		}
+	}
+	if (!have_ep || !port || !r->peer_id)
+		return -1;
+	if (r->ep.ss_family == AF_INET)
+		((struct sockaddr_in *)&r->ep)->sin_port = port;
+	else
+		((struct sockaddr_in6 *)&r->ep)->sin6_port = port;
 	return 0;
 }

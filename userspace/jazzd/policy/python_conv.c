@@ -32,7 +32,7 @@ static const char *const key_names[K__COUNT] = {
 	[K_DESTINATION_PORT] = "destination_port", [K_PROTOCOL] = "protocol",
 	[K_STATUS] = "status", [K_PROMPTS] = "prompts", [K_MESSAGE] = "message",
 	[K_TEXT] = "text", [K_SECRET] = "secret", [K_APPROVE] = "approve",
-	[K_LIFETIME] = "lifetime",
+	[K_LIFETIME] = "lifetime", [K_RELAYED] = "relayed",
 };
 
 int jz_py_keys_init(void)
@@ -222,7 +222,8 @@ PyObject *jz_py_connection_args(const struct jazz_connection_info *i)
 	    put(d, KEY(DESTINATION_DEVICE), str(i->destination_device)) ||
 	    put_endpoint(d, &i->destination, KEY(DESTINATION), KEY(DESTINATION_IP),
 			 KEY(DESTINATION_PORT)) ||
-	    put(d, KEY(PROTOCOL), str(i->protocol)))
+	    put(d, KEY(PROTOCOL), str(i->protocol)) ||
+	    put(d, KEY(RELAYED), PyBool_FromLong(i->relayed)))
 		return fail(d);
 	return d;
 }

@@ -424,6 +424,7 @@ void on_conn_request(struct session *s, const struct jz_sm_conn_req *rq)
 	snprintf(c->u.conn.info.destination.ip, JAZZ_ADDR_MAX, "%s", r.dst);
 	c->u.conn.info.destination.port = r.dport;
 	c->u.conn.info.protocol = jz_cb_strdup(c, cc->req.pname);
+	c->u.conn.info.relayed = jz_relays_pair_active(srv, o->lease->idx, d->lease->idx);
 	jz_cb_submit(srv->d->cb, c, conn_done, cc);
 }
 

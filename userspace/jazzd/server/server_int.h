@@ -340,6 +340,9 @@ void peers_cands_changed(struct jz_server *srv);
 int jz_relays_start(struct jz_server *srv, char *err, size_t errlen);
 void jz_relays_free(struct jz_server *srv);
 void on_relay_request(struct session *s, uint32_t peer);
+/* Does the relay carry this pair now (a relay open for it that forwarded
+ * within RELAY_ACTIVE_S, longer than jazz.ko's 25 s keepalives)? */
+bool jz_relays_pair_active(struct jz_server *srv, uint32_t a, uint32_t b);
 void session_free(struct session *s);
 void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r);
 void remote_relay(void *arg, uint32_t from, uint32_t to, const char *kind, const char *msg);

@@ -34,6 +34,7 @@
 
 #define RELAY_BATCH	64
 #define RELAY_GC_S	5
+#define RELAY_ACTIVE_S	30	/* forwarded this lately: the pair is relayed */
 
 struct relay_end {
 	struct udprelay *r;
@@ -354,6 +355,13 @@ void on_relay_request(struct session *s, uint32_t peer)
 		return refuse(s, peer, "no relay port free ([server] relay_ports)");
 	relay_offer(rs, r, 0);
 	relay_offer(rs, r, 1);
+}
+
+bool jz_relays_pair_active(struct jz_server *srv, uint32_t a, uint32_t b)
+{
+	struct udprelay *r = srv->relays ? relay_find(srv->relays, a, b) : NULL;
+
+	return r && jz_now() - r->used_at < RELAY_ACTIVE_S;
 }
 
 /* Every RELAY_GC_S: relays unused for relay_idle, or of a device gone. */
