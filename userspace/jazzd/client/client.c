@@ -658,7 +658,8 @@ struct jz_client *jz_client_new(struct jz_daemon *d, char *err, size_t errlen)
 	if (!c->k)
 		goto fail;
 	c->k->on_rotate = client_pair_rotate;
-	if (client_path_start(c, err, errlen) || client_nat_start(c, err, errlen))
+	if (client_path_start(c, err, errlen) || client_nat_start(c, err, errlen) ||
+	    client_addrwatch_start(c, err, errlen))
 		goto fail;
 	c->retry_ev = evtimer_new(d->base, do_connect, c);
 	c->ping_ev = evtimer_new(d->base, on_ping, c);
@@ -709,6 +710,7 @@ void jz_client_free(struct jz_client *c)
 		client_path_forget(&c->peers[i]);
 	client_nat_free(c);
 	client_path_free(c);
+	client_addrwatch_free(c);
 	if (c->k)
 		c->k->ops->free(c->k);
 	if (c->ssl)

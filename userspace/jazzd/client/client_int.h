@@ -113,6 +113,8 @@ struct jz_client {
 	double counters_at;	/* demand.c: when it last read them */
 	struct client_nat *nat;	/* nat.c: endpoint discovery; NULL: off */
 	struct client_path *path;	/* path.c: candidates, punching; NULL: off */
+	struct client_addrwatch *addrwatch;	/* addrwatch.c: the connection's
+						 * local address; NULL: off */
 };
 
 static inline struct jz_config *cfg(struct jz_client *c)
@@ -175,6 +177,10 @@ bool client_demand_verdict(struct jz_client *c, const struct jz_kconn *kc, bool 
 void client_demand_key_ready(struct jz_client *c, struct kpeer_state *ks);
 void client_demand_tick(struct jz_client *c, double now);
 void client_demand_free(struct jz_client *c);
+
+/* addrwatch.c: drop the connection when its local address goes away */
+int client_addrwatch_start(struct jz_client *c, char *err, size_t errlen);
+void client_addrwatch_free(struct jz_client *c);
 
 /* servers.c: the [client] server list, failover and backoff */
 const char *client_server(struct jz_client *c);
