@@ -70,8 +70,11 @@ check "old key removed, traffic still flows" bash -c "ip netns exec $(ns_name n1
 	ip netns exec $(ns_name n2) $JZ key jazz0 del peer 1 slot secondary && ip netns exec $(ns_name n1) ping -c 2 -i 0.2 -W 2 10.0.0.2"
 
 # ---------------------------------------------------------------- replay
-# Capture one encrypted packet n1 -> n2 on the wire, send it again.
-n2 tcpdump -Z root -i veth2 -c 1 -U -w "$T/cap.pcap" udp dst port 10002 2>"$T/tcpdump.err" &
+# Capture one encrypted packet n1 -> n2 on the wire, send it again. One
+# echo request, a 158-byte frame: a larger one would be a UDP GSO batch of
+# several datagrams (tx_gso), which the veth hands on uncut.
+n2 tcpdump -Z root -i veth2 -c 1 -U -w "$T/cap.pcap" udp dst port 10002 and less 200 \
+	2>"$T/tcpdump.err" &
 SNIFF=$!
 wait_for 20 grep -q listening "$T/tcpdump.err"
 n1 ping -c 2 -i 0.5 -W 2 10.0.0.2 >/dev/null
