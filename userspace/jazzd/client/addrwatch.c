@@ -64,47 +64,45 @@ static int addr_present(const struct sockaddr_storage *local)
 	return found;
 }
 
+/*
+ * @ss as interfaces list it: an IPv6 socket to an IPv4 server has an
+ * IPv4-mapped address, made plain IPv4 here. False: not bound to one
+ * address yet (or not IP).
+ */
+static bool as_listed(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in v4 = { .sin_family = AF_INET };
+
+	if (ss->ss_family == AF_INET)
+		return ((struct sockaddr_in *)ss)->sin_addr.s_addr != htonl(INADDR_ANY);
+	if (ss->ss_family != AF_INET6 || IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+		return false;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memcpy(&v4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+		memset(ss, 0, sizeof(*ss));
+		memcpy(ss, &v4, sizeof(v4));
+	}
+	return true;
+}
+
 /* The connection's local address still there? If not, drop it now. */
 static void recheck(struct jz_client *c)
 {
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
-	char txt[INET6_ADDRSTRLEN] = "?", why[INET6_ADDRSTRLEN + 64];
+	char txt[INET6_ADDRSTRLEN], why[INET6_ADDRSTRLEN + 64];
 	evutil_socket_t fd;
+	uint16_t port;
 
 	if (!c->bev || c->state == C_IDLE)
 		return;
 	fd = bufferevent_getfd(c->bev);
 	memset(&local, 0, sizeof(local));
-	if (fd < 0 || getsockname(fd, (struct sockaddr *)&local, &len))
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&local, &len) ||
+	    !as_listed(&local) || addr_present(&local) != 0)
 		return;
-	if (local.ss_family == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)&local;
-
-		if (s->sin_addr.s_addr == htonl(INADDR_ANY))
-			return;	/* not bound yet */
-		inet_ntop(AF_INET, &s->sin_addr, txt, sizeof(txt));
-	} else if (local.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&local;
-
-		if (IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
-			return;
-		if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) {
-			/* an IPv6 socket to an IPv4 server: interfaces list the IPv4 */
-			struct sockaddr_in v4 = { .sin_family = AF_INET };
-
-			memcpy(&v4.sin_addr, &s->sin6_addr.s6_addr[12], 4);
-			memset(&local, 0, sizeof(local));
-			memcpy(&local, &v4, sizeof(v4));
-			inet_ntop(AF_INET, &v4.sin_addr, txt, sizeof(txt));
-		} else {
-			inet_ntop(AF_INET6, &s->sin6_addr, txt, sizeof(txt));
-		}
-	} else {
-		return;
-	}
-	if (addr_present(&local) != 0)
-		return;
+	jz_sockaddr_str(&local, txt, sizeof(txt), &port);
 	snprintf(why, sizeof(why), "local address %s is gone", txt);
 	client_drop(c, why);
 }
