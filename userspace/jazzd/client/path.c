@@ -193,6 +193,17 @@ static void record(struct jz_client *c, struct kpeer_state *ks, bool relayed,
 				    JAZZ_PATH_KIND_DIRECT, reason);
 }
 
+/* The path state now says the kernel sends to @a, as a @kind candidate. */
+static void path_now(struct path *pa, const struct jz_stun_addr *a, enum cand_kind kind)
+{
+	if (!pa->has_cur || !addr_eq(&pa->cur, a))
+		pa->since = jz_now();
+	pa->has_cur = true;
+	pa->cur = *a;
+	pa->cur_kind = kind;
+	pa->relayed = kind == K_RELAY;
+}
+
 /* The peer's endpoint in the kernel, and the state that says so. */
 static void set_endpoint(struct jz_client *c, struct kpeer_state *ks,
 			 const struct jz_stun_addr *a, enum cand_kind kind, const char *how)
@@ -201,6 +212,7 @@ static void set_endpoint(struct jz_client *c, struct kpeer_state *ks,
 	struct jz_kpeer p = ks->p;
 	bool changed = !pa->has_cur || !addr_eq(&pa->cur, a) ||
 		       pa->relayed != (kind == K_RELAY);
+	bool was_relayed = pa->relayed;
 	char s[64], why[JAZZ_PATH_REASON_MAX + 1];
 
 	jz_stun_addr_str(a, s, sizeof(s));
@@ -213,21 +225,15 @@ static void set_endpoint(struct jz_client *c, struct kpeer_state *ks,
 		else
 			ks->p = p;
 	}
-	if (!pa->has_cur || !addr_eq(&pa->cur, a))
-		pa->since = jz_now();
-	pa->has_cur = true;
-	pa->cur = *a;
-	pa->cur_kind = kind;
+	path_now(pa, a, kind);
 	if (kind == K_RELAY) {
-		pa->relayed = true;
 		jz_info("path to %s: relayed via %s (%s)", ks->p.name, s, how);
 		if (changed)
 			record(c, ks, true, how);
 		return;
 	}
 	jz_info("path to %s: direct to %s (%s candidate, %s)%s", ks->p.name, s, kind_name[kind],
-		how, pa->relayed ? "; no longer relayed" : "");
-	pa->relayed = false;
+		how, was_relayed ? "; no longer relayed" : "");
 	snprintf(why, sizeof(why), "%s, %s candidate", how, kind_name[kind]);
 	if (changed)
 		record(c, ks, false, why);
@@ -256,11 +262,7 @@ static void on_roam(void *arg, const struct jz_kroam *r)
 		relay ? "relayed" : "direct", s);
 	inet_ntop(a.family, a.addr, ks->p.endpoint_ip, sizeof(ks->p.endpoint_ip));
 	ks->p.endpoint_port = a.port;
-	pa->since = jz_now();
-	pa->has_cur = true;
-	pa->cur = a;
-	pa->cur_kind = relay ? K_RELAY : K_PRFLX;
-	pa->relayed = relay;
+	path_now(pa, &a, relay ? K_RELAY : K_PRFLX);
 	if (relay)
 		snprintf(why, sizeof(why), "the peer's packets came through the relay");
 	else
