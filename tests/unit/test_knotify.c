@@ -5,7 +5,8 @@
  * them parse into the expected jz_kconn; every way of getting an attribute
  * wrong (type, length, mixed address families, a missing peer, an end on a
  * request, an unknown direction, two nests) is refused, and another
- * device's message is told apart from a malformed one.
+ * device's message is told apart from a malformed one. Key-rotate-ntf and
+ * peer-roam-ntf parse the same way: one nest, never two merged.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,6 +150,81 @@ static void truncated_header_is_refused(void **state)
 	assert_int_equal(jz_knl_parse_rotate(&h, IFINDEX, &r), -1);
 }
 
+/* A key-rotate-ntf with @nests KEY nests (peer 3, secondary slot). */
+static const struct nlmsghdr *rotate_msg(int nests)
+{
+	struct nlmsghdr *nlh;
+	struct genlmsghdr *g;
+	int i;
+
+	memset(&m, 0, sizeof(m));
+	nlh = mnl_nlmsg_put_header(m.buf);
+	nlh->nlmsg_type = 0x20;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = JAZZ_CMD_KEY_ROTATE_NTF;
+	mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, IFINDEX);
+	for (i = 0; i < nests; i++) {
+		struct nlattr *n = mnl_attr_nest_start(nlh, JAZZ_A_KEY);
+
+		mnl_attr_put_u32(nlh, JAZZ_A_KEYCONF_PEER_ID, 3 + i);
+		mnl_attr_put_u32(nlh, JAZZ_A_KEYCONF_SLOT, JAZZ_KEY_SLOT_SECONDARY);
+		mnl_attr_put_u8(nlh, JAZZ_A_KEYCONF_KEY_ID, 9);
+		mnl_attr_nest_end(nlh, n);
+	}
+	return nlh;
+}
+
+static void rotate_takes_one_nest(void **state)
+{
+	struct jz_krotate r;
+
+	assert_int_equal(jz_knl_parse_rotate(rotate_msg(1), IFINDEX, &r), 0);
+	assert_int_equal(r.peer_id, 3);
+	assert_int_equal(r.slot, JAZZ_KEY_SLOT_SECONDARY);
+	assert_int_equal(r.key_id, 9);
+	/* two peers' keys in one message: neither is believed */
+	assert_int_equal(jz_knl_parse_rotate(rotate_msg(2), IFINDEX, &r), -1);
+	assert_int_equal(jz_knl_parse_rotate(rotate_msg(0), IFINDEX, &r), -1);
+}
+
+/* A peer-roam-ntf with @nests PEER nests (peer 5 at 192.0.2.1:51820). */
+static const struct nlmsghdr *roam_msg(int nests)
+{
+	static const uint8_t ip[4] = { 192, 0, 2, 1 };
+	struct nlmsghdr *nlh;
+	struct genlmsghdr *g;
+	int i;
+
+	memset(&m, 0, sizeof(m));
+	nlh = mnl_nlmsg_put_header(m.buf);
+	nlh->nlmsg_type = 0x20;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = JAZZ_CMD_PEER_ROAM_NTF;
+	mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, IFINDEX);
+	for (i = 0; i < nests; i++) {
+		struct nlattr *n = mnl_attr_nest_start(nlh, JAZZ_A_PEER);
+
+		mnl_attr_put_u32(nlh, JAZZ_A_PEER_ID, 5 + i);
+		mnl_attr_put(nlh, JAZZ_A_PEER_ENDPOINT_IP4, 4, ip);
+		mnl_attr_put_u16(nlh, JAZZ_A_PEER_ENDPOINT_PORT, htons(51820));
+		mnl_attr_nest_end(nlh, n);
+	}
+	return nlh;
+}
+
+static void roam_takes_one_nest(void **state)
+{
+	struct jz_kroam r;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&r.ep;
+
+	assert_int_equal(jz_knl_parse_roam(roam_msg(1), IFINDEX, &r), 0);
+	assert_int_equal(r.peer_id, 5);
+	assert_int_equal(s4->sin_family, AF_INET);
+	assert_int_equal(ntohs(s4->sin_port), 51820);
+	assert_int_equal(jz_knl_parse_roam(roam_msg(2), IFINDEX, &r), -1);
+	assert_int_equal(jz_knl_parse_roam(roam_msg(0), IFINDEX, &r), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +233,8 @@ int main(void)
 		cmocka_unit_test(other_device_is_not_malformed),
 		cmocka_unit_test(each_flaw_is_refused),
 		cmocka_unit_test(truncated_header_is_refused),
+		cmocka_unit_test(rotate_takes_one_nest),
+		cmocka_unit_test(roam_takes_one_nest),
 	};
 
 	return cmocka_run_group_tests_name("kernel notification parsers", tests, NULL, NULL);

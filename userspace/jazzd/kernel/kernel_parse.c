@@ -32,56 +32,72 @@ static int check_ifindex(const struct nlattr *a, uint32_t ifindex, bool *seen)
 	return 0;
 }
 
+/* A notification's one nest of @type, once the message's ifindex is this
+ * device's: 0 and *nest; -2 another device's; -1 malformed: no ifindex, no
+ * nest or two of them (jazz.ko sends exactly one; merging or picking one of
+ * two would let the parser act on half of a message). */
+static int ntf_nest(const struct nlmsghdr *nlh, uint32_t ifindex, uint16_t type,
+		    const struct nlattr **nest)
+{
+	const struct nlattr *a;
+	bool have_if = false;
+	int rc;
+
+	*nest = NULL;
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct genlmsghdr))
+		return -1;
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX) {
+			rc = check_ifindex(a, ifindex, &have_if);
+			if (rc)
+				return rc;
+		} else if (mnl_attr_get_type(a) == type) {
+			if (*nest || mnl_attr_validate(a, MNL_TYPE_NESTED))
+				return -1;
+			*nest = a;
+		}
+	}
+	return have_if && *nest ? 0 : -1;
+}
+
 int jz_knl_parse_rotate(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_krotate *r)
 {
 	const struct nlattr *a, *k;
-	bool have_if = false, have_key = false, have_slot = false;
+	bool have_key = false, have_slot = false;
 	uint32_t slot = 0;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct genlmsghdr))
-		return -1;
-	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
-		switch (mnl_attr_get_type(a)) {
-		case JAZZ_A_IFINDEX:
-			rc = check_ifindex(a, ifindex, &have_if);
-			if (rc)
-				return rc;
-			break;
-		case JAZZ_A_KEY:
-			if (mnl_attr_validate(a, MNL_TYPE_NESTED))
+	rc = ntf_nest(nlh, ifindex, JAZZ_A_KEY, &a);
+	if (rc)
+		return rc;
+	mnl_attr_for_each_nested(k, a) {
+		switch (mnl_attr_get_type(k)) {
+		case JAZZ_A_KEYCONF_PEER_ID:
+			if (mnl_attr_validate(k, MNL_TYPE_U32))
 				return -1;
-			mnl_attr_for_each_nested(k, a) {
-				switch (mnl_attr_get_type(k)) {
-				case JAZZ_A_KEYCONF_PEER_ID:
-					if (mnl_attr_validate(k, MNL_TYPE_U32))
-						return -1;
-					r->peer_id = mnl_attr_get_u32(k);
-					break;
-				case JAZZ_A_KEYCONF_SLOT:
-					if (mnl_attr_validate(k, MNL_TYPE_U32))
-						return -1;
-					slot = mnl_attr_get_u32(k);
-					have_slot = true;
-					break;
-				case JAZZ_A_KEYCONF_KEY_ID:
-					if (mnl_attr_validate(k, MNL_TYPE_U8))
-						return -1;
-					r->key_id = mnl_attr_get_u8(k);
-					have_key = true;
-					break;
-				case JAZZ_A_KEYCONF_TX_COUNTER:
-					if (mnl_attr_validate(k, MNL_TYPE_U64))
-						return -1;
-					r->tx_counter = mnl_attr_get_u64(k);
-					break;
-				}
-			}
+			r->peer_id = mnl_attr_get_u32(k);
+			break;
+		case JAZZ_A_KEYCONF_SLOT:
+			if (mnl_attr_validate(k, MNL_TYPE_U32))
+				return -1;
+			slot = mnl_attr_get_u32(k);
+			have_slot = true;
+			break;
+		case JAZZ_A_KEYCONF_KEY_ID:
+			if (mnl_attr_validate(k, MNL_TYPE_U8))
+				return -1;
+			r->key_id = mnl_attr_get_u8(k);
+			have_key = true;
+			break;
+		case JAZZ_A_KEYCONF_TX_COUNTER:
+			if (mnl_attr_validate(k, MNL_TYPE_U64))
+				return -1;
+			r->tx_counter = mnl_attr_get_u64(k);
 			break;
 		}
 	}
-	if (!have_if || !have_key || !have_slot || !r->peer_id ||
+	if (!have_key || !have_slot || !r->peer_id ||
 	    (slot != JAZZ_KEY_SLOT_PRIMARY && slot != JAZZ_KEY_SLOT_SECONDARY))
 		return -1;
 	r->slot = (int)slot;
@@ -152,28 +168,15 @@ int jz_knl_parse_conn(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kc
 {
 	const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
-	bool have_if = false, have_conn = false;
 	int src_af = 0, dst_af = 0, rc;
 
 	memset(c, 0, sizeof(*c));
-	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*g))
+	rc = ntf_nest(nlh, ifindex, JAZZ_A_CONN, &a);
+	if (rc)
+		return rc;
+	if (conn_nest(a, c, &src_af, &dst_af))
 		return -1;
-	mnl_attr_for_each(a, nlh, sizeof(*g)) {
-		switch (mnl_attr_get_type(a)) {
-		case JAZZ_A_IFINDEX:
-			rc = check_ifindex(a, ifindex, &have_if);
-			if (rc)
-				return rc;
-			break;
-		case JAZZ_A_CONN:
-			if (have_conn || mnl_attr_validate(a, MNL_TYPE_NESTED) ||
-			    conn_nest(a, c, &src_af, &dst_af))
-				return -1;
-			have_conn = true;
-			break;
-		}
-	}
-	if (!have_if || !have_conn || !c->peer_id || !src_af || src_af != dst_af)
+	if (!c->peer_id || !src_af || src_af != dst_af)
 		return -1;
 	if (c->direction != JAZZ_DIRECTION_EGRESS && c->direction != JAZZ_DIRECTION_INGRESS)
 		return -1;
@@ -182,33 +185,6 @@ int jz_knl_parse_conn(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kc
 	if ((g->cmd == JAZZ_CMD_CONN_EXPIRE_NTF) != (c->end != 0))
 		return -1;
 	return 0;
-}
-
-/* A notification's nest of @type (its last), once the message's ifindex
- * is this device's: 0 and *nest (NULL: none); -2 another device's; -1
- * malformed or without an ifindex. */
-static int ntf_nest(const struct nlmsghdr *nlh, uint32_t ifindex, uint16_t type,
-		    const struct nlattr **nest)
-{
-	const struct nlattr *a;
-	bool have_if = false;
-	int rc;
-
-	*nest = NULL;
-	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct genlmsghdr))
-		return -1;
-	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
-		if (mnl_attr_get_type(a) == JAZZ_A_IFINDEX) {
-			rc = check_ifindex(a, ifindex, &have_if);
-			if (rc)
-				return rc;
-		} else if (mnl_attr_get_type(a) == type) {
-			if (mnl_attr_validate(a, MNL_TYPE_NESTED))
-				return -1;
-			*nest = a;
-		}
-	}
-	return have_if ? 0 : -1;
 }
 
 /* An address attribute (4 or 16 bytes) into @from (port set by the caller). */
@@ -244,8 +220,8 @@ int jz_knl_parse_stun(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_ks
 
 	memset(s, 0, sizeof(*s));
 	rc = ntf_nest(nlh, ifindex, JAZZ_A_STUN, &a);
-	if (rc || !a)
-		return rc ? rc : -1;
+	if (rc)
+		return rc;
 	mnl_attr_for_each_nested(n, a) {
 		switch (mnl_attr_get_type(n)) {
 		case JAZZ_A_STUN_ADDR:
@@ -298,8 +274,8 @@ int jz_knl_parse_roam(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kr
 
 	memset(r, 0, sizeof(*r));
 	rc = ntf_nest(nlh, ifindex, JAZZ_A_PEER, &a);
-	if (rc || !a)
-		return rc ? rc : -1;
+	if (rc)
+		return rc;
 	mnl_attr_for_each_nested(n, a) {
 		switch (mnl_attr_get_type(n)) {
 		case JAZZ_A_PEER_ID:
