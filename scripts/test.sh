@@ -11,21 +11,28 @@
 #          kernel, in one VM boot per kernel (scripts/vm.sh --each; a test
 #          that crashes the VM is reported and the rest run in a new boot);
 #          the stock kernels' boots run side by side (JAZZ_VM_PARALLEL=0:
-#          one after the other), and no stock test starts after 75 minutes
-#          (JAZZ_STOCK_START_BY seconds; reported as skipped). In the
-#          default run the daemon-centred tests of $ONE_KERNEL_TESTS run
+#          one after the other). Under CI's budget (below) no stock test
+#          starts after 75 minutes (JAZZ_STOCK_START_BY seconds; reported
+#          as skipped) and the daemon-centred tests of $ONE_KERNEL_TESTS run
 #          on one stock kernel each, half on each, swapped daily.
 #          Then on the debug kernel (KASAN, kmemleak, lockdep, UBSAN ...;
 #          scripts/build-debug-kernel.sh, built in the background while the
 #          other suites run when it is not cached), where tests run 2-3x
-#          slower under TCG (the whole suite there takes ~40 minutes on
+#          slower under TCG (the whole suite there takes ~2.5 hours on
 #          2 cores): the default run gives it the hostile subset first
 #          ($DEBUG_TESTS below, or JAZZ_DEBUG_TESTS), then the rest of the
-#          suite in an order that rotates daily, as long as CI's budget
-#          allows: the subset is not started after 65 minutes
-#          (JAZZ_DEBUG_START_BY seconds), no test of the rest after 60
-#          (JAZZ_DEBUG_REST_START_BY); those are reported as skipped, and
-#          CI stays under 80. `--kernel debug` runs the whole suite.
+#          suite. `--kernel debug` runs the whole suite alone.
+#
+#          Time budget: under CI (CI set and not "false", or
+#          JAZZ_BUDGET=ci), which stops a run at 90 minutes, the default
+#          run keeps to one: the stock kernels' timings above, the debug
+#          subset not started after 65 minutes (JAZZ_DEBUG_START_BY
+#          seconds) and no test of the rest after 60
+#          (JAZZ_DEBUG_REST_START_BY), in an order that rotates daily;
+#          those are reported as skipped, and CI stays under 80. Anywhere
+#          else (JAZZ_BUDGET=none) the default run has no budget: every VM
+#          test on both stock kernels and the whole suite on the debug
+#          kernel (about 4 hours on 2 cores).
 #
 # Usage: scripts/test.sh [OPTIONS] [SUITE...]       (default: all suites)
 #   --kernel K     VM kernel(s) (6.1, 6.12, full version, debug, all = the
@@ -97,6 +104,16 @@ ONE_KERNEL_TESTS=${JAZZ_ONE_KERNEL_TESTS-cluster-e2e.sh metrics-peers.sh nat-pun
 STOCK_START_BY=${JAZZ_STOCK_START_BY:-4500}
 # Both stock kernels' VM suites at once (JAZZ_VM_PARALLEL=0: one by one).
 PARALLEL=${JAZZ_VM_PARALLEL:-1}
+# CI's 90 minutes: a budget for the default run (see the top of this file).
+if [ -n "${JAZZ_BUDGET:-}" ]; then
+	BUDGET=$JAZZ_BUDGET
+elif [ -n "${CI:-}" ] && [ "$CI" != false ]; then
+	BUDGET=ci
+else
+	BUDGET=none
+fi
+case "$BUDGET" in ci|none) ;; *) echo "test.sh: JAZZ_BUDGET must be ci or none, not '$BUDGET'" >&2; exit 2 ;; esac
+echo "# time budget: $BUDGET$([ "$BUDGET" = ci ] && echo " (CI's 90 minutes; JAZZ_BUDGET=none runs everything)")"
 if [ ${#KERNELS[@]} -eq 0 ] && [ ${#FILTERS[@]} -gt 0 ]; then
 	KERNELS=(--kernel all)     # one test named: the stock kernels only
 elif [ ${#KERNELS[@]} -eq 0 ]; then
@@ -240,24 +257,45 @@ fi
 
 # ------------------------------------------------------------------- vm
 # The rest of the suite on the debug kernel (default run), after the
-# subset, for what is left of CI's budget: in an order that rotates daily
-# (so that successive runs cover all of it), no test started past
-# DEBUG_REST_START_BY (scripts/vm.sh's JAZZ_VM_START_BY; those are reported as
-# skipped). A run on a faster machine covers all of it each time.
+# subset. Under CI's budget: in an order that rotates daily (so that
+# successive runs cover all of it), no test started past
+# DEBUG_REST_START_BY (scripts/vm.sh's JAZZ_VM_START_BY; those are reported
+# as skipped). Without a budget: all of it, in two boots side by side
+# (JAZZ_VM_PARALLEL=0: one), since one would take over two hours.
 debug_rest() {
-	local rest=() t off n
+	local rest=() part=() t off n i
 	for t in "${vmtests[@]}"; do
 		[[ " $DEBUG_TESTS " == *" $(basename "$t") "* ]] || rest+=("$t")
 	done
 	n=${#rest[@]}
 	[ "$n" -gt 0 ] || return 0
-	off=$((10#$(date +%j) % n))
-	rest=("${rest[@]:off}" "${rest[@]:0:off}")
-	echo "# debug kernel: the rest of the suite, $n tests from $(basename "${rest[0]}") on (rotates daily); none starts after $(hms "$DEBUG_REST_START_BY")"
-	step vm "debug: the rest ($n tests, as time allows)" $(((n + 1) * (TIMEOUT * f + 60))) \
-		env JAZZ_VM_START_BY=$((T_ALL + DEBUG_REST_START_BY)) \
+	if [ "$BUDGET" = ci ]; then
+		off=$((10#$(date +%j) % n))
+		rest=("${rest[@]:off}" "${rest[@]:0:off}")
+		echo "# debug kernel: the rest of the suite, $n tests from $(basename "${rest[0]}") on (rotates daily); none starts after $(hms "$DEBUG_REST_START_BY")"
+		step vm "debug: the rest ($n tests, as time allows)" $(((n + 1) * (TIMEOUT * f + 60))) \
+			env JAZZ_VM_START_BY=$((T_ALL + DEBUG_REST_START_BY)) \
+			bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel debug \
+			--out "$LOG/vm-debug-rest" --timeout "$TIMEOUT" --each "${rest[@]}"
+		return
+	fi
+	if [ "$PARALLEL" != 1 ] || [ "$n" -lt 2 ]; then
+		step vm "debug: the rest ($n tests)" $(((n + 1) * (TIMEOUT * f + 60))) \
+			bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel debug \
+			--out "$LOG/vm-debug-rest" --timeout "$TIMEOUT" --each "${rest[@]}"
+		return
+	fi
+	for ((i = 1; i < n; i += 2)); do part+=("${rest[i]}"); done
+	step_bg vm "debug: the rest, part 1 (${#part[@]} tests)" $(((${#part[@]} + 1) * (TIMEOUT * f + 60))) \
 		bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel debug \
-		--out "$LOG/vm-debug-rest" --timeout "$TIMEOUT" --each "${rest[@]}"
+		--out "$LOG/vm-debug-rest1" --timeout "$TIMEOUT" --each "${part[@]}"
+	t=${#part[@]}
+	part=()
+	for ((i = 0; i < n; i += 2)); do part+=("${rest[i]}"); done
+	step vm "debug: the rest, part 2 (${#part[@]} tests)" $(((${#part[@]} + 1) * (TIMEOUT * f + 60))) \
+		bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel debug \
+		--out "$LOG/vm-debug-rest2" --timeout "$TIMEOUT" --each "${part[@]}"
+	step_wait vm "debug: the rest, part 1 ($t tests)"
 }
 
 # one_kernel_share KVER KVERS: the VM tests KVER runs in the default run,
@@ -306,7 +344,7 @@ if want vm; then
 				# pass (~10 min) is not started past DEBUG_START_BY, it
 				# is reported as skipped instead of failing everything.
 				el=$(($(date +%s) - T_ALL))
-				if [ "$kk" = debug ] && [ "$DEBUG_SUBSET" = 1 ] && [ "$el" -gt "$DEBUG_START_BY" ]; then
+				if [ "$kk" = debug ] && [ "$DEBUG_SUBSET" = 1 ] && [ "$BUDGET" = ci ] && [ "$el" -gt "$DEBUG_START_BY" ]; then
 					echo "ok - vm: debug kernel # SKIP not started after $(hms "$el") (past $(hms "$DEBUG_START_BY"); CI's limit): run bash scripts/test.sh vm --kernel debug"
 					SKIPPED=$((SKIPPED + 1))
 					SUMMARY+=("$(printf '%-6s %-44s %s' vm debug "skipped: $(hms "$el") elapsed")")
@@ -328,7 +366,7 @@ if want vm; then
 				# Own output directory: developers' manual vm.sh runs use out/vm-<kver>.
 				f=1
 				ktests=("${vmtests[@]}")
-				if [ "$kk" != debug ] && [ "$DEBUG_SUBSET" = 1 ] && [ "$k" = all ]; then
+				if [ "$kk" != debug ] && [ "$DEBUG_SUBSET" = 1 ] && [ "$BUDGET" = ci ] && [ "$k" = all ]; then
 					mapfile -t ktests < <(one_kernel_share "$kk" "$ks")
 				fi
 				if [ "$kk" = debug ]; then
@@ -344,7 +382,7 @@ if want vm; then
 				vmcmd=(bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel "$kk"
 					--out "$LOG/vm-$kk" --timeout "$TIMEOUT" --each "${ktests[@]}")
 				vmtmo=$(((${#ktests[@]} + 1) * (TIMEOUT * f + 60)))
-				if [ "$kk" != debug ]; then
+				if [ "$kk" != debug ] && [ "$BUDGET" = ci ]; then
 					vmcmd=(env JAZZ_VM_START_BY=$((T_ALL + STOCK_START_BY)) "${vmcmd[@]}")
 				fi
 				# The stock kernels' suites run side by side (each VM
