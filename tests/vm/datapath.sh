@@ -78,6 +78,8 @@ n2 tcpdump -Z root -i veth2 -c 1 -U -w "$T/cap.pcap" udp dst port 10002 and less
 SNIFF=$!
 wait_for 20 grep -q listening "$T/tcpdump.err"
 n1 ping -c 2 -i 0.5 -W 2 10.0.0.2 >/dev/null
+# bounded: with no single-datagram frame tcpdump would wait for ever
+wait_for 30 eval "! kill -0 $SNIFF 2>/dev/null" || kill "$SNIFF" 2>/dev/null
 wait $SNIFF
 # pcap: 24-byte file header, 16-byte record header, Ethernet, IPv4, UDP.
 $PY -c '

@@ -143,6 +143,9 @@ SNIFF=$!
 _T_PIDS+=($SNIFF)
 wait_for 20 grep -q listening "$E2E_W/tcpdump.err"
 run alice ping -c 4 -i 0.5 -W 5 "$VB" >/dev/null
+# bounded: with no single-datagram frame tcpdump would wait for ever (a
+# debug-kernel run hung here until the harness's timeout)
+wait_for 30 eval "! kill -0 $SNIFF 2>/dev/null" || kill "$SNIFF" 2>/dev/null
 wait $SNIFF
 $PY -c '
 import sys
