@@ -434,6 +434,7 @@ void peers_finish(struct jz_server *srv)
 {
 	struct session *s;
 
+	srv->corking = true;	/* each session's frames as one write, at the end */
 	for (s = srv->sessions; s; s = s->next)
 		if (s->state == S_ONLINE && s->res)
 			apply_review(srv, s);
@@ -468,6 +469,7 @@ void peers_finish(struct jz_server *srv)
 		}
 		s->got_res = false;
 	}
+	session_uncork_all(srv);
 	srv->computing = false;
 	if (srv->dirty)
 		schedule_recompute(srv);
