@@ -5,6 +5,7 @@
  * links.c). The bytes of lists and deltas, and when they are written, are
  * listout.c's. Must not read login or approval messages.
  */
+#include "metrics/metrics.h"
 #include "server_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -429,9 +430,37 @@ static void gains_reset(struct session *s)
 	}
 }
 
+/*
+ * A computation costs the loop O(viewers) (each viewer's delta, its
+ * review's share), whatever the number of newcomers: one per login during
+ * a ramp or after a restart made the loop spend its time on deltas (N per
+ * login: logins slowed to 2/s at 6,000 devices) and not on the logins.
+ * The next computation waits at least twice as long as this one's loop
+ * time (at most JZ_PACE_MAX_MS), so at most a third of the loop goes to
+ * computations and the newcomers meanwhile share one: fewer, larger
+ * deltas. A quiet server's computation takes well under peer_debounce_ms
+ * and nothing changes.
+ */
+#define JZ_PACE_MAX_MS 1000
+
+static void pace(struct jz_server *srv)
+{
+	uint64_t ms = 2 * srv->comp_ns / 1000000;
+	unsigned int was = srv->pace_ms;
+
+	srv->pace_ms = ms > JZ_PACE_MAX_MS ? JZ_PACE_MAX_MS : (unsigned int)ms;
+	if (srv->pace_ms > (unsigned int)cfg(srv)->peer_debounce_ms || was > srv->pace_ms)
+		jz_debug("peers: the computation took %llu ms of the loop: the next in %u ms "
+			 "at the earliest", (unsigned long long)(srv->comp_ns / 1000000),
+			 srv->pace_ms > (unsigned int)cfg(srv)->peer_debounce_ms ?
+			 srv->pace_ms : (unsigned int)cfg(srv)->peer_debounce_ms);
+	srv->comp_ns = 0;
+}
+
 /* Every call is back: what each viewer sees, then messages, then links. */
 void peers_finish(struct jz_server *srv)
 {
+	uint64_t t0 = jz_metrics_now_ns();
 	struct session *s;
 
 	srv->corking = true;	/* each session's frames as one write, at the end */
@@ -470,6 +499,8 @@ void peers_finish(struct jz_server *srv)
 		s->got_res = false;
 	}
 	session_uncork_all(srv);
+	srv->comp_ns += jz_metrics_now_ns() - t0;
+	pace(srv);
 	srv->computing = false;
 	if (srv->dirty)
 		schedule_recompute(srv);
@@ -524,6 +555,7 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	struct session *s, **all, **fresh, **batch;
 	size_t nall = 0, nfresh = 0, nb = 0, maxb;
 	bool full = srv->full;
+	uint64_t t0 = jz_metrics_now_ns();
 
 	if (srv->computing) {
 		srv->dirty = true;
@@ -575,19 +607,29 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 		fresh[i]->fresh = false;
 	free(all);
 	free(fresh);
+	srv->comp_ns += jz_metrics_now_ns() - t0;
 	if (--srv->filters_pending == 0)
 		peers_finish(srv);
 }
 
 void schedule_recompute(struct jz_server *srv)
 {
-	struct timeval tv = { 0, cfg(srv)->peer_debounce_ms * 1000 };
+	unsigned int ms = cfg(srv)->peer_debounce_ms > 0 ? (unsigned int)cfg(srv)->peer_debounce_ms : 0;
+	struct timeval tv;
 
 	if (srv->computing) {
 		srv->dirty = true;
 		return;
 	}
-	if (!evtimer_pending(srv->recompute_ev, NULL))
-		evtimer_add(srv->recompute_ev, &tv);
+	if (evtimer_pending(srv->recompute_ev, NULL))
+		return;
+	if (srv->pace_ms > ms)
+		ms = srv->pace_ms;	/* see pace() */
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	/* from now: libevent counts from the time cached when this loop turn
+	 * began, and a computation may end long after that */
+	event_base_update_cache_time(srv->d->base);
+	evtimer_add(srv->recompute_ev, &tv);
 }
 

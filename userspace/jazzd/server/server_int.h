@@ -246,6 +246,13 @@ struct jz_server {
 	struct event *recompute_ev;
 	bool computing, dirty;
 	bool corking;			/* frames to sessions are held (peers_finish) */
+	/*
+	 * Pacing: the loop time of the computation under way (on_recompute
+	 * and peers_finish, not the callbacks' time), and from the last one
+	 * the least wait before the next (schedule_recompute).
+	 */
+	uint64_t comp_ns;
+	unsigned int pace_ms;
 	struct session *corked;		/* sessions holding frames */
 	bool full;			/* next: every viewer reviews everyone */
 	size_t filters_pending;
