@@ -5,7 +5,8 @@
  * links.c). The bytes of lists and deltas, and when they are written, are
  * listout.c's. Must not read login or approval messages.
  */
-#include "metrics/metrics.h"
+#include <time.h>
+
 #include "server_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -435,32 +436,40 @@ static void gains_reset(struct session *s)
  * review's share), whatever the number of newcomers: one per login during
  * a ramp or after a restart made the loop spend its time on deltas (N per
  * login: logins slowed to 2/s at 6,000 devices) and not on the logins.
- * The next computation waits at least twice as long as this one's loop
- * time (at most JZ_PACE_MAX_MS), so at most a third of the loop goes to
- * computations and the newcomers meanwhile share one: fewer, larger
- * deltas. A quiet server's computation takes well under peer_debounce_ms
- * and nothing changes.
+ * When changes came in while one ran (a burst), the next waits at least
+ * twice its loop thread's CPU time (at most JZ_PACE_MAX_MS), so at most a
+ * third of the loop goes to computations and the newcomers meanwhile
+ * share one: fewer, larger deltas. A change on a quiet server waits
+ * peer_debounce_ms as before (a single join is not delayed).
  */
 #define JZ_PACE_MAX_MS 1000
+
+static uint64_t loop_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static void pace(struct jz_server *srv)
 {
 	uint64_t ms = 2 * srv->comp_ns / 1000000;
-	unsigned int was = srv->pace_ms;
 
-	srv->pace_ms = ms > JZ_PACE_MAX_MS ? JZ_PACE_MAX_MS : (unsigned int)ms;
-	if (srv->pace_ms > (unsigned int)cfg(srv)->peer_debounce_ms || was > srv->pace_ms)
-		jz_debug("peers: the computation took %llu ms of the loop: the next in %u ms "
-			 "at the earliest", (unsigned long long)(srv->comp_ns / 1000000),
-			 srv->pace_ms > (unsigned int)cfg(srv)->peer_debounce_ms ?
-			 srv->pace_ms : (unsigned int)cfg(srv)->peer_debounce_ms);
+	srv->pace_ms = 0;
+	if (srv->dirty && ms > (uint64_t)cfg(srv)->peer_debounce_ms) {
+		srv->pace_ms = ms > JZ_PACE_MAX_MS ? JZ_PACE_MAX_MS : (unsigned int)ms;
+		jz_debug("peers: the computation took %llu ms of the loop's CPU and more "
+			 "changes wait: the next in %u ms", (unsigned long long)(srv->comp_ns / 1000000),
+			 srv->pace_ms);
+	}
 	srv->comp_ns = 0;
 }
 
 /* Every call is back: what each viewer sees, then messages, then links. */
 void peers_finish(struct jz_server *srv)
 {
-	uint64_t t0 = jz_metrics_now_ns();
+	uint64_t t0 = loop_cpu_ns();
 	struct session *s;
 
 	srv->corking = true;	/* each session's frames as one write, at the end */
@@ -499,11 +508,12 @@ void peers_finish(struct jz_server *srv)
 		s->got_res = false;
 	}
 	session_uncork_all(srv);
-	srv->comp_ns += jz_metrics_now_ns() - t0;
+	srv->comp_ns += loop_cpu_ns() - t0;
 	pace(srv);
 	srv->computing = false;
 	if (srv->dirty)
 		schedule_recompute(srv);
+	srv->pace_ms = 0;	/* only for the computation scheduled just now */
 }
 
 /* A device goes offline: the next computation takes it out of lists. */
@@ -555,7 +565,7 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	struct session *s, **all, **fresh, **batch;
 	size_t nall = 0, nfresh = 0, nb = 0, maxb;
 	bool full = srv->full;
-	uint64_t t0 = jz_metrics_now_ns();
+	uint64_t t0 = loop_cpu_ns();
 
 	if (srv->computing) {
 		srv->dirty = true;
@@ -607,7 +617,7 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 		fresh[i]->fresh = false;
 	free(all);
 	free(fresh);
-	srv->comp_ns += jz_metrics_now_ns() - t0;
+	srv->comp_ns += loop_cpu_ns() - t0;
 	if (--srv->filters_pending == 0)
 		peers_finish(srv);
 }

@@ -247,9 +247,10 @@ struct jz_server {
 	bool computing, dirty;
 	bool corking;			/* frames to sessions are held (peers_finish) */
 	/*
-	 * Pacing: the loop time of the computation under way (on_recompute
-	 * and peers_finish, not the callbacks' time), and from the last one
-	 * the least wait before the next (schedule_recompute).
+	 * Pacing (peers.c pace()): the loop thread's CPU time of the
+	 * computation under way (on_recompute and peers_finish, not the
+	 * callbacks'), and the least wait before the next when changes came
+	 * in meanwhile (schedule_recompute).
 	 */
 	uint64_t comp_ns;
 	unsigned int pace_ms;
