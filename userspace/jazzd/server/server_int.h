@@ -66,7 +66,7 @@ struct session {
 	 * written or with it; cork_next: srv->corked's list.
 	 */
 	unsigned char *cork;
-	size_t ncork;
+	size_t ncork, capcork;
 	struct session *cork_next;
 	bool corked;
 	uint64_t sid;

@@ -72,7 +72,7 @@ static void session_uncork(struct session *s)
 	OPENSSL_cleanse(s->cork, s->ncork);	/* server-made keys pass here */
 	free(s->cork);
 	s->cork = NULL;
-	s->ncork = 0;
+	s->ncork = s->capcork = 0;
 }
 
 void session_uncork_all(struct jz_server *srv)
@@ -99,8 +99,16 @@ void session_send_raw(struct session *s, unsigned char *buf, size_t len)
 		return;
 	if (s->srv->corking && s->ncork + len + 4 <= JZ_CORK_MAX &&
 	    (s->ncork || !evbuffer_get_length(bufferevent_get_output(s->bev)))) {
-		if (!s->cork)
-			s->cork = jz_xrealloc(NULL, JZ_CORK_MAX, 1);
+		if (s->ncork + len + 4 > s->capcork) {
+			/* a viewer's frames of a join are a few hundred bytes: room
+			 * for those, not a record's worth per session */
+			size_t cap = s->capcork ? s->capcork : 512;
+
+			while (cap < s->ncork + len + 4)
+				cap *= 2;
+			s->capcork = cap < JZ_CORK_MAX ? cap : JZ_CORK_MAX;
+			s->cork = jz_xrealloc(s->cork, s->capcork, 1);
+		}
 		jz_frame_len(buf, len);
 		memcpy(s->cork + s->ncork, buf, len + 4);
 		s->ncork += len + 4;
