@@ -455,21 +455,17 @@ static void on_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, 4);
 		{
 			const char *body = (const char *)evbuffer_pullup(in, len);
+			const char *why = "peer list part out of order";
 			int f = fast_peers(d, body, len);
 
-			if (f) {
-				evbuffer_drain(in, len);
-				if (f < 0) {
-					dev_down(d, "peer list part out of order");
-					return;
-				}
-				continue;
+			if (!f) {
+				f = fast_delta(d, body, len);
+				why = "delta inside a list in parts";
 			}
-			f = fast_delta(d, body, len);
 			if (f) {
 				evbuffer_drain(in, len);
 				if (f < 0) {
-					dev_down(d, "delta inside a list in parts");
+					dev_down(d, why);
 					return;
 				}
 				continue;
