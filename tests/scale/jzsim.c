@@ -393,6 +393,47 @@ static int fast_peers(struct dev *d, const char *b, size_t len)
 	return 1;
 }
 
+/*
+ * The same for "peers_delta" ({"type":"peers_delta","set":[entries],
+ * "del":[ids],...}, server/listout.c send_delta) and "pair_start" (nothing
+ * to do here): a join sends one of each to every device, and jansson
+ * parsing them was 40 % of the simulator's samples in a 1,000-device
+ * restart. 0: not one; 1: taken; -1: a delta inside a list in parts.
+ */
+static int fast_delta(struct dev *d, const char *b, size_t len)
+{
+	static const char head[] = "{\"type\":\"peers_delta\",\"set\":[";
+	static const char pstart[] = "{\"type\":\"pair_start\",";
+	const char *p = b + sizeof(head) - 1, *end = b + len, *mid, *x;
+
+	if (len >= sizeof(pstart) - 1 && !memcmp(b, pstart, sizeof(pstart) - 1))
+		return 1;
+	if (len < sizeof(head) || memcmp(b, head, sizeof(head) - 1))
+		return 0;
+	mid = memmem(b, len, "],\"del\":[", 9);
+	if (!mid)
+		return 0;
+	if (d->listing)
+		return -1;
+	for (x = mid + 9; x < end && *x != ']';) {
+		char *e;
+		long id = strtol(x, &e, 10);
+
+		if (e == x)
+			break;
+		if (id > 0 && id < (1 << 24))
+			seen_set(d, (uint32_t)id, false);
+		x = e < end && *e == ',' ? e + 1 : e;
+	}
+	while (p < mid && (x = memmem(p, mid - p, "{\"id\":", 6))) {
+		long id = strtol(x + 6, (char **)&p, 10);
+
+		if (id > 0 && id < (1 << 24))
+			seen_set(d, (uint32_t)id, true);
+	}
+	return 1;
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct dev *d = arg;
@@ -414,12 +455,17 @@ static void on_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, 4);
 		{
 			const char *body = (const char *)evbuffer_pullup(in, len);
+			const char *why = "peer list part out of order";
 			int f = fast_peers(d, body, len);
 
+			if (!f) {
+				f = fast_delta(d, body, len);
+				why = "delta inside a list in parts";
+			}
 			if (f) {
 				evbuffer_drain(in, len);
 				if (f < 0) {
-					dev_down(d, "peer list part out of order");
+					dev_down(d, why);
 					return;
 				}
 				continue;

@@ -10,8 +10,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "jazzd.h"
@@ -63,14 +67,62 @@ int jz_frame_read(struct bufferevent *bev, size_t max, json_t **out,
 	return 1;
 }
 
-/* One contiguous write of header and body: one evbuffer chain, one record. */
-static void frame_write(struct bufferevent *bev, unsigned char *buf, size_t len)
+/*
+ * A frame written to the socket now, by the caller, when nothing is queued
+ * before it. bufferevent_openssl writes only when epoll says the socket is
+ * writable: a frame to an idle session cost an epoll_ctl to ask for that,
+ * a wakeup, and an epoll_ctl to stop asking, and a join sends a frame to
+ * each of N viewers (2N epoll_ctl, N wakeups: issue 18's join profile).
+ *
+ * Not while anything is queued (the order of frames), before the TLS
+ * handshake ended or after a shutdown (libevent's state machine drives
+ * those), nor while OpenSSL waits to write (an SSL_read that needed a
+ * write). What the socket does not take at once (SSL_write's WANT_WRITE:
+ * the record is encrypted and partly sent) goes to the output buffer
+ * whole, where libevent's next SSL_write repeats it from the same bytes
+ * (it sets SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER; without PARTIAL_WRITE an
+ * SSL_write writes all or nothing it reports); an error goes there too,
+ * and libevent's SSL_write meets it again and reports it as usual.
+ * Returns the bytes written (0 or all).
+ */
+size_t jz_bev_write_now(struct bufferevent *bev, const unsigned char *buf, size_t len)
+{
+	SSL *ssl;
+	int r;
+
+	if (len > INT_MAX || evbuffer_get_length(bufferevent_get_output(bev)) ||
+	    !(bufferevent_get_enabled(bev) & EV_WRITE))
+		return 0;
+	ssl = bufferevent_openssl_get_ssl(bev);
+	if (!ssl || !SSL_is_init_finished(ssl) || SSL_want_write(ssl) || SSL_get_shutdown(ssl))
+		return 0;
+	ERR_clear_error();
+	r = SSL_write(ssl, buf, (int)len);
+	if (r <= 0) {
+		ERR_clear_error();
+		return 0;
+	}
+	return (size_t)r;
+}
+
+void jz_frame_len(unsigned char *buf, size_t len)
 {
 	buf[0] = len >> 24;
 	buf[1] = len >> 16;
 	buf[2] = len >> 8;
 	buf[3] = len;
-	bufferevent_write(bev, buf, len + 4);
+}
+
+/* One contiguous write of header and body: one evbuffer chain, one record;
+ * @now: written by the caller when nothing is queued (write_now). */
+static void frame_write(struct bufferevent *bev, unsigned char *buf, size_t len, bool now)
+{
+	size_t done;
+
+	jz_frame_len(buf, len);
+	done = now ? jz_bev_write_now(bev, buf, len + 4) : 0;
+	if (done < len + 4)
+		bufferevent_write(bev, buf + done, len + 4 - done);
 }
 
 void jz_frame_send(struct bufferevent *bev, json_t *msg)
@@ -89,7 +141,7 @@ void jz_frame_send(struct bufferevent *bev, json_t *msg)
 	json_decref(msg);
 	if (!buf || !len)
 		goto out;
-	frame_write(bev, buf, len);
+	frame_write(bev, buf, len, false);
 out:
 	if (buf != stack)
 		free(buf);
@@ -97,7 +149,7 @@ out:
 
 void jz_frame_send_raw(struct bufferevent *bev, unsigned char *buf, size_t len)
 {
-	frame_write(bev, buf, len);
+	frame_write(bev, buf, len, true);
 }
 
 const char *jz_msg_type(json_t *msg)

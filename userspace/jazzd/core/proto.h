@@ -25,8 +25,19 @@ int jz_frame_read(struct bufferevent *bev, size_t max, json_t **out,
 /* Sends msg (reference stolen) with "v" added. */
 void jz_frame_send(struct bufferevent *bev, json_t *msg);
 /* Sends a message already serialised: buf[4..4+len) is the JSON (with
- * "v"); buf[0..4) is left for the length. For hot paths without jansson. */
+ * "v"); buf[0..4) is left for the length. For hot paths without jansson.
+ * Written to the socket at once when nothing is queued before it (a TLS
+ * record and a write() from the caller, no wait for epoll): a caller that
+ * closes the connection right after must let the kernel's send queue
+ * drain (the server's session_close does). */
 void jz_frame_send_raw(struct bufferevent *bev, unsigned char *buf, size_t len);
+/* buf[0..4): the frame length header for a body of @len bytes. */
+void jz_frame_len(unsigned char *buf, size_t len);
+/* Writes buf to an idle TLS session's socket now (SSL_write from the
+ * caller, no epoll round): the bytes written, 0 or all (nothing may be
+ * queued in bev's output, the handshake must be over); the caller queues
+ * what was not written with bufferevent_write. */
+size_t jz_bev_write_now(struct bufferevent *bev, const unsigned char *buf, size_t len);
 const char *jz_msg_type(json_t *msg);
 /* IP protocol of a control message: "tcp", "udp", "icmp", "icmpv6", "sctp"
  * or a decimal 0..255; -1 for anything else. */

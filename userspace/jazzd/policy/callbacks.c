@@ -100,7 +100,7 @@ struct jz_callbacks {
 	bool stopping;
 	struct jz_cb_stats stats;
 	/*
-	 * Back-pressure for peer_filter: at most n_threads calls are with the
+	 * Back-pressure for peer_filter: at most n_threads - 1 calls are with the
 	 * workers at once, the rest wait here (loop thread only) and their
 	 * timeout starts when they go to a worker, so a join burst's queue
 	 * does not eat the callback's time. A held call that waits longer than
@@ -344,12 +344,22 @@ static void queue_push(struct jz_callbacks *cb, struct jz_cb_call *c);
 static void call_free(struct jz_cb_call *c);
 static void arm_timer(struct jz_callbacks *cb, struct jz_cb_call *c, int ms);
 
-/* How many peer_filter calls @c's backend may run at once. */
+/*
+ * How many peer_filter calls @c's backend may run at once: every worker
+ * but one. The one left is the login path's (accept_conn, user_key,
+ * validate_user) and the approvals' (peer_connection): with every worker
+ * in a join burst's reviews, a login's callbacks waited behind them and
+ * timed out (fail-closed: the device was refused and retried, and the
+ * burst grew). A backend that is not concurrent runs one call at a time
+ * anyway (its other callbacks wait for that one call at most).
+ */
 static int filter_room(struct jz_callbacks *cb, struct jz_cb_call *c)
 {
 	struct jz_cb_priv *p = c->priv;
 
-	return p->idx >= 0 && !p->set->b[p->idx]->concurrent ? 1 : cb->n_threads;
+	if (p->idx >= 0 && !p->set->b[p->idx]->concurrent)
+		return 1;
+	return cb->n_threads > 1 ? cb->n_threads - 1 : 1;
 }
 
 /*

@@ -124,7 +124,7 @@ static void send_key(struct jz_server *srv, struct session *s, uint32_t peer,
 		     "\"rx\":{\"key\":\"%s\",\"salt\":\"%s\"},\"v\":%d}",
 		     peer, key_id, cipher, txk, txs, rxk, rxs, JZ_PROTO_VERSION);
 	if (n > 0 && (size_t)n < sizeof(buf) - 4)
-		jz_frame_send_raw(s->bev, buf, (size_t)n);
+		session_send_raw(s, buf, (size_t)n);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	OPENSSL_cleanse(txk, sizeof(txk));
 	OPENSSL_cleanse(rxk, sizeof(rxk));
@@ -139,7 +139,7 @@ static void send_pair_start(struct session *s, uint32_t peer)
 		return;
 	n = snprintf(buf + 4, sizeof(buf) - 4, "{\"type\":\"pair_start\",\"peer\":%u,\"v\":%d}",
 		     peer, JZ_PROTO_VERSION);
-	jz_frame_send_raw(s->bev, (unsigned char *)buf, (size_t)n);
+	session_send_raw(s, (unsigned char *)buf, (size_t)n);
 }
 
 /*

@@ -65,7 +65,7 @@ static void mb_send(struct session *s, struct mbuf *b)
 	snprintf(tail, sizeof(tail), ",\"v\":%d}", JZ_PROTO_VERSION);
 	mb_str(b, tail);
 	if (s->bev && s->state != S_CLOSING) {
-		jz_frame_send_raw(s->bev, b->p, b->n - 4);
+		session_send_raw(s, b->p, b->n - 4);
 		session_out_over(s);
 	}
 	if (!scratch.p && b->cap <= 4 * JZ_PEERS_PART_MAX)

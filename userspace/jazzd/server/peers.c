@@ -5,6 +5,8 @@
  * links.c). The bytes of lists and deltas, and when they are written, are
  * listout.c's. Must not read login or approval messages.
  */
+#include <time.h>
+
 #include "server_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -429,11 +431,48 @@ static void gains_reset(struct session *s)
 	}
 }
 
+/*
+ * A computation costs the loop O(viewers) (each viewer's delta, its
+ * review's share), whatever the number of newcomers: one per login during
+ * a ramp or after a restart made the loop spend its time on deltas (N per
+ * login: logins slowed to 2/s at 6,000 devices) and not on the logins.
+ * When changes came in while one ran (a burst), the next waits at least
+ * twice its loop thread's CPU time (at most JZ_PACE_MAX_MS), so at most a
+ * third of the loop goes to computations and the newcomers meanwhile
+ * share one: fewer, larger deltas. A change on a quiet server waits
+ * peer_debounce_ms as before (a single join is not delayed).
+ */
+#define JZ_PACE_MAX_MS 1000
+
+static uint64_t loop_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void pace(struct jz_server *srv)
+{
+	uint64_t ms = 2 * srv->comp_ns / 1000000;
+
+	srv->pace_ms = 0;
+	if (srv->dirty && ms > (uint64_t)cfg(srv)->peer_debounce_ms) {
+		srv->pace_ms = ms > JZ_PACE_MAX_MS ? JZ_PACE_MAX_MS : (unsigned int)ms;
+		jz_debug("peers: the computation took %llu ms of the loop's CPU and more "
+			 "changes wait: the next in %u ms", (unsigned long long)(srv->comp_ns / 1000000),
+			 srv->pace_ms);
+	}
+	srv->comp_ns = 0;
+}
+
 /* Every call is back: what each viewer sees, then messages, then links. */
 void peers_finish(struct jz_server *srv)
 {
+	uint64_t t0 = loop_cpu_ns();
 	struct session *s;
 
+	srv->corking = true;	/* each session's frames as one write, at the end */
 	for (s = srv->sessions; s; s = s->next)
 		if (s->state == S_ONLINE && s->res)
 			apply_review(srv, s);
@@ -468,9 +507,13 @@ void peers_finish(struct jz_server *srv)
 		}
 		s->got_res = false;
 	}
+	session_uncork_all(srv);
+	srv->comp_ns += loop_cpu_ns() - t0;
+	pace(srv);
 	srv->computing = false;
 	if (srv->dirty)
 		schedule_recompute(srv);
+	srv->pace_ms = 0;	/* only for the computation scheduled just now */
 }
 
 /* A device goes offline: the next computation takes it out of lists. */
@@ -522,6 +565,7 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	struct session *s, **all, **fresh, **batch;
 	size_t nall = 0, nfresh = 0, nb = 0, maxb;
 	bool full = srv->full;
+	uint64_t t0 = loop_cpu_ns();
 
 	if (srv->computing) {
 		srv->dirty = true;
@@ -573,19 +617,29 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 		fresh[i]->fresh = false;
 	free(all);
 	free(fresh);
+	srv->comp_ns += loop_cpu_ns() - t0;
 	if (--srv->filters_pending == 0)
 		peers_finish(srv);
 }
 
 void schedule_recompute(struct jz_server *srv)
 {
-	struct timeval tv = { 0, cfg(srv)->peer_debounce_ms * 1000 };
+	unsigned int ms = cfg(srv)->peer_debounce_ms > 0 ? (unsigned int)cfg(srv)->peer_debounce_ms : 0;
+	struct timeval tv;
 
 	if (srv->computing) {
 		srv->dirty = true;
 		return;
 	}
-	if (!evtimer_pending(srv->recompute_ev, NULL))
-		evtimer_add(srv->recompute_ev, &tv);
+	if (evtimer_pending(srv->recompute_ev, NULL))
+		return;
+	if (srv->pace_ms > ms)
+		ms = srv->pace_ms;	/* see pace() */
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	/* from now: libevent counts from the time cached when this loop turn
+	 * began, and a computation may end long after that */
+	event_base_update_cache_time(srv->d->base);
+	evtimer_add(srv->recompute_ev, &tv);
 }
 

@@ -58,6 +58,17 @@ enum sstate { S_ACCEPTING, S_TLS, S_LOGIN, S_ONLINE, S_CLOSING };
 struct session {
 	struct jz_server *srv;
 	struct session *next, *prev;
+	/*
+	 * Frames of one peer computation's messages (pair_starts, a delta)
+	 * held to go out as one TLS record and one write() when it ends
+	 * (session_uncork_all); at most JZ_CORK_MAX bytes, only while nothing
+	 * is queued in the bufferevent. Owned by the session, freed when
+	 * written or with it; cork_next: srv->corked's list.
+	 */
+	unsigned char *cork;
+	size_t ncork, capcork;
+	struct session *cork_next;
+	bool corked;
 	uint64_t sid;
 	enum sstate state;
 	uint64_t login_ns;	/* when the login message came (metrics) */
@@ -234,6 +245,16 @@ struct jz_server {
 	/* peer computation */
 	struct event *recompute_ev;
 	bool computing, dirty;
+	bool corking;			/* frames to sessions are held (peers_finish) */
+	/*
+	 * Pacing (peers.c pace()): the loop thread's CPU time of the
+	 * computation under way (on_recompute and peers_finish, not the
+	 * callbacks'), and the least wait before the next when changes came
+	 * in meanwhile (schedule_recompute).
+	 */
+	uint64_t comp_ns;
+	unsigned int pace_ms;
+	struct session *corked;		/* sessions holding frames */
 	bool full;			/* next: every viewer reviews everyone */
 	size_t filters_pending;
 	uint64_t gen;
@@ -280,6 +301,8 @@ struct session *find_sid(struct jz_server *srv, uint64_t sid);
 struct session *find_online_idx(struct jz_server *srv, uint32_t idx);
 void set_online_idx(struct jz_server *srv, uint32_t idx, struct session *s);
 void send_msg(struct session *s, json_t *m);
+void session_send_raw(struct session *s, unsigned char *buf, size_t len);
+void session_uncork_all(struct jz_server *srv);
 json_t *ep_json(const char *ip, uint16_t port);
 void session_close(struct session *s, const char *why);
 struct link *link_find(struct jz_server *srv, uint32_t a, uint32_t b, bool create);

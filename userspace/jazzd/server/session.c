@@ -10,6 +10,9 @@
  * LOGIN (waiting for the login message / callbacks) -> ONLINE -> gone.
  * One event loop; callbacks run on the dispatcher's workers (policy/).
  */
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+
 #include "metrics/metrics.h"
 #include "server_int.h"
 
@@ -46,8 +49,83 @@ void set_online_idx(struct jz_server *srv, uint32_t idx, struct session *s)
 	srv->by_idx[idx] = s;
 }
 
+/*
+ * A join sends each viewer a pair_start and a delta, and the newcomer a
+ * pair_start per viewer: while srv->corking (peers_finish), a session's
+ * frames gather in its cork and go out together at the end, one
+ * SSL_write and one write() for all (written from here: jz_bev_write_now),
+ * instead of a record and a write each.
+ */
+#define JZ_CORK_MAX 16384	/* a TLS record's plaintext */
+
+static void session_uncork(struct session *s)
+{
+	size_t done = 0;
+
+	if (!s->ncork)
+		return;
+	if (s->bev && s->state != S_CLOSING) {
+		done = jz_bev_write_now(s->bev, s->cork, s->ncork);
+		if (done < s->ncork)
+			bufferevent_write(s->bev, s->cork + done, s->ncork - done);
+	}
+	OPENSSL_cleanse(s->cork, s->ncork);	/* server-made keys pass here */
+	free(s->cork);
+	s->cork = NULL;
+	s->ncork = s->capcork = 0;
+}
+
+void session_uncork_all(struct jz_server *srv)
+{
+	struct session *s = srv->corked;
+
+	srv->corking = false;
+	srv->corked = NULL;
+	while (s) {
+		struct session *next = s->cork_next;
+
+		s->corked = false;
+		s->cork_next = NULL;
+		session_uncork(s);
+		s = next;
+	}
+}
+
+/* A frame made by the caller: buf[4..4+len) the message, 4 bytes before
+ * it for the length. */
+void session_send_raw(struct session *s, unsigned char *buf, size_t len)
+{
+	if (!s->bev || s->state == S_CLOSING)
+		return;
+	if (s->srv->corking && s->ncork + len + 4 <= JZ_CORK_MAX &&
+	    (s->ncork || !evbuffer_get_length(bufferevent_get_output(s->bev)))) {
+		if (s->ncork + len + 4 > s->capcork) {
+			/* a viewer's frames of a join are a few hundred bytes: room
+			 * for those, not a record's worth per session */
+			size_t cap = s->capcork ? s->capcork : 512;
+
+			while (cap < s->ncork + len + 4)
+				cap *= 2;
+			s->capcork = cap < JZ_CORK_MAX ? cap : JZ_CORK_MAX;
+			s->cork = jz_xrealloc(s->cork, s->capcork, 1);
+		}
+		jz_frame_len(buf, len);
+		memcpy(s->cork + s->ncork, buf, len + 4);
+		s->ncork += len + 4;
+		if (!s->corked) {
+			s->corked = true;
+			s->cork_next = s->srv->corked;
+			s->srv->corked = s;
+		}
+		return;
+	}
+	session_uncork(s);	/* what was held goes first */
+	jz_frame_send_raw(s->bev, buf, len);
+}
+
 void send_msg(struct session *s, json_t *m)
 {
+	session_uncork(s);
 	if (s->bev && s->state != S_CLOSING) {
 		jz_frame_send(s->bev, m);
 		session_out_over(s);
@@ -278,6 +356,16 @@ void session_free(struct session *s)
 	}
 	session_online(s);
 	jz_cb_cancel(s->pending);
+	if (s->corked) {	/* not while a computation ends; never leave it listed */
+		struct session **pp = &srv->corked;
+
+		while (*pp != s)
+			pp = &(*pp)->cork_next;
+		*pp = s->cork_next;
+	}
+	if (s->cork)
+		OPENSSL_cleanse(s->cork, s->ncork);
+	free(s->cork);
 	if (s->deadline)
 		event_free(s->deadline);
 	if (s->bev)
@@ -326,6 +414,15 @@ static void on_flushed(struct bufferevent *bev, void *arg)
 	bufferevent_enable(bev, EV_READ);
 }
 
+/* Bytes the socket's kernel send queue holds that the peer has not
+ * acknowledged yet. */
+static bool kernel_unsent(struct bufferevent *bev)
+{
+	int fd = bufferevent_getfd(bev), n = 0;
+
+	return fd >= 0 && !ioctl(fd, SIOCOUTQ, &n) && n > 0;
+}
+
 static void on_linger(evutil_socket_t fd, short what, void *arg)
 {
 	session_free(arg);
@@ -369,6 +466,12 @@ void session_close(struct session *s, const char *why)
 	if (s->bev && evbuffer_get_length(bufferevent_get_output(s->bev))) {
 		bufferevent_setcb(s->bev, NULL, on_flushed, drain_event, s);
 		bufferevent_disable(s->bev, EV_READ);
+		evtimer_add(s->deadline, &tv);
+		return;
+	}
+	if (s->bev && kernel_unsent(s->bev)) {
+		/* written directly (jz_frame_send_raw), not yet taken by the peer */
+		on_flushed(s->bev, s);
 		evtimer_add(s->deadline, &tv);
 		return;
 	}

@@ -15,6 +15,8 @@
  *   JAZZ_SAMPLE_SLOW=slow:5000,...     validate_user sleeps (ms) for these
  *   JAZZ_SAMPLE_HIDE=bob:carol-pc,...  peer_filter hides device carol-pc
  *                                      from viewer bob
+ *   JAZZ_SAMPLE_FILTER_SLOW=bob:900    peer_filter sleeps (ms) per call when
+ *                                      the viewer is one of these users
  *   JAZZ_SAMPLE_DENY=bob:carol-pc,...  peer_connection denies bob's devices
  *                                      connecting to device carol-pc
  *   JAZZ_SAMPLE_LIFETIME=600           lifetime of approvals (seconds)
@@ -127,8 +129,13 @@ int validate_user(const struct jazz_validate_request *req, struct jazz_validate_
 int peer_filter(const struct jazz_peer_review *review, unsigned char *keep_users,
 		unsigned char *keep_peers)
 {
-	char dev[128];
+	char dev[128], v[64];
 
+	if (lookup("JAZZ_SAMPLE_FILTER_SLOW", review->username, v, sizeof(v))) {
+		struct timespec ts = { atoi(v) / 1000, (atoi(v) % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
 	for (size_t i = 0; i < review->n_peers; i++) {
 		snprintf(dev, sizeof(dev), "%s:%s", review->username, review->peers[i].device);
 		if (lookup("JAZZ_SAMPLE_HIDE", dev, NULL, 0)) {
