@@ -205,23 +205,16 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* peer-path-changed (docs/EVENTS.md): the server's view of a pair's
- * path, which it knows only through its relay. */
-static void path_event(struct jz_relays *rs, struct udprelay *r, const char *path,
-		       const char *why)
+/* peer-path-changed (docs/EVENTS.md) for the relay's start and end. */
+static void relay_event(struct jz_relays *rs, struct udprelay *r, const char *path,
+			const char *why)
 {
-	struct session *a = find_online_idx(rs->srv, r->e[0].idx);
-	struct session *b = find_online_idx(rs->srv, r->e[1].idx);
+	struct path_ev e = { .path = path, .how = path[0] == 'r' ? "relay" : "", .why = why,
+			     .by = "relay", .relay_ip = rs->ip, .relay_port = r->e[0].port,
+			     .peer_relay_port = r->e[1].port };
 
-	if (!jz_events_on())
-		return;
-	jz_event("peer-path-changed",
-		 json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i}", "user",
-			   a ? a->user : "", "realm", a ? a->realm : "", "device",
-			   a ? a->device : "", "peer_user", b ? b->user : "", "peer_realm",
-			   b ? b->realm : "", "peer_device", b ? b->device : "", "path", path,
-			   "why", why, "relay_ip", rs->ip, "relay_port", r->e[0].port,
-			   "peer_relay_port", r->e[1].port));
+	path_event(find_online_idx(rs->srv, r->e[0].idx), find_online_idx(rs->srv, r->e[1].idx),
+		   &e);
 }
 
 static void relay_free(struct udprelay *r, const char *why)
@@ -306,7 +299,7 @@ static struct udprelay *relay_new(struct jz_relays *rs, uint32_t a, uint32_t b)
 	rs->n++;
 	jz_info("relay %u<->%u: ports %u (for %u) and %u (for %u) on %s", a, b, r->e[0].port, a,
 		r->e[1].port, b, rs->ip);
-	path_event(rs, r, "relayed", "no direct path: a device asked for the relay");
+	relay_event(rs, r, "relayed", "no direct path: a device asked for the relay");
 	return r;
 }
 
@@ -364,6 +357,21 @@ bool jz_relays_pair_active(struct jz_server *srv, uint32_t a, uint32_t b)
 	return r && jz_now() - r->used_at < RELAY_ACTIVE_S;
 }
 
+bool jz_relays_pair_ports(struct jz_server *srv, uint32_t a, uint32_t b, const char **ip,
+			  int *port_a, int *port_b)
+{
+	struct udprelay *r = srv->relays ? relay_find(srv->relays, a, b) : NULL;
+	int i;
+
+	if (!r)
+		return false;
+	i = r->e[0].idx == a ? 0 : 1;
+	*ip = srv->relays->ip;
+	*port_a = r->e[i].port;
+	*port_b = r->e[!i].port;
+	return true;
+}
+
 /* Every RELAY_GC_S: relays unused for relay_idle, or of a device gone. */
 static void on_gc(evutil_socket_t fd, short what, void *arg)
 {
@@ -386,7 +394,7 @@ static void on_gc(evutil_socket_t fd, short what, void *arg)
 		}
 		*pr = r->next;
 		rs->n--;
-		path_event(rs, r, "not-relayed", why);
+		relay_event(rs, r, "not-relayed", why);
 		relay_free(r, why);
 	}
 }
