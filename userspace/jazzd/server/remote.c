@@ -12,6 +12,39 @@
  */
 #include "server_int.h"
 
+/* @r's candidates, checked as a device's own message is (a record in
+ * Redis is no more trusted than a device): false and logged if bad. */
+static bool remote_cands(uint32_t idx, const struct jz_state_remote *r, struct jz_sm_cands *c)
+{
+	char err[160];
+
+	memset(c, 0, sizeof(*c));
+	if (!r->cands)
+		return true;
+	if (!cands_parse(r->cands, c, err, sizeof(err)))
+		return true;
+	jz_warn("cluster: the candidates of device %u (server %s) in Redis are malformed "
+		"(%s): listed without them", idx, r->server, err);
+	memset(c, 0, sizeof(*c));
+	return false;
+}
+
+static bool same_cands(const struct session *s, const struct jz_sm_cands *c)
+{
+	if (!s->cands)
+		return !c->n && !c->direct_only;
+	return s->direct_only == c->direct_only && s->cands->n == c->n &&
+	       !memcmp(s->cands->c, c->c, c->n * sizeof(c->c[0]));
+}
+
+static void set_cands(struct session *s, const struct jz_sm_cands *c)
+{
+	if (!s->cands)
+		s->cands = jz_xrealloc(NULL, 1, sizeof(*s->cands));
+	*s->cands = *c;
+	s->direct_only = c->direct_only;
+}
+
 /* Is @s what @r describes (nothing to redo)? */
 static bool same(const struct session *s, const struct jz_state_remote *r)
 {
@@ -22,7 +55,7 @@ static bool same(const struct session *s, const struct jz_state_remote *r)
 }
 
 static struct session *remote_new(struct jz_server *srv, uint32_t idx,
-				  const struct jz_state_remote *r)
+				  const struct jz_state_remote *r, const struct jz_sm_cands *c)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
@@ -44,6 +77,11 @@ static struct session *remote_new(struct jz_server *srv, uint32_t idx,
 		memcpy(s->pub, r->pub, 32);
 		s->has_pub = true;
 	}
+	if (c->n || c->direct_only) {
+		set_cands(s, c);
+		jz_debug("device %u (server %s): %zu candidate(s) from its record", idx,
+			 r->server, c->n);
+	}
 	s->lease->idx = idx;
 	snprintf(s->lease->key, sizeof(s->lease->key), "%s@%s/%s", r->user, r->realm,
 		 r->device);
@@ -52,6 +90,7 @@ static struct session *remote_new(struct jz_server *srv, uint32_t idx,
 		free(s->ent_linked);
 		free(s->ent_unlinked);
 		free(s->ent_user);
+		free(s->cands);
 		free(s->lease);
 		free(s);
 		return NULL;
@@ -70,16 +109,29 @@ void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r)
 {
 	struct jz_server *srv = arg;
 	struct session *s = find_online_idx(srv, idx);
+	struct jz_sm_cands c;
 
 	if (s && !s->remote)
 		return;		/* ours: cluster/ reports a move with the lost callback */
-	if (s && r && same(s, r))
+	if (r)
+		remote_cands(idx, r, &c);
+	if (s && r && same(s, r)) {
+		if (same_cands(s, &c))
+			return;
+		/* only its candidates changed: its entries are made again and
+		 * re-sent by the next computation, as for a local device */
+		set_cands(s, &c);
+		s->cands_dirty = true;
+		jz_debug("device %u (server %s): %zu candidate(s) from its record", idx,
+			 r->server, c.n);
+		schedule_recompute(srv);
 		return;
+	}
 	if (s)
 		session_close(s, NULL);	/* gone, or changed: listed anew */
 	if (!r)
 		return;
-	if (!remote_new(srv, idx, r)) {
+	if (!remote_new(srv, idx, r, &c)) {
 		jz_err("cluster: device %u of server %s cannot be listed (out of memory)",
 		       idx, r->server);
 		return;

@@ -338,6 +338,8 @@ void session_online(struct session *s);
 /* cands.c: "candidates" (issue 20); peers.c re-announces changed ones */
 void on_candidates(struct session *s, const struct jz_sm_cands *c);
 char *cands_json(const struct session *p);
+/* A cluster record's candidates, checked as a device's "candidates" is. */
+int cands_parse(const char *text, struct jz_sm_cands *c, char *err, size_t errlen);
 void peers_cands_changed(struct jz_server *srv);
 /* udprelay.c: the relay ([server] relay_listen; issue 20) */
 int jz_relays_start(struct jz_server *srv, char *err, size_t errlen);
