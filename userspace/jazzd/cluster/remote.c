@@ -339,7 +339,8 @@ static void relay_entry(struct jz_rstate *r, const redisReply *e)
 	k = field(fl, "k");
 	m = field(fl, "m");
 	if (!f || !t || !k || !m || !jz_cl_u64(f->str, f->len, &from) ||
-	    (strcmp(k->str, "pair") && strcmp(k->str, "verdict") && strcmp(k->str, "ack")) ||
+	    (strcmp(k->str, "pair") && strcmp(k->str, "verdict") && strcmp(k->str, "ack") &&
+	     strcmp(k->str, "relay")) ||
 	    !jz_cl_u64(t->str, t->len, &to) || !from || !to || from > r->max_idx ||
 	    to > r->max_idx || !m->len || m->len > 4096 || strlen(m->str) != m->len) {
 		jz_warn("cluster: a malformed relay entry %s ignored", r->relay_id);

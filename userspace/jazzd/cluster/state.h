@@ -72,7 +72,8 @@ struct jz_state_cbs {
 	/* device @idx is online on another server (@r), or no longer (NULL) */
 	void (*remote)(void *arg, uint32_t idx, const struct jz_state_remote *r);
 	/* a message relayed by another server from its device @from for our
-	 * @to: @kind "pair" (a handshake), "verdict" (JSON), "ack" (a vid) */
+	 * @to: @kind "pair" (a handshake), "verdict" (JSON), "ack" (a vid),
+	 * "relay" (JSON {ip, port}: that server relays the pair, issue 20) */
 	void (*relay)(void *arg, uint32_t from, uint32_t to, const char *kind,
 		      const char *msg);
 	void *arg;

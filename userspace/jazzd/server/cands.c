@@ -62,25 +62,32 @@ int cands_parse(const char *text, struct jz_sm_cands *c, char *err, size_t errle
 	return rc;
 }
 
-void on_candidates(struct session *s, const struct jz_sm_cands *c)
+bool tokens_take(double *tok, double *at, double rate, double burst)
 {
 	double now = jz_now();
 
+	if (!*at)
+		*tok = burst;
+	*tok += (now - *at) * rate;
+	if (*tok > burst)
+		*tok = burst;
+	*at = now;
+	if (*tok < 1.0)
+		return false;
+	*tok -= 1.0;
+	return true;
+}
+
+void on_candidates(struct session *s, const struct jz_sm_cands *c)
+{
 	if (s->state != S_ONLINE || s->remote)
 		return;
-	if (!s->cand_at)
-		s->cand_tok = CAND_BURST;
-	s->cand_tok += (now - s->cand_at) * CAND_RATE;
-	if (s->cand_tok > CAND_BURST)
-		s->cand_tok = CAND_BURST;
-	s->cand_at = now;
-	if (s->cand_tok < 1.0) {
+	if (!tokens_take(&s->cand_tok, &s->cand_at, CAND_RATE, CAND_BURST)) {
 		if (s->cand_refused++ % 100 == 0)
 			jz_warn("session %s: candidates more often than %.0f a second: "
 				"ignored (%u so far)", s->device, CAND_RATE, s->cand_refused);
 		return;
 	}
-	s->cand_tok -= 1.0;
 	s->direct_only = c->direct_only;
 	if (s->cands && same(s->cands, c))
 		return;

@@ -61,16 +61,7 @@ static void refuse(struct session *s, uint32_t peer, const char *why)
  * answered, the rest only counted). */
 static bool budget(struct session *s, uint32_t peer)
 {
-	double now = jz_now();
-
-	if (!s->path_at)
-		s->path_tok = PATH_BURST;
-	s->path_tok += (now - s->path_at) * PATH_RATE;
-	if (s->path_tok > PATH_BURST)
-		s->path_tok = PATH_BURST;
-	s->path_at = now;
-	if (s->path_tok >= 1.0) {
-		s->path_tok -= 1.0;
+	if (tokens_take(&s->path_tok, &s->path_at, PATH_RATE, PATH_BURST)) {
 		s->path_flooding = false;
 		return true;
 	}

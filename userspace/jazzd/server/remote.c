@@ -6,7 +6,8 @@
  * local one (its visibility is computed here too, with the same policy,
  * so "linked" means the same on every server). Nothing is ever sent to
  * it: its own server sends its lists. "pair" messages for it go through
- * cluster/ to its server (links.c), and those relayed to ours arrive here.
+ * cluster/ to its server (links.c), and those relayed to ours arrive here,
+ * as do relay offers of another server's relay (issue 20).
  *
  * Must not reach Redis (cluster/ does) nor touch local sessions.
  */
@@ -141,6 +142,31 @@ void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r)
 	schedule_recompute(srv);
 }
 
+/* Another server relays the pair of its device @f and our @o (issue 20,
+ * server/udprelay.c): @msg {ip, port} is @o's port there, checked here
+ * (an address, a port 1-65535) before @o is told. */
+static void relay_from_server(struct session *o, struct session *f, const char *msg)
+{
+	json_t *m = json_loads(msg, JSON_REJECT_DUPLICATES, NULL);
+	char ip[JZ_SM_IP];
+	unsigned char a[16];
+	long long port;
+
+	if (!json_is_object(m) || jz_msg_get_str(m, "ip", ip, sizeof(ip), true) ||
+	    (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1) ||
+	    jz_msg_get_int(m, "port", 1, 65535, 0, &port) || !port) {
+		jz_warn("cluster: a relay offer from server %s for device %s is malformed; "
+			"not delivered", f->ip, o->device);
+		json_decref(m);
+		return;
+	}
+	json_decref(m);
+	jz_info("relay for %s and %s (server %s): port %s:%lld, through that server",
+		o->device, f->device, f->ip, ip, port);
+	send_msg(o, json_pack("{s:s,s:I,s:s,s:I}", "type", "relay", "peer",
+			      (json_int_t)f->lease->idx, "ip", ip, "port", (json_int_t)port));
+}
+
 /* Another server's device @from sends our @to a handshake (pair), a
  * verdict, or the ack of ours: delivered only if the two may reach each
  * other here too (the same policy decides on every server). */
@@ -155,7 +181,9 @@ void remote_relay(void *arg, uint32_t from, uint32_t to, const char *kind, const
 			 !strcmp(kind, "pair") ? "handshake" : kind, from, to);
 		return;
 	}
-	if (!strcmp(kind, "verdict")) {
+	if (!strcmp(kind, "relay")) {
+		relay_from_server(o, f, msg);
+	} else if (!strcmp(kind, "verdict")) {
 		approval_relayed_verdict(srv, f, o, msg);
 	} else if (!strcmp(kind, "ack")) {
 		approval_relayed_ack(srv, o, f, msg);

@@ -337,6 +337,8 @@ void jz_limits_accept_error(struct evconnlistener *lis, void *arg);
 void session_online(struct session *s);
 /* cands.c: "candidates" (issue 20); peers.c re-announces changed ones */
 void on_candidates(struct session *s, const struct jz_sm_cands *c);
+/* A token bucket: one token taken if there is one (@at 0: full). */
+bool tokens_take(double *tok, double *at, double rate, double burst);
 char *cands_json(const struct session *p);
 /* A cluster record's candidates, checked as a device's "candidates" is. */
 int cands_parse(const char *text, struct jz_sm_cands *c, char *err, size_t errlen);
