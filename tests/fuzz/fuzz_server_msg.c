@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct jz_sm_pair pr;
 	struct jz_sm_cands cd;
 	uint32_t rpeer;
+	struct jz_sm_path ph;
 	uint64_t vid;
 	char err[256];
 
@@ -85,6 +86,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!jz_sm_relay_request(m, &rpeer, err, sizeof(err)) && !rpeer)
 		abort();
+	/* path reports (issue 20): a peer, relayed iff via the relay, a
+	 * printable reason that fits jazz.ko's record */
+	if (!jz_sm_path(m, &ph, err, sizeof(err))) {
+		size_t rl = strlen(ph.reason);
+
+		if (!ph.peer || ph.relayed != (ph.how == JZ_PH_RELAY) || !rl ||
+		    rl > JZ_SM_PATH_REASON)
+			abort();
+		for (size_t i = 0; i < rl; i++)
+			if (ph.reason[i] < 0x20 || ph.reason[i] > 0x7e)
+				abort();
+	}
 	json_decref(m);
 	return 0;
 }

@@ -68,19 +68,10 @@ check "A gets a relay port for B" test -n "$aport"
 check "B is told its port for A" test -n "$bport"
 check "the two ports differ" test "$aport" != "$bport"
 
-/usr/bin/python3 - "$aport" "$bport" "$aid" "$bid" >"$T/udp.out" 2>&1 <<'PYEOF'
-import os, socket, struct, sys
+PYTHONPATH=$TOP/tests/host/lib /usr/bin/python3 - "$aport" "$bport" "$aid" "$bid" >"$T/udp.out" 2>&1 <<'PYEOF'
+import os, sys
+from relayudp import sock, check, got
 ap, bp, aid, bid = (int(x) for x in sys.argv[1:5])
-def sock():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0)); s.settimeout(1.0); return s
-def check(frm, to, tx):
-    return struct.pack(">HHI", 1, 12, 0x2112A442) + tx + struct.pack(">HHII", 0xC0A7, 8, frm, to)
-def got(s):
-    try:
-        d, a = s.recvfrom(2048); return d, a
-    except socket.timeout:
-        return None, None
 sa, sb, sx = sock(), sock(), sock()
 # wrong ids: not taken (no answer)
 sa.sendto(check(bid, aid, os.urandom(12)), ("127.0.0.1", ap))

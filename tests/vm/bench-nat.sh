@@ -10,8 +10,8 @@
 # For each: the time from alice's first ping to the first reply (fresh
 # clients, no key, no verdict cached: approval + handshake + path), the
 # round trip once established (20 pings), and TCP throughput alice ->
-# carol (iperf3, 5 s); relayed throughput as a ratio to the punched
-# path's, measured in the same run. Prints "# bench:" lines.
+# carol (iperf3, 5 s); relayed throughput as a ratio to the punched and
+# the direct paths', measured in the same run. Prints "# bench:" lines.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-pair.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -55,7 +55,8 @@ check "relayed: alice's kernel sends to the relay" \
 	sh -c "ip netns exec $(ns_name alice) $JZ show jazz0 --json | grep -q '10.0.0.2:400'"
 natw_stop alice carol
 ratio=$(awk -v r="${BPS[relayed]:-0}" -v d="${BPS[punched]:-0}" 'BEGIN { if (d > 0) printf "%.2f", r / d; else print "n/a" }')
+dratio=$(awk -v r="${BPS[relayed]:-0}" -v d="${BPS[direct]:-0}" 'BEGIN { if (d > 0) printf "%.2f", r / d; else print "n/a" }')
 echo "# bench: first ping to first reply (s): direct ${FIRST[direct]}, punched ${FIRST[punched]}, relayed ${FIRST[relayed]}"
 echo "# bench: rtt established (ms): direct ${RTT[direct]}, punched ${RTT[punched]}, relayed ${RTT[relayed]}"
-echo "# bench: TCP alice->carol (bit/s): direct ${BPS[direct]}, punched ${BPS[punched]}, relayed ${BPS[relayed]}; relayed/punched $ratio"
+echo "# bench: TCP alice->carol (bit/s): direct ${BPS[direct]}, punched ${BPS[punched]}, relayed ${BPS[relayed]}; relayed/punched $ratio, relayed/direct $dratio"
 echo "# bench: host load $(cut -d' ' -f1-3 /proc/loadavg)"

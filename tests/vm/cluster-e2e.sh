@@ -98,6 +98,9 @@ diag "alice ${VIP[alice]} (server 1), carol ${VIP[carol]} (server 2)"
 check "alice's kernel has carol as a peer (listed by server 1 from Redis)" \
 	wait_for 30 eval "[ -n \"\$(peer_endpoint alice carol-pc)\" ]"
 
+check "server 1 lists carol (server 2) with her candidates, read from Redis (issue 20)" \
+	log_wait 30 "$E2E_W/s1.log" "device [0-9]+ \\(server s2\\): [1-9] candidate\\(s\\) from its record"
+
 # first ping: approval (relayed verdict) and handshake (relayed) across servers
 check "ping alice -> carol across servers (approval and keys through Redis)" \
 	to_file "$E2E_W/ping-first.txt" run alice ping -c 3 -i 0.5 -W 20 "${VIP[carol]}"

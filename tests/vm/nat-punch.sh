@@ -45,6 +45,8 @@ check "1: alice: the path to carol is direct to carol's public mapping" \
 check "1: carol: the path to alice is direct to alice's public mapping" \
 	natw_wait 20 carol "path to alice-pc: direct to 10.0.1.2:51820 \(srflx candidate, punched"
 check_eq "1: alice's kernel sends to carol's public mapping" "$(natw_path alice carol-pc)" 10.0.3.2:51820
+check "1: the server publishes peer-path-changed from alice's report: direct, srflx, since" \
+	wait_for 10 grep -Eq 'event peer-path-changed \{"by":"device","device":"alice-pc","how":"srflx","path":"direct","peer_device":"carol-pc".*"since":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z"' "$W/srv.log"
 check_eq "1: carol's kernel sends to alice's public mapping" "$(natw_path carol alice-pc)" 10.0.1.2:51820
 natw_stop alice carol
 

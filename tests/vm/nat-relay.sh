@@ -79,6 +79,8 @@ diag "alice's record for carol: $p1"
 check "1: show --json (alice): kind relayed, the reason, since_ns" \
 	matches "$p1" '^relayed\|no direct path found in 10 s\|[1-9][0-9]{17,}$'
 check "1: show --json (carol): kind relayed" matches "$(path_of carol alice-pc)" '^relayed\|'
+check "1: peer-path-changed published from alice's report: relayed, with her relay port" \
+	wait_for 10 grep -Eq 'event peer-path-changed \{"by":"device","device":"alice-pc","how":"relay","path":"relayed","peer_device":"carol-pc".*"relay_ip":"10.0.0.2","relay_port":400[0-9][0-9]' "$W/srv.log"
 srvpid=$NATW_SRV
 
 # ------------------------------------------------ 2. back to direct
@@ -98,6 +100,8 @@ check "2: show --json (alice): kind direct, a later since_ns than the relayed on
 	test "${p2%%|*}" = direct -a "${p2##*|}" -gt "${p1##*|}"
 check "2: jazzctl show (carol): direct since T (her kernel followed alice's packets)" wait_for 30 \
 	show_has carol "^  path: direct $SINCE \(the peer's packets came from 10\.0\.1\.2:[0-9]+\)\$"
+check "2: peer-path-changed published from carol's report: direct, peer-seen" \
+	wait_for 10 grep -Eq 'event peer-path-changed \{"by":"device","device":"carol-pc","how":"peer-seen","path":"direct","peer_device":"alice-pc".*"why":"the peer.s packets came from 10.0.1.2:[0-9]+"' "$W/srv.log"
 pc=$(path_of carol alice-pc)
 diag "carol's record for alice: $pc"
 check "2: show --json (carol): kind direct, the address her kernel followed" \

@@ -1074,7 +1074,7 @@ static int do_rawlogin(const char *text)
  * lines wait S seconds; "@VIP4@" stands for this device's address), and
  * print, for @secs, every peer entry that comes in a list or delta as
  * "entry DEVICE CANDS" (CANDS: the entry's "cands" as JSON, "-" without),
- * relays, refusals and verdicts. */
+ * relays, refusals (relay_refused, path_refused) and verdicts. */
 static int do_cands(const char *file, double secs)
 {
 	struct conn c = { .fd = -1 };
@@ -1139,8 +1139,9 @@ static int do_cands(const char *file, double secs)
 			       json_string_value(json_object_get(m, "verdict")) ?: "-",
 			       json_string_value(json_object_get(m, "dst")) ?: "-",
 			       json_integer_value(json_object_get(m, "dport")));
-		} else if (!strcmp(type_of(m), "relay_refused")) {
-			printf("relay_refused %lld %s\n", json_integer_value(json_object_get(m, "peer")),
+		} else if (!strcmp(type_of(m), "relay_refused") ||
+			   !strcmp(type_of(m), "path_refused")) {
+			printf("%s %lld %s\n", type_of(m), json_integer_value(json_object_get(m, "peer")),
 			       json_string_value(json_object_get(m, "reason")) ?: "-");
 		} else if (!strcmp(type_of(m), "error") || !strcmp(type_of(m), "bye")) {
 			printf("%s %s\n", type_of(m), json_string_value(json_object_get(m, "reason")) ?: "-");

@@ -509,6 +509,8 @@ static void on_message(struct jz_client *c, json_t *m)
 		client_path_relay(c, m);
 	} else if (!strcmp(t, "relay_refused")) {
 		client_path_relay_refused(c, m);
+	} else if (!strcmp(t, "path_refused")) {
+		client_path_report_refused(c, m);
 	} else if (!strcmp(t, "pair_start")) {
 		client_on_pair_start(c, m);
 	} else if (!strcmp(t, "verdict")) {

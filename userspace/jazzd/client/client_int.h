@@ -155,6 +155,7 @@ void client_path_need(struct jz_client *c, struct kpeer_state *ks, const char *w
 void client_path_forget(struct kpeer_state *ks);
 void client_path_relay(struct jz_client *c, json_t *m);
 void client_path_relay_refused(struct jz_client *c, json_t *m);
+void client_path_report_refused(struct jz_client *c, json_t *m);
 
 /* pairs.c: device keys */
 int client_pairs_init(struct jz_client *c, char *err, size_t errlen);

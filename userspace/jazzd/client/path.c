@@ -184,13 +184,21 @@ static void cand_add(struct path *pa, const struct jz_stun_addr *a, enum cand_ki
 }
 
 /* The peer's path record in jazz.ko (jazzctl show: direct or relayed,
- * since when, why), written at each path change; the kernel stamps it. */
-static void record(struct jz_client *c, struct kpeer_state *ks, bool relayed,
+ * since when, why), written at each path change; the kernel stamps it.
+ * The server is told too ("path"), for its peer-path-changed event. */
+static void record(struct jz_client *c, struct kpeer_state *ks, enum cand_kind kind,
 		   const char *reason)
 {
+	bool relayed = kind == K_RELAY;
+
 	if (c->k->ops->path_set)
 		c->k->ops->path_set(c->k, ks->p.id, relayed ? JAZZ_PATH_KIND_RELAYED :
 				    JAZZ_PATH_KIND_DIRECT, reason);
+	if (c->state == C_ONLINE)
+		client_send(c, json_pack("{s:s,s:I,s:s,s:s,s:s}", "type", "path", "peer",
+					 (json_int_t)ks->p.id, "kind",
+					 relayed ? "relayed" : "direct", "how", kind_name[kind],
+					 "reason", reason));
 }
 
 /* The path state now says the kernel sends to @a, as a @kind candidate. */
@@ -229,14 +237,14 @@ static void set_endpoint(struct jz_client *c, struct kpeer_state *ks,
 	if (kind == K_RELAY) {
 		jz_info("path to %s: relayed via %s (%s)", ks->p.name, s, how);
 		if (changed)
-			record(c, ks, true, how);
+			record(c, ks, K_RELAY, how);
 		return;
 	}
 	jz_info("path to %s: direct to %s (%s candidate, %s)%s", ks->p.name, s, kind_name[kind],
 		how, was_relayed ? "; no longer relayed" : "");
 	snprintf(why, sizeof(why), "%s, %s candidate", how, kind_name[kind]);
 	if (changed)
-		record(c, ks, false, why);
+		record(c, ks, kind, why);
 }
 
 /* peer-roam-ntf: jazz.ko moved the endpoint to the source of the peer's
@@ -267,7 +275,7 @@ static void on_roam(void *arg, const struct jz_kroam *r)
 		snprintf(why, sizeof(why), "the peer's packets came through the relay");
 	else
 		snprintf(why, sizeof(why), "the peer's packets came from %s", s);
-	record(c, ks, relay, why);
+	record(c, ks, relay ? K_RELAY : K_PRFLX, why);
 }
 
 static void tick_arm(struct jz_client *c)
@@ -692,6 +700,20 @@ void client_path_relay(struct jz_client *c, json_t *m)
 			snprintf(how, sizeof(how), "the peer found no direct path");
 		set_endpoint(c, ks, &a, K_RELAY, how);
 	}
+}
+
+/* "path_refused": the server did not take a path report (logged). */
+void client_path_report_refused(struct jz_client *c, json_t *m)
+{
+	struct jz_cm_relay r;
+	char err[128];
+
+	if (jz_cm_relay(m, true, &r, err, sizeof(err))) {
+		jz_warn("path_refused: %s: ignored", err);
+		return;
+	}
+	jz_info("the server did not take this device's path report for peer %u: %s", r.peer,
+		r.reason);
 }
 
 void client_path_relay_refused(struct jz_client *c, json_t *m)

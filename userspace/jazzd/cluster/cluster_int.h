@@ -17,7 +17,7 @@
 
 /* The scripts of scripts.c, each protecting one invariant
  * (docs/ARCHITECTURE.md "Several servers"). */
-enum jz_script { JZ_SC_LEASE, JZ_SC_ONLINE, JZ_SC_HEARTBEAT, JZ_SC_OFFLINE, JZ_SC_N };
+enum jz_script { JZ_SC_LEASE, JZ_SC_ONLINE, JZ_SC_HEARTBEAT, JZ_SC_OFFLINE, JZ_SC_CANDS, JZ_SC_N };
 
 /* One synchronous hiredis connection to the Redis primary, found through
  * the Sentinels when there are some. Commands fail fast (NULL) while it is
@@ -113,6 +113,7 @@ enum jz_state_rc jz_rstate_lease(struct jz_rstate *r, const char *user, const ch
 enum jz_state_rc jz_rstate_online(struct jz_rstate *r, struct jz_lease *l,
 				  const struct jz_state_dev *dev, struct jz_state_prev *prev);
 void jz_rstate_offline(struct jz_rstate *r, struct jz_lease *l, uint64_t sid);
+void jz_rstate_cands(struct jz_rstate *r, struct jz_lease *l, uint64_t sid, const char *cands);
 bool jz_rstate_vip_idx(struct jz_rstate *r, const char *ip, uint32_t *idx);
 void jz_rstate_verdict_put(struct jz_rstate *r, const char *key, bool approve,
 			   uint32_t lifetime, int ttl);

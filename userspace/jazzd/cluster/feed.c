@@ -211,9 +211,14 @@ static void feed_entry(struct jz_rstate *r, const redisReply *e)
 		jz_remote_off(r, (uint32_t)idx, srv, srvlen, sid);
 		return;
 	}
+	v = jz_rdev_find(r, (uint32_t)idx);
+	if (!strcmp(t, "cd")) {		/* its candidates changed: read it again */
+		if (!v || !v->sid)
+			jz_remote_on(r, (uint32_t)idx, srv, srvlen, sid);
+		return;
+	}
 	if (strcmp(t, "on"))
 		return;
-	v = jz_rdev_find(r, (uint32_t)idx);
 	if (v && v->sid) {
 		if (ms < v->claim_ms || (ms == v->claim_ms && seq <= v->claim_seq))
 			return;		/* before our claim: history */

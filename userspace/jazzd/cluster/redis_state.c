@@ -253,6 +253,28 @@ void jz_rstate_offline(struct jz_rstate *r, struct jz_lease *l, uint64_t sid)
 	freeReplyObject(jz_rconn_script(&r->rc, JZ_SC_OFFLINE, 4, argv, NULL));
 }
 
+/* The device's candidates into its record (if the record is still this
+ * session's), announced to the other servers ("cd" in the feed). */
+void jz_rstate_cands(struct jz_rstate *r, struct jz_lease *l, uint64_t sid, const char *cands)
+{
+	struct rdev *v = rdev_of(l);
+	char idx[16], s[24];
+	const char *argv[5] = { r->prefix, idx, r->server_id, s, cands };
+	redisReply *x;
+
+	if (!sid || v->sid != sid)
+		return;
+	int_arg(idx, sizeof(idx), l->idx);
+	snprintf(s, sizeof(s), "%" PRIu64, sid);
+	x = jz_rconn_script(&r->rc, JZ_SC_CANDS, 5, argv, NULL);
+	if (!x || x->type != REDIS_REPLY_INTEGER || x->integer != 1)
+		jz_warn("cluster: the candidates of device %u are not in Redis (%s): other "
+			"servers list it without them", l->idx, !x ? "Redis away" :
+			x->type == REDIS_REPLY_INTEGER ? "its record is not this session's" :
+			"refused");
+	freeReplyObject(x);
+}
+
 /* An address's index by the pools' arithmetic, checked by making the
  * index's addresses again. */
 bool jz_rstate_vip_idx(struct jz_rstate *r, const char *ip, uint32_t *out)

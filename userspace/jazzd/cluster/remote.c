@@ -2,8 +2,8 @@
 /*
  * The devices of the other servers (issue 21, stage 2): this server learns
  * them from the change feed ("on"/"off" entries), reads each one's record
- * (P:d:<index>: key, public key, endpoint, server, session), checks it at
- * the edge and hands it to the server, which lists it to its own devices
+ * (P:d:<index>: key, public key, endpoint, server, session, candidates),
+ * checks it at the edge and hands it to the server, which lists it to its own devices
  * like a local one. After a (re)connect every online record is read again
  * (the resync); every fifth tick the records of the devices we think are
  * elsewhere are checked, so a server that died (its records expire, no
@@ -97,7 +97,7 @@ void jz_remote_on(struct jz_rstate *r, uint32_t idx, const char *srv, size_t srv
 {
 	char key[64], buf[600], sv[64], ep[46];
 	const char *argv[2] = { "HGETALL", key };
-	const redisReply *k, *pub, *e, *port, *rs, *rsid;
+	const redisReply *k, *pub, *e, *port, *rs, *rsid, *cd;
 	struct jz_state_remote rem = { 0 };
 	unsigned char pk[32], a[16];
 	struct rdev *v = jz_rdev_find(r, idx);
@@ -121,6 +121,7 @@ void jz_remote_on(struct jz_rstate *r, uint32_t idx, const char *srv, size_t srv
 	port = field(x, "port");
 	rs = field(x, "srv");
 	rsid = field(x, "sid");
+	cd = field(x, "cands");
 	if (!rs || rs->len != srvlen || memcmp(rs->str, srv, srvlen) || !rsid ||
 	    !jz_cl_u64(rsid->str, rsid->len, &rsidv) || rsidv != sid) {
 		freeReplyObject(x);
@@ -147,6 +148,11 @@ void jz_remote_on(struct jz_rstate *r, uint32_t idx, const char *srv, size_t srv
 	rem.pub = pub && pub->len ? pk : NULL;
 	rem.ep_ip = ep;
 	rem.ep_port = (uint16_t)n;
+	if (cd && (cd->len > JZ_STATE_CANDS_MAX || strlen(cd->str) != cd->len))
+		jz_warn("cluster: device %u (server %s): candidates in Redis are not short "
+			"text; listed without them", idx, sv);
+	else if (cd)
+		rem.cands = cd->str;
 	pp = ghost_slot(r, idx);
 	g = *pp;
 	if (!g) {
@@ -333,7 +339,8 @@ static void relay_entry(struct jz_rstate *r, const redisReply *e)
 	k = field(fl, "k");
 	m = field(fl, "m");
 	if (!f || !t || !k || !m || !jz_cl_u64(f->str, f->len, &from) ||
-	    (strcmp(k->str, "pair") && strcmp(k->str, "verdict") && strcmp(k->str, "ack")) ||
+	    (strcmp(k->str, "pair") && strcmp(k->str, "verdict") && strcmp(k->str, "ack") &&
+	     strcmp(k->str, "relay")) ||
 	    !jz_cl_u64(t->str, t->len, &to) || !from || !to || from > r->max_idx ||
 	    to > r->max_idx || !m->len || m->len > 4096 || strlen(m->str) != m->len) {
 		jz_warn("cluster: a malformed relay entry %s ignored", r->relay_id);

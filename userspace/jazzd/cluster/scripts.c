@@ -11,10 +11,12 @@
  *  HEARTBEAT a server refreshes only what it still owns, and learns what
  *            it lost.
  *  OFFLINE   a server deletes an online record only if it is its own.
+ *  CANDS     a server writes a device's candidates only into a record it
+ *            owns (issue 20), and tells the others through the feed.
  *
  * Keys (P = [cluster] prefix): P:lk:<user@realm/device> -> index,
  * P:li:<index> -> device, P:lhwm (highest index handed out), P:u:<user@realm>
- * (set of its devices), P:d:<index> (hash: key pub ep port srv sid),
+ * (set of its devices), P:d:<index> (hash: key pub ep port srv sid cands),
  * P:on:<index> -> "<server> <session>", P:srv:<server>, P:v:<pair> (the
  * policy's decision), P:feed (stream of changes). The scripts read every
  * value defensively (another writer, an operator or an attacker with Redis
@@ -138,9 +140,21 @@ static const char offline_lua[] = LUA_HELPERS
 	"           's', srv, 'sid', sid)\n"
 	"return 1\n";
 
+/* ARGV: prefix index server session cands -> 1 written, 0 not ours */
+static const char cands_lua[] = LUA_HELPERS
+	"local idx, srv, sid = ARGV[2], ARGV[3], ARGV[4]\n"
+	"if get(p .. ':on:' .. idx) ~= srv .. ' ' .. sid then return 0 end\n"
+	"if redis.call('TYPE', p .. ':d:' .. idx).ok ~= 'hash' then return 0 end\n"
+	"redis.call('HSET', p .. ':d:' .. idx, 'cands', ARGV[5])\n"
+	"if redis.call('TYPE', p .. ':feed').ok ~= 'stream' then redis.call('DEL', p .. ':feed') end\n"
+	"redis.call('XADD', p .. ':feed', 'MAXLEN', '~', 10000, '*', 't', 'cd', 'i', idx,\n"
+	"           's', srv, 'sid', sid)\n"
+	"return 1\n";
+
 const char *const jz_scripts[JZ_SC_N] = {
 	[JZ_SC_LEASE] = lease_lua,
 	[JZ_SC_ONLINE] = online_lua,
 	[JZ_SC_HEARTBEAT] = heartbeat_lua,
 	[JZ_SC_OFFLINE] = offline_lua,
+	[JZ_SC_CANDS] = cands_lua,
 };

@@ -95,6 +95,12 @@ enum jz_state_rc jz_state_online(struct jz_state *st, struct jz_lease *l,
 	return JZ_STATE_OK;
 }
 
+void jz_state_cands(struct jz_state *st, struct jz_lease *l, uint64_t sid, const char *cands)
+{
+	if (st->r)
+		jz_rstate_cands(st->r, l, sid, cands);
+}
+
 void jz_state_offline(struct jz_state *st, struct jz_lease *l, uint64_t sid)
 {
 	if (st->r)

@@ -61,6 +61,10 @@ struct jz_state_remote {
 	const unsigned char *pub;	/* 32 bytes, or NULL */
 	const char *ep_ip;
 	uint16_t ep_port;
+	/* its candidates as its server wrote them (at most JZ_STATE_CANDS_MAX
+	 * bytes, no NUL; NOT parsed here: the server parses them as it does
+	 * a device's "candidates"), or NULL */
+	const char *cands;
 };
 
 struct jz_state_cbs {
@@ -68,7 +72,8 @@ struct jz_state_cbs {
 	/* device @idx is online on another server (@r), or no longer (NULL) */
 	void (*remote)(void *arg, uint32_t idx, const struct jz_state_remote *r);
 	/* a message relayed by another server from its device @from for our
-	 * @to: @kind "pair" (a handshake), "verdict" (JSON), "ack" (a vid) */
+	 * @to: @kind "pair" (a handshake), "verdict" (JSON), "ack" (a vid),
+	 * "relay" (JSON {ip, port}: that server relays the pair, issue 20) */
 	void (*relay)(void *arg, uint32_t from, uint32_t to, const char *kind,
 		      const char *msg);
 	void *arg;
@@ -91,6 +96,11 @@ enum jz_state_rc jz_state_online(struct jz_state *st, struct jz_lease *l,
 				 const struct jz_state_dev *dev, struct jz_state_prev *prev);
 /* Session @sid of the device is gone (nothing if it is no longer ours). */
 void jz_state_offline(struct jz_state *st, struct jz_lease *l, uint64_t sid);
+/* Session @sid's candidates (issue 20; the "candidates" message's JSON,
+ * at most JZ_STATE_CANDS_MAX bytes) for the other servers: into the
+ * device's record and announced in the feed (local backend: nothing). */
+#define JZ_STATE_CANDS_MAX 1024
+void jz_state_cands(struct jz_state *st, struct jz_lease *l, uint64_t sid, const char *cands);
 /* The addresses of lease index @idx. */
 void jz_state_addrs(struct jz_state *st, uint32_t idx, char vip4[46], char vip6[46]);
 /* The lease index an address of the pools belongs to (false: none). */

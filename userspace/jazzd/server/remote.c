@@ -6,11 +6,45 @@
  * local one (its visibility is computed here too, with the same policy,
  * so "linked" means the same on every server). Nothing is ever sent to
  * it: its own server sends its lists. "pair" messages for it go through
- * cluster/ to its server (links.c), and those relayed to ours arrive here.
+ * cluster/ to its server (links.c), and those relayed to ours arrive here,
+ * as do relay offers of another server's relay (issue 20).
  *
  * Must not reach Redis (cluster/ does) nor touch local sessions.
  */
 #include "server_int.h"
+
+/* @r's candidates, checked as a device's own message is (a record in
+ * Redis is no more trusted than a device): false and logged if bad. */
+static bool remote_cands(uint32_t idx, const struct jz_state_remote *r, struct jz_sm_cands *c)
+{
+	char err[160];
+
+	memset(c, 0, sizeof(*c));
+	if (!r->cands)
+		return true;
+	if (!cands_parse(r->cands, c, err, sizeof(err)))
+		return true;
+	jz_warn("cluster: the candidates of device %u (server %s) in Redis are malformed "
+		"(%s): listed without them", idx, r->server, err);
+	memset(c, 0, sizeof(*c));
+	return false;
+}
+
+static bool same_cands(const struct session *s, const struct jz_sm_cands *c)
+{
+	if (!s->cands)
+		return !c->n && !c->direct_only;
+	return s->direct_only == c->direct_only && s->cands->n == c->n &&
+	       !memcmp(s->cands->c, c->c, c->n * sizeof(c->c[0]));
+}
+
+static void set_cands(struct session *s, const struct jz_sm_cands *c)
+{
+	if (!s->cands)
+		s->cands = jz_xrealloc(NULL, 1, sizeof(*s->cands));
+	*s->cands = *c;
+	s->direct_only = c->direct_only;
+}
 
 /* Is @s what @r describes (nothing to redo)? */
 static bool same(const struct session *s, const struct jz_state_remote *r)
@@ -22,7 +56,7 @@ static bool same(const struct session *s, const struct jz_state_remote *r)
 }
 
 static struct session *remote_new(struct jz_server *srv, uint32_t idx,
-				  const struct jz_state_remote *r)
+				  const struct jz_state_remote *r, const struct jz_sm_cands *c)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
@@ -44,6 +78,11 @@ static struct session *remote_new(struct jz_server *srv, uint32_t idx,
 		memcpy(s->pub, r->pub, 32);
 		s->has_pub = true;
 	}
+	if (c->n || c->direct_only) {
+		set_cands(s, c);
+		jz_debug("device %u (server %s): %zu candidate(s) from its record", idx,
+			 r->server, c->n);
+	}
 	s->lease->idx = idx;
 	snprintf(s->lease->key, sizeof(s->lease->key), "%s@%s/%s", r->user, r->realm,
 		 r->device);
@@ -52,6 +91,7 @@ static struct session *remote_new(struct jz_server *srv, uint32_t idx,
 		free(s->ent_linked);
 		free(s->ent_unlinked);
 		free(s->ent_user);
+		free(s->cands);
 		free(s->lease);
 		free(s);
 		return NULL;
@@ -70,16 +110,29 @@ void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r)
 {
 	struct jz_server *srv = arg;
 	struct session *s = find_online_idx(srv, idx);
+	struct jz_sm_cands c;
 
 	if (s && !s->remote)
 		return;		/* ours: cluster/ reports a move with the lost callback */
-	if (s && r && same(s, r))
+	if (r)
+		remote_cands(idx, r, &c);
+	if (s && r && same(s, r)) {
+		if (same_cands(s, &c))
+			return;
+		/* only its candidates changed: its entries are made again and
+		 * re-sent by the next computation, as for a local device */
+		set_cands(s, &c);
+		s->cands_dirty = true;
+		jz_debug("device %u (server %s): %zu candidate(s) from its record", idx,
+			 r->server, c.n);
+		schedule_recompute(srv);
 		return;
+	}
 	if (s)
 		session_close(s, NULL);	/* gone, or changed: listed anew */
 	if (!r)
 		return;
-	if (!remote_new(srv, idx, r)) {
+	if (!remote_new(srv, idx, r, &c)) {
 		jz_err("cluster: device %u of server %s cannot be listed (out of memory)",
 		       idx, r->server);
 		return;
@@ -87,6 +140,31 @@ void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r)
 	jz_debug("device %s@%s/%s (id %u) is on server %s", r->user, r->realm, r->device,
 		 idx, r->server);
 	schedule_recompute(srv);
+}
+
+/* Another server relays the pair of its device @f and our @o (issue 20,
+ * server/udprelay.c): @msg {ip, port} is @o's port there, checked here
+ * (an address, a port 1-65535) before @o is told. */
+static void relay_from_server(struct session *o, struct session *f, const char *msg)
+{
+	json_t *m = json_loads(msg, JSON_REJECT_DUPLICATES, NULL);
+	char ip[JZ_SM_IP];
+	unsigned char a[16];
+	long long port;
+
+	if (!json_is_object(m) || jz_msg_get_str(m, "ip", ip, sizeof(ip), true) ||
+	    (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1) ||
+	    jz_msg_get_int(m, "port", 1, 65535, 0, &port) || !port) {
+		jz_warn("cluster: a relay offer from server %s for device %s is malformed; "
+			"not delivered", f->ip, o->device);
+		json_decref(m);
+		return;
+	}
+	json_decref(m);
+	jz_info("relay for %s and %s (server %s): port %s:%lld, through that server",
+		o->device, f->device, f->ip, ip, port);
+	send_msg(o, json_pack("{s:s,s:I,s:s,s:I}", "type", "relay", "peer",
+			      (json_int_t)f->lease->idx, "ip", ip, "port", (json_int_t)port));
 }
 
 /* Another server's device @from sends our @to a handshake (pair), a
@@ -103,7 +181,9 @@ void remote_relay(void *arg, uint32_t from, uint32_t to, const char *kind, const
 			 !strcmp(kind, "pair") ? "handshake" : kind, from, to);
 		return;
 	}
-	if (!strcmp(kind, "verdict")) {
+	if (!strcmp(kind, "relay")) {
+		relay_from_server(o, f, msg);
+	} else if (!strcmp(kind, "verdict")) {
 		approval_relayed_verdict(srv, f, o, msg);
 	} else if (!strcmp(kind, "ack")) {
 		approval_relayed_ack(srv, o, f, msg);

@@ -152,6 +152,9 @@ struct session {
 	bool direct_only;	/* it said so: never relayed (udprelay.c) */
 	double cand_tok, cand_at;	/* "candidates" budget */
 	unsigned int cand_refused;
+	double path_tok, path_at;	/* "path" report budget (paths.c) */
+	unsigned int path_refused;
+	bool path_flooding;		/* over budget since its last report taken */
 };
 
 /* A pair's server-made key ([server] pair_keys = server only: with device
@@ -357,7 +360,11 @@ void jz_limits_accept_error(struct evconnlistener *lis, void *arg);
 void session_online(struct session *s);
 /* cands.c: "candidates" (issue 20); peers.c re-announces changed ones */
 void on_candidates(struct session *s, const struct jz_sm_cands *c);
+/* A token bucket: one token taken if there is one (@at 0: full). */
+bool tokens_take(double *tok, double *at, double rate, double burst);
 char *cands_json(const struct session *p);
+/* A cluster record's candidates, checked as a device's "candidates" is. */
+int cands_parse(const char *text, struct jz_sm_cands *c, char *err, size_t errlen);
 void peers_cands_changed(struct jz_server *srv);
 /* udprelay.c: the relay ([server] relay_listen; issue 20) */
 int jz_relays_start(struct jz_server *srv, char *err, size_t errlen);
@@ -366,6 +373,20 @@ void on_relay_request(struct session *s, uint32_t peer);
 /* Does the relay carry this pair now (a relay open for it that forwarded
  * within RELAY_ACTIVE_S, longer than jazz.ko's 25 s keepalives)? */
 bool jz_relays_pair_active(struct jz_server *srv, uint32_t a, uint32_t b);
+/* The relay's ports for the pair, @a's first; false (nothing set) if none. */
+bool jz_relays_pair_ports(struct jz_server *srv, uint32_t a, uint32_t b, const char **ip,
+			  int *port_a, int *port_b);
+/* paths.c: device path reports and peer-path-changed (issue 20) */
+struct path_ev {
+	const char *path;	/* direct, relayed, not-relayed */
+	const char *how;	/* host, srflx, server-seen, peer-seen, relay; "" */
+	const char *why;
+	const char *by;		/* "device" (its report) or "relay" (this server's) */
+	const char *relay_ip;	/* NULL: no relay */
+	int relay_port, peer_relay_port;
+};
+void path_event(const struct session *a, const struct session *b, const struct path_ev *e);
+void on_path_report(struct session *s, const struct jz_sm_path *r);
 void session_free(struct session *s);
 void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r);
 void remote_relay(void *arg, uint32_t from, uint32_t to, const char *kind, const char *msg);

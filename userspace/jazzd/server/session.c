@@ -253,6 +253,13 @@ static void on_message(struct session *s, json_t *m)
 			bad_msg(s, t, err);
 		else
 			on_relay_request(s, peer);
+	} else if (!strcmp(t, "path")) {
+		struct jz_sm_path pr;
+
+		if (jz_sm_path(m, &pr, err, sizeof(err)))
+			bad_msg(s, t, err);
+		else
+			on_path_report(s, &pr);
 	} else if (!strcmp(t, "bye")) {
 		session_close(s, "client said bye");
 	} else {

@@ -378,3 +378,44 @@ int jz_sm_relay_request(json_t *m, uint32_t *peer, char *err, size_t errlen)
 	*peer = (uint32_t)id;
 	return 0;
 }
+
+const char *const jz_sm_path_how_name[5] = {
+	[JZ_PH_HOST] = "host", [JZ_PH_SRFLX] = "srflx", [JZ_PH_SERVER] = "server-seen",
+	[JZ_PH_PEER] = "peer-seen", [JZ_PH_RELAY] = "relay",
+};
+
+int jz_sm_path(json_t *m, struct jz_sm_path *p, char *err, size_t errlen)
+{
+	json_t *r = json_object_get(m, "reason");
+	char kind[16], how[16];
+	long long id;
+	size_t len, i;
+	int h;
+
+	memset(p, 0, sizeof(*p));
+	if (jz_msg_get_int(m, "peer", 1, UINT32_MAX, 0, &id) || !id)
+		FAIL("peer must be a device id");
+	p->peer = (uint32_t)id;
+	if (jz_msg_get_str(m, "kind", kind, sizeof(kind), true) ||
+	    (strcmp(kind, "direct") && strcmp(kind, "relayed")))
+		FAIL("kind must be \"direct\" or \"relayed\"");
+	p->relayed = kind[0] == 'r';
+	if (jz_msg_get_str(m, "how", how, sizeof(how), true))
+		how[0] = 0;
+	for (h = 0; h < 5 && strcmp(how, jz_sm_path_how_name[h]); h++)
+		;
+	if (h == 5 || (h == JZ_PH_RELAY) != p->relayed)
+		FAIL("how must be host, srflx, server-seen or peer-seen (direct) or relay "
+		     "(relayed)");
+	p->how = (enum jz_sm_path_how)h;
+	len = json_is_string(r) ? json_string_length(r) : 0;
+	if (!len || len > JZ_SM_PATH_REASON)
+		FAIL("reason must be a string of 1-%d bytes", JZ_SM_PATH_REASON);
+	for (i = 0; i < len; i++)
+		if (json_string_value(r)[i] < 0x20 || json_string_value(r)[i] > 0x7e)
+			FAIL("reason must be printable ASCII");
+	memcpy(p->reason, json_string_value(r), len);
+	return 0;
+}
+_Static_assert(JZ_SM_PATH_REASON == JAZZ_PATH_REASON_MAX,
+	       "a path report's reason fits jazz.ko's path record");

@@ -119,6 +119,22 @@ int jz_sm_candidates(json_t *m, struct jz_sm_cands *c, char *err, size_t errlen)
 /* "relay_request" {peer}: a device id, 1..UINT32_MAX */
 int jz_sm_relay_request(json_t *m, uint32_t *peer, char *err, size_t errlen);
 
+/* "path" (issue 20): the device's path to a peer changed. how: which
+ * address it now sends to (direct: a "host" or "srflx" candidate, the
+ * "server-seen" address, or "peer-seen": its kernel followed the peer's
+ * packets; relayed: "relay"); reason: its words, printable ASCII,
+ * 1..JZ_SM_PATH_REASON bytes (jazz.ko's path record's limit). */
+#define JZ_SM_PATH_REASON 95
+enum jz_sm_path_how { JZ_PH_HOST, JZ_PH_SRFLX, JZ_PH_SERVER, JZ_PH_PEER, JZ_PH_RELAY };
+extern const char *const jz_sm_path_how_name[5];
+struct jz_sm_path {
+	uint32_t peer;
+	bool relayed;
+	enum jz_sm_path_how how;
+	char reason[JZ_SM_PATH_REASON + 1];
+};
+int jz_sm_path(json_t *m, struct jz_sm_path *p, char *err, size_t errlen);
+
 /* Adds @from's items to @into (a later answer to a code replaces the
  * earlier one; @from is emptied). -1 if more than JZ_SM_ITEMS in all. */
 int jz_sm_data_merge(struct jz_sm_data *into, struct jz_sm_data *from);

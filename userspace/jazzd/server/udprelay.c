@@ -20,6 +20,12 @@
  * is forwarded before both ends latched. A pair's relay ends when it
  * forwarded nothing for [server] relay_idle seconds or either device left.
  *
+ * Across servers (issue 21's cluster): the relay of the asking device's
+ * server serves the pair; the other device, online on another server,
+ * is told its port through that server (cluster/ relay stream, kind
+ * "relay", delivered by server/remote.c) and latches from the address
+ * its record names (its server-seen endpoint or a public candidate).
+ *
  * Owns the relays and their sockets. Must not read a datagram beyond the
  * STUN header of a latch (common/stun.c parses it), nor decide who may
  * reach whom (peers_linked() does).
@@ -97,17 +103,18 @@ static void ss_ip(const struct sockaddr_storage *ss, char *out, size_t len)
 		inet_ntop(AF_INET6, a, out, len);
 }
 
-/* May @idx latch from @from: its control connection's IP or a public
+/* May @idx latch from @from: its control connection's IP (for a device
+ * of another server: the endpoint its record names) or a public
  * candidate's. */
 static bool source_ok(struct jz_server *srv, uint32_t idx, const struct sockaddr_storage *from)
 {
 	struct session *s = find_online_idx(srv, idx);
 	char ip[INET6_ADDRSTRLEN];
 
-	if (!s || s->state != S_ONLINE || s->remote)
+	if (!s || s->state != S_ONLINE)
 		return false;
 	ss_ip(from, ip, sizeof(ip));
-	if (!strcmp(ip, s->ip))
+	if (!strcmp(ip, s->remote ? s->ep_ip : s->ip))
 		return true;
 	for (size_t i = 0; s->cands && i < s->cands->n; i++)
 		if (s->cands->c[i].srflx && !strcmp(s->cands->c[i].ip, ip))
@@ -205,23 +212,16 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* peer-path-changed (docs/EVENTS.md): the server's view of a pair's
- * path, which it knows only through its relay. */
-static void path_event(struct jz_relays *rs, struct udprelay *r, const char *path,
-		       const char *why)
+/* peer-path-changed (docs/EVENTS.md) for the relay's start and end. */
+static void relay_event(struct jz_relays *rs, struct udprelay *r, const char *path,
+			const char *why)
 {
-	struct session *a = find_online_idx(rs->srv, r->e[0].idx);
-	struct session *b = find_online_idx(rs->srv, r->e[1].idx);
+	struct path_ev e = { .path = path, .how = path[0] == 'r' ? "relay" : "", .why = why,
+			     .by = "relay", .relay_ip = rs->ip, .relay_port = r->e[0].port,
+			     .peer_relay_port = r->e[1].port };
 
-	if (!jz_events_on())
-		return;
-	jz_event("peer-path-changed",
-		 json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i}", "user",
-			   a ? a->user : "", "realm", a ? a->realm : "", "device",
-			   a ? a->device : "", "peer_user", b ? b->user : "", "peer_realm",
-			   b ? b->realm : "", "peer_device", b ? b->device : "", "path", path,
-			   "why", why, "relay_ip", rs->ip, "relay_port", r->e[0].port,
-			   "peer_relay_port", r->e[1].port));
+	path_event(find_online_idx(rs->srv, r->e[0].idx), find_online_idx(rs->srv, r->e[1].idx),
+		   &e);
 }
 
 static void relay_free(struct udprelay *r, const char *why)
@@ -306,18 +306,27 @@ static struct udprelay *relay_new(struct jz_relays *rs, uint32_t a, uint32_t b)
 	rs->n++;
 	jz_info("relay %u<->%u: ports %u (for %u) and %u (for %u) on %s", a, b, r->e[0].port, a,
 		r->e[1].port, b, rs->ip);
-	path_event(rs, r, "relayed", "no direct path: a device asked for the relay");
+	relay_event(rs, r, "relayed", "no direct path: a device asked for the relay");
 	return r;
 }
 
-static void relay_offer(struct jz_relays *rs, struct udprelay *r, int i)
+/* Tells end @i's device its port: directly, or through its server
+ * (false: the cluster did not take it). */
+static bool relay_offer(struct jz_relays *rs, struct udprelay *r, int i)
 {
 	struct session *s = find_online_idx(rs->srv, r->e[i].idx);
+	char msg[96];
 
-	if (s && s->state == S_ONLINE && !s->remote)
+	if (!s || s->state != S_ONLINE)
+		return false;
+	if (!s->remote) {
 		send_msg(s, json_pack("{s:s,s:I,s:s,s:i}", "type", "relay", "peer",
 				      (json_int_t)r->e[!i].idx, "ip", rs->ip, "port",
 				      r->e[i].port));
+		return true;
+	}
+	snprintf(msg, sizeof(msg), "{\"ip\":\"%s\",\"port\":%u}", rs->ip, r->e[i].port);
+	return jz_state_relay(rs->srv->state, r->e[!i].idx, r->e[i].idx, "relay", msg);
 }
 
 static void refuse(struct session *s, uint32_t peer, const char *why)
@@ -341,8 +350,6 @@ void on_relay_request(struct session *s, uint32_t peer)
 		return refuse(s, peer, "this server has no relay ([server] relay_listen)");
 	if (!p || p->state != S_ONLINE || !peers_linked(s, p))
 		return refuse(s, peer, "not a linked device online");
-	if (p->remote)
-		return refuse(s, peer, "the device is on another server");
 	if (s->direct_only || p->direct_only)
 		return refuse(s, peer, s->direct_only ? "this device is direct-only" :
 			      "the peer is direct-only");
@@ -353,8 +360,10 @@ void on_relay_request(struct session *s, uint32_t peer)
 		r = relay_new(rs, s->lease->idx, peer);
 	if (!r)
 		return refuse(s, peer, "no relay port free ([server] relay_ports)");
-	relay_offer(rs, r, 0);
-	relay_offer(rs, r, 1);
+	if (!relay_offer(rs, r, r->e[0].idx == peer ? 0 : 1))
+		return refuse(s, peer, "the device is on another server, which the cluster "
+			      "cannot reach now");
+	relay_offer(rs, r, r->e[0].idx == peer ? 1 : 0);
 }
 
 bool jz_relays_pair_active(struct jz_server *srv, uint32_t a, uint32_t b)
@@ -362,6 +371,21 @@ bool jz_relays_pair_active(struct jz_server *srv, uint32_t a, uint32_t b)
 	struct udprelay *r = srv->relays ? relay_find(srv->relays, a, b) : NULL;
 
 	return r && jz_now() - r->used_at < RELAY_ACTIVE_S;
+}
+
+bool jz_relays_pair_ports(struct jz_server *srv, uint32_t a, uint32_t b, const char **ip,
+			  int *port_a, int *port_b)
+{
+	struct udprelay *r = srv->relays ? relay_find(srv->relays, a, b) : NULL;
+	int i;
+
+	if (!r)
+		return false;
+	i = r->e[0].idx == a ? 0 : 1;
+	*ip = srv->relays->ip;
+	*port_a = r->e[i].port;
+	*port_b = r->e[!i].port;
+	return true;
 }
 
 /* Every RELAY_GC_S: relays unused for relay_idle, or of a device gone. */
@@ -386,7 +410,7 @@ static void on_gc(evutil_socket_t fd, short what, void *arg)
 		}
 		*pr = r->next;
 		rs->n--;
-		path_event(rs, r, "not-relayed", why);
+		relay_event(rs, r, "not-relayed", why);
 		relay_free(r, why);
 	}
 }
