@@ -67,7 +67,8 @@ static void conn_nest(struct nlmsghdr *nlh, enum flaw f, bool expire)
 	mnl_attr_nest_end(nlh, n);
 }
 
-static const struct nlmsghdr *conn_msg(enum flaw f, bool expire)
+/* An empty notification of @cmd in m, from the jazz family (0x20). */
+static struct nlmsghdr *ntf_msg(uint8_t cmd)
 {
 	struct nlmsghdr *nlh;
 	struct genlmsghdr *g;
@@ -76,7 +77,14 @@ static const struct nlmsghdr *conn_msg(enum flaw f, bool expire)
 	nlh = mnl_nlmsg_put_header(m.buf);
 	nlh->nlmsg_type = 0x20;
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = expire ? JAZZ_CMD_CONN_EXPIRE_NTF : JAZZ_CMD_CONN_REQUEST_NTF;
+	g->cmd = cmd;
+	return nlh;
+}
+
+static const struct nlmsghdr *conn_msg(enum flaw f, bool expire)
+{
+	struct nlmsghdr *nlh = ntf_msg(expire ? JAZZ_CMD_CONN_EXPIRE_NTF : JAZZ_CMD_CONN_REQUEST_NTF);
+
 	if (f == IFINDEX_U16)
 		mnl_attr_put_u16(nlh, JAZZ_A_IFINDEX, IFINDEX);
 	else if (f != NO_IFINDEX)
@@ -153,15 +161,9 @@ static void truncated_header_is_refused(void **state)
 /* A key-rotate-ntf with @nests KEY nests (peer 3, secondary slot). */
 static const struct nlmsghdr *rotate_msg(int nests)
 {
-	struct nlmsghdr *nlh;
-	struct genlmsghdr *g;
+	struct nlmsghdr *nlh = ntf_msg(JAZZ_CMD_KEY_ROTATE_NTF);
 	int i;
 
-	memset(&m, 0, sizeof(m));
-	nlh = mnl_nlmsg_put_header(m.buf);
-	nlh->nlmsg_type = 0x20;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = JAZZ_CMD_KEY_ROTATE_NTF;
 	mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, IFINDEX);
 	for (i = 0; i < nests; i++) {
 		struct nlattr *n = mnl_attr_nest_start(nlh, JAZZ_A_KEY);
@@ -191,15 +193,9 @@ static void rotate_takes_one_nest(void **state)
 static const struct nlmsghdr *roam_msg(int nests)
 {
 	static const uint8_t ip[4] = { 192, 0, 2, 1 };
-	struct nlmsghdr *nlh;
-	struct genlmsghdr *g;
+	struct nlmsghdr *nlh = ntf_msg(JAZZ_CMD_PEER_ROAM_NTF);
 	int i;
 
-	memset(&m, 0, sizeof(m));
-	nlh = mnl_nlmsg_put_header(m.buf);
-	nlh->nlmsg_type = 0x20;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = JAZZ_CMD_PEER_ROAM_NTF;
 	mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, IFINDEX);
 	for (i = 0; i < nests; i++) {
 		struct nlattr *n = mnl_attr_nest_start(nlh, JAZZ_A_PEER);
