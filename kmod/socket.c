@@ -27,6 +27,8 @@ static int jazz_sock_create(struct jazz_device *jd, int family, u16 port,
 		.sk_user_data = jd,
 		.encap_type = 1,
 		.encap_rcv = jazz_udp_recv,
+		.gro_receive = jazz_gro_receive,
+		.gro_complete = jazz_gro_complete,
 	};
 	struct socket *sock;
 	int err;
