@@ -16,6 +16,13 @@
 #include "send.h"
 #include "messages.h"
 
+/*
+ * A UDP tunnel socket: encap_rcv takes every datagram in softirq, and its
+ * GRO hooks let a receiving device's GRO hand over batches of them
+ * (receive.c, "Receive batching"). The hooks run under the GRO layer's
+ * RCU read side while the socket can be found; jazz_socket_swap() waits a
+ * grace period before releasing it.
+ */
 static int jazz_sock_create(struct jazz_device *jd, int family, u16 port,
 			    struct socket **sockp)
 {

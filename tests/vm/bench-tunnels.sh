@@ -199,8 +199,8 @@ run_one() { # path test -> prints bit/s
 # was tried first: under TCG its samples land where interrupts are
 # re-enabled (spin_unlock_irqrestore, finish_task_switch), never in the
 # cipher, so it cannot split the time by stage.
-STAGES_JAZZ="jazz_xmit jazz_tx_crypt jazz_tx_done jazz_udp_recv jazz_rx_crypt jazz_rx_done"
-STAGES_WG="wg_xmit wg_packet_encrypt_worker wg_packet_tx_worker wg_packet_receive wg_packet_decrypt_worker wg_packet_rx_poll"
+STAGES_JAZZ="jazz_xmit jazz_tx_crypt jazz_tx_done __udp_gso_segment jazz_udp_recv jazz_rx_crypt jazz_rx_done"
+STAGES_WG="wg_xmit wg_packet_encrypt_worker wg_packet_tx_worker __udp_gso_segment wg_packet_receive wg_packet_decrypt_worker wg_packet_rx_poll"
 TR=/sys/kernel/tracing
 busy_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 profile_one() { # path label test
