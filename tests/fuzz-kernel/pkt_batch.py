@@ -116,17 +116,7 @@ class Batch:
             self.nl("JAZZ_CMD_KEY_NEW", self.keys[pid].keyconf(0), f"key-new {pid}")
 
     def counters(self):
-        r = self.g.req(J["JAZZ_CMD_DEV_GET"], nt.strz(A("IFNAME"), self.a.dev))
-        names = {v: k[len("JAZZ_A_STATS_"):].lower() for k, v in J.items()
-                 if k.startswith("JAZZ_A_STATS_") and k != "JAZZ_A_STATS_MAX"}
-        out = {}
-        for body in r.msgs:
-            for t, v in nt.parse_attrs(body):
-                if t == A("STATS"):
-                    for tt, vv in nt.parse_attrs(v):
-                        if len(vv) == 8 and tt in names:
-                            out[names[tt]] = struct.unpack("=Q", vv)[0]
-        return out
+        return pf.counters(self.a.dev, self.g)
 
     def ping(self, pid, v6=False):
         """A valid ping from peer PID: all of one size per family."""
@@ -139,19 +129,14 @@ class Batch:
         return self.keys[pid].seal(inner)
 
     def drain(self):
-        for s in (self.s4, self.s6):
-            while True:
+        for m in pf.received((self.s4, self.s6)):
+            for pid, k in self.keys.items():
                 try:
-                    m = s.recv(1 << 17)
-                except BlockingIOError:
-                    break
-                for pid, k in self.keys.items():
-                    try:
-                        k.open(m)
-                    except Exception:
-                        continue
-                    self.replies[pid] += 1
-                    break
+                    k.open(m)
+                except Exception:
+                    continue
+                self.replies[pid] += 1
+                break
 
     def send(self, dgrams, v6=False, seg=None):
         s, dst = (self.s6, (self.a.dst6, self.a.port)) if v6 else (self.s4, (self.a.dst4, self.a.port))
