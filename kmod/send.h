@@ -18,6 +18,10 @@ void jazz_send_keepalive(struct jazz_peer *peer);
 
 /* UDP encap_rcv of the tunnel sockets. */
 int jazz_udp_recv(struct sock *sk, struct sk_buff *skb);
+/* Their UDP tunnel GRO hooks: batches of datagrams (receive.c). */
+struct sk_buff *jazz_gro_receive(struct sock *sk, struct list_head *head,
+				 struct sk_buff *skb);
+int jazz_gro_complete(struct sock *sk, struct sk_buff *skb, int nhoff);
 /*
  * Hand a decrypted, checked inner packet to the stack (conn.c uses it to
  * release held ingress packets). Consumes @skb. Softirq or BHs off.

@@ -16,6 +16,13 @@
 #include "send.h"
 #include "messages.h"
 
+/*
+ * A UDP tunnel socket: encap_rcv takes every datagram in softirq, and its
+ * GRO hooks let a receiving device's GRO hand over batches of them
+ * (receive.c, "Receive batching"). The hooks run under the GRO layer's
+ * RCU read side while the socket can be found; jazz_socket_swap() waits a
+ * grace period before releasing it.
+ */
 static int jazz_sock_create(struct jazz_device *jd, int family, u16 port,
 			    struct socket **sockp)
 {
@@ -27,6 +34,8 @@ static int jazz_sock_create(struct jazz_device *jd, int family, u16 port,
 		.sk_user_data = jd,
 		.encap_type = 1,
 		.encap_rcv = jazz_udp_recv,
+		.gro_receive = jazz_gro_receive,
+		.gro_complete = jazz_gro_complete,
 	};
 	struct socket *sock;
 	int err;

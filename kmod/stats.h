@@ -6,7 +6,8 @@
  * and the send-only DROP_NO_ENDPOINT ... DROP_TX_ERROR; DROP_CONNCHECK and
  * the hold drops count both), so received datagrams add up exactly:
  * rx_packets + rx_stun + the receive drops = datagrams the socket handed
- * to jazz.
+ * to jazz, where a GRO batch (RX_GRO_BATCHES, its datagrams counted in
+ * RX_GRO_DATAGRAMS) counts as the datagrams it carries.
  *
  * Locking: each cpu writes only its own copy with BHs disabled or from
  * softirq; readers sum all copies under u64_stats_fetch_begin/retry.
@@ -49,6 +50,8 @@ enum jazz_stat {
 	JAZZ_STAT_DROP_STUN_RATE,
 	JAZZ_STAT_DROP_STUN_NO_LISTENER,
 	JAZZ_STAT_TX_STUN,
+	JAZZ_STAT_RX_GRO_BATCHES,	/* receive.c: device counters only */
+	JAZZ_STAT_RX_GRO_DATAGRAMS,
 	JAZZ_STAT_NUM
 };
 

@@ -18,6 +18,10 @@ STAGES = [  # (stage, jazz function, WireGuard function)
     ("xmit: lookup, segment, queue", "jazz_xmit", "wg_xmit"),
     ("encrypt", "jazz_tx_crypt", "wg_packet_encrypt_worker"),
     ("send: UDP/IP out", "jazz_tx_done", "wg_packet_tx_worker"),
+    # The UDP layer cutting a GSO packet into datagrams (a clone and a
+    # copy each): on the receiver in front of encap_rcv, or on the sender
+    # before a device without UDP segmentation offload (issue 19).
+    ("UDP GSO cut by the stack", "__udp_gso_segment", "__udp_gso_segment"),
     ("receive: UDP encap, queue", "jazz_udp_recv", "wg_packet_receive"),
     ("decrypt", "jazz_rx_crypt", "wg_packet_decrypt_worker"),
     ("deliver: replay, checks, GRO", "jazz_rx_done", "wg_packet_rx_poll"),

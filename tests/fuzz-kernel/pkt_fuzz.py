@@ -318,26 +318,21 @@ class PktFuzz:
                 self.history.pop(0)
 
     def drain(self):
-        for s in (self.s4, self.s6):
-            while True:
+        for m in received((self.s4, self.s6)):
+            if len(m) < 32 or m[0] != 1:
+                self.bad_replies += 1
+                continue
+            inner = None
+            for key in (k for k in reversed(self.all_keys) if k.kid == m[2]):
                 try:
-                    m = s.recv(1 << 17)
-                except BlockingIOError:
+                    inner = key.open(m)
                     break
-                if len(m) < 32 or m[0] != 1:
-                    self.bad_replies += 1
-                    continue
-                inner = None
-                for key in (k for k in reversed(self.all_keys) if k.kid == m[2]):
-                    try:
-                        inner = key.open(m)
-                        break
-                    except InvalidTag:
-                        pass
-                if inner is None:
-                    self.bad_replies += 1
-                elif inner and (inner[0] >> 4 == 4 and inner[20] == 0 or inner[0] >> 4 == 6 and inner[40] == 129):
-                    self.replies += 1
+                except InvalidTag:
+                    pass
+            if inner is None:
+                self.bad_replies += 1
+            elif inner and (inner[0] >> 4 == 4 and inner[20] == 0 or inner[0] >> 4 == 6 and inner[40] == 129):
+                self.replies += 1
 
     def run(self, count, seconds):
         end = time.time() + seconds if seconds else None
@@ -356,8 +351,19 @@ class PktFuzz:
         return i
 
 
-def counters(dev):
-    g = nt.Genl()
+def received(socks):
+    """Every datagram waiting on the non-blocking sockets SOCKS."""
+    for s in socks:
+        while True:
+            try:
+                yield s.recv(1 << 17)
+            except BlockingIOError:
+                break
+
+
+def counters(dev, g=None):
+    """The device's counters by name, through G (a new client if None)."""
+    g = g or nt.Genl()
     r = g.req(J["JAZZ_CMD_DEV_GET"], nt.strz(A("IFNAME"), dev))
     names = {v: k[len("JAZZ_A_STATS_"):].lower() for k, v in J.items()
              if k.startswith("JAZZ_A_STATS_") and k != "JAZZ_A_STATS_MAX"}

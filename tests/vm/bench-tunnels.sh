@@ -19,7 +19,8 @@
 #
 # Environment: BENCH_TIME (seconds per run, default 3), BENCH_REPS (5),
 # BENCH_PATHS (default "veth wireguard jazz-chacha jazz-aes"),
-# BENCH_TESTS (default "tcp1 tcp4 udp64 udp1400").
+# BENCH_TESTS (default "tcp1 tcp4 udp64 udp1400"), BENCH_UNDERLAY (plain;
+# gro: vu1 without TSO/USO, GRO on vu2, see scripts/bench.sh --underlay-gro).
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -46,6 +47,12 @@ ip -n "$(ns_name n1)" link set vu1 mtu 1600
 ip -n "$(ns_name n2)" link set vu2 mtu 1600
 addr n1 vu1 10.99.0.1/24
 addr n2 vu2 10.99.0.2/24
+if [ "${BENCH_UNDERLAY:-plain}" = gro ]; then
+	check "underlay: GRO on vu2" n2 $PY "$JAZZ_TOP/tests/vm/ethtool_feat.py" vu2 rx-gro=on
+	check "underlay: no TSO/USO on vu1" n1 $PY "$JAZZ_TOP/tests/vm/ethtool_feat.py" vu1 \
+		tx-tcp-segmentation=off tx-tcp6-segmentation=off tx-tcp-ecn-segmentation=off \
+		tx-tcp-mangleid-segmentation=off tx-udp-segmentation=off
+fi
 check "underlay ping" n1 ping -c 1 -W 2 10.99.0.2
 
 declare -A DST
@@ -192,8 +199,8 @@ run_one() { # path test -> prints bit/s
 # was tried first: under TCG its samples land where interrupts are
 # re-enabled (spin_unlock_irqrestore, finish_task_switch), never in the
 # cipher, so it cannot split the time by stage.
-STAGES_JAZZ="jazz_xmit jazz_tx_crypt jazz_tx_done jazz_udp_recv jazz_rx_crypt jazz_rx_done"
-STAGES_WG="wg_xmit wg_packet_encrypt_worker wg_packet_tx_worker wg_packet_receive wg_packet_decrypt_worker wg_packet_rx_poll"
+STAGES_JAZZ="jazz_xmit jazz_tx_crypt jazz_tx_done __udp_gso_segment jazz_udp_recv jazz_rx_crypt jazz_rx_done"
+STAGES_WG="wg_xmit wg_packet_encrypt_worker wg_packet_tx_worker __udp_gso_segment wg_packet_receive wg_packet_decrypt_worker wg_packet_rx_poll"
 TR=/sys/kernel/tracing
 busy_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 profile_one() { # path label test

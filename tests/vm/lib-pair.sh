@@ -35,6 +35,17 @@ S2=b2b2b2b2
 # jstat NS DEV NAME: a device counter (netlink_tool.py: a client of its own).
 jstat() { ip netns exec "$(ns_name "$1")" $PY "$NLT" stats "$2" | sed -n "s/^$3=//p"; }
 objects() { cat /sys/module/jazz/parameters/objects; }
+# refusals NS [COUNTER...]: the receiver's refusals that a bad batch or
+# super-packet would cause: drop_auth + drop_malformed + drop_replay (+ the
+# COUNTERs) of NS's jazz0, + its UdpInCsumErrors (tunnel-gso.sh, rx-gro.sh).
+refusals() {
+	local ns=$1 c s=0
+	shift
+	for c in drop_auth drop_malformed drop_replay "$@"; do
+		s=$((s + $(jstat "$ns" jazz0 "$c")))
+	done
+	echo $((s + $(nstat_get "$ns" UdpInCsumErrors)))
+}
 
 # pair_devices NET4 INNER4 INNER6 [NET6]: n1 and n2 with the veth on
 # NET4.1/.2 (and NET6::1/::2) and jazz0 on INNER4.1/.2 and INNER6::1/::2,
@@ -60,6 +71,13 @@ pair_config() {
 		peer 1 remote-id 2 name n1 endpoint "$1.1:$(($4 + 1))" allowed-ips "$2.1/32,$3::1/128"
 	check "n1 key" n1 "$JZ" key jazz0 new peer 2 slot primary id 1 cipher chacha20-poly1305 tx "$K1:$S1" rx "$K2:$S2"
 	check "n2 key" n2 "$JZ" key jazz0 new peer 1 slot primary id 1 cipher chacha20-poly1305 tx "$K2:$S2" rx "$K1:$S1"
+}
+
+# pair_endpoints ADDR1 ADDR2 PORT: n1 sends to ADDR2:PORT+2, n2 to
+# ADDR1:PORT+1 (pair_config's ports; an IPv6 ADDR in brackets), checked.
+pair_endpoints() {
+	check "endpoints $1 / $2" bash -c "ip netns exec $(ns_name n1) $JZ set jazz0 peer 2 endpoint '$2:$(($3 + 2))' &&
+		ip netns exec $(ns_name n2) $JZ set jazz0 peer 1 endpoint '$1:$(($3 + 1))'"
 }
 
 # iperf_step PORT LABEL FILE ARGS...: one iperf3 run from n1 (ARGS: the

@@ -117,15 +117,6 @@ stream() {
 	check_eq "$label: $4 bytes arrive intact" "$got" "$sent"
 }
 
-# counters NS: the receiver's refusals that a bad super-packet would cause.
-refusals() {
-	local c s=0
-	for c in drop_auth drop_malformed drop_replay; do
-		s=$((s + $(jstat "$1" jazz0 "$c")))
-	done
-	echo $((s + $(nstat_get "$1" UdpInCsumErrors)))
-}
-
 # gso_run LABEL DST PORT: a stream with tx_gso on; super-packets seen.
 gso_run() {
 	local u0 j0 u j r0
@@ -143,11 +134,9 @@ gso_run() {
 }
 
 gso_run "IPv4 outer" 10.3.0.2 5301
-check "switch endpoints to IPv6" bash -c "ip netns exec $(ns_name n1) $JZ set jazz0 peer 2 endpoint '[fd03:aa::2]:12002' &&
-	ip netns exec $(ns_name n2) $JZ set jazz0 peer 1 endpoint '[fd03:aa::1]:12001'"
+pair_endpoints "[fd03:aa::1]" "[fd03:aa::2]" 12000
 gso_run "IPv6 outer" fd03::2 5302
-n1 "$JZ" set jazz0 peer 2 endpoint 192.168.243.2:12002
-n2 "$JZ" set jazz0 peer 1 endpoint 192.168.243.1:12001
+pair_endpoints 192.168.243.1 192.168.243.2 12000
 
 # ------------------------------------------------------ short last segment
 r0=$(refusals n2)

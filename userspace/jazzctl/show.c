@@ -41,6 +41,8 @@ static const char *const stat_names[N_STATS] = {
 	[JAZZ_A_STATS_DROP_STUN_RATE] = "drop_stun_rate",
 	[JAZZ_A_STATS_DROP_STUN_NO_LISTENER] = "drop_stun_no_listener",
 	[JAZZ_A_STATS_TX_STUN] = "tx_stun",
+	[JAZZ_A_STATS_RX_GRO_BATCHES] = "rx_gro_batches",
+	[JAZZ_A_STATS_RX_GRO_DATAGRAMS] = "rx_gro_datagrams",
 };
 
 /* The STUN datagrams of the tunnel socket (issue 20): a line of their own. */
