@@ -262,8 +262,16 @@ fi
 # DEBUG_REST_START_BY (scripts/vm.sh's JAZZ_VM_START_BY; those are reported
 # as skipped). Without a budget: all of it, in two boots side by side
 # (JAZZ_VM_PARALLEL=0: one), since one would take over two hours.
+# debug_vm OUT TEST...: scripts/vm.sh's command for TESTs on the debug
+# kernel, into the array DEBUG_VM.
+debug_vm() {
+	local out=$1
+	shift
+	DEBUG_VM=(bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel debug
+		--out "$LOG/$out" --timeout "$TIMEOUT" --each "$@")
+}
 debug_rest() {
-	local rest=() part=() t off n i
+	local rest=() part1=() part2=() t off n i
 	for t in "${vmtests[@]}"; do
 		[[ " $DEBUG_TESTS " == *" $(basename "$t") "* ]] || rest+=("$t")
 	done
@@ -273,29 +281,24 @@ debug_rest() {
 		off=$((10#$(date +%j) % n))
 		rest=("${rest[@]:off}" "${rest[@]:0:off}")
 		echo "# debug kernel: the rest of the suite, $n tests from $(basename "${rest[0]}") on (rotates daily); none starts after $(hms "$DEBUG_REST_START_BY")"
+		debug_vm vm-debug-rest "${rest[@]}"
 		step vm "debug: the rest ($n tests, as time allows)" $(((n + 1) * (TIMEOUT * f + 60))) \
-			env JAZZ_VM_START_BY=$((T_ALL + DEBUG_REST_START_BY)) \
-			bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel debug \
-			--out "$LOG/vm-debug-rest" --timeout "$TIMEOUT" --each "${rest[@]}"
+			env JAZZ_VM_START_BY=$((T_ALL + DEBUG_REST_START_BY)) "${DEBUG_VM[@]}"
 		return
 	fi
 	if [ "$PARALLEL" != 1 ] || [ "$n" -lt 2 ]; then
-		step vm "debug: the rest ($n tests)" $(((n + 1) * (TIMEOUT * f + 60))) \
-			bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel debug \
-			--out "$LOG/vm-debug-rest" --timeout "$TIMEOUT" --each "${rest[@]}"
+		debug_vm vm-debug-rest "${rest[@]}"
+		step vm "debug: the rest ($n tests)" $(((n + 1) * (TIMEOUT * f + 60))) "${DEBUG_VM[@]}"
 		return
 	fi
-	for ((i = 1; i < n; i += 2)); do part+=("${rest[i]}"); done
-	step_bg vm "debug: the rest, part 1 (${#part[@]} tests)" $(((${#part[@]} + 1) * (TIMEOUT * f + 60))) \
-		bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel debug \
-		--out "$LOG/vm-debug-rest1" --timeout "$TIMEOUT" --each "${part[@]}"
-	t=${#part[@]}
-	part=()
-	for ((i = 0; i < n; i += 2)); do part+=("${rest[i]}"); done
-	step vm "debug: the rest, part 2 (${#part[@]} tests)" $(((${#part[@]} + 1) * (TIMEOUT * f + 60))) \
-		bash scripts/vm.sh $([ "$VERBOSE" = 1 ] || echo -q) --kernel debug \
-		--out "$LOG/vm-debug-rest2" --timeout "$TIMEOUT" --each "${part[@]}"
-	step_wait vm "debug: the rest, part 1 ($t tests)"
+	for ((i = 0; i < n; i++)); do
+		if ((i % 2)); then part1+=("${rest[i]}"); else part2+=("${rest[i]}"); fi
+	done
+	debug_vm vm-debug-rest1 "${part1[@]}"
+	step_bg vm "debug: the rest, part 1 (${#part1[@]} tests)" $(((${#part1[@]} + 1) * (TIMEOUT * f + 60))) "${DEBUG_VM[@]}"
+	debug_vm vm-debug-rest2 "${part2[@]}"
+	step vm "debug: the rest, part 2 (${#part2[@]} tests)" $(((${#part2[@]} + 1) * (TIMEOUT * f + 60))) "${DEBUG_VM[@]}"
+	step_wait vm "debug: the rest, part 1 (${#part1[@]} tests)"
 }
 
 # one_kernel_share KVER KVERS: the VM tests KVER runs in the default run,
