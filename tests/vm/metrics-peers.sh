@@ -142,11 +142,18 @@ ip netns exec "$(ns_name alice)" tcpdump -Z root -i eth0 -c 1 -U -w "$E2E_W/cap.
 SNIFF=$!
 _T_PIDS+=($SNIFF)
 wait_for 20 grep -q listening "$E2E_W/tcpdump.err"
-run alice ping -c 4 -i 0.5 -W 5 "$VB" >/dev/null
-# bounded: with no single-datagram frame tcpdump would wait for ever (a
-# debug-kernel run hung here until the harness's timeout)
-wait_for 30 eval "! kill -0 $SNIFF 2>/dev/null" || kill "$SNIFF" 2>/dev/null
+# One ping process is one connection: its echo requests are held until the
+# approval comes, and bob answers the held ones at once (one GSO frame).
+# On the debug kernel under load the approval took longer than 4 pings, so
+# no single-datagram frame came: ping on (one request per 0.5 s) until the
+# capture has one, at most 60 s.
+run alice ping -c 120 -i 0.5 -W 5 "$VB" >/dev/null 2>&1 &
+PINGER=$!
+_T_PIDS+=($PINGER)
+wait_for 60 eval "! kill -0 $SNIFF 2>/dev/null" || kill "$SNIFF" 2>/dev/null
 wait $SNIFF
+kill "$PINGER" 2>/dev/null
+wait "$PINGER" 2>/dev/null
 $PY -c '
 import sys
 d = open(sys.argv[1], "rb").read()[40:]	# pcap file + record headers
