@@ -151,6 +151,20 @@ static void read_errors_counted(void **state)
 	free(p);
 }
 
+static void receive_batches_rendered(void **state)
+{
+	struct jz_kstats st = { .dev = { .rx_packets = 640, .rx_gro_batches = 12,
+					 .rx_gro_datagrams = 600 } };
+	char *p;
+
+	jz_metrics_set_kernel(&st);
+	p = page();
+	assert_non_null(strstr(p, "\n# TYPE jazz_device_receive_batches_total counter\n"));
+	assert_non_null(strstr(p, "\njazz_device_receive_batches_total 12\n"));
+	assert_non_null(strstr(p, "\njazz_device_receive_batched_datagrams_total 600\n"));
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +173,7 @@ int main(void)
 		cmocka_unit_test(names_escaped_and_deduplicated),
 		cmocka_unit_test(clock_behind_gives_zero_age),
 		cmocka_unit_test(read_errors_counted),
+		cmocka_unit_test(receive_batches_rendered),
 	};
 
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);

@@ -72,6 +72,8 @@ struct jz_kcounters {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	uint64_t held;		/* packets waiting for a verdict now (a gauge) */
 	uint64_t drops[JZ_KDROP_N];
+	/* receive batching (GRO of the outer datagrams); device only */
+	uint64_t rx_gro_batches, rx_gro_datagrams;
 };
 
 struct jz_kpeer_stats {

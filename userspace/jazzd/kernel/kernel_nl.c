@@ -429,6 +429,8 @@ static uint64_t *counter_slot(struct jz_kcounters *c, unsigned int t)
 	case JAZZ_A_STATS_TX_PACKETS: return &c->tx_packets;
 	case JAZZ_A_STATS_TX_BYTES: return &c->tx_bytes;
 	case JAZZ_A_STATS_HELD: return &c->held;
+	case JAZZ_A_STATS_RX_GRO_BATCHES: return &c->rx_gro_batches;
+	case JAZZ_A_STATS_RX_GRO_DATAGRAMS: return &c->rx_gro_datagrams;
 	case JAZZ_A_STATS_DROP_QUEUE_FULL: return &c->drops[JZ_KDROP_QUEUE_FULL];
 	case JAZZ_A_STATS_TX_DROP_NO_PEER: return &c->drops[JZ_KDROP_TX_NO_PEER];
 	case JAZZ_A_STATS_TX_DROP_NO_KEY: return &c->drops[JZ_KDROP_TX_NO_KEY];

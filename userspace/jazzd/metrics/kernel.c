@@ -113,6 +113,15 @@ static void render_device(FILE *f)
 	for (r = 0; r < JZ_KDROP_N; r++)
 		fprintf(f, "jazz_device_drops_total{reason=\"%s\"} %llu\n", jz_kdrop_names[r],
 			(unsigned long long)ks.st.dev.drops[r]);
+	/* whether the underlay's GRO hands jazz.ko batches (issue 19) */
+	head(f, "jazz_device_receive_batches_total", "counter",
+	     "Batches of received datagrams coalesced by GRO that jazz.ko took whole.");
+	fprintf(f, "jazz_device_receive_batches_total %llu\n",
+		(unsigned long long)ks.st.dev.rx_gro_batches);
+	head(f, "jazz_device_receive_batched_datagrams_total", "counter",
+	     "Datagrams that arrived inside those batches (also counted as received or dropped).");
+	fprintf(f, "jazz_device_receive_batched_datagrams_total %llu\n",
+		(unsigned long long)ks.st.dev.rx_gro_datagrams);
 	head(f, "jazz_device_held_packets", "gauge", "Packets held now, waiting for a verdict.");
 	fprintf(f, "jazz_device_held_packets %llu\n", (unsigned long long)ks.st.dev.held);
 	head(f, "jazz_peers", "gauge", "Peers installed on the device.");
