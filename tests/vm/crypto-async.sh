@@ -5,7 +5,8 @@
 #
 #   ChaCha20-Poly1305 and AES-256-GCM: ping and bulk TCP/UDP pass, and
 #   `jazzctl show` (text and --json) names the cryptd driver;
-#   a key swap under a ping flood loses nothing;
+#   a key swap under a ping flood loses nothing, with a TCP transfer whose
+#   datagrams reach the async decrypt in GRO batches (issue 19);
 #   peer delete, link delete, netns delete and rmmod while traffic is in
 #   flight leave every object counter at zero;
 #   without the parameter the default (fastest) driver is shown;
@@ -83,7 +84,26 @@ iperf_step 5202 "ChaCha20-Poly1305 over cryptd: UDP" "$T/udp.json" -c fd09::2 -u
 check_eq "no authentication failures at n2" "$(jstat n2 jazz0 drop_auth)" 0
 
 # ------------------------------------------ key swap to AES-256-GCM, flood
+# ... with receive batching engaged (as in rx-gro.sh: GRO on n2's veth, no
+# TSO/USO on n1's): batches of datagrams reach the async decrypt while the
+# keys change under a TCP transfer as well as the ping flood.
+FEAT=$JAZZ_TOP/tests/vm/ethtool_feat.py
+check "GRO (NAPI) on n2's veth" n2 $PY "$FEAT" veth2 rx-gro=on
+# shellcheck disable=SC2086
+check "no TSO / UDP segmentation offload on n1's veth" n1 $PY "$FEAT" veth1 \
+	tx-tcp-segmentation=off tx-tcp6-segmentation=off tx-tcp-ecn-segmentation=off \
+	tx-tcp-mangleid-segmentation=off tx-udp-segmentation=off
+gro0=$(jstat n2 jazz0 rx_gro_batches)
+bg n2 iperf3 -s -1 -p 5207
+wait_listen n2 tcp 5207
+n1 iperf3 -c 10.0.9.2 -p 5207 -t 8 >"$T/tcp-swap.txt" 2>&1 &
+swap_tcp=$!
+sleep 1
 swap_under_flood 10.0.9.2 400
+check "TCP transfer across the key swap completes" wait "$swap_tcp"
+gro=$(($(jstat n2 jazz0 rx_gro_batches) - gro0))
+diag "GRO batches at n2 across the swap: $gro"
+check_eq "n2 took GRO batches into the async decrypt across the swap" "$((gro > 0))" 1
 check "AES-256-GCM: both ends show a cryptd driver" both_cryptd
 diag "n1 drivers: $(drivers n1 | tr '\n' ' ')"
 check "old keys deleted" bash -c "ip netns exec $(ns_name n1) $JZ key jazz0 del peer 2 slot secondary &&
