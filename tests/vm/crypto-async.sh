@@ -100,7 +100,9 @@ n1 iperf3 -c 10.0.9.2 -p 5207 -t 8 >"$T/tcp-swap.txt" 2>&1 &
 swap_tcp=$!
 sleep 1
 swap_under_flood 10.0.9.2 400
-check "TCP transfer across the key swap completes" wait "$swap_tcp"
+wait "$swap_tcp"
+rc=$?
+check_eq "TCP transfer across the key swap completes" "$rc" 0 || diag "$(tail -5 "$T/tcp-swap.txt")"
 gro=$(($(jstat n2 jazz0 rx_gro_batches) - gro0))
 diag "GRO batches at n2 across the swap: $gro"
 check_eq "n2 took GRO batches into the async decrypt across the swap" "$((gro > 0))" 1
