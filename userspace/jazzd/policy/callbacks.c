@@ -103,11 +103,15 @@ struct jz_callbacks {
 	 * Back-pressure for peer_filter: at most n_threads - 1 calls are with the
 	 * workers at once, the rest wait here (loop thread only) and their
 	 * timeout starts when they go to a worker, so a join burst's queue
-	 * does not eat the callback's time. A held call that waits longer than
-	 * JZ_CB_HOLD_FACTOR timeouts fails (workers stuck in callbacks).
+	 * does not eat the callback's time. Waiting is back-pressure, not a
+	 * failure: a held call fails only when no peer_filter call came back
+	 * from a worker for JZ_CB_HOLD_FACTOR timeouts (workers stuck in
+	 * callbacks), however long the queue.
 	 */
 	struct jz_cb_call *hhead, *htail;
+	size_t nheld;
 	int filter_inflight;
+	uint64_t filter_back_ns;	/* when a worker last gave one back */
 };
 
 #define JZ_CB_HOLD_FACTOR 20
@@ -342,6 +346,7 @@ bool jz_cb_reply_valid(const struct jz_cb_call *c)
 
 static void queue_push(struct jz_callbacks *cb, struct jz_cb_call *c);
 static void call_free(struct jz_cb_call *c);
+static void on_default(evutil_socket_t fd, short what, void *arg);
 static void arm_timer(struct jz_callbacks *cb, struct jz_cb_call *c, int ms);
 
 /*
@@ -376,11 +381,23 @@ static void filter_pump(struct jz_callbacks *cb)
 		cb->hhead = p->hnext;
 		if (!cb->hhead)
 			cb->htail = NULL;
+		cb->nheld--;
 		p->held = false;
 		if (p->delivered || atomic_load(&p->abandoned)) {
 			call_free(c);
 			continue;
 		}
+		if (c->prepare && !c->prepare(p->arg, c)) {
+			struct timeval now = { 0, 0 };
+
+			/* nothing to ask: done() from the loop, not from inside
+			 * a submit */
+			c->skipped = true;
+			evtimer_del(p->timer);
+			event_base_once(cb->base, -1, EV_TIMEOUT, on_default, c, &now);
+			continue;
+		}
+		filter_fill(c, 1);	/* the arrays were made just now */
 		p->dispatched = true;
 		cb->filter_inflight++;
 		arm_timer(cb, c, cb->timeout_ms);
@@ -440,6 +457,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		if (p->dispatched) {
 			p->dispatched = false;
 			cb->filter_inflight--;
+			cb->filter_back_ns = jz_metrics_now_ns();
 		}
 		if (!p->delivered && !atomic_load(&p->abandoned)) {
 			if (p->rc != JAZZ_CB_OK || !jz_cb_reply_valid(c)) {
@@ -484,16 +502,32 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	struct jz_callbacks *cb = p->cb;
 	unsigned long th;
 
-	atomic_store(&p->abandoned, true);
-	cb->stats.timeouts++;
 	if (p->held) {
+		int hold_ms = cb->timeout_ms * JZ_CB_HOLD_FACTOR;
+
+		/* the workers are getting through the queue: wait on (a burst's
+		 * queue is not a failed filter) */
+		if (jz_metrics_now_ns() - cb->filter_back_ns < (uint64_t)hold_ms * 1000000) {
+			arm_timer(cb, c, hold_ms);
+			return;
+		}
 		/* never reached a worker: filter_pump frees it */
-		jz_warn("callback %s (%s) waited %d ms for a worker; fail-closed",
-			kind_names[c->kind], c->backend, cb->timeout_ms * JZ_CB_HOLD_FACTOR);
+		atomic_store(&p->abandoned, true);
+		cb->stats.timeouts++;
+		if (c->prepare && !c->prepare(p->arg, c)) {
+			c->skipped = true;
+			deliver(c);
+			return;
+		}
+		jz_warn("callback %s (%s) waited %d ms for a worker and none came back "
+			"meanwhile; fail-closed", kind_names[c->kind], c->backend, hold_ms);
+		c->held_out = true;
 		set_fail_closed(c);
 		deliver(c);
 		return;
 	}
+	atomic_store(&p->abandoned, true);
+	cb->stats.timeouts++;
 	jz_warn("callback %s (%s) timed out after %d ms; abandoned, fail-closed",
 		kind_names[c->kind], c->backend, cb->timeout_ms);
 	th = atomic_load(&p->thread);
@@ -599,7 +633,7 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *c,
 	p->set = cb->set;
 	p->set->refs++;
 	cb->stats.calls++;
-	if (c->kind == JZ_CB_PEER_FILTER)
+	if (c->kind == JZ_CB_PEER_FILTER && !c->prepare)
 		filter_fill(c, 1);
 	if (c->kind == JZ_CB_WORK) {
 		c->backend = "work";
@@ -615,7 +649,10 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *c,
 	if (p->idx < 0) {
 		c->defaulted = true;
 		c->backend = "default";
-		set_default(c);
+		if (c->prepare && !c->prepare(arg, c))
+			c->skipped = true;
+		else
+			set_default(c);
 		event_base_once(cb->base, -1, EV_TIMEOUT, on_default, c, &tv);
 		return;
 	}
@@ -623,6 +660,7 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *c,
 	p->timer = evtimer_new(cb->base, on_timeout, c);
 	if (c->kind == JZ_CB_PEER_FILTER) {
 		p->held = true;
+		cb->nheld++;
 		if (cb->htail)
 			cb->htail->priv->hnext = c;
 		else
@@ -691,7 +729,7 @@ struct jz_callbacks *jz_callbacks_new(struct event_base *base,
 	event_add(cb->done_ev, NULL);
 	pthread_mutex_init(&cb->qlock, NULL);
 	pthread_cond_init(&cb->qcond, NULL);
-	cb->n_threads = c->cb_threads > 0 ? c->cb_threads : 4;
+	cb->n_threads = c->cb_threads > 0 ? c->cb_threads : 5;
 	cb->threads = calloc(cb->n_threads, sizeof(pthread_t));
 	for (int i = 0; i < cb->n_threads; i++)
 		pthread_create(&cb->threads[i], NULL, worker, cb);
@@ -717,6 +755,11 @@ int jz_callbacks_reload(struct jz_callbacks *cb, const struct jz_config *c,
 	cb->set = s;
 	cb->timeout_ms = c->cb_timeout_ms > 0 ? c->cb_timeout_ms : 2000;
 	return 0;
+}
+
+size_t jz_cb_filter_held(const struct jz_callbacks *cb)
+{
+	return cb->nheld;
 }
 
 void jz_callbacks_stats(struct jz_callbacks *cb, struct jz_cb_stats *st)

@@ -562,8 +562,9 @@ static void peers_drop_left(struct jz_server *srv)
 void on_recompute(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
-	struct session *s, **all, **fresh, **batch;
-	size_t nall = 0, nfresh = 0, nb = 0, maxb;
+	struct session *s, **batch;
+	struct review_set *all, *fresh;
+	size_t nall = 0, nb = 0, maxb;
 	bool full = srv->full;
 	uint64_t t0 = loop_cpu_ns();
 
@@ -579,45 +580,49 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	peers_drop_left(srv);
 	for (s = srv->sessions; s; s = s->next)
 		nall += s->state == S_ONLINE;
-	all = calloc(nall + 1, sizeof(*all));
-	fresh = calloc(nall + 1, sizeof(*fresh));
-	nall = 0;
+	/* whom the calls ask about, by id: each call makes its review only
+	 * when a worker takes it */
+	all = review_set_new(nall);
+	fresh = review_set_new(nall);
 	for (s = srv->sessions; s; s = s->next) {
 		if (s->state != S_ONLINE)
 			continue;
-		all[nall++] = s;
+		review_set_add(all, s);
 		if (s->fresh) {
-			fresh[nfresh++] = s;
+			review_set_add(fresh, s);
 			s->jgen = srv->gen;	/* reviewed by everyone in this one */
 		}
 	}
 	maxb = peers_filter_batch(srv);
-	jz_debug("peers: %zu online, %zu new, %s review, viewers in batches of %zu", nall,
-		 nfresh, full ? "full" : "incremental", maxb);
+	jz_debug("peers: %zu online, %zu new, %s review, viewers in batches of %zu", all->n,
+		 fresh->n, full ? "full" : "incremental", maxb);
 	srv->filters_pending = 1;	/* held until every call is submitted */
 	batch = calloc(maxb, sizeof(*batch));
-	for (size_t i = 0; i < nall; i++) {
-		s = all[i];
+	for (s = srv->sessions; s; s = s->next) {
+		if (s->state != S_ONLINE)
+			continue;
 		if (full || s->fresh || s->review_again) {
-			peers_filter_submit(srv, &s, 1, all, nall, true, 0);
-		} else if (nfresh) {
+			peers_filter_submit(srv, &s, 1, all, true);
+		} else if (fresh->n) {
 			/* the viewers already online: about the newcomers, in batches */
 			batch[nb++] = s;
 			if (nb == maxb) {
-				peers_filter_submit(srv, batch, nb, fresh, nfresh, false, 0);
+				peers_filter_submit(srv, batch, nb, fresh, false);
 				nb = 0;
 			}
 		}
 		s->review_again = false;
 	}
 	if (nb)
-		peers_filter_submit(srv, batch, nb, fresh, nfresh, false, 0);
+		peers_filter_submit(srv, batch, nb, fresh, false);
 	free(batch);
-	for (size_t i = 0; i < nfresh; i++)
-		fresh[i]->fresh = false;
-	free(all);
-	free(fresh);
+	for (s = srv->sessions; s; s = s->next)
+		if (s->state == S_ONLINE)
+			s->fresh = false;
+	review_set_put(all);
+	review_set_put(fresh);
 	srv->comp_ns += loop_cpu_ns() - t0;
+	jz_limits_filter_backlog(srv);
 	if (--srv->filters_pending == 0)
 		peers_finish(srv);
 }
