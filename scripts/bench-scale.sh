@@ -104,6 +104,7 @@ if [ "$RESTART" = 1 ] && kill -0 "$SIM" 2>/dev/null; then
 fi
 wait "$SIM"
 SIMRC=$?
+HWM2=$(awk '/^VmHWM/ {print $2}' "/proc/$SPID/status" 2>/dev/null)
 cp "$T/server.log" "$OUT/server.log" 2>/dev/null
 {
 	echo "### bench-scale: $NDEV devices ($(date -u +%FT%TZ))"
@@ -122,6 +123,7 @@ cp "$T/server.log" "$OUT/server.log" 2>/dev/null
 	if [ "$RESTART" = 1 ]; then
 		awk '/^recovered /{printf "- restart: all %d devices back with complete lists %.1f s after the first lost connection\n", $2, $3}' "$OUT/sim.out"
 		grep -q '^recovered ' "$OUT/sim.out" || echo "- restart: not recovered (see $OUT/sim.out)"
+		echo "- the restarted server's peak RSS: ${HWM2:-?} KiB"
 	fi
 	echo
 	echo "Samples (login lines in the server log include reconnections):"

@@ -215,12 +215,12 @@ static char *dump_compact(json_t *o, size_t *len)
 
 int make_entries(struct session *p)
 {
-	size_t blen, elen;
-	char *base = dump_compact(json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "id",
-					    p->lease->idx, "device", p->device,
-					    "user", p->user, "realm", p->realm,
-					    "vip4", p->lease->vip4, "vip6", p->lease->vip6),
-				  &blen);
+	size_t hlen, olen, elen;
+	char *head = dump_compact(json_pack("{s:i,s:s}", "id", p->lease->idx, "device",
+					    p->device), &hlen);
+	char *owner = dump_compact(json_pack("{s:s,s:s,s:s,s:s}", "user", p->user, "realm",
+					     p->realm, "vip4", p->lease->vip4,
+					     "vip6", p->lease->vip6), &olen);
 	char *ep = dump_compact(ep_json(p->ep_ip, p->ep_port), &elen);
 	char *pk = p->has_pub ? jz_b64_encode(p->pub, 32) : NULL;
 	char *cd = cands_json(p);
@@ -228,21 +228,27 @@ int make_entries(struct session *p)
 
 	p->ent_user = dump_compact(json_pack("{s:s,s:s}", "user", p->user, "realm",
 					     p->realm), &p->ent_user_len);
-	if (!base || !ep || !p->ent_user || !cd || blen < 2 || (p->has_pub && !pk))
+	if (!head || !owner || !ep || !p->ent_user || !cd || hlen < 2 || olen < 2 ||
+	    (p->has_pub && !pk))
 		goto out;
-	/* base is {...}: the entries are base without its '}' and more keys;
-	 * the identity key (base64, no escaping needed) goes to all who see it */
-	if (asprintf(&p->ent_linked, "%.*s%s%s%s,\"linked\":true,\"endpoint\":%s%s}",
-		     (int)blen - 1, base, pk ? ",\"pubkey\":\"" : "", pk ? pk : "",
-		     pk ? "\"" : "", ep, cd) < 0 ||
-	    asprintf(&p->ent_unlinked, "%.*s%s%s%s,\"linked\":false}", (int)blen - 1, base,
-		     pk ? ",\"pubkey\":\"" : "", pk ? pk : "", pk ? "\"" : "") < 0)
+	/* head and owner are {...}: an entry is head without its '}', owner
+	 * without its braces, and more keys; the identity key (base64, no
+	 * escaping needed) goes to all who see it */
+	if (asprintf(&p->ent_linked, "%.*s,%.*s%s%s%s,\"linked\":true,\"endpoint\":%s%s}",
+		     (int)hlen - 1, head, (int)olen - 2, owner + 1,
+		     pk ? ",\"pubkey\":\"" : "", pk ? pk : "", pk ? "\"" : "", ep, cd) < 0 ||
+	    asprintf(&p->ent_unlinked, "%.*s,%.*s%s%s%s,\"linked\":false}", (int)hlen - 1,
+		     head, (int)olen - 2, owner + 1, pk ? ",\"pubkey\":\"" : "", pk ? pk : "",
+		     pk ? "\"" : "") < 0)
 		goto out;
 	p->ent_linked_len = strlen(p->ent_linked);
 	p->ent_unlinked_len = strlen(p->ent_unlinked);
+	p->ent_head = hlen - 1;
+	p->ent_owner = olen - 1;	/* its ',' and its keys */
 	rc = 0;
 out:
-	free(base);
+	free(head);
+	free(owner);
 	free(ep);
 	free(pk);
 	free(cd);

@@ -111,6 +111,8 @@ struct session {
 	bool listed;		/* has had its complete list */
 	bool takes_delta;	/* login listed feature "peers_delta" */
 	bool takes_more;	/* ... "peers_more": a list may come in parts */
+	bool takes_compact;	/* ... "peers_compact": entries without owner and
+				 * addresses (the client makes them from the id) */
 	struct filter_res *res;	/* its peer_filter answer, until all are in */
 	bool got_res;
 	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */
@@ -132,6 +134,10 @@ struct session {
 	/* this device as others' list entry, serialised once when it goes online */
 	char *ent_linked, *ent_unlinked, *ent_user;
 	size_t ent_linked_len, ent_unlinked_len, ent_user_len;
+	/* both entries begin {"id":..,"device":.. (ent_head bytes), then
+	 * ,"user":..,"realm":..,"vip4":..,"vip6":.. (ent_owner bytes): a
+	 * compact entry (peers_compact) is the entry without the latter */
+	size_t ent_head, ent_owner;
 	unsigned int conn_inflight;	/* peer_connection calls and unacked
 					 * verdicts this session asked for */
 	unsigned char src[17];	/* its source (jz_source_key) */
