@@ -52,6 +52,7 @@ start_server() {
 	"$JAZZD" -f -c "$T/server.conf" >>"$T/server.log" 2>&1 &
 	SPID=$!
 	PIDS+=($SPID)
+	echo "$SPID" >"$OUT/server.pid"	# for the sampler, across the restart
 }
 start_server
 wait_for "$T/server.log" "server listening" 20 || { echo "bench-scale: no server" >&2; exit 1; }
@@ -70,14 +71,16 @@ sample() {
 	local st
 	echo "| UTC | logins | RSS (MiB) | peak RSS (MiB) | server CPU (s) | load |" >"$OUT/samples.md"
 	echo "| --- | --- | --- | --- | --- | --- |" >>"$OUT/samples.md"
+	local pid
 	while kill -0 "$SIM" 2>/dev/null; do
 		sleep 30
-		st=/proc/$SPID/status
+		pid=$(cat "$OUT/server.pid")
+		st=/proc/$pid/status
 		[ -r "$st" ] || continue
 		echo "| $(date -u +%T) | $(grep -c ' login: ' "$T/server.log") |" \
 			"$(awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "$st") |" \
 			"$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "$st") |" \
-			"$(awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$SPID/stat") |" \
+			"$(awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$pid/stat") |" \
 			"$(cut -d' ' -f1 /proc/loadavg) |" >>"$OUT/samples.md"
 	done
 }

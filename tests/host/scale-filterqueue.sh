@@ -27,19 +27,8 @@ NDEV=${SCALE_FQ_N:-400}
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
 build_tools() { build_jzsim && build_slowfilter; }
 check "jzsim and slowfilter build" build_tools
-SOCK=$T/redis.sock
-redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --dir "$T" \
-	> "$T/redis.log" 2>&1 &
-PIDS+=($!)
-check "redis-server on a unix socket" bash -c "for i in \$(seq 100); do redis-cli -s '$SOCK' ping >/dev/null 2>&1 && exit 0; sleep 0.05; done; exit 1"
-redis-cli -s "$SOCK" PSUBSCRIBE '*/event/peer-filter-failed' > "$T/rec" 2>&1 &
-PIDS+=($!)
-
-cp_server_conf "[server]" "max_sessions = 4000" "${SCALE_LIMITS[@]}" "[redis]" "address = unix:$SOCK" \
-	"[events]" "module_id = scale"
-sed -i -e "s|^plugin = .*|plugin = $SLOWFILTER|" -e 's/^timeout_ms = .*/timeout_ms = 120\nthreads = 3/' \
-	-e 's/^handshake_timeout = .*/handshake_timeout = 60/' \
-	-e 's/^login_timeout = .*/login_timeout = 120/' "$T/server.conf"
+scale_redis peer-filter-failed
+scale_slowfilter_conf 120 "threads = 3"
 export JZT_FILTER_MS=20
 cp_start server
 check "server starts (peer_filter 20 ms a call, timeout_ms 120, 3 workers)" \

@@ -232,6 +232,15 @@ static void filter_speed(struct jz_server *srv, const struct jz_cb_call *c, size
 {
 	double ms = c->run_ns / 1e6 / (double)nv;
 
+	if (c->failed && !c->held_out && !c->run_ns) {
+		/* ran past timeout_ms: a review takes at least its share of it
+		 * (else every batch of the first guess's size timed out until
+		 * a retry alone taught the speed) */
+		ms = cfg(srv)->cb_timeout_ms / (double)nv;
+		if (ms > srv->filter_ms)
+			srv->filter_ms = ms;
+		return;
+	}
 	if (c->failed || !c->run_ns)
 		return;
 	srv->filter_ms = srv->filter_ms > 0 ? 0.8 * srv->filter_ms + 0.2 * ms : ms;
