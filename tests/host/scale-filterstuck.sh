@@ -10,6 +10,9 @@
 #   - the held ones fail after 20 x timeout_ms (2 s) with no call back
 #     meanwhile ("none came back"), each is asked again whole ("no worker
 #     free") and reported: peer-filter-failed events on Redis;
+#   - with hold_logins_at 2 the server stops accepting while calls wait,
+#     but accepts again once it sees the workers stuck (holding logins
+#     would stop them for nothing): a 7th device logs in meanwhile;
 #   - once the file is gone and the stuck calls return, every device ends
 #     up seeing every other one (nothing hidden for good).
 # About 30 s.
@@ -21,7 +24,7 @@ cp_setup || { echo "not ok 1 - setup"; exit 1; }
 build_tools() { build_jzsim && build_slowfilter; }
 check "jzsim and slowfilter build" build_tools
 scale_redis peer-filter-failed
-scale_slowfilter_conf 100 "threads = 3"
+scale_slowfilter_conf 100 "threads = 3" "hold_logins_at = 2"
 export JZT_FILTER_MS=0 JZT_SLOW=$T/slow JZT_SLOW_MS=8000
 touch "$T/slow"
 cp_start server
@@ -32,6 +35,12 @@ jzsim -P 6 -T 60 6 > "$T/sim.out" 2> "$T/sim.err" &
 SIM=$!
 check "held calls fail when no call came back for 2 s" \
 	wait_for "$T/server.log" "callback peer_filter .* waited 2000 ms for a worker and none came back" 15
+check "the server held logins while calls waited" \
+	grep -q "peer_filter calls wait for a worker: not accepting" "$T/server.log"
+check "... and accepts again, the workers being stuck" \
+	wait_for "$T/server.log" "accepting again \(none came back .*the workers are stuck\)" 5
+jzsim -d late -P 1 -T 4 1 > "$T/late.out" 2>&1
+check "a device logs in while the workers are still stuck" grep -q "^online 1 " "$T/late.out"
 rm -f "$T/slow"
 check "... and each is asked again whole" \
 	wait_for "$T/server.log" "peer_filter for alice@.* failed \(attempt [0-9]+, [0-9]+ peers, no worker free\): asking again" 5

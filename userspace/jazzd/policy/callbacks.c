@@ -111,7 +111,8 @@ struct jz_callbacks {
 	struct jz_cb_call *hhead, *htail;
 	size_t nheld;
 	int filter_inflight;
-	uint64_t filter_back_ns;	/* when a worker last gave one back */
+	uint64_t filter_back_ns;	/* when a worker last gave one back (or,
+					 * when none ran, when one was given) */
 };
 
 #define JZ_CB_HOLD_FACTOR 20
@@ -381,12 +382,12 @@ static void filter_pump(struct jz_callbacks *cb)
 		cb->hhead = p->hnext;
 		if (!cb->hhead)
 			cb->htail = NULL;
-		cb->nheld--;
 		p->held = false;
 		if (p->delivered || atomic_load(&p->abandoned)) {
-			call_free(c);
+			call_free(c);	/* not counted any more (held_drop) */
 			continue;
 		}
+		cb->nheld--;
 		if (c->prepare && !c->prepare(p->arg, c)) {
 			struct timeval now = { 0, 0 };
 
@@ -398,11 +399,22 @@ static void filter_pump(struct jz_callbacks *cb)
 			continue;
 		}
 		filter_fill(c, 1);	/* the arrays were made just now */
+		if (!cb->filter_inflight)
+			cb->filter_back_ns = jz_metrics_now_ns();	/* busy from now */
 		p->dispatched = true;
 		cb->filter_inflight++;
 		arm_timer(cb, c, cb->timeout_ms);
 		queue_push(cb, c);
 	}
+}
+
+/* A held call answered without a worker (failed held, skipped,
+ * cancelled): it stays in the queue until filter_pump frees it, but
+ * waits no more. */
+static void held_drop(struct jz_cb_call *c)
+{
+	if (c->priv->held && !c->priv->delivered && !atomic_load(&c->priv->abandoned))
+		c->priv->cb->nheld--;
 }
 
 static void call_free(struct jz_cb_call *c)
@@ -512,6 +524,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		/* never reached a worker: filter_pump frees it */
+		held_drop(c);
 		atomic_store(&p->abandoned, true);
 		cb->stats.timeouts++;
 		if (c->prepare && !c->prepare(p->arg, c)) {
@@ -698,6 +711,7 @@ void jz_cb_cancel(struct jz_cb_call *c)
 {
 	if (!c)
 		return;
+	held_drop(c);
 	c->priv->delivered = true;
 	atomic_store(&c->priv->abandoned, true);
 	if (c->priv->timer)
@@ -760,6 +774,13 @@ int jz_callbacks_reload(struct jz_callbacks *cb, const struct jz_config *c,
 size_t jz_cb_filter_held(const struct jz_callbacks *cb)
 {
 	return cb->nheld;
+}
+
+bool jz_cb_filter_stuck(const struct jz_callbacks *cb)
+{
+	uint64_t hold_ns = (uint64_t)cb->timeout_ms * JZ_CB_HOLD_FACTOR * 1000000;
+
+	return cb->filter_inflight > 0 && jz_metrics_now_ns() - cb->filter_back_ns >= hold_ns;
 }
 
 void jz_callbacks_stats(struct jz_callbacks *cb, struct jz_cb_stats *st)

@@ -133,6 +133,9 @@ void jz_cb_cancel(struct jz_cb_call *call);
 /* peer_filter calls waiting for a worker (back-pressure: the server
  * stops taking logins while there are many, server/limits.c). */
 size_t jz_cb_filter_held(const struct jz_callbacks *cb);
+/* No peer_filter call came back from a worker for 20 x timeout_ms while
+ * some run: the workers are stuck, the queue is not back-pressure. */
+bool jz_cb_filter_stuck(const struct jz_callbacks *cb);
 
 /* A pool without backends, for CPU work kept off the loop (Kerberos). */
 struct jz_callbacks *jz_workpool_new(struct event_base *base, int threads);

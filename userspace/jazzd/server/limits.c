@@ -244,23 +244,27 @@ void jz_limits_accept_error(struct evconnlistener *lis, void *arg)
  * 5,800 that way). The listener stops accepting, so waiting devices sit
  * in the kernel's accept queue: they hold no session, count in no
  * pre-login limit (max_halfopen, per source) and run no handshake
- * timeout; sessions already accepted finish their login.
+ * timeout; sessions already accepted finish their login. Only while the
+ * workers get through the queue: when none came back for 20 x timeout_ms
+ * (stuck in a plugin), holding logins would only stop them for nothing.
  */
 void jz_limits_filter_backlog(struct jz_server *srv)
 {
 	int at = cfg(srv)->cb_hold_logins_at;
 	size_t held = jz_cb_filter_held(srv->d->cb);
+	bool stuck = jz_cb_filter_stuck(srv->d->cb);
 
 	if (!srv->lis) {
 		return;
-	} else if (!srv->logins_held && at > 0 && held >= (size_t)at) {
+	} else if (!srv->logins_held && at > 0 && held >= (size_t)at && !stuck) {
 		srv->logins_held = true;
 		jz_info("peers: %zu peer_filter calls wait for a worker: not accepting "
 			"connections until %d do", held, at / 2);
 		evconnlistener_disable(srv->lis);
-	} else if (srv->logins_held && (at <= 0 || held <= (size_t)at / 2)) {
+	} else if (srv->logins_held && (at <= 0 || held <= (size_t)at / 2 || stuck)) {
 		srv->logins_held = false;
-		jz_info("peers: %zu peer_filter calls wait for a worker: accepting again", held);
+		jz_info("peers: %zu peer_filter calls wait for a worker: accepting again%s", held,
+			stuck ? " (none came back for 20 x timeout_ms: the workers are stuck)" : "");
 		if (!srv->accept_ev || !evtimer_pending(srv->accept_ev, NULL))
 			evconnlistener_enable(srv->lis);
 	}
