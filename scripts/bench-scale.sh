@@ -52,6 +52,7 @@ start_server() {
 	"$JAZZD" -f -c "$T/server.conf" >>"$T/server.log" 2>&1 &
 	SPID=$!
 	PIDS+=($SPID)
+	echo "$SPID" >"$OUT/server.pid"	# for the sampler, across the restart
 }
 start_server
 wait_for "$T/server.log" "server listening" 20 || { echo "bench-scale: no server" >&2; exit 1; }
@@ -65,6 +66,26 @@ jzsim -k "$SPID" -j "$JOINS" "${R[@]}" -T "$((LIMIT * 4))" -P 128 "$NDEV" \
 	> "$OUT/sim.out" 2> "$OUT/sim.err" &
 SIM=$!
 PIDS+=($SIM)
+# every 30 s: logins so far, the server's RSS and its peak, its CPU, the load
+sample() {
+	local st
+	echo "| UTC | logins | RSS (MiB) | peak RSS (MiB) | server CPU (s) | load |" >"$OUT/samples.md"
+	echo "| --- | --- | --- | --- | --- | --- |" >>"$OUT/samples.md"
+	local pid
+	while kill -0 "$SIM" 2>/dev/null; do
+		sleep 30
+		pid=$(cat "$OUT/server.pid")
+		st=/proc/$pid/status
+		[ -r "$st" ] || continue
+		echo "| $(date -u +%T) | $(grep -c ' login: ' "$T/server.log") |" \
+			"$(awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "$st") |" \
+			"$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "$st") |" \
+			"$(awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$pid/stat") |" \
+			"$(cut -d' ' -f1 /proc/loadavg) |" >>"$OUT/samples.md"
+	done
+}
+sample &
+PIDS+=($!)
 # wait for the joins; then restart the server under the simulator
 for ((i = 0; i < LIMIT * 2; i++)); do
 	[ "$(grep -c '^join ' "$OUT/sim.out")" -ge "$JOINS" ] && break
@@ -72,6 +93,7 @@ for ((i = 0; i < LIMIT * 2; i++)); do
 	sleep 1
 done
 RSSN=$(awk '/^rss / {print $2}' "$OUT/sim.out")
+HWM=$(awk '/^VmHWM/ {print $2}' "/proc/$SPID/status" 2>/dev/null)
 if [ "$RESTART" = 1 ] && kill -0 "$SIM" 2>/dev/null; then
 	kill "$SPID"
 	wait "$SPID"
@@ -85,6 +107,7 @@ if [ "$RESTART" = 1 ] && kill -0 "$SIM" 2>/dev/null; then
 fi
 wait "$SIM"
 SIMRC=$?
+HWM2=$(awk '/^VmHWM/ {print $2}' "/proc/$SPID/status" 2>/dev/null)
 cp "$T/server.log" "$OUT/server.log" 2>/dev/null
 {
 	echo "### bench-scale: $NDEV devices ($(date -u +%FT%TZ))"
@@ -94,7 +117,7 @@ cp "$T/server.log" "$OUT/server.log" 2>/dev/null
 	awk '/^online /{printf "- %d devices online in %.1f s", $2, $3}
 	     /^complete /{printf ", every list complete at %.1f s\n", $3}' "$OUT/sim.out"
 	echo "- server RSS: $RSS0 KiB with no device, ${RSSN:-?} KiB with $NDEV:" \
-		"$(( (${RSSN:-0} - RSS0) / NDEV )) KiB per device"
+		"$(( (${RSSN:-0} - RSS0) / NDEV )) KiB per device; peak before the restart ${HWM:-?} KiB"
 	echo
 	echo "| join | newcomer's list (s) | every delta (s) | server CPU (ms) | idle CPU, same span (ms) |"
 	echo "| --- | --- | --- | --- | --- |"
@@ -103,7 +126,12 @@ cp "$T/server.log" "$OUT/server.log" 2>/dev/null
 	if [ "$RESTART" = 1 ]; then
 		awk '/^recovered /{printf "- restart: all %d devices back with complete lists %.1f s after the first lost connection\n", $2, $3}' "$OUT/sim.out"
 		grep -q '^recovered ' "$OUT/sim.out" || echo "- restart: not recovered (see $OUT/sim.out)"
+		echo "- the restarted server's peak RSS: ${HWM2:-?} KiB"
 	fi
+	echo
+	echo "Samples (login lines in the server log include reconnections):"
+	echo
+	cat "$OUT/samples.md"
 	[ "$SIMRC" = 0 ] || echo "- jzsim exited $SIMRC: $(grep -E '^(fail|timeout)' "$OUT/sim.out" | head -3 | tr '\n' ';')"
 } | tee "$OUT/results.md"
 exit 0

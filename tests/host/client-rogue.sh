@@ -110,6 +110,32 @@ check "device keys: the good peer is installed (positive control)" has peersdev.
 check "device keys: a key chosen by the server is not installed" hasnt peersdev.kernel "^key-new"
 check "device keys: the refusal is logged" has peersdev.log "the server sent a pair key, but this device agrees its own"
 
+# 5b. compact entries (the client listed peers_compact): no owner and no
+# addresses; the client makes them from the id in the welcome's pools
+# (10.77.0.0/16: id N is 10.77.0.0 + N + 1, as core/leases.c), and an id
+# past the pool gets none (refused)
+compact() { # compact ID
+	printf '{"id":%s,"device":"c%s","linked":true,"endpoint":{"ip":"127.0.0.9","port":51820}}' "$1" "$1"
+}
+CPEERS="[$(welcome 10.77.0.7 fd77:6a61:7a7a::7),
+{\"type\":\"peers\",\"peers\":[$(compact 2),$(compact 65533),$(compact 65534),$(compact 4294967295),
+$(peer 20 10.77.0.21 fd77:6a61:7a7a::15)],\"users\":[]},{\"type\":\"_read\"},
+{\"type\":\"peers_delta\",\"set\":[$(compact 300)],\"del\":[]},{\"type\":\"_sleep\",\"ms\":300}]"
+rogue_start compact valid "$CPEERS" -n 1 -w 2 -p bobpw
+rogue_client compact bob password
+check "compact: the client lists peers_compact at login" has compact.rec '^login .*features=.*"peers_compact"'
+check "compact: id 2 installed as 10.77.0.3, fd77:6a61:7a7a::3" \
+	has compact.kernel "^peer-new id=2 .*allowed=10.77.0.3/32,fd77:6a61:7a7a::3/128"
+check "compact: id 65533, the pool's last address 10.77.255.254" \
+	has compact.kernel "^peer-new id=65533 .*allowed=10.77.255.254/32,fd77:6a61:7a7a::fffe/128"
+check "compact: id 65534 (the broadcast address) not installed" hasnt compact.kernel "^peer-new id=65534 "
+check "compact: id 4294967295 not installed" hasnt compact.kernel "^peer-new id=4294967295 "
+check "compact: the refusal is logged" has compact.log "peer 65534 (c65534): no allowed-ips: not installed"
+check "compact: an entry with addresses keeps them" \
+	has compact.kernel "^peer-new id=20 .*allowed=10.77.0.21/32,fd77:6a61:7a7a::15/128"
+check "compact: a delta's entry too (id 300: 10.77.1.45)" \
+	has compact.kernel "^peer-new id=300 .*allowed=10.77.1.45/32,fd77:6a61:7a7a::12d/128"
+
 # 6. an oversized list: capped by max_peers, with a clear log line
 big=$(for i in $(seq 100 399); do printf '%s,' "$(peer "$i" "10.77.1.$((i % 250 + 1))" "fd77:6a61:7a7a::1:$i")"; done)
 printf '[%s,{"type":"peers","peers":[%s],"users":[]},{"type":"_sleep","ms":500}]\n' \

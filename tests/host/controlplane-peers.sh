@@ -142,6 +142,27 @@ if build_jzclient; then
 	check "... and never a peers_delta" bash -c "! grep -q '^peers_delta' '$T/old.lists'"
 	check "a client with the feature gets the newcomer as a delta" \
 		bash -c "grep -q '^peers_delta' '$T/new.lists' && [ \$(grep -c '^peers ' '$T/new.lists') = 1 ]"
+
+	# peers_compact: entries without owner and addresses (the client
+	# makes the addresses from the id), only to a client that lists it
+	JZCLIENT_RAW=1 JZCLIENT_FEATURES=peers_delta,peers_compact \
+		jzc -m password -u bob -p bobpw -d compact-pc lists 4 >"$T/compact.lists" &
+	c_pid=$!
+	JZCLIENT_RAW=1 jzc -m password -u bob -p bobpw -d full-pc lists 4 >"$T/full.lists" &
+	f_pid=$!
+	wait_for "$T/compact.lists" "^welcome" 10 && wait_for "$T/full.lists" "^welcome" 10
+	settle
+	client dave-4 dave password
+	wait "$c_pid" "$f_pid"
+	grep '^raw ' "$T/compact.lists" | head -2 | cut -c1-300 | sed 's/^/# compact-pc: /'
+	check "peers_compact: alice-pc's entry is {id, device, pubkey, linked, endpoint}" \
+		grep -Eq '^raw .*\{"id":[0-9]+,"device":"alice-pc","pubkey":"[^"]+","linked":true,"endpoint":\{' \
+		"$T/compact.lists"
+	check "peers_compact: no entry names an address, in the list or a delta" \
+		bash -c "grep -q '^raw .*peers_delta.*dave-4' '$T/compact.lists' && ! grep '^raw ' '$T/compact.lists' | grep -q 'vip4\|vip6'"
+	check "without the feature: entries keep owner and addresses" \
+		grep -Eq '^raw .*"device":"alice-pc","user":"alice","realm":"[^"]+","vip4":"10\.77\.0\.[0-9]+","vip6":"fd77:' \
+		"$T/full.lists"
 else
 	nok "build jzclient"
 fi

@@ -17,19 +17,8 @@ NDEV=${SCALE_BURST_N:-300}
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
 build_tools() { build_jzsim && build_slowfilter; }
 check "jzsim and slowfilter build" build_tools
-SOCK=$T/redis.sock
-redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --dir "$T" \
-	> "$T/redis.log" 2>&1 &
-PIDS+=($!)
-check "redis-server on a unix socket" bash -c "for i in \$(seq 100); do redis-cli -s '$SOCK' ping >/dev/null 2>&1 && exit 0; sleep 0.05; done; exit 1"
-redis-cli -s "$SOCK" PSUBSCRIBE '*/event/peer-filter-failed' > "$T/rec" 2>&1 &
-PIDS+=($!)
-
-cp_server_conf "[server]" "max_sessions = 4000" "${SCALE_LIMITS[@]}" "[redis]" "address = unix:$SOCK" \
-	"[events]" "module_id = scale"
-sed -i -e "s|^plugin = .*|plugin = $SLOWFILTER|" -e 's/^timeout_ms = .*/timeout_ms = 500/' \
-	-e 's/^handshake_timeout = .*/handshake_timeout = 30/' \
-	-e 's/^login_timeout = .*/login_timeout = 60/' "$T/server.conf"
+scale_redis peer-filter-failed
+scale_slowfilter_conf 500
 export JZT_FILTER_MS=10 JZT_STALL=$T/stall JZT_STALL_MS=1200 JZT_STALL_MIN=20
 touch "$T/stall"
 cp_start server

@@ -536,11 +536,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 			EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
 			unsigned char pub[32];
 			size_t pl = sizeof(pub);
-			json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[sss]}", "type",
+			json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[ssss]}", "type",
 					      "login", "method", method, "device", name,
 					      "token", t, "listen_port", 51820, "other_data",
 					      "features", "peers_delta", "key_swap_ack",
-					      "peers_more");
+					      "peers_more", "peers_compact");
 
 			if (k && EVP_PKEY_get_raw_public_key(k, pub, &pl) == 1) {
 				char *p64 = b64(pub, pl);

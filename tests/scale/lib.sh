@@ -37,5 +37,32 @@ jzsim_exec() {
 SCALE_LIMITS=("max_per_source = 1000000" "max_halfopen = 1000000"
 	"login_rate = 1000000" "login_burst = 1000000"
 	"user_login_rate = 1000000" "user_login_burst = 1000000" "max_devices = 0")
+# scale_redis EVENT: redis-server on a unix socket ($SOCK, a check) and a
+# subscriber writing every */event/EVENT to $T/rec
+scale_redis() {
+	SOCK=$T/redis.sock
+	redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --dir "$T" \
+		> "$T/redis.log" 2>&1 &
+	PIDS+=($!)
+	check "redis-server on a unix socket" bash -c "for i in \$(seq 100); do redis-cli -s '$SOCK' ping >/dev/null 2>&1 && exit 0; sleep 0.05; done; exit 1"
+	redis-cli -s "$SOCK" PSUBSCRIBE "*/event/$1" > "$T/rec" 2>&1 &
+	PIDS+=($!)
+}
+# scale_slowfilter_conf TIMEOUT_MS [callbacks lines...]: $T/server.conf with
+# the slow peer_filter plugin, callback timeout_ms TIMEOUT_MS, events on
+# scale_redis's Redis (module_id scale) and long login timeouts
+scale_slowfilter_conf() {
+	local ms=$1
+
+	shift
+	cp_server_conf "[server]" "max_sessions = 4000" "${SCALE_LIMITS[@]}" \
+		"[redis]" "address = unix:$SOCK" "[events]" "module_id = scale"
+	sed -i -e "s|^plugin = .*|plugin = $SLOWFILTER|" -e "s/^timeout_ms = .*/timeout_ms = $ms/" \
+		-e 's/^handshake_timeout = .*/handshake_timeout = 60/' \
+		-e 's/^login_timeout = .*/login_timeout = 120/' "$T/server.conf"
+	for l in "$@"; do
+		sed -i "/^timeout_ms = /a $l" "$T/server.conf"
+	done
+}
 # Room for thousands of connections in this shell's children.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

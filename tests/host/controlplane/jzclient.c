@@ -61,6 +61,8 @@
  *          -o code=value (answer to a prompt) -b source_ip
  *          -X (stale: AP-REQ from an expired cached service ticket)
  *          -L (legacy: a login without "features", as before peers_delta)
+ * environment: JZCLIENT_FEATURES=a,b (the login's features instead),
+ *          JZCLIENT_RAW=1 (lists: each peers/peers_delta also as "raw JSON")
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -373,9 +375,19 @@ static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const ch
 				  "method", method, "device", dev, "token", t,
 				  "listen_port", 51820, "other_data");
 
-	/* takes "peers_delta" like jazzd (sent only what changed), unless -L */
-	if (!legacy)
+	/* takes "peers_delta" like jazzd (sent only what changed), unless -L;
+	 * JZCLIENT_FEATURES="a,b": those instead */
+	if (getenv("JZCLIENT_FEATURES")) {
+		char *list = strdup(getenv("JZCLIENT_FEATURES")), *save = NULL;
+		json_t *f = json_array();
+
+		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			json_array_append_new(f, json_string(t));
+		json_object_set_new(login, "features", f);
+		free(list);
+	} else if (!legacy) {
 		json_object_set_new(login, "features", json_pack("[s]", "peers_delta"));
+	}
 	if (endpoint_ip)
 		json_object_set_new(login, "endpoint_ip", json_string(endpoint_ip));
 	/* an identity key of its own (the server's default needs one): a
@@ -499,6 +511,13 @@ static int do_lists(int secs)
 	fflush(stdout);
 	setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	while ((m = recv_json(&c))) {
+		if (getenv("JZCLIENT_RAW") && (!strcmp(type_of(m), "peers") ||
+					       !strcmp(type_of(m), "peers_delta"))) {
+			char *raw = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+			printf("raw %s\n", raw ? raw : "-");
+			free(raw);
+		}
 		if (!strcmp(type_of(m), "peers")) {
 			printf("peers ");
 			json_array_foreach(json_object_get(m, "peers"), i, e)

@@ -248,10 +248,16 @@ static void serve(SSL *ssl, int fd, json_t *script)
 		record(r == -2 ? "timeout" : "closed");
 		return;
 	}
-	record("login method=%s device=%s token=%s",
-	       json_string_value(json_object_get(m, "method")) ?: "?",
-	       json_string_value(json_object_get(m, "device")) ?: "?",
-	       json_is_string(json_object_get(m, "token")) ? "yes" : "no");
+	{
+		char *feat = json_dumps(json_object_get(m, "features"), JSON_COMPACT | JSON_ENCODE_ANY);
+
+		record("login method=%s device=%s token=%s features=%s",
+		       json_string_value(json_object_get(m, "method")) ?: "?",
+		       json_string_value(json_object_get(m, "device")) ?: "?",
+		       json_is_string(json_object_get(m, "token")) ? "yes" : "no",
+		       feat ? feat : "-");
+		free(feat);
+	}
 	if (strcmp(proof_mode, "none")) {
 		json_t *a = make_auth(ssl, m);
 

@@ -299,10 +299,10 @@ static int send_login(struct jz_client *c)
 	}
 	b64 = jz_b64_encode(tok.data, tok.len);
 	jz_krb_buf_free(&tok);
-	m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[sss]}", "type", "login", "method",
+	m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[ssss]}", "type", "login", "method",
 		      cfg(c)->method, "device", cfg(c)->device, "token", b64,
 		      "listen_port", c->k->ops->listen_port(c->k), "other_data",
-		      "features", "peers_delta", "key_swap_ack", "peers_more");
+		      "features", "peers_delta", "key_swap_ack", "peers_more", "peers_compact");
 	free(b64);
 	if (!c->server_keys) {
 		/* the public half only: the private key never leaves this device */
@@ -432,6 +432,8 @@ static void on_welcome(struct jz_client *c, json_t *m)
 	c->my_id = w.id;
 	snprintf(c->vip4, sizeof(c->vip4), "%s", w.vip4);
 	snprintf(c->vip6, sizeof(c->vip6), "%s", w.vip6);
+	c->prefix4 = w.prefix4;
+	c->prefix6 = w.prefix6;
 	if (c->k->ops->set_addresses(c->k, c->vip4, w.prefix4, c->vip6, w.prefix6))
 		jz_err("kernel: cannot set addresses");
 	jz_cm_escape(w.user, eu, sizeof(eu));

@@ -87,6 +87,7 @@ struct jz_client {
 	bool proven;		/* the server's proof of identity checked out */
 	uint32_t my_id;
 	char vip4[46], vip6[46];
+	int prefix4, prefix6;	/* the server's pools (welcome): peers' addresses from ids */
 	struct kpeer_state *peers;
 	size_t n_peers, cap_peers;
 	struct jz_cm_peer *view;	/* the server's list for us (<= max_peers) */

@@ -274,6 +274,63 @@ static int list_part(struct jz_client *c, const struct jz_cm_peers *pl)
 	return 1;
 }
 
+/*
+ * peers_compact: an entry without addresses has its lease's, made from its
+ * id as the server makes them (core/leases.c: the pool's network + id + 1;
+ * the pools' prefixes came with the welcome). An id past the pool gets
+ * none (refused as "no allowed-ips").
+ */
+static bool vip4_from_id(const struct jz_client *c, struct jz_cm_peer *p)
+{
+	struct in_addr a;
+	uint64_t size, off = (uint64_t)p->id + 1;
+	uint32_t mask;
+
+	if (!c->vip4[0])
+		return true;	/* no IPv4 here: none for the peer either */
+	if (c->prefix4 < 1 || c->prefix4 > 30 || inet_pton(AF_INET, c->vip4, &a) != 1)
+		return false;
+	size = 1ULL << (32 - c->prefix4);
+	if (off >= size - 1)
+		return false;	/* past the pool (or its broadcast address) */
+	mask = (uint32_t)(0xffffffffULL << (32 - c->prefix4));
+	a.s_addr = htonl((ntohl(a.s_addr) & mask) + (uint32_t)off);
+	return inet_ntop(AF_INET, &a, p->vip4, sizeof(p->vip4)) != NULL;
+}
+
+static bool vip6_from_id(const struct jz_client *c, struct jz_cm_peer *p)
+{
+	struct in6_addr b;
+	uint64_t off = (uint64_t)p->id + 1;
+
+	if (!c->vip6[0])
+		return true;
+	if (c->prefix6 < 64 || c->prefix6 > 120 || inet_pton(AF_INET6, c->vip6, &b) != 1)
+		return false;
+	if (c->prefix6 > 96 && off >= 1ULL << (128 - c->prefix6))
+		return false;
+	for (int i = c->prefix6 / 8; i < 16; i++)
+		b.s6_addr[i] &= i == c->prefix6 / 8 ? (uint8_t)(0xff00 >> (c->prefix6 % 8)) : 0;
+	for (int i = 15; i >= 12; i--) {
+		unsigned int v = b.s6_addr[i] + (off & 0xff);
+
+		b.s6_addr[i] = v & 0xff;
+		off = (off >> 8) + (v >> 8);
+	}
+	return inet_ntop(AF_INET6, &b, p->vip6, sizeof(p->vip6)) != NULL;
+}
+
+/* Both or none: an id that fits one pool and not the other gets none. */
+static void vips_from_ids(const struct jz_client *c, struct jz_cm_peer *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].bad[0] || v[i].vip4[0] || v[i].vip6[0])
+			continue;
+		if (!vip4_from_id(c, &v[i]) || !vip6_from_id(c, &v[i]))
+			v[i].vip4[0] = v[i].vip6[0] = 0;
+	}
+}
+
 /* "peers": the complete list (maybe in parts); "peers_delta": entries set,
  * ids removed. */
 void client_on_peers(struct jz_client *c, json_t *m, bool delta)
@@ -291,6 +348,7 @@ void client_on_peers(struct jz_client *c, json_t *m, bool delta)
 		jz_warn("%s: ignored", err);
 		return;
 	}
+	vips_from_ids(c, pl.set, pl.n_set);
 	if (delta && c->in_parts) {
 		jz_cm_peers_free(&pl);
 		client_drop(c, "peer list delta inside a list in parts");

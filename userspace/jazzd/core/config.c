@@ -340,6 +340,7 @@ static int handler(void *user, const char *section, const char *name,
 	STR("callbacks", "order", order);
 	INT("callbacks", "timeout_ms", cb_timeout_ms);
 	INT("callbacks", "threads", cb_threads);
+	INT("callbacks", "hold_logins_at", cb_hold_logins_at);
 
 	{
 		int r = jz_evt_config_set(c, section, name, value, p->err, p->errlen);
@@ -417,7 +418,8 @@ static void set_defaults(struct jz_config *c)
 	c->cluster.heartbeat_ms = 1000;
 	c->cluster.wait_ms = 200;
 	c->cb_timeout_ms = 2000;
-	c->cb_threads = 4;
+	c->cb_threads = 5;
+	c->cb_hold_logins_at = 256;
 	jz_evt_config_init(c);
 }
 

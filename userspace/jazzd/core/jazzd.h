@@ -147,6 +147,7 @@ struct jz_config {
 	char *order;
 	int cb_timeout_ms;
 	int cb_threads;
+	int cb_hold_logins_at;	/* held peer_filter calls that stop accepting (0: never) */
 
 	void *bus_config;	/* struct jz_bus_config *, when built with bus.c */
 	bool bus_configured;	/* a [redis] or [events] section was given */

@@ -103,11 +103,16 @@ struct jz_callbacks {
 	 * Back-pressure for peer_filter: at most n_threads - 1 calls are with the
 	 * workers at once, the rest wait here (loop thread only) and their
 	 * timeout starts when they go to a worker, so a join burst's queue
-	 * does not eat the callback's time. A held call that waits longer than
-	 * JZ_CB_HOLD_FACTOR timeouts fails (workers stuck in callbacks).
+	 * does not eat the callback's time. Waiting is back-pressure, not a
+	 * failure: a held call fails only when no peer_filter call came back
+	 * from a worker for JZ_CB_HOLD_FACTOR timeouts (workers stuck in
+	 * callbacks), however long the queue.
 	 */
 	struct jz_cb_call *hhead, *htail;
+	size_t nheld;
 	int filter_inflight;
+	uint64_t filter_back_ns;	/* when a worker last gave one back (or,
+					 * when none ran, when one was given) */
 };
 
 #define JZ_CB_HOLD_FACTOR 20
@@ -342,6 +347,7 @@ bool jz_cb_reply_valid(const struct jz_cb_call *c)
 
 static void queue_push(struct jz_callbacks *cb, struct jz_cb_call *c);
 static void call_free(struct jz_cb_call *c);
+static void on_default(evutil_socket_t fd, short what, void *arg);
 static void arm_timer(struct jz_callbacks *cb, struct jz_cb_call *c, int ms);
 
 /*
@@ -378,14 +384,37 @@ static void filter_pump(struct jz_callbacks *cb)
 			cb->htail = NULL;
 		p->held = false;
 		if (p->delivered || atomic_load(&p->abandoned)) {
-			call_free(c);
+			call_free(c);	/* not counted any more (held_drop) */
 			continue;
 		}
+		cb->nheld--;
+		if (c->prepare && !c->prepare(p->arg, c)) {
+			struct timeval now = { 0, 0 };
+
+			/* nothing to ask: done() from the loop, not from inside
+			 * a submit */
+			c->skipped = true;
+			evtimer_del(p->timer);
+			event_base_once(cb->base, -1, EV_TIMEOUT, on_default, c, &now);
+			continue;
+		}
+		filter_fill(c, 1);	/* the arrays were made just now */
+		if (!cb->filter_inflight)
+			cb->filter_back_ns = jz_metrics_now_ns();	/* busy from now */
 		p->dispatched = true;
 		cb->filter_inflight++;
 		arm_timer(cb, c, cb->timeout_ms);
 		queue_push(cb, c);
 	}
+}
+
+/* A held call answered without a worker (failed held, skipped,
+ * cancelled): it stays in the queue until filter_pump frees it, but
+ * waits no more. */
+static void held_drop(struct jz_cb_call *c)
+{
+	if (c->priv->held && !c->priv->delivered && !atomic_load(&c->priv->abandoned))
+		c->priv->cb->nheld--;
 }
 
 static void call_free(struct jz_cb_call *c)
@@ -440,6 +469,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		if (p->dispatched) {
 			p->dispatched = false;
 			cb->filter_inflight--;
+			cb->filter_back_ns = jz_metrics_now_ns();
 		}
 		if (!p->delivered && !atomic_load(&p->abandoned)) {
 			if (p->rc != JAZZ_CB_OK || !jz_cb_reply_valid(c)) {
@@ -484,16 +514,33 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	struct jz_callbacks *cb = p->cb;
 	unsigned long th;
 
-	atomic_store(&p->abandoned, true);
-	cb->stats.timeouts++;
 	if (p->held) {
+		int hold_ms = cb->timeout_ms * JZ_CB_HOLD_FACTOR;
+
+		/* the workers are getting through the queue: wait on (a burst's
+		 * queue is not a failed filter) */
+		if (jz_metrics_now_ns() - cb->filter_back_ns < (uint64_t)hold_ms * 1000000) {
+			arm_timer(cb, c, hold_ms);
+			return;
+		}
 		/* never reached a worker: filter_pump frees it */
-		jz_warn("callback %s (%s) waited %d ms for a worker; fail-closed",
-			kind_names[c->kind], c->backend, cb->timeout_ms * JZ_CB_HOLD_FACTOR);
+		held_drop(c);
+		atomic_store(&p->abandoned, true);
+		cb->stats.timeouts++;
+		if (c->prepare && !c->prepare(p->arg, c)) {
+			c->skipped = true;
+			deliver(c);
+			return;
+		}
+		jz_warn("callback %s (%s) waited %d ms for a worker and none came back "
+			"meanwhile; fail-closed", kind_names[c->kind], c->backend, hold_ms);
+		c->held_out = true;
 		set_fail_closed(c);
 		deliver(c);
 		return;
 	}
+	atomic_store(&p->abandoned, true);
+	cb->stats.timeouts++;
 	jz_warn("callback %s (%s) timed out after %d ms; abandoned, fail-closed",
 		kind_names[c->kind], c->backend, cb->timeout_ms);
 	th = atomic_load(&p->thread);
@@ -599,7 +646,7 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *c,
 	p->set = cb->set;
 	p->set->refs++;
 	cb->stats.calls++;
-	if (c->kind == JZ_CB_PEER_FILTER)
+	if (c->kind == JZ_CB_PEER_FILTER && !c->prepare)
 		filter_fill(c, 1);
 	if (c->kind == JZ_CB_WORK) {
 		c->backend = "work";
@@ -615,7 +662,10 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *c,
 	if (p->idx < 0) {
 		c->defaulted = true;
 		c->backend = "default";
-		set_default(c);
+		if (c->prepare && !c->prepare(arg, c))
+			c->skipped = true;
+		else
+			set_default(c);
 		event_base_once(cb->base, -1, EV_TIMEOUT, on_default, c, &tv);
 		return;
 	}
@@ -623,6 +673,7 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *c,
 	p->timer = evtimer_new(cb->base, on_timeout, c);
 	if (c->kind == JZ_CB_PEER_FILTER) {
 		p->held = true;
+		cb->nheld++;
 		if (cb->htail)
 			cb->htail->priv->hnext = c;
 		else
@@ -660,6 +711,7 @@ void jz_cb_cancel(struct jz_cb_call *c)
 {
 	if (!c)
 		return;
+	held_drop(c);
 	c->priv->delivered = true;
 	atomic_store(&c->priv->abandoned, true);
 	if (c->priv->timer)
@@ -691,7 +743,7 @@ struct jz_callbacks *jz_callbacks_new(struct event_base *base,
 	event_add(cb->done_ev, NULL);
 	pthread_mutex_init(&cb->qlock, NULL);
 	pthread_cond_init(&cb->qcond, NULL);
-	cb->n_threads = c->cb_threads > 0 ? c->cb_threads : 4;
+	cb->n_threads = c->cb_threads > 0 ? c->cb_threads : 5;
 	cb->threads = calloc(cb->n_threads, sizeof(pthread_t));
 	for (int i = 0; i < cb->n_threads; i++)
 		pthread_create(&cb->threads[i], NULL, worker, cb);
@@ -717,6 +769,18 @@ int jz_callbacks_reload(struct jz_callbacks *cb, const struct jz_config *c,
 	cb->set = s;
 	cb->timeout_ms = c->cb_timeout_ms > 0 ? c->cb_timeout_ms : 2000;
 	return 0;
+}
+
+size_t jz_cb_filter_held(const struct jz_callbacks *cb)
+{
+	return cb->nheld;
+}
+
+bool jz_cb_filter_stuck(const struct jz_callbacks *cb)
+{
+	uint64_t hold_ns = (uint64_t)cb->timeout_ms * JZ_CB_HOLD_FACTOR * 1000000;
+
+	return cb->filter_inflight > 0 && jz_metrics_now_ns() - cb->filter_back_ns >= hold_ns;
 }
 
 void jz_callbacks_stats(struct jz_callbacks *cb, struct jz_cb_stats *st)

@@ -31,6 +31,14 @@ enum jz_cb_kind {
 
 struct jz_cb_call;
 typedef void (*jz_cb_done_fn)(void *arg, struct jz_cb_call *call);
+/*
+ * A peer_filter call's arrays built on the loop thread when a worker is
+ * about to take it (or when it fails before that), not at submit: a call
+ * held behind a burst holds no O(peers) review. Returns false when there
+ * is nothing left to ask (its viewers went away): done() is then called
+ * with the call not run (skipped).
+ */
+typedef bool (*jz_cb_prepare_fn)(void *arg, struct jz_cb_call *call);
 
 /* One more viewer of a peer_filter batch: its own review header and
  * answers; users and peers are the batch's (the same newcomers). */
@@ -47,6 +55,15 @@ struct jz_cb_call {
 	bool defaulted;		/* no backend defines it: the default answer */
 	const char *backend;	/* name of the backend that answered */
 	uint64_t run_ns;	/* time it spent in the backend (0: not run) */
+	/*
+	 * peer_filter only: held_out, it failed waiting for a worker (no
+	 * peer_filter call came back for 20 x timeout_ms: workers stuck);
+	 * skipped, prepare() said there was nothing to ask. A call that
+	 * waits while the workers make progress is never failed.
+	 */
+	bool held_out;
+	bool skipped;
+	jz_cb_prepare_fn prepare;	/* set before jz_cb_submit (peer_filter) */
 	union {
 		struct {
 			struct jazz_accept_info info;
@@ -112,6 +129,13 @@ void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *call,
 bool jz_cb_reply_valid(const struct jz_cb_call *call);
 /* The caller goes away: done() will not be called. */
 void jz_cb_cancel(struct jz_cb_call *call);
+
+/* peer_filter calls waiting for a worker (back-pressure: the server
+ * stops taking logins while there are many, server/limits.c). */
+size_t jz_cb_filter_held(const struct jz_callbacks *cb);
+/* No peer_filter call came back from a worker for 20 x timeout_ms while
+ * some run: the workers are stuck, the queue is not back-pressure. */
+bool jz_cb_filter_stuck(const struct jz_callbacks *cb);
 
 /* A pool without backends, for CPU work kept off the loop (Kerberos). */
 struct jz_callbacks *jz_workpool_new(struct event_base *base, int threads);

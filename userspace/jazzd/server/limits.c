@@ -210,7 +210,8 @@ static void accept_resume(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
 
-	evconnlistener_enable(srv->lis);
+	if (!srv->logins_held)
+		evconnlistener_enable(srv->lis);
 }
 
 void jz_limits_accept_error(struct evconnlistener *lis, void *arg)
@@ -232,4 +233,39 @@ void jz_limits_accept_error(struct evconnlistener *lis, void *arg)
 	tv.tv_sec = srv->accept_pause_ms / 1000;
 	tv.tv_usec = (srv->accept_pause_ms % 1000) * 1000;
 	evtimer_add(srv->accept_ev, &tv);
+}
+
+/*
+ * Logins wait while peer_filter's queue is long ([callbacks]
+ * hold_logins_at calls waiting for a worker, until half as many wait):
+ * each device let in now would add a full review and a share of every
+ * viewer's to a computation that is already behind, and a longer queue
+ * made the next computation longer still (the 10,000 ramp stopped at
+ * 5,800 that way). The listener stops accepting, so waiting devices sit
+ * in the kernel's accept queue: they hold no session, count in no
+ * pre-login limit (max_halfopen, per source) and run no handshake
+ * timeout; sessions already accepted finish their login. Only while the
+ * workers get through the queue: when none came back for 20 x timeout_ms
+ * (stuck in a plugin), holding logins would only stop them for nothing.
+ */
+void jz_limits_filter_backlog(struct jz_server *srv)
+{
+	int at = cfg(srv)->cb_hold_logins_at;
+	size_t held = jz_cb_filter_held(srv->d->cb);
+	bool stuck = jz_cb_filter_stuck(srv->d->cb);
+
+	if (!srv->lis) {
+		return;
+	} else if (!srv->logins_held && at > 0 && held >= (size_t)at && !stuck) {
+		srv->logins_held = true;
+		jz_info("peers: %zu peer_filter calls wait for a worker: not accepting "
+			"connections until %d do", held, at / 2);
+		evconnlistener_disable(srv->lis);
+	} else if (srv->logins_held && (at <= 0 || held <= (size_t)at / 2 || stuck)) {
+		srv->logins_held = false;
+		jz_info("peers: %zu peer_filter calls wait for a worker: accepting again%s", held,
+			stuck ? " (none came back for 20 x timeout_ms: the workers are stuck)" : "");
+		if (!srv->accept_ev || !evtimer_pending(srv->accept_ev, NULL))
+			evconnlistener_enable(srv->lis);
+	}
 }

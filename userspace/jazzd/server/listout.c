@@ -31,14 +31,22 @@ static void mb_str(struct mbuf *b, const char *str)
 	mb_add(b, str, strlen(str));
 }
 
-static void mb_entry(struct mbuf *b, struct session *p, bool linked, bool comma)
+/* p's entry as viewer s gets it: without owner and addresses to a
+ * client that makes them from the id (peers_compact) */
+static void mb_entry(struct mbuf *b, const struct session *s, struct session *p, bool linked,
+		     bool comma)
 {
+	const char *e = linked ? p->ent_linked : p->ent_unlinked;
+	size_t len = linked ? p->ent_linked_len : p->ent_unlinked_len;
+
 	if (comma)
 		mb_add(b, ",", 1);
-	if (linked)
-		mb_add(b, p->ent_linked, p->ent_linked_len);
-	else
-		mb_add(b, p->ent_unlinked, p->ent_unlinked_len);
+	if (!s->takes_compact) {
+		mb_add(b, e, len);
+		return;
+	}
+	mb_add(b, e, p->ent_head);
+	mb_add(b, e + p->ent_head + p->ent_owner, len - p->ent_head - p->ent_owner);
 }
 
 /*
@@ -204,7 +212,7 @@ static void list_part(struct jz_server *srv, struct session *s, size_t max)
 			more = true;	/* p opens the next part */
 			break;
 		}
-		mb_entry(&pt.b, p, linked, !pt.first);
+		mb_entry(&pt.b, s, p, linked, !pt.first);
 		pt.first = false;
 		ukey(p, uk, sizeof(uk));
 		if (json_object_get(pt.seen, uk))
@@ -296,7 +304,7 @@ static void send_delta(struct jz_server *srv, struct session *s)
 			continue;
 		p = peers_vis_has(srv, s, id) ? find_online_idx(srv, id) : NULL;
 		if (p) {
-			mb_entry(&b, p, peers_sees(p, s), !first);
+			mb_entry(&b, s, p, peers_sees(p, s), !first);
 			first = false;
 		}
 	}

@@ -430,6 +430,7 @@ void on_login(struct session *s, struct jz_sm_login *l)
 	s->ep_port = l->listen_port;
 	s->takes_delta = l->takes_delta;
 	s->takes_more = l->takes_more;
+	s->takes_compact = l->takes_compact;
 	if (l->ep_ip[0] && !endpoint_ok(s, l->ep_ip)) {
 		char esc[64];
 

@@ -215,12 +215,12 @@ static char *dump_compact(json_t *o, size_t *len)
 
 int make_entries(struct session *p)
 {
-	size_t blen, elen;
-	char *base = dump_compact(json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "id",
-					    p->lease->idx, "device", p->device,
-					    "user", p->user, "realm", p->realm,
-					    "vip4", p->lease->vip4, "vip6", p->lease->vip6),
-				  &blen);
+	size_t hlen, olen, elen;
+	char *head = dump_compact(json_pack("{s:i,s:s}", "id", p->lease->idx, "device",
+					    p->device), &hlen);
+	char *owner = dump_compact(json_pack("{s:s,s:s,s:s,s:s}", "user", p->user, "realm",
+					     p->realm, "vip4", p->lease->vip4,
+					     "vip6", p->lease->vip6), &olen);
 	char *ep = dump_compact(ep_json(p->ep_ip, p->ep_port), &elen);
 	char *pk = p->has_pub ? jz_b64_encode(p->pub, 32) : NULL;
 	char *cd = cands_json(p);
@@ -228,21 +228,27 @@ int make_entries(struct session *p)
 
 	p->ent_user = dump_compact(json_pack("{s:s,s:s}", "user", p->user, "realm",
 					     p->realm), &p->ent_user_len);
-	if (!base || !ep || !p->ent_user || !cd || blen < 2 || (p->has_pub && !pk))
+	if (!head || !owner || !ep || !p->ent_user || !cd || hlen < 2 || olen < 2 ||
+	    (p->has_pub && !pk))
 		goto out;
-	/* base is {...}: the entries are base without its '}' and more keys;
-	 * the identity key (base64, no escaping needed) goes to all who see it */
-	if (asprintf(&p->ent_linked, "%.*s%s%s%s,\"linked\":true,\"endpoint\":%s%s}",
-		     (int)blen - 1, base, pk ? ",\"pubkey\":\"" : "", pk ? pk : "",
-		     pk ? "\"" : "", ep, cd) < 0 ||
-	    asprintf(&p->ent_unlinked, "%.*s%s%s%s,\"linked\":false}", (int)blen - 1, base,
-		     pk ? ",\"pubkey\":\"" : "", pk ? pk : "", pk ? "\"" : "") < 0)
+	/* head and owner are {...}: an entry is head without its '}', owner
+	 * without its braces, and more keys; the identity key (base64, no
+	 * escaping needed) goes to all who see it */
+	if (asprintf(&p->ent_linked, "%.*s,%.*s%s%s%s,\"linked\":true,\"endpoint\":%s%s}",
+		     (int)hlen - 1, head, (int)olen - 2, owner + 1,
+		     pk ? ",\"pubkey\":\"" : "", pk ? pk : "", pk ? "\"" : "", ep, cd) < 0 ||
+	    asprintf(&p->ent_unlinked, "%.*s,%.*s%s%s%s,\"linked\":false}", (int)hlen - 1,
+		     head, (int)olen - 2, owner + 1, pk ? ",\"pubkey\":\"" : "", pk ? pk : "",
+		     pk ? "\"" : "") < 0)
 		goto out;
 	p->ent_linked_len = strlen(p->ent_linked);
 	p->ent_unlinked_len = strlen(p->ent_unlinked);
+	p->ent_head = hlen - 1;
+	p->ent_owner = olen - 1;	/* its ',' and its keys */
 	rc = 0;
 out:
-	free(base);
+	free(head);
+	free(owner);
 	free(ep);
 	free(pk);
 	free(cd);
@@ -562,8 +568,9 @@ static void peers_drop_left(struct jz_server *srv)
 void on_recompute(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
-	struct session *s, **all, **fresh, **batch;
-	size_t nall = 0, nfresh = 0, nb = 0, maxb;
+	struct session *s, **batch;
+	struct review_set *all, *fresh;
+	size_t nall = 0, nb = 0, maxb;
 	bool full = srv->full;
 	uint64_t t0 = loop_cpu_ns();
 
@@ -579,45 +586,49 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	peers_drop_left(srv);
 	for (s = srv->sessions; s; s = s->next)
 		nall += s->state == S_ONLINE;
-	all = calloc(nall + 1, sizeof(*all));
-	fresh = calloc(nall + 1, sizeof(*fresh));
-	nall = 0;
+	/* whom the calls ask about, by id: each call makes its review only
+	 * when a worker takes it */
+	all = review_set_new(nall);
+	fresh = review_set_new(nall);
 	for (s = srv->sessions; s; s = s->next) {
 		if (s->state != S_ONLINE)
 			continue;
-		all[nall++] = s;
+		review_set_add(all, s);
 		if (s->fresh) {
-			fresh[nfresh++] = s;
+			review_set_add(fresh, s);
 			s->jgen = srv->gen;	/* reviewed by everyone in this one */
 		}
 	}
 	maxb = peers_filter_batch(srv);
-	jz_debug("peers: %zu online, %zu new, %s review, viewers in batches of %zu", nall,
-		 nfresh, full ? "full" : "incremental", maxb);
+	jz_debug("peers: %zu online, %zu new, %s review, viewers in batches of %zu", all->n,
+		 fresh->n, full ? "full" : "incremental", maxb);
 	srv->filters_pending = 1;	/* held until every call is submitted */
 	batch = calloc(maxb, sizeof(*batch));
-	for (size_t i = 0; i < nall; i++) {
-		s = all[i];
+	for (s = srv->sessions; s; s = s->next) {
+		if (s->state != S_ONLINE)
+			continue;
 		if (full || s->fresh || s->review_again) {
-			peers_filter_submit(srv, &s, 1, all, nall, true, 0);
-		} else if (nfresh) {
+			peers_filter_submit(srv, &s, 1, all, true);
+		} else if (fresh->n) {
 			/* the viewers already online: about the newcomers, in batches */
 			batch[nb++] = s;
 			if (nb == maxb) {
-				peers_filter_submit(srv, batch, nb, fresh, nfresh, false, 0);
+				peers_filter_submit(srv, batch, nb, fresh, false);
 				nb = 0;
 			}
 		}
 		s->review_again = false;
 	}
 	if (nb)
-		peers_filter_submit(srv, batch, nb, fresh, nfresh, false, 0);
+		peers_filter_submit(srv, batch, nb, fresh, false);
 	free(batch);
-	for (size_t i = 0; i < nfresh; i++)
-		fresh[i]->fresh = false;
-	free(all);
-	free(fresh);
+	for (s = srv->sessions; s; s = s->next)
+		if (s->state == S_ONLINE)
+			s->fresh = false;
+	review_set_put(all);
+	review_set_put(fresh);
 	srv->comp_ns += loop_cpu_ns() - t0;
+	jz_limits_filter_backlog(srv);
 	if (--srv->filters_pending == 0)
 		peers_finish(srv);
 }

@@ -3,15 +3,18 @@
  * peer_filter calls for the peer computation (peers.c): one viewer's full
  * review, or a batch of viewers' incremental reviews asked about the same
  * newcomers in one call; the answers turned into struct filter_res; a
- * failed call retried viewer by viewer and reported (peer-filter-failed).
- * Must not change who sees whom (peers.c applies the answers) nor send
- * anything to a device.
+ * failed call retried (viewer by viewer when it ran) and reported
+ * (peer-filter-failed). Must not change who sees whom (peers.c applies
+ * the answers) nor send anything to a device.
  */
 #include "server_int.h"
 
 /*
  * One peer_filter call: a viewer, or a batch of viewers (incremental
- * reviews only) asked about the same peers.
+ * reviews only) asked about the same peers. Until a worker is about to
+ * take it (filter_prepare) it holds only its viewers and a reference to
+ * the computation's shared set of peers: a burst's queue of calls is
+ * O(calls), not O(calls x peers).
  */
 struct filter_ctx {
 	struct jz_server *srv;
@@ -20,12 +23,39 @@ struct filter_ctx {
 	size_t nv;
 	bool full;
 	unsigned int attempt;	/* 0: the first call; retries after a failure */
+	struct review_set *set;	/* whom to ask about (shared, counted) */
+	/* made by filter_prepare: */
 	uint32_t *ids;		/* peer ids in the order given */
 	uint64_t *sids;		/* ... and the sessions they were */
 	size_t n;
 	char (*ukeys)[600];	/* users in order, "user@realm" */
-	size_t nu;
+	size_t nu, capu;
 };
+
+struct review_set *review_set_new(size_t cap)
+{
+	struct review_set *rs = calloc(1, sizeof(*rs));
+
+	rs->refs = 1;
+	rs->ids = jz_xrealloc(NULL, cap + 1, sizeof(uint32_t));
+	rs->sids = jz_xrealloc(NULL, cap + 1, sizeof(uint64_t));
+	return rs;
+}
+
+void review_set_add(struct review_set *rs, const struct session *p)
+{
+	rs->ids[rs->n] = p->lease->idx;
+	rs->sids[rs->n++] = p->sid;
+}
+
+void review_set_put(struct review_set *rs)
+{
+	if (!rs || --rs->refs > 0)
+		return;
+	free(rs->ids);
+	free(rs->sids);
+	free(rs);
+}
 
 /* Viewer j of the call, if still the same session online (by its id: a
  * search of every session by sid per viewer made a join O(N^2)). */
@@ -38,6 +68,7 @@ static struct session *viewer(struct jz_server *srv, const struct filter_ctx *fc
 
 static void filter_ctx_free(struct filter_ctx *fc)
 {
+	review_set_put(fc->set);
 	free(fc->vsids);
 	free(fc->vids);
 	free(fc->ids);
@@ -46,6 +77,8 @@ static void filter_ctx_free(struct filter_ctx *fc)
 	free(fc);
 }
 
+
+static void filter_submit(struct filter_ctx *fc);
 
 /*
  * A peer_filter call that failed (timed out, or an error) is asked again,
@@ -60,13 +93,14 @@ static void filter_ctx_free(struct filter_ctx *fc)
 #define JZ_FILTER_BACKOFF_MS 250
 #define JZ_FILTER_AGAIN_S 5
 
-static void filter_failed_event(struct session *s, struct filter_ctx *fc, bool retry,
-				int delay_ms)
+static void filter_failed_event(struct session *s, struct filter_ctx *fc, bool held_out,
+				bool retry, int delay_ms)
 {
 	if (retry)
-		jz_warn("peer_filter for %s@%s device %s failed (attempt %u, %zu peers%s): "
+		jz_warn("peer_filter for %s@%s device %s failed (attempt %u, %zu peers%s%s): "
 			"asking again in %d ms", s->user, s->realm, s->device, fc->attempt + 1,
-			fc->n, fc->nv > 1 ? ", in a batch" : "", delay_ms);
+			fc->n, fc->nv > 1 ? ", in a batch" : "",
+			held_out ? ", no worker free" : "", delay_ms);
 	else
 		jz_warn("peer_filter for %s@%s failed: hiding every peer%s (device %s, %u "
 			"attempts; reviewed again in %d s)", s->user, s->realm,
@@ -79,25 +113,23 @@ static void filter_failed_event(struct session *s, struct filter_ctx *fc, bool r
 			   "retry_in_ms", retry ? delay_ms : JZ_FILTER_AGAIN_S * 1000));
 }
 
+/* The same review again (less the devices gone meanwhile: the review is
+ * made anew when a worker takes it); fc's pending count passes to it. */
 static void filter_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct filter_ctx *fc = arg;
 	struct jz_server *srv = fc->srv;
-	struct session *s = viewer(srv, fc, 0);
+	bool any = false;
 
-	if (s && s->state == S_ONLINE) {
-		struct session **ps = calloc(fc->n + 1, sizeof(*ps));
-		size_t n = 0;
+	for (size_t j = 0; j < fc->nv && !any; j++) {
+		struct session *s = viewer(srv, fc, j);
 
-		/* the same review, less the devices gone meanwhile */
-		for (size_t i = 0; i < fc->n; i++) {
-			struct session *p = find_online_idx(srv, fc->ids[i]);
-
-			if (p && p->sid == fc->sids[i])
-				ps[n++] = p;
-		}
-		peers_filter_submit(srv, &s, 1, ps, n, fc->full, fc->attempt + 1);
-		free(ps);
+		any = s && s->state == S_ONLINE;
+	}
+	if (any) {
+		fc->attempt++;
+		filter_submit(fc);	/* takes over fc and its pending count */
+		return;
 	}
 	filter_ctx_free(fc);
 	if (--srv->filters_pending == 0)
@@ -109,23 +141,31 @@ static void on_review_again(evutil_socket_t fd, short what, void *arg)
 	schedule_recompute(arg);
 }
 
-/* The retry of viewer j of a failed call, alone. */
-static struct filter_ctx *filter_ctx_one(const struct filter_ctx *fc, size_t j)
+/* A new call for viewers [j, j + nv) of fc, about the same peers (its
+ * review is made when a worker takes it). */
+static struct filter_ctx *filter_ctx_of(const struct filter_ctx *fc, size_t j, size_t nv)
 {
 	struct filter_ctx *o = calloc(1, sizeof(*o));
 
-	*o = *fc;
-	o->nv = 1;
-	o->vsids = jz_xrealloc(NULL, 1, sizeof(uint64_t));
-	o->vsids[0] = fc->vsids[j];
-	o->vids = jz_xrealloc(NULL, 1, sizeof(uint32_t));
-	o->vids[0] = fc->vids[j];
-	o->ids = jz_xrealloc(NULL, fc->n + 1, sizeof(uint32_t));
-	o->sids = jz_xrealloc(NULL, fc->n + 1, sizeof(uint64_t));
-	memcpy(o->ids, fc->ids, fc->n * sizeof(uint32_t));
-	memcpy(o->sids, fc->sids, fc->n * sizeof(uint64_t));
-	o->ukeys = NULL;
+	o->srv = fc->srv;
+	o->full = fc->full;
+	o->attempt = fc->attempt;
+	o->set = fc->set;
+	o->set->refs++;
+	o->nv = nv;
+	o->vsids = jz_xrealloc(NULL, nv, sizeof(uint64_t));
+	o->vids = jz_xrealloc(NULL, nv, sizeof(uint32_t));
+	memcpy(o->vsids, fc->vsids + j, nv * sizeof(uint64_t));
+	memcpy(o->vids, fc->vids + j, nv * sizeof(uint32_t));
 	return o;
+}
+
+static void retry_later(struct jz_server *srv, struct filter_ctx *o, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	srv->filters_pending++;	/* filter_retry takes it over */
+	event_base_once(srv->d->base, -1, EV_TIMEOUT, filter_retry, o, &tv);
 }
 
 /* Viewer s's answer (keep arrays of its review) as its filter_res. */
@@ -138,7 +178,7 @@ static void filter_result(struct jz_server *srv, struct session *s, struct filte
 	r->full = fc->full;
 	r->asked = calloc(fc->n + 1, sizeof(uint32_t));
 	r->keep = calloc(fc->n + 1, sizeof(uint32_t));
-	r->hidden = calloc(fc->nu + 1, sizeof(*r->hidden));
+	r->hidden = jz_xrealloc(NULL, fc->nu + 1, sizeof(*r->hidden));
 	for (size_t j = 0; j < fc->nu; j++)
 		if (!keep_users[j])
 			memcpy(r->hidden[r->nhidden++], fc->ukeys[j], sizeof(*r->hidden));
@@ -192,6 +232,15 @@ static void filter_speed(struct jz_server *srv, const struct jz_cb_call *c, size
 {
 	double ms = c->run_ns / 1e6 / (double)nv;
 
+	if (c->failed && !c->held_out && !c->run_ns) {
+		/* ran past timeout_ms: a review takes at least its share of it
+		 * (else every batch of the first guess's size timed out until
+		 * a retry alone taught the speed) */
+		ms = cfg(srv)->cb_timeout_ms / (double)nv;
+		if (ms > srv->filter_ms)
+			srv->filter_ms = ms;
+		return;
+	}
 	if (c->failed || !c->run_ns)
 		return;
 	srv->filter_ms = srv->filter_ms > 0 ? 0.8 * srv->filter_ms + 0.2 * ms : ms;
@@ -201,37 +250,40 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 {
 	struct filter_ctx *fc = arg;
 	struct jz_server *srv = fc->srv;
+	bool retry = c->failed && fc->attempt < JZ_FILTER_RETRIES;
+	int ms = JZ_FILTER_BACKOFF_MS << fc->attempt;
 
-	if (fc->nv > 1 || !fc->full)
+	if (!c->skipped && (fc->nv > 1 || !fc->full))
 		filter_speed(srv, c, fc->nv);
-
-	for (size_t j = 0; j < fc->nv; j++) {
+	/* a call that never reached a worker is asked again whole: split, it
+	 * would only make the queue it waited in longer */
+	if (retry && c->held_out)
+		retry_later(srv, filter_ctx_of(fc, 0, fc->nv), ms);
+	for (size_t j = 0; j < fc->nv && !c->skipped; j++) {
 		struct session *s = viewer(srv, fc, j);
 		const struct jz_cb_filter_more *m = j ? &c->u.filter.more[j - 1] : NULL;
 
 		if (!s || s->state != S_ONLINE)
 			continue;
 		if (c->failed) {
-			bool retry = fc->attempt < JZ_FILTER_RETRIES;
-			int ms = JZ_FILTER_BACKOFF_MS << fc->attempt;
-			struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+			struct timeval tv = { JZ_FILTER_AGAIN_S, 0 };
 
-			filter_failed_event(s, fc, retry, ms);
+			filter_failed_event(s, fc, c->held_out, retry, ms);
 			if (retry) {
-				/* one more pending: filter_retry takes it over */
-				srv->filters_pending++;
-				event_base_once(srv->d->base, -1, EV_TIMEOUT, filter_retry,
-						filter_ctx_one(fc, j), &tv);
+				/* a call that ran too long: each viewer alone, so
+				 * one slow review does not fail the others again */
+				if (!c->held_out)
+					retry_later(srv, filter_ctx_of(fc, j, 1), ms);
 				continue;
 			}
 			s->review_again = true;
-			tv = (struct timeval){ JZ_FILTER_AGAIN_S, 0 };
 			event_base_once(srv->d->base, -1, EV_TIMEOUT, on_review_again, srv, &tv);
 		}
 		filter_result(srv, s, fc, c, m ? m->keep_users : c->u.filter.keep_users,
 			      m ? m->keep_peers : c->u.filter.keep_peers);
 	}
 	filter_ctx_free(fc);
+	jz_limits_filter_backlog(srv);
 	if (--srv->filters_pending == 0)
 		peers_finish(srv);
 }
@@ -252,49 +304,77 @@ static void review_head(struct jz_cb_call *c, struct jazz_peer_review *rv, struc
 	rv->source.port = s->port;
 }
 
-/* One peer_filter call: viewers vs[0..nv) (nv > 1: a batch of incremental
- * reviews, none of them among the peers) about the sessions in ps[0..n). */
-void peers_filter_submit(struct jz_server *srv, struct session **vs, size_t nv,
-			 struct session **ps, size_t n, bool full, unsigned int attempt)
+/* A user's key in the call's list of users (appended when new). */
+static bool ukeys_add(struct filter_ctx *fc, const char *uk)
 {
-	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_PEER_FILTER);
-	struct filter_ctx *fc = calloc(1, sizeof(*fc));
-	struct jazz_peer_entry *pe = jz_cb_alloc(c, (n + 1) * sizeof(*pe));
-	struct jazz_user_entry *ue = jz_cb_alloc(c, (n + 1) * sizeof(*ue));
-	struct session *s = vs[0];
-	json_t *useen = json_object();
-	size_t k = 0, nu = 0, total = 0;
+	for (size_t j = fc->nu; j-- > 0;)
+		if (!strcmp(fc->ukeys[j], uk))
+			return false;
+	if (fc->nu == fc->capu) {
+		fc->capu = fc->capu ? 2 * fc->capu : 4;
+		fc->ukeys = jz_xrealloc(fc->ukeys, fc->capu, sizeof(*fc->ukeys));
+	}
+	snprintf(fc->ukeys[fc->nu++], sizeof(*fc->ukeys), "%s", uk);
+	return true;
+}
+
+/* Peer i of the call's set, if still the same session online and not the
+ * (first) viewer itself. */
+static struct session *set_peer(struct jz_server *srv, const struct review_set *rs, size_t i,
+				const struct session *s)
+{
+	struct session *p = find_online_idx(srv, rs->ids[i]);
+
+	return p && p->sid == rs->sids[i] && p != s ? p : NULL;
+}
+
+/*
+ * The call's review, made when a worker is about to take it (the loop
+ * thread): its viewers still online, the peers of its set still online,
+ * their strings in one block (one allocation, not five per peer). The
+ * users' list is deduplicated by a linear search: one user (or a few)
+ * owns the peers in practice, and a review of many users costs the
+ * plugin more than this search.
+ */
+static bool filter_prepare(void *arg, struct jz_cb_call *c)
+{
+	struct filter_ctx *fc = arg;
+	struct jz_server *srv = fc->srv;
+	const struct review_set *rs = fc->set;
+	struct jazz_peer_entry *pe;
+	struct jazz_user_entry *ue;
+	struct session *s;
+	size_t nv = 0, k = 0, total = 0;
 	char *ap;
 
-	/* the entries' strings in one block: one allocation, not five per peer */
-	for (size_t i = 0; i < n; i++)
-		total += strlen(ps[i]->device) + strlen(ps[i]->user) + strlen(ps[i]->realm) +
-			 strlen(ps[i]->lease->vip4) + strlen(ps[i]->lease->vip6) + 5;
-	ap = jz_cb_alloc(c, total + 1);
-	fc->srv = srv;
-	fc->nv = nv;
-	fc->vsids = calloc(nv, sizeof(uint64_t));
-	fc->vids = calloc(nv, sizeof(uint32_t));
-	for (size_t j = 0; j < nv; j++) {
-		fc->vsids[j] = vs[j]->sid;
-		fc->vids[j] = vs[j]->lease->idx;
+	for (size_t j = 0; j < fc->nv; j++) {
+		s = viewer(srv, fc, j);
+		if (!s || s->state != S_ONLINE)
+			continue;	/* gone: out of the call */
+		fc->vsids[nv] = fc->vsids[j];
+		fc->vids[nv++] = fc->vids[j];
 	}
-	fc->full = full;
-	fc->attempt = attempt;
-	fc->ids = calloc(n + 1, sizeof(uint32_t));
-	fc->sids = calloc(n + 1, sizeof(uint64_t));
-	/*
-	 * n rows of 600 bytes, of which only the first nu (distinct users,
-	 * often one) are written: malloc, not calloc, so the untouched rows
-	 * are never zeroed or faulted in (with 200 devices online this was
-	 * a fresh 120 KB mmap, zeroed page by page, for every new device).
-	 */
-	fc->ukeys = malloc((n + 1) * sizeof(*fc->ukeys));
-	for (size_t i = 0; i < n; i++) {
-		struct session *p = ps[i];
+	fc->nv = nv;
+	if (!nv)
+		return false;
+	s = viewer(srv, fc, 0);
+	for (size_t i = 0; i < rs->n; i++) {
+		struct session *p = set_peer(srv, rs, i, s);
+
+		if (p)
+			total += strlen(p->device) + strlen(p->user) + strlen(p->realm) +
+				 strlen(p->lease->vip4) + strlen(p->lease->vip6) + 5;
+	}
+	pe = jz_cb_alloc(c, (rs->n + 1) * sizeof(*pe));
+	ue = jz_cb_alloc(c, (rs->n + 1) * sizeof(*ue));
+	ap = jz_cb_alloc(c, total + 1);
+	fc->ids = jz_xrealloc(NULL, rs->n + 1, sizeof(uint32_t));
+	fc->sids = jz_xrealloc(NULL, rs->n + 1, sizeof(uint64_t));
+	for (size_t i = 0; i < rs->n; i++) {
+		struct session *p = set_peer(srv, rs, i, s);
 		char uk[600];
 
-		if (p == s)
+		if (!p)
 			continue;
 		pe[k].device = arena_put(&ap, p->device);
 		pe[k].username = arena_put(&ap, p->user);
@@ -304,26 +384,21 @@ void peers_filter_submit(struct jz_server *srv, struct session **vs, size_t nv,
 		fc->ids[k] = p->lease->idx;
 		fc->sids[k] = p->sid;
 		ukey(p, uk, sizeof(uk));
-		if (!json_object_get(useen, uk)) {
-			json_object_set_new(useen, uk, json_true());
-			memcpy(fc->ukeys[nu], uk, sizeof(uk));
-			ue[nu].username = pe[k].username;
-			ue[nu].realm = pe[k].realm;
-			nu++;
+		if (ukeys_add(fc, uk)) {
+			ue[fc->nu - 1].username = pe[k].username;
+			ue[fc->nu - 1].realm = pe[k].realm;
 		}
 		k++;
 	}
-	json_decref(useen);
 	fc->n = k;
-	fc->nu = nu;
 	review_head(c, &c->u.filter.review, s);
 	c->u.filter.review.users = ue;
-	c->u.filter.review.n_users = nu;
+	c->u.filter.review.n_users = fc->nu;
 	c->u.filter.review.peers = pe;
 	c->u.filter.review.n_peers = k;
 	c->u.filter.users = ue;
 	c->u.filter.peers = pe;
-	c->u.filter.keep_users = jz_cb_alloc(c, nu + 1);
+	c->u.filter.keep_users = jz_cb_alloc(c, fc->nu + 1);
 	c->u.filter.keep_peers = jz_cb_alloc(c, k + 1);
 	if (nv > 1) {
 		c->u.filter.n_more = nv - 1;
@@ -332,11 +407,41 @@ void peers_filter_submit(struct jz_server *srv, struct session **vs, size_t nv,
 			struct jz_cb_filter_more *m = &c->u.filter.more[j - 1];
 
 			m->review = c->u.filter.review;	/* the same users and peers */
-			review_head(c, &m->review, vs[j]);
-			m->keep_users = jz_cb_alloc(c, nu + 1);
+			review_head(c, &m->review, viewer(srv, fc, j));
+			m->keep_users = jz_cb_alloc(c, fc->nu + 1);
 			m->keep_peers = jz_cb_alloc(c, k + 1);
 		}
 	}
+	return true;
+}
+
+static void filter_submit(struct filter_ctx *fc)
+{
+	struct jz_cb_call *c = jz_cb_call_new(JZ_CB_PEER_FILTER);
+
+	c->prepare = filter_prepare;
+	jz_cb_submit(fc->srv->d->cb, c, filter_done, fc);
+}
+
+/* One peer_filter call: viewers vs[0..nv) (nv > 1: a batch of incremental
+ * reviews, none of them among the peers) about the sessions of @set that
+ * are still online when a worker takes it. */
+void peers_filter_submit(struct jz_server *srv, struct session **vs, size_t nv,
+			 struct review_set *set, bool full)
+{
+	struct filter_ctx *fc = calloc(1, sizeof(*fc));
+
+	fc->srv = srv;
+	fc->nv = nv;
+	fc->full = full;
+	fc->set = set;
+	set->refs++;
+	fc->vsids = jz_xrealloc(NULL, nv, sizeof(uint64_t));
+	fc->vids = jz_xrealloc(NULL, nv, sizeof(uint32_t));
+	for (size_t j = 0; j < nv; j++) {
+		fc->vsids[j] = vs[j]->sid;
+		fc->vids[j] = vs[j]->lease->idx;
+	}
 	srv->filters_pending++;
-	jz_cb_submit(srv->d->cb, c, filter_done, fc);
+	filter_submit(fc);
 }

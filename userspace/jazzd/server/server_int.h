@@ -111,6 +111,8 @@ struct session {
 	bool listed;		/* has had its complete list */
 	bool takes_delta;	/* login listed feature "peers_delta" */
 	bool takes_more;	/* ... "peers_more": a list may come in parts */
+	bool takes_compact;	/* ... "peers_compact": entries without owner and
+				 * addresses (the client makes them from the id) */
 	struct filter_res *res;	/* its peer_filter answer, until all are in */
 	bool got_res;
 	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */
@@ -132,6 +134,10 @@ struct session {
 	/* this device as others' list entry, serialised once when it goes online */
 	char *ent_linked, *ent_unlinked, *ent_user;
 	size_t ent_linked_len, ent_unlinked_len, ent_user_len;
+	/* both entries begin {"id":..,"device":.. (ent_head bytes), then
+	 * ,"user":..,"realm":..,"vip4":..,"vip6":.. (ent_owner bytes): a
+	 * compact entry (peers_compact) is the entry without the latter */
+	size_t ent_head, ent_owner;
 	unsigned int conn_inflight;	/* peer_connection calls and unacked
 					 * verdicts this session asked for */
 	unsigned char src[17];	/* its source (jz_source_key) */
@@ -237,6 +243,7 @@ struct jz_server {
 	struct event *accept_ev;	/* accepting again after an error */
 	struct event *lease_expiry_ev;
 	int accept_pause_ms;
+	bool logins_held;		/* not accepting: peer_filter's queue is long (limits.c) */
 	double accept_fail_at;
 	struct jz_state *state;		/* leases, online records (cluster/) */
 	struct event *lease_ev;		/* debounced lease file writes */
@@ -334,8 +341,19 @@ void send_full_list(struct jz_server *srv, struct session *s);
 void send_delta_or_hold(struct jz_server *srv, struct session *s);
 bool session_out_over(struct session *s);
 size_t peers_filter_batch(struct jz_server *srv);
+/* The peers a computation's calls ask about (all online, or its
+ * newcomers), by id and session: shared by its calls, counted. */
+struct review_set {
+	int refs;
+	size_t n;
+	uint32_t *ids;
+	uint64_t *sids;
+};
+struct review_set *review_set_new(size_t cap);
+void review_set_add(struct review_set *rs, const struct session *p);
+void review_set_put(struct review_set *rs);
 void peers_filter_submit(struct jz_server *srv, struct session **vs, size_t nv,
-			 struct session **ps, size_t n, bool full, unsigned int attempt);
+			 struct review_set *set, bool full);
 void on_recompute(evutil_socket_t fd, short what, void *arg);
 void schedule_recompute(struct jz_server *srv);
 void on_verdict_ack(struct session *s, uint64_t vid);
@@ -357,6 +375,7 @@ void jz_limits_fds(struct jz_server *srv);
 void jz_limits_fake_password(struct jz_server *srv, const char *user, const char *realm,
 			     char *out, size_t outlen);
 void jz_limits_accept_error(struct evconnlistener *lis, void *arg);
+void jz_limits_filter_backlog(struct jz_server *srv);
 void session_online(struct session *s);
 /* cands.c: "candidates" (issue 20); peers.c re-announces changed ones */
 void on_candidates(struct session *s, const struct jz_sm_cands *c);

@@ -155,6 +155,7 @@ int jz_sm_login(json_t *m, struct jz_sm_login *l, char *err, size_t errlen)
 		FAIL("features must be an array");
 	l->takes_delta = has_feature(feat, "peers_delta");
 	l->takes_more = has_feature(feat, "peers_more");
+	l->takes_compact = has_feature(feat, "peers_compact");
 	if (json_object_get(m, "pubkey")) {
 		json_t *pk = json_object_get(m, "pubkey");
 

@@ -42,7 +42,7 @@ struct jz_sm_login {
 	size_t token_len;
 	char ep_ip[JZ_SM_IP];	/* "" if not announced */
 	uint16_t listen_port;
-	bool takes_delta, takes_more;
+	bool takes_delta, takes_more, takes_compact;
 	bool has_pub;		/* the device's identity key (device keys) */
 	bool pub_bad;		/* a "pubkey" that is not one: refused by name */
 	unsigned char pub[32];
