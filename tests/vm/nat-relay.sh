@@ -55,8 +55,9 @@ natw_start alice carol
 check "1: alice online" natw_online alice
 check "1: carol online" natw_online carol
 alice ping -c 1 -W 1 "$(natw_vip carol)" >/dev/null 2>&1	# the pair needs a path
-check "1: alice: no direct path, she asks for the relay" \
-	natw_wait 60 alice "path to carol-pc: no direct path found .*asking the server to relay"
+# the end with the lower id asks, the other waits 3 s for the offer
+check "1: alice: no direct path; she (or carol, the lower id) asks for the relay" natw_wait 60 alice \
+	"path to carol-pc: no direct path found .*(asking the server to relay|the peer \(lower id\) asks for the relay first)"
 check "1: the server opens a relay for the pair" \
 	wait_for 30 grep -Eq "relay [0-9]+<->[0-9]+: ports 400[0-9][0-9] " "$W/srv.log"
 check "1: alice: relayed via the server" natw_wait 30 alice "path to carol-pc: relayed via 10.0.0.2:400[0-9][0-9]"
@@ -84,9 +85,12 @@ check "1: peer-path-changed published from alice's report: relayed, with her rel
 srvpid=$NATW_SRV
 
 # ------------------------------------------------ 2. back to direct
+echo "---- step 2: carol's port forward at $(date +%T.%N)" >>"$W/alice.log"
 natw_rules nc masq fwd
 check "2: alice finds a direct path at a retry" \
 	natw_wait 40 alice "path to carol-pc: direct to 10.0.3.2:51820 .*no longer relayed"
+# for the log: both NATs' UDP connection tables once alice went direct (or not)
+for ns in na nc; do $ns conntrack -L -p udp >"$W/ct-step2-$ns.txt" 2>&1; done
 check "2: alice's kernel sends direct" \
 	wait_for 20 sh -c "ip netns exec $(ns_name alice) $JZ show jazz0 --json | grep -q '10.0.3.2:51820'"
 check "2: pings still answered" alice ping -c 5 -i 0.2 -W 3 "$to"

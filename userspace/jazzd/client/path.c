@@ -55,6 +55,11 @@
 #define PUNCH_S		10.0	/* a punch gives up after this long */
 #define PUNCH_FAST_S	2.0	/* checks every 0.2 s, then every 0.5 s */
 #define PUNCH_AGAIN_S	2.0	/* not more often per peer */
+/* When both ends' punches fail, the end with the lower device id asks
+ * for the relay; the other waits this long for the offer (it may come
+ * through another server: up to two heartbeats) before asking itself,
+ * so that a pair on two servers does not get a relay on each. */
+#define RELAY_DEFER_S	3.0
 #define PATH_CANDS	(JZ_CM_CANDS + 2)	/* listed, server-seen, one seen */
 
 enum cand_kind { K_HOST, K_SRFLX, K_SERVER, K_PRFLX, K_RELAY };
@@ -82,6 +87,8 @@ struct path {
 	struct jz_stun_addr relay;
 	uint8_t relay_txid[JZ_STUN_TXID];
 	double relay_asked_at, latch_at;
+	double failed_at;	/* this end's last punch found nothing */
+	double ask_at;		/* a deferred relay request is due; 0: none */
 	unsigned int latch_sent;
 	double retry_at;
 };
@@ -210,6 +217,7 @@ static void path_now(struct path *pa, const struct jz_stun_addr *a, enum cand_ki
 	pa->cur = *a;
 	pa->cur_kind = kind;
 	pa->relayed = kind == K_RELAY;
+	pa->ask_at = 0;		/* a path came: no deferred relay request */
 }
 
 /* The peer's endpoint in the kernel, and the state that says so. */
@@ -296,6 +304,7 @@ static void punch_start(struct jz_client *c, struct kpeer_state *ks, const char 
 	if (pa->punching || now - pa->last_punch < PUNCH_AGAIN_S)
 		return;
 	pa->punching = true;
+	pa->ask_at = 0;		/* this punch's end decides again */
 	pa->punch_at = pa->next_at = pa->last_punch = now;
 	pa->sent = 0;
 	pa->chosen = -1;
@@ -306,9 +315,18 @@ static void punch_start(struct jz_client *c, struct kpeer_state *ks, const char 
 	tick_arm(c);
 }
 
+static void relay_ask(struct jz_client *c, struct kpeer_state *ks)
+{
+	ks->path->ask_at = 0;
+	ks->path->relay_asked_at = jz_now();
+	client_send(c, json_pack("{s:s,s:I}", "type", "relay_request", "peer",
+				 (json_int_t)ks->p.id));
+}
+
 static void punch_end(struct jz_client *c, struct kpeer_state *ks)
 {
 	struct path *pa = ks->path;
+	bool defer;
 
 	if (!pa || !pa->punching)
 		return;
@@ -325,16 +343,20 @@ static void punch_end(struct jz_client *c, struct kpeer_state *ks)
 			"follows the peer's packets: not relayed", ks->p.name);
 		return;
 	}
+	defer = c->my_id > ks->p.id;
 	jz_info("path to %s: no direct path found in %.0f s (%zu candidate(s), %u "
 		"checks); %s", ks->p.name, PUNCH_S, pa->n, pa->sent,
 		cfg(c)->direct_only ? "direct_only: not relayed (the peer's first "
-		"authenticated packet may still move the endpoint)" :
-		"asking the server to relay");
+		"authenticated packet may still move the endpoint)" : defer ?
+		"the peer (lower id) asks for the relay first; asking in 3 s if no "
+		"relay comes" : "asking the server to relay");
+	pa->failed_at = jz_now();
 	if (cfg(c)->direct_only || jz_now() - pa->relay_asked_at < PUNCH_S)
 		return;
-	pa->relay_asked_at = jz_now();
-	client_send(c, json_pack("{s:s,s:I}", "type", "relay_request", "peer",
-				 (json_int_t)ks->p.id));
+	if (defer)
+		pa->ask_at = jz_now() + RELAY_DEFER_S;
+	else
+		relay_ask(c, ks);
 }
 
 void client_path_need(struct jz_client *c, struct kpeer_state *ks, const char *why)
@@ -694,7 +716,7 @@ void client_path_relay(struct jz_client *c, json_t *m)
 	if (!pa->relayed || !addr_eq(&pa->cur, &a)) {
 		char how[64];
 
-		if (pa->relay_asked_at && jz_now() - pa->relay_asked_at < PUNCH_S)
+		if (pa->failed_at && jz_now() - pa->failed_at < PUNCH_S + RELAY_DEFER_S)
 			snprintf(how, sizeof(how), "no direct path found in %.0f s", PUNCH_S);
 		else
 			snprintf(how, sizeof(how), "the peer found no direct path");
@@ -730,9 +752,10 @@ void client_path_relay_refused(struct jz_client *c, json_t *m)
 	jz_info("path to %s: the server will not relay: %s", ks ? ks->p.name : "?", r.reason);
 }
 
-/* Once a second: latches until the relay answers (10 at most), and
- * for relayed peers a direct path tried again every path_retry s (the
- * latch refreshed with it: a NAT rebinding moves this end's source). */
+/* Once a second: a deferred relay request (RELAY_DEFER_S) that no offer
+ * answered, latches until the relay answers (10 at most), and for
+ * relayed peers a direct path tried again every path_retry s (the latch
+ * refreshed with it: a NAT rebinding moves this end's source). */
 static void on_slow(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_client *c = arg;
@@ -742,6 +765,11 @@ static void on_slow(evutil_socket_t fd, short what, void *arg)
 		struct kpeer_state *ks = &c->peers[i];
 		struct path *pa = ks->path;
 
+		if (pa && ks->present && pa->ask_at && now >= pa->ask_at && !pa->relayed) {
+			jz_info("path to %s: no relay offered in %.0f s; asking the server",
+				ks->p.name, RELAY_DEFER_S);
+			relay_ask(c, ks);
+		}
 		if (!pa || !pa->relayed || !ks->present)
 			continue;
 		if (!pa->relay_latched && pa->latch_sent < 10 && now - pa->latch_at >= 0.5)
