@@ -286,8 +286,11 @@ natw_rules() {
 		      indrop=$drop ;;
 		esac
 	done
-	$ns nft delete table ip nat 2>/dev/null
+	# one transaction: the old table out, the new one in, never a moment
+	# without rules (a check arriving then would be recorded unNATed)
 	$ns nft -f - <<NFT || { not_ok "$ns: nftables rules $*"; return 1; }
+table ip nat
+delete table ip nat
 table ip nat {
 	chain pre {
 		type nat hook prerouting priority dstnat; policy accept;

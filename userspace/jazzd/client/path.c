@@ -323,6 +323,16 @@ static void relay_ask(struct jz_client *c, struct kpeer_state *ks)
 				 (json_int_t)ks->p.id));
 }
 
+/* This pair needs a relay: the end with the lower id asks now, the other
+ * in RELAY_DEFER_S unless an offer (or a path) came by then. */
+static void relay_need(struct jz_client *c, struct kpeer_state *ks)
+{
+	if (c->my_id > ks->p.id)
+		ks->path->ask_at = jz_now() + RELAY_DEFER_S;
+	else
+		relay_ask(c, ks);
+}
+
 static void punch_end(struct jz_client *c, struct kpeer_state *ks)
 {
 	struct path *pa = ks->path;
@@ -353,10 +363,7 @@ static void punch_end(struct jz_client *c, struct kpeer_state *ks)
 	pa->failed_at = jz_now();
 	if (cfg(c)->direct_only || jz_now() - pa->relay_asked_at < PUNCH_S)
 		return;
-	if (defer)
-		pa->ask_at = jz_now() + RELAY_DEFER_S;
-	else
-		relay_ask(c, ks);
+	relay_need(c, ks);
 }
 
 void client_path_need(struct jz_client *c, struct kpeer_state *ks, const char *why)
@@ -755,7 +762,9 @@ void client_path_relay_refused(struct jz_client *c, json_t *m)
 /* Once a second: a deferred relay request (RELAY_DEFER_S) that no offer
  * answered, latches until the relay answers (10 at most), and for
  * relayed peers a direct path tried again every path_retry s (the latch
- * refreshed with it: a NAT rebinding moves this end's source). */
+ * refreshed with it: a NAT rebinding moves this end's source; a relay
+ * that answered no latch since the last retry is gone: a new one is
+ * asked for). */
 static void on_slow(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_client *c = arg;
@@ -765,7 +774,7 @@ static void on_slow(evutil_socket_t fd, short what, void *arg)
 		struct kpeer_state *ks = &c->peers[i];
 		struct path *pa = ks->path;
 
-		if (pa && ks->present && pa->ask_at && now >= pa->ask_at && !pa->relayed) {
+		if (pa && ks->present && pa->ask_at && now >= pa->ask_at) {
 			jz_info("path to %s: no relay offered in %.0f s; asking the server",
 				ks->p.name, RELAY_DEFER_S);
 			relay_ask(c, ks);
@@ -777,6 +786,20 @@ static void on_slow(evutil_socket_t fd, short what, void *arg)
 		if (now < pa->retry_at)
 			continue;
 		pa->retry_at = now + cfg(c)->path_retry_s;
+		if (!pa->relay_latched && !cfg(c)->direct_only) {
+			/* no latch answered since the last retry: the relay is
+			 * gone (the server restarted, the relay ended): without
+			 * a new one the kernel would send to a dead port */
+			char s[64];
+
+			jz_stun_addr_str(&pa->relay, s, sizeof(s));
+			jz_info("path to %s: the relay at %s does not answer; %s", ks->p.name, s,
+				c->my_id > ks->p.id ? "the peer (lower id) asks for a new one "
+				"first" : "asking the server for a new one");
+			relay_need(c, ks);
+		}
+		pa->relay_latched = false;	/* the latch below must be answered */
+		pa->latch_sent = 0;
 		pa->last_punch = 0;
 		send_latch(c, ks);
 		punch_start(c, ks, "relayed: trying a direct path again");
