@@ -706,6 +706,7 @@ void client_path_relay(struct jz_client *c, json_t *m)
 	a.family = r.family;
 	a.port = r.port;
 	memcpy(a.addr, r.addr, sizeof(a.addr));
+	pa->ask_at = 0;		/* offered: a deferred request is not needed */
 	if (!pa->relay_known || !addr_eq(&pa->relay, &a)) {
 		pa->relay = a;
 		pa->relay_known = true;
