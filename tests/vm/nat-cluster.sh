@@ -160,10 +160,12 @@ p=$(path_of alice carol-pc); diag "alice's record for carol: $p"
 check "1: show --json (alice): relayed" matches "$p" '^relayed\|'
 p=$(path_of carol alice-pc); diag "carol's record for alice: $p"
 check "1: show --json (carol): relayed" matches "$p" '^relayed\|'
-check "1: Redis: peer-path-changed relayed, alice's report" wait_for 10 published \
-	by=device device=alice-pc how=relay path=relayed peer_device=carol-pc "relay_ip=$RIP"
-check "1: Redis: peer-path-changed relayed, carol's report" wait_for 10 published \
-	by=device device=carol-pc how=relay path=relayed peer_device=alice-pc
+# the relaying server adds its relay's address to its device's report
+check "1: Redis: peer-path-changed relayed, $asker's report (with the relay)" wait_for 10 \
+	published by=device "device=${NATW_DEV[$asker]}" how=relay path=relayed \
+	"peer_device=${PEER[$asker]}" "relay_ip=$RIP"
+check "1: Redis: peer-path-changed relayed, $other's report" wait_for 10 published \
+	by=device "device=${NATW_DEV[$other]}" how=relay path=relayed "peer_device=${PEER[$other]}"
 check "1: Redis: peer-path-changed relayed, by server $ah's relay" wait_for 10 published \
 	by=relay path=relayed "relay_ip=$RIP" 'relay_port=40[0-9]+'
 
