@@ -8,9 +8,10 @@
 # closed (home routers), real jazzd clients, Kerberos logins:
 #   1. the "internet" router drops every UDP datagram between the two
 #      NATs: no direct path exists; both punches fail, the device with the
-#      lower id asks its own server for the relay (the other waits for
-#      the offer, which comes through its own server and the cluster's
-#      relay stream), and only that server relays: pings and a 1 MiB TCP
+#      lower id (carol: she logs in first) asks its own server for the
+#      relay (alice, who starts the pair, waits for the offer, which
+#      comes through her own server and the cluster's relay stream), and
+#      only that server relays: pings and a 1 MiB TCP
 #      transfer cross it, both kernels send to its ports, `jazzctl show
 #      --json` says relayed at both ends, and peer-path-changed (relayed)
 #      is published on Redis for both devices and by the relay;
@@ -116,9 +117,15 @@ c.sendall(sys.stdin.buffer.read()); c.shutdown(socket.SHUT_WR); c.recv(1); c.clo
 
 # ------------------------------------------------ 1. no UDP between the NATs: relayed
 udp_block || not_ok "the router's UDP block"
-natw_start alice carol
-check "1: alice online" natw_online alice
-check "1: carol online" natw_online carol
+# carol logs in first (NATC_FIRST): the lower id, so she asks and server 2
+# relays although alice starts the pair (NATC_FIRST=alice: the other way)
+first=${NATC_FIRST:-carol}
+second=alice
+[ "$first" = alice ] && second=carol
+natw_start "$first"
+check "1: $first online" natw_online "$first"
+natw_start "$second"
+check "1: $second online" natw_online "$second"
 check "1: alice logged in on server 1" \
 	grep -q "login: alice@$E2E_REALM device alice-pc" "${LOG[1]}"
 check "1: carol logged in on server 2" \
