@@ -84,6 +84,7 @@ struct path {
 	double since;
 	/* the server's relay for this pair (relayed: the kernel sends there) */
 	bool relayed, relay_known, relay_latched;
+	bool relay_answered;	/* this relay answered a latch once (logged) */
 	struct jz_stun_addr relay;
 	uint8_t relay_txid[JZ_STUN_TXID];
 	double relay_asked_at, latch_at;
@@ -304,7 +305,6 @@ static void punch_start(struct jz_client *c, struct kpeer_state *ks, const char 
 	if (pa->punching || now - pa->last_punch < PUNCH_AGAIN_S)
 		return;
 	pa->punching = true;
-	pa->ask_at = 0;		/* this punch's end decides again */
 	pa->punch_at = pa->next_at = pa->last_punch = now;
 	pa->sent = 0;
 	pa->chosen = -1;
@@ -485,9 +485,9 @@ static void on_success(struct jz_client *c, const struct jz_kstun *s,
 
 		if (pa && pa->relay_known && addr_eq(&pa->relay, &from) &&
 		    !memcmp(pa->relay_txid, m->txid, JZ_STUN_TXID)) {
-			if (!pa->relay_latched)
+			if (!pa->relay_answered)
 				jz_info("path to %s: the relay took this device's port", ks->p.name);
-			pa->relay_latched = true;
+			pa->relay_latched = pa->relay_answered = true;
 			return;
 		}
 		if (!pa || !pa->punching)
@@ -710,7 +710,7 @@ void client_path_relay(struct jz_client *c, json_t *m)
 	if (!pa->relay_known || !addr_eq(&pa->relay, &a)) {
 		pa->relay = a;
 		pa->relay_known = true;
-		pa->relay_latched = false;
+		pa->relay_latched = pa->relay_answered = false;
 		pa->latch_sent = 0;
 		RAND_bytes(pa->relay_txid, JZ_STUN_TXID);
 	}
@@ -798,6 +798,7 @@ static void on_slow(evutil_socket_t fd, short what, void *arg)
 				c->my_id > ks->p.id ? "the peer (lower id) asks for a new one "
 				"first" : "asking the server for a new one");
 			relay_need(c, ks);
+			pa->relay_answered = false;
 		}
 		pa->relay_latched = false;	/* the latch below must be answered */
 		pa->latch_sent = 0;
