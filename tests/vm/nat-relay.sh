@@ -22,8 +22,9 @@
 #   and why, then direct again (punched; the other end: followed by its
 #   kernel), a later "since"; no record where no path was found;
 #   4. hostile: 200 forged latches (the right ids, from another device's
-#      address) and 200 junk datagrams to alice's relay port are not taken
-#      and the relayed pings go on (relay requests for devices that are
+#      address), 200 from bob behind alice's own NAT (her public IP, the
+#      right ids, not her port's token) and 200 junk datagrams to alice's
+#      relay port are not taken and the relayed pings go on (relay requests for devices that are
 #      not linked: tests/host/nat-candidates.sh).
 # About 210-280 s on a stock kernel under TCG; skipped without nftables NAT.
 . "$(dirname "$0")/lib.sh"
@@ -169,17 +170,27 @@ before=$(grep -c "latched port" "$W/srv.log")
 # from carol's NAT (not alice's address): the right ids, the wrong source
 aid=$(natw_log alice | sed -n 's/.*logged in as .*(id \([0-9]*\)).*/\1/p' | tail -n 1)
 cid=$(natw_log carol | sed -n 's/.*logged in as .*(id \([0-9]*\)).*/\1/p' | tail -n 1)
-carol $PY - "$port" "$aid" "$cid" <<'PYEOF'
+# forge NS JUNK: from NS, 200 latches {alice, carol} to alice's port with
+# random transaction ids (and, JUNK 1, 200 junk datagrams)
+forge() {
+	$1 $PY - "$port" "$aid" "$cid" "$2" <<'PYEOF'
 import os, socket, struct, sys
-port, aid, cid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+port, aid, cid, junk = (int(x) for x in sys.argv[1:5])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(200):
     m = struct.pack(">HHI", 1, 12, 0x2112A442) + os.urandom(12) + struct.pack(">HHII", 0xC0A7, 8, aid, cid)
     s.sendto(m, ("10.0.0.2", port))
-    s.sendto(os.urandom(64), ("10.0.0.2", port))
+    if junk:
+        s.sendto(os.urandom(64), ("10.0.0.2", port))
 PYEOF
+}
+forge carol 1
+# from bob, behind alice's own NAT: her public IP, the right ids, but
+# not her port's token (the offer's, over TLS) as the transaction id
+forge bob 0
 sleep 1
-check_eq "4: a forged latch from another address is not taken" "$(grep -c 'latched port' "$W/srv.log")" "$before"
+check_eq "4: forged latches are not taken (from another address; from alice's own public IP without her port's token)" \
+	"$(grep -c 'latched port' "$W/srv.log")" "$before"
 check "4: pings still cross the relay" alice ping -c 3 -i 0.3 -W 3 "$(natw_vip carol)"
 natw_stop alice carol
 

@@ -127,6 +127,8 @@ struct jz_cm_relay {
 	uint8_t family;		/* AF_INET / AF_INET6 */
 	uint8_t addr[16];
 	uint16_t port;
+	bool has_token;		/* the latch's transaction id, from the offer */
+	uint8_t token[12];
 	char reason[96];
 };
 

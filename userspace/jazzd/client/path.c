@@ -707,12 +707,17 @@ void client_path_relay(struct jz_client *c, json_t *m)
 	a.port = r.port;
 	memcpy(a.addr, r.addr, sizeof(a.addr));
 	pa->ask_at = 0;		/* offered: a deferred request is not needed */
-	if (!pa->relay_known || !addr_eq(&pa->relay, &a)) {
+	if (!pa->relay_known || !addr_eq(&pa->relay, &a) ||
+	    (r.has_token && memcmp(pa->relay_txid, r.token, JZ_STUN_TXID))) {
 		pa->relay = a;
 		pa->relay_known = true;
 		pa->relay_latched = pa->relay_answered = false;
 		pa->latch_sent = 0;
-		RAND_bytes(pa->relay_txid, JZ_STUN_TXID);
+		/* the relay takes a latch only with its token as the id */
+		if (r.has_token)
+			memcpy(pa->relay_txid, r.token, JZ_STUN_TXID);
+		else
+			RAND_bytes(pa->relay_txid, JZ_STUN_TXID);
 	}
 	if (pa->has_cur && !pa->relayed && pa->chosen >= 0) {
 		jz_info("path to %s: a relay offered, but the direct path works: kept",
