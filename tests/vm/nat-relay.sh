@@ -167,7 +167,6 @@ port=$(natw_log alice | sed -n 's/.*path to carol-pc: relayed via 10.0.0.2:\([0-
 diag "alice's relay port: ${port:-none}"
 check "4: a relay port for alice" test -n "$port"
 before=$(grep -c "latched port" "$W/srv.log")
-# from carol's NAT (not alice's address): the right ids, the wrong source
 aid=$(natw_log alice | sed -n 's/.*logged in as .*(id \([0-9]*\)).*/\1/p' | tail -n 1)
 cid=$(natw_log carol | sed -n 's/.*logged in as .*(id \([0-9]*\)).*/\1/p' | tail -n 1)
 # forge NS JUNK: from NS, 200 latches {alice, carol} to alice's port with
@@ -184,6 +183,7 @@ for i in range(200):
         s.sendto(os.urandom(64), ("10.0.0.2", port))
 PYEOF
 }
+# from carol's NAT (not alice's address): the right ids, the wrong source
 forge carol 1
 # from bob, behind alice's own NAT: her public IP, the right ids, but
 # not her port's token (the offer's, over TLS) as the transaction id
