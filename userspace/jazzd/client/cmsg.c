@@ -450,7 +450,7 @@ static int hexval(char c)
 
 int jz_cm_relay(json_t *m, bool refused, struct jz_cm_relay *r, char *err, size_t errlen)
 {
-	char ip[JZ_CM_IP], reason[64], token[2 * sizeof(r->token) + 2];
+	char ip[JZ_CM_IP], reason[128], token[2 * sizeof(r->token) + 2];
 	long long peer, port;
 
 	memset(r, 0, sizeof(*r));

@@ -129,7 +129,7 @@ struct jz_cm_relay {
 	uint16_t port;
 	bool has_token;		/* the latch's transaction id, from the offer */
 	uint8_t token[12];
-	char reason[96];
+	char reason[160];
 };
 
 /* Each returns 0, or -1 with err set (the message is then unusable). */

@@ -356,6 +356,7 @@ void on_relay_request(struct session *s, uint32_t peer)
 	struct jz_relays *rs = srv->relays;
 	struct session *p = find_online_idx(srv, peer);
 	struct udprelay *r;
+	bool fresh;
 
 	if (s->state != S_ONLINE || s->remote)
 		return;
@@ -367,15 +368,23 @@ void on_relay_request(struct session *s, uint32_t peer)
 		return refuse(s, peer, s->direct_only ? "this device is direct-only" :
 			      "the peer is direct-only");
 	r = relay_find(rs, s->lease->idx, peer);
+	fresh = !r;
 	if (!r && rs->n >= (size_t)srv->d->cfg.relay_max)
 		return refuse(s, peer, "the relay is full ([server] relay_max)");
 	if (!r)
 		r = relay_new(rs, s->lease->idx, peer);
 	if (!r)
 		return refuse(s, peer, "no relay port free ([server] relay_ports)");
-	if (!relay_offer(rs, r, r->e[0].idx == peer ? 0 : 1))
+	if (!relay_offer(rs, r, r->e[0].idx == peer ? 0 : 1)) {
+		if (fresh) {	/* unused: its ports back now, not after relay_idle */
+			rs->list = r->next;	/* relay_new put it first */
+			rs->n--;
+			relay_event(rs, r, "not-relayed", "the peer could not be told");
+			relay_free(r, "the peer could not be told");
+		}
 		return refuse(s, peer, "the device is on another server, which the cluster "
 			      "cannot reach now");
+	}
 	relay_offer(rs, r, r->e[0].idx == peer ? 1 : 0);
 }
 
