@@ -98,7 +98,7 @@ DEBUG_REST_START_BY=${JAZZ_DEBUG_REST_START_BY:-3600}
 # cover both): together they took ~19 minutes per kernel and pushed CI to
 # 77 minutes with no time left for the debug kernel. `--kernel all` (or
 # naming a kernel) runs every test on every kernel named.
-ONE_KERNEL_TESTS=${JAZZ_ONE_KERNEL_TESTS-cluster-e2e.sh metrics-peers.sh nat-punch.sh nat-rebind.sh nat-relay.sh systemd-units.sh}
+ONE_KERNEL_TESTS=${JAZZ_ONE_KERNEL_TESTS-cluster-e2e.sh metrics-peers.sh nat-cluster.sh nat-punch.sh nat-rebind.sh nat-relay.sh systemd-units.sh}
 # CI stops at 90 minutes: no stock-kernel VM test starts after 75 (they are
 # reported as skipped; a red run for a slow machine would land nothing).
 STOCK_START_BY=${JAZZ_STOCK_START_BY:-4500}

@@ -42,6 +42,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 							    rl.family != AF_INET6))) ||
 		     strnlen(rl.reason, sizeof(rl.reason)) == sizeof(rl.reason)))
 			abort();
+	/* a latch token (issue 20) is the message's 24 hex digits, byte for byte */
+	if (!jz_cm_relay(m, false, &rl, err, sizeof(err)) && rl.has_token) {
+		const char *t = json_string_value(json_object_get(m, "token"));
+		char hx[3];
+
+		for (size_t i = 0; i < sizeof(rl.token); i++) {
+			snprintf(hx, sizeof(hx), "%02x", rl.token[i]);
+			if (!t || memcmp(t + 2 * i, hx, 2))
+				abort();
+		}
+	}
 	for (int delta = 0; delta < 2; delta++)
 		if (!jz_cm_peers(m, delta, 64, &p, err, sizeof(err))) {
 			/* candidates (issue 20): bounded, each a family and a port */

@@ -12,7 +12,11 @@
 # them, and again when they change. Hostile values put into the record by
 # hand (loopback, not JSON, too long, nine candidates) and forged "cd"
 # entries (another session, a device server a holds itself) are logged and
-# never listed; the servers keep serving. About 20 s. TAP.
+# never listed; the servers keep serving. A "cd" entry lost with the
+# feed's tail (server a paused while the feed is trimmed past it) does not
+# leave the old candidates listed: server a's periodic check sees the
+# record's candidates version (cv) changed and reads it again. About 25 s.
+# TAP.
 set -u
 . "$(dirname "$0")/cluster/lib.sh"
 
@@ -43,7 +47,7 @@ has_entry() { # has_entry CANDS [TIMES]: the watcher got sb1 listed with CANDS (
 	return 1
 }
 # the watcher on server a, the sender on server b (its messages from a FIFO)
-JZPORT=$PA jzc -m password -u bob -p bobpw -d wa cands - 18 >"$T/wa.out" 2>&1 &
+JZPORT=$PA jzc -m password -u bob -p bobpw -d wa cands - 30 >"$T/wa.out" 2>&1 &
 WP=$!
 wait_for "$T/wa.out" "^id " 5
 wa=$(sed -n 's/^id //p' "$T/wa.out" | head -n 1)
@@ -101,6 +105,27 @@ check "a cd entry for a device server a holds is not taken" sh -c "! grep -q '20
 sleep 1
 echo "$C1" >&3
 check "sb1's next message is listed again" has_entry "$E1" 2
+
+# ---- a "cd" entry lost with the feed's tail ----
+C3='{"type":"candidates","cands":[{"ip":"198.51.100.11","port":40003,"kind":"srflx"}]}'
+E3='[{"ip":"198.51.100.11","port":40003,"kind":"srflx"}]'
+cv0=$(rcr "$RP" hget "$P:d:$sb" cv)
+echo "# candidates version before: ${cv0:-none}"
+kill -STOP "$(cp_pid sa)"
+echo "$C3" >&3
+for _ in $(seq 50); do
+	[ "$(rcr "$RP" hget "$P:d:$sb" cv)" != "$cv0" ] && break
+	sleep 0.02
+done
+rcr "$RP" xtrim "$P:feed" MAXLEN 0 >/dev/null
+kill -CONT "$(cp_pid sa)"
+check "CANDS counted the record's candidates version up" \
+	test "$(rcr "$RP" hget "$P:d:$sb" cv)" -gt "${cv0:-0}"
+check "the feed lost the cd entry (trimmed)" test "$(rcr "$RP" xlen "$P:feed")" = 0
+check "sb1's new candidates reach the watcher all the same (server a's periodic check)" \
+	has_entry "$E3"
+check "server a says why it read the record again" grep -Eq \
+	"device $sb \\(server sb\\): its candidates changed \\(version [0-9]+ -> [0-9]+\\) without a feed entry here; read again" "$T/sa.log"
 exec 3>&-
 wait "$SP"
 wait "$WP"

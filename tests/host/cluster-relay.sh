@@ -10,7 +10,8 @@
 # stream in Redis, kind "relay"); both latch (rb from the address its
 # record names) and datagrams cross both ways unchanged. Hostile relay
 # offers put into Redis by hand (not JSON, an address that is not one,
-# port 0, for a device not linked) are logged and never delivered; the
+# port 0, a latch token that is not 24 hex digits, for a device not
+# linked) are logged and never delivered; the
 # servers keep serving. About 20 s. TAP.
 set -u
 . "$(dirname "$0")/cluster/lib.sh"
@@ -56,17 +57,21 @@ check "an unlinked device on the other server: refused" \
 check "... and cx is told nothing" sh -c "! grep -q '^relay' '$T/cx.out'"
 check "server b says whose relay it delivered" \
 	grep -q "relay for rb and ra (server sa): port 127.0.0.1:[0-9]*, through that server" "$T/sb.log"
-aport=$(sed -n "s/^relay $rb 127.0.0.1 \([0-9]*\)$/\1/p" "$T/ra.out" | head -n 1)
-bport=$(sed -n "s/^relay $ra 127.0.0.1 \([0-9]*\)$/\1/p" "$T/rb.out" | head -n 1)
+aport=$(sed -n "s/^relay $rb 127.0.0.1 \([0-9]*\) [0-9a-f]*$/\1/p" "$T/ra.out" | head -n 1)
+bport=$(sed -n "s/^relay $ra 127.0.0.1 \([0-9]*\) [0-9a-f]*$/\1/p" "$T/rb.out" | head -n 1)
+atok=$(sed -n "s/^relay $rb 127.0.0.1 [0-9]* \([0-9a-f]*\)$/\1/p" "$T/ra.out" | head -n 1)
+btok=$(sed -n "s/^relay $ra 127.0.0.1 [0-9]* \([0-9a-f]*\)$/\1/p" "$T/rb.out" | head -n 1)
+check "rb's latch token came through server b (24 hex digits)" test "${#btok}" = 24
 echo "# ports: ra $aport, rb $bport"
 
-PYTHONPATH=$TOP/tests/host/lib /usr/bin/python3 - "$aport" "$bport" "$ra" "$rb" >"$T/udp.out" 2>&1 <<'PYEOF'
+PYTHONPATH=$TOP/tests/host/lib /usr/bin/python3 - "$aport" "$bport" "$ra" "$rb" "$atok" "$btok" \
+	>"$T/udp.out" 2>&1 <<'PYEOF'
 import os, sys
 from relayudp import sock, check, got
 ap, bp, aid, bid = (int(x) for x in sys.argv[1:5])
+atok, btok = bytes.fromhex(sys.argv[5]), bytes.fromhex(sys.argv[6])
 sa, sb = sock(), sock()
-for s, p, f, t in ((sa, ap, aid, bid), (sb, bp, bid, aid)):
-    tx = os.urandom(12)
+for s, p, f, t, tx in ((sa, ap, aid, bid, atok), (sb, bp, bid, aid, btok)):
     s.sendto(check(f, t, tx), ("127.0.0.1", p))
     d, _ = got(s)
     print("latch-answered", d is not None and d[8:20] == tx)
@@ -90,11 +95,12 @@ n0=$(grep -c '^relay ' "$T/rb.out")
 offer "$ra" "$rb" 'not json'
 offer "$ra" "$rb" '{"ip":"not-an-ip","port":40000}'
 offer "$ra" "$rb" '{"ip":"127.0.0.1","port":0}'
+offer "$ra" "$rb" '{"ip":"127.0.0.1","port":40000,"token":"not-hex-and-not-24-digits"}'
 check "malformed relay offers are logged by server b" \
 	wait_for "$T/sb.log" "a relay offer from server sa for device rb is malformed; not delivered" 5
 sleep 0.5
-check "three malformed offers, three log lines" \
-	sh -c "[ \$(grep -c 'relay offer from server sa for device rb is malformed' '$T/sb.log') = 3 ]"
+check "four malformed offers (the last a token that is not one), four log lines" \
+	sh -c "[ \$(grep -c 'relay offer from server sa for device rb is malformed' '$T/sb.log') = 4 ]"
 offer "$ra" "$cx" '{"ip":"192.0.2.1","port":40000}'
 check "an offer for a device not linked to its peer is not delivered" \
 	wait_for "$T/sb.log" "relay from device $ra for $cx not delivered: not linked here" 5

@@ -98,7 +98,7 @@ check "a direct path report is published (by device, how srflx, since, why)" \
 	has "ev device pa pb direct srflx relay=-:0/0 since-ok why=punched in 95 ms, srflx candidate"
 check "the relay's own event stays (by relay, its ports)" \
 	grep -qE '^ev relay (pa pb|pb pa) relayed relay relay=127.0.0.1:[0-9]+/[0-9]+ since-ok' "$T/ev.out"
-rport=$(sed -n 's/^relay [0-9]* 127.0.0.1 \([0-9]*\)$/\1/p' "$T/pa.out" | head -n 1)
+rport=$(sed -n 's/^relay [0-9]* 127.0.0.1 \([0-9]*\) [0-9a-f]*$/\1/p' "$T/pa.out" | head -n 1)
 check "a relayed report carries the relay's ports, the reporter's first ($rport)" \
 	grep -qE "^ev device pa pb relayed relay relay=127.0.0.1:$rport/[0-9]+ since-ok why=no direct path found in 10 s" "$T/ev.out"
 check "an unlinked device: path_refused by name" grep -q "^path_refused $cx not a linked device online" "$T/pa.out"

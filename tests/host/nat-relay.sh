@@ -55,9 +55,11 @@ AP=$!
 wait_for "$T/a.out" "^relay " 10
 sed 's/^/# a: /' "$T/a.out"
 read -r _ aid <<<"$(grep '^id ' "$T/a.out" | head -n 1)"
-aport=$(sed -n 's/^relay [0-9]* 127.0.0.1 \([0-9]*\)$/\1/p' "$T/a.out" | head -n 1)
+aport=$(sed -n 's/^relay [0-9]* 127.0.0.1 \([0-9]*\) [0-9a-f]*$/\1/p' "$T/a.out" | head -n 1)
+atok=$(sed -n 's/^relay [0-9]* 127.0.0.1 [0-9]* \([0-9a-f]*\)$/\1/p' "$T/a.out" | head -n 1)
 wait_for "$T/b.out" "^relay " 5
-bport=$(sed -n 's/^relay [0-9]* 127.0.0.1 \([0-9]*\)$/\1/p' "$T/b.out" | head -n 1)
+bport=$(sed -n 's/^relay [0-9]* 127.0.0.1 \([0-9]*\) [0-9a-f]*$/\1/p' "$T/b.out" | head -n 1)
+btok=$(sed -n 's/^relay [0-9]* 127.0.0.1 [0-9]* \([0-9a-f]*\)$/\1/p' "$T/b.out" | head -n 1)
 read -r _ bid <<<"$(grep '^id ' "$T/b.out" | head -n 1)"
 diag() { echo "# $*"; }
 diag "a: id $aid port $aport; b: id $bid port $bport"
@@ -67,20 +69,28 @@ check "itself: refused" grep -q "^relay_refused $aid not a linked device online"
 check "A gets a relay port for B" test -n "$aport"
 check "B is told its port for A" test -n "$bport"
 check "the two ports differ" test "$aport" != "$bport"
+check "each is told its port's latch token (24 hex digits), two different tokens" \
+	test "${#atok}" = 24 -a "${#btok}" = 24 -a "$atok" != "$btok"
 
-PYTHONPATH=$TOP/tests/host/lib /usr/bin/python3 - "$aport" "$bport" "$aid" "$bid" >"$T/udp.out" 2>&1 <<'PYEOF'
+PYTHONPATH=$TOP/tests/host/lib /usr/bin/python3 - "$aport" "$bport" "$aid" "$bid" "$atok" "$btok" \
+	>"$T/udp.out" 2>&1 <<'PYEOF'
 import os, sys
 from relayudp import sock, check, got
 ap, bp, aid, bid = (int(x) for x in sys.argv[1:5])
+atok, btok = bytes.fromhex(sys.argv[5]), bytes.fromhex(sys.argv[6])
 sa, sb, sx = sock(), sock(), sock()
 # wrong ids: not taken (no answer)
-sa.sendto(check(bid, aid, os.urandom(12)), ("127.0.0.1", ap))
+sa.sendto(check(bid, aid, atok), ("127.0.0.1", ap))
 print("wrong-ids-answered", got(sa)[0] is not None)
+# the right ids from the right address, but not the port's token (what a
+# device behind the same public IP could forge): not taken
+for tx in (os.urandom(12), btok):
+    sa.sendto(check(aid, bid, tx), ("127.0.0.1", ap))
+    print("wrong-token-answered", got(sa)[0] is not None)
 # data before the latches: dropped
 sa.sendto(b"\x01" * 48, ("127.0.0.1", ap))
 print("before-latch-forwarded", got(sb)[0] is not None)
-for s, p, f, t in ((sa, ap, aid, bid), (sb, bp, bid, aid)):
-    tx = os.urandom(12)
+for s, p, f, t, tx in ((sa, ap, aid, bid, atok), (sb, bp, bid, aid, btok)):
     s.sendto(check(f, t, tx), ("127.0.0.1", p))
     d, _ = got(s)
     print("latch-answered", d is not None and d[8:20] == tx and d[0:2] == b"\x01\x01")
@@ -101,6 +111,8 @@ print("tiny-forwarded", got(sb)[0] == b"x")
 PYEOF
 sed 's/^/# udp: /' "$T/udp.out"
 check "a latch with the wrong ids gets no answer" grep -q "^wrong-ids-answered False" "$T/udp.out"
+check "a latch without the port's token (random, or the other port's) gets no answer" \
+	sh -c "[ \$(grep -c '^wrong-token-answered False' '$T/udp.out') = 2 ]"
 check "nothing crosses before both latched" grep -q "^before-latch-forwarded False" "$T/udp.out"
 check "both latches answered (their transaction ids)" sh -c "[ \$(grep -c '^latch-answered True' '$T/udp.out') = 2 ]"
 check "A's datagram reaches B unchanged, from B's port" grep -q "^a-to-b-same-bytes True from-b-port True" "$T/udp.out"

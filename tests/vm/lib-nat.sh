@@ -105,6 +105,16 @@ CONF
 # subnet as alice's. Every device: jazz0 on UDP 51820, jazzd client
 # (Kerberos), [client] stun_server = 10.0.0.2:3478.
 #   natw_up                 the world, the KDC, the server (skip_all without NAT)
+#                           NATW_CLUSTER=1 (set before): two servers sharing
+#                           their state in Redis (redis-server in srv):
+#                           s1 on 10.0.0.2 ($W/srv.log, NATW_SRV, extra
+#                           [server] lines NATW_SERVER_EXTRA) and s2 on
+#                           10.0.0.3 ($W/srv2.log, NATW_SRV2,
+#                           NATW_SERVER2_EXTRA), each with STUN on :3478,
+#                           the sample policy plugin (JAZZ_SAMPLE_* from
+#                           the environment) and events published on
+#                           Redis (module_id jazzs1, jazzs2);
+#                           NATW_HOME[NAME]=2 logs NAME in on s2
 #   natw_rules NS MODE...   NS's nftables: MODE is "masq" (port-preserving),
 #                           "random" (fully-random), "fw" (the router's own
 #                           input closed to unsolicited packets from the wan,
@@ -131,6 +141,8 @@ CONF
 # ---------------------------------------------------------------------
 declare -A NATW_NS=([alice]=na [bob]=na [carol]=nc)
 declare -A NATW_DEV=([alice]=alice-pc [bob]=bob-pc [carol]=carol-pc)
+declare -A NATW_HOME=()
+declare -A NATW_SRV_IP=([1]=10.0.0.2 [2]=10.0.0.3)
 
 natw_up() {
 	need_root
@@ -179,29 +191,22 @@ natw_up() {
 		echo bob-secret-pw | bob kinit -c "FILE:$W/bob.cc" bob >/dev/null ||
 		{ not_ok "alice's and bob's tickets"; exit 1; }
 	e2e_cert || { not_ok "server certificate"; exit 1; }
-	cat >"$W/server.conf" <<CONF
-[server]
-listen = 10.0.0.2:7443
-cert = $W/server.crt
-key = $W/server.key
-keytab = FILE:$W/server.keytab
-service = $E2E_SERVICE
-rcache = file2:$W/kdc/rcache/jazzd
-leases = $W/leases.json
-pool4 = 10.77.0.0/16
-pool6 = fd77:6a61:7a7a::/64
-peer_debounce_ms = 50
-stun_listen = 10.0.0.2:3478
-${NATW_SERVER_EXTRA:-}
-CONF
-	bg srv "$JAZZD" -f -d -c "$W/server.conf" >"$W/srv.log" 2>&1
-	NATW_SRV=$!
-	wait_listen srv tcp 7443 30 || { not_ok "the jazzd server listens"; exit 1; }
+	if [ -n "${NATW_CLUSTER:-}" ]; then
+		need_cmd redis-server redis-cli
+		addr srv eth0 10.0.0.3/24
+		e2e_redis_start
+		e2e_redis_ready || { not_ok "redis-server in srv"; exit 1; }
+		natw_server 1 srv "${NATW_SERVER_EXTRA:-}"
+		natw_server 2 srv2 "${NATW_SERVER2_EXTRA:-}"
+	else
+		natw_server 1 srv "${NATW_SERVER_EXTRA:-}"
+	fi
 	local n
 	for n in alice bob carol; do
+		local sip=${NATW_SRV_IP[${NATW_HOME[$n]:-1}]}
 		cat >"$W/$n.conf" <<CONF
 [client]
-server = 10.0.0.2:7443
+server = $sip:7443
 server_name = server.jazz.test
 ca = $W/server.crt
 device = ${NATW_DEV[$n]}
@@ -211,7 +216,7 @@ method = kerberos
 reconnect_min = 1
 reconnect_max = 2
 identity_key = $W/$n.key
-stun_server = 10.0.0.2:3478
+stun_server = $sip:3478
 stun_interval = ${NATW_STUN_INTERVAL:-2}
 CONF
 		case $n in
@@ -220,6 +225,55 @@ CONF
 		esac >>"$W/$n.conf"
 		printf '\n[kernel]\nbackend = netlink\nifname = jazz0\n' >>"$W/$n.conf"
 	done
+}
+
+# natw_server N LOG EXTRA: jazzd server N (NATW_SRV_IP[N]) started, its
+# log $W/LOG.log, its pid NATW_SRV (N 1) or NATW_SRV2; $W/server.conf for
+# server 1, $W/server2.conf for server 2
+natw_server() {
+	local n=$1 ip=${NATW_SRV_IP[$1]} conf=$W/server.conf
+	[ "$1" = 1 ] || conf=$W/server$1.conf
+	cat >"$conf" <<CONF
+[server]
+listen = $ip:7443
+cert = $W/server.crt
+key = $W/server.key
+keytab = FILE:$W/server.keytab
+service = $E2E_SERVICE
+rcache = file2:$W/kdc/rcache/jazzd$n
+leases = $W/leases$n.json
+pool4 = 10.77.0.0/16
+pool6 = fd77:6a61:7a7a::/64
+peer_debounce_ms = 50
+stun_listen = $ip:3478
+$3
+CONF
+	if [ -n "${NATW_CLUSTER:-}" ]; then cat >>"$conf" <<CONF
+
+[callbacks]
+plugin = $TOP/build/plugins/sample.so
+
+[cluster]
+backend = redis
+redis = 127.0.0.1:6379
+server_id = s$n
+heartbeat_ms = 300
+session_ttl_ms = 6000
+# Redis in a TCG guest at load 10 missed the 500 ms default (EAGAIN), and
+# a relay offer that cannot go through Redis is refused
+timeout_ms = 2000
+
+[redis]
+address = 127.0.0.1:6379
+
+[events]
+module_id = jazzs$n
+CONF
+	fi
+	bg srv "$JAZZD" -f -d -c "$conf" >"$W/$2.log" 2>&1
+	if [ "$n" = 1 ]; then NATW_SRV=$!; else NATW_SRV2=$!; fi
+	wait_for 30 srv sh -c "ss -Htln 'sport = :7443' | grep -q '$ip:7443'" ||
+		{ not_ok "the jazzd server $n listens"; exit 1; }
 }
 
 natw_rules() {
@@ -235,8 +289,11 @@ natw_rules() {
 		      indrop=$drop ;;
 		esac
 	done
-	$ns nft delete table ip nat 2>/dev/null
+	# one transaction: the old table out, the new one in, never a moment
+	# without rules (a check arriving then would be recorded unNATed)
 	$ns nft -f - <<NFT || { not_ok "$ns: nftables rules $*"; return 1; }
+table ip nat
+delete table ip nat
 table ip nat {
 	chain pre {
 		type nat hook prerouting priority dstnat; policy accept;

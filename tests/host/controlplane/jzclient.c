@@ -1093,7 +1093,8 @@ static int do_rawlogin(const char *text)
  * lines wait S seconds; "@VIP4@" stands for this device's address), and
  * print, for @secs, every peer entry that comes in a list or delta as
  * "entry DEVICE CANDS" (CANDS: the entry's "cands" as JSON, "-" without),
- * relays, refusals (relay_refused, path_refused) and verdicts. */
+ * relays ("relay PEER IP PORT TOKEN"), refusals (relay_refused,
+ * path_refused) and verdicts. */
 static int do_cands(const char *file, double secs)
 {
 	struct conn c = { .fd = -1 };
@@ -1150,9 +1151,10 @@ static int do_cands(const char *file, double secs)
 				free(str);
 			}
 		} else if (!strcmp(type_of(m), "relay")) {
-			printf("relay %lld %s %lld\n", json_integer_value(json_object_get(m, "peer")),
+			printf("relay %lld %s %lld %s\n", json_integer_value(json_object_get(m, "peer")),
 			       json_string_value(json_object_get(m, "ip")) ?: "-",
-			       json_integer_value(json_object_get(m, "port")));
+			       json_integer_value(json_object_get(m, "port")),
+			       json_string_value(json_object_get(m, "token")) ?: "-");
 		} else if (!strcmp(type_of(m), "verdict")) {
 			printf("verdict %s %s:%lld\n",
 			       json_string_value(json_object_get(m, "verdict")) ?: "-",

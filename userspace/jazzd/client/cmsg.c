@@ -443,9 +443,14 @@ void jz_cm_escape(const char *in, char *out, size_t outlen)
 	out[o] = 0;
 }
 
+static int hexval(char c)
+{
+	return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
 int jz_cm_relay(json_t *m, bool refused, struct jz_cm_relay *r, char *err, size_t errlen)
 {
-	char ip[JZ_CM_IP], reason[64];
+	char ip[JZ_CM_IP], reason[128], token[2 * sizeof(r->token) + 2];
 	long long peer, port;
 
 	memset(r, 0, sizeof(*r));
@@ -468,5 +473,15 @@ int jz_cm_relay(json_t *m, bool refused, struct jz_cm_relay *r, char *err, size_
 	else
 		FAIL("relay: ip is not an address");
 	r->port = (uint16_t)port;
+	if (jz_msg_get_str(m, "token", token, sizeof(token), false))
+		FAIL("relay: token is not 24 hex digits");
+	if (!token[0])
+		return 0;	/* a server that sends none: the latch's id is ours */
+	if (strlen(token) != 2 * sizeof(r->token) ||
+	    strspn(token, "0123456789abcdef") != 2 * sizeof(r->token))
+		FAIL("relay: token is not 24 hex digits");
+	for (size_t i = 0; i < sizeof(r->token); i++)
+		r->token[i] = (uint8_t)(hexval(token[2 * i]) << 4 | hexval(token[2 * i + 1]));
+	r->has_token = true;
 	return 0;
 }

@@ -127,7 +127,9 @@ struct jz_cm_relay {
 	uint8_t family;		/* AF_INET / AF_INET6 */
 	uint8_t addr[16];
 	uint16_t port;
-	char reason[96];
+	bool has_token;		/* the latch's transaction id, from the offer */
+	uint8_t token[12];
+	char reason[160];
 };
 
 /* Each returns 0, or -1 with err set (the message is then unusable). */

@@ -55,6 +55,11 @@
 #define PUNCH_S		10.0	/* a punch gives up after this long */
 #define PUNCH_FAST_S	2.0	/* checks every 0.2 s, then every 0.5 s */
 #define PUNCH_AGAIN_S	2.0	/* not more often per peer */
+/* When both ends' punches fail, the end with the lower device id asks
+ * for the relay; the other waits this long for the offer (it may come
+ * through another server: up to two heartbeats) before asking itself,
+ * so that a pair on two servers does not get a relay on each. */
+#define RELAY_DEFER_S	3.0
 #define PATH_CANDS	(JZ_CM_CANDS + 2)	/* listed, server-seen, one seen */
 
 enum cand_kind { K_HOST, K_SRFLX, K_SERVER, K_PRFLX, K_RELAY };
@@ -79,9 +84,12 @@ struct path {
 	double since;
 	/* the server's relay for this pair (relayed: the kernel sends there) */
 	bool relayed, relay_known, relay_latched;
+	bool relay_answered;	/* this relay answered a latch once (logged) */
 	struct jz_stun_addr relay;
 	uint8_t relay_txid[JZ_STUN_TXID];
 	double relay_asked_at, latch_at;
+	double failed_at;	/* this end's last punch found nothing */
+	double ask_at;		/* a deferred relay request is due; 0: none */
 	unsigned int latch_sent;
 	double retry_at;
 };
@@ -210,6 +218,7 @@ static void path_now(struct path *pa, const struct jz_stun_addr *a, enum cand_ki
 	pa->cur = *a;
 	pa->cur_kind = kind;
 	pa->relayed = kind == K_RELAY;
+	pa->ask_at = 0;		/* a path came: no deferred relay request */
 }
 
 /* The peer's endpoint in the kernel, and the state that says so. */
@@ -306,9 +315,28 @@ static void punch_start(struct jz_client *c, struct kpeer_state *ks, const char 
 	tick_arm(c);
 }
 
+static void relay_ask(struct jz_client *c, struct kpeer_state *ks)
+{
+	ks->path->ask_at = 0;
+	ks->path->relay_asked_at = jz_now();
+	client_send(c, json_pack("{s:s,s:I}", "type", "relay_request", "peer",
+				 (json_int_t)ks->p.id));
+}
+
+/* This pair needs a relay: the end with the lower id asks now, the other
+ * in RELAY_DEFER_S unless an offer (or a path) came by then. */
+static void relay_need(struct jz_client *c, struct kpeer_state *ks)
+{
+	if (c->my_id > ks->p.id)
+		ks->path->ask_at = jz_now() + RELAY_DEFER_S;
+	else
+		relay_ask(c, ks);
+}
+
 static void punch_end(struct jz_client *c, struct kpeer_state *ks)
 {
 	struct path *pa = ks->path;
+	bool defer;
 
 	if (!pa || !pa->punching)
 		return;
@@ -325,16 +353,17 @@ static void punch_end(struct jz_client *c, struct kpeer_state *ks)
 			"follows the peer's packets: not relayed", ks->p.name);
 		return;
 	}
+	defer = c->my_id > ks->p.id;
 	jz_info("path to %s: no direct path found in %.0f s (%zu candidate(s), %u "
 		"checks); %s", ks->p.name, PUNCH_S, pa->n, pa->sent,
 		cfg(c)->direct_only ? "direct_only: not relayed (the peer's first "
-		"authenticated packet may still move the endpoint)" :
-		"asking the server to relay");
+		"authenticated packet may still move the endpoint)" : defer ?
+		"the peer (lower id) asks for the relay first; asking in 3 s if no "
+		"relay comes" : "asking the server to relay");
+	pa->failed_at = jz_now();
 	if (cfg(c)->direct_only || jz_now() - pa->relay_asked_at < PUNCH_S)
 		return;
-	pa->relay_asked_at = jz_now();
-	client_send(c, json_pack("{s:s,s:I}", "type", "relay_request", "peer",
-				 (json_int_t)ks->p.id));
+	relay_need(c, ks);
 }
 
 void client_path_need(struct jz_client *c, struct kpeer_state *ks, const char *why)
@@ -456,9 +485,9 @@ static void on_success(struct jz_client *c, const struct jz_kstun *s,
 
 		if (pa && pa->relay_known && addr_eq(&pa->relay, &from) &&
 		    !memcmp(pa->relay_txid, m->txid, JZ_STUN_TXID)) {
-			if (!pa->relay_latched)
+			if (!pa->relay_answered)
 				jz_info("path to %s: the relay took this device's port", ks->p.name);
-			pa->relay_latched = true;
+			pa->relay_latched = pa->relay_answered = true;
 			return;
 		}
 		if (!pa || !pa->punching)
@@ -677,12 +706,18 @@ void client_path_relay(struct jz_client *c, json_t *m)
 	a.family = r.family;
 	a.port = r.port;
 	memcpy(a.addr, r.addr, sizeof(a.addr));
-	if (!pa->relay_known || !addr_eq(&pa->relay, &a)) {
+	pa->ask_at = 0;		/* offered: a deferred request is not needed */
+	if (!pa->relay_known || !addr_eq(&pa->relay, &a) ||
+	    (r.has_token && memcmp(pa->relay_txid, r.token, JZ_STUN_TXID))) {
 		pa->relay = a;
 		pa->relay_known = true;
-		pa->relay_latched = false;
+		pa->relay_latched = pa->relay_answered = false;
 		pa->latch_sent = 0;
-		RAND_bytes(pa->relay_txid, JZ_STUN_TXID);
+		/* the relay takes a latch only with its token as the id */
+		if (r.has_token)
+			memcpy(pa->relay_txid, r.token, JZ_STUN_TXID);
+		else
+			RAND_bytes(pa->relay_txid, JZ_STUN_TXID);
 	}
 	if (pa->has_cur && !pa->relayed && pa->chosen >= 0) {
 		jz_info("path to %s: a relay offered, but the direct path works: kept",
@@ -694,7 +729,7 @@ void client_path_relay(struct jz_client *c, json_t *m)
 	if (!pa->relayed || !addr_eq(&pa->cur, &a)) {
 		char how[64];
 
-		if (pa->relay_asked_at && jz_now() - pa->relay_asked_at < PUNCH_S)
+		if (pa->failed_at && jz_now() - pa->failed_at < PUNCH_S + RELAY_DEFER_S)
 			snprintf(how, sizeof(how), "no direct path found in %.0f s", PUNCH_S);
 		else
 			snprintf(how, sizeof(how), "the peer found no direct path");
@@ -730,9 +765,12 @@ void client_path_relay_refused(struct jz_client *c, json_t *m)
 	jz_info("path to %s: the server will not relay: %s", ks ? ks->p.name : "?", r.reason);
 }
 
-/* Once a second: latches until the relay answers (10 at most), and
- * for relayed peers a direct path tried again every path_retry s (the
- * latch refreshed with it: a NAT rebinding moves this end's source). */
+/* Once a second: a deferred relay request (RELAY_DEFER_S) that no offer
+ * answered, latches until the relay answers (10 at most), and for
+ * relayed peers a direct path tried again every path_retry s (the latch
+ * refreshed with it: a NAT rebinding moves this end's source; a relay
+ * that answered no latch since the last retry is gone: a new one is
+ * asked for). */
 static void on_slow(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_client *c = arg;
@@ -742,6 +780,11 @@ static void on_slow(evutil_socket_t fd, short what, void *arg)
 		struct kpeer_state *ks = &c->peers[i];
 		struct path *pa = ks->path;
 
+		if (pa && ks->present && pa->ask_at && now >= pa->ask_at) {
+			jz_info("path to %s: no relay offered in %.0f s; asking the server",
+				ks->p.name, RELAY_DEFER_S);
+			relay_ask(c, ks);
+		}
 		if (!pa || !pa->relayed || !ks->present)
 			continue;
 		if (!pa->relay_latched && pa->latch_sent < 10 && now - pa->latch_at >= 0.5)
@@ -749,6 +792,21 @@ static void on_slow(evutil_socket_t fd, short what, void *arg)
 		if (now < pa->retry_at)
 			continue;
 		pa->retry_at = now + cfg(c)->path_retry_s;
+		if (!pa->relay_latched && !cfg(c)->direct_only) {
+			/* no latch answered since the last retry: the relay is
+			 * gone (the server restarted, the relay ended): without
+			 * a new one the kernel would send to a dead port */
+			char s[64];
+
+			jz_stun_addr_str(&pa->relay, s, sizeof(s));
+			jz_info("path to %s: the relay at %s does not answer; %s", ks->p.name, s,
+				c->my_id > ks->p.id ? "the peer (lower id) asks for a new one "
+				"first" : "asking the server for a new one");
+			relay_need(c, ks);
+			pa->relay_answered = false;
+		}
+		pa->relay_latched = false;	/* the latch below must be answered */
+		pa->latch_sent = 0;
 		pa->last_punch = 0;
 		send_latch(c, ks);
 		punch_start(c, ks, "relayed: trying a direct path again");

@@ -17,7 +17,8 @@
 
 /* The scripts of scripts.c, each protecting one invariant
  * (docs/ARCHITECTURE.md "Several servers"). */
-enum jz_script { JZ_SC_LEASE, JZ_SC_ONLINE, JZ_SC_HEARTBEAT, JZ_SC_OFFLINE, JZ_SC_CANDS, JZ_SC_N };
+enum jz_script { JZ_SC_LEASE, JZ_SC_ONLINE, JZ_SC_HEARTBEAT, JZ_SC_OFFLINE, JZ_SC_CANDS,
+		 JZ_SC_CHECK, JZ_SC_N };
 
 /* One synchronous hiredis connection to the Redis primary, found through
  * the Sentinels when there are some. Commands fail fast (NULL) while it is
@@ -54,6 +55,7 @@ struct rghost {
 	uint32_t idx;
 	char srv[64];
 	uint64_t sid;
+	uint64_t cv;		/* its record's candidates version when read */
 };
 
 struct jz_rstate {

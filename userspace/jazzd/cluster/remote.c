@@ -7,7 +7,11 @@
  * like a local one. After a (re)connect every online record is read again
  * (the resync); every fifth tick the records of the devices we think are
  * elsewhere are checked, so a server that died (its records expire, no
- * "off" entry) takes its devices out of the lists.
+ * "off" entry) takes its devices out of the lists, and a device whose
+ * candidates changed without our seeing its "cd" entry (lost with the
+ * feed's tail) is read again: the check compares its record's candidates
+ * version (cv, counted up by CANDS) with the one last read, so the record
+ * is read and parsed again only when it changed.
  *
  * "pair" handshake messages for such a device go to its server's relay
  * stream P:relay:<server>; that server reads its own stream each tick and
@@ -97,12 +101,12 @@ void jz_remote_on(struct jz_rstate *r, uint32_t idx, const char *srv, size_t srv
 {
 	char key[64], buf[600], sv[64], ep[46];
 	const char *argv[2] = { "HGETALL", key };
-	const redisReply *k, *pub, *e, *port, *rs, *rsid, *cd;
+	const redisReply *k, *pub, *e, *port, *rs, *rsid, *cd, *cv;
 	struct jz_state_remote rem = { 0 };
 	unsigned char pk[32], a[16];
 	struct rdev *v = jz_rdev_find(r, idx);
 	struct rghost **pp, *g;
-	uint64_t n, rsidv;
+	uint64_t n, rsidv, cvv = 0;
 	redisReply *x;
 
 	if ((v && v->sid) || srvlen >= sizeof(sv))
@@ -122,11 +126,17 @@ void jz_remote_on(struct jz_rstate *r, uint32_t idx, const char *srv, size_t srv
 	rs = field(x, "srv");
 	rsid = field(x, "sid");
 	cd = field(x, "cands");
+	cv = field(x, "cv");
 	if (!rs || rs->len != srvlen || memcmp(rs->str, srv, srvlen) || !rsid ||
 	    !jz_cl_u64(rsid->str, rsid->len, &rsidv) || rsidv != sid) {
 		freeReplyObject(x);
 		return;		/* a newer record replaced it: its entry follows */
 	}
+	if (cv && !jz_cl_u64(cv->str, cv->len, &cvv))
+		cvv = 0;
+	g = *ghost_slot(r, idx);
+	if (g)
+		g->cv = cvv;	/* read: a malformed record is not read again each check */
 	if (!k || !split_key(k->str, k->len, buf, sizeof(buf), &rem.user, &rem.realm,
 			     &rem.device) ||
 	    !e || e->len >= sizeof(ep) || !port || !jz_cl_u64(port->str, port->len, &n) ||
@@ -169,6 +179,7 @@ void jz_remote_on(struct jz_rstate *r, uint32_t idx, const char *srv, size_t srv
 	}
 	snprintf(g->srv, sizeof(g->srv), "%s", sv);
 	g->sid = sid;
+	g->cv = cvv;
 	r->cb.remote(r->cb.arg, idx, &rem);
 	freeReplyObject(x);
 }
@@ -182,11 +193,14 @@ void jz_remote_off(struct jz_rstate *r, uint32_t idx, const char *srv, size_t sr
 		ghost_unlink(r, idx, true);
 }
 
-/* An online record's value "<server> <session>": another server's, taken. */
-static void take_record(struct jz_rstate *r, uint32_t idx, const redisReply *v)
+/* An online record's value "<server> <session>" and its record's
+ * candidates version @cv: another server's, taken (read again if its
+ * candidates changed since we read it). */
+static void take_record(struct jz_rstate *r, uint32_t idx, const redisReply *v,
+			const redisReply *cv)
 {
 	size_t n;
-	uint64_t sid;
+	uint64_t sid, cvv = 0;
 
 	if (!v || v->type != REDIS_REPLY_STRING || v->len > 100) {
 		ghost_unlink(r, idx, true);
@@ -205,30 +219,37 @@ static void take_record(struct jz_rstate *r, uint32_t idx, const redisReply *v)
 	{
 		struct rghost *g = *ghost_slot(r, idx);
 
-		if (g && g->sid == sid && strlen(g->srv) == n && !memcmp(g->srv, v->str, n))
-			return;		/* as we know it */
+		if (g && g->sid == sid && strlen(g->srv) == n && !memcmp(g->srv, v->str, n)) {
+			if (!cv || cv->type != REDIS_REPLY_STRING ||
+			    !jz_cl_u64(cv->str, cv->len, &cvv) || cvv == g->cv)
+				return;		/* as we know it */
+			jz_debug("cluster: device %u (server %s): its candidates changed "
+				 "(version %" PRIu64 " -> %" PRIu64 ") without a feed entry "
+				 "here; read again", idx, g->srv, g->cv, cvv);
+		}
 	}
 	jz_remote_on(r, idx, v->str, n, sid);
 }
 
-/* MGET of the online records of @ids, each taken as above. */
+/* The online records and candidates versions of @ids (CHECK, one round
+ * trip), each taken as above. */
 static void check_ids(struct jz_rstate *r, const uint32_t *ids, size_t n)
 {
 	const char **argv = calloc(n + 1, sizeof(*argv));
-	char (*keys)[64] = calloc(n, sizeof(*keys));
+	char (*keys)[16] = calloc(n, sizeof(*keys));
 	redisReply *x;
 
 	if (!argv || !keys)
 		goto out;
-	argv[0] = "MGET";
+	argv[0] = r->prefix;
 	for (size_t i = 0; i < n; i++) {
-		snprintf(keys[i], sizeof(keys[i]), "%s:on:%u", r->prefix, ids[i]);
+		snprintf(keys[i], sizeof(keys[i]), "%u", ids[i]);
 		argv[i + 1] = keys[i];
 	}
-	x = jz_rconn_cmd(&r->rc, (int)n + 1, argv, NULL);
-	if (x && x->type == REDIS_REPLY_ARRAY && x->elements == n)
+	x = jz_rconn_script(&r->rc, JZ_SC_CHECK, (int)n + 1, argv, NULL);
+	if (x && x->type == REDIS_REPLY_ARRAY && x->elements == 2 * n)
 		for (size_t i = 0; i < n; i++)
-			take_record(r, ids[i], x->element[i]);
+			take_record(r, ids[i], x->element[2 * i], x->element[2 * i + 1]);
 	freeReplyObject(x);
 out:
 	free(argv);

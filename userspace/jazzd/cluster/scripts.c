@@ -13,10 +13,13 @@
  *  OFFLINE   a server deletes an online record only if it is its own.
  *  CANDS     a server writes a device's candidates only into a record it
  *            owns (issue 20), and tells the others through the feed.
+ *  CHECK     (reads only) the online records of other servers' devices
+ *            and their candidates versions, for the periodic check.
  *
  * Keys (P = [cluster] prefix): P:lk:<user@realm/device> -> index,
  * P:li:<index> -> device, P:lhwm (highest index handed out), P:u:<user@realm>
- * (set of its devices), P:d:<index> (hash: key pub ep port srv sid cands),
+ * (set of its devices), P:d:<index> (hash: key pub ep port srv sid cands
+ * cv: the candidates' version, counted up by each CANDS),
  * P:on:<index> -> "<server> <session>", P:srv:<server>, P:v:<pair> (the
  * policy's decision), P:feed (stream of changes). The scripts read every
  * value defensively (another writer, an operator or an attacker with Redis
@@ -140,16 +143,33 @@ static const char offline_lua[] = LUA_HELPERS
 	"           's', srv, 'sid', sid)\n"
 	"return 1\n";
 
-/* ARGV: prefix index server session cands -> 1 written, 0 not ours */
+/* ARGV: prefix index server session cands -> 1 written, 0 not ours
+ * (cv counts up, so that a server that missed the "cd" entry sees the
+ * change at its next check, CHECK below) */
 static const char cands_lua[] = LUA_HELPERS
 	"local idx, srv, sid = ARGV[2], ARGV[3], ARGV[4]\n"
 	"if get(p .. ':on:' .. idx) ~= srv .. ' ' .. sid then return 0 end\n"
 	"if redis.call('TYPE', p .. ':d:' .. idx).ok ~= 'hash' then return 0 end\n"
 	"redis.call('HSET', p .. ':d:' .. idx, 'cands', ARGV[5])\n"
+	"if failed(redis.pcall('HINCRBY', p .. ':d:' .. idx, 'cv', 1)) then\n"
+	"  redis.call('HSET', p .. ':d:' .. idx, 'cv', 1) end\n"
 	"if redis.call('TYPE', p .. ':feed').ok ~= 'stream' then redis.call('DEL', p .. ':feed') end\n"
 	"redis.call('XADD', p .. ':feed', 'MAXLEN', '~', 10000, '*', 't', 'cd', 'i', idx,\n"
 	"           's', srv, 'sid', sid)\n"
 	"return 1\n";
+
+/* ARGV: prefix index... -> {online record, candidates version}... one pair
+ * per index ("" for none or a value of the wrong type; cut to 101 and 20
+ * bytes: the caller refuses what is too long) */
+static const char check_lua[] = LUA_HELPERS
+	"local out = {}\n"
+	"for i = 2, #ARGV do\n"
+	"  local v = redis.pcall('GET', p .. ':on:' .. ARGV[i])\n"
+	"  local cv = redis.pcall('HGET', p .. ':d:' .. ARGV[i], 'cv')\n"
+	"  out[#out + 1] = type(v) == 'string' and v:sub(1, 101) or ''\n"
+	"  out[#out + 1] = type(cv) == 'string' and cv:sub(1, 20) or ''\n"
+	"end\n"
+	"return out\n";
 
 const char *const jz_scripts[JZ_SC_N] = {
 	[JZ_SC_LEASE] = lease_lua,
@@ -157,4 +177,5 @@ const char *const jz_scripts[JZ_SC_N] = {
 	[JZ_SC_HEARTBEAT] = heartbeat_lua,
 	[JZ_SC_OFFLINE] = offline_lua,
 	[JZ_SC_CANDS] = cands_lua,
+	[JZ_SC_CHECK] = check_lua,
 };

@@ -11,6 +11,7 @@
  *
  * Must not reach Redis (cluster/ does) nor touch local sessions.
  */
+#include "stun.h"
 #include "server_int.h"
 
 /* @r's candidates, checked as a device's own message is (a record in
@@ -143,18 +144,23 @@ void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r)
 }
 
 /* Another server relays the pair of its device @f and our @o (issue 20,
- * server/udprelay.c): @msg {ip, port} is @o's port there, checked here
- * (an address, a port 1-65535) before @o is told. */
+ * server/udprelay.c): @msg {ip, port, token} is @o's port there and its
+ * latch token, checked here (an address, a port 1-65535, 24 hex digits;
+ * no token from a server that sends none) before @o is told. */
 static void relay_from_server(struct session *o, struct session *f, const char *msg)
 {
 	json_t *m = json_loads(msg, JSON_REJECT_DUPLICATES, NULL);
-	char ip[JZ_SM_IP];
+	char ip[JZ_SM_IP], token[2 * JZ_STUN_TXID + 2];
 	unsigned char a[16];
 	long long port;
+	json_t *out;
 
 	if (!json_is_object(m) || jz_msg_get_str(m, "ip", ip, sizeof(ip), true) ||
 	    (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1) ||
-	    jz_msg_get_int(m, "port", 1, 65535, 0, &port) || !port) {
+	    jz_msg_get_int(m, "port", 1, 65535, 0, &port) || !port ||
+	    jz_msg_get_str(m, "token", token, sizeof(token), false) ||
+	    (token[0] && (strlen(token) != 2 * JZ_STUN_TXID ||
+			  strspn(token, "0123456789abcdef") != 2 * JZ_STUN_TXID))) {
 		jz_warn("cluster: a relay offer from server %s for device %s is malformed; "
 			"not delivered", f->ip, o->device);
 		json_decref(m);
@@ -163,8 +169,11 @@ static void relay_from_server(struct session *o, struct session *f, const char *
 	json_decref(m);
 	jz_info("relay for %s and %s (server %s): port %s:%lld, through that server",
 		o->device, f->device, f->ip, ip, port);
-	send_msg(o, json_pack("{s:s,s:I,s:s,s:I}", "type", "relay", "peer",
-			      (json_int_t)f->lease->idx, "ip", ip, "port", (json_int_t)port));
+	out = json_pack("{s:s,s:I,s:s,s:I}", "type", "relay", "peer", (json_int_t)f->lease->idx,
+			"ip", ip, "port", (json_int_t)port);
+	if (out && token[0])
+		json_object_set_new(out, "token", json_string(token));
+	send_msg(o, out);
 }
 
 /* Another server's device @from sends our @to a handshake (pair), a

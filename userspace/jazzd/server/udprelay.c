@@ -14,7 +14,10 @@
  *
  * Which source a port takes: a device "latches" its port with a STUN
  * check (JAZZ-CHECK {from: itself, to: the other}) from an address whose
- * IP is its control connection's or one of its public candidates'; the
+ * IP is its control connection's or one of its public candidates', its
+ * transaction id the port's token (96 random bits the device got in the
+ * "relay" offer over TLS: a device behind the same public IP, which can
+ * send from that IP and knows the ids, cannot move the latch); the
  * relay answers it and from then forwards only datagrams from that exact
  * address and port (a re-latch moves it, for a NAT rebinding). Nothing
  * is forwarded before both ends latched. A pair's relay ends when it
@@ -34,6 +37,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "stun.h"
 #include "server_int.h"
@@ -52,6 +57,7 @@ struct relay_end {
 	struct sockaddr_storage addr;	/* its latched source */
 	socklen_t alen;
 	bool latched;
+	uint8_t token[JZ_STUN_TXID];	/* a latch's transaction id (offer) */
 	uint64_t in, out;	/* datagrams taken here, sent from here */
 };
 
@@ -134,6 +140,7 @@ static void latch(struct udprelay *r, int i, const uint8_t *buf, size_t len,
 
 	if (jz_stun_parse(buf, len, &m, err, sizeof(err)) || m.type != JZ_STUN_BINDING_REQUEST ||
 	    !m.has_check || m.check_from != e->idx || m.check_to != r->e[!i].idx ||
+	    CRYPTO_memcmp(m.txid, e->token, JZ_STUN_TXID) ||
 	    !source_ok(r->rs->srv, e->idx, from)) {
 		r->dropped++;
 		return;
@@ -289,6 +296,10 @@ static struct udprelay *relay_new(struct jz_relays *rs, uint32_t a, uint32_t b)
 		e->i = i;
 		e->idx = i ? b : a;
 		e->fd = -1;
+		if (RAND_bytes(e->token, JZ_STUN_TXID) != 1) {
+			free(r);
+			return NULL;
+		}
 	}
 	for (int i = 0; i < 2; i++) {
 		struct relay_end *e = &r->e[i];
@@ -315,17 +326,19 @@ static struct udprelay *relay_new(struct jz_relays *rs, uint32_t a, uint32_t b)
 static bool relay_offer(struct jz_relays *rs, struct udprelay *r, int i)
 {
 	struct session *s = find_online_idx(rs->srv, r->e[i].idx);
-	char msg[96];
+	char msg[160], token[2 * JZ_STUN_TXID + 1];
 
 	if (!s || s->state != S_ONLINE)
 		return false;
+	jz_hex(r->e[i].token, JZ_STUN_TXID, token);
 	if (!s->remote) {
-		send_msg(s, json_pack("{s:s,s:I,s:s,s:i}", "type", "relay", "peer",
+		send_msg(s, json_pack("{s:s,s:I,s:s,s:i,s:s}", "type", "relay", "peer",
 				      (json_int_t)r->e[!i].idx, "ip", rs->ip, "port",
-				      r->e[i].port));
+				      r->e[i].port, "token", token));
 		return true;
 	}
-	snprintf(msg, sizeof(msg), "{\"ip\":\"%s\",\"port\":%u}", rs->ip, r->e[i].port);
+	snprintf(msg, sizeof(msg), "{\"ip\":\"%s\",\"port\":%u,\"token\":\"%s\"}", rs->ip,
+		 r->e[i].port, token);
 	return jz_state_relay(rs->srv->state, r->e[!i].idx, r->e[i].idx, "relay", msg);
 }
 
@@ -343,6 +356,7 @@ void on_relay_request(struct session *s, uint32_t peer)
 	struct jz_relays *rs = srv->relays;
 	struct session *p = find_online_idx(srv, peer);
 	struct udprelay *r;
+	bool fresh;
 
 	if (s->state != S_ONLINE || s->remote)
 		return;
@@ -354,15 +368,23 @@ void on_relay_request(struct session *s, uint32_t peer)
 		return refuse(s, peer, s->direct_only ? "this device is direct-only" :
 			      "the peer is direct-only");
 	r = relay_find(rs, s->lease->idx, peer);
+	fresh = !r;
 	if (!r && rs->n >= (size_t)srv->d->cfg.relay_max)
 		return refuse(s, peer, "the relay is full ([server] relay_max)");
 	if (!r)
 		r = relay_new(rs, s->lease->idx, peer);
 	if (!r)
 		return refuse(s, peer, "no relay port free ([server] relay_ports)");
-	if (!relay_offer(rs, r, r->e[0].idx == peer ? 0 : 1))
+	if (!relay_offer(rs, r, r->e[0].idx == peer ? 0 : 1)) {
+		if (fresh) {	/* unused: its ports back now, not after relay_idle */
+			rs->list = r->next;	/* relay_new put it first */
+			rs->n--;
+			relay_event(rs, r, "not-relayed", "the peer could not be told");
+			relay_free(r, "the peer could not be told");
+		}
 		return refuse(s, peer, "the device is on another server, which the cluster "
 			      "cannot reach now");
+	}
 	relay_offer(rs, r, r->e[0].idx == peer ? 1 : 0);
 }
 
