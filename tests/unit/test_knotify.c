@@ -6,7 +6,8 @@
  * wrong (type, length, mixed address families, a missing peer, an end on a
  * request, an unknown direction, two nests) is refused, and another
  * device's message is told apart from a malformed one. Key-rotate-ntf and
- * peer-roam-ntf parse the same way: one nest, never two merged.
+ * peer-roam-ntf parse the same way: one nest, never two merged. A DEV_GET
+ * reply's counters land in their slots.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -221,6 +222,33 @@ static void roam_takes_one_nest(void **state)
 	assert_int_equal(jz_knl_parse_roam(roam_msg(0), IFINDEX, &r), -1);
 }
 
+/* A DEV_GET reply's counters: each known one in its slot (the receive
+ * batching ones too), a counter of the wrong size or an unknown one
+ * ignored, never written elsewhere. */
+static void device_counters_parse(void **state)
+{
+	struct nlmsghdr *nlh = ntf_msg(JAZZ_CMD_DEV_GET);
+	struct jz_kcounters c = { 0 };
+	struct nlattr *n;
+
+	mnl_attr_put_u32(nlh, JAZZ_A_IFINDEX, IFINDEX);
+	n = mnl_attr_nest_start(nlh, JAZZ_A_STATS);
+	mnl_attr_put_u64(nlh, JAZZ_A_STATS_RX_PACKETS, 640);
+	mnl_attr_put_u64(nlh, JAZZ_A_STATS_RX_GRO_BATCHES, 12);
+	mnl_attr_put_u64(nlh, JAZZ_A_STATS_RX_GRO_DATAGRAMS, 600);
+	mnl_attr_put_u64(nlh, JAZZ_A_STATS_DROP_REPLAY, 3);
+	mnl_attr_put_u32(nlh, JAZZ_A_STATS_TX_PACKETS, 9);	/* wrong size */
+	mnl_attr_put_u64(nlh, 0x3fff, 77);			/* newer than us */
+	mnl_attr_nest_end(nlh, n);
+	assert_int_equal(jz_knl_stats_dev_cb(nlh, &c), MNL_CB_OK);
+	assert_int_equal(c.rx_packets, 640);
+	assert_int_equal(c.rx_gro_batches, 12);
+	assert_int_equal(c.rx_gro_datagrams, 600);
+	assert_int_equal(c.drops[JZ_KDROP_REPLAY], 3);
+	assert_int_equal(c.tx_packets, 0);
+	assert_int_equal(c.rx_bytes + c.tx_bytes + c.held, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +259,7 @@ int main(void)
 		cmocka_unit_test(truncated_header_is_refused),
 		cmocka_unit_test(rotate_takes_one_nest),
 		cmocka_unit_test(roam_takes_one_nest),
+		cmocka_unit_test(device_counters_parse),
 	};
 
 	return cmocka_run_group_tests_name("kernel notification parsers", tests, NULL, NULL);

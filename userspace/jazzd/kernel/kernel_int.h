@@ -7,7 +7,9 @@
 #ifndef JAZZD_KERNEL_INT_H
 #define JAZZD_KERNEL_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernel.h"
 
@@ -16,9 +18,22 @@
  * sends them; fills st->dev and st->peers (st->peers/max_peers set by the
  * caller, counts zeroed here). Returns mnl_cb_run's result. */
 int jz_knl_parse_stats(const void *buf, size_t len, struct jz_kstats *st);
+/* mnl_cb_run callbacks of that reading (kernel_parse.c): a DEV_GET reply
+ * into the struct jz_kcounters at data; a PEER_GET dump part into the
+ * struct jz_knl_peers_q at data (its peers_total, n_peers and last_id
+ * zeroed before the dump; intr set if the kernel marked a part
+ * NLM_F_DUMP_INTR); any: either, both into q->st. */
+struct nlmsghdr;
+struct jz_knl_peers_q {
+	struct jz_kstats *st;
+	uint32_t last_id;
+	bool intr;
+};
+int jz_knl_stats_dev_cb(const struct nlmsghdr *nlh, void *data);
+int jz_knl_stats_peers_cb(const struct nlmsghdr *nlh, void *data);
+int jz_knl_stats_any_cb(const struct nlmsghdr *nlh, void *data);
 /* One key-rotate-ntf message (nlh->nlmsg_len checked by the caller to lie
  * in its buffer): 0 and *r filled; -2 another device's; -1 malformed. */
-struct nlmsghdr;
 int jz_knl_parse_rotate(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_krotate *r);
 /* One conn-request-ntf or conn-expire-ntf (nlh checked as above): 0 and *c
  * filled (addresses of one family, a known direction, an end only on

@@ -3,7 +3,8 @@
  * The kernel's notifications, parsed at the edge: conn-request-ntf and
  * conn-expire-ntf into a struct jz_kconn, key-rotate-ntf into a struct
  * jz_krotate, stun-rx-ntf into a struct jz_kstun, peer-roam-ntf into a
- * struct jz_kroam, every attribute's type and length checked, so that what
+ * struct jz_kroam, and the counters of DEV_GET replies and PEER_GET dumps
+ * into a struct jz_kstats, every attribute's type and length checked, so that what
  * kernel_nl.c hands on is already typed and valid (addresses as text of
  * one family, directions and ends as known enum values).
  *
@@ -305,4 +306,108 @@ int jz_knl_parse_roam(const struct nlmsghdr *nlh, uint32_t ifindex, struct jz_kr
 	else
 		((struct sockaddr_in6 *)&r->ep)->sin6_port = port;
 	return 0;
+}
+
+/* ---- counters: DEV_GET replies and PEER_GET dump parts into jz_kcounters ---- */
+
+_Static_assert(JAZZ_A_STATS_DROP_TX_ERROR - JAZZ_A_STATS_DROP_MALFORMED == JZ_KDROP_TX_ERROR,
+	       "enum jz_kdrop follows the stats attribute set");
+
+static uint64_t *counter_slot(struct jz_kcounters *c, unsigned int t)
+{
+	switch (t) {
+	case JAZZ_A_STATS_RX_PACKETS: return &c->rx_packets;
+	case JAZZ_A_STATS_RX_BYTES: return &c->rx_bytes;
+	case JAZZ_A_STATS_TX_PACKETS: return &c->tx_packets;
+	case JAZZ_A_STATS_TX_BYTES: return &c->tx_bytes;
+	case JAZZ_A_STATS_HELD: return &c->held;
+	case JAZZ_A_STATS_RX_GRO_BATCHES: return &c->rx_gro_batches;
+	case JAZZ_A_STATS_RX_GRO_DATAGRAMS: return &c->rx_gro_datagrams;
+	case JAZZ_A_STATS_DROP_QUEUE_FULL: return &c->drops[JZ_KDROP_QUEUE_FULL];
+	case JAZZ_A_STATS_TX_DROP_NO_PEER: return &c->drops[JZ_KDROP_TX_NO_PEER];
+	case JAZZ_A_STATS_TX_DROP_NO_KEY: return &c->drops[JZ_KDROP_TX_NO_KEY];
+	case JAZZ_A_STATS_TX_DROP_MALFORMED: return &c->drops[JZ_KDROP_TX_MALFORMED];
+	case JAZZ_A_STATS_TX_DROP_QUEUE_FULL: return &c->drops[JZ_KDROP_TX_QUEUE_FULL];
+	}
+	if (t >= JAZZ_A_STATS_DROP_MALFORMED && t <= JAZZ_A_STATS_DROP_TX_ERROR)
+		return &c->drops[t - JAZZ_A_STATS_DROP_MALFORMED];
+	return NULL;	/* a counter newer than this daemon: ignored */
+}
+
+static void parse_counters(const struct nlattr *nest, struct jz_kcounters *c)
+{
+	const struct nlattr *a;
+	uint64_t *slot;
+
+	mnl_attr_for_each_nested(a, nest) {
+		slot = counter_slot(c, mnl_attr_get_type(a));
+		if (slot && !mnl_attr_validate(a, MNL_TYPE_U64))
+			*slot = mnl_attr_get_u64(a);
+	}
+}
+
+int jz_knl_stats_dev_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(a) == JAZZ_A_STATS &&
+		    !mnl_attr_validate(a, MNL_TYPE_NESTED))
+			parse_counters(a, data);
+	return MNL_CB_OK;
+}
+
+static void peer_stats_one(struct jz_knl_peers_q *q, const struct nlattr *nest)
+{
+	struct jz_kpeer_stats ps = { 0 };
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, nest) {
+		switch (mnl_attr_get_type(a)) {
+		case JAZZ_A_PEER_ID:
+			if (!mnl_attr_validate(a, MNL_TYPE_U32))
+				ps.id = mnl_attr_get_u32(a);
+			break;
+		case JAZZ_A_PEER_NAME:
+			if (!mnl_attr_validate(a, MNL_TYPE_NUL_STRING))
+				snprintf(ps.name, sizeof(ps.name), "%s", mnl_attr_get_str(a));
+			break;
+		case JAZZ_A_PEER_LAST_RX_NS:
+			if (!mnl_attr_validate(a, MNL_TYPE_U64))
+				ps.last_rx_ns = mnl_attr_get_u64(a);
+			break;
+		case JAZZ_A_PEER_STATS:
+			if (!mnl_attr_validate(a, MNL_TYPE_NESTED))
+				parse_counters(a, &ps.c);
+			break;
+		}
+	}
+	/* the next parts of a peer split over messages repeat only its id */
+	if (!ps.id || ps.id == q->last_id)
+		return;
+	q->last_id = ps.id;
+	q->st->peers_total++;
+	if (q->st->n_peers < q->st->max_peers)
+		q->st->peers[q->st->n_peers++] = ps;
+}
+
+int jz_knl_stats_peers_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct jz_knl_peers_q *q = data;
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		q->intr = true;
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(a) == JAZZ_A_PEER && !mnl_attr_validate(a, MNL_TYPE_NESTED))
+			peer_stats_one(q, a);
+	return MNL_CB_OK;
+}
+
+int jz_knl_stats_any_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct jz_knl_peers_q *q = data;
+
+	jz_knl_stats_dev_cb(nlh, &q->st->dev);
+	return jz_knl_stats_peers_cb(nlh, data);
 }
