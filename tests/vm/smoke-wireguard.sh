@@ -57,7 +57,7 @@ rm -f "$json"
 rx=$(link_stat n2 wg0 rx_bytes)
 tx=$(link_stat n1 wg0 tx_bytes)
 # 100 kB, not more: on the debug kernel under load WireGuard moved only
-# ~670 kB in those 5 s (a few Mbit/s on stock kernels move tens of MB).
+# ~670 kB in those 5 s (on the stock kernels it moves tens of MB).
 check "wg0 counters moved (n1 tx $tx, n2 rx $rx)" test "$rx" -gt 100000 -a "$tx" -gt 100000
 
 # Switch the underlay to IPv6: roaming to the new endpoint.
