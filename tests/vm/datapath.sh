@@ -79,8 +79,7 @@ SNIFF=$!
 wait_for 20 grep -q listening "$T/tcpdump.err"
 n1 ping -c 2 -i 0.5 -W 2 10.0.0.2 >/dev/null
 # bounded: with no single-datagram frame tcpdump would wait for ever
-wait_for 30 eval "! kill -0 $SNIFF 2>/dev/null" || kill "$SNIFF" 2>/dev/null
-wait $SNIFF
+reap_within 30 "$SNIFF"
 # pcap: 24-byte file header, 16-byte record header, Ethernet, IPv4, UDP.
 $PY -c '
 import struct, sys

@@ -199,6 +199,13 @@ wait_for() {
 	done
 }
 
+# reap_within SECS PID: wait for background PID (a tcpdump -c 1, say, that
+# waits for ever when nothing matches) at most SECS, then kill it; reaped.
+reap_within() {
+	wait_for "$1" eval "! kill -0 $2 2>/dev/null" || kill "$2" 2>/dev/null
+	wait "$2"
+}
+
 wait_listen() {
 	local ns proto=$2 port=$3 secs=${4:-20} flag=-tlnH
 	ns=$(ns_name "$1")

@@ -150,8 +150,7 @@ wait_for 20 grep -q listening "$E2E_W/tcpdump.err"
 run alice ping -c 120 -i 0.5 -W 5 "$VB" >/dev/null 2>&1 &
 PINGER=$!
 _T_PIDS+=($PINGER)
-wait_for 60 eval "! kill -0 $SNIFF 2>/dev/null" || kill "$SNIFF" 2>/dev/null
-wait $SNIFF
+reap_within 60 "$SNIFF"
 kill "$PINGER" 2>/dev/null
 wait "$PINGER" 2>/dev/null
 $PY -c '

@@ -67,8 +67,7 @@ outer_ecn() { # TOS for ping -Q, prints the ECN bits of the first outer packet
 	local sp=$!
 	wait_for 20 grep -q listening "$T/ecn.err"
 	n1 ping -c 2 -i 0.3 -W 2 -Q "$1" 10.1.0.2 >/dev/null 2>&1
-	wait_for 10 eval "! kill -0 $sp 2>/dev/null" || kill "$sp" 2>/dev/null
-	wait $sp
+	reap_within 10 "$sp"
 	n2 tcpdump -r "$T/ecn.pcap" -n -v 2>/dev/null | grep -o 'tos 0x[0-9a-f]*' | head -1
 }
 check_eq "inner ECT(0) copied to the outer header" "$(outer_ecn 0x02)" "tos 0x2"
@@ -87,9 +86,7 @@ if n1 tc qdisc add dev veth1 root netem loss 100% ecn 2>"$T/tc.err"; then
 	SP=$!
 	wait_for 20 grep -q listening "$T/ce.err"
 	check "ECT ping through a CE-marking underlay arrives" n1 ping -c 2 -i 0.3 -W 2 -Q 0x02 10.1.0.2
-	# bounded: tcpdump waits for ever when nothing arrives
-	wait_for 10 eval "! kill -0 $SP 2>/dev/null" || kill "$SP" 2>/dev/null
-	wait $SP
+	reap_within 10 "$SP"
 	check_eq "outer CE applied to the inner packet" \
 		"$(n2 tcpdump -r "$T/ce.pcap" -n -v 2>/dev/null | grep -o 'tos 0x[0-9a-f]*' | head -1)" "tos 0x3"
 	n1 tc qdisc del dev veth1 root
