@@ -38,6 +38,8 @@ check "an int3 in jazz is not rerun" bash -c "! grep -q 'int3-jazz\.sh: the VM d
 check "an int3 in jazz is reported as a crash" \
 	grep -Eq '^not ok - \[[^]]*\] int3-jazz\.sh: the VM crashed or hung during this test' "$log"
 check "the crash report shows the oops" grep -q '^#   .*Oops: int3' "$log"
+check "no test is reported with an empty exit status (the guest renames its .rc into place)" \
+	bash -c "! grep -Eq 'exited with status \$' '$log'"
 
 JAZZ_VM_START_BY=$(($(date +%s) + 3600)) bash "$TOP/scripts/vm.sh" -q --kernel "$K" \
 	--out "$out-budget" --timeout 60 --each tests/host/vm-harness/budget-spent.sh \
