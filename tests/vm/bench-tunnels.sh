@@ -173,10 +173,15 @@ run_one() { # path test -> prints bit/s
 	udp1400) args=(-u -b 0 -l 1400) ;;
 	esac
 	json=$(mktemp)
+	# The run's retransmissions and iperf3's CPU use, for the log.
+	: >"$OUTDIR/iperf-cpu"
 	for try in 1 2 3; do
 		# The server handles one test at a time; it may still be closing the last.
 		if n1 timeout $((T + 20)) iperf3 -c "$dst" -p 5201 -t "$T" -J "${args[@]}" >"$json" 2>/dev/null &&
 			iperf_bps "$json"; then
+			jq -r '.end | .cpu_utilization_percent as $c |
+				"retrans=\(.sum_sent.retransmits // "-") sender=\($c.host_total | floor)% (sys \($c.host_system | floor)) receiver=\($c.remote_total | floor)% (sys \($c.remote_system | floor))"' \
+				"$json" >"$OUTDIR/iperf-cpu" 2>/dev/null
 			rm -f "$json"
 			return 0
 		fi
@@ -189,7 +194,10 @@ run_one() { # path test -> prints bit/s
 # BENCH_PERF=1: instead of the repetitions, one run of each test on each
 # path (jazz paths once more with tx_gso=0, as "<path>/nogso") with
 #   - busy CPU time of the whole guest (/proc/stat: all CPUs, both
-#     namespaces, not idle or iowait), and
+#     namespaces, not idle or iowait),
+#   - the path's counters (path_counters: packets sent, crossing the
+#     underlay, received, dropped; context switches, NET_RX softirqs, CPU
+#     time by thread kind) as a "# counters" line, and
 #   - ftrace function_graph durations of each stage's entry function,
 #     summed (WireGuard's workers handle many packets a call, so only sums
 #     compare),
@@ -203,6 +211,36 @@ STAGES_JAZZ="jazz_xmit jazz_tx_crypt jazz_tx_done __udp_gso_segment jazz_udp_rec
 STAGES_WG="wg_xmit wg_packet_encrypt_worker wg_packet_tx_worker __udp_gso_segment wg_packet_receive wg_packet_decrypt_worker wg_packet_rx_poll"
 TR=/sys/kernel/tracing
 busy_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# Counters along the path, as name=value words: packets the sender's
+# tunnel device sent and dropped, the underlay's packets each way, the
+# receiver's tunnel device, context switches and the NET_RX softirqs.
+path_counters() { # receiving tunnel device
+	local d=$1 s=/sys/class/net/%s/statistics/%s
+	local s1=$d
+	[ "$d" = vb2 ] && s1=vb1
+	printf 'n1_tx=%s n1_txdrop=%s vu1_tx=%s vu2_rx=%s vu2_rxdrop=%s n2_rx=%s n2_rxdrop=%s ctxt=%s netrx=%s' \
+		"$(n1 cat "$(printf "$s" "$s1" tx_packets)" 2>/dev/null || echo 0)" \
+		"$(n1 cat "$(printf "$s" "$s1" tx_dropped)" 2>/dev/null || echo 0)" \
+		"$(n1 cat "$(printf "$s" vu1 tx_packets)")" "$(n2 cat "$(printf "$s" vu2 rx_packets)")" \
+		"$(n2 cat "$(printf "$s" vu2 rx_dropped)")" \
+		"$(n2 cat "$(printf "$s" "$d" rx_packets)")" "$(n2 cat "$(printf "$s" "$d" rx_dropped)")" \
+		"$(awk '/^ctxt/ { print $2 }' /proc/stat)" \
+		"$(awk '/NET_RX/ { s = 0; for (i = 2; i <= NF; i++) s += $i; print s }' /proc/softirqs)"
+	# CPU time (µs): user, system, softirq (/proc/stat), and by thread
+	# kind (schedstat run time: kworkers, ksoftirqd, iperf3).
+	awk '/^cpu / { printf " usr=%d sys=%d sirq=%d", ($2 + $3) * 10000, $4 * 10000, $8 * 10000 }' /proc/stat
+	local pid comm run kw=0 ks=0 ip=0
+	for pid in /proc/[0-9]*; do
+		read -r comm <"$pid/comm" 2>/dev/null || continue
+		read -r run _ <"$pid/schedstat" 2>/dev/null || continue
+		case "$comm" in
+		kworker*) kw=$((kw + run / 1000)) ;;
+		ksoftirqd*) ks=$((ks + run / 1000)) ;;
+		iperf3) ip=$((ip + run / 1000)) ;;
+		esac
+	done
+	printf ' kworker=%d ksoftirqd=%d iperf3=%d' "$kw" "$ks" "$ip"
+}
 profile_one() { # path label test
 	local p=$1 label=$2 t=$3 dev pk0 pk1 b0 b1 bps f
 	case "$p" in
@@ -221,10 +259,15 @@ profile_one() { # path label test
 		echo 1 >$TR/tracing_on
 	fi
 	pk0=$(n2 cat /sys/class/net/$dev/statistics/rx_packets)
+	local c0 c1
+	c0=$(path_counters "$dev")
 	b0=$(busy_jiffies)
 	bps=$(run_one "$p" "$t") || bps=NA
 	b1=$(busy_jiffies)
+	c1=$(path_counters "$dev")
 	pk1=$(n2 cat /sys/class/net/$dev/statistics/rx_packets)
+	diag "counters $label $t: $(paste -d' ' <(tr ' ' '\n' <<<"$c0") <(tr ' ' '\n' <<<"$c1") |
+		awk '{ split($1, a, "="); split($2, b, "="); printf "%s=%d ", a[1], b[2] - a[2] }') $(cat "$OUTDIR/iperf-cpu" 2>/dev/null)"
 	echo 0 >$TR/tracing_on
 	[ -n "$f" ] && cp $TR/trace "$OUTDIR/trace-${label//\//-}-$t.txt"
 	echo nop >$TR/current_tracer
@@ -255,7 +298,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		for p in "${AVAILABLE[@]}"; do
 			if bps=$(run_one "$p" "$t"); then
 				printf '%s\t%s\t%s\t%s\t%s\n' "$KVER" "$p" "$t" "$rep" "$bps" >>"$TSV"
-				ok "rep $rep $t $p: $((bps / 1000000)) Mbit/s"
+				ok "rep $rep $t $p: $((bps / 1000000)) Mbit/s $(cat "$OUTDIR/iperf-cpu" 2>/dev/null)"
 			else
 				printf '%s\t%s\t%s\t%s\t%s\n' "$KVER" "$p" "$t" "$rep" "NA" >>"$TSV"
 				not_ok "rep $rep $t $p: iperf3 failed"
