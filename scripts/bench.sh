@@ -23,7 +23,9 @@
 # with tx_gso=0) with the guest's busy CPU time (/proc/stat) and an ftrace
 # function_graph of each stage's entry function, printed as µs per packet
 # by stage, jazz against WireGuard (scripts/bench-profile.py), into
-# out/bench/<kver>/profile.md. BENCH_PATHS / BENCH_TESTS narrow it.
+# out/bench/<kver>/profile.md. BENCH_PATHS / BENCH_TESTS narrow it;
+# BENCH_STAGES_JAZZ / BENCH_STAGES_WG trace other entry functions (sum
+# them with scripts/bench-trace-sum.py).
 #
 # Writes out/bench/<kver>/bench.tsv (raw), out/bench/results.md (the table,
 # also printed). jazz paths show "n/a" with the reason until jazz.ko and
@@ -76,6 +78,9 @@ done
 narrow=()
 [ -n "${BENCH_PATHS:-}" ] && narrow+=("BENCH_PATHS=$BENCH_PATHS")
 [ -n "${BENCH_TESTS:-}" ] && narrow+=("BENCH_TESTS=$BENCH_TESTS")
+# Other entry functions to trace with --profile (bench-tunnels.sh).
+[ -n "${BENCH_STAGES_JAZZ:-}" ] && narrow+=("BENCH_STAGES_JAZZ=$BENCH_STAGES_JAZZ")
+[ -n "${BENCH_STAGES_WG:-}" ] && narrow+=("BENCH_STAGES_WG=$BENCH_STAGES_WG")
 mkdir -p out/bench
 dirs=()
 rc=0

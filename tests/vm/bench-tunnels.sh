@@ -207,8 +207,10 @@ run_one() { # path test -> prints bit/s
 # was tried first: under TCG its samples land where interrupts are
 # re-enabled (spin_unlock_irqrestore, finish_task_switch), never in the
 # cipher, so it cannot split the time by stage.
-STAGES_JAZZ="jazz_xmit jazz_tx_crypt jazz_tx_done __udp_gso_segment jazz_udp_recv jazz_rx_crypt jazz_rx_done"
-STAGES_WG="wg_xmit wg_packet_encrypt_worker wg_packet_tx_worker __udp_gso_segment wg_packet_receive wg_packet_decrypt_worker wg_packet_rx_poll"
+# BENCH_STAGES_JAZZ / BENCH_STAGES_WG replace the traced entry functions
+# (scripts/bench-trace-sum.py sums any of them from the saved traces).
+STAGES_JAZZ=${BENCH_STAGES_JAZZ:-"jazz_xmit jazz_tx_crypt jazz_tx_done __udp_gso_segment jazz_udp_recv jazz_rx_crypt jazz_rx_done"}
+STAGES_WG=${BENCH_STAGES_WG:-"wg_xmit wg_packet_encrypt_worker wg_packet_tx_worker __udp_gso_segment wg_packet_receive wg_packet_decrypt_worker wg_packet_rx_poll"}
 TR=/sys/kernel/tracing
 busy_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 # Counters along the path, as name=value words: packets the sender's
@@ -256,6 +258,8 @@ profile_one() { # path label test
 		echo >$TR/set_ftrace_filter
 		for x in $f; do echo "$x" >>$TR/set_ftrace_filter 2>/dev/null || diag "no ftrace of $x"; done
 		echo function_graph >$TR/current_tracer
+		# Closing braces name their function (scripts/bench-trace-sum.py).
+		echo 1 >$TR/options/funcgraph-tail 2>/dev/null
 		echo 1 >$TR/tracing_on
 	fi
 	pk0=$(n2 cat /sys/class/net/$dev/statistics/rx_packets)
