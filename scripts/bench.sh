@@ -25,7 +25,8 @@
 # by stage, jazz against WireGuard (scripts/bench-profile.py), into
 # out/bench/<kver>/profile.md. BENCH_PATHS / BENCH_TESTS narrow it;
 # BENCH_STAGES_JAZZ / BENCH_STAGES_WG trace other entry functions (sum
-# them with scripts/bench-trace-sum.py).
+# them with scripts/bench-trace-sum.py); BENCH_TRACE_OWN=1 counts only
+# their own time (ftrace sleep-time and funcgraph-irqs off).
 #
 # Writes out/bench/<kver>/bench.tsv (raw), out/bench/results.md (the table,
 # also printed). jazz paths show "n/a" with the reason until jazz.ko and
@@ -81,6 +82,7 @@ narrow=()
 # Other entry functions to trace with --profile (bench-tunnels.sh).
 [ -n "${BENCH_STAGES_JAZZ:-}" ] && narrow+=("BENCH_STAGES_JAZZ=$BENCH_STAGES_JAZZ")
 [ -n "${BENCH_STAGES_WG:-}" ] && narrow+=("BENCH_STAGES_WG=$BENCH_STAGES_WG")
+[ -n "${BENCH_TRACE_OWN:-}" ] && narrow+=("BENCH_TRACE_OWN=$BENCH_TRACE_OWN")
 mkdir -p out/bench
 dirs=()
 rc=0

@@ -260,6 +260,12 @@ profile_one() { # path label test
 		echo function_graph >$TR/current_tracer
 		# Closing braces name their function (scripts/bench-trace-sum.py).
 		echo 1 >$TR/options/funcgraph-tail 2>/dev/null
+		# BENCH_TRACE_OWN=1: a function's own time, without the time its
+		# task was scheduled out or interrupts ran inside it.
+		if [ "${BENCH_TRACE_OWN:-0}" = 1 ]; then
+			echo 0 >$TR/options/sleep-time
+			echo 0 >$TR/options/funcgraph-irqs
+		fi
 		echo 1 >$TR/tracing_on
 	fi
 	pk0=$(n2 cat /sys/class/net/$dev/statistics/rx_packets)
