@@ -242,6 +242,9 @@ path_counters() { # receiving tunnel device
 		esac
 	done
 	printf ' kworker=%d ksoftirqd=%d iperf3=%d' "$kw" "$ks" "$ip"
+	# Inter-processor interrupts (dear under TCG): rescheduling, function call.
+	awk '$1 == "RES:" || $1 == "CAL:" { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i
+		printf " %s=%d", tolower(substr($1, 1, 3)), s }' /proc/interrupts
 }
 profile_one() { # path label test
 	local p=$1 label=$2 t=$3 dev pk0 pk1 b0 b1 bps f
