@@ -25,7 +25,7 @@ need_module jazz
 . "$(dirname "$0")/lib-pair.sh"
 jazz_prelude
 
-LIB="chacha20poly1305 (lib/crypto)"
+LIB=chacha20poly1305-lib
 Z=00000000
 K9=9999999999999999999999999999999999999999999999999999999999999999
 
