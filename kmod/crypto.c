@@ -32,6 +32,17 @@ module_param_named(crypto_force_async, jazz_crypto_force_async, bool, 0644);
 MODULE_PARM_DESC(crypto_force_async,
 		 "New keys use an asynchronous AEAD (cryptd; pcrypt before 6.3)");
 
+/*
+ * ChaCha20-Poly1305 keys with zero salts on lib/crypto (struct jazz_key,
+ * @lib): on by default; off, every key takes the crypto API as before
+ * (benchmarks compare the two in one boot). Applies to keys installed
+ * after it is set; crypto_force_async overrides it.
+ */
+bool jazz_crypto_lib = true;
+module_param_named(crypto_lib, jazz_crypto_lib, bool, 0644);
+MODULE_PARM_DESC(crypto_lib,
+		 "New ChaCha20-Poly1305 keys with zero salts use lib/crypto");
+
 #define JAZZ_MAX_SG	(MAX_SKB_FRAGS + 8)
 
 /*
@@ -259,12 +270,25 @@ static void jazz_key_free_work(struct work_struct *w)
 	jazz_spares_free(key->tx_spare);
 	jazz_spares_free(key->rx_spare);
 	/* crypto_free_aead() frees the tfm context with kfree_sensitive(). */
-	crypto_free_aead(key->tx_tfm);
-	crypto_free_aead(key->rx_tfm);
+	if (key->tx_tfm)
+		crypto_free_aead(key->tx_tfm);
+	if (key->rx_tfm)
+		crypto_free_aead(key->rx_tfm);
+	/* Also wipes a lib key's bytes. */
 	memzero_explicit(key, sizeof(*key));
 	kfree(key);
 	atomic_dec(&jazz_keys_live);
 	pr_debug("jazz: key destroyed\n");
+}
+
+/* Does a new key of @cipher with these salts run on lib/crypto? */
+static bool jazz_lib_takes(u8 cipher, const u8 *tx_salt, const u8 *rx_salt)
+{
+	return cipher == JAZZ_CIPHER_CHACHA20_POLY1305 &&
+	       READ_ONCE(jazz_crypto_lib) &&
+	       !READ_ONCE(jazz_crypto_force_async) &&
+	       !memchr_inv(tx_salt, 0, JAZZ_SALT_LEN) &&
+	       !memchr_inv(rx_salt, 0, JAZZ_SALT_LEN);
 }
 
 struct jazz_key *jazz_key_create(u8 cipher, u8 key_id,
@@ -281,6 +305,12 @@ struct jazz_key *jazz_key_create(u8 cipher, u8 key_id,
 	key = kzalloc(sizeof(*key), GFP_KERNEL);
 	if (!key)
 		return ERR_PTR(-ENOMEM);
+	if (jazz_lib_takes(cipher, tx_salt, rx_salt)) {
+		key->lib = true;
+		memcpy(key->tx_key, tx_key, sizeof(key->tx_key));
+		memcpy(key->rx_key, rx_key, sizeof(key->rx_key));
+		goto made;
+	}
 	err = jazz_tfm_new(cipher, tx_key, &key->tx_tfm, &key->tx_req,
 			   &key->tx_spare, extack);
 	if (err)
@@ -289,6 +319,7 @@ struct jazz_key *jazz_key_create(u8 cipher, u8 key_id,
 			   &key->rx_spare, extack);
 	if (err)
 		goto fail;
+made:
 	memcpy(key->tx_salt, tx_salt, JAZZ_SALT_LEN);
 	memcpy(key->rx_salt, rx_salt, JAZZ_SALT_LEN);
 	key->key_id = key_id;
@@ -476,6 +507,36 @@ static int jazz_aead_sync(struct aead_request *__percpu *reqs,
 	return err;
 }
 
+/*
+ * @skb's AEAD on lib/crypto: @len bytes after the header (the plaintext,
+ * or the ciphertext and its tag), the header as associated data; @nsg
+ * entries cover the whole skb, tag room included. The library's nonce is
+ * 32 zero bits and its 64-bit argument in little-endian order, jazz's the
+ * zero salt and the counter in big-endian order: the argument is the
+ * counter's big-endian bytes read as a little-endian number.
+ */
+static int jazz_lib_crypt(const u8 *k, struct sk_buff *skb, int nsg,
+			  unsigned int len, u64 counter, bool decrypt)
+{
+	u64 nonce = le64_to_cpu((__force __le64)cpu_to_be64(counter));
+	struct scatterlist sg[JAZZ_MAX_SG];
+	bool ok;
+	int err;
+
+	sg_init_table(sg, nsg);
+	err = skb_to_sgvec(skb, sg, JAZZ_HDR_LEN,
+			   decrypt ? len : len + JAZZ_TAG_LEN);
+	if (err < 0)
+		return err;
+	if (decrypt)
+		ok = chacha20poly1305_decrypt_sg_inplace(sg, len, skb->data,
+							 JAZZ_HDR_LEN, nonce, k);
+	else
+		ok = chacha20poly1305_encrypt_sg_inplace(sg, len, skb->data,
+							 JAZZ_HDR_LEN, nonce, k);
+	return ok ? 0 : -EBADMSG;
+}
+
 int jazz_key_encrypt(struct jazz_key *key, struct sk_buff *skb,
 		     u32 receiver, u64 counter, struct jazz_crypt_async *as)
 {
@@ -495,6 +556,9 @@ int jazz_key_encrypt(struct jazz_key *key, struct sk_buff *skb,
 		       counter);
 	pskb_put(skb, trailer, JAZZ_TAG_LEN);
 
+	if (key->lib)
+		return jazz_lib_crypt(key->tx_key, skb, nsg + 1, plen, counter,
+				      false);
 	if (!key->tx_req)
 		return jazz_aead_async(key, key->tx_tfm, key->tx_spare, skb,
 				       nsg + 1, plen, key->tx_salt, counter,
@@ -515,7 +579,9 @@ int jazz_key_decrypt(struct jazz_key *key, struct sk_buff *skb, u64 counter,
 	nsg = skb_cow_data(skb, 0, &trailer);
 	if (nsg < 0 || nsg > JAZZ_MAX_SG)
 		return -ENOMEM;
-	if (!key->rx_req) {
+	if (key->lib) {
+		err = jazz_lib_crypt(key->rx_key, skb, nsg, clen, counter, true);
+	} else if (!key->rx_req) {
 		err = jazz_aead_async(key, key->rx_tfm, key->rx_spare, skb,
 				      nsg, clen, key->rx_salt, counter, true,
 				      as);

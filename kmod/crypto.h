@@ -32,6 +32,7 @@
 #include <linux/workqueue.h>
 #include <linux/skbuff.h>
 #include <crypto/aead.h>
+#include <crypto/chacha20poly1305.h>
 #include "replay.h"
 #include "messages.h"
 
@@ -41,6 +42,18 @@ struct jazz_areq;
 
 struct jazz_key {
 	struct kref ref;
+	/*
+	 * ChaCha20-Poly1305 keys whose two salts are zero run on lib/crypto's
+	 * chacha20poly1305 (WireGuard's path: no tfm, no request, always
+	 * synchronous; module parameter crypto_lib). Its 96-bit nonce is 32
+	 * zero bits and a 64-bit counter, which is jazz's nonce (salt, then
+	 * the counter) when the salt is zero; nothing changes on the wire.
+	 * Then @lib is set, the tfms, requests and spares are NULL and the
+	 * key bytes are in @tx_key/@rx_key, wiped with the key. Immutable.
+	 */
+	bool lib;
+	u8 tx_key[CHACHA20POLY1305_KEY_SIZE];
+	u8 rx_key[CHACHA20POLY1305_KEY_SIZE];
 	struct crypto_aead *tx_tfm;
 	struct crypto_aead *rx_tfm;
 	/*
@@ -92,6 +105,7 @@ struct jazz_crypt_async {
 
 extern u64 jazz_tx_soft_limit;
 extern bool jazz_crypto_force_async;
+extern bool jazz_crypto_lib;
 extern u64 jazz_tx_hard_limit;
 
 struct jazz_key *jazz_key_create(u8 cipher, u8 key_id,
@@ -125,9 +139,10 @@ int jazz_key_encrypt(struct jazz_key *key, struct sk_buff *skb,
 int jazz_key_decrypt(struct jazz_key *key, struct sk_buff *skb, u64 counter,
 		     struct jazz_crypt_async *as);
 /* The driver (implementation) name of @key's sending tfm, e.g. for dumps. */
+#define JAZZ_LIB_DRIVER	"chacha20poly1305-lib"
 static inline const char *jazz_key_driver(const struct jazz_key *key)
 {
-	return crypto_aead_driver_name(key->tx_tfm);
+	return key->lib ? JAZZ_LIB_DRIVER : crypto_aead_driver_name(key->tx_tfm);
 }
 
 /* Wait until none of @as's asynchronous requests is in flight. Sleeps. */

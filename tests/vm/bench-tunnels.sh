@@ -6,6 +6,8 @@
 #   wireguard    stock WireGuard (10.100.0.0/24)
 #   jazz-chacha  jazz, ChaCha20-Poly1305 (10.101.0.0/24)
 #   jazz-aes     jazz, AES-256-GCM (10.102.0.0/24)
+#   jazz-chacha-lib  jazz, ChaCha20-Poly1305 with zero salts: lib/crypto's
+#                chacha20poly1305, WireGuard's own (10.103.0.0/24)
 # The tunnels run over a second veth pair (10.99.0.0/24, MTU 1600) and have
 # MTU 1500, so every path carries the same 1500-byte inner packets and the
 # 1400-byte UDP payload is never fragmented.
@@ -18,7 +20,7 @@
 # (lib/crypto) with the arch modules it runs on.
 #
 # Environment: BENCH_TIME (seconds per run, default 3), BENCH_REPS (5),
-# BENCH_PATHS (default "veth wireguard jazz-chacha jazz-aes"),
+# BENCH_PATHS (default "veth wireguard jazz-chacha jazz-aes jazz-chacha-lib"),
 # BENCH_TESTS (default "tcp1 tcp4 udp64 udp1400"), BENCH_UNDERLAY (plain;
 # gro: vu1 without TSO/USO, GRO on vu2, see scripts/bench.sh --underlay-gro).
 . "$(dirname "$0")/lib.sh"
@@ -27,7 +29,7 @@ need_root
 need_cmd ip iperf3 wg
 T=${BENCH_TIME:-3}
 REPS=${BENCH_REPS:-5}
-PATHS=${BENCH_PATHS:-veth wireguard jazz-chacha jazz-aes}
+PATHS=${BENCH_PATHS:-veth wireguard jazz-chacha jazz-aes jazz-chacha-lib}
 TESTS=${BENCH_TESTS:-tcp1 tcp4 udp64 udp1400}
 OUTDIR=${JAZZ_OUT:-$JAZZ_TOP/out/bench}
 TSV=$OUTDIR/bench.tsv
@@ -91,8 +93,9 @@ setup_jazz() {
 		return 1
 	fi
 	[ -x "$JAZZCTL" ] || { unavailable "$path" "build/jazzctl missing (make userspace)"; return 1; }
-	ka=$(hexrand 32):$(hexrand 4)
-	kb=$(hexrand 32):$(hexrand 4)
+	# SALT (environment): both directions' salt instead of random ones.
+	ka=$(hexrand 32):${SALT:-$(hexrand 4)}
+	kb=$(hexrand 32):${SALT:-$(hexrand 4)}
 	err=$( {
 		ip -n "$(ns_name n1)" link add "$dev" type jazz &&
 		ip -n "$(ns_name n2)" link add "$dev" type jazz &&
@@ -116,6 +119,8 @@ for p in $PATHS; do
 	wireguard) setup_wireguard && AVAILABLE+=(wireguard) ;;
 	jazz-chacha) setup_jazz jazz-chacha chacha20-poly1305 101 jz0 51831 && AVAILABLE+=(jazz-chacha) ;;
 	jazz-aes) setup_jazz jazz-aes aes-256-gcm 102 jz1 51841 && AVAILABLE+=(jazz-aes) ;;
+	jazz-chacha-lib) SALT=00000000 setup_jazz jazz-chacha-lib chacha20-poly1305 103 jz2 51851 &&
+		AVAILABLE+=(jazz-chacha-lib) ;;
 	*) unavailable "$p" "unknown path" ;;
 	esac
 done
@@ -155,6 +160,7 @@ for p in "${AVAILABLE[@]}"; do
 	wireguard) d=$(wg_driver) ;;
 	jazz-chacha) d=$(jazz_drivers jz0) ;;
 	jazz-aes) d=$(jazz_drivers jz1) ;;
+	jazz-chacha-lib) d=$(jazz_drivers jz2) ;;
 	*) continue ;;
 	esac
 	printf '%s\t%s\n' "$p" "$d" >>"$OUTDIR/drivers.tsv"
@@ -249,7 +255,7 @@ path_counters() { # receiving tunnel device
 profile_one() { # path label test
 	local p=$1 label=$2 t=$3 dev pk0 pk1 b0 b1 bps f
 	case "$p" in
-	veth) dev=vb2 ;; wireguard) dev=wg0 ;; jazz-chacha) dev=jz0 ;; *) dev=jz1 ;;
+	veth) dev=vb2 ;; wireguard) dev=wg0 ;; jazz-chacha) dev=jz0 ;; jazz-aes) dev=jz1 ;; *) dev=jz2 ;;
 	esac
 	case "$p" in
 	veth) f= ;; wireguard) f=$STAGES_WG ;; *) f=$STAGES_JAZZ ;;
