@@ -22,21 +22,6 @@ need_module jazz
 jazz_prelude
 
 zero() { [ "$(objects)" = "devices 0 peers 0 keys 0" ]; }
-# drivers NS: the driver of every key of jazz0, one a line (from --json).
-drivers() {
-	"$1" "$JZ" show jazz0 --json | $PY -c '
-import json, sys
-def walk(o):
-    if isinstance(o, dict):
-        if "driver" in o:
-            print(o["driver"])
-        for v in o.values():
-            walk(v)
-    elif isinstance(o, list):
-        for v in o:
-            walk(v)
-walk(json.load(sys.stdin))'
-}
 all_cryptd() { # NS: every key's driver is cryptd(...) (pcrypt(...) before 6.3), and there is one
 	local d
 	d=$(drivers "$1")

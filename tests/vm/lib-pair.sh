@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared setup of the jazzctl-driven VM tests (datapath.sh, parallel.sh,
 # tunnel-defects.sh, conn-verdict-bind.sh, netlink-limits.sh,
-# crypto-async.sh), sourced by them after lib.sh:
+# crypto-async.sh, crypto-lib.sh), sourced by them after lib.sh:
 #   jazz_prelude      $JZ (build/jazzctl; skip_all when not built), $NLT
 #                     (netlink_tool.py), $T (a scratch directory removed at
 #                     exit, readable by other users) and the kernel log mark
@@ -10,8 +10,10 @@
 #                     (veth1, veth2), a jazz0 in each, configured with
 #                     jazzctl and fixed test keys (below)
 #   iperf_step        one iperf3 run n1 -> n2, reported with its rate/loss
-#   swap_under_flood  an AES-256-GCM key 2 swapped in at both ends under a
-#                     ping flood, with zero loss (datapath, crypto-async)
+#   swap_under_flood  a key 2 (AES-256-GCM unless told) swapped in at both
+#                     ends under a ping flood, with zero loss (datapath,
+#                     crypto-async, crypto-lib)
+#   drivers NS        the driver of every key of NS's jazz0
 
 jazz_prelude() {
 	JZ=$JAZZ_TOP/build/jazzctl
@@ -101,14 +103,15 @@ else:
 	fi
 }
 
-# swap_under_flood DST COUNT: key 2 (AES-256-GCM, K3/K4) in the secondary
-# slot at both ends (accepted on receive), then n1 and n2 swap one after
-# the other while COUNT pings flood DST: none may be lost, and n1 then
-# sends with key 2.
+# swap_under_flood DST COUNT [CIPHER [SALT]]: key 2 (CIPHER, default
+# AES-256-GCM; K3/K4 with the salts S1/S2, or SALT both ways) in the
+# secondary slot at both ends (accepted on receive), then n1 and n2 swap
+# one after the other while COUNT pings flood DST: none may be lost, and
+# n1 then sends with key 2.
 swap_under_flood() {
-	local flood
-	check "key 2 secondary on n1" n1 "$JZ" key jazz0 new peer 2 slot secondary id 2 cipher aes-256-gcm tx "$K3:$S1" rx "$K4:$S2"
-	check "key 2 secondary on n2" n2 "$JZ" key jazz0 new peer 1 slot secondary id 2 cipher aes-256-gcm tx "$K4:$S2" rx "$K3:$S1"
+	local flood cipher=${3:-aes-256-gcm} s1=${4:-$S1} s2=${4:-$S2}
+	check "key 2 secondary on n1" n1 "$JZ" key jazz0 new peer 2 slot secondary id 2 cipher "$cipher" tx "$K3:$s1" rx "$K4:$s2"
+	check "key 2 secondary on n2" n2 "$JZ" key jazz0 new peer 1 slot secondary id 2 cipher "$cipher" tx "$K4:$s2" rx "$K3:$s1"
 	n1 ping -c "$2" -i 0.005 -W 2 -q "$1" >"$T/flood.txt" 2>&1 &
 	flood=$!
 	sleep 1
@@ -117,5 +120,21 @@ swap_under_flood() {
 	n2 "$JZ" key jazz0 swap peer 1
 	wait "$flood"
 	check_eq "ping flood across the key swap: zero loss" "$(grep -o '[0-9.]*% packet loss' "$T/flood.txt")" "0% packet loss"
-	check_eq "n1 now sends with key 2 (AES-256-GCM)" "$(n1 "$JZ" show jazz0 keys | cut -f2)" "primary:2:aes-256-gcm"
+	check_eq "n1 now sends with key 2 ($cipher)" "$(n1 "$JZ" show jazz0 keys | cut -f2)" "primary:2:$cipher"
+}
+
+# drivers NS: the driver of every key of NS's jazz0, one a line (--json).
+drivers() {
+	"$1" "$JZ" show jazz0 --json | $PY -c '
+import json, sys
+def walk(o):
+    if isinstance(o, dict):
+        if "driver" in o:
+            print(o["driver"])
+        for v in o.values():
+            walk(v)
+    elif isinstance(o, list):
+        for v in o:
+            walk(v)
+walk(json.load(sys.stdin))'
 }
