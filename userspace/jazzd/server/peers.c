@@ -245,7 +245,7 @@ int make_entries(struct session *p)
 	p->ent_unlinked_len = strlen(p->ent_unlinked);
 	p->ent_head = hlen - 1;
 	p->ent_owner = olen - 1;	/* its ',' and its keys */
-	rc = 0;
+	rc = known_entry_hashes(p);
 out:
 	free(head);
 	free(owner);
@@ -498,10 +498,8 @@ void peers_finish(struct jz_server *srv)
 			s->got_res = false;
 			continue;
 		}
-		if (!s->listed && s->got_res) {
-			s->listed = true;
-			pchg_reset(s);
-			send_full_list(srv, s);
+		if (!s->listed && (s->got_res || s->known_held)) {
+			known_first_list(srv, s);	/* or "unchanged", or held */
 		} else if (s->lstream || s->dpend) {
 			/* its marks go out after its list's last part, or when
 			 * its socket drained (peers_drained) */
