@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
 	-j) JOINS=${2:?}; shift ;;
 	--no-restart) RESTART=0 ;;
 	--no-known) KNOWN=(-K) ;;
-	-h|--help) sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench-scale: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
