@@ -32,22 +32,13 @@ client() { # client NAME USER
 	cp_client_conf "$1" "$2" password
 	cp_start "$1"
 }
-# installed peers at the end of a fake kernel log, sorted by name
-final_set() {
-	awk '/^peer-(new|set) / { for (i = 2; i <= NF; i++) {
-			if ($i ~ /^id=/) id = substr($i, 4)
-			if ($i ~ /^name=/) nm = substr($i, 6) }
-		s[id] = nm }
-	     /^peer-del / { delete s[substr($2, 4)] }
-	     END { for (k in s) print s[k] }' "$T/$1.kernel" | sort | tr '\n' ' '
-}
 wait_set() { # NAME "SET " [SECONDS]: until the kernel's peers are SET
 	local i
 	for ((i = 0; i < ${3:-15} * 10; i++)); do
-		[ "$(final_set "$1")" = "$2" ] && return 0
+		[ "$(final_set "$T/$1.kernel")" = "$2" ] && return 0
 		sleep 0.1
 	done
-	echo "# $1: $(final_set "$1")" >&2
+	echo "# $1: $(final_set "$T/$1.kernel")" >&2
 	return 1
 }
 dels() { count "$T/$1.kernel" "^peer-del "; }

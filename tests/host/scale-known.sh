@@ -29,14 +29,21 @@ restart_under() { # OUT OLD NEW: restart once OUT says every list is complete
 	serve "$3"
 }
 
-check "server starts" serve s1
-jzsim -R -P 100 -T 240 300 >"$T/known.out" 2>"$T/known.err" &
-SIM=$!
-PIDS+=($SIM)
-check "300 devices online with complete lists; the server restarted" restart_under known.out s1 s2
-wait "$SIM"
-check "all 300 back with complete lists, id by id" test $? = 0
-sed 's/^/# known: /' "$T/known.out"
+run_restart() { # NAME N FIRST SECOND [jzsim options]: N devices, a restart
+	local name=$1 n=$2 first=$3 second=$4 sim
+	shift 4
+	check "server starts ($name)" serve "$first"
+	jzsim "$@" -R -P 100 -T 240 "$n" >"$T/$name.out" 2>"$T/$name.err" &
+	sim=$!
+	PIDS+=($sim)
+	check "$n devices online with complete lists; the server restarted" \
+		restart_under "$name.out" "$first" "$second"
+	wait "$sim"
+	check "all $n back with complete lists, id by id" test $? = 0
+	sed "s/^/# $name: /" "$T/$name.out"
+}
+
+run_restart known 300 s1 s2
 check "every device presented its list and was answered unchanged" \
 	grep -q "^lists unchanged 300 full 0$" "$T/known.out"
 check "... as the server says: 300 unchanged, no full list" \
@@ -46,14 +53,7 @@ check "no device's identity key changed" bash -c "! grep -q 'identity key change
 
 # the same with logins that do not present their list (older clients)
 cp_stop s2
-check "server starts again" serve s3
-jzsim -K -d old -R -P 100 -T 240 200 >"$T/old.out" 2>"$T/old.err" &
-SIM=$!
-PIDS+=($SIM)
-check "200 devices without peers_known online; the server restarted" restart_under old.out s3 s4
-wait "$SIM"
-check "all 200 back with complete lists (full lists), id by id" test $? = 0
-sed 's/^/# old: /' "$T/old.out"
+run_restart old 200 s3 s4 -K -d old
 check "none presented a list, none was answered unchanged" \
 	bash -c "grep -q '^lists unchanged 0 full 0$' '$T/old.out' && \
 	! grep -q 'unchanged$' '$T/s4.log'"

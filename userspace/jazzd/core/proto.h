@@ -89,6 +89,10 @@ int jz_list_digest_start(struct jz_list_digest *d);
 void jz_list_digest_add(struct jz_list_digest *d, const uint8_t entry[JZ_LIST_DIGEST_LEN]);
 int jz_list_digest_end(struct jz_list_digest *d, uint8_t out[JZ_LIST_DIGEST_LEN]);
 
+/* OpenSSL's record buffers kept per thread for the next record (core/
+ * sslmem.c): call first in main, before OpenSSL allocates anything. */
+bool jz_tls_spare_buffers(void);
+
 SSL_CTX *jz_tls_server_ctx(const char *cert, const char *key, char *err, size_t errlen);
 SSL_CTX *jz_tls_client_ctx(const char *ca, const char *fingerprint,
 			   char *err, size_t errlen);
