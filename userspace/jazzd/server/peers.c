@@ -338,8 +338,9 @@ static void apply_review(struct jz_server *srv, struct session *s)
 
 	if (r->full) {
 		uint32_t *nh = NULL;
-		size_t nnh = 0, capnh = 0;
+		size_t nnh = 0, capnh = 0, k = 0;
 
+		/* by_idx and keep both ascend: one walk, no search per peer */
 		for (size_t i = 0; i < srv->by_idx_cap; i++) {
 			struct session *p = srv->by_idx[i];
 			bool was, now;
@@ -347,7 +348,9 @@ static void apply_review(struct jz_server *srv, struct session *s)
 			if (!p || p == s || p->state != S_ONLINE || !p->jgen || p->jgen > gen)
 				continue;
 			was = sees(s, p);
-			now = has_id(r->keep, r->nkeep, p->lease->idx);
+			while (k < r->nkeep && r->keep[k] < p->lease->idx)
+				k++;
+			now = k < r->nkeep && r->keep[k] == p->lease->idx;
 			if (!now)
 				u32_push(&nh, &nnh, &capnh, p->lease->idx);
 			if (was != now)
@@ -588,8 +591,11 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	 * when a worker takes it */
 	all = review_set_new(nall);
 	fresh = review_set_new(nall);
-	for (s = srv->sessions; s; s = s->next) {
-		if (s->state != S_ONLINE)
+	/* in ascending id order: each answer's ids come out sorted (no sort
+	 * of N ids per newcomer's full review, 2 x 10^4 of them at 10,000) */
+	for (size_t i = 0; i < srv->by_idx_cap; i++) {
+		s = srv->by_idx[i];
+		if (!s || s->state != S_ONLINE)
 			continue;
 		review_set_add(all, s);
 		if (s->fresh) {

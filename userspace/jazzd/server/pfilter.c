@@ -168,6 +168,14 @@ static void retry_later(struct jz_server *srv, struct filter_ctx *o, int ms)
 	event_base_once(srv->d->base, -1, EV_TIMEOUT, filter_retry, o, &tv);
 }
 
+static bool ascending(const uint32_t *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (v[i - 1] > v[i])
+			return false;
+	return true;
+}
+
 /* Viewer s's answer (keep arrays of its review) as its filter_res. */
 static void filter_result(struct jz_server *srv, struct session *s, struct filter_ctx *fc,
 			  struct jz_cb_call *c, const unsigned char *keep_users,
@@ -204,8 +212,11 @@ static void filter_result(struct jz_server *srv, struct session *s, struct filte
 		}
 		r->keep[r->nkeep++] = fc->ids[i];
 	}
-	qsort(r->asked, r->nasked, sizeof(uint32_t), cmp_u32);
-	qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
+	/* the review set ascends by id (on_recompute): sorted already */
+	if (!ascending(r->asked, r->nasked))
+		qsort(r->asked, r->nasked, sizeof(uint32_t), cmp_u32);
+	if (!ascending(r->keep, r->nkeep))
+		qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
 	filter_res_free(s->res);
 	s->res = r;
 }
@@ -370,7 +381,7 @@ static bool filter_prepare(void *arg, struct jz_cb_call *c)
 	ap = jz_cb_alloc(c, total + 1);
 	fc->ids = jz_xrealloc(NULL, rs->n + 1, sizeof(uint32_t));
 	fc->sids = jz_xrealloc(NULL, rs->n + 1, sizeof(uint64_t));
-	for (size_t i = 0; i < rs->n; i++) {
+	for (size_t i = 0, last = SIZE_MAX; i < rs->n; i++) {
 		struct session *p = set_peer(srv, rs, i, s);
 		char uk[600];
 
@@ -383,12 +394,19 @@ static bool filter_prepare(void *arg, struct jz_cb_call *c)
 		pe[k].vip6 = arena_put(&ap, p->lease->vip6);
 		fc->ids[k] = p->lease->idx;
 		fc->sids[k] = p->sid;
+		/* the owner of the previous peer again (one user's devices): no
+		 * "user@realm" made and searched for each of N peers */
+		if (last != SIZE_MAX && !strcmp(pe[last].username, p->user) &&
+		    !strcmp(pe[last].realm, p->realm)) {
+			k++;
+			continue;
+		}
 		ukey(p, uk, sizeof(uk));
 		if (ukeys_add(fc, uk)) {
 			ue[fc->nu - 1].username = pe[k].username;
 			ue[fc->nu - 1].realm = pe[k].realm;
 		}
-		k++;
+		last = k++;
 	}
 	fc->n = k;
 	review_head(c, &c->u.filter.review, s);
