@@ -18,7 +18,8 @@
 
 /* A server started this recently may hold first lists (a restart) ... */
 #define KNOWN_WINDOW_S 600
-/* ... while what the viewer sees grew within this long ... */
+/* ... while devices come online (a computation with newcomers under way,
+ * or one ended or what the viewer sees grew within this long) ... */
 #define KNOWN_IDLE_S 5
 /* ... and for at most this long after it logged in */
 #define KNOWN_MAX_S 120
@@ -156,7 +157,9 @@ static void decide(struct jz_server *srv, struct session *s)
 		return;
 	}
 	if (s->nvis < s->known_count && now - srv->started < KNOWN_WINDOW_S &&
-	    now - s->known_grew < KNOWN_IDLE_S && now - s->known_grew_from < KNOWN_MAX_S) {
+	    (srv->computing || now - s->known_grew < KNOWN_IDLE_S ||
+	     now - srv->newcomers_at < KNOWN_IDLE_S) &&
+	    now - s->known_grew_from < KNOWN_MAX_S) {
 		s->known_held = true;	/* more may be on their way back */
 		arm(srv);
 		return;

@@ -482,6 +482,8 @@ void peers_finish(struct jz_server *srv)
 	struct session *s;
 
 	srv->corking = true;	/* each session's frames as one write, at the end */
+	if (srv->comp_fresh)
+		srv->newcomers_at = jz_now();	/* held first lists: known.c */
 	for (s = srv->sessions; s; s = s->next)
 		if (s->state == S_ONLINE && s->res)
 			apply_review(srv, s);
@@ -603,6 +605,7 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 			s->jgen = srv->gen;	/* reviewed by everyone in this one */
 		}
 	}
+	srv->comp_fresh = fresh->n > 0;
 	maxb = peers_filter_batch(srv);
 	jz_debug("peers: %zu online, %zu new, %s review, viewers in batches of %zu", all->n,
 		 fresh->n, full ? "full" : "incremental", maxb);

@@ -281,6 +281,8 @@ struct jz_server {
 	unsigned int pace_ms;
 	struct session *corked;		/* sessions holding frames */
 	double started;			/* jz_now() at start (known.c) */
+	bool comp_fresh;		/* the computation under way has newcomers */
+	double newcomers_at;		/* when the last one with newcomers ended */
 	struct event *known_ev;		/* held first lists looked at again */
 	bool full;			/* next: every viewer reviews everyone */
 	size_t filters_pending;
