@@ -21,8 +21,10 @@
 /* ... while devices come online (a computation with newcomers under way,
  * or one ended or what the viewer sees grew within this long) ... */
 #define KNOWN_IDLE_S 5
-/* ... and for at most this long after it logged in */
+/* ... and for at most this long after its first list came due */
 #define KNOWN_MAX_S 120
+/* digests compared at most this many times while held */
+#define KNOWN_CHECKS 3
 
 /* The entries' hashes as each viewer gets them: with and without link,
  * full and compact (core/listdigest.c); made with the entries. */
@@ -138,7 +140,22 @@ static void arm(struct jz_server *srv)
 		evtimer_add(srv->known_ev, &tv);
 }
 
-/* A held (or new) first list: unchanged, the full list, or wait on. */
+/* Devices still coming online, and this viewer not held too long? */
+static bool filling(const struct jz_server *srv, const struct session *s, double now)
+{
+	return now - srv->started < KNOWN_WINDOW_S &&
+	       (srv->computing || now - s->known_grew < KNOWN_IDLE_S ||
+		now - srv->newcomers_at < KNOWN_IDLE_S) &&
+	       now - s->known_grew_from < KNOWN_MAX_S;
+}
+
+/*
+ * A held (or new) first list: unchanged, the full list, or wait on. The
+ * digests are compared when the count is reached, again at most once a
+ * second and KNOWN_CHECKS times in all while devices come online (an
+ * entry may still change as its device settles in: its candidates come
+ * after its login), each an O(N) walk.
+ */
 static void decide(struct jz_server *srv, struct session *s)
 {
 	double now = jz_now();
@@ -147,25 +164,29 @@ static void decide(struct jz_server *srv, struct session *s)
 	if (s->nvis > s->known_nvis)
 		s->known_grew = now;
 	s->known_nvis = s->nvis;
-	if (s->nvis == s->known_count) {
-		if (view_digest(srv, s, mine))
+	if (s->nvis == s->known_count && now - s->known_checked >= 1.0) {
+		s->known_checked = now;
+		s->known_checks++;
+		if (view_digest(srv, s, mine)) {
 			list_full(srv, s, "no digest (out of memory)");
-		else if (CRYPTO_memcmp(mine, s->known_digest, sizeof(mine)))
-			list_full(srv, s, "not the list it holds");
-		else
+			return;
+		}
+		if (!CRYPTO_memcmp(mine, s->known_digest, sizeof(mine))) {
 			list_unchanged(srv, s);
-		return;
+			return;
+		}
+		if (s->known_checks >= KNOWN_CHECKS || !filling(srv, s, now)) {
+			list_full(srv, s, "not the list it holds");
+			return;
+		}
 	}
-	if (s->nvis < s->known_count && now - srv->started < KNOWN_WINDOW_S &&
-	    (srv->computing || now - s->known_grew < KNOWN_IDLE_S ||
-	     now - srv->newcomers_at < KNOWN_IDLE_S) &&
-	    now - s->known_grew_from < KNOWN_MAX_S) {
+	if (s->nvis <= s->known_count && filling(srv, s, now)) {
 		s->known_held = true;	/* more may be on their way back */
 		arm(srv);
 		return;
 	}
 	list_full(srv, s, s->nvis > s->known_count ? "sees more than it holds" :
-		  "sees fewer than it holds");
+		  s->nvis < s->known_count ? "sees fewer than it holds" : "not the list it holds");
 }
 
 /* Its first list is due (peers.c peers_finish): its review is in. */

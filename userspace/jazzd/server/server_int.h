@@ -126,6 +126,8 @@ struct session {
 	size_t known_nvis;		/* nvis when last looked at */
 	double known_grew;		/* when its view last grew ... */
 	double known_grew_from;		/* ... and when its first list came due */
+	double known_checked;		/* digests last compared (0: never) */
+	unsigned int known_checks;	/* ... how many times */
 	struct filter_res *res;	/* its peer_filter answer, until all are in */
 	bool got_res;
 	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */
