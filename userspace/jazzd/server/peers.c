@@ -140,6 +140,8 @@ static void pbits_set(struct session *s, uint32_t idx)
  */
 static void mark_changed(struct session *s, uint32_t idx)
 {
+	if (!s->listed)
+		return;	/* its first list (or peers_unchanged) covers it */
 	if (s->pbits) {
 		pbits_set(s, idx);
 		return;
@@ -213,6 +215,32 @@ static char *dump_compact(json_t *o, size_t *len)
 	return str;
 }
 
+/* The review strings (struct session rv): made once per entry making. */
+static void make_review_strings(struct session *p)
+{
+	const char *f[5] = { p->device, p->user, p->realm, p->lease->vip4, p->lease->vip6 };
+	size_t n = 0;
+
+	for (int i = 0; i < 5; i++)
+		n += strlen(f[i]) + 1;
+	free(p->rv);
+	p->rv = jz_xrealloc(NULL, n, 1);
+	p->rv_len = n;
+	n = 0;
+	for (int i = 0; i < 5; i++) {
+		p->rv_off[i] = n;
+		n = (size_t)(stpcpy(p->rv + n, f[i]) - p->rv) + 1;
+	}
+}
+
+bool u32_ascending(const uint32_t *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (v[i - 1] > v[i])
+			return false;
+	return true;
+}
+
 int make_entries(struct session *p)
 {
 	size_t hlen, olen, elen;
@@ -226,6 +254,7 @@ int make_entries(struct session *p)
 	char *cd = cands_json(p);
 	int rc = -1;
 
+	make_review_strings(p);
 	p->ent_user = dump_compact(json_pack("{s:s,s:s}", "user", p->user, "realm",
 					     p->realm), &p->ent_user_len);
 	if (!head || !owner || !ep || !p->ent_user || !cd || hlen < 2 || olen < 2 ||
@@ -489,7 +518,7 @@ void peers_finish(struct jz_server *srv)
 			apply_review(srv, s);
 	/* gains sorted here (mark_review), before any viewer's is searched */
 	for (s = srv->sessions; s; s = s->next)
-		if (s->state == S_ONLINE && s->ngain > 1)
+		if (s->state == S_ONLINE && s->ngain > 1 && !u32_ascending(s->gain, s->ngain))
 			qsort(s->gain, s->ngain, sizeof(uint32_t), cmp_u32);
 	for (s = srv->sessions; s; s = s->next)
 		if (s->state == S_ONLINE && (s->ngain || s->nlose))

@@ -168,14 +168,6 @@ static void retry_later(struct jz_server *srv, struct filter_ctx *o, int ms)
 	event_base_once(srv->d->base, -1, EV_TIMEOUT, filter_retry, o, &tv);
 }
 
-static bool ascending(const uint32_t *v, size_t n)
-{
-	for (size_t i = 1; i < n; i++)
-		if (v[i - 1] > v[i])
-			return false;
-	return true;
-}
-
 /* Viewer s's answer (keep arrays of its review) as its filter_res. */
 static void filter_result(struct jz_server *srv, struct session *s, struct filter_ctx *fc,
 			  struct jz_cb_call *c, const unsigned char *keep_users,
@@ -213,9 +205,9 @@ static void filter_result(struct jz_server *srv, struct session *s, struct filte
 		r->keep[r->nkeep++] = fc->ids[i];
 	}
 	/* the review set ascends by id (on_recompute): sorted already */
-	if (!ascending(r->asked, r->nasked))
+	if (!u32_ascending(r->asked, r->nasked))
 		qsort(r->asked, r->nasked, sizeof(uint32_t), cmp_u32);
-	if (!ascending(r->keep, r->nkeep))
+	if (!u32_ascending(r->keep, r->nkeep))
 		qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
 	filter_res_free(s->res);
 	s->res = r;
@@ -299,14 +291,6 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 		peers_finish(srv);
 }
 
-static const char *arena_put(char **ap, const char *str)
-{
-	char *d = *ap;
-
-	*ap = stpcpy(d, str) + 1;
-	return d;
-}
-
 static void review_head(struct jz_cb_call *c, struct jazz_peer_review *rv, struct session *s)
 {
 	rv->username = jz_cb_strdup(c, s->user);
@@ -373,8 +357,7 @@ static bool filter_prepare(void *arg, struct jz_cb_call *c)
 		struct session *p = set_peer(srv, rs, i, s);
 
 		if (p)
-			total += strlen(p->device) + strlen(p->user) + strlen(p->realm) +
-				 strlen(p->lease->vip4) + strlen(p->lease->vip6) + 5;
+			total += p->rv_len;
 	}
 	pe = jz_cb_alloc(c, (rs->n + 1) * sizeof(*pe));
 	ue = jz_cb_alloc(c, (rs->n + 1) * sizeof(*ue));
@@ -387,11 +370,13 @@ static bool filter_prepare(void *arg, struct jz_cb_call *c)
 
 		if (!p)
 			continue;
-		pe[k].device = arena_put(&ap, p->device);
-		pe[k].username = arena_put(&ap, p->user);
-		pe[k].realm = arena_put(&ap, p->realm);
-		pe[k].vip4 = arena_put(&ap, p->lease->vip4);
-		pe[k].vip6 = arena_put(&ap, p->lease->vip6);
+		memcpy(ap, p->rv, p->rv_len);	/* device, user, realm, vip4, vip6 */
+		pe[k].device = ap + p->rv_off[0];
+		pe[k].username = ap + p->rv_off[1];
+		pe[k].realm = ap + p->rv_off[2];
+		pe[k].vip4 = ap + p->rv_off[3];
+		pe[k].vip6 = ap + p->rv_off[4];
+		ap += p->rv_len;
 		fc->ids[k] = p->lease->idx;
 		fc->sids[k] = p->sid;
 		/* the owner of the previous peer again (one user's devices): no

@@ -153,6 +153,11 @@ struct session {
 	 * ,"user":..,"realm":..,"vip4":..,"vip6":.. (ent_owner bytes): a
 	 * compact entry (peers_compact) is the entry without the latter */
 	size_t ent_head, ent_owner;
+	/* its strings as a peer_filter review lists them: device, user,
+	 * realm, vip4, vip6, each with its NUL, made with the entries (one
+	 * copy per review, not five strlen and five copies per peer) */
+	char *rv;
+	size_t rv_len, rv_off[5];
 	/* the entries' hashes (core/listdigest.c), [linked][compact] */
 	uint8_t ent_hash[2][2][JZ_LIST_DIGEST_LEN];
 	unsigned int conn_inflight;	/* peer_connection calls and unacked
@@ -345,6 +350,7 @@ void on_rekey(evutil_socket_t fd, short what, void *arg);
 void on_pair(struct session *s, const struct jz_sm_pair *p);
 void on_pair_malformed(struct session *s, long long peer, const char *why);
 void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x);
+bool u32_ascending(const uint32_t *v, size_t n);
 int cmp_u32(const void *a, const void *b);
 void ukey(const struct session *p, char *buf, size_t len);
 bool peers_linked(const struct session *a, const struct session *b);

@@ -384,6 +384,7 @@ void session_free(struct session *s)
 	filter_res_free(s->res);
 	free(s->pchg);
 	free(s->pbits);
+	free(s->rv);
 	free(s->ent_linked);
 	free(s->ent_unlinked);
 	free(s->ent_user);
