@@ -7,14 +7,17 @@
 # others (the sample plugin's peer_filter keeps everyone). Then J more
 # devices join one at a time, then the server is restarted.
 #
-#   scripts/bench-scale.sh [-n N (10000)] [-j J (3)] [--no-restart]
+#   scripts/bench-scale.sh [-n N (10000)] [-j J (3)] [--no-restart] [--no-known]
 #
 # Reports, per join: seconds until the newcomer has its complete list and
 # until every other device has it (delta), the server's CPU for the join
 # next to its idle CPU over the same span just before (keepalives: the
 # baseline); the server's RSS with 0 and N devices (per device: the
 # difference / N); after a SIGTERM and a restart, the seconds until every
-# device is back online with a complete list. Targets (issue 18): join in
+# device is back online with a complete list, and how many of the devices
+# were answered "peers_unchanged" (the list each kept, presented at login:
+# "peers_known"); --no-known: logins without it, as clients from before
+# it (every device gets its full list again). Targets (issue 18): join in
 # 2 s, <= 50 ms server CPU, <= 512 MiB at 10,000, back within 60 s.
 # Output in out/bench-scale/ (sim.out, server.log, results.md, also
 # printed). Not a test: exits non-zero only if it could not run.
@@ -25,12 +28,14 @@ CMD="scripts/bench-scale.sh${*:+ $*}"
 NDEV=10000
 JOINS=3
 RESTART=1
+KNOWN=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) NDEV=${2:?}; shift ;;
 	-j) JOINS=${2:?}; shift ;;
 	--no-restart) RESTART=0 ;;
-	-h|--help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--no-known) KNOWN=(-K) ;;
+	-h|--help) sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench-scale: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -62,7 +67,7 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 LIMIT=$((NDEV / 10 + 300))
 R=()
 [ "$RESTART" = 1 ] && R=(-R)
-jzsim -k "$SPID" -j "$JOINS" "${R[@]}" -T "$((LIMIT * 4))" -P 128 "$NDEV" \
+jzsim -k "$SPID" -j "$JOINS" "${R[@]}" "${KNOWN[@]}" -T "$((LIMIT * 4))" -P 128 "$NDEV" \
 	> "$OUT/sim.out" 2> "$OUT/sim.err" &
 SIM=$!
 PIDS+=($SIM)
@@ -125,6 +130,7 @@ cp "$T/server.log" "$OUT/server.log" 2>/dev/null
 	echo
 	if [ "$RESTART" = 1 ]; then
 		awk '/^recovered /{printf "- restart: all %d devices back with complete lists %.1f s after the first lost connection\n", $2, $3}' "$OUT/sim.out"
+		awk '/^lists unchanged /{printf "- first lists after the restart: %d answered peers_unchanged, %d full lists to devices that presented theirs\n", $3, $5}' "$OUT/sim.out"
 		grep -q '^recovered ' "$OUT/sim.out" || echo "- restart: not recovered (see $OUT/sim.out)"
 		echo "- the restarted server's peak RSS: ${HWM2:-?} KiB"
 	fi

@@ -22,15 +22,6 @@ cp_server_conf "[callbacks]" "plugin = $T/filterplug.so"
 cp_start server
 check "server starts with the test plugin" wait_for "$T/server.log" "server listening" 5
 
-# installed peers at the end of a fake kernel log, sorted by name
-final_set() {
-	awk '/^peer-(new|set) / { for (i = 2; i <= NF; i++) {
-			if ($i ~ /^id=/) id = substr($i, 4)
-			if ($i ~ /^name=/) nm = substr($i, 6) }
-		s[id] = nm }
-	     /^peer-del / { delete s[substr($2, 4)] }
-	     END { for (k in s) print s[k] }' "$1" | sort | tr '\n' ' '
-}
 has_peer() { grep -q "^peer-new .*name=$2 " "$T/$1.kernel"; }
 client() { # client NAME USER METHOD
 	cp_client_conf "$1" "$2" "$3"

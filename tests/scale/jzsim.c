@@ -23,6 +23,10 @@
  *   rss KIB N           (-k) the server's resident memory with N devices
  *   recovered N T       (-R) after the first lost connection, all devices
  *                       were back online with complete lists
+ *   lists unchanged U full F  (-R) of the logins that presented the list
+ *                       held ("peers_known", tests/scale/simlist.c), how
+ *                       many were answered "peers_unchanged" and how many
+ *                       got a full list
  * Exit 0 when every phase was reached before -T seconds, 1 otherwise
  * ("fail ..." says which devices were short).
  *
@@ -32,6 +36,7 @@
  *          -j joins -R (wait for a server restart) -H secs (hold after)
  *          -T limit seconds (default 120) -v (print each lost connection)
  *          -k server pid (CPU and memory from /proc)
+ *          -K       logins without "peers_known", as a client from before it
  *          -z SECS  hostile: each device stops reading when it is welcomed,
  *                   for SECS seconds (a 4 KiB receive buffer: the server's
  *                   output backs up), then reads again (at once on SIGUSR1)
@@ -61,6 +66,7 @@
 #include <openssl/ssl.h>
 
 #include "auth/krb.h"
+#include "simlist.h"
 
 #define MAX_FRAME (64u << 20)	/* the simulator takes any list the server sends */
 
@@ -72,7 +78,13 @@ struct dev {
 	struct bufferevent *bev;
 	uint32_t id;
 	uint8_t *seen;		/* bitmap of peer ids in its list */
-	size_t seen_cap;	/* bytes */
+	uint8_t *linkbits;	/* ... and of those linked */
+	size_t seen_cap;	/* bytes (of each) */
+	bool have_view;		/* seen is a whole list (and deltas since) */
+	bool known_due;		/* its login presented it ("peers_known") */
+	uint32_t known_count;
+	bool has_pub;		/* its identity key, the same at every login */
+	unsigned char pub[32];
 	size_t nseen;
 	bool listing;		/* a list in parts is coming */
 	bool listed;		/* has had a complete list */
@@ -103,6 +115,8 @@ static int stall_s, slow_bps;	/* -z, -Z */
 static struct ev_token_bucket_cfg *slow_cfg;
 static int keepalive_s = 15;	/* the server's, from the welcome */
 static int server_pid;
+static bool no_known;		/* -K: logins without "peers_known" (old clients) */
+static int n_unchanged, n_lists;	/* first lists answered each way */
 static double cpu_base0, cpu_base1, cpu_join0;
 
 /* The server's CPU time in ms (utime + stime), from /proc/PID/stat. */
@@ -218,7 +232,7 @@ static bool seen_has(struct dev *d, uint32_t id)
 	return id / 8 < d->seen_cap && (d->seen[id / 8] >> (id % 8) & 1);
 }
 
-static void seen_set(struct dev *d, uint32_t id, bool on)
+static void seen_set(struct dev *d, uint32_t id, bool on, bool linked)
 {
 	if (id / 8 >= d->seen_cap) {
 		size_t cap = d->seen_cap ? d->seen_cap : 256;
@@ -228,9 +242,15 @@ static void seen_set(struct dev *d, uint32_t id, bool on)
 		while (id / 8 >= cap)
 			cap *= 2;
 		d->seen = realloc(d->seen, cap);
+		d->linkbits = realloc(d->linkbits, cap);
 		memset(d->seen + d->seen_cap, 0, cap - d->seen_cap);
+		memset(d->linkbits + d->seen_cap, 0, cap - d->seen_cap);
 		d->seen_cap = cap;
 	}
+	if (on && linked)
+		d->linkbits[id / 8] |= 1 << (id % 8);
+	else
+		d->linkbits[id / 8] &= ~(1 << (id % 8));
 	if (seen_has(d, id) == on)
 		return;
 	d->seen[id / 8] ^= 1 << (id % 8);
@@ -248,13 +268,66 @@ static void take_entries(struct dev *d, json_t *arr)
 
 	json_array_foreach(arr, i, e) {
 		json_int_t id = json_integer_value(json_object_get(e, "id"));
+		char *b = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
-		if (id > 0 && id < (1 << 24))
-			seen_set(d, (uint32_t)id, true);
+		if (id > 0 && id < (1 << 24) && b)
+			seen_set(d, (uint32_t)id, true, simlist_entry((uint32_t)id, b, strlen(b)));
+		free(b);
 	}
 }
 
 static void check_progress(void);
+
+/* A complete list begins: what the device held is gone. */
+static void list_begins(struct dev *d)
+{
+	if (d->seen) {
+		memset(d->seen, 0, d->seen_cap);
+		memset(d->linkbits, 0, d->seen_cap);
+	}
+	d->nseen = 0;
+	d->have_view = false;
+	if (d->known_due)
+		n_lists++;
+	d->known_due = false;
+}
+
+static void list_complete(struct dev *d)
+{
+	d->listed = true;
+	d->have_view = true;
+	d->t_complete = now();
+}
+
+/* "peers_unchanged": the list presented at login is current. */
+static void on_unchanged(struct dev *d, json_t *m)
+{
+	json_int_t n = json_integer_value(json_object_get(m, "count"));
+
+	if (!d->known_due || d->listing || n != d->known_count || (size_t)n != d->nseen) {
+		dev_down(d, "peers_unchanged for a list not presented");
+		return;
+	}
+	d->known_due = false;
+	n_unchanged++;
+	list_complete(d);
+}
+
+/* The whole list's entries: from each "{\"id\":" to the next (or @end). */
+static void take_spans(struct dev *d, const char *p, const char *end)
+{
+	const char *x = memmem(p, end - p, "{\"id\":", 6);
+
+	while (x) {
+		const char *next = memmem(x + 6, end - x - 6, "{\"id\":", 6);
+		const char *stop = next ? next - 1 : end;	/* before its ',' */
+		long id = strtol(x + 6, NULL, 10);
+
+		if (id > 0 && id < (1 << 24))
+			seen_set(d, (uint32_t)id, true, simlist_entry((uint32_t)id, x, stop - x));
+		x = next;
+	}
+}
 
 static void on_peers(struct dev *d, json_t *m)
 {
@@ -262,9 +335,7 @@ static void on_peers(struct dev *d, json_t *m)
 	json_int_t no = part ? json_integer_value(part) : 0;
 
 	if (no == 0) {
-		if (d->seen)
-			memset(d->seen, 0, d->seen_cap);
-		d->nseen = 0;
+		list_begins(d);
 	} else if (!d->listing || no != d->part_next) {
 		dev_down(d, "peer list part out of order");
 		return;
@@ -272,10 +343,8 @@ static void on_peers(struct dev *d, json_t *m)
 	d->part_next = (unsigned int)no + 1;
 	take_entries(d, json_object_get(m, "peers"));
 	d->listing = json_is_true(json_object_get(m, "more"));
-	if (!d->listing) {
-		d->listed = true;
-		d->t_complete = now();
-	}
+	if (!d->listing)
+		list_complete(d);
 }
 
 static void on_delta(struct dev *d, json_t *m)
@@ -288,7 +357,7 @@ static void on_delta(struct dev *d, json_t *m)
 		return;
 	}
 	json_array_foreach(json_object_get(m, "del"), i, e)
-		seen_set(d, (uint32_t)json_integer_value(e), false);
+		seen_set(d, (uint32_t)json_integer_value(e), false, false);
 	take_entries(d, json_object_get(m, "set"));
 }
 
@@ -338,6 +407,8 @@ static void on_message(struct dev *d, json_t *m)
 		on_peers(d, m);
 	} else if (!strcmp(t, "peers_delta")) {
 		on_delta(d, m);
+	} else if (!strcmp(t, "peers_unchanged")) {
+		on_unchanged(d, m);
 	} else if (!strcmp(t, "key_swap")) {
 		send_json(d, json_pack("{s:s,s:O,s:O}", "type", "key_swap_ack", "peer",
 				       json_object_get(m, "peer") ?: json_null(), "key_id",
@@ -371,25 +442,15 @@ static int fast_peers(struct dev *d, const char *b, size_t len)
 		part = strtol(x + 7, NULL, 10);
 		more = memmem(x, end - x, "\"more\":true", 11) != NULL;
 	}
-	if (part == 0) {
-		if (d->seen)
-			memset(d->seen, 0, d->seen_cap);
-		d->nseen = 0;
-	} else if (!d->listing || part != d->part_next) {
+	if (part == 0)
+		list_begins(d);
+	else if (!d->listing || part != d->part_next)
 		return -1;
-	}
 	d->part_next = (unsigned int)part + 1;
-	while (p < tail && (x = memmem(p, tail - p, "{\"id\":", 6))) {
-		long id = strtol(x + 6, (char **)&p, 10);
-
-		if (id > 0 && id < (1 << 24))
-			seen_set(d, (uint32_t)id, true);
-	}
+	take_spans(d, p, tail);
 	d->listing = more;
-	if (!more) {
-		d->listed = true;
-		d->t_complete = now();
-	}
+	if (!more)
+		list_complete(d);
 	return 1;
 }
 
@@ -422,15 +483,10 @@ static int fast_delta(struct dev *d, const char *b, size_t len)
 		if (e == x)
 			break;
 		if (id > 0 && id < (1 << 24))
-			seen_set(d, (uint32_t)id, false);
+			seen_set(d, (uint32_t)id, false, false);
 		x = e < end && *e == ',' ? e + 1 : e;
 	}
-	while (p < mid && (x = memmem(p, mid - p, "{\"id\":", 6))) {
-		long id = strtol(x + 6, (char **)&p, 10);
-
-		if (id > 0 && id < (1 << 24))
-			seen_set(d, (uint32_t)id, true);
-	}
+	take_spans(d, p, mid);
 	return 1;
 }
 
@@ -533,22 +589,39 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		{
 			/* a device identity key, as the server needs by default:
 			 * a real X25519 public key (its private half unused) */
-			EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
-			unsigned char pub[32];
-			size_t pl = sizeof(pub);
+			EVP_PKEY *k = d->has_pub ? NULL : EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+			size_t pl = sizeof(d->pub);
 			json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:[],s:[ssss]}", "type",
 					      "login", "method", method, "device", name,
 					      "token", t, "listen_port", 51820, "other_data",
 					      "features", "peers_delta", "key_swap_ack",
 					      "peers_more", "peers_compact");
 
-			if (k && EVP_PKEY_get_raw_public_key(k, pub, &pl) == 1) {
-				char *p64 = b64(pub, pl);
+			if (k && EVP_PKEY_get_raw_public_key(k, d->pub, &pl) == 1 && pl == 32)
+				d->has_pub = true;
+			EVP_PKEY_free(k);
+			if (d->has_pub) {
+				char *p64 = b64(d->pub, 32);
 
 				json_object_set_new(m, "pubkey", json_string(p64));
 				free(p64);
 			}
-			EVP_PKEY_free(k);
+			d->known_due = false;
+			if (!no_known && d->have_view && !d->listing) {
+				unsigned char dg[32];
+				uint32_t n;
+
+				if (simlist_digest(d->seen, d->linkbits, d->seen_cap, dg, &n)) {
+					char *d64 = b64(dg, 32);
+
+					json_object_set_new(m, "peers_known",
+							    json_pack("{s:s,s:I}", "digest", d64,
+								      "count", (json_int_t)n));
+					free(d64);
+					d->known_due = true;
+					d->known_count = n;
+				}
+			}
 			send_json(d, m);
 		}
 		free(t);
@@ -693,6 +766,7 @@ static void check_progress(void)
 		}
 		if (all_complete(ndev, false)) {
 			printf("recovered %d %.3f\n", ndev, now() - t_lost);
+			printf("lists unchanged %d full %d\n", n_unchanged, n_lists);
 			fflush(stdout);
 			phase = 3;
 			rc = 0;
@@ -756,7 +830,7 @@ int main(int argc, char **argv)
 	const char *colon;
 	int o;
 
-	while ((o = getopt(argc, argv, "s:C:S:c:m:u:p:r:d:P:x:j:RH:T:vk:z:Z:")) != -1) {
+	while ((o = getopt(argc, argv, "s:C:S:c:m:u:p:r:d:P:x:j:RH:T:vk:z:Z:K")) != -1) {
 		switch (o) {
 		case 's': server = optarg; break;
 		case 'C': cafile = optarg; break;
@@ -774,6 +848,7 @@ int main(int argc, char **argv)
 		case 'H': hold_s = atoi(optarg); break;
 		case 'T': limit_s = atof(optarg); break;
 		case 'v': verbose = 1; break;
+		case 'K': no_known = true; break;
 		case 'k': server_pid = atoi(optarg); break;
 		case 'z': stall_s = atoi(optarg); break;
 		case 'Z': slow_bps = atoi(optarg); break;

@@ -12,7 +12,8 @@
 JZSIM=$TOP/build/tests/jzsim
 build_jzsim() {
 	build_test_tool "$JZSIM" "krb5 jansson openssl libevent libevent_openssl" \
-		"$TOP/tests/scale/jzsim.c" "$TOP"/userspace/jazzd/auth/*.c
+		"$TOP/tests/scale/jzsim.c" "$TOP/tests/scale/simlist.c" \
+		"$TOP/userspace/jazzd/core/listdigest.c" "$TOP"/userspace/jazzd/auth/*.c
 }
 # build/tests/slowfilter.so: peer_filter that takes $JZT_FILTER_MS per call
 SLOWFILTER=$TOP/build/tests/slowfilter.so

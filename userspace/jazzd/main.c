@@ -22,6 +22,7 @@
 
 #include "policy/callbacks.h"
 #include "core/jazzd.h"
+#include "core/proto.h"
 #include "metrics/metrics.h"
 #include "events/bus.h"
 #include "log.h"
@@ -207,6 +208,10 @@ int main(int argc, char **argv)
 	char err[512];
 	int opt;
 
+	/* before anything makes OpenSSL allocate: its record buffers are
+	 * kept for the next record (a join writes one to every viewer) */
+	bool spare_buffers = jz_tls_spare_buffers();
+
 	d->config_path = "/etc/jazz/jazzd.conf";
 	while ((opt = getopt(argc, argv, "c:fsdtm:a:A:P:h")) != -1) {
 		switch (opt) {
@@ -328,6 +333,8 @@ int main(int argc, char **argv)
 	event_add(ev_usr1, NULL);
 	jz_info("jazzd started as %s (pid %d)",
 		d->cfg.mode == JZ_MODE_SERVER ? "server" : "client", (int)getpid());
+	if (!spare_buffers)
+		jz_debug("OpenSSL allocated before main: its record buffers are not kept");
 	/* The server's listener is bound and the client's kernel device is
 	 * open: dependants may start. */
 	sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=%s", (int)getpid(),

@@ -62,7 +62,9 @@
  *          -X (stale: AP-REQ from an expired cached service ticket)
  *          -L (legacy: a login without "features", as before peers_delta)
  * environment: JZCLIENT_FEATURES=a,b (the login's features instead),
- *          JZCLIENT_RAW=1 (lists: each peers/peers_delta also as "raw JSON")
+ *          JZCLIENT_RAW=1 (lists: each peers/peers_delta also as "raw JSON"),
+ *          JZCLIENT_KNOWN=JSON (the login's "peers_known", as given: JSON,
+ *          else a string; lists prints "peers_unchanged N" for its answer)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -390,6 +392,12 @@ static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const ch
 	}
 	if (endpoint_ip)
 		json_object_set_new(login, "endpoint_ip", json_string(endpoint_ip));
+	if (getenv("JZCLIENT_KNOWN")) {
+		json_t *k = json_loads(getenv("JZCLIENT_KNOWN"), JSON_DECODE_ANY, NULL);
+
+		json_object_set_new(login, "peers_known",
+				    k ? k : json_string(getenv("JZCLIENT_KNOWN")));
+	}
 	/* an identity key of its own (the server's default needs one): a
 	 * real X25519 public key, whose private half this tool drops */
 	if (!getenv("JZCLIENT_NO_PUBKEY")) {
@@ -526,6 +534,9 @@ static int do_lists(int secs)
 			printf("\n");
 		} else if (!strcmp(type_of(m), "peers_delta")) {
 			printf("peers_delta\n");
+		} else if (!strcmp(type_of(m), "peers_unchanged")) {
+			printf("peers_unchanged %lld\n",
+			       (long long)json_integer_value(json_object_get(m, "count")));
 		}
 		fflush(stdout);
 		json_decref(m);

@@ -156,6 +156,16 @@ wait_for() {
 	return 1
 }
 
+# final_set KERNEL-LOG: the peers installed at its end, by name, sorted
+final_set() {
+	awk '/^peer-(new|set) / { for (i = 2; i <= NF; i++) {
+			if ($i ~ /^id=/) id = substr($i, 4)
+			if ($i ~ /^name=/) nm = substr($i, 6) }
+		s[id] = nm }
+	     /^peer-del / { delete s[substr($2, 4)] }
+	     END { for (k in s) print s[k] }' "$1" | sort | tr '\n' ' '
+}
+
 # count FILE REGEX
 count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 

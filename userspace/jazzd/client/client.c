@@ -255,7 +255,7 @@ static int send_login(struct jz_client *c)
 	struct jz_krb_buf tok = { 0 };
 	char err[256];
 	char *b64;
-	json_t *m;
+	json_t *m, *known;
 	int rc;
 
 	if (!strcmp(cfg(c)->method, "password")) {
@@ -304,6 +304,9 @@ static int send_login(struct jz_client *c)
 		      "listen_port", c->k->ops->listen_port(c->k), "other_data",
 		      "features", "peers_delta", "key_swap_ack", "peers_more", "peers_compact");
 	free(b64);
+	known = client_known_view(c);
+	if (known)
+		json_object_set_new(m, "peers_known", known);
 	if (!c->server_keys) {
 		/* the public half only: the private key never leaves this device */
 		b64 = jz_b64_encode(c->idpub, sizeof(c->idpub));
@@ -427,7 +430,9 @@ static void on_welcome(struct jz_client *c, json_t *m)
 	client_server_ok(c);
 	for (size_t i = 0; i < c->n_peers; i++)
 		c->peers[i].carried = true;
-	if (c->n_peers)
+	/* presented at login: they stay until the server's answer (the
+	 * unchanged list, or a list and then the grace) */
+	if (c->n_peers && !c->known_due)
 		evtimer_add(c->carry_ev, &grace);
 	c->my_id = w.id;
 	snprintf(c->vip4, sizeof(c->vip4), "%s", w.vip4);
@@ -499,6 +504,8 @@ static void on_message(struct jz_client *c, json_t *m)
 		client_on_peers(c, m, false);
 	} else if (!strcmp(t, "peers_delta")) {
 		client_on_peers(c, m, true);
+	} else if (!strcmp(t, "peers_unchanged")) {
+		client_on_peers_unchanged(c, m);
 	} else if (!strcmp(t, "key")) {
 		client_on_key(c, m);
 	} else if (!strcmp(t, "key_swap")) {

@@ -96,6 +96,11 @@ struct jz_client {
 	size_t n_pend, cap_pend;	/* (n_pend <= max_peers, else disconnect) */
 	unsigned int pend_next;	/* the part expected next */
 	bool in_parts;		/* a list in parts is in progress */
+	/* this session's login presented the view it kept ("peers_known",
+	 * known_count entries): its first list or "peers_unchanged" is due */
+	bool known_due;
+	uint32_t known_count;
+	bool view_cut;		/* the view lost entries to max_peers */
 	uint64_t next_rid;
 	bool stopping;
 	struct jz_kpeer_stats *kstats;	/* kstats.c's reading buffer (metrics) */
@@ -130,6 +135,10 @@ void client_drop(struct jz_client *c, const char *why);
 /* peers.c: addr inside the CIDR pool of family af? (*pool_plen: its length) */
 bool client_in_pool(int af, const char *addr, const char *pool, int *pool_plen);
 void client_on_peers(struct jz_client *c, json_t *m, bool delta);
+/* the view kept from an earlier session, for the login ("peers_known");
+ * NULL when there is none */
+json_t *client_known_view(struct jz_client *c);
+void client_on_peers_unchanged(struct jz_client *c, json_t *m);
 void client_on_key(struct jz_client *c, json_t *m);
 void client_on_key_swap(struct jz_client *c, json_t *m);
 void client_on_verdict(struct jz_client *c, json_t *m);

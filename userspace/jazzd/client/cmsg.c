@@ -234,6 +234,16 @@ int jz_cm_peers(json_t *m, bool delta, size_t max, struct jz_cm_peers *p,
 	return 0;
 }
 
+int jz_cm_peers_unchanged(json_t *m, uint32_t *count, char *err, size_t errlen)
+{
+	long long n;
+
+	if (jz_msg_get_int(m, "count", 0, UINT32_MAX, -1, &n) || n < 0)
+		FAIL("peers_unchanged: \"count\" is not an integer in [0, %u]", UINT32_MAX);
+	*count = (uint32_t)n;
+	return 0;
+}
+
 void jz_cm_peers_free(struct jz_cm_peers *p)
 {
 	free(p->set);

@@ -68,6 +68,7 @@ struct jz_cm_peer {
 	bool has_pub;
 	uint8_t ncands;		/* "cands", at most JZ_CM_CANDS */
 	struct jz_cm_cand cands[JZ_CM_CANDS];
+	bool addrs_made;	/* vip4/vip6 made from the id (a compact entry) */
 	char bad[96];
 };
 
@@ -140,6 +141,8 @@ int jz_cm_welcome(json_t *m, struct jz_cm_welcome *w, char *err, size_t errlen);
 int jz_cm_peers(json_t *m, bool delta, size_t max, struct jz_cm_peers *p,
 		char *err, size_t errlen);
 void jz_cm_peers_free(struct jz_cm_peers *p);
+/* "peers_unchanged" {count}: the list this device presented is its list */
+int jz_cm_peers_unchanged(json_t *m, uint32_t *count, char *err, size_t errlen);
 int jz_cm_key(json_t *m, struct jz_cm_key *k, char *err, size_t errlen);
 int jz_cm_key_swap(json_t *m, struct jz_cm_key_swap *s, char *err, size_t errlen);
 int jz_cm_pair(json_t *m, bool refused, struct jz_cm_pair *p, char *err, size_t errlen);

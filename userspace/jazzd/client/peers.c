@@ -266,6 +266,7 @@ static int list_part(struct jz_client *c, const struct jz_cm_peers *pl)
 	if (pl->more)
 		return 0;
 	free(c->view);
+	c->view_cut = false;
 	c->view = c->pend;
 	c->n_view = c->n_pend;
 	c->cap_view = c->cap_pend;
@@ -326,9 +327,118 @@ static void vips_from_ids(const struct jz_client *c, struct jz_cm_peer *v, size_
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].bad[0] || v[i].vip4[0] || v[i].vip6[0])
 			continue;
+		v[i].addrs_made = true;
 		if (!vip4_from_id(c, &v[i]) || !vip6_from_id(c, &v[i]))
 			v[i].vip4[0] = v[i].vip6[0] = 0;
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* a list this device already holds (docs/PROTOCOL-control.md) */
+
+static int by_id(const void *a, const void *b)
+{
+	uint32_t x = (*(const struct jz_cm_peer *const *)a)->id;
+	uint32_t y = (*(const struct jz_cm_peer *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* An entry's hash from its fields as this device holds them: addresses
+ * made from the id are not the entry's (the server sent none). */
+static int entry_hash(const struct jz_cm_peer *e, uint8_t out[JZ_LIST_DIGEST_LEN])
+{
+	struct jz_list_cand cands[JZ_CM_CANDS];
+	struct jz_list_entry le = {
+		.id = e->id,
+		.device = e->device,
+		.linked = e->linked,
+		.vip4 = e->addrs_made ? "" : e->vip4,
+		.vip6 = e->addrs_made ? "" : e->vip6,
+		.pub = e->has_pub ? e->pub : NULL,
+		.ep_ip = e->ep_ip,
+		.ep_port = e->ep_port,
+		.ncands = e->ncands,
+		.cands = cands,
+	};
+
+	for (size_t i = 0; i < e->ncands && i < JZ_CM_CANDS; i++) {
+		memset(&cands[i], 0, sizeof(cands[i]));
+		cands[i].family = e->cands[i].family;
+		memcpy(cands[i].addr, e->cands[i].addr, e->cands[i].family == AF_INET6 ? 16 : 4);
+		cands[i].port = e->cands[i].port;
+		cands[i].srflx = e->cands[i].srflx;
+	}
+	return jz_list_entry_hash(&le, out);
+}
+
+/*
+ * "peers_known" {digest, count} of the view kept from an earlier session:
+ * a server that would send the same list answers "peers_unchanged". Only
+ * a view made of whole lists and deltas (never one cut at max_peers: that
+ * is not the server's list, and its digest would only cost a wait).
+ */
+json_t *client_known_view(struct jz_client *c)
+{
+	struct jz_list_digest d;
+	const struct jz_cm_peer **order;
+	uint8_t h[JZ_LIST_DIGEST_LEN];
+	char *b64 = NULL;
+	json_t *m = NULL;
+	size_t i;
+
+	c->known_due = false;
+	if (!c->view || c->in_parts || c->view_cut)
+		return NULL;
+	order = calloc(c->n_view ? c->n_view : 1, sizeof(*order));
+	if (!order || jz_list_digest_start(&d)) {
+		free(order);
+		return NULL;
+	}
+	for (i = 0; i < c->n_view; i++)
+		order[i] = &c->view[i];
+	qsort(order, c->n_view, sizeof(*order), by_id);
+	for (i = 0; i < c->n_view; i++) {
+		if (entry_hash(order[i], h))
+			break;
+		jz_list_digest_add(&d, h);
+	}
+	free(order);
+	if (jz_list_digest_end(&d, h) || i < c->n_view)
+		return NULL;
+	b64 = jz_b64_encode(h, sizeof(h));
+	if (b64)
+		m = json_pack("{s:s,s:I}", "digest", b64, "count", (json_int_t)c->n_view);
+	free(b64);
+	if (m) {
+		c->known_due = true;
+		c->known_count = (uint32_t)c->n_view;
+	}
+	return m;
+}
+
+/* "peers_unchanged": the view presented at login is this session's list. */
+void client_on_peers_unchanged(struct jz_client *c, json_t *m)
+{
+	uint32_t count;
+	char err[160];
+
+	if (jz_cm_peers_unchanged(m, &count, err, sizeof(err))) {
+		client_drop(c, err);
+		return;
+	}
+	if (!c->known_due || c->in_parts || count != c->known_count) {
+		client_drop(c, "peers_unchanged for a list this device did not present");
+		return;
+	}
+	c->known_due = false;
+	/* the addresses it made are made again from this welcome's pools */
+	for (size_t i = 0; i < c->n_view; i++)
+		if (c->view[i].addrs_made)
+			c->view[i].vip4[0] = c->view[i].vip6[0] = 0;
+	vips_from_ids(c, c->view, c->n_view);
+	jz_info("peer list: the %zu entries kept from the last session are current", c->n_view);
+	apply_peers(c);
 }
 
 /* "peers": the complete list (maybe in parts); "peers_delta": entries set,
@@ -354,6 +464,13 @@ void client_on_peers(struct jz_client *c, json_t *m, bool delta)
 		client_drop(c, "peer list delta inside a list in parts");
 		return;
 	}
+	if (!delta && c->known_due) {
+		struct timeval grace = { CARRY_GRACE_S, 0 };
+
+		c->known_due = false;	/* a list instead: the kept view differed */
+		if (c->n_peers)
+			evtimer_add(c->carry_ev, &grace);
+	}
 	if (!delta && (pl.part || pl.more)) {
 		int r = list_part(c, &pl);
 
@@ -363,6 +480,7 @@ void client_on_peers(struct jz_client *c, json_t *m, bool delta)
 		return;
 	}
 	if (!delta) {
+		c->view_cut = false;
 		client_parts_end(c);	/* a whole list replaces one in parts */
 		free(c->view);
 		c->view = NULL;
@@ -391,8 +509,10 @@ void client_on_peers(struct jz_client *c, json_t *m, bool delta)
 		     max_peers(c), pl.set, pl.n_set);
 	if (j && !over)
 		over = c->n_view + j;
-	if (over)
+	if (over) {
 		too_many(c, over);
+		c->view_cut = true;	/* until a whole list fits */
+	}
 	jz_cm_peers_free(&pl);
 	apply_peers(c);
 }

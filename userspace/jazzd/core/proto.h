@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <event2/bufferevent.h>
 #include <jansson.h>
 #include <openssl/ssl.h>
@@ -53,6 +54,44 @@ long long jz_msg_int(json_t *msg, const char *key, long long dflt);
 int jz_msg_get_str(json_t *o, const char *key, char *dst, size_t size, bool required);
 int jz_msg_get_int(json_t *o, const char *key, long long lo, long long hi,
 		   long long dflt, long long *out);
+
+/*
+ * A peer list's digest (core/listdigest.c; docs/PROTOCOL-control.md, "A
+ * list the device already holds"). An entry's hash is SHA-256 over its
+ * fields as the device holds them (vip4/vip6 "" in a compact entry, whose
+ * addresses the device makes from the id); the list's is SHA-256 over its
+ * entries' hashes in ascending id order, then their count.
+ */
+#define JZ_LIST_DIGEST_LEN 32
+struct jz_list_cand {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port;
+	bool srflx;
+};
+struct jz_list_entry {
+	uint32_t id;
+	const char *device;
+	bool linked;
+	const char *vip4, *vip6;	/* "" or NULL: not in the entry */
+	const uint8_t *pub;		/* 32 bytes; NULL: none */
+	const char *ep_ip;		/* "" or NULL (or ep_port 0): no endpoint */
+	uint16_t ep_port;
+	size_t ncands;
+	const struct jz_list_cand *cands;
+};
+struct jz_list_digest {
+	void *ctx;		/* EVP_MD_CTX */
+	uint32_t n;
+};
+int jz_list_entry_hash(const struct jz_list_entry *e, uint8_t out[JZ_LIST_DIGEST_LEN]);
+int jz_list_digest_start(struct jz_list_digest *d);
+void jz_list_digest_add(struct jz_list_digest *d, const uint8_t entry[JZ_LIST_DIGEST_LEN]);
+int jz_list_digest_end(struct jz_list_digest *d, uint8_t out[JZ_LIST_DIGEST_LEN]);
+
+/* OpenSSL's record buffers kept per thread for the next record (core/
+ * sslmem.c): call first in main, before OpenSSL allocates anything. */
+bool jz_tls_spare_buffers(void);
 
 SSL_CTX *jz_tls_server_ctx(const char *cert, const char *key, char *err, size_t errlen);
 SSL_CTX *jz_tls_client_ctx(const char *ca, const char *fingerprint,

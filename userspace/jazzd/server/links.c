@@ -148,11 +148,19 @@ static void send_pair_start(struct session *s, uint32_t peer)
  * end its kernel peer and key, which the other cannot see: tell both the
  * pair is new. Server keys: a link and its first key.
  */
+void pair_start_both(struct session *a, struct session *b)
+{
+	send_pair_start(a, b->lease->idx);
+	send_pair_start(b, a->lease->idx);
+}
+
+/* Both ends logged in with the list they kept (known.c): neither lost its
+ * key, no pair_start (unless one turns out not to have kept it). */
 void pair_new(struct jz_server *srv, struct session *a, struct session *b)
 {
 	if (!cfg(srv)->server_keys) {
-		send_pair_start(a, b->lease->idx);
-		send_pair_start(b, a->lease->idx);
+		if (!known_pair_start_skipped(a, b))
+			pair_start_both(a, b);
 		return;
 	}
 	if (!link_find(srv, a->lease->idx, b->lease->idx, false))

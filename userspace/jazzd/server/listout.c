@@ -89,7 +89,7 @@ static void mb_send(struct session *s, struct mbuf *b)
  */
 #define JZ_EVENT_PEERS_MAX 1000
 
-static void list_event(struct jz_server *srv, struct session *s)
+void list_event(struct jz_server *srv, struct session *s)
 {
 	json_t *ev;
 

@@ -431,6 +431,9 @@ void on_login(struct session *s, struct jz_sm_login *l)
 	s->takes_delta = l->takes_delta;
 	s->takes_more = l->takes_more;
 	s->takes_compact = l->takes_compact;
+	s->has_known = l->has_known;
+	s->known_count = l->known_count;
+	memcpy(s->known_digest, l->known_digest, sizeof(s->known_digest));
 	if (l->ep_ip[0] && !endpoint_ok(s, l->ep_ip)) {
 		char esc[64];
 

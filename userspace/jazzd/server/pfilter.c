@@ -204,8 +204,11 @@ static void filter_result(struct jz_server *srv, struct session *s, struct filte
 		}
 		r->keep[r->nkeep++] = fc->ids[i];
 	}
-	qsort(r->asked, r->nasked, sizeof(uint32_t), cmp_u32);
-	qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
+	/* the review set ascends by id (on_recompute): sorted already */
+	if (!u32_ascending(r->asked, r->nasked))
+		qsort(r->asked, r->nasked, sizeof(uint32_t), cmp_u32);
+	if (!u32_ascending(r->keep, r->nkeep))
+		qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
 	filter_res_free(s->res);
 	s->res = r;
 }
@@ -288,14 +291,6 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 		peers_finish(srv);
 }
 
-static const char *arena_put(char **ap, const char *str)
-{
-	char *d = *ap;
-
-	*ap = stpcpy(d, str) + 1;
-	return d;
-}
-
 static void review_head(struct jz_cb_call *c, struct jazz_peer_review *rv, struct session *s)
 {
 	rv->username = jz_cb_strdup(c, s->user);
@@ -362,33 +357,41 @@ static bool filter_prepare(void *arg, struct jz_cb_call *c)
 		struct session *p = set_peer(srv, rs, i, s);
 
 		if (p)
-			total += strlen(p->device) + strlen(p->user) + strlen(p->realm) +
-				 strlen(p->lease->vip4) + strlen(p->lease->vip6) + 5;
+			total += p->rv_len;
 	}
 	pe = jz_cb_alloc(c, (rs->n + 1) * sizeof(*pe));
 	ue = jz_cb_alloc(c, (rs->n + 1) * sizeof(*ue));
 	ap = jz_cb_alloc(c, total + 1);
 	fc->ids = jz_xrealloc(NULL, rs->n + 1, sizeof(uint32_t));
 	fc->sids = jz_xrealloc(NULL, rs->n + 1, sizeof(uint64_t));
-	for (size_t i = 0; i < rs->n; i++) {
+	for (size_t i = 0, last = SIZE_MAX; i < rs->n; i++) {
 		struct session *p = set_peer(srv, rs, i, s);
 		char uk[600];
 
 		if (!p)
 			continue;
-		pe[k].device = arena_put(&ap, p->device);
-		pe[k].username = arena_put(&ap, p->user);
-		pe[k].realm = arena_put(&ap, p->realm);
-		pe[k].vip4 = arena_put(&ap, p->lease->vip4);
-		pe[k].vip6 = arena_put(&ap, p->lease->vip6);
+		memcpy(ap, p->rv, p->rv_len);	/* device, user, realm, vip4, vip6 */
+		pe[k].device = ap + p->rv_off[0];
+		pe[k].username = ap + p->rv_off[1];
+		pe[k].realm = ap + p->rv_off[2];
+		pe[k].vip4 = ap + p->rv_off[3];
+		pe[k].vip6 = ap + p->rv_off[4];
+		ap += p->rv_len;
 		fc->ids[k] = p->lease->idx;
 		fc->sids[k] = p->sid;
+		/* the owner of the previous peer again (one user's devices): no
+		 * "user@realm" made and searched for each of N peers */
+		if (last != SIZE_MAX && !strcmp(pe[last].username, p->user) &&
+		    !strcmp(pe[last].realm, p->realm)) {
+			k++;
+			continue;
+		}
 		ukey(p, uk, sizeof(uk));
 		if (ukeys_add(fc, uk)) {
 			ue[fc->nu - 1].username = pe[k].username;
 			ue[fc->nu - 1].realm = pe[k].realm;
 		}
-		k++;
+		last = k++;
 	}
 	fc->n = k;
 	review_head(c, &c->u.filter.review, s);

@@ -113,6 +113,21 @@ struct session {
 	bool takes_more;	/* ... "peers_more": a list may come in parts */
 	bool takes_compact;	/* ... "peers_compact": entries without owner and
 				 * addresses (the client makes them from the id) */
+	/*
+	 * "peers_known" (known.c): the list it holds from an earlier session,
+	 * as its digest and count. Its first list waits (known_held) while
+	 * what it sees grows toward that count on a server that just started;
+	 * then "peers_unchanged" if the digests match, else the full list
+	 * (known_failed: from then on it is an ordinary session).
+	 */
+	bool has_known, known_held, known_failed;
+	uint32_t known_count;
+	uint8_t known_digest[JZ_LIST_DIGEST_LEN];
+	size_t known_nvis;		/* nvis when last looked at */
+	double known_grew;		/* when its view last grew ... */
+	double known_grew_from;		/* ... and when its first list came due */
+	double known_checked;		/* digests last compared (0: never) */
+	unsigned int known_checks;	/* ... how many times */
 	struct filter_res *res;	/* its peer_filter answer, until all are in */
 	bool got_res;
 	uint32_t *pchg;		/* ids whose entry changed: sent as a delta */
@@ -138,6 +153,13 @@ struct session {
 	 * ,"user":..,"realm":..,"vip4":..,"vip6":.. (ent_owner bytes): a
 	 * compact entry (peers_compact) is the entry without the latter */
 	size_t ent_head, ent_owner;
+	/* its strings as a peer_filter review lists them: device, user,
+	 * realm, vip4, vip6, each with its NUL, made with the entries (one
+	 * copy per review, not five strlen and five copies per peer) */
+	char *rv;
+	size_t rv_len, rv_off[5];
+	/* the entries' hashes (core/listdigest.c), [linked][compact] */
+	uint8_t ent_hash[2][2][JZ_LIST_DIGEST_LEN];
 	unsigned int conn_inflight;	/* peer_connection calls and unacked
 					 * verdicts this session asked for */
 	unsigned char src[17];	/* its source (jz_source_key) */
@@ -265,6 +287,10 @@ struct jz_server {
 	uint64_t comp_ns;
 	unsigned int pace_ms;
 	struct session *corked;		/* sessions holding frames */
+	double started;			/* jz_now() at start (known.c) */
+	bool comp_fresh;		/* the computation under way has newcomers */
+	double newcomers_at;		/* when the last one with newcomers ended */
+	struct event *known_ev;		/* held first lists looked at again */
 	bool full;			/* next: every viewer reviews everyone */
 	size_t filters_pending;
 	uint64_t gen;
@@ -324,6 +350,7 @@ void on_rekey(evutil_socket_t fd, short what, void *arg);
 void on_pair(struct session *s, const struct jz_sm_pair *p);
 void on_pair_malformed(struct session *s, long long peer, const char *why);
 void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x);
+bool u32_ascending(const uint32_t *v, size_t n);
 int cmp_u32(const void *a, const void *b);
 void ukey(const struct session *p, char *buf, size_t len);
 bool peers_linked(const struct session *a, const struct session *b);
@@ -338,6 +365,10 @@ bool peers_vis_has(struct jz_server *srv, const struct session *s, uint32_t idx)
 void pchg_reset(struct session *s);
 void pchg_flatten(struct session *s);
 void send_full_list(struct jz_server *srv, struct session *s);
+/* peer-list-changed for viewer s (listout.c) */
+void list_event(struct jz_server *srv, struct session *s);
+/* pair_start to both ends (device keys): links.c */
+void pair_start_both(struct session *a, struct session *b);
 void send_delta_or_hold(struct jz_server *srv, struct session *s);
 bool session_out_over(struct session *s);
 size_t peers_filter_batch(struct jz_server *srv);
@@ -385,6 +416,12 @@ char *cands_json(const struct session *p);
 /* A cluster record's candidates, checked as a device's "candidates" is. */
 int cands_parse(const char *text, struct jz_sm_cands *c, char *err, size_t errlen);
 void peers_cands_changed(struct jz_server *srv);
+/* known.c: "peers_known", a list the device already holds */
+int known_entry_hashes(struct session *p);
+void known_first_list(struct jz_server *srv, struct session *s);
+void known_look_again(struct jz_server *srv);
+bool known_pair_start_skipped(const struct session *a, const struct session *b);
+void known_free(struct jz_server *srv);
 /* udprelay.c: the relay ([server] relay_listen; issue 20) */
 int jz_relays_start(struct jz_server *srv, char *err, size_t errlen);
 void jz_relays_free(struct jz_server *srv);

@@ -384,6 +384,7 @@ void session_free(struct session *s)
 	filter_res_free(s->res);
 	free(s->pchg);
 	free(s->pbits);
+	free(s->rv);
 	free(s->ent_linked);
 	free(s->ent_unlinked);
 	free(s->ent_user);
@@ -769,6 +770,7 @@ struct jz_server *jz_server_new(struct jz_daemon *d, char *err, size_t errlen)
 		evtimer_add(srv->lease_expiry_ev, &etv);
 	}
 	srv->recompute_ev = evtimer_new(d->base, on_recompute, srv);
+	srv->started = jz_now();
 	srv->rekey_ev = event_new(d->base, -1, EV_PERSIST, on_rekey, srv);
 	tv.tv_sec = d->cfg.rekey_s > 0 ? d->cfg.rekey_s : 3600;
 	tv.tv_usec = 0;
@@ -821,6 +823,7 @@ void jz_server_free(struct jz_server *srv)
 		evconnlistener_free(srv->lis);
 	if (srv->recompute_ev)
 		event_free(srv->recompute_ev);
+	known_free(srv);
 	if (srv->rekey_ev)
 		event_free(srv->rekey_ev);
 	if (srv->ssl)

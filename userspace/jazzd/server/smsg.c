@@ -133,6 +133,30 @@ static bool has_feature(json_t *f, const char *name)
 	return false;
 }
 
+/* "peers_known": exactly {digest, count}, the digest 32 bytes of base64 */
+static int get_known(json_t *k, struct jz_sm_login *l)
+{
+	char b64[JZ_LIST_DIGEST_LEN / 3 * 4 + 8];
+	unsigned char *raw;
+	size_t n = 0;
+	long long count;
+
+	if (!json_is_object(k) || json_object_size(k) != 2 ||
+	    jz_msg_get_str(k, "digest", b64, sizeof(b64), true) ||
+	    jz_msg_get_int(k, "count", 0, JZ_SM_KNOWN_MAX, -1, &count) || count < 0)
+		return -1;
+	raw = jz_b64_decode(b64, &n);
+	if (!raw || n != JZ_LIST_DIGEST_LEN) {
+		free(raw);
+		return -1;
+	}
+	memcpy(l->known_digest, raw, n);
+	free(raw);
+	l->known_count = (uint32_t)count;
+	l->has_known = true;
+	return 0;
+}
+
 int jz_sm_login(json_t *m, struct jz_sm_login *l, char *err, size_t errlen)
 {
 	json_t *tok = json_object_get(m, "token"), *feat = json_object_get(m, "features");
@@ -156,6 +180,9 @@ int jz_sm_login(json_t *m, struct jz_sm_login *l, char *err, size_t errlen)
 	l->takes_delta = has_feature(feat, "peers_delta");
 	l->takes_more = has_feature(feat, "peers_more");
 	l->takes_compact = has_feature(feat, "peers_compact");
+	if (json_object_get(m, "peers_known") && get_known(json_object_get(m, "peers_known"), l))
+		FAIL("peers_known must be {\"digest\": base64 of %d bytes, \"count\": 0-%u}",
+		     JZ_LIST_DIGEST_LEN, JZ_SM_KNOWN_MAX);
 	if (json_object_get(m, "pubkey")) {
 		json_t *pk = json_object_get(m, "pubkey");
 

@@ -18,11 +18,14 @@
 #include <jansson.h>
 #include <jazz/events.h>
 
+#include "core/proto.h"
+
 #define JZ_SM_ITEMS 32		/* other_data items per login, all rounds */
 #define JZ_SM_VALUE_MAX 1024	/* bytes of one answer */
 #define JZ_SM_DEV 256		/* device name as sent (checked later) */
 #define JZ_SM_IP 46
 #define JZ_SM_TOKEN_MAX 65536	/* decoded login token */
+#define JZ_SM_KNOWN_MAX 16777215	/* "peers_known" count */
 
 /* Answers to prompts: code (1..63 bytes) and value (malloc'd). */
 struct jz_sm_item {
@@ -43,6 +46,11 @@ struct jz_sm_login {
 	char ep_ip[JZ_SM_IP];	/* "" if not announced */
 	uint16_t listen_port;
 	bool takes_delta, takes_more, takes_compact;
+	/* "peers_known" {digest, count}: the list it holds from an earlier
+	 * session (server/known.c); absent in an old client's login */
+	bool has_known;
+	uint8_t known_digest[JZ_LIST_DIGEST_LEN];
+	uint32_t known_count;
 	bool has_pub;		/* the device's identity key (device keys) */
 	bool pub_bad;		/* a "pubkey" that is not one: refused by name */
 	unsigned char pub[32];
