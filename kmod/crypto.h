@@ -138,8 +138,9 @@ int jazz_key_encrypt(struct jazz_key *key, struct sk_buff *skb,
  */
 int jazz_key_decrypt(struct jazz_key *key, struct sk_buff *skb, u64 counter,
 		     struct jazz_crypt_async *as);
-/* The driver (implementation) name of @key's sending tfm, e.g. for dumps. */
+/* The driver name a lib/crypto key (@lib) reports. */
 #define JAZZ_LIB_DRIVER	"chacha20poly1305-lib"
+/* The driver (implementation) name of @key's sending side, e.g. for dumps. */
 static inline const char *jazz_key_driver(const struct jazz_key *key)
 {
 	return key->lib ? JAZZ_LIB_DRIVER : crypto_aead_driver_name(key->tx_tfm);
