@@ -187,6 +187,13 @@ void link_send_key(struct jz_server *srv, struct link *l)
 	memcpy(k, srv->rpool + srv->rpos - 1, sizeof(k));
 	OPENSSL_cleanse(srv->rpool + srv->rpos - 1, sizeof(k));
 	srv->rpos += sizeof(k);
+	/* ChaCha20-Poly1305: zero salts, as handshake version 2 makes them (a
+	 * fresh key whose counter never repeats needs none, and jazz.ko then
+	 * runs it on lib/crypto); an older jazz.ko reads them as before */
+	if (!strcmp(cfg(srv)->cipher, "chacha20-poly1305")) {
+		memset(k + 32, 0, 4);
+		memset(k + 68, 0, 4);
+	}
 	l->key_id++;
 	l->ack_a = l->ack_b = false;
 	l->swap_a = l->swap_b = false;
