@@ -497,10 +497,11 @@ void client_on_pair_refused(struct jz_client *c, json_t *m)
 	}
 	jz_warn("the server did not relay a handshake to peer %u: %s", pm.peer, pm.reason);
 	/* the pair may be linked a moment later (lists and links settle):
-	 * try again in a second, not after the full wait */
+	 * try again at the next tick, not after the full wait (and not as a
+	 * version fallback: the peer never saw it) */
 	ks = client_kp_find(c, pm.peer);
-	if (ks && ks->pair && ks->pair->hs_on)
-		ks->pair->hs_at = jz_now() - HS_RETRY_S + 1;
+	if (ks && ks->pair && ks->pair->hs_on)	/* the next tick: the same version */
+		ks->pair->hs_at = jz_now() - HS_RETRY_S;
 }
 
 /* "pair_start": the server linked the pair anew (after either end
@@ -560,18 +561,18 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			OPENSSL_cleanse(&p->await, sizeof(p->await));
 			p->await_on = false;
 		}
-		if (p && p->hs_on && p->hs.version == JZ_HS_V2 && !p->peer_version &&
-		    now - p->hs_at >= HS_V1_FALLBACK_S) {
-			jz_warn("peer %s: no answer to a version-2 handshake: trying version 1 "
-				"(the peer may run an older jazzd)", ks->p.name);
-			p->v2_unanswered = true;
-			p->fails++;
-			start(c, ks, now);
+		if (p && p->hs_on && now - p->hs_at < HS_RETRY_S) {
+			if (p->hs.version == JZ_HS_V2 && !p->peer_version &&
+			    now - p->hs_at >= HS_V1_FALLBACK_S) {
+				jz_warn("peer %s: no answer to a version-2 handshake: trying "
+					"version 1 (the peer may run an older jazzd)", ks->p.name);
+				p->v2_unanswered = true;
+				p->fails++;
+				start(c, ks, now);
+			}
 			continue;
 		}
 		if (p && p->hs_on) {
-			if (now - p->hs_at < HS_RETRY_S)
-				continue;
 			p->v2_unanswered = false;	/* alternate while unknown */
 			p->fails++;
 			/* the higher id leaves rotation to the lower; on demand,
