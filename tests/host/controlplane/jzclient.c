@@ -1056,34 +1056,46 @@ static int do_mute(int secs)
 }
 
 /* Logged in for up to @secs: does the server end the session? */
+/* The next message before @end, pinging the server while none comes;
+ * NULL at @end, or when the connection ended (then *closed). */
+static json_t *recv_pinging(struct conn *c, double end, bool *closed)
+{
+	*closed = false;
+	while (now() < end) {
+		struct timeval tv = { 0, 300000 };
+		json_t *m;
+
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		m = recv_json(c);
+		if (m)
+			return m;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			*closed = true;
+			return NULL;
+		}
+		send_json(c, json_pack("{s:s}", "type", "ping"));
+	}
+	return NULL;
+}
+
 static int do_hold(int secs)
 {
 	struct conn c = { .fd = -1 };
-	double t0, end;
+	bool closed;
+	double t0;
 	json_t *m;
 
 	if (login_on(&c, device, NULL))
 		return 1;
 	t0 = now();
-	end = t0 + secs;
-	while (now() < end) {
-		struct timeval tv = { 0, 300000 };
-
-		setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		m = recv_json(&c);
-		if (!m) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				send_json(&c, json_pack("{s:s}", "type", "ping"));
-				continue;
-			}
-			printf("ended after %.1f s\n", now() - t0);
-			conn_close(&c);
-			return 0;
-		}
+	while ((m = recv_pinging(&c, t0 + secs, &closed))) {
 		ack_key(&c, m);
 		json_decref(m);
 	}
-	printf("held\n");
+	if (closed)
+		printf("ended after %.1f s\n", now() - t0);
+	else
+		printf("held\n");
 	conn_close(&c);
 	return 0;
 }
@@ -1174,6 +1186,7 @@ static int do_oldpeer(int secs)
 	struct listed_key keys[64];
 	struct jz_pair_keys await = { 0 };
 	char err[256];
+	bool closed;
 	size_t n = 0;
 	double end;
 	json_t *m;
@@ -1188,20 +1201,9 @@ static int do_oldpeer(int secs)
 	if (login_on(&c, device, NULL))
 		return 1;
 	end = now() + secs;
-	while (now() < end) {
-		struct timeval tv = { 0, 300000 };
-		const char *t;
+	while ((m = recv_pinging(&c, end, &closed))) {
+		const char *t = type_of(m);
 
-		setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		m = recv_json(&c);
-		if (!m) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				send_json(&c, json_pack("{s:s}", "type", "ping"));
-				continue;
-			}
-			break;
-		}
-		t = type_of(m);
 		if (!strcmp(t, "peers"))
 			note_keys(json_object_get(m, "peers"), keys, &n, 64);
 		else if (!strcmp(t, "peers_delta"))
