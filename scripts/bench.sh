@@ -122,7 +122,7 @@ TESTS = [("tcp1", "TCP, 1 stream"), ("tcp4", "TCP, 4 streams"),
          ("udp64", "UDP, 64 B payload"), ("udp1400", "UDP, 1400 B payload")]
 PATHS = ["veth", "wireguard", "jazz-chacha", "jazz-aes"]
 JAZZ = [("jazz-chacha", "ChaCha20-Poly1305"), ("jazz-aes", "AES-256-GCM"),
-        ("jazz-chacha-lib", "ChaCha20-Poly1305, zero salts (lib/crypto)")]
+        ("jazz-chacha-tpl", "ChaCha20-Poly1305, random salts (crypto API template)")]
 WIDE = 0.15     # a ratio's repetitions may spread ±15 % around their median
 print(f"Command: `{cmd.strip()}`  ")
 print(f"Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; QEMU TCG (no KVM), 2 vCPUs, on a shared 2-core host.  ")
@@ -209,7 +209,7 @@ for d in dirs:
             med_s = f"{statistics.median(rs):.2f}" if rs else "n/a"
             print(f"| {name} | {cname} | {', '.join(f'{x:.2f}' for x in rs) or 'n/a'} | {med_s} | {verdict(rs)} |")
     print(f"\nCrypto drivers ({kver}):\n")
-    for path in ["wireguard", "jazz-chacha", "jazz-aes", "jazz-chacha-lib"]:
+    for path in ["wireguard", "jazz-chacha", "jazz-aes", "jazz-chacha-tpl"]:
         print(f"- {path}: {drivers.get(path, 'not recorded')}")
     for k, v in na.items():
         print(f"\n{k}: n/a — {v}")

@@ -104,6 +104,8 @@ diag "alice's jazzd: $(grep -m1 'peer bob-pc: first packet held' "$E2E_W/alice.l
 check "the first ping's packet got through (icmp_seq=1 answered)" grep -q 'icmp_seq=1 ' "$E2E_W/ping-first.txt"
 check "alice's kernel has a key for bob-pc, agreed on demand" \
 	eval "run alice '$JZ' show jazz0 keys | grep -qi primary"
+check "that key runs on lib/crypto (handshake version 2: zero salts)" \
+	eval "run alice '$JZ' show jazz0 | grep -q 'key: primary.* driver chacha20poly1305-lib'"
 check "alice started that handshake for the approved connection" \
 	log_has "$E2E_W/alice.log" "peer bob-pc: handshake for key [0-9]+ started \\(on demand: a connection approved\\)"
 check "server: peer_connection approved alice-pc -> bob-pc" \

@@ -43,10 +43,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	switch (m.type) {
 	case JZ_HS_INIT:
+	case JZ_HS_INIT_V2:
 		jz_hs_respond(kr, pr, pi, &m, &ts, out, &k);
 		break;
 	case JZ_HS_RESP:
-		if (jz_hs_init_write(&hs, ki, pi, pr, m.key_id, 1, m1))
+		/* the answer is read as one to either version */
+		if (jz_hs_init_write(&hs, ki, pi, pr, m.key_id,
+				     m.key_id & 1 ? JZ_HS_V1 : JZ_HS_V2, 1, m1))
 			abort();
 		jz_hs_finish(&hs, ki, pr, &m, &k);
 		jz_hs_clear(&hs);

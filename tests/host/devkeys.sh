@@ -82,6 +82,9 @@ check "each rotated key went into the secondary slot first" \
 check "every key is new (no key installed twice)" bash -c "
 	[ -z \"\$(grep -o 'tx=[0-9a-f]*' '$T/alice-pc.kernel' | sort | uniq -d)\" ]"
 check "the server sent no key message in device mode" hasnt bob-pc.log "the server sent a pair key"
+check "handshake version 2: every agreed key has zero salts (lib/crypto in jazz.ko)" bash -c "
+	grep '^key-new peer=2 ' '$T/alice-pc.kernel' | grep -q . &&
+	! grep '^key-new peer=2 ' '$T/alice-pc.kernel' | grep -v 'tx=[0-9a-f]*:00000000 rx=[0-9a-f]*:00000000\$'"
 
 # ---- 3. the server never had a traffic key ------------------------------
 hexkeys=$(sed -n 's/^key-new .* tx=\([0-9a-f]*\):[0-9a-f]* rx=\([0-9a-f]*\):.*/\1 \2/p' \
@@ -175,11 +178,37 @@ check "alice back: bob's new peer for her gets a key agreed with her (pair_start
 		sleep 0.1
 	done; exit 1"
 check "server still running" kill -0 "$(cp_pid server)"
+
+# ---- 7. a peer running a jazzd from before handshake version 2 ---------
+# jzclient oldpeer plays one with jazzd's own noise.c and that jazzd's
+# rules: a message of type 4 is dropped unread (its parser knew types 1-3),
+# a version-1 message 1 is answered. dave-old logs in after alice and bob,
+# so both start handshakes to it (eager, lower id).
+"$HSTOOL" pub "$T/old.key" >/dev/null
+JZCLIENT_IDKEY=$T/old.key jzc -m password -u dave -p davepw -d dave-old oldpeer 45 \
+	>"$T/old.out" 2>&1 &
+oldpid=$!
+check "the older jazzd drops alice's version-2 message 1 unread" \
+	wait_for "$T/old.out" "^dropped type 4 from 1\$" 15
+check "alice gets no answer and falls back to version 1" \
+	wait_for "$T/alice-pc.log" "no answer to a version-2 handshake: trying version 1" 15
+check "the older jazzd answers alice's version-1 message 1" \
+	wait_for "$T/old.out" "^answered v1 1 " 10
+check "alice's confirm authenticates at the older jazzd" wait_for "$T/old.out" "^confirm 1 [0-9]* ok\$" 10
+old_tx=$(sed -n 's/^answered v1 1 [0-9]* //p' "$T/old.out" | tail -1)
+echo "# the older jazzd sends with $old_tx"
+check "alice installed that key: her rx is its tx, with version 1's HKDF salt (not zero)" \
+	bash -c "[ -n '$old_tx' ] && [ '${old_tx#*:}' != 00000000 ] &&
+		grep -q ' rx=$old_tx\$' '$T/alice-pc.kernel'"
+check "bob agrees one with it the same way" wait_for "$T/old.out" "^confirm 2 [0-9]* ok\$" 20
+kill "$oldpid" 2>/dev/null
+wait "$oldpid" 2>/dev/null
+
 cp_stop alice-pc
 cp_stop bob-pc
 cp_stop server	# the rogue takes its port
 
-# ---- 7. a hostile server: replay, forgery, tampering --------------------
+# ---- 8. a hostile server: replay, forgery, tampering --------------------
 # the device's key exists before it starts (and is reused); peer 2 is the
 # rogue's "p2", whose private key hstool holds; m.key is another device's
 "$HSTOOL" pub "$T/victim.key" >/dev/null
@@ -189,6 +218,7 @@ P2PUB=$("$HSTOOL" pub "$T/p2.key")
 "$HSTOOL" pub "$T/m.key" >/dev/null
 now=$(date +%s%N)
 init=$("$HSTOOL" init "$T/p2.key" "$VPUB" 5 "$now")
+init1=$("$HSTOOL" init "$T/p2.key" "$VPUB" 8 $((now + 2000)) 1)	# an older jazzd's
 older=$("$HSTOOL" init "$T/p2.key" "$VPUB" 6 $((now - 1000)))
 forged=$("$HSTOOL" init "$T/m.key" "$VPUB" 7 $((now + 1000)))
 tampered=$(/usr/bin/python3 -c '
@@ -203,14 +233,17 @@ pm() { printf '{"type":"pair","peer":2,"msg":"%s"}' "$1"; }
 P2="{\"id\":2,\"device\":\"p2\",\"user\":\"eve\",\"realm\":\"$KDC_REALM\",\"vip4\":\"10.77.0.2\",\"vip6\":\"fd77:6a61:7a7a::2\",\"linked\":true,\"endpoint\":{\"ip\":\"127.0.0.9\",\"port\":51820},\"pubkey\":\"$P2PUB\"}"
 SCRIPT="[$(welcome 10.77.0.7 fd77:6a61:7a7a::7),
 {\"type\":\"peers\",\"peers\":[$P2],\"users\":[]},{\"type\":\"_sleep\",\"ms\":300},
-$(pm "$init"),{\"type\":\"_read\"},$(pm "$init"),$(pm "$older"),$(pm "$tampered"),
+$(pm "$init"),{\"type\":\"_read\"},$(pm "$init1"),{\"type\":\"_read\"},$(pm "$init"),$(pm "$older"),$(pm "$tampered"),
 $(pm "$badkid"),$(pm "$forged"),{\"type\":\"_sleep\",\"ms\":500}]"
 rogue_start victim valid "$SCRIPT" -n 1 -w 2 -p bobpw
 ROGUE_PAIR_KEYS=device rogue_client victim bob password
-check "hostile server: the device answered the genuine handshake (one answer)" \
-	bash -c "[ \$(grep -c '^recv pair ' '$T/victim.rec') = 1 ]"
-check "... and installed exactly one key for the peer" \
-	bash -c "[ \$(grep -c '^key-new peer=2 ' '$T/victim.kernel') = 1 ]"
+check "hostile server: the device answered the two genuine handshakes, version 2 and 1" \
+	bash -c "[ \$(grep -c '^recv pair ' '$T/victim.rec') = 2 ]"
+check "... and installed exactly one key for each" \
+	bash -c "[ \$(grep -c '^key-new peer=2 ' '$T/victim.kernel') = 2 ]"
+check "the version-2 key has zero salts, the version-1 key HKDF's" bash -c "
+	grep -q '^key-new peer=2 slot=primary key-id=5 .*tx=[0-9a-f]*:00000000 rx=[0-9a-f]*:00000000\$' '$T/victim.kernel' &&
+	grep '^key-new peer=2 slot=secondary key-id=8 ' '$T/victim.kernel' | grep -qv ':00000000'"
 check "the identity key made beforehand was reused, unchanged" \
 	bash -c "[ \"\$(sha256sum <'$T/victim.key')\" = '$vsum' ]"
 check "a replayed handshake is refused" has victim.log "peer p2: handshake refused: replayed"
@@ -219,17 +252,19 @@ check "an older handshake (a replay of an earlier one) is refused" \
 check "a tampered handshake and one with a changed key id do not authenticate" \
 	bash -c "[ \$(grep -c 'handshake refused: it does not authenticate' '$T/victim.log') = 3 ]"
 
-# ---- 8. it is Noise_KK as specified ------------------------------------
+# ---- 9. it is Noise_KK as specified ------------------------------------
 # an independent initiator written from the Noise specification on
 # python3-cryptography (HMAC-SHA-256 HKDF, its own X25519 and AEAD) against
 # jazzd's responder code
 "$HSTOOL" pub "$T/ref.key" >/dev/null
-while read -r line; do
-	case $line in
-	"ok - "*) ok "Noise reference: ${line#ok - }" ;;
-	*) nok "Noise reference: ${line#not ok - }" ;;
-	esac
-done < <(/usr/bin/python3 "$TOP/tests/host/devkeys/noise_ref.py" "$T/ref.key" "$VPUB" 9 \
-	"$HSTOOL" "$T/victim.key" 2>&1)
+for v in 1 2; do
+	while read -r line; do
+		case $line in
+		"ok - "*) ok "Noise reference: ${line#ok - }" ;;
+		*) nok "Noise reference: ${line#not ok - }" ;;
+		esac
+	done < <(/usr/bin/python3 "$TOP/tests/host/devkeys/noise_ref.py" "$T/ref.key" "$VPUB" 9 \
+		"$HSTOOL" "$T/victim.key" "$v" 2>&1)
+done
 
 cp_done

@@ -48,6 +48,16 @@
  *   jzclient [options] hold SECS    login, then stay logged in SECS seconds
  *                                   reading and acking; prints "ended after
  *                                   T s" or "held"
+ *   jzclient [options] oldpeer SECS  login with the identity key in
+ *                                   $JZCLIENT_IDKEY and for SECS seconds
+ *                                   answer pair handshakes as a jazzd from
+ *                                   before handshake version 2 did: a
+ *                                   message of type 4 is dropped unread,
+ *                                   a message 1 (type 1) is answered with
+ *                                   jazzd's own noise.c; prints "dropped
+ *                                   type T from PEER", "answered v1 PEER
+ *                                   KEYID TXHEX:SALT", "confirm PEER KEYID
+ *                                   ok|bad" (line-buffered)
  *   jzclient [options] rawlogin JSON  TLS, then the frame JSON as given
  *                                   (with "token" replaced by a real token
  *                                   when it is "@"); prints the answer
@@ -86,6 +96,7 @@
 #include <openssl/evp.h>
 
 #include "auth/krb.h"
+#include "client/noise.h"
 
 static const char *server = "127.0.0.1:7443", *cafile, *method = "kerberos";
 static const char *user, *realm, *password, *service, *ccache, *device = "test";
@@ -93,6 +104,9 @@ static const char *answer_code, *answer_value, *bind_ip;
 static const char *enctype_name, *endpoint_ip, *token_file;
 static int delay_s, time_offset, stale, legacy, fire;
 static SSL_CTX *ctx;
+/* oldpeer: the identity key (JZCLIENT_IDKEY) and its public half */
+static EVP_PKEY *id_key;
+static unsigned char id_pub[32];
 
 static double now(void)
 {
@@ -405,6 +419,12 @@ static json_t *login_with(struct conn *c, const struct jz_krb_buf *tok, const ch
 		unsigned char pub[32];
 		size_t pl = sizeof(pub);
 
+		if (id_key) {	/* oldpeer: the key it hand-shakes with */
+			memcpy(pub, id_pub, sizeof(pub));
+			EVP_PKEY_free(k);
+			k = id_key;
+			EVP_PKEY_up_ref(k);
+		}
 		if (k && EVP_PKEY_get_raw_public_key(k, pub, &pl) == 1) {
 			char *p64 = b64(pub, pl);
 
@@ -1036,34 +1056,163 @@ static int do_mute(int secs)
 }
 
 /* Logged in for up to @secs: does the server end the session? */
+/* The next message before @end, pinging the server while none comes;
+ * NULL at @end, or when the connection ended (then *closed). */
+static json_t *recv_pinging(struct conn *c, double end, bool *closed)
+{
+	*closed = false;
+	while (now() < end) {
+		struct timeval tv = { 0, 300000 };
+		json_t *m;
+
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		m = recv_json(c);
+		if (m)
+			return m;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			*closed = true;
+			return NULL;
+		}
+		send_json(c, json_pack("{s:s}", "type", "ping"));
+	}
+	return NULL;
+}
+
 static int do_hold(int secs)
 {
 	struct conn c = { .fd = -1 };
-	double t0, end;
+	bool closed;
+	double t0;
 	json_t *m;
 
 	if (login_on(&c, device, NULL))
 		return 1;
 	t0 = now();
-	end = t0 + secs;
-	while (now() < end) {
-		struct timeval tv = { 0, 300000 };
-
-		setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		m = recv_json(&c);
-		if (!m) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				send_json(&c, json_pack("{s:s}", "type", "ping"));
-				continue;
-			}
-			printf("ended after %.1f s\n", now() - t0);
-			conn_close(&c);
-			return 0;
-		}
+	while ((m = recv_pinging(&c, t0 + secs, &closed))) {
 		ack_key(&c, m);
 		json_decref(m);
 	}
-	printf("held\n");
+	if (closed)
+		printf("ended after %.1f s\n", now() - t0);
+	else
+		printf("held\n");
+	conn_close(&c);
+	return 0;
+}
+
+/* oldpeer: the identity keys the lists gave (by device id). */
+struct listed_key {
+	json_int_t id;
+	unsigned char pub[32];
+};
+
+static void note_keys(json_t *arr, struct listed_key *keys, size_t *n, size_t max)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(arr, i, e) {
+		json_int_t id = json_integer_value(json_object_get(e, "id"));
+		const char *pk = json_string_value(json_object_get(e, "pubkey"));
+		unsigned char raw[48];
+		size_t k;
+
+		if (!id || !pk || strlen(pk) != 44 ||
+		    EVP_DecodeBlock(raw, (const unsigned char *)pk, 44) != 33)
+			continue;
+		for (k = 0; k < *n && keys[k].id != id; k++)
+			;
+		if (k == *n) {
+			if (*n == max)
+				continue;
+			(*n)++;
+		}
+		keys[k].id = id;
+		memcpy(keys[k].pub, raw, 32);
+	}
+}
+
+/* One relayed handshake message, handled by the rules of a jazzd from
+ * before version 2 (its jz_hs_parse knew types 1-3 only). */
+static void oldpeer_pair(struct conn *c, json_t *m, const struct listed_key *keys, size_t n,
+			 struct jz_pair_keys *await)
+{
+	json_int_t peer = json_integer_value(json_object_get(m, "peer"));
+	const char *msg = json_string_value(json_object_get(m, "msg"));
+	unsigned char raw[128], out[JZ_HS_RESP_LEN], *pub = NULL;
+	struct jz_pair_keys k;
+	struct jz_hs_msg hm;
+	char err[160];
+	uint64_t ts;
+	int len;
+
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].id == peer)
+			pub = (unsigned char *)keys[i].pub;
+	if (!msg || strlen(msg) > 160 || !pub)
+		return;
+	len = EVP_DecodeBlock(raw, (const unsigned char *)msg, (int)strlen(msg));
+	if (len > 0 && msg[strlen(msg) - 1] == '=')
+		len -= msg[strlen(msg) - 2] == '=' ? 2 : 1;
+	if (len < 2)
+		return;
+	if (raw[0] < JZ_HS_INIT || raw[0] > JZ_HS_CONFIRM) {
+		printf("dropped type %u from %lld\n", raw[0], (long long)peer);
+		return;
+	}
+	if (jz_hs_parse(raw, (size_t)len, &hm, err, sizeof(err)))
+		return;
+	if (hm.type == JZ_HS_INIT &&
+	    !jz_hs_respond(id_key, id_pub, pub, &hm, &ts, out, &k)) {
+		char *b = b64(out, sizeof(out));
+
+		send_json(c, json_pack("{s:s,s:I,s:s}", "type", "pair", "peer", peer, "msg", b));
+		free(b);
+		printf("answered v%u %lld %u ", k.version, (long long)peer, k.key_id);
+		for (int i = 0; i < 32; i++)
+			printf("%02x", k.r2i_key[i]);
+		printf(":%02x%02x%02x%02x\n", k.r2i_salt[0], k.r2i_salt[1], k.r2i_salt[2],
+		       k.r2i_salt[3]);
+		*await = k;
+	} else if (hm.type == JZ_HS_CONFIRM) {
+		printf("confirm %lld %u %s\n", (long long)peer, hm.key_id,
+		       jz_hs_confirm_check(await, &hm) ? "bad" : "ok");
+	}
+}
+
+static int do_oldpeer(int secs)
+{
+	struct conn c = { .fd = -1 };
+	struct listed_key keys[64];
+	struct jz_pair_keys await = { 0 };
+	char err[256];
+	bool closed;
+	size_t n = 0;
+	double end;
+	json_t *m;
+
+	id_key = getenv("JZCLIENT_IDKEY") ?
+		 jz_devkey_load(getenv("JZCLIENT_IDKEY"), id_pub, err, sizeof(err)) : NULL;
+	if (!id_key) {
+		fprintf(stderr, "jzclient: oldpeer needs JZCLIENT_IDKEY\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (login_on(&c, device, NULL))
+		return 1;
+	end = now() + secs;
+	while ((m = recv_pinging(&c, end, &closed))) {
+		const char *t = type_of(m);
+
+		if (!strcmp(t, "peers"))
+			note_keys(json_object_get(m, "peers"), keys, &n, 64);
+		else if (!strcmp(t, "peers_delta"))
+			note_keys(json_object_get(m, "set"), keys, &n, 64);
+		else if (!strcmp(t, "pair"))
+			oldpeer_pair(&c, m, keys, n, &await);
+		ack_key(&c, m);
+		json_decref(m);
+	}
 	conn_close(&c);
 	return 0;
 }
@@ -1266,6 +1415,8 @@ int main(int argc, char **argv)
 		return do_hold(atoi(argv[optind + 1]));
 	if (!strcmp(argv[optind], "cands") && optind + 2 < argc)
 		return do_cands(argv[optind + 1], atof(argv[optind + 2]));
+	if (!strcmp(argv[optind], "oldpeer") && optind + 1 < argc)
+		return do_oldpeer(atoi(argv[optind + 1]));
 	if (!strcmp(argv[optind], "rawlogin") && optind + 1 < argc)
 		return do_rawlogin(argv[optind + 1]);
 	return 2;

@@ -188,7 +188,8 @@ build_test_tool() {
 JZCLIENT=$TOP/build/tests/jzclient
 build_jzclient() {
 	build_test_tool "$JZCLIENT" "krb5 jansson openssl" \
-		"$TOP/tests/host/controlplane/jzclient.c" "$TOP"/userspace/jazzd/auth/*.c
+		"$TOP/tests/host/controlplane/jzclient.c" "$TOP"/userspace/jazzd/auth/*.c \
+		"$TOP/userspace/jazzd/client/noise.c"
 }
 # build/tests/tlsbench: the server's CPU per TLS handshake (core/proto.c's context)
 TLSBENCH=$TOP/build/tests/tlsbench

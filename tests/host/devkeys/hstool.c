@@ -6,9 +6,11 @@
  *   hstool pub KEYFILE                        the identity key's public
  *                                             half (base64); makes the
  *                                             key (0600) if missing
- *   hstool init KEYFILE PEERPUB KEYID TS      message 1 from KEYFILE's
+ *   hstool init KEYFILE PEERPUB KEYID TS [V]  message 1 from KEYFILE's
  *                                             device to PEERPUB (base64)
- *                                             with timestamp TS (decimal)
+ *                                             with timestamp TS (decimal),
+ *                                             handshake version V (1 or 2,
+ *                                             default 2)
  *   hstool respond KEYFILE PEERPUB MSG1       as the responder: message 2
  *                                             (base64), then the timestamp
  *                                             and the split (hex: i2r key,
@@ -108,7 +110,8 @@ static int bench(EVP_PKEY *ik, const unsigned char ipub[32], const char *rfile, 
 	}
 	t0 = cpu_s();
 	for (long i = 0; i < n; i++) {
-		if (jz_hs_init_write(&hs, ik, ipub, rpub, (uint8_t)i, (uint64_t)i + 1, m1) ||
+		if (jz_hs_init_write(&hs, ik, ipub, rpub, (uint8_t)i, JZ_HS_V2, (uint64_t)i + 1,
+				     m1) ||
 		    jz_hs_parse(m1, sizeof(m1), &m, err, sizeof(err)) ||
 		    jz_hs_respond(rk_key, rpub, ipub, &m, &ts, m2, &rk) ||
 		    jz_hs_parse(m2, sizeof(m2), &m, err, sizeof(err)) ||
@@ -148,12 +151,13 @@ int main(int argc, char **argv)
 		return bench(k, pub, argv[3], atol(argv[4]));
 	if (!strcmp(argv[1], "respond") && argc == 5)
 		return respond(k, pub, argv[3], argv[4]);
-	if (!strcmp(argv[1], "init") && argc == 6) {
+	if (!strcmp(argv[1], "init") && (argc == 6 || argc == 7)) {
 		if (b64_32(argv[3], rs)) {
 			fprintf(stderr, "hstool: PEERPUB is not 32 bytes of base64\n");
 			return 1;
 		}
 		if (jz_hs_init_write(&hs, k, pub, rs, (uint8_t)atoi(argv[4]),
+				     argc == 7 ? (uint8_t)atoi(argv[6]) : JZ_HS_V2,
 				     strtoull(argv[5], NULL, 10), msg)) {
 			fprintf(stderr, "hstool: handshake failed\n");
 			return 1;

@@ -5,10 +5,12 @@ the Noise specification (rev. 34) and docs/PROTOCOL.md "Pair handshake" on
 python3-cryptography's primitives, to check that jazzd's handshake
 (client/noise.c, through hstool) is that protocol and nothing else.
 
-noise_ref.py MYKEY.pem PEERPUB_B64 KEYID HSTOOL PEERKEY.pem: writes message
-1 for the peer, has `hstool respond` (jazzd's code) answer it, reads its
-message 2 and compares both sides' split. Prints TAP-ish "ok"/"not ok"
-lines; exits non-zero on a mismatch."""
+noise_ref.py MYKEY.pem PEERPUB_B64 KEYID HSTOOL PEERKEY.pem VERSION: writes
+message 1 of handshake version VERSION (1 or 2: type 1 or 4, prologue
+"jazz pair v1" or "v2") for the peer, has `hstool respond` (jazzd's code)
+answer it, reads its message 2 and compares both sides' split (version 2:
+the data path's salts are zero). Prints TAP-ish "ok"/"not ok" lines; exits
+non-zero on a mismatch."""
 import base64
 import hashlib
 import hmac
@@ -63,14 +65,16 @@ class Sym:
 
 
 def main():
-    mykey, peerpub_b64, key_id, hstool, peerkey = sys.argv[1:6]
-    key_id = int(key_id)
+    mykey, peerpub_b64, key_id, hstool, peerkey, version = sys.argv[1:7]
+    key_id, version = int(key_id), int(version)
+    tag = "version %d: " % version
     s = serialization.load_pem_private_key(open(mykey, "rb").read(), None)
     spub = s.public_key().public_bytes(**RAW)
     rs = base64.b64decode(peerpub_b64)
     rs_key = X25519PublicKey.from_public_bytes(rs)
 
-    y = Sym(b"Noise_KK_25519_ChaChaPoly_SHA256", b"jazz pair v1" + bytes([key_id]))
+    y = Sym(b"Noise_KK_25519_ChaChaPoly_SHA256",
+            b"jazz pair v%d" % version + bytes([key_id]))
     y.mix_hash(spub)          # pre-message -> s
     y.mix_hash(rs)            # pre-message <- s
     e = X25519PrivateKey.generate()
@@ -79,22 +83,22 @@ def main():
     y.mix_key(e.exchange(rs_key))             # es
     y.mix_key(s.exchange(rs_key))             # ss
     ts = int.from_bytes(os.urandom(6), "big")
-    m1 = bytes([1, key_id]) + epub + y.enc(ts.to_bytes(8, "big"))
+    m1 = bytes([1 if version == 1 else 4, key_id]) + epub + y.enc(ts.to_bytes(8, "big"))
 
     out = subprocess.run([hstool, "respond", peerkey, base64.b64encode(spub).decode(),
                           base64.b64encode(m1).decode()], capture_output=True, text=True)
     if out.returncode:
-        print("not ok - jazzd's responder refused the reference message 1: " + out.stderr.strip())
+        print("not ok - " + tag + "jazzd's responder refused the reference message 1: " + out.stderr.strip())
         sys.exit(1)
     lines = out.stdout.split()
-    print("ok - jazzd's responder took the reference message 1")
+    print("ok - " + tag + "jazzd's responder took the reference message 1")
     m2 = base64.b64decode(lines[0])
     bad = 0
     if int(lines[1]) != ts:
-        print("not ok - the timestamp jazzd read is not the one sent")
+        print("not ok - " + tag + "the timestamp jazzd read is not the one sent")
         bad += 1
     if len(m2) != 50 or m2[0] != 2 or m2[1] != key_id:
-        print("not ok - message 2 header/length")
+        print("not ok - " + tag + "message 2 header/length")
         sys.exit(1)
     re_ = X25519PublicKey.from_public_bytes(m2[2:34])
     y.mix_hash(m2[2:34])                      # <- e
@@ -103,17 +107,17 @@ def main():
     try:
         y.dec(m2[34:])
     except Exception:
-        print("not ok - jazzd's message 2 does not authenticate under the reference")
+        print("not ok - " + tag + "jazzd's message 2 does not authenticate under the reference")
         sys.exit(1)
-    print("ok - jazzd's message 2 authenticates under the reference")
+    print("ok - " + tag + "jazzd's message 2 authenticates under the reference")
     t = hkdf(y.ck, b"", 4)                    # Split, extended to 128 bytes
     outb = b"".join(t)
-    want = [outb[0:32].hex(), outb[32:64].hex(), outb[64:68].hex(), outb[68:72].hex(),
-            outb[96:128].hex()]
+    salts = [outb[64:68].hex(), outb[68:72].hex()] if version == 1 else ["00000000"] * 2
+    want = [outb[0:32].hex(), outb[32:64].hex()] + salts + [outb[96:128].hex()]
     if lines[2:7] == want:
-        print("ok - both sides derived the same keys, salts and confirm key")
+        print("ok - " + tag + "both sides derived the same keys, salts and confirm key")
     else:
-        print("not ok - the split differs from the reference")
+        print("not ok - " + tag + "the split differs from the reference")
         bad += 1
     sys.exit(1 if bad else 0)
 

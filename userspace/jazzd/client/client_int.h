@@ -60,6 +60,11 @@ struct pair {
 	unsigned int fails;	/* handshakes this end gave up in a row */
 	bool rotate_due;	/* the kernel asked for a new key (packet count) */
 	double rotate_at;	/* when it asked */
+	/* The handshake version the peer speaks (0 until known): learnt from
+	 * what it sent or answered, kept across pair_reset, forgotten when
+	 * its kernel peer is made anew (it may have been upgraded). */
+	uint8_t peer_version;
+	bool v2_unanswered;	/* the last version-2 message 1 got no answer */
 };
 
 /*

@@ -23,7 +23,9 @@
 #include "client/noise.h"
 
 static const char proto_name[] = "Noise_KK_25519_ChaChaPoly_SHA256";
-static const char prologue[] = "jazz pair v1";
+/* ‖ the key id byte; "v2" for version 2 (same length) */
+static const char prologue_v1[] = "jazz pair v1";
+static const char prologue_v2[] = "jazz pair v2";
 
 /* ------------------------------------------------------------------ */
 /* identity key */
@@ -226,18 +228,18 @@ static int dec_hash(struct sym *s, const uint8_t *c, size_t len, uint8_t *out)
 	return mix_hash(s, c, len);
 }
 
-/* Initialize + MixHash(prologue || key id) + the pre-messages of KK
- * (initiator's static, then responder's). */
-static int sym_init(struct sym *s, uint8_t key_id, const uint8_t is[32],
+/* Initialize + MixHash(prologue of the version || key id) + the
+ * pre-messages of KK (initiator's static, then responder's). */
+static int sym_init(struct sym *s, uint8_t version, uint8_t key_id, const uint8_t is[32],
 		    const uint8_t rs[32])
 {
-	uint8_t pro[sizeof(prologue)];
+	uint8_t pro[sizeof(prologue_v1)];
 
 	memset(s, 0, sizeof(*s));
 	memcpy(s->h, proto_name, 32);	/* exactly HASHLEN: used as is */
 	memcpy(s->ck, s->h, 32);
-	memcpy(pro, prologue, sizeof(prologue) - 1);
-	pro[sizeof(prologue) - 1] = key_id;
+	memcpy(pro, version == JZ_HS_V2 ? prologue_v2 : prologue_v1, sizeof(pro) - 1);
+	pro[sizeof(pro) - 1] = key_id;
 	return mix_hash(s, pro, sizeof(pro)) || mix_hash(s, is, 32) ||
 	       mix_hash(s, rs, 32) ? -1 : 0;
 }
@@ -267,8 +269,10 @@ static int mix_dh(struct sym *s, EVP_PKEY *priv, const uint8_t pub[32])
 }
 
 /* Split, extended: HKDF(ck, empty) to 128 bytes, whose first 64 are the
- * spec's two cipher keys. */
-static int split(struct sym *s, uint8_t key_id, struct jz_pair_keys *k)
+ * spec's two cipher keys. Version 1 takes the data path's salts from it;
+ * version 2 leaves them zero (each key is fresh, its counter never
+ * repeats: the salt adds nothing, and zero lets jazz.ko use lib/crypto). */
+static int split(struct sym *s, uint8_t version, uint8_t key_id, struct jz_pair_keys *k)
 {
 	uint8_t out[128];
 
@@ -276,8 +280,14 @@ static int split(struct sym *s, uint8_t key_id, struct jz_pair_keys *k)
 		return -1;
 	memcpy(k->i2r_key, out, 32);
 	memcpy(k->r2i_key, out + 32, 32);
-	memcpy(k->i2r_salt, out + 64, 4);
-	memcpy(k->r2i_salt, out + 68, 4);
+	if (version == JZ_HS_V2) {
+		memset(k->i2r_salt, 0, 4);
+		memset(k->r2i_salt, 0, 4);
+	} else {
+		memcpy(k->i2r_salt, out + 64, 4);
+		memcpy(k->r2i_salt, out + 68, 4);
+	}
+	k->version = version;
 	memcpy(k->confirm, out + 96, 32);
 	memcpy(k->hh, s->h, 32);
 	k->key_id = key_id;
@@ -290,13 +300,14 @@ static int split(struct sym *s, uint8_t key_id, struct jz_pair_keys *k)
 
 int jz_hs_parse(const uint8_t *buf, size_t len, struct jz_hs_msg *m, char *err, size_t errlen)
 {
-	static const size_t want[] = { 0, JZ_HS_INIT_LEN, JZ_HS_RESP_LEN, JZ_HS_CONFIRM_LEN };
+	static const size_t want[] = { 0, JZ_HS_INIT_LEN, JZ_HS_RESP_LEN, JZ_HS_CONFIRM_LEN,
+				       JZ_HS_INIT_LEN };
 
 	if (len < JZ_HS_HDR) {
 		snprintf(err, errlen, "handshake message of %zu bytes: too short", len);
 		return -1;
 	}
-	if (buf[0] < JZ_HS_INIT || buf[0] > JZ_HS_CONFIRM) {
+	if (buf[0] < JZ_HS_INIT || buf[0] > JZ_HS_INIT_V2) {
 		snprintf(err, errlen, "handshake message of unknown type %u", buf[0]);
 		return -1;
 	}
@@ -324,21 +335,30 @@ static void save(struct jz_hs *hs, const struct sym *s)
 	memcpy(hs->ck, s->ck, 32);
 }
 
+uint8_t jz_hs_init_version(const struct jz_hs_msg *m)
+{
+	return m->type == JZ_HS_INIT ? JZ_HS_V1 : m->type == JZ_HS_INIT_V2 ? JZ_HS_V2 : 0;
+}
+
 int jz_hs_init_write(struct jz_hs *hs, EVP_PKEY *s, const uint8_t spub[32],
-		     const uint8_t rs[32], uint8_t key_id, uint64_t ts, uint8_t *out)
+		     const uint8_t rs[32], uint8_t key_id, uint8_t version, uint64_t ts,
+		     uint8_t *out)
 {
 	struct sym y;
 	uint8_t p[8], *b = out + JZ_HS_HDR;
 	int r = -1;
 
 	memset(hs, 0, sizeof(*hs));
+	if (version != JZ_HS_V1 && version != JZ_HS_V2)
+		return -1;
 	hs->key_id = key_id;
+	hs->version = version;
 	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t)(ts >> (56 - 8 * i));
-	out[0] = JZ_HS_INIT;
+	out[0] = version == JZ_HS_V2 ? JZ_HS_INIT_V2 : JZ_HS_INIT;
 	out[1] = key_id;
 	hs->e = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
-	if (!hs->e || sym_init(&y, key_id, spub, rs) || pub_of(hs->e, b) ||
+	if (!hs->e || sym_init(&y, version, key_id, spub, rs) || pub_of(hs->e, b) ||
 	    mix_hash(&y, b, 32) ||			/* -> e */
 	    mix_dh(&y, hs->e, rs) ||			/* es */
 	    mix_dh(&y, s, rs) ||			/* ss */
@@ -360,11 +380,12 @@ int jz_hs_respond(EVP_PKEY *s, const uint8_t spub[32], const uint8_t rs[32],
 	struct sym y;
 	uint8_t p[8], *b = out + JZ_HS_HDR;
 	EVP_PKEY *e = NULL;
+	uint8_t version = jz_hs_init_version(m);
 	int r = -1;
 
-	if (m->type != JZ_HS_INIT || m->len != JZ_HS_INIT_LEN - JZ_HS_HDR)
+	if (!version || m->len != JZ_HS_INIT_LEN - JZ_HS_HDR)
 		return -1;
-	if (sym_init(&y, m->key_id, rs, spub) ||
+	if (sym_init(&y, version, m->key_id, rs, spub) ||
 	    mix_hash(&y, m->body, 32) ||		/* <- e */
 	    mix_dh(&y, s, m->body) ||			/* es */
 	    mix_dh(&y, s, rs) ||			/* ss */
@@ -380,7 +401,7 @@ int jz_hs_respond(EVP_PKEY *s, const uint8_t spub[32], const uint8_t rs[32],
 	    mix_dh(&y, e, m->body) ||			/* ee */
 	    mix_dh(&y, e, rs) ||			/* se */
 	    enc_hash(&y, NULL, 0, b + 32) ||
-	    split(&y, m->key_id, k))
+	    split(&y, version, m->key_id, k))
 		goto out;
 	r = 0;
 out:
@@ -405,7 +426,7 @@ int jz_hs_finish(struct jz_hs *hs, EVP_PKEY *s, const uint8_t rs[32],
 	    mix_dh(&y, hs->e, m->body) ||		/* ee */
 	    mix_dh(&y, s, m->body) ||			/* se */
 	    dec_hash(&y, m->body + 32, 16, none) ||
-	    split(&y, m->key_id, k))
+	    split(&y, hs->version, m->key_id, k))
 		goto out;
 	r = 0;
 out:

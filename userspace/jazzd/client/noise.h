@@ -14,9 +14,15 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 
-#define JZ_HS_INIT 1
+#define JZ_HS_INIT 1		/* message 1 of version 1 */
 #define JZ_HS_RESP 2
 #define JZ_HS_CONFIRM 3
+#define JZ_HS_INIT_V2 4		/* message 1 of version 2 */
+/* Handshake versions (docs/PROTOCOL.md "Versions"): they differ in the
+ * prologue and in the data path's nonce salts, which version 2 leaves zero
+ * so that the kernel runs ChaCha20-Poly1305 on lib/crypto. */
+#define JZ_HS_V1 1
+#define JZ_HS_V2 2
 #define JZ_HS_HDR 2		/* type, key id */
 #define JZ_HS_INIT_LEN (JZ_HS_HDR + 32 + 8 + 16)
 #define JZ_HS_RESP_LEN (JZ_HS_HDR + 32 + 16)
@@ -34,6 +40,7 @@ struct jz_hs_msg {
  * Owned by one pair; jz_hs_clear wipes and frees it. */
 struct jz_hs {
 	uint8_t key_id;
+	uint8_t version;	/* JZ_HS_V1 or JZ_HS_V2 */
 	uint8_t h[32], ck[32];
 	uint8_t re[32];		/* the peer's ephemeral (responder side) */
 	EVP_PKEY *e;
@@ -47,6 +54,7 @@ struct jz_pair_keys {
 	uint8_t confirm[32];
 	uint8_t hh[32];		/* the final handshake hash */
 	uint8_t key_id;
+	uint8_t version;	/* of the handshake that made them */
 };
 
 /* The identity key at path: loaded, or made (0600, O_EXCL) the first
@@ -58,11 +66,17 @@ bool jz_pubkey_ok(const uint8_t pub[32]);
 
 int jz_hs_parse(const uint8_t *buf, size_t len, struct jz_hs_msg *m, char *err, size_t errlen);
 
-/* Initiator: writes message 1 (JZ_HS_INIT_LEN bytes) carrying ts. */
+/* The version a parsed message 1 is of (0: not a message 1). */
+uint8_t jz_hs_init_version(const struct jz_hs_msg *m);
+
+/* Initiator: writes message 1 (JZ_HS_INIT_LEN bytes) of @version carrying
+ * ts. */
 int jz_hs_init_write(struct jz_hs *hs, EVP_PKEY *s, const uint8_t spub[32],
-		     const uint8_t rs[32], uint8_t key_id, uint64_t ts, uint8_t *out);
-/* Responder: reads message 1 from the peer whose static key is rs and
- * writes message 2 (JZ_HS_RESP_LEN bytes); fills *k. *ts: the init's. */
+		     const uint8_t rs[32], uint8_t key_id, uint8_t version, uint64_t ts,
+		     uint8_t *out);
+/* Responder: reads message 1 (either version) from the peer whose static
+ * key is rs and writes message 2 (JZ_HS_RESP_LEN bytes) of the same
+ * version; fills *k. *ts: the init's. */
 int jz_hs_respond(EVP_PKEY *s, const uint8_t spub[32], const uint8_t rs[32],
 		  const struct jz_hs_msg *m, uint64_t *ts, uint8_t *out,
 		  struct jz_pair_keys *k);

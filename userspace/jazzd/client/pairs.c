@@ -31,6 +31,11 @@
  * after it is discarded, and under load (TCG, a busy server) the relay
  * took 4.5 s; a message lost with the session is covered by pair_start. */
 #define HS_RETRY_S 15.0
+/* A version-2 message 1 to a peer of unknown version unanswered this long:
+ * the next is version 1 (a jazzd from before version 2 drops type 4
+ * unread). Only mixed pairs pay it, once; a late answer only costs the
+ * pair version 1's salts until the peer starts a version-2 handshake. */
+#define HS_V1_FALLBACK_S 6.0
 #define CONFIRM_WAIT_S 15.0	/* responder: no confirm, give it up */
 /* A pair_start finds a handshake this young: it was started for the same
  * link (the peer's listing arrives just before the pair_start). */
@@ -61,10 +66,21 @@ static struct pair *pair_of(struct kpeer_state *ks)
 static void pair_reset(struct pair *p)
 {
 	uint64_t last_ts = p->last_ts;
+	uint8_t peer_version = p->peer_version;
 
 	jz_hs_clear(&p->hs);
 	OPENSSL_cleanse(p, sizeof(*p));
 	p->last_ts = last_ts;
+	p->peer_version = peer_version;
+}
+
+/* The version of the next message 1: the peer's if known, else 2 unless
+ * the last version-2 one went unanswered. */
+static uint8_t next_version(const struct pair *p)
+{
+	if (p->peer_version)
+		return p->peer_version;
+	return p->v2_unanswered ? JZ_HS_V1 : JZ_HS_V2;
 }
 
 void client_pair_forget(struct kpeer_state *ks)
@@ -170,7 +186,8 @@ static bool start(struct jz_client *c, struct kpeer_state *ks, double now)
 		return false;
 	if (ks->active_key_id >= 0 && id == (uint8_t)ks->active_key_id)
 		id++;
-	if (jz_hs_init_write(&p->hs, c->idkey, c->idpub, ks->pub, id, next_ts(c), msg)) {
+	if (jz_hs_init_write(&p->hs, c->idkey, c->idpub, ks->pub, id, next_version(p),
+			     next_ts(c), msg)) {
 		jz_err("peer %s: cannot start a handshake (OpenSSL)", ks->p.name);
 		return false;
 	}
@@ -178,7 +195,8 @@ static bool start(struct jz_client *c, struct kpeer_state *ks, double now)
 	p->hs_at = now;
 	relay(c, ks->p.id, msg, sizeof(msg));
 	client_path_need(c, ks, "a handshake starts");
-	jz_debug("peer %s: handshake for key %u sent", ks->p.name, id);
+	jz_debug("peer %s: handshake (version %u) for key %u sent", ks->p.name,
+		 p->hs.version, id);
 	return true;
 }
 
@@ -264,6 +282,8 @@ void client_pair_need_anew(struct jz_client *c, struct kpeer_state *ks, const ch
 {
 	if (c->server_keys || c->state != C_ONLINE || !ks->present || !ks->has_pub)
 		return;
+	if (ks->pair)	/* its jazzd may be another version now */
+		ks->pair->peer_version = 0;
 	if (start(c, ks, jz_now()))
 		jz_info("peer %s: handshake for key %u started (on demand: %s)", ks->p.name,
 			ks->pair->hs.key_id, why);
@@ -341,6 +361,7 @@ static void on_init(struct jz_client *c, struct kpeer_state *ks, const struct jz
 		goto out;
 	}
 	p->last_ts = ts;
+	p->peer_version = k.version;
 	if (p->hs_on) {	/* only now: a forged message 1 must not end ours */
 		jz_info("peer %s: crossed handshakes: the peer's (the lower id) goes on, "
 			"this device's is dropped", ks->p.name);
@@ -387,6 +408,7 @@ static void on_resp(struct jz_client *c, struct kpeer_state *ks, const struct jz
 	}
 	jz_hs_clear(&p->hs);
 	p->hs_on = false;
+	p->peer_version = k.version;
 	if (!install(c, ks, &k, true)) {
 		/* the responder holds the key already: send with it now */
 		swap(c, ks);
@@ -453,7 +475,7 @@ void client_on_pair(struct jz_client *c, json_t *m)
 		return;
 	}
 	jz_debug("peer %s: handshake message %d in", ks->p.name, (int)hm.type);
-	if (hm.type == JZ_HS_INIT)
+	if (jz_hs_init_version(&hm))
 		on_init(c, ks, &hm);
 	else if (hm.type == JZ_HS_RESP)
 		on_resp(c, ks, &hm);
@@ -475,10 +497,11 @@ void client_on_pair_refused(struct jz_client *c, json_t *m)
 	}
 	jz_warn("the server did not relay a handshake to peer %u: %s", pm.peer, pm.reason);
 	/* the pair may be linked a moment later (lists and links settle):
-	 * try again in a second, not after the full wait */
+	 * try again at the next tick, not after the full wait (and not as a
+	 * version fallback: the peer never saw it) */
 	ks = client_kp_find(c, pm.peer);
-	if (ks && ks->pair && ks->pair->hs_on)
-		ks->pair->hs_at = jz_now() - HS_RETRY_S + 1;
+	if (ks && ks->pair && ks->pair->hs_on)	/* the next tick: the same version */
+		ks->pair->hs_at = jz_now() - HS_RETRY_S;
 }
 
 /* "pair_start": the server linked the pair anew (after either end
@@ -538,9 +561,19 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			OPENSSL_cleanse(&p->await, sizeof(p->await));
 			p->await_on = false;
 		}
+		if (p && p->hs_on && now - p->hs_at < HS_RETRY_S) {
+			if (p->hs.version == JZ_HS_V2 && !p->peer_version &&
+			    now - p->hs_at >= HS_V1_FALLBACK_S) {
+				jz_warn("peer %s: no answer to a version-2 handshake: trying "
+					"version 1 (the peer may run an older jazzd)", ks->p.name);
+				p->v2_unanswered = true;
+				p->fails++;
+				start(c, ks, now);
+			}
+			continue;
+		}
 		if (p && p->hs_on) {
-			if (now - p->hs_at < HS_RETRY_S)
-				continue;
+			p->v2_unanswered = false;	/* alternate while unknown */
 			p->fails++;
 			/* the higher id leaves rotation to the lower; on demand,
 			 * a first key is asked for again by the next need */

@@ -167,6 +167,61 @@ void pair_new(struct jz_server *srv, struct session *a, struct session *b)
 		link_send_key(srv, link_find(srv, a->lease->idx, b->lease->idx, true));
 }
 
+/*
+ * A key both ends have not acked KEY_ACK_WAIT_S after it went out is sent
+ * anew (a fresh key), up to KEY_RESENDS times, then left to the next
+ * rekey. A client drops a key for a peer not listed yet ("key for unknown
+ * peer"), and a new link's key can reach it before the list that names
+ * the peer (lists go out in parts as the sockets drain): without this
+ * such a pair had no key until the rekey interval, an hour by default.
+ */
+#define KEY_ACK_WAIT_S 2.0
+#define KEY_RESENDS 5
+
+static void on_key_ack_wait(evutil_socket_t fd, short what, void *arg);
+
+static void key_ack_wait_arm(struct jz_server *srv)
+{
+	static const struct timeval wait = { (time_t)KEY_ACK_WAIT_S, 0 };
+
+	if (!srv->keyack_ev)
+		srv->keyack_ev = evtimer_new(srv->d->base, on_key_ack_wait, srv);
+	if (srv->keyack_ev && !evtimer_pending(srv->keyack_ev, NULL))
+		evtimer_add(srv->keyack_ev, &wait);
+}
+
+static void on_key_ack_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct jz_server *srv = arg;
+	double now = jz_now();
+	bool waiting = false;
+
+	for (size_t i = 0; i < srv->links_cap; i++) {
+		struct link *l = &srv->links[i];
+
+		if (!l->used || (l->ack_a && l->ack_b) || l->resends >= KEY_RESENDS)
+			continue;
+		if (now - l->step_at < KEY_ACK_WAIT_S) {
+			waiting = true;
+			continue;
+		}
+		l->resends++;
+		jz_info("pair %u-%u: key %u not acked by both ends after %.0f s: a new one "
+			"(%u of %u)", l->a, l->b, l->key_id, KEY_ACK_WAIT_S, l->resends,
+			KEY_RESENDS);
+		link_send_key(srv, l);
+	}
+	if (waiting)
+		key_ack_wait_arm(srv);
+}
+
+void links_free(struct jz_server *srv)
+{
+	if (srv->keyack_ev)
+		event_free(srv->keyack_ev);
+	srv->keyack_ev = NULL;
+}
+
 /* A fresh key for the pair, to both ends; the swap follows both acks. */
 void link_send_key(struct jz_server *srv, struct link *l)
 {
@@ -187,6 +242,13 @@ void link_send_key(struct jz_server *srv, struct link *l)
 	memcpy(k, srv->rpool + srv->rpos - 1, sizeof(k));
 	OPENSSL_cleanse(srv->rpool + srv->rpos - 1, sizeof(k));
 	srv->rpos += sizeof(k);
+	/* ChaCha20-Poly1305: zero salts, as handshake version 2 makes them (a
+	 * fresh key whose counter never repeats needs none, and jazz.ko then
+	 * runs it on lib/crypto); an older jazz.ko reads them as before */
+	if (!strcmp(cfg(srv)->cipher, "chacha20-poly1305")) {
+		memset(k + 32, 0, 4);
+		memset(k + 68, 0, 4);
+	}
 	l->key_id++;
 	l->ack_a = l->ack_b = false;
 	l->swap_a = l->swap_b = false;
@@ -194,6 +256,7 @@ void link_send_key(struct jz_server *srv, struct link *l)
 	send_key(srv, sa, l->b, l->key_id, k, k + 36);
 	send_key(srv, sb, l->a, l->key_id, k + 36, k);
 	OPENSSL_cleanse(k, sizeof(k));
+	key_ack_wait_arm(srv);
 }
 
 void on_key_ack(struct session *s, const struct jz_sm_key_ack *k)
@@ -214,6 +277,7 @@ void on_key_ack(struct session *s, const struct jz_sm_key_ack *k)
 		return;
 	/* both ends hold the new key in a receive slot: now switch senders */
 	l->step_at = jz_now();
+	l->resends = 0;
 	o = find_online_idx(srv, peer);
 	send_msg(s, json_pack("{s:s,s:i,s:i}", "type", "key_swap", "peer", peer,
 			      "key_id", key_id));

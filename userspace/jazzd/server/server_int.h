@@ -194,6 +194,7 @@ struct link {
 	bool ack_a, ack_b;	/* key_id is in a receive slot at that end */
 	bool swap_a, swap_b;	/* ... and that end sends with it */
 	double step_at;		/* when the rotation's last step happened */
+	uint8_t resends;	/* the key sent anew for want of both acks */
 	bool used;
 	bool dead;		/* deleted: probing goes on past it */
 };
@@ -306,6 +307,7 @@ struct jz_server {
 	struct link *links;
 	size_t links_cap, links_n;
 	struct event *rekey_ev;
+	struct event *keyack_ev;	/* server keys: keys not acked by both */
 
 	struct session **by_idx;	/* online sessions by lease index */
 	size_t by_idx_cap;
@@ -347,6 +349,7 @@ void link_send_key(struct jz_server *srv, struct link *l);
 void on_key_ack(struct session *s, const struct jz_sm_key_ack *k);
 void on_key_swap_ack(struct session *s, const struct jz_sm_key_ack *k);
 void on_rekey(evutil_socket_t fd, short what, void *arg);
+void links_free(struct jz_server *srv);
 void on_pair(struct session *s, const struct jz_sm_pair *p);
 void on_pair_malformed(struct session *s, long long peer, const char *why);
 void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x);

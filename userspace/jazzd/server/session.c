@@ -826,6 +826,7 @@ void jz_server_free(struct jz_server *srv)
 	known_free(srv);
 	if (srv->rekey_ev)
 		event_free(srv->rekey_ev);
+	links_free(srv);
 	if (srv->ssl)
 		SSL_CTX_free(srv->ssl);
 	if (srv->krb)
