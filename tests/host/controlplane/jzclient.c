@@ -1104,6 +1104,7 @@ static int do_hold(int secs)
 struct listed_key {
 	json_int_t id;
 	unsigned char pub[32];
+	struct jz_pair_keys await;	/* what its confirm is checked with */
 };
 
 static void note_keys(json_t *arr, struct listed_key *keys, size_t *n, size_t max)
@@ -1134,22 +1135,19 @@ static void note_keys(json_t *arr, struct listed_key *keys, size_t *n, size_t ma
 
 /* One relayed handshake message, handled by the rules of a jazzd from
  * before version 2 (its jz_hs_parse knew types 1-3 only). */
-static void oldpeer_pair(struct conn *c, json_t *m, const struct listed_key *keys, size_t n,
-			 struct jz_pair_keys *await)
+static void oldpeer_pair(struct conn *c, json_t *m, struct listed_key *keys, size_t n)
 {
 	json_int_t peer = json_integer_value(json_object_get(m, "peer"));
 	const char *msg = json_string_value(json_object_get(m, "msg"));
-	unsigned char raw[128], out[JZ_HS_RESP_LEN], *pub = NULL;
+	unsigned char raw[128], out[JZ_HS_RESP_LEN];
+	struct listed_key *from = NULL;
 	struct jz_pair_keys k;
 	struct jz_hs_msg hm;
 	char err[160];
 	uint64_t ts;
 	int len;
 
-	for (size_t i = 0; i < n; i++)
-		if (keys[i].id == peer)
-			pub = (unsigned char *)keys[i].pub;
-	if (!msg || strlen(msg) > 160 || !pub)
+	if (!msg || strlen(msg) > 160)
 		return;
 	len = EVP_DecodeBlock(raw, (const unsigned char *)msg, (int)strlen(msg));
 	if (len > 0 && msg[strlen(msg) - 1] == '=')
@@ -1160,10 +1158,13 @@ static void oldpeer_pair(struct conn *c, json_t *m, const struct listed_key *key
 		printf("dropped type %u from %lld\n", raw[0], (long long)peer);
 		return;
 	}
-	if (jz_hs_parse(raw, (size_t)len, &hm, err, sizeof(err)))
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].id == peer)
+			from = &keys[i];
+	if (!from || jz_hs_parse(raw, (size_t)len, &hm, err, sizeof(err)))
 		return;
 	if (hm.type == JZ_HS_INIT &&
-	    !jz_hs_respond(id_key, id_pub, pub, &hm, &ts, out, &k)) {
+	    !jz_hs_respond(id_key, id_pub, from->pub, &hm, &ts, out, &k)) {
 		char *b = b64(out, sizeof(out));
 
 		send_json(c, json_pack("{s:s,s:I,s:s}", "type", "pair", "peer", peer, "msg", b));
@@ -1173,18 +1174,17 @@ static void oldpeer_pair(struct conn *c, json_t *m, const struct listed_key *key
 			printf("%02x", k.r2i_key[i]);
 		printf(":%02x%02x%02x%02x\n", k.r2i_salt[0], k.r2i_salt[1], k.r2i_salt[2],
 		       k.r2i_salt[3]);
-		*await = k;
+		from->await = k;
 	} else if (hm.type == JZ_HS_CONFIRM) {
 		printf("confirm %lld %u %s\n", (long long)peer, hm.key_id,
-		       jz_hs_confirm_check(await, &hm) ? "bad" : "ok");
+		       jz_hs_confirm_check(&from->await, &hm) ? "bad" : "ok");
 	}
 }
 
 static int do_oldpeer(int secs)
 {
 	struct conn c = { .fd = -1 };
-	struct listed_key keys[64];
-	struct jz_pair_keys await = { 0 };
+	struct listed_key keys[64] = { 0 };
 	char err[256];
 	bool closed;
 	size_t n = 0;
@@ -1209,7 +1209,7 @@ static int do_oldpeer(int secs)
 		else if (!strcmp(t, "peers_delta"))
 			note_keys(json_object_get(m, "set"), keys, &n, 64);
 		else if (!strcmp(t, "pair"))
-			oldpeer_pair(&c, m, keys, n, &await);
+			oldpeer_pair(&c, m, keys, n);
 		ack_key(&c, m);
 		json_decref(m);
 	}
