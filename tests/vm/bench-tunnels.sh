@@ -183,14 +183,15 @@ run_one() { # path test -> prints bit/s
 	udp1400) args=(-u -b 0 -l 1400) ;;
 	esac
 	json=$(mktemp)
-	# The run's retransmissions and iperf3's CPU use, for the log.
+	# The run's retransmissions (TCP) or datagrams lost between the sender
+	# and the receiving socket (UDP), and iperf3's CPU use, for the log.
 	: >"$OUTDIR/iperf-cpu"
 	for try in 1 2 3; do
 		# The server handles one test at a time; it may still be closing the last.
 		if n1 timeout $((T + 20)) iperf3 -c "$dst" -p 5201 -t "$T" -J "${args[@]}" >"$json" 2>/dev/null &&
 			iperf_bps "$json"; then
 			jq -r '.end | .cpu_utilization_percent as $c |
-				"retrans=\(.sum_sent.retransmits // "-") sender=\($c.host_total | floor)% (sys \($c.host_system | floor)) receiver=\($c.remote_total | floor)% (sys \($c.remote_system | floor))"' \
+				"retrans=\(.sum_sent.retransmits // "-") lost=\(if .sum.lost_percent then (.sum.lost_percent | floor | tostring) + "%" else "-" end) sender=\($c.host_total | floor)% (sys \($c.host_system | floor)) receiver=\($c.remote_total | floor)% (sys \($c.remote_system | floor))"' \
 				"$json" >"$OUTDIR/iperf-cpu" 2>/dev/null
 			rm -f "$json"
 			return 0
