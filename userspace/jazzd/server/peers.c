@@ -319,6 +319,7 @@ void filter_res_free(struct filter_res *r)
 {
 	if (!r)
 		return;
+	review_arr_put(r->arr);
 	free(r->asked);
 	free(r->keep);
 	free(r->hidden);
@@ -354,6 +355,40 @@ static void note(struct session *s, uint32_t idx, bool now)
 }
 
 /*
+ * A full review that kept everyone: the viewer sees every device reviewed
+ * so far, hides none. By index (by_idx's slot is the lease index): no
+ * answer array to merge, no lease to read per peer.
+ */
+static void apply_all_kept_full(struct jz_server *srv, struct session *s, uint64_t gen)
+{
+	for (size_t i = 0; i < srv->by_idx_cap; i++) {
+		struct session *p = srv->by_idx[i];
+
+		if (p && p != s && p->state == S_ONLINE && p->jgen && p->jgen <= gen && !sees(s, p))
+			note(s, (uint32_t)i, true);
+	}
+	s->nhidden = 0;
+}
+
+/* An incremental review that kept every newcomer asked about. */
+static void apply_all_kept_inc(struct jz_server *srv, struct session *s, uint64_t gen,
+			       const struct review_arr *a)
+{
+	const uint32_t *ids;
+	const uint64_t *sids;
+	size_t n = review_arr_ids(a, &ids, &sids);
+
+	for (size_t i = 0; i < n; i++) {
+		struct session *p = find_online_idx(srv, ids[i]);
+
+		if (!p || p == s || p->sid != sids[i] || p->state != S_ONLINE || p->jgen != gen)
+			continue;	/* gone meanwhile */
+		hidden_del(s, ids[i]);
+		note(s, ids[i], true);
+	}
+}
+
+/*
  * A viewer's answer, applied: a full review makes what it sees exactly
  * what it kept (the rest is its hidden set: empty when it keeps all); an
  * incremental one adds the newcomers it kept and hides the others. A
@@ -365,7 +400,11 @@ static void apply_review(struct jz_server *srv, struct session *s)
 	struct filter_res *r = s->res;
 	uint64_t gen = srv->gen;
 
-	if (r->full) {
+	if (r->all_kept && r->full) {
+		apply_all_kept_full(srv, s, gen);
+	} else if (r->all_kept) {
+		apply_all_kept_inc(srv, s, gen, r->arr);
+	} else if (r->full) {
 		uint32_t *nh = NULL;
 		size_t nnh = 0, capnh = 0, k = 0;
 
@@ -600,9 +639,9 @@ static void peers_drop_left(struct jz_server *srv)
 void on_recompute(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
-	struct session *s, **batch;
+	struct session *s, **batch, **fbatch;
 	struct review_set *all, *fresh;
-	size_t nall = 0, nb = 0, maxb;
+	size_t nall = 0, nb = 0, nfb = 0, maxb, maxfb;
 	bool full = srv->full;
 	uint64_t t0 = loop_cpu_ns();
 
@@ -635,16 +674,25 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	srv->comp_fresh = fresh->n > 0;
-	maxb = peers_filter_batch(srv);
-	jz_debug("peers: %zu online, %zu new, %s review, viewers in batches of %zu", all->n,
-		 fresh->n, full ? "full" : "incremental", maxb);
+	maxb = peers_filter_batch(srv, false);
+	maxfb = peers_filter_batch(srv, true);
+	jz_debug("peers: %zu online, %zu new, %s review, full reviews in batches of %zu, "
+		 "viewers in batches of %zu", all->n, fresh->n, full ? "full" : "incremental",
+		 maxfb, maxb);
 	srv->filters_pending = 1;	/* held until every call is submitted */
 	batch = calloc(maxb, sizeof(*batch));
+	fbatch = calloc(maxfb, sizeof(*fbatch));
 	for (s = srv->sessions; s; s = s->next) {
 		if (s->state != S_ONLINE)
 			continue;
 		if (full || s->fresh || s->review_again) {
-			peers_filter_submit(srv, &s, 1, all, true);
+			/* each of everyone: in batches too, all asking about
+			 * the same set (its entries made once, pfilter.c) */
+			fbatch[nfb++] = s;
+			if (nfb == maxfb) {
+				peers_filter_submit(srv, fbatch, nfb, all, true);
+				nfb = 0;
+			}
 		} else if (fresh->n) {
 			/* the viewers already online: about the newcomers, in batches */
 			batch[nb++] = s;
@@ -657,7 +705,10 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	}
 	if (nb)
 		peers_filter_submit(srv, batch, nb, fresh, false);
+	if (nfb)
+		peers_filter_submit(srv, fbatch, nfb, all, true);
 	free(batch);
+	free(fbatch);
 	for (s = srv->sessions; s; s = s->next)
 		if (s->state == S_ONLINE)
 			s->fresh = false;

@@ -208,6 +208,10 @@ struct relay {
 /* What one peer_filter call decided, kept until every call is back. */
 struct filter_res {
 	bool full;
+	/* every peer asked about kept and no user hidden: no arrays, the
+	 * ids asked are those of @arr (a reference) */
+	bool all_kept;
+	struct review_arr *arr;
 	uint32_t *asked;	/* ids reviewed (still the same sessions), sorted */
 	size_t nasked;
 	uint32_t *keep;		/* ids kept, sorted */
@@ -295,6 +299,7 @@ struct jz_server {
 	size_t filters_pending;
 	uint64_t gen;
 	double filter_ms;		/* a peer_filter review's run time (average; 0: unknown) */
+	double filter_full_ms;		/* ... of a full review (of everyone) */
 	struct left_dev *left;		/* gone offline since the last one */
 	size_t nleft, capleft;
 
@@ -371,7 +376,7 @@ void list_event(struct jz_server *srv, struct session *s);
 void pair_start_both(struct session *a, struct session *b);
 void send_delta_or_hold(struct jz_server *srv, struct session *s);
 bool session_out_over(struct session *s);
-size_t peers_filter_batch(struct jz_server *srv);
+size_t peers_filter_batch(struct jz_server *srv, bool full);
 /* The peers a computation's calls ask about (all online, or its
  * newcomers), by id and session: shared by its calls, counted. */
 struct review_set {
@@ -379,7 +384,11 @@ struct review_set {
 	size_t n;
 	uint32_t *ids;
 	uint64_t *sids;
+	struct review_arr *arr;	/* its calls' users and peers (pfilter.c) */
 };
+void review_arr_put(struct review_arr *a);
+/* The peers of @a: ids ascending and their sessions then. */
+size_t review_arr_ids(const struct review_arr *a, const uint32_t **ids, const uint64_t **sids);
 struct review_set *review_set_new(size_t cap);
 void review_set_add(struct review_set *rs, const struct session *p);
 void review_set_put(struct review_set *rs);
