@@ -461,6 +461,19 @@ static void apply_review(struct jz_server *srv, struct session *s)
 
 /* Marks for the answers applied: each viewer's entries that changed, the
  * other ends' "linked", and the pairs linked or unlinked. */
+/*
+ * A newcomer not listed yet and a device online before this computation:
+ * the latter reviewed the newcomer in it, so if it sees the newcomer it
+ * gained it, and its own walk marks its entry and starts the pair. The
+ * newcomer's walk of everyone it gained (all N, at every join) would do
+ * that again and mark its own list, which it has not had yet.
+ */
+static bool left_to_other(const struct jz_server *srv, const struct session *s,
+			  const struct session *p)
+{
+	return !s->listed && s->jgen == srv->gen && p->jgen != srv->gen;
+}
+
 static void mark_review(struct jz_server *srv, struct session *s)
 {
 	uint32_t me = s->lease->idx;
@@ -468,14 +481,15 @@ static void mark_review(struct jz_server *srv, struct session *s)
 	for (size_t i = 0; i < s->ngain; i++) {
 		struct session *p = find_online_idx(srv, s->gain[i]);
 
-		if (!p || p->state != S_ONLINE)
+		if (!p || p->state != S_ONLINE || left_to_other(srv, s, p))
 			continue;
 		mark_changed(s, s->gain[i]);
 		if (!sees(p, s))
 			continue;
 		mark_changed(p, me);
 		/* newly linked; when both came to see each other, once */
-		if (me < s->gain[i] || !has_id(p->gain, p->ngain, me))
+		if (left_to_other(srv, p, s) || me < s->gain[i] ||
+		    !has_id(p->gain, p->ngain, me))
 			pair_new(srv, s, p);
 	}
 	for (size_t i = 0; i < s->nlose; i++) {
