@@ -80,9 +80,15 @@ struct jz_list_entry {
 	size_t ncands;
 	const struct jz_list_cand *cands;
 };
+/* Entry hashes go to SHA-256 in blocks of JZ_LIST_DIGEST_BUF: one
+ * EVP_DigestUpdate per 32 bytes cost more than the hashing itself (a
+ * server's digests after a restart: N x N of them). */
+#define JZ_LIST_DIGEST_BUF 64
 struct jz_list_digest {
 	void *ctx;		/* EVP_MD_CTX */
 	uint32_t n;
+	unsigned int nbuf;
+	uint8_t buf[JZ_LIST_DIGEST_BUF][JZ_LIST_DIGEST_LEN];
 };
 int jz_list_entry_hash(const struct jz_list_entry *e, uint8_t out[JZ_LIST_DIGEST_LEN]);
 int jz_list_digest_start(struct jz_list_digest *d);
