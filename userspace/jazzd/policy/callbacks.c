@@ -345,7 +345,8 @@ static void set_fail_closed(struct jz_cb_call *c)
 			 "user validation failed");
 		break;
 	case JZ_CB_PEER_FILTER:
-		filter_fill(c, 0);
+		/* everything hidden: c->failed says so; the arrays are left
+		 * alone, a worker past the timeout may still write them */
 		break;
 	case JZ_CB_PEER_CONNECTION:
 		c->u.conn.reply.approve = 0;

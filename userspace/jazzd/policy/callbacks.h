@@ -79,9 +79,11 @@ struct jz_cb_call {
 			 * signature) is called once per viewer, the viewer's
 			 * own device (viewers[v].self) and a user owning only
 			 * that (solo_user[v]) left out, as a review always had
-			 * them. An error in any fails the call closed. The
-			 * users and peers may be shared with other calls
-			 * (jz_cb_hold).
+			 * them. An error in any fails the call closed: failed
+			 * means everything hidden, and the keep arrays must not
+			 * be read then (a worker past the timeout may still
+			 * write them). The users and peers may be shared with
+			 * other calls (jz_cb_hold).
 			 */
 			struct jazz_peer_reviews reviews;
 			unsigned char **keep_users;	/* [viewer][user] */

@@ -225,7 +225,9 @@ static bool all_ones(const unsigned char *keep, size_t n, size_t self)
 /*
  * Viewer s's answers (its keep arrays) as its filter_res. "All kept", the
  * usual answer, costs O(peers) bytes scanned and nothing made: peers.c
- * applies it from the shared ids.
+ * applies it from the shared ids. A failed call (keep arrays NULL) hides
+ * everyone: its arrays are not read, since a worker past the timeout may
+ * still write them.
  */
 static void filter_result(struct jz_server *srv, struct session *s, struct filter_ctx *fc,
 			  const struct jazz_viewer *w, size_t solo, const unsigned char *keep_users,
@@ -237,7 +239,7 @@ static void filter_result(struct jz_server *srv, struct session *s, struct filte
 
 	r->full = fc->full;
 	for (size_t j = 0; j < a->nu; j++) {
-		if (keep_users[j] || j == solo)
+		if ((keep_users && keep_users[j]) || j == solo)
 			continue;	/* a user of only the viewer's device hides nothing */
 		if (!uhid) {
 			uhid = calloc(a->nu, sizeof(*uhid));
@@ -246,7 +248,7 @@ static void filter_result(struct jz_server *srv, struct session *s, struct filte
 		uhid[j] = true;
 		memcpy(r->hidden[r->nhidden++], a->ukeys[j], sizeof(*r->hidden));
 	}
-	if (!r->nhidden && all_ones(keep_peers, a->n, w->self)) {
+	if (keep_peers && !r->nhidden && all_ones(keep_peers, a->n, w->self)) {
 		r->all_kept = true;
 		r->arr = a;
 		a->refs++;
@@ -261,7 +263,7 @@ static void filter_result(struct jz_server *srv, struct session *s, struct filte
 			continue;	/* itself, or gone meanwhile */
 		r->asked[r->nasked++] = a->ids[i];
 		/* kept, and its user not hidden */
-		if (keep_peers[i] && !(uhid && uhid[a->pu[i]]))
+		if (keep_peers && keep_peers[i] && !(uhid && uhid[a->pu[i]]))
 			r->keep[r->nkeep++] = a->ids[i];
 	}
 	/* the ids ascend (on_recompute): asked and keep are sorted */
@@ -344,8 +346,9 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 			event_base_once(srv->d->base, -1, EV_TIMEOUT, on_review_again, srv, &tv);
 		}
 		filter_result(srv, s, fc, &c->u.filter.reviews.viewers[j],
-			      c->u.filter.solo_user[j], c->u.filter.keep_users[j],
-			      c->u.filter.keep_peers[j]);
+			      c->u.filter.solo_user[j],
+			      c->failed ? NULL : c->u.filter.keep_users[j],
+			      c->failed ? NULL : c->u.filter.keep_peers[j]);
 	}
 	filter_ctx_free(fc);
 	jz_limits_filter_backlog(srv);
