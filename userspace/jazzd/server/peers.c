@@ -291,6 +291,9 @@ out:
  */
 void peers_cands_changed(struct jz_server *srv)
 {
+	if (!srv->cands_dirty)
+		return;		/* no walk of every session per computation */
+	srv->cands_dirty = false;
 	for (struct session *p = srv->sessions; p; p = p->next) {
 		char *l = p->ent_linked, *u = p->ent_unlinked, *n = p->ent_user;
 
@@ -370,6 +373,28 @@ static void apply_all_kept_full(struct jz_server *srv, struct session *s, uint64
 	s->nhidden = 0;
 }
 
+/*
+ * A newcomer's first review kept everyone: it sees every device reviewed
+ * as a newcomer so far (srv->n_reviewed, itself aside) and hides none.
+ * Only the other newcomers go in its gains: each device online before
+ * gained it in this computation and marks the pair from its side
+ * (left_to_other()). O(newcomers), where a walk of every device was
+ * 10^8 session reads for a restart of 10,000.
+ */
+static void apply_first_all_kept(struct jz_server *srv, struct session *s)
+{
+	const struct review_set *f = srv->fresh_set;
+
+	s->nvis = srv->n_reviewed - 1;
+	for (size_t i = 0; f && i < f->n; i++) {
+		struct session *p = find_online_idx(srv, f->ids[i]);
+
+		if (p && p != s && p->sid == f->sids[i])
+			u32_push(&s->gain, &s->ngain, &s->capgain, f->ids[i]);
+	}
+	s->nhidden = 0;
+}
+
 /* An incremental review that kept every newcomer asked about. */
 static void apply_all_kept_inc(struct jz_server *srv, struct session *s, uint64_t gen,
 			       const struct review_arr *a)
@@ -400,7 +425,9 @@ static void apply_review(struct jz_server *srv, struct session *s)
 	struct filter_res *r = s->res;
 	uint64_t gen = srv->gen;
 
-	if (r->all_kept && r->full) {
+	if (r->all_kept && r->full && !s->seen_gen && s->jgen == gen && !s->listed) {
+		apply_first_all_kept(srv, s);
+	} else if (r->all_kept && r->full) {
 		apply_all_kept_full(srv, s, gen);
 	} else if (r->all_kept) {
 		apply_all_kept_inc(srv, s, gen, r->arr);
@@ -566,13 +593,15 @@ void peers_finish(struct jz_server *srv)
 	srv->corking = true;	/* each session's frames as one write, at the end */
 	if (srv->comp_fresh)
 		srv->newcomers_at = jz_now();	/* held first lists: known.c */
-	for (s = srv->sessions; s; s = s->next)
-		if (s->state == S_ONLINE && s->res)
-			apply_review(srv, s);
 	/* gains sorted here (mark_review), before any viewer's is searched */
-	for (s = srv->sessions; s; s = s->next)
-		if (s->state == S_ONLINE && s->ngain > 1 && !u32_ascending(s->gain, s->ngain))
+	for (s = srv->sessions; s; s = s->next) {
+		if (s->state != S_ONLINE)
+			continue;
+		if (s->res)
+			apply_review(srv, s);
+		if (s->ngain > 1 && !u32_ascending(s->gain, s->ngain))
 			qsort(s->gain, s->ngain, sizeof(uint32_t), cmp_u32);
+	}
 	for (s = srv->sessions; s; s = s->next)
 		if (s->state == S_ONLINE && (s->ngain || s->nlose))
 			mark_review(srv, s);
@@ -599,6 +628,8 @@ void peers_finish(struct jz_server *srv)
 		s->got_res = false;
 	}
 	session_uncork_all(srv);
+	review_set_put(srv->fresh_set);
+	srv->fresh_set = NULL;
 	srv->comp_ns += loop_cpu_ns() - t0;
 	pace(srv);
 	srv->computing = false;
@@ -617,6 +648,8 @@ void peers_left(struct session *s)
 		srv->left = jz_xrealloc(srv->left, srv->capleft, sizeof(*srv->left));
 	}
 	srv->left[srv->nleft++] = (struct left_dev){ s->lease->idx, s->jgen };
+	if (s->jgen)
+		srv->n_reviewed--;
 }
 
 /*
@@ -685,6 +718,7 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 		if (s->fresh) {
 			review_set_add(fresh, s);
 			s->jgen = srv->gen;	/* reviewed by everyone in this one */
+			srv->n_reviewed++;
 		}
 	}
 	srv->comp_fresh = fresh->n > 0;
@@ -727,7 +761,8 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 		if (s->state == S_ONLINE)
 			s->fresh = false;
 	review_set_put(all);
-	review_set_put(fresh);
+	review_set_put(srv->fresh_set);
+	srv->fresh_set = fresh;	/* peers_finish's, until it ends */
 	srv->comp_ns += loop_cpu_ns() - t0;
 	jz_limits_filter_backlog(srv);
 	if (--srv->filters_pending == 0)

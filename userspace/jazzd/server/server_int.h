@@ -296,6 +296,12 @@ struct jz_server {
 	double newcomers_at;		/* when the last one with newcomers ended */
 	struct event *known_ev;		/* held first lists looked at again */
 	bool full;			/* next: every viewer reviews everyone */
+	/* online devices reviewed as newcomers (jgen set): all that a
+	 * newcomer sees once its first review kept everyone */
+	size_t n_reviewed;
+	/* the newcomers of the computation under way (peers.c) */
+	struct review_set *fresh_set;
+	bool cands_dirty;		/* some session's cands_dirty is set */
 	size_t filters_pending;
 	uint64_t gen;
 	double filter_ms;		/* a peer_filter review's run time (average; 0: unknown) */

@@ -824,6 +824,7 @@ void jz_server_free(struct jz_server *srv)
 	if (srv->recompute_ev)
 		event_free(srv->recompute_ev);
 	known_free(srv);
+	review_set_put(srv->fresh_set);
 	if (srv->rekey_ev)
 		event_free(srv->rekey_ev);
 	if (srv->ssl)
