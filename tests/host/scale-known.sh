@@ -50,6 +50,8 @@ check "... as the server says: 300 unchanged, no full list" \
 	bash -c "[ \$(grep -c 'as it holds them: unchanged' '$T/s2.log') = 300 ] && \
 	! grep -q ': the full list$' '$T/s2.log'"
 check "no device's identity key changed" bash -c "! grep -q 'identity key changed' '$T/s2.log'"
+check "their digests came from one array of every device (all see all)" \
+	grep -q "peers_known: 300 devices all see each other: digests from one array" "$T/s2.log"
 
 # the same with logins that do not present their list (older clients)
 cp_stop s2

@@ -109,6 +109,35 @@ void jz_list_digest_add(struct jz_list_digest *d, const uint8_t entry[JZ_LIST_DI
 	d->n++;
 }
 
+void jz_list_digest_add_many(struct jz_list_digest *d, const uint8_t (*h)[JZ_LIST_DIGEST_LEN],
+			     size_t n)
+{
+	flush(d);
+	if (n)
+		EVP_DigestUpdate(d->ctx, h, n * JZ_LIST_DIGEST_LEN);
+	d->n += n;
+}
+
+int jz_list_digest_copy(struct jz_list_digest *to, struct jz_list_digest *from)
+{
+	flush(from);
+	to->n = from->n;
+	to->nbuf = 0;
+	to->ctx = EVP_MD_CTX_new();
+	if (!to->ctx || EVP_MD_CTX_copy_ex(to->ctx, from->ctx) != 1) {
+		EVP_MD_CTX_free(to->ctx);
+		to->ctx = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void jz_list_digest_free(struct jz_list_digest *d)
+{
+	EVP_MD_CTX_free(d->ctx);
+	d->ctx = NULL;
+}
+
 int jz_list_digest_end(struct jz_list_digest *d, uint8_t out[JZ_LIST_DIGEST_LEN])
 {
 	unsigned int len = 0;

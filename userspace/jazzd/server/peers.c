@@ -255,6 +255,7 @@ int make_entries(struct session *p)
 	int rc = -1;
 
 	make_review_strings(p);
+	p->srv->ksnap_stale = true;	/* its entry hashes change (known.c) */
 	p->ent_user = dump_compact(json_pack("{s:s,s:s}", "user", p->user, "realm",
 					     p->realm), &p->ent_user_len);
 	if (!head || !owner || !ep || !p->ent_user || !cd || hlen < 2 || olen < 2 ||
@@ -591,6 +592,7 @@ void peers_finish(struct jz_server *srv)
 	struct session *s;
 
 	srv->corking = true;	/* each session's frames as one write, at the end */
+	srv->ksnap_stale = true;	/* what viewers see changes (known.c) */
 	if (srv->comp_fresh)
 		srv->newcomers_at = jz_now();	/* held first lists: known.c */
 	/* gains sorted here (mark_review), before any viewer's is searched */
@@ -699,6 +701,7 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	srv->dirty = false;
 	srv->full = false;
 	srv->computing = true;
+	srv->ksnap_stale = true;	/* hidden sets change (known.c) */
 	srv->gen++;
 	peers_cands_changed(srv);
 	peers_drop_left(srv);

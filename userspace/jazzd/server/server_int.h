@@ -295,6 +295,9 @@ struct jz_server {
 	bool comp_fresh;		/* the computation under way has newcomers */
 	double newcomers_at;		/* when the last one with newcomers ended */
 	struct event *known_ev;		/* held first lists looked at again */
+	struct known_snap *ksnap;	/* the views' digests' common case (known.c) */
+	bool ksnap_stale;		/* ... to be made again: devices, entries or
+					 * views changed */
 	bool full;			/* next: every viewer reviews everyone */
 	/* online devices reviewed as newcomers (jgen set): all that a
 	 * newcomer sees once its first review kept everyone */

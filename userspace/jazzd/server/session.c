@@ -36,6 +36,7 @@ struct session *find_online_idx(struct jz_server *srv, uint32_t idx)
 
 void set_online_idx(struct jz_server *srv, uint32_t idx, struct session *s)
 {
+	srv->ksnap_stale = true;
 	if (idx >= srv->by_idx_cap) {
 		size_t cap = srv->by_idx_cap ? srv->by_idx_cap : 256;
 
