@@ -21,30 +21,23 @@ set -u
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
 check "jzsim builds" build_jzsim
 scale_redis peer-filter-failed
-cp_server_conf "[server]" "max_sessions = 2000" "${SCALE_LIMITS[@]}" \
-	"[redis]" "address = unix:$SOCK" "[events]" "module_id = scale"
-sed -i -e 's/^handshake_timeout = .*/handshake_timeout = 30/' \
-	-e 's/^login_timeout = .*/login_timeout = 60/' "$T/server.conf"
-serve() { # NAME: the server (same leases file each time), log $T/NAME.log
-	cp "$T/server.conf" "$T/$1.conf"
-	cp_start "$1"
-	wait_for "$T/$1.log" "server listening" 10
+conf() { # $T/server.conf: the sample plugin, events on scale_redis's Redis
+	cp_server_conf "[server]" "max_sessions = 2000" "${SCALE_LIMITS[@]}" \
+		"[redis]" "address = unix:$SOCK" "[events]" "module_id = scale"
+	sed -i -e 's/^handshake_timeout = .*/handshake_timeout = 30/' \
+		-e 's/^login_timeout = .*/login_timeout = 60/' "$T/server.conf"
 }
-restart_under() { # OUT OLD NEW: restart once OUT says every list is complete
-	wait_for "$T/$1" "^complete " 180 || return 1
-	cp_stop "$2"
-	serve "$3"
-}
+conf
 
 # ---- a restart: batches of full reviews through peer_filter_many --------
-check "server starts with the sample plugin" serve s1
+check "server starts with the sample plugin" scale_serve s1
 check "the sample plugin defines peer_filter and peer_filter_many" \
 	grep -q "sample.so: abi 1, .*peer_filter peer_filter_many " "$T/s1.log"
 jzsim -R -P 100 -T 300 600 >"$T/restart.out" 2>"$T/restart.err" &
 SIM=$!
 PIDS+=($SIM)
 check "600 devices online with complete lists; the server restarted" \
-	restart_under restart.out s1 s2
+	scale_restart_under restart.out s1 s2
 wait "$SIM"
 check "all 600 back with complete lists, id by id" test $? = 0
 sed 's/^/# restart: /' "$T/restart.out"
@@ -60,12 +53,9 @@ cp_stop s2
 # ---- peer_filter_many fails every call of many viewers -----------------
 rm -f "$T/leases.json"
 PORT=$(free_port)
-cp_server_conf "[server]" "max_sessions = 2000" "${SCALE_LIMITS[@]}" \
-	"[redis]" "address = unix:$SOCK" "[events]" "module_id = scale"
-sed -i -e 's/^handshake_timeout = .*/handshake_timeout = 30/' \
-	-e 's/^login_timeout = .*/login_timeout = 60/' "$T/server.conf"
+conf
 export JAZZ_SAMPLE_FILTER_FAIL=alice
-check "server starts (peer_filter_many fails calls of many viewers)" serve fail
+check "server starts (peer_filter_many fails calls of many viewers)" scale_serve fail
 unset JAZZ_SAMPLE_FILTER_FAIL
 jzsim -d fl -P 150 -T 180 150 >"$T/fail.out" 2>"$T/fail.err"
 check "150 devices: every list complete, id by id" test $? = 0

@@ -191,6 +191,21 @@ static bool backend_has(struct jz_backend *b, enum jz_cb_kind k)
 	return false;
 }
 
+/* @n items of @size at @src less item @skip, into @dst (n - 1 items) */
+static void copy_less_one(void *dst, const void *src, size_t n, size_t skip, size_t size)
+{
+	memcpy(dst, src, skip * size);
+	memcpy((char *)dst + skip * size, (const char *)src + (skip + 1) * size,
+	       (n - skip - 1) * size);
+}
+
+/* the answers for @n - 1 items back into @dst (n items), item @skip left */
+static void copy_back_one(unsigned char *dst, const unsigned char *src, size_t n, size_t skip)
+{
+	memcpy(dst, src, skip);
+	memcpy(dst + skip + 1, src + skip, n - skip - 1);
+}
+
 /*
  * The seed's peer_filter, once per viewer of the call: its review is the
  * call's users and peers less its own device and a user owning only that
@@ -232,31 +247,23 @@ static int filter_each(struct jz_backend *b, struct jz_cb_call *c)
 			}
 		}
 		if (self < rs->n_peers) {
-			memcpy(pe, rs->peers, self * sizeof(*pe));
-			memcpy(pe + self, rs->peers + self + 1,
-			       (rs->n_peers - self - 1) * sizeof(*pe));
+			copy_less_one(pe, rs->peers, rs->n_peers, self, sizeof(*pe));
 			memset(kp, 1, rs->n_peers - 1);
 			r.peers = pe;
 			r.n_peers = rs->n_peers - 1;
 		}
 		if (solo < rs->n_users) {
-			memcpy(ue, rs->users, solo * sizeof(*ue));
-			memcpy(ue + solo, rs->users + solo + 1,
-			       (rs->n_users - solo - 1) * sizeof(*ue));
+			copy_less_one(ue, rs->users, rs->n_users, solo, sizeof(*ue));
 			memset(ku, 1, rs->n_users - 1);
 			r.users = ue;
 			r.n_users = rs->n_users - 1;
 		}
 		rc = b->peer_filter(b, &r, solo < rs->n_users ? ku : kuv,
 				    self < rs->n_peers ? kp : kpv);
-		if (self < rs->n_peers) {
-			memcpy(kpv, kp, self);
-			memcpy(kpv + self + 1, kp + self, rs->n_peers - self - 1);
-		}
-		if (solo < rs->n_users) {
-			memcpy(kuv, ku, solo);
-			memcpy(kuv + solo + 1, ku + solo, rs->n_users - solo - 1);
-		}
+		if (self < rs->n_peers)
+			copy_back_one(kpv, kp, rs->n_peers, self);
+		if (solo < rs->n_users)
+			copy_back_one(kuv, ku, rs->n_users, solo);
 	}
 	free(pe);
 	free(kp);

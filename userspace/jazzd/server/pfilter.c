@@ -139,13 +139,18 @@ static void filter_submit(struct filter_ctx *fc);
 #define JZ_FILTER_BACKOFF_MS 250
 #define JZ_FILTER_AGAIN_S 5
 
+static size_t arr_self(const struct review_arr *a, const struct session *s);
+
 static void filter_failed_event(struct session *s, struct filter_ctx *fc, bool held_out,
 				bool retry, int delay_ms)
 {
+	/* the peers it was asked about: its own device is not one */
+	size_t n = fc->arr ? fc->arr->n - (arr_self(fc->arr, s) != JAZZ_NO_PEER) : 0;
+
 	if (retry)
 		jz_warn("peer_filter for %s@%s device %s failed (attempt %u, %zu peers%s%s): "
 			"asking again in %d ms", s->user, s->realm, s->device, fc->attempt + 1,
-			fc->arr ? fc->arr->n : 0, fc->nv > 1 ? ", in a batch" : "",
+			n, fc->nv > 1 ? ", in a batch" : "",
 			held_out ? ", no worker free" : "", delay_ms);
 	else
 		jz_warn("peer_filter for %s@%s failed: hiding every peer%s (device %s, %u "
@@ -155,7 +160,7 @@ static void filter_failed_event(struct session *s, struct filter_ctx *fc, bool h
 	jz_event("peer-filter-failed",
 		 json_pack("{s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:i}", "user", s->user, "realm",
 			   s->realm, "device", s->device, "attempt", (int)fc->attempt + 1,
-			   "peers", fc->arr ? (int)fc->arr->n : 0, "full", fc->full, "retry", retry,
+			   "peers", (int)n, "full", fc->full, "retry", retry,
 			   "retry_in_ms", retry ? delay_ms : JZ_FILTER_AGAIN_S * 1000));
 }
 
