@@ -10,17 +10,27 @@
 # hidden, one-sided visibility is never installed, a user hidden in a later
 # review loses the devices already shown, and every client's final kernel
 # peer set is exactly what the rules allow. TAP output.
+# JZT_FILTER_ABI=many (controlplane-peers-many.sh): the plugin answers
+# through peer_filter_many (many viewers in one call) instead, with the
+# same rules and the same expectations.
 set -u
 . "$(dirname "$0")/controlplane/lib.sh"
 
 cp_setup || { echo "not ok 1 - setup"; exit 1; }
-cc -O2 -Wall -shared -fPIC -I"$TOP/userspace/include" -o "$T/filterplug.so" \
+MANY=()
+[ "${JZT_FILTER_ABI:-}" = many ] && MANY=(-DFILTERPLUG_MANY)
+cc -O2 -Wall -shared -fPIC "${MANY[@]}" -I"$TOP/userspace/include" -o "$T/filterplug.so" \
 	"$TOP/tests/host/controlplane/filterplug.c" || { echo "not ok 1 - build plugin"; exit 1; }
 export JZT_RULES=$T/rules
 printf '%s\n' "dev bob carol-pc" "user alice dave" >"$JZT_RULES"
 cp_server_conf "[callbacks]" "plugin = $T/filterplug.so"
 cp_start server
 check "server starts with the test plugin" wait_for "$T/server.log" "server listening" 5
+if [ ${#MANY[@]} -gt 0 ]; then
+	check "the plugin defines peer_filter_many only" \
+		grep -Eq "plugin .*filterplug.so: abi 1, user_key validate_user peer_filter_many " \
+		"$T/server.log"
+fi
 
 has_peer() { grep -q "^peer-new .*name=$2 " "$T/$1.kernel"; }
 client() { # client NAME USER METHOD
@@ -156,6 +166,14 @@ if build_jzclient; then
 		"$T/full.lists"
 else
 	nok "build jzclient"
+fi
+if [ ${#MANY[@]} -gt 0 ]; then
+	calls=$(count "$T/server.log" "filter_many viewers=")
+	echo "# peer_filter_many calls: $calls; with more than one viewer: $(count "$T/server.log" "filter_many viewers=([2-9]|[1-9][0-9])")"
+	check "viewers were reviewed many in one call" \
+		grep -Eq "filter_many viewers=([2-9]|[1-9][0-9]) " "$T/server.log"
+	check "the reload's full reviews went in one call (every viewer)" \
+		grep -Eq "filter_many viewers=([6-9]|[1-9][0-9]) peers=([7-9]|[1-9][0-9]) " "$T/server.log"
 fi
 if kill -0 "$(cp_pid server)" 2>/dev/null; then ok "server still running"; else nok "server still running"; fi
 cp_done

@@ -18,26 +18,16 @@ check "jzsim builds" build_jzsim
 cp_server_conf "[server]" "max_sessions = 1000" "${SCALE_LIMITS[@]}"
 sed -i -e 's/^handshake_timeout = .*/handshake_timeout = 30/' \
 	-e 's/^login_timeout = .*/login_timeout = 60/' "$T/server.conf"
-serve() { # NAME: the server (same leases file each time), log $T/NAME.log
-	cp "$T/server.conf" "$T/$1.conf"
-	cp_start "$1"
-	wait_for "$T/$1.log" "server listening" 10
-}
-restart_under() { # OUT OLD NEW: restart once OUT says every list is complete
-	wait_for "$T/$1" "^complete " 120 || return 1
-	cp_stop "$2"
-	serve "$3"
-}
 
 run_restart() { # NAME N FIRST SECOND [jzsim options]: N devices, a restart
 	local name=$1 n=$2 first=$3 second=$4 sim
 	shift 4
-	check "server starts ($name)" serve "$first"
+	check "server starts ($name)" scale_serve "$first"
 	jzsim "$@" -R -P 100 -T 240 "$n" >"$T/$name.out" 2>"$T/$name.err" &
 	sim=$!
 	PIDS+=($sim)
 	check "$n devices online with complete lists; the server restarted" \
-		restart_under "$name.out" "$first" "$second"
+		scale_restart_under "$name.out" "$first" "$second"
 	wait "$sim"
 	check "all $n back with complete lists, id by id" test $? = 0
 	sed "s/^/# $name: /" "$T/$name.out"
@@ -50,6 +40,8 @@ check "... as the server says: 300 unchanged, no full list" \
 	bash -c "[ \$(grep -c 'as it holds them: unchanged' '$T/s2.log') = 300 ] && \
 	! grep -q ': the full list$' '$T/s2.log'"
 check "no device's identity key changed" bash -c "! grep -q 'identity key changed' '$T/s2.log'"
+check "their digests came from one array of every device (all see all)" \
+	grep -q "peers_known: 300 devices all see each other: digests from one array" "$T/s2.log"
 
 # the same with logins that do not present their list (older clients)
 cp_stop s2

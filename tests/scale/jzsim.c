@@ -14,12 +14,12 @@
  *   online N T          every device logged in
  *   complete N T        every device's list holds every other device of
  *                       this process (and -x others): checked id by id
- *   join DEV LIST ALL [CPU BASE]  (-j K, K times) one more device: seconds
- *                       until its complete list, and until every other
- *                       device had it; with -k PID, the server's CPU
- *                       (ms) from the join until then, and its CPU in the
+ *   join DEV LIST ALL [CPU BASE SYS]  (-j K, K times) one more device:
+ *                       seconds until its complete list, and until every
+ *                       other device had it; with -k PID, the server's
+ *                       CPU (ms) from the join until then, its CPU in the
  *                       same time before the join (the idle baseline:
- *                       keepalives)
+ *                       keepalives), and the system part of the former
  *   rss KIB N           (-k) the server's resident memory with N devices
  *   recovered N T       (-R) after the first lost connection, all devices
  *                       were back online with complete lists
@@ -117,15 +117,17 @@ static int keepalive_s = 15;	/* the server's, from the welcome */
 static int server_pid;
 static bool no_known;		/* -K: logins without "peers_known" (old clients) */
 static int n_unchanged, n_lists;	/* first lists answered each way */
-static double cpu_base0, cpu_base1, cpu_join0;
+static double cpu_base0, cpu_base1, cpu_join0, sys_join0;
 
-/* The server's CPU time in ms (utime + stime), from /proc/PID/stat. */
-static double server_cpu_ms(void)
+/* The server's CPU time in ms (utime + stime, and stime alone in *sys),
+ * from /proc/PID/stat. */
+static double server_cpu_split(double *sys)
 {
 	char path[64], buf[1024], *p;
 	unsigned long ut = 0, st = 0;
 	FILE *f;
 
+	*sys = 0;
 	if (!server_pid)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/stat", server_pid);
@@ -137,7 +139,15 @@ static double server_cpu_ms(void)
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
 			 &ut, &st) != 2)
 		return 0;
+	*sys = st * 1000.0 / sysconf(_SC_CLK_TCK);
 	return (ut + st) * 1000.0 / sysconf(_SC_CLK_TCK);
+}
+
+static double server_cpu_ms(void)
+{
+	double sys;
+
+	return server_cpu_split(&sys);
 }
 
 static long server_rss_kib(void)
@@ -709,7 +719,7 @@ static void join_now(evutil_socket_t fd, short what, void *arg)
 	joiner = ndev;
 	add_dev();
 	t_phase = now();
-	cpu_join0 = server_cpu_ms();
+	cpu_join0 = server_cpu_split(&sys_join0);
 	pump();
 }
 
@@ -747,12 +757,13 @@ static void check_progress(void)
 		for (int i = 0; i < ndev; i++)
 			if (i != joiner && devs[i].t_saw_joiner - t_phase > all)
 				all = devs[i].t_saw_joiner - t_phase;
-		double cpu = server_cpu_ms() - cpu_join0, span = now() - t_phase;
+		double sys, cpu = server_cpu_split(&sys) - cpu_join0, span = now() - t_phase;
 
 		printf("join %s-%d %.3f %.3f", prefix, joiner,
 		       devs[joiner].t_complete - t_phase, all);
-		if (server_pid)	/* the baseline scaled to the join's span */
-			printf(" %.0f %.0f", cpu, (cpu_base1 - cpu_base0) * span);
+		if (server_pid)	/* the baseline scaled to the join's span; system */
+			printf(" %.0f %.0f %.0f", cpu, (cpu_base1 - cpu_base0) * span,
+			       sys - sys_join0);
 		printf("\n");
 		fflush(stdout);
 		join_no++;

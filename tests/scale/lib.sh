@@ -67,3 +67,17 @@ scale_slowfilter_conf() {
 }
 # Room for thousands of connections in this shell's children.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# scale_serve NAME: the server of $T/server.conf (copied to $T/NAME.conf;
+# the same leases file each time), log $T/NAME.log, until it listens
+scale_serve() {
+	cp "$T/server.conf" "$T/$1.conf"
+	cp_start "$1"
+	wait_for "$T/$1.log" "server listening" 10
+}
+# scale_restart_under OUT OLD NEW: once jzsim's OUT says every list is
+# complete, server OLD stopped and NEW started in its place
+scale_restart_under() {
+	wait_for "$T/$1" "^complete " 180 || return 1
+	cp_stop "$2"
+	scale_serve "$3"
+}

@@ -8,6 +8,12 @@
  *                  from the viewer (a user name), "user VIEWER USER" hides
  *                  every device of USER from the viewer. Each call is
  *                  logged: "filter VIEWER peers=N users=M: dev1 dev2 ...".
+ *                  Built with -DFILTERPLUG_MANY it exports peer_filter_many
+ *                  instead (jazz/events.h 4b): the same rules and, for
+ *                  each viewer, the same line as the seed's review would
+ *                  log (its own device and a user owning only that left
+ *                  out), after "filter_many viewers=V peers=N users=M"
+ *                  per call.
  *   validate_user  for the user named in $JZT_PROMPT: two prompts, "pin"
  *                  (secret, "PIN") and "color" (not secret, "Favourite
  *                  colour"); accepted when pin=2468 and color=blue, asked
@@ -100,6 +106,7 @@ static int rule(const char *kind, const char *viewer, const char *name)
 	return hit;
 }
 
+#ifndef FILTERPLUG_MANY
 int peer_filter(const struct jazz_peer_review *r, unsigned char *keep_users,
 		unsigned char *keep_peers)
 {
@@ -120,3 +127,48 @@ int peer_filter(const struct jazz_peer_review *r, unsigned char *keep_users,
 		  r->n_peers, r->n_users, list);
 	return JAZZ_CB_OK;
 }
+#else
+/* Peers of users[j] in the call's set. */
+static size_t user_peers(const struct jazz_peer_reviews *r, size_t j)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_peers; i++)
+		n += !strcmp(r->peers[i].username, r->users[j].username) &&
+		     !strcmp(r->peers[i].realm, r->users[j].realm);
+	return n;
+}
+
+int peer_filter_many(const struct jazz_peer_reviews *r, unsigned char *const *keep_users,
+		     unsigned char *const *keep_peers)
+{
+	host->log(JAZZ_LOG_INFO, "filter_many viewers=%zu peers=%zu users=%zu", r->n_viewers,
+		  r->n_peers, r->n_users);
+	for (size_t v = 0; v < r->n_viewers; v++) {
+		const struct jazz_viewer *w = &r->viewers[v];
+		const struct jazz_peer_entry *me = w->self < r->n_peers ? &r->peers[w->self] : NULL;
+		char list[4096] = "";
+		size_t len = 0, np = 0, nu = 0;
+
+		for (size_t i = 0; i < r->n_peers; i++) {
+			if (rule("dev", w->username, r->peers[i].device))
+				keep_peers[v][i] = 0;
+			if (i == w->self)
+				continue;
+			np++;
+			if (len < sizeof(list) - 1)
+				len += snprintf(list + len, sizeof(list) - len, " %s",
+						r->peers[i].device);
+		}
+		for (size_t j = 0; j < r->n_users; j++) {
+			if (rule("user", w->username, r->users[j].username))
+				keep_users[v][j] = 0;
+			nu += !(me && !strcmp(me->username, r->users[j].username) &&
+				!strcmp(me->realm, r->users[j].realm) && user_peers(r, j) == 1);
+		}
+		host->log(JAZZ_LOG_INFO, "filter %s peers=%zu users=%zu:%s", w->username, np,
+			  nu, list);
+	}
+	return JAZZ_CB_OK;
+}
+#endif

@@ -183,6 +183,47 @@ typedef int (*jazz_peer_filter_fn)(const struct jazz_peer_review *review,
 				   unsigned char *keep_users,
 				   unsigned char *keep_peers);
 
+/*
+ * 4b. Many viewers against the same users and peers, in one call
+ * (optional; exported as peer_filter_many). jazzd reviews many viewers
+ * against one set at once: the devices that came online in a computation
+ * each review every device online, and the viewers already online each
+ * review those newcomers. With peer_filter only, jazzd calls it once per
+ * viewer (the review above: the viewer's own device left out); with
+ * peer_filter_many it makes one call for the batch, with one copy of the
+ * users and peers for all its viewers, so a plugin can also answer alike
+ * viewers once (the same user, say) instead of once each.
+ *
+ * Viewer v's answers are keep_users[v][i] and keep_peers[v][i], all
+ * starting at 1, with peer_filter's meaning. The set may hold a viewer's
+ * own device, at peers[viewers[v].self]: its answer there is ignored (a
+ * device never sees itself) and its owner is among users like any other
+ * (hiding it hides the viewer's other devices, as before). A plugin that
+ * defines both is asked through peer_filter_many only. JAZZ_CB_ERROR
+ * fails every viewer of the call closed (each is asked again alone).
+ */
+#define JAZZ_NO_PEER ((size_t)-1)
+
+struct jazz_viewer {
+	const char *username;
+	const char *realm;
+	struct jazz_endpoint source;
+	size_t self;		/* its own device in peers, or JAZZ_NO_PEER */
+};
+
+struct jazz_peer_reviews {
+	const struct jazz_viewer *viewers;
+	size_t n_viewers;
+	const struct jazz_user_entry *users;
+	size_t n_users;
+	const struct jazz_peer_entry *peers;
+	size_t n_peers;
+};
+
+typedef int (*jazz_peer_filter_many_fn)(const struct jazz_peer_reviews *reviews,
+					unsigned char *const *keep_users,
+					unsigned char *const *keep_peers);
+
 /* ---- 5. Direct connection approval. ---------------------------------- */
 
 struct jazz_connection_info {
@@ -222,6 +263,8 @@ typedef int (*jazz_peer_connection_fn)(const struct jazz_connection_info *info,
  *                     struct jazz_validate_reply *);
  *   int peer_filter(const struct jazz_peer_review *, unsigned char *,
  *                   unsigned char *);
+ *   int peer_filter_many(const struct jazz_peer_reviews *,
+ *                        unsigned char *const *, unsigned char *const *);
  *   int peer_connection(const struct jazz_connection_info *,
  *                       struct jazz_connection_reply *);
  *

@@ -83,6 +83,7 @@ int jz_list_digest_start(struct jz_list_digest *d)
 	static const char tag[] = "jazz list 1";
 
 	d->n = 0;
+	d->nbuf = 0;
 	d->ctx = EVP_MD_CTX_new();
 	if (!d->ctx || EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(d->ctx);
@@ -93,10 +94,48 @@ int jz_list_digest_start(struct jz_list_digest *d)
 	return 0;
 }
 
+static void flush(struct jz_list_digest *d)
+{
+	if (d->nbuf)
+		EVP_DigestUpdate(d->ctx, d->buf, d->nbuf * sizeof(d->buf[0]));
+	d->nbuf = 0;
+}
+
 void jz_list_digest_add(struct jz_list_digest *d, const uint8_t entry[JZ_LIST_DIGEST_LEN])
 {
-	EVP_DigestUpdate(d->ctx, entry, JZ_LIST_DIGEST_LEN);
+	memcpy(d->buf[d->nbuf++], entry, JZ_LIST_DIGEST_LEN);
+	if (d->nbuf == JZ_LIST_DIGEST_BUF)
+		flush(d);
 	d->n++;
+}
+
+void jz_list_digest_add_many(struct jz_list_digest *d, const uint8_t (*h)[JZ_LIST_DIGEST_LEN],
+			     size_t n)
+{
+	flush(d);
+	if (n)
+		EVP_DigestUpdate(d->ctx, h, n * JZ_LIST_DIGEST_LEN);
+	d->n += n;
+}
+
+int jz_list_digest_copy(struct jz_list_digest *to, struct jz_list_digest *from)
+{
+	flush(from);
+	to->n = from->n;
+	to->nbuf = 0;
+	to->ctx = EVP_MD_CTX_new();
+	if (!to->ctx || EVP_MD_CTX_copy_ex(to->ctx, from->ctx) != 1) {
+		EVP_MD_CTX_free(to->ctx);
+		to->ctx = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void jz_list_digest_free(struct jz_list_digest *d)
+{
+	EVP_MD_CTX_free(d->ctx);
+	d->ctx = NULL;
 }
 
 int jz_list_digest_end(struct jz_list_digest *d, uint8_t out[JZ_LIST_DIGEST_LEN])
@@ -104,6 +143,7 @@ int jz_list_digest_end(struct jz_list_digest *d, uint8_t out[JZ_LIST_DIGEST_LEN]
 	unsigned int len = 0;
 	int rc;
 
+	flush(d);
 	put_u32(d->ctx, d->n);
 	rc = EVP_DigestFinal_ex(d->ctx, out, &len) == 1 && len == JZ_LIST_DIGEST_LEN ? 0 : -1;
 	EVP_MD_CTX_free(d->ctx);

@@ -80,14 +80,27 @@ struct jz_list_entry {
 	size_t ncands;
 	const struct jz_list_cand *cands;
 };
+/* Entry hashes go to SHA-256 in blocks of JZ_LIST_DIGEST_BUF: one
+ * EVP_DigestUpdate per 32 bytes cost more than the hashing itself (a
+ * server's digests after a restart: N x N of them). */
+#define JZ_LIST_DIGEST_BUF 64
 struct jz_list_digest {
 	void *ctx;		/* EVP_MD_CTX */
 	uint32_t n;
+	unsigned int nbuf;
+	uint8_t buf[JZ_LIST_DIGEST_BUF][JZ_LIST_DIGEST_LEN];
 };
 int jz_list_entry_hash(const struct jz_list_entry *e, uint8_t out[JZ_LIST_DIGEST_LEN]);
 int jz_list_digest_start(struct jz_list_digest *d);
 void jz_list_digest_add(struct jz_list_digest *d, const uint8_t entry[JZ_LIST_DIGEST_LEN]);
 int jz_list_digest_end(struct jz_list_digest *d, uint8_t out[JZ_LIST_DIGEST_LEN]);
+/* n entry hashes at once (contiguous), as n jz_list_digest_add */
+void jz_list_digest_add_many(struct jz_list_digest *d, const uint8_t (*h)[JZ_LIST_DIGEST_LEN],
+			     size_t n);
+/* @to (not started) made a copy of @from so far: a shared prefix */
+int jz_list_digest_copy(struct jz_list_digest *to, struct jz_list_digest *from);
+/* a digest started but not ended, or a copy, let go of */
+void jz_list_digest_free(struct jz_list_digest *d);
 
 /* OpenSSL's record buffers kept per thread for the next record (core/
  * sslmem.c): call first in main, before OpenSSL allocates anything. */

@@ -31,6 +31,11 @@ struct jz_backend {
 			     struct jazz_validate_reply *reply);
 	int (*peer_filter)(struct jz_backend *b, const struct jazz_peer_review *review,
 			   unsigned char *keep_users, unsigned char *keep_peers);
+	/* many viewers in one call (plugins exporting peer_filter_many);
+	 * NULL: callbacks.c calls peer_filter once per viewer */
+	int (*peer_filter_many)(struct jz_backend *b, const struct jazz_peer_reviews *r,
+				unsigned char *const *keep_users,
+				unsigned char *const *keep_peers);
 	int (*peer_connection)(struct jz_backend *b,
 			       const struct jazz_connection_info *info,
 			       struct jazz_connection_reply *reply);

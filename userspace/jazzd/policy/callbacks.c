@@ -77,6 +77,8 @@ struct jz_cb_priv {
 	atomic_ulong thread;	/* worker running it, 0 if none */
 	int rc;
 	struct strnode *mem;
+	void (*put)(void *obj);	/* jz_cb_hold */
+	void *obj;
 	struct jz_cb_call *qnext;	/* submit queue */
 	struct jz_cb_call *dnext;	/* done list */
 	struct jz_cb_call *hnext;	/* held peer_filter calls (loop thread) */
@@ -182,11 +184,92 @@ static bool backend_has(struct jz_backend *b, enum jz_cb_kind k)
 	case JZ_CB_ACCEPT_CONN: return b->accept_conn;
 	case JZ_CB_USER_KEY: return b->user_key;
 	case JZ_CB_VALIDATE_USER: return b->validate_user;
-	case JZ_CB_PEER_FILTER: return b->peer_filter;
+	case JZ_CB_PEER_FILTER: return b->peer_filter || b->peer_filter_many;
 	case JZ_CB_PEER_CONNECTION: return b->peer_connection;
 	case JZ_CB_WORK: return false;
 	}
 	return false;
+}
+
+/* @n items of @size at @src less item @skip, into @dst (n - 1 items) */
+static void copy_less_one(void *dst, const void *src, size_t n, size_t skip, size_t size)
+{
+	memcpy(dst, src, skip * size);
+	memcpy((char *)dst + skip * size, (const char *)src + (skip + 1) * size,
+	       (n - skip - 1) * size);
+}
+
+/* the answers for @n - 1 items back into @dst (n items), item @skip left */
+static void copy_back_one(unsigned char *dst, const unsigned char *src, size_t n, size_t skip)
+{
+	memcpy(dst, src, skip);
+	memcpy(dst + skip + 1, src + skip, n - skip - 1);
+}
+
+/*
+ * The seed's peer_filter, once per viewer of the call: its review is the
+ * call's users and peers less its own device and a user owning only that
+ * (what a review always held), copied as entries, not strings, into one
+ * array reused for every viewer; its answers mapped back. Stops at an
+ * error, or when the call was abandoned (timed out) meanwhile.
+ */
+static int filter_each(struct jz_backend *b, struct jz_cb_call *c)
+{
+	const struct jazz_peer_reviews *rs = &c->u.filter.reviews;
+	struct jazz_peer_entry *pe = NULL;
+	struct jazz_user_entry *ue = NULL;
+	unsigned char *kp = NULL, *ku = NULL;
+	int rc = JAZZ_CB_OK;
+
+	for (size_t v = 0; v < rs->n_viewers && rc == JAZZ_CB_OK; v++) {
+		const struct jazz_viewer *w = &rs->viewers[v];
+		size_t self = w->self;
+		size_t solo = c->u.filter.solo_user ? c->u.filter.solo_user[v] : JAZZ_NO_PEER;
+		unsigned char *kpv = c->u.filter.keep_peers[v], *kuv = c->u.filter.keep_users[v];
+		struct jazz_peer_review r = {
+			.username = w->username, .realm = w->realm, .source = w->source,
+			.users = rs->users, .n_users = rs->n_users,
+			.peers = rs->peers, .n_peers = rs->n_peers,
+		};
+
+		if (v && atomic_load(&c->priv->abandoned)) {
+			rc = JAZZ_CB_ERROR;	/* timed out: stop here */
+			break;
+		}
+		if ((self < rs->n_peers && !pe) || (solo < rs->n_users && !ue)) {
+			pe = pe ?: malloc((rs->n_peers + 1) * sizeof(*pe));
+			kp = kp ?: malloc(rs->n_peers + 1);
+			ue = ue ?: malloc((rs->n_users + 1) * sizeof(*ue));
+			ku = ku ?: malloc(rs->n_users + 1);
+			if (!pe || !kp || !ue || !ku) {
+				rc = JAZZ_CB_ERROR;
+				break;
+			}
+		}
+		if (self < rs->n_peers) {
+			copy_less_one(pe, rs->peers, rs->n_peers, self, sizeof(*pe));
+			memset(kp, 1, rs->n_peers - 1);
+			r.peers = pe;
+			r.n_peers = rs->n_peers - 1;
+		}
+		if (solo < rs->n_users) {
+			copy_less_one(ue, rs->users, rs->n_users, solo, sizeof(*ue));
+			memset(ku, 1, rs->n_users - 1);
+			r.users = ue;
+			r.n_users = rs->n_users - 1;
+		}
+		rc = b->peer_filter(b, &r, solo < rs->n_users ? ku : kuv,
+				    self < rs->n_peers ? kp : kpv);
+		if (self < rs->n_peers)
+			copy_back_one(kpv, kp, rs->n_peers, self);
+		if (solo < rs->n_users)
+			copy_back_one(kuv, ku, rs->n_users, solo);
+	}
+	free(pe);
+	free(kp);
+	free(ue);
+	free(ku);
+	return rc;
 }
 
 static int backend_call(struct jz_backend *b, struct jz_cb_call *c)
@@ -198,19 +281,12 @@ static int backend_call(struct jz_backend *b, struct jz_cb_call *c)
 		return b->user_key(b, &c->u.user_key.req, &c->u.user_key.reply);
 	case JZ_CB_VALIDATE_USER:
 		return b->validate_user(b, &c->u.validate.req, &c->u.validate.reply);
-	case JZ_CB_PEER_FILTER: {
-		int rc = b->peer_filter(b, &c->u.filter.review, c->u.filter.keep_users,
-					c->u.filter.keep_peers);
-
-		for (size_t i = 0; i < c->u.filter.n_more && rc == JAZZ_CB_OK; i++) {
-			struct jz_cb_filter_more *m = &c->u.filter.more[i];
-
-			if (atomic_load(&c->priv->abandoned))
-				return JAZZ_CB_ERROR;	/* timed out: stop here */
-			rc = b->peer_filter(b, &m->review, m->keep_users, m->keep_peers);
-		}
-		return rc;
-	}
+	case JZ_CB_PEER_FILTER:
+		if (b->peer_filter_many)
+			return b->peer_filter_many(b, &c->u.filter.reviews,
+						   c->u.filter.keep_users,
+						   c->u.filter.keep_peers);
+		return filter_each(b, c);
 	case JZ_CB_PEER_CONNECTION:
 		return b->peer_connection(b, &c->u.conn.info, &c->u.conn.reply);
 	case JZ_CB_WORK:
@@ -219,15 +295,15 @@ static int backend_call(struct jz_backend *b, struct jz_cb_call *c)
 	return JAZZ_CB_ERROR;
 }
 
-/* Every answer of a peer_filter call (and of its batch): all kept (1) or
- * all hidden (0). */
+/* Every answer of a peer_filter call, for each of its viewers: all kept
+ * (1) or all hidden (0). */
 static void filter_fill(struct jz_cb_call *c, int v)
 {
-	memset(c->u.filter.keep_users, v, c->u.filter.review.n_users);
-	memset(c->u.filter.keep_peers, v, c->u.filter.review.n_peers);
-	for (size_t i = 0; i < c->u.filter.n_more; i++) {
-		memset(c->u.filter.more[i].keep_users, v, c->u.filter.review.n_users);
-		memset(c->u.filter.more[i].keep_peers, v, c->u.filter.review.n_peers);
+	const struct jazz_peer_reviews *rs = &c->u.filter.reviews;
+
+	for (size_t i = 0; i < rs->n_viewers; i++) {
+		memset(c->u.filter.keep_users[i], v, rs->n_users);
+		memset(c->u.filter.keep_peers[i], v, rs->n_peers);
 	}
 }
 
@@ -276,7 +352,8 @@ static void set_fail_closed(struct jz_cb_call *c)
 			 "user validation failed");
 		break;
 	case JZ_CB_PEER_FILTER:
-		filter_fill(c, 0);
+		/* everything hidden: c->failed says so; the arrays are left
+		 * alone, a worker past the timeout may still write them */
 		break;
 	case JZ_CB_PEER_CONNECTION:
 		c->u.conn.reply.approve = 0;
@@ -424,6 +501,8 @@ static void call_free(struct jz_cb_call *c)
 	if (p->timer)
 		event_free(p->timer);
 	bset_put(p->set);
+	if (p->put)
+		p->put(p->obj);
 	while (p->mem) {
 		struct strnode *n = p->mem->next;
 
@@ -623,6 +702,12 @@ void *jz_cb_alloc(struct jz_cb_call *call, size_t size)
 	n->next = call->priv->mem;
 	call->priv->mem = n;
 	return n->data;
+}
+
+void jz_cb_hold(struct jz_cb_call *call, void (*put)(void *obj), void *obj)
+{
+	call->priv->put = put;
+	call->priv->obj = obj;
 }
 
 const char *jz_cb_strdup(struct jz_cb_call *call, const char *s)

@@ -40,14 +40,6 @@ typedef void (*jz_cb_done_fn)(void *arg, struct jz_cb_call *call);
  */
 typedef bool (*jz_cb_prepare_fn)(void *arg, struct jz_cb_call *call);
 
-/* One more viewer of a peer_filter batch: its own review header and
- * answers; users and peers are the batch's (the same newcomers). */
-struct jz_cb_filter_more {
-	struct jazz_peer_review review;
-	unsigned char *keep_users;
-	unsigned char *keep_peers;
-};
-
 struct jz_cb_call {
 	enum jz_cb_kind kind;
 	/* outcome, valid in done(): */
@@ -79,21 +71,24 @@ struct jz_cb_call {
 			struct jazz_validate_reply reply;
 		} validate;
 		struct {
-			struct jazz_peer_review review;
-			struct jazz_user_entry *users;
-			struct jazz_peer_entry *peers;
-			unsigned char *keep_users;
-			unsigned char *keep_peers;
 			/*
-			 * A batch: n_more more viewers reviewing the same
-			 * users and peers. Each is its own call of the
-			 * backend's peer_filter (the seed's signature), but
-			 * the batch is one job for a worker, one timeout
-			 * (timeout_ms for all) and one answer back; an error
-			 * in any of them fails the batch closed.
+			 * Viewers reviewing the same users and peers: one job
+			 * for a worker, one timeout (timeout_ms for all), one
+			 * answer back. A backend with peer_filter_many gets
+			 * them in one call; else its peer_filter (the seed's
+			 * signature) is called once per viewer, the viewer's
+			 * own device (viewers[v].self) and a user owning only
+			 * that (solo_user[v]) left out, as a review always had
+			 * them. An error in any fails the call closed: failed
+			 * means everything hidden, and the keep arrays must not
+			 * be read then (a worker past the timeout may still
+			 * write them). The users and peers may be shared with
+			 * other calls (jz_cb_hold).
 			 */
-			struct jz_cb_filter_more *more;
-			size_t n_more;
+			struct jazz_peer_reviews reviews;
+			unsigned char **keep_users;	/* [viewer][user] */
+			unsigned char **keep_peers;	/* [viewer][peer] */
+			size_t *solo_user;	/* [viewer]: or JAZZ_NO_PEER */
 		} filter;
 		struct {
 			struct jazz_connection_info info;
@@ -121,6 +116,10 @@ void jz_callbacks_free(struct jz_callbacks *cb);
 struct jz_cb_call *jz_cb_call_new(enum jz_cb_kind kind);
 const char *jz_cb_strdup(struct jz_cb_call *call, const char *s);
 void *jz_cb_alloc(struct jz_cb_call *call, size_t size);
+/* @obj is used by the call until it is freed (on the loop thread, after
+ * its worker let go of it, which may be after done()): put(obj) then. One
+ * per call. */
+void jz_cb_hold(struct jz_cb_call *call, void (*put)(void *obj), void *obj);
 void jz_cb_submit(struct jz_callbacks *cb, struct jz_cb_call *call,
 		  jz_cb_done_fn done, void *arg);
 /* Whether a backend's answer in @call is one it may give (the dispatcher

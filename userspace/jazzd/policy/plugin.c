@@ -31,6 +31,7 @@ struct plugin {
 	jazz_user_key_fn user_key;
 	jazz_validate_user_fn validate_user;
 	jazz_peer_filter_fn peer_filter;
+	jazz_peer_filter_many_fn peer_filter_many;
 	jazz_peer_connection_fn peer_connection;
 	char name[];
 };
@@ -76,6 +77,12 @@ static int p_filter(struct jz_backend *b, const struct jazz_peer_review *r,
 		    unsigned char *ku, unsigned char *kp)
 {
 	return P(b)->peer_filter(r, ku, kp);
+}
+
+static int p_filter_many(struct jz_backend *b, const struct jazz_peer_reviews *r,
+			 unsigned char *const *ku, unsigned char *const *kp)
+{
+	return P(b)->peer_filter_many(r, ku, kp);
 }
 
 static int p_conn(struct jz_backend *b, const struct jazz_connection_info *i,
@@ -176,6 +183,7 @@ struct jz_backend *jz_plugin_load(const char *path, char *err, size_t errlen)
 	p->user_key = (jazz_user_key_fn)dlsym(dl, "user_key");
 	p->validate_user = (jazz_validate_user_fn)dlsym(dl, "validate_user");
 	p->peer_filter = (jazz_peer_filter_fn)dlsym(dl, "peer_filter");
+	p->peer_filter_many = (jazz_peer_filter_many_fn)dlsym(dl, "peer_filter_many");
 	p->peer_connection = (jazz_peer_connection_fn)dlsym(dl, "peer_connection");
 	if (p->accept_conn)
 		p->b.accept_conn = p_accept;
@@ -185,12 +193,15 @@ struct jz_backend *jz_plugin_load(const char *path, char *err, size_t errlen)
 		p->b.validate_user = p_validate;
 	if (p->peer_filter)
 		p->b.peer_filter = p_filter;
+	if (p->peer_filter_many)
+		p->b.peer_filter_many = p_filter_many;
 	if (p->peer_connection)
 		p->b.peer_connection = p_conn;
-	jz_info("plugin %s: abi %d, %s%s%s%s%s%s", path, *abi,
+	jz_info("plugin %s: abi %d, %s%s%s%s%s%s%s", path, *abi,
 		p->accept_conn ? "accept_conn " : "", p->user_key ? "user_key " : "",
 		p->validate_user ? "validate_user " : "",
 		p->peer_filter ? "peer_filter " : "",
+		p->peer_filter_many ? "peer_filter_many " : "",
 		p->peer_connection ? "peer_connection " : "",
 		p->b.concurrent ? "(concurrent)" : "");
 	return &p->b;

@@ -98,6 +98,7 @@ void on_candidates(struct session *s, const struct jz_sm_cands *c)
 		c->n, c->n ? ", first " : "", c->n ? c->c[0].ip : "",
 		c->n ? (c->c[0].srflx ? " (srflx)" : " (host)") : "");
 	s->cands_dirty = true;
+	s->srv->cands_dirty = true;
 	schedule_recompute(s->srv);
 	{
 		char *rec = cands_record(c);

@@ -255,6 +255,7 @@ int make_entries(struct session *p)
 	int rc = -1;
 
 	make_review_strings(p);
+	p->srv->ksnap_stale = true;	/* its entry hashes change (known.c) */
 	p->ent_user = dump_compact(json_pack("{s:s,s:s}", "user", p->user, "realm",
 					     p->realm), &p->ent_user_len);
 	if (!head || !owner || !ep || !p->ent_user || !cd || hlen < 2 || olen < 2 ||
@@ -291,6 +292,9 @@ out:
  */
 void peers_cands_changed(struct jz_server *srv)
 {
+	if (!srv->cands_dirty)
+		return;		/* no walk of every session per computation */
+	srv->cands_dirty = false;
 	for (struct session *p = srv->sessions; p; p = p->next) {
 		char *l = p->ent_linked, *u = p->ent_unlinked, *n = p->ent_user;
 
@@ -319,6 +323,7 @@ void filter_res_free(struct filter_res *r)
 {
 	if (!r)
 		return;
+	review_arr_put(r->arr);
 	free(r->asked);
 	free(r->keep);
 	free(r->hidden);
@@ -354,6 +359,62 @@ static void note(struct session *s, uint32_t idx, bool now)
 }
 
 /*
+ * A full review that kept everyone: the viewer sees every device reviewed
+ * so far, hides none. By index (by_idx's slot is the lease index): no
+ * answer array to merge, no lease to read per peer.
+ */
+static void apply_all_kept_full(struct jz_server *srv, struct session *s, uint64_t gen)
+{
+	for (size_t i = 0; i < srv->by_idx_cap; i++) {
+		struct session *p = srv->by_idx[i];
+
+		if (p && p != s && p->state == S_ONLINE && p->jgen && p->jgen <= gen && !sees(s, p))
+			note(s, (uint32_t)i, true);
+	}
+	s->nhidden = 0;
+}
+
+/*
+ * A newcomer's first review kept everyone: it sees every device reviewed
+ * as a newcomer so far (srv->n_reviewed, itself aside) and hides none.
+ * Only the other newcomers go in its gains: each device online before
+ * gained it in this computation and marks the pair from its side
+ * (left_to_other()). O(newcomers), where a walk of every device was
+ * 10^8 session reads for a restart of 10,000.
+ */
+static void apply_first_all_kept(struct jz_server *srv, struct session *s)
+{
+	const struct review_set *f = srv->fresh_set;
+
+	s->nvis = srv->n_reviewed - 1;
+	for (size_t i = 0; f && i < f->n; i++) {
+		struct session *p = find_online_idx(srv, f->ids[i]);
+
+		if (p && p != s && p->sid == f->sids[i])
+			u32_push(&s->gain, &s->ngain, &s->capgain, f->ids[i]);
+	}
+	s->nhidden = 0;
+}
+
+/* An incremental review that kept every newcomer asked about. */
+static void apply_all_kept_inc(struct jz_server *srv, struct session *s, uint64_t gen,
+			       const struct review_arr *a)
+{
+	const uint32_t *ids;
+	const uint64_t *sids;
+	size_t n = review_arr_ids(a, &ids, &sids);
+
+	for (size_t i = 0; i < n; i++) {
+		struct session *p = find_online_idx(srv, ids[i]);
+
+		if (!p || p == s || p->sid != sids[i] || p->state != S_ONLINE || p->jgen != gen)
+			continue;	/* gone meanwhile */
+		hidden_del(s, ids[i]);
+		note(s, ids[i], true);
+	}
+}
+
+/*
  * A viewer's answer, applied: a full review makes what it sees exactly
  * what it kept (the rest is its hidden set: empty when it keeps all); an
  * incremental one adds the newcomers it kept and hides the others. A
@@ -365,7 +426,13 @@ static void apply_review(struct jz_server *srv, struct session *s)
 	struct filter_res *r = s->res;
 	uint64_t gen = srv->gen;
 
-	if (r->full) {
+	if (r->all_kept && r->full && !s->seen_gen && s->jgen == gen && !s->listed) {
+		apply_first_all_kept(srv, s);
+	} else if (r->all_kept && r->full) {
+		apply_all_kept_full(srv, s, gen);
+	} else if (r->all_kept) {
+		apply_all_kept_inc(srv, s, gen, r->arr);
+	} else if (r->full) {
 		uint32_t *nh = NULL;
 		size_t nnh = 0, capnh = 0, k = 0;
 
@@ -422,6 +489,19 @@ static void apply_review(struct jz_server *srv, struct session *s)
 
 /* Marks for the answers applied: each viewer's entries that changed, the
  * other ends' "linked", and the pairs linked or unlinked. */
+/*
+ * A newcomer not listed yet and a device online before this computation:
+ * the latter reviewed the newcomer in it, so if it sees the newcomer it
+ * gained it, and its own walk marks its entry and starts the pair. The
+ * newcomer's walk of everyone it gained (all N, at every join) would do
+ * that again and mark its own list, which it has not had yet.
+ */
+static bool left_to_other(const struct jz_server *srv, const struct session *s,
+			  const struct session *p)
+{
+	return !s->listed && s->jgen == srv->gen && p->jgen != srv->gen;
+}
+
 static void mark_review(struct jz_server *srv, struct session *s)
 {
 	uint32_t me = s->lease->idx;
@@ -429,14 +509,15 @@ static void mark_review(struct jz_server *srv, struct session *s)
 	for (size_t i = 0; i < s->ngain; i++) {
 		struct session *p = find_online_idx(srv, s->gain[i]);
 
-		if (!p || p->state != S_ONLINE)
+		if (!p || p->state != S_ONLINE || left_to_other(srv, s, p))
 			continue;
 		mark_changed(s, s->gain[i]);
 		if (!sees(p, s))
 			continue;
 		mark_changed(p, me);
 		/* newly linked; when both came to see each other, once */
-		if (me < s->gain[i] || !has_id(p->gain, p->ngain, me))
+		if (left_to_other(srv, p, s) || me < s->gain[i] ||
+		    !has_id(p->gain, p->ngain, me))
 			pair_new(srv, s, p);
 	}
 	for (size_t i = 0; i < s->nlose; i++) {
@@ -511,15 +592,18 @@ void peers_finish(struct jz_server *srv)
 	struct session *s;
 
 	srv->corking = true;	/* each session's frames as one write, at the end */
+	srv->ksnap_stale = true;	/* what viewers see changes (known.c) */
 	if (srv->comp_fresh)
 		srv->newcomers_at = jz_now();	/* held first lists: known.c */
-	for (s = srv->sessions; s; s = s->next)
-		if (s->state == S_ONLINE && s->res)
-			apply_review(srv, s);
 	/* gains sorted here (mark_review), before any viewer's is searched */
-	for (s = srv->sessions; s; s = s->next)
-		if (s->state == S_ONLINE && s->ngain > 1 && !u32_ascending(s->gain, s->ngain))
+	for (s = srv->sessions; s; s = s->next) {
+		if (s->state != S_ONLINE)
+			continue;
+		if (s->res)
+			apply_review(srv, s);
+		if (s->ngain > 1 && !u32_ascending(s->gain, s->ngain))
 			qsort(s->gain, s->ngain, sizeof(uint32_t), cmp_u32);
+	}
 	for (s = srv->sessions; s; s = s->next)
 		if (s->state == S_ONLINE && (s->ngain || s->nlose))
 			mark_review(srv, s);
@@ -546,6 +630,8 @@ void peers_finish(struct jz_server *srv)
 		s->got_res = false;
 	}
 	session_uncork_all(srv);
+	review_set_put(srv->fresh_set);
+	srv->fresh_set = NULL;
 	srv->comp_ns += loop_cpu_ns() - t0;
 	pace(srv);
 	srv->computing = false;
@@ -564,6 +650,8 @@ void peers_left(struct session *s)
 		srv->left = jz_xrealloc(srv->left, srv->capleft, sizeof(*srv->left));
 	}
 	srv->left[srv->nleft++] = (struct left_dev){ s->lease->idx, s->jgen };
+	if (s->jgen)
+		srv->n_reviewed--;
 }
 
 /*
@@ -600,9 +688,9 @@ static void peers_drop_left(struct jz_server *srv)
 void on_recompute(evutil_socket_t fd, short what, void *arg)
 {
 	struct jz_server *srv = arg;
-	struct session *s, **batch;
+	struct session *s, **batch, **fbatch;
 	struct review_set *all, *fresh;
-	size_t nall = 0, nb = 0, maxb;
+	size_t nall = 0, nb = 0, nfb = 0, maxb, maxfb;
 	bool full = srv->full;
 	uint64_t t0 = loop_cpu_ns();
 
@@ -613,6 +701,7 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	srv->dirty = false;
 	srv->full = false;
 	srv->computing = true;
+	srv->ksnap_stale = true;	/* hidden sets change (known.c) */
 	srv->gen++;
 	peers_cands_changed(srv);
 	peers_drop_left(srv);
@@ -632,19 +721,29 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 		if (s->fresh) {
 			review_set_add(fresh, s);
 			s->jgen = srv->gen;	/* reviewed by everyone in this one */
+			srv->n_reviewed++;
 		}
 	}
 	srv->comp_fresh = fresh->n > 0;
-	maxb = peers_filter_batch(srv);
-	jz_debug("peers: %zu online, %zu new, %s review, viewers in batches of %zu", all->n,
-		 fresh->n, full ? "full" : "incremental", maxb);
+	maxb = peers_filter_batch(srv, false);
+	maxfb = peers_filter_batch(srv, true);
+	jz_debug("peers: %zu online, %zu new, %s review, full reviews in batches of %zu, "
+		 "viewers in batches of %zu", all->n, fresh->n, full ? "full" : "incremental",
+		 maxfb, maxb);
 	srv->filters_pending = 1;	/* held until every call is submitted */
 	batch = calloc(maxb, sizeof(*batch));
+	fbatch = calloc(maxfb, sizeof(*fbatch));
 	for (s = srv->sessions; s; s = s->next) {
 		if (s->state != S_ONLINE)
 			continue;
 		if (full || s->fresh || s->review_again) {
-			peers_filter_submit(srv, &s, 1, all, true);
+			/* each of everyone: in batches too, all asking about
+			 * the same set (its entries made once, pfilter.c) */
+			fbatch[nfb++] = s;
+			if (nfb == maxfb) {
+				peers_filter_submit(srv, fbatch, nfb, all, true);
+				nfb = 0;
+			}
 		} else if (fresh->n) {
 			/* the viewers already online: about the newcomers, in batches */
 			batch[nb++] = s;
@@ -657,12 +756,16 @@ void on_recompute(evutil_socket_t fd, short what, void *arg)
 	}
 	if (nb)
 		peers_filter_submit(srv, batch, nb, fresh, false);
+	if (nfb)
+		peers_filter_submit(srv, fbatch, nfb, all, true);
 	free(batch);
+	free(fbatch);
 	for (s = srv->sessions; s; s = s->next)
 		if (s->state == S_ONLINE)
 			s->fresh = false;
 	review_set_put(all);
-	review_set_put(fresh);
+	review_set_put(srv->fresh_set);
+	srv->fresh_set = fresh;	/* peers_finish's, until it ends */
 	srv->comp_ns += loop_cpu_ns() - t0;
 	jz_limits_filter_backlog(srv);
 	if (--srv->filters_pending == 0)

@@ -1,20 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * peer_filter calls for the peer computation (peers.c): one viewer's full
- * review, or a batch of viewers' incremental reviews asked about the same
- * newcomers in one call; the answers turned into struct filter_res; a
- * failed call retried (viewer by viewer when it ran) and reported
+ * peer_filter calls for the peer computation (peers.c): viewers asked
+ * about the same peers in one call (a computation's newcomers each
+ * reviewing everyone online; the viewers already online reviewing the
+ * newcomers), the peers' entries made once per computation and shared by
+ * its calls; the answers turned into struct filter_res; a failed call
+ * retried (viewer by viewer when it ran) and reported
  * (peer-filter-failed). Must not change who sees whom (peers.c applies
  * the answers) nor send anything to a device.
  */
 #include "server_int.h"
 
 /*
- * One peer_filter call: a viewer, or a batch of viewers (incremental
- * reviews only) asked about the same peers. Until a worker is about to
- * take it (filter_prepare) it holds only its viewers and a reference to
- * the computation's shared set of peers: a burst's queue of calls is
- * O(calls), not O(calls x peers).
+ * A review set's users and peers as a call gives them to the backend,
+ * made when the set's first call goes to a worker: the peers online then
+ * (ids ascending), their strings in one block, the users that own them.
+ * Every call about the set shares it: at a restart of 10,000 devices each
+ * newcomer's call copied the strings of all the others (10^8 entries).
+ * Counted: the set holds a reference, each call one until it is freed (a
+ * call past its timeout may still be read by its worker), each call's
+ * context and each all-kept answer one until used.
+ */
+struct review_arr {
+	int refs;
+	size_t n, nu, capu;
+	struct jazz_peer_entry *pe;
+	uint32_t *ids;		/* ascending */
+	uint64_t *sids;
+	uint32_t *pu;		/* each peer's user, an index in ue */
+	struct jazz_user_entry *ue;
+	uint32_t *ucount;	/* each user's peers */
+	char (*ukeys)[600];	/* each user as "user@realm" */
+	char *str;
+};
+
+/*
+ * One peer_filter call: viewers asked about the same peers (a full review
+ * each, or an incremental one each). Until a worker is about to take it
+ * (filter_prepare) it holds only its viewers and a reference to the
+ * computation's set of peers: a burst's queue of calls is O(calls), not
+ * O(calls x peers).
  */
 struct filter_ctx {
 	struct jz_server *srv;
@@ -24,13 +49,35 @@ struct filter_ctx {
 	bool full;
 	unsigned int attempt;	/* 0: the first call; retries after a failure */
 	struct review_set *set;	/* whom to ask about (shared, counted) */
-	/* made by filter_prepare: */
-	uint32_t *ids;		/* peer ids in the order given */
-	uint64_t *sids;		/* ... and the sessions they were */
-	size_t n;
-	char (*ukeys)[600];	/* users in order, "user@realm" */
-	size_t nu, capu;
+	struct review_arr *arr;	/* ... as asked (filter_prepare) */
 };
+
+void review_arr_put(struct review_arr *a)
+{
+	if (!a || --a->refs > 0)
+		return;
+	free(a->pe);
+	free(a->ids);
+	free(a->sids);
+	free(a->pu);
+	free(a->ue);
+	free(a->ucount);
+	free(a->ukeys);
+	free(a->str);
+	free(a);
+}
+
+static void arr_put_cb(void *a)
+{
+	review_arr_put(a);
+}
+
+size_t review_arr_ids(const struct review_arr *a, const uint32_t **ids, const uint64_t **sids)
+{
+	*ids = a->ids;
+	*sids = a->sids;
+	return a->n;
+}
 
 struct review_set *review_set_new(size_t cap)
 {
@@ -52,6 +99,7 @@ void review_set_put(struct review_set *rs)
 {
 	if (!rs || --rs->refs > 0)
 		return;
+	review_arr_put(rs->arr);
 	free(rs->ids);
 	free(rs->sids);
 	free(rs);
@@ -69,11 +117,9 @@ static struct session *viewer(struct jz_server *srv, const struct filter_ctx *fc
 static void filter_ctx_free(struct filter_ctx *fc)
 {
 	review_set_put(fc->set);
+	review_arr_put(fc->arr);
 	free(fc->vsids);
 	free(fc->vids);
-	free(fc->ids);
-	free(fc->sids);
-	free(fc->ukeys);
 	free(fc);
 }
 
@@ -93,13 +139,18 @@ static void filter_submit(struct filter_ctx *fc);
 #define JZ_FILTER_BACKOFF_MS 250
 #define JZ_FILTER_AGAIN_S 5
 
+static size_t arr_self(const struct review_arr *a, const struct session *s);
+
 static void filter_failed_event(struct session *s, struct filter_ctx *fc, bool held_out,
 				bool retry, int delay_ms)
 {
+	/* the peers it was asked about: its own device is not one */
+	size_t n = fc->arr ? fc->arr->n - (arr_self(fc->arr, s) != JAZZ_NO_PEER) : 0;
+
 	if (retry)
 		jz_warn("peer_filter for %s@%s device %s failed (attempt %u, %zu peers%s%s): "
 			"asking again in %d ms", s->user, s->realm, s->device, fc->attempt + 1,
-			fc->n, fc->nv > 1 ? ", in a batch" : "",
+			n, fc->nv > 1 ? ", in a batch" : "",
 			held_out ? ", no worker free" : "", delay_ms);
 	else
 		jz_warn("peer_filter for %s@%s failed: hiding every peer%s (device %s, %u "
@@ -109,7 +160,7 @@ static void filter_failed_event(struct session *s, struct filter_ctx *fc, bool h
 	jz_event("peer-filter-failed",
 		 json_pack("{s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:i}", "user", s->user, "realm",
 			   s->realm, "device", s->device, "attempt", (int)fc->attempt + 1,
-			   "peers", (int)fc->n, "full", fc->full, "retry", retry,
+			   "peers", (int)n, "full", fc->full, "retry", retry,
 			   "retry_in_ms", retry ? delay_ms : JZ_FILTER_AGAIN_S * 1000));
 }
 
@@ -168,71 +219,89 @@ static void retry_later(struct jz_server *srv, struct filter_ctx *o, int ms)
 	event_base_once(srv->d->base, -1, EV_TIMEOUT, filter_retry, o, &tv);
 }
 
-/* Viewer s's answer (keep arrays of its review) as its filter_res. */
+/* Whether @keep holds no 0 in [0, n) but at @self (an answer ignored). */
+static bool all_ones(const unsigned char *keep, size_t n, size_t self)
+{
+	if (self >= n)
+		return !memchr(keep, 0, n);
+	return !memchr(keep, 0, self) && !memchr(keep + self + 1, 0, n - self - 1);
+}
+
+/*
+ * Viewer s's answers (its keep arrays) as its filter_res. "All kept", the
+ * usual answer, costs O(peers) bytes scanned and nothing made: peers.c
+ * applies it from the shared ids. A failed call (keep arrays NULL) hides
+ * everyone: its arrays are not read, since a worker past the timeout may
+ * still write them.
+ */
 static void filter_result(struct jz_server *srv, struct session *s, struct filter_ctx *fc,
-			  struct jz_cb_call *c, const unsigned char *keep_users,
+			  const struct jazz_viewer *w, size_t solo, const unsigned char *keep_users,
 			  const unsigned char *keep_peers)
 {
+	struct review_arr *a = fc->arr;
 	struct filter_res *r = calloc(1, sizeof(*r));
+	bool *uhid = NULL;
 
 	r->full = fc->full;
-	r->asked = calloc(fc->n + 1, sizeof(uint32_t));
-	r->keep = calloc(fc->n + 1, sizeof(uint32_t));
-	r->hidden = jz_xrealloc(NULL, fc->nu + 1, sizeof(*r->hidden));
-	for (size_t j = 0; j < fc->nu; j++)
-		if (!keep_users[j])
-			memcpy(r->hidden[r->nhidden++], fc->ukeys[j], sizeof(*r->hidden));
-	for (size_t i = 0; i < fc->n; i++) {
-		const struct jazz_peer_entry *pe = &c->u.filter.peers[i];
-		struct session *p = find_online_idx(srv, fc->ids[i]);
-
-		if (!p || p->sid != fc->sids[i])
-			continue;	/* gone meanwhile */
-		r->asked[r->nasked++] = fc->ids[i];
-		/* kept, and its user not hidden */
-		if (!keep_peers[i])
-			continue;
-		if (r->nhidden) {
-			char uk[600];
-			bool hid = false;
-
-			snprintf(uk, sizeof(uk), "%s@%s", pe->username, pe->realm);
-			for (size_t j = 0; j < r->nhidden && !hid; j++)
-				hid = !strcmp(r->hidden[j], uk);
-			if (hid)
-				continue;
+	for (size_t j = 0; j < a->nu; j++) {
+		if ((keep_users && keep_users[j]) || j == solo)
+			continue;	/* a user of only the viewer's device hides nothing */
+		if (!uhid) {
+			uhid = calloc(a->nu, sizeof(*uhid));
+			r->hidden = jz_xrealloc(NULL, a->nu, sizeof(*r->hidden));
 		}
-		r->keep[r->nkeep++] = fc->ids[i];
+		uhid[j] = true;
+		memcpy(r->hidden[r->nhidden++], a->ukeys[j], sizeof(*r->hidden));
 	}
-	/* the review set ascends by id (on_recompute): sorted already */
-	if (!u32_ascending(r->asked, r->nasked))
-		qsort(r->asked, r->nasked, sizeof(uint32_t), cmp_u32);
-	if (!u32_ascending(r->keep, r->nkeep))
-		qsort(r->keep, r->nkeep, sizeof(uint32_t), cmp_u32);
+	if (keep_peers && !r->nhidden && all_ones(keep_peers, a->n, w->self)) {
+		r->all_kept = true;
+		r->arr = a;
+		a->refs++;
+		goto out;
+	}
+	r->asked = calloc(a->n + 1, sizeof(uint32_t));
+	r->keep = calloc(a->n + 1, sizeof(uint32_t));
+	for (size_t i = 0; i < a->n; i++) {
+		struct session *p = find_online_idx(srv, a->ids[i]);
+
+		if (i == w->self || !p || p->sid != a->sids[i])
+			continue;	/* itself, or gone meanwhile */
+		r->asked[r->nasked++] = a->ids[i];
+		/* kept, and its user not hidden */
+		if (keep_peers && keep_peers[i] && !(uhid && uhid[a->pu[i]]))
+			r->keep[r->nkeep++] = a->ids[i];
+	}
+	/* the ids ascend (on_recompute): asked and keep are sorted */
+out:
+	free(uhid);
 	filter_res_free(s->res);
 	s->res = r;
 }
 
 /*
  * How many viewers one call may review: per batch one worker job, one
- * timeout, one wakeup of the loop instead of one each; but the batch's
- * reviews share the call's timeout_ms, so a batch is kept to a quarter of
- * it at the backend's measured speed (8 until it is known). A failed batch
- * is asked again viewer by viewer.
+ * timeout, one wakeup of the loop instead of one each, and for a backend
+ * with peer_filter_many one call; but the batch's reviews share the
+ * call's timeout_ms, so a batch is kept to a quarter of it at the
+ * backend's measured speed for such reviews (full or incremental; until
+ * it is known, 8 incremental reviews or a full one). A failed batch is
+ * asked again viewer by viewer.
  */
-size_t peers_filter_batch(struct jz_server *srv)
+size_t peers_filter_batch(struct jz_server *srv, bool full)
 {
 	double room = cfg(srv)->cb_timeout_ms / 4.0;
+	double ms = full ? srv->filter_full_ms : srv->filter_ms;
 	double n;
 
-	if (srv->filter_ms <= 0)
-		return 8;
-	n = room / srv->filter_ms;
+	if (ms <= 0)
+		return full ? 1 : 8;
+	n = room / ms;
 	return n < 1 ? 1 : n > JZ_FILTER_BATCH ? JZ_FILTER_BATCH : (size_t)n;
 }
 
-static void filter_speed(struct jz_server *srv, const struct jz_cb_call *c, size_t nv)
+static void filter_speed(struct jz_server *srv, const struct jz_cb_call *c, size_t nv, bool full)
 {
+	double *avg = full ? &srv->filter_full_ms : &srv->filter_ms;
 	double ms = c->run_ns / 1e6 / (double)nv;
 
 	if (c->failed && !c->held_out && !c->run_ns) {
@@ -240,13 +309,13 @@ static void filter_speed(struct jz_server *srv, const struct jz_cb_call *c, size
 		 * (else every batch of the first guess's size timed out until
 		 * a retry alone taught the speed) */
 		ms = cfg(srv)->cb_timeout_ms / (double)nv;
-		if (ms > srv->filter_ms)
-			srv->filter_ms = ms;
+		if (ms > *avg)
+			*avg = ms;
 		return;
 	}
 	if (c->failed || !c->run_ns)
 		return;
-	srv->filter_ms = srv->filter_ms > 0 ? 0.8 * srv->filter_ms + 0.2 * ms : ms;
+	*avg = *avg > 0 ? 0.8 * *avg + 0.2 * ms : ms;
 }
 
 static void filter_done(void *arg, struct jz_cb_call *c)
@@ -256,15 +325,14 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 	bool retry = c->failed && fc->attempt < JZ_FILTER_RETRIES;
 	int ms = JZ_FILTER_BACKOFF_MS << fc->attempt;
 
-	if (!c->skipped && (fc->nv > 1 || !fc->full))
-		filter_speed(srv, c, fc->nv);
+	if (!c->skipped)
+		filter_speed(srv, c, fc->nv, fc->full);
 	/* a call that never reached a worker is asked again whole: split, it
 	 * would only make the queue it waited in longer */
 	if (retry && c->held_out)
 		retry_later(srv, filter_ctx_of(fc, 0, fc->nv), ms);
 	for (size_t j = 0; j < fc->nv && !c->skipped; j++) {
 		struct session *s = viewer(srv, fc, j);
-		const struct jz_cb_filter_more *m = j ? &c->u.filter.more[j - 1] : NULL;
 
 		if (!s || s->state != S_ONLINE)
 			continue;
@@ -282,8 +350,10 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 			s->review_again = true;
 			event_base_once(srv->d->base, -1, EV_TIMEOUT, on_review_again, srv, &tv);
 		}
-		filter_result(srv, s, fc, c, m ? m->keep_users : c->u.filter.keep_users,
-			      m ? m->keep_peers : c->u.filter.keep_peers);
+		filter_result(srv, s, fc, &c->u.filter.reviews.viewers[j],
+			      c->u.filter.solo_user[j],
+			      c->failed ? NULL : c->u.filter.keep_users[j],
+			      c->failed ? NULL : c->u.filter.keep_peers[j]);
 	}
 	filter_ctx_free(fc);
 	jz_limits_filter_backlog(srv);
@@ -291,59 +361,110 @@ static void filter_done(void *arg, struct jz_cb_call *c)
 		peers_finish(srv);
 }
 
-static void review_head(struct jz_cb_call *c, struct jazz_peer_review *rv, struct session *s)
+/* A user's index in the arr's users (appended when new). A linear search:
+ * one user (or a few) owns the peers in practice, and it runs once per
+ * computation, not once per review. */
+static uint32_t arr_user(struct review_arr *a, const struct session *p, const char *rv)
 {
-	rv->username = jz_cb_strdup(c, s->user);
-	rv->realm = jz_cb_strdup(c, s->realm);
-	snprintf(rv->source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
-	rv->source.port = s->port;
-}
+	char uk[600];
 
-/* A user's key in the call's list of users (appended when new). */
-static bool ukeys_add(struct filter_ctx *fc, const char *uk)
-{
-	for (size_t j = fc->nu; j-- > 0;)
-		if (!strcmp(fc->ukeys[j], uk))
-			return false;
-	if (fc->nu == fc->capu) {
-		fc->capu = fc->capu ? 2 * fc->capu : 4;
-		fc->ukeys = jz_xrealloc(fc->ukeys, fc->capu, sizeof(*fc->ukeys));
+	ukey(p, uk, sizeof(uk));
+	for (size_t j = a->nu; j-- > 0;)
+		if (!strcmp(a->ukeys[j], uk))
+			return (uint32_t)j;
+	if (a->nu == a->capu) {
+		a->capu = a->capu ? 2 * a->capu : 4;
+		a->ukeys = jz_xrealloc(a->ukeys, a->capu, sizeof(*a->ukeys));
+		a->ue = jz_xrealloc(a->ue, a->capu, sizeof(*a->ue));
+		a->ucount = jz_xrealloc(a->ucount, a->capu, sizeof(*a->ucount));
 	}
-	snprintf(fc->ukeys[fc->nu++], sizeof(*fc->ukeys), "%s", uk);
-	return true;
+	snprintf(a->ukeys[a->nu], sizeof(*a->ukeys), "%s", uk);
+	a->ue[a->nu].username = rv + p->rv_off[1];
+	a->ue[a->nu].realm = rv + p->rv_off[2];
+	a->ucount[a->nu] = 0;
+	return (uint32_t)a->nu++;
 }
 
-/* Peer i of the call's set, if still the same session online and not the
- * (first) viewer itself. */
-static struct session *set_peer(struct jz_server *srv, const struct review_set *rs, size_t i,
-				const struct session *s)
+/* Peer i of the set, if still the same session online. */
+static struct session *set_peer(struct jz_server *srv, const struct review_set *rs, size_t i)
 {
 	struct session *p = find_online_idx(srv, rs->ids[i]);
 
-	return p && p->sid == rs->sids[i] && p != s ? p : NULL;
+	return p && p->sid == rs->sids[i] ? p : NULL;
+}
+
+/* The set's users and peers as asked (its devices still online). */
+static struct review_arr *arr_make(struct jz_server *srv, const struct review_set *rs)
+{
+	struct review_arr *a = calloc(1, sizeof(*a));
+	size_t total = 0, k = 0;
+	char *sp;
+
+	a->refs = 1;
+	for (size_t i = 0; i < rs->n; i++) {
+		struct session *p = set_peer(srv, rs, i);
+
+		if (p)
+			total += p->rv_len;
+	}
+	a->pe = jz_xrealloc(NULL, rs->n + 1, sizeof(*a->pe));
+	a->ids = jz_xrealloc(NULL, rs->n + 1, sizeof(*a->ids));
+	a->sids = jz_xrealloc(NULL, rs->n + 1, sizeof(*a->sids));
+	a->pu = jz_xrealloc(NULL, rs->n + 1, sizeof(*a->pu));
+	a->str = sp = jz_xrealloc(NULL, total + 1, 1);
+	for (size_t i = 0; i < rs->n; i++) {
+		struct session *p = set_peer(srv, rs, i);
+		struct jazz_peer_entry *pe = &a->pe[k];
+
+		if (!p)
+			continue;
+		memcpy(sp, p->rv, p->rv_len);	/* device, user, realm, vip4, vip6 */
+		pe->device = sp + p->rv_off[0];
+		pe->username = sp + p->rv_off[1];
+		pe->realm = sp + p->rv_off[2];
+		pe->vip4 = sp + p->rv_off[3];
+		pe->vip6 = sp + p->rv_off[4];
+		a->ids[k] = p->lease->idx;
+		a->sids[k] = p->sid;
+		/* the owner of the previous peer again (one user's devices) */
+		if (k && !strcmp(pe[-1].username, pe->username) && !strcmp(pe[-1].realm, pe->realm))
+			a->pu[k] = a->pu[k - 1];
+		else
+			a->pu[k] = arr_user(a, p, sp);
+		a->ucount[a->pu[k]]++;
+		sp += p->rv_len;
+		k++;
+	}
+	a->n = k;
+	return a;
+}
+
+/* The viewer's own device among the arr's peers (a full review's). */
+static size_t arr_self(const struct review_arr *a, const struct session *s)
+{
+	const uint32_t *at = a->n ? bsearch(&s->lease->idx, a->ids, a->n, sizeof(uint32_t),
+					    cmp_u32) : NULL;
+
+	return at && a->sids[at - a->ids] == s->sid ? (size_t)(at - a->ids) : JAZZ_NO_PEER;
 }
 
 /*
  * The call's review, made when a worker is about to take it (the loop
- * thread): its viewers still online, the peers of its set still online,
- * their strings in one block (one allocation, not five per peer). The
- * users' list is deduplicated by a linear search: one user (or a few)
- * owns the peers in practice, and a review of many users costs the
- * plugin more than this search.
+ * thread): its viewers still online, each with its answer arrays; the
+ * users and peers are the set's, made by the first call that needed them.
  */
 static bool filter_prepare(void *arg, struct jz_cb_call *c)
 {
 	struct filter_ctx *fc = arg;
 	struct jz_server *srv = fc->srv;
-	const struct review_set *rs = fc->set;
-	struct jazz_peer_entry *pe;
-	struct jazz_user_entry *ue;
-	struct session *s;
-	size_t nv = 0, k = 0, total = 0;
-	char *ap;
+	struct jazz_viewer *vw;
+	struct review_arr *a;
+	unsigned char *ku, *kp;
+	size_t nv = 0;
 
 	for (size_t j = 0; j < fc->nv; j++) {
-		s = viewer(srv, fc, j);
+		struct session *s = viewer(srv, fc, j);
+
 		if (!s || s->state != S_ONLINE)
 			continue;	/* gone: out of the call */
 		fc->vsids[nv] = fc->vsids[j];
@@ -352,69 +473,38 @@ static bool filter_prepare(void *arg, struct jz_cb_call *c)
 	fc->nv = nv;
 	if (!nv)
 		return false;
-	s = viewer(srv, fc, 0);
-	for (size_t i = 0; i < rs->n; i++) {
-		struct session *p = set_peer(srv, rs, i, s);
+	if (!fc->set->arr)
+		fc->set->arr = arr_make(srv, fc->set);
+	a = fc->set->arr;
+	review_arr_put(fc->arr);	/* a retry's earlier call's */
+	fc->arr = a;
+	a->refs += 2;
+	jz_cb_hold(c, arr_put_cb, a);
+	vw = jz_cb_alloc(c, nv * sizeof(*vw));
+	c->u.filter.keep_users = jz_cb_alloc(c, nv * sizeof(*c->u.filter.keep_users));
+	c->u.filter.keep_peers = jz_cb_alloc(c, nv * sizeof(*c->u.filter.keep_peers));
+	c->u.filter.solo_user = jz_cb_alloc(c, nv * sizeof(*c->u.filter.solo_user));
+	ku = jz_cb_alloc(c, nv * (a->nu + 1));
+	kp = jz_cb_alloc(c, nv * (a->n + 1));
+	for (size_t j = 0; j < nv; j++) {
+		struct session *s = viewer(srv, fc, j);
+		size_t self = arr_self(a, s);
 
-		if (p)
-			total += p->rv_len;
+		vw[j].username = jz_cb_strdup(c, s->user);
+		vw[j].realm = jz_cb_strdup(c, s->realm);
+		snprintf(vw[j].source.ip, JAZZ_ADDR_MAX, "%s", s->ip);
+		vw[j].source.port = s->port;
+		vw[j].self = self;
+		c->u.filter.solo_user[j] = self != JAZZ_NO_PEER && a->ucount[a->pu[self]] == 1 ?
+					   a->pu[self] : JAZZ_NO_PEER;
+		c->u.filter.keep_users[j] = ku + j * (a->nu + 1);
+		c->u.filter.keep_peers[j] = kp + j * (a->n + 1);
 	}
-	pe = jz_cb_alloc(c, (rs->n + 1) * sizeof(*pe));
-	ue = jz_cb_alloc(c, (rs->n + 1) * sizeof(*ue));
-	ap = jz_cb_alloc(c, total + 1);
-	fc->ids = jz_xrealloc(NULL, rs->n + 1, sizeof(uint32_t));
-	fc->sids = jz_xrealloc(NULL, rs->n + 1, sizeof(uint64_t));
-	for (size_t i = 0, last = SIZE_MAX; i < rs->n; i++) {
-		struct session *p = set_peer(srv, rs, i, s);
-		char uk[600];
-
-		if (!p)
-			continue;
-		memcpy(ap, p->rv, p->rv_len);	/* device, user, realm, vip4, vip6 */
-		pe[k].device = ap + p->rv_off[0];
-		pe[k].username = ap + p->rv_off[1];
-		pe[k].realm = ap + p->rv_off[2];
-		pe[k].vip4 = ap + p->rv_off[3];
-		pe[k].vip6 = ap + p->rv_off[4];
-		ap += p->rv_len;
-		fc->ids[k] = p->lease->idx;
-		fc->sids[k] = p->sid;
-		/* the owner of the previous peer again (one user's devices): no
-		 * "user@realm" made and searched for each of N peers */
-		if (last != SIZE_MAX && !strcmp(pe[last].username, p->user) &&
-		    !strcmp(pe[last].realm, p->realm)) {
-			k++;
-			continue;
-		}
-		ukey(p, uk, sizeof(uk));
-		if (ukeys_add(fc, uk)) {
-			ue[fc->nu - 1].username = pe[k].username;
-			ue[fc->nu - 1].realm = pe[k].realm;
-		}
-		last = k++;
-	}
-	fc->n = k;
-	review_head(c, &c->u.filter.review, s);
-	c->u.filter.review.users = ue;
-	c->u.filter.review.n_users = fc->nu;
-	c->u.filter.review.peers = pe;
-	c->u.filter.review.n_peers = k;
-	c->u.filter.users = ue;
-	c->u.filter.peers = pe;
-	c->u.filter.keep_users = jz_cb_alloc(c, fc->nu + 1);
-	c->u.filter.keep_peers = jz_cb_alloc(c, k + 1);
-	if (nv > 1) {
-		c->u.filter.n_more = nv - 1;
-		c->u.filter.more = jz_cb_alloc(c, (nv - 1) * sizeof(*c->u.filter.more));
-		for (size_t j = 1; j < nv; j++) {
-			struct jz_cb_filter_more *m = &c->u.filter.more[j - 1];
-
-			m->review = c->u.filter.review;	/* the same users and peers */
-			review_head(c, &m->review, viewer(srv, fc, j));
-			m->keep_users = jz_cb_alloc(c, fc->nu + 1);
-			m->keep_peers = jz_cb_alloc(c, k + 1);
-		}
-	}
+	c->u.filter.reviews = (struct jazz_peer_reviews){
+		.viewers = vw, .n_viewers = nv,
+		.users = a->ue, .n_users = a->nu,
+		.peers = a->pe, .n_peers = a->n,
+	};
 	return true;
 }
 
@@ -426,9 +516,9 @@ static void filter_submit(struct filter_ctx *fc)
 	jz_cb_submit(fc->srv->d->cb, c, filter_done, fc);
 }
 
-/* One peer_filter call: viewers vs[0..nv) (nv > 1: a batch of incremental
- * reviews, none of them among the peers) about the sessions of @set that
- * are still online when a worker takes it. */
+/* One peer_filter call: viewers vs[0..nv) (each a full review, or each an
+ * incremental one) about the sessions of @set still online when the set's
+ * first call goes to a worker. */
 void peers_filter_submit(struct jz_server *srv, struct session **vs, size_t nv,
 			 struct review_set *set, bool full)
 {

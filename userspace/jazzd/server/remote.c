@@ -124,6 +124,7 @@ void remote_device(void *arg, uint32_t idx, const struct jz_state_remote *r)
 		 * re-sent by the next computation, as for a local device */
 		set_cands(s, &c);
 		s->cands_dirty = true;
+		srv->cands_dirty = true;
 		jz_debug("device %u (server %s): %zu candidate(s) from its record", idx,
 			 r->server, c.n);
 		schedule_recompute(srv);

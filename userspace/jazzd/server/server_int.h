@@ -209,6 +209,10 @@ struct relay {
 /* What one peer_filter call decided, kept until every call is back. */
 struct filter_res {
 	bool full;
+	/* every peer asked about kept and no user hidden: no arrays, the
+	 * ids asked are those of @arr (a reference) */
+	bool all_kept;
+	struct review_arr *arr;
 	uint32_t *asked;	/* ids reviewed (still the same sessions), sorted */
 	size_t nasked;
 	uint32_t *keep;		/* ids kept, sorted */
@@ -292,10 +296,20 @@ struct jz_server {
 	bool comp_fresh;		/* the computation under way has newcomers */
 	double newcomers_at;		/* when the last one with newcomers ended */
 	struct event *known_ev;		/* held first lists looked at again */
+	struct known_snap *ksnap;	/* the views' digests' common case (known.c) */
+	bool ksnap_stale;		/* ... to be made again: devices, entries or
+					 * views changed */
 	bool full;			/* next: every viewer reviews everyone */
+	/* online devices reviewed as newcomers (jgen set): all that a
+	 * newcomer sees once its first review kept everyone */
+	size_t n_reviewed;
+	/* the newcomers of the computation under way (peers.c) */
+	struct review_set *fresh_set;
+	bool cands_dirty;		/* some session's cands_dirty is set */
 	size_t filters_pending;
 	uint64_t gen;
 	double filter_ms;		/* a peer_filter review's run time (average; 0: unknown) */
+	double filter_full_ms;		/* ... of a full review (of everyone) */
 	struct left_dev *left;		/* gone offline since the last one */
 	size_t nleft, capleft;
 
@@ -374,7 +388,7 @@ void list_event(struct jz_server *srv, struct session *s);
 void pair_start_both(struct session *a, struct session *b);
 void send_delta_or_hold(struct jz_server *srv, struct session *s);
 bool session_out_over(struct session *s);
-size_t peers_filter_batch(struct jz_server *srv);
+size_t peers_filter_batch(struct jz_server *srv, bool full);
 /* The peers a computation's calls ask about (all online, or its
  * newcomers), by id and session: shared by its calls, counted. */
 struct review_set {
@@ -382,7 +396,11 @@ struct review_set {
 	size_t n;
 	uint32_t *ids;
 	uint64_t *sids;
+	struct review_arr *arr;	/* its calls' users and peers (pfilter.c) */
 };
+void review_arr_put(struct review_arr *a);
+/* The peers of @a: ids ascending and their sessions then. */
+size_t review_arr_ids(const struct review_arr *a, const uint32_t **ids, const uint64_t **sids);
 struct review_set *review_set_new(size_t cap);
 void review_set_add(struct review_set *rs, const struct session *p);
 void review_set_put(struct review_set *rs);

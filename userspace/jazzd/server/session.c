@@ -36,6 +36,7 @@ struct session *find_online_idx(struct jz_server *srv, uint32_t idx)
 
 void set_online_idx(struct jz_server *srv, uint32_t idx, struct session *s)
 {
+	srv->ksnap_stale = true;
 	if (idx >= srv->by_idx_cap) {
 		size_t cap = srv->by_idx_cap ? srv->by_idx_cap : 256;
 
@@ -824,6 +825,7 @@ void jz_server_free(struct jz_server *srv)
 	if (srv->recompute_ev)
 		event_free(srv->recompute_ev);
 	known_free(srv);
+	review_set_put(srv->fresh_set);
 	if (srv->rekey_ev)
 		event_free(srv->rekey_ev);
 	links_free(srv);

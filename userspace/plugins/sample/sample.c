@@ -17,6 +17,12 @@
  *                                      from viewer bob
  *   JAZZ_SAMPLE_FILTER_SLOW=bob:900    peer_filter sleeps (ms) per call when
  *                                      the viewer is one of these users
+ *   JAZZ_SAMPLE_FILTER_FAIL=bob        peer_filter_many fails (an error) for
+ *                                      a call of many viewers, one of them
+ *                                      bob's (alone, he is answered)
+ *
+ * peer_filter_many answers many viewers at once with the same policy:
+ * viewers of the same user get the same answer, worked out once.
  *   JAZZ_SAMPLE_DENY=bob:carol-pc,...  peer_connection denies bob's devices
  *                                      connecting to device carol-pc
  *   JAZZ_SAMPLE_LIFETIME=600           lifetime of approvals (seconds)
@@ -142,6 +148,62 @@ int peer_filter(const struct jazz_peer_review *review, unsigned char *keep_users
 			keep_peers[i] = 0;
 			host->log(JAZZ_LOG_INFO, "peer_filter: hiding %s from %s",
 				  review->peers[i].device, review->username);
+		}
+	}
+	return JAZZ_CB_OK;
+}
+
+/* Whether the JAZZ_SAMPLE_HIDE list names this viewer user at all. */
+static int hides_for(const char *hide, const char *user)
+{
+	size_t ul = strlen(user);
+
+	for (const char *p = hide; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, user, ul) && p[ul] == ':')
+			return 1;
+	return 0;
+}
+
+/* One answer per user among the viewers: a later viewer of a user
+ * already answered takes a copy (peer_filter's per-peer work, once). */
+int peer_filter_many(const struct jazz_peer_reviews *r, unsigned char *const *keep_users,
+		     unsigned char *const *keep_peers)
+{
+	const char *hide = getenv("JAZZ_SAMPLE_HIDE");
+	const char *fail = getenv("JAZZ_SAMPLE_FILTER_FAIL");
+	char dev[128], v[64];
+
+	for (size_t w = 0; w < r->n_viewers; w++) {
+		const struct jazz_viewer *vw = &r->viewers[w];
+		size_t first = w;
+
+		if (fail && r->n_viewers > 1 && !strcmp(fail, vw->username)) {
+			host->log(JAZZ_LOG_INFO, "peer_filter_many: failing a call of %zu viewers "
+				  "(%s among them)", r->n_viewers, vw->username);
+			return JAZZ_CB_ERROR;
+		}
+		if (lookup("JAZZ_SAMPLE_FILTER_SLOW", vw->username, v, sizeof(v))) {
+			struct timespec ts = { atoi(v) / 1000, (atoi(v) % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+		if (!hide || !hides_for(hide, vw->username))
+			continue;	/* no rule for this viewer: all kept */
+		for (size_t u = 0; u < w && first == w; u++)
+			if (!strcmp(r->viewers[u].username, vw->username))
+				first = u;
+		if (first < w) {
+			memcpy(keep_peers[w], keep_peers[first], r->n_peers);
+			continue;
+		}
+		for (size_t i = 0; i < r->n_peers; i++) {
+			snprintf(dev, sizeof(dev), "%s:%s", vw->username, r->peers[i].device);
+			if (lookup("JAZZ_SAMPLE_HIDE", dev, NULL, 0)) {
+				keep_peers[w][i] = 0;
+				if (i != vw->self)
+					host->log(JAZZ_LOG_INFO, "peer_filter: hiding %s from %s",
+						  r->peers[i].device, vw->username);
+			}
 		}
 	}
 	return JAZZ_CB_OK;
