@@ -97,6 +97,7 @@
 
 #include "auth/krb.h"
 #include "client/noise.h"
+#include "core/jazzd.h"
 
 static const char *server = "127.0.0.1:7443", *cafile, *method = "kerberos";
 static const char *user, *realm, *password, *service, *ccache, *device = "test";
@@ -1115,11 +1116,10 @@ static void note_keys(json_t *arr, struct listed_key *keys, size_t *n, size_t ma
 	json_array_foreach(arr, i, e) {
 		json_int_t id = json_integer_value(json_object_get(e, "id"));
 		const char *pk = json_string_value(json_object_get(e, "pubkey"));
-		unsigned char raw[48];
+		unsigned char pub[32];
 		size_t k;
 
-		if (!id || !pk || strlen(pk) != 44 ||
-		    EVP_DecodeBlock(raw, (const unsigned char *)pk, 44) != 33)
+		if (!id || !pk || jz_pubkey_parse(pk, pub))
 			continue;
 		for (k = 0; k < *n && keys[k].id != id; k++)
 			;
@@ -1129,7 +1129,7 @@ static void note_keys(json_t *arr, struct listed_key *keys, size_t *n, size_t ma
 			(*n)++;
 		}
 		keys[k].id = id;
-		memcpy(keys[k].pub, raw, 32);
+		memcpy(keys[k].pub, pub, 32);
 	}
 }
 
@@ -1139,30 +1139,26 @@ static void oldpeer_pair(struct conn *c, json_t *m, struct listed_key *keys, siz
 {
 	json_int_t peer = json_integer_value(json_object_get(m, "peer"));
 	const char *msg = json_string_value(json_object_get(m, "msg"));
-	unsigned char raw[128], out[JZ_HS_RESP_LEN];
+	unsigned char *raw, out[JZ_HS_RESP_LEN];
 	struct listed_key *from = NULL;
 	struct jz_pair_keys k;
 	struct jz_hs_msg hm;
 	char err[160];
 	uint64_t ts;
-	int len;
+	size_t len;
 
-	if (!msg || strlen(msg) > 160)
-		return;
-	len = EVP_DecodeBlock(raw, (const unsigned char *)msg, (int)strlen(msg));
-	if (len > 0 && msg[strlen(msg) - 1] == '=')
-		len -= msg[strlen(msg) - 2] == '=' ? 2 : 1;
-	if (len < 2)
-		return;
+	raw = msg ? jz_b64_decode(msg, &len) : NULL;
+	if (!raw || len < 2)
+		goto out;
 	if (raw[0] < JZ_HS_INIT || raw[0] > JZ_HS_CONFIRM) {
 		printf("dropped type %u from %lld\n", raw[0], (long long)peer);
-		return;
+		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (keys[i].id == peer)
 			from = &keys[i];
-	if (!from || jz_hs_parse(raw, (size_t)len, &hm, err, sizeof(err)))
-		return;
+	if (!from || jz_hs_parse(raw, len, &hm, err, sizeof(err)))
+		goto out;
 	if (hm.type == JZ_HS_INIT &&
 	    !jz_hs_respond(id_key, id_pub, from->pub, &hm, &ts, out, &k)) {
 		char *b = b64(out, sizeof(out));
@@ -1179,6 +1175,8 @@ static void oldpeer_pair(struct conn *c, json_t *m, struct listed_key *keys, siz
 		printf("confirm %lld %u %s\n", (long long)peer, hm.key_id,
 		       jz_hs_confirm_check(&from->await, &hm) ? "bad" : "ok");
 	}
+out:
+	free(raw);
 }
 
 static int do_oldpeer(int secs)

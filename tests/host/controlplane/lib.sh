@@ -184,12 +184,13 @@ build_test_tool() {
 		$(pkg-config --cflags $pkgs) -o "$out" "$@" \
 		$(pkg-config --libs $pkgs) -lpthread
 }
-# build/tests/jzclient: the test client (jzclient.c + auth/krb*.c)
+# build/tests/jzclient: the test client (jzclient.c + auth/krb*.c, and
+# client/noise.c and core/util.c for its oldpeer mode)
 JZCLIENT=$TOP/build/tests/jzclient
 build_jzclient() {
-	build_test_tool "$JZCLIENT" "krb5 jansson openssl" \
+	build_test_tool "$JZCLIENT" "krb5 jansson openssl libevent libevent_openssl" \
 		"$TOP/tests/host/controlplane/jzclient.c" "$TOP"/userspace/jazzd/auth/*.c \
-		"$TOP/userspace/jazzd/client/noise.c"
+		"$TOP/userspace/jazzd/client/noise.c" "$TOP/userspace/jazzd/core/util.c"
 }
 # build/tests/tlsbench: the server's CPU per TLS handshake (core/proto.c's context)
 TLSBENCH=$TOP/build/tests/tlsbench
